@@ -1,0 +1,66 @@
+/**
+ * Commit objects: encodeCommit/decodeCommit over the COMMIT type, with ostree's structural checks
+ * (ostree_validate_structureof_commit). The timestamp is stored BE; `Commit.timestamp` is the real value.
+ */
+import { CorruptError } from '../errors.js';
+import { decode, encode, lookup, type VarDict } from '../gvariant/index.js';
+import { checksumFromBytes, checksumToBytes } from './checksum.js';
+import { swap64 } from './endian.js';
+import { COMMIT, KEY } from './formats.js';
+
+export interface Commit {
+  /** Commit metadata in serialized order (xa.metadata, ostree.ref-binding, …). */
+  readonly metadata: VarDict;
+  /** Parent commit checksum, or null. */
+  readonly parent: string | null;
+  readonly subject: string;
+  readonly body: string;
+  /** Unix seconds (UTC). */
+  readonly timestamp: bigint;
+  readonly rootTree: string;
+  readonly rootMeta: string;
+}
+
+/** Serializes a commit. The reverse of decodeCommit. */
+export function encodeCommit(c: Commit): Uint8Array {
+  return encode(COMMIT, [
+    c.metadata,
+    c.parent ? checksumToBytes(c.parent) : new Uint8Array(0),
+    [],
+    c.subject,
+    c.body,
+    swap64(c.timestamp),
+    checksumToBytes(c.rootTree),
+    checksumToBytes(c.rootMeta),
+  ]);
+}
+
+/**
+ * Parses and validates a commit object (strict normal form).
+ * @throws CorruptError naming `name` (the object's checksum) on any structural problem.
+ */
+export function decodeCommit(bytes: Uint8Array, name = 'commit'): Commit {
+  try {
+    const [metadata, parent, , subject, body, ts, rootTree, rootMeta] = decode(COMMIT, bytes) as [
+      VarDict, Uint8Array, unknown, string, string, bigint, Uint8Array, Uint8Array,
+    ];
+    if (parent.length !== 0 && parent.length !== 32) throw new CorruptError(`parent checksum has ${parent.length} bytes`);
+    return {
+      metadata,
+      parent: parent.length ? checksumFromBytes(parent) : null,
+      subject,
+      body,
+      timestamp: swap64(ts),
+      rootTree: checksumFromBytes(rootTree, 'root dirtree checksum'),
+      rootMeta: checksumFromBytes(rootMeta, 'root dirmeta checksum'),
+    };
+  } catch (e) {
+    throw new CorruptError(`${name}.commit: ${(e as Error).message}`, { object: name, type: 'commit' });
+  }
+}
+
+/** The string `version` metadata of a commit, if any. */
+export function commitVersion(c: Commit): string | undefined {
+  const v = lookup(c.metadata, KEY.version);
+  return v?.type === 's' ? (v.value as string) : undefined;
+}
