@@ -13,6 +13,9 @@ import { buildRefMap, type SummaryRef } from './summary.js';
 /** Metadata key under which the ostree-metadata commit records its collection's ref → commit map. */
 export const SIDELOAD_REFS_KEY = 'sideload.refs';
 
+/** Metadata key recording the pull subpaths of each partial ref (a{sas}), so `verify` can check completeness. */
+export const SIDELOAD_SUBPATHS_KEY = 'sideload.subpaths';
+
 /** Upstream descriptive keys carried into the commit when known (drive.md §4). */
 export const UPSTREAM_KEYS = [KEY.xaTitle, KEY.xaComment, KEY.xaDescription, KEY.xaHomepage, KEY.xaIcon, KEY.xaDefaultBranch, KEY.xaGpgKeys] as const;
 
@@ -20,6 +23,8 @@ export const UPSTREAM_KEYS = [KEY.xaTitle, KEY.xaComment, KEY.xaDescription, KEY
 export interface MetadataCommitRef extends SummaryRef {
   /** The commit's metadata dictionary (xa.metadata, xa.installed-size, …). */
   readonly commitMetadata: VarDict;
+  /** Pull subpaths of a partial ref (null or absent = complete). */
+  readonly subpaths?: readonly string[] | null;
 }
 
 export interface MetadataCommitInput {
@@ -84,6 +89,8 @@ export function buildMetadataCommit(input: MetadataCommitInput): { commit: Commi
   const sparse = xaSparseCache(refs);
   if (sparse.length) entries.push([KEY.xaSparseCache, new Variant(XA_SPARSE_CACHE, sparse)]);
   entries.push([SIDELOAD_REFS_KEY, new Variant(REF_MAP, buildRefMap(refs))]);
+  const partial = refs.filter((r) => r.subpaths).sort((a, b) => compareBytewise(a.ref, b.ref));
+  if (partial.length) entries.push([SIDELOAD_SUBPATHS_KEY, new Variant('a{sas}', partial.map((r) => [r.ref, [...(r.subpaths ?? [])]]))]);
   entries.push([KEY.collectionBinding, new Variant('s', input.collectionId)]);
   entries.push([KEY.refBinding, new Variant('as', [METADATA_REF])]);
   const commit: Commit = {

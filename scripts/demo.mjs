@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm run demo`: builds a drive from the bundled example repo (examples/repo, made by
+// scripts/make-example-repo.sh with the real flatpak tools) into a temp dir, lists it and verifies it.
+// Needs no flatpak or ostree on this machine.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist/cli/main.js');
+const drive = process.argv[2] ?? mkdtempSync(path.join(tmpdir(), 'sideload-demo-'));
+const run = (args) => {
+  console.log(`\n$ sideload ${args.join(' ')}`);
+  execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+};
+
+run(['create', '--repo', path.join(root, 'examples/repo'), '--gpg-import', path.join(root, 'examples/example.gpg'), '--no-fsync', drive, 'org.example.App']);
+run(['list', drive]);
+run(['verify', '--upstream-gpg', path.join(root, 'examples/example.gpg'), drive]);
+console.log(`\nThe drive is in ${drive}. Install from it with:\n  flatpak install --sideload-repo=${drive} <remote> org.example.App`);

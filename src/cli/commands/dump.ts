@@ -1,0 +1,51 @@
+/** `sideload dump FILE`: print an ostree object, summary or signature file in GVariant text format. */
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import fs from 'fs-extra';
+import { UsageError } from '../../errors.js';
+import { decode, print } from '../../gvariant/index.js';
+import { COMMIT, DIRMETA, DIRTREE, DETACHED_METADATA, SUMMARY, SUMMARY_INDEX, DEPLOY_DATA } from '../../ostree/formats.js';
+import { Output } from '../output.js';
+
+interface DumpArgs {
+  file: string;
+  type?: string;
+  lenient?: boolean;
+  json?: boolean;
+}
+
+const BY_NAME: Array<[RegExp, string]> = [
+  [/\.commit$/, COMMIT],
+  [/\.dirtree$/, DIRTREE],
+  [/\.dirmeta$/, DIRMETA],
+  [/\.(commitmeta|sig)$/, DETACHED_METADATA],
+  [/(^|\/)summary$/, SUMMARY],
+  [/\.sub$/, SUMMARY],
+  [/summary\.idx$|\.idx$/, SUMMARY_INDEX],
+  [/(^|\/)deploy$/, DEPLOY_DATA],
+];
+
+export function dumpCommand(setCode: (c: number) => void): CommandModule<object, DumpArgs> {
+  return {
+    command: 'dump <file>',
+    describe: 'Print an ostree object, summary, summary.idx or .sig file as GVariant text',
+    builder: (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true })
+        .option('type', { type: 'string', describe: 'GVariant type string (default: from the file name)' })
+        .option('lenient', { type: 'boolean', describe: 'Read non-normal data as GLib does instead of refusing it' })
+        .option('json', { type: 'boolean' })
+        .example('$0 dump /mnt/usb/.ostree/repo/summary', '')
+        .example("$0 dump --type '(uuua(ayay))' some.dirmeta", '') as never,
+    handler: async (args) => {
+      const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
+      if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
+      const bytes = new Uint8Array(await fs.readFile(args.file));
+      const value = decode(type, bytes, { strict: !args.lenient });
+      const text = print(type, value);
+      new Output({ json: !!args.json }).result({ ok: true, type, text });
+      if (!args.json) process.stdout.write(text + '\n');
+      setCode(0);
+    },
+  };
+}

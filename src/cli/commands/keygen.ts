@@ -1,0 +1,39 @@
+/** `sideload keygen`: an ed25519 key pair in ostree's base64 key format. */
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import fs from 'fs-extra';
+import { UsageError } from '../../errors.js';
+import { generateKeyPair, formatPublicKey, formatSecretKey } from '../../sign/index.js';
+import { Output } from '../output.js';
+
+interface KeygenArgs {
+  output: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function keygenCommand(setCode: (c: number) => void): CommandModule<object, KeygenArgs> {
+  return {
+    command: 'keygen',
+    describe: 'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for --sign-key / --trusted-key',
+    builder: (y) =>
+      y
+        .option('output', { alias: 'o', type: 'string', default: 'sideload.key', describe: 'Secret key file to write; the public key goes to FILE.pub' })
+        .option('force', { type: 'boolean', describe: 'Overwrite existing files' })
+        .option('json', { type: 'boolean' })
+        .example('$0 keygen -o drive.key', 'Writes drive.key (keep it secret) and drive.key.pub (give it to clients: ostree verification-ed25519-file)') as never,
+    handler: async (args) => {
+      const out = new Output({ json: !!args.json });
+      const pubFile = `${args.output}.pub`;
+      if (!args.force) for (const f of [args.output, pubFile]) if (await fs.pathExists(f)) throw new UsageError(`'${f}' exists; pass --force to overwrite it`, { path: f });
+      const { publicKey, secretKey } = generateKeyPair();
+      await fs.mkdirp(path.dirname(path.resolve(args.output)));
+      await fs.writeFile(args.output, formatSecretKey(secretKey), { mode: 0o600 });
+      await fs.writeFile(pubFile, formatPublicKey(publicKey), { mode: 0o644 });
+      const pub = Buffer.from(publicKey).toString('base64');
+      out.result({ ok: true, secretKeyFile: args.output, publicKeyFile: pubFile, publicKey: pub });
+      out.info(`Secret key: ${args.output} (keep it secret)\nPublic key: ${pubFile}\n  ${pub}`);
+      setCode(0);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** `sideload list DRIVE`: what a drive holds. */
+import type { CommandModule } from 'yargs';
+import { listDrive } from '../../usb/list.js';
+import { Output, formatBytes } from '../output.js';
+
+interface ListArgs {
+  drive: string;
+  json?: boolean;
+}
+
+export function listCommand(setCode: (c: number) => void): CommandModule<object, ListArgs> {
+  return {
+    command: 'list <drive>',
+    aliases: ['ls'],
+    describe: 'Show the collections, refs, commits and sizes on a drive',
+    builder: (y) =>
+      y
+        .positional('drive', { type: 'string', demandOption: true, describe: 'Drive directory or repo path' })
+        .option('json', { type: 'boolean', describe: 'Print JSON' })
+        .example('$0 list /run/media/me/USB', '')
+        .example('$0 list --json ./iso-root', '') as never,
+    handler: async (args) => {
+      const out = new Output({ json: !!args.json });
+      const repos = await listDrive(args.drive);
+      out.result({ ok: true, repos });
+      for (const r of repos) {
+        out.info(`${r.repo}${r.signed ? ' (summary signed)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`);
+        for (const c of r.collections) {
+          out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
+          for (const ref of c.refs) {
+            const size = ref.installedSize !== undefined ? ` ${formatBytes(Number(ref.installedSize))}` : '';
+            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${ref.partial ? ' partial' : ''}${ref.signed ? ' signed' : ''}`);
+          }
+        }
+      }
+      setCode(0);
+    },
+  };
+}

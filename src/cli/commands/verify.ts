@@ -1,0 +1,63 @@
+/** `sideload verify DRIVE`: check a drive without trusting it; exit 0 only for a good drive. */
+import type { CommandModule } from 'yargs';
+import fs from 'fs-extra';
+import { ExitCode, UsageError } from '../../errors.js';
+import { loadPublicKeys } from '../../sign/index.js';
+import { verifyDrive } from '../../usb/verify.js';
+import { createProgress } from '../progress.js';
+import { Output } from '../output.js';
+
+interface VerifyArgs {
+  drive: string;
+  'trusted-key'?: string[];
+  'upstream-gpg'?: string[];
+  'upstream-key'?: string[];
+  quick?: boolean;
+  json?: boolean;
+}
+
+export function verifyCommand(setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
+  return {
+    command: 'verify <drive>',
+    describe: 'Check a drive: objects re-hashed, refs complete, summary/refs/ostree-metadata agree, signatures',
+    builder: (y) =>
+      y
+        .positional('drive', { type: 'string', demandOption: true })
+        .option('trusted-key', { type: 'string', array: true, describe: 'ed25519 public key file the drive must be signed with' })
+        .option('upstream-gpg', { type: 'string', array: true, describe: 'OpenPGP keyring to check the carried upstream summaries' })
+        .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file to check the carried upstream summaries' })
+        .option('quick', { type: 'boolean', describe: 'Skip re-hashing every object' })
+        .option('json', { type: 'boolean', describe: 'Print JSON' })
+        .example('$0 verify /run/media/me/USB', '')
+        .example('$0 verify --trusted-key drive.pub --upstream-gpg flathub.gpg /mnt/usb', '') as never,
+    handler: async (args) => {
+      const out = new Output({ json: !!args.json });
+      const read = async (f: string) => {
+        try {
+          return await fs.readFile(f);
+        } catch {
+          throw new UsageError(`cannot read key file '${f}'`, { path: f });
+        }
+      };
+      const trusted = [];
+      for (const f of args['trusted-key'] ?? []) trusted.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
+      const upEd = [];
+      for (const f of args['upstream-key'] ?? []) upEd.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
+      const upGpg = [];
+      for (const f of args['upstream-gpg'] ?? []) upGpg.push(new Uint8Array(await read(f)));
+      const progress = createProgress(!args.json);
+      let report;
+      try {
+        report = await verifyDrive(args.drive, { trustedKeys: trusted, upstreamGpg: upGpg, upstreamEd25519: upEd, quick: !!args.quick, onProgress: (e) => progress.onProgress(e) });
+      } finally {
+        progress.stop();
+      }
+      out.result(report);
+      for (const r of report.repos) {
+        out.info(`${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`);
+        for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);
+      }
+      setCode(report.ok ? ExitCode.ok : ExitCode.verifyFailed);
+    },
+  };
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
+ * exit codes (reportError) and turns Ctrl-C into a clean abort.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ExitCode } from '../errors.js';
+import { createCommand } from './commands/create.js';
+import { listCommand } from './commands/list.js';
+import { verifyCommand } from './commands/verify.js';
+import { keygenCommand } from './commands/keygen.js';
+import { dumpCommand } from './commands/dump.js';
+import { reportError } from './output.js';
+
+export const EPILOG = `Exit codes:
+  0  success                         5  missing or bad signature
+  1  failure (I/O, internal)         6  verify found problems
+  2  bad usage                       7  unsupported input (extra-data, no symlinks)
+  3  ref, remote, path not found     8  network failure after retries
+  4  corrupt input                   130 interrupted
+Docs: README.md`;
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = () => {
+    interrupted++;
+    if (interrupted > 1) process.exit(ExitCode.interrupted);
+    process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number = ExitCode.ok;
+  const wantsJson = argv.includes('--json');
+  try {
+    await yargs(argv)
+      .scriptName('sideload')
+      .usage('$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.')
+      .command(createCommand(controller.signal, (c) => (code = c)))
+      .command(listCommand((c) => (code = c)))
+      .command(verifyCommand((c) => (code = c)))
+      .command(keygenCommand((c) => (code = c)))
+      .command(dumpCommand((c) => (code = c)))
+      .demandCommand(1, 'name a command: create, list, verify, keygen or dump')
+      .strict()
+      .recommendCommands()
+      .epilog(EPILOG)
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw Object.assign(new Error(msg), { usage: true });
+      })
+      .help()
+      .alias('h', 'help')
+      .version()
+      .parseAsync();
+  } catch (e) {
+    if ((e as { usage?: boolean }).usage) {
+      process.stderr.write(`sideload: ${(e as Error).message}\nRun 'sideload --help' for usage.\n`);
+      code = ExitCode.usage;
+    } else code = reportError(e, wantsJson);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`sideload: internal error: ${String(e)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

@@ -1,0 +1,59 @@
+/** The source options every copying command shares, and opening the source they name. */
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { openInstallationSource, openRepoSource } from '../usb/sources.js';
+import { openRemoteSource } from '../usb/remote-source.js';
+import type { Source } from '../usb/source.js';
+
+export interface SourceArgs {
+  user?: boolean;
+  system?: boolean;
+  installation?: string;
+  'installation-dir'?: string;
+  repo?: string;
+  url?: string;
+  from?: string;
+  remote?: string;
+  'collection-id'?: string;
+  'gpg-import'?: string[];
+  'trusted-key'?: string[];
+}
+
+export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
+  return y
+    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'trusted-key'], 'Source (default: the flatpak installations):')
+    .option('user', { type: 'boolean', describe: 'The per-user flatpak installation' })
+    .option('system', { type: 'boolean', describe: 'The system-wide flatpak installation' })
+    .option('installation', { type: 'string', describe: 'A flatpak installation by name (installations.d)' })
+    .option('installation-dir', { type: 'string', describe: 'A flatpak installation by its root directory' })
+    .option('repo', { type: 'string', describe: 'A local ostree repo (archive or bare): newest commit of each ref' })
+    .option('url', { type: 'string', describe: 'An HTTP(S) ostree/flatpak remote URL' })
+    .option('from', { type: 'string', describe: 'A .flatpakrepo file (URL, collection ID and key)' })
+    .option('remote', { type: 'string', describe: 'Read from the URL of this remote of a flatpak installation' })
+    .option('collection-id', { type: 'string', describe: 'Collection ID of the source refs when the source has none' })
+    .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file trusted for upstream signatures' })
+    .option('trusted-key', { type: 'string', array: true, describe: 'ed25519 public key file trusted for upstream signatures' }) as unknown as Argv<T & SourceArgs>;
+}
+
+export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
+  const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(Boolean);
+  if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
+  const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['trusted-key'] ? { ed25519Keys: args['trusted-key'] } : {}) };
+  if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys });
+  const scope = {
+    ...(args.user ? { user: true } : {}),
+    ...(args.system ? { system: true } : {}),
+    ...(args.installation ? { installation: args.installation } : {}),
+    ...(args['installation-dir'] ? { installationDir: args['installation-dir'] } : {}),
+  };
+  if (args.url || args.from || args.remote)
+    return openRemoteSource({
+      ...(args.url ? { url: args.url } : {}),
+      ...(args.from ? { flatpakrepo: args.from } : {}),
+      ...(args.remote ? { remote: args.remote, scope } : {}),
+      ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+      keys,
+      ...(signal ? { signal } : {}),
+    });
+  return openInstallationSource(scope, keys);
+}

@@ -1,0 +1,240 @@
+/**
+ * A flatpak installation on disk (format.md §8.7): its roots, deployed refs with their deploy data and metadata,
+ * the remotes in its repo config, appstream refs and the summary caches flatpak keeps. Read-only: we never touch
+ * the source installation (create-usb deletes its summary file; we don't).
+ */
+import path from 'node:path';
+import os from 'node:os';
+import fs from 'fs-extra';
+import { NotFoundError, UsageError } from '../errors.js';
+import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
+import { decodeDeployData, type DeployData } from './deploy.js';
+
+export interface RemoteConfig {
+  readonly name: string;
+  readonly url?: string;
+  /** `collection-id`; an empty value counts as unset, as in flatpak. */
+  readonly collectionId?: string;
+  readonly gpgVerify: boolean;
+  /** Every key of the `[remote "NAME"]` group. */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+export interface DeployedRef {
+  /** `app/ID/ARCH/BRANCH` or `runtime/…`. */
+  readonly ref: string;
+  readonly deployDir: string;
+  readonly deploy: DeployData;
+  /** The deployed `metadata` keyfile text. */
+  readonly metadataText: string;
+}
+
+/** Where an installation lives and what to call it in messages. */
+export interface InstallationLocation {
+  readonly name: string;
+  readonly root: string;
+}
+
+function env(name: string): string | undefined {
+  const v = process.env[name];
+  return v && v.length > 0 ? v : undefined;
+}
+
+/** `$FLATPAK_USER_DIR`, else `$XDG_DATA_HOME/flatpak`, else `~/.local/share/flatpak`. */
+export function userInstallationRoot(): string {
+  return env('FLATPAK_USER_DIR') ?? path.join(env('XDG_DATA_HOME') ?? path.join(os.homedir(), '.local/share'), 'flatpak');
+}
+
+/** `$FLATPAK_SYSTEM_DIR`, else `/var/lib/flatpak`. */
+export function systemInstallationRoot(): string {
+  return env('FLATPAK_SYSTEM_DIR') ?? '/var/lib/flatpak';
+}
+
+/** Extra installations from `$FLATPAK_CONFIG_DIR/installations.d/*.conf` (default /etc/flatpak). */
+export async function namedInstallations(): Promise<InstallationLocation[]> {
+  const dir = path.join(env('FLATPAK_CONFIG_DIR') ?? '/etc/flatpak', 'installations.d');
+  const out: InstallationLocation[] = [];
+  let files: string[] = [];
+  try {
+    files = (await fs.readdir(dir)).filter((f) => f.endsWith('.conf')).sort();
+  } catch {
+    return out;
+  }
+  for (const f of files) {
+    const kf = parseKeyFile(await fs.readFile(path.join(dir, f), 'utf8'));
+    for (const g of kf.groups()) {
+      const m = /^Installation "(.+)"$/.exec(g);
+      const p = kf.get(g, 'Path');
+      if (m && p) out.push({ name: m[1] as string, root: p });
+    }
+  }
+  return out;
+}
+
+export interface InstallationScope {
+  readonly user?: boolean;
+  readonly system?: boolean;
+  /** A name from installations.d. */
+  readonly installation?: string;
+  /** Any installation root directory (tests and pipelines need no system state). */
+  readonly installationDir?: string;
+}
+
+/** The installations in scope, as flatpak picks them (all of user + system when none is named). */
+export async function installationsInScope(scope: InstallationScope): Promise<InstallationLocation[]> {
+  const out: InstallationLocation[] = [];
+  if (scope.installationDir) out.push({ name: scope.installationDir, root: path.resolve(scope.installationDir) });
+  if (scope.user) out.push({ name: 'user', root: userInstallationRoot() });
+  if (scope.system) out.push({ name: 'system', root: systemInstallationRoot() });
+  if (scope.installation) {
+    const named = (await namedInstallations()).find((i) => i.name === scope.installation);
+    if (!named) throw new NotFoundError(`no flatpak installation named '${scope.installation}' in installations.d`, { installation: scope.installation });
+    out.push(named);
+  }
+  if (out.length === 0) {
+    out.push({ name: 'user', root: userInstallationRoot() }, { name: 'system', root: systemInstallationRoot() });
+    return (await Promise.all(out.map(async (l) => ((await fs.pathExists(path.join(l.root, 'repo', 'config'))) ? l : null)))).filter(
+      (l): l is InstallationLocation => l !== null,
+    );
+  }
+  return out;
+}
+
+export class Installation {
+  private constructor(
+    readonly location: InstallationLocation,
+    readonly config: KeyFile,
+  ) {}
+
+  get root(): string {
+    return this.location.root;
+  }
+  get repoPath(): string {
+    return path.join(this.location.root, 'repo');
+  }
+
+  /** Opens an installation root. @throws NotFoundError when it has no repo. */
+  static async open(location: InstallationLocation): Promise<Installation> {
+    const configPath = path.join(location.root, 'repo', 'config');
+    let text: string;
+    try {
+      text = await fs.readFile(configPath, 'utf8');
+    } catch {
+      throw new NotFoundError(`'${location.root}' is not a flatpak installation (no repo/config)`, { path: location.root });
+    }
+    return new Installation(location, parseKeyFile(text));
+  }
+
+  /** The remotes configured in the installation's repo. */
+  remotes(): Map<string, RemoteConfig> {
+    const out = new Map<string, RemoteConfig>();
+    for (const g of this.config.groups()) {
+      const m = /^remote "(.+)"$/.exec(g);
+      if (!m) continue;
+      const name = m[1] as string;
+      const options: Record<string, string> = {};
+      for (const k of this.config.keys(g)) options[k] = this.config.get(g, k) ?? '';
+      const cid = options['collection-id'];
+      out.set(name, {
+        name,
+        ...(options['url'] ? { url: options['url'] } : {}),
+        ...(cid ? { collectionId: cid } : {}),
+        gpgVerify: (options['gpg-verify'] ?? 'true') !== 'false',
+        options,
+      });
+    }
+    return out;
+  }
+
+  remote(name: string): RemoteConfig {
+    const r = this.remotes().get(name);
+    if (!r) throw new NotFoundError(`remote '${name}' is not configured in the ${this.location.name} installation (${this.root})`, { remote: name });
+    return r;
+  }
+
+  /** The binary GPG keyring flatpak imported for a remote, if any. */
+  async trustedKeys(remote: string): Promise<Uint8Array | null> {
+    const p = path.join(this.repoPath, `${remote}.trustedkeys.gpg`);
+    try {
+      return new Uint8Array(await fs.readFile(p));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every deployed ref (`active` deploy of each app/runtime). */
+  async deployed(): Promise<DeployedRef[]> {
+    const out: DeployedRef[] = [];
+    for (const kind of ['app', 'runtime']) {
+      const kindDir = path.join(this.root, kind);
+      for (const id of await safeReaddir(kindDir)) {
+        for (const arch of await safeReaddir(path.join(kindDir, id))) {
+          for (const branch of await safeReaddir(path.join(kindDir, id, arch))) {
+            const active = path.join(kindDir, id, arch, branch, 'active');
+            const dep = await this.readDeploy(`${kind}/${id}/${arch}/${branch}`, active);
+            if (dep) out.push(dep);
+          }
+        }
+      }
+    }
+    return out.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  }
+
+  /** The deployed ref, or null when not deployed. */
+  async findDeployed(ref: string): Promise<DeployedRef | null> {
+    const parts = ref.split('/');
+    if (parts.length !== 4 || parts.some((p) => p === '' || p === '.' || p === '..')) throw new UsageError(`invalid ref '${ref}'`, { ref });
+    return this.readDeploy(ref, path.join(this.root, ...parts, 'active'));
+  }
+
+  private async readDeploy(ref: string, active: string): Promise<DeployedRef | null> {
+    let deployBytes: Buffer;
+    try {
+      deployBytes = await fs.readFile(path.join(active, 'deploy'));
+    } catch {
+      return null;
+    }
+    const deploy = decodeDeployData(new Uint8Array(deployBytes), path.join(active, 'deploy'));
+    const metadataText = await fs.readFile(path.join(active, 'metadata'), 'utf8').catch(() => '');
+    return { ref, deployDir: await fs.realpath(active), deploy, metadataText };
+  }
+
+  /** `refs/remotes/<remote>/<ref>` in the installation repo, or null. */
+  async remoteRef(remote: string, ref: string): Promise<string | null> {
+    try {
+      const text = await fs.readFile(path.join(this.repoPath, 'refs', 'remotes', remote, ...ref.split('/')), 'utf8');
+      const c = text.trim();
+      return /^[0-9a-f]{64}$/.test(c) ? c : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The summary files flatpak/ostree cached for a remote (format.md §8.6): the index with its signature and
+   * uncompressed subsummaries, or the plain summary with its signature.
+   */
+  async cachedSummaryFiles(remote: string): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const dirs = [
+      path.join(this.repoPath, 'tmp', 'cache', 'summaries'),
+      path.join(env('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'flatpak', 'system-cache', 'summaries'),
+    ];
+    for (const dir of dirs) {
+      for (const f of await safeReaddir(dir)) {
+        if (f === remote || f.startsWith(`${remote}.`) || f.startsWith(`${remote}-`)) {
+          if (!out.has(f)) out.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
+        }
+      }
+    }
+    return out;
+  }
+}
+
+async function safeReaddir(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The planner's first half (drive.md §3, format.md §8.2): requested ref arguments + what a source offers →
+ * the refs to put on the drive (runtime, related extensions, locales, appstream), with a reason for each and typed
+ * warnings for what was left out. Pure: facts come in through the catalog and two lookups; no IO of its own.
+ */
+import { NotFoundError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
+import type { SourceKind, SourceRef } from '../usb/source.js';
+import { pullSubpathsFromDeploy } from './deploy.js';
+
+export type RefKind = 'app' | 'runtime';
+export type PlanReason = 'requested' | 'runtime' | 'related' | 'sdk' | 'appstream';
+
+/** Which related extensions to take (`--extensions`). */
+export type ExtensionPolicy =
+  /** Locale and every extension a client would download by itself; of hardware-specific GL-style ones only `.default`. */
+  | 'auto'
+  /** Every candidate the source has (all GL drivers …). */
+  | 'all'
+  /** Locale extensions only. */
+  | 'locale'
+  /** No related refs at all. */
+  | 'none';
+
+export interface PlannedRef {
+  readonly collectionId: string;
+  readonly ref: string;
+  readonly commit: string;
+  /** Pull subdirs (`/metadata`, `/files/de`); null = the whole commit. */
+  readonly subpaths: readonly string[] | null;
+  readonly reason: PlanReason;
+  /** The ref that pulled this one in. */
+  readonly requestedBy?: string;
+  readonly remote?: string;
+  /** For locale extensions: the languages on the drive (`all` or a list). */
+  readonly languages?: readonly string[] | 'all';
+}
+
+export interface ResolveInput {
+  readonly requested: readonly string[];
+  /** Restrict partial refs to these kinds (`--app`, `--runtime`); default both. */
+  readonly kinds?: readonly RefKind[];
+  /** Arches for refs that don't name one (`--arch`, repeatable); default the host arch. */
+  readonly arches?: readonly string[];
+  readonly hostArch: string;
+  readonly sourceKind: SourceKind;
+  readonly catalog: readonly SourceRef[];
+  /** The flatpak metadata keyfile of a ref (deploy dir, xa.cache or the commit's xa.metadata). */
+  metadataOf(r: SourceRef): Promise<string>;
+  /** True when the ref's commit has `xa.extra-data-sources`. */
+  isExtraData(r: SourceRef): Promise<boolean>;
+  /** Languages for locale extensions (`--locales`); default: installation → what is installed, else all. */
+  readonly locales?: readonly string[];
+  readonly extensions?: ExtensionPolicy;
+  /** Also copy the SDK of each app (`--include-sdk`). */
+  readonly includeSdk?: boolean;
+  /** Copy appstream/appstream2 of each collection and arch involved (default true). */
+  readonly appstream?: boolean;
+  /** A collection ID to use for refs whose source has none (`--collection-id`). */
+  readonly collectionId?: string;
+  /** How to tell the user to fix a remote with no collection ID. */
+  remoteFixHint?(remote: string): string;
+}
+
+export interface RefPlan {
+  readonly refs: readonly PlannedRef[];
+  readonly warnings: readonly Warning[];
+}
+
+export interface ParsedRefArg {
+  readonly kinds: readonly RefKind[];
+  readonly id: string;
+  readonly arch?: string;
+  readonly branch?: string;
+}
+
+/** flatpak_split_partial_ref_arg: `ID`, `ID//BRANCH`, `ID/ARCH/BRANCH`, `app/ID/ARCH/BRANCH` …; validates each part. */
+export function parseRefArg(arg: string, kinds: readonly RefKind[] = ['app', 'runtime']): ParsedRefArg {
+  let rest = arg;
+  let k = kinds;
+  const m = /^(app|runtime)\//.exec(arg);
+  if (m) {
+    k = [m[1] as RefKind];
+    rest = arg.slice(m[0].length);
+  }
+  const parts = rest.split('/');
+  if (parts.length > 3) throw new UsageError(`invalid ref '${arg}': too many '/'`, { ref: arg });
+  const [id = '', arch = '', branch = ''] = parts;
+  if (!isValidId(id)) throw new UsageError(`invalid ref '${arg}': '${id}' is not a valid application or runtime ID`, { ref: arg });
+  if (arch && !/^[A-Za-z0-9_-]+$/.test(arch)) throw new UsageError(`invalid ref '${arg}': invalid arch '${arch}'`, { ref: arg });
+  if (branch && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(branch)) throw new UsageError(`invalid ref '${arg}': invalid branch '${branch}'`, { ref: arg });
+  return { kinds: k, id, ...(arch ? { arch } : {}), ...(branch ? { branch } : {}) };
+}
+
+/** flatpak_is_valid_name: ≥ 3 dot-separated elements of [A-Za-z0-9_-], none starting with a digit, ≤ 255 bytes. */
+export function isValidId(id: string): boolean {
+  if (id.length === 0 || id.length > 255) return false;
+  const parts = id.split('.');
+  return parts.length >= 3 && parts.every((p) => /^[A-Za-z_-][A-Za-z0-9_-]*$/.test(p));
+}
+
+interface RefParts {
+  kind: RefKind;
+  id: string;
+  arch: string;
+  branch: string;
+}
+
+export function splitRef(ref: string): RefParts | null {
+  const p = ref.split('/');
+  if (p.length !== 4 || (p[0] !== 'app' && p[0] !== 'runtime')) return null;
+  return { kind: p[0] as RefKind, id: p[1] as string, arch: p[2] as string, branch: p[3] as string };
+}
+
+interface ExtensionPoint {
+  name: string;
+  versions: string[];
+  subdirectories: boolean;
+  noAutodownload: boolean;
+  conditions: string[];
+  isLocale: boolean;
+}
+
+/** flatpak_list_extensions, reduced to what the planner needs. */
+export function extensionPoints(kf: KeyFile, branch: string): ExtensionPoint[] {
+  const out: ExtensionPoint[] = [];
+  for (const g of kf.groups()) {
+    const m = /^Extension (.+)$/.exec(g);
+    if (!m) continue;
+    const name = (m[1] as string).split('@')[0] as string;
+    const versionsRaw = kf.get(g, 'versions');
+    const version = kf.get(g, 'version');
+    const versions = versionsRaw ? versionsRaw.split(';').filter(Boolean) : [version || branch];
+    const bool = (key: string) => (kf.get(g, key) ?? '').toLowerCase() === 'true';
+    const conditions = [kf.get(g, 'enable-if'), kf.get(g, 'download-if')].filter((c): c is string => !!c);
+    out.push({
+      name,
+      versions,
+      subdirectories: bool('subdirectories'),
+      noAutodownload: bool('no-autodownload'),
+      conditions,
+      isLocale: name.endsWith('.Locale') || bool('locale-subset'),
+    });
+  }
+  return out;
+}
+
+/** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
+export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
+  const warnings: Warning[] = [];
+  const warn = (code: string, message: string, data: Record<string, unknown> = {}) => warnings.push({ code, message, data });
+  const byRef = new Map<string, SourceRef[]>();
+  for (const r of input.catalog) byRef.set(r.ref, [...(byRef.get(r.ref) ?? []), r]);
+  const planned = new Map<string, PlannedRef>();
+  const policy = input.extensions ?? 'auto';
+  const arches = input.arches && input.arches.length ? input.arches : [input.hostArch];
+  const appstreamFor = new Set<string>(); // `${cid}\0${arch}`
+
+  const one = (ref: string): SourceRef | undefined => {
+    const hits = byRef.get(ref);
+    if (!hits || hits.length === 0) return undefined;
+    if (hits.length > 1) {
+      const cids = [...new Set(hits.map((h) => h.collectionId ?? '(none)'))];
+      if (cids.length > 1) throw new UsageError(`ref '${ref}' is offered by several collections (${cids.join(', ')}); narrow the source`, { ref });
+    }
+    return hits[0];
+  };
+
+  const collectionOf = (r: SourceRef, mandatory: boolean): string | null => {
+    const cid = r.collectionId ?? input.collectionId ?? null;
+    if (cid) return cid;
+    const hint = r.remote && input.remoteFixHint ? ` Fix it with: ${input.remoteFixHint(r.remote)}` : ' Pass --collection-id.';
+    const what = r.remote ? `remote '${r.remote}' does not have a collection ID set, which is required to put '${r.ref}' on a drive.` : `no collection ID is known for '${r.ref}'.`;
+    if (mandatory) throw new UsageError(what + hint, { ref: r.ref, ...(r.remote ? { remote: r.remote } : {}) });
+    warn('no-collection-id', `omitting '${r.ref}': ${what}${hint}`, { ref: r.ref });
+    return null;
+  };
+
+  const localeSubpaths = (r: SourceRef): { subpaths: string[] | null; languages: string[] | 'all' } => {
+    if (input.sourceKind === 'installation') {
+      const installed = (r.deploySubpaths ?? []).map((s) => s.replace(/^\//, ''));
+      if (installed.length === 0) return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
+      const langs = input.locales ? input.locales.filter((l) => installed.includes(l)) : installed;
+      const missing = input.locales ? input.locales.filter((l) => !installed.includes(l)) : [];
+      if (missing.length) warn('locale-not-installed', `'${r.ref}': languages ${missing.join(', ')} are not installed in the source installation and cannot be copied`, { ref: r.ref, missing });
+      return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
+    }
+    return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
+  };
+  const narrow = (langs: readonly string[]) => ({ subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: [...langs] });
+
+  const add = (p: PlannedRef) => {
+    const key = `${p.collectionId}\0${p.ref}`;
+    const prev = planned.get(key);
+    if (!prev) {
+      planned.set(key, p);
+      return;
+    }
+    // The whole commit wins over a subset; two subsets merge.
+    let subpaths: readonly string[] | null = null;
+    if (prev.subpaths && p.subpaths) subpaths = [...new Set([...prev.subpaths, ...p.subpaths])].sort();
+    const keep = prev.reason === 'requested' ? prev : p.reason === 'requested' ? p : prev;
+    planned.set(key, { ...keep, subpaths, ...(subpaths === null ? { languages: 'all' as const } : {}) });
+  };
+
+  const addRelated = async (owner: SourceRef, ownerCid: string) => {
+    if (policy === 'none') return;
+    const parts = splitRef(owner.ref);
+    if (!parts) return;
+    const kf = parseKeyFile(await input.metadataOf(owner));
+    for (const ext of extensionPoints(kf, parts.branch)) {
+      if (policy === 'locale' && !ext.isLocale) continue;
+      for (const version of ext.versions) {
+        const exact = `runtime/${ext.name}/${parts.arch}/${version}`;
+        let candidates: SourceRef[] = [];
+        const hit = one(exact);
+        if (hit) candidates = [hit];
+        else if (ext.subdirectories) {
+          const prefix = `runtime/${ext.name}.`;
+          const suffix = `/${parts.arch}/${version}`;
+          candidates = input.catalog.filter((c) => c.ref.startsWith(prefix) && c.ref.endsWith(suffix) && c.ref.split('/').length === 4);
+        }
+        for (const c of candidates) {
+          const cParts = splitRef(c.ref);
+          if (!cParts) continue;
+          if (policy === 'auto' && input.sourceKind !== 'installation' && !ext.isLocale && (ext.noAutodownload || ext.conditions.length)) {
+            // Hardware-specific extensions (GL drivers …): take the `.default` one a client with the default driver uses.
+            if (!(ext.subdirectories && cParts.id === `${ext.name}.default`)) continue;
+          }
+          if (await input.isExtraData(c)) {
+            warn('extra-data-skipped', `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`, { ref: c.ref });
+            continue;
+          }
+          const cid = collectionOf(c, false);
+          if (!cid) continue;
+          if (ext.isLocale) {
+            const { subpaths, languages } = localeSubpaths(c);
+            add({ collectionId: cid, ref: c.ref, commit: c.commit, subpaths, reason: 'related', requestedBy: owner.ref, languages, ...(c.remote ? { remote: c.remote } : {}) });
+          } else {
+            const subpaths = input.sourceKind === 'installation' ? pullSubpathsFromDeploy(c.deploySubpaths ?? []) : null;
+            add({ collectionId: cid, ref: c.ref, commit: c.commit, subpaths, reason: 'related', requestedBy: owner.ref, ...(c.remote ? { remote: c.remote } : {}) });
+          }
+        }
+      }
+    }
+    void ownerCid;
+  };
+
+  for (const arg of input.requested) {
+    const parsed = parseRefArg(arg, input.kinds);
+    const wantArches = parsed.arch ? [parsed.arch] : arches;
+    for (const arch of wantArches) {
+      const matches = input.catalog.filter((r) => {
+        const p = splitRef(r.ref);
+        return p !== null && parsed.kinds.includes(p.kind) && p.id === parsed.id && p.arch === arch && (parsed.branch === undefined || p.branch === parsed.branch);
+      });
+      const distinct = [...new Set(matches.map((m) => m.ref))];
+      if (distinct.length === 0) {
+        const where = input.sourceKind === 'installation' ? 'is not installed in' : 'was not found in';
+        const others = input.catalog.filter((r) => splitRef(r.ref)?.id === parsed.id).map((r) => r.ref);
+        throw new NotFoundError(
+          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}`,
+          { ref: arg, arch },
+        );
+      }
+      if (distinct.length > 1) throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, { ref: arg, candidates: distinct });
+      const main = one(distinct[0] as string) as SourceRef;
+      if (await input.isExtraData(main)) throw new UnsupportedError(`'${main.ref}' is extra-data, and cannot be distributed offline`, { ref: main.ref }, 'EEXTRADATA');
+      const cid = collectionOf(main, true) as string;
+      const mainParts = splitRef(main.ref) as RefParts;
+      let subpaths: readonly string[] | null = null;
+      let languages: readonly string[] | 'all' | undefined;
+      if (mainParts.id.endsWith('.Locale')) ({ subpaths, languages } = localeSubpaths(main));
+      else if (input.sourceKind === 'installation' && main.deploySubpaths?.length) {
+        // flatpak create-usb would pull the whole commit and fail on the objects it doesn't have.
+        subpaths = pullSubpathsFromDeploy(main.deploySubpaths);
+        warn('partial-ref', `'${main.ref}' is only partially installed (${main.deploySubpaths.join(', ')}); copying that part`, { ref: main.ref });
+      }
+      add({ collectionId: cid, ref: main.ref, commit: main.commit, subpaths, reason: 'requested', ...(languages ? { languages } : {}), ...(main.remote ? { remote: main.remote } : {}) });
+      appstreamFor.add(`${cid}\0${arch}`);
+
+      if (mainParts.kind === 'app') {
+        const kf = parseKeyFile(await input.metadataOf(main));
+        const runtime = kf.get('Application', 'runtime');
+        if (!runtime) throw new UnsupportedError(`'${main.ref}' has no runtime in its metadata`, { ref: main.ref });
+        const runtimeRef = `runtime/${runtime}`;
+        const rt = one(runtimeRef);
+        if (!rt) {
+          const where = input.sourceKind === 'installation' ? 'is not installed in the source installation' : 'is not in the source';
+          throw new NotFoundError(`runtime '${runtimeRef}' needed by '${main.ref}' ${where}`, { ref: runtimeRef, requestedBy: main.ref });
+        }
+        if (await input.isExtraData(rt)) {
+          warn('extra-data-skipped', `omitting runtime '${rt.ref}' of '${main.ref}' and its related refs: it is extra-data`, { ref: rt.ref });
+        } else {
+          const rtCid = collectionOf(rt, true) as string;
+          const rtSub = input.sourceKind === 'installation' ? pullSubpathsFromDeploy(rt.deploySubpaths ?? []) : null;
+          add({ collectionId: rtCid, ref: rt.ref, commit: rt.commit, subpaths: rtSub, reason: 'runtime', requestedBy: main.ref, ...(rt.remote ? { remote: rt.remote } : {}) });
+          await addRelated(rt, rtCid);
+        }
+        const sdk = kf.get('Application', 'sdk');
+        if (input.includeSdk && sdk) {
+          const sdkRef = one(`runtime/${sdk}`);
+          if (!sdkRef) warn('sdk-missing', `SDK 'runtime/${sdk}' of '${main.ref}' is not in the source`, { ref: `runtime/${sdk}` });
+          else {
+            const sdkCid = collectionOf(sdkRef, false);
+            if (sdkCid) add({ collectionId: sdkCid, ref: sdkRef.ref, commit: sdkRef.commit, subpaths: null, reason: 'sdk', requestedBy: main.ref });
+          }
+        }
+      }
+      await addRelated(main, cid);
+    }
+  }
+
+  if (input.appstream ?? true) {
+    for (const key of appstreamFor) {
+      const [cid, arch] = key.split('\0') as [string, string];
+      let found = false;
+      for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
+        const hit = (byRef.get(name) ?? []).find((r) => (r.collectionId ?? input.collectionId) === cid);
+        if (hit) {
+          found = true;
+          add({ collectionId: cid, ref: name, commit: hit.commit, subpaths: null, reason: 'appstream', ...(hit.remote ? { remote: hit.remote } : {}) });
+        }
+      }
+      if (!found) warn('no-appstream', `no appstream data for collection '${cid}' (${arch}) in the source; offline clients will not show app details`, { collectionId: cid, arch });
+    }
+  }
+
+  const refs = [...planned.values()].sort((a, b) => (a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1));
+  return { refs, warnings };
+}

@@ -1,0 +1,222 @@
+/**
+ * The copy engine: everything reachable from a commit (optionally within subpaths), from any ObjectSource into a
+ * Staging area of an archive repo. The walk runs ahead on metadata (dirtrees are needed to find content) while
+ * content objects are copied with bounded concurrency; objects already in the destination or staged are skipped
+ * with a set lookup. The first error (or an abort) stops new work, waits for work in flight to clean up, and is
+ * thrown; nothing with a final name is left torn.
+ */
+import os from 'node:os';
+import { CorruptError, InterruptedError } from '../errors.js';
+import type { ObjectType } from '../ostree/object.js';
+import { ArchiveSource } from './archive-source.js';
+import { FsTransport } from './fs-transport.js';
+import type { ObjectSource } from './source.js';
+import { walkCommit } from './traverse.js';
+import type { Staging } from './writer.js';
+
+export interface CopyProgress {
+  /** 'metadata' while the walk is still finding objects, 'content' after, 'done' at the end. */
+  readonly phase: 'metadata' | 'content' | 'done';
+  readonly objectsDone: number;
+  /** Known once the walk has finished. */
+  readonly objectsTotal?: number;
+  /** Bytes written to the staging area so far. */
+  readonly bytesDone: number;
+  readonly bytesTotal?: number;
+}
+
+export interface CopyOptions {
+  /** Copy only these paths (`/metadata`, `/files/de`); null/undefined = the whole commit. */
+  readonly subpaths?: readonly string[] | null;
+  readonly signal?: AbortSignal;
+  /** Called at most every `progressInterval` ms, and once at the end. */
+  readonly onProgress?: (e: CopyProgress) => void;
+  /** Default 100 ms. */
+  readonly progressInterval?: number;
+  /** Re-hash objects the destination already has, and replace corrupt ones. Default false. */
+  readonly verifyExisting?: boolean;
+  /** Content objects in flight. Default 4 × cores (IO latency and deflate in libuv's threadpool overlap). */
+  readonly concurrency?: number;
+  /** Dirtree reads in flight during the walk. Default 16. */
+  readonly metadataConcurrency?: number;
+}
+
+export interface CopyResult {
+  /** Objects written to the staging area. */
+  readonly copied: number;
+  /** Objects skipped because the destination (or the staging area) already had them. */
+  readonly skipped: number;
+  /** Bytes written. */
+  readonly bytes: number;
+  /** Of `copied`: metadata objects (commit, commitmeta, dirtree, dirmeta) and content objects. */
+  readonly metadata: number;
+  readonly content: number;
+}
+
+export function defaultConcurrency(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(4, Math.min(32, cores * 4));
+}
+
+/** Copies a commit and everything it reaches into `stager`. See CopyOptions. */
+export async function copyCommit(src: ObjectSource, stager: Staging, commit: string, opts: CopyOptions = {}): Promise<CopyResult> {
+  const ac = new AbortController();
+  const userSignal = opts.signal;
+  const onUserAbort = () => ac.abort(userSignal?.reason);
+  if (userSignal?.aborted) throw new InterruptedError();
+  userSignal?.addEventListener('abort', onUserAbort, { once: true });
+  const signal = ac.signal;
+
+  const layout = src.localLayout?.() ?? null;
+  // Worker jobs hold no memory on this thread: keep enough queued to feed every worker's batches.
+  const limit = Math.max(1, opts.concurrency ?? (layout ? 64 : defaultConcurrency()));
+  const interval = opts.progressInterval ?? 100;
+  let dest = null as ObjectSource | null;
+  const destSource = () => (dest ??= new ArchiveSource(new FsTransport(stager.repo.path)));
+
+  let copied = 0;
+  let skipped = 0;
+  let bytes = 0;
+  let metadata = 0;
+  let content = 0;
+  let seen = 0;
+  let total: number | undefined;
+  let walking = true;
+  let lastEmit = 0;
+  const emit = (force = false, done = false) => {
+    if (!opts.onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastEmit < interval) return;
+    lastEmit = now;
+    opts.onProgress({
+      phase: done ? 'done' : walking ? 'metadata' : 'content',
+      objectsDone: copied + skipped,
+      ...(total !== undefined ? { objectsTotal: total } : {}),
+      bytesDone: bytes,
+    });
+  };
+
+  /** Present and (when asked) intact in the destination or staging. */
+  const present = async (checksum: string, type: ObjectType): Promise<boolean> => {
+    if (!(await stager.has(checksum, type))) return false;
+    if (!opts.verifyExisting || !(await stager.inDestination(checksum, type))) return true;
+    try {
+      if (type === 'file') await drain(await destSource().readContent(checksum, { signal }), signal);
+      else if (type !== 'commitmeta' && type !== 'tombstone-commit') await destSource().readMetadata(checksum, type);
+      return true;
+    } catch (e) {
+      if (!(e instanceof CorruptError)) throw e;
+      stager.forgetDestination(checksum, type);
+      return false;
+    }
+  };
+
+  const inflight = new Set<Promise<void>>();
+  /** Wakes the walk loop when it waits for a free slot (a semaphore of size `limit`, without Promise.race). */
+  let slotFree: (() => void) | null = null;
+  const release = (p: Promise<void>) => {
+    inflight.delete(p);
+    const r = slotFree;
+    slotFree = null;
+    r?.();
+  };
+  let failure: unknown = null;
+  const fail = (e: unknown) => {
+    if (failure === null) failure = e;
+    ac.abort();
+  };
+
+  const copyContent = async (checksum: string) => {
+    if (layout) {
+      const n = await stager.copyLocal(layout, checksum);
+      if (n !== null) {
+        bytes += n;
+        copied++;
+        content++;
+        emit();
+        return;
+      }
+      if (signal.aborted) throw new InterruptedError();
+    }
+    const obj = await src.readContent(checksum, { signal });
+    const n = await stager.writeContent(obj, signal);
+    bytes += n;
+    copied++;
+    content++;
+    emit();
+  };
+
+  try {
+    for await (const e of walkCommit(src, commit, {
+      subpaths: opts.subpaths ?? null,
+      contentLast: false,
+      signal,
+      ...(opts.metadataConcurrency ? { concurrency: opts.metadataConcurrency } : {}),
+    })) {
+      if (failure !== null) break;
+      seen++;
+      if (e.type === 'file') {
+        if (await present(e.checksum, 'file')) {
+          skipped++;
+          continue;
+        }
+        if (inflight.size >= limit) await new Promise<void>((r) => (slotFree = r));
+        if (failure !== null) break;
+        const p: Promise<void> = copyContent(e.checksum).then(
+          () => release(p),
+          (err: unknown) => {
+            release(p);
+            fail(err);
+          },
+        );
+        inflight.add(p);
+        continue;
+      }
+      // Metadata writes are small and many (one per dirtree): run them like content tasks instead of waiting.
+      const data = e.bytes as Uint8Array;
+      const type = e.type;
+      const checksum = e.checksum;
+      const task = async () => {
+        if (type === 'commitmeta') {
+          if (!(await stager.writeCommitMeta(checksum, data))) return void skipped++;
+        } else if (await present(checksum, type)) return void skipped++;
+        else await stager.writeMetadata(type as 'commit' | 'dirtree' | 'dirmeta', checksum, data);
+        copied++;
+        metadata++;
+        bytes += data.length;
+      };
+      if (inflight.size >= limit) await new Promise<void>((r) => (slotFree = r));
+      if (failure !== null) break;
+      const p: Promise<void> = task().then(
+        () => release(p),
+        (err: unknown) => {
+          release(p);
+          fail(err);
+        },
+      );
+      inflight.add(p);
+      emit();
+    }
+    walking = false;
+    total = seen;
+    emit(true);
+  } catch (e) {
+    fail(e);
+  } finally {
+    await Promise.allSettled([...inflight]);
+    userSignal?.removeEventListener('abort', onUserAbort);
+    await dest?.close();
+  }
+  if (failure !== null) {
+    if (userSignal?.aborted && !(failure instanceof CorruptError)) throw new InterruptedError('interrupted', { commit });
+    throw failure;
+  }
+  emit(true, true);
+  return { copied, skipped, bytes, metadata, content };
+}
+
+/** Reads a content object to the end (verifying it) and drops the bytes. */
+async function drain(obj: Awaited<ReturnType<ObjectSource['readContent']>>, signal?: AbortSignal): Promise<void> {
+  if (obj.data) return;
+  await obj.pipe({ write() {}, reset() {} }, signal);
+}

@@ -1,0 +1,44 @@
+/**
+ * Object stores and the copy engine: open any ostree repo (archive, bare, bare-user, bare-user-only) or an archive
+ * repo over a transport as an ObjectSource; walk a commit; copy it into an archive repo through a staging area.
+ */
+export {
+  Repo,
+  openRepo,
+  createArchiveRepo,
+  openOrCreateArchiveRepo,
+  openObjectSource,
+  openArchiveSource,
+  isArchiveRepo,
+  writeFileAtomic,
+  fsyncDir,
+  ARCHIVE_CONFIG,
+  REPO_DIRS,
+  type ArchiveRepo,
+  type SourceMode,
+  type RefEntry,
+  type WriteOptions,
+} from './repo.js';
+export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionId, formatRef, type RefLocation } from './refs.js';
+export { parseRepoConfig, type RepoConfig } from './config.js';
+export {
+  SMALL_OBJECT_LIMIT,
+  type ObjectSource,
+  type ContentObject,
+  type ByteSink,
+  type TransportLike,
+  type ReadOptions,
+  type ReadContentOptions,
+  type Priority,
+} from './source.js';
+export { ArchiveSource, MAX_METADATA_SIZE } from './archive-source.js';
+export { BareSource, type BareMode } from './bare-source.js';
+export { FsTransport } from './fs-transport.js';
+export { contentChecksum, verifyFilez, FilezVerifier, RawVerifier } from './content-verify.js';
+export { walkCommit, matchesPullDir, normalizeSubpaths, type WalkEntry, type WalkOptions } from './traverse.js';
+export { Staging, openStaging, STAGING_DIR, type StagingOptions, type PublishResult } from './writer.js';
+/** `Staging` under the name the usb layer imports. */
+export type { Staging as Stager } from './writer.js';
+export { copyCommit, defaultConcurrency, type CopyOptions, type CopyProgress, type CopyResult } from './copy.js';
+export { listObjects, verifyObject, type LooseObject } from './list.js';
+export { openXattrReader, type XattrReader } from './xattr.js';

@@ -1,0 +1,79 @@
+/**
+ * Loose-object listing and one-object verification, for `verify` and tests: what is in `objects/`, and does each
+ * object match its name.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { CorruptError } from '../errors.js';
+import { decode } from '../gvariant/index.js';
+import { DETACHED_METADATA } from '../ostree/formats.js';
+import { parseLooseName, type ObjectType } from '../ostree/object.js';
+import { isENOENT } from './fs-transport.js';
+import type { ObjectSource } from './source.js';
+
+export interface LooseObject {
+  readonly checksum: string;
+  readonly type: ObjectType;
+  /** Path relative to the repo: `objects/ab/cd….ext`. */
+  readonly path: string;
+}
+
+const EXT: Readonly<Record<string, ObjectType>> = {
+  file: 'file',
+  filez: 'file',
+  dirtree: 'dirtree',
+  dirmeta: 'dirmeta',
+  commit: 'commit',
+  commitmeta: 'commitmeta',
+  'tombstone-commit': 'tombstone-commit',
+};
+
+/** Every loose object in `<repo>/objects/`, in directory order (prefix by prefix). Unknown names are skipped. */
+export async function* listObjects(repoPath: string): AsyncGenerator<LooseObject, void, undefined> {
+  const root = path.join(repoPath, 'objects');
+  let prefixes: string[];
+  try {
+    prefixes = (await fs.readdir(root)).sort();
+  } catch (e) {
+    if (isENOENT(e)) return;
+    throw e;
+  }
+  for (const prefix of prefixes) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    const names = await fs.readdir(path.join(root, prefix)).catch(() => [] as string[]);
+    names.sort();
+    for (const name of names) {
+      const p = parseLooseName(prefix, name);
+      const type = p ? EXT[p.ext] : undefined;
+      if (p && type) yield { checksum: p.checksum, type, path: `objects/${prefix}/${name}` };
+    }
+  }
+}
+
+/**
+ * Reads one object through `objects` and checks it against its name (content: inflated and hashed; metadata:
+ * hashed; `.commitmeta`: must be a normal-form `a{sv}`). @throws CorruptError / NotFoundError.
+ */
+export async function verifyObject(objects: ObjectSource, checksum: string, type: ObjectType, signal?: AbortSignal): Promise<void> {
+  switch (type) {
+    case 'file': {
+      const o = await objects.readContent(checksum, signal ? { signal } : {});
+      if (!o.data) await o.pipe({ write() {}, reset() {} }, signal);
+      return;
+    }
+    case 'commitmeta': {
+      const b = await objects.readCommitMeta(checksum);
+      if (!b) return;
+      try {
+        decode(DETACHED_METADATA, b);
+      } catch (e) {
+        throw new CorruptError(`${checksum}.commitmeta: ${(e as Error).message}`, { checksum, type });
+      }
+      return;
+    }
+    case 'tombstone-commit':
+      return;
+    default:
+      await objects.readMetadata(checksum, type);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The one interface every source repo is read through (archive over a transport, bare, bare-user, bare-user-only),
+ * and the push-stream shapes shared with src/transport/. Everything an ObjectSource hands out has been checked
+ * against its name: metadata before it is returned, content as it streams (the stream fails before it completes).
+ */
+import type { FileInfo } from '../ostree/content.js';
+import type { MetadataType, ObjectType, RepoMode } from '../ostree/object.js';
+import type { LocalLayout } from './worker-pool.js';
+
+export type { LocalLayout };
+
+/** Scheduling hint for transports (src/transport/): metadata is fetched before content. */
+export type Priority = 'metadata' | 'content';
+
+export interface ReadOptions {
+  readonly signal?: AbortSignal;
+  readonly priority?: Priority;
+}
+
+/**
+ * Where a push stream delivers bytes. `write` may return a promise: the producer waits for it (backpressure).
+ * `reset()` means "the stream starts over from byte 0" (a transport retry): forget everything written so far.
+ */
+export interface ByteSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+  reset(): void;
+}
+
+/**
+ * The transport shape we need (src/transport/transport.ts implements it; structural typing keeps src/repo/ free of
+ * an import cycle and usable before that module lands). Paths are relative to the repo root, `/`-separated.
+ */
+export interface TransportLike {
+  readonly base: string;
+  /** The whole file, or null if it does not exist. */
+  read(relPath: string, opts?: ReadOptions): Promise<Uint8Array | null>;
+  /** Streams the file into `sink`; resolves to its length, or null if it does not exist. */
+  stream(relPath: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null>;
+  close(): Promise<void>;
+  /** Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if missing. */
+  readSmall?(relPath: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null>;
+  /** Optional: cheap existence test. */
+  exists?(relPath: string, opts?: ReadOptions): Promise<boolean>;
+}
+
+/**
+ * A content (FILE) object being read. `format` says what the bytes are:
+ * - 'filez': the archive object exactly as stored (header ‖ raw deflate): copy it verbatim into an archive repo;
+ * - 'raw': the payload only (a bare repo's file): the writer builds the `.filez` header and deflates it.
+ * Small objects come whole in `data` (already verified). Larger ones stream through `pipe`, which verifies as the
+ * bytes pass and rejects (CorruptError) before resolving if the object does not match its name; a writer therefore
+ * gives its output the final name only after `pipe` resolved.
+ */
+export interface ContentObject {
+  readonly checksum: string;
+  readonly info: FileInfo;
+  /** Uncompressed payload size (0 for symlinks). */
+  readonly size: number;
+  readonly format: 'filez' | 'raw';
+  /** The file path or URL the object is read from (for messages). */
+  readonly location: string;
+  /** The whole (verified) bytes, when the object was small enough to read at once; otherwise null. */
+  readonly data: Uint8Array | null;
+  /** Streams the bytes (the same bytes `data` would hold) into `sink`; at most once. Only when `data` is null. */
+  pipe(sink: ByteSink, signal?: AbortSignal): Promise<void>;
+  /** Releases resources when the object is not piped (idempotent). */
+  close(): Promise<void>;
+}
+
+export interface ReadContentOptions {
+  readonly signal?: AbortSignal;
+  /** Objects up to this many bytes come whole in `data`. Default SMALL_OBJECT_LIMIT. */
+  readonly smallLimit?: number;
+}
+
+/** Objects at most this big are read (and verified) in one go. */
+export const SMALL_OBJECT_LIMIT = 1 << 20;
+
+export interface ObjectSource {
+  readonly mode: RepoMode;
+  /** The repo path or URL (for messages). */
+  readonly location: string;
+  hasObject(checksum: string, type: ObjectType): Promise<boolean>;
+  /**
+   * The bytes of a metadata object, re-hashed: @throws CorruptError naming `<checksum>.<type>` and the file when the
+   * SHA-256 differs from the name; NotFoundError when it is missing. `commitmeta` is not content-addressed: use
+   * readCommitMeta.
+   */
+  readMetadata(checksum: string, type: Exclude<MetadataType, 'commitmeta'>, opts?: ReadOptions): Promise<Uint8Array>;
+  /** The detached metadata (`.commitmeta`) of a commit, or null when it has none. Not verifiable by hash. */
+  readCommitMeta(commit: string, opts?: ReadOptions): Promise<Uint8Array | null>;
+  /** Opens a content object. @throws NotFoundError when missing, CorruptError on a bad header. */
+  readContent(checksum: string, opts?: ReadContentOptions): Promise<ContentObject>;
+  /**
+   * Optional: where the objects can be read straight from disk, for the copy engine's worker fast path (which still
+   * verifies every object, and falls back to `readContent` for anything unusual). null/absent: no fast path.
+   */
+  localLayout?(): LocalLayout | null;
+  close(): Promise<void>;
+}

@@ -1,0 +1,178 @@
+/**
+ * The reachable-object walk of one commit: commit → .commitmeta → root dirtree/dirmeta → every dirtree below, with
+ * ostree's subdir filter (format.md §8.4, ostree-repo-pull.c `matches_pull_dir`). Iterative (an explicit FIFO, no
+ * recursion), deduplicated, with a bounded window of dirtree reads in flight (HTTP latency). Metadata entries carry
+ * their verified bytes so a copier reads each once.
+ */
+import { NotFoundError, UsageError } from '../errors.js';
+import { decodeCommit } from '../ostree/commit.js';
+import { decodeDirTree } from '../ostree/dirtree.js';
+import type { ObjectType } from '../ostree/object.js';
+import { checkAborted } from './fs-transport.js';
+import type { ObjectSource } from './source.js';
+
+export interface WalkEntry {
+  readonly checksum: string;
+  readonly type: ObjectType;
+  /** Where it sits in the tree: '' for the commit and its .commitmeta, '/' for the root, '/a/b' below. */
+  readonly path: string;
+  /** The verified bytes of a metadata object (never set for content). */
+  readonly bytes?: Uint8Array;
+}
+
+export interface WalkOptions {
+  /**
+   * Only these paths (`/metadata`, `/files/de`); null/undefined/[] = everything. A path matches if it equals a
+   * subpath, is a directory prefix of one, or lies under one; files are skipped unless they match.
+   */
+  readonly subpaths?: readonly string[] | null;
+  /** Skip what is missing (dirtrees not descended, content not yielded) instead of failing. Default false. */
+  readonly tolerateMissing?: boolean;
+  /** Yield every metadata object before any content object. Default true. (false: content follows its dirtree.) */
+  readonly contentLast?: boolean;
+  /** Include the commit's `.commitmeta` when it has one. Default true. */
+  readonly commitMeta?: boolean;
+  /** Dirtree reads in flight. Default 16. */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * ostree's matches_pull_dir: `file` equals `pullDir`; or it is a directory whose path is a component-wise prefix of
+ * `pullDir`; or it lies below `pullDir`.
+ */
+export function matchesPullDir(file: string, pullDir: string, isDir: boolean): boolean {
+  if (pullDir.startsWith(file)) {
+    const rest = pullDir.slice(file.length);
+    if (rest === '') return true;
+    if (rest.startsWith('/')) return isDir;
+    return false;
+  }
+  if (file.startsWith(pullDir)) return file.charAt(pullDir.length) === '/';
+  return false;
+}
+
+/** Validates and normalizes subpaths: each starts with '/', trailing slashes dropped; '/' alone means everything (null). */
+export function normalizeSubpaths(subpaths: readonly string[] | null | undefined): string[] | null {
+  if (!subpaths || subpaths.length === 0) return null;
+  const out: string[] = [];
+  for (const s of subpaths) {
+    if (!s.startsWith('/')) throw new UsageError(`subpath '${s}' must start with '/'`, { subpath: s });
+    const t = s.replace(/\/+$/, '');
+    if (t === '') return null;
+    out.push(t);
+  }
+  return out;
+}
+
+/** How much of a directory is wanted: all of it, or only the parts leading to a subpath. */
+function dirState(subpaths: readonly string[], dirPath: string): 'all' | 'partial' | 'none' {
+  let partial = false;
+  for (const p of subpaths) {
+    if (!matchesPullDir(dirPath, p, true)) continue;
+    if (dirPath === p || dirPath.startsWith(p + '/')) return 'all';
+    partial = true;
+  }
+  return partial ? 'partial' : 'none';
+}
+
+interface DirTask {
+  readonly tree: string;
+  readonly meta: string;
+  /** The directory's path with a trailing '/' ('/' for the root), as ostree builds it. */
+  readonly path: string;
+  readonly all: boolean;
+  treeP?: Promise<Uint8Array | null>;
+  metaP?: Promise<Uint8Array | null> | null;
+}
+
+/** Walks everything reachable from `commit`. See WalkOptions. @throws CorruptError / NotFoundError naming the object. */
+export async function* walkCommit(src: ObjectSource, commit: string, opts: WalkOptions = {}): AsyncGenerator<WalkEntry, void, undefined> {
+  const subpaths = normalizeSubpaths(opts.subpaths);
+  const tolerate = opts.tolerateMissing ?? false;
+  const contentLast = opts.contentLast ?? true;
+  const window = Math.max(1, opts.concurrency ?? 16);
+  const signal = opts.signal;
+  const ro = { priority: 'metadata' as const, ...(signal ? { signal } : {}) };
+
+  const read = (checksum: string, type: 'dirtree' | 'dirmeta'): Promise<Uint8Array | null> => {
+    const p = src.readMetadata(checksum, type, ro).catch((e: unknown) => {
+      if (tolerate && e instanceof NotFoundError) return null;
+      throw e;
+    });
+    p.catch(() => {}); // consumed later; avoid unhandled rejections for prefetched reads we never reach
+    return p;
+  };
+
+  checkAborted(signal);
+  const commitBytes = await src.readMetadata(commit, 'commit', ro);
+  const c = decodeCommit(commitBytes, commit);
+  yield { checksum: commit, type: 'commit', path: '', bytes: commitBytes };
+  if (opts.commitMeta ?? true) {
+    const cm = await src.readCommitMeta(commit, ro);
+    if (cm) yield { checksum: commit, type: 'commitmeta', path: '', bytes: cm };
+  }
+
+  const seenTrees = new Set<string>();
+  const yieldedTrees = new Set<string>();
+  const seenMeta = new Set<string>();
+  const seenFiles = new Set<string>();
+  const pendingContent: WalkEntry[] = [];
+  const queue: DirTask[] = [{ tree: c.rootTree, meta: c.rootMeta, path: '/', all: subpaths === null }];
+  let head = 0;
+
+  const start = (t: DirTask) => {
+    if (t.treeP) return;
+    t.treeP = read(t.tree, 'dirtree');
+    t.metaP = seenMeta.has(t.meta) ? null : read(t.meta, 'dirmeta');
+    seenMeta.add(t.meta);
+  };
+
+  while (head < queue.length) {
+    checkAborted(signal);
+    for (let i = head; i < queue.length && i < head + window; i++) start(queue[i] as DirTask);
+    const task = queue[head] as DirTask;
+    queue[head++] = undefined as unknown as DirTask; // let the GC have finished tasks
+    if (head > 4096 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    const dirPath = task.path === '/' ? '/' : task.path.slice(0, -1);
+    const [treeBytes, metaBytes] = await Promise.all([task.treeP as Promise<Uint8Array | null>, task.metaP ?? null]);
+    if (metaBytes) yield { checksum: task.meta, type: 'dirmeta', path: dirPath, bytes: metaBytes };
+    if (!treeBytes) continue; // missing and tolerated
+    if (!yieldedTrees.has(task.tree)) {
+      yieldedTrees.add(task.tree);
+      yield { checksum: task.tree, type: 'dirtree', path: dirPath, bytes: treeBytes };
+    }
+    const tree = decodeDirTree(treeBytes, task.tree);
+
+    for (const f of tree.files) {
+      if (seenFiles.has(f.checksum)) continue;
+      const filePath = task.path + f.name;
+      if (!task.all && !(subpaths as string[]).some((p) => matchesPullDir(filePath, p, false))) continue;
+      seenFiles.add(f.checksum);
+      if (tolerate && !(await src.hasObject(f.checksum, 'file'))) continue;
+      const e: WalkEntry = { checksum: f.checksum, type: 'file', path: filePath };
+      if (contentLast) pendingContent.push(e);
+      else yield e;
+    }
+    for (const d of tree.dirs) {
+      const sub = task.path + d.name;
+      const state = task.all ? 'all' : dirState(subpaths as string[], sub);
+      if (state === 'none') continue;
+      const key = state === 'all' ? `A${d.tree}` : `P${d.tree}${sub}`;
+      if (seenTrees.has(key) || seenTrees.has(`A${d.tree}`)) {
+        if (!seenMeta.has(d.meta)) {
+          seenMeta.add(d.meta);
+          const m = await read(d.meta, 'dirmeta');
+          if (m) yield { checksum: d.meta, type: 'dirmeta', path: sub, bytes: m };
+        }
+        continue;
+      }
+      seenTrees.add(key);
+      queue.push({ tree: d.tree, meta: d.meta, path: sub + '/', all: state === 'all' });
+    }
+  }
+  for (const e of pendingContent) yield e;
+}

@@ -1,0 +1,331 @@
+/**
+ * The copy engine's fast path for local sources: worker threads that take one content object from a local repo
+ * file to a staged `.filez` in a single job (read → verify → deflate or inflate-check → write → rename), with
+ * synchronous IO inside the worker. One message per object instead of ~10 libuv threadpool round trips, and every
+ * core busy with zlib and SHA-256 while the main thread only walks metadata.
+ *
+ * The worker is plain JavaScript in a string (run with `eval: true`) so it works the same from the TypeScript
+ * sources under vitest and from dist/. It handles the common case only: regular files and symlinks with no xattrs,
+ * objects up to `limit` bytes. Anything else (xattrs, large files, a missing or corrupt object, an unexpected header)
+ * comes back as `fallback` and the caller uses the general TypeScript path, which gives the definitive answer and
+ * error message. The worker hands out a staged name only after SHA-256(content header ‖ payload) equals the
+ * object's name, so a bug in its small header codec can only cause a fallback, never a wrong object.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Header codecs for `(uuuusa(ayay))` / `(tuuuusa(ayay))` with empty xattrs (format.md §2.3, §2.4). Exported for tests. */
+export const HEADER_CODEC_JS = String.raw`
+function offsetWidth(bodyLen, nOffsets) {
+  for (const w of [1, 2, 4]) if (bodyLen + nOffsets * w <= (w === 4 ? 0xffffffff : (1 << (8 * w)) - 1)) return w;
+  return 8;
+}
+function putOffset(buf, at, w, v) {
+  for (let i = 0; i < w; i++) buf[at + i] = Math.floor(v / 2 ** (8 * i)) & 0xff;
+}
+// u32 BE length ‖ 4 zero bytes ‖ GVariant (uuuusa(ayay)) with an empty xattr array.
+function contentHeader(uid, gid, mode, target) {
+  const t = Buffer.from(target, 'utf8');
+  const body = 16 + t.length + 1;
+  const w = offsetWidth(body, 1);
+  const h = Buffer.alloc(8 + body + w);
+  h.writeUInt32BE(body + w, 0);
+  h.writeUInt32BE(uid >>> 0, 8); h.writeUInt32BE(gid >>> 0, 12); h.writeUInt32BE(mode >>> 0, 16); // rdev 0 at 20
+  t.copy(h, 24);
+  putOffset(h, 8 + body, w, body);
+  return h;
+}
+// u32 BE length ‖ 4 zero bytes ‖ GVariant (tuuuusa(ayay)) with an empty xattr array.
+function archiveHeader(size, uid, gid, mode, target) {
+  const t = Buffer.from(target, 'utf8');
+  const body = 24 + t.length + 1;
+  const w = offsetWidth(body, 1);
+  const h = Buffer.alloc(8 + body + w);
+  h.writeUInt32BE(body + w, 0);
+  h.writeBigUInt64BE(BigInt(size), 8);
+  h.writeUInt32BE(uid >>> 0, 16); h.writeUInt32BE(gid >>> 0, 20); h.writeUInt32BE(mode >>> 0, 24);
+  t.copy(h, 32);
+  putOffset(h, 8 + body, w, body);
+  return h;
+}
+// Parses a .filez header; null when it is not the simple shape (the caller falls back).
+function parseArchive(buf) {
+  if (buf.length < 8) return null;
+  const len = buf.readUInt32BE(0);
+  if (len < 25 || 8 + len > buf.length) return null;
+  const v = buf.subarray(8, 8 + len);
+  const w = len <= 0xff ? 1 : len <= 0xffff ? 2 : 4;
+  let end = 0;
+  for (let i = 0; i < w; i++) end += v[len - w + i] * 2 ** (8 * i);
+  if (end !== len - w) return null; // non-empty xattrs (or not normal form): general path
+  if (end < 25 || v[end - 1] !== 0) return null;
+  const size = v.readBigUInt64BE(0);
+  const uid = v.readUInt32BE(8), gid = v.readUInt32BE(12), mode = v.readUInt32BE(16), rdev = v.readUInt32BE(20);
+  const tb = v.subarray(24, end - 1);
+  if (rdev !== 0 || tb.includes(0) || size > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  let target;
+  try { target = new TextDecoder('utf-8', { fatal: true }).decode(tb); } catch { return null; }
+  const type = mode & 0o170000;
+  if (mode & ~0o177777) return null;
+  if (type === 0o100000 ? target !== '' : type === 0o120000 ? target === '' || size !== 0n : true) return null;
+  return { size: Number(size), uid, gid, mode, target, payloadOffset: 8 + len };
+}
+`;
+
+const WORKER_JS = String.raw`
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+${HEADER_CODEC_JS}
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function readAll(fd, size) {
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === size ? buf : null;
+}
+function sha(h, p) {
+  const x = crypto.createHash('sha256').update(h);
+  if (p) x.update(p);
+  return x.digest('hex');
+}
+function writeStaged(job, parts) {
+  let fd;
+  try {
+    fd = fs.openSync(job.tmp, 'wx', 0o644);
+    let total = 0;
+    for (const p of parts) {
+      let off = 0;
+      while (off < p.length) off += fs.writeSync(fd, p, off, p.length - off);
+      total += p.length;
+    }
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(job.tmp, job.final);
+    return { id: job.id, ok: true, bytes: total };
+  } catch (e) {
+    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    try { fs.unlinkSync(job.tmp); } catch {}
+    return { id: job.id, error: { code: e.code || 'EIO', message: e.message } };
+  }
+}
+function fallback(job, why) { return { id: job.id, fallback: why }; }
+
+function bare(job) {
+  let fd;
+  try {
+    fd = fs.openSync(job.src, fs.constants.O_RDONLY | O_NOFOLLOW);
+  } catch (e) {
+    if (e.code !== 'ELOOP') return fallback(job, e.code || 'open');
+    let st, target;
+    try { st = fs.lstatSync(job.src); target = utf8.decode(fs.readlinkSync(job.src, { encoding: 'buffer' })); } catch { return fallback(job, 'symlink'); }
+    const uid = job.owner ? st.uid : 0, gid = job.owner ? st.gid : 0;
+    if (sha(contentHeader(uid, gid, st.mode, target)) !== job.checksum) return fallback(job, 'mismatch');
+    return writeStaged(job, [archiveHeader(0, uid, gid, st.mode, target)]);
+  }
+  let data, st;
+  try {
+    st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    data = readAll(fd, st.size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!data) return fallback(job, 'short');
+  const uid = job.owner ? st.uid : 0, gid = job.owner ? st.gid : 0;
+  if (sha(contentHeader(uid, gid, st.mode, ''), data) !== job.checksum) return fallback(job, 'mismatch');
+  const z = zlib.deflateRawSync(data, { level: job.level, chunkSize: Math.max(16384, Math.min(data.length + 1024, 8 << 20)) });
+  return writeStaged(job, [archiveHeader(data.length, uid, gid, st.mode, ''), z]);
+}
+
+function archive(job) {
+  let fd, data;
+  try {
+    fd = fs.openSync(job.src, 'r');
+  } catch (e) {
+    return fallback(job, e.code || 'open');
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    data = readAll(fd, st.size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!data) return fallback(job, 'short');
+  const h = parseArchive(data);
+  if (!h) return fallback(job, 'header');
+  let plain = null;
+  if (h.target === '') {
+    const payload = data.subarray(h.payloadOffset);
+    if (!(h.size === 0 && payload.length === 0)) {
+      try { plain = zlib.inflateRawSync(payload, { maxOutputLength: h.size + 1, chunkSize: Math.max(16384, Math.min(h.size + 1, 8 << 20)) }); }
+      catch { return fallback(job, 'inflate'); }
+      if (plain.length !== h.size) return fallback(job, 'size');
+    }
+  }
+  if (sha(contentHeader(h.uid, h.gid, h.mode, h.target), plain) !== job.checksum) return fallback(job, 'mismatch');
+  return writeStaged(job, [data]);
+}
+
+// Renames (publish): [from, to] pairs; stops at the first failure.
+function renames(job) {
+  let done = 0;
+  try {
+    for (const [from, to] of job.pairs) {
+      fs.renameSync(from, to);
+      done++;
+    }
+    return { id: job.id, ok: true, bytes: done };
+  } catch (e) {
+    return { id: job.id, error: { code: e.code || 'EIO', message: e.message, done } };
+  }
+}
+
+parentPort.on('message', (jobs) => {
+  const out = [];
+  for (const job of jobs) {
+    try {
+      out.push(job.kind === 'archive' ? archive(job) : job.kind === 'bare' ? bare(job) : job.kind === 'write' ? writeStaged(job, [job.data]) : renames(job));
+    } catch (e) {
+      out.push(fallback(job, 'exception: ' + (e && e.message)));
+    }
+  }
+  parentPort.postMessage(out);
+});
+`;
+
+/** What a worker can read directly. */
+export interface LocalLayout {
+  /** Absolute repo path. */
+  readonly root: string;
+  /** archive: `.filez` copied verbatim; bare-user-only: uid/gid 0; bare: uid/gid from stat. */
+  readonly kind: 'archive' | 'bare-user-only' | 'bare';
+}
+
+/** Stage bytes (metadata objects): write `data` to `tmp`, rename to `final`. */
+export interface WriteJob {
+  readonly kind: 'write';
+  readonly data: Uint8Array;
+  readonly tmp: string;
+  readonly final: string;
+}
+
+/** Rename each [from, to] in order (publish). `bytes` in the result counts the renames done. */
+export interface RenameJob {
+  readonly kind: 'rename';
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+}
+
+export type Job = CopyJob | WriteJob | RenameJob;
+
+export interface CopyJob {
+  readonly kind: 'archive' | 'bare';
+  /** bare: take uid/gid from stat (bare mode) instead of 0 (bare-user-only). */
+  readonly owner: boolean;
+  readonly checksum: string;
+  readonly src: string;
+  readonly tmp: string;
+  readonly final: string;
+  readonly level: number;
+  readonly limit: number;
+}
+
+export type JobResult = { ok: true; bytes: number } | { fallback: string } | { error: { code: string; message: string; done?: number } };
+
+type Pending = { job: Job & { id: number }; resolve: (r: JobResult) => void; reject: (e: Error) => void };
+
+/** Objects up to this size go through the workers (each holds one whole file and its compressed copy). */
+export const WORKER_OBJECT_LIMIT = 8 << 20;
+
+/**
+ * A fixed set of copy workers. Jobs travel in batches (up to BATCH per message, fewer when the queue is short) and
+ * each worker has up to DEPTH jobs queued, so none waits on the main thread and context switches stay few.
+ */
+export class CopyWorkerPool {
+  private readonly workers: Array<{ w: Worker; busy: Map<number, Pending>; batches: number }> = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  private scheduled = false;
+  /** Jobs per message at most. */
+  private static readonly BATCH = 8;
+  /** Jobs queued at one worker at most. */
+  private static readonly DEPTH = 16;
+
+  constructor(size = defaultWorkers()) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_JS, { eval: true });
+      w.unref();
+      const slot = { w, busy: new Map<number, Pending>(), batches: 0 };
+      w.on('message', (rs: Array<JobResult & { id: number }>) => {
+        slot.batches--;
+        for (const r of rs) {
+          const p = slot.busy.get(r.id);
+          slot.busy.delete(r.id);
+          p?.resolve(r);
+        }
+        if (slot.busy.size === 0) w.unref();
+        this.pump();
+      });
+      w.on('error', (e) => {
+        for (const p of slot.busy.values()) p.reject(e);
+        slot.busy.clear();
+        slot.batches = 0;
+      });
+      this.workers.push(slot);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  run(job: Job): Promise<JobResult> {
+    if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
+    return new Promise<JobResult>((resolve, reject) => {
+      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
+      // Collect the jobs queued in this tick into batches.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      let best: (typeof this.workers)[number] | null = null;
+      for (const s of this.workers) if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
+      if (!best) return;
+      const n = Math.max(1, Math.min(CopyWorkerPool.BATCH, CopyWorkerPool.DEPTH - best.busy.size, Math.ceil(this.queue.length / this.workers.length)));
+      const batch = this.queue.splice(0, n);
+      if (best.busy.size === 0) best.w.ref();
+      for (const p of batch) best.busy.set(p.job.id, p);
+      best.batches++;
+      best.w.postMessage(batch.map((p) => p.job));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new Error('copy worker pool closed'));
+    await Promise.all(this.workers.map((s) => s.w.terminate()));
+  }
+}
+
+export function defaultWorkers(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(16, cores));
+}

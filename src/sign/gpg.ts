@@ -1,0 +1,100 @@
+/**
+ * OpenPGP verification of ostree GPG signatures (format.md §7.1): `ostree.gpgsigs` holds binary detached
+ * signatures over the exact bytes. Keyrings are what flatpak keeps (`<remote>.trustedkeys.gpg`, binary),
+ * `xa.gpg-keys` / `GPGKey=` bytes, or armored exports. Uses OpenPGP.js (see the README for why a library).
+ */
+import * as openpgp from 'openpgp';
+import type { VerifyResult } from './ed25519.js';
+
+/** Splits a binary keyring into packets and drops GnuPG trust packets (tag 12), which OpenPGP.js refuses. */
+function stripTrustPackets(bytes: Uint8Array): Uint8Array {
+  const out: Uint8Array[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const start = i;
+    const tagByte = bytes[i++] as number;
+    if ((tagByte & 0x80) === 0) return bytes; // not a packet stream: let the library report it
+    let tag: number;
+    let len: number;
+    if (tagByte & 0x40) {
+      tag = tagByte & 0x3f;
+      const b0 = bytes[i++] ?? 0;
+      if (b0 < 192) len = b0;
+      else if (b0 < 224) len = ((b0 - 192) << 8) + (bytes[i++] ?? 0) + 192;
+      else if (b0 === 255) {
+        len = ((bytes[i] ?? 0) << 24) | ((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0);
+        i += 4;
+      } else return bytes; // partial lengths do not occur in keyrings
+    } else {
+      tag = (tagByte >> 2) & 0x0f;
+      const lt = tagByte & 3;
+      if (lt === 3) return bytes;
+      const n = 1 << lt;
+      len = 0;
+      for (let k = 0; k < n; k++) len = len * 256 + (bytes[i++] ?? 0);
+    }
+    i += len;
+    if (i > bytes.length) return bytes;
+    if (tag !== 12) out.push(bytes.subarray(start, i));
+  }
+  return new Uint8Array(Buffer.concat(out));
+}
+
+async function readKeyring(bytes: Uint8Array): Promise<openpgp.Key[]> {
+  const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
+  if (text.includes('-----BEGIN PGP')) {
+    const armored = Buffer.from(bytes).toString('utf8');
+    return openpgp.readKeys({ armoredKeys: armored });
+  }
+  return openpgp.readKeys({ binaryKeys: stripTrustPackets(bytes) });
+}
+
+/** Verifies binary detached OpenPGP signatures against a set of keyrings. */
+export class GpgVerifier {
+  readonly name = 'gpg';
+  private constructor(private readonly keys: openpgp.Key[]) {}
+
+  /** Loads every key of every keyring. A keyring that does not parse is an error naming its index. */
+  static async fromKeyrings(keyrings: readonly Uint8Array[]): Promise<GpgVerifier> {
+    const keys: openpgp.Key[] = [];
+    for (let n = 0; n < keyrings.length; n++) {
+      try {
+        keys.push(...(await readKeyring(keyrings[n] as Uint8Array)));
+      } catch (e) {
+        throw new Error(`GPG keyring #${n + 1} cannot be read: ${(e as Error).message}`);
+      }
+    }
+    return new GpgVerifier(keys);
+  }
+
+  /** Fingerprints of the loaded primary keys (upper-case hex). */
+  fingerprints(): string[] {
+    return this.keys.map((k) => k.getFingerprint().toUpperCase());
+  }
+
+  /** Valid when one of the signatures verifies with one of the keys. Never throws for bad signatures. */
+  async verify(data: Uint8Array, signatures: readonly Uint8Array[]): Promise<VerifyResult> {
+    if (this.keys.length === 0) return { valid: false, reason: 'no trusted GPG key' };
+    if (signatures.length === 0) return { valid: false, reason: 'no GPG signature' };
+    const reasons: string[] = [];
+    const message = await openpgp.createMessage({ binary: data });
+    for (const sigBytes of signatures) {
+      try {
+        const signature = await openpgp.readSignature({ binarySignature: sigBytes });
+        const res = await openpgp.verify({ message, signature, verificationKeys: this.keys, format: 'binary' });
+        for (const s of res.signatures) {
+          try {
+            await s.verified;
+            const key = this.keys.find((k) => k.getKeys(s.keyID).length > 0);
+            return { valid: true, keyId: key ? key.getFingerprint().toUpperCase() : s.keyID.toHex().toUpperCase() };
+          } catch (e) {
+            reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(e as Error).message}`);
+          }
+        }
+      } catch (e) {
+        reasons.push((e as Error).message);
+      }
+    }
+    return { valid: false, reason: reasons.join('; ') || 'no valid signature' };
+  }
+}

@@ -1,0 +1,11 @@
+/** Typed progress events the library emits (it never writes to the console). */
+export interface ProgressEvent {
+  /** 'plan' | 'metadata' | 'content' | 'publish' | 'verify' … */
+  readonly phase: string;
+  readonly objectsDone: number;
+  readonly objectsTotal?: number;
+  readonly bytesDone: number;
+  readonly bytesTotal?: number;
+}
+
+export type ProgressCallback = (e: ProgressEvent) => void;

@@ -1,0 +1,36 @@
+/**
+ * Finding the sideload repos on a drive the way clients do (format.md §1.1, §9.1): the directory itself if it is
+ * a repo, `.ostree/repos.d/*` (lexical order), `.ostree/repo`, `ostree/repo`, and the installer payload `flatpak/repo`.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { NotFoundError } from '../errors.js';
+
+async function isRepo(dir: string): Promise<boolean> {
+  return (await fs.pathExists(path.join(dir, 'config'))) && (await fs.pathExists(path.join(dir, 'objects')));
+}
+
+/** The distinct repos on a drive (real paths), in client search order. @throws NotFoundError when none. */
+export async function findDriveRepos(drive: string): Promise<string[]> {
+  const root = path.resolve(drive);
+  const candidates: string[] = [];
+  if (await isRepo(root)) candidates.push(root);
+  const reposD = path.join(root, '.ostree', 'repos.d');
+  try {
+    for (const e of (await fs.readdir(reposD)).sort()) candidates.push(path.join(reposD, e));
+  } catch {
+    // no repos.d
+  }
+  candidates.push(path.join(root, '.ostree/repo'), path.join(root, 'ostree/repo'), path.join(root, 'flatpak/repo'));
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const c of candidates) {
+    if (!(await isRepo(c).catch(() => false))) continue;
+    const real = await fs.realpath(c);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    out.push(real);
+  }
+  if (out.length === 0) throw new NotFoundError(`no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)`, { path: root });
+  return out;
+}

@@ -1,0 +1,178 @@
+/**
+ * An HTTP(S) flatpak/ostree remote as a source (issue: straight from the remote). Reads the remote as flatpak
+ * does: `summary.idx` and the per-arch subsummaries where published, otherwise the compat `summary`, each
+ * signature checked before anything in it is trusted. Refs, commits and metadata come from the summary data
+ * (xa.cache / xa.data) and the commits; objects are fetched through the archive object source over HTTP.
+ */
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import fs from 'fs-extra';
+import { CorruptError, NotFoundError, SignatureError, UsageError } from '../errors.js';
+import { decode, lookup, Variant, type VarDict } from '../gvariant/index.js';
+import { parseKeyFile } from '../keyfile/index.js';
+import { Installation, installationsInScope, type InstallationScope } from '../flatpak/installation.js';
+import { decodeCommit } from '../ostree/commit.js';
+import { sha256Hex } from '../ostree/checksum.js';
+import { KEY, SUMMARY_INDEX, XA_CACHE } from '../ostree/formats.js';
+import { openArchiveSource } from '../repo/index.js';
+import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
+import { loadPublicKeys } from '../sign/index.js';
+import { openTransport, type Transport } from '../transport/index.js';
+import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
+import { checkUpstream } from './upstream.js';
+import type { ExtraKeys } from './sources.js';
+
+export interface RemoteSpec {
+  readonly url?: string;
+  /** A `.flatpakrepo` file: URL, collection ID and key from it. */
+  readonly flatpakrepo?: string;
+  /** A remote configured in a flatpak installation. */
+  readonly remote?: string;
+  readonly scope?: InstallationScope;
+  readonly collectionId?: string;
+  readonly keys?: ExtraKeys;
+  /** Accept an unsigned summary (default: refuse unless keys say the remote is unsigned by design). */
+  readonly allowUnsigned?: boolean;
+  readonly signal?: AbortSignal;
+  /** Transport options (retries, concurrency, timeouts) for tests and tuning. */
+  readonly transport?: Record<string, unknown>;
+}
+
+interface RemoteFacts {
+  url: string;
+  name: string;
+  collectionId?: string;
+  keys: TrustedKeys;
+  gpgVerify: boolean;
+}
+
+async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
+  const gpg: Uint8Array[] = [];
+  const ed25519: Uint8Array[] = [];
+  for (const f of spec.keys?.gpgKeyrings ?? []) gpg.push(new Uint8Array(await fs.readFile(f).catch(() => { throw new NotFoundError(`key file '${f}' cannot be read`, { path: f }); })));
+  for (const f of spec.keys?.ed25519Keys ?? []) ed25519.push(...loadPublicKeys(await fs.readFile(f, 'utf8'), f));
+  if (spec.flatpakrepo) {
+    const text = await fs.readFile(spec.flatpakrepo, 'utf8').catch(() => {
+      throw new NotFoundError(`cannot read '${spec.flatpakrepo}'`, { path: spec.flatpakrepo });
+    });
+    const kf = parseKeyFile(text);
+    const g = 'Flatpak Repo';
+    const url = kf.get(g, 'Url');
+    if (!url) throw new UsageError(`'${spec.flatpakrepo}' has no Url in [Flatpak Repo]`, { path: spec.flatpakrepo });
+    const key = kf.get(g, 'GPGKey');
+    if (key) gpg.push(new Uint8Array(Buffer.from(key.replace(/\s+/g, ''), 'base64')));
+    const cid = spec.collectionId ?? (kf.get(g, 'DeploySideloadCollectionID') || kf.get(g, 'CollectionID') || undefined);
+    return { url, name: path.basename(spec.flatpakrepo).replace(/\.flatpakrepo$/, ''), ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: !!key || gpg.length > 0 };
+  }
+  if (spec.remote) {
+    const locations = await installationsInScope(spec.scope ?? {});
+    for (const l of locations) {
+      const inst = await Installation.open(l);
+      const r = inst.remotes().get(spec.remote);
+      if (!r) continue;
+      if (!r.url) throw new UsageError(`remote '${spec.remote}' has no URL`, { remote: spec.remote });
+      const k = await inst.trustedKeys(spec.remote);
+      if (k) gpg.push(k);
+      const cid = spec.collectionId ?? r.collectionId;
+      return { url: r.url, name: spec.remote, ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: r.gpgVerify };
+    }
+    throw new NotFoundError(`remote '${spec.remote}' is not configured in any flatpak installation in scope`, { remote: spec.remote });
+  }
+  if (!spec.url) throw new UsageError('a remote source needs --url, --from or --remote');
+  if (!/^(https?|file):\/\//.test(spec.url)) throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
+  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
+}
+
+/** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */
+export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
+  const facts = await remoteFacts(spec);
+  const transport: Transport = await openTransport(facts.url, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
+  const opt = spec.signal ? { signal: spec.signal } : {};
+  const files = new Map<string, Uint8Array>();
+  const get = async (p: string) => {
+    const b = await transport.read(p, { ...opt, priority: 'metadata' });
+    if (b) files.set(p, b);
+    return b;
+  };
+  const idx = await get('summary.idx');
+  if (idx) await get('summary.idx.sig');
+  const compat = await get('summary');
+  if (compat) await get('summary.sig');
+  if (!idx && !compat) throw new NotFoundError(`${facts.url} has neither summary.idx nor summary: is it an ostree repo?`, { url: facts.url });
+
+  // Every subsummary the index lists (the complete catalogue the drive carries).
+  const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
+  let indexMeta: VarDict = [];
+  if (idx) {
+    const [subs, meta] = decode(SUMMARY_INDEX, idx) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
+    indexMeta = meta;
+    for (const [name, [digest]] of subs) {
+      const sha = Buffer.from(digest).toString('hex');
+      const gz = await get(`summaries/${sha}.gz`);
+      if (!gz) throw new NotFoundError(`${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`, { url: facts.url });
+      const plain = new Uint8Array(gunzipSync(gz));
+      if (sha256Hex(plain) !== sha) throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
+      subsummaries.set(name, plain);
+    }
+  }
+  const policy = spec.allowUnsigned ? 'allow-unsigned' : facts.gpgVerify || facts.keys.ed25519.length ? 'require-signature' : 'allow-unsigned';
+  const upstream: UpstreamFiles = { origin: facts.url, files };
+  // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
+  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy, (b) => new Uint8Array(gunzipSync(b)));
+  if (policy === 'require-signature' && check.signedBy.length === 0) throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
+
+  // Refs and their metadata.
+  const refs: SourceRef[] = [];
+  const metaText = new Map<string, string>();
+  const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? facts.collectionId ?? null;
+  const addRefs = (cid: string | null, entries: readonly DecodedRef[]) => {
+    for (const e of entries) {
+      if (refs.some((r) => r.ref === e.ref && r.collectionId === cid)) continue;
+      const data = lookup(e.metadata, KEY.xaData);
+      if (data?.type === '(tts)') metaText.set(e.ref, (data.value as [bigint, bigint, string])[2]);
+      refs.push({ ref: e.ref, collectionId: cid, commit: e.checksum, remote: facts.name });
+    }
+  };
+  for (const sub of subsummaries.values()) {
+    const s = decodeSummary(sub, `${facts.url} subsummary`);
+    addRefs(summaryCid(s), s.refs);
+    for (const [cid, entries] of s.collectionMap) addRefs(cid, entries);
+  }
+  let compatMeta: VarDict = [];
+  if (compat) {
+    const s = decodeSummary(compat, `${facts.url}/summary`);
+    compatMeta = s.metadata;
+    const cid = summaryCid(s);
+    for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);
+    if (!s.collectionId) addRefs(cid, s.refs);
+    const cache = lookup(s.metadata, KEY.xaCache);
+    const inner = cache?.type === 'v' ? (cache.value as Variant) : cache;
+    if (inner && inner.type === XA_CACHE) for (const [ref, [, , m]] of inner.value as Array<[string, [bigint, bigint, string]]>) if (!metaText.has(ref)) metaText.set(ref, m);
+  }
+  const refsWithMeta = refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
+  const objects = await openArchiveSource(transport);
+  const descriptive = [...indexMeta, ...compatMeta].filter(([k]) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache);
+
+  return {
+    kind: 'remote',
+    description: `remote ${facts.url}`,
+    objects,
+    listRefs: async () => refsWithMeta,
+    async readCommit(c) {
+      const bytes = await objects.readMetadata(c, 'commit');
+      return { commit: decodeCommit(bytes, c), bytes };
+    },
+    upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
+    trustedKeys: async () => facts.keys,
+    upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),
+    close: async () => {
+      await objects.close?.();
+      await transport.close();
+    },
+  };
+}
+
+function dedupe(d: VarDict): VarDict {
+  const seen = new Set<string>();
+  return d.filter(([k]) => (seen.has(k) ? false : (seen.add(k), true)));
+}

@@ -1,0 +1,58 @@
+/**
+ * What every source (flatpak installation, local ostree repo, HTTP(S) remote) offers the planner and the copier:
+ * its refs with their commits and collection IDs, commit objects, object access, and upstream summary files.
+ */
+import type { VarDict } from '../gvariant/index.js';
+import type { Commit } from '../ostree/commit.js';
+import type { ObjectSource } from '../repo/index.js';
+
+export type SourceKind = 'installation' | 'repo' | 'remote';
+
+export interface SourceRef {
+  /** Full ref: `app/ID/ARCH/BRANCH`, `runtime/…`, `appstream2/ARCH`, `ostree-metadata` … */
+  readonly ref: string;
+  /** The collection this ref belongs to; null when the source cannot tell (an error for refs we copy). */
+  readonly collectionId: string | null;
+  readonly commit: string;
+  /** Installation: the origin remote. Remote sources: the remote name. */
+  readonly remote?: string;
+  /** Installation: the deploy subpaths (`/de`); empty = whole ref installed. */
+  readonly deploySubpaths?: readonly string[];
+  /** The flatpak metadata keyfile text when the source has it without reading the commit (deploy dir, xa.cache). */
+  readonly metadataText?: string;
+}
+
+/** Upstream summary files of one collection, as published (drive.md §5). */
+export interface UpstreamFiles {
+  /** Where they came from, for messages and the drive's record. */
+  readonly origin: string;
+  /** relative path (`summary`, `summary.sig`, `summary.idx`, `summaries/<sha>.gz` …) → bytes */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** Keys to check upstream signatures with. */
+export interface TrustedKeys {
+  /** Binary or armored OpenPGP keyrings. */
+  readonly gpg: readonly Uint8Array[];
+  /** Raw 32-byte ed25519 public keys. */
+  readonly ed25519: readonly Uint8Array[];
+}
+
+export interface Source {
+  readonly kind: SourceKind;
+  /** Human description (`flatpak installation 'user' (/home/…)`, a repo path, a URL). */
+  readonly description: string;
+  readonly objects: ObjectSource;
+  /** Path of the source repo when it is local (used to refuse copying a repo onto itself). */
+  readonly localRepoPath?: string;
+  listRefs(): Promise<readonly SourceRef[]>;
+  /** Reads and validates a commit object (re-hashed against its name). */
+  readCommit(checksum: string): Promise<{ commit: Commit; bytes: Uint8Array }>;
+  /** Upstream summary files for a collection, or null when the source has none. */
+  upstreamSummary(collectionId: string): Promise<UpstreamFiles | null>;
+  /** Keys trusted for the collection's upstream (remote keyring, xa.gpg-keys, given files). */
+  trustedKeys(collectionId: string): Promise<TrustedKeys>;
+  /** Upstream descriptive metadata (xa.title …) for the ostree-metadata commit. */
+  upstreamMetadata(collectionId: string): Promise<VarDict | undefined>;
+  close(): Promise<void>;
+}

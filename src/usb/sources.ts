@@ -1,0 +1,249 @@
+/**
+ * Opening a source by spec: a flatpak installation (deployed commits), a local ostree repo (newest commit of each
+ * ref), or an HTTP(S) remote (see remote-source.ts). Each becomes a `Source` the planner and the copier share.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { NotFoundError, UsageError } from '../errors.js';
+import { type VarDict } from '../gvariant/index.js';
+import { parseKeyFile } from '../keyfile/index.js';
+import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
+import { decodeCommit } from '../ostree/commit.js';
+import { openObjectSource, type ObjectSource } from '../repo/index.js';
+import { decodeSummary } from '../summary/summary.js';
+import { loadPublicKeys } from '../sign/index.js';
+import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
+
+/** Keys given on the command line, used in addition to what the source knows. */
+export interface ExtraKeys {
+  /** OpenPGP keyring files (binary or armored). */
+  readonly gpgKeyrings?: readonly string[];
+  /** ed25519 public key files (base64, one per line). */
+  readonly ed25519Keys?: readonly string[];
+}
+
+async function loadExtraKeys(extra: ExtraKeys | undefined): Promise<TrustedKeys> {
+  const gpg: Uint8Array[] = [];
+  const ed25519: Uint8Array[] = [];
+  for (const f of extra?.gpgKeyrings ?? []) gpg.push(new Uint8Array(await readKeyFile(f)));
+  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...loadPublicKeys(await readKeyFile(f, 'utf8'), f));
+  return { gpg, ed25519 };
+}
+
+async function readKeyFile(f: string): Promise<Buffer>;
+async function readKeyFile(f: string, enc: 'utf8'): Promise<string>;
+async function readKeyFile(f: string, enc?: 'utf8'): Promise<Buffer | string> {
+  try {
+    return enc ? await fs.readFile(f, enc) : await fs.readFile(f);
+  } catch {
+    throw new NotFoundError(`key file '${f}' cannot be read`, { path: f });
+  }
+}
+
+function merge(a: TrustedKeys, b: TrustedKeys): TrustedKeys {
+  return { gpg: [...a.gpg, ...b.gpg], ed25519: [...a.ed25519, ...b.ed25519] };
+}
+
+/** Commit reading shared by every source: read the `.commit` (re-hashed by the object source) and decode it. */
+async function readCommitFrom(objects: ObjectSource, checksum: string) {
+  const bytes = await objects.readMetadata(checksum, 'commit');
+  return { commit: decodeCommit(bytes, checksum), bytes };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
+export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys): Promise<Source> {
+  const locations = await installationsInScope(scope);
+  if (locations.length === 0) throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
+  const installations = await Promise.all(locations.map((l) => Installation.open(l)));
+  // All refs must come from one installation, as in flatpak; we pick the one holding the refs when several are in scope.
+  const inst = installations[0] as Installation;
+  const extraKeys = await loadExtraKeys(extra);
+  const objects = await openObjectSource(inst.repoPath);
+  const remotes = inst.remotes();
+  const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => r.collectionId === cid);
+  return {
+    kind: 'installation',
+    description: `flatpak installation '${inst.location.name}' (${inst.root})`,
+    objects,
+    localRepoPath: inst.repoPath,
+    async listRefs() {
+      const out: SourceRef[] = [];
+      const deployed: DeployedRef[] = await inst.deployed();
+      for (const d of deployed) {
+        const remote = remotes.get(d.deploy.origin);
+        out.push({
+          ref: d.ref,
+          collectionId: remote?.collectionId ?? null,
+          commit: d.deploy.commit,
+          remote: d.deploy.origin,
+          deploySubpaths: d.deploy.subpaths,
+          metadataText: d.metadataText,
+        });
+      }
+      const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
+      for (const remote of remotes.values()) {
+        if (!remote.collectionId) continue;
+        for (const arch of arches) {
+          for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
+            const c = await inst.remoteRef(remote.name, name);
+            if (c) out.push({ ref: name, collectionId: remote.collectionId, commit: c, remote: remote.name });
+          }
+        }
+      }
+      return out;
+    },
+    readCommit: (c) => readCommitFrom(objects, c),
+    async upstreamSummary(cid): Promise<UpstreamFiles | null> {
+      for (const remote of cidRemotes(cid)) {
+        const cached = await inst.cachedSummaryFiles(remote.name);
+        const files = new Map<string, Uint8Array>();
+        for (const [name, bytes] of cached) {
+          if (name === remote.name) files.set('summary', bytes);
+          else if (name === `${remote.name}.sig`) files.set('summary.sig', bytes);
+          else if (name === `${remote.name}.idx`) files.set('summary.idx', bytes);
+          else if (name === `${remote.name}.idx.sig`) files.set('summary.idx.sig', bytes);
+          else {
+            const m = new RegExp(`^${escapeRe(remote.name)}-[^-]+-([0-9a-f]{64})\\.sub$`).exec(name);
+            if (m) files.set(`summaries/${m[1]}`, bytes);
+          }
+        }
+        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files };
+      }
+      return null;
+    },
+    async trustedKeys(cid) {
+      const gpg: Uint8Array[] = [];
+      const ed25519: Uint8Array[] = [];
+      for (const remote of cidRemotes(cid)) {
+        const k = await inst.trustedKeys(remote.name);
+        if (k) gpg.push(k);
+        const edKey = remote.options['verification-ed25519-key'];
+        if (edKey) ed25519.push(...loadPublicKeys(edKey, `remote '${remote.name}' verification-ed25519-key`));
+      }
+      return merge({ gpg, ed25519 }, extraKeys);
+    },
+    async upstreamMetadata(cid) {
+      const remote = cidRemotes(cid)[0];
+      if (!remote) return undefined;
+      const meta: VarDict = [];
+      const { Variant } = await import('../gvariant/index.js');
+      for (const key of ['xa.title', 'xa.comment', 'xa.description', 'xa.homepage', 'xa.icon', 'xa.default-branch']) {
+        const v = remote.options[key];
+        if (v) meta.push([key, new Variant('s', v)]);
+      }
+      return meta.length ? meta : undefined;
+    },
+    close: async () => objects.close?.(),
+  };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface RepoSourceOptions {
+  /** Collection ID for refs/heads when the repo config has none. */
+  readonly collectionId?: string;
+  readonly keys?: ExtraKeys;
+}
+
+/** A local ostree repo (archive or bare): the newest commit of each ref. */
+export async function openRepoSource(repoPath: string, opts: RepoSourceOptions = {}): Promise<Source> {
+  const root = path.resolve(repoPath);
+  let configText: string;
+  try {
+    configText = await fs.readFile(path.join(root, 'config'), 'utf8');
+  } catch {
+    throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
+  }
+  const config = parseKeyFile(configText);
+  const repoCid = config.get('core', 'collection-id') || undefined;
+  if (opts.collectionId && repoCid && opts.collectionId !== repoCid)
+    throw new UsageError(`--collection-id '${opts.collectionId}' differs from the repo's own collection ID '${repoCid}'`, { path: root });
+  const headsCid = repoCid ?? opts.collectionId ?? null;
+  const objects = await openObjectSource(root);
+  const extraKeys = await loadExtraKeys(opts.keys);
+  const remoteCid = (name: string) => config.get(`remote "${name}"`, 'collection-id') || null;
+
+  const readSummaryFiles = async (): Promise<Map<string, Uint8Array>> => {
+    const files = new Map<string, Uint8Array>();
+    for (const name of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig']) {
+      const p = path.join(root, name);
+      if (await fs.pathExists(p)) files.set(name, new Uint8Array(await fs.readFile(p)));
+    }
+    const sums = path.join(root, 'summaries');
+    if (files.has('summary.idx') && (await fs.pathExists(sums))) {
+      for (const f of (await fs.readdir(sums)).sort()) files.set(`summaries/${f}`, new Uint8Array(await fs.readFile(path.join(sums, f))));
+    }
+    return files;
+  };
+
+  return {
+    kind: 'repo',
+    description: `ostree repo '${root}'`,
+    objects,
+    localRepoPath: root,
+    async listRefs() {
+      const out: SourceRef[] = [];
+      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'))) out.push({ ref, collectionId: headsCid, commit });
+      for (const remote of await safeReaddir(path.join(root, 'refs', 'remotes'))) {
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote)))
+          out.push({ ref, collectionId: remoteCid(remote), commit, remote });
+      }
+      for (const cid of await safeReaddir(path.join(root, 'refs', 'mirrors'))) {
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid))) out.push({ ref, collectionId: cid, commit });
+      }
+      return out;
+    },
+    readCommit: (c) => readCommitFrom(objects, c),
+    async upstreamSummary(cid) {
+      if (cid !== headsCid) return null;
+      const files = await readSummaryFiles();
+      if (!files.has('summary') && !files.has('summary.idx')) return null;
+      return { origin: `ostree repo '${root}'`, files };
+    },
+    async trustedKeys() {
+      return extraKeys;
+    },
+    async upstreamMetadata(cid) {
+      if (cid !== headsCid) return undefined;
+      const s = await fs.readFile(path.join(root, 'summary')).catch(() => null);
+      if (!s) return undefined;
+      return decodeSummary(new Uint8Array(s), path.join(root, 'summary')).metadata.filter(([k]) => k.startsWith('xa.'));
+    },
+    close: async () => objects.close?.(),
+  };
+}
+
+async function safeReaddir(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Every ref file under `dir` (recursively) → checksum, skipping names ostree would ignore. */
+export async function listRefFiles(dir: string, prefix = ''): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!/^[\w\d][-._\w\d]*$/.test(e.name)) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listRefFiles(p, `${prefix}${e.name}/`)));
+    else if (e.isFile()) {
+      const c = (await fs.readFile(p, 'utf8')).trim();
+      if (/^[0-9a-f]{64}$/.test(c)) out.push([`${prefix}${e.name}`, c]);
+    }
+  }
+  return out;
+}
