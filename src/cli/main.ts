@@ -37,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName('sideload')
+      .parserConfiguration({ 'greedy-arrays': false })
       .usage('$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.')
       .command(createCommand(controller.signal, (c) => (code = c)))
       .command(listCommand((c) => (code = c)))
