@@ -168,6 +168,8 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   checkAbort();
 
+  // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
+  const createdDirs = await missingAncestors(loc.repo, loc.drive);
   const dest = await openOrCreateArchiveRepo(loc.repo);
   await replay(loc.repo, opts.fsync ?? true);
   const existing = await dest.listMirrorRefs(); // Map<cid, Map<ref, checksum>>
@@ -305,7 +307,23 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close().catch(() => {});
+    // A first run that failed for good: remove the repo it created (nothing was published into it).
+    if (!keepStaging && createdDirs.length && !(await fs.pathExists(path.join(loc.repo, 'summary')))) {
+      for (const d of createdDirs) await fs.rm(d, { recursive: true, force: true }).catch(() => {});
+    }
   }
+}
+
+/** The directories from `dir` up to (not including) `stop` that do not exist yet, outermost first. */
+async function missingAncestors(dir: string, stop: string): Promise<string[]> {
+  const out: string[] = [];
+  let d = path.resolve(dir);
+  const top = path.resolve(stop);
+  while (d !== top && d.startsWith(top + path.sep) && !(await fs.pathExists(d))) {
+    out.unshift(d);
+    d = path.dirname(d);
+  }
+  return out.slice(0, 1);
 }
 
 function toDriveRef(p: PlannedRef, change: DriveRef['change']): DriveRef {

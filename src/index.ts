@@ -1,0 +1,63 @@
+/**
+ * sideload's public API. The CLI (src/cli/) is a thin layer over exactly these calls; the library never prints.
+ *
+ *   const source = await openRepoSource('./repo', { keys: { gpgKeyrings: ['example.gpg'] } });
+ *   try { await createDrive({ drive: '/mnt/usb', refs: ['org.example.App'] }, source); }
+ *   finally { await source.close(); }
+ */
+
+// Errors and exit codes
+export {
+  SideloadError,
+  UsageError,
+  NotFoundError,
+  CorruptError,
+  SignatureError,
+  UnsupportedError,
+  NetworkError,
+  InterruptedError,
+  InternalError,
+  ExitCode,
+  type Warning,
+} from './errors.js';
+
+// Drives: create, list, verify
+export { createDrive, UPSTREAM_DIR, type CreateOptions, type CreateResult, type DriveRef } from './usb/create.js';
+export { listDrive, type ListedRepo, type ListedRef } from './usb/list.js';
+export { verifyDrive, verifyRepo, type VerifyOptions, type VerifyReport, type RepoReport, type Finding } from './usb/verify.js';
+export { findDriveRepos } from './usb/find-repos.js';
+export type { ProgressEvent, ProgressCallback } from './usb/events.js';
+
+// Sources
+export { openInstallationSource, openRepoSource, type ExtraKeys, type RepoSourceOptions } from './usb/sources.js';
+export { openRemoteSource, type RemoteSpec } from './usb/remote-source.js';
+export type { Source, SourceRef, SourceKind, TrustedKeys, UpstreamFiles } from './usb/source.js';
+export type { InstallationScope } from './flatpak/installation.js';
+
+// Planning (pure)
+export { resolveRefs, parseRefArg, type RefPlan, type PlannedRef, type ResolveInput, type ExtensionPolicy } from './flatpak/resolve.js';
+
+// Signing
+export {
+  generateKeyPair,
+  formatPublicKey,
+  formatSecretKey,
+  loadPublicKeys,
+  loadSecretKey,
+  Ed25519Signer,
+  Ed25519Verifier,
+  GpgVerifier,
+  readSignatures,
+  encodeDetached,
+  type VerifyResult,
+} from './sign/index.js';
+
+// Formats (pure)
+export * as gvariant from './gvariant/index.js';
+export { parseKeyFile, printKeyFile, type KeyFile } from './keyfile/index.js';
+export { buildSummary, decodeSummary, type SummaryRef, type DecodedSummary } from './summary/summary.js';
+export { buildMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from './summary/metadata-commit.js';
+export { encodeCommit, decodeCommit, type Commit } from './ostree/commit.js';
+
+// Transports
+export { openTransport, HttpTransport, type HttpTransportOptions } from './transport/index.js';
