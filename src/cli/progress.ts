@@ -15,15 +15,16 @@ export function createProgress(enabled: boolean): ProgressRenderer {
   if (!enabled || !process.stderr.isTTY) return { onProgress: () => {}, stop: () => {} };
   let bar: cliProgress.SingleBar | null = null;
   let phase = '';
-  const started = Date.now();
+  let started = Date.now();
   return {
     onProgress(e) {
       if (e.phase !== phase) {
         bar?.stop();
         phase = e.phase;
+        started = Date.now(); // the rate is per phase
         bar = new cliProgress.SingleBar(
           {
-            format: `${e.phase.padEnd(10)} [{bar}] {value}/{total} objects | {bytes} | {rate}`,
+            format: `${e.phase.padEnd(8)} [{bar}] {value}/{total} objects | {bytes} | {rate} {ref}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,
@@ -31,11 +32,12 @@ export function createProgress(enabled: boolean): ProgressRenderer {
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(Math.max(e.objectsTotal ?? 0, e.objectsDone), e.objectsDone, { bytes: formatBytes(0), rate: '' });
+        bar.start(Math.max(e.objectsTotal ?? 0, e.objectsDone), e.objectsDone, { bytes: formatBytes(0), rate: '', ref: '' });
       }
       const secs = Math.max(0.001, (Date.now() - started) / 1000);
       bar?.setTotal(Math.max(e.objectsTotal ?? 0, e.objectsDone));
-      bar?.update(e.objectsDone, { bytes: formatBytes(e.bytesDone), rate: `${formatBytes(e.bytesDone / secs)}/s` });
+      const ref = e.ref ? `| ${e.refIndex}/${e.refCount} ${e.ref}` : '';
+      bar?.update(e.objectsDone, { bytes: formatBytes(e.bytesDone), rate: `${formatBytes(e.bytesDone / secs)}/s`, ref });
     },
     stop() {
       bar?.stop();

@@ -195,12 +195,25 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     let copied = 0;
     let skipped = 0;
     let bytes = 0;
+    let refIndex = 0;
     for (const p of plan.refs) {
       checkAbort();
+      // One running count over all refs: objects and bytes of the refs already copied plus this one's.
+      const [objBase, byteBase] = [copied + skipped, bytes];
+      refIndex++;
       const r = await copyCommit(source.objects, staging, p.commit, {
         subpaths: p.subpaths,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (e) => opts.onProgress?.({ ...e, phase: 'copy' }),
+        onProgress: (e) =>
+          opts.onProgress?.({
+            phase: 'copy',
+            ref: p.ref,
+            refIndex,
+            refCount: plan.refs.length,
+            objectsDone: objBase + e.objectsDone,
+            ...(e.objectsTotal !== undefined ? { objectsTotal: objBase + e.objectsTotal } : {}),
+            bytesDone: byteBase + e.bytesDone,
+          }),
       });
       copied += r.copied;
       skipped += r.skipped;

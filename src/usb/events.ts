@@ -6,6 +6,10 @@ export interface ProgressEvent {
   readonly objectsTotal?: number;
   readonly bytesDone: number;
   readonly bytesTotal?: number;
+  /** While copying: the ref being copied, and its place in the plan (1-based). */
+  readonly ref?: string;
+  readonly refIndex?: number;
+  readonly refCount?: number;
 }
 
 export type ProgressCallback = (e: ProgressEvent) => void;
