@@ -14,7 +14,7 @@ import { encodeDetached } from '../sign/index.js';
 import { decodeCommit, commitVersion, type Commit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { openOrCreateArchiveRepo, openStaging, copyCommit, type ArchiveRepo, type Staging } from '../repo/index.js';
+import { openOrCreateArchiveRepo, openStaging, copyCommit, refPath, type ArchiveRepo, type Staging } from '../repo/index.js';
 import { buildSummary, type SummaryRef } from '../summary/summary.js';
 import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES } from '../summary/metadata-commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
@@ -102,7 +102,8 @@ function nowSeconds(): bigint {
 
 /** The ref file path on the drive for a collection ref. */
 export function mirrorRefPath(cid: string, ref: string): string {
-  return `refs/mirrors/${cid}/${ref}`;
+  // Names from a source (a remote's summary, an installation's config) become paths here: validate both.
+  return refPath({ kind: 'mirrors', collectionId: cid, ref });
 }
 
 /** Builds or updates a drive. See CreateOptions. */
@@ -149,6 +150,8 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     ...(opts.collectionId ? { collectionId: opts.collectionId } : {}),
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
   });
+  // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
+  for (const p of plan.refs) mirrorRefPath(p.collectionId, p.ref);
   for (const w of plan.warnings) warn(w);
   for (const p of plan.refs) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
   if (opts.strict && warnings.length) throw new SideloadError('ESTRICT', `--strict: ${warnings[0]?.message}`, { warnings });
