@@ -54,6 +54,28 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
       keys,
       ...(signal ? { signal } : {}),
+      transport: httpOptionsFromEnv(process.env),
     });
   return openInstallationSource(scope, keys);
+}
+
+/** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, concurrency. */
+export const HTTP_ENV = {
+  SIDELOAD_HTTP_RETRIES: 'retries',
+  SIDELOAD_HTTP_BACKOFF_MS: 'backoffMs',
+  SIDELOAD_HTTP_STALL_MS: 'stallTimeoutMs',
+  SIDELOAD_HTTP_CONCURRENCY: 'concurrency',
+} as const;
+
+export function httpOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, key] of Object.entries(HTTP_ENV)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const n = Number(v);
+    const min = key === 'retries' || key === 'backoffMs' ? 0 : 1;
+    if (!/^\d+$/.test(v.trim()) || n < min) throw new UsageError(`${name} must be a whole number${min ? ' ≥ 1' : ''}, got '${v}'`, { [name]: v });
+    out[key] = n;
+  }
+  return out;
 }

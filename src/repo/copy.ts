@@ -6,7 +6,7 @@
  * thrown; nothing with a final name is left torn.
  */
 import os from 'node:os';
-import { CorruptError, InterruptedError } from '../errors.js';
+import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { FsTransport } from './fs-transport.js';
@@ -73,6 +73,11 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
   const interval = opts.progressInterval ?? 100;
   let dest = null as ObjectSource | null;
   const destSource = () => (dest ??= new ArchiveSource(new FsTransport(stager.repo.path)));
+  let stagedSrc = null as ObjectSource | null;
+  const stagedSource = () => (stagedSrc ??= new ArchiveSource(new FsTransport(stager.dir)));
+  // A source without a local layout (a remote): metadata the drive already has is read from the drive, not fetched
+  // again, so an update downloads only what is new (as ostree's pull scans stored objects locally).
+  const walkSource = layout ? src : preferLocalMetadata(src, stager, destSource, stagedSource);
 
   let copied = 0;
   let skipped = 0;
@@ -147,7 +152,7 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
   };
 
   try {
-    for await (const e of walkCommit(src, commit, {
+    for await (const e of walkCommit(walkSource, commit, {
       subpaths: opts.subpaths ?? null,
       contentLast: false,
       signal,
@@ -206,6 +211,7 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
     await Promise.allSettled([...inflight]);
     userSignal?.removeEventListener('abort', onUserAbort);
     await dest?.close();
+    await stagedSrc?.close();
   }
   if (failure !== null) {
     if (userSignal?.aborted && !(failure instanceof CorruptError)) throw new InterruptedError('interrupted', { commit });
@@ -213,6 +219,42 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
   }
   emit(true, true);
   return { copied, skipped, bytes, metadata, content };
+}
+
+/**
+ * `src` with metadata reads served from the destination (or the staging area) when it holds the object. Those bytes
+ * are re-hashed like any others; a local copy that is missing or corrupt falls back to `src`. Detached metadata is
+ * read locally only for a commit the destination already has (a new commit gets the source's).
+ */
+function preferLocalMetadata(src: ObjectSource, stager: Staging, dest: () => ObjectSource, staged: () => ObjectSource): ObjectSource {
+  const local = async <T>(checksum: string, type: ObjectType, read: (s: ObjectSource) => Promise<T>): Promise<{ v: T } | null> => {
+    try {
+      if (await stager.inDestination(checksum, type)) return { v: await read(dest()) };
+      if (await stager.has(checksum, type)) return { v: await read(staged()) };
+    } catch (e) {
+      if (!(e instanceof CorruptError) && !(e instanceof NotFoundError)) throw e;
+    }
+    return null;
+  };
+  return {
+    mode: src.mode,
+    location: src.location,
+    hasObject: (c, t) => src.hasObject(c, t),
+    readContent: (c, o) => src.readContent(c, o),
+    async readMetadata(c, t, o) {
+      return (await local(c, t, (s) => s.readMetadata(c, t, o)))?.v ?? src.readMetadata(c, t, o);
+    },
+    async readCommitMeta(c, o) {
+      // A commit already on the destination came with its detached metadata, if it had any.
+      if (await stager.inDestination(c, 'commit')) {
+        const r = await local(c, 'commitmeta', (s) => s.readCommitMeta(c, o));
+        if (r) return r.v;
+        if (!(await stager.inDestination(c, 'commitmeta'))) return null;
+      }
+      return src.readCommitMeta(c, o);
+    },
+    close: async () => {},
+  };
 }
 
 /** Reads a content object to the end (verifying it) and drops the bytes. */

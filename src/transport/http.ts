@@ -49,7 +49,10 @@ export function proxyFor(url: URL, env: Readonly<Record<string, string | undefin
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
   for (const np of noProxy) {
     if (np === '*') return null;
-    const bare = np.replace(/^\*?\./, '').replace(/:\d+$/, '');
+    // Drop a port (`host:8080`, `[::1]:8080`) but not the last group of a bare IPv6 address (`::1`).
+    let bare = np.replace(/^\*?\./, '');
+    if (bare.startsWith('[')) bare = bare.replace(/^\[([^\]]*)\](:\d+)?$/, '$1');
+    else if (bare.split(':').length === 2) bare = bare.replace(/:\d+$/, '');
     if (host === bare || host.endsWith('.' + bare)) return null;
   }
   const p = url.protocol === 'https:' ? get('https_proxy') : get('http_proxy');

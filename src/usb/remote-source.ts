@@ -18,8 +18,9 @@ import { openArchiveSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type Transport } from '../transport/index.js';
+import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
-import { checkUpstream } from './upstream.js';
+import { checkUpstream, verifyOne } from './upstream.js';
 import type { ExtraKeys } from './sources.js';
 
 export interface RemoteSpec {
@@ -100,10 +101,14 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   if (compat) await get('summary.sig');
   if (!idx && !compat) throw new NotFoundError(`${facts.url} has neither summary.idx nor summary: is it an ostree repo?`, { url: facts.url });
 
+  const policy = spec.allowUnsigned ? 'allow-unsigned' : facts.gpgVerify || facts.keys.ed25519.length ? 'require-signature' : 'allow-unsigned';
   // Every subsummary the index lists (the complete catalogue the drive carries).
   const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
   let indexMeta: VarDict = [];
   if (idx) {
+    // The index's signature first: nothing in it (not even its framing) is read before it verifies.
+    const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`);
+    if (policy === 'require-signature' && sig.signedBy.length === 0) throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
     const [subs, meta] = decode(SUMMARY_INDEX, idx) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
     indexMeta = meta;
     for (const [name, [digest]] of subs) {
@@ -115,7 +120,6 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       subsummaries.set(name, plain);
     }
   }
-  const policy = spec.allowUnsigned ? 'allow-unsigned' : facts.gpgVerify || facts.keys.ed25519.length ? 'require-signature' : 'allow-unsigned';
   const upstream: UpstreamFiles = { origin: facts.url, files };
   // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
   const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy, (b) => new Uint8Array(gunzipSync(b)));
@@ -150,7 +154,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     if (inner && inner.type === XA_CACHE) for (const [ref, [, , m]] of inner.value as Array<[string, [bigint, bigint, string]]>) if (!metaText.has(ref)) metaText.set(ref, m);
   }
   const refsWithMeta = refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
-  const objects = await openArchiveSource(transport);
+  const objects = memoCommits(await openArchiveSource(transport));
   const descriptive = [...indexMeta, ...compatMeta].filter(([k]) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache);
 
   return {
@@ -169,6 +173,29 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       await objects.close?.();
       await transport.close();
     },
+  };
+}
+
+/** Commits read while planning are read again by the copy: fetch each (small, verified) commit once. */
+function memoCommits(src: ObjectSource): ObjectSource {
+  const commits = new Map<string, Promise<Uint8Array>>();
+  return {
+    mode: src.mode,
+    location: src.location,
+    hasObject: (c, t) => src.hasObject(c, t),
+    readCommitMeta: (c, o) => src.readCommitMeta(c, o),
+    readContent: (c, o) => src.readContent(c, o),
+    readMetadata(c, t, o) {
+      if (t !== 'commit') return src.readMetadata(c, t, o);
+      let p = commits.get(c);
+      if (!p) {
+        p = src.readMetadata(c, t, o);
+        commits.set(c, p);
+        p.catch(() => commits.delete(c));
+      }
+      return p;
+    },
+    close: () => src.close(),
   };
 }
 

@@ -29,7 +29,7 @@ export interface UpstreamCheck {
   readonly metadata: VarDict;
 }
 
-async function verifyOne(data: Uint8Array, sig: Uint8Array | undefined, keys: TrustedKeys, what: string): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
+export async function verifyOne(data: Uint8Array, sig: Uint8Array | undefined, keys: TrustedKeys, what: string): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
   if (!sig) return { signedBy: [], keys: [], present: false };
   const signedBy: string[] = [];
   const ids: string[] = [];

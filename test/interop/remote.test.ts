@@ -1,0 +1,396 @@
+/**
+ * `sideload create --url / --from` against the example repo (made with the real flatpak tools) served by a local
+ * HTTP server on 127.0.0.1, with faults injected per path. A drive made from the URL installs offline with real
+ * flatpak and matches one made with --repo; every fault ends in a good drive or in a clear error with its exit code
+ * and the drive as it was; an update downloads exactly the objects the drive lacks.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo, type RunResult } from '../helpers/flatpak-fixtures.js';
+import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
+
+const APP = `app/org.example.App/${ARCH}/stable`;
+const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
+/** Fast retries, short stalls, and never a proxy for 127.0.0.1. */
+const NET_ENV = { SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '3', SIDELOAD_HTTP_STALL_MS: '400', http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: '127.0.0.1' };
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Every file and symlink under `dir` (relative path → content hash / link target), staging under tmp/ left out. */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (/(^|\/)repo\/tmp$/.test(r)) continue;
+      if (e.isDirectory()) {
+        out.set(r + '/', 'dir');
+        await walk(r);
+      } else if (e.isSymbolicLink()) out.set(r, `-> ${await fs.readlink(path.join(dir, r))}`);
+      else out.set(r, sha256(await fs.readFile(path.join(dir, r))));
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** `objects/xx/….type` paths of a repo. */
+async function objectFiles(repo: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of await fs.readdir(path.join(repo, 'objects')).catch(() => [] as string[]))
+    for (const n of await fs.readdir(path.join(repo, 'objects', p))) if (!n.startsWith('.')) out.push(`objects/${p}/${n}`);
+  return out.sort();
+}
+
+/** Collection ref → commit, from the drive's refs/mirrors. */
+async function driveRefs(drive: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const root = path.join(drive, '.ostree/repo/refs/mirrors', CID);
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(r);
+      else out.set(r, (await fs.readFile(path.join(root, r), 'utf8')).trim());
+    }
+  };
+  await walk('');
+  return out;
+}
+
+async function sourceCommit(ex: ExampleRepo, ref: string): Promise<string> {
+  return (await runOk('ostree', [`--repo=${ex.repo}`, 'rev-parse', ref])).trim();
+}
+
+async function copyDir(from: string, to: string): Promise<void> {
+  await fs.cp(from, to, { recursive: true, verbatimSymlinks: true });
+}
+
+function fromUrl(server: TestServer, ex: ExampleRepo, drive: string, refs: string[] = ['org.example.App'], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return sideload(['create', '--quiet', '--no-fsync', '--url', server.url, '--collection-id', CID, '--gpg-import', ex.gpgKey, drive, ...refs], { env: { ...NET_ENV, ...env } });
+}
+
+async function verifyOk(ex: ExampleRepo, drive: string): Promise<string> {
+  const r = await sideload(['verify', '--upstream-gpg', ex.gpgKey, drive]);
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  expect(r.stdout).toMatch(/^OK /);
+  return r.stdout;
+}
+
+describeInterop('create from an HTTP remote', () => {
+  let ex: ExampleRepo;
+  let server: TestServer;
+  let work: string;
+  let repoDrive: string;
+  /** A drive holding the runtime only (made with --repo); fault runs add the app to copies of it. */
+  let baseDrive: string;
+  let baseSnap: Map<string, string>;
+
+  beforeAll(async () => {
+    ex = await makeExampleRepo();
+    server = await startServer(ex.repo, { prefix: 'repo' });
+    work = await tempDir('sideload-remote-');
+    repoDrive = path.join(work, 'repo-drive');
+    baseDrive = path.join(work, 'base-drive');
+    await fs.mkdir(repoDrive);
+    await fs.mkdir(baseDrive);
+    const a = await sideload(['create', '--quiet', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, repoDrive, 'org.example.App']);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await sideload(['create', '--quiet', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, baseDrive, 'org.example.Platform']);
+    expect(b.code, b.stderr).toBe(0);
+    baseSnap = await snapshot(baseDrive);
+    expect((await driveRefs(baseDrive)).has(APP)).toBe(false);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('--url: installs offline with flatpak and holds the same refs, commits and object bytes as --repo', async () => {
+    const drive = path.join(work, 'url-drive');
+    await fs.mkdir(drive);
+    server.resetLog();
+    const r = await fromUrl(server, ex, drive);
+    expect(r.code, r.stderr).toBe(0);
+    // Everything came over HTTP, each object once.
+    const gets = server.objectGets();
+    expect(gets.length).toBeGreaterThan(0);
+    expect(new Set(gets).size).toBe(gets.length);
+    expect(server.count('summary.idx', 'GET')).toBe(1);
+    expect(server.count('summary.idx.sig', 'GET')).toBe(1);
+
+    const urlRefs = await driveRefs(drive);
+    expect(contentRefs(urlRefs)).toEqual(contentRefs(await driveRefs(repoDrive)));
+    expect(urlRefs.size).toBeGreaterThanOrEqual(8);
+    expect(urlRefs.get(APP)).toBe(await sourceCommit(ex, APP));
+    expect(urlRefs.get(PLATFORM)).toBe(await sourceCommit(ex, PLATFORM));
+    const urlMeta = await metadataCommitObject(drive);
+    const objs = (await objectFiles(path.join(drive, '.ostree/repo'))).filter((o) => o !== urlMeta);
+    const repoMeta = await metadataCommitObject(repoDrive);
+    expect(objs).toEqual((await objectFiles(path.join(repoDrive, '.ostree/repo'))).filter((o) => o !== repoMeta));
+    // Every object on the drive but sideload's own commit was fetched (the empty dirtree and root dirmeta of the
+    // ostree-metadata commit are in the example repo too).
+    expect([...gets].sort()).toEqual(objs);
+    for (const o of objs) {
+      const [x, y] = await Promise.all([fs.readFile(path.join(drive, '.ostree/repo', o)), fs.readFile(path.join(repoDrive, '.ostree/repo', o))]);
+      expect(x.equals(y), o).toBe(true);
+    }
+    // The signed upstream summary is carried byte for byte.
+    const carried = await fs.readFile(path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID, 'summary.idx'));
+    expect(carried.equals(await fs.readFile(path.join(ex.repo, 'summary.idx')))).toBe(true);
+    await verifyOk(ex, drive);
+
+    const { f, result } = await offlineInstall(ex, drive);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const installed = await installedCommits(f);
+    expect(installed.get(APP)).toBe(urlRefs.get(APP));
+    expect(installed.get(PLATFORM)).toBe(urlRefs.get(PLATFORM));
+  });
+
+  it('--from a .flatpakrepo file (its Url pointed at the server): URL, collection ID and key come from the file', async () => {
+    const text = await fs.readFile(ex.flatpakrepo, 'utf8');
+    expect(text).toMatch(/^Url=/m);
+    const file = path.join(work, 'local.flatpakrepo');
+    await fs.writeFile(file, text.replace(/^Url=.*$/m, `Url=${server.url}/`));
+    const drive = path.join(work, 'from-drive');
+    await fs.mkdir(drive);
+    server.resetLog();
+    const r = await sideload(['create', '--quiet', '--no-fsync', '--from', file, drive, 'org.example.App'], { env: NET_ENV });
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.objectGets().length).toBeGreaterThan(0);
+    expect(contentRefs(await driveRefs(drive))).toEqual(contentRefs(await driveRefs(repoDrive)));
+    await verifyOk(ex, drive);
+  });
+
+  it('without the key the signed summary is not trusted: exit 5, nothing written', async () => {
+    const drive = path.join(work, 'nokey-drive');
+    await copyDir(baseDrive, drive);
+    const r = await sideload(['create', '--quiet', '--url', server.url, '--collection-id', CID, drive, 'org.example.App'], { env: NET_ENV });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/summary/);
+    expect(await snapshot(drive)).toEqual(baseSnap);
+  });
+
+  describe('faults', () => {
+    let n = 0;
+    /** A copy of the runtime-only drive; the run under test adds the app from the server. */
+    const freshCopy = async () => {
+      const d = path.join(work, `fault-${++n}`);
+      await copyDir(baseDrive, d);
+      server.clearFaults();
+      server.resetLog();
+      return d;
+    };
+    const expectSuccess = async (drive: string, r: RunResult) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect((await driveRefs(drive)).get(APP)).toBe(await sourceCommit(ex, APP));
+      await verifyOk(ex, drive);
+    };
+    const expectUnchanged = async (drive: string) => {
+      expect(await snapshot(drive)).toEqual(baseSnap);
+      await verifyOk(ex, drive);
+    };
+    const filezOf = async (skip: string) => (await objectFiles(ex.repo)).find((o) => o.endsWith('.filez') && o !== skip) as string;
+
+    it('a connection dropped mid-object is retried and the drive is good', async () => {
+      const drive = await freshCopy();
+      const rule = server.addFault(/\.filez$/, { kind: 'drop' }, { times: 1 });
+      const r = await fromUrl(server, ex, drive);
+      await expectSuccess(drive, r);
+      expect(rule.hits).toBe(1);
+      const dropped = server.log.find((l) => l.fault === 'drop')?.rel as string;
+      expect(server.count(dropped, 'GET')).toBe(2);
+    });
+
+    it('HTTP 500 three times, then success', async () => {
+      const drive = await freshCopy();
+      const rule = server.addFault(/\.(filez|dirtree|commit)$/, { kind: 'status', status: 500 }, { times: 3 });
+      const r = await fromUrl(server, ex, drive);
+      await expectSuccess(drive, r);
+      expect(rule.hits).toBe(3);
+      for (const l of server.log.filter((x) => x.fault === 'status')) expect(server.log.some((x) => x.rel === l.rel && x.fault === null)).toBe(true);
+    });
+
+    it('a truncated body once, then success', async () => {
+      const drive = await freshCopy();
+      const rule = server.addFault(/\.(filez|dirtree)$/, { kind: 'truncate' }, { times: 1 });
+      await expectSuccess(drive, await fromUrl(server, ex, drive));
+      expect(rule.hits).toBe(1);
+    });
+
+    it('a stall once (SIDELOAD_HTTP_STALL_MS) is abandoned and retried', async () => {
+      const drive = await freshCopy();
+      const rule = server.addFault(/\.filez$/, { kind: 'stall' }, { times: 1 });
+      const t0 = Date.now();
+      await expectSuccess(drive, await fromUrl(server, ex, drive));
+      expect(rule.hits).toBe(1);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    });
+
+    it('an object that is always truncated: exit 8 naming its URL, the drive as it was', async () => {
+      const drive = await freshCopy();
+      const pick = firstMatching(/\.filez$/);
+      server.addFault(pick, { kind: 'truncate' });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(8);
+      const bad = server.log.find((l) => l.fault === 'truncate')?.rel as string;
+      expect(r.stderr).toContain(`${server.url}/${bad}`);
+      expect(r.stderr).toMatch(/giving up after 4 attempts/);
+      expect(server.count(bad, 'GET')).toBe(4);
+      await expectUnchanged(drive);
+    });
+
+    it('a server that stalls for good: exit 8 after the retries', async () => {
+      const drive = await freshCopy();
+      server.addFault(firstMatching(/\.filez$/), { kind: 'stall', afterBytes: 3 });
+      const r = await fromUrl(server, ex, drive, ['org.example.App'], { SIDELOAD_HTTP_RETRIES: '1', SIDELOAD_HTTP_STALL_MS: '300' });
+      expect(r.code, r.stderr).toBe(8);
+      expect(r.stderr).toMatch(/no data for 300 ms/);
+      await expectUnchanged(drive);
+    });
+
+    it('an object answering 404: exit 3 naming the object, the drive as it was', async () => {
+      const drive = await freshCopy();
+      server.addFault(firstMatching(/\.filez$/), { kind: 'status', status: 404 });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(3);
+      const missing = server.log.find((l) => l.fault === 'status')?.rel as string;
+      const checksum = missing.replace(/^objects\/(..)\/(.{62})\.filez$/, '$1$2');
+      expect(r.stderr).toContain(`${checksum}.file`);
+      expect(r.stderr).toMatch(/missing/);
+      expect(server.count(missing, 'GET')).toBe(1); // never retried
+      await expectUnchanged(drive);
+    });
+
+    it("an object served with another object's bytes: exit 4 naming it, the drive as it was", async () => {
+      const drive = await freshCopy();
+      const other = await filezOf('');
+      const otherBytes = await fs.readFile(path.join(ex.repo, other));
+      const pick = firstMatching(/\.filez$/);
+      server.addFault((rel) => rel !== other && pick(rel), { kind: 'bytes', body: otherBytes });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(4);
+      const bad = server.log.find((l) => l.fault === 'bytes')?.rel as string;
+      const checksum = bad.replace(/^objects\/(..)\/(.{62})\.filez$/, '$1$2');
+      expect(r.stderr).toContain(checksum);
+      expect(r.stderr).toMatch(/does not match|corrupt|mismatch/i);
+      expect(server.count(bad, 'GET')).toBe(1); // bad bytes are not a network fault: not retried
+      await expectUnchanged(drive);
+    });
+
+    it("a dirtree served with another dirtree's bytes: exit 4, the drive as it was", async () => {
+      const drive = await freshCopy();
+      const trees = (await objectFiles(ex.repo)).filter((o) => o.endsWith('.dirtree'));
+      const appCommit = await sourceCommit(ex, APP);
+      // The app's root dirtree (`ostree ls -C -d` prints the tree checksum, then the dirmeta's).
+      const rootTree = (await runOk('ostree', [`--repo=${ex.repo}`, 'ls', '-C', '-d', appCommit, '/'])).match(/[0-9a-f]{64}/)?.[0] as string;
+      const target = `objects/${rootTree.slice(0, 2)}/${rootTree.slice(2)}.dirtree`;
+      expect(trees).toContain(target);
+      const other = trees.find((t) => t !== target) as string;
+      server.addFault(target, { kind: 'bytes', body: await fs.readFile(path.join(ex.repo, other)) });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`${rootTree}.dirtree`);
+      expect(r.stderr).toMatch(/does not match its name/);
+      await expectUnchanged(drive);
+    });
+
+    it('a tampered summary.idx: exit 5 before any object is fetched, the drive as it was', async () => {
+      const drive = await freshCopy();
+      server.addFault('summary.idx', { kind: 'bytes', body: (orig) => flipLastByte(orig) });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/summary\.idx.*signature/);
+      expect(server.objectGets()).toEqual([]);
+      await expectUnchanged(drive);
+    });
+
+    it('a summary.idx.sig from another file (a signature that does not match): exit 5, the drive as it was', async () => {
+      const drive = await freshCopy();
+      server.addFault('summary.idx.sig', { kind: 'bytes', body: await fs.readFile(path.join(ex.repo, 'summary.sig')) });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/signature/);
+      expect(server.objectGets()).toEqual([]);
+      await expectUnchanged(drive);
+    });
+
+    it('a failure on an empty drive leaves no repo behind', async () => {
+      const drive = path.join(work, 'empty-drive');
+      await fs.mkdir(drive);
+      server.clearFaults();
+      const other = await filezOf('');
+      const otherBytes = await fs.readFile(path.join(ex.repo, other));
+      server.addFault((rel) => rel.endsWith('.filez') && rel !== other, { kind: 'bytes', body: otherBytes }, { times: 1 });
+      const r = await fromUrl(server, ex, drive);
+      expect(r.code, r.stderr).toBe(4);
+      expect(await fs.readdir(drive)).toEqual([]);
+    });
+  });
+});
+
+describeInterop('updating a drive from an HTTP remote', () => {
+  let ex: ExampleRepo;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    ex = await makeExampleRepo();
+    server = await startServer(ex.repo, { prefix: 'repo' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('fetches exactly the objects new in the updated build, each once, and installs the new commit offline', async () => {
+    const drive = await tempDir('sideload-remote-update-');
+    const first = await fromUrl(server, ex, drive);
+    expect(first.code, first.stderr).toBe(0);
+    const repo = path.join(drive, '.ostree/repo');
+    const driveBefore = new Set(await objectFiles(repo));
+    const sourceBefore = new Set(await objectFiles(ex.repo));
+    const oldApp = (await driveRefs(drive)).get(APP);
+
+    await ex.update(2);
+    const newApp = await sourceCommit(ex, APP);
+    expect(newApp).not.toBe(oldApp);
+    const newInSource = (await objectFiles(ex.repo)).filter((o) => !sourceBefore.has(o));
+    expect(newInSource).toContain(`objects/${newApp.slice(0, 2)}/${newApp.slice(2)}.commit`);
+
+    server.resetLog();
+    const second = await fromUrl(server, ex, drive);
+    expect(second.code, second.stderr).toBe(0);
+    const gets = server.objectGets();
+    const meta = await metadataCommitObject(drive);
+    const newOnDrive = (await objectFiles(repo)).filter((o) => !driveBefore.has(o) && o !== meta);
+    // Nothing the drive already held was downloaded again; every new object exactly once.
+    expect(gets.filter((g) => driveBefore.has(g))).toEqual([]);
+    expect(new Set(gets).size).toBe(gets.length);
+    expect([...gets].sort()).toEqual(newInSource);
+    expect(newOnDrive).toEqual(newInSource);
+    expect((await driveRefs(drive)).get(APP)).toBe(newApp);
+    await verifyOk(ex, drive);
+
+    const { f, result } = await offlineInstall(ex, drive);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect((await installedCommits(f)).get(APP)).toBe(newApp);
+  });
+});
+
+/** The drive's own ostree-metadata commit object (made by sideload, never fetched). */
+async function metadataCommitObject(drive: string): Promise<string> {
+  const c = (await driveRefs(drive)).get('ostree-metadata') as string;
+  expect(c).toMatch(/^[0-9a-f]{64}$/);
+  return `objects/${c.slice(0, 2)}/${c.slice(2)}.commit`;
+}
+
+/** Refs without the drive's own ostree-metadata ref (its commit differs with the time it was made). */
+function contentRefs(refs: Map<string, string>): Map<string, string> {
+  return new Map([...refs].filter(([r]) => r !== 'ostree-metadata'));
+}
+
+function flipLastByte(b: Uint8Array): Uint8Array {
+  const c = Buffer.from(b);
+  c[c.length - 1] = (c[c.length - 1] as number) ^ 0x01;
+  return c;
+}
