@@ -8,7 +8,8 @@
 #   appstream/ARCH, appstream2/ARCH                 (from build-update-repo)
 # every commit bound to the collection org.example.Stable and GPG-signed, summary + summary.idx signed.
 #
-# (build-export takes a runtime's tree from usr/ and an app's from files/.)
+# (build-export takes a runtime's tree from usr/ and an app's from files/; an extension, whose metadata has
+# [ExtensionOf], is taken from files/ even with --runtime, so the Locale and GL trees are written there.)
 #
 # usage: make-example-repo.sh OUT_DIR [--arch ARCH]... [--version N] [--timestamp ISO] [--big-mb N]
 # OUT_DIR gets repo/ (archive), example.gpg (the public key, binary), example.flatpakrepo, gpghome/ (the
@@ -90,8 +91,8 @@ META
   # --- its Locale extension: one subdirectory per language ---
   d="$work/platform-locale-$arch"
   for lang in de fr es; do
-    mkdir -p "$d/usr/$lang/share/$lang/LC_MESSAGES"
-    printf 'platform messages (%s)\n' "$lang" > "$d/usr/$lang/share/$lang/LC_MESSAGES/platform.mo"
+    mkdir -p "$d/files/$lang/share/$lang/LC_MESSAGES"
+    printf 'platform messages (%s)\n' "$lang" > "$d/files/$lang/share/$lang/LC_MESSAGES/platform.mo"
   done
   cat > "$d/metadata" <<META
 [Runtime]
@@ -104,8 +105,8 @@ META
 
   # --- a GL driver extension (subdirectories=true: org.example.Platform.GL.default) ---
   d="$work/gl-$arch"
-  mkdir -p "$d/usr/lib"
-  printf 'fake GL driver\n' > "$d/usr/lib/libGL.so.1"
+  mkdir -p "$d/files/lib"
+  printf 'fake GL driver\n' > "$d/files/lib/libGL.so.1"
   cat > "$d/metadata" <<META
 [Runtime]
 name=org.example.Platform.GL.default
@@ -141,8 +142,8 @@ META
 
   d="$work/app-locale-$arch"
   for lang in de fr es; do
-    mkdir -p "$d/usr/$lang/share/$lang/LC_MESSAGES"
-    printf 'app messages (%s) v%s\n' "$lang" "$version" > "$d/usr/$lang/share/$lang/LC_MESSAGES/app.mo"
+    mkdir -p "$d/files/$lang/share/$lang/LC_MESSAGES"
+    printf 'app messages (%s) v%s\n' "$lang" "$version" > "$d/files/$lang/share/$lang/LC_MESSAGES/app.mo"
   done
   cat > "$d/metadata" <<META
 [Runtime]

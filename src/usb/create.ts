@@ -110,7 +110,7 @@ export function mirrorRefPath(cid: string, ref: string): string {
 export async function createDrive(opts: CreateOptions, source: Source): Promise<CreateResult> {
   const warnings: Warning[] = [];
   const warn = (w: Warning) => {
-    if (opts.allowPartial && w.code === 'partial-ref') return;
+    if (opts.allowPartial && (w.code === 'partial-ref' || w.code === 'partial-locale')) return;
     warnings.push(w);
     opts.onWarning?.(w);
   };

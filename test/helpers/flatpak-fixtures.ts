@@ -174,7 +174,8 @@ export async function offlineInstall(ex: ExampleRepo, sideloadPath: string, refs
 export async function installedCommits(f: FlatpakEnv): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const kind of ['app', 'runtime'] as const) {
-    const list = await f.flatpakOk(['--user', 'list', `--${kind}`, '--columns=ref']);
+    // --all: without it flatpak list hides Locale (and other) extensions.
+    const list = await f.flatpakOk(['--user', 'list', '--all', `--${kind}`, '--columns=ref']);
     for (const line of list.split('\n').map((l) => l.trim()).filter(Boolean)) {
       const ref = `${kind}/${line}`;
       out.set(ref, (await f.flatpakOk(['--user', 'info', '--show-commit', ref])).trim());

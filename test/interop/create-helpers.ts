@@ -1,0 +1,96 @@
+/** Shared bits of the `sideload create` interop suites: drive snapshots, ref listings, source commits. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { runOk } from '../helpers/flatpak-fixtures.js';
+
+/**
+ * Every entry under `dir` (recursively, symlinks not followed): path, type, mode, and for files the size and the
+ * sha256 of the bytes, for symlinks the target. Two snapshots are equal iff nothing under `dir` changed
+ * (timestamps aside).
+ */
+export async function snapshotDir(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    const entries = (await fs.readdir(d, { withFileTypes: true })).map((e) => e.name).sort();
+    for (const name of entries) {
+      const p = path.join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await fs.lstat(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out.push(`l ${r} -> ${await fs.readlink(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`d ${r} ${mode}`);
+        await walk(p, r);
+      } else if (st.isFile()) out.push(`f ${r} ${mode} ${st.size} ${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`);
+      else out.push(`? ${r}`);
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+/** `refs/mirrors/<cid>/<ref>` files of a repo → `cid ref` → checksum. */
+export async function mirrorRefs(repo: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const base = path.join(repo, 'refs', 'mirrors');
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(d, e.name), r);
+      else out.set(r, (await fs.readFile(path.join(d, e.name), 'utf8')).trim());
+    }
+  };
+  await walk(base, '');
+  // `cid/ref/with/slashes` → `cid ref/with/slashes`
+  return new Map([...out].map(([k, v]) => [k.replace('/', ' '), v] as [string, string]).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** The loose object files of a repo (`ab/cdef….commit`), sorted. */
+export async function objectNames(repo: string): Promise<string[]> {
+  const out: string[] = [];
+  const base = path.join(repo, 'objects');
+  for (const d of await fs.readdir(base)) for (const f of await fs.readdir(path.join(base, d))) out.push(`${d}/${f}`);
+  return out.sort();
+}
+
+/** `ostree rev-parse` of each ref in a repo: the commit a `--repo` source takes for it. */
+export async function revParse(repo: string, refs: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const ref of refs) out.set(ref, (await runOk('ostree', ['rev-parse', `--repo=${repo}`, ref])).trim());
+  return out;
+}
+
+/** `ostree summary --view` without the Last-Modified line and without the given refs' blocks. */
+export function summaryView(text: string, dropRefs: readonly string[] = []): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of lines) {
+    const m = /^\* \(([^,]+), (.+)\)$/.exec(line);
+    if (m) skipping = dropRefs.includes(m[2] as string);
+    else if (skipping && line === '') {
+      skipping = false; // the blank line closing a dropped block goes with it
+      continue;
+    } else if (/^\S/.test(line)) skipping = false;
+    if (skipping) continue;
+    if (/^Last-Modified \(ostree\.summary\.last-modified\):/.test(line)) continue;
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** The four refs an offline install of org.example.App brings (the app, its runtime, both Locale extensions). */
+export function appInstallRefs(arch: string): string[] {
+  return [
+    `app/org.example.App/${arch}/stable`,
+    `runtime/org.example.App.Locale/${arch}/stable`,
+    `runtime/org.example.Platform/${arch}/stable`,
+    `runtime/org.example.Platform.Locale/${arch}/stable`,
+  ];
+}
+
+/** `ostree fsck` of a drive repo; returns its output (throws if it fails). */
+export async function fsck(repo: string): Promise<string> {
+  return runOk('ostree', ['fsck', `--repo=${repo}`]);
+}

@@ -1,0 +1,279 @@
+/**
+ * `sideload create` from a flatpak installation, against the real tools: the drive passes `ostree fsck`, stock
+ * flatpak installs from it offline, it matches what real `flatpak create-usb` writes for the same installation,
+ * partially installed Locale extensions become partial commits, and installation-specific bad inputs fail cleanly.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  installedCommits,
+  installedExample,
+  makeExampleRepo,
+  offlineInstall,
+  run,
+  runOk,
+  sideload,
+  tempDir,
+  flatpakEnv,
+  type ExampleRepo,
+  type FlatpakEnv,
+} from '../helpers/flatpak-fixtures.js';
+import { decodeSummary } from '../../src/summary/summary.js';
+import { decodeCommit } from '../../src/ostree/commit.js';
+import { lookup } from '../../src/gvariant/index.js';
+import { appInstallRefs, fsck, mirrorRefs, objectNames, snapshotDir, summaryView } from './create-helpers.js';
+
+const APP = `app/org.example.App/${ARCH}/stable`;
+const APP_LOCALE = `runtime/org.example.App.Locale/${ARCH}/stable`;
+const PLATFORM_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
+
+describeInterop('sideload create from a flatpak installation (real flatpak as the oracle)', () => {
+  let ex: ExampleRepo;
+  let inst: FlatpakEnv; // the app installed with every language
+  let sourceCommits: Map<string, string>;
+  let drive: string; // sideload create --installation-dir
+  let fpDrive: string; // flatpak create-usb
+  let slDrive: string; // sideload create --user, after create-usb ran on the same installation
+
+  beforeAll(async () => {
+    ex = await makeExampleRepo();
+    inst = await installedExample(ex);
+    sourceCommits = await installedCommits(inst);
+    drive = await tempDir('sideload-drive-');
+    const r = await sideload(['create', '--installation-dir', inst.userDir, '--no-fsync', drive, 'org.example.App'], { env: inst.env });
+    if (r.code !== 0) throw new Error(`sideload create failed (${r.code}): ${r.stderr}`);
+    // create-usb updates the remote's appstream into the installation before copying (format.md §8.3), so it runs
+    // first; sideload (which never touches the source) then finds the same appstream refs there.
+    fpDrive = await tempDir('sideload-fpdrive-');
+    await runOk('flatpak', ['--user', 'create-usb', fpDrive, 'org.example.App'], { env: inst.env });
+    slDrive = await tempDir('sideload-sldrive-');
+    const r2 = await sideload(['create', '--user', '--no-fsync', slDrive, 'org.example.App'], { env: inst.env });
+    if (r2.code !== 0) throw new Error(`sideload create --user failed (${r2.code}): ${r2.stderr}`);
+  });
+
+  it('the installation holds the app, its runtime and both Locale extensions (fixture sanity)', () => {
+    expect([...sourceCommits.keys()].sort()).toEqual(appInstallRefs(ARCH).sort());
+    for (const c of sourceCommits.values()) expect(c).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('writes the deployed commits of the app, runtime and locales to refs/mirrors, and ostree fsck passes', async () => {
+    const repo = path.join(drive, '.ostree/repo');
+    const refs = await mirrorRefs(repo);
+    for (const [ref, commit] of sourceCommits) expect(refs.get(`${CID} ${ref}`), ref).toBe(commit);
+    expect(refs.get(`${CID} ostree-metadata`)).toMatch(/^[0-9a-f]{64}$/);
+    const out = await fsck(repo);
+    expect(out).toMatch(/completed successfully - no errors found/);
+    // Full installation: nothing partial.
+    expect(await fs.readdir(path.join(repo, 'state'))).toEqual([]);
+  });
+
+  it.each([
+    ['the mount directory', (d: string) => d],
+    ['the repo path', (d: string) => path.join(d, '.ostree/repo')],
+  ])('stock flatpak installs the app, runtime and locales offline with --sideload-repo=%s', async (_what, where) => {
+    const { f, result } = await offlineInstall(ex, where(drive));
+    expect(result.code, result.stderr).toBe(0);
+    expect(await installedCommits(f)).toEqual(sourceCommits);
+    // The locale content really arrived (the deployed files, not just a ref).
+    const mo = await fs.readFile(path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files/fr/share/fr/LC_MESSAGES/app.mo'), 'utf8');
+    expect(mo).toBe('app messages (fr) v1\n');
+  });
+
+  it('puts the same refs at the same commits as real flatpak create-usb, plus ostree-metadata', async () => {
+    const fpRepo = path.join(fpDrive, '.ostree/repo');
+    const slRepo = path.join(slDrive, '.ostree/repo');
+    const fpRefs = await mirrorRefs(fpRepo);
+    const slRefs = await mirrorRefs(slRepo);
+    // create-usb copied the installed refs and the appstream it fetched; never ostree-metadata (flatpak ≥ 1.? dropped it).
+    expect(fpRefs.has(`${CID} ostree-metadata`)).toBe(false);
+    expect([...fpRefs.keys()].some((k) => k.startsWith(`${CID} appstream`))).toBe(true);
+    const slWithout = new Map([...slRefs].filter(([k]) => k !== `${CID} ostree-metadata`));
+    expect(slWithout).toEqual(fpRefs);
+    // ours has exactly one extra ref: the ostree-metadata commit of drive.md §4, bound to the collection.
+    const meta = slRefs.get(`${CID} ostree-metadata`) as string;
+    expect(meta).toMatch(/^[0-9a-f]{64}$/);
+    const commitBytes = await fs.readFile(path.join(slRepo, 'objects', meta.slice(0, 2), `${meta.slice(2)}.commit`));
+    const commit = decodeCommit(new Uint8Array(commitBytes), meta);
+    expect(lookup(commit.metadata, 'ostree.collection-binding')?.value).toBe(CID);
+    expect(lookup(commit.metadata, 'ostree.ref-binding')?.value).toEqual(['ostree-metadata']);
+    // Objects: every object of create-usb's drive is on ours; ours adds only the ostree-metadata commit (its
+    // empty tree and root dirmeta are shared with the refs).
+    const fpObjects = await objectNames(fpRepo);
+    const slObjects = new Set(await objectNames(slRepo));
+    for (const o of fpObjects) expect(slObjects.has(o), o).toBe(true);
+    const extra = [...slObjects].filter((o) => !fpObjects.includes(o));
+    expect(extra).toEqual([`${meta.slice(0, 2)}/${meta.slice(2)}.commit`]);
+  });
+
+  it('writes a summary that ostree decodes to the same content as create-usb’s, apart from last-modified and ostree-metadata', async () => {
+    const fpView = await runOk('ostree', ['summary', '--view', `--repo=${path.join(fpDrive, '.ostree/repo')}`]);
+    const slView = await runOk('ostree', ['summary', '--view', `--repo=${path.join(slDrive, '.ostree/repo')}`]);
+    expect(fpView).toMatch(/Last-Modified \(ostree\.summary\.last-modified\)/);
+    expect(slView).toMatch(new RegExp(`^\\* \\(${CID.replace(/\./g, '\\.')}, ostree-metadata\\)$`, 'm'));
+    expect(summaryView(slView, ['ostree-metadata'])).toBe(summaryView(fpView));
+
+    // The same through our decoder: identical collection maps (sizes, timestamps, per-ref metadata) and
+    // identical summary metadata except last-modified.
+    const fp = decodeSummary(new Uint8Array(await fs.readFile(path.join(fpDrive, '.ostree/repo/summary'))));
+    const sl = decodeSummary(new Uint8Array(await fs.readFile(path.join(slDrive, '.ostree/repo/summary'))));
+    expect(sl.refs).toEqual(fp.refs); // both empty: all refs are in the collection map
+    expect(fp.refs).toEqual([]);
+    const slCol = (sl.collectionMap.get(CID) ?? []).filter((r) => r.ref !== 'ostree-metadata');
+    expect(slCol).toEqual(fp.collectionMap.get(CID));
+    expect([...sl.collectionMap.keys()]).toEqual([...fp.collectionMap.keys()]);
+    // (the collection map, compared above, is the one key that holds ostree-metadata)
+    const strip = (m: typeof fp.metadata) => m.filter(([k]) => k !== 'ostree.summary.last-modified' && k !== 'ostree.summary.collection-map');
+    expect(fp.metadata.map(([k]) => k)).toContain('ostree.summary.collection-map');
+    expect(strip(sl.metadata)).toEqual(strip(fp.metadata));
+    expect(sl.lastModified).toBeTypeOf('bigint');
+  });
+
+  it('writes the repo config ostree writes for a new archive repo (create-usb’s summary step later adds indexed-deltas)', async () => {
+    const init = await tempDir('sideload-init-');
+    await runOk('ostree', ['init', '--mode=archive', `--repo=${init}`]);
+    const ours = await fs.readFile(path.join(slDrive, '.ostree/repo/config'), 'utf8');
+    expect(ours).toBe(await fs.readFile(path.join(init, 'config'), 'utf8'));
+    // Real create-usb: ostree_repo_regenerate_summary rewrites the config with indexed-deltas=true. Clients
+    // ignore it for a sideload repo; we keep format.md §1.2's text. This documents the one byte difference.
+    const theirs = await fs.readFile(path.join(fpDrive, '.ostree/repo/config'), 'utf8');
+    expect(theirs.split('\n').filter((l) => l !== 'indexed-deltas=true').join('\n')).toBe(ours);
+  });
+
+  it('updates a drive written by flatpak create-usb in place: refs kept, ostree-metadata added, fsck and verify pass', async () => {
+    const d = await tempDir('sideload-onfp-');
+    await runOk('cp', ['-a', `${fpDrive}/.`, d]);
+    const before = await mirrorRefs(path.join(d, '.ostree/repo'));
+    const r = await sideload(['create', '--user', '--no-fsync', d, 'org.example.App'], { env: inst.env });
+    expect(r.code, r.stderr).toBe(0);
+    const after = await mirrorRefs(path.join(d, '.ostree/repo'));
+    expect(new Map([...after].filter(([k]) => k !== `${CID} ostree-metadata`))).toEqual(before);
+    expect(after.get(`${CID} ostree-metadata`)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await fsck(path.join(d, '.ostree/repo'))).toMatch(/no errors found/);
+    const v = await sideload(['verify', d]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const { f, result } = await offlineInstall(ex, d);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await installedCommits(f)).toEqual(sourceCommits);
+  });
+
+  // ------------------------------------------------------------------------------------------------------------
+  // A partially installed Locale (flatpak configured for German only)
+
+  let partial: FlatpakEnv;
+  let partialCommits: Map<string, string>;
+  beforeAll(async () => {
+    partial = await installedExample(ex, { languages: ['de'] });
+    partialCommits = await installedCommits(partial);
+  });
+
+  it('copies a partially installed Locale as a partial commit, warns naming the missing languages, and --allow-partial silences it', async () => {
+    const d = await tempDir('sideload-partial-');
+    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', d, 'org.example.App'], { env: partial.env });
+    expect(r.code, r.stderr).toBe(0);
+    for (const ref of [APP_LOCALE, PLATFORM_LOCALE]) {
+      const line = r.stderr.split('\n').find((l) => l.startsWith('warning:') && l.includes(`'${ref}'`));
+      expect(line, `a warning about ${ref} in:\n${r.stderr}`).toBeDefined();
+      expect(line).toMatch(/languages de only/);
+      expect(line).toMatch(/\bes\b/);
+      expect(line).toMatch(/\bfr\b/);
+    }
+    const repo = path.join(d, '.ostree/repo');
+    // state/<commit>.commitpartial for exactly the two Locale commits.
+    const state = (await fs.readdir(path.join(repo, 'state'))).sort();
+    expect(state).toEqual([partialCommits.get(APP_LOCALE), partialCommits.get(PLATFORM_LOCALE)].map((c) => `${c}.commitpartial`).sort());
+    const refs = await mirrorRefs(repo);
+    for (const [ref, commit] of partialCommits) expect(refs.get(`${CID} ${ref}`), ref).toBe(commit);
+    // ostree agrees: fsck skips the partial commits but passes, German is there, French is not.
+    const out = await fsck(repo);
+    expect(out).toMatch(/2 partial commits not verified/);
+    expect(out).toMatch(/no errors found/);
+    const localeCommit = partialCommits.get(APP_LOCALE) as string;
+    expect(await runOk('ostree', ['ls', '-R', `--repo=${repo}`, localeCommit, '/files/de'])).toMatch(/app\.mo/);
+    const fr = await run('ostree', ['ls', '-R', `--repo=${repo}`, localeCommit, '/files/fr']);
+    expect(fr.code).not.toBe(0);
+
+    // A German client installs from it offline.
+    const { f, result } = await offlineInstall(ex, d, ['org.example.App'], { languages: ['de'] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(await installedCommits(f)).toEqual(partialCommits);
+    expect(await fs.readFile(path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files/de/share/de/LC_MESSAGES/app.mo'), 'utf8')).toBe('app messages (de) v1\n');
+
+    // --allow-partial: the same drive content, no partial warning.
+    const d2 = await tempDir('sideload-partial2-');
+    const r2 = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', '--allow-partial', d2, 'org.example.App'], { env: partial.env });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stderr).not.toMatch(/languages de only|partially installed/);
+    const withoutMeta = (m: Map<string, string>) => new Map([...m].filter(([k]) => k !== `${CID} ostree-metadata`));
+    expect(withoutMeta(await mirrorRefs(path.join(d2, '.ostree/repo')))).toEqual(withoutMeta(refs));
+    expect((await fs.readdir(path.join(d2, '.ostree/repo/state'))).sort()).toEqual(state);
+  });
+
+  it('marks the same commits partial as real flatpak create-usb does', async () => {
+    const fpd = await tempDir('sideload-partial-fp-');
+    const fpOut = await run2('flatpak', ['--user', 'create-usb', fpd, 'org.example.App'], partial.env);
+    expect(fpOut.code, fpOut.stderr).toBe(0);
+    expect(fpOut.stderr).toMatch(/partially installed/);
+    const sld = await tempDir('sideload-partial-sl-');
+    const r = await sideload(['create', '--user', '--no-fsync', sld, 'org.example.App'], { env: partial.env });
+    expect(r.code, r.stderr).toBe(0);
+    const fpState = (await fs.readdir(path.join(fpd, '.ostree/repo/state'))).sort();
+    expect(fpState.length).toBe(2);
+    expect((await fs.readdir(path.join(sld, '.ostree/repo/state'))).sort()).toEqual(fpState);
+    const slRefs = await mirrorRefs(path.join(sld, '.ostree/repo'));
+    slRefs.delete(`${CID} ostree-metadata`);
+    expect(slRefs).toEqual(await mirrorRefs(path.join(fpd, '.ostree/repo')));
+    // Both drives hold the same objects (apart from our ostree-metadata commit): German only.
+    const fpObjects = await objectNames(path.join(fpd, '.ostree/repo'));
+    const slObjects = await objectNames(path.join(sld, '.ostree/repo'));
+    expect(slObjects.filter((o) => !fpObjects.includes(o))).toHaveLength(1);
+    expect(fpObjects.filter((o) => !slObjects.includes(o))).toEqual([]);
+  });
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Bad inputs specific to installations: the drive is left byte for byte as it was.
+
+  it('refuses a ref that is not installed (exit 3), naming it, and leaves the drive untouched', async () => {
+    const before = await snapshotDir(drive);
+    // The GL extension is in the remote but not installed (no-autodownload, enable-if).
+    const r = await sideload(['create', '--installation-dir', inst.userDir, drive, `runtime/org.example.Platform.GL.default/${ARCH}/1.4`], { env: inst.env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/org\.example\.Platform\.GL\.default.*is not installed/);
+    expect(await snapshotDir(drive)).toEqual(before);
+    const r2 = await sideload(['create', '--installation-dir', inst.userDir, drive, 'org.example.DoesNotExist'], { env: inst.env });
+    expect(r2.code).toBe(3);
+    expect(r2.stderr).toMatch(/'org\.example\.DoesNotExist'.*not installed/);
+    expect(await snapshotDir(drive)).toEqual(before);
+  });
+
+  it('refuses an app whose remote has no collection ID (exit 2), naming the remote and the fix command, as create-usb does', async () => {
+    const f = await flatpakEnv();
+    await f.flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'nocid', `file://${ex.repo}`]);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'nocid', 'org.example.App']);
+    const d = await tempDir('sideload-nocid-');
+    await fs.writeFile(path.join(d, 'keep.txt'), 'user data\n');
+    const before = await snapshotDir(d);
+    // The oracle refuses too.
+    const fp = await run2('flatpak', ['--user', 'create-usb', await tempDir('sideload-nocid-fp-'), 'org.example.App'], f.env);
+    expect(fp.code).not.toBe(0);
+    expect(fp.stderr).toMatch(/does not have a collection ID/);
+
+    const r = await sideload(['create', '--user', d, 'org.example.App'], { env: f.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/remote 'nocid' does not have a collection ID/);
+    expect(r.stderr).toMatch(/flatpak remote-modify --user --collection-id=<COLLECTION-ID> nocid/);
+    expect(await snapshotDir(d)).toEqual(before);
+    // The fix command works: with the collection ID set, the same call succeeds.
+    await f.flatpakOk(['--user', 'remote-modify', `--collection-id=${CID}`, 'nocid']);
+    const ok = await sideload(['create', '--user', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await mirrorRefs(path.join(d, '.ostree/repo'))).get(`${CID} ${APP}`)).toBe(sourceCommits.get(APP));
+  });
+});
+
+function run2(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  return run(cmd, args, { env });
+}
