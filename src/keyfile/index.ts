@@ -72,8 +72,8 @@ export function parseKeyFile(text: string): KeyFile {
     if (eq <= 0 || current === null) throw new KeyFileSyntaxError(`line ${i + 1}: expected 'key=value' inside a [group], got '${t.slice(0, 80)}'`, i + 1);
     const key = line.slice(0, eq).trim();
     if (key === '') throw new KeyFileSyntaxError(`line ${i + 1}: empty key`, i + 1);
-    // Unescaped blanks around the value are dropped (write `\s` to keep a leading space).
-    current.set(key, line.slice(eq + 1).replace(/^[ \t]+/, '').replace(/[ \t]+$/, ''));
+    // Blanks after the `=` are dropped (write `\s` to keep a leading space); trailing ones are kept, as GLib does.
+    current.set(key, line.slice(eq + 1).replace(/^[ \t]+/, ''));
   }
   const raw = (g: string, k: string) => groups.get(g)?.get(k);
   return {
@@ -104,7 +104,7 @@ export function parseKeyFile(text: string): KeyFile {
       return parts;
     },
     getBoolean: (g, k) => {
-      const r = raw(g, k);
+      const r = raw(g, k)?.replace(/[ \t]+$/, ''); // GLib ignores trailing blanks here
       if (r === 'true' || r === '1') return true;
       if (r === 'false' || r === '0') return false;
       return undefined;

@@ -105,9 +105,12 @@ export class BareSource implements ObjectSource {
       else {
         info = await this.bareUserInfo(checksum, location);
         if ((info.mode & S_IFMT) === S_IFLNK) {
-          // bare-user stores a symlink as a regular file holding the target.
+          // bare-user stores a symlink as a regular file holding the target; ostree 2022.7 writes it with a
+          // trailing NUL and reads it back with g_strndup, so the target ends at the first NUL.
           if (st.size > 65536) throw contentMismatch(checksum, location, `symlink target of ${st.size} bytes`);
-          const target = decodeTarget(checksum, location, await readWhole(fh, st.size));
+          const raw = await readWhole(fh, st.size);
+          const nul = raw.indexOf(0);
+          const target = decodeTarget(checksum, location, nul >= 0 ? raw.subarray(0, nul) : raw);
           info = { ...info, symlinkTarget: target };
           payloadSize = 0;
         }

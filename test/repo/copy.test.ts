@@ -1,0 +1,250 @@
+/**
+ * The copy engine against real ostree: a commit of a bare-user-only repo (what a flatpak installation holds) is
+ * copied into a new archive repo by copyCommit + Staging.publish. ostree must accept the result (`ostree fsck`), a
+ * checkout of it must be the original tree, metadata must be byte-identical to the source's, and every `.filez`
+ * header must be byte-identical to the one `ostree pull-local` writes for the same object.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseArchiveHeader } from '../../src/ostree/content.js';
+import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
+import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
+import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
+import { openStaging, STAGING_DIR } from '../../src/repo/writer.js';
+import {
+  describeOstree,
+  diffTrees,
+  looseObjects,
+  makeTree,
+  ostree,
+  ostreeCheckout,
+  ostreeCommit,
+  ostreeFsck,
+  ostreeInit,
+  ostreeReachable,
+  tempDir,
+  treeManifest,
+} from '../helpers/repo-fixtures.js';
+
+const LARGE = 11 << 20;
+
+function objFile(repo: string, name: string): string {
+  const dot = name.indexOf('.');
+  const checksum = name.slice(0, dot);
+  const type = name.slice(dot + 1);
+  return path.join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`);
+}
+
+/** Copies `commit` of `src` into a new archive repo at `dest` and points heads/app at it. */
+async function copyInto(src: ObjectSource, commit: string, dest: string, opts: { workers?: number; onProgress?: (p: CopyProgress) => void } = {}) {
+  const repo = await createArchiveRepo(dest);
+  const staging = await openStaging(repo, { fsync: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
+  try {
+    const result = await copyCommit(src, staging, commit, opts.onProgress ? { onProgress: opts.onProgress, progressInterval: 0 } : {});
+    const published = await staging.publish();
+    await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+    return { result, published };
+  } finally {
+    await staging.discard();
+    await repo.close();
+  }
+}
+
+/**
+ * The source without its local-file fast path, recording how content reaches the writer: the copy engine must
+ * then go through readContent + writeContent, and a large object must arrive in bounded chunks.
+ */
+function recordingSource(inner: ObjectSource, log: Map<string, { whole: boolean; chunks: number[] }>): ObjectSource {
+  return {
+    mode: inner.mode,
+    location: inner.location,
+    hasObject: (c, t) => inner.hasObject(c, t),
+    readMetadata: (c, t, o) => inner.readMetadata(c, t, o),
+    readCommitMeta: (c, o) => inner.readCommitMeta(c, o),
+    async readContent(c, o) {
+      const obj = await inner.readContent(c, o);
+      const rec = { whole: obj.data !== null, chunks: [] as number[] };
+      log.set(c, rec);
+      const wrapped: ContentObject = {
+        checksum: obj.checksum,
+        info: obj.info,
+        size: obj.size,
+        format: obj.format,
+        location: obj.location,
+        data: obj.data,
+        pipe: (sink, signal) =>
+          obj.pipe(
+            {
+              write(chunk) {
+                rec.chunks.push(chunk.length);
+                return sink.write(chunk);
+              },
+              reset: () => sink.reset(),
+            },
+            signal,
+          ),
+        close: () => obj.close(),
+      };
+      return wrapped;
+    },
+    close: () => inner.close(),
+  };
+}
+
+describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () => {
+  let root = '';
+  let tree = '';
+  let source = '';
+  let commit = '';
+  let reference = ''; // the same commit pulled by ostree pull-local into an archive repo
+  let cleanup: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    ({ dir: root, cleanup } = await tempDir('sideload-copy-'));
+    tree = path.join(root, 'tree');
+    source = path.join(root, 'source');
+    reference = path.join(root, 'reference');
+    await makeTree(tree, { largeSize: LARGE });
+    await ostreeInit(source, 'bare-user-only');
+    commit = await ostreeCommit(source, 'app', tree, ['--fsync=false', '--add-metadata-string=version=1.2.3', '--add-detached-metadata-string=note=detached']);
+    await ostreeInit(reference, 'archive');
+    await ostree(['pull-local', '--disable-fsync', `--repo=${reference}`, source, 'app']);
+  });
+  afterAll(() => cleanup());
+
+  it('the copy passes ostree fsck, checks out to the original tree, and matches the source and ostree byte for byte', async () => {
+    const dest = path.join(root, 'dest');
+    const src = await openObjectSource(source);
+    const phases = new Set<string>();
+    let last: CopyProgress | null = null;
+    let res;
+    try {
+      res = await copyInto(src, commit, dest, {
+        onProgress: (p) => {
+          phases.add(p.phase);
+          last = p;
+        },
+      });
+    } finally {
+      await src.close();
+    }
+
+    const reachable = await ostreeReachable(source, 'app');
+    const srcObjects = await looseObjects(source);
+    expect(srcObjects).toContain(`${commit}.commitmeta`);
+    // Exactly the source's objects (commitmeta included), and nothing left in staging.
+    expect(await looseObjects(dest)).toEqual(srcObjects);
+    expect(res.result.copied).toBe(srcObjects.length);
+    expect(res.result.content).toBe(reachable.filter((n) => n.endsWith('.file')).length);
+    expect(res.result.metadata).toBe(srcObjects.length - res.result.content);
+    expect(res.result.skipped).toBe(0);
+    expect(res.published.objects).toBe(srcObjects.length);
+    await expect(fs.readdir(path.join(dest, STAGING_DIR))).rejects.toThrow(/ENOENT/);
+    expect(phases.has('done')).toBe(true);
+    expect(last).toMatchObject({ phase: 'done', objectsDone: srcObjects.length });
+
+    await ostreeFsck(dest);
+    expect((await ostree(['rev-parse', `--repo=${dest}`, 'app'])).trim()).toBe(commit);
+    expect((await ostree(['show', `--repo=${dest}`, '--print-detached-metadata-key=note', 'app'])).trim()).toBe("'detached'");
+
+    // Metadata: byte for byte the source's (and ostree's own pull's).
+    for (const name of srcObjects.filter((n) => !n.endsWith('.file'))) {
+      const ours = await fs.readFile(objFile(dest, name));
+      expect(ours.equals(await fs.readFile(path.join(source, 'objects', name.slice(0, 2), name.slice(2)))), name).toBe(true);
+      expect(ours.equals(await fs.readFile(objFile(reference, name))), name).toBe(true);
+    }
+    // Content: the same header bytes as ostree's `.filez`, and the same payload once inflated.
+    for (const name of srcObjects.filter((n) => n.endsWith('.file'))) {
+      const ours = await fs.readFile(objFile(dest, name));
+      const theirs = await fs.readFile(objFile(reference, name));
+      const a = parseArchiveHeader(ours, ours.length);
+      const b = parseArchiveHeader(theirs, theirs.length);
+      expect(a && b, name).toBeTruthy();
+      if (!a || !b) continue;
+      expect(ours.subarray(0, a.payloadOffset).equals(theirs.subarray(0, b.payloadOffset)), name).toBe(true);
+      const inflate = (buf: Buffer, off: number) => (buf.length === off ? Buffer.alloc(0) : inflateRawSync(buf.subarray(off)));
+      expect(inflate(ours, a.payloadOffset).equals(inflate(theirs, b.payloadOffset)), name).toBe(true);
+    }
+
+    // A checkout is the original tree: contents, modes, symlinks, empty dirs.
+    const co = path.join(root, 'checkout');
+    await ostreeCheckout(dest, 'app', co);
+    expect(await diffTrees(tree, co)).toBe('');
+    const manifest = await treeManifest(co);
+    expect(manifest).toEqual(await treeManifest(tree));
+    expect(manifest).toContain('l files/lib/libfoo.so.1 -> libfoo.so.1.2');
+    expect(manifest).toContain('l files/lib/dangling -> ../nowhere/dangling');
+    expect(manifest).toContain('d files/share/private-dir 700');
+    expect(manifest.some((l) => l.startsWith('f files/share/private 600 '))).toBe(true);
+    expect(manifest.some((l) => l.startsWith(`f files/share/large.bin 644 ${LARGE} `))).toBe(true);
+  });
+
+  it('without the local fast path, the 11 MiB file streams through in bounded chunks and the result is the same', async () => {
+    const dest = path.join(root, 'dest-streamed');
+    const log = new Map<string, { whole: boolean; chunks: number[] }>();
+    const inner = await openObjectSource(source);
+    const src = recordingSource(inner, log);
+    try {
+      await copyInto(src, commit, dest, { workers: 0 });
+    } finally {
+      await src.close();
+    }
+    const sum = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    // over the 1 MiB whole-object limit: the 1.5 MB library and the 11 MiB file; both stream
+    const streamed = [...log.values()].filter((r) => !r.whole);
+    expect(streamed.map((r) => sum(r.chunks)).sort((a, b) => a - b)).toEqual([1_500_000, LARGE]);
+    const chunks = (streamed.find((r) => sum(r.chunks) === LARGE) as { chunks: number[] }).chunks;
+    expect(chunks.length).toBeGreaterThanOrEqual(11);
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(1 << 20);
+    expect(log.size).toBe((await ostreeReachable(source, 'app')).filter((n) => n.endsWith('.file')).length);
+
+    await ostreeFsck(dest);
+    const co = path.join(root, 'checkout-streamed');
+    await ostreeCheckout(dest, 'app', co);
+    expect(await diffTrees(tree, co)).toBe('');
+    expect(await treeManifest(co)).toEqual(await treeManifest(tree));
+  });
+
+  it('a second copy of the same commit skips everything and changes nothing', async () => {
+    const dest = path.join(root, 'dest');
+    const before = await looseObjects(dest);
+    const src = await openObjectSource(source);
+    try {
+      const { result, published } = await copyInto(src, commit, dest);
+      expect(result.copied).toBe(0);
+      expect(result.skipped).toBe(before.length);
+      expect(published.objects).toBe(0);
+    } finally {
+      await src.close();
+    }
+    expect(await looseObjects(dest)).toEqual(before);
+    await ostreeFsck(dest);
+  });
+
+  it('a subpath copy holds exactly what ostree pull --subpath fetches, and ostree checks out that subpath', async () => {
+    const dest = path.join(root, 'dest-subpath');
+    const repo = await createArchiveRepo(dest);
+    const staging = await openStaging(repo, { fsync: false });
+    const src = await openObjectSource(source);
+    try {
+      await copyCommit(src, staging, commit, { subpaths: ['/metadata', '/files/de'] });
+      await staging.publish();
+      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+    } finally {
+      await staging.discard();
+      await repo.close();
+      await src.close();
+    }
+    const ref = path.join(root, 'reference-subpath');
+    await ostreeInit(ref, 'archive');
+    await ostree(['remote', 'add', `--repo=${ref}`, '--no-gpg-verify', 'src', `file://${source}`]);
+    await ostree(['pull', `--repo=${ref}`, '--subpath=/metadata', '--subpath=/files/de', 'src', 'app']);
+    // ostree also copies the commit's .commitmeta; so do we
+    expect(await looseObjects(dest)).toEqual(await looseObjects(ref));
+    const co = path.join(root, 'checkout-de');
+    await ostreeCheckout(dest, 'app', co, '/files/de');
+    expect(await diffTrees(path.join(tree, 'files/de'), co)).toBe('');
+  });
+});
