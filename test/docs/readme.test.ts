@@ -16,7 +16,11 @@ describe('README', () => {
     await ensureBuilt();
     const drive = await tempDir('sideload-readme-');
     const r = await run(process.execPath, [path.join(projectRoot, 'examples/library.mjs'), drive]);
-    expect(r.stderr).toBe('');
+    // --locales de narrows both Locale extensions, and the library says which languages clients will miss.
+    expect(r.stderr.trim().split('\n').sort()).toEqual([
+      expect.stringMatching(/^warning: 'runtime\/org\.example\.App\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/),
+      expect.stringMatching(/^warning: 'runtime\/org\.example\.Platform\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^added app\/org\.example\.App\/\w+\/stable [0-9a-f]{12}$/m);
     expect(r.stdout).toMatch(/^added runtime\/org\.example\.Platform\.Locale\/\w+\/stable [0-9a-f]{12} \(partial\)$/m);
