@@ -98,7 +98,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             signal,
             onProgress: (e) => progress.onProgress(e),
             onWarning: (w) => out.warn(w),
-            remoteFixHint: (remote) => `flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=<COLLECTION-ID> ${remote}`,
+            remoteFixHint: (remote) =>
+              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=<COLLECTION-ID> ${remote}`,
           },
           source,
         );
@@ -117,6 +118,8 @@ function installationFlag(args: SourceArgs): string {
   if (args.user) return '--user ';
   if (args.system) return '--system ';
   if (args.installation) return `--installation=${args.installation} `;
+  // flatpak has no flag for an installation by path; its user installation can be pointed anywhere.
+  if (args['installation-dir']) return `--user `;
   return '';
 }
 
