@@ -16,7 +16,7 @@ import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openOrCreateArchiveRepo, openStaging, copyCommit, refPath, type ArchiveRepo, type Staging } from '../repo/index.js';
 import { buildSummary, type SummaryRef } from '../summary/summary.js';
-import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES } from '../summary/metadata-commit.js';
+import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
 import { Ed25519Signer } from '../sign/index.js';
 import { checkWritable, ensureReposDLink, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
@@ -258,12 +258,22 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       final.get(p.collectionId)?.set(p.ref, p.commit);
     }
     const lastModified = (opts.now ?? nowSeconds)();
-    const summaryRefs = async (cid: string): Promise<Array<SummaryRef & { commitMetadata: VarDict }>> => {
-      const out: Array<SummaryRef & { commitMetadata: VarDict }> = [];
+    // Pull subpaths of the partial refs, recorded in sideload.subpaths: this run's plan, else (refs kept from an
+    // earlier run, at the same commit) what the drive's previous ostree-metadata commit recorded.
+    const subpathsOf = new Map<string, readonly string[] | null>();
+    for (const [cid, refs] of existing) {
+      const prev = refs.get(METADATA_REF);
+      const sp = prev ? lookup((await dest.readCommit(prev).catch(() => null))?.commit.metadata ?? [], SIDELOAD_SUBPATHS_KEY) : undefined;
+      if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(`${cid}\0${ref}\0${refs.get(ref) ?? ''}`, paths);
+    }
+    for (const p of plan.refs) subpathsOf.set(`${p.collectionId}\0${p.ref}\0${p.commit}`, p.subpaths);
+    const summaryRefs = async (cid: string): Promise<Array<SummaryRef & { commitMetadata: VarDict; subpaths: readonly string[] | null }>> => {
+      const out: Array<SummaryRef & { commitMetadata: VarDict; subpaths: readonly string[] | null }> = [];
       for (const [ref, checksum] of final.get(cid) ?? []) {
         const c = commitCache.get(checksum) ?? (await dest.readCommit(checksum).catch(() => null)) ?? (await staging.readCommit(checksum));
         const version = commitVersion(c.commit);
-        out.push({ ref, checksum, commitSize: c.bytes.length, timestamp: c.commit.timestamp, ...(version !== undefined ? { version } : {}), commitMetadata: c.commit.metadata });
+        const subpaths = subpathsOf.get(`${cid}\0${ref}\0${checksum}`) ?? null;
+        out.push({ ref, checksum, commitSize: c.bytes.length, timestamp: c.commit.timestamp, ...(version !== undefined ? { version } : {}), commitMetadata: c.commit.metadata, subpaths });
       }
       return out;
     };

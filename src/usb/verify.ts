@@ -13,8 +13,8 @@ import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
-import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { checkMetadataCommit, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
+import { Ed25519Verifier, encodeDetached, readSignatures } from '../sign/index.js';
+import { checkMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedSummary } from '../summary/summary.js';
 import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
@@ -140,13 +140,15 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       }
     }
     const commits = new Map<string, { commit: Commit; size: number } | null>();
+    const commitErrors = new Map<string, string>();
     const loadCommit = async (c: string) => {
       if (!commits.has(c)) {
         try {
           const bytes = await objects.readMetadata(c, 'commit');
           commits.set(c, { commit: decodeCommit(bytes, c), size: bytes.length });
-        } catch {
+        } catch (e) {
           commits.set(c, null);
+          commitErrors.set(c, (e as Error).message);
         }
       }
       return commits.get(c) ?? null;
@@ -163,7 +165,9 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
           if (disk === undefined) error('summary-ref-missing', `the summary lists '${e.ref}' of '${cid}' but ${p} does not exist`, p);
           else if (disk !== e.checksum) error('summary-ref-mismatch', `'${e.ref}' of '${cid}' is ${e.checksum.slice(0, 12)}… in the summary but ${disk.slice(0, 12)}… in ${p}`, p);
           const c = await loadCommit(e.checksum);
-          if (!c) error('missing-commit', `commit ${e.checksum} of '${e.ref}' is missing or corrupt`, `objects/${e.checksum.slice(0, 2)}/${e.checksum.slice(2)}.commit`);
+          const commitPath = `objects/${e.checksum.slice(0, 2)}/${e.checksum.slice(2)}.commit`;
+          if (!c && !present.has(`${e.checksum}.commit`)) error('missing-commit', `commit ${e.checksum} of '${e.ref}' is missing: ${commitPath} does not exist`, commitPath);
+          else if (!c) error('corrupt-commit', `commit ${e.checksum} of '${e.ref}' cannot be read from ${commitPath}: ${commitErrors.get(e.checksum) ?? 'corrupt'}`, commitPath);
           else {
             if (c.size !== e.commitSize) error('summary-size', `the summary gives '${e.ref}' a commit size of ${e.commitSize}, the commit has ${c.size} bytes`, 'summary');
             if (c.commit.timestamp !== e.timestamp) error('summary-timestamp', `the summary's timestamp for '${e.ref}' differs from its commit's`, 'summary');
@@ -195,26 +199,42 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
 
       // --- completeness: every object reachable from each listed commit is present ---
       const subpathsOf = new Map<string, readonly string[]>();
+      const recordsSubpaths = new Set<string>();
       for (const [cid, entries] of listed) {
         const meta = entries.find((e) => e.ref === METADATA_REF);
         const c = meta ? await loadCommit(meta.checksum) : null;
         const sp = c ? lookup(c.commit.metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
         if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(`${cid}\0${ref}`, paths);
+        // An ostree-metadata commit written by sideload records every partial ref: then a ref it leaves out is
+        // complete, whatever marker is on the drive (`ostree fsck` marks a commit with missing objects partial).
+        if (c && lookup(c.commit.metadata, SIDELOAD_REFS_KEY) !== undefined) recordsSubpaths.add(cid);
       }
       for (const [cid, entries] of listed) {
         for (const e of entries) {
           if (!(await loadCommit(e.checksum))) continue;
           const partial = await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`));
           const subpaths = subpathsOf.get(`${cid}\0${e.ref}`) ?? null;
-          if (partial && !subpaths) warning('partial-unknown-subpaths', `'${e.ref}' is partial and its subpaths are not recorded; checked what is reachable`, `state/${e.checksum}.commitpartial`);
+          const recorded = recordsSubpaths.has(cid);
+          if (partial && !subpaths && recorded)
+            error('unexpected-partial', `'${e.ref}' is marked partial but the ostree-metadata commit records it as complete (was an object lost?)`, `state/${e.checksum}.commitpartial`);
+          else if (partial && !subpaths) warning('partial-unknown-subpaths', `'${e.ref}' is partial and its subpaths are not recorded; checked what is reachable`, `state/${e.checksum}.commitpartial`);
           if (!partial && subpaths) error('partial-marker-missing', `'${e.ref}' is a subset (${subpaths.join(', ')}) but has no commitpartial marker: online clients would treat it as complete`, `state/${e.checksum}.commitpartial`);
           let missing = 0;
           let first = '';
-          for await (const o of walkCommit(objects, e.checksum, { subpaths, tolerateMissing: partial && !subpaths })) {
-            if (!present.has(`${o.checksum}.${o.type}`)) {
-              missing++;
-              first ||= `${o.checksum}.${o.type}${o.path ? ` (${o.path})` : ''}`;
+          const objectPath = (checksum: string, type: string) => `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`;
+          try {
+            for await (const o of walkCommit(objects, e.checksum, { subpaths, tolerateMissing: partial && !subpaths && !recorded })) {
+              if (!present.has(`${o.checksum}.${o.type}`)) {
+                missing++;
+                first ||= `${objectPath(o.checksum, o.type)}${o.path ? ` (${o.path})` : ''}`;
+              }
             }
+          } catch (err) {
+            // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
+            const d = err instanceof SideloadError ? err.data : {};
+            const at = typeof d['checksum'] === 'string' && typeof d['type'] === 'string' ? objectPath(d['checksum'], d['type']) : (err as Error).message;
+            missing++;
+            first ||= `${at} (the walk stops there)`;
           }
           if (missing) error('incomplete-ref', `'${e.ref}' of '${cid}' is incomplete: ${missing} objects missing, first ${first}`, `refs/mirrors/${cid}/${e.ref}`);
         }
@@ -240,7 +260,10 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       for (const f of await listFiles(dir)) if (f !== 'sideload.json') files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
       const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
       try {
-        const check = await checkUpstream(cid, { origin: rel, files }, keys, 'allow-unsigned', (b) => new Uint8Array(gunzipSync(b)));
+        // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
+        // checked), or a good drive would fail for want of keys.
+        const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });
+        const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned', (b) => new Uint8Array(gunzipSync(b)));
         if (check.signedBy.length === 0) {
           if (keys.gpg.length || keys.ed25519.length) error('upstream-unverified', `the upstream summary of '${cid}' is not signed by the given upstream keys`, rel);
           else warning('upstream-not-checked', `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`, rel);
@@ -261,6 +284,26 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     await objects.close?.();
   }
   return done();
+}
+
+/**
+ * The upstream files with, in each `*.sig`, only the signature kinds there are keys for (re-encoded in normal
+ * form; a `.sig` left with no signature is dropped, so the file counts as unsigned).
+ */
+function withoutUncheckableSignatures(files: ReadonlyMap<string, Uint8Array>, have: { gpg: boolean; ed25519: boolean }): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, bytes] of files) {
+    if (!name.endsWith('.sig') || (have.gpg && have.ed25519)) {
+      out.set(name, bytes);
+      continue;
+    }
+    const keep = ([KEY.gpgSigs, KEY.ed25519Sigs] as const)
+      .filter((k) => (k === KEY.gpgSigs ? have.gpg : have.ed25519))
+      .map((k) => [k, readSignatures(bytes, k)] as const)
+      .filter(([, sigs]) => sigs.length > 0);
+    if (keep.length) out.set(name, encodeDetached(keep));
+  }
+  return out;
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
