@@ -1,8 +1,6 @@
 /** The source options every copying command shares, and opening the source they name. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import { openInstallationSource, openRepoSource } from '../usb/sources.js';
-import { openRemoteSource } from '../usb/remote-source.js';
 import type { Source } from '../usb/source.js';
 
 export interface SourceArgs {
@@ -38,6 +36,7 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
 export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
   const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(Boolean);
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
+  const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
   const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['trusted-key'] ? { ed25519Keys: args['trusted-key'] } : {}) };
   if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys });
   const scope = {
@@ -47,7 +46,7 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
     ...(args['installation-dir'] ? { installationDir: args['installation-dir'] } : {}),
   };
   if (args.url || args.from || args.remote)
-    return openRemoteSource({
+    return (await import('../usb/remote-source.js')).openRemoteSource({
       ...(args.url ? { url: args.url } : {}),
       ...(args.from ? { flatpakrepo: args.from } : {}),
       ...(args.remote ? { remote: args.remote, scope } : {}),

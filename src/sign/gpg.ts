@@ -3,7 +3,7 @@
  * signatures over the exact bytes. Keyrings are what flatpak keeps (`<remote>.trustedkeys.gpg`, binary),
  * `xa.gpg-keys` / `GPGKey=` bytes, or armored exports. Uses OpenPGP.js (see the README for why a library).
  */
-import * as openpgp from 'openpgp';
+import type * as OpenPGP from 'openpgp';
 import type { VerifyResult } from './ed25519.js';
 
 /** Splits a binary keyring into packets and drops GnuPG trust packets (tag 12), which OpenPGP.js refuses. */
@@ -40,7 +40,12 @@ function stripTrustPackets(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.concat(out));
 }
 
-async function readKeyring(bytes: Uint8Array): Promise<openpgp.Key[]> {
+/** OpenPGP.js is large (a third of a second to load): only runs that check GPG signatures pay for it. */
+let loaded: Promise<typeof OpenPGP> | null = null;
+const openpgpLib = () => (loaded ??= import('openpgp'));
+
+async function readKeyring(bytes: Uint8Array): Promise<OpenPGP.Key[]> {
+  const openpgp = await openpgpLib();
   const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
   if (text.includes('-----BEGIN PGP')) {
     const armored = Buffer.from(bytes).toString('utf8');
@@ -52,11 +57,11 @@ async function readKeyring(bytes: Uint8Array): Promise<openpgp.Key[]> {
 /** Verifies binary detached OpenPGP signatures against a set of keyrings. */
 export class GpgVerifier {
   readonly name = 'gpg';
-  private constructor(private readonly keys: openpgp.Key[]) {}
+  private constructor(private readonly keys: OpenPGP.Key[]) {}
 
   /** Loads every key of every keyring. A keyring that does not parse is an error naming its index. */
   static async fromKeyrings(keyrings: readonly Uint8Array[]): Promise<GpgVerifier> {
-    const keys: openpgp.Key[] = [];
+    const keys: OpenPGP.Key[] = [];
     for (let n = 0; n < keyrings.length; n++) {
       try {
         keys.push(...(await readKeyring(keyrings[n] as Uint8Array)));
@@ -77,6 +82,7 @@ export class GpgVerifier {
     if (this.keys.length === 0) return { valid: false, reason: 'no trusted GPG key' };
     if (signatures.length === 0) return { valid: false, reason: 'no GPG signature' };
     const reasons: string[] = [];
+    const openpgp = await openpgpLib();
     const message = await openpgp.createMessage({ binary: data });
     for (const sigBytes of signatures) {
       try {

@@ -2,9 +2,8 @@
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { createDrive, type CreateResult } from '../../usb/create.js';
+import type { CreateResult } from '../../usb/create.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
-import { loadSecretKey } from '../../sign/index.js';
 import { createProgress } from '../progress.js';
 import { Output, formatBytes } from '../output.js';
 
@@ -71,6 +70,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
       if (args.app && args.runtime) throw new UsageError('--app and --runtime exclude each other');
+      // The engine loads here, not at startup: --help and the other commands stay fast.
+      const [{ createDrive }, { loadSecretKey }] = await Promise.all([import('../../usb/create.js'), import('../../sign/index.js')]);
       const signKey = args['sign-key'] ? loadSecretKey(await readText(args['sign-key']), args['sign-key']) : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const source = await openSourceFromArgs(args, signal);

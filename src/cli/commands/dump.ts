@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { decode, print } from '../../gvariant/index.js';
 import { COMMIT, DIRMETA, DIRTREE, DETACHED_METADATA, SUMMARY, SUMMARY_INDEX, DEPLOY_DATA } from '../../ostree/formats.js';
 import { Output } from '../output.js';
 
@@ -41,6 +40,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
       const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
       if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
       const bytes = new Uint8Array(await fs.readFile(args.file));
+      const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);
       new Output({ json: !!args.json }).result({ ok: true, type, text });

@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { generateKeyPair, formatPublicKey, formatSecretKey } from '../../sign/index.js';
 import { Output } from '../output.js';
 
 interface KeygenArgs {
@@ -26,6 +25,7 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
       const out = new Output({ json: !!args.json });
       const pubFile = `${args.output}.pub`;
       if (!args.force) for (const f of [args.output, pubFile]) if (await fs.pathExists(f)) throw new UsageError(`'${f}' exists; pass --force to overwrite it`, { path: f });
+      const { generateKeyPair, formatPublicKey, formatSecretKey } = await import('../../sign/index.js');
       const { publicKey, secretKey } = generateKeyPair();
       await fs.mkdirp(path.dirname(path.resolve(args.output)));
       await fs.writeFile(args.output, formatSecretKey(secretKey), { mode: 0o600 });

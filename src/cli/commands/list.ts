@@ -1,6 +1,5 @@
 /** `sideload list DRIVE`: what a drive holds. */
 import type { CommandModule } from 'yargs';
-import { listDrive } from '../../usb/list.js';
 import { Output, formatBytes } from '../output.js';
 
 interface ListArgs {
@@ -21,6 +20,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
         .example('$0 list --json ./iso-root', '') as never,
     handler: async (args) => {
       const out = new Output({ json: !!args.json });
+      const { listDrive } = await import('../../usb/list.js');
       const repos = await listDrive(args.drive);
       out.result({ ok: true, repos });
       for (const r of repos) {

@@ -2,8 +2,6 @@
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { ExitCode, UsageError } from '../../errors.js';
-import { loadPublicKeys } from '../../sign/index.js';
-import { verifyDrive } from '../../usb/verify.js';
 import { createProgress } from '../progress.js';
 import { Output } from '../output.js';
 
@@ -39,6 +37,7 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
           throw new UsageError(`cannot read key file '${f}'`, { path: f });
         }
       };
+      const [{ loadPublicKeys }, { verifyDrive }] = await Promise.all([import('../../sign/index.js'), import('../../usb/verify.js')]);
       const trusted = [];
       for (const f of args['trusted-key'] ?? []) trusted.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
       const upEd = [];
