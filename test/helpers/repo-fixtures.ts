@@ -175,27 +175,8 @@ export async function ostreeCheckout(repo: string, ref: string, dest: string, su
   await ostree(['checkout', `--repo=${repo}`, '-U', ...(subpath ? [`--subpath=${subpath}`] : []), ref, dest]);
 }
 
-/** `type mode size [-> target]` for every entry below `dir`, sorted: what a checkout must reproduce. */
-export async function treeManifest(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for (const name of (await fs.readdir(path.join(dir, rel))).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = await fs.lstat(path.join(dir, r));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out.push(`l ${r} -> ${await fs.readlink(path.join(dir, r))}`);
-      else if (st.isDirectory()) {
-        out.push(`d ${r} ${mode}`);
-        await walk(r);
-      } else {
-        const h = createHash('sha256').update(await fs.readFile(path.join(dir, r))).digest('hex').slice(0, 16);
-        out.push(`f ${r} ${mode} ${st.size} ${h}`);
-      }
-    }
-  };
-  await walk('');
-  return out;
-}
+/** `type path mode size hash` / `l path -> target` for every entry below `dir`, sorted: what a checkout must reproduce. */
+export { snapshotDir as treeManifest } from './tree-snapshot.js';
 
 /** `diff -r --no-dereference a b`: '' when equal, else the diff output. */
 export async function diffTrees(a: string, b: string): Promise<string> {

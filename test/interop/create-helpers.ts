@@ -1,34 +1,9 @@
 /** Shared bits of the `sideload create` interop suites: drive snapshots, ref listings, source commits. */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runOk } from '../helpers/flatpak-fixtures.js';
 
-/**
- * Every entry under `dir` (recursively, symlinks not followed): path, type, mode, and for files the size and the
- * sha256 of the bytes, for symlinks the target. Two snapshots are equal iff nothing under `dir` changed
- * (timestamps aside).
- */
-export async function snapshotDir(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    const entries = (await fs.readdir(d, { withFileTypes: true })).map((e) => e.name).sort();
-    for (const name of entries) {
-      const p = path.join(d, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const st = await fs.lstat(p);
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out.push(`l ${r} -> ${await fs.readlink(p)}`);
-      else if (st.isDirectory()) {
-        out.push(`d ${r} ${mode}`);
-        await walk(p, r);
-      } else if (st.isFile()) out.push(`f ${r} ${mode} ${st.size} ${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`);
-      else out.push(`? ${r}`);
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
+export { snapshotDir } from '../helpers/tree-snapshot.js';
 
 /** `refs/mirrors/<cid>/<ref>` files of a repo → `cid ref` → checksum. */
 export async function mirrorRefs(repo: string): Promise<Map<string, string>> {

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo, type RunResult } from '../helpers/flatpak-fixtures.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
 
 const APP = `app/org.example.App/${ARCH}/stable`;
@@ -18,23 +19,8 @@ const NET_ENV = { SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '3', SID
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Every file and symlink under `dir` (relative path → content hash / link target), staging under tmp/ left out. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (/(^|\/)repo\/tmp$/.test(r)) continue;
-      if (e.isDirectory()) {
-        out.set(r + '/', 'dir');
-        await walk(r);
-      } else if (e.isSymbolicLink()) out.set(r, `-> ${await fs.readlink(path.join(dir, r))}`);
-      else out.set(r, sha256(await fs.readFile(path.join(dir, r))));
-    }
-  };
-  await walk('');
-  return out;
-}
+/** The drive's tree, the staging area under tmp/ left out (a failed network run keeps it to resume). */
+const snapshot = (dir: string) => snapshotDir(dir, { skip: (r) => /(^|\/)repo\/tmp$/.test(r) });
 
 /** `objects/xx/….type` paths of a repo. */
 async function objectFiles(repo: string): Promise<string[]> {
@@ -85,7 +71,7 @@ describeInterop('create from an HTTP remote', () => {
   let repoDrive: string;
   /** A drive holding the runtime only (made with --repo); fault runs add the app to copies of it. */
   let baseDrive: string;
-  let baseSnap: Map<string, string>;
+  let baseSnap: string[];
 
   beforeAll(async () => {
     ex = await makeExampleRepo();
