@@ -111,9 +111,9 @@ export class ArchiveSource implements ObjectSource {
     if (this.transport.readSmall) {
       const r = await this.transport.readSmall(rel, limit, { priority: 'content', ...(opts.signal ? { signal: opts.signal } : {}) });
       if (r === null) throw missingObject(checksum, 'file', location);
-      if ('data' in r) return wholeObject(checksum, location, r.data);
+      if ('data' in r) return wholeObject(checksum, location, r.data, opts.deferVerify ?? false);
     }
-    return this.readStreamed(checksum, rel, location, limit, opts.signal);
+    return this.readStreamed(checksum, rel, location, limit, opts.signal, opts.deferVerify ?? false);
   }
 
   /**
@@ -121,7 +121,7 @@ export class ArchiveSource implements ObjectSource {
    * whole) or more than `limit` bytes arrived (large: the caller gets a ContentObject whose `pipe` takes over the
    * running stream, the buffered prefix first). The transport waits on our sink's promises, so nothing piles up.
    */
-  private readStreamed(checksum: string, rel: string, location: string, limit: number, signal?: AbortSignal): Promise<ContentObject> {
+  private readStreamed(checksum: string, rel: string, location: string, limit: number, signal: AbortSignal | undefined, deferVerify: boolean): Promise<ContentObject> {
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -179,7 +179,7 @@ export class ArchiveSource implements ObjectSource {
           unlink();
           if (n === null) return reject(missingObject(checksum, 'file', location));
           try {
-            resolve(await wholeObject(checksum, location, buffered.length === 1 ? (buffered[0] as Uint8Array) : Buffer.concat(buffered)));
+            resolve(await wholeObject(checksum, location, buffered.length === 1 ? (buffered[0] as Uint8Array) : Buffer.concat(buffered), deferVerify));
           } catch (e) {
             reject(e);
           }
@@ -258,10 +258,21 @@ export class ArchiveSource implements ObjectSource {
   }
 }
 
-/** A small object read whole: verified now, handed out as `data`. */
-async function wholeObject(checksum: string, location: string, bytes: Uint8Array): Promise<ContentObject> {
-  const h = await verifyFilez(checksum, bytes, location);
+/** A small object read whole: verified now (or, with `deferVerify`, only its header parsed), handed out as `data`. */
+async function wholeObject(checksum: string, location: string, bytes: Uint8Array, deferVerify = false): Promise<ContentObject> {
+  let h: ParsedArchiveHeader;
+  if (deferVerify) {
+    let p: ParsedArchiveHeader | null;
+    try {
+      p = parseArchiveHeader(bytes, bytes.length);
+    } catch (e) {
+      throw contentMismatch(checksum, location, (e as Error).message);
+    }
+    if (!p) throw contentMismatch(checksum, location, 'truncated archive header');
+    h = p;
+  } else h = await verifyFilez(checksum, bytes, location);
   return {
+    ...(deferVerify ? { unverified: true } : {}),
     checksum,
     info: h.info,
     size: h.size,
@@ -269,6 +280,7 @@ async function wholeObject(checksum: string, location: string, bytes: Uint8Array
     location,
     data: bytes,
     async pipe(sink) {
+      if (deferVerify) await verifyFilez(checksum, bytes, location); // a stream consumer gets checked bytes only
       const w = sink.write(bytes);
       if (w) await w;
     },

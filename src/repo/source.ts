@@ -61,6 +61,11 @@ export interface ContentObject {
   readonly location: string;
   /** The whole (verified) bytes, when the object was small enough to read at once; otherwise null. */
   readonly data: Uint8Array | null;
+  /**
+   * True when `data` has NOT been checked against the name yet: only when the caller asked for it
+   * (`ReadContentOptions.deferVerify`). Staging.writeContent verifies such objects before they get their name.
+   */
+  readonly unverified?: boolean;
   /** Streams the bytes (the same bytes `data` would hold) into `sink`; at most once. Only when `data` is null. */
   pipe(sink: ByteSink, signal?: AbortSignal): Promise<void>;
   /** Releases resources when the object is not piped (idempotent). */
@@ -71,6 +76,11 @@ export interface ReadContentOptions {
   readonly signal?: AbortSignal;
   /** Objects up to this many bytes come whole in `data`. Default SMALL_OBJECT_LIMIT. */
   readonly smallLimit?: number;
+  /**
+   * Sources that may: hand out small `.filez` objects whole with `unverified: true` instead of inflating and hashing
+   * them here, for a consumer that verifies them itself (Staging.writeContent does, in its worker threads).
+   */
+  readonly deferVerify?: boolean;
 }
 
 /** Objects at most this big are read (and verified) in one go. */

@@ -6,10 +6,14 @@
  *
  * The worker is plain JavaScript in a string (run with `eval: true`) so it works the same from the TypeScript
  * sources under vitest and from dist/. It handles the common case only: regular files and symlinks with no xattrs,
- * objects up to `limit` bytes. Anything else (xattrs, large files, a missing or corrupt object, an unexpected header)
- * comes back as `fallback` and the caller uses the general TypeScript path, which gives the definitive answer and
- * error message. The worker hands out a staged name only after SHA-256(content header ‖ payload) equals the
- * object's name, so a bug in its small header codec can only cause a fallback, never a wrong object.
+ * objects up to `limit` bytes. Anything else (xattrs, a missing or corrupt object, an unexpected header) comes back
+ * as `fallback` and the caller uses the general TypeScript path, which gives the definitive answer and error
+ * message. The worker hands out a staged name only after SHA-256(content header ‖ payload) equals the object's
+ * name, so a bug in its small header codec can only cause a fallback, never a wrong object.
+ *
+ * Memory per worker is fixed: objects are read in 1 MiB parts into one reused buffer, and zlib runs through one
+ * reused stream per kind into one reused 256 KiB output buffer (the native handle's writeSync, as node:zlib's own
+ * sync functions use it); a large object is written to its tmp file part by part and renamed only once it matched.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -81,15 +85,81 @@ ${HEADER_CODEC_JS}
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function readAll(fd, size) {
-  const buf = Buffer.allocUnsafe(size);
-  let off = 0;
-  while (off < size) {
-    const n = fs.readSync(fd, buf, off, size - off, off);
-    if (n === 0) break;
-    off += n;
+// Reused by every job of this worker: memory stays at these buffers and one zlib state per kind, whatever the
+// object sizes (no fresh multi-MiB allocation, page faults and munmap per object).
+const CHUNK = 1 << 20;
+const IN = Buffer.allocUnsafe(CHUNK);
+const OUT = Buffer.allocUnsafe(256 << 10);
+const Z = zlib.constants;
+let inflater = null;
+const deflaters = new Map();
+
+function quiet(z) { z.on('error', () => {}); return z; }
+// Runs zlib synchronously over input into OUT, handing each filled part of OUT to sink (false from sink = stop).
+// Uses the stream's native handle (node:zlib's own sync path does the same) so the output buffer is reused.
+// false when zlib failed (the stream is then destroyed) or sink refused.
+function zrun(z, flush, input, sink) {
+  const h = z._handle, st = z._writeState;
+  let off = 0, len = input.length;
+  for (;;) {
+    h.writeSync(flush, input, off, len, OUT, 0, OUT.length);
+    if (z.destroyed) return false;
+    const availOut = st[0], availIn = st[1];
+    off += len - availIn; len = availIn;
+    const have = OUT.length - availOut;
+    if (have > 0 && sink(OUT.subarray(0, have)) === false) return false;
+    if (availOut !== 0) return true;
   }
-  return off === size ? buf : null;
+}
+function native(z) { return z._handle && typeof z._handle.writeSync === 'function' && z._writeState instanceof Uint32Array; }
+function getInflater() {
+  if (!inflater || inflater.destroyed) inflater = quiet(zlib.createInflateRaw());
+  else inflater.reset();
+  return native(inflater) ? inflater : null;
+}
+function getDeflater(level) {
+  let d = deflaters.get(level);
+  if (!d || d.destroyed) { d = quiet(zlib.createDeflateRaw({ level })); deflaters.set(level, d); }
+  else d.reset();
+  return native(d) ? d : null;
+}
+
+// Inflate-and-hash check of a .filez, fed its stored bytes in order (push), with the header from the first part.
+function filezChecker(h, checksum) {
+  const hash = crypto.createHash('sha256').update(contentHeader(h.uid, h.gid, h.mode, h.target));
+  const symlink = h.target !== '';
+  let out = 0, fed = 0, ok = true;
+  const inf = symlink ? null : getInflater();
+  if (!symlink && !inf) return null;
+  const sink = (b) => { out += b.length; if (out > h.size) return (ok = false); hash.update(b); };
+  return {
+    push(part, last) {
+      if (!ok || symlink) return ok; // bytes after a symlink's header are ignored, as ostree does
+      fed += part.length;
+      if (last && h.size === 0 && fed === 0) return true;
+      return (ok = zrun(inf, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, sink) && ok);
+    },
+    done() { return ok && out === h.size && hash.digest('hex') === checksum; },
+  };
+}
+
+function openTmp(job) { return fs.openSync(job.tmp, 'wx', 0o644); }
+function writeAll(fd, b) { let off = 0; while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off); }
+function readFull(fd, buf, len, pos) {
+  let off = 0;
+  while (off < len) { const n = fs.readSync(fd, buf, off, len - off, pos + off); if (n === 0) break; off += n; }
+  return off;
+}
+// Finishes a tmp file: rename when good, else unlink and the given fallback.
+function commit(job, out, good, bytes, why) {
+  fs.closeSync(out);
+  if (!good) { try { fs.unlinkSync(job.tmp); } catch {} return fallback(job, why); }
+  fs.renameSync(job.tmp, job.final);
+  return { id: job.id, ok: true, bytes };
+}
+function ioError(job, e, out) {
+  if (out !== undefined) { try { fs.closeSync(out); } catch {} try { fs.unlinkSync(job.tmp); } catch {} }
+  return { id: job.id, error: { code: e.code || 'EIO', message: e.message } };
 }
 function sha(h, p) {
   const x = crypto.createHash('sha256').update(h);
@@ -101,11 +171,7 @@ function writeStaged(job, parts) {
   try {
     fd = fs.openSync(job.tmp, 'wx', 0o644);
     let total = 0;
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.length) off += fs.writeSync(fd, p, off, p.length - off);
-      total += p.length;
-    }
+    for (const p of parts) { writeAll(fd, p); total += p.length; }
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(job.tmp, job.final);
@@ -118,6 +184,7 @@ function writeStaged(job, parts) {
 }
 function fallback(job, why) { return { id: job.id, fallback: why }; }
 
+// Bare file → .filez: read in CHUNK parts (hash + deflate each into the tmp file), named only if the hash matched.
 function bare(job) {
   let fd;
   try {
@@ -130,23 +197,57 @@ function bare(job) {
     if (sha(contentHeader(uid, gid, st.mode, target)) !== job.checksum) return fallback(job, 'mismatch');
     return writeStaged(job, [archiveHeader(0, uid, gid, st.mode, target)]);
   }
-  let data, st;
+  let out;
   try {
-    st = fs.fstatSync(fd);
+    const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
-    data = readAll(fd, st.size);
+    const uid = job.owner ? st.uid : 0, gid = job.owner ? st.gid : 0;
+    const size = st.size;
+    const first = readFull(fd, IN, Math.min(size, CHUNK), 0);
+    if (size <= CHUNK) {
+      // Whole file in one part: check before creating anything.
+      if (first !== size) return fallback(job, 'short');
+      const data = IN.subarray(0, size);
+      if (sha(contentHeader(uid, gid, st.mode, ''), data) !== job.checksum) return fallback(job, 'mismatch');
+      const d = getDeflater(job.level);
+      if (!d) return writeStaged(job, [archiveHeader(size, uid, gid, st.mode, ''), zlib.deflateRawSync(data, { level: job.level })]);
+      out = openTmp(job);
+      const head = archiveHeader(size, uid, gid, st.mode, '');
+      writeAll(out, head);
+      let bytes = head.length;
+      if (!zrun(d, Z.Z_FINISH, data, (b) => { writeAll(out, b); bytes += b.length; })) return commit(job, out, false, 0, 'deflate');
+      return commit(job, out, true, bytes);
+    }
+    const d = getDeflater(job.level);
+    if (!d) return fallback(job, 'zlib');
+    out = openTmp(job);
+    const head = archiveHeader(size, uid, gid, st.mode, '');
+    writeAll(out, head);
+    let bytes = head.length;
+    const w = (b) => { writeAll(out, b); bytes += b.length; };
+    const hash = crypto.createHash('sha256').update(contentHeader(uid, gid, st.mode, ''));
+    let pos = 0, n = first;
+    for (;;) {
+      if (n === 0 && pos < size) return commit(job, out, false, 0, 'short');
+      pos += n;
+      const part = IN.subarray(0, n);
+      hash.update(part);
+      const last = pos >= size;
+      if (!zrun(d, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, w)) return commit(job, out, false, 0, 'deflate');
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    return commit(job, out, hash.digest('hex') === job.checksum, bytes, 'mismatch');
+  } catch (e) {
+    return ioError(job, e, out);
   } finally {
     fs.closeSync(fd);
   }
-  if (!data) return fallback(job, 'short');
-  const uid = job.owner ? st.uid : 0, gid = job.owner ? st.gid : 0;
-  if (sha(contentHeader(uid, gid, st.mode, ''), data) !== job.checksum) return fallback(job, 'mismatch');
-  const z = zlib.deflateRawSync(data, { level: job.level, chunkSize: Math.max(16384, Math.min(data.length + 1024, 8 << 20)) });
-  return writeStaged(job, [archiveHeader(data.length, uid, gid, st.mode, ''), z]);
 }
 
+// Archive .filez → the same bytes: read in CHUNK parts, written verbatim to the tmp file while inflated and hashed.
 function archive(job) {
-  let fd, data;
+  let fd, out;
   try {
     fd = fs.openSync(job.src, 'r');
   } catch (e) {
@@ -155,23 +256,47 @@ function archive(job) {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
-    data = readAll(fd, st.size);
+    const size = st.size;
+    let n = readFull(fd, IN, Math.min(size, CHUNK), 0);
+    if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
+    const h = parseArchive(IN.subarray(0, n));
+    if (!h) return fallback(job, 'header');
+    const c = filezChecker(h, job.checksum);
+    if (!c) return fallback(job, 'zlib');
+    if (size <= CHUNK) {
+      // Whole object in one part: check before creating anything.
+      if (!c.push(IN.subarray(h.payloadOffset, n), true) || !c.done()) return fallback(job, 'mismatch');
+      return writeStaged(job, [IN.subarray(0, n)]);
+    }
+    out = openTmp(job);
+    let pos = 0, payloadOffset = h.payloadOffset;
+    for (;;) {
+      if (n === 0 && pos < size) return commit(job, out, false, 0, 'short');
+      const part = IN.subarray(0, n);
+      writeAll(out, part);
+      pos += n;
+      const last = pos >= size;
+      if (!c.push(part.subarray(payloadOffset), last)) return commit(job, out, false, 0, 'mismatch');
+      payloadOffset = 0;
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    return commit(job, out, c.done(), pos, 'mismatch');
+  } catch (e) {
+    return ioError(job, e, out);
   } finally {
     fs.closeSync(fd);
   }
-  if (!data) return fallback(job, 'short');
+}
+
+// A .filez whose bytes came in the message (HTTP): the same check as archive(), then staged.
+function filez(job) {
+  const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const h = parseArchive(data);
   if (!h) return fallback(job, 'header');
-  let plain = null;
-  if (h.target === '') {
-    const payload = data.subarray(h.payloadOffset);
-    if (!(h.size === 0 && payload.length === 0)) {
-      try { plain = zlib.inflateRawSync(payload, { maxOutputLength: h.size + 1, chunkSize: Math.max(16384, Math.min(h.size + 1, 8 << 20)) }); }
-      catch { return fallback(job, 'inflate'); }
-      if (plain.length !== h.size) return fallback(job, 'size');
-    }
-  }
-  if (sha(contentHeader(h.uid, h.gid, h.mode, h.target), plain) !== job.checksum) return fallback(job, 'mismatch');
+  const c = filezChecker(h, job.checksum);
+  if (!c) return fallback(job, 'zlib');
+  if (!c.push(data.subarray(h.payloadOffset), true) || !c.done()) return fallback(job, 'mismatch');
   return writeStaged(job, [data]);
 }
 
@@ -193,7 +318,7 @@ parentPort.on('message', (jobs) => {
   const out = [];
   for (const job of jobs) {
     try {
-      out.push(job.kind === 'archive' ? archive(job) : job.kind === 'bare' ? bare(job) : job.kind === 'write' ? writeStaged(job, [job.data]) : renames(job));
+      out.push(job.kind === 'archive' ? archive(job) : job.kind === 'filez' ? filez(job) : job.kind === 'bare' ? bare(job) : job.kind === 'write' ? writeStaged(job, [job.data]) : renames(job));
     } catch (e) {
       out.push(fallback(job, 'exception: ' + (e && e.message)));
     }
@@ -224,7 +349,16 @@ export interface RenameJob {
   readonly pairs: ReadonlyArray<readonly [string, string]>;
 }
 
-export type Job = CopyJob | WriteJob | RenameJob;
+/** Verify a whole `.filez` given as bytes (inflate + SHA-256 against `checksum`), then stage it like WriteJob. */
+export interface FilezJob {
+  readonly kind: 'filez';
+  readonly checksum: string;
+  readonly data: Uint8Array;
+  readonly tmp: string;
+  readonly final: string;
+}
+
+export type Job = CopyJob | WriteJob | RenameJob | FilezJob;
 
 export interface CopyJob {
   readonly kind: 'archive' | 'bare';
@@ -242,8 +376,8 @@ export type JobResult = { ok: true; bytes: number } | { fallback: string } | { e
 
 type Pending = { job: Job & { id: number }; resolve: (r: JobResult) => void; reject: (e: Error) => void };
 
-/** Objects up to this size go through the workers (each holds one whole file and its compressed copy). */
-export const WORKER_OBJECT_LIMIT = 8 << 20;
+/** Objects up to this size go through the workers: all of them (a worker streams in 1 MiB parts, so its memory stays flat). */
+export const WORKER_OBJECT_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
  * A fixed set of copy workers. Jobs travel in batches (up to BATCH per message, fewer when the queue is short) and
@@ -313,7 +447,15 @@ export class CopyWorkerPool {
       if (best.busy.size === 0) best.w.ref();
       for (const p of batch) best.busy.set(p.job.id, p);
       best.batches++;
-      best.w.postMessage(batch.map((p) => p.job));
+      // A filez job's bytes go over as a private copy, transferred (not cloned with whatever buffer they are a view of).
+      const transfer: ArrayBuffer[] = [];
+      const jobs = batch.map((p) => {
+        if (p.job.kind !== 'filez') return p.job;
+        const data = new Uint8Array(p.job.data);
+        transfer.push(data.buffer);
+        return { ...p.job, data };
+      });
+      best.w.postMessage(jobs, transfer);
     }
   }
 

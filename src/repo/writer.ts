@@ -19,7 +19,7 @@ import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { parseLooseName, objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
-import { contentMismatch } from './content-verify.js';
+import { contentMismatch, verifyFilez } from './content-verify.js';
 import { checkAborted, isENOENT } from './fs-transport.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
@@ -320,6 +320,8 @@ export class Staging {
     const type: ObjectType = 'file';
     const name = `${obj.checksum}.file`;
     if (obj.data) {
+      if (obj.format === 'filez' && obj.unverified) return this.stageUnverifiedFilez(obj.checksum, obj.data, obj.location, signal);
+      if (obj.unverified) throw new Error(`${name}: unverified ${obj.format} object`);
       if (obj.format === 'filez') return this.stageBytes(obj.checksum, type, [obj.data]);
       const header = archiveHeader(obj.info, obj.size);
       if (isSymlink(obj.info)) return this.stageBytes(obj.checksum, type, [header]);
@@ -352,6 +354,30 @@ export class Staging {
       if (signal?.aborted && !(e instanceof CorruptError)) throw new InterruptedError('interrupted', { object: name });
       throw writeError(e, this.repo.path, name);
     }
+  }
+
+  /**
+   * Stages a whole `.filez` that has not been checked yet: a worker inflates and hashes it and gives it its staged
+   * name only if it matches `checksum`; anything the worker declines is verified here (verifyFilez, the definitive
+   * check and error message) before it is staged.
+   */
+  private async stageUnverifiedFilez(checksum: string, data: Uint8Array, location: string, signal?: AbortSignal): Promise<number> {
+    const pool = this.workerPool();
+    const name = `${checksum}.file`;
+    if (pool) {
+      const final = this.stagedPath(checksum, 'file');
+      await this.ensureDir(path.dirname(final));
+      const r = await pool.run({ kind: 'filez', checksum, data, tmp: this.tmpFor(final), final });
+      if ('ok' in r) {
+        this.staged.set(name, 'file');
+        this.stagedFiles++;
+        return r.bytes;
+      }
+      if ('error' in r) throw writeError(Object.assign(new Error(r.error.message), { code: r.error.code }), this.repo.path, name);
+    }
+    await verifyFilez(checksum, data, location);
+    checkAborted(signal);
+    return this.stageBytes(checksum, 'file', [data]);
   }
 
   /**
