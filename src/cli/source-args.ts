@@ -55,7 +55,8 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       ...(signal ? { signal } : {}),
       transport: httpOptionsFromEnv(process.env),
     });
-  return openInstallationSource(scope, keys);
+  // With several installations in scope, the refs on the command line choose the one to read (as in flatpak).
+  return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs);
 }
 
 /** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, concurrency. */

@@ -11,6 +11,7 @@ import { Installation, installationsInScope, type InstallationScope, type Deploy
 import { decodeCommit } from '../ostree/commit.js';
 import { openObjectSource, type ObjectSource } from '../repo/index.js';
 import { decodeSummary } from '../summary/summary.js';
+import { parseRefArg } from '../flatpak/resolve.js';
 import { loadPublicKeys } from '../sign/index.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 
@@ -53,12 +54,11 @@ async function readCommitFrom(objects: ObjectSource, checksum: string) {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
-export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys): Promise<Source> {
+export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys, requested?: readonly string[]): Promise<Source> {
   const locations = await installationsInScope(scope);
   if (locations.length === 0) throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
   const installations = await Promise.all(locations.map((l) => Installation.open(l)));
-  // All refs must come from one installation, as in flatpak; we pick the one holding the refs when several are in scope.
-  const inst = installations[0] as Installation;
+  const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
   const objects = await openObjectSource(inst.repoPath);
   const remotes = inst.remotes();
@@ -137,6 +137,45 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
     },
     close: async () => objects.close?.(),
   };
+}
+
+/**
+ * All refs must come from one installation, as in flatpak create-usb: with several in scope, the one that has the
+ * requested refs deployed. A ref deployed in more than one, or refs spread over several, is a usage error that
+ * names the installations and the options that choose one. With no match anywhere, the first installation is
+ * used and the planner reports the missing ref with what is there.
+ */
+async function pickInstallation(installations: readonly Installation[], requested: readonly string[]): Promise<Installation> {
+  const first = installations[0] as Installation;
+  if (installations.length === 1 || requested.length === 0) return first;
+  const deployed = await Promise.all(installations.map((i) => i.deployed()));
+  const holdersOf = (arg: string): Installation[] => {
+    let p: ReturnType<typeof parseRefArg>;
+    try {
+      p = parseRefArg(arg);
+    } catch {
+      return []; // the planner reports the bad argument
+    }
+    return installations.filter((_, n) =>
+      (deployed[n] ?? []).some((d) => {
+        const [kind, id, arch, branch] = d.ref.split('/');
+        return p.kinds.includes(kind as 'app' | 'runtime') && id === p.id && (!p.arch || arch === p.arch) && (!p.branch || branch === p.branch);
+      }),
+    );
+  };
+  const names = (l: readonly Installation[]) => l.map((i) => `'${i.location.name}'`).join(', ');
+  let chosen: Installation | null = null;
+  for (const arg of requested) {
+    const holders = holdersOf(arg);
+    if (holders.length > 1)
+      throw new UsageError(`'${arg}' is installed in several installations (${names(holders)}); choose one with --user, --system or --installation=NAME`, { ref: arg });
+    const h = holders[0];
+    if (!h) continue;
+    if (chosen && chosen !== h)
+      throw new UsageError(`the refs are spread over installations ${names([chosen, h])}; all refs of one drive must come from one installation (run sideload once per installation)`, { ref: arg });
+    chosen = h;
+  }
+  return chosen ?? first;
 }
 
 function escapeRe(s: string): string {

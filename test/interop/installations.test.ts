@@ -1,0 +1,83 @@
+/**
+ * Installation sources beyond the basics: the upstream summary carried from the caches flatpak keeps for an HTTP
+ * remote (format.md §8.6), and choosing among several installations in scope as flatpak create-usb does.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { decode } from '../../src/gvariant/index.js';
+import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
+import { ARCH, CID, describeInterop, flatpakEnv, makeExampleRepo, offlineInstall, sideload, tempDir, type ExampleRepo, type FlatpakEnv } from '../helpers/flatpak-fixtures.js';
+import { startServer, type TestServer } from '../helpers/http-server.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
+import { mirrorRefs } from './create-helpers.js';
+
+const APP = `app/org.example.App/${ARCH}/stable`;
+const NO_PROXY = { http_proxy: '', HTTP_PROXY: '', no_proxy: '127.0.0.1' };
+
+describeInterop('installation sources: upstream summary from flatpak caches, several installations', () => {
+  let ex: ExampleRepo;
+  let server: TestServer;
+  let f: FlatpakEnv;
+  beforeAll(async () => {
+    ex = await makeExampleRepo();
+    server = await startServer(ex.repo, { prefix: 'repo' });
+    f = await flatpakEnv();
+    f.env = { ...f.env, ...NO_PROXY };
+    // Installed over HTTP, flatpak caches the signed summary index and the subsummary it used.
+    await f.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', `${server.url}/`]);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+  });
+  afterAll(async () => server?.close());
+
+  it('carries the upstream summary.idx and its signature byte for byte from the installation cache, and the subsummary it names', async () => {
+    const cache = await fs.readdir(path.join(f.userDir, 'repo/tmp/cache/summaries'));
+    expect(cache).toEqual(expect.arrayContaining(['example.idx', 'example.idx.sig']));
+    const drive = await tempDir('sideload-cache-');
+    const r = await sideload(['create', '--user', '--no-fsync', drive, 'org.example.App'], { env: f.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Upstream summary org\.example\.Stable: summary\.idx, 3 files, signed by gpg/);
+    const up = path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID);
+    for (const name of ['summary.idx', 'summary.idx.sig']) expect(await fs.readFile(path.join(up, name)), name).toEqual(await fs.readFile(path.join(ex.repo, name)));
+    // The index lists one subsummary per arch by its sha256; the cache holds it uncompressed, and so does the drive.
+    const [subs] = decode(SUMMARY_INDEX, new Uint8Array(await fs.readFile(path.join(ex.repo, 'summary.idx')))) as [Array<[string, [Uint8Array]]>];
+    const digest = Buffer.from((subs.find(([n]) => n === ARCH) as [string, [Uint8Array]])[1][0]).toString('hex');
+    const sub = await fs.readFile(path.join(up, 'summaries', digest));
+    expect(createHash('sha256').update(sub).digest('hex')).toBe(digest);
+    const record = JSON.parse(await fs.readFile(path.join(up, 'sideload.json'), 'utf8')) as { origin: string; signedBy: string[]; root: string };
+    expect(record).toMatchObject({ signedBy: ['gpg'], root: 'summary.idx' });
+    expect(record.origin).toMatch(/cache of remote 'example'/);
+    const v = await sideload(['verify', '--upstream-gpg', ex.gpgKey, drive]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    // The drive installs offline as usual.
+    const { result } = await offlineInstall(ex, drive);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('with the user and system installations both in scope, reads the one where the ref is installed', async () => {
+    // The app lives in the system installation only; the user installation exists but has just a remote.
+    const g = await flatpakEnv();
+    g.env = { ...g.env, ...NO_PROXY };
+    await g.flatpakOk(['--system', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', `file://${ex.repo}`]);
+    await g.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+    await g.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'other', `file://${ex.repo}`]);
+    const drive = await tempDir('sideload-sys-');
+    const r = await sideload(['create', '--no-fsync', drive, 'org.example.App'], { env: g.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(APP);
+    expect((await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ${APP}`)).toMatch(/^[0-9a-f]{64}$/);
+
+    // Installed in both: refused, naming both installations and how to choose, and the drive is untouched.
+    await g.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'other', 'org.example.App']);
+    const d2 = await tempDir('sideload-both-');
+    const before = await snapshotDir(d2);
+    const both = await sideload(['create', '--no-fsync', d2, 'org.example.App'], { env: g.env });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/'org\.example\.App' is installed in several installations \('user', 'system'\); choose one with --user, --system/);
+    expect(await snapshotDir(d2)).toEqual(before);
+    // Naming one works.
+    const sys = await sideload(['create', '--system', '--no-fsync', d2, 'org.example.App'], { env: g.env });
+    expect(sys.code, sys.stderr).toBe(0);
+  });
+});
