@@ -55,6 +55,22 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     expect(result.code, result.stderr).toBe(0);
   });
 
+  it('--remote NAME reads straight from the URL of a configured remote, trusting its keyring', async () => {
+    const drive = await tempDir('sideload-remote-name-');
+    server.resetLog();
+    const r = await sideload(['create', '--user', '--remote', 'example', '--no-fsync', drive, 'org.example.App'], { env: f.env });
+    expect(r.code, r.stderr).toBe(0);
+    // It fetched from the server (the signed index first), not from the installation's objects.
+    expect(server.log[0]?.rel).toBe('summary.idx');
+    expect(server.objectGets().length).toBeGreaterThan(0);
+    const refs = await mirrorRefs(path.join(drive, '.ostree/repo'));
+    expect(refs.get(`${CID} ${APP}`)).toBe((await fs.readFile(path.join(ex.repo, 'refs/heads', APP), 'utf8')).trim());
+    // An unknown remote is "not found", naming it.
+    const bad = await sideload(['create', '--user', '--remote', 'nope', drive, 'org.example.App'], { env: f.env });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/remote 'nope' is not configured/);
+  });
+
   it('with the user and system installations both in scope, reads the one where the ref is installed', async () => {
     // The app lives in the system installation only; the user installation exists but has just a remote.
     const g = await flatpakEnv();
