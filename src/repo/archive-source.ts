@@ -196,6 +196,7 @@ export class ArchiveSource implements ObjectSource {
       const streaming = (h: ParsedArchiveHeader): ContentObject => {
         let used = false;
         return {
+          ...(deferVerify ? { unverified: true } : {}),
           checksum,
           info: h.info,
           size: h.size,
@@ -207,17 +208,20 @@ export class ArchiveSource implements ObjectSource {
             used = true;
             const onPipeAbort = () => ac.abort(pipeSignal?.reason);
             pipeSignal?.addEventListener('abort', onPipeAbort, { once: true });
-            const v = new FilezVerifier(checksum, location);
+            // deferVerify: the consumer (Staging.writeContent) checks the written bytes before naming them.
+            const v = deferVerify ? null : new FilezVerifier(checksum, location);
             try {
-              const vs: ByteSink = {
-                async write(c) {
-                  await Promise.all([v.write(c), consumer.write(c)]);
-                },
-                reset() {
-                  v.reset();
-                  consumer.reset();
-                },
-              };
+              const vs: ByteSink = !v
+                ? consumer
+                : {
+                    async write(c) {
+                      await Promise.all([v.write(c), consumer.write(c)]);
+                    },
+                    reset() {
+                      v.reset();
+                      consumer.reset();
+                    },
+                  };
               const prefix = buffered;
               buffered = [];
               for (const c of prefix) await vs.write(c);
@@ -225,9 +229,9 @@ export class ArchiveSource implements ObjectSource {
               attach();
               const n = await done;
               if (n === null) throw missingObject(checksum, 'file', location);
-              await v.finish();
+              await v?.finish();
             } catch (e) {
-              v.destroy();
+              v?.destroy();
               ac.abort();
               if (ac.signal.aborted && !(e instanceof CorruptError) && (signal?.aborted || pipeSignal?.aborted)) throw new InterruptedError();
               throw e;

@@ -289,6 +289,47 @@ function archive(job) {
   }
 }
 
+// A .filez already written to job.src (a tmp file; streamed from HTTP): read back (page cache) in CHUNK parts,
+// inflated and hashed; renamed to job.final only if it matched. The file is left alone otherwise.
+function check(job) {
+  let fd;
+  try {
+    fd = fs.openSync(job.src, 'r');
+  } catch (e) {
+    return fallback(job, e.code || 'open');
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    let n = readFull(fd, IN, Math.min(size, CHUNK), 0);
+    if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
+    const h = parseArchive(IN.subarray(0, n));
+    if (!h) return fallback(job, 'header');
+    const c = filezChecker(h, job.checksum);
+    if (!c) return fallback(job, 'zlib');
+    let pos = 0, payloadOffset = h.payloadOffset;
+    for (;;) {
+      if (n === 0 && pos < size) return fallback(job, 'short');
+      pos += n;
+      const last = pos >= size;
+      if (!c.push(IN.subarray(payloadOffset, n), last)) return fallback(job, 'mismatch');
+      payloadOffset = 0;
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    if (!c.done()) return fallback(job, 'mismatch');
+  } catch (e) {
+    return fallback(job, 'exception: ' + e.message);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(job.src, job.final);
+  } catch (e) {
+    return { id: job.id, error: { code: e.code || 'EIO', message: e.message } };
+  }
+  return { id: job.id, ok: true, bytes: 0 };
+}
+
 // A .filez whose bytes came in the message (HTTP): the same check as archive(), then staged.
 function filez(job) {
   const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
@@ -318,7 +359,7 @@ parentPort.on('message', (jobs) => {
   const out = [];
   for (const job of jobs) {
     try {
-      out.push(job.kind === 'archive' ? archive(job) : job.kind === 'filez' ? filez(job) : job.kind === 'bare' ? bare(job) : job.kind === 'write' ? writeStaged(job, [job.data]) : renames(job));
+      out.push(job.kind === 'archive' ? archive(job) : job.kind === 'filez' ? filez(job) : job.kind === 'check' ? check(job) : job.kind === 'bare' ? bare(job) : job.kind === 'write' ? writeStaged(job, [job.data]) : renames(job));
     } catch (e) {
       out.push(fallback(job, 'exception: ' + (e && e.message)));
     }
@@ -358,7 +399,15 @@ export interface FilezJob {
   readonly final: string;
 }
 
-export type Job = CopyJob | WriteJob | RenameJob | FilezJob;
+/** Verify the `.filez` at `src` (a tmp file) against `checksum` and rename it to `final`; untouched unless it matched. */
+export interface CheckJob {
+  readonly kind: 'check';
+  readonly checksum: string;
+  readonly src: string;
+  readonly final: string;
+}
+
+export type Job = CopyJob | WriteJob | RenameJob | FilezJob | CheckJob;
 
 export interface CopyJob {
   readonly kind: 'archive' | 'bare';
@@ -390,9 +439,9 @@ export class CopyWorkerPool {
   private closed = false;
   private scheduled = false;
   /** Jobs per message at most. */
-  private static readonly BATCH = 8;
+  private static readonly BATCH = 32;
   /** Jobs queued at one worker at most. */
-  private static readonly DEPTH = 16;
+  private static readonly DEPTH = 64;
 
   constructor(size = defaultWorkers()) {
     for (let i = 0; i < size; i++) {
@@ -426,10 +475,10 @@ export class CopyWorkerPool {
     if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
     return new Promise<JobResult>((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
-      // Collect the jobs queued in this tick into batches.
+      // Collect the jobs queued in this event-loop turn (all the IO callbacks of one poll) into batches.
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(() => {
+        setImmediate(() => {
           this.scheduled = false;
           this.pump();
         });
@@ -439,8 +488,13 @@ export class CopyWorkerPool {
 
   private pump(): void {
     while (this.queue.length) {
+      // A message costs a wake-up on both sides (a syscall each, dear in a VM): a worker gets a new batch when it is
+      // idle, or a second one (double buffering) only when a full batch is waiting. Jobs that come in while it works
+      // wait here and go over together when its results come back.
+      const full = this.queue.length >= CopyWorkerPool.BATCH;
       let best: (typeof this.workers)[number] | null = null;
-      for (const s of this.workers) if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
+      for (const s of this.workers)
+        if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
       if (!best) return;
       const n = Math.max(1, Math.min(CopyWorkerPool.BATCH, CopyWorkerPool.DEPTH - best.busy.size, Math.ceil(this.queue.length / this.workers.length)));
       const batch = this.queue.splice(0, n);

@@ -19,7 +19,7 @@ import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { parseLooseName, objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
-import { contentMismatch, verifyFilez } from './content-verify.js';
+import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
 import { checkAborted, isENOENT } from './fs-transport.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
@@ -123,6 +123,9 @@ export class Staging {
     const s = new Staging(repo, opts);
     await s.lock();
     try {
+      // Plain files of earlier runs are garbage once no publish journal names them any more.
+      if (!(await fs.stat(path.join(repo.path, 'tmp/sideload-publish.json')).catch(() => null)))
+        await fs.rm(path.join(s.dir, 'files'), { recursive: true, force: true });
       await s.load();
     } catch (e) {
       await s.unlock();
@@ -343,7 +346,10 @@ export class Staging {
       await fh.close();
       fh = null;
       if (obj.format === 'raw' && out.size === 0) throw contentMismatch(obj.checksum, obj.location, 'nothing was written');
-      await fs.rename(tmp, final);
+      if (obj.unverified) {
+        if (obj.format !== 'filez') throw new Error(`${name}: unverified ${obj.format} object`);
+        await this.checkFilezFile(obj.checksum, tmp, final, obj.location);
+      } else await fs.rename(tmp, final);
       this.staged.set(`${obj.checksum}.${type}`, type);
       this.stagedFiles++;
       return out.size;
@@ -378,6 +384,37 @@ export class Staging {
     await verifyFilez(checksum, data, location);
     checkAborted(signal);
     return this.stageBytes(checksum, 'file', [data]);
+  }
+
+  /**
+   * Names a written but unchecked `.filez` (`tmp`): a worker reads it back (from the page cache), inflates and hashes
+   * it and renames it to `final` only if it matches; anything the worker declines is checked here with a
+   * FilezVerifier (the definitive check and error message) before the rename.
+   */
+  private async checkFilezFile(checksum: string, tmp: string, final: string, location: string): Promise<void> {
+    const pool = this.workerPool();
+    if (pool) {
+      const r = await pool.run({ kind: 'check', checksum, src: tmp, final });
+      if ('ok' in r) return;
+      if ('error' in r) throw Object.assign(new Error(r.error.message), { code: r.error.code });
+    }
+    const v = new FilezVerifier(checksum, location);
+    const fh = await fs.open(tmp, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(256 << 10);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        await v.write(Buffer.from(buf.subarray(0, bytesRead)));
+      }
+      await v.finish();
+    } catch (e) {
+      v.destroy();
+      throw e;
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, final);
   }
 
   /**
@@ -611,12 +648,15 @@ export class Staging {
     await this.unlock();
   }
 
-  /** Releases the lock and keeps staged objects for a later run (resume after an interrupt). */
-  async close(): Promise<void> {
+  /**
+   * Releases the lock and keeps staged objects for a later run (resume after an interrupt). The staged plain files
+   * (summary, upstream copy) are dropped too, unless `keepFiles`: a publish journal that names them is pending.
+   */
+  async close(opts: { keepFiles?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool?.close();
-    await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
+    if (!opts.keepFiles) await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
     await this.unlock();
   }
 }
