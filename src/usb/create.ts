@@ -193,6 +193,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 
   const staging = await openStaging(dest, { fsync: opts.fsync ?? true, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
   let keepStaging = false;
+  let journaled = false;
   try {
     // --- copy ---
     let copied = 0;
@@ -314,6 +315,9 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     // --- publish: objects first, then the journaled step ---
     opts.onProgress?.({ phase: 'publish', objectsDone: 0, bytesDone: 0 });
     await staging.publish();
+    // From here the journal names staged files (summary, upstream copy): the staging area must survive a failure,
+    // so that the next run (or `verify --repair`) can finish the publish.
+    journaled = true;
     await publish(loc.repo, [...refOps, ...ops], opts.fsync ?? true);
     const link = await ensureReposDLink(loc);
 
@@ -328,11 +332,11 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     };
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
-    keepStaging = e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
+    keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
     throw e;
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
-    else await staging.close().catch(() => {});
+    else await staging.close({ keepFiles: journaled }).catch(() => {});
     // A first run that failed for good: remove the repo it created (nothing was published into it).
     if (!keepStaging && createdDirs.length && !(await fs.pathExists(path.join(loc.repo, 'summary')))) {
       for (const d of createdDirs) await fs.rm(d, { recursive: true, force: true }).catch(() => {});

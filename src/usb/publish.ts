@@ -1,7 +1,7 @@
 /**
  * The publish step: makes a staged drive update visible with a roll-forward journal, so that refs, commitpartial
  * markers, the upstream copy, the summary and summary.sig change together. The journal is written (fsync'd)
- * before the first change; a run that dies half way leaves it behind, and the next `create` or `verify --repair`
+ * before the first change; a run that dies half way leaves it behind, and the next `create` (or `verify --repair`)
  * replays it to the end. The summary is renamed into place last: clients read only the summary and objects,
  * and every object it names is already in objects/ by then.
  */
@@ -33,12 +33,18 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, f
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const fd = await fs.open(tmp, 'w', 0o644);
   try {
-    await fs.write(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    if (fsync) await fs.fsync(fd);
-  } finally {
-    await fs.close(fd);
+    try {
+      await fs.write(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      if (fsync) await fs.fsync(fd);
+    } finally {
+      await fs.close(fd);
+    }
+    await fs.rename(tmp, file);
+  } catch (e) {
+    // A failed write (full disk, I/O error) leaves no stray temp file; ostree would ignore it, but the user sees it.
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
   }
-  await fs.rename(tmp, file);
   if (fsync) await fsyncDir(dir);
 }
 

@@ -18,7 +18,7 @@ import { checkMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from '.
 import { decodeSummary, summaryCollections, type DecodedSummary } from '../summary/summary.js';
 import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
-import { hasPendingPublish, JOURNAL } from './publish.js';
+import { hasPendingPublish, JOURNAL, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
 import { checkUpstream } from './upstream.js';
 import { UPSTREAM_DIR } from './create.js';
@@ -29,6 +29,11 @@ export interface VerifyOptions {
   /** Keys to check the carried upstream summaries with (GPG keyrings, ed25519 keys). */
   readonly upstreamGpg?: readonly Uint8Array[];
   readonly upstreamEd25519?: readonly Uint8Array[];
+  /**
+   * First finish an update that was interrupted while publishing (replay its journal), as the next `create` would.
+   * Default false: verify only reads.
+   */
+  readonly repair?: boolean;
   /** Skip re-hashing every object (structure only). Default false. */
   readonly quick?: boolean;
   readonly signal?: AbortSignal;
@@ -61,7 +66,10 @@ export interface VerifyReport {
 export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const repos = await findDriveRepos(drive);
   const reports: RepoReport[] = [];
-  for (const r of repos) reports.push(await verifyRepo(r, opts));
+  for (const r of repos) {
+    if (opts.repair) await replay(r);
+    reports.push(await verifyRepo(r, opts));
+  }
   return { ok: reports.every((r) => r.ok), repos: reports };
 }
 
@@ -92,7 +100,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   if (config.get('core', 'collection-id')) warning('collection-id-set', 'core.collection-id is set: offline clients list only the collection-map, so refs/heads would be invisible', 'config');
   for (const d of ['objects', 'tmp', 'refs/heads', 'refs/mirrors', 'state'])
     if (!(await fs.pathExists(path.join(repo, d)))) error('missing-dir', `directory '${d}' is missing (a read-only drive cannot be opened without it)`, d);
-  if (await hasPendingPublish(repo)) error('pending-publish', 'an interrupted update left its publish journal; run `sideload create` again to finish it', JOURNAL);
+  if (await hasPendingPublish(repo)) error('pending-publish', 'an interrupted update left its publish journal; run `sideload verify --repair` (or the same `sideload create` again) to finish it', JOURNAL);
 
   let objects: ObjectSource;
   try {

@@ -11,6 +11,7 @@ interface VerifyArgs {
   'upstream-gpg'?: string[];
   'upstream-key'?: string[];
   quick?: boolean;
+  repair?: boolean;
   json?: boolean;
 }
 
@@ -25,6 +26,7 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
         .option('upstream-gpg', { type: 'string', array: true, describe: 'OpenPGP keyring to check the carried upstream summaries' })
         .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file to check the carried upstream summaries' })
         .option('quick', { type: 'boolean', describe: 'Skip re-hashing every object' })
+        .option('repair', { type: 'boolean', describe: 'First finish an update that was interrupted while publishing (the only write verify makes)' })
         .option('json', { type: 'boolean', describe: 'Print JSON' })
         .example('$0 verify /run/media/me/USB', '')
         .example('$0 verify --trusted-key drive.pub --upstream-gpg flathub.gpg /mnt/usb', '') as never,
@@ -47,7 +49,7 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
       const progress = createProgress(!args.json);
       let report;
       try {
-        report = await verifyDrive(args.drive, { trustedKeys: trusted, upstreamGpg: upGpg, upstreamEd25519: upEd, quick: !!args.quick, onProgress: (e) => progress.onProgress(e) });
+        report = await verifyDrive(args.drive, { trustedKeys: trusted, upstreamGpg: upGpg, upstreamEd25519: upEd, quick: !!args.quick, repair: !!args.repair, onProgress: (e) => progress.onProgress(e) });
       } finally {
         progress.stop();
       }
