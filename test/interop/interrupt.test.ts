@@ -1,0 +1,101 @@
+/**
+ * The drive is either as it was or complete and valid: Ctrl-C half way through a copy, and a drive that fills up,
+ * each run as the real CLI process. Sources are ostree repos made with `ostree commit` (needs ostree only).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeOstree, ostree, ostreeInit, pseudoBytes } from '../helpers/repo-fixtures.js';
+import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { projectRoot } from '../helpers/shared.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
+
+const CID = 'org.example.Big';
+const SMALL = 'runtime/org.example.Small/x86_64/stable';
+const BIG = 'runtime/org.example.Big/x86_64/stable';
+const noTmp = { skip: (r: string) => r === '.ostree/repo/tmp' };
+
+/** A bare-user-only repo (like an installation's) with a small ref and one holding `bigMb` MiB of hard-to-compress data. */
+async function makeSource(bigMb: number): Promise<string> {
+  const dir = await tempDir('sideload-intr-src-');
+  const repo = path.join(dir, 'repo');
+  await ostreeInit(repo, 'bare-user-only');
+  await ostree(['config', `--repo=${repo}`, 'set', 'core.collection-id', CID]);
+  for (const [ref, size] of [[SMALL, 0], [BIG, bigMb]] as const) {
+    const tree = path.join(dir, ref.split('/')[1] as string);
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    await fs.writeFile(path.join(tree, 'metadata'), `[Runtime]\nname=${ref.split('/')[1]}\n`);
+    await fs.writeFile(path.join(tree, 'files/readme'), `${ref}\n`);
+    // Mostly random bytes: deflate works hard, so the copy takes seconds.
+    for (let i = 0; i < size; i += 16) await fs.writeFile(path.join(tree, `files/blob-${i}`), pseudoBytes(Math.min(16, size - i) << 20, i + 7).map((b, j) => (j % 64 < 56 ? (b * 131 + j) & 0xff : b)));
+    const meta = `[Runtime]\nname=${ref.split('/')[1]}\n`;
+    await ostree(['commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=dir=${tree}`, '--subject=x', '--timestamp=2024-01-02T03:04:05Z', `--add-metadata-string=xa.metadata=${meta}`]);
+  }
+  return repo;
+}
+
+describeOstree('interrupted and failed runs leave the drive as it was', () => {
+  let source: string;
+  beforeAll(async () => {
+    await ensureBuilt();
+    source = await makeSource(96);
+  });
+
+  it('Ctrl-C half way: exit 130, the drive untouched, verify passes; the next run completes it', async () => {
+    const drive = await tempDir('sideload-intr-');
+    const first = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, SMALL]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await snapshotDir(drive, noTmp);
+
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Wait until content objects are being staged, then interrupt.
+    const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
+    const t0 = Date.now();
+    for (;;) {
+      const n = (await fs.readdir(staging).catch(() => [] as string[])).length;
+      if (n > 4 || Date.now() - t0 > 60_000) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    expect(await snapshotDir(drive, noTmp)).toEqual(before);
+    const v = await sideload(['verify', drive]);
+    expect(v.code, v.stdout).toBe(0);
+
+    // Resume: staged objects are reused, and the drive ends complete.
+    const again = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG]);
+    expect(again.code, again.stderr).toBe(0);
+    const after = await sideload(['verify', '--json', drive]);
+    expect(after.code).toBe(0);
+    expect((JSON.parse(after.stdout) as { ok: boolean }).ok).toBe(true);
+    const fsck = await run('ostree', ['fsck', `--repo=${path.join(drive, '.ostree/repo')}`]);
+    expect(fsck.code, fsck.stderr).toBe(0);
+  });
+
+  const mountPoint = { dir: '' };
+  afterAll(async () => {
+    if (mountPoint.dir) await run('umount', [mountPoint.dir]);
+  });
+
+  it('a drive that fills up: a clear error naming the drive, exit 1, and the drive as it was', async (ctx) => {
+    const dir = await tempDir('sideload-full-');
+    const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
+    // Mounting needs root (CI is root); elsewhere this case cannot be staged.
+    if (m.code !== 0) return ctx.skip();
+    mountPoint.dir = dir;
+    const first = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', dir, SMALL]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await snapshotDir(dir);
+    const r = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', dir, BIG]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space left on the drive holding .*\.ostree\/repo/);
+    expect(await snapshotDir(dir)).toEqual(before);
+    const v = await sideload(['verify', dir]);
+    expect(v.code, v.stdout).toBe(0);
+  });
+});
