@@ -7,6 +7,7 @@ import { swap64 } from '../ostree/endian.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
+import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { UPSTREAM_DIR } from './create.js';
 import { findDriveRepos } from './find-repos.js';
 
@@ -18,6 +19,8 @@ export interface ListedRef {
   readonly installedSize?: bigint;
   readonly downloadSize?: bigint;
   readonly partial: boolean;
+  /** For a partial ref, the pull subpaths it was copied with (`/metadata`, `/files/de` …), from ostree-metadata. */
+  readonly subpaths?: readonly string[];
   /** The commit has a detached signature (.commitmeta). */
   readonly signed: boolean;
 }
@@ -39,6 +42,12 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
       const collections = [];
       for (const [cid, entries] of summaryCollections(summary)) {
         const refs: ListedRef[] = [];
+        // The subpaths of partial refs, as this collection's ostree-metadata commit records them.
+        const subpathsOf = new Map<string, string[]>();
+        const meta = entries.find((e) => e.ref === METADATA_REF);
+        const metaBytes = meta ? await objects.readMetadata(meta.checksum, 'commit').catch(() => null) : null;
+        const sp = metaBytes && meta ? lookup(decodeCommit(metaBytes, meta.checksum).metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
+        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(ref, paths);
         for (const e of entries) {
           if (e.ref === METADATA_REF) continue;
           const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
@@ -54,6 +63,7 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
             partial: await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`)),
+            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });
         }

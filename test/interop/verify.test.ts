@@ -493,6 +493,11 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     const good = await sideload(['verify', '--json', '--upstream-gpg', ex.gpgKey, pdrive]);
     expect(good.code, good.stdout).toBe(0);
     expect(((JSON.parse(good.stdout) as VerifyJson).repos[0]?.findings ?? []).map((f) => f.code)).toEqual([]);
+    // list names the languages of each partial ref.
+    const listed = await sideload(['list', pdrive]);
+    expect(listed.stdout).toMatch(new RegExp(`runtime/org\\.example\\.Platform\\.Locale/${ARCH}/stable ${locale.slice(0, 12)} .*partial \\(de\\)`));
+    const lj = JSON.parse((await sideload(['list', '--json', pdrive])).stdout) as { repos: Array<{ collections: Array<{ refs: Array<{ ref: string; subpaths?: string[] }> }> }> };
+    expect(lj.repos[0]?.collections[0]?.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths).toEqual(['/metadata', '/files/de']);
     // One file under /files/de of the Platform locale goes missing.
     const ls = await runOk('ostree', ['ls', `--repo=${prepo}`, '-R', '-C', locale, '/files/de']);
     const obj = (ls.split('\n').find((l) => l.startsWith('-')) as string).split(/\s+/)[4] as string;

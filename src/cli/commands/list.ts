@@ -29,7 +29,10 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
             const size = ref.installedSize !== undefined ? ` ${formatBytes(Number(ref.installedSize))}` : '';
-            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${ref.partial ? ' partial' : ''}${ref.signed ? ' signed' : ''}`);
+            // A Locale subset shows its languages: /files/de → de.
+            const subset = ref.subpaths ? ref.subpaths.filter((p) => p !== '/metadata').map((p) => p.replace(/^\/files\//, '')).join(', ') : '';
+            const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
+            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' commit-signed' : ''}`);
           }
         }
       }
