@@ -69,7 +69,7 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
 
   const layout = src.localLayout?.() ?? null;
   // Worker jobs hold no memory on this thread: keep enough queued to feed every worker's batches.
-  const limit = Math.max(1, opts.concurrency ?? (layout ? 64 : defaultConcurrency()));
+  const limit = Math.max(1, opts.concurrency ?? (layout ? 256 : defaultConcurrency()));
   const interval = opts.progressInterval ?? 100;
   let dest = null as ObjectSource | null;
   const destSource = () => (dest ??= new ArchiveSource(new FsTransport(stager.repo.path)));
