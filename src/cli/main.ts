@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let code: number = ExitCode.ok;
   const wantsJson = argv.includes('--json');
+  const wantsHelp = argv.includes('--help') || argv.includes('-h') || argv.length === 0;
   try {
     await yargs(argv)
       .scriptName('sideload')
@@ -49,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
       .strict()
       .recommendCommands()
       .epilog(EPILOG)
-      .wrap(Math.min(110, process.stdout.columns || 100))
+      // Laying out usage text measures every string (string-width): only worth it when help is printed.
+      .wrap(wantsHelp ? Math.min(110, process.stdout.columns || 100) : null)
       .fail((msg, err) => {
         if (err) throw err;
         throw Object.assign(new Error(msg), { usage: true });
