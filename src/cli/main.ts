@@ -3,6 +3,7 @@
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.
  */
+import { setMaxListeners } from 'node:events';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode } from '../errors.js';
@@ -24,6 +25,8 @@ Docs: README.md`;
 
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
+  // Ctrl-C reaches every request and object in flight (bounded by the concurrency limits, not a leak).
+  setMaxListeners(0, controller.signal);
   let interrupted = 0;
   const onSignal = () => {
     interrupted++;

@@ -5,6 +5,7 @@
  * with a set lookup. The first error (or an abort) stops new work, waits for work in flight to clean up, and is
  * thrown; nothing with a final name is left torn.
  */
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
@@ -66,6 +67,9 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
   if (userSignal?.aborted) throw new InterruptedError();
   userSignal?.addEventListener('abort', onUserAbort, { once: true });
   const signal = ac.signal;
+  // Every object in flight listens for an abort (and removes its listener when done): as many as the concurrency
+  // bound, which is well over Node's leak-warning default of 10.
+  setMaxListeners(0, signal);
 
   const layout = src.localLayout?.() ?? null;
   // Worker jobs hold no memory on this thread: keep enough queued to feed every worker's batches.
