@@ -205,6 +205,12 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       // One running count over all refs: objects and bytes of the refs already copied plus this one's.
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
+      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete, so
+      // an unchanged ref costs one stat, not a walk. `sideload verify` is the full check of a drive.
+      if (p.subpaths === null && (await staging.inDestination(p.commit, 'commit')) && !(await fs.pathExists(path.join(loc.repo, 'state', `${p.commit}.commitpartial`)))) {
+        skipped++;
+        continue;
+      }
       const r = await copyCommit(source.objects, staging, p.commit, {
         subpaths: p.subpaths,
         ...(opts.signal ? { signal: opts.signal } : {}),
