@@ -75,6 +75,16 @@ function readSmallSync(file: string, limit: number): { data: Uint8Array } | { si
   }
 }
 
+/** Opens a file for reading; null when it does not exist. */
+async function openOrNull(file: string): Promise<FileHandle | null> {
+  try {
+    return await fs.open(file, C.O_RDONLY);
+  } catch (e) {
+    if (isENOENT(e)) return null;
+    throw e;
+  }
+}
+
 /** A TransportLike over a local directory. */
 export class FsTransport implements TransportLike {
   readonly base: string;
@@ -99,13 +109,8 @@ export class FsTransport implements TransportLike {
   async readSmall(rel: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null> {
     checkAborted(opts?.signal);
     if (opts?.priority === 'metadata') return readSmallSync(this.abs(rel), limit);
-    let fh: FileHandle;
-    try {
-      fh = await fs.open(this.abs(rel), C.O_RDONLY);
-    } catch (e) {
-      if (isENOENT(e)) return null;
-      throw e;
-    }
+    const fh = await openOrNull(this.abs(rel));
+    if (!fh) return null;
     try {
       const st = await fh.stat();
       if (st.size > limit) return { size: st.size };
@@ -116,13 +121,8 @@ export class FsTransport implements TransportLike {
   }
 
   async stream(rel: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null> {
-    let fh: FileHandle;
-    try {
-      fh = await fs.open(this.abs(rel), C.O_RDONLY);
-    } catch (e) {
-      if (isENOENT(e)) return null;
-      throw e;
-    }
+    const fh = await openOrNull(this.abs(rel));
+    if (!fh) return null;
     try {
       return await streamHandle(fh, sink, opts?.signal);
     } finally {
