@@ -661,6 +661,13 @@ export class Staging {
   }
 }
 
+/** The pid of a live sideload process holding the repo's write lock, or null (no lock, or a stale one). */
+export async function lockHolder(repoPath: string): Promise<number | null> {
+  const [pidText, boot] = (await fs.readFile(path.join(repoPath, LOCK_FILE), 'utf8').catch(() => '')).trim().split(' ');
+  const pid = Number(pidText);
+  return boot === bootId() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
+}
+
 /** Opens the staging area of an archive repo. See Staging. */
 export function openStaging(repo: ArchiveRepo, opts: StagingOptions = {}): Promise<Staging> {
   return Staging.open(repo, opts);

@@ -174,27 +174,29 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
   const createdDirs = await missingAncestors(loc.repo, loc.drive);
   const dest = await openOrCreateArchiveRepo(loc.repo);
-  await replay(loc.repo, opts.fsync ?? true);
-  const existing = await dest.listMirrorRefs(); // Map<cid, Map<ref, checksum>>
-
-  // Refuse downgrades before copying anything.
-  for (const p of plan.refs) {
-    const old = existing.get(p.collectionId)?.get(p.ref);
-    if (!old || old === p.commit || opts.allowDowngrade) continue;
-    const oldCommit = await dest.readCommit(old).catch(() => null);
-    const newCommit = (await readCommit(p.commit)).commit;
-    if (oldCommit && newCommit.timestamp < oldCommit.commit.timestamp)
-      throw new SideloadError(
-        'EDOWNGRADE',
-        `'${p.ref}' on the drive is at ${old.slice(0, 12)}… (${isoTime(oldCommit.commit.timestamp)}), newer than ${p.commit.slice(0, 12)}… (${isoTime(newCommit.timestamp)}) from the source; pass --allow-downgrade to replace it`,
-        { ref: p.ref, drive: old, source: p.commit },
-      );
-  }
-
+  // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it, so two
+  // processes never replay or write at once.
   const staging = await openStaging(dest, { fsync: opts.fsync ?? true, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
   let keepStaging = false;
   let journaled = false;
   try {
+    await replay(loc.repo, opts.fsync ?? true);
+    const existing = await dest.listMirrorRefs(); // Map<cid, Map<ref, checksum>>
+
+    // Refuse downgrades before copying anything.
+    for (const p of plan.refs) {
+      const old = existing.get(p.collectionId)?.get(p.ref);
+      if (!old || old === p.commit || opts.allowDowngrade) continue;
+      const oldCommit = await dest.readCommit(old).catch(() => null);
+      const newCommit = (await readCommit(p.commit)).commit;
+      if (oldCommit && newCommit.timestamp < oldCommit.commit.timestamp)
+        throw new SideloadError(
+          'EDOWNGRADE',
+          `'${p.ref}' on the drive is at ${old.slice(0, 12)}… (${isoTime(oldCommit.commit.timestamp)}), newer than ${p.commit.slice(0, 12)}… (${isoTime(newCommit.timestamp)}) from the source; pass --allow-downgrade to replace it`,
+          { ref: p.ref, drive: old, source: p.commit },
+        );
+    }
+
     // --- copy ---
     let copied = 0;
     let skipped = 0;

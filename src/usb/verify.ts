@@ -13,6 +13,7 @@ import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
+import { lockHolder } from '../repo/writer.js';
 import { Ed25519Verifier, encodeDetached, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedSummary } from '../summary/summary.js';
@@ -67,7 +68,11 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
   const repos = await findDriveRepos(drive);
   const reports: RepoReport[] = [];
   for (const r of repos) {
-    if (opts.repair) await replay(r);
+    if (opts.repair) {
+      const pid = await lockHolder(r);
+      if (pid !== null) throw new SideloadError('ELOCKED', `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`, { path: r, pid });
+      await replay(r);
+    }
     reports.push(await verifyRepo(r, opts));
   }
   return { ok: reports.every((r) => r.ok), repos: reports };

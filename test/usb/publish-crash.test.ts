@@ -92,6 +92,20 @@ describe('publish is crash-safe at every step', () => {
     expect(renames).toBeGreaterThanOrEqual(5);
   });
 
+  it('--repair will not replay while another live sideload process holds the drive lock', async () => {
+    const drive = await tempDir('sideload-crash-lock-');
+    await fs.copy(base, drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+    if (!boot) return; // the lock records the boot id; without /proc there is nothing to compare
+    // The test runner's parent process stands in for a running `sideload create`.
+    await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `${process.ppid} ${boot}\n`);
+    await expect(verifyDrive(drive, { repair: true })).rejects.toMatchObject({ code: 'ELOCKED' });
+    // A stale lock (a pid that is gone) does not block.
+    await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `999999999 ${boot}\n`);
+    expect((await verifyDrive(drive, { repair: true })).ok).toBe(true);
+  });
+
   it('at every cut, clients see a consistent drive, and repair finishes the update exactly', async () => {
     const cuts: number[] = [];
     for (let k = 1; k <= renames; k++) cuts.push(k);
