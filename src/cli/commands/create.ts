@@ -139,7 +139,7 @@ function render(out: Output, r: CreateResult): void {
     out.info(`  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}`);
   }
   if (r.dryRun) return;
-  out.info(`Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already on the drive`);
+  out.info(`Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there (on the drive, or shared with a ref copied before)`);
   for (const [cid, up] of Object.entries(r.upstream))
     out.info(`Upstream summary ${cid}: ${up ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}` : 'not available'}`);
   for (const [cid, c] of Object.entries(r.metadataCommits)) out.info(`ostree-metadata ${cid}: ${c.slice(0, 12)}`);
