@@ -245,6 +245,17 @@ function bare(job) {
   }
 }
 
+// The first part of a .filez in IN, its header parsed and its check set up: { n, h, c }, or a fallback result.
+function startFilez(job, fd, size) {
+  const n = readFull(fd, IN, Math.min(size, CHUNK), 0);
+  if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
+  const h = parseArchive(IN.subarray(0, n));
+  if (!h) return fallback(job, 'header');
+  const c = filezChecker(h, job.checksum);
+  if (!c) return fallback(job, 'zlib');
+  return { n, h, c };
+}
+
 // Archive .filez → the same bytes: read in CHUNK parts, written verbatim to the tmp file while inflated and hashed.
 function archive(job) {
   let fd, out;
@@ -257,12 +268,10 @@ function archive(job) {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
     const size = st.size;
-    let n = readFull(fd, IN, Math.min(size, CHUNK), 0);
-    if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
-    const h = parseArchive(IN.subarray(0, n));
-    if (!h) return fallback(job, 'header');
-    const c = filezChecker(h, job.checksum);
-    if (!c) return fallback(job, 'zlib');
+    const start = startFilez(job, fd, size);
+    if (start.fallback) return start;
+    const { h, c } = start;
+    let n = start.n;
     if (size <= CHUNK) {
       // Whole object in one part: check before creating anything.
       if (!c.push(IN.subarray(h.payloadOffset, n), true) || !c.done()) return fallback(job, 'mismatch');
@@ -300,12 +309,10 @@ function check(job) {
   }
   try {
     const size = fs.fstatSync(fd).size;
-    let n = readFull(fd, IN, Math.min(size, CHUNK), 0);
-    if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
-    const h = parseArchive(IN.subarray(0, n));
-    if (!h) return fallback(job, 'header');
-    const c = filezChecker(h, job.checksum);
-    if (!c) return fallback(job, 'zlib');
+    const start = startFilez(job, fd, size);
+    if (start.fallback) return start;
+    const { h, c } = start;
+    let n = start.n;
     let pos = 0, payloadOffset = h.payloadOffset;
     for (;;) {
       if (n === 0 && pos < size) return fallback(job, 'short');
