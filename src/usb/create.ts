@@ -172,7 +172,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   checkAbort();
 
   // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
-  const createdDirs = await missingAncestors(loc.repo, loc.drive);
+  const createdDir = await outermostMissing(loc.repo, loc.drive);
   const dest = await openOrCreateArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it, so two
   // processes never replay or write at once.
@@ -346,22 +346,21 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close({ keepFiles: journaled }).catch(() => {});
     // A first run that failed for good: remove the repo it created (nothing was published into it).
-    if (!keepStaging && createdDirs.length && !(await fs.pathExists(path.join(loc.repo, 'summary')))) {
-      for (const d of createdDirs) await fs.rm(d, { recursive: true, force: true }).catch(() => {});
-    }
+    if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
+      await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 
-/** The directories from `dir` up to (not including) `stop` that do not exist yet, outermost first. */
-async function missingAncestors(dir: string, stop: string): Promise<string[]> {
-  const out: string[] = [];
+/** The outermost directory between `stop` (excluded) and `dir` that does not exist yet, or null. */
+async function outermostMissing(dir: string, stop: string): Promise<string | null> {
+  let found: string | null = null;
   let d = path.resolve(dir);
   const top = path.resolve(stop);
   while (d !== top && d.startsWith(top + path.sep) && !(await fs.pathExists(d))) {
-    out.unshift(d);
+    found = d;
     d = path.dirname(d);
   }
-  return out.slice(0, 1);
+  return found;
 }
 
 function toDriveRef(p: PlannedRef, change: DriveRef['change']): DriveRef {
