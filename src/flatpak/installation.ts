@@ -162,8 +162,14 @@ export class Installation {
     }
   }
 
-  /** Every deployed ref (`active` deploy of each app/runtime). */
-  async deployed(): Promise<DeployedRef[]> {
+  /** Every deployed ref, sorted; read once per Installation (choosing the installation and listing both use it). */
+  deployed(): Promise<DeployedRef[]> {
+    this.deployedOnce ??= this.readAllDeployed();
+    return this.deployedOnce;
+  }
+  private deployedOnce: Promise<DeployedRef[]> | null = null;
+
+  private async readAllDeployed(): Promise<DeployedRef[]> {
     const out: DeployedRef[] = [];
     for (const kind of ['app', 'runtime']) {
       const kindDir = path.join(this.root, kind);
