@@ -76,6 +76,34 @@ function parseArchive(buf) {
 }
 `;
 
+/** zlib memLevel for deflate: 9 (the largest hash table) is ~20% faster than the default 8 here, for ~0.4% more bytes. */
+export const DEFLATE_MEM_LEVEL = 9;
+
+/**
+ * The incompressibility test, as worker source (exported for tests). Already-compressed data (PNG, gzip, JPEG, fonts)
+ * costs deflate as much CPU as text and gains nothing, so such parts go out as stored blocks (level 0, 5 bytes of
+ * framing per 64 KiB). A part counts as incompressible when each of up to 4 evenly spread 4 KiB windows has a
+ * byte entropy above 7.9 bits (random 4 KiB windows measure ~7.955; text, code and tables are far below).
+ */
+export const INCOMPRESSIBLE_JS = String.raw`
+const HIST = new Uint32Array(256);
+const WINDOW = 4096;
+function incompressible(buf) {
+  const windows = Math.min(4, Math.floor(buf.length / WINDOW));
+  if (windows === 0) return false;
+  const step = windows === 1 ? 0 : Math.floor((buf.length - WINDOW) / (windows - 1));
+  for (let w = 0; w < windows; w++) {
+    HIST.fill(0);
+    const start = w * step;
+    for (let i = start; i < start + WINDOW; i++) HIST[buf[i]]++;
+    let bits = 0;
+    for (let b = 0; b < 256; b++) { const c = HIST[b]; if (c) bits -= c * Math.log2(c / WINDOW); }
+    if (bits / WINDOW < 7.9) return false;
+  }
+  return true;
+}
+`;
+
 const WORKER_JS = String.raw`
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -90,6 +118,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const CHUNK = 1 << 20;
 const IN = Buffer.allocUnsafe(CHUNK);
 const OUT = Buffer.allocUnsafe(256 << 10);
+const EMPTY = Buffer.alloc(0);
+const DEFLATE_MEM_LEVEL = ${DEFLATE_MEM_LEVEL};
 const Z = zlib.constants;
 let inflater = null;
 const deflaters = new Map();
@@ -119,10 +149,21 @@ function getInflater() {
 }
 function getDeflater(level) {
   let d = deflaters.get(level);
-  if (!d || d.destroyed) { d = quiet(zlib.createDeflateRaw({ level })); deflaters.set(level, d); }
+  if (!d || d.destroyed) { d = quiet(zlib.createDeflateRaw({ level, memLevel: DEFLATE_MEM_LEVEL })); d.level = level; deflaters.set(level, d); }
+  else if (d.level !== level) { d.reset(); d._handle.params(level, Z.Z_DEFAULT_STRATEGY); d.level = level; }
   else d.reset();
   return native(d) ? d : null;
 }
+// Switches a deflater between its level and 0 (stored blocks) at a part boundary: a sync flush ends the current
+// block (5 bytes at most), then deflateParams applies to the following input. false when zlib failed.
+function setLevel(d, level, sink) {
+  if (d.level === level) return true;
+  if (!zrun(d, Z.Z_SYNC_FLUSH, EMPTY, sink)) return false;
+  d._handle.params(level, Z.Z_DEFAULT_STRATEGY);
+  d.level = level;
+  return !d.destroyed;
+}
+${INCOMPRESSIBLE_JS}
 
 // Inflate-and-hash check of a .filez, fed its stored bytes in order (push), with the header from the first part.
 function filezChecker(h, checksum) {
@@ -209,8 +250,9 @@ function bare(job) {
       if (first !== size) return fallback(job, 'short');
       const data = IN.subarray(0, size);
       if (sha(contentHeader(uid, gid, st.mode, ''), data) !== job.checksum) return fallback(job, 'mismatch');
-      const d = getDeflater(job.level);
-      if (!d) return writeStaged(job, [archiveHeader(size, uid, gid, st.mode, ''), zlib.deflateRawSync(data, { level: job.level })]);
+      const level = job.level > 0 && incompressible(data) ? 0 : job.level;
+      const d = getDeflater(level);
+      if (!d) return writeStaged(job, [archiveHeader(size, uid, gid, st.mode, ''), zlib.deflateRawSync(data, { level, memLevel: DEFLATE_MEM_LEVEL })]);
       out = openTmp(job);
       const head = archiveHeader(size, uid, gid, st.mode, '');
       writeAll(out, head);
@@ -233,6 +275,7 @@ function bare(job) {
       const part = IN.subarray(0, n);
       hash.update(part);
       const last = pos >= size;
+      if (job.level > 0 && !setLevel(d, incompressible(part) ? 0 : job.level, w)) return commit(job, out, false, 0, 'deflate');
       if (!zrun(d, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, w)) return commit(job, out, false, 0, 'deflate');
       if (last) break;
       n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);

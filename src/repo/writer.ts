@@ -23,7 +23,7 @@ import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js
 import { checkAborted, isENOENT } from './fs-transport.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
-import { CopyWorkerPool, defaultWorkers, WORKER_OBJECT_LIMIT, type LocalLayout } from './worker-pool.js';
+import { CopyWorkerPool, DEFLATE_MEM_LEVEL, defaultWorkers, WORKER_OBJECT_LIMIT, type LocalLayout } from './worker-pool.js';
 
 const deflateRawAsync = promisify(zlib.deflateRaw) as (buf: Uint8Array, opts: zlib.ZlibOptions) => Promise<Buffer>;
 const execFileAsync = promisify(execFile);
@@ -328,7 +328,7 @@ export class Staging {
       if (obj.format === 'filez') return this.stageBytes(obj.checksum, type, [obj.data]);
       const header = archiveHeader(obj.info, obj.size);
       if (isSymlink(obj.info)) return this.stageBytes(obj.checksum, type, [header]);
-      const z = await deflateRawAsync(obj.data, { level: this.level, chunkSize: Math.max(16384, Math.min(obj.data.length + 1024, 4 << 20)) });
+      const z = await deflateRawAsync(obj.data, { level: this.level, memLevel: DEFLATE_MEM_LEVEL, chunkSize: Math.max(16384, Math.min(obj.data.length + 1024, 4 << 20)) });
       checkAborted(signal);
       return this.stageBytes(obj.checksum, type, [header, z]);
     }
@@ -454,7 +454,7 @@ export class Staging {
   private async deflateInto(obj: ContentObject, out: FileSink, signal?: AbortSignal): Promise<void> {
     const header = archiveHeader(obj.info, obj.size);
     await out.write(header);
-    const z = zlib.createDeflateRaw({ level: this.level, chunkSize: 256 << 10 });
+    const z = zlib.createDeflateRaw({ level: this.level, memLevel: DEFLATE_MEM_LEVEL, chunkSize: 256 << 10 });
     let failed: unknown = null;
     let writing: Promise<void> = Promise.resolve();
     z.on('data', (d: Buffer) => {

@@ -6,12 +6,14 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { inflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArchiveHeader } from '../../src/ostree/content.js';
 import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
+import { INCOMPRESSIBLE_JS } from '../../src/repo/worker-pool.js';
 import { openStaging, STAGING_DIR } from '../../src/repo/writer.js';
 import {
   describeOstree,
@@ -246,5 +248,69 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
     const co = path.join(root, 'checkout-de');
     await ostreeCheckout(dest, 'app', co, '/files/de');
     expect(await diffTrees(path.join(tree, 'files/de'), co)).toBe('');
+  });
+});
+
+describe('incompressible parts go out as stored blocks', () => {
+  const incompressible = new Function(`${INCOMPRESSIBLE_JS}; return incompressible;`)() as (b: Uint8Array) => boolean;
+  const text = (n: number) => Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
+
+  it('random bytes are incompressible; text, zeros, short buffers and half-random buffers are not', () => {
+    expect(incompressible(randomBytes(4096))).toBe(true);
+    expect(incompressible(randomBytes(1 << 20))).toBe(true);
+    expect(incompressible(deflateRawSync(text(1 << 20), { level: 9 }))).toBe(false); // tiny, a few windows at most
+    expect(incompressible(text(1 << 20))).toBe(false);
+    expect(incompressible(Buffer.alloc(1 << 20))).toBe(false);
+    expect(incompressible(randomBytes(4095))).toBe(false);
+    expect(incompressible(Buffer.concat([randomBytes(512 << 10), text(512 << 10)]))).toBe(false);
+    expect(incompressible(Buffer.concat([text(512 << 10), randomBytes(512 << 10)]))).toBe(false);
+  });
+
+  describeOstree('through the workers, checked by ostree', () => {
+    let root = '';
+    let cleanup: () => Promise<void> = async () => {};
+    beforeAll(async () => ({ dir: root, cleanup } = await tempDir('sideload-stored-')));
+    afterAll(() => cleanup());
+
+    it('a file switching between random and text parts (both directions) and a small random file copy exactly; text stays compressed', async () => {
+      const tree = path.join(root, 'tree');
+      const MiB = 1 << 20;
+      // Parts are read 1 MiB at a time: random, text, text, random, text (+ a 1000-byte tail): the level changes 3 times.
+      const mixed = Buffer.concat([randomBytes(MiB), text(2 * MiB), randomBytes(MiB), text(MiB + 1000)]);
+      const small = randomBytes(200_000);
+      await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+      await fs.writeFile(path.join(tree, 'files/mixed.bin'), mixed);
+      await fs.writeFile(path.join(tree, 'files/small.png'), small);
+      await fs.writeFile(path.join(tree, 'files/text.txt'), text(3 * MiB));
+      const source = path.join(root, 'source');
+      await ostreeInit(source, 'bare-user-only');
+      const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
+      const dest = path.join(root, 'dest');
+      const src = await openObjectSource(source);
+      try {
+        await copyInto(src, commit, dest);
+      } finally {
+        await src.close();
+      }
+      await ostreeFsck(dest);
+      const co = path.join(root, 'checkout');
+      await ostreeCheckout(dest, 'app', co);
+      expect(await diffTrees(tree, co)).toBe('');
+
+      // Sizes of the .filez by content size: random bytes cost themselves plus framing, text shrinks >20x.
+      const sizes = new Map<number, number>();
+      for (const name of (await looseObjects(dest)).filter((n) => n.endsWith('.file'))) {
+        const buf = await fs.readFile(objFile(dest, name));
+        const h = parseArchiveHeader(buf, buf.length);
+        if (h) sizes.set(h.size, buf.length - h.payloadOffset);
+      }
+      const z = (n: number) => sizes.get(n) as number;
+      expect(z(small.length)).toBeGreaterThanOrEqual(small.length);
+      expect(z(small.length)).toBeLessThan(small.length + 100);
+      expect(z(3 * MiB)).toBeLessThan((3 * MiB) / 20);
+      // the two random MiB, plus the three text MiB compressed: so text parts after a random one were compressed
+      expect(z(mixed.length)).toBeGreaterThan(2 * MiB);
+      expect(z(mixed.length)).toBeLessThan(2 * MiB + (3 * MiB) / 20);
+    });
   });
 });
