@@ -17,6 +17,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli/main.js');
+/**
+ * The node flags of the CLI's launcher line (`#!/usr/bin/env -S node <flags>`), so each run is the process an
+ * installed `sideload` starts: the same V8 heap settings, with this node.
+ */
+const cliNodeFlags = (() => {
+  if (!fs.existsSync(cli)) return [];
+  const m = /^#!\S*env -S node((?: --[^\s]+)*)\s*$/m.exec(fs.readFileSync(cli, 'utf8').split('\n', 1)[0]);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+})();
 const fixtureScript = path.join(root, 'scripts/bench-fixture.sh');
 const CID = 'org.bench.Fixture';
 const GENERATOR_VERSION = 1;
@@ -460,7 +469,7 @@ async function resolveCommits(fx, arch) {
 
 /** Per case: setup (untimed) and the command line for one run into `target`. */
 function caseCommand(c, fx, ctx, target) {
-  const sl = (extra) => [process.execPath, [cli, 'create', '--json', '--quiet', ...extra, target, 'org.bench.App'], { env: fx.env }];
+  const sl = (extra) => [process.execPath, [...cliNodeFlags, cli, 'create', '--json', '--quiet', ...extra, target, 'org.bench.App'], { env: fx.env }];
   switch (c.key) {
     case 'cp':
       return ['cp', ['-r', path.join(fx.repo, 'objects'), path.join(target, 'objects')]];

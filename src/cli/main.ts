@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.

@@ -17,6 +17,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { SMALL_OBJECT_LIMIT } from './source.js';
 
 /** Header codecs for `(uuuusa(ayay))` / `(tuuuusa(ayay))` with empty xattrs (format.md §2.3, §2.4). Exported for tests. */
 export const HEADER_CODEC_JS = String.raw`
@@ -475,6 +476,11 @@ export type JobResult = { ok: true; bytes: number } | { fallback: string } | { e
 
 type Pending = { job: Job & { id: number }; resolve: (r: JobResult) => void; reject: (e: Error) => void };
 
+/** Bytes per shared buffer of CopyWorkerPool.runFilez: the largest object a source hands out whole. */
+export const FILEZ_SLOT_SIZE = SMALL_OBJECT_LIMIT;
+/** Shared buffers per worker: enough queued objects to keep each busy while the next ones arrive. */
+const SLOTS_PER_WORKER = 4;
+
 /** Objects up to this size go through the workers: all of them (a worker streams in 1 MiB parts, so its memory stays flat). */
 export const WORKER_OBJECT_LIMIT = Number.MAX_SAFE_INTEGER;
 
@@ -488,6 +494,9 @@ export class CopyWorkerPool {
   private nextId = 1;
   private closed = false;
   private scheduled = false;
+  /** Shared buffers that carry whole `.filez` objects to the workers (runFilez), made on first use. */
+  private slots: SharedArrayBuffer[] | null = null;
+  private readonly slotWaiters: Array<{ resolve: (slot: SharedArrayBuffer) => void; reject: (e: Error) => void }> = [];
   /** Jobs per message at most. */
   private static readonly BATCH = 32;
   /** Jobs queued at one worker at most. */
@@ -536,6 +545,39 @@ export class CopyWorkerPool {
     });
   }
 
+  /**
+   * Verifies and stages a whole `.filez` (a FilezJob) without moving memory between threads: the bytes are copied
+   * into one of a fixed set of shared buffers (SLOTS_PER_WORKER per worker, FILEZ_SLOT_SIZE each), which the job
+   * names. Callers wait for a free slot, so objects queued for the workers never hold more than the slots, and no
+   * transferred buffer lingers in a worker's heap until its next GC. `data` stays the caller's (for a fallback).
+   * Objects larger than a slot go over as a transferred copy.
+   */
+  async runFilez(job: Omit<FilezJob, 'kind'>): Promise<JobResult> {
+    if (job.data.length > FILEZ_SLOT_SIZE) return this.run({ kind: 'filez', ...job });
+    const slot = await this.acquireSlot();
+    try {
+      const view = new Uint8Array(slot, 0, job.data.length);
+      view.set(job.data);
+      return await this.run({ kind: 'filez', ...job, data: view });
+    } finally {
+      this.releaseSlot(slot);
+    }
+  }
+
+  private acquireSlot(): Promise<SharedArrayBuffer> {
+    if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
+    this.slots ??= Array.from({ length: Math.max(8, SLOTS_PER_WORKER * this.workers.length) }, () => new SharedArrayBuffer(FILEZ_SLOT_SIZE));
+    const free = this.slots.pop();
+    if (free) return Promise.resolve(free);
+    return new Promise((resolve, reject) => this.slotWaiters.push({ resolve, reject }));
+  }
+
+  private releaseSlot(slot: SharedArrayBuffer): void {
+    const next = this.slotWaiters.shift();
+    if (next) next.resolve(slot);
+    else this.slots?.push(slot);
+  }
+
   private pump(): void {
     while (this.queue.length) {
       // A message costs a wake-up on both sides (a syscall each, dear in a VM): a worker gets a new batch when it is
@@ -554,7 +596,7 @@ export class CopyWorkerPool {
       // A filez job's bytes go over as a private copy, transferred (not cloned with whatever buffer they are a view of).
       const transfer: ArrayBuffer[] = [];
       const jobs = batch.map((p) => {
-        if (p.job.kind !== 'filez') return p.job;
+        if (p.job.kind !== 'filez' || p.job.data.buffer instanceof SharedArrayBuffer) return p.job;
         const data = new Uint8Array(p.job.data);
         transfer.push(data.buffer);
         return { ...p.job, data };
@@ -567,6 +609,7 @@ export class CopyWorkerPool {
     if (this.closed) return;
     this.closed = true;
     for (const p of this.queue.splice(0)) p.reject(new Error('copy worker pool closed'));
+    for (const w of this.slotWaiters.splice(0)) w.reject(new Error('copy worker pool closed'));
     await Promise.all(this.workers.map((s) => s.w.terminate()));
   }
 }

@@ -373,7 +373,7 @@ export class Staging {
     if (pool) {
       const final = this.stagedPath(checksum, 'file');
       await this.ensureDir(path.dirname(final));
-      const r = await pool.run({ kind: 'filez', checksum, data, tmp: this.tmpFor(final), final });
+      const r = await pool.runFilez({ checksum, data, tmp: this.tmpFor(final), final });
       if ('ok' in r) {
         this.staged.set(name, 'file');
         this.stagedFiles++;

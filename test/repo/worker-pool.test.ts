@@ -1,0 +1,63 @@
+/**
+ * CopyWorkerPool.runFilez: whole `.filez` objects travel to the workers through a fixed set of shared buffers.
+ * More jobs than buffers must all finish (callers wait for a free one), each staged file must hold exactly its
+ * object's bytes (no buffer reused while a worker still reads it), a corrupt object must come back as a fallback
+ * with the caller's bytes intact, and an object larger than a buffer must still go through.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
+import { CopyWorkerPool, FILEZ_SLOT_SIZE } from '../../src/repo/worker-pool.js';
+import { tempDir } from '../helpers/repo-fixtures.js';
+
+const info: FileInfo = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+
+function filez(content: Buffer): { checksum: string; data: Buffer } {
+  const checksum = createHash('sha256').update(contentStreamHeader(info)).update(content).digest('hex');
+  return { checksum, data: Buffer.concat([archiveHeader(info, content.length), deflateRawSync(content)]) };
+}
+
+let dir = '';
+let cleanup: () => Promise<void> = async () => {};
+beforeAll(async () => ({ dir, cleanup } = await tempDir('sideload-pool-')));
+afterAll(() => cleanup());
+
+it('60 concurrent objects through one worker: all staged byte for byte; a corrupt one falls back with its bytes intact', async () => {
+  const pool = new CopyWorkerPool(1);
+  try {
+    const objects = Array.from({ length: 60 }, (_, i) => filez(randomBytes(1000 + i * 7919)));
+    const bad = filez(randomBytes(5000));
+    const badData = Buffer.from(bad.data);
+    badData.writeUInt8(badData.readUInt8(badData.length - 1) ^ 0xff, badData.length - 1);
+    const badCopy = Buffer.from(badData);
+    const results = await Promise.all([
+      ...objects.map((o, i) => pool.runFilez({ ...o, tmp: path.join(dir, `.tmp-${i}`), final: path.join(dir, `${i}.filez`) })),
+      pool.runFilez({ checksum: bad.checksum, data: badData, tmp: path.join(dir, '.tmp-bad'), final: path.join(dir, 'bad.filez') }),
+    ]);
+    expect(results.slice(0, 60).every((r) => 'ok' in r)).toBe(true);
+    expect(results[60]).toEqual({ id: expect.any(Number), fallback: 'mismatch' });
+    expect(badData.equals(badCopy)).toBe(true);
+    for (const [i, o] of objects.entries()) expect((await fs.readFile(path.join(dir, `${i}.filez`))).equals(o.data), `object ${i}`).toBe(true);
+    expect((await fs.readdir(dir)).filter((n) => n.startsWith('.tmp') || n === 'bad.filez')).toEqual([]);
+  } finally {
+    await pool.close();
+  }
+});
+
+it('an object larger than a shared buffer goes over as a copy, and the caller keeps its bytes', async () => {
+  const pool = new CopyWorkerPool(1);
+  try {
+    const o = filez(randomBytes(FILEZ_SLOT_SIZE + 4096));
+    expect(o.data.length).toBeGreaterThan(FILEZ_SLOT_SIZE);
+    const copy = Buffer.from(o.data);
+    const r = await pool.runFilez({ ...o, tmp: path.join(dir, '.tmp-big'), final: path.join(dir, 'big.filez') });
+    expect('ok' in r).toBe(true);
+    expect(o.data.equals(copy)).toBe(true);
+    expect((await fs.readFile(path.join(dir, 'big.filez'))).equals(copy)).toBe(true);
+  } finally {
+    await pool.close();
+  }
+});
