@@ -494,11 +494,14 @@ export class CopyWorkerPool {
   private nextId = 1;
   private closed = false;
   private scheduled = false;
+  private immediate = false;
   /** Shared buffers that carry whole `.filez` objects to the workers (runFilez), made on first use. */
   private slots: SharedArrayBuffer[] | null = null;
   private readonly slotWaiters: Array<{ resolve: (slot: SharedArrayBuffer) => void; reject: (e: Error) => void }> = [];
   /** Jobs per message at most. */
   private static readonly BATCH = 32;
+  /** How long a short batch waits for more jobs. */
+  private static readonly LINGER_MS = 1;
   /** Jobs queued at one worker at most. */
   private static readonly DEPTH = 64;
 
@@ -534,13 +537,23 @@ export class CopyWorkerPool {
     if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
     return new Promise<JobResult>((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
-      // Collect the jobs queued in this event-loop turn (all the IO callbacks of one poll) into batches.
-      if (!this.scheduled) {
+      // Collect jobs into batches: a message wakes a sleeping worker, which costs far more than the message itself
+      // (tens of microseconds in a VM). A full batch goes at the end of this event-loop turn; a short one waits up to
+      // LINGER_MS for more (objects from the network arrive one by one), unless a worker's results pump it first.
+      if (this.queue.length >= CopyWorkerPool.BATCH) {
+        if (!this.immediate) {
+          this.immediate = true;
+          setImmediate(() => {
+            this.immediate = false;
+            this.pump();
+          });
+        }
+      } else if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => {
+        setTimeout(() => {
           this.scheduled = false;
           this.pump();
-        });
+        }, CopyWorkerPool.LINGER_MS);
       }
     });
   }
