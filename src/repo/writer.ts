@@ -279,7 +279,9 @@ export class Staging {
     const name = `${checksum}.${type}`;
     let n = 0;
     for (const p of parts) n += p.length;
-    const pool = this.workerPool();
+    // Only once the workers run for content: a run that writes a few metadata objects (a re-run with nothing new)
+    // does not wait ~0.15 s for a worker to start.
+    const pool = this.pool;
     if (pool && parts.length === 1 && n <= 1 << 20) {
       // Small writes in a worker: one message instead of four threadpool round trips (there are thousands).
       const r = await pool.run({ kind: 'write', data: parts[0] as Uint8Array, tmp, final });
@@ -586,7 +588,8 @@ export class Staging {
         done++;
         if (done % 1024 === 0) opts.onProgress?.(done, total);
       };
-      const pool = this.workerPool();
+      // The workers when they run already, or for enough renames to pay for starting them.
+      const pool = this.pool ?? (pairs.length >= 256 ? this.workerPool() : null);
       const CHUNK = pool ? 512 : 32;
       const chunks: number[] = [];
       for (let i = 0; i < pairs.length; i += CHUNK) chunks.push(i);
