@@ -37,6 +37,8 @@ export interface StagingOptions {
   readonly fsync?: boolean;
   /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
   readonly compressionLevel?: number;
+  /** With fsync: bytes staged between background writebacks (default 128 MiB; see Staging.noteStaged). */
+  readonly earlySyncBytes?: number;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
 }
@@ -90,12 +92,16 @@ export function writeError(e: unknown, repo: string, object: string): unknown {
 
 let tmpCounter = 0;
 
+/** Bytes staged between two background writebacks when fsync is on (see Staging.noteStaged). */
+const EARLY_SYNC_BYTES = 128 << 20;
+
 /** Writes objects into the staging area of one archive repo. Open with `openStaging`. */
 export class Staging {
   /** Absolute staging directory. */
   readonly dir: string;
   readonly fsync: boolean;
   readonly level: number;
+  private readonly earlySyncBytes: number;
   /** Staged objects: `<checksum>.<type>`. */
   private readonly staged = new Map<string, ObjectType>();
   /** Lazily read `objects/xx` listings of the destination: name set per prefix. */
@@ -103,6 +109,9 @@ export class Staging {
   private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private stagedFiles = 0;
+  /** Bytes staged since the last background writeback started (noteStaged). */
+  private unsynced = 0;
+  private earlySync: Promise<void> | null = null;
   private closed = false;
   private pool: CopyWorkerPool | null = null;
   private readonly workerCount: number;
@@ -114,6 +123,7 @@ export class Staging {
     this.dir = path.join(repo.path, STAGING_DIR);
     this.fsync = opts.fsync ?? true;
     this.level = opts.compressionLevel ?? 6;
+    this.earlySyncBytes = opts.earlySyncBytes ?? EARLY_SYNC_BYTES;
     this.workerCount = opts.workers ?? defaultWorkers();
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new UsageError(`compression level ${this.level} is not in 0..9`);
   }
@@ -266,6 +276,28 @@ export class Staging {
     return true;
   }
 
+  /**
+   * Records a staged object. With fsync on, every `earlySyncBytes` written starts a writeback of the staging
+   * filesystem in the background (`sync -f`, one at a time), so the disk writes while the copy computes and the
+   * sync before publish has only the rest to flush. Durability is still decided by that final sync alone.
+   */
+  private noteStaged(name: string, type: ObjectType, bytes: number): void {
+    this.staged.set(name, type);
+    this.stagedFiles++;
+    if (!this.fsync) return;
+    this.unsynced += bytes;
+    if (this.unsynced < this.earlySyncBytes || this.earlySync) return;
+    this.unsynced = 0;
+    this.earlySync = execFileAsync('sync', ['-f', this.dir], { timeout: 600_000 }).then(
+      () => {
+        this.earlySync = null;
+      },
+      () => {
+        this.earlySync = null;
+      },
+    );
+  }
+
   private workerPool(): CopyWorkerPool | null {
     if (this.workerCount <= 0) return null;
     this.pool ??= new CopyWorkerPool(this.workerCount);
@@ -308,8 +340,7 @@ export class Staging {
         throw writeError(e, this.repo.path, name);
       }
     }
-    this.staged.set(name, type);
-    this.stagedFiles++;
+    this.noteStaged(name, type, n);
     return n;
   }
 
@@ -352,8 +383,7 @@ export class Staging {
         if (obj.format !== 'filez') throw new Error(`${name}: unverified ${obj.format} object`);
         await this.checkFilezFile(obj.checksum, tmp, final, obj.location);
       } else await fs.rename(tmp, final);
-      this.staged.set(`${obj.checksum}.${type}`, type);
-      this.stagedFiles++;
+      this.noteStaged(`${obj.checksum}.${type}`, type, out.size);
       return out.size;
     } catch (e) {
       await fh?.close().catch(() => {});
@@ -377,8 +407,7 @@ export class Staging {
       await this.ensureDir(path.dirname(final));
       const r = await pool.runFilez({ checksum, data, tmp: this.tmpFor(final), final });
       if ('ok' in r) {
-        this.staged.set(name, 'file');
-        this.stagedFiles++;
+        this.noteStaged(name, 'file', r.bytes);
         return r.bytes;
       }
       if ('error' in r) throw writeError(Object.assign(new Error(r.error.message), { code: r.error.code }), this.repo.path, name);
@@ -441,8 +470,7 @@ export class Staging {
       limit: WORKER_OBJECT_LIMIT,
     });
     if ('ok' in r) {
-      this.staged.set(`${checksum}.file`, 'file');
-      this.stagedFiles++;
+      this.noteStaged(`${checksum}.file`, 'file', r.bytes);
       return r.bytes;
     }
     if ('error' in r) {
@@ -564,7 +592,10 @@ export class Staging {
     const total = this.staged.size;
     let done = 0;
     if (total === 0) return { objects: 0 };
-    if (this.fsync) await this.syncStaged();
+    if (this.fsync) {
+      await this.earlySync;
+      await this.syncStaged();
+    }
     for (const group of PUBLISH_ORDER) {
       checkAborted(opts.signal);
       const names = [...this.staged].filter(([, t]) => group.includes(t));

@@ -4,6 +4,7 @@
  * checkout of it must be the original tree, metadata must be byte-identical to the source's, and every `.filez`
  * header must be byte-identical to the one `ostree pull-local` writes for the same object.
  */
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -312,5 +313,53 @@ describe('incompressible parts go out as stored blocks', () => {
       expect(z(mixed.length)).toBeGreaterThan(2 * MiB);
       expect(z(mixed.length)).toBeLessThan(2 * MiB + (3 * MiB) / 20);
     });
+  });
+});
+
+describeOstree('fsync: background writeback during the copy', () => {
+  let root = '';
+  let cleanup: () => Promise<void> = async () => {};
+  const savedPath = process.env['PATH'];
+  beforeAll(async () => ({ dir: root, cleanup } = await tempDir('sideload-sync-')));
+  afterAll(async () => {
+    process.env['PATH'] = savedPath;
+    await cleanup();
+  });
+
+  it('starts `sync -f` on the staging area as bytes accumulate, then once more before publishing; the result is whole', async () => {
+    // A `sync` first in PATH that logs its arguments, then runs the real one.
+    const bin = path.join(root, 'bin');
+    const log = path.join(root, 'sync.log');
+    await fs.mkdir(bin);
+    const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
+    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexec ${realSync} "$@"\n`, { mode: 0o755 });
+    process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+
+    const tree = path.join(root, 'tree');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    for (let i = 0; i < 6; i++) await fs.writeFile(path.join(tree, `files/f${i}`), randomBytes(300_000));
+    const source = path.join(root, 'source');
+    await ostreeInit(source, 'bare-user-only');
+    const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
+
+    const dest = path.join(root, 'dest');
+    const repo = await createArchiveRepo(dest);
+    // A writeback every 500,000 bytes: the 1.8 MB of content starts at least one (they run one at a time).
+    const staging = await openStaging(repo, { fsync: true, earlySyncBytes: 500_000 });
+    const src = await openObjectSource(source);
+    try {
+      await copyCommit(src, staging, commit);
+      await staging.publish();
+      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+    } finally {
+      await staging.discard();
+      await repo.close();
+      await src.close();
+    }
+    const calls = (await fs.readFile(log, 'utf8')).trim().split('\n');
+    const stagingDir = path.join(dest, STAGING_DIR);
+    expect(calls.length).toBeGreaterThanOrEqual(2); // at least one in the background, and the one before publish
+    expect(new Set(calls)).toEqual(new Set([`-f ${stagingDir}`]));
+    await ostreeFsck(dest);
   });
 });
