@@ -96,6 +96,9 @@ class Slots {
   }
 }
 
+/** Relative paths that are already valid URL paths (object and summary paths). */
+const SAFE_PATH = /^[A-Za-z0-9._~/-]*$/;
+
 export class HttpTransport implements TransportLike {
   readonly base: string;
   readonly stats: HttpStats = { requests: 0, retries: 0, bytes: 0 };
@@ -104,6 +107,8 @@ export class HttpTransport implements TransportLike {
   private readonly slots: Slots;
   private readonly opts: Required<Pick<HttpTransportOptions, 'retries' | 'backoffMs' | 'stallTimeoutMs'>> & HttpTransportOptions;
   private readonly proxy: URL | null;
+  /** Request headers, the same for every request (node:http copies them). */
+  private readonly headers: Readonly<Record<string, string>>;
   private closed = false;
 
   constructor(url: string, opts: HttpTransportOptions = {}) {
@@ -114,10 +119,12 @@ export class HttpTransport implements TransportLike {
     this.slots = new Slots(maxSockets);
     this.agent = this.baseUrl.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
     this.proxy = proxyFor(this.baseUrl, opts.env ?? process.env);
+    this.headers = { 'user-agent': 'sideload/0.1 (ostree-compatible)', accept: '*/*', ...(opts.headers ?? {}) };
   }
 
   private url(rel: string): URL {
-    return new URL(rel.split('/').map(encodeURIComponent).join('/'), this.baseUrl);
+    // Object paths (hex, dots, slashes) need no escaping: skip the split/encode/join for the thousands of them.
+    return new URL(SAFE_PATH.test(rel) ? rel : rel.split('/').map(encodeURIComponent).join('/'), this.baseUrl);
   }
 
   async read(rel: string, opts?: ReadOptions): Promise<Uint8Array | null> {
@@ -137,23 +144,24 @@ export class HttpTransport implements TransportLike {
   }
 
   private async withRetries(rel: string, method: 'GET' | 'HEAD', sink: ByteSink | null, opts?: ReadOptions): Promise<number | Missing> {
+    // The transport's signal and the caller's: each request listens to both (no AbortSignal.any per request, which
+    // costs more than the request's own bookkeeping); only a retry's sleep combines them.
     const signals = [this.opts.signal, opts?.signal].filter((s): s is AbortSignal => !!s);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const url = this.url(rel);
     let lastError = '';
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
-      if (signal?.aborted || this.closed) throw new InterruptedError('interrupted', { url: url.href });
+      if (signals.some((s) => s.aborted) || this.closed) throw new InterruptedError('interrupted', { url: url.href });
       if (attempt > 0) {
         this.stats.retries++;
         this.opts.onRetry?.({ path: rel, attempt, error: lastError });
         const delay = this.opts.backoffMs * 2 ** (attempt - 1);
-        await sleep(delay / 2 + Math.random() * delay, signal);
+        await sleep(delay / 2 + Math.random() * delay, signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
         sink?.reset();
       }
       await this.slots.acquire(opts?.priority ?? 'content');
       try {
         this.stats.requests++;
-        return await this.once(url, method, sink, signal);
+        return await this.once(url, method, sink, signals);
       } catch (e) {
         if (!(e instanceof Transient)) throw e;
         lastError = e.message;
@@ -165,7 +173,7 @@ export class HttpTransport implements TransportLike {
   }
 
   /** One request. Resolves to the body length, or MISSING; throws Transient for what a retry may fix. */
-  private once(url: URL, method: 'GET' | 'HEAD', sink: ByteSink | null, signal?: AbortSignal): Promise<number | Missing> {
+  private once(url: URL, method: 'GET' | 'HEAD', sink: ByteSink | null, signals: readonly AbortSignal[]): Promise<number | Missing> {
     return new Promise<number | Missing>((resolve, reject) => {
       let done = false;
       let timer: NodeJS.Timeout | undefined;
@@ -173,20 +181,21 @@ export class HttpTransport implements TransportLike {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        for (const s of signals) s.removeEventListener('abort', onAbort);
         if (err) {
           req.destroy();
           reject(err);
         } else resolve(value as number | Missing);
       };
+      // The stall timer: one Timeout per request, pushed back (refresh) on every chunk.
       const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => finish(new Transient(`no data for ${this.opts.stallTimeoutMs} ms`)), this.opts.stallTimeoutMs);
+        if (timer) timer.refresh();
+        else timer = setTimeout(() => finish(new Transient(`no data for ${this.opts.stallTimeoutMs} ms`)), this.opts.stallTimeoutMs);
       };
       const onAbort = () => finish(new InterruptedError('interrupted', { url: url.href }));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
 
-      const headers: Record<string, string> = { 'user-agent': 'sideload/0.1 (ostree-compatible)', accept: '*/*', ...(this.opts.headers ?? {}) };
+      const headers = this.headers;
       const reqOpts: http.RequestOptions = { method, headers, agent: this.agent };
       let req: http.ClientRequest;
       const lib = url.protocol === 'https:' ? https : http;
@@ -247,6 +256,7 @@ export class HttpTransport implements TransportLike {
           if (w) {
             res.pause();
             clearTimeout(timer);
+            timer = undefined;
             w.then(
               () => {
                 if (done) return;
