@@ -600,36 +600,35 @@ export class Staging {
       checkAborted(opts.signal);
       const names = [...this.staged].filter(([, t]) => group.includes(t));
       names.sort(([, a], [, b]) => group.indexOf(a) - group.indexOf(b));
+      // The destination's objects/xx directories (256 at most) first; the [from, to] path pairs are built one chunk
+      // at a time, so memory does not hold two full paths per object of the whole run at once.
       const touched = new Set<string>();
-      const pairs: Array<[string, string]> = [];
-      for (const [name, type] of names) {
+      for (const [name, type] of names) touched.add(path.join(this.repo.path, path.dirname(objectPath(name.slice(0, 64), type, 'archive'))));
+      for (const dir of touched) await this.ensureDir(dir);
+      const pairAt = (i: number): [string, string] => {
+        const [name, type] = names[i] as [string, ObjectType];
         const rel = objectPath(name.slice(0, 64), type, 'archive');
-        const destDir = path.join(this.repo.path, path.dirname(rel));
-        if (!touched.has(destDir)) {
-          touched.add(destDir);
-          await this.ensureDir(destDir);
-        }
-        pairs.push([path.join(this.dir, rel), path.join(this.repo.path, rel)]);
-      }
-      const moved = (i: number) => {
+        return [path.join(this.dir, rel), path.join(this.repo.path, rel)];
+      };
+      const moved = (i: number, to: string) => {
         const [name] = names[i] as [string, ObjectType];
-        const [, to] = pairs[i] as [string, string];
         this.staged.delete(name);
         void this.destDirs.get(name.slice(0, 2))?.then((set) => set.add(path.basename(to)));
         done++;
         if (done % 1024 === 0) opts.onProgress?.(done, total);
       };
       // The workers when they run already, or for enough renames to pay for starting them.
-      const pool = this.pool ?? (pairs.length >= 256 ? this.workerPool() : null);
+      const pool = this.pool ?? (names.length >= 256 ? this.workerPool() : null);
       const CHUNK = pool ? 512 : 32;
       const chunks: number[] = [];
-      for (let i = 0; i < pairs.length; i += CHUNK) chunks.push(i);
+      for (let i = 0; i < names.length; i += CHUNK) chunks.push(i);
       await forEachLimit(chunks, pool ? pool.size : 16, async (start) => {
-        const slice = pairs.slice(start, start + CHUNK);
+        const slice: Array<[string, string]> = [];
+        for (let i = start; i < Math.min(start + CHUNK, names.length); i++) slice.push(pairAt(i));
         if (pool) {
           const r = await pool.run({ kind: 'rename', pairs: slice });
           const ok = 'ok' in r ? r.bytes : 'error' in r ? (r.error.done ?? 0) : 0;
-          for (let i = 0; i < ok; i++) moved(start + i);
+          for (let i = 0; i < ok; i++) moved(start + i, (slice[i] as [string, string])[1]);
           if ('error' in r) throw writeError(Object.assign(new Error(r.error.message), { code: r.error.code }), this.repo.path, (names[start + ok] as [string, ObjectType])[0]);
         } else {
           for (let i = 0; i < slice.length; i++) {
@@ -639,7 +638,7 @@ export class Staging {
             } catch (e) {
               throw writeError(e, this.repo.path, (names[start + i] as [string, ObjectType])[0]);
             }
-            moved(start + i);
+            moved(start + i, to);
           }
         }
       });
