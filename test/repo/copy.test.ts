@@ -15,7 +15,7 @@ import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
 import { INCOMPRESSIBLE_JS } from '../../src/repo/worker-pool.js';
-import { openStaging, STAGING_DIR } from '../../src/repo/writer.js';
+import { openStaging, STAGING_DIR, type StagingOptions } from '../../src/repo/writer.js';
 import {
   describeOstree,
   diffTrees,
@@ -41,11 +41,19 @@ function objFile(repo: string, name: string): string {
 }
 
 /** Copies `commit` of `src` into a new archive repo at `dest` and points heads/app at it. */
-async function copyInto(src: ObjectSource, commit: string, dest: string, opts: { workers?: number; onProgress?: (p: CopyProgress) => void } = {}) {
+async function copyInto(
+  src: ObjectSource,
+  commit: string,
+  dest: string,
+  opts: { workers?: number; onProgress?: (p: CopyProgress) => void; staging?: StagingOptions; subpaths?: string[] } = {},
+) {
   const repo = await createArchiveRepo(dest);
-  const staging = await openStaging(repo, { fsync: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
+  const staging = await openStaging(repo, { fsync: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...opts.staging });
   try {
-    const result = await copyCommit(src, staging, commit, opts.onProgress ? { onProgress: opts.onProgress, progressInterval: 0 } : {});
+    const result = await copyCommit(src, staging, commit, {
+      ...(opts.onProgress ? { onProgress: opts.onProgress, progressInterval: 0 } : {}),
+      ...(opts.subpaths ? { subpaths: opts.subpaths } : {}),
+    });
     const published = await staging.publish();
     await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
     return { result, published };
@@ -53,6 +61,21 @@ async function copyInto(src: ObjectSource, commit: string, dest: string, opts: {
     await staging.discard();
     await repo.close();
   }
+}
+
+/** Commits `tree` to a new bare-user-only repo `<root>/source` and copies it into `<root>/dest`; @returns dest. */
+async function commitAndCopy(root: string, tree: string, staging?: StagingOptions): Promise<string> {
+  const source = path.join(root, 'source');
+  await ostreeInit(source, 'bare-user-only');
+  const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
+  const dest = path.join(root, 'dest');
+  const src = await openObjectSource(source);
+  try {
+    await copyInto(src, commit, dest, staging ? { staging } : {});
+  } finally {
+    await src.close();
+  }
+  return dest;
 }
 
 /**
@@ -228,16 +251,10 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
 
   it('a subpath copy holds exactly what ostree pull --subpath fetches, and ostree checks out that subpath', async () => {
     const dest = path.join(root, 'dest-subpath');
-    const repo = await createArchiveRepo(dest);
-    const staging = await openStaging(repo, { fsync: false });
     const src = await openObjectSource(source);
     try {
-      await copyCommit(src, staging, commit, { subpaths: ['/metadata', '/files/de'] });
-      await staging.publish();
-      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+      await copyInto(src, commit, dest, { subpaths: ['/metadata', '/files/de'] });
     } finally {
-      await staging.discard();
-      await repo.close();
       await src.close();
     }
     const ref = path.join(root, 'reference-subpath');
@@ -283,16 +300,7 @@ describe('incompressible parts go out as stored blocks', () => {
       await fs.writeFile(path.join(tree, 'files/mixed.bin'), mixed);
       await fs.writeFile(path.join(tree, 'files/small.png'), small);
       await fs.writeFile(path.join(tree, 'files/text.txt'), text(3 * MiB));
-      const source = path.join(root, 'source');
-      await ostreeInit(source, 'bare-user-only');
-      const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
-      const dest = path.join(root, 'dest');
-      const src = await openObjectSource(source);
-      try {
-        await copyInto(src, commit, dest);
-      } finally {
-        await src.close();
-      }
+      const dest = await commitAndCopy(root, tree);
       await ostreeFsck(dest);
       const co = path.join(root, 'checkout');
       await ostreeCheckout(dest, 'app', co);
@@ -338,24 +346,8 @@ describeOstree('fsync: background writeback during the copy', () => {
     const tree = path.join(root, 'tree');
     await fs.mkdir(path.join(tree, 'files'), { recursive: true });
     for (let i = 0; i < 6; i++) await fs.writeFile(path.join(tree, `files/f${i}`), randomBytes(300_000));
-    const source = path.join(root, 'source');
-    await ostreeInit(source, 'bare-user-only');
-    const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
-
-    const dest = path.join(root, 'dest');
-    const repo = await createArchiveRepo(dest);
     // A writeback every 500,000 bytes: the 1.8 MB of content starts at least one (they run one at a time).
-    const staging = await openStaging(repo, { fsync: true, earlySyncBytes: 500_000 });
-    const src = await openObjectSource(source);
-    try {
-      await copyCommit(src, staging, commit);
-      await staging.publish();
-      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
-    } finally {
-      await staging.discard();
-      await repo.close();
-      await src.close();
-    }
+    const dest = await commitAndCopy(root, tree, { fsync: true, earlySyncBytes: 500_000 });
     const calls = (await fs.readFile(log, 'utf8')).trim().split('\n');
     const stagingDir = path.join(dest, STAGING_DIR);
     expect(calls.length).toBeGreaterThanOrEqual(2); // at least one in the background, and the one before publish
