@@ -18,12 +18,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli/main.js');
 /**
- * The node flags of the CLI's launcher line (`#!/usr/bin/env -S node <flags>`), so each run is the process an
- * installed `sideload` starts: the same V8 heap settings, with this node.
+ * The node flags of the CLI's launcher (its first lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env node <flags>
+ * "$0" "$@"`), so each run is the process an installed `sideload` starts: the same V8 heap settings, with this node.
  */
 const cliNodeFlags = (() => {
   if (!fs.existsSync(cli)) return [];
-  const m = /^#!\S*env -S node((?: --[^\s]+)*)\s*$/m.exec(fs.readFileSync(cli, 'utf8').split('\n', 1)[0]);
+  const head = fs.readFileSync(cli, 'utf8').split('\n', 3).join('\n');
+  const m = /exec \S*env node((?: --[^\s"]+)*) "\$0"/.exec(head);
   return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
 })();
 const fixtureScript = path.join(root, 'scripts/bench-fixture.sh');

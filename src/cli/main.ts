@@ -1,5 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/bin/sh
+//bin/true; exec /usr/bin/env node --max-semi-space-size=2 "$0" "$@"
 /**
+ * (The two lines above are both shell and JavaScript: run as a program, /bin/sh starts node with the V8 flag that
+ * cannot be set from inside a running process, a 2 MiB young generation, see src/cli/heap.ts and
+ * docs/benchmark.md; to node both lines are comments (the second runs `/bin/true` in the shell). This works with
+ * any POSIX sh, where `#!/usr/bin/env -S` would need GNU coreutils 8.30 and fails with busybox.)
+ *
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.
  */

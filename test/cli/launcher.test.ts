@@ -1,0 +1,48 @@
+/**
+ * The installed `sideload` program: npm links bin → dist/cli/main.js, whose first two lines are both shell and
+ * JavaScript. Run as a program, /bin/sh must exec node with the launcher's V8 flags, the script's own path and every
+ * argument unchanged; exit codes must pass through; run as `node dist/cli/main.js`, the same file must work too.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureBuilt, run } from '../helpers/flatpak-fixtures.js';
+import { tempDir } from '../helpers/repo-fixtures.js';
+import { projectRoot } from '../helpers/shared.js';
+
+const main = path.join(projectRoot, 'dist/cli/main.js');
+let dir = '';
+let cleanup: () => Promise<void> = async () => {};
+let bin = '';
+
+beforeAll(async () => {
+  await ensureBuilt();
+  await fs.chmod(main, 0o755); // what npm does for a package's bin when it installs it
+  ({ dir, cleanup } = await tempDir('sideload-launcher-'));
+  bin = path.join(dir, 'sideload');
+  await fs.symlink(main, bin);
+});
+afterAll(() => cleanup());
+
+it('the launcher execs `node <flags> <itself> <args>` with the arguments intact', async () => {
+  // A stand-in `node` first in PATH that prints what it was given.
+  const fake = path.join(dir, 'fakebin');
+  await fs.mkdir(fake);
+  await fs.writeFile(path.join(fake, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n', { mode: 0o755 });
+  const r = await run(bin, ['create', 'a b', "it's", '--json', ''], { env: { ...process.env, PATH: `${fake}:${process.env['PATH'] ?? ''}` } });
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim().split('\n')).toEqual(['[--max-semi-space-size=2]', `[${bin}]`, '[create]', '[a b]', "[it's]", '[--json]', '[]']);
+});
+
+it('the real program runs through the symlink, and its exit codes pass through', async () => {
+  const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+  const v = await run(bin, ['--version']);
+  expect(v).toMatchObject({ code: 0 });
+  expect(v.stdout.trim()).toBe(pkg.version);
+  const bad = await run(bin, ['create', '--repo', path.join(dir, 'no-such-repo'), path.join(dir, 'drive'), 'org.example.App']);
+  expect(bad.code).toBe(3);
+  expect(bad.stderr).toContain('no-such-repo');
+  // and as a plain script
+  const direct = await run(process.execPath, [main, '--version']);
+  expect(direct.stdout.trim()).toBe(pkg.version);
+});
