@@ -151,14 +151,18 @@ function getInflater() {
 function getDeflater(level) {
   let d = deflaters.get(level);
   if (!d || d.destroyed) { d = quiet(zlib.createDeflateRaw({ level, memLevel: DEFLATE_MEM_LEVEL })); d.level = level; deflaters.set(level, d); }
-  else if (d.level !== level) { d.reset(); d._handle.params(level, Z.Z_DEFAULT_STRATEGY); d.level = level; }
+  else if (d.level !== level) {
+    d.reset();
+    if (!d._handle || typeof d._handle.params !== 'function') { d.destroy(); return getDeflater(level); }
+    d._handle.params(level, Z.Z_DEFAULT_STRATEGY); d.level = level;
+  }
   else d.reset();
   return native(d) ? d : null;
 }
 // Switches a deflater between its level and 0 (stored blocks) at a part boundary: a sync flush ends the current
 // block (5 bytes at most), then deflateParams applies to the following input. false when zlib failed.
 function setLevel(d, level, sink) {
-  if (d.level === level) return true;
+  if (d.level === level || typeof d._handle.params !== 'function') return true; // no params: keep the level
   if (!zrun(d, Z.Z_SYNC_FLUSH, EMPTY, sink)) return false;
   d._handle.params(level, Z.Z_DEFAULT_STRATEGY);
   d.level = level;
