@@ -108,7 +108,6 @@ export class Staging {
   private readonly destDirs = new Map<string, Promise<Set<string>>>();
   private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  private stagedFiles = 0;
   /** Bytes staged since the last background writeback started (noteStaged). */
   private unsynced = 0;
   private earlySync: Promise<void> | null = null;
@@ -283,7 +282,6 @@ export class Staging {
    */
   private noteStaged(name: string, type: ObjectType, bytes: number): void {
     this.staged.set(name, type);
-    this.stagedFiles++;
     if (!this.fsync) return;
     this.unsynced += bytes;
     if (this.unsynced < this.earlySyncBytes || this.earlySync) return;
@@ -603,7 +601,7 @@ export class Staging {
       // The destination's objects/xx directories (256 at most) first; the [from, to] path pairs are built one chunk
       // at a time, so memory does not hold two full paths per object of the whole run at once.
       const touched = new Set<string>();
-      for (const [name, type] of names) touched.add(path.join(this.repo.path, path.dirname(objectPath(name.slice(0, 64), type, 'archive'))));
+      for (const [name] of names) touched.add(path.join(this.repo.path, 'objects', name.slice(0, 2)));
       for (const dir of touched) await this.ensureDir(dir);
       const pairAt = (i: number): [string, string] => {
         const [name, type] = names[i] as [string, ObjectType];
