@@ -290,18 +290,20 @@ async function writeTree(dir, plan, seed) {
 async function duBytes(dir) {
   let n = 0;
   let count = 0;
-  const walk = async (d) => {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        n += (await fsp.lstat(p)).size;
-        count++;
-      }
-    }
-  };
-  await walk(dir);
+  await forEachFile(dir, (p, st) => {
+    n += st.size;
+    count++;
+  });
   return { bytes: n, files: count };
+}
+
+/** Calls fn(path, lstat) for every regular file under `dir` (recursively). */
+async function forEachFile(dir, fn) {
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await forEachFile(p, fn);
+    else if (e.isFile()) fn(p, await fsp.lstat(p));
+  }
 }
 
 /** Builds (or reuses) the fixture; `install` also makes the isolated flatpak installation. */
@@ -545,17 +547,11 @@ async function timeCase(c, o, ctx, log) {
 async function countHardlinks(dir) {
   let linked = 0;
   let total = 0;
-  const walk = async (d) => {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && e.name.endsWith('.filez')) {
-        total++;
-        if ((await fsp.lstat(p)).nlink > 1) linked++;
-      }
-    }
-  };
-  await walk(dir).catch(() => {});
+  await forEachFile(dir, (p, st) => {
+    if (!p.endsWith('.filez')) return;
+    total++;
+    if (st.nlink > 1) linked++;
+  }).catch(() => {});
   return { linked, total };
 }
 
