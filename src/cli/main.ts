@@ -11,6 +11,7 @@
  */
 import './heap.js';
 import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode } from '../errors.js';
@@ -20,6 +21,19 @@ import { verifyCommand } from './commands/verify.js';
 import { keygenCommand } from './commands/keygen.js';
 import { dumpCommand } from './commands/dump.js';
 import { reportError } from './output.js';
+
+/**
+ * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
+ * own guess starts from the directory holding node_modules and, when that directory's name has a dot in it
+ * (`~/src/sideload-0.1`, mktemp's `tmp.XXXX`), looks one level too high and prints "unknown".
+ */
+function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export const EPILOG = `Exit codes:
   0  success                         5  missing or bad signature
@@ -68,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       })
       .help()
       .alias('h', 'help')
-      .version()
+      .version(ownVersion())
       .parseAsync();
   } catch (e) {
     if ((e as { usage?: boolean }).usage) {
