@@ -41,7 +41,8 @@ export const EPILOG = `Exit codes:
   2  bad usage                       7  unsupported input (extra-data, no symlinks)
   3  ref, remote, path not found     8  network failure after retries
   4  corrupt input                   130 interrupted
-HTTP sources: SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS, SIDELOAD_HTTP_CONCURRENCY
+HTTP sources: SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS, SIDELOAD_HTTP_TIMEOUT_MS,
+  SIDELOAD_HTTP_CONCURRENCY
 Docs: README.md`;
 
 export async function main(argv: string[]): Promise<number> {

@@ -26,7 +26,7 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
     .option('installation-dir', { type: 'string', describe: 'A flatpak installation by its root directory' })
     .option('repo', { type: 'string', describe: 'A local ostree repo (archive or bare): newest commit of each ref' })
     .option('url', { type: 'string', describe: 'An HTTP(S) ostree/flatpak remote URL' })
-    .option('from', { type: 'string', describe: 'A .flatpakrepo file (URL, collection ID and key)' })
+    .option('from', { type: 'string', describe: 'A .flatpakrepo file or http(s):// URL of one (URL, collection ID and key)' })
     .option('remote', { type: 'string', describe: 'Read from the URL of this remote of a flatpak installation' })
     .option('collection-id', { type: 'string', describe: 'Collection ID of the source refs when the source has none' })
     .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file trusted for upstream signatures' })
@@ -59,11 +59,12 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
   return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs);
 }
 
-/** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, concurrency. */
+/** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, overall deadline, concurrency. */
 export const HTTP_ENV = {
   SIDELOAD_HTTP_RETRIES: 'retries',
   SIDELOAD_HTTP_BACKOFF_MS: 'backoffMs',
   SIDELOAD_HTTP_STALL_MS: 'stallTimeoutMs',
+  SIDELOAD_HTTP_TIMEOUT_MS: 'timeoutMs',
   SIDELOAD_HTTP_CONCURRENCY: 'concurrency',
 } as const;
 

@@ -40,6 +40,15 @@ export function missingObject(checksum: string, type: ObjectType, location: stri
   return new NotFoundError(`object ${checksum}.${type} is missing (${location})`, { checksum, type, path: location }, 'ENOOBJECT');
 }
 
+/**
+ * The most stored bytes a `.filez` whose header says `size` payload bytes can take: raw deflate never grows data by
+ * more than its stored-block framing (5 bytes per 16 KiB at worst, zlib's deflateBound), plus slack. A stream that
+ * runs past it is refused instead of read forever.
+ */
+export function maxFilezBytes(payloadOffset: number, size: number): number {
+  return payloadOffset + size + Math.ceil(size / 1024) + 64 * 1024;
+}
+
 export interface ArchiveSourceOptions {
   /** Close the transport with the source (default true). */
   readonly ownsTransport?: boolean;
@@ -76,7 +85,7 @@ export class ArchiveSource implements ObjectSource {
   }
 
   private async readBounded(rel: string, what: string, opts?: ReadOptions): Promise<Uint8Array | null> {
-    const o = { ...opts, priority: opts?.priority ?? 'metadata' } as const;
+    const o = { ...opts, priority: opts?.priority ?? 'metadata', maxBytes: MAX_METADATA_SIZE } as const;
     if (this.transport.readSmall) {
       const r = await this.transport.readSmall(rel, MAX_METADATA_SIZE, o);
       if (r === null) return null;
@@ -133,6 +142,9 @@ export class ArchiveSource implements ObjectSource {
       let bufLen = 0;
       let header: ParsedArchiveHeader | null = null;
       let target: ByteSink | null = null;
+      /** Bytes of this attempt so far (a transport retry starts over), bounded by the header's size. */
+      let total = 0;
+      let bound = Number.MAX_SAFE_INTEGER;
       let attach!: () => void;
       let detach!: (e: Error) => void;
       const attached = new Promise<void>((res, rej) => {
@@ -143,6 +155,9 @@ export class ArchiveSource implements ObjectSource {
 
       const sink: ByteSink = {
         write(chunk) {
+          total += chunk.length;
+          if (total > bound)
+            throw contentMismatch(checksum, location, `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes can compress to`);
           if (target) return target.write(chunk);
           buffered.push(chunk);
           bufLen += chunk.length;
@@ -154,6 +169,7 @@ export class ArchiveSource implements ObjectSource {
             } catch (e) {
               throw contentMismatch(checksum, location, (e as Error).message);
             }
+            if (header) bound = maxFilezBytes(header.payloadOffset, header.size);
           }
           if (!settled && header && bufLen > limit) {
             settled = true;
@@ -162,6 +178,7 @@ export class ArchiveSource implements ObjectSource {
           return settled ? attached : undefined;
         },
         reset() {
+          total = 0;
           if (target) target.reset();
           else {
             buffered = [];

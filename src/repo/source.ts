@@ -15,6 +15,11 @@ export type Priority = 'metadata' | 'content';
 export interface ReadOptions {
   readonly signal?: AbortSignal;
   readonly priority?: Priority;
+  /**
+   * The most bytes the caller accepts: a transport refuses a larger declared length at once and stops a body that
+   * runs past it (CorruptError naming the URL or path). Absent: no limit.
+   */
+  readonly maxBytes?: number;
 }
 
 /**

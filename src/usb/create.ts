@@ -5,7 +5,6 @@
  * as it was (apart from staged objects kept for a later resume under tmp/). Never writes to the console.
  */
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fs from 'fs-extra';
 import { InterruptedError, SideloadError, UsageError, type Warning } from '../errors.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
@@ -249,7 +248,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
         warn({ code: 'no-upstream-summary', message: `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`, data: { collectionId: cid } });
         continue;
       }
-      const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b) => new Uint8Array(gunzipSync(b)));
+      const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy);
       if (!upstreamMeta.has(cid)) upstreamMeta.set(cid, check.metadata);
       const rel = `${UPSTREAM_DIR}/${cid}`;
       const stagedDir = await staging.stageTree(rel, up.files, {

@@ -5,7 +5,6 @@
  * (xa.cache / xa.data) and the commits; objects are fetched through the archive object source over HTTP.
  */
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fs from 'fs-extra';
 import { CorruptError, NotFoundError, SignatureError, UsageError } from '../errors.js';
 import { decode, lookup, Variant, type VarDict } from '../gvariant/index.js';
@@ -20,7 +19,7 @@ import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type Transport } from '../transport/index.js';
 import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
-import { checkUpstream, verifyOne } from './upstream.js';
+import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
 import type { ExtraKeys } from './sources.js';
 
 export interface RemoteSpec {
@@ -53,9 +52,7 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   for (const f of spec.keys?.gpgKeyrings ?? []) gpg.push(new Uint8Array(await fs.readFile(f).catch(() => { throw new NotFoundError(`key file '${f}' cannot be read`, { path: f }); })));
   for (const f of spec.keys?.ed25519Keys ?? []) ed25519.push(...loadPublicKeys(await fs.readFile(f, 'utf8'), f));
   if (spec.flatpakrepo) {
-    const text = await fs.readFile(spec.flatpakrepo, 'utf8').catch(() => {
-      throw new NotFoundError(`cannot read '${spec.flatpakrepo}'`, { path: spec.flatpakrepo });
-    });
+    const text = await readFlatpakrepo(spec.flatpakrepo, spec);
     const kf = parseKeyFile(text);
     const g = 'Flatpak Repo';
     const url = kf.get(g, 'Url');
@@ -63,7 +60,7 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
     const key = kf.get(g, 'GPGKey');
     if (key) gpg.push(new Uint8Array(Buffer.from(key.replace(/\s+/g, ''), 'base64')));
     const cid = spec.collectionId ?? (kf.get(g, 'DeploySideloadCollectionID') || kf.get(g, 'CollectionID') || undefined);
-    return { url, name: path.basename(spec.flatpakrepo).replace(/\.flatpakrepo$/, ''), ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: !!key || gpg.length > 0 };
+    return { url, name: path.basename(spec.flatpakrepo.replace(/[?#].*$/, '')).replace(/\.flatpakrepo$/, ''), ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: !!key || gpg.length > 0 };
   }
   if (spec.remote) {
     const locations = await installationsInScope(spec.scope ?? {});
@@ -84,6 +81,33 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
 }
 
+/** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
+const MAX_FLATPAKREPO_BYTES = 1 << 20;
+
+/** A `.flatpakrepo` from a file or an HTTP(S) URL (bounded, through the same transport and its retries). */
+async function readFlatpakrepo(where: string, spec: RemoteSpec): Promise<string> {
+  if (!/^https?:\/\//i.test(where))
+    return fs.readFile(where, 'utf8').catch(() => {
+      throw new NotFoundError(`cannot read '${where}'`, { path: where });
+    });
+  let u: URL;
+  try {
+    u = new URL(where);
+  } catch {
+    throw new UsageError(`'${where}' is not a valid URL`, { url: where });
+  }
+  const file = u.pathname.split('/').pop() ?? '';
+  if (!file) throw new UsageError(`--from '${where}' names a directory, not a .flatpakrepo file`, { url: where });
+  const t = await openTransport(new URL('.', u).href, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
+  try {
+    const b = await t.read(decodeURIComponent(file), { priority: 'metadata', maxBytes: MAX_FLATPAKREPO_BYTES, ...(spec.signal ? { signal: spec.signal } : {}) });
+    if (!b) throw new NotFoundError(`${where} does not exist (HTTP 404)`, { url: where });
+    return Buffer.from(b).toString('utf8');
+  } finally {
+    await t.close();
+  }
+}
+
 /** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */
 export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   const facts = await remoteFacts(spec);
@@ -91,7 +115,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   const opt = spec.signal ? { signal: spec.signal } : {};
   const files = new Map<string, Uint8Array>();
   const get = async (p: string) => {
-    const b = await transport.read(p, { ...opt, priority: 'metadata' });
+    // Summaries and signatures are bounded as metadata objects are (a hostile server may send an endless body).
+    const b = await transport.read(p, { ...opt, priority: 'metadata', maxBytes: MAX_SUMMARY_BYTES });
     if (b) files.set(p, b);
     return b;
   };
@@ -115,14 +140,14 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       const sha = Buffer.from(digest).toString('hex');
       const gz = await get(`summaries/${sha}.gz`);
       if (!gz) throw new NotFoundError(`${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`, { url: facts.url });
-      const plain = new Uint8Array(gunzipSync(gz));
+      const plain = gunzipSubsummary(gz, `${facts.url}/summaries/${sha}.gz (subsummary ${name})`);
       if (sha256Hex(plain) !== sha) throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
       subsummaries.set(name, plain);
     }
   }
   const upstream: UpstreamFiles = { origin: facts.url, files };
   // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
-  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy, (b) => new Uint8Array(gunzipSync(b)));
+  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy);
   if (policy === 'require-signature' && check.signedBy.length === 0) throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
 
   // Refs and their metadata.

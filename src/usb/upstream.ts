@@ -2,6 +2,7 @@
  * The signed upstream summary carried verbatim (drive.md §5): checks its signature chain against the
  * upstream's trusted keys before anything is copied, and records what it found. Pure apart from the verifiers.
  */
+import { gunzipSync } from 'node:zlib';
 import { SignatureError, CorruptError } from '../errors.js';
 import { decode, type VarDict } from '../gvariant/index.js';
 import { sha256Hex } from '../ostree/checksum.js';
@@ -27,6 +28,24 @@ export interface UpstreamCheck {
   readonly root: 'summary' | 'summary.idx';
   /** Upstream metadata (xa.title …) read from the verified file. */
   readonly metadata: VarDict;
+}
+
+/** Largest (uncompressed) summary, index or subsummary we accept: ostree's metadata limit, as for objects. */
+export const MAX_SUMMARY_BYTES = 128 << 20;
+
+/**
+ * Inflates a gzip'd subsummary (untrusted bytes: checked against its digest only afterwards) to at most
+ * MAX_SUMMARY_BYTES, so a gzip bomb fails here instead of filling memory. @throws CorruptError naming `what`.
+ */
+export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary'): Uint8Array {
+  try {
+    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_SUMMARY_BYTES }));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || (e instanceof RangeError && /larger than/i.test(e.message)))
+      throw new CorruptError(`${what} inflates to more than ${MAX_SUMMARY_BYTES} bytes (the summary size limit): refused`, { file: what }, 'ETOOBIG');
+    throw new CorruptError(`${what} is not valid gzip data (${(e as Error).message})`, { file: what });
+  }
 }
 
 export async function verifyOne(data: Uint8Array, sig: Uint8Array | undefined, keys: TrustedKeys, what: string): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
@@ -68,7 +87,7 @@ export async function checkUpstream(
   up: UpstreamFiles,
   keys: TrustedKeys,
   policy: UpstreamPolicy,
-  gunzip: (b: Uint8Array) => Uint8Array,
+  gunzip: (b: Uint8Array, what?: string) => Uint8Array = gunzipSubsummary,
 ): Promise<UpstreamCheck> {
   const f = up.files;
   const idx = f.get('summary.idx');
@@ -84,7 +103,7 @@ export async function checkUpstream(
     for (const [name, [digest]] of subs) {
       const sha = Buffer.from(digest).toString('hex');
       const raw = f.get(`summaries/${sha}.gz`);
-      const plain = f.get(`summaries/${sha}`) ?? (raw ? gunzip(raw) : undefined);
+      const plain = f.get(`summaries/${sha}`) ?? (raw ? gunzip(raw, `${up.origin} summaries/${sha}.gz`) : undefined);
       if (!plain) throw new CorruptError(`${up.origin}: subsummary '${name}' (${sha}) listed in summary.idx is missing`, { collectionId: cid, subsummary: name });
       if (sha256Hex(plain) !== sha) throw new CorruptError(`${up.origin}: subsummary '${name}' does not match its digest ${sha}`, { collectionId: cid, subsummary: name });
     }

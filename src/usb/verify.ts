@@ -5,7 +5,6 @@
  * problem with the path at fault; never throws for a bad drive, only for a drive it cannot find.
  */
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fs from 'fs-extra';
 import { SideloadError } from '../errors.js';
 import { lookup } from '../gvariant/index.js';
@@ -276,7 +275,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
         // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
         // checked), or a good drive would fail for want of keys.
         const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });
-        const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned', (b) => new Uint8Array(gunzipSync(b)));
+        const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned');
         if (check.signedBy.length === 0) {
           if (keys.gpg.length || keys.ed25519.length) error('upstream-unverified', `the upstream summary of '${cid}' is not signed by the given upstream keys`, rel);
           else warning('upstream-not-checked', `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`, rel);
