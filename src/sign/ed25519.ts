@@ -19,6 +19,8 @@ export interface VerifyResult {
   readonly keyId?: string;
   /** Why nothing verified. */
   readonly reason?: string;
+  /** GPG: the signatures' key IDs when none of them is a trusted key (what the user should import). */
+  readonly unknownKeyIds?: readonly string[];
 }
 
 /** A new random key pair (secret = seed ‖ public, as ostree stores it). */

@@ -54,6 +54,20 @@ async function readKeyring(bytes: Uint8Array): Promise<OpenPGP.Key[]> {
   return openpgp.readKeys({ binaryKeys: stripTrustPackets(bytes) });
 }
 
+/** The issuer key IDs (16 hex digits, upper case) of binary detached signatures; unreadable ones are skipped. */
+export async function signatureKeyIds(signatures: readonly Uint8Array[]): Promise<string[]> {
+  const openpgp = await openpgpLib();
+  const ids = new Set<string>();
+  for (const s of signatures) {
+    try {
+      for (const id of (await openpgp.readSignature({ binarySignature: s })).getSigningKeyIDs()) ids.add(id.toHex().toUpperCase());
+    } catch {
+      // a malformed signature names no key
+    }
+  }
+  return [...ids];
+}
+
 /** Verifies binary detached OpenPGP signatures against a set of keyrings. */
 export class GpgVerifier {
   readonly name = 'gpg';
@@ -83,6 +97,11 @@ export class GpgVerifier {
     if (signatures.length === 0) return { valid: false, reason: 'no GPG signature' };
     const reasons: string[] = [];
     const openpgp = await openpgpLib();
+    // Signed by a key we do not hold at all: say which one, so the user knows what to import.
+    const ids = await signatureKeyIds(signatures);
+    const held = new Set(this.keys.flatMap((k) => k.getKeys().map((sub) => sub.getKeyID().toHex().toUpperCase())));
+    if (ids.length && !ids.some((id) => held.has(id)))
+      return { valid: false, reason: `signed by GPG key ID ${ids.join(', ')}, which is not among the trusted keys (${this.fingerprints().join(', ')})`, unknownKeyIds: ids };
     const message = await openpgp.createMessage({ binary: data });
     for (const sigBytes of signatures) {
       try {

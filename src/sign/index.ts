@@ -11,4 +11,4 @@ export {
   loadSecretKey,
   type VerifyResult,
 } from './ed25519.js';
-export { GpgVerifier } from './gpg.js';
+export { GpgVerifier, signatureKeyIds } from './gpg.js';

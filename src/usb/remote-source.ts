@@ -81,6 +81,9 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
 }
 
+/** A remote's summary must verify before its refs are trusted: only a key fixes a missing one. */
+const REMOTE_GPG_FIX = "pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the remote's .flatpakrepo (its GPGKey)";
+
 /** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
 const MAX_FLATPAKREPO_BYTES = 1 << 20;
 
@@ -132,7 +135,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   let indexMeta: VarDict = [];
   if (idx) {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
-    const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`);
+    const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`, REMOTE_GPG_FIX);
     if (policy === 'require-signature' && sig.signedBy.length === 0) throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
     const [subs, meta] = decode(SUMMARY_INDEX, idx) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
     indexMeta = meta;
@@ -147,13 +150,20 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   }
   const upstream: UpstreamFiles = { origin: facts.url, files };
   // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
-  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy);
+  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy, undefined, REMOTE_GPG_FIX);
   if (policy === 'require-signature' && check.signedBy.length === 0) throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
 
   // Refs and their metadata.
   const refs: SourceRef[] = [];
   const metaText = new Map<string, string>();
-  const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? facts.collectionId ?? null;
+  // The remote's collection ID: the one given (option, .flatpakrepo, remote config), else the one its summaries
+  // name (`ostree.summary.collection-id`; flatpak's subsummaries leave it out while the compat summary has it), so
+  // refs listed in a summary without it are not offered twice, once with and once without a collection.
+  const decodedSubs = [...subsummaries.values()].map((sub) => decodeSummary(sub, `${facts.url} subsummary`));
+  const decodedCompat = compat ? decodeSummary(compat, `${facts.url}/summary`) : null;
+  const named = new Set([...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])].map((s) => s.collectionId).filter((c): c is string => !!c));
+  const remoteCid = facts.collectionId ?? (named.size === 1 ? ([...named][0] as string) : undefined);
+  const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? remoteCid ?? null;
   const addRefs = (cid: string | null, entries: readonly DecodedRef[]) => {
     for (const e of entries) {
       if (refs.some((r) => r.ref === e.ref && r.collectionId === cid)) continue;
@@ -162,14 +172,13 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       refs.push({ ref: e.ref, collectionId: cid, commit: e.checksum, remote: facts.name });
     }
   };
-  for (const sub of subsummaries.values()) {
-    const s = decodeSummary(sub, `${facts.url} subsummary`);
+  for (const s of decodedSubs) {
     addRefs(summaryCid(s), s.refs);
     for (const [cid, entries] of s.collectionMap) addRefs(cid, entries);
   }
   let compatMeta: VarDict = [];
-  if (compat) {
-    const s = decodeSummary(compat, `${facts.url}/summary`);
+  if (decodedCompat) {
+    const s = decodedCompat;
     compatMeta = s.metadata;
     const cid = summaryCid(s);
     for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);

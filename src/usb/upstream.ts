@@ -8,7 +8,7 @@ import { decode, type VarDict } from '../gvariant/index.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { SUMMARY_INDEX, KEY } from '../ostree/formats.js';
 import { decodeSummary } from '../summary/summary.js';
-import { GpgVerifier, Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { GpgVerifier, Ed25519Verifier, readSignatures, signatureKeyIds } from '../sign/index.js';
 import type { TrustedKeys, UpstreamFiles } from './source.js';
 
 export type UpstreamPolicy =
@@ -48,7 +48,20 @@ export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary'): Uint8A
   }
 }
 
-export async function verifyOne(data: Uint8Array, sig: Uint8Array | undefined, keys: TrustedKeys, what: string): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
+/** How to fix a GPG signature we cannot check for want of its key, by default (create from a repo/installation). */
+export const DEFAULT_GPG_FIX = 'pass --gpg-import KEYFILE with that key, or --no-upstream-summary to leave the upstream summary off';
+
+/**
+ * Checks one signed file. `fix` says how to supply a missing GPG key where the caller stands (an option name);
+ * it follows the key IDs in the error. @throws SignatureError naming `what`.
+ */
+export async function verifyOne(
+  data: Uint8Array,
+  sig: Uint8Array | undefined,
+  keys: TrustedKeys,
+  what: string,
+  fix: string = DEFAULT_GPG_FIX,
+): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
   if (!sig) return { signedBy: [], keys: [], present: false };
   const signedBy: string[] = [];
   const ids: string[] = [];
@@ -56,13 +69,15 @@ export async function verifyOne(data: Uint8Array, sig: Uint8Array | undefined, k
   const gpgSigs = readSignatures(sig, KEY.gpgSigs);
   const edSigs = readSignatures(sig, KEY.ed25519Sigs);
   if (gpgSigs.length) {
-    if (keys.gpg.length === 0) problems.push('GPG signature present but no trusted GPG key is known');
-    else {
+    if (keys.gpg.length === 0) {
+      const kid = await signatureKeyIds(gpgSigs);
+      problems.push(`signed with GPG key ID ${kid.join(', ') || '(unreadable)'} but no trusted GPG key is known: ${fix}`);
+    } else {
       const r = await (await GpgVerifier.fromKeyrings(keys.gpg)).verify(data, gpgSigs);
       if (r.valid) {
         signedBy.push('gpg');
         if (r.keyId) ids.push(r.keyId);
-      } else problems.push(`GPG: ${r.reason ?? 'no valid signature'}`);
+      } else problems.push(`GPG: ${r.reason ?? 'no valid signature'}${r.unknownKeyIds ? `: ${fix}` : ''}`);
     }
   }
   if (edSigs.length && keys.ed25519.length) {
@@ -88,6 +103,7 @@ export async function checkUpstream(
   keys: TrustedKeys,
   policy: UpstreamPolicy,
   gunzip: (b: Uint8Array, what?: string) => Uint8Array = gunzipSubsummary,
+  fix: string = DEFAULT_GPG_FIX,
 ): Promise<UpstreamCheck> {
   const f = up.files;
   const idx = f.get('summary.idx');
@@ -97,7 +113,7 @@ export async function checkUpstream(
   let root: 'summary' | 'summary.idx';
   if (idx) {
     root = 'summary.idx';
-    result = await verifyOne(idx, f.get('summary.idx.sig'), keys, `${up.origin} summary.idx`);
+    result = await verifyOne(idx, f.get('summary.idx.sig'), keys, `${up.origin} summary.idx`, fix);
     const [subs, meta] = decode(SUMMARY_INDEX, idx, { strict: true }) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
     metadata = meta;
     for (const [name, [digest]] of subs) {
@@ -109,12 +125,12 @@ export async function checkUpstream(
     }
     if (summary) {
       // The compat summary is carried too; check it on its own when signed.
-      const compat = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`);
+      const compat = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`, fix);
       if (compat.present && compat.signedBy.length === 0) throw new SignatureError(`${up.origin} summary: bad signature`);
     }
   } else if (summary) {
     root = 'summary';
-    result = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`);
+    result = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`, fix);
     metadata = decodeSummary(summary, `${up.origin} summary`).metadata;
   } else throw new CorruptError(`${up.origin}: no summary or summary.idx`, { collectionId: cid });
   if (!result.present && policy === 'require-signature')

@@ -275,7 +275,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
         // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
         // checked), or a good drive would fail for want of keys.
         const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });
-        const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned');
+        const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned', undefined, 'pass the upstream key with --upstream-gpg KEYFILE');
         if (check.signedBy.length === 0) {
           if (keys.gpg.length || keys.ed25519.length) error('upstream-unverified', `the upstream summary of '${cid}' is not signed by the given upstream keys`, rel);
           else warning('upstream-not-checked', `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`, rel);
