@@ -12,3 +12,4 @@ export {
   type VerifyResult,
 } from './ed25519.js';
 export { GpgVerifier, signatureKeyIds } from './gpg.js';
+export { readSecretKeyFile, readPublicKeyFile, readGpgKeyFile, publicKeysFromText } from './key-files.js';

@@ -15,12 +15,11 @@ import { sha256Hex } from '../ostree/checksum.js';
 import { KEY, SUMMARY_INDEX, XA_CACHE } from '../ostree/formats.js';
 import { openArchiveSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
-import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type Transport } from '../transport/index.js';
 import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
-import type { ExtraKeys } from './sources.js';
+import { loadExtraKeys, type ExtraKeys } from './sources.js';
 
 export interface RemoteSpec {
   readonly url?: string;
@@ -47,10 +46,9 @@ interface RemoteFacts {
 }
 
 async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
-  const gpg: Uint8Array[] = [];
-  const ed25519: Uint8Array[] = [];
-  for (const f of spec.keys?.gpgKeyrings ?? []) gpg.push(new Uint8Array(await fs.readFile(f).catch(() => { throw new NotFoundError(`key file '${f}' cannot be read`, { path: f }); })));
-  for (const f of spec.keys?.ed25519Keys ?? []) ed25519.push(...loadPublicKeys(await fs.readFile(f, 'utf8'), f));
+  const extra = await loadExtraKeys(spec.keys);
+  const gpg = [...extra.gpg];
+  const ed25519 = [...extra.ed25519];
   if (spec.flatpakrepo) {
     const text = await readFlatpakrepo(spec.flatpakrepo, spec);
     const kf = parseKeyFile(text);

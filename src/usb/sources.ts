@@ -12,7 +12,7 @@ import { decodeCommit } from '../ostree/commit.js';
 import { openObjectSource, type ObjectSource } from '../repo/index.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
-import { loadPublicKeys } from '../sign/index.js';
+import { publicKeysFromText, readGpgKeyFile, readPublicKeyFile } from '../sign/key-files.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 
 /** Keys given on the command line, used in addition to what the source knows. */
@@ -23,22 +23,12 @@ export interface ExtraKeys {
   readonly ed25519Keys?: readonly string[];
 }
 
-async function loadExtraKeys(extra: ExtraKeys | undefined): Promise<TrustedKeys> {
+export async function loadExtraKeys(extra: ExtraKeys | undefined): Promise<TrustedKeys> {
   const gpg: Uint8Array[] = [];
   const ed25519: Uint8Array[] = [];
-  for (const f of extra?.gpgKeyrings ?? []) gpg.push(new Uint8Array(await readKeyFile(f)));
-  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...loadPublicKeys(await readKeyFile(f, 'utf8'), f));
+  for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, '--gpg-import'));
+  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...(await readPublicKeyFile(f, '--trusted-key')));
   return { gpg, ed25519 };
-}
-
-async function readKeyFile(f: string): Promise<Buffer>;
-async function readKeyFile(f: string, enc: 'utf8'): Promise<string>;
-async function readKeyFile(f: string, enc?: 'utf8'): Promise<Buffer | string> {
-  try {
-    return enc ? await fs.readFile(f, enc) : await fs.readFile(f);
-  } catch {
-    throw new NotFoundError(`key file '${f}' cannot be read`, { path: f });
-  }
 }
 
 function merge(a: TrustedKeys, b: TrustedKeys): TrustedKeys {
@@ -120,7 +110,7 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
         const k = await inst.trustedKeys(remote.name);
         if (k) gpg.push(k);
         const edKey = remote.options['verification-ed25519-key'];
-        if (edKey) ed25519.push(...loadPublicKeys(edKey, `remote '${remote.name}' verification-ed25519-key`));
+        if (edKey) ed25519.push(...publicKeysFromText(edKey, `remote '${remote.name}' verification-ed25519-key`));
       }
       return merge({ gpg, ed25519 }, extraKeys);
     },

@@ -1,6 +1,5 @@
 /** `sideload create DRIVE REF…` (alias `create-usb`): parse, open the source, call createDrive, render. */
 import type { CommandModule } from 'yargs';
-import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import type { CreateResult } from '../../usb/create.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
@@ -71,8 +70,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
       if (args.app && args.runtime) throw new UsageError('--app and --runtime exclude each other');
       // The engine loads here, not at startup: --help and the other commands stay fast.
-      const [{ createDrive }, { loadSecretKey }] = await Promise.all([import('../../usb/create.js'), import('../../sign/index.js')]);
-      const signKey = args['sign-key'] ? loadSecretKey(await readText(args['sign-key']), args['sign-key']) : undefined;
+      const [{ createDrive }, { readSecretKeyFile }] = await Promise.all([import('../../usb/create.js'), import('../../sign/key-files.js')]);
+      const signKey = args['sign-key'] ? await readSecretKeyFile(args['sign-key'], '--sign-key') : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const source = await openSourceFromArgs(args, signal);
       let result: CreateResult;
@@ -122,14 +121,6 @@ function installationFlag(args: SourceArgs): string {
   // flatpak has no flag for an installation by path; its user installation can be pointed anywhere.
   if (args['installation-dir']) return `--user `;
   return '';
-}
-
-async function readText(file: string): Promise<string> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read key file '${file}'`, { path: file });
-  }
 }
 
 function render(out: Output, r: CreateResult): void {

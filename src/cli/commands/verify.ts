@@ -1,7 +1,6 @@
 /** `sideload verify DRIVE`: check a drive without trusting it; exit 0 only for a good drive. */
 import type { CommandModule } from 'yargs';
-import fs from 'fs-extra';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode } from '../../errors.js';
 import { createProgress } from '../progress.js';
 import { Output } from '../output.js';
 
@@ -32,20 +31,13 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
         .example('$0 verify --trusted-key drive.pub --upstream-gpg flathub.gpg /mnt/usb', '') as never,
     handler: async (args) => {
       const out = new Output({ json: !!args.json });
-      const read = async (f: string) => {
-        try {
-          return await fs.readFile(f);
-        } catch {
-          throw new UsageError(`cannot read key file '${f}'`, { path: f });
-        }
-      };
-      const [{ loadPublicKeys }, { verifyDrive }] = await Promise.all([import('../../sign/index.js'), import('../../usb/verify.js')]);
+      const [{ readPublicKeyFile, readGpgKeyFile }, { verifyDrive }] = await Promise.all([import('../../sign/key-files.js'), import('../../usb/verify.js')]);
       const trusted = [];
-      for (const f of args['trusted-key'] ?? []) trusted.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
+      for (const f of args['trusted-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--trusted-key')));
       const upEd = [];
-      for (const f of args['upstream-key'] ?? []) upEd.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
+      for (const f of args['upstream-key'] ?? []) upEd.push(...(await readPublicKeyFile(f, '--upstream-key')));
       const upGpg = [];
-      for (const f of args['upstream-gpg'] ?? []) upGpg.push(new Uint8Array(await read(f)));
+      for (const f of args['upstream-gpg'] ?? []) upGpg.push(await readGpgKeyFile(f, '--upstream-gpg'));
       const progress = createProgress(!args.json);
       let report;
       try {
