@@ -58,8 +58,16 @@ export interface ResolveInput {
   readonly appstream?: boolean;
   /** A collection ID to use for refs whose source has none (`--collection-id`). */
   readonly collectionId?: string;
-  /** How to tell the user to fix a remote with no collection ID. */
-  remoteFixHint?(remote: string): string;
+  /**
+   * How to tell the user to fix a remote with no collection ID; `collectionId` is the one the ref's commit is bound
+   * to (`ostree.collection-binding`), when it is.
+   */
+  remoteFixHint?(remote: string, collectionId?: string): string;
+  /**
+   * The collection a ref's commit is bound to (`ostree.collection-binding`), or null. With it, a ref is never put
+   * under another collection (ostree's pull refuses such a commit), and a missing collection ID is suggested.
+   */
+  bindingOf?(r: SourceRef): Promise<string | null>;
 }
 
 export interface RefPlan {
@@ -166,10 +174,23 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     return hits[0];
   };
 
-  const collectionOf = (r: SourceRef, mandatory: boolean): string | null => {
+  const collectionOf = async (r: SourceRef, mandatory: boolean): Promise<string | null> => {
     const cid = r.collectionId ?? input.collectionId ?? null;
+    const bound = input.bindingOf ? await input.bindingOf(r) : null;
+    if (cid && bound && bound !== cid) {
+      const how = r.collectionId === null || (input.collectionId !== undefined && r.collectionId === input.collectionId) ? `--collection-id '${cid}' would relabel` : `the source lists under collection '${cid}'`;
+      throw new UsageError(
+        `${how} '${r.ref}', whose commit ${r.commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding): clients would refuse it. ${input.collectionId ? `Use --collection-id ${bound}, or leave it off.` : 'Fix the source.'}`,
+        { ref: r.ref, collectionId: cid, binding: bound },
+      );
+    }
     if (cid) return cid;
-    const hint = r.remote && input.remoteFixHint ? ` Fix it with: ${input.remoteFixHint(r.remote)}` : ' Pass --collection-id.';
+    const hint =
+      r.remote && input.remoteFixHint
+        ? ` Fix it with: ${input.remoteFixHint(r.remote, bound ?? undefined)}`
+        : bound
+          ? ` Pass --collection-id ${bound} (the collection its commit is bound to).`
+          : ' Pass --collection-id.';
     const what = r.remote ? `remote '${r.remote}' does not have a collection ID set, which is required to put '${r.ref}' on a drive.` : `no collection ID is known for '${r.ref}'.`;
     if (mandatory) throw new UsageError(what + hint, { ref: r.ref, ...(r.remote ? { remote: r.remote } : {}) });
     warn('no-collection-id', `omitting '${r.ref}': ${what}${hint}`, { ref: r.ref });
@@ -231,7 +252,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
             warn('extra-data-skipped', `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`, { ref: c.ref });
             continue;
           }
-          const cid = collectionOf(c, false);
+          const cid = await collectionOf(c, false);
           if (!cid) continue;
           if (ext.isLocale) {
             const { subpaths, languages } = localeSubpaths(c);
@@ -266,7 +287,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (distinct.length > 1) throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, { ref: arg, candidates: distinct });
       const main = one(distinct[0] as string) as SourceRef;
       if (await input.isExtraData(main)) throw new UnsupportedError(`'${main.ref}' is extra-data, and cannot be distributed offline`, { ref: main.ref }, 'EEXTRADATA');
-      const cid = collectionOf(main, true) as string;
+      const cid = (await collectionOf(main, true)) as string;
       const mainParts = splitRef(main.ref) as RefParts;
       let subpaths: readonly string[] | null = null;
       let languages: readonly string[] | 'all' | undefined;
@@ -292,7 +313,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         if (await input.isExtraData(rt)) {
           warn('extra-data-skipped', `omitting runtime '${rt.ref}' of '${main.ref}' and its related refs: it is extra-data`, { ref: rt.ref });
         } else {
-          const rtCid = collectionOf(rt, true) as string;
+          const rtCid = (await collectionOf(rt, true)) as string;
           const rtSub = input.sourceKind === 'installation' ? pullSubpathsFromDeploy(rt.deploySubpaths ?? []) : null;
           add({ collectionId: rtCid, ref: rt.ref, commit: rt.commit, subpaths: rtSub, reason: 'runtime', requestedBy: main.ref, ...(rt.remote ? { remote: rt.remote } : {}) });
           await addRelated(rt, rtCid);
@@ -302,7 +323,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
           const sdkRef = one(`runtime/${sdk}`);
           if (!sdkRef) warn('sdk-missing', `SDK 'runtime/${sdk}' of '${main.ref}' is not in the source`, { ref: `runtime/${sdk}` });
           else {
-            const sdkCid = collectionOf(sdkRef, false);
+            const sdkCid = await collectionOf(sdkRef, false);
             if (sdkCid) add({ collectionId: sdkCid, ref: sdkRef.ref, commit: sdkRef.commit, subpaths: null, reason: 'sdk', requestedBy: main.ref });
           }
         }

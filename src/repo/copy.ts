@@ -40,6 +40,8 @@ export interface CopyOptions {
   readonly concurrency?: number;
   /** Dirtree reads in flight during the walk. Default 16. */
   readonly metadataConcurrency?: number;
+  /** The ref being copied, for messages. */
+  readonly ref?: string;
 }
 
 export interface CopyResult {
@@ -161,6 +163,7 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
       subpaths: opts.subpaths ?? null,
       contentLast: false,
       signal,
+      ...(opts.ref ? { ref: opts.ref } : {}),
       ...(opts.metadataConcurrency ? { concurrency: opts.metadataConcurrency } : {}),
     })) {
       if (failure !== null) break;

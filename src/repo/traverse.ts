@@ -4,7 +4,7 @@
  * recursion), deduplicated, with a bounded window of dirtree reads in flight (HTTP latency). Metadata entries carry
  * their verified bytes so a copier reads each once.
  */
-import { NotFoundError, UsageError } from '../errors.js';
+import { CorruptError, NotFoundError, UsageError } from '../errors.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import type { ObjectType } from '../ostree/object.js';
@@ -35,6 +35,24 @@ export interface WalkOptions {
   /** Dirtree reads in flight. Default 16. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
+  /** What the commit is (a ref name), for messages. */
+  readonly ref?: string;
+}
+
+/**
+ * The deepest directory nesting ostree follows (OSTREE_MAX_RECURSION in ostree-core.h): its pull and checkout fail
+ * past it ("Exceeded maximum recursion"), so flatpak cannot install a deeper tree. The root is depth 0.
+ */
+export const MAX_TREE_DEPTH = 256;
+
+/** A dirtree nested deeper than MAX_TREE_DEPTH. */
+export function treeTooDeep(commit: string, ref: string | undefined, dirPath: string, depth: number, tree: string): CorruptError {
+  const shown = dirPath.length > 120 ? `${dirPath.slice(0, 60)}…${dirPath.slice(-60)}` : dirPath;
+  return new CorruptError(
+    `${ref ? `'${ref}' (commit ${commit})` : `commit ${commit}`}: directory '${shown}' is nested ${depth} levels deep, past ostree's limit of ${MAX_TREE_DEPTH} (OSTREE_MAX_RECURSION): flatpak cannot install it`,
+    { commit, ...(ref ? { ref } : {}), path: dirPath, depth, checksum: tree, type: 'dirtree' },
+    'ETOODEEP',
+  );
 }
 
 /**
@@ -82,6 +100,8 @@ interface DirTask {
   /** The directory's path with a trailing '/' ('/' for the root), as ostree builds it. */
   readonly path: string;
   readonly all: boolean;
+  /** Directory depth: 0 for the root. */
+  readonly depth: number;
   treeP?: Promise<Uint8Array | null>;
   metaP?: Promise<Uint8Array | null> | null;
 }
@@ -118,7 +138,7 @@ export async function* walkCommit(src: ObjectSource, commit: string, opts: WalkO
   const seenMeta = new Set<string>();
   const seenFiles = new Set<string>();
   const pendingContent: WalkEntry[] = [];
-  const queue: DirTask[] = [{ tree: c.rootTree, meta: c.rootMeta, path: '/', all: subpaths === null }];
+  const queue: DirTask[] = [{ tree: c.rootTree, meta: c.rootMeta, path: '/', all: subpaths === null, depth: 0 }];
   let head = 0;
 
   const start = (t: DirTask) => {
@@ -171,7 +191,8 @@ export async function* walkCommit(src: ObjectSource, commit: string, opts: WalkO
         continue;
       }
       seenTrees.add(key);
-      queue.push({ tree: d.tree, meta: d.meta, path: sub + '/', all: state === 'all' });
+      if (task.depth + 1 > MAX_TREE_DEPTH) throw treeTooDeep(commit, opts.ref, sub, task.depth + 1, d.tree);
+      queue.push({ tree: d.tree, meta: d.meta, path: sub + '/', all: state === 'all', depth: task.depth + 1 });
     }
   }
   for (const e of pendingContent) yield e;

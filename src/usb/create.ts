@@ -65,7 +65,7 @@ export interface CreateOptions {
   readonly onProgress?: ProgressCallback;
   readonly onWarning?: (w: Warning) => void;
   /** How to tell users to give a remote a collection ID. */
-  readonly remoteFixHint?: (remote: string) => string;
+  readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
 }
 
 export interface DriveRef {
@@ -148,6 +148,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     ...(opts.includeSdk ? { includeSdk: true } : {}),
     ...(opts.collectionId ? { collectionId: opts.collectionId } : {}),
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+    bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
   });
   // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
   for (const p of plan.refs) mirrorRefPath(p.collectionId, p.ref);
@@ -214,6 +215,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       }
       const r = await copyCommit(source.objects, staging, p.commit, {
         subpaths: p.subpaths,
+        ref: p.ref,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (e) =>
           opts.onProgress?.({

@@ -22,6 +22,7 @@ import { hasPendingPublish, JOURNAL, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
 import { checkUpstream } from './upstream.js';
 import { UPSTREAM_DIR } from './create.js';
+import { checkCollectionBindings, checkCommitSignatures, checkSideloadJson, checkStrayFiles } from './verify-net.js';
 
 export interface VerifyOptions {
   /** ed25519 public keys the drive's summary and ostree-metadata commits must be signed with. */
@@ -129,6 +130,8 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       if (objectCount % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: objectCount, bytesDone: 0 });
     }
 
+    findings.push(...(await checkStrayFiles(repo)));
+
     // --- refs ---
     const refs = new Map<string, Map<string, string>>();
     for (const [name, checksum] of await listRefFiles(path.join(repo, 'refs', 'mirrors'))) {
@@ -188,6 +191,8 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
         for (const [ref] of onDisk)
           if (!entries.some((e) => e.ref === ref)) error('ref-not-in-summary', `refs/mirrors/${cid}/${ref} is not in the summary: clients cannot see it`, `refs/mirrors/${cid}/${ref}`);
       }
+      findings.push(...(await checkCollectionBindings(listed, loadCommit)));
+      findings.push(...(await checkCommitSignatures(objects, listed, { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] })));
       for (const cid of refs.keys()) if (!listed.has(cid)) error('collection-not-in-summary', `collection '${cid}' has refs but is not in the summary`, `refs/mirrors/${cid}`);
 
       // --- ostree-metadata per collection ---
@@ -235,13 +240,17 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
           let first = '';
           const objectPath = (checksum: string, type: string) => `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`;
           try {
-            for await (const o of walkCommit(objects, e.checksum, { subpaths, tolerateMissing: partial && !subpaths && !recorded })) {
+            for await (const o of walkCommit(objects, e.checksum, { subpaths, tolerateMissing: partial && !subpaths && !recorded, ref: e.ref })) {
               if (!present.has(`${o.checksum}.${o.type}`)) {
                 missing++;
                 first ||= `${objectPath(o.checksum, o.type)}${o.path ? ` (${o.path})` : ''}`;
               }
             }
           } catch (err) {
+            if (err instanceof SideloadError && err.code === 'ETOODEEP') {
+              error('tree-too-deep', err.message, `refs/mirrors/${cid}/${e.ref}`);
+              continue;
+            }
             // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
             const d = err instanceof SideloadError ? err.data : {};
             const at = typeof d['checksum'] === 'string' && typeof d['type'] === 'string' ? objectPath(d['checksum'], d['type']) : (err as Error).message;
@@ -269,6 +278,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       const dir = path.join(upRoot, cid);
       const rel = `${UPSTREAM_DIR}/${cid}`;
       const files = new Map<string, Uint8Array>();
+      findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
       for (const f of await listFiles(dir)) if (f !== 'sideload.json') files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
       const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
       try {

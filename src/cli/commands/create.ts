@@ -98,8 +98,9 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             signal,
             onProgress: (e) => progress.onProgress(e),
             onWarning: (w) => out.warn(w),
-            remoteFixHint: (remote) =>
-              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=<COLLECTION-ID> ${remote}`,
+            remoteFixHint: (remote, cid) =>
+              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
+              (cid ? ` (the collection its commits are bound to)` : ''),
           },
           source,
         );

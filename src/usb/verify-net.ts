@@ -1,0 +1,154 @@
+/**
+ * Checks of `verify` for what a drive carries from upstream and for what lies around in it (issue 13): commit
+ * signatures against the upstream keys given, a commit's collection binding against the collection it is listed
+ * under, the `sideload.json` record of each upstream copy, and stray files or symlinks in `objects/` and the repo
+ * root. Each is a small function returning findings; verify.ts calls them.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { lookup } from '../gvariant/index.js';
+import type { Commit } from '../ostree/commit.js';
+import { KEY, METADATA_REF } from '../ostree/formats.js';
+import type { ObjectSource } from '../repo/index.js';
+import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
+import type { DecodedRef } from '../summary/summary.js';
+import type { Finding } from './verify.js';
+
+const error = (code: string, message: string, p?: string): Finding => ({ severity: 'error', code, message, ...(p ? { path: p } : {}) });
+const warning = (code: string, message: string, p?: string): Finding => ({ severity: 'warning', code, message, ...(p ? { path: p } : {}) });
+const objectFile = (checksum: string, type: string) => `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type}`;
+
+type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
+type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
+
+/** A ref whose commit is bound (`ostree.collection-binding`) to another collection than the one it is listed under. */
+export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCommit): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const [cid, entries] of listed) {
+    for (const e of entries) {
+      if (e.ref === METADATA_REF) continue; // checked with the rest of the ostree-metadata commit
+      const c = await loadCommit(e.checksum);
+      const b = c ? lookup(c.commit.metadata, KEY.collectionBinding) : undefined;
+      if (b?.type === 's' && b.value !== cid)
+        out.push(
+          error(
+            'collection-binding-mismatch',
+            `'${e.ref}' is listed under collection '${cid}' but its commit ${e.checksum.slice(0, 12)}… is bound to '${b.value as string}' (ostree.collection-binding): clients refuse it`,
+            `refs/mirrors/${cid}/${e.ref}`,
+          ),
+        );
+    }
+  }
+  return out;
+}
+
+/**
+ * With upstream keys given, every listed commit (ostree-metadata aside, which the drive key signs) must carry a
+ * `.commitmeta` whose GPG or ed25519 signature verifies with them: flatpak remotes verify commit signatures.
+ */
+export async function checkCommitSignatures(objects: ObjectSource, listed: Listed, keys: { gpg: readonly Uint8Array[]; ed25519: readonly Uint8Array[] }): Promise<Finding[]> {
+  if (!keys.gpg.length && !keys.ed25519.length) return [];
+  const out: Finding[] = [];
+  const gpg = keys.gpg.length ? await GpgVerifier.fromKeyrings(keys.gpg) : null;
+  const ed = keys.ed25519.length ? new Ed25519Verifier(keys.ed25519) : null;
+  const done = new Map<string, Finding | null>();
+  for (const [cid, entries] of listed) {
+    for (const e of entries) {
+      if (e.ref === METADATA_REF) continue;
+      if (done.has(e.checksum)) continue;
+      const at = objectFile(e.checksum, 'commitmeta');
+      let finding: Finding | null = null;
+      try {
+        const cm = await objects.readCommitMeta(e.checksum);
+        if (!cm) finding = error('unsigned-commit', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}) has no .commitmeta: it carries no signature, and clients that verify the remote's signatures refuse it`, at);
+        else {
+          const bytes = await objects.readMetadata(e.checksum, 'commit');
+          const reasons: string[] = [];
+          let valid = false;
+          for (const [v, key] of [
+            [gpg, KEY.gpgSigs],
+            [ed, KEY.ed25519Sigs],
+          ] as const) {
+            if (!v || valid) continue;
+            const r = await v.verify(bytes, readSignatures(cm, key));
+            if (r.valid) valid = true;
+            else reasons.push(`${v.name}: ${r.reason ?? 'invalid'}`);
+          }
+          if (!valid)
+            finding = error('bad-commit-signature', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}): its .commitmeta holds no signature that verifies with the upstream keys given (${reasons.join('; ')})`, at);
+        }
+      } catch (err) {
+        // A .commitmeta that does not decode is reported by the object check; say what it means for the signature.
+        finding = error('bad-commit-signature', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}): the signature cannot be checked: ${(err as Error).message}`, at);
+      }
+      done.set(e.checksum, finding);
+      if (finding) out.push(finding);
+    }
+  }
+  return out;
+}
+
+/** `sideload.json` of an upstream copy: JSON of the shape `create` writes, listing exactly the files beside it. */
+export async function checkSideloadJson(dir: string, rel: string, files: readonly string[]): Promise<Finding[]> {
+  const p = `${rel}/sideload.json`;
+  const text = await fs.readFile(path.join(dir, 'sideload.json'), 'utf8').catch(() => null);
+  if (text === null) return [error('bad-sideload-json', `the upstream copy has no sideload.json (where it came from and who signed it)`, p)];
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    return [error('bad-sideload-json', `sideload.json is not JSON: ${(e as Error).message}`, p)];
+  }
+  const o = j as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const problems: string[] = [];
+  if (!o || typeof o !== 'object' || Array.isArray(o)) problems.push('not an object');
+  else {
+    if (typeof o['origin'] !== 'string') problems.push("'origin' is not a string");
+    if (!strings(o['signedBy'])) problems.push("'signedBy' is not a list of strings");
+    if (!strings(o['keys'])) problems.push("'keys' is not a list of strings");
+    if (o['root'] !== 'summary' && o['root'] !== 'summary.idx') problems.push("'root' is neither 'summary' nor 'summary.idx'");
+    if (!strings(o['files'])) problems.push("'files' is not a list of strings");
+    else {
+      const listed = [...(o['files'] as string[])].sort();
+      const have = files.filter((f) => f !== 'sideload.json').sort();
+      const extra = have.filter((f) => !listed.includes(f));
+      const gone = listed.filter((f) => !have.includes(f));
+      if (extra.length) problems.push(`files not listed in it: ${extra.join(', ')}`);
+      if (gone.length) problems.push(`listed files that are missing: ${gone.join(', ')}`);
+    }
+  }
+  return problems.length ? [error('bad-sideload-json', `sideload.json does not describe the upstream copy: ${problems.join('; ')}`, p)] : [];
+}
+
+const OBJECT_NAME = /^[0-9a-f]{62}\.(commit|commitmeta|dirtree|dirmeta|filez)$/;
+/** What ostree, flatpak and sideload keep at the top of an archive repo. */
+const ROOT_NAMES = new Set(['config', 'objects', 'refs', 'state', 'tmp', 'extensions', 'summary', 'summary.sig', 'summary.idx', 'summary.idx.sig', 'summaries', 'deltas', 'delta-indexes', '.lock', 'uncompressed-objects-cache']);
+
+/**
+ * `objects/` holds only `xx/` directories of regular object files: a symlink there (a client would follow it out of
+ * the repo) or any other file is an error. Unknown entries at the repo root are warnings.
+ */
+export async function checkStrayFiles(repo: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const e of await fs.readdir(repo, { withFileTypes: true }).catch(() => [] as fs.Dirent[]))
+    if (!ROOT_NAMES.has(e.name)) out.push(warning('stray-file', `'${e.name}' at the repo root is not part of an ostree repo`, e.name));
+  const objects = path.join(repo, 'objects');
+  for (const d of (await fs.readdir(objects, { withFileTypes: true }).catch(() => [] as fs.Dirent[])).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = `objects/${d.name}`;
+    if (d.isSymbolicLink()) {
+      out.push(error('object-symlink', `${rel} is a symlink (to '${await fs.readlink(path.join(objects, d.name)).catch(() => '?')}'), not a directory of objects`, rel));
+      continue;
+    }
+    if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
+      out.push(error('stray-object-file', `${rel} does not belong in objects/ (only xx/ directories of objects do)`, rel));
+      continue;
+    }
+    for (const f of (await fs.readdir(path.join(objects, d.name), { withFileTypes: true }).catch(() => [] as fs.Dirent[])).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const frel = `${rel}/${f.name}`;
+      if (f.isSymbolicLink()) out.push(error('object-symlink', `${frel} is a symlink (to '${await fs.readlink(path.join(objects, d.name, f.name)).catch(() => '?')}'), not an object file`, frel));
+      else if (!f.isFile() || !OBJECT_NAME.test(f.name)) out.push(error('stray-object-file', `${frel} is not an object of an archive repo`, frel));
+    }
+  }
+  return out;
+}

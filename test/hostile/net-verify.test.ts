@@ -1,0 +1,189 @@
+/**
+ * `verify` and `create` against drives and sources that are wrong in ways a byte-by-byte object check misses
+ * (issues 12 and 13): commit signatures (.commitmeta missing or swapped) checked against the upstream keys given,
+ * garbage sideload.json, stray files and symlinks in objects/ and the repo root, a commit listed under a collection
+ * other than the one it is bound to, and a directory tree nested deeper than ostree's OSTREE_MAX_RECURSION (256).
+ * Drives with problems `create` refuses to make are assembled with the real ostree tools.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { exampleCopy, runCli } from './net-helpers.js';
+
+const CID = 'org.example.Stable';
+const APP_COMMIT = '9e295658827d50bbd3f943901eafd88ddf0aabaa5b4243999338012e3deeb183';
+let ex: { dir: string; repo: string; gpgKey: string };
+let good: string;
+let n = 0;
+
+const ostree = (args: string[]) => execFileSync('ostree', args, { encoding: 'utf8' }).trim();
+const repoOf = (drive: string) => path.join(drive, '.ostree/repo');
+const objectFile = (drive: string, c: string, type: string) => path.join(repoOf(drive), 'objects', c.slice(0, 2), `${c.slice(2)}.${type}`);
+
+async function copyOfGood(): Promise<string> {
+  const d = path.join(ex.dir, `copy-${n++}`);
+  await fs.cp(good, d, { recursive: true, verbatimSymlinks: true });
+  return d;
+}
+
+interface Report {
+  ok: boolean;
+  repos: Array<{ findings: Array<{ severity: string; code: string; message: string; path?: string }> }>;
+}
+async function verify(drive: string, extra: string[] = []): Promise<{ code: number; report: Report; ms: number }> {
+  const r = await runCli(['verify', '--json', ...extra, drive]);
+  return { code: r.code, report: JSON.parse(r.stdout) as Report, ms: r.ms };
+}
+const findings = (r: Report) => r.repos.flatMap((x) => x.findings);
+
+beforeAll(async () => {
+  ex = await exampleCopy();
+  good = path.join(ex.dir, 'good');
+  await fs.mkdir(good);
+  const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, good, 'org.example.App']);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+describe('verify: commit signatures against the upstream keys', () => {
+  it('a good drive passes with --upstream-gpg (every listed commit is GPG-signed)', async () => {
+    const v = await verify(good, ['--upstream-gpg', ex.gpgKey]);
+    expect(v.code, JSON.stringify(findings(v.report))).toBe(0);
+    expect(findings(v.report).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it("a missing .commitmeta is an error with --upstream-gpg (it was exit 0)", async () => {
+    const d = await copyOfGood();
+    await fs.rm(objectFile(d, APP_COMMIT, 'commitmeta'));
+    const v = await verify(d, ['--upstream-gpg', ex.gpgKey]);
+    expect(v.code).toBe(6);
+    expect(findings(v.report)).toContainEqual(expect.objectContaining({ code: 'unsigned-commit', path: `objects/9e/${APP_COMMIT.slice(2)}.commitmeta` }));
+  });
+
+  it("another commit's .commitmeta in its place does not verify", async () => {
+    const d = await copyOfGood();
+    const other = '20b8f01d1e3e3984d685a14b3885b3a3ffce9064ad72c5f48f0317db495ff572';
+    await fs.copyFile(objectFile(d, other, 'commitmeta'), objectFile(d, APP_COMMIT, 'commitmeta'));
+    const v = await verify(d, ['--upstream-gpg', ex.gpgKey]);
+    expect(v.code).toBe(6);
+    const f = findings(v.report).find((x) => x.code === 'bad-commit-signature');
+    expect(f?.message).toContain(`commit ${APP_COMMIT.slice(0, 12)}… of 'app/org.example.App/`);
+    expect(f?.path).toBe(`objects/9e/${APP_COMMIT.slice(2)}.commitmeta`);
+  });
+});
+
+describe('verify: what lies around in the repo', () => {
+  it('garbage sideload.json is an error naming it', async () => {
+    const d = await copyOfGood();
+    const j = path.join(repoOf(d), 'extensions/sideload/upstream', CID, 'sideload.json');
+    await fs.writeFile(j, '{"origin": 5, "files": ["nope"]');
+    const v = await verify(d);
+    expect(v.code).toBe(6);
+    expect(findings(v.report)).toContainEqual(expect.objectContaining({ code: 'bad-sideload-json', path: `extensions/sideload/upstream/${CID}/sideload.json` }));
+    await fs.writeFile(j, JSON.stringify({ origin: 'x', signedBy: [], keys: [], root: 'summary.idx', files: ['summary.idx', 'ghost'] }));
+    const w = await verify(d);
+    expect(findings(w.report).find((x) => x.code === 'bad-sideload-json')?.message).toMatch(/listed files that are missing: ghost/);
+  });
+
+  it('stray files in objects/ are errors, at the repo root warnings; a symlinked object is an error', async () => {
+    const d = await copyOfGood();
+    const objects = path.join(repoOf(d), 'objects');
+    await fs.writeFile(path.join(objects, 'README'), 'x');
+    const prefix = (await fs.readdir(objects)).find((p) => /^[0-9a-f]{2}$/.test(p)) as string;
+    await fs.writeFile(path.join(objects, prefix, 'junk.tmp'), 'x');
+    await fs.writeFile(path.join(repoOf(d), 'notes.txt'), 'x');
+    // An object moved out of the repo and linked back: its bytes still hash right.
+    const dm = (await fs.readdir(path.join(objects, prefix))).find((f) => f.endsWith('.dirmeta') || f.endsWith('.dirtree') || f.endsWith('.filez')) as string;
+    await fs.rename(path.join(objects, prefix, dm), path.join(ex.dir, `outside-${n}`));
+    await fs.symlink(path.join(ex.dir, `outside-${n}`), path.join(objects, prefix, dm));
+    const v = await verify(d);
+    expect(v.code).toBe(6);
+    const f = findings(v.report);
+    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: 'objects/README' }));
+    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: `objects/${prefix}/junk.tmp` }));
+    expect(f).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'stray-file', path: 'notes.txt' }));
+    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'object-symlink', path: `objects/${prefix}/${dm}` }));
+  });
+});
+
+describe('collection binding and tree depth', () => {
+  let src: string;
+  let deepCommit: string;
+  let boundCommit: string;
+  const DEEP = 'runtime/org.example.Deep/x86_64/stable';
+  const BOUND = 'runtime/org.example.Bound/x86_64/stable';
+
+  /** A drive repo assembled with ostree: `ref` under collection `cid` pointing at `commit` of `src`. */
+  async function ostreeDrive(ref: string, commit: string, cid: string): Promise<string> {
+    const d = path.join(ex.dir, `ostree-drive-${n++}`);
+    const repo = repoOf(d);
+    await fs.mkdir(repo, { recursive: true });
+    ostree(['init', `--repo=${repo}`, '--mode=archive']);
+    ostree([`--repo=${repo}`, 'pull-local', src, commit]);
+    await fs.mkdir(path.dirname(path.join(repo, 'refs/mirrors', cid, ref)), { recursive: true });
+    await fs.writeFile(path.join(repo, 'refs/mirrors', cid, ref), `${commit}\n`);
+    ostree([`--repo=${repo}`, 'summary', '-u']);
+    return d;
+  }
+
+  beforeAll(async () => {
+    src = path.join(ex.dir, 'deep-src');
+    ostree(['init', `--repo=${src}`, '--mode=archive']);
+    // 300 nested directories under files/ (root = depth 0, so the innermost is depth 301).
+    const tree = path.join(ex.dir, 'deep-tree');
+    let p = path.join(tree, 'files');
+    for (let i = 0; i < 300; i++) p = path.join(p, 'd');
+    await fs.mkdir(p, { recursive: true });
+    await fs.writeFile(path.join(p, 'leaf'), 'x');
+    deepCommit = ostree([`--repo=${src}`, 'commit', `--branch=${DEEP}`, `--tree=dir=${tree}`, `--add-metadata-string=ostree.collection-binding=${CID}`]);
+    const small = path.join(ex.dir, 'small-tree');
+    await fs.mkdir(path.join(small, 'files'), { recursive: true });
+    await fs.writeFile(path.join(small, 'files', 'a'), 'a');
+    boundCommit = ostree([`--repo=${src}`, 'commit', `--branch=${BOUND}`, `--tree=dir=${small}`, '--add-metadata-string=ostree.collection-binding=org.other.Y']);
+  });
+
+  it('create refuses a tree deeper than 256 levels: exit 4 naming the ref and the path', async () => {
+    const d = path.join(ex.dir, `deep-create-${n++}`);
+    await fs.mkdir(d);
+    const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, '--collection-id', CID, d, DEEP]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(`'${DEEP}' (commit ${deepCommit}): directory '/files/d/d/`);
+    expect(r.stderr).toContain("is nested 257 levels deep, past ostree's limit of 256 (OSTREE_MAX_RECURSION)");
+    expect(await fs.readdir(d)).toEqual([]);
+  });
+
+  it('verify flags a drive holding such a tree', async () => {
+    const d = await ostreeDrive(DEEP, deepCommit, CID);
+    const v = await verify(d, ['--quick']);
+    expect(v.code).toBe(6);
+    const f = findings(v.report).find((x) => x.code === 'tree-too-deep');
+    expect(f?.message).toContain(`'${DEEP}' (commit ${deepCommit}): directory '/files/d/d/`);
+    expect(f?.path).toBe(`refs/mirrors/${CID}/${DEEP}`);
+  });
+
+  it('--collection-id does not relabel a commit bound to another collection: exit 2 with both IDs', async () => {
+    const d = path.join(ex.dir, `bound-create-${n++}`);
+    await fs.mkdir(d);
+    const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, '--collection-id', CID, d, BOUND]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`--collection-id '${CID}' would relabel '${BOUND}', whose commit ${boundCommit.slice(0, 12)}… is bound to collection 'org.other.Y'`);
+    expect(await fs.readdir(d)).toEqual([]);
+  });
+
+  it('without a collection ID, the error suggests the one the commit is bound to', async () => {
+    const d = path.join(ex.dir, `bound-create-${n++}`);
+    await fs.mkdir(d);
+    const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, d, BOUND]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`no collection ID is known for '${BOUND}'. Pass --collection-id org.other.Y (the collection its commit is bound to).`);
+  });
+
+  it('verify flags a ref listed under another collection than its commit is bound to', async () => {
+    const d = await ostreeDrive(BOUND, boundCommit, CID);
+    const v = await verify(d, ['--quick']);
+    expect(v.code).toBe(6);
+    expect(findings(v.report)).toContainEqual(
+      expect.objectContaining({ code: 'collection-binding-mismatch', path: `refs/mirrors/${CID}/${BOUND}`, message: expect.stringContaining("is bound to 'org.other.Y'") }),
+    );
+  });
+});
