@@ -84,7 +84,7 @@ function pidAlive(pid: number): boolean {
 export function writeError(e: unknown, repo: string, object: string): unknown {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT')
-    return new SideloadError('ENOSPC', `no space left on the drive holding ${repo} (while writing ${object})`, { path: repo, object }, undefined, { cause: e });
+    return new SideloadError('ENOSPC', `no space left on the drive holding ${repo} (while writing ${object}): its filesystem is out of free space or free inodes`, { path: repo, object }, undefined, { cause: e });
   if (code === 'EFBIG')
     return new UnsupportedError(`${object} is too large for the destination filesystem: files must stay under 4 GiB on FAT32 (use exFAT or ext4 for this drive)`, { path: repo, object, limit: 2 ** 32 - 1 }, 'EFBIG');
   return e;
@@ -235,7 +235,22 @@ export class Staging {
   private ensureDir(dir: string): Promise<void> {
     let p = this.madeDirs.get(dir);
     if (!p) {
-      p = fs.mkdir(dir, { recursive: true }).then(() => undefined);
+      // Not `recursive: true` for the directory itself: Node reports a full disk or inode table there as ENOENT
+      // ("mkdir objects/fd"). The parents (objects/, the staging dir) exist; create them first if they do not.
+      const mk = () =>
+        fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+      p = mk()
+        .catch(async (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+          await fs.mkdir(path.dirname(dir), { recursive: true });
+          await mk();
+        })
+        .catch((e: unknown) => {
+          throw writeError(e, this.repo.path, `${path.relative(this.repo.path, dir)}/`);
+        })
+        .then(() => undefined);
       p.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, p);
     }
