@@ -21,6 +21,7 @@ import { verifyCommand } from './commands/verify.js';
 import { keygenCommand } from './commands/keygen.js';
 import { dumpCommand } from './commands/dump.js';
 import { reportError } from './output.js';
+import { runState } from './run-state.js';
 
 /**
  * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
@@ -53,7 +54,11 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = () => {
     interrupted++;
     if (interrupted > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
+    runState.interrupted = true;
+    // The journaled publish is not stopped half way (the drive must stay consistent): say so instead of promising
+    // a drive "left as it was".
+    if (runState.phase === 'publish') process.stderr.write('\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n');
+    else process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -91,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       code = ExitCode.usage;
     } else code = reportError(e, wantsJson);
   } finally {
+    if (runState.interrupted && code === ExitCode.ok) process.stderr.write('sideload: the interrupt came too late to stop the run: it completed and the drive holds the whole update\n');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { CreateResult } from '../../usb/create.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { createProgress } from '../progress.js';
+import { runState } from '../run-state.js';
 import { Output, formatBytes } from '../output.js';
 
 interface CreateArgs extends SourceArgs {
@@ -96,7 +97,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             fsync: args.fsync !== false,
             ...(compression !== undefined ? { compressionLevel: compression } : {}),
             signal,
-            onProgress: (e) => progress.onProgress(e),
+            onProgress: (e) => {
+              runState.phase = e.phase;
+              progress.onProgress(e);
+            },
             onWarning: (w) => out.warn(w),
             remoteFixHint: (remote, cid) =>
               `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
@@ -104,7 +108,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           },
           source,
         );
+      } catch (e) {
+        // Say which step failed, what the drive holds now and what to do (a full drive, a pending publish).
+        const { explainCreateFailure } = await import('../../usb/failure.js');
+        const { locateDrive } = await import('../../usb/drive.js');
+        const repo = await locateDrive(args.drive, args['destination-repo']).then((l) => l.repo, () => null);
+        throw repo ? await explainCreateFailure(e, { repo, phase: runState.phase }) : e;
       } finally {
+        runState.phase = 'idle';
         progress.stop();
         await source.close();
       }

@@ -1,0 +1,70 @@
+/**
+ * Explaining a failed `create` after the fact: which step it failed in, whether the drive is out of space or
+ * inodes (statfs), whether a publish is pending (its journal is on the drive), and what staged data was kept for
+ * the next run. Reads the drive only.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { ExitCode, SideloadError } from '../errors.js';
+import { JOURNAL } from './publish.js';
+
+const STAGING = 'tmp/sideload-staging';
+
+export interface FailureContext {
+  /** The drive repo (`<drive>/.ostree/repo`). */
+  readonly repo: string;
+  /** The last progress phase seen: 'plan', 'copy', 'publish' … */
+  readonly phase: string;
+}
+
+async function duBytes(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else total += (await fs.lstat(p).catch(() => null))?.size ?? 0;
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
+function mb(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.ceil(n / 1e3)} kB`;
+}
+
+/** The error with the step, the drive's state and what to do next added; other errors are returned as they are. */
+export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
+  const se = err instanceof SideloadError ? err : null;
+  const errno = (err as NodeJS.ErrnoException | null)?.code;
+  if (se && (se.code === 'EINTERRUPTED' || se.exitCode === ExitCode.usage || se.exitCode === ExitCode.notFound || se.exitCode === ExitCode.signature)) return err;
+  if (!se && !(typeof errno === 'string' && /^E[A-Z]+$/.test(errno))) return err;
+  if (ctx.phase !== 'copy' && ctx.phase !== 'publish') return err;
+
+  const notes: string[] = [];
+  const sf = await fs.promises.statfs(path.dirname(ctx.repo)).catch(() => null);
+  if (sf) {
+    // Measured after the failed run cleaned up after itself: "almost none" rather than zero.
+    if (sf.files > 0 && sf.ffree < 64) notes.push(`the drive is out of inodes (${sf.ffree} of ${sf.files} free): its filesystem cannot hold more files`);
+    else if (sf.bavail * sf.bsize < 1 << 20) notes.push(`the drive is full (${Math.floor((sf.bavail * sf.bsize) / 1024)} KiB free)`);
+    if (errno === 'ENOENT' && (err as NodeJS.ErrnoException).syscall === 'mkdir' && notes.length)
+      notes.unshift('(Node reports a directory it cannot create for want of space or inodes as ENOENT)');
+  }
+  const pending = await fs.pathExists(path.join(ctx.repo, JOURNAL));
+  if (pending)
+    notes.push(
+      `the publish is pending (${JOURNAL}): clients still see the drive as it was before this run; make room, then run the same command again or \`sideload verify --repair\` to finish it`,
+    );
+  const staged = path.join(ctx.repo, STAGING);
+  if (await fs.pathExists(staged)) {
+    const n = await duBytes(staged);
+    if (n > 0) notes.push(`${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them (remove that directory to reclaim the space instead)`);
+  }
+  const step = ctx.phase === 'publish' ? 'while publishing the update' : 'while copying objects';
+  const message = `${step}: ${(err as Error).message}${notes.length ? `\n  ${notes.join('\n  ')}` : ''}`;
+  const base = se ?? new SideloadError(errno as string, (err as Error).message, { ...((err as NodeJS.ErrnoException).path ? { path: (err as NodeJS.ErrnoException).path } : {}) }, ExitCode.failure);
+  const out = base.withPrefix('x');
+  Object.defineProperty(out, 'message', { value: message, enumerable: false, writable: true });
+  return out;
+}

@@ -1,0 +1,103 @@
+/**
+ * What `create` says when it fails or is interrupted late (issue 13), on real filesystems: a tmpfs with few inodes
+ * (root only), and Ctrl-C during the journaled publish. Inode exhaustion is no longer "ENOENT … mkdir objects/xx";
+ * a failure in the publish step names the step, the pending publish and the staged data kept for the re-run, and
+ * the re-run finishes the drive; an interrupt during publish says the publish is being finished and that it did.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../helpers/flatpak-fixtures.js';
+import { projectRoot } from '../helpers/shared.js';
+import { exampleCopy, runCli } from './net-helpers.js';
+
+const isRoot = process.getuid?.() === 0;
+let ex: { dir: string; repo: string; gpgKey: string };
+const mounts: string[] = [];
+
+beforeAll(async () => {
+  ex = await exampleCopy();
+});
+afterAll(() => {
+  for (const m of mounts) execFileSync('umount', [m]);
+});
+
+describe.skipIf(!isRoot)('a drive out of inodes', () => {
+  it('names the step and the directory, never ENOENT; a publish that fails keeps its journal and staged data, and the re-run finishes it', async () => {
+    const mnt = path.join(ex.dir, 'tmpfs');
+    await fs.mkdir(mnt);
+    let sawPending = false;
+    let sawStaging = false;
+    for (let n = 150; n <= 330 && !(sawPending && sawStaging); n += 10) {
+      if (mounts.includes(mnt)) execFileSync('umount', [mnt]);
+      else mounts.push(mnt);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=20m,nr_inodes=${n}`, 'tmpfs', mnt]);
+      const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, mnt, 'org.example.App']);
+      if (r.code === 0) break;
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/ENOENT: no such file or directory, mkdir '[^']*\/objects\//);
+      if (/while publishing the update/.test(r.stderr) && !/publish is pending/.test(r.stderr)) {
+        // Moving staged objects into objects/: the directory is named, and what ran out.
+        expect(r.stderr).toMatch(/no space left on the drive holding .*\.ostree\/repo \(while writing objects\/[0-9a-f]{2}\/\): its filesystem is out of free space or free inodes/);
+        sawStaging = true;
+      }
+      if (/publish is pending/.test(r.stderr)) {
+        expect(r.stderr).toContain('sideload: error: while publishing the update:');
+        expect(r.stderr).toMatch(/the drive is out of inodes \(\d+ of \d+ free\)/);
+        expect(r.stderr).toContain('the publish is pending (tmp/sideload-publish.json): clients still see the drive as it was before this run');
+        expect(r.stderr).toMatch(/\d+ (kB|MB) of staged data are kept in .*\.ostree\/repo\/tmp\/sideload-staging: running the same command again reuses them/);
+        sawPending = true;
+        // More inodes, the same command: the publish is finished and the drive verifies.
+        execFileSync('mount', ['-o', 'remount,nr_inodes=4000', mnt]);
+        const again = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, mnt, 'org.example.App']);
+        expect(again.code, again.stderr).toBe(0);
+        const v = await runCli(['verify', '--upstream-gpg', ex.gpgKey, mnt]);
+        expect(v.code, v.stdout).toBe(0);
+      }
+    }
+    expect(sawStaging, 'a run failed while moving staged objects').toBe(true);
+    expect(sawPending, 'a run failed after its publish journal was written').toBe(true);
+  });
+});
+
+describe('Ctrl-C during publish', () => {
+  it('says the publish is being finished, exits 0 and says the drive holds the update', async () => {
+    await ensureBuilt();
+    // A source with many small files: publishing moves each staged object and syncs, which takes a moment.
+    const src = path.join(ex.dir, 'many-src');
+    const tree = path.join(ex.dir, 'many-tree');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    for (let i = 0; i < 4000; i++) await fs.writeFile(path.join(tree, 'files', `f${i}`), `file ${i}\n`);
+    execFileSync('ostree', ['init', `--repo=${src}`, '--mode=archive']);
+    execFileSync('ostree', [`--repo=${src}`, 'commit', '--branch=runtime/org.example.Many/x86_64/stable', `--tree=dir=${tree}`, '--add-metadata-string=xa.metadata=[Runtime]\nname=org.example.Many\n']);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const drive = path.join(ex.dir, `intr-${attempt}`);
+      await fs.mkdir(drive);
+      const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'create', '-q', '--repo', src, '--collection-id', 'org.example.Stable', drive, 'runtime/org.example.Many/x86_64/stable'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      // Published objects appear in objects/ only during the publish step (staging writes under tmp/).
+      const objects = path.join(drive, '.ostree/repo/objects');
+      let sent = false;
+      const t0 = Date.now();
+      while (!sent && child.exitCode === null && Date.now() - t0 < 120_000) {
+        if ((await fs.readdir(objects).catch(() => [] as string[])).length > 0) {
+          child.kill('SIGINT');
+          sent = true;
+        } else await new Promise((r) => setTimeout(r, 2));
+      }
+      const code = await exited;
+      if (!sent || !/interrupted/.test(stderr)) continue; // finished before the signal landed: try again
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain('interrupted during publish; finishing the publish so the drive stays consistent');
+      expect(stderr).not.toContain('the drive is left as it was');
+      expect(stderr).toContain('the interrupt came too late to stop the run: it completed and the drive holds the whole update');
+      const v = await runCli(['verify', drive]);
+      expect(v.code, v.stdout).toBe(0);
+      return;
+    }
+    throw new Error('could not land SIGINT during the publish step in 3 attempts');
+  });
+});
