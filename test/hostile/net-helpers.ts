@@ -49,7 +49,11 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {
   const ms = Date.now() - t0;
   const kb = Number((await fs.readFile(out, 'utf8').catch(() => '0')).trim().split('\n').pop());
   await fs.rm(tmp, { recursive: true, force: true });
-  return { code, stdout, stderr, ms, rssMiB: Math.round(kb / 1024) };
+  const result = { code, stdout, stderr, ms, rssMiB: Math.round(kb / 1024) };
+  // SIDELOAD_NET_MEASURE=FILE: one line per run (args, exit code, ms, peak RSS) for the measurements in reports.
+  const log = process.env['SIDELOAD_NET_MEASURE'];
+  if (log) await fs.appendFile(log, `${JSON.stringify({ args: args.slice(0, 3).join(' '), code, ms, rssMiB: result.rssMiB, err: stderr.split('\n')[0]?.slice(0, 140) })}\n`);
+  return result;
 }
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, rel: string) => void | Promise<void>;
