@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError, UsageError, type Warning } from '../errors.js';
+import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
@@ -73,6 +73,9 @@ export function nowSeconds(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
 }
 
+/** FAT32's largest file: 4 GiB - 1. */
+const FAT_MAX_FILE = 2 ** 32 - 1;
+
 function gib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
@@ -100,6 +103,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       'ENOSPC',
       `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
+    );
+  const big = estimate?.largest;
+  if (loc.fat && big && big.bytes > FAT_MAX_FILE)
+    throw new UnsupportedError(
+      `${big.name} is ${gib(big.bytes)}: too large for the FAT filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: big.name, bytes: big.bytes, limit: FAT_MAX_FILE },
+      'EFBIG',
     );
   if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
   checkAbort();
