@@ -33,7 +33,7 @@ export {
 } from './source.js';
 export { ArchiveSource, MAX_METADATA_SIZE } from './archive-source.js';
 export { BareSource, type BareMode } from './bare-source.js';
-export { FsTransport } from './fs-transport.js';
+export { FsTransport } from '../transport/local.js';
 export { contentChecksum, verifyFilez, FilezVerifier, RawVerifier } from './content-verify.js';
 export { walkCommit, matchesPullDir, normalizeSubpaths, type WalkEntry, type WalkOptions } from './traverse.js';
 export { Staging, openStaging, STAGING_DIR, type StagingOptions, type PublishResult } from './writer.js';

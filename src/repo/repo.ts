@@ -13,7 +13,7 @@ import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
-import { FsTransport, isENOENT } from './fs-transport.js';
+import { FsTransport, isENOENT } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
 

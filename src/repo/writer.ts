@@ -20,7 +20,7 @@ import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { parseLooseName, objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
-import { checkAborted, isENOENT } from './fs-transport.js';
+import { checkAborted, isENOENT } from '../transport/local.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
 import { CopyWorkerPool, DEFLATE_MEM_LEVEL, defaultWorkers, WORKER_OBJECT_LIMIT, type LocalLayout } from './worker-pool.js';

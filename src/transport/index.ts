@@ -3,7 +3,7 @@
  * implement TransportLike (src/repo/source.ts), so the archive reader is the same code for either.
  */
 import { fileURLToPath } from 'node:url';
-import { FsTransport } from '../repo/fs-transport.js';
+import { FsTransport } from './local.js';
 import type { TransportLike } from '../repo/source.js';
 import { HttpTransport, type HttpTransportOptions } from './http.js';
 
