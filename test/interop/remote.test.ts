@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { objectPath } from '../../src/ostree/object.js';
 import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo, type RunResult } from '../helpers/flatpak-fixtures.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
@@ -273,7 +274,7 @@ describeInterop('create from an HTTP remote', () => {
       const appCommit = await sourceCommit(ex, APP);
       // The app's root dirtree (`ostree ls -C -d` prints the tree checksum, then the dirmeta's).
       const rootTree = (await runOk('ostree', [`--repo=${ex.repo}`, 'ls', '-C', '-d', appCommit, '/'])).match(/[0-9a-f]{64}/)?.[0] as string;
-      const target = `objects/${rootTree.slice(0, 2)}/${rootTree.slice(2)}.dirtree`;
+      const target = objectPath(rootTree, 'dirtree', 'archive');
       expect(trees).toContain(target);
       const other = trees.find((t) => t !== target) as string;
       server.addFault(target, { kind: 'bytes', body: await fs.readFile(path.join(ex.repo, other)) });
@@ -343,7 +344,7 @@ describeInterop('updating a drive from an HTTP remote', () => {
     const newApp = await sourceCommit(ex, APP);
     expect(newApp).not.toBe(oldApp);
     const newInSource = (await objectFiles(ex.repo)).filter((o) => !sourceBefore.has(o));
-    expect(newInSource).toContain(`objects/${newApp.slice(0, 2)}/${newApp.slice(2)}.commit`);
+    expect(newInSource).toContain(objectPath(newApp, 'commit', 'archive'));
 
     server.resetLog();
     const second = await fromUrl(server, ex, drive);
@@ -369,7 +370,7 @@ describeInterop('updating a drive from an HTTP remote', () => {
 async function metadataCommitObject(drive: string): Promise<string> {
   const c = (await driveRefs(drive)).get('ostree-metadata') as string;
   expect(c).toMatch(/^[0-9a-f]{64}$/);
-  return `objects/${c.slice(0, 2)}/${c.slice(2)}.commit`;
+  return objectPath(c, 'commit', 'archive');
 }
 
 /** Refs without the drive's own ostree-metadata ref (its commit differs with the time it was made). */
