@@ -1,10 +1,10 @@
 /**
  * Where a source repo's bytes come from: a local directory (`file://` URL or path) or an HTTP(S) server. Both
- * implement TransportLike (src/repo/source.ts), so the archive reader is the same code for either.
+ * implement TransportLike (./types.ts), so the archive reader is the same code for either.
  */
 import { fileURLToPath } from 'node:url';
 import { FsTransport } from './local.js';
-import type { TransportLike } from '../repo/source.js';
+import type { TransportLike } from './types.js';
 import { HttpTransport, type HttpTransportOptions } from './http.js';
 
 export { HttpTransport, proxyFor, type HttpTransportOptions, type HttpStats } from './http.js';
