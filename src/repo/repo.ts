@@ -287,9 +287,6 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   return repo;
 }
 
-/** Alias kept for callers that read better with it (src/usb/create.ts). */
-export const openOrCreateArchiveRepo = createArchiveRepo;
-
 /** Opens the objects of a repo on disk, whatever its mode. */
 export async function openObjectSource(repo: string | Repo): Promise<ObjectSource> {
   const r = typeof repo === 'string' ? await Repo.open(repo) : repo;

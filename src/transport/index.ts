@@ -8,10 +8,10 @@ import type { TransportLike } from './types.js';
 import { HttpTransport, type HttpTransportOptions } from './http.js';
 
 export { HttpTransport, proxyFor, type HttpTransportOptions, type HttpStats } from './http.js';
-export type Transport = TransportLike;
+export type { ByteSink, Priority, ReadOptions, TransportLike } from './types.js';
 
 /** Opens a transport for an `http(s)://` or `file://` URL, or a plain path. */
-export async function openTransport(url: string, opts: HttpTransportOptions = {}): Promise<Transport> {
+export async function openTransport(url: string, opts: HttpTransportOptions = {}): Promise<TransportLike> {
   if (/^https?:\/\//i.test(url)) return new HttpTransport(url, opts);
   if (/^file:\/\//i.test(url)) return new FsTransport(fileURLToPath(url));
   return new FsTransport(url);

@@ -14,7 +14,7 @@ import { encodeDetached } from '../sign/index.js';
 import { decodeCommit, commitVersion, type Commit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { openOrCreateArchiveRepo, openStaging, copyCommit, refPath, type ArchiveRepo, type Staging } from '../repo/index.js';
+import { createArchiveRepo, openStaging, copyCommit, refPath, type ArchiveRepo, type Staging } from '../repo/index.js';
 import { buildSummary, type SummaryRef } from '../summary/summary.js';
 import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
@@ -173,7 +173,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 
   // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
   const createdDir = await outermostMissing(loc.repo, loc.drive);
-  const dest = await openOrCreateArchiveRepo(loc.repo);
+  const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it, so two
   // processes never replay or write at once.
   const staging = await openStaging(dest, { fsync: opts.fsync ?? true, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
