@@ -4,7 +4,6 @@
  * flatpak and matches one made with --repo; every fault ends in a good drive or in a clear error with its exit code
  * and the drive as it was; an update downloads exactly the objects the drive lacks.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +16,6 @@ const APP = `app/org.example.App/${ARCH}/stable`;
 const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 /** Fast retries, short stalls, and never a proxy for 127.0.0.1. */
 const NET_ENV = { SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '3', SIDELOAD_HTTP_STALL_MS: '400', http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: '127.0.0.1' };
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** The drive's tree, the staging area under tmp/ left out (a failed network run keeps it to resume). */
 const snapshot = (dir: string) => snapshotDir(dir, { skip: (r) => /(^|\/)repo\/tmp$/.test(r) });
