@@ -11,7 +11,7 @@ import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
-import { copyCommit, openOrCreateArchiveRepo, openStaging, Repo } from '../repo/index.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
 import { checkWritable, ensureReposDLink, probeSymlinks, type DriveLocation } from './drive.js';
@@ -119,7 +119,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
 
   // --- write: stage, then publish ---
   const createdDir = await outermostMissing(loc.repo, loc.drive);
-  const dest = await openOrCreateArchiveRepo(loc.repo);
+  const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.
   const staging = await openStaging(dest, { fsync, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
   let keepStaging = false;
