@@ -63,8 +63,7 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   }
   const step = ctx.phase === 'publish' ? 'while publishing the update' : 'while copying objects';
   const message = `${step}: ${(err as Error).message}${notes.length ? `\n  ${notes.join('\n  ')}` : ''}`;
-  const base = se ?? new SideloadError(errno as string, (err as Error).message, { ...((err as NodeJS.ErrnoException).path ? { path: (err as NodeJS.ErrnoException).path } : {}) }, ExitCode.failure);
-  const out = base.withPrefix('x');
-  Object.defineProperty(out, 'message', { value: message, enumerable: false, writable: true });
-  return out;
+  const ne = err as NodeJS.ErrnoException;
+  const data = { ...(se ? se.data : ne.path ? { path: ne.path } : {}), step: ctx.phase, ...(pending ? { pendingPublish: true } : {}) };
+  return new SideloadError(se ? se.code : (errno as string), message, data, se ? se.exitCode : ExitCode.failure, { cause: err });
 }

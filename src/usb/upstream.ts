@@ -37,13 +37,13 @@ export const MAX_SUMMARY_BYTES = 128 << 20;
  * Inflates a gzip'd subsummary (untrusted bytes: checked against its digest only afterwards) to at most
  * MAX_SUMMARY_BYTES, so a gzip bomb fails here instead of filling memory. @throws CorruptError naming `what`.
  */
-export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary'): Uint8Array {
+export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary', limit = MAX_SUMMARY_BYTES): Uint8Array {
   try {
-    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_SUMMARY_BYTES }));
+    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: limit }));
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || (e instanceof RangeError && /larger than/i.test(e.message)))
-      throw new CorruptError(`${what} inflates to more than ${MAX_SUMMARY_BYTES} bytes (the summary size limit): refused`, { file: what }, 'ETOOBIG');
+      throw new CorruptError(`${what} inflates to more than ${limit} bytes (the summary size limit): refused`, { file: what }, 'ETOOBIG');
     throw new CorruptError(`${what} is not valid gzip data (${(e as Error).message})`, { file: what });
   }
 }
