@@ -12,7 +12,14 @@ import { KEY, METADATA_REF } from '../ostree/formats.js';
 import type { ObjectSource } from '../repo/index.js';
 import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
 import type { DecodedRef } from '../summary/summary.js';
-import type { Finding } from './verify.js';
+
+/** A verify finding (the shape of verify.ts's Finding, declared here so the two files do not import each other). */
+export interface Finding {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly message: string;
+  readonly path?: string;
+}
 
 const error = (code: string, message: string, p?: string): Finding => ({ severity: 'error', code, message, ...(p ? { path: p } : {}) });
 const warning = (code: string, message: string, p?: string): Finding => ({ severity: 'warning', code, message, ...(p ? { path: p } : {}) });
