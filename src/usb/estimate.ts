@@ -57,7 +57,7 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     if (!source) continue;
     const layout = source.objects.localLayout?.() ?? null;
     let contentUnknown = 0;
-    for await (const w of walkCommit(source.objects, e.commit, { subpaths: e.subpaths, ...(signal ? { signal } : {}) })) {
+    for await (const w of walkCommit(source.objects, e.commit, { subpaths: e.subpaths, ref: e.ref, ...(signal ? { signal } : {}) })) {
       const id = `${w.checksum}.${w.type}`;
       if (seen.has(id)) continue;
       seen.add(id);
