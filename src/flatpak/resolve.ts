@@ -154,6 +154,17 @@ export function extensionPoints(kf: KeyFile, branch: string): ExtensionPoint[] {
 }
 
 /** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
+/**
+ * A commit bound (`ostree.collection-binding`) to another collection than the one it would be listed under on the
+ * drive: ostree's pull refuses it, so it is never relabelled (by --collection-id or otherwise).
+ */
+export function collectionBindingError(ref: string, commit: string, collectionId: string, bound: string): UsageError {
+  return new UsageError(
+    `'${ref}' would go on the drive under collection '${collectionId}' (--collection-id or the source's), but its commit ${commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding) and clients would refuse it: use --collection-id ${bound}, or leave it off`,
+    { ref, collectionId, binding: bound },
+  );
+}
+
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   const warnings: Warning[] = [];
   const warn = (code: string, message: string, data: Record<string, unknown> = {}) => warnings.push({ code, message, data });
@@ -176,15 +187,10 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
 
   const collectionOf = async (r: SourceRef, mandatory: boolean): Promise<string | null> => {
     const cid = r.collectionId ?? input.collectionId ?? null;
-    const bound = input.bindingOf ? await input.bindingOf(r) : null;
-    if (cid && bound && bound !== cid) {
-      const how = r.collectionId === null || (input.collectionId !== undefined && r.collectionId === input.collectionId) ? `--collection-id '${cid}' would relabel` : `the source lists under collection '${cid}'`;
-      throw new UsageError(
-        `${how} '${r.ref}', whose commit ${r.commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding): clients would refuse it. ${input.collectionId ? `Use --collection-id ${bound}, or leave it off.` : 'Fix the source.'}`,
-        { ref: r.ref, collectionId: cid, binding: bound },
-      );
-    }
     if (cid) return cid;
+    // Only for the message: reading every candidate's commit would fetch commits a drive update does not need (a
+    // binding that contradicts the collection is refused when the commit is copied: collectionBindingError).
+    const bound = input.bindingOf ? await input.bindingOf(r) : null;
     const hint =
       r.remote && input.remoteFixHint
         ? ` Fix it with: ${input.remoteFixHint(r.remote, bound ?? undefined)}`

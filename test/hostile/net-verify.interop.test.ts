@@ -166,7 +166,8 @@ describe('collection binding and tree depth', () => {
     await fs.mkdir(d);
     const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, '--collection-id', CID, d, BOUND]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`--collection-id '${CID}' would relabel '${BOUND}', whose commit ${boundCommit.slice(0, 12)}… is bound to collection 'org.other.Y'`);
+    expect(r.stderr).toContain(`'${BOUND}' would go on the drive under collection '${CID}' (--collection-id or the source's), but its commit ${boundCommit.slice(0, 12)}… is bound to collection 'org.other.Y'`);
+    expect(r.stderr).toContain('use --collection-id org.other.Y, or leave it off');
     expect(await fs.readdir(d)).toEqual([]);
   });
 
