@@ -24,6 +24,7 @@ import type { ProgressCallback } from './events.js';
 import { publish, replay, type PublishOp } from './publish.js';
 import type { Source } from './source.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
+import { stageDriveGuide } from './drive-guide-stage.js';
 
 export const UPSTREAM_DIR = 'extensions/sideload/upstream';
 
@@ -303,6 +304,8 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       metadataCommits[cid] = mcsum;
       collections.set(cid, [...refs, { ref: METADATA_REF, checksum: mcsum, commitSize: mbytes.length, timestamp: mcommit.timestamp }]);
     }
+    // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
+    ops.push(...(await stageDriveGuide(staging, source, loc.repoRel, final, upstreamMeta, new Set(cids))));
     const summaryBytes = buildSummary({ collections, lastModified });
     const stagedSummary = await staging.stageFile('summary', summaryBytes);
     ops.push({ op: 'replace', from: stagedSummary, to: 'summary' });
