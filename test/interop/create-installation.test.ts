@@ -71,6 +71,16 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(await fs.readdir(path.join(repo, 'state'))).toEqual([]);
   });
 
+  it("the drive's .flatpakrepo carries the installation remote's URL, title and key; the README names the remote", async () => {
+    const text = await fs.readFile(path.join(drive, `${CID}.flatpakrepo`), 'utf8');
+    expect(text).toContain(`Url=file://${ex.repo}\n`);
+    expect(text).toContain(`DeploySideloadCollectionID=${CID}\n`);
+    expect(text).toMatch(/^GPGKey=[A-Za-z0-9+/=]{40,}$/m);
+    const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
+    expect(readme).toContain(`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`);
+    expect(readme).not.toContain('placeholder');
+  });
+
   it.each([
     ['the mount directory', (d: string) => d],
     ['the repo path', (d: string) => path.join(d, '.ostree/repo')],
