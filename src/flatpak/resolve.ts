@@ -182,7 +182,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (installed.length === 0) return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
       const langs = input.locales ? input.locales.filter((l) => installed.includes(l)) : installed;
       const missing = input.locales ? input.locales.filter((l) => !installed.includes(l)) : [];
-      if (missing.length) warn('locale-not-installed', `'${r.ref}': languages ${missing.join(', ')} are not installed in the source installation and cannot be copied`, { ref: r.ref, missing });
+      if (missing.length)
+        warn('locale-not-installed', `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`, { ref: r.ref, missing, installed, languages: langs });
       return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
     }
     return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };

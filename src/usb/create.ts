@@ -417,7 +417,7 @@ async function localeWarning(
     if (missing.length)
       warn({
         code: 'partial-locale',
-        message: `'${p.ref}' goes on the drive with languages ${have.join(', ') || '(none)'} only; clients set to ${missing.join(', ')} will skip it offline`,
+        message: `'${p.ref}' goes on the drive ${have.length ? `with languages ${have.join(', ')} only` : 'without any language (its metadata only)'}; clients set to ${missing.join(', ')} will skip it offline`,
         data: { ref: p.ref, languages: have, missing },
       });
   } catch {

@@ -6,6 +6,8 @@ import type { CreateResult } from '../../usb/create.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { createProgress } from '../progress.js';
 import { Output, formatBytes } from '../output.js';
+import { examplesEpilog } from '../help.js';
+import { createRefJson } from '../json.js';
 
 interface CreateArgs extends SourceArgs {
   drive: string;
@@ -39,7 +41,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
     builder: (y) =>
       sourceOptions(y)
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .positional('refs', { type: 'string', array: true, demandOption: true, describe: 'Refs: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH' })
+        .positional('refs', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/…' })
         .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo; installer payloads use flatpak/repo)' })
         .option('app', { type: 'boolean', describe: 'Match partial refs against apps only' })
         .option('runtime', { type: 'boolean', describe: 'Match partial refs against runtimes only' })
@@ -59,13 +61,17 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
         .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' })
-        .example('$0 create /run/media/me/USB org.gnome.Maps', 'Copy an installed app with its runtime and locales')
-        .example('$0 create --repo ./repo --arch x86_64 --arch aarch64 /mnt/usb org.example.App', 'From a local repo, two arches')
-        .example('$0 create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps', 'Straight from a remote, nothing installed')
-        .example('$0 create --repo ./repo --destination-repo flatpak/repo ./iso-root org.example.App', 'A Fedora-style installer payload')
-        .example('$0 create --dry-run --json /mnt/usb org.gnome.Maps', 'Show the plan as JSON') as never,
+        .epilog(
+          examplesEpilog([
+            ['An installed app with its runtime and locales (like flatpak create-usb)', 'sideload create /run/media/me/USB org.gnome.Maps'],
+            ['From a local GPG-signed repo, two arches on one drive', 'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App'],
+            ['Straight from a remote, nothing installed', 'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps'],
+            ['A Fedora-style installer payload (the repo at flatpak/repo)', 'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App'],
+            ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'create' });
       const compression = args['compression-level'];
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
@@ -75,6 +81,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       const signKey = args['sign-key'] ? loadSecretKey(await readText(args['sign-key']), args['sign-key']) : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const source = await openSourceFromArgs(args, signal);
+      if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json) process.stderr.write(`source: ${source.description}\n`);
       let result: CreateResult;
       try {
         result = await createDrive(
@@ -108,7 +115,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         progress.stop();
         await source.close();
       }
-      out.result({ ok: true, ...result });
+      out.result({ ok: true, ...result, refs: result.refs.map(createRefJson) });
       render(out, result);
       setCode(0);
     },
@@ -135,7 +142,8 @@ async function readText(file: string): Promise<string> {
 function render(out: Output, r: CreateResult): void {
   out.info(r.dryRun ? `Would copy to ${r.repo}:` : `Drive repo: ${r.repo}`);
   for (const ref of r.refs) {
-    const extra = ref.partial ? ` (partial: ${Array.isArray(ref.languages) ? ref.languages.join(',') : (ref.subpaths ?? []).join(',')})` : '';
+    const subset = Array.isArray(ref.languages) ? ref.languages.join(',') || 'no languages, metadata only' : (ref.subpaths ?? []).join(',');
+    const extra = ref.partial ? ` (partial: ${subset})` : '';
     out.info(`  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}`);
   }
   if (r.dryRun) return;
