@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import type { CreateResult } from '../../usb/create.js';
+import type { CreateResult, DriveRef } from '../../usb/create.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { createProgress } from '../progress.js';
 import { Output, formatBytes } from '../output.js';
@@ -115,7 +115,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         progress.stop();
         await source.close();
       }
-      out.result({ ok: true, ...result, refs: result.refs.map(createRefJson) });
+      out.result({ ok: true, ...result, refs: result.refs.map((r) => createRefJson(withoutAbsentLanguages(r, result))) });
       render(out, result);
       setCode(0);
     },
@@ -139,9 +139,16 @@ async function readText(file: string): Promise<string> {
   }
 }
 
+/** A Locale ref's languages as they are on the drive: without those asked for that the source does not have. */
+function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
+  if (!Array.isArray(ref.languages)) return ref;
+  const absent = new Set(r.warnings.filter((w) => w.code === 'partial-locale' && w.data?.['ref'] === ref.ref).flatMap((w) => (w.data?.['notInSource'] as string[] | undefined) ?? []));
+  return absent.size ? { ...ref, languages: ref.languages.filter((l) => !absent.has(l)) } : ref;
+}
+
 function render(out: Output, r: CreateResult): void {
   out.info(r.dryRun ? `Would copy to ${r.repo}:` : `Drive repo: ${r.repo}`);
-  for (const ref of r.refs) {
+  for (const ref of r.refs.map((x) => withoutAbsentLanguages(x, r))) {
     const subset = Array.isArray(ref.languages) ? ref.languages.join(',') || 'no languages, metadata only' : (ref.subpaths ?? []).join(',');
     const extra = ref.partial ? ` (partial: ${subset})` : '';
     out.info(`  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}`);

@@ -23,7 +23,7 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
         .epilog(
           examplesEpilog([
-            ['Write drive.key (keep it secret) and drive.key.pub (for verify --drive-key and clients)', 'sideload keygen -o drive.key'],
+            ['drive.key (keep it secret) and drive.key.pub (for verify --drive-key)', 'sideload keygen -o drive.key'],
           ]),
         ) as never,
     handler: async (args) => {
