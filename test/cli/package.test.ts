@@ -28,8 +28,25 @@ beforeAll(async () => {
   files = (info[0]?.files ?? []).map((f) => f.path).sort();
   consumer = path.join(work, 'consumer');
   await fs.mkdir(consumer);
-  await fs.writeFile(path.join(consumer, 'package.json'), '{ "name": "consumer", "private": true }\n');
-  await runOk('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: consumer, timeoutMs: 240_000 });
+  // The npm cache holds the dependencies' tarballs (not registry metadata): a lockfile naming them (the project's
+  // own entries, less the dev ones) lets `npm ci --offline` install the tarball with its dependencies from it.
+  const spec = `file:${tarball}`;
+  const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; bin: Record<string, string> };
+  const lock = JSON.parse(await fs.readFile(path.join(projectRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const deps = Object.fromEntries(Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev));
+  await fs.writeFile(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { sideload: spec } }, null, 2));
+  await fs.writeFile(
+    path.join(consumer, 'package-lock.json'),
+    JSON.stringify({
+      name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true,
+      packages: {
+        '': { name: 'consumer', version: '1.0.0', dependencies: { sideload: spec } },
+        'node_modules/sideload': { version: pkg.version, resolved: spec, license: 'LGPL-2.1-or-later', dependencies: pkg.dependencies, bin: pkg.bin, engines: { node: '>=20' } },
+        ...deps,
+      },
+    }, null, 2),
+  );
+  await runOk('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: consumer, timeoutMs: 240_000 });
 }, 300_000);
 afterAll(async () => {
   if (work) await fs.rm(work, { recursive: true, force: true });
@@ -63,6 +80,8 @@ it('npx sideload --help and a create from the shipped example work in the consum
   expect(help.stdout).toContain('sideload <command>');
   const ex = path.join(consumer, 'node_modules/sideload/examples');
   const drive = path.join(work, 'drive');
+  await fs.mkdir(drive);
+  await fs.mkdir(path.join(work, 'drive2'));
   const r = await run('npx', ['--offline', '--no-install', 'sideload', 'create', '--no-fsync', '--repo', path.join(ex, 'repo'), '--gpg-import', path.join(ex, 'example.gpg'), drive, 'org.example.App'], { cwd: consumer });
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/added\s+org\.example\.Stable app\/org\.example\.App\//);
