@@ -121,6 +121,16 @@ describe('options', () => {
   });
 });
 
+describe('a misspelt ref', () => {
+  it.each([['org.example.Ap'], ['org.example.app']])("'%s': not found (exit 3) with a suggestion from what the source offers", async (arg) => {
+    const r = await sideload(['create', '--dry-run', ...fromExample, drive, arg]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`ref '${arg}' \\(arch \\w+\\) was not found in the source; did you mean org\\.example\\.App\\?`));
+    const j = await sideload(['create', '--json', '--dry-run', ...fromExample, drive, arg]);
+    expect(JSON.parse(j.stdout).error.data.suggestions).toEqual(['org.example.App']);
+  });
+});
+
 describe('unwritable drives', () => {
   const hasUnshare = (() => {
     try {
