@@ -222,6 +222,17 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect((await fs.readdir(path.join(d2, '.ostree/repo/state'))).sort()).toEqual(state);
   });
 
+  it('--locales fr from a German-only installation says plainly that the source has no fr and what goes on the drive', async () => {
+    const d = await tempDir('sideload-nofr-');
+    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', '--locales', 'fr', d, 'org.example.App'], { env: partial.env });
+    expect(r.code, r.stderr).toBe(0);
+    for (const ref of [APP_LOCALE, PLATFORM_LOCALE]) {
+      expect(r.stderr).toContain(`warning: the source installation has no fr for '${ref}' (installed: de); the drive gets it without any language (its metadata only)`);
+      expect(r.stdout).toMatch(new RegExp(`${ref.replace(/[./]/g, '\\$&')} [0-9a-f]{12} \\[related\\] \\(partial: no languages, metadata only\\)`));
+    }
+    expect(r.stdout + r.stderr).not.toMatch(/\(none\)|\(partial: \)/);
+  });
+
   it('marks the same commits partial as real flatpak create-usb does', async () => {
     const fpd = await tempDir('sideload-partial-fp-');
     const fpOut = await run2('flatpak', ['--user', 'create-usb', fpd, 'org.example.App'], partial.env);
