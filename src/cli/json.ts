@@ -17,10 +17,11 @@ export interface RefJson {
   readonly languages?: readonly string[] | 'all';
 }
 
-export function createRefJson(r: DriveRef): RefJson & { change: DriveRef['change']; reason: string } {
+export function createRefJson(r: DriveRef): RefJson & { change: DriveRef['change']; reason: string; previous: string | null; downgrade?: boolean } {
   return {
     collectionId: r.collectionId, ref: r.ref, commit: r.commit, partial: r.partial, subpaths: r.subpaths,
-    ...(r.languages !== undefined ? { languages: r.languages } : {}), change: r.change, reason: r.reason,
+    ...(r.languages !== undefined ? { languages: r.languages } : {}), change: r.change, reason: r.reason, previous: r.previous,
+    ...(r.downgrade !== undefined ? { downgrade: r.downgrade } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ export interface OutputOptions {
 
 /** Version of the JSON documents every command prints with --json (docs/json-schema.md, schemas/). */
 export const JSON_SCHEMA_VERSION = 1;
-const COMMANDS = ['create', 'create-usb', 'list', 'ls', 'verify', 'keygen', 'dump'];
+const COMMANDS = ['create', 'create-usb', 'lock', 'update', 'remove', 'prune', 'list', 'ls', 'verify', 'keygen', 'dump'];
 
 /** The envelope every JSON document shares: schemaVersion, command, ok, then the command's fields. */
 export function jsonDocument(command: string | undefined, body: Record<string, unknown>): Record<string, unknown> {
@@ -26,7 +26,16 @@ export function jsonDocument(command: string | undefined, body: Record<string, u
 export function toJson(value: unknown): string {
   return JSON.stringify(
     value,
-    (_k, v: unknown) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
+    (_k, v: unknown) =>
+      typeof v === 'bigint'
+        ? v <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(v)
+          : v.toString()
+        : v instanceof Uint8Array
+          ? Buffer.from(v).toString('hex')
+          : v instanceof Map
+            ? Object.fromEntries(v)
+            : v,
     2,
   );
 }

@@ -13,18 +13,18 @@ import type { Source } from './source.js';
 
 export async function stageDriveGuide(
   staging: Staging,
-  source: Source,
   repoRel: string,
-  /** Every collection on the drive after this run → its refs (ref → commit). */
-  final: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  /** Every collection on the drive after this run → its refs (by full ref name). */
+  final: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
   /** Upstream descriptive metadata per collection, as this run found it. */
   upstreamMeta: ReadonlyMap<string, VarDict>,
-  /** The collections this run copied from `source`. */
-  fromSource: ReadonlySet<string>,
+  /** The source of each collection this run copied from (collections kept from earlier runs have none). */
+  sources: ReadonlyMap<string, Source>,
 ): Promise<PublishOp[]> {
   const collections: GuideCollection[] = [];
   for (const [cid, refs] of final) {
-    if (!fromSource.has(cid)) {
+    const source = sources.get(cid);
+    if (!source) {
       collections.push({ collectionId: cid, refs: [...refs.keys()], known: false });
       continue;
     }

@@ -9,7 +9,7 @@ import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
 import { findDriveRepos } from './find-repos.js';
 
 export interface ListedRef {
