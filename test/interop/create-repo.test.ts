@@ -233,7 +233,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     }
     roMount = d;
     try {
-      await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`cannot write to '${escapeRe(path.join(d, '.ostree/repo'))}' on the drive: EROFS`), d);
+      await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`the drive is mounted read-only \\('${escapeRe(path.join(d, '.ostree/repo'))}' is on a read-only filesystem\\): remount it read-write`), d);
     } finally {
       await run('umount', [d]);
       roMount = null;
