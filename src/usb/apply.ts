@@ -6,12 +6,12 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError, UsageError, type Warning } from '../errors.js';
+import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
-import { copyCommit, openOrCreateArchiveRepo, openStaging, Repo } from '../repo/index.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
 import { checkWritable, ensureReposDLink, probeSymlinks, type DriveLocation } from './drive.js';
@@ -74,6 +74,9 @@ export function nowSeconds(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
 }
 
+/** FAT32's largest file: 4 GiB - 1. */
+const FAT_MAX_FILE = 2 ** 32 - 1;
+
 function gib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
@@ -102,6 +105,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
     );
+  const big = estimate?.largest;
+  if (loc.fat && big && big.bytes > FAT_MAX_FILE)
+    throw new UnsupportedError(
+      `${big.name} is ${gib(big.bytes)}: too large for the FAT filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: big.name, bytes: big.bytes, limit: FAT_MAX_FILE },
+      'EFBIG',
+    );
   if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
   checkAbort();
   const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
@@ -110,7 +120,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
 
   // --- write: stage, then publish ---
   const createdDir = await outermostMissing(loc.repo, loc.drive);
-  const dest = await openOrCreateArchiveRepo(loc.repo);
+  const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.
   const staging = await openStaging(dest, { fsync, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
   let keepStaging = false;

@@ -25,6 +25,8 @@ export interface CopyEstimate {
   readonly minBytes: number;
   /** `bytes` is exact (every object's size known). */
   readonly exact: boolean;
+  /** The largest object whose size on the drive is known exactly (FAT32 stores files under 4 GiB only). */
+  readonly largest: { readonly name: string; readonly bytes: number } | null;
 }
 
 async function sizeOf(file: string): Promise<number | null> {
@@ -43,6 +45,11 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
   let exactBytes = 0;
   let guessBytes = 0;
   let exact = true;
+  let largest: { name: string; bytes: number } | null = null;
+  const note = (name: string, bytes: number) => {
+    exactBytes += bytes;
+    if (!largest || bytes > largest.bytes) largest = { name, bytes };
+  };
   const onDrive = async (checksum: string, type: ObjectType) => (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
   for (const e of entries) {
     if (e.commit === null || e.source === undefined) continue;
@@ -57,12 +64,12 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
       if (await onDrive(w.checksum, w.type)) continue;
       objects++;
       if (w.bytes) {
-        exactBytes += w.bytes.length;
+        note(`${w.checksum}.${w.type}`, w.bytes.length);
         continue;
       }
       if (w.type !== 'file') continue;
       const size = layout ? await sizeOf(path.join(layout.root, objectPath(w.checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'))) : null;
-      if (size !== null && layout?.kind === 'archive') exactBytes += size;
+      if (size !== null && layout?.kind === 'archive') note(`${w.checksum}.filez (${w.path} in ${e.ref})`, size);
       else if (size !== null) {
         guessBytes += size;
         exact = false;
@@ -76,7 +83,7 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
       if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
     }
   }
-  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact };
+  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest };
 }
 
 /** Free bytes for an unprivileged writer on the filesystem holding `dir`, or null when statfs is unavailable. */
