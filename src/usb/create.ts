@@ -19,8 +19,9 @@ import { buildSummary, type SummaryRef } from '../summary/summary.js';
 import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
 import { Ed25519Signer } from '../sign/index.js';
-import { checkWritable, ensureReposDLink, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
+import { checkWritable, ensureReposDLink, fullDriveError, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
 import type { ProgressCallback } from './events.js';
+import { checkFileSizes } from './file-size.js';
 import { publish, replay, type PublishOp } from './publish.js';
 import type { Source } from './source.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
@@ -169,6 +170,12 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
   if (source.localRepoPath && (await samePath(source.localRepoPath, loc.repo)))
     throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
+  // FAT32 caps files at 4 GiB (and fusefat wraps larger writes around silently): refuse a too large object now.
+  if (loc.maxFileSize !== null)
+    await checkFileSizes(source.objects, plan.refs, loc.maxFileSize, loc, {
+      skip: async (c) => (await fs.pathExists(path.join(loc.repo, 'objects', c.slice(0, 2), `${c.slice(2)}.commit`))) && !(await fs.pathExists(path.join(loc.repo, 'state', `${c}.commitpartial`))),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   checkAbort();
 
   // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
@@ -341,7 +348,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
     keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
-    throw e;
+    throw fullDriveError(e, loc);
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close({ keepFiles: journaled }).catch(() => {});
