@@ -19,7 +19,7 @@ import { buildSummary, type SummaryRef } from '../summary/summary.js';
 import { buildMetadataCommit, EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
 import { Ed25519Signer } from '../sign/index.js';
-import { checkWritable, ensureReposDLink, fullDriveError, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
+import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
 import type { ProgressCallback } from './events.js';
 import { checkFileSizes } from './file-size.js';
 import { publish, replay, type PublishOp } from './publish.js';
@@ -170,6 +170,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
   if (source.localRepoPath && (await samePath(source.localRepoPath, loc.repo)))
     throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
+  await checkCaseCollisions(loc, plan.refs.map((p) => mirrorRefPath(p.collectionId, p.ref)));
   // FAT32 caps files at 4 GiB (and fusefat wraps larger writes around silently): refuse a too large object now.
   if (loc.maxFileSize !== null)
     await checkFileSizes(source.objects, plan.refs, loc.maxFileSize, loc, {

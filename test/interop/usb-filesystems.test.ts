@@ -4,7 +4,8 @@
  * verify it, `ostree fsck` it and install from it offline with real flatpak; update it (the upstream copy is a
  * directory replaced in the publish step, which fusefat's directory rename used to empty); interrupt a run with
  * SIGINT and with SIGKILL half way through the copy, then finish it; fill the filesystem up; and on FAT32 refuse a
- * file over 4 GiB before copying (fusefat silently wraps such a write around).
+ * file over 4 GiB before copying (fusefat silently wraps such a write around); on both refuse refs that differ only
+ * in case. After each case the image is unmounted and checked with fsck.vfat / fsck.exfat -n.
  *
  * Needs root (loop devices, mounts) and /dev/fuse: skipped, with the reason, without them. As root with FUSE, a
  * missing tool fails the suite under CI=true (.ci/run installs exfat-fuse, fusefat, exfatprogs, dosfstools).
@@ -22,7 +23,7 @@ import { appInstallRefs, fsck, revParse } from './create-helpers.js';
 
 type Kind = 'exfat' | 'fat32';
 const KINDS: readonly Kind[] = ['exfat', 'fat32'];
-const FS_TOOLS = ['mkfs.exfat', 'mkfs.vfat', 'mount.exfat-fuse', 'fusefat', 'losetup', 'umount'] as const;
+const FS_TOOLS = ['mkfs.exfat', 'mkfs.vfat', 'fsck.exfat', 'fsck.vfat', 'mount.exfat-fuse', 'fusefat', 'losetup', 'umount'] as const;
 const noTmp = { skip: (r: string) => r === '.ostree/repo/tmp' };
 
 function has(cmd: string): boolean {
@@ -53,27 +54,50 @@ function describeFilesystems(name: string, fn: () => void): void {
 /** Undo steps (unmount, detach), run last-in first-out in afterAll whatever happened. */
 const cleanups: Array<() => Promise<unknown>> = [];
 
-/** A fresh `kind` filesystem of `mib` MiB in an image file, mounted through FUSE; returns the mount directory. */
-async function mountImage(kind: Kind, mib: number): Promise<string> {
+interface Mounted {
+  /** The mount directory (the drive). */
+  readonly mnt: string;
+  /** Unmounts (and detaches the loop device), then checks the filesystem with fsck.vfat/fsck.exfat -n. */
+  fsck(): Promise<{ code: number; out: string }>;
+}
+
+/** A fresh `kind` filesystem of `mib` MiB in an image file, mounted through FUSE. */
+async function mountImage(kind: Kind, mib: number): Promise<Mounted> {
   const dir = await tempDir(`sideload-${kind}-`);
   const img = path.join(dir, 'drive.img');
   const mnt = path.join(dir, 'mnt');
   await fs.mkdir(mnt);
   await fs.writeFile(img, '');
   await fs.truncate(img, mib << 20);
+  let loop = '';
   if (kind === 'exfat') {
     await runOk('mkfs.exfat', [img]);
-    const loop = (await runOk('losetup', ['-f', '--show', img])).trim();
+    loop = (await runOk('losetup', ['-f', '--show', img])).trim();
     cleanups.push(() => run('losetup', ['-d', loop]));
     await runOk('mount.exfat-fuse', [loop, mnt]);
   } else {
     await runOk('mkfs.vfat', ['-F', '32', img]);
     await runOk('fusefat', ['-o', 'rw+', img, mnt]);
   }
-  cleanups.push(async () => {
+  const unmount = async () => {
     if ((await run('umount', [mnt])).code !== 0) await run('umount', ['-l', mnt]);
-  });
-  return mnt;
+  };
+  cleanups.push(unmount);
+  return {
+    mnt,
+    fsck: async () => {
+      await runOk('umount', [mnt]);
+      if (loop) await runOk('losetup', ['-d', loop]);
+      const r = await run(kind === 'exfat' ? 'fsck.exfat' : 'fsck.vfat', ['-n', img]);
+      return { code: r.code, out: r.stdout + r.stderr };
+    },
+  };
+}
+
+/** The filesystem the FUSE driver left behind is consistent (no lost clusters, no bad sizes). */
+async function expectCleanFs(m: Mounted): Promise<void> {
+  const r = await m.fsck();
+  expect(r.code, r.out).toBe(0);
 }
 
 const APP = `app/org.example.App/${ARCH}/stable`;
@@ -97,14 +121,15 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
 
   describe.each(KINDS)('%s', (kind) => {
     it('is recognised: FAT-like, with the 4 GiB limit on FAT32 only', async () => {
-      const mnt = await mountImage(kind, 64);
+      const { mnt } = await mountImage(kind, 64);
       expect(await probeFilesystem(mnt)).toEqual(
         kind === 'exfat' ? { fat: true, maxFileSize: null, fsType: 'fuseblk (exfat)' } : { fat: true, maxFileSize: FAT_MAX_FILE_SIZE, fsType: 'fuse.fusefat' },
       );
     });
 
     it('create, verify, ostree fsck, an offline flatpak install, an update; --destination-repo refused (no symlinks)', async () => {
-      const mnt = await mountImage(kind, 128);
+      const m = await mountImage(kind, 128);
+      const mnt = m.mnt;
       const repo = path.join(mnt, '.ostree/repo');
       const r = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), mnt, 'org.example.App']);
       expect(r.code, r.stderr).toBe(0);
@@ -132,10 +157,12 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect(d.code).toBe(7);
       expect(d.stderr).toMatch(/refuses symlinks/);
       expect(await snapshotDir(mnt)).toEqual(before);
+      await expectCleanFs(m);
     });
 
     it('interrupted by SIGINT and by SIGKILL half way through the copy: the drive as it was, then completed by a re-run', async () => {
-      const mnt = await mountImage(kind, 128);
+      const m = await mountImage(kind, 128);
+      const mnt = m.mnt;
       const repo = path.join(mnt, '.ostree/repo');
       const args = ['create', '--repo', big.repo, ...gpgOf(big), mnt];
       const first = await sideload([...args, PLATFORM]);
@@ -172,10 +199,12 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect(await installedCommits(f)).toEqual(await revParse(big.repo, appInstallRefs(ARCH)));
       const installedBig = await fs.stat(path.join(f.userDir, 'app/org.example.App', ARCH, 'stable/active/files/share/example/big.bin'));
       expect(installedBig.size).toBe(40 << 20);
+      await expectCleanFs(m);
     });
 
     it('a filesystem that fills up: exit 1 naming the drive, the drive as it was, and still installable', async () => {
-      const mnt = await mountImage(kind, 36);
+      const m = await mountImage(kind, 36);
+      const mnt = m.mnt;
       const args = ['create', '--repo', big.repo, ...gpgOf(big), mnt];
       const first = await sideload([...args, PLATFORM]);
       expect(first.code, first.stderr).toBe(0);
@@ -192,7 +221,37 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect((await installedCommits(f)).get(PLATFORM)).toBe((await revParse(big.repo, [PLATFORM])).get(PLATFORM));
       // No staged leftovers eat the small drive's space after a failed run.
       expect(await stagedBytes(path.join(mnt, '.ostree/repo/tmp/sideload-staging'))).toBe(0);
+      await expectCleanFs(m);
     });
+  });
+
+  it.each(KINDS)('%s: refs that differ only in case are refused (one ref file on a case-insensitive drive)', async (kind) => {
+    const dir = await tempDir('sideload-case-');
+    const src = path.join(dir, 'repo');
+    const tree = path.join(dir, 'tree');
+    const [upper, lower] = [`runtime/org.example.Case/${ARCH}/stable`, `runtime/org.example.case/${ARCH}/stable`];
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    await fs.writeFile(path.join(tree, 'metadata'), '[Runtime]\nname=org.example.Case\n');
+    await runOk('ostree', ['init', `--repo=${src}`, '--mode=archive']);
+    for (const ref of [upper, lower]) {
+      await fs.writeFile(path.join(tree, 'files/which'), `${ref}\n`);
+      await runOk('ostree', ['commit', `--repo=${src}`, `--branch=${ref}`, `--tree=dir=${tree}`, '--subject=case', '--timestamp=2024-01-02T03:04:05Z']);
+    }
+    const m = await mountImage(kind, 64);
+    const args = ['create', '--repo', src, '--collection-id', 'org.example.Case', '--no-upstream-summary', m.mnt];
+    const first = await sideload([...args, upper]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await snapshotDir(m.mnt);
+    // Both at once, and the other one onto the drive that has the first.
+    for (const refs of [[upper, lower], [lower]]) {
+      const r = await sideload([...args, ...refs]);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toContain(`'refs/mirrors/org.example.Case/${upper}' and 'refs/mirrors/org.example.Case/${lower}' differ only in case`);
+      expect(await snapshotDir(m.mnt)).toEqual(before);
+    }
+    const v = await sideload(['verify', m.mnt]);
+    expect(v.code, v.stdout).toBe(0);
+    await expectCleanFs(m);
   });
 
   it('FAT32: a file over 4 GiB is refused before anything is copied (exit 7, naming the file)', async () => {
@@ -213,13 +272,15 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     const object = path.join(src, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.file`);
     await fs.truncate(object, 4.5 * 2 ** 30);
 
-    const mnt = await mountImage('fat32', 64);
+    const m = await mountImage('fat32', 64);
+    const mnt = m.mnt;
     const before = await snapshotDir(mnt);
     const r = await sideload(['create', '--repo', src, '--collection-id', 'org.example.Huge', '--no-upstream-summary', mnt, ref]);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toContain(`'/files/huge.bin' in ${ref} (object ${checksum}.file)`);
     expect(r.stderr).toMatch(/4831838208 bytes uncompressed, and files on this fuse\.fusefat filesystem must stay under 4 GiB/);
     expect(await snapshotDir(mnt)).toEqual(before);
+    await expectCleanFs(m);
   });
 });
 
