@@ -184,7 +184,11 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   const dest = await openOrCreateArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it, so two
   // processes never replay or write at once.
-  const staging = await openStaging(dest, { fsync: opts.fsync ?? true, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
+  const staging = await openStaging(dest, {
+    fsync: opts.fsync ?? true,
+    ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+    ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
+  });
   let keepStaging = false;
   let journaled = false;
   try {

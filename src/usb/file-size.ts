@@ -6,8 +6,9 @@
  *
  * What a `.filez` on the drive weighs is known exactly only for an archive source (copied verbatim). A bare source
  * (an installation) holds the uncompressed payload; what deflate makes of it is unknown before compressing, so a
- * payload over the limit is refused (already compressed data, the usual case for such files, stays that size).
- * Remote sources are not checked here (sizes are unknown before download); the copy's own write errors apply.
+ * payload that would not fit stored as it is (plus header and deflate's block overhead) is refused (already
+ * compressed data, the usual case for such files, stays that size). Remote sources are not checked here (sizes are
+ * unknown before the download): Staging's `maxFileSize` stops such an object as it streams.
  */
 import path from 'node:path';
 import fs from 'fs-extra';
@@ -42,11 +43,19 @@ export async function checkFileSizes(
     if (await opts.skip?.(r.commit)) continue;
     let batch: Array<{ checksum: string; path: string }> = [];
     const flush = async () => {
-      const sizes = await Promise.all(batch.map((e) => objectSize(layout.root, layout.kind, e.checksum)));
-      sizes.forEach((size, i) => {
+      // A bare payload is deflated behind a header: allow for both (stored blocks cost 5 bytes per 16 KiB at worst).
+      const bound = (n: number) => (layout.kind === 'archive' ? n : n + Math.ceil(n / 16384) * 5 + 65536);
+      const sizes = await Promise.all(
+        batch.map(async (e) => {
+          const n = await objectSize(layout.root, layout.kind, e.checksum);
+          return n === null ? null : { n, bound: bound(n) };
+        }),
+      );
+      sizes.forEach((sz, i) => {
         const e = batch[i] as { checksum: string; path: string };
-        if (size !== null && size > maxFileSize) {
-          const what = layout.kind === 'archive' ? `its archive object is ${size} bytes` : `it is ${size} bytes uncompressed`;
+        if (sz !== null && sz.bound > maxFileSize) {
+          const size = sz.n;
+          const what = layout.kind === 'archive' ? `its archive object is ${size} bytes` : `it is ${size} bytes uncompressed (and may not compress)`;
           throw new UnsupportedError(
             `'${e.path}' in ${r.ref} (object ${e.checksum}.file) cannot go on the drive '${where.drive}': ${what}, and files on this ${where.fsType} filesystem must stay under 4 GiB (at most ${maxFileSize} bytes). Use exFAT, ext4 or NTFS for this drive.`,
             { ref: r.ref, path: e.path, object: `${e.checksum}.file`, size, limit: maxFileSize, drive: where.drive },

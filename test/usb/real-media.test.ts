@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { SideloadError } from '../../src/errors.js';
-import { openObjectSource } from '../../src/repo/index.js';
+import { openObjectSource, openOrCreateArchiveRepo, openStaging } from '../../src/repo/index.js';
 import { checkCaseCollisions, fullDriveError, type DriveLocation } from '../../src/usb/drive.js';
 import { checkFileSizes } from '../../src/usb/file-size.js';
 import { tempDir } from '../helpers/flatpak-fixtures.js';
@@ -45,6 +45,22 @@ describeOstree('file-size preflight (archive source: the .filez sizes)', () => {
       expect((err as Error).message).toContain(`'${largest.path}' in ${APP} (object ${largest.checksum}.file) cannot go on the drive '/media/usb'`);
       // A commit the drive already holds in full is not walked.
       await expect(checkFileSizes(src, refs, 1, where, { skip: async () => true })).resolves.toBeUndefined();
+
+      // The streaming guard (remote sources, which the preflight cannot size): Staging's maxFileSize stops the
+      // object before a byte past the limit is written, naming it; at the limit exactly it is staged.
+      for (const limit of [largest.size - 1, largest.size]) {
+        const drive = await tempDir('sideload-limit-');
+        const staging = await openStaging(await openOrCreateArchiveRepo(path.join(drive, 'repo')), { fsync: false, workers: 0, maxFileSize: limit });
+        try {
+          const obj = await src.readContent(largest.checksum, { smallLimit: 0 });
+          expect(obj.data).toBeNull(); // streamed, as from a remote
+          const staged = staging.writeContent(obj);
+          if (limit < largest.size) await expect(staged).rejects.toMatchObject({ code: 'EFBIG', exitCode: 7, data: { object: `${largest.checksum}.file` } });
+          else await expect(staged).resolves.toBe(largest.size);
+        } finally {
+          await staging.discard();
+        }
+      }
     } finally {
       await src.close();
     }
