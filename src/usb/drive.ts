@@ -164,21 +164,13 @@ export function fullDriveError(e: unknown, loc: DriveLocation): unknown {
 /**
  * On a case-insensitive drive (FAT, exFAT), refuses refs whose files differ only in case: they would share one ref
  * file, and the summary would list a commit the ref file does not hold (measured on fusefat: `verify` then fails).
- * `refPaths` are the repo-relative ref files this run writes (`refs/mirrors/<cid>/<ref>`); the drive's own are
- * read from its refs/mirrors.
+ * `refPaths` are the repo-relative ref files of the drive after the run (`refs/mirrors/<cid>/<ref>`): the refs it
+ * keeps and the ones the run adds.
  */
 export async function checkCaseCollisions(loc: DriveLocation, refPaths: readonly string[]): Promise<void> {
   if (!loc.fat) return;
-  const onDrive: string[] = [];
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
-      if (e.isDirectory()) await walk(path.join(dir, e.name), `${rel}/${e.name}`);
-      else onDrive.push(`${rel}/${e.name}`);
-    }
-  };
-  await walk(path.join(loc.repo, 'refs', 'mirrors'), 'refs/mirrors');
   const seen = new Map<string, string>();
-  for (const p of [...onDrive, ...refPaths]) {
+  for (const p of refPaths) {
     const other = seen.get(p.toLowerCase());
     if (other !== undefined && other !== p)
       throw new UnsupportedError(

@@ -10,45 +10,53 @@
  * Needs root (loop devices, mounts) and /dev/fuse: skipped, with the reason, without them. As root with FUSE, a
  * missing tool fails the suite under CI=true (.ci/run installs exfat-fuse, fusefat, exfatprogs, dosfstools).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARCH, CID, ensureBuilt, installedCommits, interopTools, makeExampleRepo, offlineInstall, run, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  ensureBuilt,
+  installedCommits,
+  interopTools,
+  makeExampleRepo,
+  offlineInstall,
+  run,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+} from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
+import { describeWithTools } from '../helpers/tools.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { probeFilesystem, FAT_MAX_FILE_SIZE } from '../../src/usb/drive.js';
 import { appInstallRefs, fsck, revParse } from './create-helpers.js';
 
 type Kind = 'exfat' | 'fat32';
 const KINDS: readonly Kind[] = ['exfat', 'fat32'];
-const FS_TOOLS = ['mkfs.exfat', 'mkfs.vfat', 'fsck.exfat', 'fsck.vfat', 'mount.exfat-fuse', 'fusefat', 'losetup', 'umount'] as const;
+const FS_TOOLS = [
+  'mkfs.exfat',
+  'mkfs.vfat',
+  'fsck.exfat',
+  'fsck.vfat',
+  'mount.exfat-fuse',
+  'fusefat',
+  'losetup',
+  'umount',
+] as const;
 const noTmp = { skip: (r: string) => r === '.ostree/repo/tmp' };
-
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasFuse = existsSync('/dev/fuse');
-const missing = [...FS_TOOLS, ...interopTools].filter((t) => !has(t));
 
+/** Mounting needs root and /dev/fuse (skipped, with the reason, without them); then the tools gate as usual. */
 function describeFilesystems(name: string, fn: () => void): void {
-  if (!isRoot || !hasFuse) describe.skip(`${name} (needs root and /dev/fuse${isRoot ? ': no /dev/fuse' : ': not root'})`, fn);
-  else if (missing.length === 0) describe(name, fn);
-  else if (process.env['CI'] === 'true')
-    describe(name, () => {
-      it('needs the FUSE filesystem tools', () => {
-        throw new Error(`missing ${missing.join(', ')} and CI=true: .ci/run installs exfat-fuse fusefat exfatprogs dosfstools`);
-      });
-    });
-  else describe.skip(`${name} (needs ${missing.join(', ')})`, fn);
+  if (!isRoot || !hasFuse)
+    describe.skip(`${name} (skipped: needs root and /dev/fuse; ${isRoot ? 'no /dev/fuse' : 'not root'})`, fn);
+  else describeWithTools([...FS_TOOLS, ...interopTools], name, fn);
 }
 
 /** Undo steps (unmount, detach), run last-in first-out in afterAll whatever happened. */
@@ -100,7 +108,6 @@ async function expectCleanFs(m: Mounted): Promise<void> {
   expect(r.code, r.out).toBe(0);
 }
 
-const APP = `app/org.example.App/${ARCH}/stable`;
 const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 
 describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
@@ -111,7 +118,13 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
   beforeAll(async () => {
     await ensureBuilt();
     const ex = path.join(projectRoot, 'examples');
-    bundled = { dir: ex, repo: path.join(ex, 'repo'), gpgKey: path.join(ex, 'example.gpg'), flatpakrepo: path.join(ex, 'example.flatpakrepo'), update: async () => {} };
+    bundled = {
+      dir: ex,
+      repo: path.join(ex, 'repo'),
+      gpgKey: path.join(ex, 'example.gpg'),
+      flatpakrepo: path.join(ex, 'example.flatpakrepo'),
+      update: async () => {},
+    };
     big = await makeExampleRepo({ bigMb: 40 });
   });
 
@@ -123,7 +136,9 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     it('is recognised: FAT-like, with the 4 GiB limit on FAT32 only', async () => {
       const { mnt } = await mountImage(kind, 64);
       expect(await probeFilesystem(mnt)).toEqual(
-        kind === 'exfat' ? { fat: true, maxFileSize: null, fsType: 'fuseblk (exfat)' } : { fat: true, maxFileSize: FAT_MAX_FILE_SIZE, fsType: 'fuse.fusefat' },
+        kind === 'exfat'
+          ? { fat: true, maxFileSize: null, fsType: 'fuseblk (exfat)' }
+          : { fat: true, maxFileSize: FAT_MAX_FILE_SIZE, fsType: 'fuse.fusefat' },
       );
     });
 
@@ -147,13 +162,24 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect(files.length).toBeGreaterThanOrEqual(3);
       const again = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), mnt, 'org.example.App']);
       expect(again.code, again.stderr).toBe(0);
-      expect((await snapshotDir(upstream)).filter((l) => l.startsWith('f ') && !l.includes('sideload.json'))).toEqual(files);
+      expect((await snapshotDir(upstream)).filter((l) => l.startsWith('f ') && !l.includes('sideload.json'))).toEqual(
+        files,
+      );
       const v2 = await sideload(['verify', '--upstream-gpg', bundled.gpgKey, mnt]);
       expect(v2.code, v2.stdout + v2.stderr).toBe(0);
       expect(await fs.readdir(path.join(repo, 'tmp'))).not.toContain('sideload-staging');
 
       const before = await snapshotDir(mnt);
-      const d = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), '--destination-repo', 'flatpak/repo', mnt, 'org.example.App']);
+      const d = await sideload([
+        'create',
+        '--repo',
+        bundled.repo,
+        ...gpgOf(bundled),
+        '--destination-repo',
+        'flatpak/repo',
+        mnt,
+        'org.example.App',
+      ]);
       expect(d.code).toBe(7);
       expect(d.stderr).toMatch(/refuses symlinks/);
       expect(await snapshotDir(mnt)).toEqual(before);
@@ -170,14 +196,21 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       const before = await snapshotDir(mnt, noTmp);
 
       for (const signal of ['SIGINT', 'SIGKILL'] as const) {
-        const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args, 'org.example.App'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          [path.join(projectRoot, 'dist/cli/main.js'), ...args, 'org.example.App'],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let stderr = '';
         child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((r) => child.on('exit', (code, sig) => r({ code, sig })));
+        const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((r) =>
+          child.on('exit', (code, sig) => r({ code, sig })),
+        );
         // Interrupt once the big object is being written (a few MiB of it on the drive).
         const staging = path.join(repo, 'tmp/sideload-staging');
         const t0 = Date.now();
-        while ((await stagedBytes(staging)) < 4 << 20 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 25));
+        while ((await stagedBytes(staging)) < 4 << 20 && Date.now() - t0 < 60_000)
+          await new Promise((r) => setTimeout(r, 25));
         child.kill(signal);
         const { code, sig } = await exited;
         if (signal === 'SIGINT') {
@@ -197,7 +230,9 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       const { f, result } = await offlineInstall(big, mnt);
       expect(result.code, result.stderr).toBe(0);
       expect(await installedCommits(f)).toEqual(await revParse(big.repo, appInstallRefs(ARCH)));
-      const installedBig = await fs.stat(path.join(f.userDir, 'app/org.example.App', ARCH, 'stable/active/files/share/example/big.bin'));
+      const installedBig = await fs.stat(
+        path.join(f.userDir, 'app/org.example.App', ARCH, 'stable/active/files/share/example/big.bin'),
+      );
       expect(installedBig.size).toBe(40 << 20);
       await expectCleanFs(m);
     });
@@ -225,34 +260,46 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     });
   });
 
-  it.each(KINDS)('%s: refs that differ only in case are refused (one ref file on a case-insensitive drive)', async (kind) => {
-    const dir = await tempDir('sideload-case-');
-    const src = path.join(dir, 'repo');
-    const tree = path.join(dir, 'tree');
-    const [upper, lower] = [`runtime/org.example.Case/${ARCH}/stable`, `runtime/org.example.case/${ARCH}/stable`];
-    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
-    await fs.writeFile(path.join(tree, 'metadata'), '[Runtime]\nname=org.example.Case\n');
-    await runOk('ostree', ['init', `--repo=${src}`, '--mode=archive']);
-    for (const ref of [upper, lower]) {
-      await fs.writeFile(path.join(tree, 'files/which'), `${ref}\n`);
-      await runOk('ostree', ['commit', `--repo=${src}`, `--branch=${ref}`, `--tree=dir=${tree}`, '--subject=case', '--timestamp=2024-01-02T03:04:05Z']);
-    }
-    const m = await mountImage(kind, 64);
-    const args = ['create', '--repo', src, '--collection-id', 'org.example.Case', '--no-upstream-summary', m.mnt];
-    const first = await sideload([...args, upper]);
-    expect(first.code, first.stderr).toBe(0);
-    const before = await snapshotDir(m.mnt);
-    // Both at once, and the other one onto the drive that has the first.
-    for (const refs of [[upper, lower], [lower]]) {
-      const r = await sideload([...args, ...refs]);
-      expect(r.code, r.stderr).toBe(7);
-      expect(r.stderr).toContain(`'refs/mirrors/org.example.Case/${upper}' and 'refs/mirrors/org.example.Case/${lower}' differ only in case`);
-      expect(await snapshotDir(m.mnt)).toEqual(before);
-    }
-    const v = await sideload(['verify', m.mnt]);
-    expect(v.code, v.stdout).toBe(0);
-    await expectCleanFs(m);
-  });
+  it.each(KINDS)(
+    '%s: refs that differ only in case are refused (one ref file on a case-insensitive drive)',
+    async (kind) => {
+      const dir = await tempDir('sideload-case-');
+      const src = path.join(dir, 'repo');
+      const tree = path.join(dir, 'tree');
+      const [upper, lower] = [`runtime/org.example.Case/${ARCH}/stable`, `runtime/org.example.case/${ARCH}/stable`];
+      await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+      await fs.writeFile(path.join(tree, 'metadata'), '[Runtime]\nname=org.example.Case\n');
+      await runOk('ostree', ['init', `--repo=${src}`, '--mode=archive']);
+      for (const ref of [upper, lower]) {
+        await fs.writeFile(path.join(tree, 'files/which'), `${ref}\n`);
+        await runOk('ostree', [
+          'commit',
+          `--repo=${src}`,
+          `--branch=${ref}`,
+          `--tree=dir=${tree}`,
+          '--subject=case',
+          '--timestamp=2024-01-02T03:04:05Z',
+        ]);
+      }
+      const m = await mountImage(kind, 64);
+      const args = ['create', '--repo', src, '--collection-id', 'org.example.Case', '--no-upstream-summary', m.mnt];
+      const first = await sideload([...args, upper]);
+      expect(first.code, first.stderr).toBe(0);
+      const before = await snapshotDir(m.mnt);
+      // Both at once, and the other one onto the drive that has the first.
+      for (const refs of [[upper, lower], [lower]]) {
+        const r = await sideload([...args, ...refs]);
+        expect(r.code, r.stderr).toBe(7);
+        expect(r.stderr).toContain(
+          `'refs/mirrors/org.example.Case/${upper}' and 'refs/mirrors/org.example.Case/${lower}' differ only in case`,
+        );
+        expect(await snapshotDir(m.mnt)).toEqual(before);
+      }
+      const v = await sideload(['verify', m.mnt]);
+      expect(v.code, v.stdout).toBe(0);
+      await expectCleanFs(m);
+    },
+  );
 
   it('FAT32: a file over 4 GiB is refused before anything is copied (exit 7, naming the file)', async () => {
     // A bare-user-only source (what an installation holds) whose object for files/huge.bin is a sparse 4.5 GiB
@@ -266,7 +313,14 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     await fs.writeFile(path.join(tree, 'metadata'), '[Runtime]\nname=org.example.Huge\n');
     await fs.writeFile(path.join(tree, 'files/huge.bin'), 'placeholder for 4.5 GiB\n');
     await runOk('ostree', ['init', `--repo=${src}`, '--mode=bare-user-only']);
-    await runOk('ostree', ['commit', `--repo=${src}`, `--branch=${ref}`, `--tree=dir=${tree}`, '--subject=huge', '--timestamp=2024-01-02T03:04:05Z']);
+    await runOk('ostree', [
+      'commit',
+      `--repo=${src}`,
+      `--branch=${ref}`,
+      `--tree=dir=${tree}`,
+      '--subject=huge',
+      '--timestamp=2024-01-02T03:04:05Z',
+    ]);
     const ls = await runOk('ostree', ['ls', `--repo=${src}`, '-C', ref, '/files/huge.bin']);
     const checksum = (/([0-9a-f]{64})/.exec(ls) as RegExpExecArray)[1] as string;
     const object = path.join(src, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.file`);
@@ -275,10 +329,21 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     const m = await mountImage('fat32', 64);
     const mnt = m.mnt;
     const before = await snapshotDir(mnt);
-    const r = await sideload(['create', '--repo', src, '--collection-id', 'org.example.Huge', '--no-upstream-summary', mnt, ref]);
+    const r = await sideload([
+      'create',
+      '--repo',
+      src,
+      '--collection-id',
+      'org.example.Huge',
+      '--no-upstream-summary',
+      mnt,
+      ref,
+    ]);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toContain(`'/files/huge.bin' in ${ref} (object ${checksum}.file)`);
-    expect(r.stderr).toMatch(/4831838208 bytes uncompressed \(and may not compress\), and files on this fuse\.fusefat filesystem must stay under 4 GiB/);
+    expect(r.stderr).toMatch(
+      /4831838208 bytes uncompressed \(and may not compress\), and files on this fuse\.fusefat filesystem must stay under 4 GiB/,
+    );
     expect(await snapshotDir(mnt)).toEqual(before);
     await expectCleanFs(m);
   });
