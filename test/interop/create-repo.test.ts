@@ -151,12 +151,12 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     const plan = JSON.parse(r.stdout) as { dryRun: boolean; refs: JsonRef[] };
     expect(plan.dryRun).toBe(true);
     expect(new Map(plan.refs.map((p) => [p.ref, p.commit]))).toEqual(new Map([...source].sort(([a], [b]) => (a < b ? -1 : 1))));
-    expect(plan.refs.every((p) => p.change === 'planned')).toBe(true);
+    expect(plan.refs.every((p) => p.change === 'added')).toBe(true);
 
     const before = await snapshotDir(drive);
     const r2 = await create(['--dry-run', drive, 'org.example.App', PLATFORM_LOCALE]);
     expect(r2.code, r2.stderr).toBe(0);
-    expect(r2.stdout).toMatch(/^Would copy to /);
+    expect(r2.stdout).toMatch(/^Plan for .* \(dry run: nothing written\):/);
     expect(r2.stdout).toContain(source.get(APP)?.slice(0, 12));
     expect(await snapshotDir(drive)).toEqual(before);
   });
