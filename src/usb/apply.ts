@@ -10,7 +10,8 @@ import { InterruptedError, SideloadError, UnsupportedError, UsageError, type War
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
-import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
+import { swap64 } from '../ostree/endian.js';
+import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
@@ -18,7 +19,7 @@ import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, p
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
-import { entriesToCopy, type DrivePlan } from './plan.js';
+import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
 import { publish, replay, type PublishOp } from './publish.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
@@ -93,15 +94,18 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
 
   // --- preflight: everything that can fail without writing ---
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
-  await checkWritable(loc);
+  // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
+  if (opts.dryRun) await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
   await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
   for (const s of sources)
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
-  // The estimate walks the source commits' metadata: cheap from local sources; over HTTP only for a dry run.
-  const estimate = opts.dryRun || sources.every((s) => s.kind !== 'remote') ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
+  // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
+  // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
+  const ample = !opts.dryRun && loc.maxFileSize === null && freeBytes !== null && 2 * installedBound(toCopy, input.commits) < freeBytes;
+  const estimate = opts.dryRun || (!ample && sources.every((s) => s.kind !== 'remote')) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
     throw new SideloadError(
       'ENOSPC',
@@ -131,6 +135,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
   if (opts.dryRun) return { changed: false, ...base };
   if (await nothingToWrite(input, upstream, opts)) return { changed: false, ...base };
+  await checkWritable(loc);
 
   // --- write: stage, then publish ---
   const createdDir = await outermostMissing(loc.repo, loc.drive);
@@ -221,6 +226,17 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
       await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/** The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity. */
+function installedBound(entries: readonly PlanEntry[], commits: ApplyInput['commits']): number {
+  let n = 0;
+  for (const e of entries) {
+    const v = e.commit ? lookup(commits.get(e.commit)?.commit.metadata ?? [], KEY.xaInstalledSize) : undefined;
+    if (v?.type !== 't') return Infinity;
+    n += Number(swap64(v.value as bigint)) + 1024 * 1024; // + metadata objects
+  }
+  return n;
 }
 
 /** A run whose refs, upstream copies and signing state all match the drive writes nothing (reproducible re-runs). */
