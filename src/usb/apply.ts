@@ -21,6 +21,7 @@ import type { ProgressCallback } from './events.js';
 import { entriesToCopy, type DrivePlan } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
 import { publish, replay, type PublishOp } from './publish.js';
+import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
@@ -184,10 +185,10 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       for (const f of refs.values()) if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
     const lastModified = (opts.now ?? nowSeconds)();
     const signer = opts.signKey ? new Ed25519Signer(opts.signKey) : null;
-    const pub = await buildPublication({
-      plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer,
-      upstreamMeta: await upstreamMetaWithFallback(upstream, plan, state, dest),
-    });
+    const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
+    const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
+    // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom)));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);

@@ -192,8 +192,18 @@ export async function checkWritable(loc: DriveLocation): Promise<void> {
     await fs.writeFile(test, '');
     await fs.rm(test, { force: true });
   } catch (e) {
-    throw new SideloadError('EACCES', `cannot write to '${probe}' on the drive: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: probe });
+    throw unwritable(probe, e);
   }
+}
+
+/** Why a drive cannot be written, and what to do about it: a distinct code per cause (EROFS, EACCES, other). */
+export function unwritable(probe: string, e: unknown): SideloadError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (errno === 'EROFS')
+    return new SideloadError('EROFS', `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write (e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), or write to another drive`, { path: probe, errno });
+  if (errno === 'EACCES' || errno === 'EPERM')
+    return new SideloadError('EACCES', `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), mount the drive for your user (udisks does), or run as a user who can write there`, { path: probe, errno });
+  return new SideloadError('EWRITE', `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`, { path: probe, ...(errno ? { errno } : {}) });
 }
 
 /**

@@ -16,8 +16,11 @@ export type PublishOp =
   | { readonly op: 'ref'; readonly path: string; readonly checksum: string | null }
   /** Create or remove `state/<commit>.commitpartial`. */
   | { readonly op: 'partial'; readonly commit: string; readonly present: boolean }
-  /** Replace `to` (a file or directory) by the staged `from`; both relative to the repo. */
-  | { readonly op: 'replace'; readonly from: string; readonly to: string }
+  /**
+   * Replace `to` (a file or directory) by the staged `from`; both relative to the repo. With `driveRoot` (the
+   * drive root relative to the repo, `..` segments only), `to` is a plain file name in the drive's root instead.
+   */
+  | { readonly op: 'replace'; readonly from: string; readonly to: string; readonly driveRoot?: string }
   /** Remove a file or directory. */
   | { readonly op: 'remove'; readonly path: string };
 
@@ -67,6 +70,13 @@ function inside(repo: string, rel: string): string {
   return abs;
 }
 
+/** A file name in the drive root, `driveRoot` levels above the repo: nothing else is accepted from a journal. */
+function atDriveRoot(repo: string, driveRoot: string, name: string): string {
+  if (!/^\.\.(\/\.\.){0,15}$/.test(driveRoot) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new CorruptError(`publish journal names a drive-root file '${driveRoot}/${name}' that is not a plain name above the repo`, { path: name });
+  return path.join(path.resolve(repo, driveRoot), name);
+}
+
 async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<void> {
   switch (op.op) {
     case 'ref': {
@@ -89,7 +99,7 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
     }
     case 'replace': {
       const from = inside(repo, op.from);
-      const to = inside(repo, op.to);
+      const to = op.driveRoot === undefined ? inside(repo, op.to) : atDriveRoot(repo, op.driveRoot, op.to);
       if (!(await fs.pathExists(from))) {
         await fs.rm(`${from}.moving`, { force: true }); // already done by an earlier, interrupted run
         return;

@@ -41,5 +41,7 @@ export interface Source {
   trustedKeys(collectionId: string): Promise<TrustedKeys>;
   /** Upstream descriptive metadata (xa.title …) for the ostree-metadata commit. */
   upstreamMetadata(collectionId: string): Promise<VarDict | undefined>;
+  /** The upstream remote of a collection: its name at the source and its URL, when the source knows them. */
+  upstreamRemote?(collectionId: string): Promise<{ readonly name?: string; readonly url?: string } | undefined>;
   close(): Promise<void>;
 }
