@@ -78,4 +78,17 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
       await server.close();
     }
   });
+
+  it("taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left", async () => {
+    const d = await tempDir('sideload-guide-rm-');
+    const c = await sideload(['create', '--no-fsync', '--repo', path.join(EXAMPLES, 'repo'), '--gpg-import', path.join(EXAMPLES, 'example.gpg'), d, 'org.example.App']);
+    expect(c.code, c.stderr).toBe(0);
+    const listed = JSON.parse((await sideload(['list', '--json', d])).stdout) as { repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }> };
+    const refs = listed.repos[0]?.collections[0]?.refs.map((r) => r.ref) ?? [];
+    expect(refs.length).toBeGreaterThan(3);
+    const r = await sideload(['remove', '--no-fsync', d, ...refs]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await fs.readdir(d)).sort()).toEqual(['.ostree', 'README-sideload.txt']);
+    expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).not.toContain(CID);
+  });
 });
