@@ -193,7 +193,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
     const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
     // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
-    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom)));
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom, state.metadataCommits.keys())));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);

@@ -21,8 +21,8 @@ export type PublishOp =
    * drive root relative to the repo, `..` segments only), `to` is a plain file name in the drive's root instead.
    */
   | { readonly op: 'replace'; readonly from: string; readonly to: string; readonly driveRoot?: string }
-  /** Remove a file or directory. */
-  | { readonly op: 'remove'; readonly path: string };
+  /** Remove a file or directory (with `driveRoot`: a plain file name in the drive's root, as for `replace`). */
+  | { readonly op: 'remove'; readonly path: string; readonly driveRoot?: string };
 
 export interface Journal {
   readonly version: 1;
@@ -112,7 +112,7 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       return;
     }
     case 'remove':
-      await fs.rm(inside(repo, op.path), { recursive: true, force: true });
+      await fs.rm(op.driveRoot === undefined ? inside(repo, op.path) : atDriveRoot(repo, op.driveRoot, op.path), { recursive: true, force: true });
       return;
   }
 }

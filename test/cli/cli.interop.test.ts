@@ -154,7 +154,7 @@ describe('unwritable drives', () => {
 
   const isRoot = process.getuid?.() === 0;
   it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async () => {
-    // Outside the run's private (0700) temp root, so that 'nobody' can reach it.
+    // Outside the run's private (0700) temp root, so that nobody can reach the drive and only writing fails.
     const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-cli-perm-'));
     dirs.push(parent);
     await fs.chmod(parent, 0o755);
