@@ -67,6 +67,8 @@ export interface CreateOptions {
   readonly onWarning?: (w: Warning) => void;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string) => string;
+  /** Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 export interface DriveRef {
@@ -149,10 +151,12 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
     ...(opts.includeSdk ? { includeSdk: true } : {}),
     ...(opts.collectionId ? { collectionId: opts.collectionId } : {}),
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+    ...(opts.commits ? { commits: opts.commits } : {}),
   });
   // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
   for (const p of plan.refs) mirrorRefPath(p.collectionId, p.ref);
   for (const w of plan.warnings) warn(w);
+  for (const w of source.takeWarnings?.() ?? []) warn(w);
   for (const p of plan.refs) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
   if (opts.strict && warnings.length) throw new SideloadError('ESTRICT', `--strict: ${warnings[0]?.message}`, { warnings });
 
@@ -213,7 +217,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
         skipped++;
         continue;
       }
-      const r = await copyCommit(source.objects, staging, p.commit, {
+      const r = await copyCommit(source.objectsFor?.(p.commit) ?? source.objects, staging, p.commit, {
         subpaths: p.subpaths,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (e) =>
@@ -244,6 +248,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       if (meta) upstreamMeta.set(cid, meta);
       if (policy === 'skip') continue;
       const up = await source.upstreamSummary(cid);
+      for (const w of source.takeWarnings?.() ?? []) warn(w);
       if (!up) {
         upstreamResult[cid] = null;
         warn({ code: 'no-upstream-summary', message: `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`, data: { collectionId: cid } });

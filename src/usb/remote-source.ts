@@ -37,6 +37,9 @@ export interface RemoteSpec {
   readonly signal?: AbortSignal;
   /** Transport options (retries, concurrency, timeouts) for tests and tuning. */
   readonly transport?: Record<string, unknown>;
+  /** With `url`: keys known already (a remote's keyring read by the caller), and whether signatures are required. */
+  readonly trusted?: TrustedKeys;
+  readonly gpgVerify?: boolean;
 }
 
 interface RemoteFacts {
@@ -81,7 +84,9 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   }
   if (!spec.url) throw new UsageError('a remote source needs --url, --from or --remote');
   if (!/^(https?|file):\/\//.test(spec.url)) throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
-  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
+  gpg.push(...(spec.trusted?.gpg ?? []));
+  ed25519.push(...(spec.trusted?.ed25519 ?? []));
+  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: spec.gpgVerify ?? gpg.length > 0 };
 }
 
 /** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */

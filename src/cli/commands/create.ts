@@ -29,6 +29,7 @@ interface CreateArgs extends SourceArgs {
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
+  commit?: string[];
 }
 
 export function createCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, CreateArgs> {
@@ -55,6 +56,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('dry-run', { type: 'boolean', describe: 'Show what would be copied, copy nothing' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
         .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
+        .option('commit', { type: 'string', array: true, describe: 'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)' })
         .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
@@ -88,6 +90,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             ...(args.extensions ? { extensions: args.extensions } : {}),
             ...(args['include-sdk'] ? { includeSdk: true } : {}),
             ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+            ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
             allowPartial: !!args['allow-partial'],
             allowDowngrade: !!args['allow-downgrade'],
             strict: !!args.strict,
@@ -113,6 +116,19 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       setCode(0);
     },
   };
+}
+
+/** `--commit REF=CHECKSUM` (repeatable) → { REF: CHECKSUM }; the planner checks the checksums and the refs. */
+function parseCommitArgs(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw new UsageError(`--commit '${item}': expected REF=CHECKSUM`, { commit: item });
+    const ref = item.slice(0, eq);
+    if (out[ref] !== undefined) throw new UsageError(`--commit names '${ref}' twice`, { ref });
+    out[ref] = item.slice(eq + 1);
+  }
+  return out;
 }
 
 function installationFlag(args: SourceArgs): string {
