@@ -24,6 +24,7 @@ import type { ProgressCallback } from './events.js';
 import { publish, replay, type PublishOp } from './publish.js';
 import type { Source } from './source.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
+import { checkCommitSignatures } from './commit-signatures.js';
 
 export const UPSTREAM_DIR = 'extensions/sideload/upstream';
 
@@ -67,6 +68,8 @@ export interface CreateOptions {
   readonly onWarning?: (w: Warning) => void;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string) => string;
+  /** Copy commits that are unsigned or signed by an untrusted key although the source's keys are known. */
+  readonly allowUnsignedCommits?: boolean;
   /** Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`). */
   readonly commits?: Readonly<Record<string, string>>;
 }
@@ -158,6 +161,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   for (const w of plan.warnings) warn(w);
   for (const w of source.takeWarnings?.() ?? []) warn(w);
   for (const p of plan.refs) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
+  await checkCommitSignatures(source, plan.refs, { allowUnsigned: !!opts.allowUnsignedCommits, warn });
   if (opts.strict && warnings.length) throw new SideloadError('ESTRICT', `--strict: ${warnings[0]?.message}`, { warnings });
 
   if (opts.dryRun) {

@@ -30,6 +30,7 @@ interface CreateArgs extends SourceArgs {
   quiet?: boolean;
   progress?: boolean;
   commit?: string[];
+  'allow-unsigned-commits'?: boolean;
 }
 
 export function createCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, CreateArgs> {
@@ -56,6 +57,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('dry-run', { type: 'boolean', describe: 'Show what would be copied, copy nothing' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
         .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
+        .option('allow-unsigned-commits', { type: 'boolean', describe: 'Copy commits that are unsigned or signed by an untrusted key even when the source\'s keys are known (refused by default, exit 5)' })
         .option('commit', { type: 'string', array: true, describe: 'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)' })
         .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
@@ -93,6 +95,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
             allowPartial: !!args['allow-partial'],
             allowDowngrade: !!args['allow-downgrade'],
+            ...(args['allow-unsigned-commits'] ? { allowUnsignedCommits: true } : {}),
             strict: !!args.strict,
             upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
             ...(signKey ? { signKey } : {}),
