@@ -161,7 +161,6 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   for (const w of plan.warnings) warn(w);
   for (const w of source.takeWarnings?.() ?? []) warn(w);
   for (const p of plan.refs) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
-  await checkCommitSignatures(source, plan.refs, { allowUnsigned: !!opts.allowUnsignedCommits, warn });
   if (opts.strict && warnings.length) throw new SideloadError('ESTRICT', `--strict: ${warnings[0]?.message}`, { warnings });
 
   if (opts.dryRun) {
@@ -204,6 +203,10 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
           { ref: p.ref, drive: old, source: p.commit },
         );
     }
+
+    // Commit signatures against the source's keys, before anything is copied (refs the drive holds at that commit
+    // already were checked when they were written).
+    await checkCommitSignatures(source, plan.refs.filter((p) => existing.get(p.collectionId)?.get(p.ref) !== p.commit), { allowUnsigned: !!opts.allowUnsignedCommits, warn });
 
     // --- copy ---
     let copied = 0;

@@ -181,14 +181,24 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   };
 }
 
-/** Commits read while planning are read again by the copy: fetch each (small, verified) commit once. */
+/** Commits (and their detached metadata) read while planning are read again by the copy: fetch each once. */
 function memoCommits(src: ObjectSource): ObjectSource {
   const commits = new Map<string, Promise<Uint8Array>>();
+  // Detached metadata too: the signature check reads it before the copy does.
+  const metas = new Map<string, Promise<Uint8Array | null>>();
   return {
     mode: src.mode,
     location: src.location,
     hasObject: (c, t) => src.hasObject(c, t),
-    readCommitMeta: (c, o) => src.readCommitMeta(c, o),
+    readCommitMeta(c, o) {
+      let p = metas.get(c);
+      if (!p) {
+        p = src.readCommitMeta(c, o);
+        metas.set(c, p);
+        p.catch(() => metas.delete(c));
+      }
+      return p;
+    },
     readContent: (c, o) => src.readContent(c, o),
     readMetadata(c, t, o) {
       if (t !== 'commit') return src.readMetadata(c, t, o);

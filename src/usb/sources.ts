@@ -107,9 +107,14 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
         const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
         const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {
+          const atRemote = (name: string) => current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)?.commit;
           for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
-            const upstream = current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)?.commit;
-            const c = upstream ?? (await inst.remoteRef(remote.name, name));
+            const local = await inst.remoteRef(remote.name, name);
+            // As flatpak updates appstream: appstream2 where the remote has it, the old appstream only when it has
+            // not (or when the installation holds it already).
+            const fetch = name.startsWith('appstream2/') || local !== null || !atRemote(`appstream2/${arch}`);
+            const upstream = fetch ? atRemote(name) : undefined;
+            const c = upstream ?? local;
             if (upstream && rs && !(await objects.hasObject(upstream, 'commit'))) viaRemote.set(upstream, rs);
             if (c) out.push({ ref: name, collectionId: remote.collectionId, commit: c, remote: remote.name });
           }
@@ -122,10 +127,6 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
     takeWarnings: () => fetcher.takeWarnings(),
     async upstreamSummary(cid): Promise<UpstreamFiles | null> {
       for (const remote of cidRemotes(cid)) {
-        // The remote's own files when it can be read (they match the appstream taken from it), else the cache.
-        const rs = await openRemote(remote);
-        const fresh = rs ? await rs.upstreamSummary(cid) : null;
-        if (fresh) return { origin: `remote '${remote.name}' (${remote.url})`, files: fresh.files };
         const cached = await inst.cachedSummaryFiles(remote.name);
         const files = new Map<string, Uint8Array>();
         for (const [name, bytes] of cached) {
@@ -139,6 +140,11 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
           }
         }
         if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files };
+      }
+      // No cache (always so for a file:// remote): the remote's published files, read at its URL.
+      for (const remote of cidRemotes(cid)) {
+        const fresh = await (await openRemote(remote))?.upstreamSummary(cid);
+        if (fresh) return { origin: `remote '${remote.name}' (${remote.url})`, files: fresh.files };
       }
       return null;
     },
