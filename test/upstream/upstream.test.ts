@@ -35,6 +35,9 @@ interface UpstreamScript {
   readonly skips?: string;
   /** Number of create-usb calls the script makes (0: the script writes no drive). */
   readonly createUsbCalls: number;
+  /** Checks that pass with sideload and fail with the real create-usb (measured on every run), and why. */
+  readonly realFails?: { readonly checks: readonly string[]; readonly reason: string };
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const SCRIPTS: readonly UpstreamScript[] = [
@@ -88,6 +91,25 @@ const SCRIPTS: readonly UpstreamScript[] = [
       createUsbCalls: 2,
     }),
   ),
+  {
+    // Ours, not upstream's (flatpak 1.14.10 ships no test-p2p-security.sh, and upstream's version is about P2P
+    // updates from a second remote, not drives): flatpak's test library, an impostor-signed update in a local mirror
+    // whose remote trusts the legit key, a drive written from it by `ostree create-usb`, an offline user update.
+    name: 'drive-impostor.sh (ours, on flatpak libtest.sh)',
+    dir: FLATPAK_TESTS,
+    argv: ['bash', '-c', `. ${path.join(projectRoot, 'test/upstream/scripts/drive-impostor.sh')}`, `${FLATPAK_TESTS}/drive-impostor.sh`],
+    env: { USE_SYSTEMDIR: 'no' },
+    checks: {
+      'mirror holds the impostor commit': 'ok',
+      'the impostor commit is not on the drive': 'ok',
+      'the installation keeps the legit commit': 'ok',
+    },
+    createUsbCalls: 1,
+    realFails: {
+      checks: ['the impostor commit is not on the drive', 'the installation keeps the legit commit'],
+      reason: 'ostree create-usb copies any commit, and a flatpak 1.14.10 user installation installs an impostor-signed commit from a drive',
+    },
+  },
 ];
 
 interface Tap {
@@ -124,6 +146,7 @@ async function runScript(s: UpstreamScript, mode: 'sideload' | 'real'): Promise<
       G_TEST_BUILDDIR: s.dir,
       SIDELOAD_SHIM_LOG: logFile,
       SIDELOAD_SHIM_MODE: mode,
+      ...(s.env ?? {}),
     },
     timeoutMs: 600_000,
   });
@@ -187,6 +210,13 @@ describeUpstream('upstream drive tests with sideload as the drive writer', () =>
       const want = Object.fromEntries(Object.entries(s.checks).map(([c, e]) => [c, e === 'ok' ? 'ok' : 'not ok']));
       expect(got, r.out).toEqual(want);
       const expectedFailures = Object.entries(s.checks).filter(([, e]) => e !== 'ok');
+      if (s.realFails) {
+        // The same checks with the real drive writer: they fail, which is what sideload's refusal prevents.
+        const real = await runScript(s, 'real');
+        console.log(`${s.name} with the real create-usb: ${real.seconds.toFixed(1)} s, ${s.realFails.checks.map((c) => `${c}: ${real.tap.results.get(c) ?? 'missing'}`).join('; ')} (${s.realFails.reason})`);
+        expect(real.log.some((l) => l.startsWith('real-')), real.log.join('\n')).toBe(true);
+        for (const c of s.realFails.checks) expect(real.tap.results.get(c), `${c} with the real create-usb\n${real.out}`).toBe('not ok');
+      }
       if (expectedFailures.length === 0) expect(r.code, r.out).toBe(0);
       else {
         // Honest comparison: the same checks fail with the real create-usb.
