@@ -20,6 +20,10 @@ import { listCommand } from './commands/list.js';
 import { verifyCommand } from './commands/verify.js';
 import { keygenCommand } from './commands/keygen.js';
 import { dumpCommand } from './commands/dump.js';
+import { lockCommand } from './commands/lock.js';
+import { updateCommand } from './commands/update.js';
+import { removeCommand } from './commands/remove.js';
+import { pruneCommand } from './commands/prune.js';
 import { reportError } from './output.js';
 
 /**
@@ -66,11 +70,15 @@ export async function main(argv: string[]): Promise<number> {
       .parserConfiguration({ 'greedy-arrays': false })
       .usage('$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.')
       .command(createCommand(controller.signal, (c) => (code = c)))
+      .command(lockCommand(controller.signal, (c) => (code = c)))
+      .command(updateCommand(controller.signal, (c) => (code = c)))
+      .command(removeCommand(controller.signal, (c) => (code = c)))
+      .command(pruneCommand(controller.signal, (c) => (code = c)))
       .command(listCommand((c) => (code = c)))
       .command(verifyCommand((c) => (code = c)))
       .command(keygenCommand((c) => (code = c)))
       .command(dumpCommand((c) => (code = c)))
-      .demandCommand(1, 'name a command: create, list, verify, keygen or dump')
+      .demandCommand(1, 'name a command: create, lock, update, remove, prune, list, verify, keygen or dump')
       .strict()
       .recommendCommands()
       .epilog(EPILOG)

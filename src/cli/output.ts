@@ -13,7 +13,16 @@ export interface OutputOptions {
 export function toJson(value: unknown): string {
   return JSON.stringify(
     value,
-    (_k, v: unknown) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
+    (_k, v: unknown) =>
+      typeof v === 'bigint'
+        ? v <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(v)
+          : v.toString()
+        : v instanceof Uint8Array
+          ? Buffer.from(v).toString('hex')
+          : v instanceof Map
+            ? Object.fromEntries(v)
+            : v,
     2,
   );
 }

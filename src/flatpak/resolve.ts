@@ -5,7 +5,7 @@
  */
 import { NotFoundError, UnsupportedError, UsageError, type Warning } from '../errors.js';
 import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
-import type { SourceKind, SourceRef } from '../usb/source.js';
+import type { SourceKind, SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
 
 export type RefKind = 'app' | 'runtime';

@@ -20,7 +20,7 @@ import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { parseLooseName, objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
-import { checkAborted, isENOENT } from './fs-transport.js';
+import { checkAborted, isENOENT } from '../transport/local.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
 import { CopyWorkerPool, DEFLATE_MEM_LEVEL, defaultWorkers, WORKER_OBJECT_LIMIT, type LocalLayout } from './worker-pool.js';
@@ -31,6 +31,12 @@ const execFileAsync = promisify(execFile);
 /** The staging directory, relative to the repo. */
 export const STAGING_DIR = 'tmp/sideload-staging';
 const LOCK_FILE = 'tmp/sideload-staging.lock';
+
+/**
+ * Fault injection for the crash tests: when set, `publish()` calls it before each object rename (`from` staged,
+ * `to` in objects/), on this thread; a throw there stops the publish as a power cut would at that point.
+ */
+export const publishFaults: { beforeRename: ((from: string, to: string) => void) | null } = { beforeRename: null };
 
 export interface StagingOptions {
   /** fsync before objects and files become visible (default true). false is for throwaway targets (ostree --disable-fsync). */
@@ -616,7 +622,7 @@ export class Staging {
         if (done % 1024 === 0) opts.onProgress?.(done, total);
       };
       // The workers when they run already, or for enough renames to pay for starting them.
-      const pool = this.pool ?? (names.length >= 256 ? this.workerPool() : null);
+      const pool = publishFaults.beforeRename ? null : (this.pool ?? (names.length >= 256 ? this.workerPool() : null));
       const CHUNK = pool ? 512 : 32;
       const chunks: number[] = [];
       for (let i = 0; i < names.length; i += CHUNK) chunks.push(i);
@@ -631,6 +637,7 @@ export class Staging {
         } else {
           for (let i = 0; i < slice.length; i++) {
             const [from, to] = slice[i] as [string, string];
+            publishFaults.beforeRename?.(from, to);
             try {
               await fs.rename(from, to);
             } catch (e) {

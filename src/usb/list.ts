@@ -7,8 +7,8 @@ import { swap64 } from '../ostree/endian.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
-import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
+import { readDriveState } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
 
 export interface ListedRef {
@@ -40,14 +40,12 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
     const objects = await openObjectSource(repo);
     try {
       const collections = [];
+      // Partial markers and recorded subpaths come from the one reader of drive state.
+      const state = await readDriveState(repo);
       for (const [cid, entries] of summaryCollections(summary)) {
         const refs: ListedRef[] = [];
-        // The subpaths of partial refs, as this collection's ostree-metadata commit records them.
-        const subpathsOf = new Map<string, string[]>();
-        const meta = entries.find((e) => e.ref === METADATA_REF);
-        const metaBytes = meta ? await objects.readMetadata(meta.checksum, 'commit').catch(() => null) : null;
-        const sp = metaBytes && meta ? lookup(decodeCommit(metaBytes, meta.checksum).metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
-        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(ref, paths);
+        const subpathsOf = new Map<string, readonly string[]>();
+        for (const r of state.refs) if (r.collectionId === cid && r.subpaths) subpathsOf.set(r.ref, r.subpaths);
         for (const e of entries) {
           if (e.ref === METADATA_REF) continue;
           const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
@@ -62,8 +60,8 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(version ? { version } : {}),
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
-            partial: await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`)),
-            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as string[] } : {}),
+            partial: state.commits.get(e.checksum)?.partial ?? (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),
+            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });
         }

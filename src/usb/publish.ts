@@ -73,7 +73,7 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       const file = inside(repo, op.path);
       if (op.checksum === null) {
         await fs.rm(file, { force: true });
-        await removeEmptyParents(path.dirname(file), inside(repo, 'refs'));
+        await removeEmptyParents(path.dirname(file), inside(repo, 'refs/mirrors'));
       } else {
         const current = await fs.readFile(file, 'utf8').catch(() => null);
         if (current !== `${op.checksum}\n`) await writeFileAtomic(file, `${op.checksum}\n`, fsync);

@@ -22,7 +22,7 @@ import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish, JOURNAL, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
 import { checkUpstream } from './upstream.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
 import { CommitVerifier } from './commit-signatures.js';
 
 export interface VerifyOptions {

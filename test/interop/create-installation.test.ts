@@ -24,6 +24,7 @@ import {
 } from '../helpers/flatpak-fixtures.js';
 import { decodeSummary } from '../../src/summary/summary.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
+import { objectPath } from '../../src/ostree/object.js';
 import { lookup } from '../../src/gvariant/index.js';
 import { appInstallRefs, fsck, mirrorRefs, objectNames, snapshotDir, summaryView } from './create-helpers.js';
 
@@ -96,7 +97,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     // ours has exactly one extra ref: the ostree-metadata commit of drive.md §4, bound to the collection.
     const meta = slRefs.get(`${CID} ostree-metadata`) as string;
     expect(meta).toMatch(/^[0-9a-f]{64}$/);
-    const commitBytes = await fs.readFile(path.join(slRepo, 'objects', meta.slice(0, 2), `${meta.slice(2)}.commit`));
+    const commitBytes = await fs.readFile(path.join(slRepo, objectPath(meta, 'commit', 'archive')));
     const commit = decodeCommit(new Uint8Array(commitBytes), meta);
     expect(lookup(commit.metadata, 'ostree.collection-binding')?.value).toBe(CID);
     expect(lookup(commit.metadata, 'ostree.ref-binding')?.value).toEqual(['ostree-metadata']);
@@ -106,7 +107,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const slObjects = new Set(await objectNames(slRepo));
     for (const o of fpObjects) expect(slObjects.has(o), o).toBe(true);
     const extra = [...slObjects].filter((o) => !fpObjects.includes(o));
-    expect(extra).toEqual([`${meta.slice(0, 2)}/${meta.slice(2)}.commit`]);
+    expect(extra).toEqual([objectPath(meta, 'commit', 'archive').slice('objects/'.length)]);
   });
 
   it('writes a summary that ostree decodes to the same content as create-usb’s, apart from last-modified and ostree-metadata', async () => {
