@@ -21,7 +21,6 @@ import { openTransport, type TransportLike } from '../transport/index.js';
 import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, verifyOne } from './upstream.js';
-import type { ExtraKeys } from './sources.js';
 
 export interface RemoteSpec {
   readonly url?: string;
@@ -31,7 +30,8 @@ export interface RemoteSpec {
   readonly remote?: string;
   readonly scope?: InstallationScope;
   readonly collectionId?: string;
-  readonly keys?: ExtraKeys;
+  /** Key files (sources.ts ExtraKeys; spelled out here, as sources.ts reads remotes through this module). */
+  readonly keys?: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] };
   /** Accept an unsigned summary (default: refuse unless keys say the remote is unsigned by design). */
   readonly allowUnsigned?: boolean;
   readonly signal?: AbortSignal;
