@@ -92,6 +92,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
 
   // --- preflight: everything that can fail without writing ---
+  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
+  // names the ref and the commit.
+  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
   await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
@@ -99,8 +102,6 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
   for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
-  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts).
-  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, toCopy.flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
   // The estimate walks the source commits' metadata: cheap from local sources; over HTTP only for a dry run.
   const estimate = opts.dryRun || sources.every((s) => s.kind !== 'remote') ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
