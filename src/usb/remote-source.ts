@@ -174,6 +174,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
     trustedKeys: async () => facts.keys,
     upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),
+    // A --url source's name is its host: no remote name to suggest.
+    upstreamRemote: async () => ({ url: facts.url, ...(spec.flatpakrepo || spec.remote ? { name: facts.name } : {}) }),
     close: async () => {
       await objects.close?.();
       await transport.close();

@@ -46,5 +46,7 @@ export interface Source {
   objectsFor?(commit: string): ObjectSource | undefined;
   /** Warnings the source collected (a remote it could not read), drained by each call. */
   takeWarnings?(): Warning[];
+  /** The upstream remote of a collection: its name at the source and its URL, when the source knows them. */
+  upstreamRemote?(collectionId: string): Promise<{ readonly name?: string; readonly url?: string } | undefined>;
   close(): Promise<void>;
 }
