@@ -25,6 +25,7 @@ import { publish, replay, type PublishOp } from './publish.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
+import { checkCommitSignatures } from './commit-signatures.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
 
 export interface ApplyOptions {
@@ -42,6 +43,8 @@ export interface ApplyOptions {
   readonly now?: () => bigint;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /** Copy commits that are unsigned or signed by an untrusted key although the source's keys are known. */
+  readonly allowUnsignedCommits?: boolean;
 }
 
 export interface ApplyInput {
@@ -93,6 +96,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
 
   // --- preflight: everything that can fail without writing ---
+  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
+  // names the ref and the commit.
+  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
   if (opts.dryRun) await checkWritable(loc);
@@ -101,6 +107,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   for (const s of sources)
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
+  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
   // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
   // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
@@ -162,7 +169,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
         skipped++;
         continue;
       }
-      const r = await copyCommit(source.objects, staging, e.commit, {
+      const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>

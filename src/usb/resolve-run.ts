@@ -41,6 +41,8 @@ export interface ResolveOptions {
   readonly extensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
   readonly remoteFixHint?: (remote: string) => string;
+  /** `--commit` overrides: full ref or ref argument → checksum (the same pinning a lockfile does, per ref). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 export interface ResolvedRun {
@@ -100,8 +102,10 @@ export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOpti
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+        ...(opts.commits ? { commits: opts.commits } : {}),
       });
       for (const w of plan.warnings) warn(w);
+      for (const w of source.takeWarnings?.() ?? []) warn(w);
       planned = plan.refs;
       for (const p of planned) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
     }
