@@ -47,6 +47,11 @@ export interface StagingOptions {
   readonly earlySyncBytes?: number;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
+  /**
+   * The largest file the destination holds (FAT32: 4 GiB - 1). A streamed content object that would grow past it
+   * fails with EFBIG before the filesystem sees the write (fusefat wraps writes past 4 GiB around silently).
+   */
+  readonly maxFileSize?: number;
 }
 
 export interface PublishResult {
@@ -108,6 +113,7 @@ export class Staging {
   readonly fsync: boolean;
   readonly level: number;
   private readonly earlySyncBytes: number;
+  private readonly maxFileSize: number;
   /** Staged objects: `<checksum>.<type>`. */
   private readonly staged = new Map<string, ObjectType>();
   /** Lazily read `objects/xx` listings of the destination: name set per prefix. */
@@ -130,6 +136,7 @@ export class Staging {
     this.level = opts.compressionLevel ?? 6;
     this.earlySyncBytes = opts.earlySyncBytes ?? EARLY_SYNC_BYTES;
     this.workerCount = opts.workers ?? defaultWorkers();
+    this.maxFileSize = opts.maxFileSize ?? Infinity;
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new UsageError(`compression level ${this.level} is not in 0..9`);
   }
 
@@ -391,7 +398,7 @@ export class Staging {
     let fh: FileHandle | null = null;
     try {
       fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
-      const out = new FileSink(fh);
+      const out = new FileSink(fh, this.maxFileSize);
       if (obj.format === 'filez') await obj.pipe(out, signal);
       else await this.deflateInto(obj, out, signal);
       await out.finish();
@@ -740,10 +747,14 @@ class FileSink implements ByteSink {
   private pos = 0;
   private wasReset = false;
   private chain: Promise<void> = Promise.resolve();
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly limit = Infinity,
+  ) {}
 
   write(chunk: Uint8Array): Promise<void> {
     const at = this.pos;
+    if (at + chunk.length > this.limit) return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
     this.pos += chunk.length;
     this.size = Math.max(this.size, this.pos);
     const p = this.chain.then(async () => {

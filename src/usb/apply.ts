@@ -10,20 +10,23 @@ import { InterruptedError, SideloadError, UnsupportedError, UsageError, type War
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
+import { swap64 } from '../ostree/endian.js';
 import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
 import { collectionBindingError } from '../flatpak/resolve.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
-import { checkWritable, ensureReposDLink, probeSymlinks, type DriveLocation } from './drive.js';
+import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, probeSymlinks, type DriveLocation } from './drive.js';
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
-import { entriesToCopy, type DrivePlan } from './plan.js';
-import { buildPublication } from './publication.js';
+import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
+import { buildPublication, mirrorRefPath } from './publication.js';
 import { publish, replay, type PublishOp } from './publish.js';
+import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
+import { checkCommitSignatures } from './commit-signatures.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
 
 export interface ApplyOptions {
@@ -41,6 +44,8 @@ export interface ApplyOptions {
   readonly now?: () => bigint;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /** Copy commits that are unsigned or signed by an untrusted key although the source's keys are known. */
+  readonly allowUnsignedCommits?: boolean;
 }
 
 export interface ApplyInput {
@@ -74,8 +79,10 @@ export function nowSeconds(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
 }
 
-/** FAT32's largest file: 4 GiB - 1. */
-const FAT_MAX_FILE = 2 ** 32 - 1;
+/** What deflate may add to a bare payload at worst (stored blocks: 5 bytes per 16 KiB), plus room for the header. */
+function deflateBound(n: number): number {
+  return n + Math.ceil(n / 16384) * 5 + 65536;
+}
 
 function gib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
@@ -90,26 +97,45 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
 
   // --- preflight: everything that can fail without writing ---
+  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
+  // names the ref and the commit.
+  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
-  await checkWritable(loc);
+  // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
+  if (opts.dryRun) await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
+  await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
   for (const s of sources)
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
-  // The estimate walks the source commits' metadata: cheap from local sources; over HTTP only for a dry run.
-  const estimate = opts.dryRun || sources.every((s) => s.kind !== 'remote') ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
+  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
+  // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
+  // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
+  const ample = !opts.dryRun && loc.maxFileSize === null && freeBytes !== null && 2 * installedBound(toCopy, input.commits) < freeBytes;
+  const estimate = opts.dryRun || (!ample && sources.every((s) => s.kind !== 'remote')) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
     throw new SideloadError(
       'ENOSPC',
       `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
     );
+  // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive
+  // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
+  // one that would not fit stored as it is. Remote sources are sized as they stream (Staging's maxFileSize).
+  const limit = loc.maxFileSize;
   const big = estimate?.largest;
-  if (loc.fat && big && big.bytes > FAT_MAX_FILE)
+  if (limit !== null && big && big.bytes > limit)
     throw new UnsupportedError(
-      `${big.name} is ${gib(big.bytes)}: too large for the FAT filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
-      { path: loc.drive, object: big.name, bytes: big.bytes, limit: FAT_MAX_FILE },
+      `${big.name} is ${gib(big.bytes)}: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: big.name, bytes: big.bytes, limit },
+      'EFBIG',
+    );
+  const raw = estimate?.largestRaw;
+  if (limit !== null && raw && deflateBound(raw.bytes) > limit)
+    throw new UnsupportedError(
+      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
       'EFBIG',
     );
   if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
@@ -117,12 +143,17 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
   if (opts.dryRun) return { changed: false, ...base };
   if (await nothingToWrite(input, upstream, opts)) return { changed: false, ...base };
+  await checkWritable(loc);
 
   // --- write: stage, then publish ---
   const createdDir = await outermostMissing(loc.repo, loc.drive);
   const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.
-  const staging = await openStaging(dest, { fsync, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
+  const staging = await openStaging(dest, {
+    fsync,
+    ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+    ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
+  });
   let keepStaging = false;
   let journaled = false;
   try {
@@ -141,7 +172,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       }
       const bound = lookup((await source.readCommit(e.commit)).commit.metadata, KEY.collectionBinding);
       if (bound?.type === 's' && bound.value !== e.collectionId) throw collectionBindingError(e.ref, e.commit, e.collectionId, bound.value as string);
-      const r = await copyCommit(source.objects, staging, e.commit, {
+      const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -170,10 +201,10 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       for (const f of refs.values()) if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
     const lastModified = (opts.now ?? nowSeconds)();
     const signer = opts.signKey ? new Ed25519Signer(opts.signKey) : null;
-    const pub = await buildPublication({
-      plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer,
-      upstreamMeta: await upstreamMetaWithFallback(upstream, plan, state, dest),
-    });
+    const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
+    const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
+    // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom, state.metadataCommits.keys())));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -199,13 +230,24 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
     keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
-    throw e;
+    throw fullDriveError(e, loc);
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close({ keepFiles: journaled }).catch(() => {});
     if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
       await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/** The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity. */
+function installedBound(entries: readonly PlanEntry[], commits: ApplyInput['commits']): number {
+  let n = 0;
+  for (const e of entries) {
+    const v = e.commit ? lookup(commits.get(e.commit)?.commit.metadata ?? [], KEY.xaInstalledSize) : undefined;
+    if (v?.type !== 't') return Infinity;
+    n += Number(swap64(v.value as bigint)) + 1024 * 1024; // + metadata objects
+  }
+  return n;
 }
 
 /** A run whose refs, upstream copies and signing state all match the drive writes nothing (reproducible re-runs). */

@@ -44,6 +44,8 @@ export interface CreateOptions extends ApplyOptions {
   readonly onWarning?: (w: Warning) => void;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
+  /** Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 /** One ref of a run's result; the same shape in create, update, remove and dry runs. */
@@ -106,6 +108,7 @@ function resolveOptions(opts: CreateOptions): ResolveOptions {
     ...(opts.extensions ? { extensions: opts.extensions } : {}),
     ...(opts.includeSdk ? { includeSdk: true } : {}),
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+    ...(opts.commits ? { commits: opts.commits } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface CopyEstimate {
   readonly exact: boolean;
   /** The largest object whose size on the drive is known exactly (FAT32 stores files under 4 GiB only). */
   readonly largest: { readonly name: string; readonly bytes: number } | null;
+  /** The largest payload of a bare source (uncompressed: its `.filez` size is unknown before deflating it). */
+  readonly largestRaw: { readonly name: string; readonly bytes: number } | null;
 }
 
 async function sizeOf(file: string): Promise<number | null> {
@@ -46,6 +48,7 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
   let guessBytes = 0;
   let exact = true;
   let largest: { name: string; bytes: number } | null = null;
+  let largestRaw: { name: string; bytes: number } | null = null;
   const note = (name: string, bytes: number) => {
     exactBytes += bytes;
     if (!largest || bytes > largest.bytes) largest = { name, bytes };
@@ -55,9 +58,10 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     if (e.commit === null || e.source === undefined) continue;
     const source = sources[e.source];
     if (!source) continue;
-    const layout = source.objects.localLayout?.() ?? null;
+    const objs = source.objectsFor?.(e.commit) ?? source.objects; // an appstream commit read from the remote
+    const layout = objs.localLayout?.() ?? null;
     let contentUnknown = 0;
-    for await (const w of walkCommit(source.objects, e.commit, { subpaths: e.subpaths, ref: e.ref, ...(signal ? { signal } : {}) })) {
+    for await (const w of walkCommit(objs, e.commit, { subpaths: e.subpaths, ref: e.ref, ...(signal ? { signal } : {}) })) {
       const id = `${w.checksum}.${w.type}`;
       if (seen.has(id)) continue;
       seen.add(id);
@@ -73,23 +77,26 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
       else if (size !== null) {
         guessBytes += size;
         exact = false;
+        if (!largestRaw || size > largestRaw.bytes) largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
       } else contentUnknown++;
     }
     if (contentUnknown > 0) {
       // Over HTTP: the commit's download size covers all of its content (an upper bound for what is missing).
       exact = false;
-      const bytes = await source.objects.readMetadata(e.commit, 'commit');
+      const bytes = await objs.readMetadata(e.commit, 'commit');
       const dl = lookup(decodeCommit(bytes, e.commit).metadata, KEY.xaDownloadSize);
       if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
     }
   }
-  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest };
+  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest, largestRaw };
 }
 
 /** Free bytes for an unprivileged writer on the filesystem holding `dir`, or null when statfs is unavailable. */
 export async function freeSpace(dir: string): Promise<number | null> {
   try {
     const s = await fs.promises.statfs(dir);
+    // fusefat (FAT through FUSE) reports 0 blocks in all, free or not: that says nothing, so "unknown".
+    if (Number(s.blocks) === 0) return null;
     return Number(s.bavail) * Number(s.bsize);
   } catch {
     return null;

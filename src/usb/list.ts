@@ -1,6 +1,7 @@
 /** `listDrive`: what a drive holds, per repo and collection, read from its summary and commits. */
 import path from 'node:path';
 import fs from 'fs-extra';
+import { NotFoundError } from '../errors.js';
 import { lookup } from '../gvariant/index.js';
 import { commitVersion, decodeCommit } from '../ostree/commit.js';
 import { swap64 } from '../ostree/endian.js';
@@ -33,10 +34,27 @@ export interface ListedRepo {
   readonly collections: ReadonlyArray<{ readonly collectionId: string; readonly refs: readonly ListedRef[]; readonly upstreamSummary: boolean }>;
 }
 
+/**
+ * A drive repo without a summary was never published: a first `create` that was interrupted (Ctrl-C, a full
+ * drive) or is still running. Its staged objects are kept, so the same command resumes.
+ */
+async function readSummary(repo: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await fs.readFile(path.join(repo, 'summary')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new NotFoundError(
+      `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run the same create again to resume (objects already copied are kept)`,
+      { path: repo },
+      'ENOTPUBLISHED',
+    );
+  }
+}
+
 export async function listDrive(drive: string): Promise<ListedRepo[]> {
   const out: ListedRepo[] = [];
   for (const repo of await findDriveRepos(drive)) {
-    const summary = decodeSummary(new Uint8Array(await fs.readFile(path.join(repo, 'summary'))), path.join(repo, 'summary'));
+    const summary = decodeSummary(await readSummary(repo), path.join(repo, 'summary'));
     const objects = await openObjectSource(repo);
     try {
       const collections = [];

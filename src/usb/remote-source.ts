@@ -29,12 +29,16 @@ export interface RemoteSpec {
   readonly remote?: string;
   readonly scope?: InstallationScope;
   readonly collectionId?: string;
-  readonly keys?: ExtraKeys;
+  /** Key files (sources.ts ExtraKeys; spelled out here, as sources.ts reads remotes through this module). */
+  readonly keys?: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] };
   /** Accept an unsigned summary (default: refuse unless keys say the remote is unsigned by design). */
   readonly allowUnsigned?: boolean;
   readonly signal?: AbortSignal;
   /** Transport options (retries, concurrency, timeouts) for tests and tuning. */
   readonly transport?: Record<string, unknown>;
+  /** With `url`: keys known already (a remote's keyring read by the caller), and whether signatures are required. */
+  readonly trusted?: TrustedKeys;
+  readonly gpgVerify?: boolean;
 }
 
 interface RemoteFacts {
@@ -76,7 +80,9 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   }
   if (!spec.url) throw new UsageError('a remote source needs --url, --from or --remote');
   if (!/^(https?|file):\/\//.test(spec.url)) throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
-  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
+  gpg.push(...(spec.trusted?.gpg ?? []));
+  ed25519.push(...(spec.trusted?.ed25519 ?? []));
+  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: spec.gpgVerify ?? gpg.length > 0 };
 }
 
 /** A remote's summary must verify before its refs are trusted: only a key fixes a missing one. */
@@ -201,6 +207,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
     trustedKeys: async () => facts.keys,
     upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),
+    // A --url source's name is its host: no remote name to suggest.
+    upstreamRemote: async () => ({ url: facts.url, ...(spec.flatpakrepo || spec.remote ? { name: facts.name } : {}) }),
     close: async () => {
       await objects.close?.();
       await transport.close();
@@ -208,14 +216,24 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   };
 }
 
-/** Commits read while planning are read again by the copy: fetch each (small, verified) commit once. */
+/** Commits (and their detached metadata) read while planning are read again by the copy: fetch each once. */
 function memoCommits(src: ObjectSource): ObjectSource {
   const commits = new Map<string, Promise<Uint8Array>>();
+  // Detached metadata too: the signature check reads it before the copy does.
+  const metas = new Map<string, Promise<Uint8Array | null>>();
   return {
     mode: src.mode,
     location: src.location,
     hasObject: (c, t) => src.hasObject(c, t),
-    readCommitMeta: (c, o) => src.readCommitMeta(c, o),
+    readCommitMeta(c, o) {
+      let p = metas.get(c);
+      if (!p) {
+        p = src.readCommitMeta(c, o);
+        metas.set(c, p);
+        p.catch(() => metas.delete(c));
+      }
+      return p;
+    },
     readContent: (c, o) => src.readContent(c, o),
     readMetadata(c, t, o) {
       if (t !== 'commit') return src.readMetadata(c, t, o);

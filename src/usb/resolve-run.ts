@@ -41,6 +41,8 @@ export interface ResolveOptions {
   readonly extensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
   readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
+  /** `--commit` overrides: full ref or ref argument → checksum (the same pinning a lockfile does, per ref). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 export interface ResolvedRun {
@@ -101,8 +103,10 @@ export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOpti
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
         bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
+        ...(opts.commits ? { commits: opts.commits } : {}),
       });
       for (const w of plan.warnings) warn(w);
+      for (const w of source.takeWarnings?.() ?? []) warn(w);
       planned = plan.refs;
       for (const p of planned) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
     }
@@ -139,13 +143,15 @@ async function localeWarning(
     const files = root.dirs.find((d) => d.name === 'files');
     if (!files) return;
     const all = decodeDirTree(await source.objects.readMetadata(files.tree, 'dirtree')).dirs.map((d) => d.name);
-    const have = Array.isArray(p.languages) ? p.languages : [];
+    const asked = Array.isArray(p.languages) ? p.languages : [];
+    const absent = asked.filter((l) => !all.includes(l));
+    const have = asked.filter((l) => all.includes(l));
     const missing = all.filter((l) => !have.includes(l));
-    if (missing.length)
+    if (missing.length || absent.length)
       warn({
         code: 'partial-locale',
-        message: `'${p.ref}' goes on the drive with languages ${have.join(', ') || '(none)'} only; clients set to ${missing.join(', ')} will skip it offline`,
-        data: { ref: p.ref, languages: have, missing },
+        message: `${absent.length ? `the source has no ${absent.join(', ')} for '${p.ref}' (it has ${all.join(', ') || 'no languages'}); ` : ''}'${p.ref}' goes on the drive ${have.length ? `with languages ${have.join(', ')} only` : 'without any language (its metadata only)'}${missing.length ? `; clients set to ${missing.join(', ')} will skip it offline` : ''}`,
+        data: { ref: p.ref, languages: have, missing, ...(absent.length ? { notInSource: absent } : {}) },
       });
   } catch {
     // The subset itself is still copied; the warning is best-effort.

@@ -23,6 +23,7 @@ import { listRefFiles } from './sources.js';
 import { checkUpstream } from './upstream.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { checkCollectionBindings, checkCommitSignatures, checkSideloadJson, checkStrayFiles } from './verify-net.js';
+import { CommitVerifier } from './commit-signatures.js';
 
 export interface VerifyOptions {
   /** ed25519 public keys the drive's summary and ostree-metadata commits must be signed with. */
@@ -194,6 +195,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       findings.push(...(await checkCollectionBindings(listed, loadCommit)));
       findings.push(...(await checkCommitSignatures(objects, listed, { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] })));
       for (const cid of refs.keys()) if (!listed.has(cid)) error('collection-not-in-summary', `collection '${cid}' has refs but is not in the summary`, `refs/mirrors/${cid}`);
+      await checkDriveCommitSignatures(listed, objects, opts, error);
 
       // --- ostree-metadata per collection ---
       for (const [cid, entries] of listed) {
@@ -335,4 +337,30 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
     else out.push(`${prefix}${e.name}`);
   }
   return out.sort();
+}
+
+/** With upstream keys given: every copied commit (not ostree-metadata) must be signed by one of them. */
+async function checkDriveCommitSignatures(
+  listed: ReadonlyMap<string, readonly { ref: string; checksum: string }[]>,
+  objects: ObjectSource,
+  opts: VerifyOptions,
+  error: (code: string, message: string, p?: string) => void,
+): Promise<void> {
+  const v = new CommitVerifier({ gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] });
+  if (v.empty) return;
+  for (const [cid, entries] of listed) {
+    for (const e of entries) {
+      if (e.ref === METADATA_REF) continue;
+      let bytes: Uint8Array;
+      try {
+        bytes = await objects.readMetadata(e.checksum, 'commit');
+      } catch {
+        continue; // reported as missing or corrupt above
+      }
+      const r = await v.check(bytes, await objects.readCommitMeta(e.checksum).catch(() => null));
+      if (r.valid) continue;
+      const what = r.problem === 'unsigned' ? 'is not signed' : `is signed by ${r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key'} that is not among the given upstream keys`;
+      error(r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit', `commit ${e.checksum} of '${e.ref}' (${cid}) ${what}`, `objects/${e.checksum.slice(0, 2)}/${e.checksum.slice(2)}.commitmeta`);
+    }
+  }
 }

@@ -5,7 +5,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureBuilt, run, tempDir } from '../helpers/flatpak-fixtures.js';
+import { CID, describeInterop, ensureBuilt, flatpakEnv, installedExample, makeExampleRepo, run, tempDir } from '../helpers/flatpak-fixtures.js';
+import { startServer } from '../helpers/http-server.js';
 import { projectRoot } from '../helpers/shared.js';
 
 describe('README', () => {
@@ -37,4 +38,65 @@ describe('README', () => {
     expect(readme).toContain('npm ci && npm test');
     for (const s of ['demo', 'test', 'bench']) expect(pkg.scripts[s], s).toBeTruthy();
   });
+});
+
+/**
+ * Every shell command in the README runs, in README order, against the example (built by the real flatpak tools
+ * with two arches, served over HTTP on 127.0.0.1, and installed into an isolated installation), so the README
+ * cannot drift from the program. Paths are adapted: the mount points become temp dirs, Flathub's URL, collection
+ * ID, key and app become the example's. Only `npm`/`npx` lines (building and testing this project) are not run.
+ */
+describeInterop('README commands', () => {
+  it('every ```sh block runs as written (paths adapted) and succeeds', async () => {
+    const ex = await makeExampleRepo({ arches: ['x86_64', 'aarch64'] });
+    const server = await startServer(ex.repo, { prefix: 'repo' });
+    try {
+      const inst = await installedExample(ex);
+      const t = await tempDir('sideload-readme-run-');
+      const cwd = path.join(t, 'cwd');
+      await fs.mkdir(cwd);
+      for (const d of ['USB', 'mnt-usb']) await fs.mkdir(path.join(t, d)); // mounted drives exist
+      await fs.symlink(ex.repo, path.join(cwd, 'repo'));
+      await fs.symlink(ex.gpgKey, path.join(cwd, 'repo.gpg'));
+      await fs.symlink(ex.gpgKey, path.join(cwd, 'flathub.gpg'));
+      await fs.symlink(path.join(projectRoot, 'examples'), path.join(cwd, 'examples'));
+      const key = (await fs.readFile(ex.gpgKey)).toString('base64');
+      await fs.writeFile(path.join(cwd, 'flathub.flatpakrepo'), `[Flatpak Repo]\nTitle=Flathub\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`);
+      const readme = await fs.readFile(path.join(projectRoot, 'README.md'), 'utf8');
+      const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+      expect(blocks.length).toBeGreaterThanOrEqual(6);
+      const adapt = (text: string) =>
+        text
+          .replaceAll('https://dl.flathub.org/repo', server.url)
+          .replaceAll('org.flathub.Stable', CID)
+          .replaceAll('org.gnome.Maps', 'org.example.App')
+          .replaceAll('/run/media/me/USB', path.join(t, 'USB'))
+          .replaceAll('/mnt/usb', path.join(t, 'mnt-usb'))
+          .replaceAll('/tmp/usb', path.join(t, 'tmp-usb'))
+          // flatpak asks before installing; a person answers, the test says yes up front.
+          .replace(/^flatpak install /gm, 'flatpak install -y --noninteractive ');
+      const prelude = `sideload() { ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(projectRoot, 'dist/cli/main.js'))} "$@"; }\n`;
+      let ran = 0;
+      for (const block of blocks) {
+        const lines = block.split('\n').filter((l) => !/^(npm|npx) /.test(l.trim()));
+        if (!lines.some((l) => /^(sideload|flatpak|mkdir|cd|export) /.test(l.trim()))) continue;
+        // Blocks for the receiving machine start from a fresh isolated flatpak installation.
+        const env = /^flatpak /m.test(block) ? (await flatpakEnv()).env : inst.env;
+        const script = prelude + adapt(lines.join('\n'));
+        const r = await run('bash', ['-euo', 'pipefail', '-c', script], { env, cwd });
+        expect(r.code, `${script}\n--- stderr:\n${r.stderr}\n--- stdout:\n${r.stdout}`).toBe(0);
+        ran += lines.filter((l) => /^\s*(sideload|flatpak) /.test(l)).length;
+      }
+      expect(ran).toBeGreaterThanOrEqual(17);
+      // What they made: the drive from the installation still holds the app; the two-arch one had it taken off
+      // again (remove --with-deps, then prune) by the last block.
+      const cli = path.join(projectRoot, 'dist/cli/main.js');
+      expect((await run(process.execPath, [cli, 'list', path.join(t, 'USB')])).stdout).toMatch(/app\/org\.example\.App\/\w+\/stable/);
+      const after = await run(process.execPath, [cli, 'list', path.join(t, 'mnt-usb')]);
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).not.toContain('app/org.example.App/');
+    } finally {
+      await server.close();
+    }
+  }, 600_000);
 });

@@ -79,7 +79,8 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect(r1.code, r1.stderr).toBe(0);
     const r2 = await create(['--destination-repo', 'flatpak/repo', d, 'org.example.App']);
     expect(r2.code, r2.stderr).toBe(0);
-    expect((await fs.readdir(d)).sort()).toEqual(['.ostree', 'flatpak']);
+    // The repo, its repos.d link, and the drive's own guide (README + .flatpakrepo, drive.md §7).
+    expect((await fs.readdir(d)).sort()).toEqual(['.ostree', 'README-sideload.txt', 'flatpak', `${CID}.flatpakrepo`]);
     expect(await fs.readdir(path.join(d, '.ostree'))).toEqual(['repos.d']); // no second repo at the default place
     const links = await fs.readdir(path.join(d, '.ostree/repos.d'));
     expect(links).toHaveLength(1);
@@ -233,7 +234,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     }
     roMount = d;
     try {
-      await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`cannot write to '${escapeRe(path.join(d, '.ostree/repo'))}' on the drive: EROFS`), d);
+      await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`the drive is mounted read-only \\('${escapeRe(path.join(d, '.ostree/repo'))}' is on a read-only filesystem\\): remount it read-write`), d);
     } finally {
       await run('umount', [d]);
       roMount = null;

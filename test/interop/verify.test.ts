@@ -549,14 +549,14 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         repos: Array<{
           repo: string;
           lastModified: number;
-          signed: boolean;
-          collections: Array<{ collectionId: string; upstreamSummary: boolean; refs: Array<{ ref: string; commit: string; timestamp: number; installedSize?: number; downloadSize?: number; partial: boolean; signed: boolean }> }>;
+          summarySignature: 'present' | 'absent';
+          collections: Array<{ collectionId: string; upstreamSummary: boolean; refs: Array<{ ref: string; commit: string; timestamp: number; installedSize?: number; downloadSize?: number; partial: boolean; commitSignature: 'present' | 'absent' }> }>;
         }>;
       };
       expect(j.ok).toBe(true);
       expect(j.repos.length).toBe(1);
       const rep = j.repos[0] as (typeof j.repos)[number];
-      expect(rep.signed).toBe(true);
+      expect(rep.summarySignature).toBe('present'); // a file that exists; verify checks it
       // last-modified is the ostree-metadata commit's timestamp (drive.md §4), as ostree shows it.
       const shown = await runOk('ostree', ['show', `--repo=${repo}`, meta]);
       const date = /^Date:\s+(\S+ \S+) \+0000$/m.exec(shown)?.[1] as string;
@@ -571,7 +571,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         expect(new Date(x.timestamp * 1000).toISOString().replace('T', ' ').replace('.000Z', ''), x.ref).toBe(d);
         expect(x.partial).toBe(false);
         // The example repo GPG-signs every commit: the .commitmeta came along.
-        expect(x.signed, x.ref).toBe(true);
+        expect(x.commitSignature, x.ref).toBe('present');
         if (/^(app|runtime)\//.test(x.ref)) {
           expect(x.installedSize, x.ref).toBe(Number((await metaKey(repo, x.commit, 'xa.installed-size')).replace('uint64 ', '')));
           expect(x.downloadSize, x.ref).toBe(Number((await metaKey(repo, x.commit, 'xa.download-size')).replace('uint64 ', '')));
@@ -580,7 +580,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       // The human listing shows the same refs.
       const human = await sideload(['list', drive]);
       expect(human.code).toBe(0);
-      expect(human.stdout).toContain('(summary signed)');
+      expect(human.stdout).toContain('(summary.sig present, unchecked');
       for (const x of listed) expect(human.stdout).toContain(`${x.ref} ${x.commit.slice(0, 12)}`);
     });
   });

@@ -21,6 +21,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Failures are recorded for the tests that wait on them (they fail naming the build's error).
     pending.push(distOnce(fixtures).catch(() => undefined));
     pending.push(exampleOnce(fixtures, exampleKey({}) as string, {}).catch(() => undefined));
+    // Watch mode: src/ may have changed since; the next run compiles dist/ again (the example repo stays).
+    project.onTestsRerun(async () => {
+      for (const m of ['dist.done', 'dist.failed', 'dist.lock']) await fs.rm(path.join(fixtures, m), { recursive: true, force: true });
+      pending.push(distOnce(fixtures).catch(() => undefined));
+    });
   }
   return async () => {
     await Promise.all(pending);
