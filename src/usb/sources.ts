@@ -66,7 +66,7 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
     const k = await inst.trustedKeys(r.name);
     if (k) gpg.push(k);
     const ed = r.options['verification-ed25519-key'];
-    return { gpg, ed25519: ed ? loadPublicKeys(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
+    return { gpg, ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
   };
   const openRemote = async (r: RemoteConfig) => (r.url ? fetcher.open({ name: r.name, url: r.url, ...(r.collectionId ? { collectionId: r.collectionId } : {}), keys: await remoteKeys(r), gpgVerify: r.gpgVerify }) : null);
   /** Commits taken from a remote (appstream newer than the installation's) → that remote. */

@@ -1,7 +1,6 @@
 /**
- * Checks of `verify` for what a drive carries from upstream and for what lies around in it (issue 13): commit
- * signatures against the upstream keys given, a commit's collection binding against the collection it is listed
- * under, the `sideload.json` record of each upstream copy, and stray files or symlinks in `objects/` and the repo
+ * Checks of `verify` for what lies around in a drive (issue 13): a commit's collection binding against the
+ * collection it is listed under, the `sideload.json` record of each upstream copy, and stray files or symlinks in `objects/` and the repo
  * root. Each is a small function returning findings; verify.ts calls them.
  */
 import path from 'node:path';
@@ -9,8 +8,6 @@ import fs from 'fs-extra';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import type { ObjectSource } from '../repo/index.js';
-import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
 import type { DecodedRef } from '../summary/summary.js';
 
 /** A verify finding (the shape of verify.ts's Finding, declared here so the two files do not import each other). */
@@ -23,7 +20,6 @@ export interface Finding {
 
 const error = (code: string, message: string, p?: string): Finding => ({ severity: 'error', code, message, ...(p ? { path: p } : {}) });
 const warning = (code: string, message: string, p?: string): Finding => ({ severity: 'warning', code, message, ...(p ? { path: p } : {}) });
-const objectFile = (checksum: string, type: string) => `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type}`;
 
 type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
 type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
@@ -44,54 +40,6 @@ export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCo
             `refs/mirrors/${cid}/${e.ref}`,
           ),
         );
-    }
-  }
-  return out;
-}
-
-/**
- * With upstream keys given, every listed commit (ostree-metadata aside, which the drive key signs) must carry a
- * `.commitmeta` whose GPG or ed25519 signature verifies with them: flatpak remotes verify commit signatures.
- */
-export async function checkCommitSignatures(objects: ObjectSource, listed: Listed, keys: { gpg: readonly Uint8Array[]; ed25519: readonly Uint8Array[] }): Promise<Finding[]> {
-  if (!keys.gpg.length && !keys.ed25519.length) return [];
-  const out: Finding[] = [];
-  const gpg = keys.gpg.length ? await GpgVerifier.fromKeyrings(keys.gpg) : null;
-  const ed = keys.ed25519.length ? new Ed25519Verifier(keys.ed25519) : null;
-  const done = new Map<string, Finding | null>();
-  for (const [cid, entries] of listed) {
-    for (const e of entries) {
-      if (e.ref === METADATA_REF) continue;
-      if (done.has(e.checksum)) continue;
-      const at = objectFile(e.checksum, 'commitmeta');
-      let finding: Finding | null = null;
-      // A commit that cannot be read is reported as such; its signature is then beside the point.
-      const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
-      if (!bytes) continue;
-      try {
-        const cm = await objects.readCommitMeta(e.checksum);
-        if (!cm) finding = error('unsigned-commit', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}) has no .commitmeta: it carries no signature, and clients that verify the remote's signatures refuse it`, at);
-        else {
-          const reasons: string[] = [];
-          let valid = false;
-          for (const [v, key] of [
-            [gpg, KEY.gpgSigs],
-            [ed, KEY.ed25519Sigs],
-          ] as const) {
-            if (!v || valid) continue;
-            const r = await v.verify(bytes, readSignatures(cm, key));
-            if (r.valid) valid = true;
-            else reasons.push(`${v.name}: ${r.reason ?? 'invalid'}`);
-          }
-          if (!valid)
-            finding = error('bad-commit-signature', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}): its .commitmeta holds no signature that verifies with the upstream keys given (${reasons.join('; ')})`, at);
-        }
-      } catch (err) {
-        // A .commitmeta that does not decode is reported by the object check; say what it means for the signature.
-        finding = error('bad-commit-signature', `commit ${e.checksum.slice(0, 12)}… of '${e.ref}' (${cid}): the signature cannot be checked: ${(err as Error).message}`, at);
-      }
-      done.set(e.checksum, finding);
-      if (finding) out.push(finding);
     }
   }
   return out;

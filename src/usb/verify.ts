@@ -22,7 +22,7 @@ import { hasPendingPublish, JOURNAL, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
 import { checkUpstream } from './upstream.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
-import { checkCollectionBindings, checkCommitSignatures, checkSideloadJson, checkStrayFiles } from './verify-net.js';
+import { checkCollectionBindings, checkSideloadJson, checkStrayFiles } from './verify-net.js';
 import { CommitVerifier } from './commit-signatures.js';
 
 export interface VerifyOptions {
@@ -193,7 +193,6 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
           if (!entries.some((e) => e.ref === ref)) error('ref-not-in-summary', `refs/mirrors/${cid}/${ref} is not in the summary: clients cannot see it`, `refs/mirrors/${cid}/${ref}`);
       }
       findings.push(...(await checkCollectionBindings(listed, loadCommit)));
-      findings.push(...(await checkCommitSignatures(objects, listed, { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] })));
       for (const cid of refs.keys()) if (!listed.has(cid)) error('collection-not-in-summary', `collection '${cid}' has refs but is not in the summary`, `refs/mirrors/${cid}`);
       await checkDriveCommitSignatures(listed, objects, opts, error);
 
