@@ -99,3 +99,12 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   if (n === 0) throw new UsageError(`'${file}' (${option}) holds no OpenPGP key`, { path: file, option });
   return bytes;
 }
+
+/** Key files named on the command line for a source, read and typed: OpenPGP keyrings and ed25519 public keys. */
+export async function loadExtraKeys(extra: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] } | undefined): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
+  const gpg: Uint8Array[] = [];
+  const ed25519: Uint8Array[] = [];
+  for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, '--gpg-import'));
+  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...(await readPublicKeyFile(f, '--trusted-key')));
+  return { gpg, ed25519 };
+}

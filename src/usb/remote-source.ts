@@ -19,7 +19,7 @@ import { openTransport, type TransportLike } from '../transport/index.js';
 import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
-import { loadExtraKeys, type ExtraKeys } from './sources.js';
+import { loadExtraKeys } from '../sign/key-files.js';
 
 export interface RemoteSpec {
   readonly url?: string;

@@ -12,7 +12,7 @@ import { decodeCommit } from '../ostree/commit.js';
 import { isValidRemoteName, openObjectSource, type ObjectSource } from '../repo/index.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
-import { publicKeysFromText, readGpgKeyFile, readPublicKeyFile } from '../sign/key-files.js';
+import { loadExtraKeys as readExtraKeys, publicKeysFromText } from '../sign/key-files.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { RemoteFetcher, type RemoteFetchOptions } from './remote-upstream.js';
 import type { RemoteConfig } from '../flatpak/installation.js';
@@ -25,12 +25,9 @@ export interface ExtraKeys {
   readonly ed25519Keys?: readonly string[];
 }
 
+/** The key files given for a source (src/sign/key-files.ts reads and types them). */
 export async function loadExtraKeys(extra: ExtraKeys | undefined): Promise<TrustedKeys> {
-  const gpg: Uint8Array[] = [];
-  const ed25519: Uint8Array[] = [];
-  for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, '--gpg-import'));
-  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...(await readPublicKeyFile(f, '--trusted-key')));
-  return { gpg, ed25519 };
+  return readExtraKeys(extra);
 }
 
 function merge(a: TrustedKeys, b: TrustedKeys): TrustedKeys {
