@@ -23,6 +23,7 @@ import { checkWritable, ensureReposDLink, locateDrive, probeSymlinks, type Drive
 import type { ProgressCallback } from './events.js';
 import { publish, replay, type PublishOp } from './publish.js';
 import type { Source } from './source.js';
+import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
 
 export const UPSTREAM_DIR = 'extensions/sideload/upstream';
@@ -253,7 +254,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
       if (!upstreamMeta.has(cid)) upstreamMeta.set(cid, check.metadata);
       const rel = `${UPSTREAM_DIR}/${cid}`;
       const stagedDir = await staging.stageTree(rel, up.files, {
-        'sideload.json': JSON.stringify({ origin: up.origin, signedBy: check.signedBy, keys: check.keys, root: check.root, files: [...up.files.keys()].sort() }, null, 2) + '\n',
+        [UPSTREAM_RECORD]: encodeUpstreamRecord({ origin: up.origin, signedBy: check.signedBy, keys: check.keys, root: check.root, files: [...up.files.keys()].sort() }),
       });
       ops.push({ op: 'replace', from: stagedDir, to: rel });
       upstreamResult[cid] = { signedBy: check.signedBy, root: check.root, files: up.files.size };

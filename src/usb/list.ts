@@ -7,7 +7,7 @@ import { swap64 } from '../ostree/endian.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
-import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
+import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { UPSTREAM_DIR } from './create.js';
 import { findDriveRepos } from './find-repos.js';
 
@@ -43,11 +43,9 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
       for (const [cid, entries] of summaryCollections(summary)) {
         const refs: ListedRef[] = [];
         // The subpaths of partial refs, as this collection's ostree-metadata commit records them.
-        const subpathsOf = new Map<string, string[]>();
         const meta = entries.find((e) => e.ref === METADATA_REF);
         const metaBytes = meta ? await objects.readMetadata(meta.checksum, 'commit').catch(() => null) : null;
-        const sp = metaBytes && meta ? lookup(decodeCommit(metaBytes, meta.checksum).metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
-        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(ref, paths);
+        const subpathsOf = metaBytes && meta ? recordedSubpaths(decodeCommit(metaBytes, meta.checksum).metadata) : new Map<string, readonly string[]>();
         for (const e of entries) {
           if (e.ref === METADATA_REF) continue;
           const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
@@ -63,7 +61,7 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
             partial: await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`)),
-            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as string[] } : {}),
+            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });
         }

@@ -7,6 +7,7 @@ import { encodeDetached, readSignatures } from '../sign/index.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { error, warning, type Finding } from './findings.js';
 import { checkUpstream } from './upstream.js';
+import { readUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 import { UPSTREAM_DIR } from './create.js';
 
 export interface UpstreamKeys {
@@ -22,9 +23,10 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
     const dir = path.join(upRoot, cid);
     const rel = `${UPSTREAM_DIR}/${cid}`;
     const files = new Map<string, Uint8Array>();
-    for (const f of await listFiles(dir)) if (f !== 'sideload.json') files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
+    for (const f of await listFiles(dir)) if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
     try {
+      await readUpstreamRecord(dir); // a record that does not parse is damage too
       // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
       // checked), or a good drive would fail for want of keys.
       const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });

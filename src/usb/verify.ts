@@ -10,14 +10,13 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { SideloadError } from '../errors.js';
-import { lookup } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { checkMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
+import { checkMetadataCommit, recordedSubpaths, recordsRefs } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedSummary, type DecodedRef } from '../summary/summary.js';
 import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
@@ -293,11 +292,10 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
   for (const [cid, entries] of v.listed) {
     const meta = entries.find((e) => e.ref === METADATA_REF);
     const c = meta ? await v.loadCommit(meta.checksum) : null;
-    const sp = c ? lookup(c.commit.metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
-    if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(`${cid}\0${ref}`, paths);
+    for (const [ref, paths] of c ? recordedSubpaths(c.commit.metadata) : []) subpathsOf.set(`${cid}\0${ref}`, paths);
     // An ostree-metadata commit written by sideload records every partial ref: then a ref it leaves out is
     // complete, whatever marker is on the drive (`ostree fsck` marks a commit with missing objects partial).
-    if (c && lookup(c.commit.metadata, SIDELOAD_REFS_KEY) !== undefined) recordsSubpaths.add(cid);
+    if (c && recordsRefs(c.commit.metadata)) recordsSubpaths.add(cid);
   }
   for (const [cid, entries] of v.listed) {
     for (const e of entries) {
