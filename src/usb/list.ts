@@ -5,7 +5,7 @@ import { lookup } from '../gvariant/index.js';
 import { commitVersion, decodeCommit } from '../ostree/commit.js';
 import { swap64 } from '../ostree/endian.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { openObjectSource } from '../repo/index.js';
+import { openObjectSource, openRepo } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { UPSTREAM_DIR } from './create.js';
@@ -37,7 +37,8 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
   const out: ListedRepo[] = [];
   for (const repo of await findDriveRepos(drive)) {
     const summary = decodeSummary(new Uint8Array(await fs.readFile(path.join(repo, 'summary'))), path.join(repo, 'summary'));
-    const objects = await openObjectSource(repo);
+    const store = await openRepo(repo);
+    const objects = await openObjectSource(store);
     try {
       const collections = [];
       for (const [cid, entries] of summaryCollections(summary)) {
@@ -60,7 +61,7 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(version ? { version } : {}),
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
-            partial: await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`)),
+            partial: await store.isCommitPartial(e.checksum),
             ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });

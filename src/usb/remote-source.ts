@@ -20,7 +20,7 @@ import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/s
 import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type Transport } from '../transport/index.js';
-import type { ObjectSource } from '../repo/source.js';
+import { decorateSource, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, verifyOne } from './upstream.js';
 import type { ExtraKeys } from './sources.js';
@@ -178,12 +178,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
 /** Commits read while planning are read again by the copy: fetch each (small, verified) commit once. */
 function memoCommits(src: ObjectSource): ObjectSource {
   const commits = new Map<string, Promise<Uint8Array>>();
-  return {
-    mode: src.mode,
-    location: src.location,
-    hasObject: (c, t) => src.hasObject(c, t),
-    readCommitMeta: (c, o) => src.readCommitMeta(c, o),
-    readContent: (c, o) => src.readContent(c, o),
+  return decorateSource(src, {
     readMetadata(c, t, o) {
       if (t !== 'commit') return src.readMetadata(c, t, o);
       let p = commits.get(c);
@@ -194,8 +189,7 @@ function memoCommits(src: ObjectSource): ObjectSource {
       }
       return p;
     },
-    close: () => src.close(),
-  };
+  });
 }
 
 function dedupe(d: VarDict): VarDict {

@@ -13,7 +13,7 @@ import { SideloadError } from '../errors.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { openObjectSource, listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
+import { openObjectSource, openRepo, listObjects, listRefFiles, verifyObject, walkCommit, type ObjectSource, type Repo } from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit, recordedSubpaths, recordsRefs } from '../summary/metadata-commit.js';
@@ -21,7 +21,6 @@ import { decodeSummary, summaryCollections, type DecodedSummary, type DecodedRef
 import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish, JOURNAL, replay } from './publish.js';
-import { listRefFiles } from './sources.js';
 import { error, warning, type Finding } from './findings.js';
 import { checkUpstreamCopies } from './verify-upstream.js';
 
@@ -76,6 +75,7 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
 /** What the checks share, read once: the objects on disk, the refs, the summary and a commit cache. */
 interface RepoView {
   readonly repo: string;
+  readonly store: Repo;
   readonly objects: ObjectSource;
   /** `checksum.type` of every object file present. */
   readonly present: ReadonlySet<string>;
@@ -105,9 +105,11 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   findings.push(...layout.findings);
   if (!layout.usable) return done();
 
+  let store: Repo;
   let objects: ObjectSource;
   try {
-    objects = await openObjectSource(repo);
+    store = await openRepo(repo);
+    objects = await openObjectSource(store);
   } catch (e) {
     findings.push(error('open-failed', (e as Error).message));
     return done();
@@ -124,7 +126,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
 
     const s = await readSummaryFile(repo);
     findings.push(...s.findings);
-    const view = makeView(repo, objects, scan.present, refs, s.bytes, s.summary);
+    const view = makeView(store, objects, scan.present, refs, s.bytes, s.summary);
 
     if (view.summary) {
       findings.push(...(await checkSummaryRefs(view)));
@@ -139,11 +141,12 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   return done();
 }
 
-function makeView(repo: string, objects: ObjectSource, present: ReadonlySet<string>, refs: RepoView['refs'], summaryBytes: Uint8Array | null, summary: DecodedSummary | null): RepoView {
+function makeView(store: Repo, objects: ObjectSource, present: ReadonlySet<string>, refs: RepoView['refs'], summaryBytes: Uint8Array | null, summary: DecodedSummary | null): RepoView {
   const commits = new Map<string, LoadedCommit | null>();
   const commitErrors = new Map<string, string>();
   return {
-    repo,
+    repo: store.path,
+    store,
     objects,
     present,
     refs,
@@ -208,7 +211,7 @@ async function checkObjects(repo: string, objects: ObjectSource, opts: VerifyOpt
 
 async function readMirrorRefs(repo: string): Promise<Map<string, Map<string, string>>> {
   const refs = new Map<string, Map<string, string>>();
-  for (const [name, checksum] of await listRefFiles(path.join(repo, 'refs', 'mirrors'))) {
+  for (const [name, checksum] of await listRefFiles(path.join(repo, 'refs', 'mirrors'), { lenient: true })) {
     const slash = name.indexOf('/');
     const cid = name.slice(0, slash);
     refs.set(cid, (refs.get(cid) ?? new Map<string, string>()).set(name.slice(slash + 1), checksum));
@@ -218,7 +221,7 @@ async function readMirrorRefs(repo: string): Promise<Map<string, Map<string, str
 
 /** refs/heads: invisible to offline clients. */
 async function checkHeadRefs(repo: string): Promise<Finding[]> {
-  return (await listRefFiles(path.join(repo, 'refs', 'heads'))).map(([name]) => warning('head-ref', `refs/heads/${name} is not visible to offline clients (only refs/mirrors are listed)`, `refs/heads/${name}`));
+  return (await listRefFiles(path.join(repo, 'refs', 'heads'), { lenient: true })).map(([name]) => warning('head-ref', `refs/heads/${name} is not visible to offline clients (only refs/mirrors are listed)`, `refs/heads/${name}`));
 }
 
 async function readSummaryFile(repo: string): Promise<{ findings: Finding[]; bytes: Uint8Array | null; summary: DecodedSummary | null }> {
@@ -301,7 +304,7 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
     for (const e of entries) {
       if (!(await v.loadCommit(e.checksum))) continue;
       const marker = `state/${e.checksum}.commitpartial`;
-      const partial = await fs.pathExists(path.join(v.repo, marker));
+      const partial = await v.store.isCommitPartial(e.checksum);
       const subpaths = subpathsOf.get(`${cid}\0${e.ref}`) ?? null;
       const recorded = recordsSubpaths.has(cid);
       if (partial && !subpaths && recorded) findings.push(error('unexpected-partial', `'${e.ref}' is marked partial but the ostree-metadata commit records it as complete (was an object lost?)`, marker));
