@@ -163,16 +163,3 @@ function noXattrsArchiveHeader(v: Uint8Array): ArchiveFields | null {
   const d = new DataView(v.buffer, v.byteOffset, 24);
   return { size: d.getBigUint64(0, false), uid: d.getUint32(8, false), gid: d.getUint32(12, false), mode: d.getUint32(16, false), rdev: d.getUint32(20, false), target, xattrs: [] };
 }
-
-/** Parses a content-stream header (bare `.file` objects carry none; used for tests and `bare-user` metadata). */
-export function parseContentStreamHeader(head: Uint8Array): { info: FileInfo; payloadOffset: number } {
-  if (head.length < 8) throw new CorruptError('content stream too short');
-  const len = new DataView(head.buffer, head.byteOffset, 8).getUint32(0, false);
-  if (len === 0 || 8 + len > head.length || len > MAX_FILE_HEADER) throw new CorruptError(`invalid content header length ${len}`);
-  const [uid, gid, mode, rdev, target, xattrs] = decode(FILE_HEADER, head.subarray(8, 8 + len)) as [
-    number, number, number, number, string, Array<[Uint8Array, Uint8Array]>,
-  ];
-  const info: FileInfo = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), symlinkTarget: target, xattrs };
-  validateFileInfo(info, rdev);
-  return { info, payloadOffset: 8 + len };
-}

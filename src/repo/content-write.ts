@@ -13,7 +13,7 @@ import { CorruptError, InterruptedError } from '../errors.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
-import { checkAborted } from './fs-transport.js';
+import { checkAborted } from '../transport/local.js';
 import type { ByteSink, ContentObject } from './source.js';
 import type { StagedIndex } from './staged-index.js';
 import { DEFLATE_MEM_LEVEL, WORKER_OBJECT_LIMIT, type CopyWorkerPool, type LocalLayout } from './worker-pool.js';
@@ -26,6 +26,8 @@ export interface ContentTarget {
   readonly repoPath: string;
   /** zlib level for content deflated here. */
   readonly level: number;
+  /** The largest file the destination holds: a streamed object that would grow past it fails with EFBIG. */
+  readonly maxFileSize: number;
   readonly index: StagedIndex;
   /** The worker pool, started on first use (null: no workers). */
   startPool(): CopyWorkerPool | null;
@@ -62,7 +64,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
   let fh: FileHandle | null = null;
   try {
     fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
-    const out = new FileSink(fh);
+    const out = new FileSink(fh, t.maxFileSize);
     if (obj.format === 'filez') await obj.pipe(out, signal);
     else await deflateInto(t, obj, out, signal);
     await out.finish();
@@ -231,10 +233,14 @@ class FileSink implements ByteSink {
   private pos = 0;
   private wasReset = false;
   private chain: Promise<void> = Promise.resolve();
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly limit = Infinity,
+  ) {}
 
   write(chunk: Uint8Array): Promise<void> {
     const at = this.pos;
+    if (at + chunk.length > this.limit) return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
     this.pos += chunk.length;
     this.size = Math.max(this.size, this.pos);
     const p = this.chain.then(async () => {

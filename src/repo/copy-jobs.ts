@@ -6,13 +6,8 @@
 /** zlib memLevel for deflate: 9 (the largest hash table) is ~20% faster than the default 8 here, for ~0.4% more bytes. */
 export const DEFLATE_MEM_LEVEL = 9;
 
-/** What a worker can read directly. */
-export interface LocalLayout {
-  /** Absolute repo path. */
-  readonly root: string;
-  /** archive: `.filez` copied verbatim; bare-user-only: uid/gid 0; bare: uid/gid from stat. */
-  readonly kind: 'archive' | 'bare-user-only' | 'bare';
-}
+/** What a worker can read directly (defined with the ObjectSource that hands it out). */
+export type { LocalLayout } from './source.js';
 
 /** Copy one content object from a local repo file (`src`) to a staged `.filez`: `tmp`, renamed to `final` once it matched. */
 export interface CopyJob {

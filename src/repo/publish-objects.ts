@@ -7,12 +7,18 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
-import { checkAborted } from './fs-transport.js';
+import { checkAborted } from '../transport/local.js';
 import { fsyncDir } from './repo.js';
 import type { StagedIndex } from './staged-index.js';
 import type { StagingSync } from './staging-sync.js';
 import type { CopyWorkerPool } from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
+
+/**
+ * Fault injection for the crash tests: when set, the publish calls it before each object rename (`from` staged,
+ * `to` in objects/), on this thread; a throw there stops the publish as a power cut would at that point.
+ */
+export const publishFaults: { beforeRename: ((from: string, to: string) => void) | null } = { beforeRename: null };
 
 /** Publish order: content, then the trees, then detached metadata, commits last. */
 const PUBLISH_ORDER: readonly ObjectType[][] = [['file', 'dirmeta', 'dirtree'], ['commitmeta', 'commit', 'tombstone-commit']];
@@ -60,7 +66,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       if (done % 1024 === 0) opts.onProgress?.(done, total);
     };
     // The workers when they run already, or for enough renames to pay for starting them.
-    const pool = t.runningPool() ?? (names.length >= 256 ? t.startPool() : null);
+    const pool = publishFaults.beforeRename ? null : (t.runningPool() ?? (names.length >= 256 ? t.startPool() : null));
     const CHUNK = pool ? 512 : 32;
     const chunks: number[] = [];
     for (let i = 0; i < names.length; i += CHUNK) chunks.push(i);
@@ -75,6 +81,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       } else {
         for (let i = 0; i < slice.length; i++) {
           const [from, to] = slice[i] as [string, string];
+          publishFaults.beforeRename?.(from, to);
           try {
             await fs.rename(from, to);
           } catch (e) {

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js';
-import { isENOENT } from './fs-transport.js';
+import { isENOENT } from '../transport/local.js';
 import { bootId } from './staging-lock.js';
 
 const EXT_TYPE: Readonly<Record<string, ObjectType>> = {

@@ -27,6 +27,7 @@ import { workerError, writeError } from './write-error.js';
 export { lockHolder } from './staging-lock.js';
 export { writeError } from './write-error.js';
 export { forEachLimit } from './for-each-limit.js';
+export { publishFaults } from './publish-objects.js';
 
 /** The staging directory, relative to the repo. */
 export const STAGING_DIR = 'tmp/sideload-staging';
@@ -40,6 +41,11 @@ export interface StagingOptions {
   readonly earlySyncBytes?: number;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
+  /**
+   * The largest file the destination holds (FAT32: 4 GiB - 1). A streamed content object that would grow past it
+   * fails with EFBIG before the filesystem sees the write (fusefat wraps writes past 4 GiB around silently).
+   */
+  readonly maxFileSize?: number;
 }
 
 export interface PublishResult {
@@ -76,6 +82,7 @@ export class Staging {
     this.target = {
       repoPath: repo.path,
       level: this.level,
+      maxFileSize: opts.maxFileSize ?? Infinity,
       index: this.index,
       sync: this.sync,
       runningPool: () => this.pool,

@@ -8,7 +8,7 @@ import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/s
 import { error, warning, type Finding } from './findings.js';
 import { checkUpstream } from './upstream.js';
 import { readUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
 
 export interface UpstreamKeys {
   readonly upstreamGpg?: readonly Uint8Array[];

@@ -1,7 +1,4 @@
-/** summary.idx, xa.cache and sideload.subpaths readers of src/summary, and the sideload.json record of src/usb. */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+/** summary.idx, xa.cache and sideload.subpaths readers of src/summary, and the sideload.json record of src/usb (flatpak's own summary.idx: summary-index.interop.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { Variant, print, decode } from '../../src/gvariant/index.js';
 import { sha256Hex } from '../../src/ostree/checksum.js';
@@ -11,7 +8,6 @@ import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
 import { buildMetadataCommit, readXaCache, recordedSubpaths, recordsRefs } from '../../src/summary/metadata-commit.js';
 import { decodeSummaryIndex, encodeSummaryIndex } from '../../src/summary/summary-index.js';
 import { decodeUpstreamRecord, encodeUpstreamRecord } from '../../src/usb/upstream-record.js';
-import { describeOstree, ostree, tempDir } from '../helpers/repo-fixtures.js';
 
 describe('summary.idx', () => {
   const index = {
@@ -35,30 +31,6 @@ describe('summary.idx', () => {
   it('names the file when the bytes are not an index', () => {
     const bytes = encodeSummaryIndex(index);
     expect(() => decodeSummaryIndex(bytes.subarray(0, bytes.length - 3), 'up/summary.idx')).toThrow(/^up\/summary\.idx: /);
-  });
-});
-
-describeOstree('summary.idx from flatpak', () => {
-  it('reads the index flatpak build-update-repo writes and encodes it back byte for byte', async () => {
-    const { dir, cleanup } = await tempDir('sideload-idx-');
-    try {
-      const repo = path.join(dir, 'repo');
-      const tree = path.join(dir, 'tree');
-      await fs.mkdir(path.join(tree, 'files'), { recursive: true });
-      await fs.writeFile(path.join(tree, 'files/a'), 'hi\n');
-      await ostree(['init', `--repo=${repo}`, '--mode=archive']);
-      await ostree(['commit', `--repo=${repo}`, '-b', 'app/org.test.App/x86_64/stable', `--tree=dir=${tree}`, '--add-metadata-string=xa.metadata=[Application]\nname=org.test.App\n', '-s', 'x']);
-      execFileSync('flatpak', ['build-update-repo', '--title=Idx Test', repo], { stdio: 'ignore' });
-      const bytes = new Uint8Array(await fs.readFile(path.join(repo, 'summary.idx')));
-      const back = decodeSummaryIndex(bytes, `${repo}/summary.idx`);
-      const names = await fs.readdir(path.join(repo, 'summaries'));
-      expect(back.subsummaries.map((s) => s.name)).toEqual(['x86_64']);
-      expect(names).toContain(`${back.subsummaries[0]?.digest}.gz`);
-      expect(print('a{sv}', back.metadata)).toContain("'xa.title': <'Idx Test'>");
-      expect(encodeSummaryIndex(back)).toEqual(bytes);
-    } finally {
-      await cleanup();
-    }
   });
 });
 
