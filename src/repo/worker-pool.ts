@@ -147,10 +147,9 @@ export class CopyWorkerPool {
 
   private pump(): void {
     while (this.queue.length) {
-      // A message costs a wake-up on both sides (a syscall each, dear in a VM): a worker gets a new batch when it is
-      // idle, or a second one (double buffering) only when a full batch is waiting. Jobs that come in while it works
-      // wait here and go over together when its results come back.
-      const full = this.queue.length >= CopyWorkerPool.BATCH;
+      // A message costs a wake-up on both sides (a syscall each, dear in a VM): the least busy worker with room (under
+      // DEPTH queued jobs) gets a batch of up to BATCH jobs, its share of the queue; jobs that come in while all are
+      // full wait here and go over together when results come back.
       let best: (typeof this.workers)[number] | null = null;
       for (const s of this.workers)
         if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
