@@ -8,6 +8,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError, SideloadError } from '../errors.js';
+import { fsyncDir, writeFileAtomic } from '../repo/repo.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -29,39 +30,10 @@ export interface Journal {
   readonly ops: readonly PublishOp[];
 }
 
-/** Writes `data` to `file` through a temp file and rename; fsyncs the file and its directory when asked. */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, fsync = true): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.mkdirp(dir);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const fd = await fs.open(tmp, 'w', 0o644);
-  try {
-    try {
-      await fs.write(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      if (fsync) await fs.fsync(fd);
-    } finally {
-      await fs.close(fd);
-    }
-    await fs.rename(tmp, file);
-  } catch (e) {
-    // A failed write (full disk, I/O error) leaves no stray temp file; ostree would ignore it, but the user sees it.
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-  if (fsync) await fsyncDir(dir);
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const fd = await fs.open(dir, 'r');
-    try {
-      await fs.fsync(fd);
-    } finally {
-      await fs.close(fd);
-    }
-  } catch {
-    // Some filesystems (vfat over some drivers) refuse fsync on directories; the data is still written.
-  }
+/** writeFileAtomic after mkdir -p of the file's directory (ref namespaces, state/, tmp/ may not exist yet). */
+async function writeFileIn(file: string, data: Uint8Array | string, fsync: boolean): Promise<void> {
+  await fs.mkdirp(path.dirname(file));
+  await writeFileAtomic(file, data, fsync);
 }
 
 function inside(repo: string, rel: string): string {
@@ -86,14 +58,14 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
         await removeEmptyParents(path.dirname(file), inside(repo, 'refs/mirrors'));
       } else {
         const current = await fs.readFile(file, 'utf8').catch(() => null);
-        if (current !== `${op.checksum}\n`) await writeFileAtomic(file, `${op.checksum}\n`, fsync);
+        if (current !== `${op.checksum}\n`) await writeFileIn(file, `${op.checksum}\n`, fsync);
       }
       return;
     }
     case 'partial': {
       const file = inside(repo, `state/${op.commit}.commitpartial`);
       if (op.present) {
-        if (!(await fs.pathExists(file))) await writeFileAtomic(file, '', fsync);
+        if (!(await fs.pathExists(file))) await writeFileIn(file, '', fsync);
       } else await fs.rm(file, { force: true });
       return;
     }
@@ -189,7 +161,7 @@ async function removeEmptyParents(dir: string, stop: string): Promise<void> {
 /** Writes the journal, applies every op in order, then removes the journal. */
 export async function publish(repo: string, ops: readonly PublishOp[], fsync = true): Promise<void> {
   const journal: Journal = { version: 1, ops };
-  await writeFileAtomic(path.join(repo, JOURNAL), JSON.stringify(journal), true);
+  await writeFileIn(path.join(repo, JOURNAL), JSON.stringify(journal), true);
   await replay(repo, fsync);
 }
 

@@ -7,16 +7,19 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError, NotFoundError, SignatureError, UsageError } from '../errors.js';
-import { decode, lookup, Variant, type VarDict } from '../gvariant/index.js';
+import { lookup, type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { sha256Hex } from '../ostree/checksum.js';
-import { KEY, SUMMARY_INDEX, XA_CACHE } from '../ostree/formats.js';
+import { KEY } from '../ostree/formats.js';
 import { openArchiveSource } from '../repo/index.js';
+import { readXaCache } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
+import { decodeSummaryIndex } from '../summary/summary-index.js';
+import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
-import type { ObjectSource } from '../repo/source.js';
+import { decorateSource, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
 import { loadExtraKeys } from '../sign/key-files.js';
@@ -141,10 +144,9 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
     const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`, REMOTE_GPG_FIX);
     if (policy === 'require-signature' && sig.signedBy.length === 0) throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
-    const [subs, meta] = decode(SUMMARY_INDEX, idx) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
-    indexMeta = meta;
-    for (const [name, [digest]] of subs) {
-      const sha = Buffer.from(digest).toString('hex');
+    const index = decodeSummaryIndex(idx, `${facts.url}/summary.idx`);
+    indexMeta = index.metadata;
+    for (const { name, digest: sha } of index.subsummaries) {
       const gz = await get(`summaries/${sha}.gz`);
       if (!gz) throw new NotFoundError(`${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`, { url: facts.url });
       const plain = gunzipSubsummary(gz, `${facts.url}/summaries/${sha}.gz (subsummary ${name})`);
@@ -187,9 +189,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     const cid = summaryCid(s);
     for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);
     if (!s.collectionId) addRefs(cid, s.refs);
-    const cache = lookup(s.metadata, KEY.xaCache);
-    const inner = cache?.type === 'v' ? (cache.value as Variant) : cache;
-    if (inner && inner.type === XA_CACHE) for (const [ref, [, , m]] of inner.value as Array<[string, [bigint, bigint, string]]>) if (!metaText.has(ref)) metaText.set(ref, m);
+    for (const [ref, entry] of readXaCache(s.metadata)) if (!metaText.has(ref)) metaText.set(ref, entry.metadata);
   }
   const refsWithMeta = refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
   const objects = memoCommits(await openArchiveSource(transport));
@@ -221,10 +221,7 @@ function memoCommits(src: ObjectSource): ObjectSource {
   const commits = new Map<string, Promise<Uint8Array>>();
   // Detached metadata too: the signature check reads it before the copy does.
   const metas = new Map<string, Promise<Uint8Array | null>>();
-  return {
-    mode: src.mode,
-    location: src.location,
-    hasObject: (c, t) => src.hasObject(c, t),
+  return decorateSource(src, {
     readCommitMeta(c, o) {
       let p = metas.get(c);
       if (!p) {
@@ -234,7 +231,6 @@ function memoCommits(src: ObjectSource): ObjectSource {
       }
       return p;
     },
-    readContent: (c, o) => src.readContent(c, o),
     readMetadata(c, t, o) {
       if (t !== 'commit') return src.readMetadata(c, t, o);
       let p = commits.get(c);
@@ -245,8 +241,7 @@ function memoCommits(src: ObjectSource): ObjectSource {
       }
       return p;
     },
-    close: () => src.close(),
-  };
+  });
 }
 
 function dedupe(d: VarDict): VarDict {

@@ -9,7 +9,7 @@ import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
-import { isValidRemoteName, openObjectSource, type ObjectSource } from '../repo/index.js';
+import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } from '../repo/index.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadExtraKeys as readExtraKeys, publicKeysFromText } from '../sign/key-files.js';
@@ -291,13 +291,13 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     localRepoPath: root,
     async listRefs() {
       const out: SourceRef[] = [];
-      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'))) out.push({ ref, collectionId: headsCid, commit });
+      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'), LENIENT)) out.push({ ref, collectionId: headsCid, commit });
       for (const remote of await safeReaddir(path.join(root, 'refs', 'remotes'))) {
-        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote)))
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote), LENIENT))
           out.push({ ref, collectionId: remoteCid(remote), commit, remote });
       }
       for (const cid of await safeReaddir(path.join(root, 'refs', 'mirrors'))) {
-        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid))) out.push({ ref, collectionId: cid, commit });
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid), LENIENT)) out.push({ ref, collectionId: cid, commit });
       }
       return out;
     },
@@ -335,31 +335,13 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   };
 }
 
+/** A source repo's ref files are listed as ostree lists them, a file that holds no checksum skipped. */
+const LENIENT = { lenient: true } as const;
+
 async function safeReaddir(dir: string): Promise<string[]> {
   try {
     return (await fs.readdir(dir)).sort();
   } catch {
     return [];
   }
-}
-
-/** Every ref file under `dir` (recursively) → checksum, skipping names ostree would ignore. */
-export async function listRefFiles(dir: string, prefix = ''): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!/^[\w\d][-._\w\d]*$/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listRefFiles(p, `${prefix}${e.name}/`)));
-    else if (e.isFile()) {
-      const c = (await fs.readFile(p, 'utf8')).trim();
-      if (/^[0-9a-f]{64}$/.test(c)) out.push([`${prefix}${e.name}`, c]);
-    }
-  }
-  return out;
 }

@@ -9,17 +9,8 @@ import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import type { DecodedRef } from '../summary/summary.js';
+import { error, warning, type Finding } from './findings.js';
 
-/** A verify finding (the shape of verify.ts's Finding, declared here so the two files do not import each other). */
-export interface Finding {
-  readonly severity: 'error' | 'warning';
-  readonly code: string;
-  readonly message: string;
-  readonly path?: string;
-}
-
-const error = (code: string, message: string, p?: string): Finding => ({ severity: 'error', code, message, ...(p ? { path: p } : {}) });
-const warning = (code: string, message: string, p?: string): Finding => ({ severity: 'warning', code, message, ...(p ? { path: p } : {}) });
 
 type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
 type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
