@@ -17,7 +17,6 @@ import { openArchiveSource } from '../repo/index.js';
 import { readXaCache } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { decodeSummaryIndex } from '../summary/summary-index.js';
-import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
 import { decorateSource, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
