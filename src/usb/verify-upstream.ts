@@ -25,9 +25,10 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
     const files = new Map<string, Uint8Array>();
     for (const f of await listFiles(dir)) if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
+    // The record's shape and file list, named as such (before the signature check, which stops at a bad record).
+    findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
     try {
       await readUpstreamRecord(dir); // a record that does not parse is damage too
-      findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
       // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
       // checked), or a good drive would fail for want of keys.
       const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });
