@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from './bench/args.mjs';
 import { describeFixture, ensureFixture } from './bench/fixture.mjs';
+import { deflateBench } from './bench/deflate.mjs';
 import { flathubBench } from './bench/flathub.mjs';
 import { CASES, resolveCommits, selectCases, startStaticServer } from './bench/peers.mjs';
 import { TIME_BIN, arch, cli, die, log, root, run } from './bench/proc.mjs';
@@ -46,6 +47,7 @@ async function main() {
     }
   }
   const flathub = withFlathub ? await flathubBench(o, o.flathubRefs) : null;
+  const deflate = !o.only || o.only.some((s) => 'deflate'.includes(s)) ? await deflateBench(o) : null;
   load.after = loadavg();
   console.log(`\nLoad average (1/5/15 min) before ${load.before.join(' ')}, after ${load.after.join(' ')} on ${os.cpus().length} CPUs: absolute times on a shared machine vary; the paired ratios (same round, alternating order) much less.`);
   const gl = [];
@@ -59,7 +61,7 @@ async function main() {
   }
   if (flathub) gl.push(...flathub.goals);
   printGoals(gl);
-  const file = await writeJson({ date: started.toISOString(), mode: 'main', options: o, machine: await versions(), load, fixture: fx?.info ?? null, payloadBytes: fx?.info.repoObjects.bytes ?? null, rows, flathub, goals: gl });
+  const file = await writeJson({ date: started.toISOString(), mode: 'main', options: o, machine: await versions(), load, fixture: fx?.info ?? null, payloadBytes: fx?.info.repoObjects.bytes ?? null, rows, flathub, deflate, goals: gl });
   console.log(`\nWrote ${path.relative(root, file)}`);
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { die } from './proc.mjs';
 
 export function parseArgs(argv, caseKeys) {
-  const o = { sizeMb: null, files: 20000, runs: 3, work: path.join(os.tmpdir(), 'sideload-bench'), seed: 1, only: null, scaleCheck: false, keep: false, mix: 'real', quick: false, flathubRefs: 5000 };
+  const o = { sizeMb: null, files: 20000, runs: 3, work: path.join(os.tmpdir(), 'sideload-bench'), seed: 1, only: null, scaleCheck: false, keep: false, mix: 'real', quick: false, flathubRefs: 5000, deflateLib: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -28,6 +28,7 @@ export function parseArgs(argv, caseKeys) {
     else if (name === '--keep') o.keep = true;
     else if (name === '--quick') o.quick = true;
     else if (name === '--flathub-refs') o.flathubRefs = Math.round(num());
+    else if (name === '--deflate-lib') o.deflateLib = path.resolve(val());
     else if (name === '--mix') {
       o.mix = val();
       if (o.mix !== 'real' && o.mix !== 'generated') die('--mix is real or generated');
@@ -43,7 +44,9 @@ export function parseArgs(argv, caseKeys) {
   --work DIR      where fixtures are cached and targets written (default ${path.join(os.tmpdir(), 'sideload-bench')})
   --seed N        content seed (default 1)
   --only a,b      run only the cases whose key contains one of these strings (keys: ${caseKeys.join(', ')},
-                  flathub); without --only every case but the extra ones (pull-local-*, sideload-inst) runs
+                  flathub, deflate); without --only every case but the extra ones (pull-local-*, sideload-inst,
+                  sideload-inst-l1) runs
+  --deflate-lib F   also measure this ES module's deflateSync(bytes, { level }) in the deflate part
   --flathub-refs N  refs in the Flathub-scale upstream (default 5000; compared with 50)
   --quick         small sizes (96 MiB real mix), so a run fits in a few minutes on a loaded machine
   --scale-check   instead: sideload from the installation, the repo and HTTP at 1x and 3x

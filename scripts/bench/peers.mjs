@@ -15,6 +15,7 @@ export const CASES = [
   { key: 'pull-local-repo', label: 'ostree pull-local, archive repo (--disable-fsync)', tool: 'ostree', extra: true },
   { key: 'sideload-inst-fsync', label: 'sideload, installation (fsync)', tool: 'sideload', pair: 'create-usb' },
   { key: 'sideload-inst', label: 'sideload, installation (--no-fsync)', tool: 'sideload', pair: 'create-usb', extra: true },
+  { key: 'sideload-inst-l1', label: 'sideload, installation, --compression-level 1 (fsync)', tool: 'sideload', pair: 'create-usb', extra: true },
   { key: 'sideload-repo', label: 'sideload, archive repo (fsync)', tool: 'sideload', pair: 'cp' },
   { key: 'sideload-url', label: 'sideload, HTTP 127.0.0.1 (fsync)', tool: 'sideload', pair: 'pull-mirror-http' },
   { key: 'sideload-rerun', label: 'sideload re-run, installation, nothing new', tool: 'sideload', pair: 'sideload-inst-fsync' },
@@ -60,6 +61,8 @@ export function caseCommand(c, fx, ctx, target) {
     case 'sideload-inst-fsync':
     case 'sideload-rerun':
       return sl(sideloadArgs(fx, 'installation'));
+    case 'sideload-inst-l1':
+      return sl(['--compression-level', '1', ...sideloadArgs(fx, 'installation')]);
     case 'sideload-repo':
       return sl(sideloadArgs(fx, 'repo'));
     case 'sideload-url':
@@ -113,5 +116,9 @@ export async function startStaticServer(dir) {
     p.on('exit', (code) => reject(new Error(`python3 -m http.server exited ${code}: ${out}`)));
   });
   log(`HTTP peer: python3 -m http.server (pid ${p.pid}) on 127.0.0.1:${port} serving ${dir}`);
-  return { url: `http://127.0.0.1:${port}/`, close: () => p.kill('SIGTERM') };
+  // Ended with the bench, however it ends (an interrupted bench leaves no server behind).
+  const stop = () => p.kill('SIGTERM');
+  process.once('exit', stop);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+  return { url: `http://127.0.0.1:${port}/`, close: () => (process.off('exit', stop), stop()) };
 }

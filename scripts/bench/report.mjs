@@ -48,6 +48,8 @@ export function goals(rows) {
     out.push({ goal: '3. peak RSS <= 128 MiB (every sideload case)', met: worst <= 128, detail: `max ${worst.toFixed(0)} MiB (${sl.map((r) => `${r.key} ${(r.maxRssKb / 1024).toFixed(0)}`).join(', ')})` });
   }
   ratio('5. re-run with nothing new <= 5% of the first run', 'sideload-rerun', 0.05);
+  const rr = g('sideload-rerun');
+  if (rr) out.push({ goal: '5. re-run writes nothing on the drive', met: rr.changedOnDrive.every((n) => n === 0), detail: `paths changed per round: ${rr.changedOnDrive.join(', ')}` });
   return out;
 }
 

@@ -10,6 +10,9 @@ export async function timeCase(c, o, ctx, log) {
   const target = await setupTarget(c, o, ctx);
   await runOk('sync', []); // earlier runs' dirty pages are not flushed on this run's time
   const [cmd, args, opts] = caseCommand(c, ctx.fx, ctx, target);
+  // The re-run must write nothing on the drive: a marker made before it, then nothing under the target changed after.
+  const marker = path.join(o.work, 'targets', 'rerun-marker');
+  if (c.key === 'sideload-rerun') fs.writeFileSync(marker, '');
   const r = await measure(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${c.label}: exited ${r.code}\n${cmd} ${args.join(' ')}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`);
   let copied = null;
@@ -18,13 +21,18 @@ export async function timeCase(c, o, ctx, log) {
     if (!j.ok) throw new Error(`${c.label}: ${r.stdout.slice(0, 2000)}`);
     copied = j.objects?.copied ?? null;
   }
+  let changed = null;
+  if (c.key === 'sideload-rerun') {
+    changed = (await runOk('find', [target, '-cnewer', marker, '-print'])).split('\n').filter(Boolean);
+    if (changed.length) log(`${c.label}: WROTE on the drive: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` (+${changed.length - 5})` : ''}`);
+  }
   log(`${c.label}: ${(r.wall / 1000).toFixed(2)} s${r.cpu !== null ? ` (CPU ${(r.cpu / 1000).toFixed(2)} s)` : ''}, ${(r.rssKb / 1024).toFixed(0)} MiB${copied !== null ? `, ${copied} objects copied` : ''}`);
   if (c.key === 'pull-local-repo' && !ctx.linkChecked) {
     // ostree's local pulls hardlink objects when both repos are on one filesystem: say so if it happened.
     ctx.linkChecked = true;
     ctx.pullLocalHardlinks = await countHardlinks(path.join(target, 'repo/objects'));
   }
-  return { wall: r.wall, rssKb: r.rssKb, cpu: r.cpu, copied };
+  return { wall: r.wall, rssKb: r.rssKb, cpu: r.cpu, copied, ...(changed ? { changedOnDrive: changed.length } : {}) };
 }
 
 async function countHardlinks(dir) {
@@ -96,7 +104,7 @@ export async function runRounds(cases, o, ctx, label = '') {
 export function summarise(cases, samples) {
   const rows = cases.map((c) => {
     const s = samples.get(c.key);
-    return { key: c.key, label: c.label, tool: c.tool, pair: c.pair ?? null, walls: s.map((x) => Math.round(x.wall)), rssKb: s.map((x) => x.rssKb), medianWall: median(s.map((x) => x.wall)), cpu: s.map((x) => x.cpu), medianCpu: s.every((x) => x.cpu !== null) ? median(s.map((x) => x.cpu)) : null, maxRssKb: Math.max(...s.map((x) => x.rssKb)), copied: s.map((x) => x.copied) };
+    return { key: c.key, label: c.label, tool: c.tool, pair: c.pair ?? null, walls: s.map((x) => Math.round(x.wall)), rssKb: s.map((x) => x.rssKb), medianWall: median(s.map((x) => x.wall)), cpu: s.map((x) => x.cpu), medianCpu: s.every((x) => x.cpu !== null) ? median(s.map((x) => x.cpu)) : null, maxRssKb: Math.max(...s.map((x) => x.rssKb)), copied: s.map((x) => x.copied), ...(c.key === 'sideload-rerun' ? { changedOnDrive: s.map((x) => x.changedOnDrive ?? 0) } : {}) };
   });
   for (const r of rows) {
     const p = r.pair && samples.get(r.pair);
