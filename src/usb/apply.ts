@@ -6,21 +6,22 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError, UsageError, type Warning } from '../errors.js';
+import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
-import { copyCommit, openOrCreateArchiveRepo, openStaging, Repo } from '../repo/index.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
-import { checkWritable, ensureReposDLink, probeSymlinks, type DriveLocation } from './drive.js';
+import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, probeSymlinks, type DriveLocation } from './drive.js';
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
 import { entriesToCopy, type DrivePlan } from './plan.js';
-import { buildPublication } from './publication.js';
+import { buildPublication, mirrorRefPath } from './publication.js';
 import { publish, replay, type PublishOp } from './publish.js';
+import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
@@ -73,6 +74,11 @@ export function nowSeconds(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
 }
 
+/** What deflate may add to a bare payload at worst (stored blocks: 5 bytes per 16 KiB), plus room for the header. */
+function deflateBound(n: number): number {
+  return n + Math.ceil(n / 16384) * 5 + 65536;
+}
+
 function gib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
@@ -89,6 +95,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
   await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
+  await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
   for (const s of sources)
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
@@ -101,6 +108,24 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
     );
+  // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive
+  // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
+  // one that would not fit stored as it is. Remote sources are sized as they stream (Staging's maxFileSize).
+  const limit = loc.maxFileSize;
+  const big = estimate?.largest;
+  if (limit !== null && big && big.bytes > limit)
+    throw new UnsupportedError(
+      `${big.name} is ${gib(big.bytes)}: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: big.name, bytes: big.bytes, limit },
+      'EFBIG',
+    );
+  const raw = estimate?.largestRaw;
+  if (limit !== null && raw && deflateBound(raw.bytes) > limit)
+    throw new UnsupportedError(
+      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
+      'EFBIG',
+    );
   if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
   checkAbort();
   const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
@@ -109,9 +134,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
 
   // --- write: stage, then publish ---
   const createdDir = await outermostMissing(loc.repo, loc.drive);
-  const dest = await openOrCreateArchiveRepo(loc.repo);
+  const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.
-  const staging = await openStaging(dest, { fsync, ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
+  const staging = await openStaging(dest, {
+    fsync,
+    ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+    ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
+  });
   let keepStaging = false;
   let journaled = false;
   try {
@@ -156,10 +185,10 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       for (const f of refs.values()) if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
     const lastModified = (opts.now ?? nowSeconds)();
     const signer = opts.signKey ? new Ed25519Signer(opts.signKey) : null;
-    const pub = await buildPublication({
-      plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer,
-      upstreamMeta: await upstreamMetaWithFallback(upstream, plan, state, dest),
-    });
+    const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
+    const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
+    // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom)));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -185,7 +214,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
     keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
-    throw e;
+    throw fullDriveError(e, loc);
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close({ keepFiles: journaled }).catch(() => {});

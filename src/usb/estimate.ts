@@ -25,6 +25,10 @@ export interface CopyEstimate {
   readonly minBytes: number;
   /** `bytes` is exact (every object's size known). */
   readonly exact: boolean;
+  /** The largest object whose size on the drive is known exactly (FAT32 stores files under 4 GiB only). */
+  readonly largest: { readonly name: string; readonly bytes: number } | null;
+  /** The largest payload of a bare source (uncompressed: its `.filez` size is unknown before deflating it). */
+  readonly largestRaw: { readonly name: string; readonly bytes: number } | null;
 }
 
 async function sizeOf(file: string): Promise<number | null> {
@@ -43,6 +47,12 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
   let exactBytes = 0;
   let guessBytes = 0;
   let exact = true;
+  let largest: { name: string; bytes: number } | null = null;
+  let largestRaw: { name: string; bytes: number } | null = null;
+  const note = (name: string, bytes: number) => {
+    exactBytes += bytes;
+    if (!largest || bytes > largest.bytes) largest = { name, bytes };
+  };
   const onDrive = async (checksum: string, type: ObjectType) => (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
   for (const e of entries) {
     if (e.commit === null || e.source === undefined) continue;
@@ -57,15 +67,16 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
       if (await onDrive(w.checksum, w.type)) continue;
       objects++;
       if (w.bytes) {
-        exactBytes += w.bytes.length;
+        note(`${w.checksum}.${w.type}`, w.bytes.length);
         continue;
       }
       if (w.type !== 'file') continue;
       const size = layout ? await sizeOf(path.join(layout.root, objectPath(w.checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'))) : null;
-      if (size !== null && layout?.kind === 'archive') exactBytes += size;
+      if (size !== null && layout?.kind === 'archive') note(`${w.checksum}.filez (${w.path} in ${e.ref})`, size);
       else if (size !== null) {
         guessBytes += size;
         exact = false;
+        if (!largestRaw || size > largestRaw.bytes) largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
       } else contentUnknown++;
     }
     if (contentUnknown > 0) {
@@ -76,13 +87,15 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
       if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
     }
   }
-  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact };
+  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest, largestRaw };
 }
 
 /** Free bytes for an unprivileged writer on the filesystem holding `dir`, or null when statfs is unavailable. */
 export async function freeSpace(dir: string): Promise<number | null> {
   try {
     const s = await fs.promises.statfs(dir);
+    // fusefat (FAT through FUSE) reports 0 blocks in all, free or not: that says nothing, so "unknown".
+    if (Number(s.blocks) === 0) return null;
     return Number(s.bavail) * Number(s.bsize);
   } catch {
     return null;

@@ -5,19 +5,11 @@
  * No IO: `drive-state.ts` reads the drive, the resolver reads the sources, `create.ts` applies the plan.
  */
 import { SideloadError, UsageError } from '../errors.js';
-import type { PlanReason } from '../flatpak/resolve.js';
+import type { PlannedRef, PlanReason } from '../flatpak/resolve.js';
 import type { DriveState } from './drive-state.js';
 
-/** A ref a run wants on the drive, resolved to a commit of its source. */
-export interface WantedRef {
-  readonly collectionId: string;
-  readonly ref: string;
-  readonly commit: string;
-  /** Pull subpaths (`/metadata`, `/files/de`); null = the whole commit. */
-  readonly subpaths: readonly string[] | null;
-  readonly reason: PlanReason;
-  readonly requestedBy?: string;
-  readonly languages?: readonly string[] | 'all';
+/** A ref a run wants on the drive: a resolved ref (flatpak/resolve.ts) with the facts planning needs. */
+export interface WantedRef extends PlannedRef {
   /** The commit's timestamp (seconds), to refuse downgrades. */
   readonly timestamp: bigint;
   readonly version?: string;

@@ -16,8 +16,11 @@ export type PublishOp =
   | { readonly op: 'ref'; readonly path: string; readonly checksum: string | null }
   /** Create or remove `state/<commit>.commitpartial`. */
   | { readonly op: 'partial'; readonly commit: string; readonly present: boolean }
-  /** Replace `to` (a file or directory) by the staged `from`; both relative to the repo. */
-  | { readonly op: 'replace'; readonly from: string; readonly to: string }
+  /**
+   * Replace `to` (a file or directory) by the staged `from`; both relative to the repo. With `driveRoot` (the
+   * drive root relative to the repo, `..` segments only), `to` is a plain file name in the drive's root instead.
+   */
+  | { readonly op: 'replace'; readonly from: string; readonly to: string; readonly driveRoot?: string }
   /** Remove a file or directory. */
   | { readonly op: 'remove'; readonly path: string };
 
@@ -67,6 +70,13 @@ function inside(repo: string, rel: string): string {
   return abs;
 }
 
+/** A file name in the drive root, `driveRoot` levels above the repo: nothing else is accepted from a journal. */
+function atDriveRoot(repo: string, driveRoot: string, name: string): string {
+  if (!/^\.\.(\/\.\.){0,15}$/.test(driveRoot) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new CorruptError(`publish journal names a drive-root file '${driveRoot}/${name}' that is not a plain name above the repo`, { path: name });
+  return path.join(path.resolve(repo, driveRoot), name);
+}
+
 async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<void> {
   switch (op.op) {
     case 'ref': {
@@ -89,16 +99,15 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
     }
     case 'replace': {
       const from = inside(repo, op.from);
-      const to = inside(repo, op.to);
-      if (!(await fs.pathExists(from))) return; // already done by an earlier, interrupted run
+      const to = op.driveRoot === undefined ? inside(repo, op.to) : atDriveRoot(repo, op.driveRoot, op.to);
+      if (!(await fs.pathExists(from))) {
+        await fs.rm(`${from}.moving`, { force: true }); // already done by an earlier, interrupted run
+        return;
+      }
       await fs.mkdirp(path.dirname(to));
       const isDir = (await fs.stat(from)).isDirectory();
-      if (isDir) {
-        const old = `${to}.old-${process.pid}`;
-        if (await fs.pathExists(to)) await fs.rename(to, old);
-        await fs.rename(from, to);
-        await fs.rm(old, { recursive: true, force: true });
-      } else await fs.rename(from, to);
+      if (isDir) await replaceDir(from, to, fsync);
+      else await fs.rename(from, to);
       if (fsync) await fsyncDir(path.dirname(to));
       return;
     }
@@ -106,6 +115,63 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       await fs.rm(inside(repo, op.path), { recursive: true, force: true });
       return;
   }
+}
+
+/**
+ * Replaces the directory `to` by the staged directory `from` without renaming a directory: FAT through fusefat
+ * "renames" a directory by making an empty one under the new name (its files are lost), so files move one by one.
+ * Idempotent, for the journal: phase 1 removes what `to` has and `from` does not, then leaves a marker next to
+ * `from`; phase 2 moves the files (a replay skips phase 1 once the marker is there, since `from` is no longer
+ * whole) and removes `from`, then the marker. Readers see a mix of old and new files only while the journal is
+ * pending, as they see a missing directory while any publish op is half done.
+ */
+async function replaceDir(from: string, to: string, fsync: boolean): Promise<void> {
+  const marker = `${from}.moving`;
+  if (!(await fs.pathExists(marker))) {
+    await pruneTree(from, to);
+    await writeFileAtomic(marker, '', fsync);
+  }
+  await moveTree(from, to, fsync);
+  await fs.rm(from, { recursive: true, force: true });
+  await fs.rm(marker, { force: true });
+}
+
+/** Removes everything under `to` that `from` does not have (or has as the other kind: file vs directory). */
+async function pruneTree(from: string, to: string): Promise<void> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.readdir(to, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return void (await fs.rm(to, { force: true }));
+    throw e;
+  }
+  for (const e of entries) {
+    const src = await fs.lstat(path.join(from, e.name)).catch(() => null);
+    const dst = path.join(to, e.name);
+    if (src?.isDirectory() && e.isDirectory()) await pruneTree(path.join(from, e.name), dst);
+    else if (!src || src.isDirectory() !== e.isDirectory()) await fs.rm(dst, { recursive: true, force: true });
+  }
+}
+
+/** Moves every file of `from` to the same place under `to` (file renames only), creating directories as needed. */
+async function moveTree(from: string, to: string, fsync: boolean): Promise<void> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.readdir(from, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // moved by an earlier run
+    throw e;
+  }
+  if (!(await fs.stat(to).catch(() => null))?.isDirectory()) {
+    await fs.rm(to, { force: true });
+    await fs.mkdirp(to);
+  }
+  for (const e of entries) {
+    if (e.isDirectory()) await moveTree(path.join(from, e.name), path.join(to, e.name), fsync);
+    else await fs.rename(path.join(from, e.name), path.join(to, e.name));
+  }
+  if (fsync) await fsyncDir(to);
 }
 
 async function removeEmptyParents(dir: string, stop: string): Promise<void> {

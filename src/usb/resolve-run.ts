@@ -138,13 +138,15 @@ async function localeWarning(
     const files = root.dirs.find((d) => d.name === 'files');
     if (!files) return;
     const all = decodeDirTree(await source.objects.readMetadata(files.tree, 'dirtree')).dirs.map((d) => d.name);
-    const have = Array.isArray(p.languages) ? p.languages : [];
+    const asked = Array.isArray(p.languages) ? p.languages : [];
+    const absent = asked.filter((l) => !all.includes(l));
+    const have = asked.filter((l) => all.includes(l));
     const missing = all.filter((l) => !have.includes(l));
-    if (missing.length)
+    if (missing.length || absent.length)
       warn({
         code: 'partial-locale',
-        message: `'${p.ref}' goes on the drive with languages ${have.join(', ') || '(none)'} only; clients set to ${missing.join(', ')} will skip it offline`,
-        data: { ref: p.ref, languages: have, missing },
+        message: `${absent.length ? `the source has no ${absent.join(', ')} for '${p.ref}' (it has ${all.join(', ') || 'no languages'}); ` : ''}'${p.ref}' goes on the drive ${have.length ? `with languages ${have.join(', ')} only` : 'without any language (its metadata only)'}${missing.length ? `; clients set to ${missing.join(', ')} will skip it offline` : ''}`,
+        data: { ref: p.ref, languages: have, missing, ...(absent.length ? { notInSource: absent } : {}) },
       });
   } catch {
     // The subset itself is still copied; the warning is best-effort.

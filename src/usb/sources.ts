@@ -136,6 +136,10 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
       }
       return meta.length ? meta : undefined;
     },
+    async upstreamRemote(cid) {
+      const remote = cidRemotes(cid)[0];
+      return remote ? { name: remote.name, ...(remote.url ? { url: remote.url } : {}) } : undefined;
+    },
     close: async () => objects.close?.(),
   };
 }

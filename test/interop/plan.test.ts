@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ARCH, CID, describeInterop, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import { fsck } from '../helpers/fsck.js';
 import { isRoot } from '../helpers/repo-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
@@ -181,7 +182,7 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     const verify = async () => {
       const v = await sideload(['verify', '--upstream-gpg', ex.gpgKey, drive]);
       expect(v.code, v.stdout + v.stderr).toBe(0);
-      expect(await runOk('ostree', ['fsck', `--repo=${repo}`])).toMatch(/no errors found/);
+      expect(await fsck(repo)).toMatch(/no errors found/);
     };
     // update: the app moves to ex's newest build
     const exApp = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, APP]).toString().trim();
@@ -212,7 +213,7 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     expect(all.code, all.stderr).toBe(0);
     expect(json(all).refs.filter((x) => x.change === 'removed').map((x) => x.ref)).toContain(PLATFORM);
     expect((await sideload(['prune', drive])).code).toBe(0);
-    expect(await runOk('ostree', ['fsck', `--repo=${repo}`])).toMatch(/no errors found|0 commits/);
+    expect(await fsck(repo)).toMatch(/no errors found|0 commits/);
     expect([...(await mirrorRefs(repo)).keys()]).toEqual([]);
     expect(await fs.readdir(path.join(repo, 'refs/mirrors'))).toEqual([]); // the directory itself stays (format.md §1.2)
   });

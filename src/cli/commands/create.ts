@@ -1,13 +1,15 @@
 /** `sideload create DRIVE REF…` (alias `create-usb`): parse, open the source, call createDrive, render. */
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import type { CreateOptions, CreateResult, RunSource } from '../../usb/create.js';
+import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb/create.js';
 import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { createProgress } from '../progress.js';
 import { Output } from '../output.js';
 import { renderRun } from '../render-plan.js';
+import { examplesEpilog } from '../help.js';
+import { createRefJson } from '../json.js';
 import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
 
 interface CreateArgs extends SourceArgs {
@@ -44,7 +46,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
     builder: (y) =>
       sourceOptions(y)
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .positional('refs', { type: 'string', array: true, describe: 'Refs: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH (none with --manifest/--lock)' })
+        .positional('refs', { type: 'string', array: true, default: undefined, describe: 'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)' })
         .option('manifest', { type: 'string', describe: 'A YAML manifest naming sources, refs and options (flags override it); see examples/media.yaml' })
         .option('lock', { type: 'string', describe: 'A lockfile from `sideload lock`: copy exactly the commits it pins' })
         .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo; installer payloads use flatpak/repo)' })
@@ -66,15 +68,19 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
         .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' })
-        .example('$0 create /run/media/me/USB org.gnome.Maps', 'Copy an installed app with its runtime and locales')
-        .example('$0 create --repo ./repo --arch x86_64 --arch aarch64 /mnt/usb org.example.App', 'From a local repo, two arches')
-        .example('$0 create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps', 'Straight from a remote, nothing installed')
-        .example('$0 create --repo ./repo --destination-repo flatpak/repo ./iso-root org.example.App', 'A Fedora-style installer payload')
-        .example('$0 create --dry-run --json /mnt/usb org.gnome.Maps', 'Show the plan as JSON')
-        .example('$0 create --manifest media.yaml /mnt/usb', 'Sources, refs and options from a manifest')
-        .example('$0 create --lock media.lock /mnt/usb', 'Exactly the commits a lockfile pins') as never,
+        .epilog(
+          examplesEpilog([
+            ['An installed app with its runtime and locales (like flatpak create-usb)', 'sideload create /run/media/me/USB org.gnome.Maps'],
+            ['From a local GPG-signed repo, two arches on one drive', 'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App'],
+            ['Straight from a remote, nothing installed', 'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps'],
+            ['A Fedora-style installer payload (the repo at flatpak/repo)', 'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App'],
+            ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
+            ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
+            ['Exactly the commits a lockfile pins', 'sideload create --lock media.lock /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'create' });
       const compression = args['compression-level'];
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
@@ -100,6 +106,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
+      if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json) for (const s of sources) process.stderr.write(`source: ${s.description}\n`);
       let result: CreateResult;
       try {
         const inputs: RunSource[] = media
@@ -124,8 +131,9 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         progress.stop();
         await closeAll(sources);
       }
-      out.result({ ok: true, ...result });
-      renderRun(out, result);
+      const shown = { ...result, refs: result.refs.map((r) => withoutAbsentLanguages(r, result)) };
+      out.result({ ok: true, ...shown, refs: shown.refs.map(createRefJson) });
+      renderRun(out, shown);
       setCode(0);
     },
   };
@@ -164,6 +172,13 @@ function createOptions(
     signal,
     onWarning: (w) => out.warn(w),
   };
+}
+
+/** A Locale ref's languages as they are on the drive: without those asked for that the source does not have. */
+function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
+  if (!Array.isArray(ref.languages)) return ref;
+  const absent = new Set(r.warnings.filter((w) => w.code === 'partial-locale' && w.data?.['ref'] === ref.ref).flatMap((w) => (w.data?.['notInSource'] as string[] | undefined) ?? []));
+  return absent.size ? { ...ref, languages: ref.languages.filter((l) => !absent.has(l)) } : ref;
 }
 
 function installationFlag(args: SourceArgs): string {

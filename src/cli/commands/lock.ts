@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 import { closeAll, openSpecs, readTextFile } from '../run-sources.js';
 
 interface LockArgs {
@@ -25,10 +26,14 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
         .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Accept an unsigned upstream summary' })
         .option('json', { type: 'boolean', describe: 'Print the lock as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
-        .example('$0 lock media.yaml -o media.lock', 'Pin the commits the manifest resolves to today')
-        .example('$0 create --lock media.lock /mnt/usb', 'Later: copy exactly those commits') as never,
+        .epilog(
+          examplesEpilog([
+            ['Pin the commits the manifest resolves to today', 'sideload lock media.yaml -o media.lock'],
+            ['Later: copy exactly those commits', 'sideload create --lock media.lock /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'lock' });
       const [{ parseManifest, printLockfile }, { lockManifest }, fs] = await Promise.all([
         import('../../usb/manifest.js'),
         import('../../usb/lock.js'),

@@ -1,6 +1,7 @@
 /** `sideload prune DRIVE`: delete objects no ref reaches and stale staging, and say how much was freed. */
 import type { CommandModule } from 'yargs';
 import { Output, formatBytes } from '../output.js';
+import { examplesEpilog } from '../help.js';
 
 interface PruneArgs {
   drive: string;
@@ -23,10 +24,14 @@ export function pruneCommand(signal: AbortSignal, setCode: (c: number) => void):
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync after deleting' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
-        .example('$0 prune /mnt/usb', 'Free the space of removed and replaced refs')
-        .example('$0 prune --dry-run --json /mnt/usb', 'How much would be freed') as never,
+        .epilog(
+          examplesEpilog([
+            ['Free the space of removed and replaced refs', 'sideload prune /mnt/usb'],
+            ['How much would be freed', 'sideload prune --dry-run --json /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'prune' });
       const { pruneDrive } = await import('../../usb/prune.js');
       const r = await pruneDrive({
         drive: args.drive,

@@ -1,6 +1,7 @@
 /** `sideload remove DRIVE REF…`: take refs off a drive; `--with-deps` also takes what no remaining app needs. */
 import type { CommandModule } from 'yargs';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 import { renderRun } from '../render-plan.js';
 import { readTextFile } from '../run-sources.js';
 
@@ -24,7 +25,7 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
     builder: (y) =>
       y
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .positional('refs', { type: 'string', array: true, demandOption: true, describe: 'Full refs, or app/runtime IDs (every arch and branch on the drive)' })
+        .positional('refs', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Full refs, or app/runtime IDs (every arch and branch on the drive)' })
         .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo)' })
         .option('with-deps', { type: 'boolean', describe: 'Also remove runtimes and extensions no remaining app needs' })
         .option('sign-key', { type: 'string', describe: 'ed25519 secret key file: re-sign the summary (without it the drive is left unsigned)' })
@@ -32,10 +33,14 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
-        .example('$0 remove /mnt/usb org.example.App', 'Take an app off (its runtime stays; listed as unneeded)')
-        .example('$0 remove --with-deps /mnt/usb org.example.App && $0 prune /mnt/usb', 'Take it off with its runtime, then free the space') as never,
+        .epilog(
+          examplesEpilog([
+            ['Take an app off (its runtime stays; listed as unneeded)', 'sideload remove /mnt/usb org.example.App'],
+            ['Take it off with its runtime, then free the space', 'sideload remove --with-deps /mnt/usb org.example.App && sideload prune /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'remove' });
       const [{ removeFromDrive }, { loadSecretKey }] = await Promise.all([import('../../usb/create.js'), import('../../sign/index.js')]);
       const signKey = args['sign-key'] ? loadSecretKey(await readTextFile(args['sign-key'], 'key file'), args['sign-key']) : undefined;
       const result = await removeFromDrive({

@@ -1,6 +1,7 @@
 /** `sideload update DRIVE`: move every ref on the drive to its source's newest commit (refresh the stick). */
 import type { CommandModule } from 'yargs';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 import { createProgress } from '../progress.js';
 import { renderRun } from '../render-plan.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
@@ -39,10 +40,14 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
         .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' })
-        .example('$0 update --repo ./repo /mnt/usb', 'Refresh a drive from a local repo')
-        .example('$0 update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable /mnt/usb', 'What would change') as never,
+        .epilog(
+          examplesEpilog([
+            ["Refresh a drive from a local repo signed with repo.gpg's key", 'sideload update --repo ./repo --gpg-import repo.gpg /mnt/usb'],
+            ['What would change', 'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'update' });
       const [{ updateDrive }, { loadSecretKey }] = await Promise.all([import('../../usb/create.js'), import('../../sign/index.js')]);
       const signKey = args['sign-key'] ? loadSecretKey(await readTextFile(args['sign-key'], 'key file'), args['sign-key']) : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
