@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CorruptError, NotFoundError, SideloadError, UnsupportedError } from '../errors.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
@@ -347,24 +348,30 @@ export async function fsyncDir(dir: string): Promise<void> {
  * with `lenient` (reading a source or a drive under verification) is skipped, as is a directory that cannot be read.
  */
 export async function listRefFiles(dir: string, opts: { readonly lenient?: boolean } = {}, prefix = ''): Promise<Array<[string, string]>> {
+  // Synchronous reads: a Flathub-size repo has 5,000 ref files in 10,000 directories, and a thread-pool round trip
+  // per file and directory cost more than the reads (bench: create from a 5,000-ref upstream, CPU 1.7-2.6 -> ~1.2 s
+  // together with the summary-metadata change).
   const out: Array<[string, string]> = [];
-  let entries;
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    if (opts.lenient || isENOENT(e)) return out;
-    throw e;
-  }
-  entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-  for (const e of entries) {
-    if (!/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listRefFiles(p, opts, `${prefix}${e.name}/`)));
-    else if (e.isFile()) {
-      const c = (await fs.readFile(p, 'utf8')).trim();
-      if (isChecksum(c)) out.push([`${prefix}${e.name}`, c]);
-      else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
+  const walk = (d: string, pre: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      if (opts.lenient || isENOENT(e)) return;
+      throw e;
     }
-  }
+    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    for (const e of entries) {
+      if (!/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(e.name)) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, `${pre}${e.name}/`);
+      else if (e.isFile()) {
+        const c = readFileSync(p, 'utf8').trim();
+        if (isChecksum(c)) out.push([`${pre}${e.name}`, c]);
+        else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
+      }
+    }
+  };
+  walk(dir, prefix);
   return out;
 }

@@ -10,7 +10,8 @@ import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } from '../repo/index.js';
-import { decodeSummary } from '../summary/summary.js';
+import { KEY } from '../ostree/formats.js';
+import { decodeSummary, summaryMetadataEntries } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadPublicKeys } from '../sign/index.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
@@ -339,7 +340,9 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
       if (cid !== headsCid) return undefined;
       const s = await fs.readFile(path.join(root, 'summary')).catch(() => null);
       if (!s) return undefined;
-      return decodeSummary(new Uint8Array(s), path.join(root, 'summary')).metadata.filter(([k]) => k.startsWith('xa.'));
+      // Only the descriptive keys: a Flathub-size xa.cache and ref map are skipped, not decoded.
+      const keep = (k: string) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache;
+      return summaryMetadataEntries(new Uint8Array(s), keep, path.join(root, 'summary'));
     },
     close: async () => {
       await fetcher.close();

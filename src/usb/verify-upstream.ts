@@ -37,8 +37,8 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
       }
       const up = files.get('summary');
       if (up && listed) {
-        const upstreamRefs = summaryCollections(decodeSummary(up, `${rel}/summary`));
-        const known = new Set([...(upstreamRefs.get(cid) ?? []), ...(decodeSummary(up).refs ?? [])].map((r) => r.ref));
+        const decoded = decodeSummary(up, `${rel}/summary`); // once: a Flathub-size summary is 1.4 MB
+        const known = new Set([...(summaryCollections(decoded).get(cid) ?? []), ...decoded.refs].map((r) => r.ref));
         for (const e of listed.get(cid) ?? [])
           if (e.ref !== METADATA_REF && !known.has(e.ref) && !e.ref.startsWith('appstream'))
             findings.push(warning('unknown-upstream', `'${e.ref}' on the drive is not in the upstream summary of '${cid}'`, `refs/mirrors/${cid}/${e.ref}`));
