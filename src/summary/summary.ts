@@ -9,7 +9,7 @@ import { checksumFromBytes, checksumToBytes } from '../ostree/checksum.js';
 import { compareBytewise } from '../ostree/dirtree.js';
 import { swap64 } from '../ostree/endian.js';
 import { KEY, SUMMARY, COLLECTION_MAP } from '../ostree/formats.js';
-import { offsetWidthForSize } from '../gvariant/serialise.js';
+import { offsetWidthForSize } from '../gvariant/framing.js';
 import { ghashOrderEntries } from './ghash.js';
 
 /** One ref as a summary lists it. */
