@@ -22,6 +22,7 @@ import { Ed25519Signer } from '../sign/index.js';
 import { checkWritable, ensureReposDLink, locateDrive, probeSymlinks, type DriveLocation } from './drive.js';
 import type { ProgressCallback } from './events.js';
 import { publish, replay, type PublishOp } from './publish.js';
+import { checkRepoTree } from './drive-fs.js';
 import type { Source } from './source.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
 
@@ -172,6 +173,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
   checkAbort();
 
   // Remember what this run creates, so a failed first run leaves the drive as it was (no empty repo skeleton).
+  await checkRepoTree(loc.repo); // no symlinked directory in the repo may redirect a write (drive-fs.ts)
   const createdDir = await outermostMissing(loc.repo, loc.drive);
   const dest = await openOrCreateArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it, so two

@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { CorruptError, SideloadError } from '../errors.js';
+import { SideloadError } from '../errors.js';
+import { checkRepoTree, fsyncDir, lexicalInside, lstatSafe, readTextSafe, removeEmptyParentsSafe, removeSafe, renameSafe, safePath, writeFileSafe } from './drive-fs.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -26,122 +27,146 @@ export interface Journal {
   readonly ops: readonly PublishOp[];
 }
 
-/** Writes `data` to `file` through a temp file and rename; fsyncs the file and its directory when asked. */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, fsync = true): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.mkdirp(dir);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const fd = await fs.open(tmp, 'w', 0o644);
-  try {
-    try {
-      await fs.write(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      if (fsync) await fs.fsync(fd);
-    } finally {
-      await fs.close(fd);
-    }
-    await fs.rename(tmp, file);
-  } catch (e) {
-    // A failed write (full disk, I/O error) leaves no stray temp file; ostree would ignore it, but the user sees it.
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-  if (fsync) await fsyncDir(dir);
-}
+export { fsyncDir } from './drive-fs.js';
 
-export async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const fd = await fs.open(dir, 'r');
-    try {
-      await fs.fsync(fd);
-    } finally {
-      await fs.close(fd);
-    }
-  } catch {
-    // Some filesystems (vfat over some drivers) refuse fsync on directories; the data is still written.
-  }
-}
-
-function inside(repo: string, rel: string): string {
-  const abs = path.resolve(repo, rel);
-  if (abs !== repo && !abs.startsWith(repo + path.sep)) throw new CorruptError(`publish journal names a path outside the repo: '${rel}'`, { path: rel });
-  return abs;
-}
-
+/**
+ * Every write and delete goes through drive-fs.ts: parents lstat'ed from the repo down, a symlink among them
+ * refused (exit 4, naming it), so a planted `refs/mirrors/<cid>` → elsewhere link never redirects a write.
+ */
 async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<void> {
   switch (op.op) {
     case 'ref': {
-      const file = inside(repo, op.path);
+      lexicalInside(repo, op.path);
       if (op.checksum === null) {
-        await fs.rm(file, { force: true });
-        await removeEmptyParents(path.dirname(file), inside(repo, 'refs'));
+        await removeSafe(repo, op.path);
+        await removeEmptyParentsSafe(repo, path.dirname(op.path), 'refs');
       } else {
-        const current = await fs.readFile(file, 'utf8').catch(() => null);
-        if (current !== `${op.checksum}\n`) await writeFileAtomic(file, `${op.checksum}\n`, fsync);
+        const current = await readTextSafe(repo, op.path);
+        if (current !== `${op.checksum}\n`) await writeFileSafe(repo, op.path, `${op.checksum}\n`, fsync);
       }
       return;
     }
     case 'partial': {
-      const file = inside(repo, `state/${op.commit}.commitpartial`);
+      const rel = `state/${op.commit}.commitpartial`;
       if (op.present) {
-        if (!(await fs.pathExists(file))) await writeFileAtomic(file, '', fsync);
-      } else await fs.rm(file, { force: true });
+        const st = await lstatSafe(repo, rel);
+        if (!st || !st.isFile()) await writeFileSafe(repo, rel, '', fsync);
+      } else await removeSafe(repo, rel);
       return;
     }
     case 'replace': {
-      const from = inside(repo, op.from);
-      const to = inside(repo, op.to);
-      if (!(await fs.pathExists(from))) return; // already done by an earlier, interrupted run
-      await fs.mkdirp(path.dirname(to));
-      const isDir = (await fs.stat(from)).isDirectory();
-      if (isDir) {
-        const old = `${to}.old-${process.pid}`;
-        if (await fs.pathExists(to)) await fs.rename(to, old);
-        await fs.rename(from, to);
-        await fs.rm(old, { recursive: true, force: true });
-      } else await fs.rename(from, to);
+      lexicalInside(repo, op.from);
+      const to = lexicalInside(repo, op.to);
+      const from = await lstatSafe(repo, op.from);
+      if (!from) {
+        // Already done by an earlier, interrupted run; that run may have died before removing the old copy.
+        await removeOldCopies(repo, op.to);
+        return;
+      }
+      const toRel = path.relative(repo, to);
+      if (from.isDirectory()) {
+        const old = `${toRel}.old-${process.pid}`;
+        if (await lstatSafe(repo, toRel)) await renameSafe(repo, toRel, old);
+        await renameSafe(repo, op.from, toRel);
+        await removeOldCopies(repo, op.to);
+      } else await renameSafe(repo, op.from, toRel);
       if (fsync) await fsyncDir(path.dirname(to));
       return;
     }
     case 'remove':
-      await fs.rm(inside(repo, op.path), { recursive: true, force: true });
+      await removeSafe(repo, op.path);
       return;
   }
 }
 
-async function removeEmptyParents(dir: string, stop: string): Promise<void> {
-  let d = dir;
-  while (d.startsWith(stop + path.sep)) {
-    try {
-      await fs.rmdir(d);
-    } catch {
-      return;
-    }
-    d = path.dirname(d);
-  }
+/** Removes `<to>.old-<pid>` siblings a replace left (this run's, or one killed between its renames and rm). */
+async function removeOldCopies(repo: string, toRel: string): Promise<void> {
+  const to = await safePath(repo, toRel);
+  const base = path.basename(to);
+  const dir = path.dirname(to);
+  for (const e of await fs.readdir(dir).catch(() => [] as string[]))
+    if (e.startsWith(`${base}.old-`) && /^\d+$/.test(e.slice(base.length + 5))) await removeSafe(repo, path.relative(repo, path.join(dir, e)));
 }
 
 /** Writes the journal, applies every op in order, then removes the journal. */
 export async function publish(repo: string, ops: readonly PublishOp[], fsync = true): Promise<void> {
   const journal: Journal = { version: 1, ops };
-  await writeFileAtomic(path.join(repo, JOURNAL), JSON.stringify(journal), true);
+  await writeFileSafe(repo, JOURNAL, JSON.stringify(journal), true);
   await replay(repo, fsync);
 }
 
-/** Finishes an interrupted publish, if any. Returns true when there was one. */
+/**
+ * Finishes an interrupted publish, if any, then removes what interrupted runs leave behind (see sweepLeftovers).
+ * Call it only while holding the drive's write lock (create) or after checking no live process holds it (verify
+ * --repair). Returns true when there was a journal.
+ */
 export async function replay(repo: string, fsync = true): Promise<boolean> {
+  await checkRepoTree(repo);
   const file = path.join(repo, JOURNAL);
+  const st = await lstatSafe(repo, JOURNAL);
+  if (!st) {
+    await sweepLeftovers(repo);
+    return false;
+  }
+  if (!st.isFile()) throw new SideloadError('EJOURNAL', `the publish journal ${file} is not a regular file`, { path: file });
   let journal: Journal;
   try {
     journal = JSON.parse(await fs.readFile(file, 'utf8')) as Journal;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new SideloadError('EJOURNAL', `unreadable publish journal ${file}: ${(e as Error).message}`, { path: file });
   }
   if (journal.version !== 1 || !Array.isArray(journal.ops)) throw new SideloadError('EJOURNAL', `unknown publish journal format in ${file}`, { path: file });
   for (const op of journal.ops) await applyOp(repo, op, fsync);
   await fs.rm(file, { force: true });
   if (fsync) await fsyncDir(path.dirname(file));
+  await sweepLeftovers(repo);
   return true;
+}
+
+/** A temp file of writeFileSafe / the repo writer: `.<name>.tmp-<pid>-<random>`. */
+const TEMP_FILE = /^(\..+\.tmp-\d+-[0-9a-z]+|\.sideload-(write|symlink)-test-\d+)$/;
+/** An old upstream copy a replace set aside: `<cid>.old-<pid>`. */
+const OLD_COPY = /\.old-\d+$/;
+const UPSTREAM = 'extensions/sideload/upstream';
+
+/**
+ * Leftovers of runs killed half way (kill -9, power cut): temp files in the repo root, refs/ and state/, old
+ * upstream copies. Harmless to clients (ostree ignores dot-names; no summary lists them) but they would stay for
+ * good. Never follows a symlink; only for a repo no live process writes to.
+ */
+export async function listLeftovers(repo: string): Promise<string[]> {
+  const out: string[] = [];
+  const scan = async (rel: string, recurse: boolean): Promise<void> => {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.readdir(await safePath(repo, path.join(rel, 'x')).then(path.dirname), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? path.join(rel, e.name) : e.name;
+      if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
+      else if (e.isDirectory() && recurse) await scan(r, true);
+    }
+  };
+  await scan('', false);
+  await scan('refs', true);
+  await scan('state', false);
+  await scan('tmp', false);
+  await scan(UPSTREAM, false);
+  try {
+    for (const e of await fs.readdir(await safePath(repo, path.join(UPSTREAM, 'x')).then(path.dirname), { withFileTypes: true }))
+      if (OLD_COPY.test(e.name)) out.push(path.join(UPSTREAM, e.name));
+  } catch {
+    // no upstream copies
+  }
+  return out.sort();
+}
+
+export async function sweepLeftovers(repo: string): Promise<string[]> {
+  const found = await listLeftovers(repo);
+  for (const rel of found) await removeSafe(repo, rel);
+  return found;
 }
 
 /** True while a publish journal is pending. */
