@@ -13,7 +13,7 @@ import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
-import { FsTransport, isENOENT } from './fs-transport.js';
+import { FsTransport, isENOENT, readLocalFile } from './fs-transport.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
 
@@ -61,13 +61,10 @@ export class Repo {
   static async open(repoPath: string): Promise<Repo> {
     const abs = path.resolve(repoPath);
     const cfgPath = path.join(abs, 'config');
-    let text: string;
-    try {
-      text = await fs.readFile(cfgPath, 'utf8');
-    } catch (e) {
-      if (isENOENT(e)) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
-      throw e;
-    }
+    // A regular file, not followed if a symlink, at most 1 MiB (a config swapped for /dev/zero must not be read forever).
+    const bytes = await readLocalFile(cfgPath, 1 << 20);
+    if (!bytes) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
+    const text = Buffer.from(bytes).toString('utf8');
     const config = parseRepoConfig(text, cfgPath);
     const modeText = config.get('core', 'mode') ?? 'bare';
     const mode = MODES[modeText];

@@ -112,6 +112,8 @@ const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 ${HEADER_CODEC_JS}
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
+// Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).
+const SRC_FLAGS = fs.constants.O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 // Reused by every job of this worker: memory stays at these buffers and one zlib state per kind, whatever the
@@ -234,7 +236,7 @@ function fallback(job, why) { return { id: job.id, fallback: why }; }
 function bare(job) {
   let fd;
   try {
-    fd = fs.openSync(job.src, fs.constants.O_RDONLY | O_NOFOLLOW);
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     if (e.code !== 'ELOOP') return fallback(job, e.code || 'open');
     let st, target;
@@ -308,7 +310,7 @@ function startFilez(job, fd, size) {
 function archive(job) {
   let fd, out;
   try {
-    fd = fs.openSync(job.src, 'r');
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     return fallback(job, e.code || 'open');
   }
@@ -351,7 +353,7 @@ function archive(job) {
 function check(job) {
   let fd;
   try {
-    fd = fs.openSync(job.src, 'r');
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     return fallback(job, e.code || 'open');
   }

@@ -4,12 +4,14 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, SideloadError, UsageError } from '../errors.js';
 import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { openObjectSource, type ObjectSource } from '../repo/index.js';
+import { readLocalFile } from '../repo/fs-transport.js';
+import { signedUpstreamFiles, subsummaryNames, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadPublicKeys } from '../sign/index.js';
@@ -109,7 +111,7 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
             if (m) files.set(`summaries/${m[1]}`, bytes);
           }
         }
-        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files };
+        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files: signedUpstreamFiles(files) };
       }
       return null;
     },
@@ -195,8 +197,11 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   const root = path.resolve(repoPath);
   let configText: string;
   try {
-    configText = await fs.readFile(path.join(root, 'config'), 'utf8');
-  } catch {
+    const b = await readLocalFile(path.join(root, 'config'), 1 << 20);
+    if (!b) throw new Error('missing');
+    configText = Buffer.from(b).toString('utf8');
+  } catch (e) {
+    if (e instanceof SideloadError) throw e;
     throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
   }
   const config = parseKeyFile(configText);
@@ -208,15 +213,18 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   const extraKeys = await loadExtraKeys(opts.keys);
   const remoteCid = (name: string) => config.get(`remote "${name}"`, 'collection-id') || null;
 
+  // Only the files the summary.idx names, each a regular file read without following a symlink, size-limited.
   const readSummaryFiles = async (): Promise<Map<string, Uint8Array>> => {
     const files = new Map<string, Uint8Array>();
-    for (const name of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig']) {
-      const p = path.join(root, name);
-      if (await fs.pathExists(p)) files.set(name, new Uint8Array(await fs.readFile(p)));
+    for (const name of UPSTREAM_ROOT_FILES) {
+      const b = await readLocalFile(path.join(root, name));
+      if (b) files.set(name, b);
     }
-    const sums = path.join(root, 'summaries');
-    if (files.has('summary.idx') && (await fs.pathExists(sums))) {
-      for (const f of (await fs.readdir(sums)).sort()) files.set(`summaries/${f}`, new Uint8Array(await fs.readFile(path.join(sums, f))));
+    const idx = files.get('summary.idx');
+    for (const name of idx ? subsummaryNames(idx) : []) {
+      if (!name.endsWith('.gz') && files.has(`${name}.gz`)) continue;
+      const b = await readLocalFile(path.join(root, name));
+      if (b) files.set(name, b);
     }
     return files;
   };
@@ -250,7 +258,7 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     },
     async upstreamMetadata(cid) {
       if (cid !== headsCid) return undefined;
-      const s = await fs.readFile(path.join(root, 'summary')).catch(() => null);
+      const s = await readLocalFile(path.join(root, 'summary'));
       if (!s) return undefined;
       return decodeSummary(new Uint8Array(s), path.join(root, 'summary')).metadata.filter(([k]) => k.startsWith('xa.'));
     },
@@ -280,7 +288,9 @@ export async function listRefFiles(dir: string, prefix = ''): Promise<Array<[str
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await listRefFiles(p, `${prefix}${e.name}/`)));
     else if (e.isFile()) {
-      const c = (await fs.readFile(p, 'utf8')).trim();
+      // A ref file is 65 bytes; anything else (swapped for a FIFO or a huge file since readdir) is not a ref.
+      const b = await readLocalFile(p, 4096).catch(() => null);
+      const c = b ? Buffer.from(b).toString('utf8').trim() : '';
       if (/^[0-9a-f]{64}$/.test(c)) out.push([`${prefix}${e.name}`, c]);
     }
   }

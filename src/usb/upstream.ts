@@ -107,3 +107,27 @@ export async function checkUpstream(
   return { signedBy: result.signedBy, keys: result.keys, root, metadata: metadata.filter(([k]) => k.startsWith('xa.')) };
 }
 
+
+/**
+ * The `summaries/` files a summary.idx names (`summaries/<sha256>.gz`, and the uncompressed `summaries/<sha256>`
+ * some publishers keep), or [] when it does not decode (checkUpstream then reports it). Only these are carried:
+ * anything else in a source's `summaries/` (a planted symlink, stale files) stays behind.
+ */
+export function subsummaryNames(idx: Uint8Array): string[] {
+  try {
+    const [subs] = decode(SUMMARY_INDEX, idx, { strict: true }) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
+    return subs.map(([, [digest]]) => Buffer.from(digest).toString('hex')).filter((sha) => /^[0-9a-f]{64}$/.test(sha)).flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
+  } catch {
+    return [];
+  }
+}
+
+/** The upstream root files, in the order they are read. */
+export const UPSTREAM_ROOT_FILES = ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig'] as const;
+
+/** `files` restricted to the signed set: the root files and the subsummaries summary.idx names. */
+export function signedUpstreamFiles(files: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> {
+  const idx = files.get('summary.idx');
+  const allowed = new Set<string>([...UPSTREAM_ROOT_FILES, ...(idx ? subsummaryNames(idx) : [])]);
+  return new Map([...files].filter(([name]) => allowed.has(name)));
+}

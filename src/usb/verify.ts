@@ -19,9 +19,10 @@ import { checkMetadataCommit, SIDELOAD_REFS_KEY, SIDELOAD_SUBPATHS_KEY } from '.
 import { decodeSummary, summaryCollections, type DecodedSummary } from '../summary/summary.js';
 import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
-import { hasPendingPublish, JOURNAL, replay } from './publish.js';
+import { hasPendingPublish, JOURNAL, listLeftovers, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
-import { checkUpstream } from './upstream.js';
+import { checkUpstream, subsummaryNames, UPSTREAM_ROOT_FILES } from './upstream.js';
+import { sha256Hex } from '../ostree/checksum.js';
 import { UPSTREAM_DIR } from './create.js';
 
 export interface VerifyOptions {
@@ -269,6 +270,10 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     for (const cid of (await fs.readdir(upRoot).catch(() => [] as string[])).sort()) {
       const dir = path.join(upRoot, cid);
       const rel = `${UPSTREAM_DIR}/${cid}`;
+      if (OLD_UPSTREAM_COPY.test(cid)) continue; // an interrupted run's old copy: see leftoverFindings
+      const stray = await upstreamStrayFindings(dir, rel);
+      findings.push(...stray);
+      if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
       const files = new Map<string, Uint8Array>();
       for (const f of await listFiles(dir)) if (f !== 'sideload.json') files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
       const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
@@ -293,6 +298,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
         error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel);
       }
     }
+    findings.push(...(await leftoverFindings(repo)));
   } finally {
     await objects.close?.();
   }
@@ -319,11 +325,51 @@ function withoutUncheckableSignatures(files: ReadonlyMap<string, Uint8Array>, ha
   return out;
 }
 
+/** Regular files under `dir` (never through a symlink: upstreamStrayFindings reports those). */
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
     if (e.isDirectory()) out.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
-    else out.push(`${prefix}${e.name}`);
+    else if (e.isFile()) out.push(`${prefix}${e.name}`);
   }
   return out.sort();
+}
+
+const OLD_UPSTREAM_COPY = /\.old-\d+$/;
+
+/**
+ * Anything in an upstream copy that is not part of the signed set: a symlink or other non-regular file (never read),
+ * or a file that neither the root files, `sideload.json`, nor the summary.idx (its subsummaries, and the
+ * `summaries/<sha256 of summary.idx>.idx.sig` copy ostree keeps) accounts for.
+ */
+async function upstreamStrayFindings(dir: string, rel: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const st = await fs.lstat(dir);
+  if (!st.isDirectory()) return [{ severity: 'error', code: 'upstream-not-directory', message: `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; an upstream copy is a directory of regular files`, path: rel }];
+  const all: Array<[string, fs.Dirent]> = [];
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
+      if (e.isDirectory()) await walk(path.join(d, e.name), `${prefix}${e.name}/`);
+      else all.push([`${prefix}${e.name}`, e]);
+    }
+  };
+  await walk(dir, '');
+  const idxFile = path.join(dir, 'summary.idx');
+  const idx = (await fs.lstat(idxFile).catch(() => null))?.isFile() ? new Uint8Array(await fs.readFile(idxFile)) : null;
+  const allowed = new Set<string>(['sideload.json', ...UPSTREAM_ROOT_FILES, ...(idx ? [...subsummaryNames(idx), `summaries/${sha256Hex(idx)}.idx.sig`] : [])]);
+  for (const [name, e] of all) {
+    if (!e.isFile()) out.push({ severity: 'error', code: 'upstream-unexpected-file', message: `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds only the signed summary files`, path: `${rel}/${name}` });
+    else if (!allowed.has(name)) out.push({ severity: 'error', code: 'upstream-unexpected-file', message: `${rel}/${name} is not part of the signed upstream summary (not a root file, nor named by its summary.idx)`, path: `${rel}/${name}` });
+  }
+  return out;
+}
+
+/** Leftovers of a killed run (publish.ts listLeftovers): harmless to clients; --repair and the next create remove them. */
+async function leftoverFindings(repo: string): Promise<Finding[]> {
+  return (await listLeftovers(repo).catch(() => [] as string[])).map((p) => ({
+    severity: 'warning' as const,
+    code: 'leftover',
+    message: `${p} was left by an interrupted run; \`sideload verify --repair\` (or the next \`sideload create\`) removes it`,
+    path: p,
+  }));
 }
