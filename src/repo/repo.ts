@@ -272,9 +272,14 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
     () => false,
   );
   if (!exists) {
-    await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    const first = await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    // 0755 whatever the umask: a client installing as another user must read the drive.
+    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
     await writeFileAtomic(path.join(abs, 'config'), ARCHIVE_CONFIG, false);
-    for (const d of REPO_DIRS) await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 });
+    for (const d of REPO_DIRS) {
+      await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o755 });
+      await fs.chmod(path.join(abs, d), 0o755);
+    }
   }
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
@@ -311,6 +316,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, f
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
+    await fh.chmod(0o644); // whatever the umask
     await fh.writeFile(data);
     if (fsync) await fh.sync();
   } catch (e) {

@@ -191,7 +191,8 @@ function filezChecker(h, checksum) {
   };
 }
 
-function openTmp(job) { return fs.openSync(job.tmp, 'wx', 0o644); }
+// 0644 whatever the umask: other users (a client installing as another user) must read the drive.
+function openTmp(job) { const fd = fs.openSync(job.tmp, 'wx', 0o644); fs.fchmodSync(fd, 0o644); return fd; }
 function writeAll(fd, b) { let off = 0; while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off); }
 function readFull(fd, buf, len, pos) {
   let off = 0;
@@ -217,7 +218,7 @@ function sha(h, p) {
 function writeStaged(job, parts) {
   let fd;
   try {
-    fd = fs.openSync(job.tmp, 'wx', 0o644);
+    fd = openTmp(job);
     let total = 0;
     for (const p of parts) { writeAll(fd, p); total += p.length; }
     fs.closeSync(fd);

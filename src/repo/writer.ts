@@ -235,7 +235,7 @@ export class Staging {
   private ensureDir(dir: string): Promise<void> {
     let p = this.madeDirs.get(dir);
     if (!p) {
-      p = fs.mkdir(dir, { recursive: true }).then(() => undefined);
+      p = mkdirWorldReadable(dir);
       p.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, p);
     }
@@ -320,6 +320,7 @@ export class Staging {
       try {
         const fh = await fs.open(tmp, 'w', 0o644);
         try {
+          await fh.chmod(0o644); // whatever the umask (drive files are world-readable, as flatpak create-usb writes them)
           let pos = 0;
           for (const p of parts) {
             let off = 0;
@@ -370,6 +371,7 @@ export class Staging {
     let fh: FileHandle | null = null;
     try {
       fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
+      await fh.chmod(0o644); // whatever the umask
       const out = new FileSink(fh);
       if (obj.format === 'filez') await obj.pipe(out, signal);
       else await this.deflateInto(obj, out, signal);
@@ -547,7 +549,7 @@ export class Staging {
   async stageTree(rel: string, files: ReadonlyMap<string, Uint8Array>, extra: Readonly<Record<string, string>> = {}): Promise<string> {
     this.check();
     const dir = path.posix.join(STAGING_DIR, 'files', this.runId, 'trees', safeRel(rel));
-    await fs.mkdir(path.join(this.repo.path, dir), { recursive: true });
+    await mkdirWorldReadable(path.join(this.repo.path, dir));
     for (const [name, bytes] of files) await this.writePlain(path.posix.join(dir, safeRel(name)), bytes);
     for (const [name, text] of Object.entries(extra)) await this.writePlain(path.posix.join(dir, safeRel(name)), text);
     return dir;
@@ -555,10 +557,11 @@ export class Staging {
 
   private async writePlain(rel: string, data: Uint8Array | string): Promise<void> {
     const abs = path.join(this.repo.path, rel);
-    await fs.mkdir(path.dirname(abs), { recursive: true });
+    await mkdirWorldReadable(path.dirname(abs));
     try {
       const fh = await fs.open(abs, 'w', 0o644);
       try {
+        await fh.chmod(0o644); // whatever the umask
         await fh.writeFile(data);
         if (this.fsync) await fh.sync();
       } finally {
@@ -697,6 +700,13 @@ export async function lockHolder(repoPath: string): Promise<number | null> {
   const [pidText, boot] = (await fs.readFile(path.join(repoPath, LOCK_FILE), 'utf8').catch(() => '')).trim().split(' ');
   const pid = Number(pidText);
   return boot === bootId() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
+}
+
+/** mkdir -p whose new directories are 0755 whatever the umask (they become drive directories: objects/xx, upstream copies). */
+async function mkdirWorldReadable(dir: string): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
 }
 
 /** Opens the staging area of an archive repo. See Staging. */

@@ -80,6 +80,7 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
   if (rel === '.ostree/repo' || rel === 'ostree/repo') return null;
   const dir = path.join(loc.drive, '.ostree', 'repos.d');
   await fs.mkdirp(dir);
+  for (const d of [path.dirname(dir), dir]) await fs.chmod(d, 0o755); // whatever the umask
   const entries = (await fs.readdir(dir)).sort();
   for (const e of entries) {
     const p = path.join(dir, e);
