@@ -11,7 +11,7 @@ import { Installation, installationsInScope, type InstallationScope, type Deploy
 import { decodeCommit } from '../ostree/commit.js';
 import { openObjectSource, type ObjectSource } from '../repo/index.js';
 import { readLocalFile } from '../repo/fs-transport.js';
-import { signedUpstreamFiles, subsummaryNames, UPSTREAM_ROOT_FILES } from './upstream.js';
+import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadPublicKeys } from '../sign/index.js';
@@ -221,7 +221,7 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
       if (b) files.set(name, b);
     }
     const idx = files.get('summary.idx');
-    for (const name of idx ? subsummaryNames(idx) : []) {
+    for (const name of idx ? indexedNames(idx) : []) {
       if (!name.endsWith('.gz') && files.has(`${name}.gz`)) continue;
       const b = await readLocalFile(path.join(root, name));
       if (b) files.set(name, b);

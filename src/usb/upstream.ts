@@ -122,12 +122,20 @@ export function subsummaryNames(idx: Uint8Array): string[] {
   }
 }
 
+/**
+ * Every `summaries/` file the signed summary.idx accounts for: its subsummaries (subsummaryNames) and the copy of
+ * its own signature ostree keeps as `summaries/<sha256 of summary.idx>.idx.sig`.
+ */
+export function indexedNames(idx: Uint8Array): string[] {
+  return [...subsummaryNames(idx), `summaries/${sha256Hex(idx)}.idx.sig`];
+}
+
 /** The upstream root files, in the order they are read. */
 export const UPSTREAM_ROOT_FILES = ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig'] as const;
 
 /** `files` restricted to the signed set: the root files and the subsummaries summary.idx names. */
 export function signedUpstreamFiles(files: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> {
   const idx = files.get('summary.idx');
-  const allowed = new Set<string>([...UPSTREAM_ROOT_FILES, ...(idx ? subsummaryNames(idx) : [])]);
+  const allowed = new Set<string>([...UPSTREAM_ROOT_FILES, ...(idx ? indexedNames(idx) : [])]);
   return new Map([...files].filter(([name]) => allowed.has(name)));
 }

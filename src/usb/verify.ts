@@ -21,8 +21,7 @@ import type { ProgressCallback } from './events.js';
 import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish, JOURNAL, listLeftovers, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
-import { checkUpstream, subsummaryNames, UPSTREAM_ROOT_FILES } from './upstream.js';
-import { sha256Hex } from '../ostree/checksum.js';
+import { checkUpstream, indexedNames, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { UPSTREAM_DIR } from './create.js';
 
 export interface VerifyOptions {
@@ -272,8 +271,10 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       const rel = `${UPSTREAM_DIR}/${cid}`;
       if (OLD_UPSTREAM_COPY.test(cid)) continue; // an interrupted run's old copy: see leftoverFindings
       const stray = await upstreamStrayFindings(dir, rel);
-      findings.push(...stray);
+      findings.push(...stray.filter((f) => f.code !== 'upstream-extra-file'));
       if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
+      // Files the index does not account for count only while the index itself checks (else that is the finding).
+      const extra = stray.filter((f) => f.code === 'upstream-extra-file');
       const files = new Map<string, Uint8Array>();
       for (const f of await listFiles(dir)) if (f !== 'sideload.json') files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
       const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
@@ -297,6 +298,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
       } catch (e) {
         error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel);
       }
+      if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel)) findings.push(...extra);
     }
     findings.push(...(await leftoverFindings(repo)));
   } finally {
@@ -356,10 +358,10 @@ async function upstreamStrayFindings(dir: string, rel: string): Promise<Finding[
   await walk(dir, '');
   const idxFile = path.join(dir, 'summary.idx');
   const idx = (await fs.lstat(idxFile).catch(() => null))?.isFile() ? new Uint8Array(await fs.readFile(idxFile)) : null;
-  const allowed = new Set<string>(['sideload.json', ...UPSTREAM_ROOT_FILES, ...(idx ? [...subsummaryNames(idx), `summaries/${sha256Hex(idx)}.idx.sig`] : [])]);
+  const allowed = new Set<string>(['sideload.json', ...UPSTREAM_ROOT_FILES, ...(idx ? indexedNames(idx) : [])]);
   for (const [name, e] of all) {
     if (!e.isFile()) out.push({ severity: 'error', code: 'upstream-unexpected-file', message: `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds only the signed summary files`, path: `${rel}/${name}` });
-    else if (!allowed.has(name)) out.push({ severity: 'error', code: 'upstream-unexpected-file', message: `${rel}/${name} is not part of the signed upstream summary (not a root file, nor named by its summary.idx)`, path: `${rel}/${name}` });
+    else if (!allowed.has(name)) out.push({ severity: 'error', code: 'upstream-extra-file', message: `${rel}/${name} is not part of the signed upstream summary (not a root file, nor named by its summary.idx)`, path: `${rel}/${name}` });
   }
   return out;
 }

@@ -238,10 +238,8 @@ describeOstree('hostile local input', () => {
       const grep = await run('grep', ['-rl', SECRET.trim(), b.drive]);
       expect(grep.stdout).toBe('');
       const up = path.join(b.repo, 'extensions/sideload/upstream', CID);
-      expect((await fs.readdir(path.join(up, 'summaries'))).sort()).toEqual([
-        // exactly the subsummary the signed summary.idx names
-        ...(await fs.readdir(path.join(EXAMPLE, 'summaries'))).filter((f) => f.endsWith('.gz')),
-      ]);
+      // Exactly what the signed summary.idx accounts for: its subsummary and the copy of its signature.
+      expect((await fs.readdir(path.join(up, 'summaries'))).sort()).toEqual((await fs.readdir(path.join(EXAMPLE, 'summaries'))).sort());
       await expectVerifies(b.drive);
 
       await fs.symlink(b.secret, path.join(up, 'summaries/zz-leak'));
