@@ -168,6 +168,26 @@ describeOstree('hostile local input', () => {
       });
     }
 
+    it('through the library, a bare-user source closes (close() used to wait forever)', async () => {
+      const b = await box();
+      const src = path.join(b.dir, 'bu');
+      await ostree(['init', `--repo=${src}`, '--mode=bare-user']);
+      await ostree(['pull-local', `--repo=${src}`, EXAMPLE]);
+      // In a process of its own: with nothing else keeping Node's event loop alive, a close() that waits on an
+      // unref'd handle lets the process end with exit 0 before 'closed' is printed.
+      const script = `
+        const { openRepoSource } = await import(${JSON.stringify(path.join(projectRoot, 'dist/usb/sources.js'))});
+        const source = await openRepoSource(${JSON.stringify(src)}, { collectionId: ${JSON.stringify(CID)} });
+        const refs = await source.listRefs();
+        const obj = await source.objects.readContent(${JSON.stringify(APP_FILE)});
+        await obj.close();
+        await source.close();
+        console.log('closed', refs.length);`;
+      const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: BOUND_MS });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^closed \d+$/m);
+    });
+
     it('verify refuses a drive repo whose config says bare or bare-user (a drive is archive)', async () => {
       for (const mode of ['bare', 'bare-user']) {
         const b = await box(full);
