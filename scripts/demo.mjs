@@ -18,5 +18,5 @@ const run = (args) => {
 
 run(['create', '--repo', path.join(root, 'examples/repo'), '--gpg-import', path.join(root, 'examples/example.gpg'), '--no-fsync', drive, 'org.example.App']);
 run(['list', drive]);
-run(['verify', '--upstream-gpg', path.join(root, 'examples/example.gpg'), drive]);
+run(['verify', '--gpg-import', path.join(root, 'examples/example.gpg'), drive]);
 console.log(`\nThe drive is in ${drive}. Install from it with:\n  flatpak install --sideload-repo=${drive} <remote> org.example.App`);

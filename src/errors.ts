@@ -42,15 +42,6 @@ export class SideloadError extends Error {
     this.data = data;
     this.exitCode = exitCode;
   }
-
-  /** Returns a copy of this error whose message starts with `prefix: ` (context added as errors rise). */
-  withPrefix(prefix: string): this {
-    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
-    Object.assign(copy, this);
-    Object.defineProperty(copy, 'message', { value: `${prefix}: ${this.message}`, enumerable: false, writable: true });
-    Object.defineProperty(copy, 'stack', { value: this.stack, enumerable: false, writable: true });
-    return copy;
-  }
 }
 
 /** Bad command line, option or argument. */

@@ -14,12 +14,16 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { createCommand } from './commands/create.js';
 import { listCommand } from './commands/list.js';
 import { verifyCommand } from './commands/verify.js';
 import { keygenCommand } from './commands/keygen.js';
 import { dumpCommand } from './commands/dump.js';
+import { lockCommand } from './commands/lock.js';
+import { updateCommand } from './commands/update.js';
+import { removeCommand } from './commands/remove.js';
+import { pruneCommand } from './commands/prune.js';
 import { reportError } from './output.js';
 
 /**
@@ -41,10 +45,28 @@ export const EPILOG = `Exit codes:
   2  bad usage                       7  unsupported input (extra-data, no symlinks)
   3  ref, remote, path not found     8  network failure after retries
   4  corrupt input                   130 interrupted
+                                     141 output pipe closed (as ls, git)
 HTTP sources: SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS, SIDELOAD_HTTP_CONCURRENCY
 Docs: README.md`;
 
+/**
+ * A closed output pipe (`sideload list D | head -1`) ends the program quietly with 141, the status a shell shows
+ * for ls or git killed by SIGPIPE: nothing more can be said on stdout, and no stack trace on stderr. Work already
+ * done stands (a `create` whose output was cut wrote the drive before printing). A closed stderr is ignored.
+ */
+export const EXIT_PIPE = 141;
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_PIPE);
+    throw e;
+  });
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const controller = new AbortController();
   // Ctrl-C reaches every request and object in flight (bounded by the concurrency limits, not a leak).
   setMaxListeners(0, controller.signal);
@@ -66,11 +88,17 @@ export async function main(argv: string[]): Promise<number> {
       .parserConfiguration({ 'greedy-arrays': false })
       .usage('$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.')
       .command(createCommand(controller.signal, (c) => (code = c)))
+      .command(lockCommand(controller.signal, (c) => (code = c)))
+      .command(updateCommand(controller.signal, (c) => (code = c)))
+      .command(removeCommand(controller.signal, (c) => (code = c)))
+      .command(pruneCommand(controller.signal, (c) => (code = c)))
       .command(listCommand((c) => (code = c)))
       .command(verifyCommand((c) => (code = c)))
       .command(keygenCommand((c) => (code = c)))
       .command(dumpCommand((c) => (code = c)))
-      .demandCommand(1, 'name a command: create, list, verify, keygen or dump')
+      .completion('completion', 'Print a bash/zsh completion script: sideload completion >> ~/.bashrc')
+      .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'More detail: the source read, warning data, and the stack of internal errors' })
+      .demandCommand(1, 'name a command: create, lock, update, remove, prune, list, verify, keygen, dump or completion')
       .strict()
       .recommendCommands()
       .epilog(EPILOG)
@@ -86,9 +114,13 @@ export async function main(argv: string[]): Promise<number> {
       .parseAsync();
   } catch (e) {
     if ((e as { usage?: boolean }).usage) {
-      process.stderr.write(`sideload: ${(e as Error).message}\nRun 'sideload --help' for usage.\n`);
-      code = ExitCode.usage;
-    } else code = reportError(e, wantsJson);
+      // With --json, a usage error is a JSON error document on stdout like any other (docs/json-schema.md).
+      if (wantsJson) code = reportError(new UsageError((e as Error).message), true, argv);
+      else {
+        process.stderr.write(`sideload: ${(e as Error).message}\nRun 'sideload --help' for usage.\n`);
+        code = ExitCode.usage;
+      }
+    } else code = reportError(e, wantsJson, argv);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -6,14 +6,36 @@ import { ExitCode, SideloadError, type Warning } from '../errors.js';
 
 export interface OutputOptions {
   readonly json: boolean;
+  /** Nothing but errors: no human output, no warnings (they still end a --strict run, and --json carries them). */
   readonly quiet?: boolean;
+  /** The command, named in every JSON document. */
+  readonly command?: string;
+}
+
+/** Version of the JSON documents every command prints with --json (docs/json-schema.md, schemas/). */
+export const JSON_SCHEMA_VERSION = 1;
+const COMMANDS = ['create', 'create-usb', 'lock', 'update', 'remove', 'prune', 'list', 'ls', 'verify', 'keygen', 'dump'];
+
+/** The envelope every JSON document shares: schemaVersion, command, ok, then the command's fields. */
+export function jsonDocument(command: string | undefined, body: Record<string, unknown>): Record<string, unknown> {
+  const canonical = command === 'create-usb' ? 'create' : command === 'ls' ? 'list' : command;
+  return { schemaVersion: JSON_SCHEMA_VERSION, ...(canonical ? { command: canonical } : {}), ...body };
 }
 
 /** JSON.stringify that writes bigints as numbers when safe and strings otherwise. */
 export function toJson(value: unknown): string {
   return JSON.stringify(
     value,
-    (_k, v: unknown) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
+    (_k, v: unknown) =>
+      typeof v === 'bigint'
+        ? v <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(v)
+          : v.toString()
+        : v instanceof Uint8Array
+          ? Buffer.from(v).toString('hex')
+          : v instanceof Map
+            ? Object.fromEntries(v)
+            : v,
     2,
   );
 }
@@ -27,20 +49,20 @@ export class Output {
   }
 
   warn(w: Warning): void {
-    if (!this.opts.json) process.stderr.write(`warning: ${w.message}\n`);
+    if (!this.opts.json && !this.opts.quiet) process.stderr.write(`warning: ${w.message}\n`);
   }
 
-  result(value: unknown): void {
-    if (this.opts.json) process.stdout.write(toJson(value) + '\n');
+  result(value: Record<string, unknown>): void {
+    if (this.opts.json) process.stdout.write(toJson(jsonDocument(this.opts.command, value)) + '\n');
   }
 }
 
 const ERRNO_HINTS: Readonly<Record<string, string>> = {
   ENOSPC: 'the drive is full',
   EDQUOT: 'the disk quota is exhausted',
-  EROFS: 'the filesystem is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
+  EROFS: 'the filesystem is read-only (remount it read-write, or use another drive)',
+  EACCES: 'permission denied (check the owner and mode of the path, or run as a user who can write there)',
+  EPERM: 'operation not permitted (check the owner and mode of the path)',
   EFBIG: 'the file is too large for this filesystem (FAT32 stops at 4 GiB: use exFAT, ext4 or NTFS)',
   EIO: 'an I/O error: the device may be failing or was removed',
   EMFILE: 'too many open files',
@@ -64,16 +86,21 @@ export function classifyError(err: unknown): SideloadError | null {
 }
 
 /** Maps any thrown value to a message on stderr (or a JSON error document) and returns the exit code. */
-export function reportError(err: unknown, json: boolean): number {
+export function reportError(err: unknown, json: boolean, argv: readonly string[] = []): number {
   const e = classifyError(err);
   const code = e ? e.exitCode : ExitCode.failure;
+  const command = argv.find((a) => COMMANDS.includes(a));
+  const verbose = argv.includes('-v') || argv.includes('--verbose') || !!process.env['SIDELOAD_DEBUG'];
   if (json) {
     process.stdout.write(
-      toJson({ ok: false, error: { code: e?.code ?? 'EINTERNAL', message: e?.message ?? (err as Error)?.message ?? String(err), data: e?.data ?? {} } }) + '\n',
+      toJson(jsonDocument(command, { ok: false, error: { code: e?.code ?? 'EINTERNAL', message: e?.message ?? (err as Error)?.message ?? String(err), data: e?.data ?? {} } })) + '\n',
     );
   } else {
     process.stderr.write(`sideload: error: ${e?.message ?? (err as Error)?.message ?? String(err)}\n`);
-    if (!e && process.env['SIDELOAD_DEBUG']) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    if (verbose && e && Object.keys(e.data).length) process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
+    // The stack helps only with an internal error (or when debugging sideload itself).
+    if (!e) process.stderr.write(verbose ? `${(err as Error)?.stack ?? ''}\n` : '  (an internal error: run with --verbose for the stack, and report it)\n');
+    else if (process.env['SIDELOAD_DEBUG']) process.stderr.write(`${e.stack ?? ''}\n`);
   }
   return code;
 }

@@ -1,6 +1,11 @@
 /**
- * cli-progress adapter: renders the library's typed progress events as a bar with objects, bytes and rate.
- * Only on a TTY and never with --json; otherwise it is a no-op.
+ * cli-progress adapter: renders the library's typed progress events as a bar with objects, bytes, rate and ETA.
+ * Only on a TTY and never with --json or --quiet; otherwise it is a no-op.
+ *
+ * The numbers shown come from `ProgressModel` (pure, tested): a phase with nothing to count (plan, publish: 0/0)
+ * gets a one-line status instead of an empty bar; the total never goes down (a remote source discovers objects as
+ * it walks, and each ref starts its own walk, so the reported total can shrink: the bar keeps the largest seen and
+ * marks it `+` while it may still grow); the ETA is shown once a tenth of a known total is done.
  */
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../usb/events.js';
@@ -11,20 +16,80 @@ export interface ProgressRenderer {
   stop(): void;
 }
 
+export interface ProgressView {
+  readonly phase: string;
+  /** false: nothing to count in this phase (0/0): show a status line, not a bar. */
+  readonly bar: boolean;
+  readonly done: number;
+  readonly total: number;
+  /** The total may still grow (objects are discovered while walking). */
+  readonly growing: boolean;
+  readonly bytes: string;
+  readonly rate: string;
+  readonly eta: string;
+  readonly ref: string;
+}
+
+/** Pure state of the bar: feed events and the time (ms) they arrived, read views. */
+export class ProgressModel {
+  private phase = '';
+  private started = 0;
+  private total = 0;
+
+  update(e: ProgressEvent, nowMs: number): ProgressView {
+    if (e.phase !== this.phase) {
+      this.phase = e.phase;
+      this.started = nowMs;
+      this.total = 0;
+    }
+    this.total = Math.max(this.total, e.objectsTotal ?? 0, e.objectsDone);
+    const secs = Math.max(0.001, (nowMs - this.started) / 1000);
+    const growing = e.phase === 'metadata' || e.objectsTotal === undefined || (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
+    const rate = e.bytesDone > 0 ? `${formatBytes(e.bytesDone / secs)}/s` : `${Math.round(e.objectsDone / secs)} obj/s`;
+    let eta = '';
+    if (!growing && this.total > 0 && e.objectsDone >= this.total / 10 && e.objectsDone < this.total && secs >= 1) {
+      const left = ((this.total - e.objectsDone) * secs) / e.objectsDone;
+      eta = `ETA ${left < 60 ? `${Math.ceil(left)}s` : `${Math.floor(left / 60)}m${String(Math.ceil(left % 60)).padStart(2, '0')}s`}`;
+    }
+    return {
+      phase: e.phase,
+      bar: this.total > 0,
+      done: e.objectsDone,
+      total: this.total,
+      growing,
+      bytes: formatBytes(e.bytesDone),
+      rate,
+      eta,
+      ref: e.ref ? `${e.refIndex}/${e.refCount} ${e.ref}` : '',
+    };
+  }
+}
+
 export function createProgress(enabled: boolean): ProgressRenderer {
   if (!enabled || !process.stderr.isTTY) return { onProgress: () => {}, stop: () => {} };
+  const model = new ProgressModel();
   let bar: cliProgress.SingleBar | null = null;
   let phase = '';
-  let started = Date.now();
+  let status = '';
   return {
     onProgress(e) {
-      if (e.phase !== phase) {
+      const v = model.update(e, Date.now());
+      if (v.phase !== phase) {
         bar?.stop();
-        phase = e.phase;
-        started = Date.now(); // the rate is per phase
+        bar = null;
+        phase = v.phase;
+      }
+      if (!v.bar) {
+        // Nothing to count: one status line per phase (`plan…`, `publish…`), no 0/0 bar.
+        if (status !== v.phase) process.stderr.write(`${v.phase}…\n`);
+        status = v.phase;
+        return;
+      }
+      const payload = { bytes: v.bytes, rate: v.rate, eta: v.eta, ref: v.ref ? `| ${v.ref}` : '', plus: v.growing ? '+' : '' };
+      if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: `${e.phase.padEnd(8)} [{bar}] {value}/{total} objects | {bytes} | {rate} {ref}`,
+            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects | {bytes} | {rate} {eta} {ref}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,
@@ -32,12 +97,10 @@ export function createProgress(enabled: boolean): ProgressRenderer {
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(Math.max(e.objectsTotal ?? 0, e.objectsDone), e.objectsDone, { bytes: formatBytes(0), rate: '', ref: '' });
+        bar.start(v.total, v.done, payload);
       }
-      const secs = Math.max(0.001, (Date.now() - started) / 1000);
-      bar?.setTotal(Math.max(e.objectsTotal ?? 0, e.objectsDone));
-      const ref = e.ref ? `| ${e.refIndex}/${e.refCount} ${e.ref}` : '';
-      bar?.update(e.objectsDone, { bytes: formatBytes(e.bytesDone), rate: `${formatBytes(e.bytesDone / secs)}/s`, ref });
+      bar.setTotal(v.total);
+      bar.update(v.done, payload);
     },
     stop() {
       bar?.stop();

@@ -14,13 +14,15 @@ export interface SourceArgs {
   remote?: string;
   'collection-id'?: string;
   'gpg-import'?: string[];
+  'upstream-key'?: string[];
+  /** Earlier spelling of --upstream-key, kept as a hidden alias. */
   'trusted-key'?: string[];
 }
 
 export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
   return y
-    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'trusted-key'], 'Source (default: the flatpak installations):')
-    .option('user', { type: 'boolean', describe: 'The per-user flatpak installation' })
+    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'upstream-key'], 'Source (default: the flatpak installations):')
+    .option('user', { alias: 'u', type: 'boolean', describe: 'The per-user flatpak installation' })
     .option('system', { type: 'boolean', describe: 'The system-wide flatpak installation' })
     .option('installation', { type: 'string', describe: 'A flatpak installation by name (installations.d)' })
     .option('installation-dir', { type: 'string', describe: 'A flatpak installation by its root directory' })
@@ -30,14 +32,15 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
     .option('remote', { type: 'string', describe: 'Read from the URL of this remote of a flatpak installation' })
     .option('collection-id', { type: 'string', describe: 'Collection ID of the source refs when the source has none' })
     .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file trusted for upstream signatures' })
-    .option('trusted-key', { type: 'string', array: true, describe: 'ed25519 public key file trusted for upstream signatures' }) as unknown as Argv<T & SourceArgs>;
+    .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file trusted for upstream signatures' })
+    .option('trusted-key', { type: 'string', array: true, hidden: true }) as unknown as Argv<T & SourceArgs>;
 }
 
 export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
   const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(Boolean);
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
   const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
-  const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['trusted-key'] ? { ed25519Keys: args['trusted-key'] } : {}) };
+  const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['upstream-key'] || args['trusted-key'] ? { ed25519Keys: [...(args['upstream-key'] ?? []), ...(args['trusted-key'] ?? [])] } : {}) };
   if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys });
   const scope = {
     ...(args.user ? { user: true } : {}),

@@ -9,7 +9,7 @@ import fs from 'fs-extra';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
 import { decodeDeployData, type DeployData } from './deploy.js';
-import { readLocalFile } from '../repo/fs-transport.js';
+import { readLocalFile } from '../transport/local.js';
 
 export interface RemoteConfig {
   readonly name: string;

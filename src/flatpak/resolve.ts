@@ -5,7 +5,7 @@
  */
 import { NotFoundError, UnsupportedError, UsageError, type Warning } from '../errors.js';
 import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
-import type { SourceKind, SourceRef } from '../usb/source.js';
+import type { SourceKind, SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
 
 export type RefKind = 'app' | 'runtime';
@@ -182,7 +182,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (installed.length === 0) return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
       const langs = input.locales ? input.locales.filter((l) => installed.includes(l)) : installed;
       const missing = input.locales ? input.locales.filter((l) => !installed.includes(l)) : [];
-      if (missing.length) warn('locale-not-installed', `'${r.ref}': languages ${missing.join(', ')} are not installed in the source installation and cannot be copied`, { ref: r.ref, missing });
+      if (missing.length)
+        warn('locale-not-installed', `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`, { ref: r.ref, missing, installed, languages: langs });
       return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
     }
     return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
@@ -258,9 +259,10 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (distinct.length === 0) {
         const where = input.sourceKind === 'installation' ? 'is not installed in' : 'was not found in';
         const others = input.catalog.filter((r) => splitRef(r.ref)?.id === parsed.id).map((r) => r.ref);
+        const similar = others.length ? [] : didYouMean(parsed.id, input.catalog.map((r) => splitRef(r.ref)?.id).filter((x): x is string => !!x));
         throw new NotFoundError(
-          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}`,
-          { ref: arg, arch },
+          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}${similar.length ? `; did you mean ${similar.join(' or ')}?` : ''}`,
+          { ref: arg, arch, ...(similar.length ? { suggestions: similar } : {}) },
         );
       }
       if (distinct.length > 1) throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, { ref: arg, candidates: distinct });
@@ -328,4 +330,25 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
 
   const refs = [...planned.values()].sort((a, b) => (a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1));
   return { refs, warnings };
+}
+
+/**
+ * IDs in the source close to a misspelt one: the same letters in another case, or within a small edit distance
+ * (a third of the length, at most 3), nearest first; at most three.
+ */
+export function didYouMean(id: string, ids: readonly string[]): string[] {
+  const lower = id.toLowerCase();
+  const max = Math.min(3, Math.max(1, Math.floor(id.length / 3)));
+  const scored = [...new Set(ids)].map((c) => ({ c, d: c.toLowerCase() === lower ? 0 : editDistance(lower, c.toLowerCase()) })).filter((x) => x.d <= max);
+  return scored.sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1)).slice(0, 3).map((x) => x.c);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] as number;
 }

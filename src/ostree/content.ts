@@ -85,16 +85,3 @@ export function parseArchiveHeader(head: Uint8Array, total: number): ParsedArchi
   if (isSymlink(info) && realSize !== 0n) throw new CorruptError('symlink with a non-zero size');
   return { info, size: Number(realSize), payloadOffset: 8 + len };
 }
-
-/** Parses a content-stream header (bare `.file` objects carry none; used for tests and `bare-user` metadata). */
-export function parseContentStreamHeader(head: Uint8Array): { info: FileInfo; payloadOffset: number } {
-  if (head.length < 8) throw new CorruptError('content stream too short');
-  const len = new DataView(head.buffer, head.byteOffset, 8).getUint32(0, false);
-  if (len === 0 || 8 + len > head.length || len > MAX_FILE_HEADER) throw new CorruptError(`invalid content header length ${len}`);
-  const [uid, gid, mode, rdev, target, xattrs] = decode(FILE_HEADER, head.subarray(8, 8 + len)) as [
-    number, number, number, number, string, Array<[Uint8Array, Uint8Array]>,
-  ];
-  const info: FileInfo = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), symlinkTarget: target, xattrs };
-  validateFileInfo(info, rdev);
-  return { info, payloadOffset: 8 + len };
-}

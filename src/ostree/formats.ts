@@ -41,17 +41,11 @@ export const SUMMARY_INDEX = '(a{s(ayaaya{sv})}a{sv})';
 /** flatpak xa.cache value inside its two variant wrappers: ref → (installed size BE, download size BE, metadata). */
 export const XA_CACHE = 'a{s(tts)}';
 
-/** flatpak xa.data per-ref subsummary entry: (installed size BE, download size BE, metadata). */
-export const XA_DATA = '(tts)';
-
 /** flatpak xa.sparse-cache: ref → {eol s, eolr s, tokt i LE, eds (ut) LE}. */
 export const XA_SPARSE_CACHE = 'a{sa{sv}}';
 
 /** flatpak deploy data `deploy` file: (s origin, s commit, as subpaths, t installed size BE, a{sv} metadata). */
 export const DEPLOY_DATA = '(ssasta{sv})';
-
-/** flatpak xa.extra-data-sources: a(ayttays): name, download size BE, installed size BE, sha256, uri. */
-export const EXTRA_DATA_SOURCES = 'a(ayttays)';
 
 /** Metadata keys. */
 export const KEY = {

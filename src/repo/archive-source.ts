@@ -8,7 +8,7 @@ import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { parseArchiveHeader, type ParsedArchiveHeader } from '../ostree/content.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
-import { checkAborted, FsTransport } from './fs-transport.js';
+import { checkAborted, FsTransport } from '../transport/local.js';
 import {
   SMALL_OBJECT_LIMIT,
   type ByteSink,

@@ -18,7 +18,7 @@ import { BARE_USER_META } from '../ostree/formats.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { MAX_METADATA_SIZE, missingObject, verifyMetadata } from './archive-source.js';
 import { contentMismatch, RawVerifier, verifyRaw } from './content-verify.js';
-import { checkAborted, FsTransport, isENOENT, notRegularFile, openError, readWhole, SOURCE_OPEN_FLAGS, streamHandle } from './fs-transport.js';
+import { checkAborted, FsTransport, isENOENT, notRegularFile, openError, readWhole, SOURCE_OPEN_FLAGS, streamHandle } from '../transport/local.js';
 import { SMALL_OBJECT_LIMIT, type ByteSink, type ContentObject, type LocalLayout, type ObjectSource, type ReadContentOptions, type ReadOptions } from './source.js';
 import { openXattrReader, type XattrReader } from './xattr.js';
 

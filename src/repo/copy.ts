@@ -10,7 +10,7 @@ import os from 'node:os';
 import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
-import { FsTransport } from './fs-transport.js';
+import { FsTransport } from '../transport/local.js';
 import type { ObjectSource } from './source.js';
 import { walkCommit } from './traverse.js';
 import type { Staging } from './writer.js';

@@ -6,7 +6,6 @@ export {
   Repo,
   openRepo,
   createArchiveRepo,
-  openOrCreateArchiveRepo,
   openObjectSource,
   openArchiveSource,
   isArchiveRepo,
@@ -19,7 +18,7 @@ export {
   type RefEntry,
   type WriteOptions,
 } from './repo.js';
-export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionId, formatRef, type RefLocation } from './refs.js';
+export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionId, type RefLocation } from './refs.js';
 export { parseRepoConfig, type RepoConfig } from './config.js';
 export {
   SMALL_OBJECT_LIMIT,
@@ -33,12 +32,10 @@ export {
 } from './source.js';
 export { ArchiveSource, MAX_METADATA_SIZE } from './archive-source.js';
 export { BareSource, type BareMode } from './bare-source.js';
-export { FsTransport } from './fs-transport.js';
+export { FsTransport } from '../transport/local.js';
 export { contentChecksum, verifyFilez, FilezVerifier, RawVerifier } from './content-verify.js';
 export { walkCommit, matchesPullDir, normalizeSubpaths, type WalkEntry, type WalkOptions } from './traverse.js';
 export { Staging, openStaging, STAGING_DIR, type StagingOptions, type PublishResult } from './writer.js';
-/** `Staging` under the name the usb layer imports. */
-export type { Staging as Stager } from './writer.js';
 export { copyCommit, defaultConcurrency, type CopyOptions, type CopyProgress, type CopyResult } from './copy.js';
 export { listObjects, verifyObject, type LooseObject } from './list.js';
 export { openXattrReader, type XattrReader } from './xattr.js';

@@ -8,7 +8,7 @@ import { CorruptError } from '../errors.js';
 import { decode } from '../gvariant/index.js';
 import { DETACHED_METADATA } from '../ostree/formats.js';
 import { parseLooseName, type ObjectType } from '../ostree/object.js';
-import { isENOENT } from './fs-transport.js';
+import { isENOENT } from '../transport/local.js';
 import type { ObjectSource } from './source.js';
 
 export interface LooseObject {

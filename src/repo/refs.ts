@@ -59,8 +59,3 @@ export function refFile(repoPath: string, rel: string): string {
   if (!abs.startsWith(refsDir + path.sep)) throw new UsageError(`ref path '${rel}' lies outside refs/`, { path: rel, code: 'EBADREF' });
   return abs;
 }
-
-/** Formats a location for messages: `heads:foo`, `remotes:origin/foo`, `mirrors:org.x.Y/foo`. */
-export function formatRef(loc: RefLocation): string {
-  return loc.kind === 'heads' ? loc.ref : loc.kind === 'remotes' ? `${loc.remote}:${loc.ref}` : `(${loc.collectionId}, ${loc.ref})`;
-}

@@ -13,7 +13,7 @@ import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
-import { FsTransport, isENOENT, readLocalFile } from './fs-transport.js';
+import { FsTransport, isENOENT, readLocalFile } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
 
@@ -288,9 +288,6 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   for (const d of REPO_DIRS) await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 }).catch(() => {});
   return repo;
 }
-
-/** Alias kept for callers that read better with it (src/usb/create.ts). */
-export const openOrCreateArchiveRepo = createArchiveRepo;
 
 /** Opens the objects of a repo on disk, whatever its mode. */
 export async function openObjectSource(repo: string | Repo): Promise<ObjectSource> {

@@ -1,46 +1,21 @@
 /**
- * The one interface every source repo is read through (archive over a transport, bare, bare-user, bare-user-only),
- * and the push-stream shapes shared with src/transport/. Everything an ObjectSource hands out has been checked
- * against its name: metadata before it is returned, content as it streams (the stream fails before it completes).
+ * The one interface every source repo is read through (archive over a transport, bare, bare-user, bare-user-only).
+ * Everything an ObjectSource hands out has been checked against its name: metadata before it is returned, content
+ * as it streams (the stream fails before it completes). The transport shapes (TransportLike, ByteSink, ReadOptions)
+ * live in src/transport/types.ts; they are re-exported here.
  */
 import type { FileInfo } from '../ostree/content.js';
 import type { MetadataType, ObjectType, RepoMode } from '../ostree/object.js';
-import type { LocalLayout } from './worker-pool.js';
+import type { ByteSink, ReadOptions } from '../transport/types.js';
 
-export type { LocalLayout };
+export type { ByteSink, Priority, ReadOptions, TransportLike } from '../transport/types.js';
 
-/** Scheduling hint for transports (src/transport/): metadata is fetched before content. */
-export type Priority = 'metadata' | 'content';
-
-export interface ReadOptions {
-  readonly signal?: AbortSignal;
-  readonly priority?: Priority;
-}
-
-/**
- * Where a push stream delivers bytes. `write` may return a promise: the producer waits for it (backpressure).
- * `reset()` means "the stream starts over from byte 0" (a transport retry): forget everything written so far.
- */
-export interface ByteSink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  reset(): void;
-}
-
-/**
- * The transport shape we need (src/transport/transport.ts implements it; structural typing keeps src/repo/ free of
- * an import cycle and usable before that module lands). Paths are relative to the repo root, `/`-separated.
- */
-export interface TransportLike {
-  readonly base: string;
-  /** The whole file, or null if it does not exist. */
-  read(relPath: string, opts?: ReadOptions): Promise<Uint8Array | null>;
-  /** Streams the file into `sink`; resolves to its length, or null if it does not exist. */
-  stream(relPath: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null>;
-  close(): Promise<void>;
-  /** Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if missing. */
-  readSmall?(relPath: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null>;
-  /** Optional: cheap existence test. */
-  exists?(relPath: string, opts?: ReadOptions): Promise<boolean>;
+/** What a worker thread can read directly (the copy engine's fast path; see ObjectSource.localLayout). */
+export interface LocalLayout {
+  /** Absolute repo path. */
+  readonly root: string;
+  /** archive: `.filez` copied verbatim; bare-user-only: uid/gid 0; bare: uid/gid from stat. */
+  readonly kind: 'archive' | 'bare-user-only' | 'bare';
 }
 
 /**

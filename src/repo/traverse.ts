@@ -8,7 +8,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import type { ObjectType } from '../ostree/object.js';
-import { checkAborted } from './fs-transport.js';
+import { checkAborted } from '../transport/local.js';
 import type { ObjectSource } from './source.js';
 
 export interface WalkEntry {

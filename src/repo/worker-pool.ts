@@ -17,7 +17,9 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { SMALL_OBJECT_LIMIT } from './source.js';
+import { SMALL_OBJECT_LIMIT, type LocalLayout } from './source.js';
+
+export type { LocalLayout };
 
 /** Header codecs for `(uuuusa(ayay))` / `(tuuuusa(ayay))` with empty xattrs (format.md §2.3, §2.4). Exported for tests. */
 export const HEADER_CODEC_JS = String.raw`
@@ -425,14 +427,6 @@ parentPort.on('message', (jobs) => {
   parentPort.postMessage(out);
 });
 `;
-
-/** What a worker can read directly. */
-export interface LocalLayout {
-  /** Absolute repo path. */
-  readonly root: string;
-  /** archive: `.filez` copied verbatim; bare-user-only: uid/gid 0; bare: uid/gid from stat. */
-  readonly kind: 'archive' | 'bare-user-only' | 'bare';
-}
 
 /** Stage bytes (metadata objects): write `data` to `tmp`, rename to `final`. */
 export interface WriteJob {

@@ -20,7 +20,7 @@ import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { parseLooseName, objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
-import { checkAborted, isENOENT } from './fs-transport.js';
+import { checkAborted, isENOENT } from '../transport/local.js';
 import { fsyncDir, type ArchiveRepo } from './repo.js';
 import type { ByteSink, ContentObject } from './source.js';
 import { CopyWorkerPool, DEFLATE_MEM_LEVEL, defaultWorkers, WORKER_OBJECT_LIMIT, type LocalLayout } from './worker-pool.js';
@@ -32,6 +32,12 @@ const execFileAsync = promisify(execFile);
 export const STAGING_DIR = 'tmp/sideload-staging';
 const LOCK_FILE = 'tmp/sideload-staging.lock';
 
+/**
+ * Fault injection for the crash tests: when set, `publish()` calls it before each object rename (`from` staged,
+ * `to` in objects/), on this thread; a throw there stops the publish as a power cut would at that point.
+ */
+export const publishFaults: { beforeRename: ((from: string, to: string) => void) | null } = { beforeRename: null };
+
 export interface StagingOptions {
   /** fsync before objects and files become visible (default true). false is for throwaway targets (ostree --disable-fsync). */
   readonly fsync?: boolean;
@@ -41,6 +47,11 @@ export interface StagingOptions {
   readonly earlySyncBytes?: number;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
+  /**
+   * The largest file the destination holds (FAT32: 4 GiB - 1). A streamed content object that would grow past it
+   * fails with EFBIG before the filesystem sees the write (fusefat wraps writes past 4 GiB around silently).
+   */
+  readonly maxFileSize?: number;
 }
 
 export interface PublishResult {
@@ -102,6 +113,7 @@ export class Staging {
   readonly fsync: boolean;
   readonly level: number;
   private readonly earlySyncBytes: number;
+  private readonly maxFileSize: number;
   /** Staged objects: `<checksum>.<type>`. */
   private readonly staged = new Map<string, ObjectType>();
   /** Lazily read `objects/xx` listings of the destination: name set per prefix. */
@@ -124,6 +136,7 @@ export class Staging {
     this.level = opts.compressionLevel ?? 6;
     this.earlySyncBytes = opts.earlySyncBytes ?? EARLY_SYNC_BYTES;
     this.workerCount = opts.workers ?? defaultWorkers();
+    this.maxFileSize = opts.maxFileSize ?? Infinity;
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new UsageError(`compression level ${this.level} is not in 0..9`);
   }
 
@@ -372,7 +385,7 @@ export class Staging {
     try {
       fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
       await fh.chmod(0o644); // whatever the umask
-      const out = new FileSink(fh);
+      const out = new FileSink(fh, this.maxFileSize);
       if (obj.format === 'filez') await obj.pipe(out, signal);
       else await this.deflateInto(obj, out, signal);
       await out.finish();
@@ -619,7 +632,7 @@ export class Staging {
         if (done % 1024 === 0) opts.onProgress?.(done, total);
       };
       // The workers when they run already, or for enough renames to pay for starting them.
-      const pool = this.pool ?? (names.length >= 256 ? this.workerPool() : null);
+      const pool = publishFaults.beforeRename ? null : (this.pool ?? (names.length >= 256 ? this.workerPool() : null));
       const CHUNK = pool ? 512 : 32;
       const chunks: number[] = [];
       for (let i = 0; i < names.length; i += CHUNK) chunks.push(i);
@@ -634,6 +647,7 @@ export class Staging {
         } else {
           for (let i = 0; i < slice.length; i++) {
             const [from, to] = slice[i] as [string, string];
+            publishFaults.beforeRename?.(from, to);
             try {
               await fs.rename(from, to);
             } catch (e) {
@@ -728,10 +742,14 @@ class FileSink implements ByteSink {
   private pos = 0;
   private wasReset = false;
   private chain: Promise<void> = Promise.resolve();
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly limit = Infinity,
+  ) {}
 
   write(chunk: Uint8Array): Promise<void> {
     const at = this.pos;
+    if (at + chunk.length > this.limit) return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
     this.pos += chunk.length;
     this.size = Math.max(this.size, this.pos);
     const p = this.chain.then(async () => {

@@ -60,7 +60,7 @@ function decodeBase64Strict(line: string, where: string, n: number): Uint8Array 
 
 /**
  * Loads a secret key: base64 of the 64-byte secret key, as `sideload keygen` and ostree's docs write it (a
- * 32-byte seed is accepted too). @throws UsageError (EBADKEY) naming `where`.
+ * 32-byte seed is accepted too). @throws UsageError (EUSAGE) naming `where`.
  */
 export function loadSecretKey(text: string, where: string): Uint8Array {
   const lines = keyLines(text);
@@ -75,7 +75,7 @@ export function loadSecretKey(text: string, where: string): Uint8Array {
   return sk;
 }
 
-/** Loads public keys: base64, one per line (blank lines and `#` comments skipped). @throws UsageError (EBADKEY). */
+/** Loads public keys: base64, one per line (blank lines and `#` comments skipped). @throws UsageError (EUSAGE) naming `where`. */
 export function loadPublicKeys(text: string, where: string): Uint8Array[] {
   const keys = keyLines(text).map((l) => decodeBase64Strict(l, where, ED25519_PUBLIC_KEY_BYTES));
   if (keys.length === 0) throw new UsageError(`${where}: no ed25519 public key in it`, { path: where });

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { InterruptedError, NetworkError } from '../errors.js';
-import type { ByteSink, ReadOptions, TransportLike } from '../repo/source.js';
+import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 export interface HttpTransportOptions {
   /** Attempts per request after the first one fails (default 5). */

@@ -17,12 +17,20 @@ export interface DriveLocation {
   readonly repoRel: string;
   /** The repo path, absolute. */
   readonly repo: string;
-  /** The filesystem is FAT-like: no symlinks, 4 GiB - 1 file size limit, case-insensitive. */
+  /** The filesystem is FAT-like (FAT12/16/32 or exFAT): no symlinks, case-insensitive names. */
   readonly fat: boolean;
+  /** The largest file the filesystem holds (FAT12/16/32: 4 GiB - 1), or null for no limit we know of. */
+  readonly maxFileSize: number | null;
+  /** What the filesystem was recognised as ('vfat', 'exfat', 'fuse.fusefat', 'fuseblk (exfat)' …), for messages. */
+  readonly fsType: string;
 }
 
-/** statfs magic numbers of filesystems without symlinks / with the 4 GiB limit. */
-const FAT_MAGICS = new Set([0x4d44 /* MSDOS */, 0x2011bab0 /* exFAT */]);
+/** FAT12/16/32 files stop one byte short of 4 GiB (the size field is 32 bits). */
+export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
+
+const MSDOS_MAGIC = 0x4d44;
+const EXFAT_MAGIC = 0x2011bab0;
+const FUSE_MAGIC = 0x65735546;
 
 /** Resolves and checks the drive and repo location. @throws with the path at fault. */
 export async function locateDrive(driveArg: string, destinationRepo?: string): Promise<DriveLocation> {
@@ -48,14 +56,131 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     throw new UsageError(`--destination-repo '${repoRel}' resolves to '${realProbe}', outside the drive '${drive}'`, { path: repoRel });
   const probeSt = await fs.stat(probe);
   if (probeSt.dev !== st.dev) throw new UsageError(`--destination-repo '${repoRel}' is on another filesystem than the drive '${drive}'`, { path: repoRel });
-  let fat = false;
+  return { drive, repoRel: path.normalize(repoRel), repo, ...(await probeFilesystem(drive)) };
+}
+
+export interface FilesystemFacts {
+  readonly fat: boolean;
+  readonly maxFileSize: number | null;
+  readonly fsType: string;
+}
+
+/**
+ * The facts about the filesystem holding `dir` that matter for a drive. The kernel's vfat and exfat drivers are
+ * known by their statfs magic. Through FUSE (fusefat, exfat-fuse: what machines without those drivers use) statfs
+ * says only "fuse", so the mount's type in /proc/self/mountinfo decides (`fuse.fusefat`), and for a `fuseblk`
+ * mount with no telling subtype (exfat-fuse) the boot sector of its device. Unknown: a POSIX filesystem.
+ */
+export async function probeFilesystem(dir: string): Promise<FilesystemFacts> {
+  const posix = (fsType: string): FilesystemFacts => ({ fat: false, maxFileSize: null, fsType });
+  let magic: number;
   try {
-    const sfs = await fs.promises.statfs(drive);
-    fat = FAT_MAGICS.has(Number(sfs.type));
+    magic = Number((await fs.promises.statfs(dir)).type);
   } catch {
-    // statfs unsupported: assume a POSIX filesystem
+    return posix('unknown'); // statfs unsupported: assume a POSIX filesystem
   }
-  return { drive, repoRel: path.normalize(repoRel), repo, fat };
+  if (magic === MSDOS_MAGIC) return fatFacts('vfat');
+  if (magic === EXFAT_MAGIC) return exfatFacts('exfat');
+  if (magic !== FUSE_MAGIC) return posix(`0x${magic.toString(16)}`);
+  const mount = await mountOf(dir);
+  if (!mount) return posix('fuse');
+  const type = mount.fsType.toLowerCase();
+  if (/exfat/.test(type)) return exfatFacts(mount.fsType);
+  if (/fat|msdos/.test(type)) return fatFacts(mount.fsType);
+  const boot = await bootSectorKind(mount.source);
+  if (boot === 'exfat') return exfatFacts(`${mount.fsType} (exfat)`);
+  if (boot === 'fat') return fatFacts(`${mount.fsType} (fat)`);
+  return posix(mount.fsType);
+}
+
+function fatFacts(fsType: string): FilesystemFacts {
+  return { fat: true, maxFileSize: FAT_MAX_FILE_SIZE, fsType };
+}
+
+function exfatFacts(fsType: string): FilesystemFacts {
+  return { fat: true, maxFileSize: null, fsType };
+}
+
+/** The mountinfo entry of the filesystem holding `dir` (matched by device number), or null. */
+async function mountOf(dir: string): Promise<{ fsType: string; source: string } | null> {
+  let text: string;
+  let dev: bigint;
+  try {
+    dev = (await fs.promises.stat(dir, { bigint: true })).dev;
+    text = await fs.promises.readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  // glibc's dev_t encoding (gnu_dev_major / gnu_dev_minor).
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const unescape = (f: string) => f.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  for (const line of text.split('\n')) {
+    // id parent major:minor root mountpoint options [optional fields…] - fstype source superoptions
+    const fields = line.split(' ');
+    if (fields[2] !== `${major}:${minor}`) continue;
+    const sep = fields.indexOf('-', 6);
+    if (sep < 0) continue;
+    return { fsType: unescape(fields[sep + 1] ?? ''), source: unescape(fields[sep + 2] ?? '') };
+  }
+  return null;
+}
+
+/** Reads the boot sector of a mount source (a device or image path, when we may read it): exFAT, FAT, or unknown. */
+async function bootSectorKind(source: string): Promise<'exfat' | 'fat' | null> {
+  if (!path.isAbsolute(source)) return null;
+  let fd: fs.promises.FileHandle | null = null;
+  try {
+    fd = await fs.promises.open(source, 'r');
+    const b = Buffer.alloc(512);
+    const { bytesRead } = await fd.read(b, 0, 512, 0);
+    if (bytesRead < 512 || b[510] !== 0x55 || b[511] !== 0xaa) return null;
+    if (b.toString('latin1', 3, 11) === 'EXFAT   ') return 'exfat';
+    if (b.toString('latin1', 82, 87) === 'FAT32' || /^FAT1[26] {3}$/.test(b.toString('latin1', 54, 62))) return 'fat';
+    return null;
+  } catch {
+    return null; // not readable (not root, not in the disk group): we cannot tell
+  } finally {
+    await fd?.close().catch(() => {});
+  }
+}
+
+/**
+ * fusefat answers a write to a full FAT with EPERM, not ENOSPC (measured: `dd` onto a full image stops with
+ * "Operation not permitted"). On such a drive, after checkWritable succeeded, that EPERM means a full drive: say so,
+ * naming the repo, as for ENOSPC. Any other error is returned as it is.
+ */
+export function fullDriveError(e: unknown, loc: DriveLocation): unknown {
+  const err = e as NodeJS.ErrnoException | null;
+  if (!loc.fat || !/fusefat/.test(loc.fsType) || err?.code !== 'EPERM') return e;
+  return new SideloadError(
+    'ENOSPC',
+    `no space left on the drive holding ${loc.repo} (the ${loc.fsType} filesystem refused a write with EPERM, which is how fusefat reports a full FAT)`,
+    { path: loc.repo },
+    undefined,
+    { cause: e },
+  );
+}
+
+/**
+ * On a case-insensitive drive (FAT, exFAT), refuses refs whose files differ only in case: they would share one ref
+ * file, and the summary would list a commit the ref file does not hold (measured on fusefat: `verify` then fails).
+ * `refPaths` are the repo-relative ref files of the drive after the run (`refs/mirrors/<cid>/<ref>`): the refs it
+ * keeps and the ones the run adds.
+ */
+export async function checkCaseCollisions(loc: DriveLocation, refPaths: readonly string[]): Promise<void> {
+  if (!loc.fat) return;
+  const seen = new Map<string, string>();
+  for (const p of refPaths) {
+    const other = seen.get(p.toLowerCase());
+    if (other !== undefined && other !== p)
+      throw new UnsupportedError(
+        `'${other}' and '${p}' differ only in case: on this ${loc.fsType} drive (case-insensitive names) they would be one file. Put them on separate drives, or use a filesystem with case-sensitive names.`,
+        { path: p, other, drive: loc.drive },
+        'ECASECOLLISION',
+      );
+    seen.set(p.toLowerCase(), p);
+  }
 }
 
 /** Refuses a drive we cannot write, before any work is done. */
@@ -68,8 +193,18 @@ export async function checkWritable(loc: DriveLocation): Promise<void> {
     await fs.writeFile(test, '');
     await fs.rm(test, { force: true });
   } catch (e) {
-    throw new SideloadError('EACCES', `cannot write to '${probe}' on the drive: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: probe });
+    throw unwritable(probe, e);
   }
+}
+
+/** Why a drive cannot be written, and what to do about it: a distinct code per cause (EROFS, EACCES, other). */
+export function unwritable(probe: string, e: unknown): SideloadError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (errno === 'EROFS')
+    return new SideloadError('EROFS', `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write (e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), or write to another drive`, { path: probe, errno });
+  if (errno === 'EACCES' || errno === 'EPERM')
+    return new SideloadError('EACCES', `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), mount the drive for your user (udisks does), or run as a user who can write there`, { path: probe, errno });
+  return new SideloadError('EWRITE', `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`, { path: probe, ...(errno ? { errno } : {}) });
 }
 
 /**

@@ -1,14 +1,15 @@
 /** `listDrive`: what a drive holds, per repo and collection, read from its summary and commits. */
 import path from 'node:path';
 import fs from 'fs-extra';
+import { NotFoundError } from '../errors.js';
 import { lookup } from '../gvariant/index.js';
 import { commitVersion, decodeCommit } from '../ostree/commit.js';
 import { swap64 } from '../ostree/endian.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
-import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
+import { readDriveState } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
 
 export interface ListedRef {
@@ -33,21 +34,36 @@ export interface ListedRepo {
   readonly collections: ReadonlyArray<{ readonly collectionId: string; readonly refs: readonly ListedRef[]; readonly upstreamSummary: boolean }>;
 }
 
+/**
+ * A drive repo without a summary was never published: a first `create` that was interrupted (Ctrl-C, a full
+ * drive) or is still running. Its staged objects are kept, so the same command resumes.
+ */
+async function readSummary(repo: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await fs.readFile(path.join(repo, 'summary')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new NotFoundError(
+      `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run the same create again to resume (objects already copied are kept)`,
+      { path: repo },
+      'ENOTPUBLISHED',
+    );
+  }
+}
+
 export async function listDrive(drive: string): Promise<ListedRepo[]> {
   const out: ListedRepo[] = [];
   for (const repo of await findDriveRepos(drive)) {
-    const summary = decodeSummary(new Uint8Array(await fs.readFile(path.join(repo, 'summary'))), path.join(repo, 'summary'));
+    const summary = decodeSummary(await readSummary(repo), path.join(repo, 'summary'));
     const objects = await openObjectSource(repo);
     try {
       const collections = [];
+      // Partial markers and recorded subpaths come from the one reader of drive state.
+      const state = await readDriveState(repo);
       for (const [cid, entries] of summaryCollections(summary)) {
         const refs: ListedRef[] = [];
-        // The subpaths of partial refs, as this collection's ostree-metadata commit records them.
-        const subpathsOf = new Map<string, string[]>();
-        const meta = entries.find((e) => e.ref === METADATA_REF);
-        const metaBytes = meta ? await objects.readMetadata(meta.checksum, 'commit').catch(() => null) : null;
-        const sp = metaBytes && meta ? lookup(decodeCommit(metaBytes, meta.checksum).metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
-        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) subpathsOf.set(ref, paths);
+        const subpathsOf = new Map<string, readonly string[]>();
+        for (const r of state.refs) if (r.collectionId === cid && r.subpaths) subpathsOf.set(r.ref, r.subpaths);
         for (const e of entries) {
           if (e.ref === METADATA_REF) continue;
           const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
@@ -62,8 +78,8 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(version ? { version } : {}),
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
-            partial: await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`)),
-            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as string[] } : {}),
+            partial: state.commits.get(e.checksum)?.partial ?? (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),
+            ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });
         }

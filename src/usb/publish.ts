@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { SideloadError } from '../errors.js';
-import { checkRepoTree, fsyncDir, lexicalInside, lstatSafe, readTextSafe, removeEmptyParentsSafe, removeSafe, renameSafe, safePath, writeFileSafe } from './drive-fs.js';
+import { CorruptError, SideloadError } from '../errors.js';
+import { checkRepoTree, DIR_MODE, fsyncDir, lexicalInside, lstatSafe, mkdirSafe, readTextSafe, removeEmptyParentsSafe, removeSafe, safePath, writeFileSafe } from './drive-fs.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -17,8 +17,11 @@ export type PublishOp =
   | { readonly op: 'ref'; readonly path: string; readonly checksum: string | null }
   /** Create or remove `state/<commit>.commitpartial`. */
   | { readonly op: 'partial'; readonly commit: string; readonly present: boolean }
-  /** Replace `to` (a file or directory) by the staged `from`; both relative to the repo. */
-  | { readonly op: 'replace'; readonly from: string; readonly to: string }
+  /**
+   * Replace `to` (a file or directory) by the staged `from`; both relative to the repo. With `driveRoot` (the
+   * drive root relative to the repo, `..` segments only), `to` is a plain file name in the drive's root instead.
+   */
+  | { readonly op: 'replace'; readonly from: string; readonly to: string; readonly driveRoot?: string }
   /** Remove a file or directory. */
   | { readonly op: 'remove'; readonly path: string };
 
@@ -28,6 +31,13 @@ export interface Journal {
 }
 
 export { fsyncDir } from './drive-fs.js';
+
+/** A file name in the drive root, `driveRoot` levels above the repo: nothing else is accepted from a journal. */
+function atDriveRoot(repo: string, driveRoot: string, name: string): string {
+  if (!/^\.\.(\/\.\.){0,15}$/.test(driveRoot) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new CorruptError(`publish journal names a drive-root file '${driveRoot}/${name}' that is not a plain name above the repo`, { path: name });
+  return path.join(path.resolve(repo, driveRoot), name);
+}
 
 /**
  * Every write and delete goes through drive-fs.ts: parents lstat'ed from the repo down, a symlink among them
@@ -39,7 +49,7 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       lexicalInside(repo, op.path);
       if (op.checksum === null) {
         await removeSafe(repo, op.path);
-        await removeEmptyParentsSafe(repo, path.dirname(op.path), 'refs');
+        await removeEmptyParentsSafe(repo, path.dirname(op.path), 'refs/mirrors');
       } else {
         const current = await readTextSafe(repo, op.path);
         if (current !== `${op.checksum}\n`) await writeFileSafe(repo, op.path, `${op.checksum}\n`, fsync);
@@ -55,21 +65,23 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       return;
     }
     case 'replace': {
-      lexicalInside(repo, op.from);
-      const to = lexicalInside(repo, op.to);
-      const from = await lstatSafe(repo, op.from);
-      if (!from) {
-        // Already done by an earlier, interrupted run; that run may have died before removing the old copy.
-        await removeOldCopies(repo, op.to);
+      const fromRel = path.relative(repo, lexicalInside(repo, op.from));
+      const fromSt = await lstatSafe(repo, fromRel);
+      if (!fromSt) {
+        await removeSafe(repo, `${fromRel}.moving`); // already done by an earlier, interrupted run
+        await removeOldCopies(repo, op.to, op.driveRoot);
         return;
       }
-      const toRel = path.relative(repo, to);
-      if (from.isDirectory()) {
-        const old = `${toRel}.old-${process.pid}`;
-        if (await lstatSafe(repo, toRel)) await renameSafe(repo, toRel, old);
-        await renameSafe(repo, op.from, toRel);
-        await removeOldCopies(repo, op.to);
-      } else await renameSafe(repo, op.from, toRel);
+      const from = path.join(repo, fromRel);
+      let to: string;
+      if (op.driveRoot === undefined) {
+        const toRel = path.relative(repo, lexicalInside(repo, op.to));
+        await mkdirSafe(repo, path.dirname(toRel));
+        to = await safePath(repo, toRel);
+      } else to = atDriveRoot(repo, op.driveRoot, op.to); // a plain name: a symlink there is replaced, not followed
+      if (fromSt.isDirectory()) await replaceDir(repo, from, to, fsync);
+      else await fs.rename(from, to);
+      await removeOldCopies(repo, op.to, op.driveRoot);
       if (fsync) await fsyncDir(path.dirname(to));
       return;
     }
@@ -79,13 +91,78 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
   }
 }
 
-/** Removes `<to>.old-<pid>` siblings a replace left (this run's, or one killed between its renames and rm). */
-async function removeOldCopies(repo: string, toRel: string): Promise<void> {
+/** Removes `<to>.old-<pid>` siblings that a directory replace of an earlier version left when it was killed. */
+async function removeOldCopies(repo: string, toRel: string, driveRoot: string | undefined): Promise<void> {
+  if (driveRoot !== undefined) return;
   const to = await safePath(repo, toRel);
   const base = path.basename(to);
   const dir = path.dirname(to);
   for (const e of await fs.readdir(dir).catch(() => [] as string[]))
     if (e.startsWith(`${base}.old-`) && /^\d+$/.test(e.slice(base.length + 5))) await removeSafe(repo, path.relative(repo, path.join(dir, e)));
+}
+
+/**
+ * Replaces the directory `to` by the staged directory `from` without renaming a directory: FAT through fusefat
+ * "renames" a directory by making an empty one under the new name (its files are lost), so files move one by one.
+ * Idempotent, for the journal: phase 1 removes what `to` has and `from` does not, then leaves a marker next to
+ * `from`; phase 2 moves the files (a replay skips phase 1 once the marker is there, since `from` is no longer
+ * whole) and removes `from`, then the marker. Readers see a mix of old and new files only while the journal is
+ * pending, as they see a missing directory while any publish op is half done. `to` must not be a symlink (it
+ * would lead the prune and the moves out of the drive); symlinks below it are removed, never followed.
+ */
+async function replaceDir(repo: string, from: string, to: string, fsync: boolean): Promise<void> {
+  const toSt = await fs.lstat(to).catch(() => null);
+  if (toSt?.isSymbolicLink())
+    throw new CorruptError(`'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`, { path: to, repo }, 'EUNSAFEPATH');
+  const marker = `${from}.moving`;
+  if (!(await fs.pathExists(marker))) {
+    await pruneTree(from, to);
+    await writeFileSafe(repo, path.relative(repo, marker), '', fsync);
+  }
+  await moveTree(from, to, fsync);
+  await fs.rm(from, { recursive: true, force: true });
+  await fs.rm(marker, { force: true });
+}
+
+/** Removes everything under `to` that `from` does not have (or has as the other kind: file vs directory). */
+async function pruneTree(from: string, to: string): Promise<void> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.readdir(to, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return void (await fs.rm(to, { force: true }));
+    throw e;
+  }
+  for (const e of entries) {
+    const src = await fs.lstat(path.join(from, e.name)).catch(() => null);
+    const dst = path.join(to, e.name);
+    // A symlink in `to` (never a directory here: withFileTypes does not follow it) is removed itself.
+    if (src?.isDirectory() && e.isDirectory()) await pruneTree(path.join(from, e.name), dst);
+    else if (!src || src.isDirectory() !== e.isDirectory() || e.isSymbolicLink()) await fs.rm(dst, { recursive: true, force: true });
+  }
+}
+
+/** Moves every file of `from` to the same place under `to` (file renames only), creating directories (0755) as needed. */
+async function moveTree(from: string, to: string, fsync: boolean): Promise<void> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.readdir(from, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // moved by an earlier run
+    throw e;
+  }
+  // lstat: a symlink where the directory goes is removed and replaced by a real directory, never followed.
+  if (!(await fs.lstat(to).catch(() => null))?.isDirectory()) {
+    await fs.rm(to, { force: true });
+    await fs.mkdir(to, { mode: DIR_MODE });
+    await fs.chmod(to, DIR_MODE);
+  }
+  for (const e of entries) {
+    if (e.isDirectory()) await moveTree(path.join(from, e.name), path.join(to, e.name), fsync);
+    else await fs.rename(path.join(from, e.name), path.join(to, e.name));
+  }
+  if (fsync) await fsyncDir(to);
 }
 
 /** Writes the journal, applies every op in order, then removes the journal. */

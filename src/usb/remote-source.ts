@@ -17,7 +17,7 @@ import { KEY, SUMMARY_INDEX, XA_CACHE } from '../ostree/formats.js';
 import { openArchiveSource } from '../repo/index.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { loadPublicKeys } from '../sign/index.js';
-import { openTransport, type Transport } from '../transport/index.js';
+import { openTransport, type TransportLike } from '../transport/index.js';
 import type { ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, verifyOne } from './upstream.js';
@@ -87,7 +87,7 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
 /** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */
 export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   const facts = await remoteFacts(spec);
-  const transport: Transport = await openTransport(facts.url, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
+  const transport: TransportLike = await openTransport(facts.url, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
   const opt = spec.signal ? { signal: spec.signal } : {};
   const files = new Map<string, Uint8Array>();
   const get = async (p: string) => {
@@ -169,6 +169,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
     trustedKeys: async () => facts.keys,
     upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),
+    // A --url source's name is its host: no remote name to suggest.
+    upstreamRemote: async () => ({ url: facts.url, ...(spec.flatpakrepo || spec.remote ? { name: facts.name } : {}) }),
     close: async () => {
       await objects.close?.();
       await transport.close();

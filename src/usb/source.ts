@@ -5,22 +5,9 @@
 import type { VarDict } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import type { ObjectSource } from '../repo/index.js';
+import type { SourceKind, SourceRef } from '../flatpak/catalog.js';
 
-export type SourceKind = 'installation' | 'repo' | 'remote';
-
-export interface SourceRef {
-  /** Full ref: `app/ID/ARCH/BRANCH`, `runtime/…`, `appstream2/ARCH`, `ostree-metadata` … */
-  readonly ref: string;
-  /** The collection this ref belongs to; null when the source cannot tell (an error for refs we copy). */
-  readonly collectionId: string | null;
-  readonly commit: string;
-  /** Installation: the origin remote. Remote sources: the remote name. */
-  readonly remote?: string;
-  /** Installation: the deploy subpaths (`/de`); empty = whole ref installed. */
-  readonly deploySubpaths?: readonly string[];
-  /** The flatpak metadata keyfile text when the source has it without reading the commit (deploy dir, xa.cache). */
-  readonly metadataText?: string;
-}
+export type { SourceKind, SourceRef } from '../flatpak/catalog.js';
 
 /** Upstream summary files of one collection, as published (drive.md §5). */
 export interface UpstreamFiles {
@@ -54,5 +41,7 @@ export interface Source {
   trustedKeys(collectionId: string): Promise<TrustedKeys>;
   /** Upstream descriptive metadata (xa.title …) for the ostree-metadata commit. */
   upstreamMetadata(collectionId: string): Promise<VarDict | undefined>;
+  /** The upstream remote of a collection: its name at the source and its URL, when the source knows them. */
+  upstreamRemote?(collectionId: string): Promise<{ readonly name?: string; readonly url?: string } | undefined>;
   close(): Promise<void>;
 }

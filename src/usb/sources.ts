@@ -10,7 +10,7 @@ import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { openObjectSource, type ObjectSource } from '../repo/index.js';
-import { readLocalFile } from '../repo/fs-transport.js';
+import { readLocalFile } from '../transport/local.js';
 import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
@@ -136,6 +136,10 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
         if (v) meta.push([key, new Variant('s', v)]);
       }
       return meta.length ? meta : undefined;
+    },
+    async upstreamRemote(cid) {
+      const remote = cidRemotes(cid)[0];
+      return remote ? { name: remote.name, ...(remote.url ? { url: remote.url } : {}) } : undefined;
     },
     close: async () => objects.close?.(),
   };

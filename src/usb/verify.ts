@@ -22,7 +22,7 @@ import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish, JOURNAL, listLeftovers, replay } from './publish.js';
 import { listRefFiles } from './sources.js';
 import { checkUpstream, indexedNames, UPSTREAM_ROOT_FILES } from './upstream.js';
-import { UPSTREAM_DIR } from './create.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
 
 export interface VerifyOptions {
   /** ed25519 public keys the drive's summary and ostree-metadata commits must be signed with. */

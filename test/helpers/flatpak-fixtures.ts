@@ -3,39 +3,23 @@
  * running our CLI as a process. Suites that need flatpak/ostree/gpg use `describeInterop`: skipped without the
  * tools, but on CI (CI=true) a missing tool is a failing test, never a silent skip.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { describe, it } from 'vitest';
+import { buildDist, buildExample, distOnce, exampleArgs, exampleKey, exampleOnce, type ExampleOptions } from './build-fixtures.js';
+import { run, runOk, type RunResult } from './process.js';
 import { projectRoot } from './shared.js';
+import { fixturesRoot, tempDir } from './tmp.js';
+import { describeWithTools, missingTools } from './tools.js';
 
-const execFileAsync = promisify(execFile);
-
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { run, runOk, tempDir, type RunResult };
 
 export const interopTools = ['ostree', 'flatpak', 'gpg'] as const;
-export const interopAvailable = interopTools.every(has);
-const isCI = process.env['CI'] === 'true';
+export const interopAvailable = missingTools(interopTools).length === 0;
 
 /** `describe` for suites that need ostree, flatpak and gpg (see the module comment). */
 export function describeInterop(name: string, fn: () => void): void {
-  if (interopAvailable) describe(name, fn);
-  else if (isCI)
-    describe(name, () => {
-      it('needs ostree, flatpak and gpg', () => {
-        throw new Error(`missing ${interopTools.filter((t) => !has(t)).join(', ')} and CI=true: .ci/run installs them`);
-      });
-    });
-  else describe.skip(`${name} (needs ${interopTools.join(', ')})`, fn);
+  describeWithTools(interopTools, name, fn);
 }
 
 export const CID = 'org.example.Stable';
@@ -47,39 +31,6 @@ export const ARCH = (() => {
   }
 })();
 
-export async function tempDir(prefix = 'sideload-test-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
-}
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command; never throws for a non-zero exit (the test asserts on `code`). */
-export async function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(cmd, args as string[], {
-      maxBuffer: 256 << 20,
-      env: { ...process.env, ...(opts.env ?? {}) },
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      timeout: opts.timeoutMs ?? 300_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? err.message };
-  }
-}
-
-/** Like run, but throws (with stderr) when the command fails. */
-export async function runOk(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-
 /** Runs the sideload CLI from source (tsx-free: the compiled dist/ is built once by `ensureBuilt`). */
 export async function sideload(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   await ensureBuilt();
@@ -87,9 +38,13 @@ export async function sideload(args: readonly string[], opts: { env?: NodeJS.Pro
 }
 
 let built: Promise<void> | null = null;
-/** Compiles src/ to dist/ once per test process (tests run the real CLI binary). */
+/**
+ * Resolves once dist/ holds the compiled CLI: built once per run by the globalSetup (every test process waits for
+ * that one build; none compiles while another runs dist/cli/main.js), or once per process outside it.
+ */
 export function ensureBuilt(): Promise<void> {
-  built ??= runOk(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')]).then(() => undefined);
+  const fixtures = fixturesRoot();
+  built ??= (fixtures ? distOnce(fixtures) : buildDist()).then(() => undefined);
   return built;
 }
 
@@ -103,12 +58,19 @@ export interface ExampleRepo {
   update(version: number): Promise<void>;
 }
 
-/** Builds the example repo (app, runtime, Locale, GL, appstream; GPG-signed) into a fresh temp dir. */
-export async function makeExampleRepo(opts: { arches?: string[]; bigMb?: number } = {}): Promise<ExampleRepo> {
+/**
+ * The example repo (app, runtime, Locale, GL, appstream; GPG-signed) in a fresh temp dir of the caller's own: a copy
+ * of the one built once per run for these options (so `update` and any damage stay in this copy), or built here
+ * when there is no run-wide build (outside the globalSetup, or `bigMb`, whose content is random).
+ */
+export async function makeExampleRepo(opts: ExampleOptions = {}): Promise<ExampleRepo> {
   const dir = await tempDir('sideload-example-');
   const script = path.join(projectRoot, 'scripts/make-example-repo.sh');
-  const extra = [...(opts.arches ?? []).flatMap((a) => ['--arch', a]), ...(opts.bigMb ? ['--big-mb', String(opts.bigMb)] : [])];
-  await runOk('bash', [script, dir, ...extra]);
+  const key = exampleKey(opts);
+  const fixtures = fixturesRoot();
+  if (key && fixtures) await runOk('cp', ['-a', `${await exampleOnce(fixtures, key, opts)}/.`, dir]);
+  else await buildExample(dir, opts);
+  const extra = exampleArgs(opts);
   return {
     dir,
     repo: path.join(dir, 'repo'),

@@ -2,48 +2,30 @@
  * Repos made by the real ostree CLI in temp dirs, for src/repo/ tests. Every fixture is built from scratch (a few
  * hundred ms each), so tests never depend on checked-in binary repos.
  *
- * Tests that need ostree use `describeOstree`: it skips when ostree is missing, except on CI
+ * Tests that need ostree use `describeOstree` (the tool gate of ./tools.ts): skipped without it, except on CI
  * (process.env.CI === 'true'), where a missing ostree fails the suite.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, it } from 'vitest';
+import { fsck } from './fsck.js';
+import { tempDir as runTempDir } from './tmp.js';
+import { describeWithTools, hasTool, isCI } from './tools.js';
 
 const execFileAsync = promisify(execFile);
 
 export type OstreeMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 export const ALL_MODES: readonly OstreeMode[] = ['archive', 'bare', 'bare-user', 'bare-user-only'];
 
-function probe(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export const ostreeAvailable = probe('ostree', ['--version']);
-export const isCI = process.env['CI'] === 'true';
+export const ostreeAvailable = hasTool('ostree');
+export { isCI };
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-/**
- * `describe` for suites that need the ostree CLI: skipped without it, but on CI a missing ostree is a failure
- * (a test that says so), never a silent skip.
- */
+/** `describe` for suites that need the ostree CLI (skipped without it; a failure under CI=true). */
 export function describeOstree(name: string, fn: () => void): void {
-  if (ostreeAvailable) describe(name, fn);
-  else if (isCI)
-    describe(name, () => {
-      it('needs the ostree CLI', () => {
-        throw new Error('ostree is not installed, and CI=true: install ostree (apt-get install ostree)');
-      });
-    });
-  else describe.skip(`${name} (ostree not installed)`, fn);
+  describeWithTools(['ostree'], name, fn);
 }
 
 /** Runs ostree; returns stdout. Throws with stderr on failure. */
@@ -57,9 +39,12 @@ export async function ostree(args: string[], opts: { cwd?: string } = {}): Promi
   }
 }
 
-/** A fresh temp directory, removed by the returned cleanup. */
+/**
+ * A fresh temp directory (./tmp.ts: removed with the run's temp root anyway) and a `cleanup` that frees it early.
+ * New tests: use `tempDir` of ./tmp.ts.
+ */
 export async function tempDir(prefix = 'sideload-repo-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await runTempDir(prefix);
   return { dir, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 }
 
@@ -189,7 +174,7 @@ export async function diffTrees(a: string, b: string): Promise<string> {
   }
 }
 
-/** `ostree fsck` of a repo; returns its output, throws when it fails. */
+/** `ostree fsck` of a repo; returns its output, throws when it fails (./fsck.ts). */
 export async function ostreeFsck(repo: string): Promise<string> {
-  return ostree(['fsck', `--repo=${repo}`]);
+  return fsck(repo);
 }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { runOk } from '../helpers/flatpak-fixtures.js';
 
 export { snapshotDir } from '../helpers/tree-snapshot.js';
+/** `ostree fsck` of a drive repo; returns its output (throws if it fails). */
+export { fsck } from '../helpers/fsck.js';
 
 /** `refs/mirrors/<cid>/<ref>` files of a repo → `cid ref` → checksum. */
 export async function mirrorRefs(repo: string): Promise<Map<string, string>> {
@@ -63,9 +65,4 @@ export function appInstallRefs(arch: string): string[] {
     `runtime/org.example.Platform/${arch}/stable`,
     `runtime/org.example.Platform.Locale/${arch}/stable`,
   ];
-}
-
-/** `ostree fsck` of a drive repo; returns its output (throws if it fails). */
-export async function fsck(repo: string): Promise<string> {
-  return runOk('ostree', ['fsck', `--repo=${repo}`]);
 }

@@ -24,6 +24,7 @@ import {
 } from '../helpers/flatpak-fixtures.js';
 import { decodeSummary } from '../../src/summary/summary.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
+import { objectPath } from '../../src/ostree/object.js';
 import { lookup } from '../../src/gvariant/index.js';
 import { appInstallRefs, fsck, mirrorRefs, objectNames, snapshotDir, summaryView } from './create-helpers.js';
 
@@ -71,6 +72,16 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(await fs.readdir(path.join(repo, 'state'))).toEqual([]);
   });
 
+  it("the drive's .flatpakrepo carries the installation remote's URL, title and key; the README names the remote", async () => {
+    const text = await fs.readFile(path.join(drive, `${CID}.flatpakrepo`), 'utf8');
+    expect(text).toContain(`Url=file://${ex.repo}\n`);
+    expect(text).toContain(`DeploySideloadCollectionID=${CID}\n`);
+    expect(text).toMatch(/^GPGKey=[A-Za-z0-9+/=]{40,}$/m);
+    const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
+    expect(readme).toContain(`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`);
+    expect(readme).not.toContain('placeholder');
+  });
+
   it.each([
     ['the mount directory', (d: string) => d],
     ['the repo path', (d: string) => path.join(d, '.ostree/repo')],
@@ -96,7 +107,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     // ours has exactly one extra ref: the ostree-metadata commit of drive.md §4, bound to the collection.
     const meta = slRefs.get(`${CID} ostree-metadata`) as string;
     expect(meta).toMatch(/^[0-9a-f]{64}$/);
-    const commitBytes = await fs.readFile(path.join(slRepo, 'objects', meta.slice(0, 2), `${meta.slice(2)}.commit`));
+    const commitBytes = await fs.readFile(path.join(slRepo, objectPath(meta, 'commit', 'archive')));
     const commit = decodeCommit(new Uint8Array(commitBytes), meta);
     expect(lookup(commit.metadata, 'ostree.collection-binding')?.value).toBe(CID);
     expect(lookup(commit.metadata, 'ostree.ref-binding')?.value).toEqual(['ostree-metadata']);
@@ -106,7 +117,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const slObjects = new Set(await objectNames(slRepo));
     for (const o of fpObjects) expect(slObjects.has(o), o).toBe(true);
     const extra = [...slObjects].filter((o) => !fpObjects.includes(o));
-    expect(extra).toEqual([`${meta.slice(0, 2)}/${meta.slice(2)}.commit`]);
+    expect(extra).toEqual([objectPath(meta, 'commit', 'archive').slice('objects/'.length)]);
   });
 
   it('writes a summary that ostree decodes to the same content as create-usb’s, apart from last-modified and ostree-metadata', async () => {
@@ -210,6 +221,17 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const withoutMeta = (m: Map<string, string>) => new Map([...m].filter(([k]) => k !== `${CID} ostree-metadata`));
     expect(withoutMeta(await mirrorRefs(path.join(d2, '.ostree/repo')))).toEqual(withoutMeta(refs));
     expect((await fs.readdir(path.join(d2, '.ostree/repo/state'))).sort()).toEqual(state);
+  });
+
+  it('--locales fr from a German-only installation says plainly that the source has no fr and what goes on the drive', async () => {
+    const d = await tempDir('sideload-nofr-');
+    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', '--locales', 'fr', d, 'org.example.App'], { env: partial.env });
+    expect(r.code, r.stderr).toBe(0);
+    for (const ref of [APP_LOCALE, PLATFORM_LOCALE]) {
+      expect(r.stderr).toContain(`warning: the source installation has no fr for '${ref}' (installed: de); the drive gets it without any language (its metadata only)`);
+      expect(r.stdout).toMatch(new RegExp(`${ref.replace(/[./]/g, '\\$&')} +[0-9a-f]{12} \\[related\\] \\(partial: metadata only\\)`));
+    }
+    expect(r.stdout + r.stderr).not.toMatch(/\(none\)|\(partial: \)/);
   });
 
   it('marks the same commits partial as real flatpak create-usb does', async () => {

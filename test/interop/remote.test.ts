@@ -4,10 +4,10 @@
  * flatpak and matches one made with --repo; every fault ends in a good drive or in a clear error with its exit code
  * and the drive as it was; an update downloads exactly the objects the drive lacks.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { objectPath } from '../../src/ostree/object.js';
 import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo, type RunResult } from '../helpers/flatpak-fixtures.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
@@ -16,8 +16,6 @@ const APP = `app/org.example.App/${ARCH}/stable`;
 const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 /** Fast retries, short stalls, and never a proxy for 127.0.0.1. */
 const NET_ENV = { SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '3', SIDELOAD_HTTP_STALL_MS: '400', http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: '127.0.0.1' };
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** The drive's tree, the staging area under tmp/ left out (a failed network run keeps it to resume). */
 const snapshot = (dir: string) => snapshotDir(dir, { skip: (r) => /(^|\/)repo\/tmp$/.test(r) });
@@ -273,7 +271,7 @@ describeInterop('create from an HTTP remote', () => {
       const appCommit = await sourceCommit(ex, APP);
       // The app's root dirtree (`ostree ls -C -d` prints the tree checksum, then the dirmeta's).
       const rootTree = (await runOk('ostree', [`--repo=${ex.repo}`, 'ls', '-C', '-d', appCommit, '/'])).match(/[0-9a-f]{64}/)?.[0] as string;
-      const target = `objects/${rootTree.slice(0, 2)}/${rootTree.slice(2)}.dirtree`;
+      const target = objectPath(rootTree, 'dirtree', 'archive');
       expect(trees).toContain(target);
       const other = trees.find((t) => t !== target) as string;
       server.addFault(target, { kind: 'bytes', body: await fs.readFile(path.join(ex.repo, other)) });
@@ -343,7 +341,7 @@ describeInterop('updating a drive from an HTTP remote', () => {
     const newApp = await sourceCommit(ex, APP);
     expect(newApp).not.toBe(oldApp);
     const newInSource = (await objectFiles(ex.repo)).filter((o) => !sourceBefore.has(o));
-    expect(newInSource).toContain(`objects/${newApp.slice(0, 2)}/${newApp.slice(2)}.commit`);
+    expect(newInSource).toContain(objectPath(newApp, 'commit', 'archive'));
 
     server.resetLog();
     const second = await fromUrl(server, ex, drive);
@@ -369,7 +367,7 @@ describeInterop('updating a drive from an HTTP remote', () => {
 async function metadataCommitObject(drive: string): Promise<string> {
   const c = (await driveRefs(drive)).get('ostree-metadata') as string;
   expect(c).toMatch(/^[0-9a-f]{64}$/);
-  return `objects/${c.slice(0, 2)}/${c.slice(2)}.commit`;
+  return objectPath(c, 'commit', 'archive');
 }
 
 /** Refs without the drive's own ostree-metadata ref (its commit differs with the time it was made). */

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { decodeCommit } from '../../src/ostree/commit.js';
+import { objectPath } from '../../src/ostree/object.js';
 import { ARCH, CID, describeInterop, makeExampleRepo, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
@@ -37,7 +38,7 @@ describeInterop('updating a drive', () => {
   const create = (repo: string, extra: string[] = []) => sideload(['create', '--repo', repo, '--gpg-import', ex.gpgKey, '--no-fsync', '--json', ...extra, drive, 'org.example.App']);
   const metadataCommit = async () => {
     const c = (await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ostree-metadata`) as string;
-    return { checksum: c, commit: decodeCommit(new Uint8Array(await fs.readFile(path.join(drive, '.ostree/repo/objects', c.slice(0, 2), `${c.slice(2)}.commit`))), c) };
+    return { checksum: c, commit: decodeCommit(new Uint8Array(await fs.readFile(path.join(drive, '.ostree/repo', objectPath(c, 'commit', 'archive')))), c) };
   };
 
   it('a newer build replaces the app and keeps the rest; ostree-metadata chains to the previous one', async () => {

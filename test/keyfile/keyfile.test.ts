@@ -1,14 +1,11 @@
 /**
- * src/keyfile/: GKeyFile parsing and printing. Unit tests of each rule, then the same text read by GLib itself
- * (`ostree config get`, which is g_key_file_get_string on the repo config) and written by it (`ostree config set`).
+ * src/keyfile/: GKeyFile parsing and printing, a unit test of each rule. keyfile.interop.test.ts has GLib read and
+ * write the same text (`ostree config get`/`set`).
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptError } from '../../src/errors.js';
 import { escapeValue, KeyFileSyntaxError, parseKeyFile, printKeyFile } from '../../src/keyfile/index.js';
 import { parseRepoConfig } from '../../src/repo/config.js';
-import { describeOstree, ostree, ostreeInit, tempDir } from '../helpers/repo-fixtures.js';
 
 const SAMPLE = [
   '# a comment',
@@ -159,68 +156,5 @@ describe('printKeyFile / escapeValue', () => {
     const text = printKeyFile([['g', values.map((v, i) => [`k${i}`, v] as const)]]);
     const back = parseKeyFile(text);
     values.forEach((v, i) => expect(back.get('g', `k${i}`), JSON.stringify(v)).toBe(v));
-  });
-});
-
-describeOstree('GLib agrees (ostree config get/set are g_key_file_get_string/set_string)', () => {
-  it('values we parse are the values GLib reads from the same file', async () => {
-    const { dir, cleanup } = await tempDir('sideload-keyfile-');
-    try {
-      const repo = path.join(dir, 'repo');
-      await ostreeInit(repo, 'archive');
-      const extra = [
-        '',
-        '# comment',
-        '[test]',
-        'plain=value',
-        '  spaced   =   x y  ',
-        'escaped=\\sleading\\ttab\\\\back\\nnl\\rcr',
-        'list=a;b;c;',
-        'url=https://example.org/repo/?x=1#frag',
-        'empty=',
-        'unicode=Grüße ✓',
-        '[remote "origin"]',
-        'url=file:///mnt/usb/.ostree/repo',
-        'gpg-verify=false',
-      ].join('\n');
-      const text = (await fs.readFile(path.join(repo, 'config'), 'utf8')) + extra + '\n';
-      await fs.writeFile(path.join(repo, 'config'), text);
-      const ours = parseKeyFile(text);
-      for (const [group, key] of [
-        ['core', 'mode'],
-        ['core', 'repo_version'],
-        ['test', 'plain'],
-        ['test', 'spaced'],
-        ['test', 'escaped'],
-        ['test', 'list'],
-        ['test', 'url'],
-        ['test', 'empty'],
-        ['test', 'unicode'],
-        ['remote "origin"', 'url'],
-        ['remote "origin"', 'gpg-verify'],
-      ] as const) {
-        const glib = await ostree(['config', `--repo=${repo}`, 'get', group.startsWith('remote ') ? `remote "origin".${key}` : `${group}.${key}`]);
-        expect(ours.get(group, key), `${group}.${key}`).toBe(glib.slice(0, -1)); // ostree prints the value and '\n'
-      }
-      expect(ours.getList('test', 'list')).toEqual(['a', 'b', 'c']);
-      expect(ours.getBoolean('remote "origin"', 'gpg-verify')).toBe(false);
-    } finally {
-      await cleanup();
-    }
-  });
-
-  it('values GLib writes are read back by us unchanged', async () => {
-    const { dir, cleanup } = await tempDir('sideload-keyfile-');
-    try {
-      const repo = path.join(dir, 'repo');
-      await ostreeInit(repo, 'archive');
-      const values = [' lead and trail ', 'tab\tinside', 'back\\slash', 'new\nline', 'cr\rhere', 'semi;colon', 'Grüße ✓', '\tleading tab'];
-      for (const [i, v] of values.entries()) await ostree(['config', `--repo=${repo}`, 'set', `written.k${i}`, v]);
-      const kf = parseKeyFile(await fs.readFile(path.join(repo, 'config'), 'utf8'));
-      expect(kf.get('core', 'mode')).toBe('archive-z2');
-      values.forEach((v, i) => expect(kf.get('written', `k${i}`), JSON.stringify(v)).toBe(v));
-    } finally {
-      await cleanup();
-    }
   });
 });

@@ -8,10 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
 import { CopyWorkerPool, FILEZ_SLOT_SIZE } from '../../src/repo/worker-pool.js';
-import { tempDir } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const info: FileInfo = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
 
@@ -21,9 +21,7 @@ function filez(content: Buffer): { checksum: string; data: Buffer } {
 }
 
 let dir = '';
-let cleanup: () => Promise<void> = async () => {};
-beforeAll(async () => ({ dir, cleanup } = await tempDir('sideload-pool-')));
-afterAll(() => cleanup());
+beforeAll(async () => void (dir = await tempDir('sideload-pool-')));
 
 it('60 concurrent objects through one worker: all staged byte for byte; a corrupt one falls back with its bytes intact', async () => {
   const pool = new CopyWorkerPool(1);

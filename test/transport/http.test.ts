@@ -7,15 +7,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpOptionsFromEnv } from '../../src/cli/source-args.js';
 import { CorruptError, ExitCode, InterruptedError, NetworkError, UsageError } from '../../src/errors.js';
+import { objectPath } from '../../src/ostree/object.js';
 import { ArchiveSource } from '../../src/repo/archive-source.js';
 import type { ByteSink } from '../../src/repo/source.js';
 import { HttpTransport, proxyFor, type HttpTransportOptions } from '../../src/transport/http.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let root: string;
 let server: TestServer;
@@ -31,7 +32,7 @@ function transport(opts: HttpTransportOptions = {}): HttpTransport {
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-http-'));
+  root = await tempDir('sideload-http-');
   files['small'] = Buffer.from('hello, sideload\n');
   files['big.bin'] = randomBytes(3 << 20); // several socket writes: drops and stalls land mid-body
   for (let i = 0; i < 12; i++) files[`many/${i}`] = Buffer.from(`file ${i}\n`.repeat(100));
@@ -39,7 +40,7 @@ beforeAll(async () => {
   for (const n of ['one', 'two']) {
     const b = Buffer.from(`dirmeta ${n} `.repeat(50));
     const c = sha256(b);
-    files[`objects/${c.slice(0, 2)}/${c.slice(2)}.dirmeta`] = b;
+    files[objectPath(c, 'dirmeta', 'archive')] = b;
   }
   for (const [rel, b] of Object.entries(files)) {
     await fs.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
@@ -56,7 +57,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('HttpTransport: faults that a retry fixes', () => {

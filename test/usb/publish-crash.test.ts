@@ -1,10 +1,12 @@
 /**
- * Crash safety of the publish step (drive.md §6): an update is cut off after each possible number of file
- * renames in the publish journal's replay (the moment a power cut or kill -9 would leave). At every cut:
+ * Crash safety of the publish step (drive.md §6): an update is cut off before a rename (the moment a power cut
+ * or kill -9 would leave): before each rename of the publish journal's replay, and before the first, the last and
+ * the group boundaries of the object renames into objects/ (Staging.publish, through its fault hook). At every cut:
  *   - a client reading the drive sees a consistent repo: every ref the summary lists has all its objects, and the
  *     ostree-metadata commit the summary lists agrees with the summary;
  *   - `sideload verify` reports the pending journal (and nothing is lost);
- *   - `verify --repair` (journal replay) ends in exactly the drive an uninterrupted update writes.
+ *   - `verify --repair` (journal replay) ends in exactly the drive an uninterrupted update writes; a cut before
+ *     the journal leaves the drive as it was, and the next run ends in exactly that drive too.
  * Uses the bundled example repo (no tools needed).
  */
 import fsp from 'node:fs/promises';
@@ -19,8 +21,10 @@ import { METADATA_REF } from '../../src/ostree/formats.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
 import { checkMetadataCommit } from '../../src/summary/metadata-commit.js';
 import { decodeSummary } from '../../src/summary/summary.js';
+import { publishFaults } from '../../src/repo/writer.js';
 import { JOURNAL } from '../../src/usb/publish.js';
-import { tempDir } from '../helpers/flatpak-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
+import { requireOrSkip } from '../helpers/tools.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 
@@ -71,7 +75,8 @@ describe('publish is crash-safe at every step', () => {
   const runtime = `runtime/org.example.Platform/${ARCH}/stable`;
   let base: string; // a drive holding the runtime
   let reference: string[]; // the drive after an uninterrupted update adding the app
-  let renames = 0; // renames an uninterrupted update's publish makes
+  let renames = 0; // renames an uninterrupted update's journal publish makes
+  let objectTargets: string[] = []; // objects/… an uninterrupted update's Staging.publish renames into, in order
 
   beforeAll(async () => {
     base = await tempDir('sideload-crash-base-');
@@ -79,31 +84,79 @@ describe('publish is crash-safe at every step', () => {
     const ref = await tempDir('sideload-crash-ref-');
     await fs.copy(base, ref);
     const spy = vi.spyOn(fs, 'rename');
-    await run(ref, ['org.example.App'], 1_700_000_100n);
+    const targets: string[] = [];
+    publishFaults.beforeRename = (_from, to) => void targets.push(to);
+    try {
+      await run(ref, ['org.example.App'], 1_700_000_100n);
+    } finally {
+      publishFaults.beforeRename = null;
+    }
     renames = spy.mock.calls.filter(([, to]) => publishRename(String(to))).length;
+    objectTargets = targets;
     spy.mockRestore();
     reference = await snapshotDir(ref, noTmp);
     expect((await verifyDrive(ref)).ok).toBe(true);
   });
-  afterEach(() => vi.restoreAllMocks());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    publishFaults.beforeRename = null;
+  });
 
   it('has a publish step with several renames to cut', () => {
     // the journal, the refs, the upstream copy, the summary …
     expect(renames).toBeGreaterThanOrEqual(5);
+    // the app's objects: content and trees, then its commit (and commitmeta) last
+    expect(objectTargets.length).toBeGreaterThanOrEqual(5);
+    expect(objectTargets.at(-1)).toMatch(/\.commit(meta)?$/);
   });
 
-  it('--repair will not replay while another live sideload process holds the drive lock', async () => {
+  it('--repair will not replay while another live sideload process holds the drive lock', async (ctx) => {
+    // The lock records the boot id; without /proc there is nothing to compare.
+    const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+    requireOrSkip(ctx, boot !== '', '/proc/sys/kernel/random/boot_id (Linux /proc)');
     const drive = await tempDir('sideload-crash-lock-');
     await fs.copy(base, drive);
     const repo = path.join(drive, '.ostree/repo');
-    const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-    if (!boot) return; // the lock records the boot id; without /proc there is nothing to compare
     // The test runner's parent process stands in for a running `sideload create`.
     await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `${process.ppid} ${boot}\n`);
     await expect(verifyDrive(drive, { repair: true })).rejects.toMatchObject({ code: 'ELOCKED' });
     // A stale lock (a pid that is gone) does not block.
     await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `999999999 ${boot}\n`);
     expect((await verifyDrive(drive, { repair: true })).ok).toBe(true);
+  });
+
+  it('cut before an object rename into objects/: clients see the drive as it was; the next run finishes it exactly', async () => {
+    // Content and trees go first, commits last: cut before the first rename, on both sides of that boundary, and
+    // before the last.
+    const isCommit = (i: number) => /\.commit(meta)?$/.test(objectTargets[i - 1] as string);
+    const firstCommit = objectTargets.findIndex((_, i) => isCommit(i + 1)) + 1;
+    expect(firstCommit).toBeGreaterThan(1);
+    expect(objectTargets.slice(firstCommit - 1).every((_, i) => isCommit(firstCommit + i))).toBe(true);
+    const cuts = new Set<number>([1, firstCommit - 1, firstCommit, objectTargets.length]);
+    const baseRefs = (await snapshotDir(base, noTmp)).filter((l) => !l.includes('/objects/'));
+    for (const k of [...cuts].sort((a, b) => a - b)) {
+      const drive = await tempDir(`sideload-crash-obj-${k}-`);
+      await fs.copy(base, drive);
+      let n = 0;
+      publishFaults.beforeRename = () => {
+        // Power stays off: once cut, no rename happens any more.
+        if (++n >= k) throw new Crash(`power cut before object rename #${k}`);
+      };
+      try {
+        await expect(run(drive, ['org.example.App'], 1_700_000_100n), `object cut ${k}`).rejects.toThrow(Crash);
+      } finally {
+        publishFaults.beforeRename = null;
+      }
+      expect(n, `object cut ${k} was reached`).toBeGreaterThanOrEqual(k);
+      const repo = path.join(drive, '.ostree/repo');
+      expect(await fs.pathExists(path.join(repo, JOURNAL)), `object cut ${k}: no journal yet`).toBe(false);
+      expect(await clientView(repo), `object cut ${k}: client view`).toEqual([]);
+      // Objects aside (which nothing lists yet), the drive is exactly as it was, and verify passes it.
+      expect((await snapshotDir(drive, noTmp)).filter((l) => !l.includes('/objects/')), `object cut ${k}`).toEqual(baseRefs);
+      expect((await verifyDrive(drive)).ok, `object cut ${k}: verify`).toBe(true);
+      await run(drive, ['org.example.App'], 1_700_000_100n);
+      expect(await snapshotDir(drive, noTmp), `object cut ${k}: after the next run`).toEqual(reference);
+    }
   });
 
   it('at every cut, clients see a consistent drive, and repair finishes the update exactly', async () => {

@@ -1,15 +1,22 @@
 /** `sideload create DRIVE REF…` (alias `create-usb`): parse, open the source, call createDrive, render. */
 import type { CommandModule } from 'yargs';
-import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import type { CreateResult } from '../../usb/create.js';
+import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb/create.js';
+import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
+import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { createProgress } from '../progress.js';
-import { Output, formatBytes } from '../output.js';
+import { Output } from '../output.js';
+import { renderRun } from '../render-plan.js';
+import { examplesEpilog } from '../help.js';
+import { createRefJson } from '../json.js';
+import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
 
 interface CreateArgs extends SourceArgs {
   drive: string;
-  refs: string[];
+  refs?: string[];
+  manifest?: string;
+  lock?: string;
   'destination-repo'?: string;
   app?: boolean;
   runtime?: boolean;
@@ -33,86 +40,145 @@ interface CreateArgs extends SourceArgs {
 
 export function createCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, CreateArgs> {
   return {
-    command: 'create <drive> <refs..>',
+    command: 'create <drive> [refs..]',
     aliases: ['create-usb'],
     describe: 'Copy apps and runtimes (with their runtime, locales and extensions) onto a drive',
     builder: (y) =>
       sourceOptions(y)
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .positional('refs', { type: 'string', array: true, demandOption: true, describe: 'Refs: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH' })
+        .positional('refs', { type: 'string', array: true, default: undefined, describe: 'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)' })
+        .option('manifest', { type: 'string', describe: 'A YAML manifest naming sources, refs and options (flags override it); see examples/media.yaml' })
+        .option('lock', { type: 'string', describe: 'A lockfile from `sideload lock`: copy exactly the commits it pins' })
         .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo; installer payloads use flatpak/repo)' })
         .option('app', { type: 'boolean', describe: 'Match partial refs against apps only' })
         .option('runtime', { type: 'boolean', describe: 'Match partial refs against runtimes only' })
         .option('arch', { type: 'string', array: true, describe: 'Arch for partial refs; repeat for several arches on one drive' })
         .option('locales', { type: 'string', describe: 'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the installed ones)' })
-        .option('extensions', { choices: ['auto', 'all', 'locale', 'none'] as const, default: 'auto' as const, describe: 'Related extensions to copy: auto = Locale + what clients download by default (GL .default), all = every one in the source' })
+        .option('extensions', { choices: ['auto', 'all', 'locale', 'none'] as const, describe: 'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL .default), all = every one in the source' })
         .option('include-sdk', { type: 'boolean', describe: "Also copy each app's SDK" })
         .option('allow-partial', { type: 'boolean', describe: 'Do not warn about partially installed refs' })
         .option('allow-downgrade', { type: 'boolean', describe: 'Allow replacing a ref on the drive by an older commit' })
         .option('sign-key', { type: 'string', describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits' })
         .option('upstream-summary', { type: 'boolean', default: true, describe: 'Carry the signed upstream summary (use --no-upstream-summary to leave it off)' })
         .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Carry an upstream summary even if it is unsigned' })
-        .option('dry-run', { type: 'boolean', describe: 'Show what would be copied, copy nothing' })
+        .option('dry-run', { type: 'boolean', describe: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
         .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
         .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
         .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' })
-        .example('$0 create /run/media/me/USB org.gnome.Maps', 'Copy an installed app with its runtime and locales')
-        .example('$0 create --repo ./repo --arch x86_64 --arch aarch64 /mnt/usb org.example.App', 'From a local repo, two arches')
-        .example('$0 create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps', 'Straight from a remote, nothing installed')
-        .example('$0 create --repo ./repo --destination-repo flatpak/repo ./iso-root org.example.App', 'A Fedora-style installer payload')
-        .example('$0 create --dry-run --json /mnt/usb org.gnome.Maps', 'Show the plan as JSON') as never,
+        .epilog(
+          examplesEpilog([
+            ['An installed app with its runtime and locales (like flatpak create-usb)', 'sideload create /run/media/me/USB org.gnome.Maps'],
+            ['From a local GPG-signed repo, two arches on one drive', 'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App'],
+            ['Straight from a remote, nothing installed', 'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps'],
+            ['A Fedora-style installer payload (the repo at flatpak/repo)', 'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App'],
+            ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
+            ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
+            ['Exactly the commits a lockfile pins', 'sideload create --lock media.lock /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet });
+      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'create' });
       const compression = args['compression-level'];
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
       if (args.app && args.runtime) throw new UsageError('--app and --runtime exclude each other');
+      if (args.manifest && args.lock) throw new UsageError('--manifest and --lock exclude each other: a lockfile already names its sources');
+      args.refs = (args.refs ?? []).filter((r): r is string => typeof r === 'string' && r !== '');
+      if ((args.manifest || args.lock) && (args.refs?.length || hasSourceArgs(args)))
+        throw new UsageError(`with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only the drive`);
+      if (!args.manifest && !args.lock && !args.refs?.length) throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
       // The engine loads here, not at startup: --help and the other commands stay fast.
-      const [{ createDrive }, { loadSecretKey }] = await Promise.all([import('../../usb/create.js'), import('../../sign/index.js')]);
-      const signKey = args['sign-key'] ? loadSecretKey(await readText(args['sign-key']), args['sign-key']) : undefined;
+      const [{ createDriveFrom }, { loadSecretKey }, manifestMod] = await Promise.all([
+        import('../../usb/create.js'),
+        import('../../sign/index.js'),
+        import('../../usb/manifest.js'),
+      ]);
+      const media = args.manifest
+        ? manifestMod.parseManifest(await readTextFile(args.manifest, 'manifest'), args.manifest)
+        : args.lock
+          ? manifestMod.parseLockfile(await readTextFile(args.lock, 'lockfile'), args.lock)
+          : null;
+      const signKeyFile = args['sign-key'] ?? media?.signKey;
+      const signKey = signKeyFile ? loadSecretKey(await readTextFile(signKeyFile, 'key file'), signKeyFile) : undefined;
+      const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
-      const source = await openSourceFromArgs(args, signal);
+      const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
+      if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json) for (const s of sources) process.stderr.write(`source: ${s.description}\n`);
       let result: CreateResult;
       try {
-        result = await createDrive(
+        const inputs: RunSource[] = media
+          ? media.sources.map((s, i) => {
+              const source = sources[i] as Source;
+              return 'lockVersion' in media
+                ? { source, locked: (s as LockSource).refs }
+                : { source, refs: (s as ManifestSource).refs, ...(s.collectionId ? { collectionId: s.collectionId } : {}) };
+            })
+          : [{ source: sources[0] as Source, refs: args.refs ?? [], ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}) }];
+        const first = sources[0] as Source;
+        result = await createDriveFrom(
           {
-            drive: args.drive,
-            refs: args.refs,
-            ...(args['destination-repo'] ? { destinationRepo: args['destination-repo'] } : {}),
-            ...(args.app ? { kinds: ['app'] as const } : args.runtime ? { kinds: ['runtime'] as const } : {}),
-            ...(args.arch ? { arches: args.arch } : {}),
-            ...(args.locales ? { locales: args.locales.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-            ...(args.extensions ? { extensions: args.extensions } : {}),
-            ...(args['include-sdk'] ? { includeSdk: true } : {}),
-            ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
-            allowPartial: !!args['allow-partial'],
-            allowDowngrade: !!args['allow-downgrade'],
-            strict: !!args.strict,
-            upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
-            ...(signKey ? { signKey } : {}),
-            dryRun: !!args['dry-run'],
-            fsync: args.fsync !== false,
-            ...(compression !== undefined ? { compressionLevel: compression } : {}),
-            signal,
+            ...opts,
             onProgress: (e) => progress.onProgress(e),
-            onWarning: (w) => out.warn(w),
             remoteFixHint: (remote) =>
-              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${source.kind === 'installation' ? installationFlag(args) : ''}--collection-id=<COLLECTION-ID> ${remote}`,
+              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}--collection-id=<COLLECTION-ID> ${remote}`,
           },
-          source,
+          inputs,
         );
       } finally {
         progress.stop();
-        await source.close();
+        await closeAll(sources);
       }
-      out.result({ ok: true, ...result });
-      render(out, result);
+      const shown = { ...result, refs: result.refs.map((r) => withoutAbsentLanguages(r, result)) };
+      out.result({ ok: true, ...shown, refs: shown.refs.map(createRefJson) });
+      renderRun(out, shown);
       setCode(0);
     },
   };
+}
+
+/** Flags first, then the manifest's or lockfile's media options. */
+function createOptions(
+  args: CreateArgs,
+  media: MediaOptions | null,
+  out: Output,
+  signal: AbortSignal,
+  compression: number | undefined,
+  signKey: Uint8Array | undefined,
+): CreateOptions {
+  const locales = args.locales ? args.locales.split(',').map((s) => s.trim()).filter(Boolean) : media?.locales;
+  const arches = args.arch ?? media?.arches;
+  const extensions = args.extensions ?? media?.extensions;
+  const dest = args['destination-repo'] ?? media?.destinationRepo;
+  return {
+    drive: args.drive,
+    ...(dest ? { destinationRepo: dest } : {}),
+    ...(args.app ? { kinds: ['app'] as const } : args.runtime ? { kinds: ['runtime'] as const } : {}),
+    ...(arches ? { arches } : {}),
+    ...(locales ? { locales } : {}),
+    ...(extensions ? { extensions } : {}),
+    ...(args['include-sdk'] || media?.includeSdk ? { includeSdk: true } : {}),
+    ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+    allowPartial: !!args['allow-partial'],
+    allowDowngrade: !!args['allow-downgrade'],
+    strict: !!args.strict,
+    upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
+    ...(signKey ? { signKey } : {}),
+    dryRun: !!args['dry-run'],
+    fsync: args.fsync !== false,
+    ...(compression !== undefined ? { compressionLevel: compression } : {}),
+    signal,
+    onWarning: (w) => out.warn(w),
+  };
+}
+
+/** A Locale ref's languages as they are on the drive: without those asked for that the source does not have. */
+function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
+  if (!Array.isArray(ref.languages)) return ref;
+  const absent = new Set(r.warnings.filter((w) => w.code === 'partial-locale' && w.data?.['ref'] === ref.ref).flatMap((w) => (w.data?.['notInSource'] as string[] | undefined) ?? []));
+  return absent.size ? { ...ref, languages: ref.languages.filter((l) => !absent.has(l)) } : ref;
 }
 
 function installationFlag(args: SourceArgs): string {
@@ -124,24 +190,3 @@ function installationFlag(args: SourceArgs): string {
   return '';
 }
 
-async function readText(file: string): Promise<string> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read key file '${file}'`, { path: file });
-  }
-}
-
-function render(out: Output, r: CreateResult): void {
-  out.info(r.dryRun ? `Would copy to ${r.repo}:` : `Drive repo: ${r.repo}`);
-  for (const ref of r.refs) {
-    const extra = ref.partial ? ` (partial: ${Array.isArray(ref.languages) ? ref.languages.join(',') : (ref.subpaths ?? []).join(',')})` : '';
-    out.info(`  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}`);
-  }
-  if (r.dryRun) return;
-  out.info(`Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there (on the drive, or shared with a ref copied before)`);
-  for (const [cid, up] of Object.entries(r.upstream))
-    out.info(`Upstream summary ${cid}: ${up ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}` : 'not available'}`);
-  for (const [cid, c] of Object.entries(r.metadataCommits)) out.info(`ostree-metadata ${cid}: ${c.slice(0, 12)}`);
-  if (r.summary?.signed) out.info('Summary signed (ed25519)');
-}

@@ -5,6 +5,7 @@ import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import { COMMIT, DIRMETA, DIRTREE, DETACHED_METADATA, SUMMARY, SUMMARY_INDEX, DEPLOY_DATA } from '../../ostree/formats.js';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 
 interface DumpArgs {
   file: string;
@@ -30,12 +31,16 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
     describe: 'Print an ostree object, summary, summary.idx or .sig file as GVariant text',
     builder: (y) =>
       y
-        .positional('file', { type: 'string', demandOption: true })
+        .positional('file', { type: 'string', demandOption: true, describe: 'The file: .commit, .dirtree, .dirmeta, .commitmeta, .sig, summary, summary.idx, deploy' })
         .option('type', { type: 'string', describe: 'GVariant type string (default: from the file name)' })
         .option('lenient', { type: 'boolean', describe: 'Read non-normal data as GLib does instead of refusing it' })
-        .option('json', { type: 'boolean' })
-        .example('$0 dump /mnt/usb/.ostree/repo/summary', '')
-        .example("$0 dump --type '(uuua(ayay))' some.dirmeta", '') as never,
+        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .epilog(
+          examplesEpilog([
+            ["A drive's summary as GVariant text", 'sideload dump /mnt/usb/.ostree/repo/summary'],
+            ['Any file with an explicit GVariant type', "sideload dump --type '(uuua(ayay))' some.dirmeta"],
+          ]),
+        ) as never,
     handler: async (args) => {
       const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
       if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
@@ -43,7 +48,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
       const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);
-      new Output({ json: !!args.json }).result({ ok: true, type, text });
+      new Output({ json: !!args.json, command: 'dump' }).result({ ok: true, type, text });
       if (!args.json) process.stdout.write(text + '\n');
       setCode(0);
     },

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 
 interface KeygenArgs {
   output: string;
@@ -14,15 +15,19 @@ interface KeygenArgs {
 export function keygenCommand(setCode: (c: number) => void): CommandModule<object, KeygenArgs> {
   return {
     command: 'keygen',
-    describe: 'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for --sign-key / --trusted-key',
+    describe: 'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify --drive-key',
     builder: (y) =>
       y
         .option('output', { alias: 'o', type: 'string', default: 'sideload.key', describe: 'Secret key file to write; the public key goes to FILE.pub' })
         .option('force', { type: 'boolean', describe: 'Overwrite existing files' })
-        .option('json', { type: 'boolean' })
-        .example('$0 keygen -o drive.key', 'Writes drive.key (keep it secret) and drive.key.pub (give it to clients: ostree verification-ed25519-file)') as never,
+        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .epilog(
+          examplesEpilog([
+            ['drive.key (keep it secret) and drive.key.pub (for verify --drive-key)', 'sideload keygen -o drive.key'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json });
+      const out = new Output({ json: !!args.json, command: 'keygen' });
       const pubFile = `${args.output}.pub`;
       if (!args.force) for (const f of [args.output, pubFile]) if (await fs.pathExists(f)) throw new UsageError(`'${f}' exists; pass --force to overwrite it`, { path: f });
       const { generateKeyPair, formatPublicKey, formatSecretKey } = await import('../../sign/index.js');

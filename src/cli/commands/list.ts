@@ -1,6 +1,8 @@
 /** `sideload list DRIVE`: what a drive holds. */
 import type { CommandModule } from 'yargs';
 import { Output, formatBytes } from '../output.js';
+import { examplesEpilog } from '../help.js';
+import { listRepoJson } from '../json.js';
 
 interface ListArgs {
   drive: string;
@@ -15,16 +17,20 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
     builder: (y) =>
       y
         .positional('drive', { type: 'string', demandOption: true, describe: 'Drive directory or repo path' })
-        .option('json', { type: 'boolean', describe: 'Print JSON' })
-        .example('$0 list /run/media/me/USB', '')
-        .example('$0 list --json ./iso-root', '') as never,
+        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .epilog(
+          examplesEpilog([
+            ['What a mounted drive holds', 'sideload list /run/media/me/USB'],
+            ['The same as JSON (docs/json-schema.md), for scripts', 'sideload list --json ./iso-root'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json });
+      const out = new Output({ json: !!args.json, command: 'list' });
       const { listDrive } = await import('../../usb/list.js');
       const repos = await listDrive(args.drive);
-      out.result({ ok: true, repos });
+      out.result({ ok: true, repos: repos.map(listRepoJson) });
       for (const r of repos) {
-        out.info(`${r.repo}${r.signed ? ' (summary signed)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`);
+        out.info(`${r.repo}${r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`);
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
@@ -32,7 +38,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
             // A Locale subset shows its languages: /files/de → de.
             const subset = ref.subpaths ? ref.subpaths.filter((p) => p !== '/metadata').map((p) => p.replace(/^\/files\//, '')).join(', ') : '';
             const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
-            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' commit-signed' : ''}`);
+            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' (signature present)' : ''}`);
           }
         }
       }

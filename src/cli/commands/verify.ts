@@ -4,9 +4,12 @@ import fs from 'fs-extra';
 import { ExitCode, UsageError } from '../../errors.js';
 import { createProgress } from '../progress.js';
 import { Output } from '../output.js';
+import { examplesEpilog } from '../help.js';
 
 interface VerifyArgs {
   drive: string;
+  'drive-key'?: string[];
+  'gpg-import'?: string[];
   'trusted-key'?: string[];
   'upstream-gpg'?: string[];
   'upstream-key'?: string[];
@@ -21,17 +24,24 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
     describe: 'Check a drive: objects re-hashed, refs complete, summary/refs/ostree-metadata agree, signatures',
     builder: (y) =>
       y
-        .positional('drive', { type: 'string', demandOption: true })
-        .option('trusted-key', { type: 'string', array: true, describe: 'ed25519 public key file the drive must be signed with' })
-        .option('upstream-gpg', { type: 'string', array: true, describe: 'OpenPGP keyring to check the carried upstream summaries' })
-        .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file to check the carried upstream summaries' })
+        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory, or a repo on it' })
+        .option('drive-key', { type: 'string', array: true, describe: "ed25519 public key file (keygen's FILE.pub) the drive must be signed with" })
+        .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file of the upstream, to check the carried upstream summaries' })
+        .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file of the upstream, to check the carried upstream summaries' })
+        // Earlier spellings, kept working: --trusted-key (the drive key), --upstream-gpg (the upstream GPG key).
+        .option('trusted-key', { type: 'string', array: true, hidden: true })
+        .option('upstream-gpg', { type: 'string', array: true, hidden: true })
         .option('quick', { type: 'boolean', describe: 'Skip re-hashing every object' })
         .option('repair', { type: 'boolean', describe: 'First finish an update that was interrupted while publishing (the only write verify makes)' })
-        .option('json', { type: 'boolean', describe: 'Print JSON' })
-        .example('$0 verify /run/media/me/USB', '')
-        .example('$0 verify --trusted-key drive.pub --upstream-gpg flathub.gpg /mnt/usb', '') as never,
+        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .epilog(
+          examplesEpilog([
+            ['Check every object, ref and the summary of a drive', 'sideload verify /run/media/me/USB'],
+            ['Also require the drive signature and check the upstream copy', 'sideload verify --drive-key drive.key.pub --gpg-import flathub.gpg /mnt/usb'],
+          ]),
+        ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json });
+      const out = new Output({ json: !!args.json, command: 'verify' });
       const read = async (f: string) => {
         try {
           return await fs.readFile(f);
@@ -41,11 +51,11 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
       };
       const [{ loadPublicKeys }, { verifyDrive }] = await Promise.all([import('../../sign/index.js'), import('../../usb/verify.js')]);
       const trusted = [];
-      for (const f of args['trusted-key'] ?? []) trusted.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
+      for (const f of [...(args['drive-key'] ?? []), ...(args['trusted-key'] ?? [])]) trusted.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
       const upEd = [];
       for (const f of args['upstream-key'] ?? []) upEd.push(...loadPublicKeys((await read(f)).toString('utf8'), f));
       const upGpg = [];
-      for (const f of args['upstream-gpg'] ?? []) upGpg.push(new Uint8Array(await read(f)));
+      for (const f of [...(args['gpg-import'] ?? []), ...(args['upstream-gpg'] ?? [])]) upGpg.push(new Uint8Array(await read(f)));
       const progress = createProgress(!args.json);
       let report;
       try {
@@ -53,7 +63,7 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
       } finally {
         progress.stop();
       }
-      out.result(report);
+      out.result({ ...report });
       for (const r of report.repos) {
         out.info(`${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`);
         for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);

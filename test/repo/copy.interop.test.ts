@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArchiveHeader } from '../../src/ostree/content.js';
+import { objectPath, type ObjectType } from '../../src/ostree/object.js';
 import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
@@ -27,17 +28,15 @@ import {
   ostreeFsck,
   ostreeInit,
   ostreeReachable,
-  tempDir,
   treeManifest,
 } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const LARGE = 11 << 20;
 
 function objFile(repo: string, name: string): string {
   const dot = name.indexOf('.');
-  const checksum = name.slice(0, dot);
-  const type = name.slice(dot + 1);
-  return path.join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`);
+  return path.join(repo, objectPath(name.slice(0, dot), name.slice(dot + 1) as ObjectType, 'archive'));
 }
 
 /** Copies `commit` of `src` into a new archive repo at `dest` and points heads/app at it. */
@@ -125,10 +124,9 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
   let source = '';
   let commit = '';
   let reference = ''; // the same commit pulled by ostree pull-local into an archive repo
-  let cleanup: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    ({ dir: root, cleanup } = await tempDir('sideload-copy-'));
+    root = await tempDir('sideload-copy-');
     tree = path.join(root, 'tree');
     source = path.join(root, 'source');
     reference = path.join(root, 'reference');
@@ -138,7 +136,6 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
     await ostreeInit(reference, 'archive');
     await ostree(['pull-local', '--disable-fsync', `--repo=${reference}`, source, 'app']);
   });
-  afterAll(() => cleanup());
 
   it('the copy passes ostree fsck, checks out to the original tree, and matches the source and ostree byte for byte', async () => {
     const dest = path.join(root, 'dest');
@@ -178,7 +175,7 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
     // Metadata: byte for byte the source's (and ostree's own pull's).
     for (const name of srcObjects.filter((n) => !n.endsWith('.file'))) {
       const ours = await fs.readFile(objFile(dest, name));
-      expect(ours.equals(await fs.readFile(path.join(source, 'objects', name.slice(0, 2), name.slice(2)))), name).toBe(true);
+      expect(ours.equals(await fs.readFile(path.join(source, objectPath(name.slice(0, 64), name.slice(65) as ObjectType, 'bare-user-only')))), name).toBe(true);
       expect(ours.equals(await fs.readFile(objFile(reference, name))), name).toBe(true);
     }
     // Content: the same header bytes as ostree's `.filez`, and the same payload once inflated.
@@ -286,9 +283,7 @@ describe('incompressible parts go out as stored blocks', () => {
 
   describeOstree('through the workers, checked by ostree', () => {
     let root = '';
-    let cleanup: () => Promise<void> = async () => {};
-    beforeAll(async () => ({ dir: root, cleanup } = await tempDir('sideload-stored-')));
-    afterAll(() => cleanup());
+    beforeAll(async () => void (root = await tempDir('sideload-stored-')));
 
     it('a file switching between random and text parts (both directions) and a small random file copy exactly; text stays compressed', async () => {
       const tree = path.join(root, 'tree');
@@ -326,12 +321,10 @@ describe('incompressible parts go out as stored blocks', () => {
 
 describeOstree('fsync: background writeback during the copy', () => {
   let root = '';
-  let cleanup: () => Promise<void> = async () => {};
   const savedPath = process.env['PATH'];
-  beforeAll(async () => ({ dir: root, cleanup } = await tempDir('sideload-sync-')));
-  afterAll(async () => {
+  beforeAll(async () => void (root = await tempDir('sideload-sync-')));
+  afterAll(() => {
     process.env['PATH'] = savedPath;
-    await cleanup();
   });
 
   it('starts `sync -f` on the staging area as bytes accumulate, then once more before publishing; the result is whole', async () => {

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CorruptError, NotFoundError, SideloadError } from '../../src/errors.js';
 import { objectPath, type ObjectType } from '../../src/ostree/object.js';
 import { copyCommit } from '../../src/repo/copy.js';
@@ -13,7 +13,8 @@ import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ObjectSource } from '../../src/repo/source.js';
 import { walkCommit } from '../../src/repo/traverse.js';
 import { openStaging } from '../../src/repo/writer.js';
-import { describeOstree, looseObjects, makeTree, ostree, ostreeCommit, ostreeFsck, ostreeInit, tempDir, type OstreeMode } from '../helpers/repo-fixtures.js';
+import { describeOstree, looseObjects, makeTree, ostree, ostreeCommit, ostreeFsck, ostreeInit, type OstreeMode } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** checksum of the object at `p` in `ostree ls -R -C` (files: content; dirs: [dirtree, dirmeta]). */
 async function lsChecksums(repo: string, p: string): Promise<string[]> {
@@ -59,7 +60,6 @@ async function expectNamed(p: Promise<unknown>, cls: typeof CorruptError | typeo
 describeOstree('corrupt and missing objects', () => {
   let root = '';
   let tree = '';
-  let cleanup: () => Promise<void> = async () => {};
   let n = 0;
 
   /** A fresh repo of `mode` holding the fixture tree (no 11 MiB file: the 1.5 MB library is the streamed one). */
@@ -71,11 +71,10 @@ describeOstree('corrupt and missing objects', () => {
   }
 
   beforeAll(async () => {
-    ({ dir: root, cleanup } = await tempDir('sideload-corrupt-'));
+    root = await tempDir('sideload-corrupt-');
     tree = path.join(root, 'tree');
     await makeTree(tree, { largeSize: 0 });
   });
-  afterAll(() => cleanup());
 
   describe('a flipped byte in a content object', () => {
     for (const mode of ['archive', 'bare', 'bare-user-only'] as const) {

@@ -5,24 +5,22 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { ensureBuilt, run } from '../helpers/flatpak-fixtures.js';
-import { tempDir } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../helpers/shared.js';
 
 const main = path.join(projectRoot, 'dist/cli/main.js');
 let dir = '';
-let cleanup: () => Promise<void> = async () => {};
 let bin = '';
 
 beforeAll(async () => {
   await ensureBuilt();
   await fs.chmod(main, 0o755); // what npm does for a package's bin when it installs it
-  ({ dir, cleanup } = await tempDir('sideload-launcher-'));
+  dir = await tempDir('sideload-launcher-');
   bin = path.join(dir, 'sideload');
   await fs.symlink(main, bin);
 });
-afterAll(() => cleanup());
 
 it('the launcher execs `node <flags> <itself> <args>` with the arguments intact', async () => {
   // A stand-in `node` first in PATH that prints what it was given.

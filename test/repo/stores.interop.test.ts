@@ -11,10 +11,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { print } from '../../src/gvariant/index.js';
 import { sha256Hex } from '../../src/ostree/checksum.js';
 import { contentStreamHeader, isSymlink, parseArchiveHeader } from '../../src/ostree/content.js';
+import { objectPath } from '../../src/ostree/object.js';
 import { openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { matchesPullDir, walkCommit, type WalkEntry } from '../../src/repo/traverse.js';
@@ -28,9 +29,9 @@ import {
   ostreeCommit,
   ostreeInit,
   ostreeReachable,
-  tempDir,
   type OstreeMode,
 } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const XATTR_FILE = 'files/share/duplicate-a';
 
@@ -117,11 +118,10 @@ const key = (e: { checksum: string; type: string }) => `${e.checksum}.${e.type}`
 describeOstree('object stores read back what ostree commit wrote', () => {
   let tree = '';
   let root = '';
-  let cleanup: () => Promise<void> = async () => {};
   const repos = new Map<OstreeMode, { repo: string; commit: string }>();
 
   beforeAll(async () => {
-    ({ dir: root, cleanup } = await tempDir('sideload-stores-'));
+    root = await tempDir('sideload-stores-');
     tree = path.join(root, 'tree');
     await makeTree(tree, { foreignOwner: isRoot });
     // Set in non-sorted order: the reader must hash them as ostree does.
@@ -137,7 +137,6 @@ describeOstree('object stores read back what ostree commit wrote', () => {
       }),
     );
   });
-  afterAll(() => cleanup());
 
   for (const mode of ALL_MODES) {
     it(`${mode}: the walk finds exactly the objects ostree lists, and nothing else is in the repo`, async () => {
@@ -233,7 +232,7 @@ describeOstree('object stores read back what ostree commit wrote', () => {
     const { repo, commit } = repos.get('bare-user') as { repo: string; commit: string };
     const ls = await ostreeLs(repo, 'app');
     const link = ls.find((l) => l.path === '/files/lib/libfoo.so.1') as LsEntry;
-    const obj = path.join(repo, 'objects', link.checksum.slice(0, 2), `${link.checksum.slice(2)}.file`);
+    const obj = path.join(repo, objectPath(link.checksum, 'file', 'bare-user'));
     const st = await fs.lstat(obj);
     expect(st.isFile()).toBe(true);
     // ostree 2022.7 writes the target with a trailing NUL (and reads it back up to the NUL)
@@ -265,33 +264,29 @@ describeOstree('object stores read back what ostree commit wrote', () => {
   for (const subpaths of [['/files/de'], ['/metadata', '/files/de']]) {
     it(`a walk limited to ${subpaths.join(' ')} finds what ostree pull --subpath fetches`, async () => {
       const { repo, commit } = repos.get('bare-user-only') as { repo: string; commit: string };
-      const { dir, cleanup: done } = await tempDir('sideload-subpath-');
+      const dir = await tempDir('sideload-subpath-');
+      const dst = path.join(dir, 'dst');
+      await ostreeInit(dst, 'archive');
+      await ostree(['remote', 'add', `--repo=${dst}`, '--no-gpg-verify', 'src', `file://${repo}`]);
+      await ostree(['pull', `--repo=${dst}`, ...subpaths.map((s) => `--subpath=${s}`), 'src', 'app']);
+      const src = await openObjectSource(repo);
+      let walked: WalkEntry[];
       try {
-        const dst = path.join(dir, 'dst');
-        await ostreeInit(dst, 'archive');
-        await ostree(['remote', 'add', `--repo=${dst}`, '--no-gpg-verify', 'src', `file://${repo}`]);
-        await ostree(['pull', `--repo=${dst}`, ...subpaths.map((s) => `--subpath=${s}`), 'src', 'app']);
-        const src = await openObjectSource(repo);
-        let walked: WalkEntry[];
-        try {
-          walked = await walkAll(src, commit, subpaths);
-        } finally {
-          await src.close();
-        }
-        expect(walked.map(key).sort()).toEqual(await looseObjects(dst));
-
-        const files = walked.filter((e) => e.type === 'file').map((e) => e.path);
-        for (const p of files) expect(subpaths.some((w) => p === w || p.startsWith(`${w}/`)), p).toBe(true);
-        expect(files).toContain('/files/de/README');
-        expect(files).toContain('/files/de/LC_MESSAGES/app.mo');
-        expect(files.includes('/metadata')).toBe(subpaths.includes('/metadata'));
-        const paths = walked.map((e) => e.path);
-        for (const bad of ['/files/de-extra', '/files/de-extra/x', '/files/defaults', '/files/fr', '/files/share']) expect(paths).not.toContain(bad);
-        // the directories leading to /files/de are walked (their dirtree and dirmeta), nothing beside them
-        expect(walked.filter((e) => e.type === 'dirtree').map((e) => e.path).sort()).toEqual(['/', '/files', '/files/de', '/files/de/LC_MESSAGES']);
+        walked = await walkAll(src, commit, subpaths);
       } finally {
-        await done();
+        await src.close();
       }
+      expect(walked.map(key).sort()).toEqual(await looseObjects(dst));
+
+      const files = walked.filter((e) => e.type === 'file').map((e) => e.path);
+      for (const p of files) expect(subpaths.some((w) => p === w || p.startsWith(`${w}/`)), p).toBe(true);
+      expect(files).toContain('/files/de/README');
+      expect(files).toContain('/files/de/LC_MESSAGES/app.mo');
+      expect(files.includes('/metadata')).toBe(subpaths.includes('/metadata'));
+      const paths = walked.map((e) => e.path);
+      for (const bad of ['/files/de-extra', '/files/de-extra/x', '/files/defaults', '/files/fr', '/files/share']) expect(paths).not.toContain(bad);
+      // the directories leading to /files/de are walked (their dirtree and dirmeta), nothing beside them
+      expect(walked.filter((e) => e.type === 'dirtree').map((e) => e.path).sort()).toEqual(['/', '/files', '/files/de', '/files/de/LC_MESSAGES']);
     });
   }
 

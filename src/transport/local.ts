@@ -6,7 +6,7 @@ import fsSync, { constants as C } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptError, InterruptedError, SideloadError } from '../errors.js';
-import type { ByteSink, ReadOptions, TransportLike } from './source.js';
+import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 /** Chunk size for streaming reads. */
 export const READ_CHUNK = 256 << 10;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { decode, encode, lookup, print } from '../../src/gvariant/index.js';
 import { sha256Hex } from '../../src/ostree/checksum.js';
 import { commitVersion, decodeCommit, encodeCommit } from '../../src/ostree/commit.js';
@@ -14,7 +14,8 @@ import { decodeDirMeta, decodeDirTree, encodeDirMeta, encodeDirTree, S_IFMT } fr
 import { swap64 } from '../../src/ostree/endian.js';
 import { COMMIT, DETACHED_METADATA, DIRMETA, DIRTREE } from '../../src/ostree/formats.js';
 import { objectPath } from '../../src/ostree/object.js';
-import { describeOstree, isRoot, looseObjects, makeTree, ostree, ostreeCommit, ostreeInit, tempDir } from '../helpers/repo-fixtures.js';
+import { describeOstree, isRoot, looseObjects, makeTree, ostree, ostreeCommit, ostreeInit } from '../helpers/repo-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 async function setXattr(file: string, name: string, value: string): Promise<void> {
   const { execFile } = await import('node:child_process');
@@ -28,14 +29,13 @@ describeOstree('metadata objects written by ostree', () => {
   let repo = '';
   let first = '';
   let second = '';
-  let cleanup: () => Promise<void> = async () => {};
   const file = (name: string) => {
     const dot = name.indexOf('.');
     return path.join(repo, objectPath(name.slice(0, dot), name.slice(dot + 1) as 'commit', 'archive'));
   };
 
   beforeAll(async () => {
-    ({ dir: root, cleanup } = await tempDir('sideload-reencode-'));
+    root = await tempDir('sideload-reencode-');
     const tree = path.join(root, 'tree');
     await makeTree(tree, { largeSize: 0, foreignOwner: isRoot });
     await setXattr(path.join(tree, 'files/share'), 'user.dir-label', 'shared ✓');
@@ -57,7 +57,6 @@ describeOstree('metadata objects written by ostree', () => {
     ]);
     second = out.trim();
   });
-  afterAll(() => cleanup());
 
   it('decode → encode gives identical bytes for every .commit, .dirtree, .dirmeta and .commitmeta', async () => {
     const names = (await looseObjects(repo)).filter((n) => !n.endsWith('.file'));

@@ -1,0 +1,38 @@
+/**
+ * The shapes every transport shares: what src/repo/ reads a repo's bytes through, and the push stream (ByteSink)
+ * the bytes are delivered to.
+ */
+
+/** Scheduling hint for transports (src/transport/): metadata is fetched before content. */
+export type Priority = 'metadata' | 'content';
+
+export interface ReadOptions {
+  readonly signal?: AbortSignal;
+  readonly priority?: Priority;
+}
+
+/**
+ * Where a push stream delivers bytes. `write` may return a promise: the producer waits for it (backpressure).
+ * `reset()` means "the stream starts over from byte 0" (a transport retry): forget everything written so far.
+ */
+export interface ByteSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+  reset(): void;
+}
+
+/**
+ * A byte source: a repo's files read by relative path (`/`-separated), over HTTP(S) (./http.ts) or from a local
+ * directory (./local.ts). src/repo/ reads archive repos through it.
+ */
+export interface TransportLike {
+  readonly base: string;
+  /** The whole file, or null if it does not exist. */
+  read(relPath: string, opts?: ReadOptions): Promise<Uint8Array | null>;
+  /** Streams the file into `sink`; resolves to its length, or null if it does not exist. */
+  stream(relPath: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null>;
+  close(): Promise<void>;
+  /** Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if missing. */
+  readSmall?(relPath: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null>;
+  /** Optional: cheap existence test. */
+  exists?(relPath: string, opts?: ReadOptions): Promise<boolean>;
+}

@@ -1,0 +1,282 @@
+/**
+ * Applies a DrivePlan (the one place that writes a drive for create, update and remove): preflight checks that need
+ * no write (upstream signatures, writability, symlinks, free space against the copy estimate), then — unless this
+ * is a dry run or there is nothing to change — copy into the staging area, stage the upstream copies and the
+ * publication, and publish them in one journaled step. An interrupted or failed run leaves the drive as it was.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import type { VarDict } from '../gvariant/index.js';
+import { lookup } from '../gvariant/index.js';
+import type { Commit } from '../ostree/commit.js';
+import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
+import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
+import { Ed25519Signer } from '../sign/index.js';
+import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, probeSymlinks, type DriveLocation } from './drive.js';
+import type { DriveState } from './drive-state.js';
+import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
+import type { ProgressCallback } from './events.js';
+import { entriesToCopy, type DrivePlan } from './plan.js';
+import { buildPublication, mirrorRefPath } from './publication.js';
+import { publish, replay, type PublishOp } from './publish.js';
+import { checkRepoTree } from './drive-fs.js';
+import { stageDriveGuide } from './drive-guide-stage.js';
+import type { Source } from './source.js';
+import type { UpstreamPolicy } from './upstream.js';
+import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
+
+export interface ApplyOptions {
+  readonly dryRun?: boolean;
+  /** fsync files and directories (default true). */
+  readonly fsync?: boolean;
+  readonly compressionLevel?: number;
+  /** ed25519 secret key (64 bytes) for the summary and the ostree-metadata commits. */
+  readonly signKey?: Uint8Array;
+  /** What to do with upstream summaries. Default 'require-signature'. */
+  readonly upstream?: UpstreamPolicy;
+  /** Turn every warning into an error (checked before anything is written). */
+  readonly strict?: boolean;
+  /** The clock for `ostree.summary.last-modified` (default: SOURCE_DATE_EPOCH or now). */
+  readonly now?: () => bigint;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressCallback;
+}
+
+export interface ApplyInput {
+  readonly loc: DriveLocation;
+  readonly state: DriveState;
+  readonly plan: DrivePlan;
+  readonly sources: readonly Source[];
+  /** Commits read from the sources while resolving (checksum → decoded commit and bytes). */
+  readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
+  /** Collections whose upstream copy this run refreshes, with the source that offers each. */
+  readonly upstreamFrom: ReadonlyMap<string, Source>;
+  readonly warnings: Warning[];
+  readonly warn: (w: Warning) => void;
+}
+
+export interface ApplyResult {
+  /** Something was written (false for a dry run and for a run with nothing new). */
+  readonly changed: boolean;
+  readonly objects: { readonly copied: number; readonly skipped: number; readonly bytes: number };
+  readonly estimate: CopyEstimate | null;
+  readonly freeBytes: number | null;
+  readonly metadataCommits: Readonly<Record<string, string>>;
+  readonly upstream: Readonly<Record<string, { signedBy: readonly string[]; root: string; files: number } | null>>;
+  readonly summary?: { readonly lastModified: bigint; readonly signed: boolean };
+  readonly reposDLink?: string | null;
+}
+
+export function nowSeconds(): bigint {
+  const sde = process.env['SOURCE_DATE_EPOCH'];
+  if (sde && /^\d+$/.test(sde)) return BigInt(sde);
+  return BigInt(Math.floor(Date.now() / 1000));
+}
+
+/** What deflate may add to a bare payload at worst (stored blocks: 5 bytes per 16 KiB), plus room for the header. */
+function deflateBound(n: number): number {
+  return n + Math.ceil(n / 16384) * 5 + 65536;
+}
+
+function gib(n: number): string {
+  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
+
+/** Runs the plan. See ApplyOptions. */
+export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<ApplyResult> {
+  const { loc, state, plan, sources } = input;
+  const fsync = opts.fsync ?? true;
+  const checkAbort = () => {
+    if (opts.signal?.aborted) throw new InterruptedError('interrupted; the drive was left as it was');
+  };
+
+  // --- preflight: everything that can fail without writing ---
+  const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
+  await checkWritable(loc);
+  if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
+  await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
+  for (const s of sources)
+    if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
+  const toCopy = entriesToCopy(plan);
+  // The estimate walks the source commits' metadata: cheap from local sources; over HTTP only for a dry run.
+  const estimate = opts.dryRun || sources.every((s) => s.kind !== 'remote') ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
+  const freeBytes = await freeSpace(await existingAncestor(loc.repo));
+  if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
+    throw new SideloadError(
+      'ENOSPC',
+      `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
+      { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
+    );
+  // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive
+  // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
+  // one that would not fit stored as it is. Remote sources are sized as they stream (Staging's maxFileSize).
+  const limit = loc.maxFileSize;
+  const big = estimate?.largest;
+  if (limit !== null && big && big.bytes > limit)
+    throw new UnsupportedError(
+      `${big.name} is ${gib(big.bytes)}: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: big.name, bytes: big.bytes, limit },
+      'EFBIG',
+    );
+  const raw = estimate?.largestRaw;
+  if (limit !== null && raw && deflateBound(raw.bytes) > limit)
+    throw new UnsupportedError(
+      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
+      'EFBIG',
+    );
+  if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
+  checkAbort();
+  const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
+  if (opts.dryRun) return { changed: false, ...base };
+  if (await nothingToWrite(input, upstream, opts)) return { changed: false, ...base };
+
+  // --- write: stage, then publish ---
+  await checkRepoTree(loc.repo); // no symlinked directory in the repo may redirect a write (drive-fs.ts)
+  const createdDir = await outermostMissing(loc.repo, loc.drive);
+  const dest = await createArchiveRepo(loc.repo);
+  // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.
+  const staging = await openStaging(dest, {
+    fsync,
+    ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+    ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
+  });
+  let keepStaging = false;
+  let journaled = false;
+  try {
+    await replay(loc.repo, fsync);
+    let [copied, skipped, bytes, refIndex] = [0, 0, 0, 0];
+    for (const e of toCopy) {
+      checkAbort();
+      const source = sources[e.source ?? -1];
+      if (!source || e.commit === null) throw new Error(`internal: plan entry ${e.ref} has no source`);
+      const [objBase, byteBase] = [copied + skipped, bytes];
+      refIndex++;
+      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
+      if (e.subpaths === null && (await staging.inDestination(e.commit, 'commit')) && !(await dest.isCommitPartial(e.commit))) {
+        skipped++;
+        continue;
+      }
+      const r = await copyCommit(source.objects, staging, e.commit, {
+        subpaths: e.subpaths,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (p) =>
+          opts.onProgress?.({
+            phase: 'copy', ref: e.ref, refIndex, refCount: toCopy.length, objectsDone: objBase + p.objectsDone,
+            ...(p.objectsTotal !== undefined ? { objectsTotal: objBase + p.objectsTotal } : {}),
+            bytesDone: byteBase + p.bytesDone,
+          }),
+      });
+      copied += r.copied;
+      skipped += r.skipped;
+      bytes += r.bytes;
+    }
+
+    const ops: PublishOp[] = [];
+    for (const [cid, up] of upstream.copies) {
+      if (!up) continue;
+      const rel = `${UPSTREAM_DIR}/${cid}`;
+      ops.push({ op: 'replace', from: await staging.stageTree(rel, up.files, { 'sideload.json': up.record }), to: rel });
+    }
+    for (const cid of state.metadataCommits.keys()) if (!plan.final.has(cid)) ops.push({ op: 'remove', path: `${UPSTREAM_DIR}/${cid}` });
+
+    // Commits of every final ref: read while resolving, else from the drive or the staging area.
+    for (const refs of plan.final.values())
+      for (const f of refs.values()) if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
+    const lastModified = (opts.now ?? nowSeconds)();
+    const signer = opts.signKey ? new Ed25519Signer(opts.signKey) : null;
+    const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
+    const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
+    // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom)));
+    const metadataCommits: Record<string, string> = {};
+    if (pub.metadataCommits.length) {
+      await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
+      await staging.writeMetadata('dirmeta', ROOT_DIRMETA, ROOT_DIRMETA_BYTES);
+    }
+    for (const m of pub.metadataCommits) {
+      await staging.writeMetadata('commit', m.checksum, m.bytes);
+      if (m.commitmeta) await staging.writeCommitMeta(m.checksum, m.commitmeta);
+      metadataCommits[m.collectionId] = m.checksum;
+    }
+    ops.push({ op: 'replace', from: await staging.stageFile('summary', pub.summary), to: 'summary' });
+    if (pub.summarySig) ops.push({ op: 'replace', from: await staging.stageFile('summary.sig', pub.summarySig), to: 'summary.sig' });
+    else ops.push({ op: 'remove', path: 'summary.sig' });
+    checkAbort();
+
+    opts.onProgress?.({ phase: 'publish', objectsDone: 0, bytesDone: 0 });
+    await staging.publish();
+    // From here the journal names staged files: the staging area must survive a failure (resume / verify --repair).
+    journaled = true;
+    await publish(loc.repo, [...pub.refOps, ...ops], fsync);
+    const link = await ensureReposDLink(loc);
+    return { ...base, changed: true, objects: { copied, skipped, bytes }, metadataCommits, summary: { lastModified, signed: signer !== null }, reposDLink: link };
+  } catch (e) {
+    // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
+    keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
+    throw fullDriveError(e, loc);
+  } finally {
+    if (!keepStaging) await staging.discard().catch(() => {});
+    else await staging.close({ keepFiles: journaled }).catch(() => {});
+    if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
+      await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** A run whose refs, upstream copies and signing state all match the drive writes nothing (reproducible re-runs). */
+async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: ApplyOptions): Promise<boolean> {
+  const { state, plan } = input;
+  if (!state.published || state.pendingPublish || plan.refsChanged) return false;
+  if ((opts.signKey !== undefined) !== state.summarySigned) return false;
+  for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
+  for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;
+  return true;
+}
+
+/** Descriptive keys per collection: from the source, else as the drive's previous ostree-metadata commit had them. */
+async function upstreamMetaWithFallback(upstream: UpstreamSet, plan: DrivePlan, state: DriveState, dest: Repo): Promise<Map<string, VarDict>> {
+  const out = new Map(upstream.meta);
+  for (const cid of plan.final.keys()) {
+    const prev = state.metadataCommits.get(cid);
+    if (out.has(cid) || !prev) continue;
+    const c = await dest.readCommit(prev).catch(() => null);
+    if (!c) continue;
+    const kept = UPSTREAM_KEYS.map((k) => [k, lookup(c.commit.metadata, k)] as const).filter(([, v]) => v !== undefined);
+    if (kept.length) out.set(cid, kept as VarDict);
+  }
+  return out;
+}
+
+function upstreamSummary(u: UpstreamSet): ApplyResult['upstream'] {
+  const out: Record<string, { signedBy: readonly string[]; root: string; files: number } | null> = {};
+  for (const [cid, up] of u.copies) out[cid] = up ? { signedBy: up.signedBy, root: up.root, files: up.files.size } : null;
+  return out;
+}
+
+async function existingAncestor(dir: string): Promise<string> {
+  let d = dir;
+  while (!(await fs.pathExists(d)) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+/** The outermost directory between `stop` (excluded) and `dir` that does not exist yet, or null. */
+async function outermostMissing(dir: string, stop: string): Promise<string | null> {
+  let found: string | null = null;
+  let d = path.resolve(dir);
+  const top = path.resolve(stop);
+  while (d !== top && d.startsWith(top + path.sep) && !(await fs.pathExists(d))) {
+    found = d;
+    d = path.dirname(d);
+  }
+  return found;
+}
+
+async function samePath(a: string, b: string): Promise<boolean> {
+  try {
+    return (await fs.realpath(a)) === (await fs.realpath(b));
+  } catch {
+    return false;
+  }
+}

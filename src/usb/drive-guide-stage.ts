@@ -1,0 +1,54 @@
+/**
+ * The IO half of drive-guide.ts: gathers what the source knows about each collection on the drive (remote name,
+ * URL, descriptive keys, GPG key), stages the guide files and returns the publish ops that put them at the drive
+ * root in the same journaled step as the summary (drive.md §7).
+ */
+import path from 'node:path';
+import { lookup, type VarDict } from '../gvariant/index.js';
+import { KEY } from '../ostree/formats.js';
+import type { Staging } from '../repo/index.js';
+import { driveGuide, type GuideCollection } from './drive-guide.js';
+import type { PublishOp } from './publish.js';
+import type { Source } from './source.js';
+
+export async function stageDriveGuide(
+  staging: Staging,
+  repoRel: string,
+  /** Every collection on the drive after this run → its refs (by full ref name). */
+  final: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
+  /** Upstream descriptive metadata per collection, as this run found it. */
+  upstreamMeta: ReadonlyMap<string, VarDict>,
+  /** The source of each collection this run copied from (collections kept from earlier runs have none). */
+  sources: ReadonlyMap<string, Source>,
+): Promise<PublishOp[]> {
+  const collections: GuideCollection[] = [];
+  for (const [cid, refs] of final) {
+    const source = sources.get(cid);
+    if (!source) {
+      collections.push({ collectionId: cid, refs: [...refs.keys()], known: false });
+      continue;
+    }
+    const meta = upstreamMeta.get(cid) ?? [];
+    const str = (k: string) => {
+      const v = lookup(meta, k);
+      return v?.type === 's' && v.value ? (v.value as string) : undefined;
+    };
+    const remote = await source.upstreamRemote?.(cid);
+    const keys = await source.trustedKeys(cid);
+    const xaKeys = lookup(meta, KEY.xaGpgKeys);
+    const gpgKeys = keys.gpg.length ? keys.gpg : xaKeys?.type === 'ay' ? [xaKeys.value as Uint8Array] : [];
+    const fields = { title: str(KEY.xaTitle), comment: str(KEY.xaComment), description: str(KEY.xaDescription), homepage: str(KEY.xaHomepage), icon: str(KEY.xaIcon), defaultBranch: str(KEY.xaDefaultBranch), url: remote?.url, remoteName: remote?.name };
+    collections.push({
+      collectionId: cid,
+      refs: [...refs.keys()],
+      ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<GuideCollection>),
+      ...(gpgKeys.length ? { gpgKeys } : {}),
+    });
+  }
+  const repoPosix = repoRel.split(path.sep).join('/');
+  const driveRoot = repoPosix.split('/').map(() => '..').join('/');
+  const ops: PublishOp[] = [];
+  for (const f of driveGuide({ repoRel: repoPosix, collections }))
+    ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });
+  return ops;
+}

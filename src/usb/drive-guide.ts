@@ -1,0 +1,177 @@
+/**
+ * The drive explains itself (drive.md §7): the files `create` puts at the drive's root, beside the repo. Per
+ * collection a `.flatpakrepo` from which `flatpak remote-add` makes a remote that sideloads from the drive, and one
+ * plain-text README with the exact commands to install this drive's refs offline. Pure: facts in, file texts out.
+ *
+ * flatpak (1.14, flatpak_parse_repofile) takes a remote's collection ID from the first non-empty of
+ * `DeploySideloadCollectionID` (read since 1.12.8), `DeployCollectionID` (since 1.0.6) and `CollectionID`, and
+ * refuses a collection ID without a `GPGKey` in the same file ("Collection ID requires GPG key to be provided"). We
+ * write the first two (so clients from 1.0.6 on get the collection ID sideloading needs), and no collection ID at
+ * all when the upstream's GPG key is unknown: such a file would be refused.
+ */
+import { printKeyFile } from '../keyfile/index.js';
+
+/** What is known about one collection on the drive. */
+export interface GuideCollection {
+  readonly collectionId: string;
+  /** Full refs of the collection on the drive (`app/…`, `runtime/…`, `appstream2/…`, `ostree-metadata` …). */
+  readonly refs: readonly string[];
+  /** The remote's name at the source (an installation's remote, a `--remote`, a `--from` file's name). */
+  readonly remoteName?: string;
+  /** The upstream's URL; unknown for a local repo source. */
+  readonly url?: string;
+  readonly title?: string;
+  readonly comment?: string;
+  readonly description?: string;
+  readonly homepage?: string;
+  readonly icon?: string;
+  readonly defaultBranch?: string;
+  /** The upstream's OpenPGP public key(s): binary packets or ASCII-armored blocks, one or more. */
+  readonly gpgKeys?: readonly Uint8Array[];
+  /**
+   * false: this run knows nothing about the collection (it came from an earlier run with another source): no
+   * `.flatpakrepo` is written for it (an earlier run's file is left as it is), the README still lists it.
+   */
+  readonly known?: boolean;
+}
+
+export interface GuideInput {
+  /** The drive repo's path relative to the drive root (`.ostree/repo`, `flatpak/repo` …). */
+  readonly repoRel: string;
+  readonly collections: readonly GuideCollection[];
+}
+
+export interface GuideFile {
+  /** File name at the drive root. */
+  readonly name: string;
+  readonly text: string;
+}
+
+export const GUIDE_README = 'README-sideload.txt';
+/** The placeholder URL of a collection whose upstream URL is unknown: `.invalid` never resolves (RFC 2606). */
+export const UNKNOWN_URL = 'https://upstream-url-unknown.invalid/';
+
+/** The `.flatpakrepo` file name of a collection: its collection ID, stable across runs and sources. */
+export function flatpakrepoName(collectionId: string): string {
+  return `${collectionId}.flatpakrepo`;
+}
+
+/**
+ * The remote name the README suggests: the source's remote name when known, else the collection ID's
+ * middle part (`org.flathub.Stable` → `flathub`, `com.example.Apps` → `example`), else the collection ID.
+ */
+export function remoteNameFor(c: Pick<GuideCollection, 'collectionId' | 'remoteName'>): string {
+  if (c.remoteName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(c.remoteName)) return c.remoteName;
+  const parts = c.collectionId.split('.');
+  const mid = parts.length >= 3 ? parts[parts.length - 2] : undefined;
+  return mid && /^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(mid) ? mid.toLowerCase() : c.collectionId;
+}
+
+/** ASCII-armored OpenPGP text → its binary packets; binary input is returned as it is. */
+export function dearmor(bytes: Uint8Array): Uint8Array {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (!text.includes('-----BEGIN PGP')) return bytes;
+  const blocks: Buffer[] = [];
+  const re = /-----BEGIN PGP [A-Z ]+-----\r?\n([\s\S]*?)-----END PGP [A-Z ]+-----/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    // Armor headers (`Version: …`) end at the first blank line; the `=XXXX` line is the CRC24 checksum.
+    const body = (m[1] as string).split(/\r?\n/);
+    const blank = body.findIndex((l) => l.trim() === '');
+    const lines = (blank >= 0 && body.slice(0, blank).every((l) => l.includes(':')) ? body.slice(blank + 1) : body).filter((l) => l.trim() !== '' && !l.startsWith('='));
+    blocks.push(Buffer.from(lines.join(''), 'base64'));
+  }
+  return new Uint8Array(Buffer.concat(blocks));
+}
+
+/** The `.flatpakrepo` text of a collection (keyfile printed by src/keyfile). */
+export function flatpakrepoText(c: GuideCollection): string {
+  const key = c.gpgKeys?.length ? Buffer.concat(c.gpgKeys.map((k) => dearmor(k))).toString('base64') : undefined;
+  const kv: Array<[string, string]> = [
+    ['Title', c.title || c.collectionId],
+    ['Url', c.url || UNKNOWN_URL],
+  ];
+  if (c.comment) kv.push(['Comment', c.comment]);
+  if (c.description) kv.push(['Description', c.description]);
+  if (c.homepage) kv.push(['Homepage', c.homepage]);
+  if (c.icon) kv.push(['Icon', c.icon]);
+  if (c.defaultBranch) kv.push(['DefaultBranch', c.defaultBranch]);
+  if (key) {
+    kv.push(['DeploySideloadCollectionID', c.collectionId], ['DeployCollectionID', c.collectionId]);
+    kv.push(['GPGKey', key]);
+  }
+  return printKeyFile([['Flatpak Repo', kv]]);
+}
+
+/** The refs a user asks for: apps, else the runtimes that are not Locale/Debug/Sources extensions. */
+function installTargets(refs: readonly string[]): string[] {
+  const apps = refs.filter((r) => r.startsWith('app/'));
+  if (apps.length) return [...apps].sort();
+  return refs.filter((r) => r.startsWith('runtime/') && !/\.(Locale|Debug|Sources)\//.test(r)).sort();
+}
+
+/** POSIX-shell quoting for a word, only when needed. */
+function sh(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Every file the drive's root gets: one `.flatpakrepo` per known collection and the README. */
+export function driveGuide(input: GuideInput): GuideFile[] {
+  const cols = [...input.collections].sort((a, b) => (a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0));
+  const files: GuideFile[] = [];
+  const readme: string[] = [
+    'This drive holds Flatpak apps and runtimes for installing without a network connection.',
+    `The ostree repo is ${input.repoRel}/ (written by sideload). Install from it on a machine with flatpak:`,
+    '',
+    'Open a terminal in the directory that holds this file (where the drive is mounted), then run the',
+    'commands below. They install for your user only; to install system-wide, drop --user (you will be',
+    'asked for an administrator password). Nothing is downloaded: everything comes from this drive.',
+  ];
+  for (const c of cols) {
+    const name = remoteNameFor(c);
+    const repoFile = flatpakrepoName(c.collectionId);
+    const signed = !!c.gpgKeys?.length;
+    const known = c.known !== false;
+    if (known) files.push({ name: repoFile, text: flatpakrepoText(c) });
+    readme.push('', `== ${c.title && c.title !== c.collectionId ? `${c.title} (collection ${c.collectionId})` : `Collection ${c.collectionId}`} ==`, '');
+    const targets = installTargets(c.refs);
+    if (known && signed) {
+      readme.push(
+        `1. Add the remote '${name}' (nothing happens if you already have it):`,
+        '',
+        `   flatpak remote-add --user --if-not-exists ${sh(name)} ${sh(repoFile)}`,
+        '',
+        `2. Install from this drive:`,
+        '',
+        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${sh(name)} ${sh(r)}`),
+        '',
+        `If you already have this remote under another name, use that name. flatpak sideloads only for a`,
+        `remote with the collection ID ${c.collectionId}; 'flatpak remotes --columns=name,collection' shows`,
+        `it, and 'flatpak remote-modify --user --collection-id=${c.collectionId} NAME' sets it.`,
+      );
+      if (!c.url)
+        readme.push(
+          `The upstream URL of this collection was not known when the drive was written: ${repoFile}`,
+          `carries the placeholder ${UNKNOWN_URL}, so the remote works with this drive only until you`,
+          `set the real one: flatpak remote-modify --user --url=URL ${sh(name)}`,
+        );
+    } else {
+      readme.push(
+        known
+          ? `The upstream's GPG key was not known when the drive was written, so ${repoFile} has no collection`
+          : `This collection was written by an earlier run; its ${repoFile} (if any) is from that run.`,
+        known ? `ID (flatpak refuses one without a key). Add the remote with its key and collection ID yourself:` : `The remote needs its GPG key and the collection ID:`,
+        '',
+        `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ${sh(name)} ${c.url ? sh(c.url) : 'URL'}`,
+        '',
+        'Then install from this drive:',
+        '',
+        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${sh(name)} ${sh(r)}`),
+      );
+    }
+    const others = c.refs.filter((r) => !targets.includes(r) && r !== 'ostree-metadata').sort();
+    if (others.length) readme.push('', 'Also on the drive (installed with the above as needed):', ...others.map((r) => `   ${r}`));
+  }
+  readme.push('', 'More: flatpak-install(1) (--sideload-repo), flatpak-remote-add(1), https://docs.flatpak.org/', '');
+  files.push({ name: GUIDE_README, text: readme.join('\n') });
+  return files;
+}

@@ -1,0 +1,114 @@
+/**
+ * What a drive holds, read once and read-only: refs per collection, the commits they point at (timestamp, version,
+ * partial marker), the ostree-metadata commit of each collection and the subpaths it recorded for partial refs,
+ * the carried upstream copies and a pending publish. The planner (plan.ts) and `create`, `update`, `remove`, `prune`
+ * and `list` read a drive through this module only. Writes nothing, not even a lock.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { lookup } from '../gvariant/index.js';
+import { commitVersion, type Commit } from '../ostree/commit.js';
+import { METADATA_REF } from '../ostree/formats.js';
+import { Repo } from '../repo/index.js';
+import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
+import { hasPendingPublish } from './publish.js';
+
+/** The facts of one commit on the drive that planning needs. */
+export interface CommitFacts {
+  readonly timestamp: bigint;
+  readonly version?: string;
+  /** `state/<commit>.commitpartial` exists: only some subpaths of the commit are on the drive. */
+  readonly partial: boolean;
+}
+
+/** One ref on the drive. */
+export interface DriveStateRef {
+  readonly collectionId: string;
+  readonly ref: string;
+  readonly commit: string;
+  /** The pull subpaths the drive's ostree-metadata commit records for this ref, or null (the whole commit). */
+  readonly subpaths: readonly string[] | null;
+}
+
+/** A pure snapshot of a drive repo: everything plan.ts takes as input. */
+export interface DriveState {
+  /** Absolute repo path. */
+  readonly repo: string;
+  /** An ostree repo exists there (a `config` file). */
+  readonly exists: boolean;
+  /** A summary has been published. */
+  readonly published: boolean;
+  /** A publish journal is waiting to be replayed (an earlier run died while publishing). */
+  readonly pendingPublish: boolean;
+  /** Every ref under refs/mirrors except `ostree-metadata`, sorted by collection then ref (bytewise). */
+  readonly refs: readonly DriveStateRef[];
+  /** collection ID → its ostree-metadata commit. */
+  readonly metadataCommits: ReadonlyMap<string, string>;
+  /** commit checksum → facts, for every commit a ref points at (missing commits are absent). */
+  readonly commits: ReadonlyMap<string, CommitFacts>;
+  /** `summary.sig` is present. */
+  readonly summarySigned: boolean;
+}
+
+/** An empty state for a drive that has no repo yet. */
+export function emptyDriveState(repo: string): DriveState {
+  return { repo, exists: false, published: false, pendingPublish: false, refs: [], metadataCommits: new Map(), commits: new Map(), summarySigned: false };
+}
+
+function bytewise(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Reads the state of the drive repo at `repoPath` (absolute). A missing repo is an empty state, not an error. */
+export async function readDriveState(repoPath: string): Promise<DriveState> {
+  if (!(await fs.pathExists(path.join(repoPath, 'config')))) return emptyDriveState(repoPath);
+  const repo = await Repo.open(repoPath);
+  try {
+    const mirrors = await repo.listMirrorRefs();
+    const commits = new Map<string, CommitFacts>();
+    const metadataCommits = new Map<string, string>();
+    const decoded = new Map<string, Commit>();
+    const facts = async (checksum: string): Promise<Commit | null> => {
+      if (decoded.has(checksum)) return decoded.get(checksum) as Commit;
+      const c = await repo.readCommit(checksum).catch(() => null);
+      if (!c) return null;
+      decoded.set(checksum, c.commit);
+      const version = commitVersion(c.commit);
+      commits.set(checksum, { timestamp: c.commit.timestamp, ...(version !== undefined ? { version } : {}), partial: await repo.isCommitPartial(checksum) });
+      return c.commit;
+    };
+    const refs: DriveStateRef[] = [];
+    for (const cid of [...mirrors.keys()].sort(bytewise)) {
+      const byRef = mirrors.get(cid) as Map<string, string>;
+      // The subpaths of partial refs, as this collection's ostree-metadata commit recorded them; they describe the
+      // commit the ref pointed at then, so they only count while the ref still points at the same commit.
+      const recorded = new Map<string, string[]>();
+      const meta = byRef.get(METADATA_REF);
+      if (meta) {
+        metadataCommits.set(cid, meta);
+        const mc = await repo.readCommit(meta).catch(() => null);
+        const sp = mc ? lookup(mc.commit.metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
+        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) recorded.set(ref, paths);
+      }
+      for (const ref of [...byRef.keys()].sort(bytewise)) {
+        if (ref === METADATA_REF) continue;
+        const commit = byRef.get(ref) as string;
+        await facts(commit);
+        const partial = commits.get(commit)?.partial ?? false;
+        refs.push({ collectionId: cid, ref, commit, subpaths: partial ? (recorded.get(ref) ?? null) : null });
+      }
+    }
+    return {
+      repo: repoPath,
+      exists: true,
+      published: await fs.pathExists(path.join(repoPath, 'summary')),
+      pendingPublish: await hasPendingPublish(repoPath),
+      refs,
+      metadataCommits,
+      commits,
+      summarySigned: await fs.pathExists(path.join(repoPath, 'summary.sig')),
+    };
+  } finally {
+    await repo.close();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * How much a plan will write: the objects of every ref to add or update that the drive does not hold yet, and their
+ * bytes. Walks the source commits' metadata (no content is read) and stats the drive's objects. Bytes are exact for
+ * metadata and for content an archive source stores as `.filez`; content from a bare source (an installation) is
+ * counted uncompressed (an upper bound) and content over HTTP is unknown until fetched (counted from the commits'
+ * `xa.download-size`, also an upper bound). `minBytes` counts only what is exact: the floor the drive needs.
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { lookup } from '../gvariant/index.js';
+import { decodeCommit } from '../ostree/commit.js';
+import { swap64 } from '../ostree/endian.js';
+import { KEY } from '../ostree/formats.js';
+import { objectPath, type ObjectType } from '../ostree/object.js';
+import { walkCommit } from '../repo/index.js';
+import type { PlanEntry } from './plan.js';
+import type { Source } from './source.js';
+
+export interface CopyEstimate {
+  /** Objects the drive does not hold yet. */
+  readonly objects: number;
+  /** Best estimate of the bytes to write. */
+  readonly bytes: number;
+  /** Bytes known exactly (metadata, archive content): the drive needs at least this much. */
+  readonly minBytes: number;
+  /** `bytes` is exact (every object's size known). */
+  readonly exact: boolean;
+  /** The largest object whose size on the drive is known exactly (FAT32 stores files under 4 GiB only). */
+  readonly largest: { readonly name: string; readonly bytes: number } | null;
+  /** The largest payload of a bare source (uncompressed: its `.filez` size is unknown before deflating it). */
+  readonly largestRaw: { readonly name: string; readonly bytes: number } | null;
+}
+
+async function sizeOf(file: string): Promise<number | null> {
+  try {
+    const st = await fs.lstat(file);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Estimates the copy of `entries` (add/update entries of a plan) from `sources` into the drive repo `repo`. */
+export async function estimateCopy(entries: readonly PlanEntry[], sources: readonly Source[], repo: string, signal?: AbortSignal): Promise<CopyEstimate> {
+  const seen = new Set<string>();
+  let objects = 0;
+  let exactBytes = 0;
+  let guessBytes = 0;
+  let exact = true;
+  let largest: { name: string; bytes: number } | null = null;
+  let largestRaw: { name: string; bytes: number } | null = null;
+  const note = (name: string, bytes: number) => {
+    exactBytes += bytes;
+    if (!largest || bytes > largest.bytes) largest = { name, bytes };
+  };
+  const onDrive = async (checksum: string, type: ObjectType) => (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
+  for (const e of entries) {
+    if (e.commit === null || e.source === undefined) continue;
+    const source = sources[e.source];
+    if (!source) continue;
+    const layout = source.objects.localLayout?.() ?? null;
+    let contentUnknown = 0;
+    for await (const w of walkCommit(source.objects, e.commit, { subpaths: e.subpaths, ...(signal ? { signal } : {}) })) {
+      const id = `${w.checksum}.${w.type}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (await onDrive(w.checksum, w.type)) continue;
+      objects++;
+      if (w.bytes) {
+        note(`${w.checksum}.${w.type}`, w.bytes.length);
+        continue;
+      }
+      if (w.type !== 'file') continue;
+      const size = layout ? await sizeOf(path.join(layout.root, objectPath(w.checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'))) : null;
+      if (size !== null && layout?.kind === 'archive') note(`${w.checksum}.filez (${w.path} in ${e.ref})`, size);
+      else if (size !== null) {
+        guessBytes += size;
+        exact = false;
+        if (!largestRaw || size > largestRaw.bytes) largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
+      } else contentUnknown++;
+    }
+    if (contentUnknown > 0) {
+      // Over HTTP: the commit's download size covers all of its content (an upper bound for what is missing).
+      exact = false;
+      const bytes = await source.objects.readMetadata(e.commit, 'commit');
+      const dl = lookup(decodeCommit(bytes, e.commit).metadata, KEY.xaDownloadSize);
+      if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
+    }
+  }
+  return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest, largestRaw };
+}
+
+/** Free bytes for an unprivileged writer on the filesystem holding `dir`, or null when statfs is unavailable. */
+export async function freeSpace(dir: string): Promise<number | null> {
+  try {
+    const s = await fs.promises.statfs(dir);
+    // fusefat (FAT through FUSE) reports 0 blocks in all, free or not: that says nothing, so "unknown".
+    if (Number(s.blocks) === 0) return null;
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `lockManifest`: resolves a manifest to a lockfile without touching any drive: every ref each source contributes
+ * (requested refs, runtimes, extensions, appstream) at its exact commit, the digest of each collection's upstream
+ * summary (checked against the source's keys, as a real run would) and the keys that signed it.
+ */
+import { InterruptedError, type Warning } from '../errors.js';
+import { sha256Hex } from '../ostree/checksum.js';
+import type { Lockfile, LockSource, Manifest } from './manifest.js';
+import { resolveRun, type ResolveOptions } from './resolve-run.js';
+import type { Source } from './source.js';
+import type { UpstreamPolicy } from './upstream.js';
+import { prepareUpstreams } from './upstream-copy.js';
+
+export interface LockOptions {
+  readonly upstream?: UpstreamPolicy;
+  readonly onWarning?: (w: Warning) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** `sources[i]` is the opened `manifest.sources[i]`. */
+export async function lockManifest(manifest: Manifest, sources: readonly Source[], opts: LockOptions = {}): Promise<Lockfile> {
+  const warn = (w: Warning) => opts.onWarning?.(w);
+  const ro: ResolveOptions = {
+    ...(manifest.arches ? { arches: manifest.arches } : {}),
+    ...(manifest.locales ? { locales: manifest.locales } : {}),
+    ...(manifest.extensions ? { extensions: manifest.extensions } : {}),
+    ...(manifest.includeSdk ? { includeSdk: true } : {}),
+  };
+  const inputs = manifest.sources.map((s, i) => ({ source: sources[i] as Source, refs: s.refs, ...(s.collectionId ? { collectionId: s.collectionId } : {}) }));
+  const resolved = await resolveRun(inputs, ro, warn);
+  const upstream = await prepareUpstreams(resolved.collections, opts.upstream ?? 'require-signature', warn, () => {
+    if (opts.signal?.aborted) throw new InterruptedError('interrupted; no lockfile was written');
+  });
+  const lockSources: LockSource[] = manifest.sources.map((spec, i) => {
+    const refs = resolved.wanted.filter((w) => w.source === i);
+    const digests: Record<string, string> = {};
+    const keys = new Set<string>();
+    for (const cid of new Set(refs.map((r) => r.collectionId))) {
+      if (resolved.collections.get(cid) !== sources[i]) continue;
+      const up = upstream.copies.get(cid);
+      const root = up ? up.files.get(up.root) : undefined;
+      if (up && root) digests[cid] = `sha256:${sha256Hex(root)}`;
+      for (const k of up?.signedBy ?? []) keys.add(k);
+    }
+    const { refs: _requested, ...rest } = spec;
+    void _requested;
+    return {
+      ...rest,
+      ...(Object.keys(digests).length ? { upstream: digests } : {}),
+      ...(keys.size ? { keys: [...keys].sort() } : {}),
+      refs: refs.map((r) => ({
+        ref: r.ref, collectionId: r.collectionId, commit: r.commit, reason: r.reason, subpaths: r.subpaths,
+        ...(r.languages !== undefined ? { languages: r.languages } : {}),
+      })),
+    };
+  });
+  const { sources: _s, ...media } = manifest;
+  void _s;
+  return { lockVersion: 1, ...media, sources: lockSources };
+}

@@ -1,0 +1,154 @@
+/**
+ * The resolving half of a run: what each source offers and the ref arguments (or a lockfile's exact commits) →
+ * `WantedRef`s with their commits' timestamps, the commits read on the way, and warnings. Reads sources; never a
+ * drive. `create`, `lock` and `update` start here; the planner (plan.ts) takes it from there.
+ */
+import { NotFoundError, type Warning } from '../errors.js';
+import { lookup, type VarDict } from '../gvariant/index.js';
+import { resolveRefs, type ExtensionPolicy, type PlannedRef, type RefKind } from '../flatpak/resolve.js';
+import { commitVersion, type Commit } from '../ostree/commit.js';
+import { decodeDirTree } from '../ostree/dirtree.js';
+import { KEY } from '../ostree/formats.js';
+import type { WantedRef } from './plan.js';
+import { mirrorRefPath } from './publication.js';
+import type { Source } from './source.js';
+
+/** A ref pinned by a lockfile: exactly this commit, with these subpaths. */
+export interface LockedRef {
+  readonly collectionId: string;
+  readonly ref: string;
+  readonly commit: string;
+  readonly subpaths: readonly string[] | null;
+  readonly reason: PlannedRef['reason'];
+  readonly languages?: readonly string[] | 'all';
+}
+
+/** One source of a run and what to take from it. */
+export interface RunSource {
+  readonly source: Source;
+  /** Ref arguments as flatpak takes them, resolved with their runtime and extensions. */
+  readonly refs?: readonly string[];
+  /** Exact refs from a lockfile (no resolution: the lock already lists every dependency). */
+  readonly locked?: readonly LockedRef[];
+  /** Collection ID for this source's refs when it names none. */
+  readonly collectionId?: string;
+}
+
+export interface ResolveOptions {
+  readonly kinds?: readonly RefKind[];
+  readonly arches?: readonly string[];
+  readonly locales?: readonly string[];
+  readonly extensions?: ExtensionPolicy;
+  readonly includeSdk?: boolean;
+  readonly remoteFixHint?: (remote: string) => string;
+}
+
+export interface ResolvedRun {
+  readonly wanted: readonly WantedRef[];
+  readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
+  /** Collection → the (first) source offering refs of it. */
+  readonly collections: ReadonlyMap<string, Source>;
+}
+
+/** Node's arch names → flatpak's. */
+export function hostArch(): string {
+  const map: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', loong64: 'loongarch64', riscv64: 'riscv64' };
+  return map[process.arch] ?? process.arch;
+}
+
+function stringMeta(meta: VarDict, key: string): string {
+  const v = lookup(meta, key);
+  return v?.type === 's' ? (v.value as string) : '';
+}
+
+/** Resolves every source of a run. */
+export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOptions, warn: (w: Warning) => void): Promise<ResolvedRun> {
+  const commits = new Map<string, { commit: Commit; bytes: Uint8Array }>();
+  const wanted: WantedRef[] = [];
+  const collections = new Map<string, Source>();
+  for (const [index, input] of inputs.entries()) {
+    const { source } = input;
+    const readCommit = async (c: string) => {
+      let hit = commits.get(c);
+      if (!hit) commits.set(c, (hit = await source.readCommit(c)));
+      return hit;
+    };
+    let planned: readonly PlannedRef[];
+    if (input.locked) {
+      planned = input.locked;
+      for (const l of input.locked)
+        await readCommit(l.commit).catch((e: unknown) => {
+          if (e instanceof NotFoundError)
+            throw new NotFoundError(`the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; lock again to move forward`, { ref: l.ref, commit: l.commit }, 'ELOCKEDCOMMIT');
+          throw e;
+        });
+    } else {
+      const plan = await resolveRefs({
+        requested: input.refs ?? [],
+        ...(opts.kinds ? { kinds: opts.kinds } : {}),
+        ...(opts.arches ? { arches: opts.arches } : {}),
+        hostArch: hostArch(),
+        sourceKind: source.kind,
+        catalog: await source.listRefs(),
+        metadataOf: async (r) => r.metadataText ?? stringMeta((await readCommit(r.commit)).commit.metadata, KEY.xaMetadata),
+        isExtraData: async (r) => {
+          const eds = lookup((await readCommit(r.commit)).commit.metadata, KEY.xaExtraDataSources);
+          return !!eds && Array.isArray(eds.value) && eds.value.length > 0;
+        },
+        ...(opts.locales ? { locales: opts.locales } : {}),
+        ...(opts.extensions ? { extensions: opts.extensions } : {}),
+        ...(opts.includeSdk ? { includeSdk: true } : {}),
+        ...(input.collectionId ? { collectionId: input.collectionId } : {}),
+        ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+      });
+      for (const w of plan.warnings) warn(w);
+      planned = plan.refs;
+      for (const p of planned) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
+    }
+    for (const p of planned) {
+      // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
+      mirrorRefPath(p.collectionId, p.ref);
+      const { commit } = await readCommit(p.commit);
+      const version = commitVersion(commit);
+      wanted.push({
+        collectionId: p.collectionId, ref: p.ref, commit: p.commit, subpaths: p.subpaths, reason: p.reason, timestamp: commit.timestamp, source: index,
+        ...(p.requestedBy ? { requestedBy: p.requestedBy } : {}),
+        ...(p.languages !== undefined ? { languages: p.languages } : {}),
+        ...(version !== undefined ? { version } : {}),
+      });
+      if (!collections.has(p.collectionId)) collections.set(p.collectionId, source);
+    }
+  }
+  return { wanted, commits, collections };
+}
+
+/**
+ * A locale extension copied as a subset: name the languages a client cannot get from this drive (flatpak clients
+ * that want another language silently skip the extension offline).
+ */
+async function localeWarning(
+  p: PlannedRef,
+  readCommit: (c: string) => Promise<{ commit: Commit; bytes: Uint8Array }>,
+  source: Source,
+  warn: (w: Warning) => void,
+): Promise<void> {
+  try {
+    const { commit } = await readCommit(p.commit);
+    const root = decodeDirTree(await source.objects.readMetadata(commit.rootTree, 'dirtree'));
+    const files = root.dirs.find((d) => d.name === 'files');
+    if (!files) return;
+    const all = decodeDirTree(await source.objects.readMetadata(files.tree, 'dirtree')).dirs.map((d) => d.name);
+    const asked = Array.isArray(p.languages) ? p.languages : [];
+    const absent = asked.filter((l) => !all.includes(l));
+    const have = asked.filter((l) => all.includes(l));
+    const missing = all.filter((l) => !have.includes(l));
+    if (missing.length || absent.length)
+      warn({
+        code: 'partial-locale',
+        message: `${absent.length ? `the source has no ${absent.join(', ')} for '${p.ref}' (it has ${all.join(', ') || 'no languages'}); ` : ''}'${p.ref}' goes on the drive ${have.length ? `with languages ${have.join(', ')} only` : 'without any language (its metadata only)'}${missing.length ? `; clients set to ${missing.join(', ')} will skip it offline` : ''}`,
+        data: { ref: p.ref, languages: have, missing, ...(absent.length ? { notInSource: absent } : {}) },
+      });
+  } catch {
+    // The subset itself is still copied; the warning is best-effort.
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The drive explains itself (drive.md §7): a fresh, isolated flatpak 1.14 installation adds the remote from the
+ * drive's own .flatpakrepo and installs offline by running the commands of the drive's README-sideload.txt, with
+ * nothing else (no examples/ file, no key on the command line).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { ARCH, CID, describeInterop, flatpakEnv, installedCommits, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { projectRoot } from '../helpers/shared.js';
+import { parseKeyFile } from '../../src/keyfile/index.js';
+import { appInstallRefs, mirrorRefs } from './create-helpers.js';
+
+const EXAMPLES = path.join(projectRoot, 'examples');
+
+describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run by real flatpak', () => {
+  let drive: string;
+  beforeAll(async () => {
+    drive = await tempDir('sideload-guide-');
+    const r = await sideload(['create', '--no-fsync', '--repo', path.join(EXAMPLES, 'repo'), '--gpg-import', path.join(EXAMPLES, 'example.gpg'), drive, 'org.example.App']);
+    if (r.code !== 0) throw new Error(`create failed (${r.code}): ${r.stderr}`);
+  });
+
+  it('writes the README and one .flatpakrepo with the collection ID as flatpak 1.14 reads it and the key inline', async () => {
+    expect((await fs.readdir(drive)).sort()).toEqual(['.ostree', 'README-sideload.txt', `${CID}.flatpakrepo`]);
+    const kf = parseKeyFile(await fs.readFile(path.join(drive, `${CID}.flatpakrepo`), 'utf8'));
+    expect(kf.get('Flatpak Repo', 'DeploySideloadCollectionID')).toBe(CID);
+    expect(kf.get('Flatpak Repo', 'DeployCollectionID')).toBe(CID);
+    expect(kf.get('Flatpak Repo', 'Title')).toBe('Example Repo');
+    expect(Buffer.from(kf.get('Flatpak Repo', 'GPGKey') ?? '', 'base64')).toEqual(await fs.readFile(path.join(EXAMPLES, 'example.gpg')));
+    // A --repo source knows no upstream URL: a placeholder that never resolves, and the README says so.
+    expect(kf.get('Flatpak Repo', 'Url')).toBe('https://upstream-url-unknown.invalid/');
+    const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
+    expect(readme).toContain('upstream URL of this collection was not known');
+    expect(readme).toContain(`flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`);
+  });
+
+  it("a fresh installation runs the README's commands in the drive's directory and installs offline", async () => {
+    const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
+    const commands = readme.split('\n').filter((l) => /^ {3}flatpak /.test(l)).map((l) => l.trim());
+    expect(commands).toEqual([`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`, `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`]);
+    const f = await flatpakEnv();
+    for (const c of commands) {
+      // A person answers flatpak's prompt; the test says yes up front.
+      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], { env: f.env, cwd: drive });
+      expect(r.code, `${c}\n${r.stderr}`).toBe(0);
+    }
+    const remotes = await f.flatpakOk(['--user', 'remotes', '--columns=name,collection']);
+    expect(remotes).toMatch(new RegExp(`^example\\s+${CID.replace(/\./g, '\\.')}$`, 'm'));
+    const onDrive = await mirrorRefs(path.join(drive, '.ostree/repo'));
+    const expected = new Map(appInstallRefs(ARCH).map((r) => [r, onDrive.get(`${CID} ${r}`) as string]));
+    expect(await installedCommits(f)).toEqual(expected);
+    // Running them a second time is harmless (--if-not-exists; install says it is installed already).
+    const again = await run('sh', ['-c', commands[0] as string], { env: f.env, cwd: drive });
+    expect(again.code, again.stderr).toBe(0);
+  });
+});

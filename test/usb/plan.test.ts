@@ -1,0 +1,100 @@
+/** The planner is pure: plain drive states and wanted refs in, plans out. */
+import { describe, expect, it } from 'vitest';
+import type { DriveState } from '../../src/usb/drive-state.js';
+import { planDrive, planCounts, type WantedRef } from '../../src/usb/plan.js';
+
+const C = (n: number) => n.toString(16).padStart(64, '0');
+const CID = 'org.example.Stable';
+const APP = 'app/org.example.App/x86_64/stable';
+const RT = 'runtime/org.example.Platform/x86_64/stable';
+const LOC = 'runtime/org.example.Platform.Locale/x86_64/stable';
+
+function state(refs: Array<[string, number, number, (readonly string[] | null)?]>): Pick<DriveState, 'refs' | 'commits'> {
+  return {
+    refs: refs.map(([ref, c, , sp]) => ({ collectionId: CID, ref, commit: C(c), subpaths: sp ?? null })),
+    commits: new Map(refs.map(([, c, ts, sp]) => [C(c), { timestamp: BigInt(ts), partial: !!sp }])),
+  };
+}
+function want(ref: string, c: number, ts: number, subpaths: readonly string[] | null = null): WantedRef {
+  return { collectionId: CID, ref, commit: C(c), subpaths, reason: 'requested', timestamp: BigInt(ts), source: 0 };
+}
+
+describe('planDrive', () => {
+  it('a fresh drive: every wanted ref is added, final holds them, partial markers for partial refs only', () => {
+    const plan = planDrive({ state: state([]), wanted: [want(RT, 1, 10), want(APP, 2, 10), want(LOC, 3, 10, ['/files/de'])] });
+    expect(plan.entries.map((e) => [e.ref, e.action])).toEqual([
+      [APP, 'add'],
+      [LOC, 'add'], // bytewise: '.' sorts before '/'
+      [RT, 'add'],
+    ]);
+    expect([...(plan.final.get(CID)?.keys() ?? [])]).toEqual([APP, LOC, RT]);
+    expect(plan.partialMarkers).toEqual([
+      { commit: C(1), present: false },
+      { commit: C(2), present: false },
+      { commit: C(3), present: true },
+    ]);
+    expect(plan.refsChanged).toBe(true);
+  });
+
+  it('against a drive: unchanged, update, kept, and nothing changed when all match', () => {
+    const s = state([
+      [APP, 1, 10],
+      [RT, 2, 10],
+    ]);
+    const same = planDrive({ state: s, wanted: [want(APP, 1, 10)] });
+    expect(same.entries.map((e) => e.action)).toEqual(['unchanged', 'kept']);
+    expect(same.refsChanged).toBe(false);
+    expect(same.partialMarkers).toEqual([]);
+    const upd = planDrive({ state: s, wanted: [want(APP, 5, 20)] });
+    expect(upd.entries[0]).toMatchObject({ ref: APP, action: 'update', commit: C(5), previous: C(1) });
+    expect(upd.final.get(CID)?.get(RT)?.commit).toBe(C(2));
+    expect(planCounts(upd)).toEqual({ add: 0, update: 1, unchanged: 0, remove: 0, kept: 1 });
+  });
+
+  it('refuses a downgrade with both commits named, unless allowed', () => {
+    const s = state([[APP, 1, 100]]);
+    expect(() => planDrive({ state: s, wanted: [want(APP, 2, 50)] })).toThrow(/newer than .*--allow-downgrade/);
+    try {
+      planDrive({ state: s, wanted: [want(APP, 2, 50)] });
+    } catch (e) {
+      expect((e as { code: string }).code).toBe('EDOWNGRADE');
+    }
+    const ok = planDrive({ state: s, wanted: [want(APP, 2, 50)], allowDowngrade: true });
+    expect(ok.entries[0]).toMatchObject({ action: 'update', downgrade: true });
+  });
+
+  it('same commit with more languages is an update of the subpaths (union), fewer is unchanged', () => {
+    const s = state([[LOC, 3, 10, ['/files/de']]]);
+    const more = planDrive({ state: s, wanted: [want(LOC, 3, 10, ['/files/fr'])] });
+    expect(more.entries[0]).toMatchObject({ action: 'update', subpaths: ['/files/de', '/files/fr'] });
+    expect(more.partialMarkers).toEqual([{ commit: C(3), present: true }]);
+    const full = planDrive({ state: s, wanted: [want(LOC, 3, 10)] });
+    expect(full.entries[0]).toMatchObject({ action: 'update', subpaths: null });
+    expect(full.partialMarkers).toEqual([{ commit: C(3), present: false }]);
+    const same = planDrive({ state: s, wanted: [want(LOC, 3, 10, ['/files/de'])] });
+    expect(same.entries[0]?.action).toBe('unchanged');
+  });
+
+  it('removes refs, drops the marker of a removed partial commit, refuses unknown refs and contradictions', () => {
+    const s = state([
+      [APP, 1, 10],
+      [LOC, 3, 10, ['/files/de']],
+    ]);
+    const plan = planDrive({ state: s, wanted: [], remove: [{ collectionId: CID, ref: LOC }] });
+    expect(plan.entries.map((e) => [e.ref, e.action, e.commit])).toEqual([
+      [APP, 'kept', C(1)],
+      [LOC, 'remove', null],
+    ]);
+    expect(plan.final.get(CID)?.has(LOC)).toBe(false);
+    expect(plan.partialMarkers).toEqual([{ commit: C(3), present: false }]);
+    expect(() => planDrive({ state: s, wanted: [], remove: [{ collectionId: CID, ref: RT }] })).toThrow(/not on the drive/);
+    expect(() => planDrive({ state: s, wanted: [want(APP, 1, 10)], remove: [{ collectionId: CID, ref: APP }] })).toThrow(/both removed and wanted/);
+    expect(() => planDrive({ state: s, wanted: [want(RT, 1, 10), want(RT, 2, 10)] })).toThrow(/two commits/);
+  });
+
+  it('orders entries bytewise by collection then ref, and the same ref from two sources merges', () => {
+    const other = { ...want('runtime/a.B/x86_64/1', 9, 1), collectionId: 'org.a' };
+    const plan = planDrive({ state: state([]), wanted: [want(RT, 1, 1), other, want(RT, 1, 1)] });
+    expect(plan.entries.map((e) => `${e.collectionId} ${e.ref}`)).toEqual([`org.a runtime/a.B/x86_64/1`, `${CID} ${RT}`]);
+  });
+});
