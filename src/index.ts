@@ -24,7 +24,7 @@ export {
 // Drives: create, list, verify
 export { createDrive, UPSTREAM_DIR, type CreateOptions, type CreateResult, type DriveRef } from './usb/create.js';
 export { listDrive, type ListedRepo, type ListedRef } from './usb/list.js';
-export { verifyDrive, verifyRepo, type VerifyOptions, type VerifyReport, type RepoReport, type Finding } from './usb/verify.js';
+export { verifyDrive, verifyRepo, type VerifyOptions, type VerifyReport, type RepoReport, type Finding, type FindingCode } from './usb/verify.js';
 export { findDriveRepos } from './usb/find-repos.js';
 export type { ProgressEvent, ProgressCallback } from './usb/events.js';
 

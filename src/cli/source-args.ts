@@ -17,11 +17,12 @@ export interface SourceArgs {
   'upstream-key'?: string[];
   /** Earlier spelling of --upstream-key, kept as a hidden alias. */
   'trusted-key'?: string[];
+  offline?: boolean;
 }
 
 export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
   return y
-    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'upstream-key'], 'Source (default: the flatpak installations):')
+    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'upstream-key', 'offline'], 'Source (default: the flatpak installations):')
     .option('user', { alias: 'u', type: 'boolean', describe: 'The per-user flatpak installation' })
     .option('system', { type: 'boolean', describe: 'The system-wide flatpak installation' })
     .option('installation', { type: 'string', describe: 'A flatpak installation by name (installations.d)' })
@@ -33,7 +34,8 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
     .option('collection-id', { type: 'string', describe: 'Collection ID of the source refs when the source has none' })
     .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file trusted for upstream signatures' })
     .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file trusted for upstream signatures' })
-    .option('trusted-key', { type: 'string', array: true, hidden: true }) as unknown as Argv<T & SourceArgs>;
+    .option('trusted-key', { type: 'string', array: true, hidden: true })
+    .option('offline', { type: 'boolean', describe: "Installation or repo source: do not read its remotes' http(s) URLs for the current appstream and upstream summary (file:// URLs are still read)" }) as unknown as Argv<T & SourceArgs>;
 }
 
 export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
@@ -41,7 +43,8 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
   const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
   const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['upstream-key'] || args['trusted-key'] ? { ed25519Keys: [...(args['upstream-key'] ?? []), ...(args['trusted-key'] ?? [])] } : {}) };
-  if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys });
+  const remoteRead = { ...(args.offline ? { offline: true } : {}), ...(signal ? { signal } : {}), transport: httpOptionsFromEnv(process.env) };
+  if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys, remoteRead });
   const scope = {
     ...(args.user ? { user: true } : {}),
     ...(args.system ? { system: true } : {}),
@@ -59,7 +62,7 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       transport: httpOptionsFromEnv(process.env),
     });
   // With several installations in scope, the refs on the command line choose the one to read (as in flatpak).
-  return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs);
+  return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs, remoteRead);
 }
 
 /** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, concurrency. */

@@ -60,6 +60,11 @@ export interface ResolveInput {
   readonly collectionId?: string;
   /** How to tell the user to fix a remote with no collection ID. */
   remoteFixHint?(remote: string): string;
+  /**
+   * Commit overrides (`--commit REF=CHECKSUM`, a lockfile): a full ref, or a ref argument exactly as requested,
+   * → the commit to copy instead of the source's current one. Every key must name a ref of the plan.
+   */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 export interface RefPlan {
@@ -149,6 +154,8 @@ export function extensionPoints(kf: KeyFile, branch: string): ExtensionPoint[] {
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   const warnings: Warning[] = [];
   const warn = (code: string, message: string, data: Record<string, unknown> = {}) => warnings.push({ code, message, data });
+  const overrides = commitOverrides(input);
+  input = { ...input, catalog: overrides.catalog };
   const byRef = new Map<string, SourceRef[]>();
   for (const r of input.catalog) byRef.set(r.ref, [...(byRef.get(r.ref) ?? []), r]);
   const planned = new Map<string, PlannedRef>();
@@ -248,6 +255,14 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   };
 
   for (const arg of input.requested) {
+    // A full ref that is not a flatpak ref (an OS commit `os/eos/amd64/master`, ostree's `test-1`): copied as it is.
+    const plain = plainRef(arg, input, byRef, arches);
+    if (plain) {
+      if (plain.ref === METADATA_REF_NAME) throw new UsageError(`'${arg}' is written by sideload itself and cannot be copied`, { ref: arg });
+      const cid = collectionOf(plain, true) as string;
+      add({ collectionId: cid, ref: plain.ref, commit: overrides.forArg(arg) ?? plain.commit, subpaths: null, reason: 'requested', ...(plain.remote ? { remote: plain.remote } : {}) });
+      continue;
+    }
     const parsed = parseRefArg(arg, input.kinds);
     const wantArches = parsed.arch ? [parsed.arch] : arches;
     for (const arch of wantArches) {
@@ -266,7 +281,9 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         );
       }
       if (distinct.length > 1) throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, { ref: arg, candidates: distinct });
-      const main = one(distinct[0] as string) as SourceRef;
+      const found = one(distinct[0] as string) as SourceRef;
+      const pinned = overrides.forArg(arg);
+      const main: SourceRef = pinned ? pinnedRef(found, pinned) : found;
       if (await input.isExtraData(main)) throw new UnsupportedError(`'${main.ref}' is extra-data, and cannot be distributed offline`, { ref: main.ref }, 'EEXTRADATA');
       const cid = collectionOf(main, true) as string;
       const mainParts = splitRef(main.ref) as RefParts;
@@ -329,7 +346,82 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   }
 
   const refs = [...planned.values()].sort((a, b) => (a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1));
+  overrides.checkUsed(refs);
   return { refs, warnings };
+}
+
+const METADATA_REF_NAME = 'ostree-metadata';
+const CHECKSUM = /^[0-9a-f]{64}$/;
+
+/** A catalog entry moved to another commit: what the deploy dir says about the old commit no longer applies. */
+function pinnedRef(r: SourceRef, commit: string): SourceRef {
+  if (r.commit === commit) return r;
+  return { ref: r.ref, collectionId: r.collectionId, commit, ...(r.remote ? { remote: r.remote } : {}), ...(r.deploySubpaths ? { deploySubpaths: r.deploySubpaths } : {}) };
+}
+
+/** `--commit` overrides: full-ref keys rewrite the catalog; argument keys apply where that argument resolves. */
+function commitOverrides(input: ResolveInput) {
+  const commits = input.commits ?? {};
+  for (const [key, c] of Object.entries(commits))
+    if (!CHECKSUM.test(c)) throw new UsageError(`--commit '${key}=${c}': '${c}' is not a commit checksum (64 lower-case hex digits)`, { ref: key, commit: c });
+  const used = new Set<string>();
+  const catalog = input.catalog.map((r) => {
+    const c = commits[r.ref];
+    if (c === undefined) return r;
+    used.add(r.ref);
+    return pinnedRef(r, c);
+  });
+  return {
+    catalog,
+    forArg(arg: string): string | undefined {
+      const c = commits[arg];
+      if (c !== undefined) used.add(arg);
+      return c;
+    },
+    checkUsed(refs: readonly PlannedRef[]) {
+      for (const key of Object.keys(commits)) {
+        if (used.has(key) && (refs.some((p) => p.ref === key) || input.requested.includes(key))) continue;
+        throw new NotFoundError(`--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive (name a ref given on the command line, or one it pulls in, in full)`, { ref: key });
+      }
+    },
+  };
+}
+
+/**
+ * A requested argument that names a non-flatpak ref of the source in full (`test-1`, `os/eos/amd64/master`), when
+ * it does not also resolve as a partial flatpak ref (which keeps its meaning). null: a flatpak ref argument.
+ * @throws NotFoundError for a valid ref name the source lacks that cannot be a flatpak ref either.
+ */
+function plainRef(arg: string, input: ResolveInput, byRef: ReadonlyMap<string, readonly SourceRef[]>, arches: readonly string[]): SourceRef | null {
+  if (/^(app|runtime)\//.test(arg)) return null;
+  let parsed: ParsedRefArg | null = null;
+  try {
+    parsed = parseRefArg(arg, input.kinds);
+  } catch {
+    parsed = null;
+  }
+  const hits = byRef.get(arg) ?? [];
+  if (hits.length === 0) {
+    if (parsed || !isValidRef(arg)) return null; // the flatpak path reports it
+    throw new NotFoundError(`ref '${arg}' ${input.sourceKind === 'installation' ? 'is not in' : 'was not found in'} the source`, { ref: arg });
+  }
+  if (parsed) {
+    const p = parsed;
+    const wantArches = p.arch ? [p.arch] : arches;
+    const flatpakMatch = input.catalog.some((r) => {
+      const s = splitRef(r.ref);
+      return s !== null && p.kinds.includes(s.kind) && s.id === p.id && wantArches.includes(s.arch) && (p.branch === undefined || s.branch === p.branch);
+    });
+    if (flatpakMatch) return null;
+  }
+  const cids = [...new Set(hits.map((h) => h.collectionId ?? '(none)'))];
+  if (cids.length > 1) throw new UsageError(`ref '${arg}' is offered by several collections (${cids.join(', ')}); narrow the source`, { ref: arg });
+  return hits[0] as SourceRef;
+}
+
+/** ostree's ref name syntax (ostree_validate_rev): `/`-separated segments of [A-Za-z0-9_][-._A-Za-z0-9_]*. */
+function isValidRef(ref: string): boolean {
+  return ref.length > 0 && ref.length <= 1024 && ref.split('/').every((s) => /^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(s));
 }
 
 /**

@@ -5,7 +5,8 @@
  * container starts at a multiple of its own alignment.
  */
 import { GVariantError } from './errors.js';
-import { alignUp, MAX_DEPTH, parseType, type TypeInfo } from './type.js';
+import { offsetWidth, writeOffset } from './framing.js';
+import { alignUp, isObjectPath, isSignature, MAX_DEPTH, parseType, type TypeInfo } from './type.js';
 import { Just, Variant, type GValue } from './value.js';
 
 const utf8 = new TextEncoder();
@@ -52,34 +53,10 @@ class Writer {
     const width = offsetWidth(body, ends.length);
     this.ensure(width * ends.length);
     for (const end of ends) {
-      let rel = end - start;
-      for (let i = 0; i < width; i++) {
-        this.buf[this.pos++] = rel & 0xff;
-        rel = Math.floor(rel / 256);
-      }
+      writeOffset(this.buf, this.pos, width, end - start);
+      this.pos += width;
     }
   }
-}
-
-/**
- * Framing-offset width of a container whose body is `body` bytes and which stores `n` offsets:
- * the smallest w in {1,2,4,8} with body + w·n < 2^(8w) (gvs_calculate_total_size / gvs_get_offset_size).
- */
-export function offsetWidth(body: number, n: number): number {
-  if (n === 0) return 0;
-  if (body + n <= 0xff) return 1;
-  if (body + 2 * n <= 0xffff) return 2;
-  if (body + 4 * n <= 0xffffffff) return 4;
-  return 8;
-}
-
-/** Width used when reading a container of total size `size` (gvs_get_offset_size). */
-export function offsetWidthForSize(size: number): number {
-  if (size === 0) return 0;
-  if (size <= 0xff) return 1;
-  if (size <= 0xffff) return 2;
-  if (size <= 0xffffffff) return 4;
-  return 8;
 }
 
 /**
@@ -257,43 +234,4 @@ function writeBasic(w: Writer, info: TypeInfo & { kind: 'basic' }, value: GValue
   }
 }
 
-/** D-Bus object path rules (g_variant_is_object_path). */
-export function isObjectPath(s: string): boolean {
-  return /^\/$|^(\/[A-Za-z0-9_]+)+$/.test(s);
-}
-
-/** A signature: zero or more complete types (g_variant_is_signature). */
-export function isSignature(s: string): boolean {
-  let pos = 0;
-  while (pos < s.length) {
-    const end = typeEnd(s, pos, 0);
-    if (end < 0) return false;
-    pos = end;
-  }
-  return true;
-}
-
-/** End index of the single complete type starting at `pos`, or -1. */
-export function typeEnd(s: string, pos: number, depth: number): number {
-  if (depth > MAX_DEPTH) return -1;
-  const c = s[pos];
-  if (c === undefined) return -1;
-  if ('bynqiuxthdsogv'.includes(c)) return pos + 1;
-  if (c === 'a' || c === 'm') return typeEnd(s, pos + 1, depth + 1);
-  if (c === '(') {
-    let p = pos + 1;
-    while (s[p] !== ')') {
-      p = typeEnd(s, p, depth + 1);
-      if (p < 0) return -1;
-    }
-    return p + 1;
-  }
-  if (c === '{') {
-    const k = s[pos + 1];
-    if (k === undefined || !'bynqiuxthdsog'.includes(k)) return -1;
-    const e = typeEnd(s, pos + 2, depth + 1);
-    if (e < 0 || s[e] !== '}') return -1;
-    return e + 1;
-  }
-  return -1;
-}
+export { offsetWidth } from './framing.js';

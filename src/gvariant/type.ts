@@ -62,14 +62,18 @@ export function isValidType(str: string): boolean {
   }
 }
 
-function intern(info: TypeInfo): TypeInfo {
+const asIs = (info: TypeInfo): TypeInfo => info;
+
+function internInfo(info: TypeInfo): TypeInfo {
   const hit = cache.get(info.str);
   if (hit) return hit;
   cache.set(info.str, info);
   return info;
 }
 
-function parseAt(s: string, pos: number, depth: number): [TypeInfo, number] {
+/** Parses one type at `pos`; `keep` false: do not intern (signature checks of untrusted strings). */
+function parseAt(s: string, pos: number, depth: number, keep = true): [TypeInfo, number] {
+  const intern = keep ? internInfo : asIs;
   if (depth > MAX_DEPTH) throw new GVariantError(`type string '${s}' nests deeper than ${MAX_DEPTH}`, { type: s });
   const c = s[pos];
   if (isBasicChar(c)) {
@@ -81,7 +85,7 @@ function parseAt(s: string, pos: number, depth: number): [TypeInfo, number] {
       return [intern({ kind: 'variant', str: 'v', alignment: 8, fixedSize: 0 }), pos + 1];
     case 'a':
     case 'm': {
-      const [element, end] = parseAt(s, pos + 1, depth + 1);
+      const [element, end] = parseAt(s, pos + 1, depth + 1, keep);
       const str = s.slice(pos, end);
       const kind = c === 'a' ? 'array' : 'maybe';
       return [intern({ kind, str, alignment: element.alignment, fixedSize: 0, element }), end];
@@ -91,16 +95,16 @@ function parseAt(s: string, pos: number, depth: number): [TypeInfo, number] {
       let p = pos + 1;
       while (s[p] !== ')') {
         if (p >= s.length) throw new GVariantError(`invalid type string '${s}': unclosed '('`, { type: s });
-        const [m, end] = parseAt(s, p, depth + 1);
+        const [m, end] = parseAt(s, p, depth + 1, keep);
         members.push(m);
         p = end;
       }
       return [intern(tupleInfo('tuple', s.slice(pos, p + 1), members)), p + 1];
     }
     case '{': {
-      const key = parseAt(s, pos + 1, depth + 1);
+      const key = parseAt(s, pos + 1, depth + 1, keep);
       if (key[0].kind !== 'basic') throw new GVariantError(`invalid type string '${s}': dict entry key must be a basic type`, { type: s });
-      const value = parseAt(s, key[1], depth + 1);
+      const value = parseAt(s, key[1], depth + 1, keep);
       if (s[value[1]] !== '}') throw new GVariantError(`invalid type string '${s}': dict entry must have exactly two members`, { type: s });
       return [intern(tupleInfo('dictEntry', s.slice(pos, value[1] + 1), [key[0], value[0]])), value[1] + 1];
     }
@@ -129,4 +133,33 @@ function tupleInfo(kind: 'tuple' | 'dictEntry', str: string, members: TypeInfo[]
 /** Rounds `n` up to a multiple of `alignment` (a power of two). */
 export function alignUp(n: number, alignment: number): number {
   return (n + alignment - 1) & ~(alignment - 1);
+}
+
+const depthCache = new WeakMap<TypeInfo, number>();
+/** g_variant_type_info_query_depth: 1 for basic types, 1 + the deepest member for containers. */
+export function typeDepth(info: TypeInfo): number {
+  const hit = depthCache.get(info);
+  if (hit !== undefined) return hit;
+  let d = 1;
+  if (info.kind === 'array' || info.kind === 'maybe') d = 1 + typeDepth(info.element);
+  else if (info.kind === 'tuple' || info.kind === 'dictEntry') for (const m of info.members) d = Math.max(d, 1 + typeDepth(m));
+  depthCache.set(info, d);
+  return d;
+}
+
+/** D-Bus object path rules (g_variant_is_object_path). */
+export function isObjectPath(s: string): boolean {
+  return /^\/$|^(\/[A-Za-z0-9_]+)+$/.test(s);
+}
+
+/** A signature: zero or more complete types (g_variant_is_signature), checked with the one type parser. */
+export function isSignature(s: string): boolean {
+  let pos = 0;
+  try {
+    while (pos < s.length) pos = parseAt(s, pos, 0, false)[1];
+  } catch (e) {
+    if (e instanceof GVariantError) return false;
+    throw e;
+  }
+  return true;
 }

@@ -4,6 +4,7 @@
  */
 import { CorruptError } from '../errors.js';
 import { decode, encode } from '../gvariant/index.js';
+import { offsetWidth, offsetWidthForSize, readOffset, writeOffset } from '../gvariant/framing.js';
 import { swap32, swap64 } from './endian.js';
 import { ARCHIVE_HEADER, FILE_HEADER } from './formats.js';
 import { S_IFLNK, S_IFMT, S_IFREG, type Xattrs } from './dirtree.js';
@@ -35,23 +36,60 @@ export function validateFileInfo(f: FileInfo, rdev = 0): void {
   if (type === S_IFREG && f.symlinkTarget !== '') throw new CorruptError('regular file with a symlink target');
 }
 
-function lengthPrefixed(h: Uint8Array): Uint8Array {
+/**
+ * u32 BE length ‖ 4 zero bytes ‖ the header tuple: for the archive header the size, then uid, gid, mode, rdev 0
+ * (all BE), the symlink target string, the xattrs array. The tuple is framed here (one framing offset, after the
+ * target) so the common case costs no generic encode; the xattrs array, when there is one, goes through `encode`.
+ * A target the string type refuses takes the generic path, which throws the encoder's error.
+ */
+function encodeHeader(f: FileInfo, size: number | null): Uint8Array {
+  const fixed = size === null ? 16 : 24;
+  const type = size === null ? FILE_HEADER : ARCHIVE_HEADER;
+  const target = f.symlinkTarget === '' ? EMPTY : utf8.encode(f.symlinkTarget);
+  if (target.length && (target.includes(0) || !f.symlinkTarget.isWellFormed())) return lengthPrefixedGeneric(type, f, fixed);
+  const xattrs = f.xattrs.length ? encode(XATTRS, f.xattrs.map(([k, v]) => [k, v])) : EMPTY;
+  const body = fixed + target.length + 1 + xattrs.length;
+  const w = offsetWidth(body, 1);
+  const out = new Uint8Array(8 + body + w);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, body + w, false);
+  let at = 8;
+  if (size !== null) {
+    view.setBigUint64(8, BigInt(size), false);
+    at = 16;
+  }
+  view.setUint32(at, f.uid, false);
+  view.setUint32(at + 4, f.gid, false);
+  view.setUint32(at + 8, f.mode, false);
+  if (target.length) out.set(target, 8 + fixed);
+  if (xattrs.length) out.set(xattrs, 8 + fixed + target.length + 1);
+  writeOffset(out, 8 + body, w, fixed + target.length + 1);
+  return out;
+}
+
+/** The generic encoder's version of encodeHeader (only for values it refuses, so it throws its error). */
+function lengthPrefixedGeneric(type: string, f: FileInfo, fixed: number): Uint8Array {
+  const xattrs = f.xattrs.map(([k, v]) => [k, v]);
+  const h = encode(type, fixed === 24 ? [0n, swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs] : [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs]);
   const out = new Uint8Array(8 + h.length);
   new DataView(out.buffer).setUint32(0, h.length, false);
   out.set(h, 8);
   return out;
 }
 
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const EMPTY = new Uint8Array(0);
+const XATTRS = 'a(ayay)';
+
 /** The bytes that precede the payload in the content stream: u32 BE length ‖ 4 zero bytes ‖ FILE_HEADER. */
 export function contentStreamHeader(f: FileInfo): Uint8Array {
-  return lengthPrefixed(encode(FILE_HEADER, [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, f.xattrs.map(([k, v]) => [k, v])]));
+  return encodeHeader(f, null);
 }
 
 /** The `.filez` prefix: u32 BE length ‖ 4 zero bytes ‖ ARCHIVE_HEADER with the uncompressed `size`. */
 export function archiveHeader(f: FileInfo, size: number): Uint8Array {
-  return lengthPrefixed(
-    encode(ARCHIVE_HEADER, [swap64(BigInt(size)), swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, f.xattrs.map(([k, v]) => [k, v])]),
-  );
+  return encodeHeader(f, size);
 }
 
 export interface ParsedArchiveHeader {
@@ -75,13 +113,53 @@ export function parseArchiveHeader(head: Uint8Array, total: number): ParsedArchi
   const len = new DataView(head.buffer, head.byteOffset, 8).getUint32(0, false);
   if (len === 0 || len > MAX_FILE_HEADER || 8 + len > total) throw new CorruptError(`archive header length ${len} is invalid for an object of ${total} bytes`);
   if (head.length < 8 + len) return null;
-  const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, head.subarray(8, 8 + len)) as [
-    bigint, number, number, number, number, string, Array<[Uint8Array, Uint8Array]>,
-  ];
-  const info: FileInfo = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), symlinkTarget: target, xattrs };
-  validateFileInfo(info, rdev);
-  const realSize = swap64(size);
+  const v = head.subarray(8, 8 + len);
+  const fields = noXattrsArchiveHeader(v) ?? decodeArchiveFields(v);
+  const info: FileInfo = { uid: fields.uid, gid: fields.gid, mode: fields.mode, symlinkTarget: fields.target, xattrs: fields.xattrs };
+  validateFileInfo(info, fields.rdev);
+  const realSize = fields.size;
   if (realSize > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptError(`archive header size ${realSize} is too large`);
   if (isSymlink(info) && realSize !== 0n) throw new CorruptError('symlink with a non-zero size');
   return { info, size: Number(realSize), payloadOffset: 8 + len };
+}
+
+interface ArchiveFields {
+  readonly size: bigint;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  readonly rdev: number;
+  readonly target: string;
+  readonly xattrs: Array<[Uint8Array, Uint8Array]>;
+}
+
+/** ARCHIVE_HEADER through the generic (strict, normal-form) decoder; values in host order. */
+function decodeArchiveFields(v: Uint8Array): ArchiveFields {
+  const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, v) as [bigint, number, number, number, number, string, Array<[Uint8Array, Uint8Array]>];
+  return { size: swap64(size), uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), rdev, target, xattrs };
+}
+
+/**
+ * The common ARCHIVE_HEADER, with no xattrs, read directly: null unless `v` is in normal form with an empty xattr
+ * array (framing offset of the width its size calls for, right after a NUL-terminated UTF-8 target with no other
+ * NUL, nothing after it). Everything else goes to the generic decoder, which gives the same values or the error.
+ */
+function noXattrsArchiveHeader(v: Uint8Array): ArchiveFields | null {
+  const len = v.length;
+  const w = offsetWidthForSize(len);
+  if (len < 25 + w) return null;
+  const end = readOffset(v, len - w, w);
+  if (end !== len - w || v[end - 1] !== 0) return null;
+  let target = '';
+  if (end > 25) {
+    const t = v.subarray(24, end - 1);
+    if (t.includes(0)) return null;
+    try {
+      target = utf8Strict.decode(t);
+    } catch {
+      return null;
+    }
+  }
+  const d = new DataView(v.buffer, v.byteOffset, 24);
+  return { size: d.getBigUint64(0, false), uid: d.getUint32(8, false), gid: d.getUint32(12, false), mode: d.getUint32(16, false), rdev: d.getUint32(20, false), target, xattrs: [] };
 }

@@ -11,7 +11,7 @@ import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { FsTransport } from '../transport/local.js';
-import type { ObjectSource } from './source.js';
+import { decorateSource, type ObjectSource } from './source.js';
 import { walkCommit } from './traverse.js';
 import type { Staging } from './writer.js';
 
@@ -241,11 +241,7 @@ function preferLocalMetadata(src: ObjectSource, stager: Staging, dest: () => Obj
     }
     return null;
   };
-  return {
-    mode: src.mode,
-    location: src.location,
-    hasObject: (c, t) => src.hasObject(c, t),
-    readContent: (c, o) => src.readContent(c, o),
+  return decorateSource(src, {
     async readMetadata(c, t, o) {
       return (await local(c, t, (s) => s.readMetadata(c, t, o)))?.v ?? src.readMetadata(c, t, o);
     },
@@ -259,7 +255,7 @@ function preferLocalMetadata(src: ObjectSource, stager: Staging, dest: () => Obj
       return src.readCommitMeta(c, o);
     },
     close: async () => {},
-  };
+  });
 }
 
 /** Reads a content object to the end (verifying it) and drops the bytes. */

@@ -11,6 +11,7 @@ export {
   isArchiveRepo,
   writeFileAtomic,
   fsyncDir,
+  listRefFiles,
   ARCHIVE_CONFIG,
   REPO_DIRS,
   type ArchiveRepo,
@@ -22,6 +23,8 @@ export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionI
 export { parseRepoConfig, type RepoConfig } from './config.js';
 export {
   SMALL_OBJECT_LIMIT,
+  decorateSource,
+  type SourceOverrides,
   type ObjectSource,
   type ContentObject,
   type ByteSink,

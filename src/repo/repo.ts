@@ -157,7 +157,7 @@ export class Repo {
     const kinds = kind ? [kind] : (['heads', 'remotes', 'mirrors'] as const);
     for (const k of kinds) {
       const base = path.join(this.path, 'refs', k);
-      for (const [name, checksum] of await listRefTree(base, '')) {
+      for (const [name, checksum] of await listRefFiles(base)) {
         if (k === 'heads') out.push({ location: { kind: 'heads', ref: name }, checksum });
         else {
           const slash = name.indexOf('/');
@@ -344,25 +344,29 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Ref files under `dir`, recursively: [name relative to dir, checksum], sorted bytewise, valid names only. */
-async function listRefTree(dir: string, prefix: string): Promise<Array<[string, string]>> {
+/**
+ * Ref files under `dir`, recursively: [name relative to dir, checksum], sorted bytewise; names ostree would ignore
+ * (`.DS_Store`, temp files) and symlinks are skipped. A file that does not hold a checksum raises CorruptError, or
+ * with `lenient` (reading a source or a drive under verification) is skipped, as is a directory that cannot be read.
+ */
+export async function listRefFiles(dir: string, opts: { readonly lenient?: boolean } = {}, prefix = ''): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch (e) {
-    if (isENOENT(e)) return out;
+    if (opts.lenient || isENOENT(e)) return out;
     throw e;
   }
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   for (const e of entries) {
     if (!/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(e.name)) continue;
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listRefTree(p, `${prefix}${e.name}/`)));
+    if (e.isDirectory()) out.push(...(await listRefFiles(p, opts, `${prefix}${e.name}/`)));
     else if (e.isFile()) {
       const c = (await fs.readFile(p, 'utf8')).trim();
-      if (!isChecksum(c)) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
-      out.push([`${prefix}${e.name}`, c]);
+      if (isChecksum(c)) out.push([`${prefix}${e.name}`, c]);
+      else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
     }
   }
   return out;

@@ -83,3 +83,22 @@ export interface ObjectSource {
   localLayout?(): LocalLayout | null;
   close(): Promise<void>;
 }
+
+/** The methods a decorator may replace. */
+export type SourceOverrides = Partial<Pick<ObjectSource, 'hasObject' | 'readMetadata' | 'readCommitMeta' | 'readContent' | 'close'>>;
+
+/**
+ * `src` with some methods replaced (`over`); the rest forward to `src`. `localLayout` is not forwarded: a decorated
+ * source is read through its methods, never straight from disk by the copy workers.
+ */
+export function decorateSource(src: ObjectSource, over: SourceOverrides): ObjectSource {
+  return {
+    mode: src.mode,
+    location: src.location,
+    hasObject: over.hasObject ?? ((c, t) => src.hasObject(c, t)),
+    readMetadata: over.readMetadata ?? ((c, t, o) => src.readMetadata(c, t, o)),
+    readCommitMeta: over.readCommitMeta ?? ((c, o) => src.readCommitMeta(c, o)),
+    readContent: over.readContent ?? ((c, o) => src.readContent(c, o)),
+    close: over.close ?? (() => src.close()),
+  };
+}

@@ -4,6 +4,7 @@
  * collection's summary ref map under `sideload.refs`. Pure: the caller supplies the facts and writes the bytes.
  */
 import { lookup, Variant, encode, decode, type VarDict } from '../gvariant/index.js';
+import { swap64 } from '../ostree/endian.js';
 import { encodeCommit, type Commit } from '../ostree/commit.js';
 import { compareBytewise } from '../ostree/dirtree.js';
 import { EMPTY_DIRTREE, KEY, METADATA_REF, REF_MAP, ROOT_DIRMETA, XA_CACHE, XA_SPARSE_CACHE } from '../ostree/formats.js';
@@ -59,6 +60,27 @@ function xaCache(refs: readonly MetadataCommitRef[]): Array<[string, [bigint, bi
   return out;
 }
 
+/** One `xa.cache` entry, sizes in host order. */
+export interface XaCacheEntry {
+  readonly installedSize: bigint;
+  readonly downloadSize: bigint;
+  /** The ref's flatpak metadata keyfile text. */
+  readonly metadata: string;
+}
+
+/**
+ * The `xa.cache` of a summary's or ostree-metadata commit's metadata, unwrapped from its variant wrapper(s):
+ * ref → entry. Empty when there is none (or it has another type).
+ */
+export function readXaCache(metadata: VarDict): Map<string, XaCacheEntry> {
+  const out = new Map<string, XaCacheEntry>();
+  const cache = lookup(metadata, KEY.xaCache);
+  const inner = cache?.type === 'v' ? (cache.value as Variant) : cache;
+  if (inner?.type === XA_CACHE)
+    for (const [ref, [inst, dl, text]] of inner.value as Array<[string, [bigint, bigint, string]]>) out.set(ref, { installedSize: swap64(inst), downloadSize: swap64(dl), metadata: text });
+  return out;
+}
+
 /** flatpak's sparse cache: eol / eolr / tokt where the commit has them. */
 function xaSparseCache(refs: readonly MetadataCommitRef[]): Array<[string, VarDict]> {
   const out: Array<[string, VarDict]> = [];
@@ -103,6 +125,17 @@ export function buildMetadataCommit(input: MetadataCommitInput): { commit: Commi
     rootMeta: ROOT_DIRMETA,
   };
   return { commit, bytes: encodeCommit(commit) };
+}
+
+/** The pull subpaths of each partial ref as an ostree-metadata commit's `sideload.subpaths` records them (ref → subpaths). */
+export function recordedSubpaths(metadata: VarDict): Map<string, readonly string[]> {
+  const sp = lookup(metadata, SIDELOAD_SUBPATHS_KEY);
+  return new Map(sp?.type === 'a{sas}' ? (sp.value as Array<[string, string[]]>) : []);
+}
+
+/** True when an ostree-metadata commit was written by sideload (it records its collection's refs, partial ones included). */
+export function recordsRefs(metadata: VarDict): boolean {
+  return lookup(metadata, SIDELOAD_REFS_KEY) !== undefined;
 }
 
 /** The bytes of the empty dirtree and of the root dirmeta an ostree-metadata commit points at. */

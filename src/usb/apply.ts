@@ -10,7 +10,8 @@ import { InterruptedError, SideloadError, UnsupportedError, UsageError, type War
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
-import { EMPTY_DIRTREE, ROOT_DIRMETA } from '../ostree/formats.js';
+import { swap64 } from '../ostree/endian.js';
+import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
@@ -18,13 +19,14 @@ import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, p
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
-import { entriesToCopy, type DrivePlan } from './plan.js';
+import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
 import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
+import { checkCommitSignatures } from './commit-signatures.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
 
 export interface ApplyOptions {
@@ -42,6 +44,8 @@ export interface ApplyOptions {
   readonly now?: () => bigint;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /** Copy commits that are unsigned or signed by an untrusted key although the source's keys are known. */
+  readonly allowUnsignedCommits?: boolean;
 }
 
 export interface ApplyInput {
@@ -93,16 +97,23 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
 
   // --- preflight: everything that can fail without writing ---
+  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
+  // names the ref and the commit.
+  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
   const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
-  await checkWritable(loc);
+  // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
+  if (opts.dryRun) await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
   await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
   for (const s of sources)
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
-  // The estimate walks the source commits' metadata: cheap from local sources; over HTTP only for a dry run.
-  const estimate = opts.dryRun || sources.every((s) => s.kind !== 'remote') ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
+  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
+  // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
+  // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
+  const ample = !opts.dryRun && loc.maxFileSize === null && freeBytes !== null && 2 * installedBound(toCopy, input.commits) < freeBytes;
+  const estimate = opts.dryRun || (!ample && sources.every((s) => s.kind !== 'remote')) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
     throw new SideloadError(
       'ENOSPC',
@@ -143,6 +154,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     }
     return { changed: false, ...base };
   }
+  await checkWritable(loc);
 
   // --- write: stage, then publish ---
   await checkRepoTree(loc.repo); // no symlinked directory in the repo may redirect a write (drive-fs.ts)
@@ -170,7 +182,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
         skipped++;
         continue;
       }
-      const r = await copyCommit(source.objects, staging, e.commit, {
+      const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>
@@ -201,7 +213,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
     const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
     // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
-    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom)));
+    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom, state.metadataCommits.keys())));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -234,6 +246,17 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
       await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/** The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity. */
+function installedBound(entries: readonly PlanEntry[], commits: ApplyInput['commits']): number {
+  let n = 0;
+  for (const e of entries) {
+    const v = e.commit ? lookup(commits.get(e.commit)?.commit.metadata ?? [], KEY.xaInstalledSize) : undefined;
+    if (v?.type !== 't') return Infinity;
+    n += Number(swap64(v.value as bigint)) + 1024 * 1024; // + metadata objects
+  }
+  return n;
 }
 
 /** A run whose refs, upstream copies and signing state all match the drive writes nothing (reproducible re-runs). */

@@ -44,6 +44,8 @@ export interface CreateOptions extends ApplyOptions {
   readonly onWarning?: (w: Warning) => void;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string) => string;
+  /** Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 /** One ref of a run's result; the same shape in create, update, remove and dry runs. */
@@ -106,6 +108,7 @@ function resolveOptions(opts: CreateOptions): ResolveOptions {
     ...(opts.extensions ? { extensions: opts.extensions } : {}),
     ...(opts.includeSdk ? { includeSdk: true } : {}),
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+    ...(opts.commits ? { commits: opts.commits } : {}),
   };
 }
 
@@ -129,7 +132,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
   const run = await startRun(opts);
-  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warn);
+  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warn, run.state.commits);
   const plan = planDrive({ state: run.state, wanted: resolved.wanted, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) });
   return finish(run, opts, plan, inputs.map((i) => i.source), resolved);
 }
@@ -155,10 +158,10 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     if (splitRef(r.ref)?.kind === 'app') requested.push(r.ref);
   }
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
-  const deps = requested.length ? await resolveRun([{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }], { ...resolveOptions(opts), extensions: 'none' }, run.warn) : null;
+  const deps = requested.length ? await resolveRun([{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }], { ...resolveOptions(opts), extensions: 'none' }, run.warn, run.state.commits) : null;
   const have = new Set(locked.map((l) => `${l.collectionId}\0${l.ref}`));
   const extra = (deps?.wanted ?? []).filter((w) => !have.has(`${w.collectionId}\0${w.ref}`));
-  const resolved = await resolveRun([{ source, locked: [...locked, ...extra] }], resolveOptions(opts), run.warn);
+  const resolved = await resolveRun([{ source, locked: [...locked, ...extra] }], resolveOptions(opts), run.warn, run.state.commits);
   const plan = planDrive({ state: run.state, wanted: resolved.wanted, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) });
   return finish(run, opts, plan, [source], resolved);
 }

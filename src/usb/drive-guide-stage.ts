@@ -7,7 +7,7 @@ import path from 'node:path';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
-import { driveGuide, type GuideCollection } from './drive-guide.js';
+import { driveGuide, flatpakrepoName, type GuideCollection } from './drive-guide.js';
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';
 
@@ -20,6 +20,8 @@ export async function stageDriveGuide(
   upstreamMeta: ReadonlyMap<string, VarDict>,
   /** The source of each collection this run copied from (collections kept from earlier runs have none). */
   sources: ReadonlyMap<string, Source>,
+  /** Collections on the drive before the run: the .flatpakrepo of one that is gone is removed. */
+  previous: Iterable<string> = [],
 ): Promise<PublishOp[]> {
   const collections: GuideCollection[] = [];
   for (const [cid, refs] of final) {
@@ -50,5 +52,6 @@ export async function stageDriveGuide(
   const ops: PublishOp[] = [];
   for (const f of driveGuide({ repoRel: repoPosix, collections }))
     ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });
+  for (const cid of previous) if (!final.has(cid)) ops.push({ op: 'remove', path: flatpakrepoName(cid), driveRoot });
   return ops;
 }

@@ -6,11 +6,10 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { lookup } from '../gvariant/index.js';
 import { commitVersion, type Commit } from '../ostree/commit.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { Repo } from '../repo/index.js';
-import { SIDELOAD_SUBPATHS_KEY } from '../summary/metadata-commit.js';
+import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
 
 /** The facts of one commit on the drive that planning needs. */
@@ -82,13 +81,12 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       const byRef = mirrors.get(cid) as Map<string, string>;
       // The subpaths of partial refs, as this collection's ostree-metadata commit recorded them; they describe the
       // commit the ref pointed at then, so they only count while the ref still points at the same commit.
-      const recorded = new Map<string, string[]>();
+      const recorded = new Map<string, readonly string[]>();
       const meta = byRef.get(METADATA_REF);
       if (meta) {
         metadataCommits.set(cid, meta);
         const mc = await repo.readCommit(meta).catch(() => null);
-        const sp = mc ? lookup(mc.commit.metadata, SIDELOAD_SUBPATHS_KEY) : undefined;
-        if (sp?.type === 'a{sas}') for (const [ref, paths] of sp.value as Array<[string, string[]]>) recorded.set(ref, paths);
+        for (const [ref, paths] of mc ? recordedSubpaths(mc.commit.metadata) : []) recorded.set(ref, paths);
       }
       for (const ref of [...byRef.keys()].sort(bytewise)) {
         if (ref === METADATA_REF) continue;

@@ -58,9 +58,10 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     if (e.commit === null || e.source === undefined) continue;
     const source = sources[e.source];
     if (!source) continue;
-    const layout = source.objects.localLayout?.() ?? null;
+    const objs = source.objectsFor?.(e.commit) ?? source.objects; // an appstream commit read from the remote
+    const layout = objs.localLayout?.() ?? null;
     let contentUnknown = 0;
-    for await (const w of walkCommit(source.objects, e.commit, { subpaths: e.subpaths, ...(signal ? { signal } : {}) })) {
+    for await (const w of walkCommit(objs, e.commit, { subpaths: e.subpaths, ...(signal ? { signal } : {}) })) {
       const id = `${w.checksum}.${w.type}`;
       if (seen.has(id)) continue;
       seen.add(id);
@@ -82,7 +83,7 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     if (contentUnknown > 0) {
       // Over HTTP: the commit's download size covers all of its content (an upper bound for what is missing).
       exact = false;
-      const bytes = await source.objects.readMetadata(e.commit, 'commit');
+      const bytes = await objs.readMetadata(e.commit, 'commit');
       const dl = lookup(decodeCommit(bytes, e.commit).metadata, KEY.xaDownloadSize);
       if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
     }

@@ -92,7 +92,7 @@ function strList(o: Obj, k: string, file: string, where: string): string[] | und
 }
 
 const MEDIA_KEYS = ['arches', 'locales', 'extensions', 'include-sdk', 'destination-repo', 'sign-key'] as const;
-const SOURCE_KEYS = ['url', 'repo', 'installation', 'flatpakrepo', 'collection-id', 'gpg-import', 'trusted-key'] as const;
+const SOURCE_KEYS = ['url', 'repo', 'installation', 'flatpakrepo', 'collection-id', 'gpg-import', 'upstream-key', 'trusted-key'] as const;
 
 function mediaOptions(o: Obj, file: string, base: string): MediaOptions {
   const arches = strList(o, 'arches', file, '(top)');
@@ -127,7 +127,9 @@ function sourceSpec(o: Obj, file: string, where: string, base: string): SourceSp
   const flatpakrepo = local('flatpakrepo');
   const cid = str(o, 'collection-id', file, where);
   const gpg = strList(o, 'gpg-import', file, where)?.map((p) => path.resolve(base, p));
-  const ed = strList(o, 'trusted-key', file, where)?.map((p) => path.resolve(base, p));
+  // `upstream-key`, as the CLI flag; `trusted-key` is its earlier name.
+  const edKeys = [...(strList(o, 'upstream-key', file, where) ?? []), ...(strList(o, 'trusted-key', file, where) ?? [])];
+  const ed = edKeys.length ? edKeys.map((p) => path.resolve(base, p)) : undefined;
   return {
     ...(url ? { url } : {}), ...(repo ? { repo } : {}), ...(installation ? { installation } : {}), ...(flatpakrepo ? { flatpakrepo } : {}),
     ...(cid ? { collectionId: cid } : {}), ...(gpg ? { gpgImport: gpg } : {}), ...(ed ? { trustedKey: ed } : {}),

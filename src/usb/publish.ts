@@ -22,8 +22,8 @@ export type PublishOp =
    * drive root relative to the repo, `..` segments only), `to` is a plain file name in the drive's root instead.
    */
   | { readonly op: 'replace'; readonly from: string; readonly to: string; readonly driveRoot?: string }
-  /** Remove a file or directory. */
-  | { readonly op: 'remove'; readonly path: string };
+  /** Remove a file or directory (with `driveRoot`: a plain file name in the drive's root, as for `replace`). */
+  | { readonly op: 'remove'; readonly path: string; readonly driveRoot?: string };
 
 export interface Journal {
   readonly version: 1;
@@ -86,7 +86,8 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
       return;
     }
     case 'remove':
-      await removeSafe(repo, op.path);
+      if (op.driveRoot === undefined) await removeSafe(repo, op.path);
+      else await fs.rm(atDriveRoot(repo, op.driveRoot, op.path), { force: true }); // a plain name: a symlink there is removed itself
       return;
   }
 }

@@ -8,20 +8,21 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import fs from 'fs-extra';
 import { CorruptError, NotFoundError, SignatureError, UsageError } from '../errors.js';
-import { decode, lookup, Variant, type VarDict } from '../gvariant/index.js';
+import { lookup, type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { sha256Hex } from '../ostree/checksum.js';
-import { KEY, SUMMARY_INDEX, XA_CACHE } from '../ostree/formats.js';
+import { KEY } from '../ostree/formats.js';
 import { openArchiveSource } from '../repo/index.js';
+import { readXaCache } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
+import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { loadPublicKeys } from '../sign/index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
-import type { ObjectSource } from '../repo/source.js';
+import { decorateSource, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, verifyOne } from './upstream.js';
-import type { ExtraKeys } from './sources.js';
 
 export interface RemoteSpec {
   readonly url?: string;
@@ -31,12 +32,16 @@ export interface RemoteSpec {
   readonly remote?: string;
   readonly scope?: InstallationScope;
   readonly collectionId?: string;
-  readonly keys?: ExtraKeys;
+  /** Key files (sources.ts ExtraKeys; spelled out here, as sources.ts reads remotes through this module). */
+  readonly keys?: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] };
   /** Accept an unsigned summary (default: refuse unless keys say the remote is unsigned by design). */
   readonly allowUnsigned?: boolean;
   readonly signal?: AbortSignal;
   /** Transport options (retries, concurrency, timeouts) for tests and tuning. */
   readonly transport?: Record<string, unknown>;
+  /** With `url`: keys known already (a remote's keyring read by the caller), and whether signatures are required. */
+  readonly trusted?: TrustedKeys;
+  readonly gpgVerify?: boolean;
 }
 
 interface RemoteFacts {
@@ -81,7 +86,9 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   }
   if (!spec.url) throw new UsageError('a remote source needs --url, --from or --remote');
   if (!/^(https?|file):\/\//.test(spec.url)) throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
-  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: gpg.length > 0 };
+  gpg.push(...(spec.trusted?.gpg ?? []));
+  ed25519.push(...(spec.trusted?.ed25519 ?? []));
+  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: spec.gpgVerify ?? gpg.length > 0 };
 }
 
 /** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */
@@ -109,10 +116,9 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
     const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`);
     if (policy === 'require-signature' && sig.signedBy.length === 0) throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
-    const [subs, meta] = decode(SUMMARY_INDEX, idx) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
-    indexMeta = meta;
-    for (const [name, [digest]] of subs) {
-      const sha = Buffer.from(digest).toString('hex');
+    const index = decodeSummaryIndex(idx, `${facts.url}/summary.idx`);
+    indexMeta = index.metadata;
+    for (const { name, digest: sha } of index.subsummaries) {
       const gz = await get(`summaries/${sha}.gz`);
       if (!gz) throw new NotFoundError(`${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`, { url: facts.url });
       const plain = new Uint8Array(gunzipSync(gz));
@@ -149,9 +155,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     const cid = summaryCid(s);
     for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);
     if (!s.collectionId) addRefs(cid, s.refs);
-    const cache = lookup(s.metadata, KEY.xaCache);
-    const inner = cache?.type === 'v' ? (cache.value as Variant) : cache;
-    if (inner && inner.type === XA_CACHE) for (const [ref, [, , m]] of inner.value as Array<[string, [bigint, bigint, string]]>) if (!metaText.has(ref)) metaText.set(ref, m);
+    for (const [ref, entry] of readXaCache(s.metadata)) if (!metaText.has(ref)) metaText.set(ref, entry.metadata);
   }
   const refsWithMeta = refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
   const objects = memoCommits(await openArchiveSource(transport));
@@ -178,15 +182,21 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   };
 }
 
-/** Commits read while planning are read again by the copy: fetch each (small, verified) commit once. */
+/** Commits (and their detached metadata) read while planning are read again by the copy: fetch each once. */
 function memoCommits(src: ObjectSource): ObjectSource {
   const commits = new Map<string, Promise<Uint8Array>>();
-  return {
-    mode: src.mode,
-    location: src.location,
-    hasObject: (c, t) => src.hasObject(c, t),
-    readCommitMeta: (c, o) => src.readCommitMeta(c, o),
-    readContent: (c, o) => src.readContent(c, o),
+  // Detached metadata too: the signature check reads it before the copy does.
+  const metas = new Map<string, Promise<Uint8Array | null>>();
+  return decorateSource(src, {
+    readCommitMeta(c, o) {
+      let p = metas.get(c);
+      if (!p) {
+        p = src.readCommitMeta(c, o);
+        metas.set(c, p);
+        p.catch(() => metas.delete(c));
+      }
+      return p;
+    },
     readMetadata(c, t, o) {
       if (t !== 'commit') return src.readMetadata(c, t, o);
       let p = commits.get(c);
@@ -197,8 +207,7 @@ function memoCommits(src: ObjectSource): ObjectSource {
       }
       return p;
     },
-    close: () => src.close(),
-  };
+  });
 }
 
 function dedupe(d: VarDict): VarDict {

@@ -41,6 +41,8 @@ export interface ResolveOptions {
   readonly extensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
   readonly remoteFixHint?: (remote: string) => string;
+  /** `--commit` overrides: full ref or ref argument → checksum (the same pinning a lockfile does, per ref). */
+  readonly commits?: Readonly<Record<string, string>>;
 }
 
 export interface ResolvedRun {
@@ -61,8 +63,16 @@ function stringMeta(meta: VarDict, key: string): string {
   return v?.type === 's' ? (v.value as string) : '';
 }
 
-/** Resolves every source of a run. */
-export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOptions, warn: (w: Warning) => void): Promise<ResolvedRun> {
+/**
+ * Resolves every source of a run. `known`: commits the drive already holds (their facts need no read from the
+ * source: over HTTP an unchanged ref costs no request).
+ */
+export async function resolveRun(
+  inputs: readonly RunSource[],
+  opts: ResolveOptions,
+  warn: (w: Warning) => void,
+  known: ReadonlyMap<string, { readonly timestamp: bigint; readonly version?: string }> = new Map(),
+): Promise<ResolvedRun> {
   const commits = new Map<string, { commit: Commit; bytes: Uint8Array }>();
   const wanted: WantedRef[] = [];
   const collections = new Map<string, Source>();
@@ -77,7 +87,8 @@ export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOpti
     if (input.locked) {
       planned = input.locked;
       for (const l of input.locked)
-        await readCommit(l.commit).catch((e: unknown) => {
+        if (!known.has(l.commit))
+          await readCommit(l.commit).catch((e: unknown) => {
           if (e instanceof NotFoundError)
             throw new NotFoundError(`the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; lock again to move forward`, { ref: l.ref, commit: l.commit }, 'ELOCKEDCOMMIT');
           throw e;
@@ -100,18 +111,25 @@ export async function resolveRun(inputs: readonly RunSource[], opts: ResolveOpti
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
+        ...(opts.commits ? { commits: opts.commits } : {}),
       });
       for (const w of plan.warnings) warn(w);
+      for (const w of source.takeWarnings?.() ?? []) warn(w);
       planned = plan.refs;
       for (const p of planned) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
     }
     for (const p of planned) {
       // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
       mirrorRefPath(p.collectionId, p.ref);
-      const { commit } = await readCommit(p.commit);
-      const version = commitVersion(commit);
+      let facts = known.get(p.commit);
+      if (!facts) {
+        const { commit } = await readCommit(p.commit);
+        const v = commitVersion(commit);
+        facts = { timestamp: commit.timestamp, ...(v !== undefined ? { version: v } : {}) };
+      }
+      const version = facts.version;
       wanted.push({
-        collectionId: p.collectionId, ref: p.ref, commit: p.commit, subpaths: p.subpaths, reason: p.reason, timestamp: commit.timestamp, source: index,
+        collectionId: p.collectionId, ref: p.ref, commit: p.commit, subpaths: p.subpaths, reason: p.reason, timestamp: facts.timestamp, source: index,
         ...(p.requestedBy ? { requestedBy: p.requestedBy } : {}),
         ...(p.languages !== undefined ? { languages: p.languages } : {}),
         ...(version !== undefined ? { version } : {}),

@@ -2,6 +2,7 @@
  * What every source (flatpak installation, local ostree repo, HTTP(S) remote) offers the planner and the copier:
  * its refs with their commits and collection IDs, commit objects, object access, and upstream summary files.
  */
+import type { Warning } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import type { ObjectSource } from '../repo/index.js';
@@ -41,6 +42,10 @@ export interface Source {
   trustedKeys(collectionId: string): Promise<TrustedKeys>;
   /** Upstream descriptive metadata (xa.title …) for the ostree-metadata commit. */
   upstreamMetadata(collectionId: string): Promise<VarDict | undefined>;
+  /** Where a commit's objects are read when not from `objects` (an appstream commit fetched from the remote). */
+  objectsFor?(commit: string): ObjectSource | undefined;
+  /** Warnings the source collected (a remote it could not read), drained by each call. */
+  takeWarnings?(): Warning[];
   /** The upstream remote of a collection: its name at the source and its URL, when the source knows them. */
   upstreamRemote?(collectionId: string): Promise<{ readonly name?: string; readonly url?: string } | undefined>;
   close(): Promise<void>;

@@ -9,13 +9,15 @@ import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
-import { openObjectSource, type ObjectSource } from '../repo/index.js';
+import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } from '../repo/index.js';
 import { readLocalFile } from '../transport/local.js';
 import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { decodeSummary } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadPublicKeys } from '../sign/index.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
+import { RemoteFetcher, type RemoteFetchOptions } from './remote-upstream.js';
+import type { RemoteConfig } from '../flatpak/installation.js';
 
 /** Keys given on the command line, used in addition to what the source knows. */
 export interface ExtraKeys {
@@ -55,8 +57,11 @@ async function readCommitFrom(objects: ObjectSource, checksum: string) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Reading the remotes a local source names (see remote-upstream.ts). */
+export type RemoteReadOptions = Omit<RemoteFetchOptions, 'where'>;
+
 /** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
-export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys, requested?: readonly string[]): Promise<Source> {
+export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys, requested?: readonly string[], remoteRead: RemoteReadOptions = {}): Promise<Source> {
   const locations = await installationsInScope(scope);
   if (locations.length === 0) throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
   const installations = await Promise.all(locations.map((l) => Installation.open(l)));
@@ -65,6 +70,20 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
   const objects = await openObjectSource(inst.repoPath);
   const remotes = inst.remotes();
   const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => r.collectionId === cid);
+  // The origin remotes are read at their URLs for what the installation lacks: the current appstream (as flatpak
+  // create-usb fetches it) and the upstream summary when none is cached.
+  const fetcher = new RemoteFetcher({ ...remoteRead, where: `the ${inst.location.name} installation` });
+  const remoteKeys = async (r: RemoteConfig): Promise<TrustedKeys> => {
+    const gpg: Uint8Array[] = [];
+    const k = await inst.trustedKeys(r.name);
+    if (k) gpg.push(k);
+    const ed = r.options['verification-ed25519-key'];
+    return { gpg, ed25519: ed ? loadPublicKeys(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
+  };
+  const openRemote = async (r: RemoteConfig) => (r.url ? fetcher.open({ name: r.name, url: r.url, ...(r.collectionId ? { collectionId: r.collectionId } : {}), keys: await remoteKeys(r), gpgVerify: r.gpgVerify }) : null);
+  /** Commits taken from a remote (appstream newer than the installation's) → that remote. */
+  const viaRemote = new Map<string, Source>();
+  const wanted = await requestedOrigins(inst, requested ?? []);
   return {
     kind: 'installation',
     description: `flatpak installation '${inst.location.name}' (${inst.root})`,
@@ -87,16 +106,27 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
       const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
       for (const remote of remotes.values()) {
         if (!remote.collectionId) continue;
+        const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
+        const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {
+          const atRemote = (name: string) => current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)?.commit;
           for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
-            const c = await inst.remoteRef(remote.name, name);
+            const local = await inst.remoteRef(remote.name, name);
+            // As flatpak updates appstream: appstream2 where the remote has it, the old appstream only when it has
+            // not (or when the installation holds it already).
+            const fetch = name.startsWith('appstream2/') || local !== null || !atRemote(`appstream2/${arch}`);
+            const upstream = fetch ? atRemote(name) : undefined;
+            const c = upstream ?? local;
+            if (upstream && rs && !(await objects.hasObject(upstream, 'commit'))) viaRemote.set(upstream, rs);
             if (c) out.push({ ref: name, collectionId: remote.collectionId, commit: c, remote: remote.name });
           }
         }
       }
       return out;
     },
-    readCommit: (c) => readCommitFrom(objects, c),
+    readCommit: (c) => readCommitFrom(viaRemote.get(c)?.objects ?? objects, c),
+    objectsFor: (c) => viaRemote.get(c)?.objects,
+    takeWarnings: () => fetcher.takeWarnings(),
     async upstreamSummary(cid): Promise<UpstreamFiles | null> {
       for (const remote of cidRemotes(cid)) {
         const cached = await inst.cachedSummaryFiles(remote.name);
@@ -112,6 +142,11 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
           }
         }
         if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files: signedUpstreamFiles(files) };
+      }
+      // No cache (always so for a file:// remote): the remote's published files, read at its URL.
+      for (const remote of cidRemotes(cid)) {
+        const fresh = await (await openRemote(remote))?.upstreamSummary(cid);
+        if (fresh) return { origin: `remote '${remote.name}' (${remote.url})`, files: fresh.files };
       }
       return null;
     },
@@ -141,8 +176,30 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
       const remote = cidRemotes(cid)[0];
       return remote ? { name: remote.name, ...(remote.url ? { url: remote.url } : {}) } : undefined;
     },
-    close: async () => objects.close?.(),
+    close: async () => {
+      await fetcher.close();
+      await objects.close?.();
+    },
   };
+}
+
+/** The origin remotes of the deployed refs the arguments name (null: no arguments, every remote). */
+async function requestedOrigins(inst: Installation, requested: readonly string[]): Promise<Set<string> | null> {
+  if (requested.length === 0) return null;
+  const out = new Set<string>();
+  for (const d of await inst.deployed()) {
+    const [kind, id, arch, branch] = d.ref.split('/');
+    for (const arg of requested) {
+      let p: ReturnType<typeof parseRefArg>;
+      try {
+        p = parseRefArg(arg);
+      } catch {
+        continue;
+      }
+      if (p.kinds.includes(kind as 'app' | 'runtime') && id === p.id && (!p.arch || arch === p.arch) && (!p.branch || branch === p.branch)) out.add(d.deploy.origin);
+    }
+  }
+  return out;
 }
 
 /**
@@ -194,6 +251,8 @@ export interface RepoSourceOptions {
   /** Collection ID for refs/heads when the repo config has none. */
   readonly collectionId?: string;
   readonly keys?: ExtraKeys;
+  /** How the repo's remotes are read at their URLs for upstream summaries (file:// always; http(s) unless offline). */
+  readonly remoteRead?: RemoteReadOptions;
 }
 
 /** A local ostree repo (archive or bare): the newest commit of each ref. */
@@ -216,6 +275,19 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   const objects = await openObjectSource(root);
   const extraKeys = await loadExtraKeys(opts.keys);
   const remoteCid = (name: string) => config.get(`remote "${name}"`, 'collection-id') || null;
+  const remoteNames = () => config.groups().map((g) => /^remote "(.+)"$/.exec(g)?.[1]).filter((n): n is string => !!n && isValidRemoteName(n));
+  const cidRemotes = (cid: string) => remoteNames().filter((n) => remoteCid(n) === cid);
+  const remoteKeyring = async (name: string): Promise<Uint8Array[]> => {
+    const k = await fs.readFile(path.join(root, `${name}.trustedkeys.gpg`)).catch(() => null);
+    return k ? [new Uint8Array(k)] : [];
+  };
+  const fetcher = new RemoteFetcher({ ...(opts.remoteRead ?? {}), where: `ostree repo '${root}'` });
+  const openRemote = async (name: string) => {
+    const url = config.get(`remote "${name}"`, 'url');
+    if (!url) return null;
+    const cid = remoteCid(name);
+    return fetcher.open({ name, url, ...(cid ? { collectionId: cid } : {}), keys: { gpg: await remoteKeyring(name), ed25519: [] }, gpgVerify: (config.get(`remote "${name}"`, 'gpg-verify') ?? 'true') !== 'false' });
+  };
 
   // Only the files the summary.idx names, each a regular file read without following a symlink, size-limited.
   const readSummaryFiles = async (): Promise<Map<string, Uint8Array>> => {
@@ -240,35 +312,52 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     localRepoPath: root,
     async listRefs() {
       const out: SourceRef[] = [];
-      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'))) out.push({ ref, collectionId: headsCid, commit });
+      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'), LENIENT)) out.push({ ref, collectionId: headsCid, commit });
       for (const remote of await safeReaddir(path.join(root, 'refs', 'remotes'))) {
-        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote)))
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote), LENIENT))
           out.push({ ref, collectionId: remoteCid(remote), commit, remote });
       }
       for (const cid of await safeReaddir(path.join(root, 'refs', 'mirrors'))) {
-        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid))) out.push({ ref, collectionId: cid, commit });
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid), LENIENT)) out.push({ ref, collectionId: cid, commit });
       }
       return out;
     },
     readCommit: (c) => readCommitFrom(objects, c),
     async upstreamSummary(cid) {
-      if (cid !== headsCid) return null;
+      if (cid !== headsCid) {
+        // Refs pulled from a remote: that remote's published summary, read at its URL.
+        for (const name of cidRemotes(cid)) {
+          const fresh = await (await openRemote(name))?.upstreamSummary(cid);
+          if (fresh) return { origin: `remote '${name}' (${config.get(`remote "${name}"`, 'url')})`, files: fresh.files };
+        }
+        return null;
+      }
       const files = await readSummaryFiles();
       if (!files.has('summary') && !files.has('summary.idx')) return null;
       return { origin: `ostree repo '${root}'`, files };
     },
-    async trustedKeys() {
-      return extraKeys;
+    async trustedKeys(cid) {
+      // The keyrings `ostree remote add --gpg-import` stored for the remotes of this collection, and the given keys.
+      const gpg: Uint8Array[] = [];
+      for (const name of cidRemotes(cid)) gpg.push(...(await remoteKeyring(name)));
+      return merge({ gpg, ed25519: [] }, extraKeys);
     },
+    takeWarnings: () => fetcher.takeWarnings(),
     async upstreamMetadata(cid) {
       if (cid !== headsCid) return undefined;
       const s = await readLocalFile(path.join(root, 'summary'));
       if (!s) return undefined;
       return decodeSummary(new Uint8Array(s), path.join(root, 'summary')).metadata.filter(([k]) => k.startsWith('xa.'));
     },
-    close: async () => objects.close?.(),
+    close: async () => {
+      await fetcher.close();
+      await objects.close?.();
+    },
   };
 }
+
+/** A source repo's ref files are listed as ostree lists them, a file that holds no checksum skipped. */
+const LENIENT = { lenient: true } as const;
 
 async function safeReaddir(dir: string): Promise<string[]> {
   try {
@@ -276,27 +365,4 @@ async function safeReaddir(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-/** Every ref file under `dir` (recursively) → checksum, skipping names ostree would ignore. */
-export async function listRefFiles(dir: string, prefix = ''): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!/^[\w\d][-._\w\d]*$/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listRefFiles(p, `${prefix}${e.name}/`)));
-    else if (e.isFile()) {
-      // A ref file is 65 bytes; anything else (swapped for a FIFO or a huge file since readdir) is not a ref.
-      const b = await readLocalFile(p, 4096).catch(() => null);
-      const c = b ? Buffer.from(b).toString('utf8').trim() : '';
-      if (/^[0-9a-f]{64}$/.test(c)) out.push([`${prefix}${e.name}`, c]);
-    }
-  }
-  return out;
 }

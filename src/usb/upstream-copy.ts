@@ -10,6 +10,7 @@ import type { Warning } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import type { Source, UpstreamFiles } from './source.js';
 import { checkUpstream, type UpstreamPolicy } from './upstream.js';
+import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 
 export const UPSTREAM_DIR = 'extensions/sideload/upstream';
 
@@ -54,7 +55,7 @@ export async function prepareUpstreams(
     }
     const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b) => new Uint8Array(gunzipSync(b, { maxOutputLength: MAX_SUBSUMMARY_BYTES })));
     if (!meta.has(cid)) meta.set(cid, check.metadata);
-    const record = JSON.stringify({ origin: up.origin, signedBy: check.signedBy, keys: check.keys, root: check.root, files: [...up.files.keys()].sort() }, null, 2) + '\n';
+    const record = encodeUpstreamRecord({ origin: up.origin, signedBy: check.signedBy, keys: check.keys, root: check.root, files: [...up.files.keys()].sort() });
     copies.set(cid, { collectionId: cid, files: up.files, record, signedBy: check.signedBy, root: check.root });
   }
   return { copies, meta };
@@ -64,7 +65,7 @@ export async function prepareUpstreams(
 export async function upstreamOnDrive(repo: string, up: PreparedUpstream): Promise<boolean> {
   const dir = path.join(repo, UPSTREAM_DIR, up.collectionId);
   const want = new Map<string, Uint8Array>(up.files);
-  want.set('sideload.json', Buffer.from(up.record));
+  want.set(UPSTREAM_RECORD, Buffer.from(up.record));
   const have: string[] = [];
   const walk = async (d: string, rel: string): Promise<boolean> => {
     let entries;

@@ -3,10 +3,11 @@
  * upstream's trusted keys before anything is copied, and records what it found. Pure apart from the verifiers.
  */
 import { SignatureError, CorruptError } from '../errors.js';
-import { decode, type VarDict } from '../gvariant/index.js';
+import type { VarDict } from '../gvariant/index.js';
 import { sha256Hex } from '../ostree/checksum.js';
-import { SUMMARY_INDEX, KEY } from '../ostree/formats.js';
+import { KEY } from '../ostree/formats.js';
 import { decodeSummary } from '../summary/summary.js';
+import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { GpgVerifier, Ed25519Verifier, readSignatures } from '../sign/index.js';
 import type { TrustedKeys, UpstreamFiles } from './source.js';
 
@@ -79,10 +80,9 @@ export async function checkUpstream(
   if (idx) {
     root = 'summary.idx';
     result = await verifyOne(idx, f.get('summary.idx.sig'), keys, `${up.origin} summary.idx`);
-    const [subs, meta] = decode(SUMMARY_INDEX, idx, { strict: true }) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
-    metadata = meta;
-    for (const [name, [digest]] of subs) {
-      const sha = Buffer.from(digest).toString('hex');
+    const index = decodeSummaryIndex(idx, `${up.origin} summary.idx`);
+    metadata = index.metadata;
+    for (const { name, digest: sha } of index.subsummaries) {
       const raw = f.get(`summaries/${sha}.gz`);
       const plain = f.get(`summaries/${sha}`) ?? (raw ? gunzip(raw) : undefined);
       if (!plain) throw new CorruptError(`${up.origin}: subsummary '${name}' (${sha}) listed in summary.idx is missing`, { collectionId: cid, subsummary: name });
@@ -115,8 +115,7 @@ export async function checkUpstream(
  */
 export function subsummaryNames(idx: Uint8Array): string[] {
   try {
-    const [subs] = decode(SUMMARY_INDEX, idx, { strict: true }) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
-    return subs.map(([, [digest]]) => Buffer.from(digest).toString('hex')).filter((sha) => /^[0-9a-f]{64}$/.test(sha)).flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
+    return decodeSummaryIndex(idx).subsummaries.map((sub) => sub.digest).filter((sha) => /^[0-9a-f]{64}$/.test(sha)).flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
   } catch {
     return [];
   }

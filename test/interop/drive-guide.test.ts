@@ -8,6 +8,7 @@ import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { ARCH, CID, describeInterop, flatpakEnv, installedCommits, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
+import { startServer } from '../helpers/http-server.js';
 import { parseKeyFile } from '../../src/keyfile/index.js';
 import { appInstallRefs, mirrorRefs } from './create-helpers.js';
 
@@ -53,5 +54,41 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     // Running them a second time is harmless (--if-not-exists; install says it is installed already).
     const again = await run('sh', ['-c', commands[0] as string], { env: f.env, cwd: drive });
     expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('a remote source: the .flatpakrepo carries its URL; --from names the remote after the file', async () => {
+    const server = await startServer(path.join(EXAMPLES, 'repo'), { prefix: 'repo' });
+    try {
+      const d1 = await tempDir('sideload-guide-url-');
+      const r1 = await sideload(['create', '--no-fsync', '--url', server.url, '--collection-id', CID, '--gpg-import', path.join(EXAMPLES, 'example.gpg'), d1, 'org.example.App']);
+      expect(r1.code, r1.stderr).toBe(0);
+      const kf = parseKeyFile(await fs.readFile(path.join(d1, `${CID}.flatpakrepo`), 'utf8'));
+      expect(kf.get('Flatpak Repo', 'Url')).toBe(server.url);
+      expect(kf.get('Flatpak Repo', 'DeploySideloadCollectionID')).toBe(CID);
+      expect(await fs.readFile(path.join(d1, 'README-sideload.txt'), 'utf8')).not.toContain('placeholder');
+      const from = path.join(await tempDir('sideload-guide-from-'), 'myremote.flatpakrepo');
+      const key = (await fs.readFile(path.join(EXAMPLES, 'example.gpg'))).toString('base64');
+      await fs.writeFile(from, `[Flatpak Repo]\nTitle=Mine\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`);
+      const d2 = await tempDir('sideload-guide-from-drive-');
+      const r2 = await sideload(['create', '--no-fsync', '--from', from, d2, 'org.example.App']);
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(await fs.readFile(path.join(d2, `${CID}.flatpakrepo`), 'utf8')).toContain(`Url=${server.url}/\n`);
+      expect(await fs.readFile(path.join(d2, 'README-sideload.txt'), 'utf8')).toContain(`flatpak remote-add --user --if-not-exists myremote ${CID}.flatpakrepo`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left", async () => {
+    const d = await tempDir('sideload-guide-rm-');
+    const c = await sideload(['create', '--no-fsync', '--repo', path.join(EXAMPLES, 'repo'), '--gpg-import', path.join(EXAMPLES, 'example.gpg'), d, 'org.example.App']);
+    expect(c.code, c.stderr).toBe(0);
+    const listed = JSON.parse((await sideload(['list', '--json', d])).stdout) as { repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }> };
+    const refs = listed.repos[0]?.collections[0]?.refs.map((r) => r.ref) ?? [];
+    expect(refs.length).toBeGreaterThan(3);
+    const r = await sideload(['remove', '--no-fsync', d, ...refs]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await fs.readdir(d)).sort()).toEqual(['.ostree', 'README-sideload.txt']);
+    expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).not.toContain(CID);
   });
 });

@@ -15,7 +15,7 @@ import { objectPath, type ObjectType } from '../../src/ostree/object.js';
 import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
-import { INCOMPRESSIBLE_JS } from '../../src/repo/worker-pool.js';
+import { incompressible } from '../../src/repo/incompressible.js';
 import { openStaging, STAGING_DIR, type StagingOptions } from '../../src/repo/writer.js';
 import {
   describeOstree,
@@ -267,7 +267,6 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
 });
 
 describe('incompressible parts go out as stored blocks', () => {
-  const incompressible = new Function(`${INCOMPRESSIBLE_JS}; return incompressible;`)() as (b: Uint8Array) => boolean;
   const text = (n: number) => Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
 
   it('random bytes are incompressible; text, zeros, short buffers and half-random buffers are not', () => {

@@ -35,8 +35,28 @@ const noTmp = { skip: (r: string) => r === '.ostree/repo/tmp' };
 
 class Crash extends Error {}
 
-/** A rename that makes something visible on the drive: into objects/, refs/, state/, the summary, the journal. */
-const publishRename = (to: string) => !to.includes(`.ostree${path.sep}repo${path.sep}tmp${path.sep}`) || to.endsWith(JOURNAL);
+/**
+ * A rename of the journal's publish (usb/publish.ts): into refs/, state/, the upstream copy, the summary, the
+ * journal. Object renames into objects/ come before it (cut through publishFaults below).
+ */
+const publishRename = (to: string) =>
+  (!to.includes(`.ostree${path.sep}repo${path.sep}tmp${path.sep}`) || to.endsWith(JOURNAL)) && !to.includes(`${path.sep}objects${path.sep}`);
+
+/**
+ * Spies on every rename the journal's publish can make: fs-extra's (its replace ops) and node:fs/promises' (the
+ * atomic writes of repo/repo.ts: refs, markers, the journal). `impl` gets the real rename to call.
+ */
+function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: string, b: string) => Promise<void>): { calls: string[]; restore(): void } {
+  const calls: string[] = [];
+  const spies = [fs, fsp].map((mod) => {
+    const real = (mod.rename as (a: string, b: string) => Promise<void>).bind(mod);
+    return vi.spyOn(mod, 'rename').mockImplementation((async (a: string, b: string) => {
+      calls.push(String(b));
+      return impl(real, a, b);
+    }) as never);
+  });
+  return { calls, restore: () => spies.forEach((sp) => sp.mockRestore()) };
+}
 
 async function run(drive: string, refs: string[], now: bigint): Promise<void> {
   const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
@@ -83,7 +103,7 @@ describe('publish is crash-safe at every step', () => {
     await run(base, [runtime], 1_700_000_000n);
     const ref = await tempDir('sideload-crash-ref-');
     await fs.copy(base, ref);
-    const spy = vi.spyOn(fs, 'rename');
+    const spy = spyRenames((real, a, b) => real(a, b));
     const targets: string[] = [];
     publishFaults.beforeRename = (_from, to) => void targets.push(to);
     try {
@@ -91,9 +111,9 @@ describe('publish is crash-safe at every step', () => {
     } finally {
       publishFaults.beforeRename = null;
     }
-    renames = spy.mock.calls.filter(([, to]) => publishRename(String(to))).length;
+    renames = spy.calls.filter(publishRename).length;
     objectTargets = targets;
-    spy.mockRestore();
+    spy.restore();
     reference = await snapshotDir(ref, noTmp);
     expect((await verifyDrive(ref)).ok).toBe(true);
   });
@@ -166,16 +186,15 @@ describe('publish is crash-safe at every step', () => {
       const drive = await tempDir(`sideload-crash-${k}-`);
       await fs.copy(base, drive);
       let n = 0;
-      const real = fs.rename.bind(fs) as (a: string, b: string) => Promise<void>;
-      const spy = vi.spyOn(fs, 'rename').mockImplementation((async (a: string, b: string) => {
+      const spy = spyRenames(async (real, a, b) => {
         if (publishRename(String(b))) {
           n++;
           if (n === k) throw new Crash(`power cut before rename #${k}`);
         }
         return real(a, b);
-      }) as never);
+      });
       await expect(run(drive, ['org.example.App'], 1_700_000_100n), `cut ${k}`).rejects.toThrow(Crash);
-      spy.mockRestore();
+      spy.restore();
       const repo = path.join(drive, '.ostree/repo');
       expect(await clientView(repo), `cut ${k}: client view`).toEqual([]);
       const journal = await fs.pathExists(path.join(repo, JOURNAL));

@@ -36,6 +36,8 @@ interface CreateArgs extends SourceArgs {
   json?: boolean;
   quiet?: boolean;
   progress?: boolean;
+  commit?: string[];
+  'allow-unsigned-commits'?: boolean;
 }
 
 export function createCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, CreateArgs> {
@@ -64,6 +66,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('dry-run', { type: 'boolean', describe: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
         .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
+        .option('allow-unsigned-commits', { type: 'boolean', describe: 'Copy commits that are unsigned or signed by an untrusted key even when the source\'s keys are known (refused by default, exit 5)' })
+        .option('commit', { type: 'string', array: true, describe: 'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)' })
         .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
         .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
@@ -139,6 +143,19 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
   };
 }
 
+/** `--commit REF=CHECKSUM` (repeatable) → { REF: CHECKSUM }; the planner checks the checksums and the refs. */
+function parseCommitArgs(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw new UsageError(`--commit '${item}': expected REF=CHECKSUM`, { commit: item });
+    const ref = item.slice(0, eq);
+    if (out[ref] !== undefined) throw new UsageError(`--commit names '${ref}' twice`, { ref });
+    out[ref] = item.slice(eq + 1);
+  }
+  return out;
+}
+
 /** Flags first, then the manifest's or lockfile's media options. */
 function createOptions(
   args: CreateArgs,
@@ -163,6 +180,8 @@ function createOptions(
     ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
     allowPartial: !!args['allow-partial'],
     allowDowngrade: !!args['allow-downgrade'],
+    ...(args['allow-unsigned-commits'] ? { allowUnsignedCommits: true } : {}),
+    ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
     strict: !!args.strict,
     upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
     ...(signKey ? { signKey } : {}),

@@ -19,7 +19,7 @@ beforeAll(async () => {
   work = await tempDir('sideload-pack-');
   const copy = path.join(work, 'src-copy');
   await fs.mkdir(copy);
-  for (const f of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'docs', 'examples'])
+  for (const f of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'docs', 'examples', 'schemas'])
     await fs.cp(path.join(projectRoot, f), path.join(copy, f), { recursive: true });
   await fs.symlink(path.join(projectRoot, 'node_modules'), path.join(copy, 'node_modules'));
   const out = await runOk('npm', ['pack', '--json', '--pack-destination', work], { cwd: copy });

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
@@ -153,7 +154,9 @@ describe('unwritable drives', () => {
 
   const isRoot = process.getuid?.() === 0;
   it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async () => {
-    const parent = await fresh('sideload-cli-perm-');
+    // Outside the run's private (0700) temp root, so that nobody can reach the drive and only writing fails.
+    const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-cli-perm-'));
+    dirs.push(parent);
     await fs.chmod(parent, 0o755);
     const d = path.join(parent, 'drive');
     await fs.mkdir(d, { mode: 0o755 });

@@ -1,0 +1,347 @@
+/**
+ * A copy worker (started by CopyWorkerPool, worker-pool.ts): takes one content object from a local repo file to a
+ * staged `.filez` in a single job (read → verify → deflate or inflate-check → write → rename), with synchronous IO.
+ * It handles the common case only; anything else (a missing or corrupt object, an unexpected header) comes back as
+ * `fallback` and the caller's general path gives the definitive answer. A staged name is handed out only after
+ * SHA-256(content header ‖ payload) equals the object's name. Headers come from ostree/content.ts, the one codec.
+ *
+ * Memory is fixed: objects are read in 1 MiB parts into one reused buffer, and zlib runs through one reused
+ * stream per kind into one reused 256 KiB output buffer (zlib-raw.ts); a large object is written to its tmp file
+ * part by part and renamed only once it matched.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import { archiveHeader, contentStreamHeader, parseArchiveHeader, type FileInfo, type ParsedArchiveHeader } from '../ostree/content.js';
+import { DEFLATE_MEM_LEVEL, type CheckJob, type CopyJob, type FilezJob, type JobMessage, type JobResultMessage, type RenameJob, type WriteJob } from './copy-jobs.js';
+import { incompressible } from './incompressible.js';
+import { filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
+import { zrun } from './zlib-raw.js';
+
+type Id = { readonly id: number };
+
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const Z = zlib.constants;
+
+// Reused by every job of this worker: memory stays at these buffers and one zlib state per kind, whatever the
+// object sizes (no fresh multi-MiB allocation, page faults and munmap per object).
+const CHUNK = 1 << 20;
+const IN = Buffer.allocUnsafe(CHUNK);
+const plain = (uid: number, gid: number, mode: number, symlinkTarget = ''): FileInfo => ({ uid, gid, mode, symlinkTarget, xattrs: [] });
+
+/** The archive header at the start of `buf`, or null when it is not one the checker can take (the caller falls back). */
+function parseArchive(buf: Uint8Array, total: number): ParsedArchiveHeader | null {
+  try {
+    return parseArchiveHeader(buf, total);
+  } catch {
+    return null;
+  }
+}
+
+const errorOf = (e: unknown) => ({ code: (e as NodeJS.ErrnoException).code || 'EIO', message: (e as Error).message });
+const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fallback: why });
+// 0644 whatever the umask: other users (a client installing as another user) must read the drive.
+const openTmp = (job: { tmp: string }): number => {
+  const fd = fs.openSync(job.tmp, 'wx', 0o644);
+  fs.fchmodSync(fd, 0o644);
+  return fd;
+};
+// Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).
+const SRC_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+function readFull(fd: number, buf: Uint8Array, len: number, pos: number): number {
+  let off = 0;
+  while (off < len) {
+    const n = fs.readSync(fd, buf, off, len - off, pos + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off;
+}
+
+/** Finishes a tmp file: rename when good, else unlink and the given fallback. */
+function commit(job: Id & { tmp: string; final: string }, out: number, good: boolean, bytes: number, why = ''): JobResultMessage {
+  fs.closeSync(out);
+  if (!good) {
+    try {
+      fs.unlinkSync(job.tmp);
+    } catch {}
+    return fallback(job, why);
+  }
+  fs.renameSync(job.tmp, job.final);
+  return { id: job.id, ok: true, bytes };
+}
+
+function ioError(job: Id & { tmp: string }, e: unknown, out: number | undefined): JobResultMessage {
+  if (out !== undefined) {
+    try {
+      fs.closeSync(out);
+    } catch {}
+    try {
+      fs.unlinkSync(job.tmp);
+    } catch {}
+  }
+  return { id: job.id, error: errorOf(e) };
+}
+
+function sha(h: Uint8Array, p?: Uint8Array): string {
+  const x = crypto.createHash('sha256').update(h);
+  if (p) x.update(p);
+  return x.digest('hex');
+}
+
+function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly Uint8Array[]): JobResultMessage {
+  let fd: number | undefined;
+  try {
+    fd = openTmp(job);
+    let total = 0;
+    for (const p of parts) {
+      writeAll(fd, p);
+      total += p.length;
+    }
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(job.tmp, job.final);
+    return { id: job.id, ok: true, bytes: total };
+  } catch (e) {
+    if (fd !== undefined)
+      try {
+        fs.closeSync(fd);
+      } catch {}
+    try {
+      fs.unlinkSync(job.tmp);
+    } catch {}
+    return { id: job.id, error: errorOf(e) };
+  }
+}
+
+/** Bare file → .filez: read in CHUNK parts (hash + deflate each into the tmp file), named only if the hash matched. */
+function bare(job: CopyJob & Id): JobResultMessage {
+  let fd: number;
+  try {
+    fd = fs.openSync(job.src, SRC_FLAGS);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+    let st: fs.Stats;
+    let target: string;
+    try {
+      st = fs.lstatSync(job.src);
+      target = utf8.decode(fs.readlinkSync(job.src, { encoding: 'buffer' }));
+    } catch {
+      return fallback(job, 'symlink');
+    }
+    const info = plain(job.owner ? st.uid : 0, job.owner ? st.gid : 0, st.mode, target);
+    if (sha(contentStreamHeader(info)) !== job.checksum) return fallback(job, 'mismatch');
+    return writeStaged(job, [archiveHeader(info, 0)]);
+  }
+  let out: number | undefined;
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    const info = plain(job.owner ? st.uid : 0, job.owner ? st.gid : 0, st.mode);
+    const size = st.size;
+    const first = readFull(fd, IN, Math.min(size, CHUNK), 0);
+    if (size <= CHUNK) {
+      // Whole file in one part: check before creating anything.
+      if (first !== size) return fallback(job, 'short');
+      const data = IN.subarray(0, size);
+      if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback(job, 'mismatch');
+      const level = job.level > 0 && incompressible(data) ? 0 : job.level;
+      const d = getDeflater(level);
+      if (!d) return writeStaged(job, [archiveHeader(info, size), zlib.deflateRawSync(data, { level, memLevel: DEFLATE_MEM_LEVEL })]);
+      const o = (out = openTmp(job));
+      const head = archiveHeader(info, size);
+      writeAll(o, head);
+      let bytes = head.length;
+      if (!zrun(d.z, Z.Z_FINISH, data, OUT, (b) => void (writeAll(o, b), (bytes += b.length)))) return commit(job, o, false, 0, 'deflate');
+      return commit(job, o, true, bytes);
+    }
+    const d = getDeflater(job.level);
+    if (!d) return fallback(job, 'zlib');
+    const o = (out = openTmp(job));
+    const head = archiveHeader(info, size);
+    writeAll(o, head);
+    let bytes = head.length;
+    const w: Sink = (b) => {
+      writeAll(o, b);
+      bytes += b.length;
+    };
+    const hash = crypto.createHash('sha256').update(contentStreamHeader(info));
+    let pos = 0;
+    let n = first;
+    for (;;) {
+      if (n === 0 && pos < size) return commit(job, o, false, 0, 'short');
+      pos += n;
+      const part = IN.subarray(0, n);
+      hash.update(part);
+      const last = pos >= size;
+      if (job.level > 0 && !setLevel(d, incompressible(part) ? 0 : job.level, w)) return commit(job, o, false, 0, 'deflate');
+      if (!zrun(d.z, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, w)) return commit(job, o, false, 0, 'deflate');
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    return commit(job, o, hash.digest('hex') === job.checksum, bytes, 'mismatch');
+  } catch (e) {
+    return ioError(job, e, out);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The first part of a .filez in IN, its header parsed and its check set up, or a fallback result. */
+function startFilez(job: Id & { checksum: string }, fd: number, size: number): { n: number; h: ParsedArchiveHeader; c: FilezCheck } | JobResultMessage {
+  const n = readFull(fd, IN, Math.min(size, CHUNK), 0);
+  if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
+  const h = parseArchive(IN.subarray(0, n), size);
+  if (!h) return fallback(job, 'header');
+  const c = filezChecker(h, job.checksum);
+  if (!c) return fallback(job, 'zlib');
+  return { n, h, c };
+}
+
+/** Archive .filez → the same bytes: read in CHUNK parts, written verbatim to the tmp file while inflated and hashed. */
+function archive(job: CopyJob & Id): JobResultMessage {
+  let fd: number;
+  let out: number | undefined;
+  try {
+    fd = fs.openSync(job.src, SRC_FLAGS);
+  } catch (e) {
+    return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    const size = st.size;
+    const start = startFilez(job, fd, size);
+    if ('id' in start) return start;
+    const { h, c } = start;
+    let n = start.n;
+    if (size <= CHUNK) {
+      // Whole object in one part: check before creating anything.
+      if (!c.push(IN.subarray(h.payloadOffset, n), true) || !c.done()) return fallback(job, 'mismatch');
+      return writeStaged(job, [IN.subarray(0, n)]);
+    }
+    const o = (out = openTmp(job));
+    let pos = 0;
+    let payloadOffset = h.payloadOffset;
+    for (;;) {
+      if (n === 0 && pos < size) return commit(job, o, false, 0, 'short');
+      const part = IN.subarray(0, n);
+      writeAll(o, part);
+      pos += n;
+      const last = pos >= size;
+      if (!c.push(part.subarray(payloadOffset), last)) return commit(job, o, false, 0, 'mismatch');
+      payloadOffset = 0;
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    return commit(job, o, c.done(), pos, 'mismatch');
+  } catch (e) {
+    return ioError(job, e, out);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A .filez already written to job.src (a tmp file; streamed from HTTP): read back (page cache) in CHUNK parts,
+ * inflated and hashed; renamed to job.final only if it matched. The file is left alone otherwise.
+ */
+function check(job: CheckJob & Id): JobResultMessage {
+  let fd: number;
+  try {
+    fd = fs.openSync(job.src, SRC_FLAGS);
+  } catch (e) {
+    return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const start = startFilez(job, fd, size);
+    if ('id' in start) return start;
+    const { h, c } = start;
+    let n = start.n;
+    let pos = 0;
+    let payloadOffset = h.payloadOffset;
+    for (;;) {
+      if (n === 0 && pos < size) return fallback(job, 'short');
+      pos += n;
+      const last = pos >= size;
+      if (!c.push(IN.subarray(payloadOffset, n), last)) return fallback(job, 'mismatch');
+      payloadOffset = 0;
+      if (last) break;
+      n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
+    }
+    if (!c.done()) return fallback(job, 'mismatch');
+  } catch (e) {
+    return fallback(job, `exception: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(job.src, job.final);
+  } catch (e) {
+    return { id: job.id, error: errorOf(e) };
+  }
+  return { id: job.id, ok: true, bytes: 0 };
+}
+
+/** A .filez whose bytes came in the message (HTTP): the same check as archive(), then staged. */
+function filez(job: FilezJob & Id): JobResultMessage {
+  const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
+  const h = parseArchive(data, data.length);
+  if (!h) return fallback(job, 'header');
+  const c = filezChecker(h, job.checksum);
+  if (!c) return fallback(job, 'zlib');
+  if (!c.push(data.subarray(h.payloadOffset), true) || !c.done()) return fallback(job, 'mismatch');
+  return writeStaged(job, [data]);
+}
+
+/** Renames (publish): [from, to] pairs; stops at the first failure. */
+function renames(job: RenameJob & Id): JobResultMessage {
+  let done = 0;
+  try {
+    for (const [from, to] of job.pairs) {
+      fs.renameSync(from, to);
+      done++;
+    }
+    return { id: job.id, ok: true, bytes: done };
+  } catch (e) {
+    return { id: job.id, error: { ...errorOf(e), done } };
+  }
+}
+
+function runJob(job: JobMessage): JobResultMessage {
+  switch (job.kind) {
+    case 'archive':
+      return archive(job);
+    case 'bare':
+      return bare(job);
+    case 'filez':
+      return filez(job);
+    case 'check':
+      return check(job);
+    case 'write':
+      return writeStaged(job as WriteJob & Id, [job.data]);
+    case 'rename':
+      return renames(job);
+  }
+}
+
+parentPort?.on('message', (jobs: JobMessage[]) => {
+  const out: JobResultMessage[] = [];
+  for (const job of jobs) {
+    try {
+      out.push(runJob(job));
+    } catch (e) {
+      out.push(fallback(job, `exception: ${(e as Error | null)?.message}`));
+    }
+  }
+  parentPort?.postMessage(out);
+});

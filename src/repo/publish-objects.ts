@@ -1,0 +1,101 @@
+/**
+ * Moving staged objects into `<repo>/objects/`: content and trees first, detached metadata and commits last, with a
+ * filesystem sync before and directory syncs after (unless fsync is off). Renames run in worker threads when
+ * they run already or there are enough of them to pay for starting them.
+ */
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { objectPath, type ObjectType } from '../ostree/object.js';
+import { forEachLimit } from './for-each-limit.js';
+import { checkAborted } from '../transport/local.js';
+import { fsyncDir } from './repo.js';
+import type { StagedIndex } from './staged-index.js';
+import type { StagingSync } from './staging-sync.js';
+import type { CopyWorkerPool } from './worker-pool.js';
+import { workerError, writeError } from './write-error.js';
+
+/**
+ * Fault injection for the crash tests: when set, the publish calls it before each object rename (`from` staged,
+ * `to` in objects/), on this thread; a throw there stops the publish as a power cut would at that point.
+ */
+export const publishFaults: { beforeRename: ((from: string, to: string) => void) | null } = { beforeRename: null };
+
+/** Publish order: content, then the trees, then detached metadata, commits last. */
+const PUBLISH_ORDER: readonly ObjectType[][] = [['file', 'dirmeta', 'dirtree'], ['commitmeta', 'commit', 'tombstone-commit']];
+
+export interface PublishTarget {
+  readonly repoPath: string;
+  readonly index: StagedIndex;
+  /** null: fsync off. */
+  readonly sync: StagingSync | null;
+  /** The pool if it runs already. */
+  runningPool(): CopyWorkerPool | null;
+  /** Starts the pool (null: no workers configured). */
+  startPool(): CopyWorkerPool | null;
+}
+
+export interface PublishOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Publishes every staged object of `t.index`. @returns the number of objects moved. */
+export async function publishStaged(t: PublishTarget, opts: PublishOptions): Promise<number> {
+  const { index, repoPath } = t;
+  const total = index.staged.size;
+  let done = 0;
+  if (total === 0) return 0;
+  if (t.sync) await t.sync.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type)));
+  for (const group of PUBLISH_ORDER) {
+    checkAborted(opts.signal);
+    const names = [...index.staged].filter(([, ty]) => group.includes(ty));
+    names.sort(([, a], [, b]) => group.indexOf(a) - group.indexOf(b));
+    // The destination's objects/xx directories (256 at most) first; the [from, to] path pairs are built one chunk
+    // at a time, so memory does not hold two full paths per object of the whole run at once.
+    const touched = new Set<string>();
+    for (const [name] of names) touched.add(path.join(repoPath, 'objects', name.slice(0, 2)));
+    for (const dir of touched) await index.ensureDir(dir);
+    const pairAt = (i: number): [string, string] => {
+      const [name, type] = names[i] as [string, ObjectType];
+      const rel = objectPath(name.slice(0, 64), type, 'archive');
+      return [path.join(index.dir, rel), path.join(repoPath, rel)];
+    };
+    const moved = (i: number, to: string) => {
+      index.published((names[i] as [string, ObjectType])[0], to);
+      done++;
+      if (done % 1024 === 0) opts.onProgress?.(done, total);
+    };
+    // The workers when they run already, or for enough renames to pay for starting them.
+    const pool = publishFaults.beforeRename ? null : (t.runningPool() ?? (names.length >= 256 ? t.startPool() : null));
+    const CHUNK = pool ? 512 : 32;
+    const chunks: number[] = [];
+    for (let i = 0; i < names.length; i += CHUNK) chunks.push(i);
+    await forEachLimit(chunks, pool ? pool.size : 16, async (start) => {
+      const slice: Array<[string, string]> = [];
+      for (let i = start; i < Math.min(start + CHUNK, names.length); i++) slice.push(pairAt(i));
+      if (pool) {
+        const r = await pool.run({ kind: 'rename', pairs: slice });
+        const ok = 'ok' in r ? r.bytes : 'error' in r ? (r.error.done ?? 0) : 0;
+        for (let i = 0; i < ok; i++) moved(start + i, (slice[i] as [string, string])[1]);
+        if ('error' in r) throw workerError(r.error, repoPath, (names[start + ok] as [string, ObjectType])[0]);
+      } else {
+        for (let i = 0; i < slice.length; i++) {
+          const [from, to] = slice[i] as [string, string];
+          publishFaults.beforeRename?.(from, to);
+          try {
+            await fs.rename(from, to);
+          } catch (e) {
+            throw writeError(e, repoPath, (names[start + i] as [string, ObjectType])[0]);
+          }
+          moved(start + i, to);
+        }
+      }
+    });
+    if (t.sync) {
+      await forEachLimit([...touched], 16, fsyncDir);
+      await fsyncDir(path.join(repoPath, 'objects'));
+    }
+  }
+  opts.onProgress?.(done, total);
+  return done;
+}

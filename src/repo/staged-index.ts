@@ -1,0 +1,113 @@
+/**
+ * What a staging area holds and what the destination already has: the staged objects (`<checksum>.<type>`), a
+ * lazily read listing of each destination `objects/xx`, the directories made so far, and the names of staged
+ * and temporary files.
+ */
+import { mkdirWorldReadable } from './staged-files.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js';
+import { isENOENT } from '../transport/local.js';
+import { bootId } from './staging-lock.js';
+
+const EXT_TYPE: Readonly<Record<string, ObjectType>> = {
+  filez: 'file',
+  dirtree: 'dirtree',
+  dirmeta: 'dirmeta',
+  commit: 'commit',
+  commitmeta: 'commitmeta',
+};
+
+let tmpCounter = 0;
+
+export class StagedIndex {
+  /** Staged objects not yet published: `<checksum>.<type>` → type. */
+  readonly staged = new Map<string, ObjectType>();
+  /** Lazily read `objects/xx` listings of the destination: name set per prefix. */
+  private readonly destDirs = new Map<string, Promise<Set<string>>>();
+  private readonly madeDirs = new Map<string, Promise<void>>();
+
+  /** `dir`: the absolute staging directory; `runId` makes temporary names unique to this run. */
+  constructor(
+    readonly dir: string,
+    private readonly repoPath: string,
+    private readonly runId: string,
+  ) {}
+
+  /**
+   * Picks up objects staged by an interrupted run of the same boot (removing its temporary files); a staging area
+   * of another boot is removed, since a crash may have torn what was renamed without a sync.
+   */
+  async load(): Promise<void> {
+    const idFile = path.join(this.dir, 'boot-id');
+    const prev = await fs.readFile(idFile, 'utf8').catch(() => null);
+    if (prev !== null && prev.trim() !== bootId()) await fs.rm(this.dir, { recursive: true, force: true });
+    await fs.mkdir(path.join(this.dir, 'objects'), { recursive: true });
+    if (prev === null || prev.trim() !== bootId()) await fs.writeFile(idFile, `${bootId()}\n`);
+    for (const prefix of await fs.readdir(path.join(this.dir, 'objects'))) {
+      const d = path.join(this.dir, 'objects', prefix);
+      for (const name of await fs.readdir(d).catch(() => [] as string[])) {
+        if (name.startsWith('.tmp-')) {
+          await fs.rm(path.join(d, name), { force: true });
+          continue;
+        }
+        const parsed = parseLooseName(prefix, name);
+        const type = parsed ? EXT_TYPE[parsed.ext] : undefined;
+        if (parsed && type) this.staged.set(`${parsed.checksum}.${type}`, type);
+      }
+      this.madeDirs.set(d, Promise.resolve());
+    }
+  }
+
+  isStaged(checksum: string, type: ObjectType): boolean {
+    return this.staged.has(`${checksum}.${type}`);
+  }
+
+  /** True if the object is in the destination's objects/ (one readdir per prefix, cached). */
+  async inDestination(checksum: string, type: ObjectType): Promise<boolean> {
+    const prefix = checksum.slice(0, 2);
+    let names = this.destDirs.get(prefix);
+    if (!names) {
+      names = fs.readdir(path.join(this.repoPath, 'objects', prefix)).then(
+        (l) => new Set(l),
+        (e: unknown) => {
+          if (isENOENT(e)) return new Set<string>();
+          throw e;
+        },
+      );
+      this.destDirs.set(prefix, names);
+    }
+    return (await names).has(path.basename(objectPath(checksum, type, 'archive')));
+  }
+
+  /** Forget that an object is in the destination (it was found corrupt and will be replaced). */
+  forgetDestination(checksum: string, type: ObjectType): void {
+    void this.destDirs.get(checksum.slice(0, 2))?.then((s) => s.delete(path.basename(objectPath(checksum, type, 'archive'))));
+  }
+
+  /** A staged object `name` (`<checksum>.<type>`) was moved to `to` in the destination. */
+  published(name: string, to: string): void {
+    this.staged.delete(name);
+    void this.destDirs.get(name.slice(0, 2))?.then((set) => set.add(path.basename(to)));
+  }
+
+  stagedPath(checksum: string, type: ObjectType): string {
+    return path.join(this.dir, objectPath(checksum, type, 'archive'));
+  }
+
+  /** mkdir -p, once per directory. */
+  ensureDir(dir: string): Promise<void> {
+    let p = this.madeDirs.get(dir);
+    if (!p) {
+      p = mkdirWorldReadable(dir); // objects/xx: 0755 whatever the umask
+      p.catch(() => this.madeDirs.delete(dir));
+      this.madeDirs.set(dir, p);
+    }
+    return p;
+  }
+
+  /** A temporary name beside `final`, unique to this run. */
+  tmpFor(final: string): string {
+    return path.join(path.dirname(final), `.tmp-${path.basename(final)}-${this.runId}-${++tmpCounter}`);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The zlib side of a copy worker (copy-worker.ts): one reused inflater and one deflater per level, driven through
+ * zlib-raw.ts into one reused 256 KiB output buffer, and the inflate-and-hash check of a `.filez`.
+ */
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import { contentStreamHeader, type ParsedArchiveHeader } from '../ostree/content.js';
+import { DEFLATE_MEM_LEVEL } from './copy-jobs.js';
+import { RAW_ZLIB, rawStream, setParams, zrun } from './zlib-raw.js';
+
+export type Sink = (b: Uint8Array) => boolean | void;
+
+const Z = zlib.constants;
+/** The output buffer every zlib run of this worker writes into (consume each part in the sink). */
+export const OUT = Buffer.allocUnsafe(256 << 10);
+const EMPTY = Buffer.alloc(0);
+let inflater: zlib.InflateRaw | null = null;
+const deflaters = new Map<number, Deflater>();
+
+
+export interface Deflater {
+  readonly z: zlib.DeflateRaw;
+  level: number;
+}
+
+export function getInflater(): zlib.InflateRaw | null {
+  if (!inflater || inflater.destroyed) inflater = rawStream(zlib.createInflateRaw());
+  else inflater.reset();
+  return inflater;
+}
+
+export function getDeflater(level: number): Deflater | null {
+  let d = deflaters.get(level);
+  if (!d || d.z.destroyed) {
+    const z = rawStream(zlib.createDeflateRaw({ level, memLevel: DEFLATE_MEM_LEVEL }));
+    if (!z) return null;
+    d = { z, level };
+    deflaters.set(level, d);
+  } else if (d.level !== level) {
+    d.z.reset();
+    if (!setParams(d.z, level)) {
+      d.z.destroy();
+      deflaters.delete(level);
+      return getDeflater(level);
+    }
+    d.level = level;
+  } else d.z.reset();
+  return d;
+}
+
+/**
+ * Switches a deflater between its level and 0 (stored blocks) at a part boundary: a sync flush ends the current
+ * block (5 bytes at most), then deflateParams applies to the following input. Without deflateParams the level
+ * stays. false when zlib failed.
+ */
+export function setLevel(d: Deflater, level: number, sink: Sink): boolean {
+  if (d.level === level || !RAW_ZLIB.params) return true;
+  if (!zrun(d.z, Z.Z_SYNC_FLUSH, EMPTY, OUT, sink)) return false;
+  setParams(d.z, level);
+  d.level = level;
+  return !d.z.destroyed;
+}
+
+export interface FilezCheck {
+  push(part: Uint8Array, last: boolean): boolean;
+  done(): boolean;
+}
+
+/** Inflate-and-hash check of a .filez, fed its stored bytes in order (push), with the header from the first part. */
+export function filezChecker(h: ParsedArchiveHeader, checksum: string): FilezCheck | null {
+  const hash = crypto.createHash('sha256').update(contentStreamHeader(h.info));
+  const symlink = h.info.symlinkTarget !== '';
+  let out = 0;
+  let fed = 0;
+  let ok = true;
+  const inf = symlink ? null : getInflater();
+  if (!symlink && !inf) return null;
+  const sink: Sink = (b) => {
+    out += b.length;
+    if (out > h.size) return (ok = false);
+    hash.update(b);
+    return true;
+  };
+  return {
+    push(part, last) {
+      if (!ok || symlink) return ok; // bytes after a symlink's header are ignored, as ostree does
+      fed += part.length;
+      if (last && h.size === 0 && fed === 0) return true;
+      return (ok = zrun(inf as zlib.InflateRaw, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, sink) && ok);
+    },
+    done: () => ok && out === h.size && hash.digest('hex') === checksum,
+  };
+}
