@@ -14,7 +14,7 @@ import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
-import { FsTransport, isENOENT } from '../transport/local.js';
+import { FsTransport, isENOENT, readLocalFile } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
 
@@ -62,13 +62,10 @@ export class Repo {
   static async open(repoPath: string): Promise<Repo> {
     const abs = path.resolve(repoPath);
     const cfgPath = path.join(abs, 'config');
-    let text: string;
-    try {
-      text = await fs.readFile(cfgPath, 'utf8');
-    } catch (e) {
-      if (isENOENT(e)) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
-      throw e;
-    }
+    // A regular file, not followed if a symlink, at most 1 MiB (a config swapped for /dev/zero must not be read forever).
+    const bytes = await readLocalFile(cfgPath, 1 << 20);
+    if (!bytes) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
+    const text = Buffer.from(bytes).toString('utf8');
     const config = parseRepoConfig(text, cfgPath);
     const modeText = config.get('core', 'mode') ?? 'bare';
     const mode = MODES[modeText];
@@ -276,9 +273,14 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
     () => false,
   );
   if (!exists) {
-    await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    const first = await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    // 0755 whatever the umask: a client installing as another user must read the drive.
+    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
     await writeFileAtomic(path.join(abs, 'config'), ARCHIVE_CONFIG, false);
-    for (const d of REPO_DIRS) await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 });
+    for (const d of REPO_DIRS) {
+      await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o755 });
+      await fs.chmod(path.join(abs, d), 0o755);
+    }
   }
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
@@ -312,6 +314,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, f
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
+    await fh.chmod(0o644); // whatever the umask
     await fh.writeFile(data);
     if (fsync) await fh.sync();
   } catch (e) {

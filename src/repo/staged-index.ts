@@ -3,6 +3,7 @@
  * lazily read listing of each destination `objects/xx`, the directories made so far, and the names of staged
  * and temporary files.
  */
+import { mkdirWorldReadable } from './staged-files.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js';
@@ -98,7 +99,7 @@ export class StagedIndex {
   ensureDir(dir: string): Promise<void> {
     let p = this.madeDirs.get(dir);
     if (!p) {
-      p = fs.mkdir(dir, { recursive: true }).then(() => undefined);
+      p = mkdirWorldReadable(dir); // objects/xx: 0755 whatever the umask
       p.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, p);
     }

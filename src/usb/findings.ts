@@ -45,7 +45,12 @@ export type FindingCode =
   | 'upstream-unverified'
   | 'upstream-not-checked'
   | 'unknown-upstream'
-  | 'upstream-tampered';
+  | 'upstream-tampered'
+  // hostile input (verify-hostile.ts)
+  | 'upstream-not-directory'
+  | 'upstream-unexpected-file'
+  | 'upstream-extra-file'
+  | 'leftover';
 
 export interface Finding {
   readonly severity: 'error' | 'warning';

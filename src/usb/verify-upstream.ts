@@ -9,6 +9,7 @@ import { error, warning, type Finding } from './findings.js';
 import { checkUpstream } from './upstream.js';
 import { readUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
+import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
 export interface UpstreamKeys {
   readonly upstreamGpg?: readonly Uint8Array[];
@@ -22,6 +23,10 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
   for (const cid of (await fs.readdir(upRoot).catch(() => [] as string[])).sort()) {
     const dir = path.join(upRoot, cid);
     const rel = `${UPSTREAM_DIR}/${cid}`;
+    if (OLD_UPSTREAM_COPY.test(cid)) continue; // an interrupted run's old copy: a 'leftover' finding
+    const stray = await upstreamStrayFindings(dir, rel);
+    findings.push(...stray.filter((f) => f.code !== 'upstream-extra-file'));
+    if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
     const files = new Map<string, Uint8Array>();
     for (const f of await listFiles(dir)) if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
@@ -46,6 +51,8 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
     } catch (e) {
       findings.push(error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel));
     }
+    // Files the index does not account for count only while the index itself checks (else that is the finding).
+    if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel)) findings.push(...stray.filter((f) => f.code === 'upstream-extra-file'));
   }
   return findings;
 }
@@ -74,7 +81,7 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
     if (e.isDirectory()) out.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
-    else out.push(`${prefix}${e.name}`);
+    else if (e.isFile()) out.push(`${prefix}${e.name}`); // never read through a symlink (upstreamStrayFindings reports it)
   }
   return out.sort();
 }

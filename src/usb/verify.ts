@@ -24,6 +24,7 @@ import { hasPendingPublish, JOURNAL, replay } from './publish.js';
 import { CommitVerifier } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
 import { checkUpstreamCopies } from './verify-upstream.js';
+import { leftoverFindings } from './verify-hostile.js';
 
 export type { Finding, FindingCode } from './findings.js';
 
@@ -137,6 +138,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     }
     findings.push(...(await checkDriveSignature(view, opts)));
     findings.push(...(await checkUpstreamCopies(repo, view.summary ? view.listed : null, opts)));
+    findings.push(...(await leftoverFindings(repo)));
   } finally {
     await objects.close?.();
   }
