@@ -135,11 +135,21 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+let settled = false;
+// A command whose promise never settles (a wait on a handle nothing will fire) lets Node run out of work and quit
+// with exit 0 and no output: make that a loud failure instead.
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('sideload: internal error: the command stopped before it finished (nothing left to wait on)\n');
+  process.exitCode = ExitCode.failure;
+});
 main(hideBin(process.argv)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (e: unknown) => {
+    settled = true;
     process.stderr.write(`sideload: internal error: ${String(e)}\n`);
     process.exitCode = ExitCode.failure;
   },

@@ -9,6 +9,7 @@ import fs from 'fs-extra';
 import { NotFoundError, UsageError } from '../errors.js';
 import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
 import { decodeDeployData, type DeployData } from './deploy.js';
+import { readLocalFile } from '../transport/local.js';
 
 export interface RemoteConfig {
   readonly name: string;
@@ -229,7 +230,9 @@ export class Installation {
     for (const dir of dirs) {
       for (const f of await safeReaddir(dir)) {
         if (f === remote || f.startsWith(`${remote}.`) || f.startsWith(`${remote}-`)) {
-          if (!out.has(f)) out.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
+          if (out.has(f)) continue;
+          const b = await readLocalFile(path.join(dir, f)); // a regular file, no symlink followed, size-limited
+          if (b) out.set(f, b);
         }
       }
     }

@@ -6,7 +6,6 @@
  * - bare: real ownership (uid/gid from stat) and real xattrs.
  * Every object is re-hashed to its name; large files stream in READ_CHUNK pieces.
  */
-import { constants as C } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptError } from '../errors.js';
@@ -19,7 +18,7 @@ import { BARE_USER_META } from '../ostree/formats.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { MAX_METADATA_SIZE, missingObject, verifyMetadata } from './archive-source.js';
 import { contentMismatch, RawVerifier, verifyRaw } from './content-verify.js';
-import { checkAborted, FsTransport, isENOENT, readWhole, streamHandle } from '../transport/local.js';
+import { checkAborted, FsTransport, isENOENT, notRegularFile, openError, readWhole, SOURCE_OPEN_FLAGS, streamHandle } from '../transport/local.js';
 import { SMALL_OBJECT_LIMIT, type ByteSink, type ContentObject, type LocalLayout, type ObjectSource, type ReadContentOptions, type ReadOptions } from './source.js';
 import { openXattrReader, type XattrReader } from './xattr.js';
 
@@ -87,17 +86,17 @@ export class BareSource implements ObjectSource {
     const location = this.abs(checksum, 'file');
     let fh: FileHandle;
     try {
-      fh = await fs.open(location, C.O_RDONLY | C.O_NOFOLLOW);
+      fh = await fs.open(location, SOURCE_OPEN_FLAGS); // no symlink followed, a FIFO refused below (not blocked on)
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (isENOENT(e)) throw missingObject(checksum, 'file', location);
       if (code === 'ELOOP' && this.mode !== 'bare-user') return this.readSymlink(checksum, location);
-      throw e;
+      throw openError(location, e);
     }
     let owned = true;
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw contentMismatch(checksum, location, 'not a regular file');
+      if (!st.isFile()) throw notRegularFile(location, st);
       let info: FileInfo;
       let payloadSize = st.size;
       if (this.mode === 'bare-user-only') info = { uid: 0, gid: 0, mode: st.mode, symlinkTarget: '', xattrs: [] };
@@ -230,7 +229,7 @@ function streamObject(checksum: string, info: FileInfo, size: number, location: 
         },
       };
       try {
-        await streamHandle(fh, vs, signal);
+        await streamHandle(fh, vs, signal, 0, { size, file: location });
         v.finish();
       } finally {
         await close();

@@ -64,6 +64,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
   let fh: FileHandle | null = null;
   try {
     fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
+    await fh.chmod(0o644); // whatever the umask
     const out = new FileSink(fh, t.maxFileSize);
     if (obj.format === 'filez') await obj.pipe(out, signal);
     else await deflateInto(t, obj, out, signal);

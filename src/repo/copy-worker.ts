@@ -42,7 +42,14 @@ function parseArchive(buf: Uint8Array, total: number): ParsedArchiveHeader | nul
 
 const errorOf = (e: unknown) => ({ code: (e as NodeJS.ErrnoException).code || 'EIO', message: (e as Error).message });
 const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fallback: why });
-const openTmp = (job: { tmp: string }) => fs.openSync(job.tmp, 'wx', 0o644);
+// 0644 whatever the umask: other users (a client installing as another user) must read the drive.
+const openTmp = (job: { tmp: string }): number => {
+  const fd = fs.openSync(job.tmp, 'wx', 0o644);
+  fs.fchmodSync(fd, 0o644);
+  return fd;
+};
+// Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).
+const SRC_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
@@ -93,7 +100,7 @@ function sha(h: Uint8Array, p?: Uint8Array): string {
 function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly Uint8Array[]): JobResultMessage {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(job.tmp, 'wx', 0o644);
+    fd = openTmp(job);
     let total = 0;
     for (const p of parts) {
       writeAll(fd, p);
@@ -119,7 +126,7 @@ function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly U
 function bare(job: CopyJob & Id): JobResultMessage {
   let fd: number;
   try {
-    fd = fs.openSync(job.src, fs.constants.O_RDONLY | O_NOFOLLOW);
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ELOOP') return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
     let st: fs.Stats;
@@ -204,7 +211,7 @@ function archive(job: CopyJob & Id): JobResultMessage {
   let fd: number;
   let out: number | undefined;
   try {
-    fd = fs.openSync(job.src, 'r');
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
   }
@@ -250,7 +257,7 @@ function archive(job: CopyJob & Id): JobResultMessage {
 function check(job: CheckJob & Id): JobResultMessage {
   let fd: number;
   try {
-    fd = fs.openSync(job.src, 'r');
+    fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
     return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
   }

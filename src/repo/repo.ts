@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CorruptError, NotFoundError, SideloadError, UnsupportedError } from '../errors.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
@@ -13,7 +14,7 @@ import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
-import { FsTransport, isENOENT } from '../transport/local.js';
+import { FsTransport, isENOENT, readLocalFile } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
 
@@ -61,13 +62,10 @@ export class Repo {
   static async open(repoPath: string): Promise<Repo> {
     const abs = path.resolve(repoPath);
     const cfgPath = path.join(abs, 'config');
-    let text: string;
-    try {
-      text = await fs.readFile(cfgPath, 'utf8');
-    } catch (e) {
-      if (isENOENT(e)) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
-      throw e;
-    }
+    // A regular file, not followed if a symlink, at most 1 MiB (a config swapped for /dev/zero must not be read forever).
+    const bytes = await readLocalFile(cfgPath, 1 << 20);
+    if (!bytes) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
+    const text = Buffer.from(bytes).toString('utf8');
     const config = parseRepoConfig(text, cfgPath);
     const modeText = config.get('core', 'mode') ?? 'bare';
     const mode = MODES[modeText];
@@ -275,9 +273,14 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
     () => false,
   );
   if (!exists) {
-    await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    const first = await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    // 0755 whatever the umask: a client installing as another user must read the drive.
+    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
     await writeFileAtomic(path.join(abs, 'config'), ARCHIVE_CONFIG, false);
-    for (const d of REPO_DIRS) await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 });
+    for (const d of REPO_DIRS) {
+      await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o755 });
+      await fs.chmod(path.join(abs, d), 0o755);
+    }
   }
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
@@ -311,6 +314,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, f
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
+    await fh.chmod(0o644); // whatever the umask
     await fh.writeFile(data);
     if (fsync) await fh.sync();
   } catch (e) {
@@ -347,24 +351,30 @@ export async function fsyncDir(dir: string): Promise<void> {
  * with `lenient` (reading a source or a drive under verification) is skipped, as is a directory that cannot be read.
  */
 export async function listRefFiles(dir: string, opts: { readonly lenient?: boolean } = {}, prefix = ''): Promise<Array<[string, string]>> {
+  // Synchronous reads: a Flathub-size repo has 5,000 ref files in 10,000 directories, and a thread-pool round trip
+  // per file and directory cost more than the reads (bench: create from a 5,000-ref upstream, CPU 1.7-2.6 -> ~1.2 s
+  // together with the summary-metadata change).
   const out: Array<[string, string]> = [];
-  let entries;
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    if (opts.lenient || isENOENT(e)) return out;
-    throw e;
-  }
-  entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-  for (const e of entries) {
-    if (!/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listRefFiles(p, opts, `${prefix}${e.name}/`)));
-    else if (e.isFile()) {
-      const c = (await fs.readFile(p, 'utf8')).trim();
-      if (isChecksum(c)) out.push([`${prefix}${e.name}`, c]);
-      else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
+  const walk = (d: string, pre: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      if (opts.lenient || isENOENT(e)) return;
+      throw e;
     }
-  }
+    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    for (const e of entries) {
+      if (!/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(e.name)) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, `${pre}${e.name}/`);
+      else if (e.isFile()) {
+        const c = readFileSync(p, 'utf8').trim();
+        if (isChecksum(c)) out.push([`${pre}${e.name}`, c]);
+        else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
+      }
+    }
+  };
+  walk(dir, prefix);
   return out;
 }

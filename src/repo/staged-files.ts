@@ -24,7 +24,7 @@ export async function stagePlainFile(t: PlainFileTarget, name: string, bytes: Ui
 /** Stages a directory of files (`files` + `extra` text files); returns its path relative to the repo. */
 export async function stagePlainTree(t: PlainFileTarget, rel: string, files: ReadonlyMap<string, Uint8Array>, extra: Readonly<Record<string, string>>): Promise<string> {
   const dir = path.posix.join(t.filesDir, 'trees', safeRel(rel));
-  await fs.mkdir(path.join(t.repoPath, dir), { recursive: true });
+  await mkdirWorldReadable(path.join(t.repoPath, dir));
   for (const [name, bytes] of files) await writePlain(t, path.posix.join(dir, safeRel(name)), bytes);
   for (const [name, text] of Object.entries(extra)) await writePlain(t, path.posix.join(dir, safeRel(name)), text);
   return dir;
@@ -32,9 +32,10 @@ export async function stagePlainTree(t: PlainFileTarget, rel: string, files: Rea
 
 async function writePlain(t: PlainFileTarget, rel: string, data: Uint8Array | string): Promise<void> {
   const abs = path.join(t.repoPath, rel);
-  await fs.mkdir(path.dirname(abs), { recursive: true });
+  await mkdirWorldReadable(path.dirname(abs));
   try {
     const fh = await fs.open(abs, 'w', 0o644);
+    await fh.chmod(0o644); // whatever the umask
     try {
       await fh.writeFile(data);
       if (t.fsync) await fh.sync();
@@ -52,4 +53,11 @@ function safeRel(rel: string): string {
   if (rel === '' || rel.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..'))
     throw new UsageError(`invalid relative path '${rel}' for a staged file`, { path: rel });
   return rel;
+}
+
+/** mkdir -p whose new directories are 0755 whatever the umask (they become drive directories: upstream copies). */
+export async function mkdirWorldReadable(dir: string): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
 }

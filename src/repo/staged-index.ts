@@ -3,6 +3,7 @@
  * lazily read listing of each destination `objects/xx`, the directories made so far, and the names of staged
  * and temporary files.
  */
+import { mkdirWorldReadable } from './staged-files.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js';
@@ -99,22 +100,22 @@ export class StagedIndex {
   ensureDir(dir: string): Promise<void> {
     let p = this.madeDirs.get(dir);
     if (!p) {
-      // Not `recursive: true` for the directory itself: Node reports a full disk or inode table there as ENOENT
-      // ("mkdir objects/fd"). The parents (objects/, the staging dir) exist; create them first if they do not.
-      const mk = () =>
-        fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EEXIST') throw e;
-        });
-      p = mk()
-        .catch(async (e: NodeJS.ErrnoException) => {
-          if (e.code !== 'ENOENT') throw e;
-          await fs.mkdir(path.dirname(dir), { recursive: true });
-          await mk();
-        })
-        .catch((e: unknown) => {
-          throw writeError(e, this.repoPath, `${path.relative(this.repoPath, dir)}/`);
-        })
-        .then(() => undefined);
+      // objects/xx, 0755 whatever the umask. Not `recursive: true` first: Node reports a full disk or inode table
+      // there as ENOENT ("mkdir objects/fd"); the parents exist, and are made (world-readable) only if they do not.
+      const mk = async () => {
+        try {
+          await fs.mkdir(dir);
+          await fs.chmod(dir, 0o755);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') return;
+          if (code !== 'ENOENT') throw e;
+          await mkdirWorldReadable(dir);
+        }
+      };
+      p = mk().catch((e: unknown) => {
+        throw writeError(e, this.repoPath, `${path.relative(this.repoPath, dir)}/`);
+      });
       p.catch(() => this.madeDirs.delete(dir));
       this.madeDirs.set(dir, p);
     }

@@ -191,6 +191,7 @@ export class Staging {
     } else {
       try {
         const fh = await fs.open(tmp, 'w', 0o644);
+        await fh.chmod(0o644); // whatever the umask (drive files are world-readable, as flatpak create-usb writes them)
         try {
           let pos = 0;
           for (const p of parts) {

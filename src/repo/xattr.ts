@@ -1,12 +1,14 @@
 /**
  * Extended attributes, which Node cannot read. Only the legacy `bare-user` mode (its `user.ostreemeta` xattr) and
- * the rare `bare` mode (real xattrs are part of the checksum) need them, so we use a helper process rather than a
- * native addon: one long-lived `python3` running a 20-line loop over os.getxattr/os.listxattr, with requests
- * pipelined over a pipe (a few µs per object). Paths travel hex-encoded so any byte is safe. When python3 is not
- * installed the caller gets an UnsupportedError saying what to install. (getfattr would need one process per
- * file; /proc exposes no xattrs.)
+ * the rare `bare` mode (real xattrs are part of the checksum) need them. We use `@napi-rs/xattr`, a native module
+ * with prebuilt binaries for Linux (glibc and musl, x86_64/aarch64/armv7), macOS and FreeBSD; it works on the path
+ * itself, never following a symlink (lgetxattr/llistxattr), and lists names in the kernel's order. It is loaded
+ * only when a repo needs it: where no binary exists the caller gets an UnsupportedError naming the repo.
+ *
+ * (This replaced a long-lived python3 helper process whose close() waited for an exit event on handles it had
+ * unref'd: Node ran out of work and the CLI quit with exit 0 and no output.)
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { UnsupportedError } from '../errors.js';
 
 export interface XattrReader {
@@ -17,128 +19,67 @@ export interface XattrReader {
   close(): Promise<void>;
 }
 
-const HELPER = String.raw`
-import os, sys, errno
-out = sys.stdout
-for line in sys.stdin:
-    parts = line.rstrip('\n').split('\t')
-    try:
-        p = bytes.fromhex(parts[1])
-        if parts[0] == 'G':
-            try:
-                v = os.getxattr(p, bytes.fromhex(parts[2]), follow_symlinks=False)
-                out.write('V\t' + v.hex() + '\n')
-            except OSError as e:
-                if e.errno in (errno.ENODATA, getattr(errno, 'ENOATTR', errno.ENODATA)):
-                    out.write('N\n')
-                else:
-                    raise
-        else:
-            names = os.listxattr(p, follow_symlinks=False)
-            vals = [n.encode().hex() + '=' + os.getxattr(p, n, follow_symlinks=False).hex() for n in names]
-            out.write('L\t' + ','.join(vals) + '\n')
-    except OSError as e:
-        out.write('E\t' + str(e.errno) + '\t' + (e.strerror or '') + '\n')
-    out.flush()
-`;
+interface NapiXattr {
+  getAttribute(path: string, name: string): Promise<Buffer | null>;
+  listAttributes(path: string): Promise<string[]>;
+}
 
-type Pending = { resolve: (line: string) => void; reject: (e: Error) => void };
+let native: NapiXattr | Error | null = null;
 
-class PythonXattrReader implements XattrReader {
-  private pending: Pending[] = [];
-  private buf = '';
-  private dead: Error | null = null;
-
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    this.setRef(false);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      this.buf += d;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        this.pending.shift()?.resolve(line);
-      }
-      if (this.pending.length === 0) this.setRef(false);
-    });
-    const fail = (e: Error) => {
-      this.dead ??= e;
-      for (const p of this.pending.splice(0)) p.reject(this.dead);
-    };
-    child.on('error', fail);
-    child.on('exit', (code) => fail(new Error(`xattr helper exited (${code})`)));
-    child.stdin.on('error', fail);
+function loadNative(): NapiXattr | Error {
+  if (native === null) {
+    try {
+      native = createRequire(import.meta.url)('@napi-rs/xattr') as NapiXattr;
+    } catch (e) {
+      native = e instanceof Error ? e : new Error(String(e));
+    }
   }
+  return native;
+}
 
-  /** The helper keeps the event loop alive only while a request is pending (a forgotten close() never hangs). */
-  private setRef(on: boolean): void {
-    for (const h of [this.child, this.child.stdout, this.child.stdin, this.child.stderr] as Array<{ ref?: () => void; unref?: () => void }>) {
-      if (on) h.ref?.();
-      else h.unref?.();
+function wrap(path: string, e: unknown): Error {
+  const err = new Error(`cannot read xattrs of ${path}: ${(e as Error).message}`) as NodeJS.ErrnoException;
+  const code = (e as NodeJS.ErrnoException).code;
+  err.code = code === 'ENOENT' || /No such file/i.test((e as Error).message) ? 'ENOENT' : /not supported/i.test((e as Error).message) ? 'ENOTSUP' : 'EXATTR';
+  return err;
+}
+
+class NativeXattrReader implements XattrReader {
+  constructor(private readonly x: NapiXattr) {}
+
+  async get(path: string, name: string): Promise<Uint8Array | null> {
+    try {
+      const v = await this.x.getAttribute(path, name);
+      return v === null ? null : new Uint8Array(v);
+    } catch (e) {
+      throw wrap(path, e);
     }
   }
 
-  private ask(req: string, path: string): Promise<string> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise<string>((resolve, reject) => {
-      if (this.pending.length === 0) this.setRef(true);
-      this.pending.push({ resolve, reject });
-      this.child.stdin.write(req + '\n');
-    }).then((line) => {
-      if (line.startsWith('E\t')) {
-        const [, errno, msg] = line.split('\t');
-        const e = new Error(`cannot read xattrs of ${path}: ${msg ?? ''} (errno ${errno ?? '?'})`) as NodeJS.ErrnoException;
-        e.errno = Number(errno);
-        e.code = Number(errno) === 2 ? 'ENOENT' : Number(errno) === 95 || Number(errno) === 61 ? 'ENOTSUP' : 'EXATTR';
-        throw e;
-      }
-      return line;
-    });
-  }
-
-  async get(path: string, name: string): Promise<Uint8Array | null> {
-    const line = await this.ask(`G\t${Buffer.from(path).toString('hex')}\t${Buffer.from(name).toString('hex')}`, path);
-    if (line === 'N') return null;
-    return new Uint8Array(Buffer.from(line.slice(2), 'hex'));
-  }
-
   async list(path: string): Promise<Array<[string, Uint8Array]>> {
-    const line = await this.ask(`L\t${Buffer.from(path).toString('hex')}`, path);
-    const body = line.slice(2);
-    if (body === '') return [];
-    return body.split(',').map((kv) => {
-      const [k, v] = kv.split('=') as [string, string];
-      return [Buffer.from(k, 'hex').toString('utf8'), new Uint8Array(Buffer.from(v, 'hex'))];
-    });
+    try {
+      const out: Array<[string, Uint8Array]> = [];
+      for (const n of await this.x.listAttributes(path)) {
+        const v = await this.x.getAttribute(path, n);
+        if (v !== null) out.push([n, new Uint8Array(v)]); // removed between list and get: gone
+      }
+      return out;
+    } catch (e) {
+      throw wrap(path, e);
+    }
   }
 
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.dead) return;
-    await new Promise<void>((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.stdin.end();
-    });
-  }
+  /** Nothing to release: no process, no handle. */
+  async close(): Promise<void> {}
 }
 
-/**
- * Starts the xattr helper. @throws UnsupportedError when python3 is missing (naming `why`, the repo that needs it).
- */
+/** Opens the xattr reader. @throws UnsupportedError when the native module has no binary here (naming `why`). */
 export async function openXattrReader(why: string): Promise<XattrReader> {
-  const child = spawn('python3', ['-c', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stderr.resume();
-  const reader = new PythonXattrReader(child);
-  try {
-    // Probe: a request on a path that does not exist must answer with an error line, proving the helper runs.
-    await reader.get('/nonexistent-sideload-probe', 'user.x').catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT' && e.code !== 'ENOTSUP') throw e;
-    });
-  } catch (e) {
+  const x = loadNative();
+  if (x instanceof Error)
     throw new UnsupportedError(
-      `${why} needs extended attributes, which sideload reads through python3, and python3 could not be run (${(e as Error).message}); install python3`,
-      { reason: 'xattr-helper' },
+      `${why} needs extended attributes, which sideload reads through the native module @napi-rs/xattr, and it could not be loaded on ${process.platform}-${process.arch} (${x.message.split('\n')[0]})`,
+      { reason: 'xattr-module' },
     );
-  }
-  return reader;
+  return new NativeXattrReader(x);
 }

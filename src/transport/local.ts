@@ -5,7 +5,7 @@
 import fsSync, { constants as C } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError } from '../errors.js';
+import { CorruptError, InterruptedError, SideloadError } from '../errors.js';
 import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 /** Chunk size for streaming reads. */
@@ -33,8 +33,11 @@ export async function readWhole(fh: FileHandle, size: number): Promise<Uint8Arra
   return off === size ? buf : buf.subarray(0, off);
 }
 
-/** Streams `fh` from `start` into `sink` in READ_CHUNK pieces; returns the bytes streamed. */
-export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: AbortSignal, start = 0): Promise<number> {
+/**
+ * Streams `fh` from `start` into `sink` in READ_CHUNK pieces; returns the bytes streamed. With `max` (the size the
+ * file had when opened), a file that grows past it while read is refused (naming `file`) instead of read forever.
+ */
+export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: AbortSignal, start = 0, max?: { size: number; file: string }): Promise<number> {
   let pos = start;
   for (;;) {
     checkAborted(signal);
@@ -42,8 +45,67 @@ export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: Abor
     const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, pos);
     if (bytesRead === 0) return pos - start;
     pos += bytesRead;
+    if (max && pos > max.size) throw new CorruptError(`'${max.file}' grew past ${max.size} bytes while it was read`, { path: max.file }, 'EFILECHANGED');
     const w = sink.write(bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead));
     if (w) await w;
+  }
+}
+
+/** Largest source file read whole when the caller gives no limit (ostree's OSTREE_MAX_METADATA_SIZE). */
+export const LOCAL_READ_LIMIT = 128 << 20;
+
+/**
+ * Flags for every source file we open: no symlink at the last component (repo files are never symlinks, and one
+ * could point at /dev/zero or a secret), and O_NONBLOCK so that opening a FIFO returns at once (to be refused by
+ * fstat) instead of blocking a thread forever.
+ */
+export const SOURCE_OPEN_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
+
+function fileKind(st: fsSync.Stats): string {
+  return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+}
+
+/** The error for a source file that is not a regular file. */
+export function notRegularFile(file: string, st: fsSync.Stats): CorruptError {
+  return new CorruptError(`'${file}' is ${fileKind(st)}, not a regular file; refusing to read it`, { path: file }, 'ENOTREGULAR');
+}
+
+/** The error for an open() that failed for another reason than a missing file, naming the file. */
+export function openError(file: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return new CorruptError(`'${file}' is a symlink; sideload does not follow symlinks inside a repo`, { path: file }, 'ESYMLINK');
+  if (e instanceof SideloadError) return e;
+  return new SideloadError('EIO', `cannot read '${file}': ${code ?? (e as Error).message}`, { path: file }, undefined, { cause: e });
+}
+
+/** Opens a regular source file (see SOURCE_OPEN_FLAGS); null when it does not exist. @throws naming the file. */
+export async function openRegular(file: string): Promise<{ fh: FileHandle; size: number } | null> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(file, SOURCE_OPEN_FLAGS);
+  } catch (e) {
+    if (isENOENT(e)) return null;
+    throw openError(file, e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notRegularFile(file, st);
+    return { fh, size: st.size };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/** Reads a whole regular source file of at most `limit` bytes; null when it does not exist. @throws naming the file. */
+export async function readLocalFile(file: string, limit = LOCAL_READ_LIMIT): Promise<Uint8Array | null> {
+  const h = await openRegular(file);
+  if (!h) return null;
+  try {
+    if (h.size > limit) throw new CorruptError(`'${file}' is ${h.size} bytes, over the ${limit}-byte limit for it`, { path: file, size: h.size }, 'ETOOBIG');
+    return await readWhole(h.fh, h.size);
+  } finally {
+    await h.fh.close();
   }
 }
 
@@ -54,13 +116,15 @@ export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: Abor
 function readSmallSync(file: string, limit: number): { data: Uint8Array } | { size: number } | null {
   let fd: number;
   try {
-    fd = fsSync.openSync(file, 'r');
+    fd = fsSync.openSync(file, SOURCE_OPEN_FLAGS);
   } catch (e) {
     if (isENOENT(e)) return null;
-    throw e;
+    throw openError(file, e);
   }
   try {
-    const size = fsSync.fstatSync(fd).size;
+    const st = fsSync.fstatSync(fd);
+    if (!st.isFile()) throw notRegularFile(file, st);
+    const size = st.size;
     if (size > limit) return { size };
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
@@ -72,16 +136,6 @@ function readSmallSync(file: string, limit: number): { data: Uint8Array } | { si
     return { data: off === size ? buf : buf.subarray(0, off) };
   } finally {
     fsSync.closeSync(fd);
-  }
-}
-
-/** Opens a file for reading; null when it does not exist. */
-async function openOrNull(file: string): Promise<FileHandle | null> {
-  try {
-    return await fs.open(file, C.O_RDONLY);
-  } catch (e) {
-    if (isENOENT(e)) return null;
-    throw e;
   }
 }
 
@@ -98,35 +152,30 @@ export class FsTransport implements TransportLike {
 
   async read(rel: string, opts?: ReadOptions): Promise<Uint8Array | null> {
     checkAborted(opts?.signal);
-    try {
-      return new Uint8Array(await fs.readFile(this.abs(rel)));
-    } catch (e) {
-      if (isENOENT(e)) return null;
-      throw e;
-    }
+    return readLocalFile(this.abs(rel));
   }
 
   async readSmall(rel: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null> {
     checkAborted(opts?.signal);
     if (opts?.priority === 'metadata') return readSmallSync(this.abs(rel), limit);
-    const fh = await openOrNull(this.abs(rel));
-    if (!fh) return null;
+    const h = await openRegular(this.abs(rel));
+    if (!h) return null;
     try {
-      const st = await fh.stat();
-      if (st.size > limit) return { size: st.size };
-      return { data: await readWhole(fh, st.size) };
+      if (h.size > limit) return { size: h.size };
+      return { data: await readWhole(h.fh, h.size) };
     } finally {
-      await fh.close();
+      await h.fh.close();
     }
   }
 
   async stream(rel: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null> {
-    const fh = await openOrNull(this.abs(rel));
-    if (!fh) return null;
+    const file = this.abs(rel);
+    const h = await openRegular(file);
+    if (!h) return null;
     try {
-      return await streamHandle(fh, sink, opts?.signal);
+      return await streamHandle(h.fh, sink, opts?.signal, 0, { size: h.size, file });
     } finally {
-      await fh.close();
+      await h.fh.close();
     }
   }
 

@@ -22,7 +22,8 @@ import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
 import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
-import { publish, replay, type PublishOp } from './publish.js';
+import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
+import { checkRepoTree } from './drive-fs.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
@@ -142,10 +143,22 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   checkAbort();
   const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
   if (opts.dryRun) return { changed: false, ...base };
-  if (await nothingToWrite(input, upstream, opts)) return { changed: false, ...base };
+  if (await nothingToWrite(input, upstream, opts)) {
+    // Nothing to publish, but an interrupted run may have left temp files: remove them under the drive's lock.
+    if ((await listLeftovers(loc.repo).catch(() => [])).length) {
+      const lock = await openStaging(await createArchiveRepo(loc.repo), { fsync });
+      try {
+        await replay(loc.repo, fsync); // sweeps (publish.ts sweepLeftovers)
+      } finally {
+        await lock.close();
+      }
+    }
+    return { changed: false, ...base };
+  }
   await checkWritable(loc);
 
   // --- write: stage, then publish ---
+  await checkRepoTree(loc.repo); // no symlinked directory in the repo may redirect a write (drive-fs.ts)
   const createdDir = await outermostMissing(loc.repo, loc.drive);
   const dest = await createArchiveRepo(loc.repo);
   // The drive's write lock comes first: a publish left pending by an interrupted run is finished under it.

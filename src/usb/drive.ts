@@ -6,6 +6,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { NotFoundError, SideloadError, UnsupportedError, UsageError } from '../errors.js';
+import { mkdirSafe } from './drive-fs.js';
 
 export const DEFAULT_REPO = '.ostree/repo';
 
@@ -214,7 +215,7 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
   const rel = loc.repoRel.split(path.sep).join('/');
   if (rel === '.ostree/repo' || rel === 'ostree/repo') return null;
   const dir = path.join(loc.drive, '.ostree', 'repos.d');
-  await fs.mkdirp(dir);
+  await mkdirSafe(loc.drive, path.join('.ostree', 'repos.d')); // 0755, and never through a symlink (drive-fs.ts)
   const entries = (await fs.readdir(dir)).sort();
   for (const e of entries) {
     const p = path.join(dir, e);

@@ -52,7 +52,13 @@ export type FindingCode =
   | 'object-symlink'
   | 'collection-binding-mismatch'
   | 'tree-too-deep'
-  | 'bad-sideload-json';
+  | 'bad-sideload-json'
+
+  // hostile input (verify-hostile.ts)
+  | 'upstream-not-directory'
+  | 'upstream-unexpected-file'
+  | 'upstream-extra-file'
+  | 'leftover';
 
 export interface Finding {
   readonly severity: 'error' | 'warning';

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError, SideloadError } from '../errors.js';
-import { fsyncDir, writeFileAtomic } from '../repo/repo.js';
+import { checkRepoTree, DIR_MODE, fsyncDir, lexicalInside, lstatSafe, mkdirSafe, readTextSafe, removeEmptyParentsSafe, removeSafe, safePath, writeFileSafe } from './drive-fs.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -30,17 +30,7 @@ export interface Journal {
   readonly ops: readonly PublishOp[];
 }
 
-/** writeFileAtomic after mkdir -p of the file's directory (ref namespaces, state/, tmp/ may not exist yet). */
-async function writeFileIn(file: string, data: Uint8Array | string, fsync: boolean): Promise<void> {
-  await fs.mkdirp(path.dirname(file));
-  await writeFileAtomic(file, data, fsync);
-}
-
-function inside(repo: string, rel: string): string {
-  const abs = path.resolve(repo, rel);
-  if (abs !== repo && !abs.startsWith(repo + path.sep)) throw new CorruptError(`publish journal names a path outside the repo: '${rel}'`, { path: rel });
-  return abs;
-}
+export { fsyncDir } from './drive-fs.js';
 
 /** A file name in the drive root, `driveRoot` levels above the repo: nothing else is accepted from a journal. */
 function atDriveRoot(repo: string, driveRoot: string, name: string): string {
@@ -49,44 +39,67 @@ function atDriveRoot(repo: string, driveRoot: string, name: string): string {
   return path.join(path.resolve(repo, driveRoot), name);
 }
 
+/**
+ * Every write and delete goes through drive-fs.ts: parents lstat'ed from the repo down, a symlink among them
+ * refused (exit 4, naming it), so a planted `refs/mirrors/<cid>` → elsewhere link never redirects a write.
+ */
 async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<void> {
   switch (op.op) {
     case 'ref': {
-      const file = inside(repo, op.path);
+      lexicalInside(repo, op.path);
       if (op.checksum === null) {
-        await fs.rm(file, { force: true });
-        await removeEmptyParents(path.dirname(file), inside(repo, 'refs/mirrors'));
+        await removeSafe(repo, op.path);
+        await removeEmptyParentsSafe(repo, path.dirname(op.path), 'refs/mirrors');
       } else {
-        const current = await fs.readFile(file, 'utf8').catch(() => null);
-        if (current !== `${op.checksum}\n`) await writeFileIn(file, `${op.checksum}\n`, fsync);
+        const current = await readTextSafe(repo, op.path);
+        if (current !== `${op.checksum}\n`) await writeFileSafe(repo, op.path, `${op.checksum}\n`, fsync);
       }
       return;
     }
     case 'partial': {
-      const file = inside(repo, `state/${op.commit}.commitpartial`);
+      const rel = `state/${op.commit}.commitpartial`;
       if (op.present) {
-        if (!(await fs.pathExists(file))) await writeFileIn(file, '', fsync);
-      } else await fs.rm(file, { force: true });
+        const st = await lstatSafe(repo, rel);
+        if (!st || !st.isFile()) await writeFileSafe(repo, rel, '', fsync);
+      } else await removeSafe(repo, rel);
       return;
     }
     case 'replace': {
-      const from = inside(repo, op.from);
-      const to = op.driveRoot === undefined ? inside(repo, op.to) : atDriveRoot(repo, op.driveRoot, op.to);
-      if (!(await fs.pathExists(from))) {
-        await fs.rm(`${from}.moving`, { force: true }); // already done by an earlier, interrupted run
+      const fromRel = path.relative(repo, lexicalInside(repo, op.from));
+      const fromSt = await lstatSafe(repo, fromRel);
+      if (!fromSt) {
+        await removeSafe(repo, `${fromRel}.moving`); // already done by an earlier, interrupted run
+        await removeOldCopies(repo, op.to, op.driveRoot);
         return;
       }
-      await fs.mkdirp(path.dirname(to));
-      const isDir = (await fs.stat(from)).isDirectory();
-      if (isDir) await replaceDir(from, to, fsync);
+      const from = path.join(repo, fromRel);
+      let to: string;
+      if (op.driveRoot === undefined) {
+        const toRel = path.relative(repo, lexicalInside(repo, op.to));
+        await mkdirSafe(repo, path.dirname(toRel));
+        to = await safePath(repo, toRel);
+      } else to = atDriveRoot(repo, op.driveRoot, op.to); // a plain name: a symlink there is replaced, not followed
+      if (fromSt.isDirectory()) await replaceDir(repo, from, to, fsync);
       else await fs.rename(from, to);
+      await removeOldCopies(repo, op.to, op.driveRoot);
       if (fsync) await fsyncDir(path.dirname(to));
       return;
     }
     case 'remove':
-      await fs.rm(op.driveRoot === undefined ? inside(repo, op.path) : atDriveRoot(repo, op.driveRoot, op.path), { recursive: true, force: true });
+      if (op.driveRoot === undefined) await removeSafe(repo, op.path);
+      else await fs.rm(atDriveRoot(repo, op.driveRoot, op.path), { force: true }); // a plain name: a symlink there is removed itself
       return;
   }
+}
+
+/** Removes `<to>.old-<pid>` siblings that a directory replace of an earlier version left when it was killed. */
+async function removeOldCopies(repo: string, toRel: string, driveRoot: string | undefined): Promise<void> {
+  if (driveRoot !== undefined) return;
+  const to = await safePath(repo, toRel);
+  const base = path.basename(to);
+  const dir = path.dirname(to);
+  for (const e of await fs.readdir(dir).catch(() => [] as string[]))
+    if (e.startsWith(`${base}.old-`) && /^\d+$/.test(e.slice(base.length + 5))) await removeSafe(repo, path.relative(repo, path.join(dir, e)));
 }
 
 /**
@@ -95,13 +108,17 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
  * Idempotent, for the journal: phase 1 removes what `to` has and `from` does not, then leaves a marker next to
  * `from`; phase 2 moves the files (a replay skips phase 1 once the marker is there, since `from` is no longer
  * whole) and removes `from`, then the marker. Readers see a mix of old and new files only while the journal is
- * pending, as they see a missing directory while any publish op is half done.
+ * pending, as they see a missing directory while any publish op is half done. `to` must not be a symlink (it
+ * would lead the prune and the moves out of the drive); symlinks below it are removed, never followed.
  */
-async function replaceDir(from: string, to: string, fsync: boolean): Promise<void> {
+async function replaceDir(repo: string, from: string, to: string, fsync: boolean): Promise<void> {
+  const toSt = await fs.lstat(to).catch(() => null);
+  if (toSt?.isSymbolicLink())
+    throw new CorruptError(`'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`, { path: to, repo }, 'EUNSAFEPATH');
   const marker = `${from}.moving`;
   if (!(await fs.pathExists(marker))) {
     await pruneTree(from, to);
-    await writeFileAtomic(marker, '', fsync);
+    await writeFileSafe(repo, path.relative(repo, marker), '', fsync);
   }
   await moveTree(from, to, fsync);
   await fs.rm(from, { recursive: true, force: true });
@@ -121,12 +138,13 @@ async function pruneTree(from: string, to: string): Promise<void> {
   for (const e of entries) {
     const src = await fs.lstat(path.join(from, e.name)).catch(() => null);
     const dst = path.join(to, e.name);
+    // A symlink in `to` (never a directory here: withFileTypes does not follow it) is removed itself.
     if (src?.isDirectory() && e.isDirectory()) await pruneTree(path.join(from, e.name), dst);
-    else if (!src || src.isDirectory() !== e.isDirectory()) await fs.rm(dst, { recursive: true, force: true });
+    else if (!src || src.isDirectory() !== e.isDirectory() || e.isSymbolicLink()) await fs.rm(dst, { recursive: true, force: true });
   }
 }
 
-/** Moves every file of `from` to the same place under `to` (file renames only), creating directories as needed. */
+/** Moves every file of `from` to the same place under `to` (file renames only), creating directories (0755) as needed. */
 async function moveTree(from: string, to: string, fsync: boolean): Promise<void> {
   let entries: fs.Dirent[];
   try {
@@ -135,9 +153,11 @@ async function moveTree(from: string, to: string, fsync: boolean): Promise<void>
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // moved by an earlier run
     throw e;
   }
-  if (!(await fs.stat(to).catch(() => null))?.isDirectory()) {
+  // lstat: a symlink where the directory goes is removed and replaced by a real directory, never followed.
+  if (!(await fs.lstat(to).catch(() => null))?.isDirectory()) {
     await fs.rm(to, { force: true });
-    await fs.mkdirp(to);
+    await fs.mkdir(to, { mode: DIR_MODE });
+    await fs.chmod(to, DIR_MODE);
   }
   for (const e of entries) {
     if (e.isDirectory()) await moveTree(path.join(from, e.name), path.join(to, e.name), fsync);
@@ -146,40 +166,85 @@ async function moveTree(from: string, to: string, fsync: boolean): Promise<void>
   if (fsync) await fsyncDir(to);
 }
 
-async function removeEmptyParents(dir: string, stop: string): Promise<void> {
-  let d = dir;
-  while (d.startsWith(stop + path.sep)) {
-    try {
-      await fs.rmdir(d);
-    } catch {
-      return;
-    }
-    d = path.dirname(d);
-  }
-}
-
 /** Writes the journal, applies every op in order, then removes the journal. */
 export async function publish(repo: string, ops: readonly PublishOp[], fsync = true): Promise<void> {
   const journal: Journal = { version: 1, ops };
-  await writeFileIn(path.join(repo, JOURNAL), JSON.stringify(journal), true);
+  await writeFileSafe(repo, JOURNAL, JSON.stringify(journal), true);
   await replay(repo, fsync);
 }
 
-/** Finishes an interrupted publish, if any. Returns true when there was one. */
+/**
+ * Finishes an interrupted publish, if any, then removes what interrupted runs leave behind (see sweepLeftovers).
+ * Call it only while holding the drive's write lock (create) or after checking no live process holds it (verify
+ * --repair). Returns true when there was a journal.
+ */
 export async function replay(repo: string, fsync = true): Promise<boolean> {
+  await checkRepoTree(repo);
   const file = path.join(repo, JOURNAL);
+  const st = await lstatSafe(repo, JOURNAL);
+  if (!st) {
+    await sweepLeftovers(repo);
+    return false;
+  }
+  if (!st.isFile()) throw new SideloadError('EJOURNAL', `the publish journal ${file} is not a regular file`, { path: file });
   let journal: Journal;
   try {
     journal = JSON.parse(await fs.readFile(file, 'utf8')) as Journal;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new SideloadError('EJOURNAL', `unreadable publish journal ${file}: ${(e as Error).message}`, { path: file });
   }
   if (journal.version !== 1 || !Array.isArray(journal.ops)) throw new SideloadError('EJOURNAL', `unknown publish journal format in ${file}`, { path: file });
   for (const op of journal.ops) await applyOp(repo, op, fsync);
   await fs.rm(file, { force: true });
   if (fsync) await fsyncDir(path.dirname(file));
+  await sweepLeftovers(repo);
   return true;
+}
+
+/** A temp file of writeFileSafe / the repo writer: `.<name>.tmp-<pid>-<random>`. */
+const TEMP_FILE = /^(\..+\.tmp-\d+-[0-9a-z]+|\.sideload-(write|symlink)-test-\d+)$/;
+/** An old upstream copy a replace set aside: `<cid>.old-<pid>`. */
+const OLD_COPY = /\.old-\d+$/;
+const UPSTREAM = 'extensions/sideload/upstream';
+
+/**
+ * Leftovers of runs killed half way (kill -9, power cut): temp files in the repo root, refs/ and state/, old
+ * upstream copies. Harmless to clients (ostree ignores dot-names; no summary lists them) but they would stay for
+ * good. Never follows a symlink; only for a repo no live process writes to.
+ */
+export async function listLeftovers(repo: string): Promise<string[]> {
+  const out: string[] = [];
+  const scan = async (rel: string, recurse: boolean): Promise<void> => {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.readdir(await safePath(repo, path.join(rel, 'x')).then(path.dirname), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? path.join(rel, e.name) : e.name;
+      if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
+      else if (e.isDirectory() && recurse) await scan(r, true);
+    }
+  };
+  await scan('', false);
+  await scan('refs', true);
+  await scan('state', false);
+  await scan('tmp', false);
+  await scan(UPSTREAM, false);
+  try {
+    for (const e of await fs.readdir(await safePath(repo, path.join(UPSTREAM, 'x')).then(path.dirname), { withFileTypes: true }))
+      if (OLD_COPY.test(e.name)) out.push(path.join(UPSTREAM, e.name));
+  } catch {
+    // no upstream copies
+  }
+  return out.sort();
+}
+
+export async function sweepLeftovers(repo: string): Promise<string[]> {
+  const found = await listLeftovers(repo);
+  for (const rel of found) await removeSafe(repo, rel);
+  return found;
 }
 
 /** True while a publish journal is pending. */

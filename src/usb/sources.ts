@@ -4,13 +4,16 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, SideloadError, UsageError } from '../errors.js';
 import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } from '../repo/index.js';
-import { decodeSummary } from '../summary/summary.js';
+import { KEY } from '../ostree/formats.js';
+import { readLocalFile } from '../transport/local.js';
+import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
+import { decodeSummary, summaryMetadataEntries } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadExtraKeys as readExtraKeys, publicKeysFromText } from '../sign/key-files.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
@@ -126,7 +129,7 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
             if (m) files.set(`summaries/${m[1]}`, bytes);
           }
         }
-        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files };
+        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files: signedUpstreamFiles(files) };
       }
       // No cache (always so for a file:// remote): the remote's published files, read at its URL.
       for (const remote of cidRemotes(cid)) {
@@ -245,8 +248,11 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   const root = path.resolve(repoPath);
   let configText: string;
   try {
-    configText = await fs.readFile(path.join(root, 'config'), 'utf8');
-  } catch {
+    const b = await readLocalFile(path.join(root, 'config'), 1 << 20);
+    if (!b) throw new Error('missing');
+    configText = Buffer.from(b).toString('utf8');
+  } catch (e) {
+    if (e instanceof SideloadError) throw e;
     throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
   }
   const config = parseKeyFile(configText);
@@ -271,15 +277,18 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     return fetcher.open({ name, url, ...(cid ? { collectionId: cid } : {}), keys: { gpg: await remoteKeyring(name), ed25519: [] }, gpgVerify: (config.get(`remote "${name}"`, 'gpg-verify') ?? 'true') !== 'false' });
   };
 
+  // Only the files the summary.idx names, each a regular file read without following a symlink, size-limited.
   const readSummaryFiles = async (): Promise<Map<string, Uint8Array>> => {
     const files = new Map<string, Uint8Array>();
-    for (const name of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig']) {
-      const p = path.join(root, name);
-      if (await fs.pathExists(p)) files.set(name, new Uint8Array(await fs.readFile(p)));
+    for (const name of UPSTREAM_ROOT_FILES) {
+      const b = await readLocalFile(path.join(root, name));
+      if (b) files.set(name, b);
     }
-    const sums = path.join(root, 'summaries');
-    if (files.has('summary.idx') && (await fs.pathExists(sums))) {
-      for (const f of (await fs.readdir(sums)).sort()) files.set(`summaries/${f}`, new Uint8Array(await fs.readFile(path.join(sums, f))));
+    const idx = files.get('summary.idx');
+    for (const name of idx ? indexedNames(idx) : []) {
+      if (!name.endsWith('.gz') && files.has(`${name}.gz`)) continue;
+      const b = await readLocalFile(path.join(root, name));
+      if (b) files.set(name, b);
     }
     return files;
   };
@@ -324,9 +333,11 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     takeWarnings: () => fetcher.takeWarnings(),
     async upstreamMetadata(cid) {
       if (cid !== headsCid) return undefined;
-      const s = await fs.readFile(path.join(root, 'summary')).catch(() => null);
+      const s = await readLocalFile(path.join(root, 'summary'));
       if (!s) return undefined;
-      return decodeSummary(new Uint8Array(s), path.join(root, 'summary')).metadata.filter(([k]) => k.startsWith('xa.'));
+      // Only the descriptive keys: a Flathub-size xa.cache and ref map are skipped, not decoded.
+      const keep = (k: string) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache;
+      return summaryMetadataEntries(new Uint8Array(s), keep, path.join(root, 'summary'));
     },
     close: async () => {
       await fetcher.close();

@@ -142,3 +142,34 @@ export async function checkUpstream(
   return { signedBy: result.signedBy, keys: result.keys, root, metadata: metadata.filter(([k]) => k.startsWith('xa.')) };
 }
 
+
+/**
+ * The `summaries/` files a summary.idx names (`summaries/<sha256>.gz`, and the uncompressed `summaries/<sha256>`
+ * some publishers keep), or [] when it does not decode (checkUpstream then reports it). Only these are carried:
+ * anything else in a source's `summaries/` (a planted symlink, stale files) stays behind.
+ */
+export function subsummaryNames(idx: Uint8Array): string[] {
+  try {
+    return decodeSummaryIndex(idx).subsummaries.map((sub) => sub.digest).filter((sha) => /^[0-9a-f]{64}$/.test(sha)).flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every `summaries/` file the signed summary.idx accounts for: its subsummaries (subsummaryNames) and the copy of
+ * its own signature ostree keeps as `summaries/<sha256 of summary.idx>.idx.sig`.
+ */
+export function indexedNames(idx: Uint8Array): string[] {
+  return [...subsummaryNames(idx), `summaries/${sha256Hex(idx)}.idx.sig`];
+}
+
+/** The upstream root files, in the order they are read. */
+export const UPSTREAM_ROOT_FILES = ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig'] as const;
+
+/** `files` restricted to the signed set: the root files and the subsummaries summary.idx names. */
+export function signedUpstreamFiles(files: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> {
+  const idx = files.get('summary.idx');
+  const allowed = new Set<string>([...UPSTREAM_ROOT_FILES, ...(idx ? indexedNames(idx) : [])]);
+  return new Map([...files].filter(([name]) => allowed.has(name)));
+}

@@ -9,6 +9,7 @@ import { checkUpstream } from './upstream.js';
 import { readUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 import { checkSideloadJson } from './verify-net.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
+import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
 export interface UpstreamKeys {
   readonly upstreamGpg?: readonly Uint8Array[];
@@ -22,6 +23,10 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
   for (const cid of (await fs.readdir(upRoot).catch(() => [] as string[])).sort()) {
     const dir = path.join(upRoot, cid);
     const rel = `${UPSTREAM_DIR}/${cid}`;
+    if (OLD_UPSTREAM_COPY.test(cid)) continue; // an interrupted run's old copy: a 'leftover' finding
+    const stray = await upstreamStrayFindings(dir, rel);
+    findings.push(...stray.filter((f) => f.code !== 'upstream-extra-file'));
+    if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
     const files = new Map<string, Uint8Array>();
     for (const f of await listFiles(dir)) if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
@@ -39,8 +44,8 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
       }
       const up = files.get('summary');
       if (up && listed) {
-        const upstreamRefs = summaryCollections(decodeSummary(up, `${rel}/summary`));
-        const known = new Set([...(upstreamRefs.get(cid) ?? []), ...(decodeSummary(up).refs ?? [])].map((r) => r.ref));
+        const decoded = decodeSummary(up, `${rel}/summary`); // once: a Flathub-size summary is 1.4 MB
+        const known = new Set([...(summaryCollections(decoded).get(cid) ?? []), ...decoded.refs].map((r) => r.ref));
         for (const e of listed.get(cid) ?? [])
           if (e.ref !== METADATA_REF && !known.has(e.ref) && !e.ref.startsWith('appstream'))
             findings.push(warning('unknown-upstream', `'${e.ref}' on the drive is not in the upstream summary of '${cid}'`, `refs/mirrors/${cid}/${e.ref}`));
@@ -48,6 +53,8 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
     } catch (e) {
       findings.push(error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel));
     }
+    // Files the index does not account for count only while the index itself checks (else that is the finding).
+    if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel)) findings.push(...stray.filter((f) => f.code === 'upstream-extra-file'));
   }
   return findings;
 }
@@ -76,7 +83,7 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
     if (e.isDirectory()) out.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
-    else out.push(`${prefix}${e.name}`);
+    else if (e.isFile()) out.push(`${prefix}${e.name}`); // never read through a symlink (upstreamStrayFindings reports it)
   }
   return out.sort();
 }

@@ -25,6 +25,7 @@ import { CommitVerifier } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
 import { checkUpstreamCopies } from './verify-upstream.js';
 import { checkCollectionBindings, checkStrayFiles } from './verify-net.js';
+import { leftoverFindings } from './verify-hostile.js';
 
 export type { Finding, FindingCode } from './findings.js';
 
@@ -140,6 +141,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     }
     findings.push(...(await checkDriveSignature(view, opts)));
     findings.push(...(await checkUpstreamCopies(repo, view.summary ? view.listed : null, opts)));
+    findings.push(...(await leftoverFindings(repo)));
   } finally {
     await objects.close?.();
   }
