@@ -225,7 +225,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   it('a read-only drive (read-only bind mount; skipped where mounting is not permitted)', async (ctx) => {
     const d = await tempDir('sideload-ro-');
     // Give it an existing drive repo first, so the refusal has something to leave untouched.
-    const first = await create([d, 'org.example.App']);
+    const first = await create([d, PLATFORM_LOCALE]);
     expect(first.code, first.stderr).toBe(0);
     const bind = await run('mount', ['--bind', '-o', 'ro', d, d]);
     if (bind.code !== 0) {
@@ -234,6 +234,10 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     }
     roMount = d;
     try {
+      // Asking for what the drive already holds writes nothing, so it succeeds on a read-only drive.
+      const same = await create([d, PLATFORM_LOCALE]);
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stdout).toContain('Nothing new: the drive was left untouched.');
       await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`the drive is mounted read-only \\('${escapeRe(path.join(d, '.ostree/repo'))}' is on a read-only filesystem\\): remount it read-write`), d);
     } finally {
       await run('umount', [d]);
