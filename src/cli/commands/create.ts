@@ -5,6 +5,7 @@ import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb
 import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
+import { writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
 import { Output } from '../output.js';
 import { runState } from '../run-state.js';
@@ -13,7 +14,7 @@ import { examplesEpilog } from '../help.js';
 import { createRefJson } from '../json.js';
 import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
 
-interface CreateArgs extends SourceArgs {
+interface CreateArgs extends SourceArgs, WriteArgs {
   drive: string;
   refs?: string[];
   manifest?: string;
@@ -27,16 +28,7 @@ interface CreateArgs extends SourceArgs {
   'include-sdk'?: boolean;
   'allow-partial'?: boolean;
   'allow-downgrade'?: boolean;
-  'sign-key'?: string;
-  'upstream-summary'?: boolean;
-  'allow-unsigned-upstream'?: boolean;
-  'dry-run'?: boolean;
-  fsync?: boolean;
   'compression-level'?: number;
-  strict?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  progress?: boolean;
   commit?: string[];
   'allow-unsigned-commits'?: boolean;
 }
@@ -47,7 +39,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
     aliases: ['create-usb'],
     describe: 'Copy apps and runtimes (with their runtime, locales and extensions) onto a drive',
     builder: (y) =>
-      sourceOptions(y)
+      writeOptions(sourceOptions(y), {
+        upstream: 'Carry the signed upstream summary (use --no-upstream-summary to leave it off)',
+        dryRun: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan',
+      })
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
         .positional('refs', { type: 'string', array: true, default: undefined, describe: 'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)' })
         .option('manifest', { type: 'string', describe: 'A YAML manifest naming sources, refs and options (flags override it); see examples/media.yaml' })
@@ -61,18 +56,9 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('include-sdk', { type: 'boolean', describe: "Also copy each app's SDK" })
         .option('allow-partial', { type: 'boolean', describe: 'Do not warn about partially installed refs' })
         .option('allow-downgrade', { type: 'boolean', describe: 'Allow replacing a ref on the drive by an older commit' })
-        .option('sign-key', { type: 'string', describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits' })
-        .option('upstream-summary', { type: 'boolean', default: true, describe: 'Carry the signed upstream summary (use --no-upstream-summary to leave it off)' })
-        .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Carry an upstream summary even if it is unsigned' })
-        .option('dry-run', { type: 'boolean', describe: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan' })
-        .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
         .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
         .option('allow-unsigned-commits', { type: 'boolean', describe: 'Copy commits that are unsigned or signed by an untrusted key even when the source\'s keys are known (refused by default, exit 5)' })
         .option('commit', { type: 'string', array: true, describe: 'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)' })
-        .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
-        .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
-        .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
-        .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' })
         .epilog(
           examplesEpilog([
             ['An installed app with its runtime and locales (like flatpak create-usb)', 'sideload create /run/media/me/USB org.gnome.Maps'],
@@ -194,11 +180,8 @@ function createOptions(
     allowDowngrade: !!args['allow-downgrade'],
     ...(args['allow-unsigned-commits'] ? { allowUnsignedCommits: true } : {}),
     ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
-    strict: !!args.strict,
-    upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
+    ...writeSettings(args),
     ...(signKey ? { signKey } : {}),
-    dryRun: !!args['dry-run'],
-    fsync: args.fsync !== false,
     ...(compression !== undefined ? { compressionLevel: compression } : {}),
     signal,
     onWarning: (w) => out.warn(w),

@@ -1,0 +1,42 @@
+/**
+ * The options every command that writes a drive from a source shares (create, update): signing, the upstream copy
+ * policy, dry run, fsync, strictness and output; declared once, turned into ApplyOptions once.
+ */
+import type { Argv } from 'yargs';
+import type { UpstreamPolicy } from '../usb/upstream.js';
+
+export interface WriteArgs {
+  'sign-key'?: string;
+  'upstream-summary'?: boolean;
+  'allow-unsigned-upstream'?: boolean;
+  'dry-run'?: boolean;
+  fsync?: boolean;
+  strict?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/** `upstream`: how --no-upstream-summary reads for this command. `dryRun`: what a dry run does. */
+export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: string }): Argv<T & WriteArgs> {
+  return y
+    .option('sign-key', { type: 'string', describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits' })
+    .option('upstream-summary', { type: 'boolean', default: true, describe: text.upstream })
+    .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Carry an upstream summary even if it is unsigned' })
+    .option('dry-run', { type: 'boolean', describe: text.dryRun })
+    .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
+    .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
+    .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
+    .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' }) as unknown as Argv<T & WriteArgs>;
+}
+
+/** The ApplyOptions fields the shared flags set (the key is read by the caller: its file name goes in errors). */
+export function writeSettings(args: WriteArgs): { strict: boolean; upstream: UpstreamPolicy; dryRun: boolean; fsync: boolean } {
+  return {
+    strict: !!args.strict,
+    upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
+    dryRun: !!args['dry-run'],
+    fsync: args.fsync !== false,
+  };
+}
