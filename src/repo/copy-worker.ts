@@ -21,7 +21,6 @@ import { zrun } from './zlib-raw.js';
 
 type Id = { readonly id: number };
 
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const Z = zlib.constants;
 

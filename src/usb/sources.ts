@@ -13,7 +13,7 @@ import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } 
 import { KEY } from '../ostree/formats.js';
 import { readLocalFile } from '../transport/local.js';
 import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
-import { decodeSummary, summaryMetadataEntries } from '../summary/summary.js';
+import { summaryMetadataEntries } from '../summary/summary.js';
 import { parseRefArg } from '../flatpak/resolve.js';
 import { loadExtraKeys as readExtraKeys, publicKeysFromText } from '../sign/key-files.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
