@@ -13,15 +13,36 @@ export default tseslint.config(
       sourceType: 'module',
       // Node's globals (scripts/*.mjs are plain JavaScript; TypeScript checks the rest).
       globals: Object.fromEntries(
-        ['process', 'Buffer', 'console', 'URL', 'AbortController', 'AbortSignal', 'TextDecoder', 'TextEncoder', 'performance']
-          .concat(['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'queueMicrotask', 'structuredClone'])
+        [
+          'process',
+          'Buffer',
+          'console',
+          'URL',
+          'AbortController',
+          'AbortSignal',
+          'TextDecoder',
+          'TextEncoder',
+          'performance',
+        ]
+          .concat([
+            'setTimeout',
+            'clearTimeout',
+            'setInterval',
+            'clearInterval',
+            'setImmediate',
+            'queueMicrotask',
+            'structuredClone',
+          ])
           .map((g) => [g, 'readonly']),
       ),
     },
     rules: {
       // `catch {}`: the code base ignores expected failures that way, with a comment or without
       'no-empty': ['error', { allowEmptyCatch: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
 );

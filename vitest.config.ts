@@ -18,7 +18,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: interop, globalSetup: ['./test/setup/global-setup.ts'] },
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: interop,
+          globalSetup: ['./test/setup/global-setup.ts'],
+        },
       },
       {
         extends: true,

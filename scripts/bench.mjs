@@ -20,8 +20,12 @@ import { MB, fmtS, fmtX, goals, loadavg, printGoals, table, versions, writeJson 
 import { runRounds, summarise } from './bench/runner.mjs';
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2), CASES.map((c) => c.key));
-  for (const t of ['flatpak', 'ostree', 'gpg', 'python3']) if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) die(`needs ${t}`);
+  const o = parseArgs(
+    process.argv.slice(2),
+    CASES.map((c) => c.key),
+  );
+  for (const t of ['flatpak', 'ostree', 'gpg', 'python3'])
+    if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) die(`needs ${t}`);
   if (!fs.existsSync(cli)) die(`${cli} is missing: run npm run build`);
   if (!TIME_BIN) log('no /usr/bin/time: peak RSS from polling /proc/<pid>/status VmHWM');
   await fsp.mkdir(path.join(o.work, 'targets'), { recursive: true });
@@ -49,25 +53,46 @@ async function main() {
   const flathub = withFlathub ? await flathubBench(o, o.flathubRefs) : null;
   const deflate = !o.only || o.only.some((s) => 'deflate'.includes(s)) ? await deflateBench(o) : null;
   load.after = loadavg();
-  console.log(`\nLoad average (1/5/15 min) before ${load.before.join(' ')}, after ${load.after.join(' ')} on ${os.cpus().length} CPUs: absolute times on a shared machine vary; the paired ratios (same round, alternating order) much less.`);
+  console.log(
+    `\nLoad average (1/5/15 min) before ${load.before.join(' ')}, after ${load.after.join(' ')} on ${os.cpus().length} CPUs: absolute times on a shared machine vary; the paired ratios (same round, alternating order) much less.`,
+  );
   const gl = [];
   if (rows.length) {
     const payload = fx.info.repoObjects.bytes;
     console.log(`Fixture: ${describeFixture(fx.info)}`);
-    console.log(`Payload for MB/s: ${(payload / MB).toFixed(0)} MiB (the archive repo's objects/); ${o.runs} round(s)\n`);
+    console.log(
+      `Payload for MB/s: ${(payload / MB).toFixed(0)} MiB (the archive repo's objects/); ${o.runs} round(s)\n`,
+    );
     console.log(table(rows, payload));
-    if (ctx.pullLocalHardlinks?.linked) console.log(`\nNote: ostree pull-local from the archive repo hardlinked ${ctx.pullLocalHardlinks.linked}/${ctx.pullLocalHardlinks.total} .filez objects (same filesystem).`);
+    if (ctx.pullLocalHardlinks?.linked)
+      console.log(
+        `\nNote: ostree pull-local from the archive repo hardlinked ${ctx.pullLocalHardlinks.linked}/${ctx.pullLocalHardlinks.total} .filez objects (same filesystem).`,
+      );
     gl.push(...goals(rows));
   }
   if (flathub) gl.push(...flathub.goals);
   printGoals(gl);
-  const file = await writeJson({ date: started.toISOString(), mode: 'main', options: o, machine: await versions(), load, fixture: fx?.info ?? null, payloadBytes: fx?.info.repoObjects.bytes ?? null, rows, flathub, deflate, goals: gl });
+  const file = await writeJson({
+    date: started.toISOString(),
+    mode: 'main',
+    options: o,
+    machine: await versions(),
+    load,
+    fixture: fx?.info ?? null,
+    payloadBytes: fx?.info.repoObjects.bytes ?? null,
+    rows,
+    flathub,
+    deflate,
+    goals: gl,
+  });
   console.log(`\nWrote ${path.relative(root, file)}`);
 }
 
 async function scaleCheck(o, started) {
   const sizes = [o.sizeMb, o.sizeMb * 3];
-  const keys = ['sideload-inst-fsync', 'sideload-repo', 'sideload-url'].filter((k) => !o.only || o.only.some((x) => k.includes(x)));
+  const keys = ['sideload-inst-fsync', 'sideload-repo', 'sideload-url'].filter(
+    (k) => !o.only || o.only.some((x) => k.includes(x)),
+  );
   const cases = keys.map((k) => ({ ...CASES.find((x) => x.key === k), pair: undefined }));
   const rows = [];
   const load = { before: loadavg() };
@@ -83,22 +108,46 @@ async function scaleCheck(o, started) {
     } finally {
       server.close();
     }
-    for (const r of summarise(cases, samples)) rows.push({ ...r, sizeMb: size, payloadBytes: fx.info.repoObjects.bytes, objects: fx.info.repoObjects.files });
+    for (const r of summarise(cases, samples))
+      rows.push({ ...r, sizeMb: size, payloadBytes: fx.info.repoObjects.bytes, objects: fx.info.repoObjects.files });
   }
   load.after = loadavg();
   if (!o.keep) await fsp.rm(path.join(o.work, 'targets'), { recursive: true, force: true });
-  console.log(`\nScale check: peak RSS of sideload create at 1x and 3x the payload (load ${load.before.join(' ')} -> ${load.after.join(' ')})\n`);
-  console.log('| case | fixture | objects | payload MiB | wall s | MB/s | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.label} | ${r.sizeMb} MiB | ${r.objects} | ${(r.payloadBytes / MB).toFixed(0)} | ${fmtS(r.medianWall)} | ${(r.payloadBytes / MB / (r.medianWall / 1000)).toFixed(0)} | ${(r.maxRssKb / 1024).toFixed(0)} |`);
+  console.log(
+    `\nScale check: peak RSS of sideload create at 1x and 3x the payload (load ${load.before.join(' ')} -> ${load.after.join(' ')})\n`,
+  );
+  console.log(
+    '| case | fixture | objects | payload MiB | wall s | MB/s | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|',
+  );
+  for (const r of rows)
+    console.log(
+      `| ${r.label} | ${r.sizeMb} MiB | ${r.objects} | ${(r.payloadBytes / MB).toFixed(0)} | ${fmtS(r.medianWall)} | ${(r.payloadBytes / MB / (r.medianWall / 1000)).toFixed(0)} | ${(r.maxRssKb / 1024).toFixed(0)} |`,
+    );
   const gl = [];
   const maxRss = Math.max(...rows.map((r) => r.maxRssKb));
-  gl.push({ goal: '3. peak RSS <= 128 MiB', met: maxRss / 1024 <= 128, detail: `max ${(maxRss / 1024).toFixed(0)} MiB` });
+  gl.push({
+    goal: '3. peak RSS <= 128 MiB',
+    met: maxRss / 1024 <= 128,
+    detail: `max ${(maxRss / 1024).toFixed(0)} MiB`,
+  });
   for (const k of keys) {
     const [a, b] = rows.filter((r) => r.key === k);
-    gl.push({ goal: `3. ${a.label}: peak RSS flat at 3x the payload (within 10%)`, met: b.maxRssKb <= a.maxRssKb * 1.1, detail: `${(a.maxRssKb / 1024).toFixed(0)} -> ${(b.maxRssKb / 1024).toFixed(0)} MiB (${fmtX(b.maxRssKb / a.maxRssKb)})` });
+    gl.push({
+      goal: `3. ${a.label}: peak RSS flat at 3x the payload (within 10%)`,
+      met: b.maxRssKb <= a.maxRssKb * 1.1,
+      detail: `${(a.maxRssKb / 1024).toFixed(0)} -> ${(b.maxRssKb / 1024).toFixed(0)} MiB (${fmtX(b.maxRssKb / a.maxRssKb)})`,
+    });
   }
   printGoals(gl);
-  const file = await writeJson({ date: started.toISOString(), mode: 'scale-check', options: o, machine: await versions(), load, rows, goals: gl });
+  const file = await writeJson({
+    date: started.toISOString(),
+    mode: 'scale-check',
+    options: o,
+    machine: await versions(),
+    load,
+    rows,
+    goals: gl,
+  });
   console.log(`\nWrote ${path.relative(root, file)}`);
 }
 

@@ -16,7 +16,18 @@ const run = (args) => {
   execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
 };
 
-run(['create', '--repo', path.join(root, 'examples/repo'), '--gpg-import', path.join(root, 'examples/example.gpg'), '--no-fsync', drive, 'org.example.App']);
+run([
+  'create',
+  '--repo',
+  path.join(root, 'examples/repo'),
+  '--gpg-import',
+  path.join(root, 'examples/example.gpg'),
+  '--no-fsync',
+  drive,
+  'org.example.App',
+]);
 run(['list', drive]);
 run(['verify', '--gpg-import', path.join(root, 'examples/example.gpg'), drive]);
-console.log(`\nThe drive is in ${drive}. Install from it with:\n  flatpak install --sideload-repo=${drive} <remote> org.example.App`);
+console.log(
+  `\nThe drive is in ${drive}. Install from it with:\n  flatpak install --sideload-repo=${drive} <remote> org.example.App`,
+);

@@ -40,7 +40,12 @@ export async function load(url, context, next) {
   ts ??= (await import('typescript')).default;
   const out = ts.transpileModule(source, {
     fileName: file,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, inlineSourceMap: true, inlineSources: true },
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      inlineSourceMap: true,
+      inlineSources: true,
+    },
   }).outputText;
   await mkdir(cacheDir, { recursive: true });
   const tmp = `${cached}.${process.pid}-${Math.random().toString(36).slice(2)}`;

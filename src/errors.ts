@@ -35,7 +35,13 @@ export class SideloadError extends Error {
   readonly data: ErrorData;
   readonly exitCode: ExitCodeValue;
 
-  constructor(code: string, message: string, data: ErrorData = {}, exitCode: ExitCodeValue = ExitCode.failure, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    data: ErrorData = {},
+    exitCode: ExitCodeValue = ExitCode.failure,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

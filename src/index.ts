@@ -24,7 +24,15 @@ export {
 // Drives: create, list, verify
 export { createDrive, UPSTREAM_DIR, type CreateOptions, type CreateResult, type DriveRef } from './usb/create.js';
 export { listDrive, type ListedRepo, type ListedRef } from './usb/list.js';
-export { verifyDrive, verifyRepo, type VerifyOptions, type VerifyReport, type RepoReport, type Finding, type FindingCode } from './usb/verify.js';
+export {
+  verifyDrive,
+  verifyRepo,
+  type VerifyOptions,
+  type VerifyReport,
+  type RepoReport,
+  type Finding,
+  type FindingCode,
+} from './usb/verify.js';
 export { findDriveRepos } from './usb/find-repos.js';
 export type { ProgressEvent, ProgressCallback } from './usb/events.js';
 
@@ -35,7 +43,14 @@ export type { Source, SourceRef, SourceKind, TrustedKeys, UpstreamFiles } from '
 export type { InstallationScope } from './flatpak/installation.js';
 
 // Planning (pure)
-export { resolveRefs, parseRefArg, type RefPlan, type PlannedRef, type ResolveInput, type ExtensionPolicy } from './flatpak/resolve.js';
+export {
+  resolveRefs,
+  parseRefArg,
+  type RefPlan,
+  type PlannedRef,
+  type ResolveInput,
+  type ExtensionPolicy,
+} from './flatpak/resolve.js';
 
 // Signing
 export {

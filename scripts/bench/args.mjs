@@ -4,7 +4,20 @@ import path from 'node:path';
 import { die } from './proc.mjs';
 
 export function parseArgs(argv, caseKeys) {
-  const o = { sizeMb: null, files: 20000, runs: 3, work: path.join(os.tmpdir(), 'sideload-bench'), seed: 1, only: null, scaleCheck: false, keep: false, mix: 'real', quick: false, flathubRefs: 5000, deflateLib: null };
+  const o = {
+    sizeMb: null,
+    files: 20000,
+    runs: 3,
+    work: path.join(os.tmpdir(), 'sideload-bench'),
+    seed: 1,
+    only: null,
+    scaleCheck: false,
+    keep: false,
+    mix: 'real',
+    quick: false,
+    flathubRefs: 5000,
+    deflateLib: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -23,7 +36,11 @@ export function parseArgs(argv, caseKeys) {
     else if (name === '--runs') o.runs = Math.round(num());
     else if (name === '--work') o.work = path.resolve(val());
     else if (name === '--seed') o.seed = Math.round(num());
-    else if (name === '--only') o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (name === '--only')
+      o.only = val()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (name === '--scale-check') o.scaleCheck = true;
     else if (name === '--keep') o.keep = true;
     else if (name === '--quick') o.quick = true;

@@ -52,8 +52,42 @@ export function linePool(seed) {
   }
   // Zipf-ish: common words come up far more often.
   const word = () => vocab[Math.floor(vocab.length * r.float() ** 3)];
-  const punct = ['(', ')', ');', ' = ', ', ', ' {', '}', ';', ' // ', ' + ', '->', '.', ' == ', ' && ', '[0]', '"', ':'];
-  const kw = ['if', 'return', 'const', 'static', 'int', 'void', 'for', 'while', 'struct', 'else', 'def', 'self', 'None', 'char', 'unsigned'];
+  const punct = [
+    '(',
+    ')',
+    ');',
+    ' = ',
+    ', ',
+    ' {',
+    '}',
+    ';',
+    ' // ',
+    ' + ',
+    '->',
+    '.',
+    ' == ',
+    ' && ',
+    '[0]',
+    '"',
+    ':',
+  ];
+  const kw = [
+    'if',
+    'return',
+    'const',
+    'static',
+    'int',
+    'void',
+    'for',
+    'while',
+    'struct',
+    'else',
+    'def',
+    'self',
+    'None',
+    'char',
+    'unsigned',
+  ];
   const lines = [];
   for (let i = 0; i < 30000; i++) {
     const indent = ' '.repeat(4 * r.int(4));
@@ -122,7 +156,11 @@ export function planFixture(sizeMb, files, seed) {
   const nBin = Math.round(rest * 0.2);
   const nRand = rest - nText - nBin;
   const largeShare = nLarge ? 0.25 : 0;
-  const budget = { text: total * (0.2 + (largeShare ? 0 : 0.05)), bin: total * (0.3 + (largeShare ? 0 : 0.1)), rand: total * (0.25 + (largeShare ? 0 : 0.1)) };
+  const budget = {
+    text: total * (0.2 + (largeShare ? 0 : 0.05)),
+    bin: total * (0.3 + (largeShare ? 0 : 0.1)),
+    rand: total * (0.25 + (largeShare ? 0 : 0.1)),
+  };
   const entries = [];
   const sized = (kind, n) => {
     const w = Array.from({ length: n }, () => Math.exp(1.2 * r.gauss()));
@@ -138,8 +176,16 @@ export function planFixture(sizeMb, files, seed) {
     const j = r.int(i + 1);
     [entries[i], entries[j]] = [entries[j], entries[i]];
   }
-  const large = [0.4, 0.28, 0.2, 0.12].slice(0, nLarge).map((f, i) => ({ kind: ['bin', 'rand', 'bin', 'text'][i], size: Math.round(total * largeShare * f), large: true }));
-  const ext = { text: ['.c', '.h', '.py', '.js', '.txt', '.xml', '.css', '.md'], bin: ['.so', '.so.1', '.a', ''], rand: ['.png', '.gz', '.jpg', '.woff2', '.zip'] };
+  const large = [0.4, 0.28, 0.2, 0.12].slice(0, nLarge).map((f, i) => ({
+    kind: ['bin', 'rand', 'bin', 'text'][i],
+    size: Math.round(total * largeShare * f),
+    large: true,
+  }));
+  const ext = {
+    text: ['.c', '.h', '.py', '.js', '.txt', '.xml', '.css', '.md'],
+    bin: ['.so', '.so.1', '.a', ''],
+    rand: ['.png', '.gz', '.jpg', '.woff2', '.zip'],
+  };
 
   const out = [];
   const layout = (part, list, areas, nLinks) => {
@@ -168,7 +214,12 @@ export function planFixture(sizeMb, files, seed) {
   };
   const cut = Math.round(entries.length * 0.7);
   const symCut = Math.round(nSym * 0.7);
-  layout('runtime', [...entries.slice(0, cut), ...large.slice(0, 3)], ['usr/lib', 'usr/share', 'usr/include', 'usr/bin', 'usr/lib/python3'], symCut);
+  layout(
+    'runtime',
+    [...entries.slice(0, cut), ...large.slice(0, 3)],
+    ['usr/lib', 'usr/share', 'usr/include', 'usr/bin', 'usr/lib/python3'],
+    symCut,
+  );
   layout('app', [...entries.slice(cut), ...large.slice(3)], ['files/share', 'files/lib', 'files/bin'], nSym - symCut);
   return out;
 }

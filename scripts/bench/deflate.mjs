@@ -16,7 +16,10 @@ export async function deflateBench(o) {
   const files = planRealMix(o.sizeMb, o.seed).filter((f) => f.kind === 'real');
   const bufs = files.map((f) => fs.readFileSync(f.src));
   const total = bufs.reduce((a, b) => a + b.length, 0);
-  const impls = [6, 5, 4, 3, 2, 1].map((level) => [`zlib ${level}${level === 6 ? ' (ostree and the copy)' : ''}`, (b) => zlib.deflateRawSync(b, { level, memLevel: 9 })]);
+  const impls = [6, 5, 4, 3, 2, 1].map((level) => [
+    `zlib ${level}${level === 6 ? ' (ostree and the copy)' : ''}`,
+    (b) => zlib.deflateRawSync(b, { level, memLevel: 9 }),
+  ]);
   if (o.deflateLib) {
     const lib = await import(o.deflateLib);
     for (const level of [6, 1]) impls.push([`${o.deflateLib} ${level}`, (b) => lib.deflateSync(b, { level })]);
@@ -33,10 +36,30 @@ export async function deflateBench(o) {
       cpus.push(cpuMs() - c0);
     }
     const cpu = cpus.sort((a, b) => a - b)[cpus.length >> 1];
-    rows.push({ name, cpuMs: Math.round(cpu), ratio: total / out, outBytes: out, mibPerCpuS: total / 1048576 / (cpu / 1000) });
+    rows.push({
+      name,
+      cpuMs: Math.round(cpu),
+      ratio: total / out,
+      outBytes: out,
+      mibPerCpuS: total / 1048576 / (cpu / 1000),
+    });
   }
   const base = rows[0];
-  console.log(`\nDeflate on the real files of the mix (${bufs.length} files, ${(total / 1048576).toFixed(1)} MiB; median CPU of ${Math.max(1, o.runs)})\n`);
-  console.log(markdownTable(['deflate', 'CPU s', 'MiB/CPU s', 'ratio', 'output vs zlib 6', 'CPU vs zlib 6'], rows.map((r) => [r.name, (r.cpuMs / 1000).toFixed(2), r.mibPerCpuS.toFixed(1), r.ratio.toFixed(3), `${((100 * r.outBytes) / base.outBytes - 100).toFixed(1)}%`, `${(r.cpuMs / base.cpuMs).toFixed(2)}x`])));
+  console.log(
+    `\nDeflate on the real files of the mix (${bufs.length} files, ${(total / 1048576).toFixed(1)} MiB; median CPU of ${Math.max(1, o.runs)})\n`,
+  );
+  console.log(
+    markdownTable(
+      ['deflate', 'CPU s', 'MiB/CPU s', 'ratio', 'output vs zlib 6', 'CPU vs zlib 6'],
+      rows.map((r) => [
+        r.name,
+        (r.cpuMs / 1000).toFixed(2),
+        r.mibPerCpuS.toFixed(1),
+        r.ratio.toFixed(3),
+        `${((100 * r.outBytes) / base.outBytes - 100).toFixed(1)}%`,
+        `${(r.cpuMs / base.cpuMs).toFixed(2)}x`,
+      ]),
+    ),
+  );
   return { files: bufs.length, bytes: total, rows };
 }

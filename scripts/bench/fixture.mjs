@@ -41,25 +41,41 @@ async function writeTree(dir, plan, seed) {
     const fd = fs.openSync(abs, 'w', f.mode);
     for (let at = 0; at < f.size; at += 4 << 20) {
       const n = Math.min(4 << 20, f.size - at);
-      const chunk = f.kind === 'rand' ? r.bytes(n) : f.kind === 'bin' ? binBytes(r, lines, n) : textBytes(r, lines, n, at === 0 ? `/* ${f.rel} */\n` : '');
+      const chunk =
+        f.kind === 'rand'
+          ? r.bytes(n)
+          : f.kind === 'bin'
+            ? binBytes(r, lines, n)
+            : textBytes(r, lines, n, at === 0 ? `/* ${f.rel} */\n` : '');
       fs.writeSync(fd, chunk);
     }
     fs.closeSync(fd);
     fs.chmodSync(abs, f.mode);
   }
-  fs.writeFileSync(path.join(dir, 'runtime/metadata'), `[Runtime]\nname=org.bench.Platform\nruntime=org.bench.Platform/${a}/stable\nsdk=org.bench.Sdk/${a}/stable\n`);
+  fs.writeFileSync(
+    path.join(dir, 'runtime/metadata'),
+    `[Runtime]\nname=org.bench.Platform\nruntime=org.bench.Platform/${a}/stable\nsdk=org.bench.Sdk/${a}/stable\n`,
+  );
   mkdir(path.join(dir, 'app/files/bin'));
   mkdir(path.join(dir, 'app/export/share/applications')); // build-export wants a finished app (build-finish makes export/)
   fs.writeFileSync(path.join(dir, 'app/files/bin/bench-app'), '#!/bin/sh\necho bench\n', { mode: 0o755 });
-  fs.writeFileSync(path.join(dir, 'app/metadata'), `[Application]\nname=org.bench.App\nruntime=org.bench.Platform/${a}/stable\nsdk=org.bench.Sdk/${a}/stable\ncommand=bench-app\n`);
+  fs.writeFileSync(
+    path.join(dir, 'app/metadata'),
+    `[Application]\nname=org.bench.App\nruntime=org.bench.Platform/${a}/stable\nsdk=org.bench.Sdk/${a}/stable\ncommand=bench-app\n`,
+  );
 }
-
 
 /** Builds (or reuses) the fixture; `install` also makes the isolated flatpak installation. */
 export async function ensureFixture(o, sizeMb, install) {
   const mix = o.mix ?? 'real';
-  const key = createHash('sha256').update(JSON.stringify({ v: GENERATOR_VERSION, mix, sizeMb, files: mix === 'real' ? 0 : o.files, seed: o.seed })).digest('hex').slice(0, 10);
-  const dir = path.join(o.work, mix === 'real' ? `fixture-real-${sizeMb}mb-s${o.seed}-${key}` : `fixture-${sizeMb}mb-${o.files}f-s${o.seed}-${key}`);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: GENERATOR_VERSION, mix, sizeMb, files: mix === 'real' ? 0 : o.files, seed: o.seed }))
+    .digest('hex')
+    .slice(0, 10);
+  const dir = path.join(
+    o.work,
+    mix === 'real' ? `fixture-real-${sizeMb}mb-s${o.seed}-${key}` : `fixture-${sizeMb}mb-${o.files}f-s${o.seed}-${key}`,
+  );
   await fsp.mkdir(dir, { recursive: true });
   const infoFile = path.join(dir, 'fixture.json');
   if (!fs.existsSync(path.join(dir, '.repo-done'))) {
@@ -76,7 +92,16 @@ export async function ensureFixture(o, sizeMb, install) {
       kinds[f.kind].bytes += f.size;
     }
     const objects = await duBytes(path.join(dir, 'repo/objects'));
-    const info = { mix, sizeMb, files: plan.length, seed: o.seed, contentBytes: plan.reduce((a, f) => a + f.size, 0), kinds, repoObjects: objects, largest: Math.max(...plan.map((f) => f.size)) };
+    const info = {
+      mix,
+      sizeMb,
+      files: plan.length,
+      seed: o.seed,
+      contentBytes: plan.reduce((a, f) => a + f.size, 0),
+      kinds,
+      repoObjects: objects,
+      largest: Math.max(...plan.map((f) => f.size)),
+    };
     fs.writeFileSync(infoFile, JSON.stringify(info, null, 2));
     await fsp.rm(path.join(dir, 'tree'), { recursive: true, force: true });
     fs.rmSync(path.join(dir, '.install-done'), { force: true });
@@ -95,11 +120,19 @@ export async function ensureFixture(o, sizeMb, install) {
     const i = line.indexOf('=');
     if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
   }
-  return { dir, repo: path.join(dir, 'repo'), key: path.join(dir, 'bench.gpg'), env, info: JSON.parse(fs.readFileSync(infoFile, 'utf8')) };
+  return {
+    dir,
+    repo: path.join(dir, 'repo'),
+    key: path.join(dir, 'bench.gpg'),
+    env,
+    info: JSON.parse(fs.readFileSync(infoFile, 'utf8')),
+  };
 }
 
 export function describeFixture(info) {
   const MB = 1048576;
-  const k = Object.entries(info.kinds).map(([kind, v]) => `${kind} ${v.files} (${(v.bytes / MB).toFixed(0)} MiB)`).join(', ');
+  const k = Object.entries(info.kinds)
+    .map(([kind, v]) => `${kind} ${v.files} (${(v.bytes / MB).toFixed(0)} MiB)`)
+    .join(', ');
   return `${info.mix ?? 'generated'} mix: ${info.files} files, ${(info.contentBytes / MB).toFixed(0)} MiB of content [${k}]; largest file ${(info.largest / MB).toFixed(1)} MiB; archive repo objects ${info.repoObjects.files} files, ${(info.repoObjects.bytes / MB).toFixed(0)} MiB`;
 }

@@ -25,8 +25,22 @@ async function gpgKey(dir) {
   if (!fs.existsSync(path.join(home, 'keyid'))) {
     await fsp.rm(home, { recursive: true, force: true });
     await fsp.mkdir(home, { recursive: true, mode: 0o700 });
-    await runOk('gpg', ['--homedir', home, '--batch', '--quiet', '--passphrase', '', '--quick-gen-key', 'Sideload Flathub-scale Bench <bench@invalid>', 'ed25519', 'sign', 'never']);
-    const fpr = /^fpr:+([0-9A-F]+):/m.exec(await runOk('gpg', ['--homedir', home, '--batch', '--list-keys', '--with-colons']))[1];
+    await runOk('gpg', [
+      '--homedir',
+      home,
+      '--batch',
+      '--quiet',
+      '--passphrase',
+      '',
+      '--quick-gen-key',
+      'Sideload Flathub-scale Bench <bench@invalid>',
+      'ed25519',
+      'sign',
+      'never',
+    ]);
+    const fpr = /^fpr:+([0-9A-F]+):/m.exec(
+      await runOk('gpg', ['--homedir', home, '--batch', '--list-keys', '--with-colons']),
+    )[1];
     fs.writeFileSync(path.join(home, 'keyid'), fpr);
   }
   const keyid = fs.readFileSync(path.join(home, 'keyid'), 'utf8').trim();
@@ -40,7 +54,11 @@ function writeTree(dir, metadata, n) {
   fs.mkdirSync(path.join(dir, 'files/share/doc'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'usr/lib'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'metadata'), metadata);
-  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, i % 2 ? 'files/share/doc' : 'usr/lib', `f${i}.txt`), `${metadata}\n${'line '.repeat(50 + i)}\n`);
+  for (let i = 0; i < n; i++)
+    fs.writeFileSync(
+      path.join(dir, i % 2 ? 'files/share/doc' : 'usr/lib', `f${i}.txt`),
+      `${metadata}\n${'line '.repeat(50 + i)}\n`,
+    );
 }
 
 /** Builds (or reuses) an upstream with `nRefs` refs; returns { repo, key }. */
@@ -55,7 +73,17 @@ export async function ensureFlathubFixture(work, nRefs) {
   await fsp.rm(repo, { recursive: true, force: true });
   await runOk('ostree', ['init', '--mode=archive', `--collection-id=${CID}`, `--repo=${repo}`]);
   const sign = [`--gpg-sign=${key.keyid}`, `--gpg-homedir=${key.home}`];
-  const commit = async (args) => (await runOk('ostree', ['commit', `--repo=${repo}`, '--no-xattrs', '--timestamp=2024-01-01T00:00:00Z', ...sign, ...args])).trim();
+  const commit = async (args) =>
+    (
+      await runOk('ostree', [
+        'commit',
+        `--repo=${repo}`,
+        '--no-xattrs',
+        '--timestamp=2024-01-01T00:00:00Z',
+        ...sign,
+        ...args,
+      ])
+    ).trim();
   const trees = path.join(dir, 'trees');
   await fsp.rm(trees, { recursive: true, force: true });
   const perArch = Math.floor(nRefs / ARCHES.length);
@@ -66,10 +94,27 @@ export async function ensureFlathubFixture(work, nRefs) {
       writeTree(path.join(trees, name), meta, n);
       return commit([...args, `--tree=dir=${path.join(trees, name)}`, `--add-metadata-string=xa.metadata=${meta}`]);
     };
-    await tree(`rt-${a}`, `[Runtime]\nname=org.bench.Platform\nruntime=org.bench.Platform/${a}/stable\n`, 40, [`--branch=${rt}`, '-s', 'runtime']);
+    await tree(`rt-${a}`, `[Runtime]\nname=org.bench.Platform\nruntime=org.bench.Platform/${a}/stable\n`, 40, [
+      `--branch=${rt}`,
+      '-s',
+      'runtime',
+    ]);
     const fillers = [];
-    for (let k = 0; k < 3; k++) fillers.push(await tree(`filler${k}-${a}`, `[Application]\nname=org.bench.Filler\nruntime=org.bench.Platform/${a}/stable\ncommand=x\n`, 20 + k, ['--orphan', '--no-bindings', '-s', `filler ${k}`]));
-    for (const app of APPS) await tree(`${app}-${a}`, `[Application]\nname=${app}\nruntime=org.bench.Platform/${a}/stable\ncommand=x\n`, 20, [`--branch=app/${app}/${a}/stable`, '-s', app]);
+    for (let k = 0; k < 3; k++)
+      fillers.push(
+        await tree(
+          `filler${k}-${a}`,
+          `[Application]\nname=org.bench.Filler\nruntime=org.bench.Platform/${a}/stable\ncommand=x\n`,
+          20 + k,
+          ['--orphan', '--no-bindings', '-s', `filler ${k}`],
+        ),
+      );
+    for (const app of APPS)
+      await tree(`${app}-${a}`, `[Application]\nname=${app}\nruntime=org.bench.Platform/${a}/stable\ncommand=x\n`, 20, [
+        `--branch=app/${app}/${a}/stable`,
+        '-s',
+        app,
+      ]);
     const heads = path.join(repo, 'refs/heads');
     for (let i = 0; i < perArch - 1 - APPS.length; i++) {
       const ref = `app/org.bench.Filler${String(i).padStart(5, '0')}/${a}/stable`;
@@ -77,7 +122,14 @@ export async function ensureFlathubFixture(work, nRefs) {
       fs.writeFileSync(path.join(heads, ref), `${fillers[i % fillers.length]}\n`);
     }
   }
-  await runOk('flatpak', ['build-update-repo', `--collection-id=${CID}`, '--title=Flathub-scale bench', ...sign, `--gpg-import=${key.pub}`, repo]);
+  await runOk('flatpak', [
+    'build-update-repo',
+    `--collection-id=${CID}`,
+    '--title=Flathub-scale bench',
+    ...sign,
+    `--gpg-import=${key.pub}`,
+    repo,
+  ]);
   await fsp.rm(trees, { recursive: true, force: true });
   fs.writeFileSync(path.join(dir, '.done'), '');
   log(`flathub fixture: ${nRefs} refs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -87,7 +139,11 @@ export async function ensureFlathubFixture(work, nRefs) {
 const OPS = ['create', 'list', 'verify'];
 
 function opCommand(op, fx, target) {
-  if (op === 'create') return sideloadCommand(['create', '--json', '--quiet', '--repo', fx.repo, '--gpg-import', fx.key, '--arch', 'x86_64', target, ...APPS], {});
+  if (op === 'create')
+    return sideloadCommand(
+      ['create', '--json', '--quiet', '--repo', fx.repo, '--gpg-import', fx.key, '--arch', 'x86_64', target, ...APPS],
+      {},
+    );
   if (op === 'list') return sideloadCommand(['list', '--json', target], {});
   return sideloadCommand(['verify', target], {});
 }
@@ -96,7 +152,10 @@ function opCommand(op, fx, target) {
 export async function flathubBench(o, nRefs = 5000, small = 50) {
   const big = await ensureFlathubFixture(o.work, nRefs);
   const little = await ensureFlathubFixture(o.work, small);
-  const samples = { [small]: Object.fromEntries(OPS.map((k) => [k, []])), [nRefs]: Object.fromEntries(OPS.map((k) => [k, []])) };
+  const samples = {
+    [small]: Object.fromEntries(OPS.map((k) => [k, []])),
+    [nRefs]: Object.fromEntries(OPS.map((k) => [k, []])),
+  };
   for (let i = 0; i < o.runs; i++) {
     log(`flathub round ${i + 1}/${o.runs}`);
     const order = i % 2 ? [big, little] : [little, big];
@@ -111,9 +170,14 @@ export async function flathubBench(o, nRefs = 5000, small = 50) {
         }
         const [cmd, args, opts] = opCommand(op, fx, targets.get(fx.nRefs));
         const r = await measure(cmd, args, opts);
-        if (r.code !== 0) throw new Error(`flathub ${op} (${fx.nRefs} refs) exited ${r.code}: ${r.stderr.slice(-3000)} ${r.stdout.slice(-1000)}`);
+        if (r.code !== 0)
+          throw new Error(
+            `flathub ${op} (${fx.nRefs} refs) exited ${r.code}: ${r.stderr.slice(-3000)} ${r.stdout.slice(-1000)}`,
+          );
         samples[fx.nRefs][op].push(r);
-        log(`  ${op}, ${fx.nRefs} refs: ${fmtS(r.wall)} s (CPU ${fmtS(r.cpu ?? 0)} s), ${(r.rssKb / 1024).toFixed(0)} MiB`);
+        log(
+          `  ${op}, ${fx.nRefs} refs: ${fmtS(r.wall)} s (CPU ${fmtS(r.cpu ?? 0)} s), ${(r.rssKb / 1024).toFixed(0)} MiB`,
+        );
       }
     }
   }
@@ -131,10 +195,55 @@ export async function flathubBench(o, nRefs = 5000, small = 50) {
     };
   });
   console.log(`\nFlathub scale: ${nRefs}-ref upstream vs ${small}-ref upstream (paired, median of ${o.runs} rounds)\n`);
-  console.log(markdownTable(['operation', `${nRefs} refs s`, `${small} refs s`, 'paired ratio', 'CPU ratio', `RSS ${nRefs} MiB`, `RSS ${small} MiB`, 'RSS ratio'], rows.map((r) => [`sideload ${r.op}`, fmtS(r.wallBig), fmtS(r.wallSmall), fmtX(r.ratio), fmtX(r.cpuRatio), (r.rssBigKb / 1024).toFixed(0), (r.rssSmallKb / 1024).toFixed(0), fmtX(r.rssBigKb / r.rssSmallKb)])));
+  console.log(
+    markdownTable(
+      [
+        'operation',
+        `${nRefs} refs s`,
+        `${small} refs s`,
+        'paired ratio',
+        'CPU ratio',
+        `RSS ${nRefs} MiB`,
+        `RSS ${small} MiB`,
+        'RSS ratio',
+      ],
+      rows.map((r) => [
+        `sideload ${r.op}`,
+        fmtS(r.wallBig),
+        fmtS(r.wallSmall),
+        fmtX(r.ratio),
+        fmtX(r.cpuRatio),
+        (r.rssBigKb / 1024).toFixed(0),
+        (r.rssSmallKb / 1024).toFixed(0),
+        fmtX(r.rssBigKb / r.rssSmallKb),
+      ]),
+    ),
+  );
   const goals = rows.flatMap((r) => [
-    { goal: `4. ${r.op} from/on a ${nRefs}-ref upstream within 2x of ${small} refs`, met: r.ratio <= 2, detail: fmtX(r.ratio) },
-    { goal: `4. ${r.op} peak RSS within 1.5x`, met: r.rssBigKb <= 1.5 * r.rssSmallKb, detail: `${(r.rssBigKb / 1024).toFixed(0)} vs ${(r.rssSmallKb / 1024).toFixed(0)} MiB` },
+    {
+      goal: `4. ${r.op} from/on a ${nRefs}-ref upstream within 2x of ${small} refs`,
+      met: r.ratio <= 2,
+      detail: fmtX(r.ratio),
+    },
+    {
+      goal: `4. ${r.op} peak RSS within 1.5x`,
+      met: r.rssBigKb <= 1.5 * r.rssSmallKb,
+      detail: `${(r.rssBigKb / 1024).toFixed(0)} vs ${(r.rssSmallKb / 1024).toFixed(0)} MiB`,
+    },
   ]);
-  return { rows, goals, samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([op, s]) => [op, s.map((x) => ({ wall: Math.round(x.wall), cpu: x.cpu, rssKb: x.rssKb }))]))])) };
+  return {
+    rows,
+    goals,
+    samples: Object.fromEntries(
+      Object.entries(samples).map(([k, v]) => [
+        k,
+        Object.fromEntries(
+          Object.entries(v).map(([op, s]) => [
+            op,
+            s.map((x) => ({ wall: Math.round(x.wall), cpu: x.cpu, rssKb: x.rssKb })),
+          ]),
+        ),
+      ]),
+    ),
+  };
 }

@@ -14,11 +14,28 @@ export const CASES = [
   { key: 'pull-local-inst', label: 'ostree pull-local, installation (--disable-fsync)', tool: 'ostree', extra: true },
   { key: 'pull-local-repo', label: 'ostree pull-local, archive repo (--disable-fsync)', tool: 'ostree', extra: true },
   { key: 'sideload-inst-fsync', label: 'sideload, installation (fsync)', tool: 'sideload', pair: 'create-usb' },
-  { key: 'sideload-inst', label: 'sideload, installation (--no-fsync)', tool: 'sideload', pair: 'create-usb', extra: true },
-  { key: 'sideload-inst-l1', label: 'sideload, installation, --compression-level 1 (fsync)', tool: 'sideload', pair: 'create-usb', extra: true },
+  {
+    key: 'sideload-inst',
+    label: 'sideload, installation (--no-fsync)',
+    tool: 'sideload',
+    pair: 'create-usb',
+    extra: true,
+  },
+  {
+    key: 'sideload-inst-l1',
+    label: 'sideload, installation, --compression-level 1 (fsync)',
+    tool: 'sideload',
+    pair: 'create-usb',
+    extra: true,
+  },
   { key: 'sideload-repo', label: 'sideload, archive repo (fsync)', tool: 'sideload', pair: 'cp' },
   { key: 'sideload-url', label: 'sideload, HTTP 127.0.0.1 (fsync)', tool: 'sideload', pair: 'pull-mirror-http' },
-  { key: 'sideload-rerun', label: 'sideload re-run, installation, nothing new', tool: 'sideload', pair: 'sideload-inst-fsync' },
+  {
+    key: 'sideload-rerun',
+    label: 'sideload re-run, installation, nothing new',
+    tool: 'sideload',
+    pair: 'sideload-inst-fsync',
+  },
 ];
 
 export function selectCases(only) {
@@ -35,7 +52,8 @@ export async function resolveCommits(fx, arch) {
   const refs = [`app/org.bench.App/${arch}/stable`, `runtime/org.bench.Platform/${arch}/stable`];
   const inst = path.join(fx.env.FLATPAK_USER_DIR, 'repo');
   const instCommits = [];
-  for (const ref of refs) instCommits.push((await runOk('ostree', [`--repo=${inst}`, 'rev-parse', `bench:${ref}`])).trim());
+  for (const ref of refs)
+    instCommits.push((await runOk('ostree', [`--repo=${inst}`, 'rev-parse', `bench:${ref}`])).trim());
   return { refs, inst, instCommits };
 }
 
@@ -47,7 +65,10 @@ export function caseCommand(c, fx, ctx, target) {
   const repo = path.join(target, 'repo');
   switch (c.key) {
     case 'cp':
-      return ['sh', ['-c', 'cp -a "$1" "$2" && sync -f "$2"', 'sh', path.join(fx.repo, 'objects'), path.join(target, 'objects')]];
+      return [
+        'sh',
+        ['-c', 'cp -a "$1" "$2" && sync -f "$2"', 'sh', path.join(fx.repo, 'objects'), path.join(target, 'objects')],
+      ];
     case 'create-usb':
       return ['flatpak', ['--user', 'create-usb', target, 'org.bench.App'], { env: fx.env }];
     case 'pull-mirror-http':
@@ -78,7 +99,12 @@ export async function setupTarget(c, o, ctx) {
     if (!ctx.rerunReady) {
       await fsp.rm(target, { recursive: true, force: true });
       await fsp.mkdir(target, { recursive: true });
-      const [cmd, args, opts] = caseCommand(CASES.find((x) => x.key === 'sideload-inst'), ctx.fx, ctx, target);
+      const [cmd, args, opts] = caseCommand(
+        CASES.find((x) => x.key === 'sideload-inst'),
+        ctx.fx,
+        ctx,
+        target,
+      );
       await runOk(cmd, args, opts);
       ctx.rerunReady = true;
     }
@@ -90,7 +116,15 @@ export async function setupTarget(c, o, ctx) {
   const repo = path.join(target, 'repo');
   if (c.key.startsWith('pull-')) await runOk('ostree', ['init', '--mode=archive', `--repo=${repo}`]);
   if (c.key === 'pull-mirror-http') {
-    await runOk('ostree', ['remote', 'add', `--repo=${repo}`, `--gpg-import=${ctx.fx.key}`, `--collection-id=${CID}`, 'bench', ctx.url]);
+    await runOk('ostree', [
+      'remote',
+      'add',
+      `--repo=${repo}`,
+      `--gpg-import=${ctx.fx.key}`,
+      `--collection-id=${CID}`,
+      'bench',
+      ctx.url,
+    ]);
   }
   return target;
 }
@@ -100,7 +134,9 @@ export async function setupTarget(c, o, ctx) {
  * port, serving `dir`. Both ostree and sideload pull from it.
  */
 export async function startStaticServer(dir) {
-  const p = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);

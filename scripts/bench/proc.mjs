@@ -24,27 +24,38 @@ export function die(msg) {
   process.exit(2);
 }
 
-
 export function log(msg) {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
 export function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...(opts.env ?? {}) }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      env: { ...process.env, ...(opts.env ?? {}) },
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = [];
     const err = [];
     p.stdout.on('data', (d) => out.push(d));
     p.stderr.on('data', (d) => err.push(d));
     p.on('error', (e) => resolve({ code: -1, stdout: '', stderr: String(e), pid: p.pid }));
-    p.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), pid: p.pid }));
+    p.on('close', (code, sig) =>
+      resolve({
+        code: code ?? (sig ? 128 : 1),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        pid: p.pid,
+      }),
+    );
     opts.onSpawn?.(p);
   });
 }
 
 export async function runOk(cmd, args, opts) {
   const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`);
   return r.stdout;
 }
 
@@ -98,7 +109,6 @@ export async function forEachFile(dir, fn) {
     else if (e.isFile()) fn(p, await fsp.lstat(p));
   }
 }
-
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

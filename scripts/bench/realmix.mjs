@@ -10,12 +10,23 @@ const MAX_FILE = 32 << 20;
 
 /** Where real files come from: [source dir(s), destination part, destination prefix, share of the real bytes]. */
 function sources() {
-  const py = fs.existsSync('/usr/lib') ? fs.readdirSync('/usr/lib').filter((n) => /^python3(\.\d+)?$/.test(n)).sort() : [];
+  const py = fs.existsSync('/usr/lib')
+    ? fs
+        .readdirSync('/usr/lib')
+        .filter((n) => /^python3(\.\d+)?$/.test(n))
+        .sort()
+    : [];
   return [
     { dirs: ['/usr/share/doc'], part: 'runtime', prefix: 'usr/share/doc', share: 0.2 },
     { dirs: py.map((n) => `/usr/lib/${n}`), part: 'app', prefix: 'files/lib', share: 0.3, keepBase: true },
     { dirs: ['/usr/share/locale'], part: 'runtime', prefix: 'usr/share/locale', share: 0.2 },
-    { dirs: ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'], part: 'runtime', prefix: 'usr/lib/libs', share: 0.3, only: /\.so(\.|$)|\.a$/ },
+    {
+      dirs: ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'],
+      part: 'runtime',
+      prefix: 'usr/lib/libs',
+      share: 0.3,
+      only: /\.so(\.|$)|\.a$/,
+    },
   ];
 }
 

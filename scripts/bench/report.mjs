@@ -11,8 +11,13 @@ export const fmtX = (x) => (x == null || !Number.isFinite(x) ? '-' : `${x.toFixe
 
 export function markdownTable(head, body) {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
-  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join(' | ')} |`;
-  return [line(head), `|${w.map((n, i) => (i === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|')}|`, ...body.map(line)].join('\n');
+  const line = (cells) =>
+    `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join(' | ')} |`;
+  return [
+    line(head),
+    `|${w.map((n, i) => (i === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
 }
 
 export function table(rows, payload) {
@@ -37,19 +42,32 @@ export function goals(rows) {
   const ratio = (goal, key, max) => {
     const r = g(key);
     if (!r || r.pairedRatio == null) return out.push({ goal, met: null, detail: 'not measured' });
-    out.push({ goal, met: r.pairedRatio <= max, detail: `${fmtX(r.pairedRatio)} (per round: ${r.ratios.map((x) => x.toFixed(2)).join(', ')}; CPU ${fmtX(r.pairedCpuRatio)})` });
+    out.push({
+      goal,
+      met: r.pairedRatio <= max,
+      detail: `${fmtX(r.pairedRatio)} (per round: ${r.ratios.map((x) => x.toFixed(2)).join(', ')}; CPU ${fmtX(r.pairedCpuRatio)})`,
+    });
   };
   ratio('1. installation <= 0.5x flatpak create-usb (both fsync)', 'sideload-inst-fsync', 0.5);
   ratio('2. HTTP <= 1.0x ostree pull --mirror (same python3 http.server)', 'sideload-url', 1.0);
-  ratio('   archive repo vs cp -a && sync (at the disk\'s limit ~1x)', 'sideload-repo', 1.5);
+  ratio("   archive repo vs cp -a && sync (at the disk's limit ~1x)", 'sideload-repo', 1.5);
   const sl = rows.filter((r) => r.tool === 'sideload');
   if (sl.length) {
     const worst = Math.max(...sl.map((r) => r.maxRssKb)) / 1024;
-    out.push({ goal: '3. peak RSS <= 128 MiB (every sideload case)', met: worst <= 128, detail: `max ${worst.toFixed(0)} MiB (${sl.map((r) => `${r.key} ${(r.maxRssKb / 1024).toFixed(0)}`).join(', ')})` });
+    out.push({
+      goal: '3. peak RSS <= 128 MiB (every sideload case)',
+      met: worst <= 128,
+      detail: `max ${worst.toFixed(0)} MiB (${sl.map((r) => `${r.key} ${(r.maxRssKb / 1024).toFixed(0)}`).join(', ')})`,
+    });
   }
   ratio('5. re-run with nothing new <= 5% of the first run', 'sideload-rerun', 0.05);
   const rr = g('sideload-rerun');
-  if (rr) out.push({ goal: '5. re-run writes nothing on the drive', met: rr.changedOnDrive.every((n) => n === 0), detail: `paths changed per round: ${rr.changedOnDrive.join(', ')}` });
+  if (rr)
+    out.push({
+      goal: '5. re-run writes nothing on the drive',
+      met: rr.changedOnDrive.every((n) => n === 0),
+      detail: `paths changed per round: ${rr.changedOnDrive.join(', ')}`,
+    });
   return out;
 }
 
@@ -60,7 +78,16 @@ export function printGoals(list, title = 'Goals (issue 15)') {
 
 export async function versions() {
   const v = async (cmd, args) => (await run(cmd, args)).stdout.split('\n')[0]?.trim() ?? '';
-  return { node: process.version, ostree: (await run('ostree', ['--version'])).stdout.match(/Version: '?([\d.]+)/)?.[1] ?? '', flatpak: await v('flatpak', ['--version']), python: await v('python3', ['--version']), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memMiB: Math.round(os.totalmem() / MB), kernel: os.release() };
+  return {
+    node: process.version,
+    ostree: (await run('ostree', ['--version'])).stdout.match(/Version: '?([\d.]+)/)?.[1] ?? '',
+    flatpak: await v('flatpak', ['--version']),
+    python: await v('python3', ['--version']),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memMiB: Math.round(os.totalmem() / MB),
+    kernel: os.release(),
+  };
 }
 
 export const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));

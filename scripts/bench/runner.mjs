@@ -14,7 +14,10 @@ export async function timeCase(c, o, ctx, log) {
   const marker = path.join(o.work, 'targets', 'rerun-marker');
   if (c.key === 'sideload-rerun') fs.writeFileSync(marker, '');
   const r = await measure(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${c.label}: exited ${r.code}\n${cmd} ${args.join(' ')}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${c.label}: exited ${r.code}\n${cmd} ${args.join(' ')}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`,
+    );
   let copied = null;
   if (c.tool === 'sideload') {
     const j = JSON.parse(r.stdout);
@@ -24,9 +27,14 @@ export async function timeCase(c, o, ctx, log) {
   let changed = null;
   if (c.key === 'sideload-rerun') {
     changed = (await runOk('find', [target, '-cnewer', marker, '-print'])).split('\n').filter(Boolean);
-    if (changed.length) log(`${c.label}: WROTE on the drive: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` (+${changed.length - 5})` : ''}`);
+    if (changed.length)
+      log(
+        `${c.label}: WROTE on the drive: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` (+${changed.length - 5})` : ''}`,
+      );
   }
-  log(`${c.label}: ${(r.wall / 1000).toFixed(2)} s${r.cpu !== null ? ` (CPU ${(r.cpu / 1000).toFixed(2)} s)` : ''}, ${(r.rssKb / 1024).toFixed(0)} MiB${copied !== null ? `, ${copied} objects copied` : ''}`);
+  log(
+    `${c.label}: ${(r.wall / 1000).toFixed(2)} s${r.cpu !== null ? ` (CPU ${(r.cpu / 1000).toFixed(2)} s)` : ''}, ${(r.rssKb / 1024).toFixed(0)} MiB${copied !== null ? `, ${copied} objects copied` : ''}`,
+  );
   if (c.key === 'pull-local-repo' && !ctx.linkChecked) {
     // ostree's local pulls hardlink objects when both repos are on one filesystem: say so if it happened.
     ctx.linkChecked = true;
@@ -104,7 +112,20 @@ export async function runRounds(cases, o, ctx, label = '') {
 export function summarise(cases, samples) {
   const rows = cases.map((c) => {
     const s = samples.get(c.key);
-    return { key: c.key, label: c.label, tool: c.tool, pair: c.pair ?? null, walls: s.map((x) => Math.round(x.wall)), rssKb: s.map((x) => x.rssKb), medianWall: median(s.map((x) => x.wall)), cpu: s.map((x) => x.cpu), medianCpu: s.every((x) => x.cpu !== null) ? median(s.map((x) => x.cpu)) : null, maxRssKb: Math.max(...s.map((x) => x.rssKb)), copied: s.map((x) => x.copied), ...(c.key === 'sideload-rerun' ? { changedOnDrive: s.map((x) => x.changedOnDrive ?? 0) } : {}) };
+    return {
+      key: c.key,
+      label: c.label,
+      tool: c.tool,
+      pair: c.pair ?? null,
+      walls: s.map((x) => Math.round(x.wall)),
+      rssKb: s.map((x) => x.rssKb),
+      medianWall: median(s.map((x) => x.wall)),
+      cpu: s.map((x) => x.cpu),
+      medianCpu: s.every((x) => x.cpu !== null) ? median(s.map((x) => x.cpu)) : null,
+      maxRssKb: Math.max(...s.map((x) => x.rssKb)),
+      copied: s.map((x) => x.copied),
+      ...(c.key === 'sideload-rerun' ? { changedOnDrive: s.map((x) => x.changedOnDrive ?? 0) } : {}),
+    };
   });
   for (const r of rows) {
     const p = r.pair && samples.get(r.pair);

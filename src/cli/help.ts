@@ -21,7 +21,10 @@ export function wrapCommand(cmd: string, indent = '  ', width = 78): string[] {
   return lines;
 }
 
-export function examplesEpilog(examples: readonly Example[], tail = 'Exit codes and environment: sideload --help. JSON output: docs/json-schema.md'): string {
+export function examplesEpilog(
+  examples: readonly Example[],
+  tail = 'Exit codes and environment: sideload --help. JSON output: docs/json-schema.md',
+): string {
   const out = ['Examples:'];
   for (const [desc, cmd] of examples) out.push(`  # ${desc}`, ...wrapCommand(cmd));
   return `${out.join('\n')}\n\n${tail}`;

@@ -17,10 +17,19 @@ export interface RefJson {
   readonly languages?: readonly string[] | 'all';
 }
 
-export function createRefJson(r: DriveRef): RefJson & { change: DriveRef['change']; reason: string; previous: string | null; downgrade?: boolean } {
+export function createRefJson(
+  r: DriveRef,
+): RefJson & { change: DriveRef['change']; reason: string; previous: string | null; downgrade?: boolean } {
   return {
-    collectionId: r.collectionId, ref: r.ref, commit: r.commit, partial: r.partial, subpaths: r.subpaths,
-    ...(r.languages !== undefined ? { languages: r.languages } : {}), change: r.change, reason: r.reason, previous: r.previous,
+    collectionId: r.collectionId,
+    ref: r.ref,
+    commit: r.commit,
+    partial: r.partial,
+    subpaths: r.subpaths,
+    ...(r.languages !== undefined ? { languages: r.languages } : {}),
+    change: r.change,
+    reason: r.reason,
+    previous: r.previous,
     ...(r.downgrade !== undefined ? { downgrade: r.downgrade } : {}),
   };
 }
@@ -33,7 +42,11 @@ function languagesOf(subpaths: readonly string[] | undefined): string[] | undefi
 export function listRefJson(collectionId: string, r: ListedRef) {
   const languages = r.partial ? languagesOf(r.subpaths) : undefined;
   return {
-    collectionId, ref: r.ref, commit: r.commit, partial: r.partial, subpaths: r.partial ? (r.subpaths ?? []) : null,
+    collectionId,
+    ref: r.ref,
+    commit: r.commit,
+    partial: r.partial,
+    subpaths: r.partial ? (r.subpaths ?? []) : null,
     ...(languages ? { languages } : {}),
     timestamp: r.timestamp,
     ...(r.version !== undefined ? { version: r.version } : {}),
@@ -49,6 +62,10 @@ export function listRepoJson(r: ListedRepo) {
     repo: r.repo,
     ...(r.lastModified !== undefined ? { lastModified: r.lastModified } : {}),
     summarySignature: r.signed ? ('present' as const) : ('absent' as const),
-    collections: r.collections.map((c) => ({ collectionId: c.collectionId, upstreamSummary: c.upstreamSummary, refs: c.refs.map((x) => listRefJson(c.collectionId, x)) })),
+    collections: r.collections.map((c) => ({
+      collectionId: c.collectionId,
+      upstreamSummary: c.upstreamSummary,
+      refs: c.refs.map((x) => listRefJson(c.collectionId, x)),
+    })),
   };
 }

@@ -34,7 +34,10 @@ import { runState } from './run-state.js';
  */
 function ownVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string })
+        .version ?? 'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -79,7 +82,10 @@ export async function main(argv: string[]): Promise<number> {
     runState.interrupted = true;
     // The journaled publish is not stopped half way (the drive must stay consistent): say so instead of promising
     // a drive "left as it was".
-    if (runState.phase === 'publish') process.stderr.write('\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n');
+    if (runState.phase === 'publish')
+      process.stderr.write(
+        '\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n',
+      );
     else process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
     controller.abort();
   };
@@ -92,7 +98,9 @@ export async function main(argv: string[]): Promise<number> {
     await yargs(argv)
       .scriptName('sideload')
       .parserConfiguration({ 'greedy-arrays': false })
-      .usage('$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.')
+      .usage(
+        '$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.',
+      )
       .command(createCommand(controller.signal, (c) => (code = c)))
       .command(lockCommand(controller.signal, (c) => (code = c)))
       .command(updateCommand(controller.signal, (c) => (code = c)))
@@ -103,7 +111,12 @@ export async function main(argv: string[]): Promise<number> {
       .command(keygenCommand((c) => (code = c)))
       .command(dumpCommand((c) => (code = c)))
       .completion('completion', 'Print a bash/zsh completion script: sideload completion >> ~/.bashrc')
-      .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'More detail: the source read, warning data, and the stack of internal errors' })
+      .option('verbose', {
+        alias: 'v',
+        type: 'boolean',
+        global: true,
+        describe: 'More detail: the source read, warning data, and the stack of internal errors',
+      })
       .demandCommand(1, 'name a command: create, lock, update, remove, prune, list, verify, keygen, dump or completion')
       .strict()
       .recommendCommands()
@@ -128,7 +141,10 @@ export async function main(argv: string[]): Promise<number> {
       }
     } else code = reportError(e, wantsJson, argv);
   } finally {
-    if (runState.interrupted && code === ExitCode.ok) process.stderr.write('sideload: the interrupt came too late to stop the run: it completed and the drive holds the whole update\n');
+    if (runState.interrupted && code === ExitCode.ok)
+      process.stderr.write(
+        'sideload: the interrupt came too late to stop the run: it completed and the drive holds the whole update\n',
+      );
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -14,7 +14,19 @@ export interface OutputOptions {
 
 /** Version of the JSON documents every command prints with --json (docs/json-schema.md, schemas/). */
 export const JSON_SCHEMA_VERSION = 1;
-const COMMANDS = ['create', 'create-usb', 'lock', 'update', 'remove', 'prune', 'list', 'ls', 'verify', 'keygen', 'dump'];
+const COMMANDS = [
+  'create',
+  'create-usb',
+  'lock',
+  'update',
+  'remove',
+  'prune',
+  'list',
+  'ls',
+  'verify',
+  'keygen',
+  'dump',
+];
 
 /** The envelope every JSON document shares: schemaVersion, command, ok, then the command's fields. */
 export function jsonDocument(command: string | undefined, body: Record<string, unknown>): Record<string, unknown> {
@@ -79,9 +91,15 @@ export function classifyError(err: unknown): SideloadError | null {
     const hint = ERRNO_HINTS[ne.code];
     const where = ne.path ? ` (${ne.path})` : '';
     const msg = hint ? `${hint}${where}: ${ne.message}` : ne.message;
-    return new SideloadError(ne.code, msg, { ...(ne.path ? { path: ne.path } : {}), syscall: ne.syscall }, ExitCode.failure);
+    return new SideloadError(
+      ne.code,
+      msg,
+      { ...(ne.path ? { path: ne.path } : {}), syscall: ne.syscall },
+      ExitCode.failure,
+    );
   }
-  if (err instanceof Error && err.name === 'KeyFileSyntaxError') return new SideloadError('ECORRUPT', `malformed key file: ${err.message}`, {}, ExitCode.corrupt);
+  if (err instanceof Error && err.name === 'KeyFileSyntaxError')
+    return new SideloadError('ECORRUPT', `malformed key file: ${err.message}`, {}, ExitCode.corrupt);
   return null;
 }
 
@@ -93,13 +111,28 @@ export function reportError(err: unknown, json: boolean, argv: readonly string[]
   const verbose = argv.includes('-v') || argv.includes('--verbose') || !!process.env['SIDELOAD_DEBUG'];
   if (json) {
     process.stdout.write(
-      toJson(jsonDocument(command, { ok: false, error: { code: e?.code ?? 'EINTERNAL', message: e?.message ?? (err as Error)?.message ?? String(err), data: e?.data ?? {} } })) + '\n',
+      toJson(
+        jsonDocument(command, {
+          ok: false,
+          error: {
+            code: e?.code ?? 'EINTERNAL',
+            message: e?.message ?? (err as Error)?.message ?? String(err),
+            data: e?.data ?? {},
+          },
+        }),
+      ) + '\n',
     );
   } else {
     process.stderr.write(`sideload: error: ${e?.message ?? (err as Error)?.message ?? String(err)}\n`);
-    if (verbose && e && Object.keys(e.data).length) process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
+    if (verbose && e && Object.keys(e.data).length)
+      process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
     // The stack helps only with an internal error (or when debugging sideload itself).
-    if (!e) process.stderr.write(verbose ? `${(err as Error)?.stack ?? ''}\n` : '  (an internal error: run with --verbose for the stack, and report it)\n');
+    if (!e)
+      process.stderr.write(
+        verbose
+          ? `${(err as Error)?.stack ?? ''}\n`
+          : '  (an internal error: run with --verbose for the stack, and report it)\n',
+      );
     else if (process.env['SIDELOAD_DEBUG']) process.stderr.write(`${e.stack ?? ''}\n`);
   }
   return code;

@@ -44,7 +44,10 @@ export class ProgressModel {
     }
     this.total = Math.max(this.total, e.objectsTotal ?? 0, e.objectsDone);
     const secs = Math.max(0.001, (nowMs - this.started) / 1000);
-    const growing = e.phase === 'metadata' || e.objectsTotal === undefined || (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
+    const growing =
+      e.phase === 'metadata' ||
+      e.objectsTotal === undefined ||
+      (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
     const rate = e.bytesDone > 0 ? `${formatBytes(e.bytesDone / secs)}/s` : `${Math.round(e.objectsDone / secs)} obj/s`;
     let eta = '';
     if (!growing && this.total > 0 && e.objectsDone >= this.total / 10 && e.objectsDone < this.total && secs >= 1) {
@@ -85,7 +88,13 @@ export function createProgress(enabled: boolean): ProgressRenderer {
         status = v.phase;
         return;
       }
-      const payload = { bytes: v.bytes, rate: v.rate, eta: v.eta, ref: v.ref ? `| ${v.ref}` : '', plus: v.growing ? '+' : '' };
+      const payload = {
+        bytes: v.bytes,
+        rate: v.rate,
+        eta: v.eta,
+        ref: v.ref ? `| ${v.ref}` : '',
+        plus: v.growing ? '+' : '',
+      };
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {

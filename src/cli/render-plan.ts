@@ -8,13 +8,22 @@ export function renderRun(out: Output, r: CreateResult): void {
   for (const ref of r.refs) {
     const langs = Array.isArray(ref.languages) ? ref.languages.join(',') : (ref.subpaths ?? []).join(',');
     const extra = ref.partial ? ` (partial: ${langs || 'metadata only'})` : '';
-    const from = ref.change === 'updated' && ref.previous ? ` (was ${ref.previous.slice(0, 12)}${ref.downgrade ? ', downgrade' : ''})` : '';
-    out.info(`  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}${from}`);
+    const from =
+      ref.change === 'updated' && ref.previous
+        ? ` (was ${ref.previous.slice(0, 12)}${ref.downgrade ? ', downgrade' : ''})`
+        : '';
+    out.info(
+      `  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}${from}`,
+    );
   }
   const c = r.plan.entries.reduce<Record<string, number>>((a, e) => ((a[e.action] = (a[e.action] ?? 0) + 1), a), {});
-  out.info(`Refs: ${c['add'] ?? 0} to add, ${c['update'] ?? 0} to update, ${c['unchanged'] ?? 0} unchanged, ${c['remove'] ?? 0} to remove, ${c['kept'] ?? 0} kept`);
+  out.info(
+    `Refs: ${c['add'] ?? 0} to add, ${c['update'] ?? 0} to update, ${c['unchanged'] ?? 0} unchanged, ${c['remove'] ?? 0} to remove, ${c['kept'] ?? 0} kept`,
+  );
   if (r.estimate)
-    out.info(`To write: ${r.estimate.objects} objects, ${r.estimate.exact ? '' : 'up to '}${formatBytes(r.estimate.bytes)}${r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''}`);
+    out.info(
+      `To write: ${r.estimate.objects} objects, ${r.estimate.exact ? '' : 'up to '}${formatBytes(r.estimate.bytes)}${r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''}`,
+    );
   if (r.dryRun) {
     out.info('Checks passed: sources and signatures, drive writable, free space');
     return;
@@ -23,9 +32,13 @@ export function renderRun(out: Output, r: CreateResult): void {
     out.info('Nothing new: the drive was left untouched.');
     return;
   }
-  out.info(`Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there (on the drive, or shared with a ref copied before)`);
+  out.info(
+    `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there (on the drive, or shared with a ref copied before)`,
+  );
   for (const [cid, up] of Object.entries(r.upstream))
-    out.info(`Upstream summary ${cid}: ${up ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}` : 'not available'}`);
+    out.info(
+      `Upstream summary ${cid}: ${up ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}` : 'not available'}`,
+    );
   for (const [cid, m] of Object.entries(r.metadataCommits)) out.info(`ostree-metadata ${cid}: ${m.slice(0, 12)}`);
   if (r.summary?.signed) out.info('Summary signed (ed25519)');
 }

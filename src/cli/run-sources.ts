@@ -20,7 +20,10 @@ export function specToArgs(s: SourceSpec): SourceArgs {
 }
 
 /** Opens every source; closes the ones already open when one fails. */
-export async function openSpecs(specs: ReadonlyArray<SourceSpec & { refs?: readonly unknown[] }>, signal: AbortSignal): Promise<Source[]> {
+export async function openSpecs(
+  specs: ReadonlyArray<SourceSpec & { refs?: readonly unknown[] }>,
+  signal: AbortSignal,
+): Promise<Source[]> {
   const out: Source[] = [];
   try {
     for (const s of specs) {
@@ -40,13 +43,25 @@ export async function closeAll(sources: readonly Source[]): Promise<void> {
 
 /** True when any source option was given on the command line. */
 export function hasSourceArgs(args: SourceArgs): boolean {
-  return !!(args.user || args.system || args.installation || args['installation-dir'] || args.repo || args.url || args.from || args.remote);
+  return !!(
+    args.user ||
+    args.system ||
+    args.installation ||
+    args['installation-dir'] ||
+    args.repo ||
+    args.url ||
+    args.from ||
+    args.remote
+  );
 }
 
 export async function readTextFile(file: string, what: string): Promise<string> {
   try {
     return await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: file });
+    throw new UsageError(
+      `cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { path: file },
+    );
   }
 }

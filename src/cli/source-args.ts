@@ -22,29 +22,76 @@ export interface SourceArgs {
 
 export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
   return y
-    .group(['user', 'system', 'installation', 'installation-dir', 'repo', 'url', 'from', 'remote', 'collection-id', 'gpg-import', 'upstream-key', 'offline'], 'Source (default: the flatpak installations):')
+    .group(
+      [
+        'user',
+        'system',
+        'installation',
+        'installation-dir',
+        'repo',
+        'url',
+        'from',
+        'remote',
+        'collection-id',
+        'gpg-import',
+        'upstream-key',
+        'offline',
+      ],
+      'Source (default: the flatpak installations):',
+    )
     .option('user', { alias: 'u', type: 'boolean', describe: 'The per-user flatpak installation' })
     .option('system', { type: 'boolean', describe: 'The system-wide flatpak installation' })
     .option('installation', { type: 'string', describe: 'A flatpak installation by name (installations.d)' })
     .option('installation-dir', { type: 'string', describe: 'A flatpak installation by its root directory' })
     .option('repo', { type: 'string', describe: 'A local ostree repo (archive or bare): newest commit of each ref' })
     .option('url', { type: 'string', describe: 'An HTTP(S) ostree/flatpak remote URL' })
-    .option('from', { type: 'string', describe: 'A .flatpakrepo file or http(s):// URL of one (URL, collection ID and key)' })
+    .option('from', {
+      type: 'string',
+      describe: 'A .flatpakrepo file or http(s):// URL of one (URL, collection ID and key)',
+    })
     .option('remote', { type: 'string', describe: 'Read from the URL of this remote of a flatpak installation' })
     .option('collection-id', { type: 'string', describe: 'Collection ID of the source refs when the source has none' })
-    .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file trusted for upstream signatures' })
-    .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file trusted for upstream signatures' })
+    .option('gpg-import', {
+      type: 'string',
+      array: true,
+      describe: 'OpenPGP keyring/key file trusted for upstream signatures',
+    })
+    .option('upstream-key', {
+      type: 'string',
+      array: true,
+      describe: 'ed25519 public key file trusted for upstream signatures',
+    })
     .option('trusted-key', { type: 'string', array: true, hidden: true })
-    .option('offline', { type: 'boolean', describe: "Installation or repo source: do not read its remotes' http(s) URLs for the current appstream and upstream summary (file:// URLs are still read)" }) as unknown as Argv<T & SourceArgs>;
+    .option('offline', {
+      type: 'boolean',
+      describe:
+        "Installation or repo source: do not read its remotes' http(s) URLs for the current appstream and upstream summary (file:// URLs are still read)",
+    }) as unknown as Argv<T & SourceArgs>;
 }
 
 export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
-  const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(Boolean);
+  const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(
+    Boolean,
+  );
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
   const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
-  const keys = { ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}), ...(args['upstream-key'] || args['trusted-key'] ? { ed25519Keys: [...(args['upstream-key'] ?? []), ...(args['trusted-key'] ?? [])] } : {}) };
-  const remoteRead = { ...(args.offline ? { offline: true } : {}), ...(signal ? { signal } : {}), transport: httpOptionsFromEnv(process.env) };
-  if (args.repo) return openRepoSource(args.repo, { ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}), keys, remoteRead });
+  const keys = {
+    ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}),
+    ...(args['upstream-key'] || args['trusted-key']
+      ? { ed25519Keys: [...(args['upstream-key'] ?? []), ...(args['trusted-key'] ?? [])] }
+      : {}),
+  };
+  const remoteRead = {
+    ...(args.offline ? { offline: true } : {}),
+    ...(signal ? { signal } : {}),
+    transport: httpOptionsFromEnv(process.env),
+  };
+  if (args.repo)
+    return openRepoSource(args.repo, {
+      ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+      keys,
+      remoteRead,
+    });
   const scope = {
     ...(args.user ? { user: true } : {}),
     ...(args.system ? { system: true } : {}),
@@ -81,7 +128,8 @@ export function httpOptionsFromEnv(env: Readonly<Record<string, string | undefin
     if (v === undefined || v === '') continue;
     const n = Number(v);
     const min = key === 'retries' || key === 'backoffMs' ? 0 : 1;
-    if (!/^\d+$/.test(v.trim()) || n < min) throw new UsageError(`${name} must be a whole number${min ? ' ≥ 1' : ''}, got '${v}'`, { [name]: v });
+    if (!/^\d+$/.test(v.trim()) || n < min)
+      throw new UsageError(`${name} must be a whole number${min ? ' ≥ 1' : ''}, got '${v}'`, { [name]: v });
     out[key] = n;
   }
   return out;

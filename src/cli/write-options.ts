@@ -20,22 +20,46 @@ export interface WriteArgs {
 /** `upstream`: how --no-upstream-summary reads for this command. `dryRun`: what a dry run does. */
 export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: string }): Argv<T & WriteArgs> {
   return y
-    .option('sign-key', { type: 'string', describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits' })
+    .option('sign-key', {
+      type: 'string',
+      describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits',
+    })
     .option('upstream-summary', { type: 'boolean', default: true, describe: text.upstream })
-    .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Carry an upstream summary even if it is unsigned' })
+    .option('allow-unsigned-upstream', {
+      type: 'boolean',
+      describe: 'Carry an upstream summary even if it is unsigned',
+    })
     .option('dry-run', { type: 'boolean', describe: text.dryRun })
-    .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data (--no-fsync for throwaway targets)' })
+    .option('fsync', {
+      type: 'boolean',
+      default: true,
+      describe: 'fsync written data (--no-fsync for throwaway targets)',
+    })
     .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
     .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
-    .option('progress', { type: 'boolean', default: true, describe: 'Show progress bars on a terminal' }) as unknown as Argv<T & WriteArgs>;
+    .option('progress', {
+      type: 'boolean',
+      default: true,
+      describe: 'Show progress bars on a terminal',
+    }) as unknown as Argv<T & WriteArgs>;
 }
 
 /** The ApplyOptions fields the shared flags set (the key is read by the caller: its file name goes in errors). */
-export function writeSettings(args: WriteArgs): { strict: boolean; upstream: UpstreamPolicy; dryRun: boolean; fsync: boolean } {
+export function writeSettings(args: WriteArgs): {
+  strict: boolean;
+  upstream: UpstreamPolicy;
+  dryRun: boolean;
+  fsync: boolean;
+} {
   return {
     strict: !!args.strict,
-    upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
+    upstream:
+      args['upstream-summary'] === false
+        ? 'skip'
+        : args['allow-unsigned-upstream']
+          ? 'allow-unsigned'
+          : 'require-signature',
     dryRun: !!args['dry-run'],
     fsync: args.fsync !== false,
   };

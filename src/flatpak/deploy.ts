@@ -21,7 +21,13 @@ export interface DeployData {
 export function decodeDeployData(bytes: Uint8Array, where = 'deploy'): DeployData {
   try {
     // flatpak writes deploy data with g_variant_new; it is normal form in practice, but read it as GLib would.
-    const [origin, commit, subpaths, size, metadata] = decode(DEPLOY_DATA, bytes, { strict: false }) as [string, string, string[], bigint, VarDict];
+    const [origin, commit, subpaths, size, metadata] = decode(DEPLOY_DATA, bytes, { strict: false }) as [
+      string,
+      string,
+      string[],
+      bigint,
+      VarDict,
+    ];
     validateChecksum(commit, 'deployed commit');
     if (!origin) throw new CorruptError('empty origin remote');
     return { origin, commit, subpaths, installedSize: swap64(size), metadata };

@@ -43,7 +43,9 @@ function env(name: string): string | undefined {
 
 /** `$FLATPAK_USER_DIR`, else `$XDG_DATA_HOME/flatpak`, else `~/.local/share/flatpak`. */
 export function userInstallationRoot(): string {
-  return env('FLATPAK_USER_DIR') ?? path.join(env('XDG_DATA_HOME') ?? path.join(os.homedir(), '.local/share'), 'flatpak');
+  return (
+    env('FLATPAK_USER_DIR') ?? path.join(env('XDG_DATA_HOME') ?? path.join(os.homedir(), '.local/share'), 'flatpak')
+  );
 }
 
 /** `$FLATPAK_SYSTEM_DIR`, else `/var/lib/flatpak`. */
@@ -89,14 +91,17 @@ export async function installationsInScope(scope: InstallationScope): Promise<In
   if (scope.system) out.push({ name: 'system', root: systemInstallationRoot() });
   if (scope.installation) {
     const named = (await namedInstallations()).find((i) => i.name === scope.installation);
-    if (!named) throw new NotFoundError(`no flatpak installation named '${scope.installation}' in installations.d`, { installation: scope.installation });
+    if (!named)
+      throw new NotFoundError(`no flatpak installation named '${scope.installation}' in installations.d`, {
+        installation: scope.installation,
+      });
     out.push(named);
   }
   if (out.length === 0) {
     out.push({ name: 'user', root: userInstallationRoot() }, { name: 'system', root: systemInstallationRoot() });
-    return (await Promise.all(out.map(async (l) => ((await fs.pathExists(path.join(l.root, 'repo', 'config'))) ? l : null)))).filter(
-      (l): l is InstallationLocation => l !== null,
-    );
+    return (
+      await Promise.all(out.map(async (l) => ((await fs.pathExists(path.join(l.root, 'repo', 'config'))) ? l : null)))
+    ).filter((l): l is InstallationLocation => l !== null);
   }
   return out;
 }
@@ -121,7 +126,9 @@ export class Installation {
     try {
       text = await fs.readFile(configPath, 'utf8');
     } catch {
-      throw new NotFoundError(`'${location.root}' is not a flatpak installation (no repo/config)`, { path: location.root });
+      throw new NotFoundError(`'${location.root}' is not a flatpak installation (no repo/config)`, {
+        path: location.root,
+      });
     }
     return new Installation(location, parseKeyFile(text));
   }
@@ -149,7 +156,11 @@ export class Installation {
 
   remote(name: string): RemoteConfig {
     const r = this.remotes().get(name);
-    if (!r) throw new NotFoundError(`remote '${name}' is not configured in the ${this.location.name} installation (${this.root})`, { remote: name });
+    if (!r)
+      throw new NotFoundError(
+        `remote '${name}' is not configured in the ${this.location.name} installation (${this.root})`,
+        { remote: name },
+      );
     return r;
   }
 
@@ -190,7 +201,8 @@ export class Installation {
   /** The deployed ref, or null when not deployed. */
   async findDeployed(ref: string): Promise<DeployedRef | null> {
     const parts = ref.split('/');
-    if (parts.length !== 4 || parts.some((p) => p === '' || p === '.' || p === '..')) throw new UsageError(`invalid ref '${ref}'`, { ref });
+    if (parts.length !== 4 || parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new UsageError(`invalid ref '${ref}'`, { ref });
     return this.readDeploy(ref, path.join(this.root, ...parts, 'active'));
   }
 

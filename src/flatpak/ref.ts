@@ -25,9 +25,12 @@ export function parseRefArg(arg: string, kinds: readonly RefKind[] = ['app', 'ru
   const parts = rest.split('/');
   if (parts.length > 3) throw new UsageError(`invalid ref '${arg}': too many '/'`, { ref: arg });
   const [id = '', arch = '', branch = ''] = parts;
-  if (!isValidId(id)) throw new UsageError(`invalid ref '${arg}': '${id}' is not a valid application or runtime ID`, { ref: arg });
-  if (arch && !/^[A-Za-z0-9_-]+$/.test(arch)) throw new UsageError(`invalid ref '${arg}': invalid arch '${arch}'`, { ref: arg });
-  if (branch && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(branch)) throw new UsageError(`invalid ref '${arg}': invalid branch '${branch}'`, { ref: arg });
+  if (!isValidId(id))
+    throw new UsageError(`invalid ref '${arg}': '${id}' is not a valid application or runtime ID`, { ref: arg });
+  if (arch && !/^[A-Za-z0-9_-]+$/.test(arch))
+    throw new UsageError(`invalid ref '${arg}': invalid arch '${arch}'`, { ref: arg });
+  if (branch && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(branch))
+    throw new UsageError(`invalid ref '${arg}': invalid branch '${branch}'`, { ref: arg });
   return { kinds: k, id, ...(arch ? { arch } : {}), ...(branch ? { branch } : {}) };
 }
 
@@ -63,15 +66,25 @@ export function isValidOstreeRef(ref: string): boolean {
 export function didYouMean(id: string, ids: readonly string[]): string[] {
   const lower = id.toLowerCase();
   const max = Math.min(3, Math.max(1, Math.floor(id.length / 3)));
-  const scored = [...new Set(ids)].map((c) => ({ c, d: c.toLowerCase() === lower ? 0 : editDistance(lower, c.toLowerCase()) })).filter((x) => x.d <= max);
-  return scored.sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1)).slice(0, 3).map((x) => x.c);
+  const scored = [...new Set(ids)]
+    .map((c) => ({ c, d: c.toLowerCase() === lower ? 0 : editDistance(lower, c.toLowerCase()) }))
+    .filter((x) => x.d <= max);
+  return scored
+    .sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1))
+    .slice(0, 3)
+    .map((x) => x.c);
 }
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     prev = cur;
   }
   return prev[b.length] as number;

@@ -8,7 +8,15 @@ import { parseKeyFile } from '../keyfile/index.js';
 import type { SourceKind, SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
 import { extensionPoints } from './metadata.js';
-import { didYouMean, isValidOstreeRef as isValidRef, parseRefArg, splitRef, type ParsedRefArg, type RefKind, type RefParts } from './ref.js';
+import {
+  didYouMean,
+  isValidOstreeRef as isValidRef,
+  parseRefArg,
+  splitRef,
+  type ParsedRefArg,
+  type RefKind,
+  type RefParts,
+} from './ref.js';
 
 export { didYouMean, isValidId, parseRefArg, splitRef, type ParsedRefArg, type RefKind, type RefParts } from './ref.js';
 export { extensionPoints, type ExtensionPoint } from './metadata.js';
@@ -84,13 +92,6 @@ export interface RefPlan {
   readonly warnings: readonly Warning[];
 }
 
-
-
-
-
-
-
-
 /**
  * A commit bound (`ostree.collection-binding`) to another collection than the one it would be listed under on the
  * drive: ostree's pull refuses it, so it is never relabelled (by --collection-id or otherwise).
@@ -105,7 +106,8 @@ export function collectionBindingError(ref: string, commit: string, collectionId
 /** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   const warnings: Warning[] = [];
-  const warn = (code: string, message: string, data: Record<string, unknown> = {}) => warnings.push({ code, message, data });
+  const warn = (code: string, message: string, data: Record<string, unknown> = {}) =>
+    warnings.push({ code, message, data });
   const overrides = commitOverrides(input);
   input = { ...input, catalog: overrides.catalog };
   const byRef = new Map<string, SourceRef[]>();
@@ -120,7 +122,10 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     if (!hits || hits.length === 0) return undefined;
     if (hits.length > 1) {
       const cids = [...new Set(hits.map((h) => h.collectionId ?? '(none)'))];
-      if (cids.length > 1) throw new UsageError(`ref '${ref}' is offered by several collections (${cids.join(', ')}); narrow the source`, { ref });
+      if (cids.length > 1)
+        throw new UsageError(`ref '${ref}' is offered by several collections (${cids.join(', ')}); narrow the source`, {
+          ref,
+        });
     }
     return hits[0];
   };
@@ -137,7 +142,9 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         : bound
           ? ` Pass --collection-id ${bound} (the collection its commit is bound to).`
           : ' Pass --collection-id.';
-    const what = r.remote ? `remote '${r.remote}' does not have a collection ID set, which is required to put '${r.ref}' on a drive.` : `no collection ID is known for '${r.ref}'.`;
+    const what = r.remote
+      ? `remote '${r.remote}' does not have a collection ID set, which is required to put '${r.ref}' on a drive.`
+      : `no collection ID is known for '${r.ref}'.`;
     if (mandatory) throw new UsageError(what + hint, { ref: r.ref, ...(r.remote ? { remote: r.remote } : {}) });
     warn('no-collection-id', `omitting '${r.ref}': ${what}${hint}`, { ref: r.ref });
     return null;
@@ -150,12 +157,19 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       const langs = input.locales ? input.locales.filter((l) => installed.includes(l)) : installed;
       const missing = input.locales ? input.locales.filter((l) => !installed.includes(l)) : [];
       if (missing.length)
-        warn('locale-not-installed', `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`, { ref: r.ref, missing, installed, languages: langs });
+        warn(
+          'locale-not-installed',
+          `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`,
+          { ref: r.ref, missing, installed, languages: langs },
+        );
       return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
     }
     return input.locales ? narrow(input.locales) : { subpaths: null, languages: 'all' };
   };
-  const narrow = (langs: readonly string[]) => ({ subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: [...langs] });
+  const narrow = (langs: readonly string[]) => ({
+    subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'],
+    languages: [...langs],
+  });
 
   const add = (p: PlannedRef) => {
     const key = `${p.collectionId}\0${p.ref}`;
@@ -186,27 +200,56 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         else if (ext.subdirectories) {
           const prefix = `runtime/${ext.name}.`;
           const suffix = `/${parts.arch}/${version}`;
-          candidates = input.catalog.filter((c) => c.ref.startsWith(prefix) && c.ref.endsWith(suffix) && c.ref.split('/').length === 4);
+          candidates = input.catalog.filter(
+            (c) => c.ref.startsWith(prefix) && c.ref.endsWith(suffix) && c.ref.split('/').length === 4,
+          );
         }
         for (const c of candidates) {
           const cParts = splitRef(c.ref);
           if (!cParts) continue;
-          if (policy === 'auto' && input.sourceKind !== 'installation' && !ext.isLocale && (ext.noAutodownload || ext.conditions.length)) {
+          if (
+            policy === 'auto' &&
+            input.sourceKind !== 'installation' &&
+            !ext.isLocale &&
+            (ext.noAutodownload || ext.conditions.length)
+          ) {
             // Hardware-specific extensions (GL drivers …): take the `.default` one a client with the default driver uses.
             if (!(ext.subdirectories && cParts.id === `${ext.name}.default`)) continue;
           }
           if (await input.isExtraData(c)) {
-            warn('extra-data-skipped', `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`, { ref: c.ref });
+            warn(
+              'extra-data-skipped',
+              `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`,
+              { ref: c.ref },
+            );
             continue;
           }
           const cid = await collectionOf(c, false);
           if (!cid) continue;
           if (ext.isLocale) {
             const { subpaths, languages } = localeSubpaths(c);
-            add({ collectionId: cid, ref: c.ref, commit: c.commit, subpaths, reason: 'related', requestedBy: owner.ref, languages, ...(c.remote ? { remote: c.remote } : {}) });
+            add({
+              collectionId: cid,
+              ref: c.ref,
+              commit: c.commit,
+              subpaths,
+              reason: 'related',
+              requestedBy: owner.ref,
+              languages,
+              ...(c.remote ? { remote: c.remote } : {}),
+            });
           } else {
-            const subpaths = input.sourceKind === 'installation' ? pullSubpathsFromDeploy(c.deploySubpaths ?? []) : null;
-            add({ collectionId: cid, ref: c.ref, commit: c.commit, subpaths, reason: 'related', requestedBy: owner.ref, ...(c.remote ? { remote: c.remote } : {}) });
+            const subpaths =
+              input.sourceKind === 'installation' ? pullSubpathsFromDeploy(c.deploySubpaths ?? []) : null;
+            add({
+              collectionId: cid,
+              ref: c.ref,
+              commit: c.commit,
+              subpaths,
+              reason: 'related',
+              requestedBy: owner.ref,
+              ...(c.remote ? { remote: c.remote } : {}),
+            });
           }
         }
       }
@@ -218,9 +261,17 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     // A full ref that is not a flatpak ref (an OS commit `os/eos/amd64/master`, ostree's `test-1`): copied as it is.
     const plain = plainRef(arg, input, byRef, arches);
     if (plain) {
-      if (plain.ref === METADATA_REF_NAME) throw new UsageError(`'${arg}' is written by sideload itself and cannot be copied`, { ref: arg });
+      if (plain.ref === METADATA_REF_NAME)
+        throw new UsageError(`'${arg}' is written by sideload itself and cannot be copied`, { ref: arg });
       const cid = (await collectionOf(plain, true)) as string;
-      add({ collectionId: cid, ref: plain.ref, commit: overrides.forArg(arg) ?? plain.commit, subpaths: null, reason: 'requested', ...(plain.remote ? { remote: plain.remote } : {}) });
+      add({
+        collectionId: cid,
+        ref: plain.ref,
+        commit: overrides.forArg(arg) ?? plain.commit,
+        subpaths: null,
+        reason: 'requested',
+        ...(plain.remote ? { remote: plain.remote } : {}),
+      });
       continue;
     }
     const parsed = parseRefArg(arg, input.kinds);
@@ -228,23 +279,43 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     for (const arch of wantArches) {
       const matches = input.catalog.filter((r) => {
         const p = splitRef(r.ref);
-        return p !== null && parsed.kinds.includes(p.kind) && p.id === parsed.id && p.arch === arch && (parsed.branch === undefined || p.branch === parsed.branch);
+        return (
+          p !== null &&
+          parsed.kinds.includes(p.kind) &&
+          p.id === parsed.id &&
+          p.arch === arch &&
+          (parsed.branch === undefined || p.branch === parsed.branch)
+        );
       });
       const distinct = [...new Set(matches.map((m) => m.ref))];
       if (distinct.length === 0) {
         const where = input.sourceKind === 'installation' ? 'is not installed in' : 'was not found in';
         const others = input.catalog.filter((r) => splitRef(r.ref)?.id === parsed.id).map((r) => r.ref);
-        const similar = others.length ? [] : didYouMean(parsed.id, input.catalog.map((r) => splitRef(r.ref)?.id).filter((x): x is string => !!x));
+        const similar = others.length
+          ? []
+          : didYouMean(
+              parsed.id,
+              input.catalog.map((r) => splitRef(r.ref)?.id).filter((x): x is string => !!x),
+            );
         throw new NotFoundError(
           `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}${similar.length ? `; did you mean ${similar.join(' or ')}?` : ''}`,
           { ref: arg, arch, ...(similar.length ? { suggestions: similar } : {}) },
         );
       }
-      if (distinct.length > 1) throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, { ref: arg, candidates: distinct });
+      if (distinct.length > 1)
+        throw new UsageError(`ref '${arg}' is ambiguous: ${distinct.join(', ')}; name one of them in full`, {
+          ref: arg,
+          candidates: distinct,
+        });
       const found = one(distinct[0] as string) as SourceRef;
       const pinned = overrides.forArg(arg);
       const main: SourceRef = pinned ? pinnedRef(found, pinned) : found;
-      if (await input.isExtraData(main)) throw new UnsupportedError(`'${main.ref}' is extra-data, and cannot be distributed offline`, { ref: main.ref }, 'EEXTRADATA');
+      if (await input.isExtraData(main))
+        throw new UnsupportedError(
+          `'${main.ref}' is extra-data, and cannot be distributed offline`,
+          { ref: main.ref },
+          'EEXTRADATA',
+        );
       const cid = (await collectionOf(main, true)) as string;
       const mainParts = splitRef(main.ref) as RefParts;
       let subpaths: readonly string[] | null = null;
@@ -253,9 +324,21 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       else if (input.sourceKind === 'installation' && main.deploySubpaths?.length) {
         // flatpak create-usb would pull the whole commit and fail on the objects it doesn't have.
         subpaths = pullSubpathsFromDeploy(main.deploySubpaths);
-        warn('partial-ref', `'${main.ref}' is only partially installed (${main.deploySubpaths.join(', ')}); copying that part`, { ref: main.ref });
+        warn(
+          'partial-ref',
+          `'${main.ref}' is only partially installed (${main.deploySubpaths.join(', ')}); copying that part`,
+          { ref: main.ref },
+        );
       }
-      add({ collectionId: cid, ref: main.ref, commit: main.commit, subpaths, reason: 'requested', ...(languages ? { languages } : {}), ...(main.remote ? { remote: main.remote } : {}) });
+      add({
+        collectionId: cid,
+        ref: main.ref,
+        commit: main.commit,
+        subpaths,
+        reason: 'requested',
+        ...(languages ? { languages } : {}),
+        ...(main.remote ? { remote: main.remote } : {}),
+      });
       appstreamFor.add(`${cid}\0${arch}`);
 
       if (mainParts.kind === 'app') {
@@ -265,24 +348,53 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         const runtimeRef = `runtime/${runtime}`;
         const rt = one(runtimeRef);
         if (!rt) {
-          const where = input.sourceKind === 'installation' ? 'is not installed in the source installation' : 'is not in the source';
-          throw new NotFoundError(`runtime '${runtimeRef}' needed by '${main.ref}' ${where}`, { ref: runtimeRef, requestedBy: main.ref });
+          const where =
+            input.sourceKind === 'installation'
+              ? 'is not installed in the source installation'
+              : 'is not in the source';
+          throw new NotFoundError(`runtime '${runtimeRef}' needed by '${main.ref}' ${where}`, {
+            ref: runtimeRef,
+            requestedBy: main.ref,
+          });
         }
         if (await input.isExtraData(rt)) {
-          warn('extra-data-skipped', `omitting runtime '${rt.ref}' of '${main.ref}' and its related refs: it is extra-data`, { ref: rt.ref });
+          warn(
+            'extra-data-skipped',
+            `omitting runtime '${rt.ref}' of '${main.ref}' and its related refs: it is extra-data`,
+            { ref: rt.ref },
+          );
         } else {
           const rtCid = (await collectionOf(rt, true)) as string;
           const rtSub = input.sourceKind === 'installation' ? pullSubpathsFromDeploy(rt.deploySubpaths ?? []) : null;
-          add({ collectionId: rtCid, ref: rt.ref, commit: rt.commit, subpaths: rtSub, reason: 'runtime', requestedBy: main.ref, ...(rt.remote ? { remote: rt.remote } : {}) });
+          add({
+            collectionId: rtCid,
+            ref: rt.ref,
+            commit: rt.commit,
+            subpaths: rtSub,
+            reason: 'runtime',
+            requestedBy: main.ref,
+            ...(rt.remote ? { remote: rt.remote } : {}),
+          });
           await addRelated(rt, rtCid);
         }
         const sdk = kf.get('Application', 'sdk');
         if (input.includeSdk && sdk) {
           const sdkRef = one(`runtime/${sdk}`);
-          if (!sdkRef) warn('sdk-missing', `SDK 'runtime/${sdk}' of '${main.ref}' is not in the source`, { ref: `runtime/${sdk}` });
+          if (!sdkRef)
+            warn('sdk-missing', `SDK 'runtime/${sdk}' of '${main.ref}' is not in the source`, {
+              ref: `runtime/${sdk}`,
+            });
           else {
             const sdkCid = await collectionOf(sdkRef, false);
-            if (sdkCid) add({ collectionId: sdkCid, ref: sdkRef.ref, commit: sdkRef.commit, subpaths: null, reason: 'sdk', requestedBy: main.ref });
+            if (sdkCid)
+              add({
+                collectionId: sdkCid,
+                ref: sdkRef.ref,
+                commit: sdkRef.commit,
+                subpaths: null,
+                reason: 'sdk',
+                requestedBy: main.ref,
+              });
           }
         }
       }
@@ -298,14 +410,28 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
         const hit = (byRef.get(name) ?? []).find((r) => (r.collectionId ?? input.collectionId) === cid);
         if (hit) {
           found = true;
-          add({ collectionId: cid, ref: name, commit: hit.commit, subpaths: null, reason: 'appstream', ...(hit.remote ? { remote: hit.remote } : {}) });
+          add({
+            collectionId: cid,
+            ref: name,
+            commit: hit.commit,
+            subpaths: null,
+            reason: 'appstream',
+            ...(hit.remote ? { remote: hit.remote } : {}),
+          });
         }
       }
-      if (!found) warn('no-appstream', `no appstream data for collection '${cid}' (${arch}) in the source; offline clients will not show app details`, { collectionId: cid, arch });
+      if (!found)
+        warn(
+          'no-appstream',
+          `no appstream data for collection '${cid}' (${arch}) in the source; offline clients will not show app details`,
+          { collectionId: cid, arch },
+        );
     }
   }
 
-  const refs = [...planned.values()].sort((a, b) => (a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1));
+  const refs = [...planned.values()].sort((a, b) =>
+    a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1,
+  );
   overrides.checkUsed(refs);
   return { refs, warnings };
 }
@@ -316,14 +442,24 @@ const CHECKSUM = /^[0-9a-f]{64}$/;
 /** A catalog entry moved to another commit: what the deploy dir says about the old commit no longer applies. */
 function pinnedRef(r: SourceRef, commit: string): SourceRef {
   if (r.commit === commit) return r;
-  return { ref: r.ref, collectionId: r.collectionId, commit, ...(r.remote ? { remote: r.remote } : {}), ...(r.deploySubpaths ? { deploySubpaths: r.deploySubpaths } : {}) };
+  return {
+    ref: r.ref,
+    collectionId: r.collectionId,
+    commit,
+    ...(r.remote ? { remote: r.remote } : {}),
+    ...(r.deploySubpaths ? { deploySubpaths: r.deploySubpaths } : {}),
+  };
 }
 
 /** `--commit` overrides: full-ref keys rewrite the catalog; argument keys apply where that argument resolves. */
 function commitOverrides(input: ResolveInput) {
   const commits = input.commits ?? {};
   for (const [key, c] of Object.entries(commits))
-    if (!CHECKSUM.test(c)) throw new UsageError(`--commit '${key}=${c}': '${c}' is not a commit checksum (64 lower-case hex digits)`, { ref: key, commit: c });
+    if (!CHECKSUM.test(c))
+      throw new UsageError(`--commit '${key}=${c}': '${c}' is not a commit checksum (64 lower-case hex digits)`, {
+        ref: key,
+        commit: c,
+      });
   const used = new Set<string>();
   const catalog = input.catalog.map((r) => {
     const c = commits[r.ref];
@@ -341,7 +477,10 @@ function commitOverrides(input: ResolveInput) {
     checkUsed(refs: readonly PlannedRef[]) {
       for (const key of Object.keys(commits)) {
         if (used.has(key) && (refs.some((p) => p.ref === key) || input.requested.includes(key))) continue;
-        throw new NotFoundError(`--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive (name a ref given on the command line, or one it pulls in, in full)`, { ref: key });
+        throw new NotFoundError(
+          `--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive (name a ref given on the command line, or one it pulls in, in full)`,
+          { ref: key },
+        );
       }
     },
   };
@@ -352,7 +491,12 @@ function commitOverrides(input: ResolveInput) {
  * it does not also resolve as a partial flatpak ref (which keeps its meaning). null: a flatpak ref argument.
  * @throws NotFoundError for a valid ref name the source lacks that cannot be a flatpak ref either.
  */
-function plainRef(arg: string, input: ResolveInput, byRef: ReadonlyMap<string, readonly SourceRef[]>, arches: readonly string[]): SourceRef | null {
+function plainRef(
+  arg: string,
+  input: ResolveInput,
+  byRef: ReadonlyMap<string, readonly SourceRef[]>,
+  arches: readonly string[],
+): SourceRef | null {
   if (/^(app|runtime)\//.test(arg)) return null;
   let parsed: ParsedRefArg | null = null;
   try {
@@ -363,21 +507,30 @@ function plainRef(arg: string, input: ResolveInput, byRef: ReadonlyMap<string, r
   const hits = byRef.get(arg) ?? [];
   if (hits.length === 0) {
     if (parsed || !isValidRef(arg)) return null; // the flatpak path reports it
-    throw new NotFoundError(`ref '${arg}' ${input.sourceKind === 'installation' ? 'is not in' : 'was not found in'} the source`, { ref: arg });
+    throw new NotFoundError(
+      `ref '${arg}' ${input.sourceKind === 'installation' ? 'is not in' : 'was not found in'} the source`,
+      { ref: arg },
+    );
   }
   if (parsed) {
     const p = parsed;
     const wantArches = p.arch ? [p.arch] : arches;
     const flatpakMatch = input.catalog.some((r) => {
       const s = splitRef(r.ref);
-      return s !== null && p.kinds.includes(s.kind) && s.id === p.id && wantArches.includes(s.arch) && (p.branch === undefined || s.branch === p.branch);
+      return (
+        s !== null &&
+        p.kinds.includes(s.kind) &&
+        s.id === p.id &&
+        wantArches.includes(s.arch) &&
+        (p.branch === undefined || s.branch === p.branch)
+      );
     });
     if (flatpakMatch) return null;
   }
   const cids = [...new Set(hits.map((h) => h.collectionId ?? '(none)'))];
-  if (cids.length > 1) throw new UsageError(`ref '${arg}' is offered by several collections (${cids.join(', ')}); narrow the source`, { ref: arg });
+  if (cids.length > 1)
+    throw new UsageError(`ref '${arg}' is offered by several collections (${cids.join(', ')}); narrow the source`, {
+      ref: arg,
+    });
   return hits[0] as SourceRef;
 }
-
-
-

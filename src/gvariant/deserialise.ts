@@ -5,7 +5,16 @@
  * in time and memory linear in the input, with depth bounded by MAX_DEPTH. `isNormal` is GLib's normal-form check.
  */
 import { GVariantError } from './errors.js';
-import { arrayElementEnd, arrayFrame, memberBounds, offsetWidthForSize, stringAt, tupleLayout, variantChild, type Slice } from './framing.js';
+import {
+  arrayElementEnd,
+  arrayFrame,
+  memberBounds,
+  offsetWidthForSize,
+  stringAt,
+  tupleLayout,
+  variantChild,
+  type Slice,
+} from './framing.js';
 import { normalProblem } from './normal.js';
 import { alignUp, isObjectPath, isSignature, parseType, type TypeInfo } from './type.js';
 import { Just, Variant, type GValue } from './value.js';
@@ -26,7 +35,11 @@ export function decode(type: string | TypeInfo, bytes: Uint8Array, options: Deco
   const info = typeof type === 'string' ? parseType(type) : type;
   if (options.strict ?? true) {
     const why = normalProblem(info, bytes);
-    if (why !== null) throw new GVariantError(`data of type '${info.str}' (${bytes.length} bytes) is not in normal form: ${why}`, { type: info.str, size: bytes.length });
+    if (why !== null)
+      throw new GVariantError(`data of type '${info.str}' (${bytes.length} bytes) is not in normal form: ${why}`, {
+        type: info.str,
+        size: bytes.length,
+      });
   }
   return read(info, top(info, bytes));
 }
@@ -100,7 +113,14 @@ function read(info: TypeInfo, s: Slice): GValue {
         if (s.size % el.fixedSize !== 0) return [];
         const n = s.size / el.fixedSize;
         const out = new Array<GValue>(n);
-        for (let i = 0; i < n; i++) out[i] = read(el, { buf: s.buf, start: s.start + i * el.fixedSize, size: el.fixedSize, valid: true, depth: s.depth + 1 });
+        for (let i = 0; i < n; i++)
+          out[i] = read(el, {
+            buf: s.buf,
+            start: s.start + i * el.fixedSize,
+            size: el.fixedSize,
+            valid: true,
+            depth: s.depth + 1,
+          });
         return out;
       }
       const frame = arrayFrame(s);
@@ -114,7 +134,12 @@ function read(info: TypeInfo, s: Slice): GValue {
         const start = i === 0 ? 0 : alignUp(prevOffset, el.alignment);
         prevOffset = end;
         const ok = ordered && start < end && end <= s.size && end <= frame.dataSize;
-        out[i] = read(el, ok ? { buf: s.buf, start: s.start + start, size: end - start, valid: true, depth: s.depth + 1 } : INVALID(s.depth + 1));
+        out[i] = read(
+          el,
+          ok
+            ? { buf: s.buf, start: s.start + start, size: end - start, valid: true, depth: s.depth + 1 }
+            : INVALID(s.depth + 1),
+        );
       }
       return out;
     }
@@ -181,7 +206,9 @@ function readTuple(types: readonly TypeInfo[], s: Slice): GValue[] {
     const tableOk = width * (m.i + (m.ending === 'offset' ? 2 : 1)) <= s.size;
     const [start, end] = memberBounds(m, s, width);
     const ok = s.valid && orderedOk && tableOk && start < end && end <= s.size && end <= lastEnd;
-    const child: Slice = ok ? { buf: s.buf, start: s.start + start, size: end - start, valid: true, depth: s.depth + 1 } : INVALID(s.depth + 1);
+    const child: Slice = ok
+      ? { buf: s.buf, start: s.start + start, size: end - start, valid: true, depth: s.depth + 1 }
+      : INVALID(s.depth + 1);
     out[k] = read(m.info, child);
   }
   return out;

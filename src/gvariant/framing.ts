@@ -153,7 +153,11 @@ export function variantChild(s: Slice): [TypeInfo, Slice] {
         else typeStr += String.fromCharCode(b);
       }
       const childType = ascii ? tryParseType(typeStr) : null;
-      if (childType !== null && (childType.fixedSize === 0 || childType.fixedSize === sep) && s.depth + typeDepth(childType) < MAX_DEPTH)
+      if (
+        childType !== null &&
+        (childType.fixedSize === 0 || childType.fixedSize === sep) &&
+        s.depth + typeDepth(childType) < MAX_DEPTH
+      )
         return [childType, { buf: s.buf, start: s.start, size: sep, valid: true, depth: s.depth + 1 }];
     }
   }

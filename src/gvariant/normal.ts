@@ -1,10 +1,20 @@
 /** GLib's normal-form check (g_variant_serialised_is_normal), with a reason naming where the bytes go wrong. */
-import { arrayElementEnd, arrayFrame, offsetWidthForSize, readOffset, stringAt, tupleLayout, variantChild, type Slice } from './framing.js';
+import {
+  arrayElementEnd,
+  arrayFrame,
+  offsetWidthForSize,
+  readOffset,
+  stringAt,
+  tupleLayout,
+  variantChild,
+  type Slice,
+} from './framing.js';
 import { isObjectPath, isSignature, MAX_DEPTH, typeDepth, type TypeInfo } from './type.js';
 
 /** Why `bytes` is not normal form, or null when it is. */
 export function normalProblem(info: TypeInfo, bytes: Uint8Array): string | null {
-  if (info.fixedSize !== 0 && bytes.length !== info.fixedSize) return `size ${bytes.length} differs from the fixed size ${info.fixedSize}`;
+  if (info.fixedSize !== 0 && bytes.length !== info.fixedSize)
+    return `size ${bytes.length} differs from the fixed size ${info.fixedSize}`;
   return normalAt(info, { buf: bytes, start: 0, size: bytes.length, valid: true, depth: 0 }, '');
 }
 
@@ -15,11 +25,13 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
   switch (info.kind) {
     case 'basic': {
       if (info.fixedSize !== 0) {
-        if (info.str === 'b' && size === 1 && (buf[start] as number) > 1) return `${where}: boolean byte ${buf[start]} at offset ${start} is not 0 or 1`;
+        if (info.str === 'b' && size === 1 && (buf[start] as number) > 1)
+          return `${where}: boolean byte ${buf[start]} at offset ${start} is not 0 or 1`;
         return null;
       }
       const str = stringAt(buf, start, size);
-      if (str === null) return `${where}: invalid string at offset ${start} (needs one terminating NUL and valid UTF-8)`;
+      if (str === null)
+        return `${where}: invalid string at offset ${start} (needs one terminating NUL and valid UTF-8)`;
       if (info.str === 'o' && !isObjectPath(str)) return `${where}: '${str}' is not an object path`;
       if (info.str === 'g' && !isSignature(str)) return `${where}: '${str}' is not a signature`;
       return null;
@@ -34,7 +46,8 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
       if (size === 0) return null;
       const el = info.element;
       if (el.fixedSize !== 0) {
-        if (size !== el.fixedSize) return `${where}: maybe of size ${size} at offset ${start} is neither empty nor ${el.fixedSize} bytes`;
+        if (size !== el.fixedSize)
+          return `${where}: maybe of size ${size} at offset ${start} is neither empty nor ${el.fixedSize} bytes`;
         return normalAt(el, { ...s, depth: s.depth + 1 }, `${path}?`);
       }
       if (buf[start + size - 1] !== 0) return `${where}: maybe at offset ${start} does not end in a NUL byte`;
@@ -43,10 +56,15 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
     case 'array': {
       const el = info.element;
       if (el.fixedSize !== 0) {
-        if (size % el.fixedSize !== 0) return `${where}: array of ${size} bytes at offset ${start} is not a multiple of ${el.fixedSize}`;
+        if (size % el.fixedSize !== 0)
+          return `${where}: array of ${size} bytes at offset ${start} is not a multiple of ${el.fixedSize}`;
         if (el.str === 'y') return null;
         for (let i = 0; i * el.fixedSize < size; i++) {
-          const why = normalAt(el, { buf, start: start + i * el.fixedSize, size: el.fixedSize, valid: true, depth: s.depth + 1 }, `${path}[${i}]`);
+          const why = normalAt(
+            el,
+            { buf, start: start + i * el.fixedSize, size: el.fixedSize, valid: true, depth: s.depth + 1 },
+            `${path}[${i}]`,
+          );
           if (why !== null) return why;
         }
         return null;
@@ -57,12 +75,18 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
       let offset = 0;
       for (let i = 0; i < frame.n; i++) {
         const end = arrayElementEnd(s, frame, i);
-        if (end < offset || end > frame.dataSize) return `${where}[${i}]: framing offset ${end} out of order or out of range`;
+        if (end < offset || end > frame.dataSize)
+          return `${where}[${i}]: framing offset ${end} out of order or out of range`;
         while (offset & (el.alignment - 1)) {
-          if (!(offset < end && buf[start + offset] === 0)) return `${where}[${i}]: non-zero or missing padding at offset ${start + offset}`;
+          if (!(offset < end && buf[start + offset] === 0))
+            return `${where}[${i}]: non-zero or missing padding at offset ${start + offset}`;
           offset++;
         }
-        const why = normalAt(el, { buf, start: start + offset, size: end - offset, valid: true, depth: s.depth + 1 }, `${path}[${i}]`);
+        const why = normalAt(
+          el,
+          { buf, start: start + offset, size: end - offset, valid: true, depth: s.depth + 1 },
+          `${path}[${i}]`,
+        );
         if (why !== null) return why;
         offset = end;
       }
@@ -78,7 +102,8 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
         const m = members[k]!;
         const align = m.info.alignment;
         while (offset & (align - 1)) {
-          if (offset >= size || buf[start + offset] !== 0) return `${where}.${k}: non-zero or missing padding at offset ${start + offset}`;
+          if (offset >= size || buf[start + offset] !== 0)
+            return `${where}.${k}: non-zero or missing padding at offset ${start + offset}`;
           offset++;
         }
         let end: number;
@@ -91,7 +116,11 @@ function normalAt(info: TypeInfo, s: Slice, path: string): string | null {
           end = readOffset(buf, start + offsetPtr, width);
         }
         if (end < offset || end > offsetPtr) return `${where}.${k}: member bounds ${offset}..${end} out of range`;
-        const why = normalAt(m.info, { buf, start: start + offset, size: end - offset, valid: true, depth: s.depth + 1 }, `${path}.${k}`);
+        const why = normalAt(
+          m.info,
+          { buf, start: start + offset, size: end - offset, valid: true, depth: s.depth + 1 },
+          `${path}.${k}`,
+        );
         if (why !== null) return why;
         offset = end;
       }

@@ -108,7 +108,8 @@ function write(w: Writer, info: TypeInfo, value: GValue, path: string, depth: nu
       if (value === null) return;
       let inner: GValue = value;
       if (el.kind === 'maybe') {
-        if (!(value instanceof Just)) fail(path, info, `expected null or Just for a nested maybe, got ${describe(value)}`);
+        if (!(value instanceof Just))
+          fail(path, info, `expected null or Just for a nested maybe, got ${describe(value)}`);
         inner = value.value;
       }
       w.align(el.alignment);
@@ -205,12 +206,14 @@ function writeBasic(w: Writer, info: TypeInfo & { kind: 'basic' }, value: GValue
       w.pos += 4;
       return;
     case 'x':
-      if (typeof value !== 'bigint' || value < -(1n << 63n) || value >= 1n << 63n) fail(path, info, `expected an int64 bigint, got ${describe(value)}`);
+      if (typeof value !== 'bigint' || value < -(1n << 63n) || value >= 1n << 63n)
+        fail(path, info, `expected an int64 bigint, got ${describe(value)}`);
       view.setBigInt64(p, value, true);
       w.pos += 8;
       return;
     case 't':
-      if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) fail(path, info, `expected a uint64 bigint, got ${describe(value)}`);
+      if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n)
+        fail(path, info, `expected a uint64 bigint, got ${describe(value)}`);
       view.setBigUint64(p, value, true);
       w.pos += 8;
       return;

@@ -75,7 +75,12 @@ function printTo(out: string[], info: TypeInfo, value: GValue, annotate: boolean
   }
 }
 
-function printArray(out: string[], info: TypeInfo & { kind: 'array' }, items: readonly GValue[], annotate: boolean): void {
+function printArray(
+  out: string[],
+  info: TypeInfo & { kind: 'array' },
+  items: readonly GValue[],
+  annotate: boolean,
+): void {
   const isDict = info.element.kind === 'dictEntry';
   if (items.length === 0) {
     if (annotate) out.push(`@${info.str} `);
@@ -181,14 +186,30 @@ function byteString(body: Uint8Array): string {
   let out = '';
   for (const b of body) {
     switch (b) {
-      case 0x08: out += '\\b'; break;
-      case 0x0c: out += '\\f'; break;
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      case 0x0b: out += '\\v'; break;
-      case 0x5c: out += '\\\\'; break;
-      case 0x22: out += '\\"'; break;
+      case 0x08:
+        out += '\\b';
+        break;
+      case 0x0c:
+        out += '\\f';
+        break;
+      case 0x0a:
+        out += '\\n';
+        break;
+      case 0x0d:
+        out += '\\r';
+        break;
+      case 0x09:
+        out += '\\t';
+        break;
+      case 0x0b:
+        out += '\\v';
+        break;
+      case 0x5c:
+        out += '\\\\';
+        break;
+      case 0x22:
+        out += '\\"';
+        break;
       default:
         out += b < 0x20 || b >= 0x7f ? `\\${b.toString(8).padStart(3, '0')}` : String.fromCharCode(b);
     }

@@ -10,8 +10,20 @@ export type BasicChar = 'b' | 'y' | 'n' | 'q' | 'i' | 'u' | 'x' | 't' | 'h' | 'd
 export type TypeInfo =
   | BasicType
   | { readonly kind: 'variant'; readonly str: 'v'; readonly alignment: 8; readonly fixedSize: 0 }
-  | { readonly kind: 'array'; readonly str: string; readonly alignment: number; readonly fixedSize: 0; readonly element: TypeInfo }
-  | { readonly kind: 'maybe'; readonly str: string; readonly alignment: number; readonly fixedSize: 0; readonly element: TypeInfo }
+  | {
+      readonly kind: 'array';
+      readonly str: string;
+      readonly alignment: number;
+      readonly fixedSize: 0;
+      readonly element: TypeInfo;
+    }
+  | {
+      readonly kind: 'maybe';
+      readonly str: string;
+      readonly alignment: number;
+      readonly fixedSize: 0;
+      readonly element: TypeInfo;
+    }
   | {
       readonly kind: 'tuple' | 'dictEntry';
       readonly str: string;
@@ -33,8 +45,19 @@ export interface BasicType {
 export const MAX_DEPTH = 128;
 
 const BASIC: Record<BasicChar, [alignment: number, fixedSize: number]> = {
-  b: [1, 1], y: [1, 1], n: [2, 2], q: [2, 2], i: [4, 4], u: [4, 4], h: [4, 4],
-  x: [8, 8], t: [8, 8], d: [8, 8], s: [1, 0], o: [1, 0], g: [1, 0],
+  b: [1, 1],
+  y: [1, 1],
+  n: [2, 2],
+  q: [2, 2],
+  i: [4, 4],
+  u: [4, 4],
+  h: [4, 4],
+  x: [8, 8],
+  t: [8, 8],
+  d: [8, 8],
+  s: [1, 0],
+  o: [1, 0],
+  g: [1, 0],
 };
 
 const cache = new Map<string, TypeInfo>();
@@ -48,7 +71,8 @@ export function parseType(str: string): TypeInfo {
   const hit = cache.get(str);
   if (hit) return hit;
   const [info, end] = parseAt(str, 0, 0);
-  if (end !== str.length) throw new GVariantError(`invalid type string '${str}': trailing characters at ${end}`, { type: str });
+  if (end !== str.length)
+    throw new GVariantError(`invalid type string '${str}': trailing characters at ${end}`, { type: str });
   return info;
 }
 
@@ -103,14 +127,18 @@ function parseAt(s: string, pos: number, depth: number, keep = true): [TypeInfo,
     }
     case '{': {
       const key = parseAt(s, pos + 1, depth + 1, keep);
-      if (key[0].kind !== 'basic') throw new GVariantError(`invalid type string '${s}': dict entry key must be a basic type`, { type: s });
+      if (key[0].kind !== 'basic')
+        throw new GVariantError(`invalid type string '${s}': dict entry key must be a basic type`, { type: s });
       const value = parseAt(s, key[1], depth + 1, keep);
-      if (s[value[1]] !== '}') throw new GVariantError(`invalid type string '${s}': dict entry must have exactly two members`, { type: s });
+      if (s[value[1]] !== '}')
+        throw new GVariantError(`invalid type string '${s}': dict entry must have exactly two members`, { type: s });
       return [intern(tupleInfo('dictEntry', s.slice(pos, value[1] + 1), [key[0], value[0]])), value[1] + 1];
     }
     default:
       throw new GVariantError(
-        c === undefined ? `invalid type string '${s}': unexpected end` : `invalid type string '${s}': unexpected '${c}' at ${pos}`,
+        c === undefined
+          ? `invalid type string '${s}': unexpected end`
+          : `invalid type string '${s}': unexpected '${c}' at ${pos}`,
         { type: s },
       );
   }
@@ -142,7 +170,8 @@ export function typeDepth(info: TypeInfo): number {
   if (hit !== undefined) return hit;
   let d = 1;
   if (info.kind === 'array' || info.kind === 'maybe') d = 1 + typeDepth(info.element);
-  else if (info.kind === 'tuple' || info.kind === 'dictEntry') for (const m of info.members) d = Math.max(d, 1 + typeDepth(m));
+  else if (info.kind === 'tuple' || info.kind === 'dictEntry')
+    for (const m of info.members) d = Math.max(d, 1 + typeDepth(m));
   depthCache.set(info, d);
   return d;
 }

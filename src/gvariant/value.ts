@@ -43,7 +43,11 @@ export function lookup(dict: readonly (readonly [string, Variant])[], key: strin
 }
 
 /** Looks a key up and checks the variant's type; undefined when absent or of another type. */
-export function lookupTyped<T extends GValue>(dict: readonly (readonly [string, Variant])[], key: string, type: string): T | undefined {
+export function lookupTyped<T extends GValue>(
+  dict: readonly (readonly [string, Variant])[],
+  key: string,
+  type: string,
+): T | undefined {
   const hit = lookup(dict, key);
   return hit && hit.type === type ? (hit.value as T) : undefined;
 }

@@ -40,13 +40,26 @@ function unescapeValue(raw: string, inList: boolean): string {
     }
     const n = raw[++i] as string;
     switch (n) {
-      case 's': out += ' '; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case '\\': out += '\\'; break;
-      case ';': out += inList ? '\u0000;' : '\\;'; break; // marker, resolved by getList
-      default: out += '\\' + n;
+      case 's':
+        out += ' ';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case ';':
+        out += inList ? '\u0000;' : '\\;';
+        break; // marker, resolved by getList
+      default:
+        out += '\\' + n;
     }
   }
   return out;
@@ -62,14 +75,19 @@ export function parseKeyFile(text: string): KeyFile {
     const t = line.trim();
     if (t === '' || t.startsWith('#')) continue;
     if (t.startsWith('[')) {
-      if (!t.endsWith(']') || t.length < 3) throw new KeyFileSyntaxError(`line ${i + 1}: malformed group header '${t.slice(0, 80)}'`, i + 1);
+      if (!t.endsWith(']') || t.length < 3)
+        throw new KeyFileSyntaxError(`line ${i + 1}: malformed group header '${t.slice(0, 80)}'`, i + 1);
       const name = t.slice(1, -1);
       current = groups.get(name) ?? new Map<string, string>();
       groups.set(name, current);
       continue;
     }
     const eq = line.indexOf('=');
-    if (eq <= 0 || current === null) throw new KeyFileSyntaxError(`line ${i + 1}: expected 'key=value' inside a [group], got '${t.slice(0, 80)}'`, i + 1);
+    if (eq <= 0 || current === null)
+      throw new KeyFileSyntaxError(
+        `line ${i + 1}: expected 'key=value' inside a [group], got '${t.slice(0, 80)}'`,
+        i + 1,
+      );
     const key = line.slice(0, eq).trim();
     if (key === '') throw new KeyFileSyntaxError(`line ${i + 1}: empty key`, i + 1);
     // Blanks after the `=` are dropped (write `\s` to keep a leading space); trailing ones are kept, as GLib does.
@@ -123,6 +141,8 @@ export function escapeValue(v: string): string {
  * Prints groups of key/value pairs as GKeyFile text (the reverse of parseKeyFile for the values it accepts):
  * `[group]` then `key=value` lines, a blank line between groups, a final newline.
  */
-export function printKeyFile(groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, string]>]>): string {
+export function printKeyFile(
+  groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, string]>]>,
+): string {
   return groups.map(([g, kv]) => `[${g}]\n` + kv.map(([k, v]) => `${k}=${escapeValue(v)}\n`).join('')).join('\n');
 }

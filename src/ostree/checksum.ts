@@ -13,7 +13,10 @@ export function isChecksum(s: string): boolean {
 
 /** Throws CorruptError naming `what` unless `s` is a valid checksum string. */
 export function validateChecksum(s: string, what = 'checksum'): string {
-  if (!HEX64.test(s)) throw new CorruptError(`invalid ${what} '${s.slice(0, 80)}': expected 64 lowercase hex characters`, { checksum: s });
+  if (!HEX64.test(s))
+    throw new CorruptError(`invalid ${what} '${s.slice(0, 80)}': expected 64 lowercase hex characters`, {
+      checksum: s,
+    });
   return s;
 }
 

@@ -42,9 +42,17 @@ export function encodeCommit(c: Commit): Uint8Array {
 export function decodeCommit(bytes: Uint8Array, name = 'commit'): Commit {
   try {
     const [metadata, parent, , subject, body, ts, rootTree, rootMeta] = decode(COMMIT, bytes) as [
-      VarDict, Uint8Array, unknown, string, string, bigint, Uint8Array, Uint8Array,
+      VarDict,
+      Uint8Array,
+      unknown,
+      string,
+      string,
+      bigint,
+      Uint8Array,
+      Uint8Array,
     ];
-    if (parent.length !== 0 && parent.length !== 32) throw new CorruptError(`parent checksum has ${parent.length} bytes`);
+    if (parent.length !== 0 && parent.length !== 32)
+      throw new CorruptError(`parent checksum has ${parent.length} bytes`);
     return {
       metadata,
       parent: parent.length ? checksumFromBytes(parent) : null,

@@ -29,7 +29,8 @@ export function isSymlink(f: FileInfo): boolean {
 /** ostree_validate_structureof_file_mode plus the rdev and symlink checks readers apply. */
 export function validateFileInfo(f: FileInfo, rdev = 0): void {
   const type = f.mode & S_IFMT;
-  if (type !== S_IFREG && type !== S_IFLNK) throw new CorruptError(`invalid file mode 0${f.mode.toString(8)}: not a regular file or symlink`);
+  if (type !== S_IFREG && type !== S_IFLNK)
+    throw new CorruptError(`invalid file mode 0${f.mode.toString(8)}: not a regular file or symlink`);
   if ((f.mode & ~(S_IFMT | 0o7777)) !== 0) throw new CorruptError(`invalid file mode 0${f.mode.toString(8)}`);
   if (rdev !== 0) throw new CorruptError(`invalid rdev ${rdev} in file header`);
   if (type === S_IFLNK && f.symlinkTarget === '') throw new CorruptError('symlink with an empty target');
@@ -46,8 +47,14 @@ function encodeHeader(f: FileInfo, size: number | null): Uint8Array {
   const fixed = size === null ? 16 : 24;
   const type = size === null ? FILE_HEADER : ARCHIVE_HEADER;
   const target = f.symlinkTarget === '' ? EMPTY : utf8.encode(f.symlinkTarget);
-  if (target.length && (target.includes(0) || !f.symlinkTarget.isWellFormed())) return lengthPrefixedGeneric(type, f, fixed);
-  const xattrs = f.xattrs.length ? encode(XATTRS, f.xattrs.map(([k, v]) => [k, v])) : EMPTY;
+  if (target.length && (target.includes(0) || !f.symlinkTarget.isWellFormed()))
+    return lengthPrefixedGeneric(type, f, fixed);
+  const xattrs = f.xattrs.length
+    ? encode(
+        XATTRS,
+        f.xattrs.map(([k, v]) => [k, v]),
+      )
+    : EMPTY;
   const body = fixed + target.length + 1 + xattrs.length;
   const w = offsetWidth(body, 1);
   const out = new Uint8Array(8 + body + w);
@@ -70,7 +77,12 @@ function encodeHeader(f: FileInfo, size: number | null): Uint8Array {
 /** The generic encoder's version of encodeHeader (only for values it refuses, so it throws its error). */
 function lengthPrefixedGeneric(type: string, f: FileInfo, fixed: number): Uint8Array {
   const xattrs = f.xattrs.map(([k, v]) => [k, v]);
-  const h = encode(type, fixed === 24 ? [0n, swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs] : [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs]);
+  const h = encode(
+    type,
+    fixed === 24
+      ? [0n, swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs]
+      : [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrs],
+  );
   const out = new Uint8Array(8 + h.length);
   new DataView(out.buffer).setUint32(0, h.length, false);
   out.set(h, 8);
@@ -111,14 +123,22 @@ export function parseArchiveHeader(head: Uint8Array, total: number): ParsedArchi
     return null;
   }
   const len = new DataView(head.buffer, head.byteOffset, 8).getUint32(0, false);
-  if (len === 0 || len > MAX_FILE_HEADER || 8 + len > total) throw new CorruptError(`archive header length ${len} is invalid for an object of ${total} bytes`);
+  if (len === 0 || len > MAX_FILE_HEADER || 8 + len > total)
+    throw new CorruptError(`archive header length ${len} is invalid for an object of ${total} bytes`);
   if (head.length < 8 + len) return null;
   const v = head.subarray(8, 8 + len);
   const fields = noXattrsArchiveHeader(v) ?? decodeArchiveFields(v);
-  const info: FileInfo = { uid: fields.uid, gid: fields.gid, mode: fields.mode, symlinkTarget: fields.target, xattrs: fields.xattrs };
+  const info: FileInfo = {
+    uid: fields.uid,
+    gid: fields.gid,
+    mode: fields.mode,
+    symlinkTarget: fields.target,
+    xattrs: fields.xattrs,
+  };
   validateFileInfo(info, fields.rdev);
   const realSize = fields.size;
-  if (realSize > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptError(`archive header size ${realSize} is too large`);
+  if (realSize > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new CorruptError(`archive header size ${realSize} is too large`);
   if (isSymlink(info) && realSize !== 0n) throw new CorruptError('symlink with a non-zero size');
   return { info, size: Number(realSize), payloadOffset: 8 + len };
 }
@@ -135,7 +155,15 @@ interface ArchiveFields {
 
 /** ARCHIVE_HEADER through the generic (strict, normal-form) decoder; values in host order. */
 function decodeArchiveFields(v: Uint8Array): ArchiveFields {
-  const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, v) as [bigint, number, number, number, number, string, Array<[Uint8Array, Uint8Array]>];
+  const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, v) as [
+    bigint,
+    number,
+    number,
+    number,
+    number,
+    string,
+    Array<[Uint8Array, Uint8Array]>,
+  ];
   return { size: swap64(size), uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), rdev, target, xattrs };
 }
 
@@ -161,5 +189,13 @@ function noXattrsArchiveHeader(v: Uint8Array): ArchiveFields | null {
     }
   }
   const d = new DataView(v.buffer, v.byteOffset, 24);
-  return { size: d.getBigUint64(0, false), uid: d.getUint32(8, false), gid: d.getUint32(12, false), mode: d.getUint32(16, false), rdev: d.getUint32(20, false), target, xattrs: [] };
+  return {
+    size: d.getBigUint64(0, false),
+    uid: d.getUint32(8, false),
+    gid: d.getUint32(12, false),
+    mode: d.getUint32(16, false),
+    rdev: d.getUint32(20, false),
+    target,
+    xattrs: [],
+  };
 }

@@ -50,14 +50,21 @@ export function encodeDirTree(t: DirTree): Uint8Array {
 /** Parses and validates a dirtree. @throws CorruptError naming the object and the bad entry. */
 export function decodeDirTree(bytes: Uint8Array, name = 'dirtree'): DirTree {
   try {
-    const [files, dirs] = decode(DIRTREE, bytes) as [Array<[string, Uint8Array]>, Array<[string, Uint8Array, Uint8Array]>];
+    const [files, dirs] = decode(DIRTREE, bytes) as [
+      Array<[string, Uint8Array]>,
+      Array<[string, Uint8Array, Uint8Array]>,
+    ];
     const check = (n: string) => {
       if (!isValidFilename(n)) throw new CorruptError(`invalid file name '${n}'`);
       return n;
     };
     return {
       files: files.map(([n, c]) => ({ name: check(n), checksum: checksumFromBytes(c, `checksum of '${n}'`) })),
-      dirs: dirs.map(([n, t, m]) => ({ name: check(n), tree: checksumFromBytes(t, `dirtree of '${n}'`), meta: checksumFromBytes(m, `dirmeta of '${n}'`) })),
+      dirs: dirs.map(([n, t, m]) => ({
+        name: check(n),
+        tree: checksumFromBytes(t, `dirtree of '${n}'`),
+        meta: checksumFromBytes(m, `dirmeta of '${n}'`),
+      })),
     };
   } catch (e) {
     throw new CorruptError(`${name}.dirtree: ${(e as Error).message}`, { object: name, type: 'dirtree' });
@@ -72,9 +79,15 @@ export function encodeDirMeta(m: DirMeta): Uint8Array {
 /** Parses and validates a dirmeta. @throws CorruptError. */
 export function decodeDirMeta(bytes: Uint8Array, name = 'dirmeta'): DirMeta {
   try {
-    const [uid, gid, mode, xattrs] = decode(DIRMETA, bytes) as [number, number, number, Array<[Uint8Array, Uint8Array]>];
+    const [uid, gid, mode, xattrs] = decode(DIRMETA, bytes) as [
+      number,
+      number,
+      number,
+      Array<[Uint8Array, Uint8Array]>,
+    ];
     const m = swap32(mode);
-    if ((m & S_IFMT) !== S_IFDIR || (m & ~(S_IFMT | 0o7777)) !== 0) throw new CorruptError(`invalid directory mode 0${m.toString(8)}`);
+    if ((m & S_IFMT) !== S_IFDIR || (m & ~(S_IFMT | 0o7777)) !== 0)
+      throw new CorruptError(`invalid directory mode 0${m.toString(8)}`);
     return { uid: swap32(uid), gid: swap32(gid), mode: m, xattrs };
   } catch (e) {
     throw new CorruptError(`${name}.dirmeta: ${(e as Error).message}`, { object: name, type: 'dirmeta' });

@@ -7,7 +7,14 @@ import { validateChecksum } from './checksum.js';
 export type ObjectType = 'file' | 'dirtree' | 'dirmeta' | 'commit' | 'tombstone-commit' | 'commitmeta';
 export type MetadataType = Exclude<ObjectType, 'file'>;
 
-export const OBJECT_TYPES: readonly ObjectType[] = ['file', 'dirtree', 'dirmeta', 'commit', 'tombstone-commit', 'commitmeta'];
+export const OBJECT_TYPES: readonly ObjectType[] = [
+  'file',
+  'dirtree',
+  'dirmeta',
+  'commit',
+  'tombstone-commit',
+  'commitmeta',
+];
 
 export function isMetadataType(t: ObjectType): t is MetadataType {
   return t !== 'file';

@@ -32,12 +32,19 @@ export function locate(base: string, rel: string): string {
 export function verifyMetadata(checksum: string, type: ObjectType, bytes: Uint8Array, location: string): Uint8Array {
   const actual = sha256Hex(bytes);
   if (actual !== checksum)
-    throw new CorruptError(`${checksum}.${type} (${location}): content does not match its name (it hashes to ${actual})`, { checksum, type, path: location });
+    throw new CorruptError(
+      `${checksum}.${type} (${location}): content does not match its name (it hashes to ${actual})`,
+      { checksum, type, path: location },
+    );
   return bytes;
 }
 
 export function missingObject(checksum: string, type: ObjectType, location: string): NotFoundError {
-  return new NotFoundError(`object ${checksum}.${type} is missing (${location})`, { checksum, type, path: location }, 'ENOOBJECT');
+  return new NotFoundError(
+    `object ${checksum}.${type} is missing (${location})`,
+    { checksum, type, path: location },
+    'ENOOBJECT',
+  );
 }
 
 /**
@@ -89,15 +96,26 @@ export class ArchiveSource implements ObjectSource {
     if (this.transport.readSmall) {
       const r = await this.transport.readSmall(rel, MAX_METADATA_SIZE, o);
       if (r === null) return null;
-      if ('size' in r) throw new CorruptError(`${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte metadata limit`, { path: locate(this.location, rel) });
+      if ('size' in r)
+        throw new CorruptError(
+          `${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte metadata limit`,
+          { path: locate(this.location, rel) },
+        );
       return r.data;
     }
     const b = await this.transport.read(rel, o);
-    if (b && b.length > MAX_METADATA_SIZE) throw new CorruptError(`${what} (${locate(this.location, rel)}) is over the metadata size limit`, { path: locate(this.location, rel) });
+    if (b && b.length > MAX_METADATA_SIZE)
+      throw new CorruptError(`${what} (${locate(this.location, rel)}) is over the metadata size limit`, {
+        path: locate(this.location, rel),
+      });
     return b;
   }
 
-  async readMetadata(checksum: string, type: Exclude<MetadataType, 'commitmeta'>, opts?: ReadOptions): Promise<Uint8Array> {
+  async readMetadata(
+    checksum: string,
+    type: Exclude<MetadataType, 'commitmeta'>,
+    opts?: ReadOptions,
+  ): Promise<Uint8Array> {
     validateChecksum(checksum);
     const rel = this.rel(checksum, type);
     const loc = locate(this.location, rel);
@@ -118,7 +136,10 @@ export class ArchiveSource implements ObjectSource {
     const location = locate(this.location, rel);
     const limit = opts.smallLimit ?? SMALL_OBJECT_LIMIT;
     if (this.transport.readSmall) {
-      const r = await this.transport.readSmall(rel, limit, { priority: 'content', ...(opts.signal ? { signal: opts.signal } : {}) });
+      const r = await this.transport.readSmall(rel, limit, {
+        priority: 'content',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       if (r === null) throw missingObject(checksum, 'file', location);
       if ('data' in r) return wholeObject(checksum, location, r.data, opts.deferVerify ?? false);
     }
@@ -130,7 +151,14 @@ export class ArchiveSource implements ObjectSource {
    * whole) or more than `limit` bytes arrived (large: the caller gets a ContentObject whose `pipe` takes over the
    * running stream, the buffered prefix first). The transport waits on our sink's promises, so nothing piles up.
    */
-  private readStreamed(checksum: string, rel: string, location: string, limit: number, signal: AbortSignal | undefined, deferVerify: boolean): Promise<ContentObject> {
+  private readStreamed(
+    checksum: string,
+    rel: string,
+    location: string,
+    limit: number,
+    signal: AbortSignal | undefined,
+    deferVerify: boolean,
+  ): Promise<ContentObject> {
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -157,7 +185,11 @@ export class ArchiveSource implements ObjectSource {
         write(chunk) {
           total += chunk.length;
           if (total > bound)
-            throw contentMismatch(checksum, location, `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes can compress to`);
+            throw contentMismatch(
+              checksum,
+              location,
+              `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes can compress to`,
+            );
           if (target) return target.write(chunk);
           buffered.push(chunk);
           bufLen += chunk.length;
@@ -196,7 +228,14 @@ export class ArchiveSource implements ObjectSource {
           unlink();
           if (n === null) return reject(missingObject(checksum, 'file', location));
           try {
-            resolve(await wholeObject(checksum, location, buffered.length === 1 ? (buffered[0] as Uint8Array) : Buffer.concat(buffered), deferVerify));
+            resolve(
+              await wholeObject(
+                checksum,
+                location,
+                buffered.length === 1 ? (buffered[0] as Uint8Array) : Buffer.concat(buffered),
+                deferVerify,
+              ),
+            );
           } catch (e) {
             reject(e);
           }
@@ -250,7 +289,8 @@ export class ArchiveSource implements ObjectSource {
             } catch (e) {
               v?.destroy();
               ac.abort();
-              if (ac.signal.aborted && !(e instanceof CorruptError) && (signal?.aborted || pipeSignal?.aborted)) throw new InterruptedError();
+              if (ac.signal.aborted && !(e instanceof CorruptError) && (signal?.aborted || pipeSignal?.aborted))
+                throw new InterruptedError();
               throw e;
             } finally {
               pipeSignal?.removeEventListener('abort', onPipeAbort);
@@ -280,7 +320,12 @@ export class ArchiveSource implements ObjectSource {
 }
 
 /** A small object read whole: verified now (or, with `deferVerify`, only its header parsed), handed out as `data`. */
-async function wholeObject(checksum: string, location: string, bytes: Uint8Array, deferVerify = false): Promise<ContentObject> {
+async function wholeObject(
+  checksum: string,
+  location: string,
+  bytes: Uint8Array,
+  deferVerify = false,
+): Promise<ContentObject> {
   let h: ParsedArchiveHeader;
   if (deferVerify) {
     let p: ParsedArchiveHeader | null;

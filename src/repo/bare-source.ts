@@ -18,8 +18,25 @@ import { BARE_USER_META } from '../ostree/formats.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { MAX_METADATA_SIZE, missingObject, verifyMetadata } from './archive-source.js';
 import { contentMismatch, RawVerifier, verifyRaw } from './content-verify.js';
-import { checkAborted, FsTransport, isENOENT, notRegularFile, openError, readWhole, SOURCE_OPEN_FLAGS, streamHandle } from '../transport/local.js';
-import { SMALL_OBJECT_LIMIT, type ByteSink, type ContentObject, type LocalLayout, type ObjectSource, type ReadContentOptions, type ReadOptions } from './source.js';
+import {
+  checkAborted,
+  FsTransport,
+  isENOENT,
+  notRegularFile,
+  openError,
+  readWhole,
+  SOURCE_OPEN_FLAGS,
+  streamHandle,
+} from '../transport/local.js';
+import {
+  SMALL_OBJECT_LIMIT,
+  type ByteSink,
+  type ContentObject,
+  type LocalLayout,
+  type ObjectSource,
+  type ReadContentOptions,
+  type ReadOptions,
+} from './source.js';
 import { openXattrReader, type XattrReader } from './xattr.js';
 
 export type BareMode = 'bare' | 'bare-user' | 'bare-user-only';
@@ -61,13 +78,22 @@ export class BareSource implements ObjectSource {
     }
   }
 
-  async readMetadata(checksum: string, type: Exclude<MetadataType, 'commitmeta'>, opts?: ReadOptions): Promise<Uint8Array> {
+  async readMetadata(
+    checksum: string,
+    type: Exclude<MetadataType, 'commitmeta'>,
+    opts?: ReadOptions,
+  ): Promise<Uint8Array> {
     validateChecksum(checksum);
     const rel = objectPath(checksum, type, this.mode);
     const loc = path.join(this.repoPath, rel);
     const r = await this.files.readSmall(rel, MAX_METADATA_SIZE, opts);
     if (r === null) throw missingObject(checksum, type, loc);
-    if ('size' in r) throw new CorruptError(`${checksum}.${type} (${loc}) is ${r.size} bytes, over the metadata size limit`, { checksum, type, path: loc });
+    if ('size' in r)
+      throw new CorruptError(`${checksum}.${type} (${loc}) is ${r.size} bytes, over the metadata size limit`, {
+        checksum,
+        type,
+        path: loc,
+      });
     return verifyMetadata(checksum, type, r.data, loc);
   }
 
@@ -76,7 +102,11 @@ export class BareSource implements ObjectSource {
     const rel = objectPath(commit, 'commitmeta', this.mode);
     const r = await this.files.readSmall(rel, MAX_METADATA_SIZE, opts);
     if (r === null) return null;
-    if ('size' in r) throw new CorruptError(`${commit}.commitmeta is over the metadata size limit`, { checksum: commit, type: 'commitmeta' });
+    if ('size' in r)
+      throw new CorruptError(`${commit}.commitmeta is over the metadata size limit`, {
+        checksum: commit,
+        type: 'commitmeta',
+      });
     return r.data;
   }
 
@@ -100,7 +130,8 @@ export class BareSource implements ObjectSource {
       let info: FileInfo;
       let payloadSize = st.size;
       if (this.mode === 'bare-user-only') info = { uid: 0, gid: 0, mode: st.mode, symlinkTarget: '', xattrs: [] };
-      else if (this.mode === 'bare') info = { uid: st.uid, gid: st.gid, mode: st.mode, symlinkTarget: '', xattrs: await this.fileXattrs(location) };
+      else if (this.mode === 'bare')
+        info = { uid: st.uid, gid: st.gid, mode: st.mode, symlinkTarget: '', xattrs: await this.fileXattrs(location) };
       else {
         info = await this.bareUserInfo(checksum, location);
         if ((info.mode & S_IFMT) === S_IFLNK) {
@@ -160,7 +191,12 @@ export class BareSource implements ObjectSource {
     const meta = await (this.xattrs as XattrReader).get(location, 'user.ostreemeta');
     if (!meta) throw contentMismatch(checksum, location, 'bare-user object without a user.ostreemeta xattr');
     try {
-      const [uid, gid, mode, xattrs] = decode(BARE_USER_META, meta) as [number, number, number, Array<[Uint8Array, Uint8Array]>];
+      const [uid, gid, mode, xattrs] = decode(BARE_USER_META, meta) as [
+        number,
+        number,
+        number,
+        Array<[Uint8Array, Uint8Array]>,
+      ];
       return { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), symlinkTarget: '', xattrs };
     } catch (e) {
       throw contentMismatch(checksum, location, `bad user.ostreemeta: ${(e as Error).message}`);

@@ -17,7 +17,8 @@ export function parseRepoConfig(text: string, where = 'config'): RepoConfig {
   try {
     return parseKeyFile(text);
   } catch (e) {
-    if (e instanceof KeyFileSyntaxError) throw new CorruptError(`${where}: ${e.message}`, { path: where, line: e.line });
+    if (e instanceof KeyFileSyntaxError)
+      throw new CorruptError(`${where}: ${e.message}`, { path: where, line: e.line });
     throw e;
   }
 }

@@ -8,7 +8,13 @@ import { createHash, type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { CorruptError } from '../errors.js';
-import { contentStreamHeader, isSymlink, parseArchiveHeader, type FileInfo, type ParsedArchiveHeader } from '../ostree/content.js';
+import {
+  contentStreamHeader,
+  isSymlink,
+  parseArchiveHeader,
+  type FileInfo,
+  type ParsedArchiveHeader,
+} from '../ostree/content.js';
 
 const inflateRawAsync = promisify(zlib.inflateRaw) as (buf: Uint8Array, opts: zlib.ZlibOptions) => Promise<Buffer>;
 
@@ -32,7 +38,8 @@ export function contentChecksum(info: FileInfo, ...payload: Uint8Array[]): strin
 /** @throws CorruptError unless `info` + `payload` hash to `checksum`. */
 export function verifyRaw(checksum: string, info: FileInfo, payload: Uint8Array, location: string): void {
   const actual = contentChecksum(info, payload);
-  if (actual !== checksum) throw contentMismatch(checksum, location, `content does not match its name (it hashes to ${actual})`);
+  if (actual !== checksum)
+    throw contentMismatch(checksum, location, `content does not match its name (it hashes to ${actual})`);
 }
 
 /** Streaming check of a raw payload (bare repos): feed chunks, then `finish()`. */
@@ -52,7 +59,8 @@ export class RawVerifier {
   }
   update(chunk: Uint8Array): void {
     this.n += chunk.length;
-    if (this.n > this.size) throw contentMismatch(this.checksum, this.location, `file grew while it was read (more than ${this.size} bytes)`);
+    if (this.n > this.size)
+      throw contentMismatch(this.checksum, this.location, `file grew while it was read (more than ${this.size} bytes)`);
     this.hash.update(chunk);
   }
   reset(): void {
@@ -60,9 +68,11 @@ export class RawVerifier {
     this.n = 0;
   }
   finish(): void {
-    if (this.n !== this.size) throw contentMismatch(this.checksum, this.location, `read ${this.n} bytes, expected ${this.size}`);
+    if (this.n !== this.size)
+      throw contentMismatch(this.checksum, this.location, `read ${this.n} bytes, expected ${this.size}`);
     const actual = this.hash.digest('hex');
-    if (actual !== this.checksum) throw contentMismatch(this.checksum, this.location, `content does not match its name (it hashes to ${actual})`);
+    if (actual !== this.checksum)
+      throw contentMismatch(this.checksum, this.location, `content does not match its name (it hashes to ${actual})`);
   }
 }
 
@@ -83,12 +93,16 @@ export async function verifyFilez(checksum: string, bytes: Uint8Array, location:
   if (isSymlink(h.info) || (h.size === 0 && payload.length === 0)) plain = new Uint8Array(0);
   else {
     try {
-      plain = await inflateRawAsync(payload, { maxOutputLength: h.size + 1, chunkSize: Math.max(16384, Math.min(h.size + 1, 4 << 20)) });
+      plain = await inflateRawAsync(payload, {
+        maxOutputLength: h.size + 1,
+        chunkSize: Math.max(16384, Math.min(h.size + 1, 4 << 20)),
+      });
     } catch (e) {
       throw contentMismatch(checksum, location, `compressed payload is corrupt (${(e as Error).message})`);
     }
   }
-  if (plain.length !== h.size) throw contentMismatch(checksum, location, `payload inflates to ${plain.length} bytes, the header says ${h.size}`);
+  if (plain.length !== h.size)
+    throw contentMismatch(checksum, location, `payload inflates to ${plain.length} bytes, the header says ${h.size}`);
   verifyRaw(checksum, h.info, plain, location);
   return h;
 }
@@ -150,7 +164,11 @@ export class FilezVerifier {
     inf.on('data', (d: Buffer) => {
       this.out += d.length;
       if (this.out > (this.header as ParsedArchiveHeader).size) {
-        this.failed ??= contentMismatch(this.checksum, this.location, `payload inflates to more than the ${(this.header as ParsedArchiveHeader).size} bytes the header says`);
+        this.failed ??= contentMismatch(
+          this.checksum,
+          this.location,
+          `payload inflates to more than the ${(this.header as ParsedArchiveHeader).size} bytes the header says`,
+        );
         inf.destroy();
         return;
       }
@@ -204,9 +222,15 @@ export class FilezVerifier {
       } else inf.destroy();
     }
     if (this.failed) throw this.failed;
-    if (this.out !== h.size) throw contentMismatch(this.checksum, this.location, `payload inflates to ${this.out} bytes, the header says ${h.size}`);
+    if (this.out !== h.size)
+      throw contentMismatch(
+        this.checksum,
+        this.location,
+        `payload inflates to ${this.out} bytes, the header says ${h.size}`,
+      );
     const actual = (this.hash as Hash).digest('hex');
-    if (actual !== this.checksum) throw contentMismatch(this.checksum, this.location, `content does not match its name (it hashes to ${actual})`);
+    if (actual !== this.checksum)
+      throw contentMismatch(this.checksum, this.location, `content does not match its name (it hashes to ${actual})`);
     return h;
   }
 

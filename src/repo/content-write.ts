@@ -48,12 +48,17 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
   const type: ObjectType = 'file';
   const name = `${obj.checksum}.file`;
   if (obj.data) {
-    if (obj.format === 'filez' && obj.unverified) return stageUnverifiedFilez(t, obj.checksum, obj.data, obj.location, signal);
+    if (obj.format === 'filez' && obj.unverified)
+      return stageUnverifiedFilez(t, obj.checksum, obj.data, obj.location, signal);
     if (obj.unverified) throw new Error(`${name}: unverified ${obj.format} object`);
     if (obj.format === 'filez') return t.stageBytes(obj.checksum, type, [obj.data]);
     const header = archiveHeader(obj.info, obj.size);
     if (isSymlink(obj.info)) return t.stageBytes(obj.checksum, type, [header]);
-    const z = await deflateRawAsync(obj.data, { level: t.level, memLevel: DEFLATE_MEM_LEVEL, chunkSize: Math.max(16384, Math.min(obj.data.length + 1024, 4 << 20)) });
+    const z = await deflateRawAsync(obj.data, {
+      level: t.level,
+      memLevel: DEFLATE_MEM_LEVEL,
+      chunkSize: Math.max(16384, Math.min(obj.data.length + 1024, 4 << 20)),
+    });
     checkAborted(signal);
     return t.stageBytes(obj.checksum, type, [header, z]);
   }
@@ -71,7 +76,8 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
     await out.finish();
     await fh.close();
     fh = null;
-    if (obj.format === 'raw' && out.size === 0) throw contentMismatch(obj.checksum, obj.location, 'nothing was written');
+    if (obj.format === 'raw' && out.size === 0)
+      throw contentMismatch(obj.checksum, obj.location, 'nothing was written');
     if (obj.unverified) {
       if (obj.format !== 'filez') throw new Error(`${name}: unverified ${obj.format} object`);
       await checkFilezFile(t, obj.checksum, tmp, final, obj.location);
@@ -92,7 +98,13 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
  * name only if it matches `checksum`; anything the worker declines is verified here (verifyFilez, the definitive
  * check and error message) before it is staged.
  */
-async function stageUnverifiedFilez(t: ContentTarget, checksum: string, data: Uint8Array, location: string, signal?: AbortSignal): Promise<number> {
+async function stageUnverifiedFilez(
+  t: ContentTarget,
+  checksum: string,
+  data: Uint8Array,
+  location: string,
+  signal?: AbortSignal,
+): Promise<number> {
   const pool = t.startPool();
   const name = `${checksum}.file`;
   if (pool) {
@@ -115,7 +127,13 @@ async function stageUnverifiedFilez(t: ContentTarget, checksum: string, data: Ui
  * it and renames it to `final` only if it matches; anything the worker declines is checked here with a
  * FilezVerifier (the definitive check and error message) before the rename.
  */
-async function checkFilezFile(t: ContentTarget, checksum: string, tmp: string, final: string, location: string): Promise<void> {
+async function checkFilezFile(
+  t: ContentTarget,
+  checksum: string,
+  tmp: string,
+  final: string,
+  location: string,
+): Promise<void> {
   const pool = t.startPool();
   if (pool) {
     const r = await pool.run({ kind: 'check', checksum, src: tmp, final });
@@ -241,7 +259,8 @@ class FileSink implements ByteSink {
 
   write(chunk: Uint8Array): Promise<void> {
     const at = this.pos;
-    if (at + chunk.length > this.limit) return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
+    if (at + chunk.length > this.limit)
+      return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
     this.pos += chunk.length;
     this.size = Math.max(this.size, this.pos);
     const p = this.chain.then(async () => {

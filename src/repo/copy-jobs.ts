@@ -66,6 +66,7 @@ export interface JobError {
 }
 
 /** ok: staged (`bytes` written, or renames done); fallback: declined, the caller takes the general path; error: IO failure. */
-export type JobResult = { readonly ok: true; readonly bytes: number } | { readonly fallback: string } | { readonly error: JobError };
+export type JobResult =
+  { readonly ok: true; readonly bytes: number } | { readonly fallback: string } | { readonly error: JobError };
 
 export type JobResultMessage = JobResult & { readonly id: number };

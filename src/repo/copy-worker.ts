@@ -13,8 +13,23 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { archiveHeader, contentStreamHeader, parseArchiveHeader, type FileInfo, type ParsedArchiveHeader } from '../ostree/content.js';
-import { DEFLATE_MEM_LEVEL, type CheckJob, type CopyJob, type FilezJob, type JobMessage, type JobResultMessage, type RenameJob, type WriteJob } from './copy-jobs.js';
+import {
+  archiveHeader,
+  contentStreamHeader,
+  parseArchiveHeader,
+  type FileInfo,
+  type ParsedArchiveHeader,
+} from '../ostree/content.js';
+import {
+  DEFLATE_MEM_LEVEL,
+  type CheckJob,
+  type CopyJob,
+  type FilezJob,
+  type JobMessage,
+  type JobResultMessage,
+  type RenameJob,
+  type WriteJob,
+} from './copy-jobs.js';
 import { incompressible } from './incompressible.js';
 import { filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
 import { zrun } from './zlib-raw.js';
@@ -28,7 +43,13 @@ const Z = zlib.constants;
 // object sizes (no fresh multi-MiB allocation, page faults and munmap per object).
 const CHUNK = 1 << 20;
 const IN = Buffer.allocUnsafe(CHUNK);
-const plain = (uid: number, gid: number, mode: number, symlinkTarget = ''): FileInfo => ({ uid, gid, mode, symlinkTarget, xattrs: [] });
+const plain = (uid: number, gid: number, mode: number, symlinkTarget = ''): FileInfo => ({
+  uid,
+  gid,
+  mode,
+  symlinkTarget,
+  xattrs: [],
+});
 
 /** The archive header at the start of `buf`, or null when it is not one the checker can take (the caller falls back). */
 function parseArchive(buf: Uint8Array, total: number): ParsedArchiveHeader | null {
@@ -66,7 +87,13 @@ function readFull(fd: number, buf: Uint8Array, len: number, pos: number): number
 }
 
 /** Finishes a tmp file: rename when good, else unlink and the given fallback. */
-function commit(job: Id & { tmp: string; final: string }, out: number, good: boolean, bytes: number, why = ''): JobResultMessage {
+function commit(
+  job: Id & { tmp: string; final: string },
+  out: number,
+  good: boolean,
+  bytes: number,
+  why = '',
+): JobResultMessage {
   fs.closeSync(out);
   if (!good) {
     try {
@@ -127,7 +154,8 @@ function bare(job: CopyJob & Id): JobResultMessage {
   try {
     fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP')
+      return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
     let st: fs.Stats;
     let target: string;
     try {
@@ -154,12 +182,17 @@ function bare(job: CopyJob & Id): JobResultMessage {
       if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback(job, 'mismatch');
       const level = job.level > 0 && incompressible(data) ? 0 : job.level;
       const d = getDeflater(level);
-      if (!d) return writeStaged(job, [archiveHeader(info, size), zlib.deflateRawSync(data, { level, memLevel: DEFLATE_MEM_LEVEL })]);
+      if (!d)
+        return writeStaged(job, [
+          archiveHeader(info, size),
+          zlib.deflateRawSync(data, { level, memLevel: DEFLATE_MEM_LEVEL }),
+        ]);
       const o = (out = openTmp(job));
       const head = archiveHeader(info, size);
       writeAll(o, head);
       let bytes = head.length;
-      if (!zrun(d.z, Z.Z_FINISH, data, OUT, (b) => void (writeAll(o, b), (bytes += b.length)))) return commit(job, o, false, 0, 'deflate');
+      if (!zrun(d.z, Z.Z_FINISH, data, OUT, (b) => void (writeAll(o, b), (bytes += b.length))))
+        return commit(job, o, false, 0, 'deflate');
       return commit(job, o, true, bytes);
     }
     const d = getDeflater(job.level);
@@ -181,7 +214,8 @@ function bare(job: CopyJob & Id): JobResultMessage {
       const part = IN.subarray(0, n);
       hash.update(part);
       const last = pos >= size;
-      if (job.level > 0 && !setLevel(d, incompressible(part) ? 0 : job.level, w)) return commit(job, o, false, 0, 'deflate');
+      if (job.level > 0 && !setLevel(d, incompressible(part) ? 0 : job.level, w))
+        return commit(job, o, false, 0, 'deflate');
       if (!zrun(d.z, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, w)) return commit(job, o, false, 0, 'deflate');
       if (last) break;
       n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
@@ -195,7 +229,11 @@ function bare(job: CopyJob & Id): JobResultMessage {
 }
 
 /** The first part of a .filez in IN, its header parsed and its check set up, or a fallback result. */
-function startFilez(job: Id & { checksum: string }, fd: number, size: number): { n: number; h: ParsedArchiveHeader; c: FilezCheck } | JobResultMessage {
+function startFilez(
+  job: Id & { checksum: string },
+  fd: number,
+  size: number,
+): { n: number; h: ParsedArchiveHeader; c: FilezCheck } | JobResultMessage {
   const n = readFull(fd, IN, Math.min(size, CHUNK), 0);
   if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
   const h = parseArchive(IN.subarray(0, n), size);

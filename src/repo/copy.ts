@@ -62,7 +62,12 @@ export function defaultConcurrency(): number {
 }
 
 /** Copies a commit and everything it reaches into `stager`. See CopyOptions. */
-export async function copyCommit(src: ObjectSource, stager: Staging, commit: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyCommit(
+  src: ObjectSource,
+  stager: Staging,
+  commit: string,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   const ac = new AbortController();
   const userSignal = opts.signal;
   const onUserAbort = () => ac.abort(userSignal?.reason);
@@ -222,7 +227,8 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
     await stagedSrc?.close();
   }
   if (failure !== null) {
-    if (userSignal?.aborted && !(failure instanceof CorruptError)) throw new InterruptedError('interrupted', { commit });
+    if (userSignal?.aborted && !(failure instanceof CorruptError))
+      throw new InterruptedError('interrupted', { commit });
     throw failure;
   }
   emit(true, true);
@@ -234,8 +240,17 @@ export async function copyCommit(src: ObjectSource, stager: Staging, commit: str
  * are re-hashed like any others; a local copy that is missing or corrupt falls back to `src`. Detached metadata is
  * read locally only for a commit the destination already has (a new commit gets the source's).
  */
-function preferLocalMetadata(src: ObjectSource, stager: Staging, dest: () => ObjectSource, staged: () => ObjectSource): ObjectSource {
-  const local = async <T>(checksum: string, type: ObjectType, read: (s: ObjectSource) => Promise<T>): Promise<{ v: T } | null> => {
+function preferLocalMetadata(
+  src: ObjectSource,
+  stager: Staging,
+  dest: () => ObjectSource,
+  staged: () => ObjectSource,
+): ObjectSource {
+  const local = async <T>(
+    checksum: string,
+    type: ObjectType,
+    read: (s: ObjectSource) => Promise<T>,
+  ): Promise<{ v: T } | null> => {
     try {
       if (await stager.inDestination(checksum, type)) return { v: await read(dest()) };
       if (await stager.has(checksum, type)) return { v: await read(staged()) };

@@ -1,7 +1,11 @@
 /** Bounded concurrency over a list. */
 
 /** Runs `fn` over `items` with at most `limit` at once; the first error stops new work and is thrown. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed: unknown = null;
   const worker = async () => {

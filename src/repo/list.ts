@@ -54,7 +54,12 @@ export async function* listObjects(repoPath: string): AsyncGenerator<LooseObject
  * Reads one object through `objects` and checks it against its name (content: inflated and hashed; metadata:
  * hashed; `.commitmeta`: must be a normal-form `a{sv}`). @throws CorruptError / NotFoundError.
  */
-export async function verifyObject(objects: ObjectSource, checksum: string, type: ObjectType, signal?: AbortSignal): Promise<void> {
+export async function verifyObject(
+  objects: ObjectSource,
+  checksum: string,
+  type: ObjectType,
+  signal?: AbortSignal,
+): Promise<void> {
   switch (type) {
     case 'file': {
       const o = await objects.readContent(checksum, signal ? { signal } : {});

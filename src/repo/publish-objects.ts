@@ -21,7 +21,10 @@ import { workerError, writeError } from './write-error.js';
 export const publishFaults: { beforeRename: ((from: string, to: string) => void) | null } = { beforeRename: null };
 
 /** Publish order: content, then the trees, then detached metadata, commits last. */
-const PUBLISH_ORDER: readonly ObjectType[][] = [['file', 'dirmeta', 'dirtree'], ['commitmeta', 'commit', 'tombstone-commit']];
+const PUBLISH_ORDER: readonly ObjectType[][] = [
+  ['file', 'dirmeta', 'dirtree'],
+  ['commitmeta', 'commit', 'tombstone-commit'],
+];
 
 export interface PublishTarget {
   readonly repoPath: string;
@@ -45,7 +48,8 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
   const total = index.staged.size;
   let done = 0;
   if (total === 0) return 0;
-  if (t.sync) await t.sync.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type)));
+  if (t.sync)
+    await t.sync.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type)));
   for (const group of PUBLISH_ORDER) {
     checkAborted(opts.signal);
     const names = [...index.staged].filter(([, ty]) => group.includes(ty));

@@ -33,7 +33,11 @@ export function isValidCollectionId(cid: string): boolean {
 
 /** @throws UsageError (code EBADREF) unless `ref` is a valid ref name. */
 export function validateRef(ref: string): string {
-  if (!isValidRef(ref)) throw new UsageError(`invalid ref name '${ref}': segments must match [A-Za-z0-9_][-._A-Za-z0-9_]* (no empty, '.' or '..' segments, no leading '/')`, { ref, code: 'EBADREF' });
+  if (!isValidRef(ref))
+    throw new UsageError(
+      `invalid ref name '${ref}': segments must match [A-Za-z0-9_][-._A-Za-z0-9_]* (no empty, '.' or '..' segments, no leading '/')`,
+      { ref, code: 'EBADREF' },
+    );
   return ref;
 }
 
@@ -44,10 +48,15 @@ export function refPath(loc: RefLocation): string {
     case 'heads':
       return `refs/heads/${loc.ref}`;
     case 'remotes':
-      if (!isValidRemoteName(loc.remote)) throw new UsageError(`invalid remote name '${loc.remote}'`, { remote: loc.remote, code: 'EBADREF' });
+      if (!isValidRemoteName(loc.remote))
+        throw new UsageError(`invalid remote name '${loc.remote}'`, { remote: loc.remote, code: 'EBADREF' });
       return `refs/remotes/${loc.remote}/${loc.ref}`;
     case 'mirrors':
-      if (!isValidCollectionId(loc.collectionId)) throw new UsageError(`invalid collection ID '${loc.collectionId}'`, { collectionId: loc.collectionId, code: 'EBADREF' });
+      if (!isValidCollectionId(loc.collectionId))
+        throw new UsageError(`invalid collection ID '${loc.collectionId}'`, {
+          collectionId: loc.collectionId,
+          code: 'EBADREF',
+        });
       return `refs/mirrors/${loc.collectionId}/${loc.ref}`;
   }
 }
@@ -56,6 +65,7 @@ export function refPath(loc: RefLocation): string {
 export function refFile(repoPath: string, rel: string): string {
   const refsDir = path.resolve(repoPath, 'refs');
   const abs = path.resolve(repoPath, rel);
-  if (!abs.startsWith(refsDir + path.sep)) throw new UsageError(`ref path '${rel}' lies outside refs/`, { path: rel, code: 'EBADREF' });
+  if (!abs.startsWith(refsDir + path.sep))
+    throw new UsageError(`ref path '${rel}' lies outside refs/`, { path: rel, code: 'EBADREF' });
   return abs;
 }

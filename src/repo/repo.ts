@@ -25,7 +25,16 @@ export type SourceMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 export const ARCHIVE_CONFIG = '[core]\nrepo_version=1\nmode=archive-z2\n';
 
 /** Directories of a new repo (format.md §1.2), `objects` last: its existence means "the repo is complete". */
-export const REPO_DIRS = ['tmp', 'extensions', 'state', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'objects'] as const;
+export const REPO_DIRS = [
+  'tmp',
+  'extensions',
+  'state',
+  'refs',
+  'refs/heads',
+  'refs/mirrors',
+  'refs/remotes',
+  'objects',
+] as const;
 
 const MODES: Readonly<Record<string, SourceMode>> = {
   archive: 'archive',
@@ -64,16 +73,25 @@ export class Repo {
     const cfgPath = path.join(abs, 'config');
     // A regular file, not followed if a symlink, at most 1 MiB (a config swapped for /dev/zero must not be read forever).
     const bytes = await readLocalFile(cfgPath, 1 << 20);
-    if (!bytes) throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
+    if (!bytes)
+      throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no config file`, { path: abs }, 'ENOREPO');
     const text = Buffer.from(bytes).toString('utf8');
     const config = parseRepoConfig(text, cfgPath);
     const modeText = config.get('core', 'mode') ?? 'bare';
     const mode = MODES[modeText];
-    if (!mode) throw new UnsupportedError(`the repo '${abs}' has mode '${modeText}', which sideload cannot read (supported: archive, archive-z2, bare, bare-user, bare-user-only)`, { path: abs, mode: modeText });
+    if (!mode)
+      throw new UnsupportedError(
+        `the repo '${abs}' has mode '${modeText}', which sideload cannot read (supported: archive, archive-z2, bare, bare-user, bare-user-only)`,
+        { path: abs, mode: modeText },
+      );
     try {
       if (!(await fs.stat(path.join(abs, 'objects'))).isDirectory()) throw new Error('not a directory');
     } catch {
-      throw new NotFoundError(`'${repoPath}' is not an ostree repo: it has no objects/ directory`, { path: abs }, 'ENOREPO');
+      throw new NotFoundError(
+        `'${repoPath}' is not an ostree repo: it has no objects/ directory`,
+        { path: abs },
+        'ENOREPO',
+      );
     }
     return new Repo(abs, mode, config);
   }
@@ -165,8 +183,10 @@ export class Repo {
           if (slash < 0) continue;
           const ns = name.slice(0, slash);
           const ref = name.slice(slash + 1);
-          if (k === 'remotes' && isValidRemoteName(ns) && isValidRef(ref)) out.push({ location: { kind: 'remotes', remote: ns, ref }, checksum });
-          if (k === 'mirrors' && isValidCollectionId(ns) && isValidRef(ref)) out.push({ location: { kind: 'mirrors', collectionId: ns, ref }, checksum });
+          if (k === 'remotes' && isValidRemoteName(ns) && isValidRef(ref))
+            out.push({ location: { kind: 'remotes', remote: ns, ref }, checksum });
+          if (k === 'mirrors' && isValidCollectionId(ns) && isValidRef(ref))
+            out.push({ location: { kind: 'mirrors', collectionId: ns, ref }, checksum });
         }
       }
     }
@@ -209,7 +229,11 @@ export class Repo {
         continue;
       }
       if (st.isSymbolicLink() || !st.isDirectory())
-        throw new SideloadError('EBADREF', `'${path.relative(this.path, cur)}' is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to write a ref through it`, { path: cur });
+        throw new SideloadError(
+          'EBADREF',
+          `'${path.relative(this.path, cur)}' is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to write a ref through it`,
+          { path: cur },
+        );
     }
   }
 
@@ -284,7 +308,10 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   }
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
-    throw new UnsupportedError(`the existing repo '${abs}' is in ${repo.mode} mode; sideload writes only archive repos (pick another --destination-repo)`, { path: abs, mode: repo.mode });
+    throw new UnsupportedError(
+      `the existing repo '${abs}' is in ${repo.mode} mode; sideload writes only archive repos (pick another --destination-repo)`,
+      { path: abs, mode: repo.mode },
+    );
   // Repos made by other tools may lack some directories; a read-only drive needs tmp/ (format.md §11.6).
   for (const d of REPO_DIRS) await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 }).catch(() => {});
   return repo;
@@ -297,7 +324,10 @@ export async function openObjectSource(repo: string | Repo): Promise<ObjectSourc
 }
 
 /** An archive repo's objects through a transport (a local directory or an HTTP(S) URL; src/transport/). */
-export async function openArchiveSource(transport: TransportLike | string, opts: { ownsTransport?: boolean } = {}): Promise<ObjectSource> {
+export async function openArchiveSource(
+  transport: TransportLike | string,
+  opts: { ownsTransport?: boolean } = {},
+): Promise<ObjectSource> {
   if (typeof transport === 'string') return new ArchiveSource(new FsTransport(transport));
   return new ArchiveSource(transport, opts);
 }
@@ -311,7 +341,10 @@ async function openSourceForMode(repoPath: string, mode: SourceMode): Promise<Ob
 
 /** Writes `data` to `file` through a temp file in the same directory and a rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, fsync: boolean): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
     await fh.chmod(0o644); // whatever the umask
@@ -350,7 +383,11 @@ export async function fsyncDir(dir: string): Promise<void> {
  * (`.DS_Store`, temp files) and symlinks are skipped. A file that does not hold a checksum raises CorruptError, or
  * with `lenient` (reading a source or a drive under verification) is skipped, as is a directory that cannot be read.
  */
-export async function listRefFiles(dir: string, opts: { readonly lenient?: boolean } = {}, prefix = ''): Promise<Array<[string, string]>> {
+export async function listRefFiles(
+  dir: string,
+  opts: { readonly lenient?: boolean } = {},
+  prefix = '',
+): Promise<Array<[string, string]>> {
   // Synchronous reads: a Flathub-size repo has 5,000 ref files in 10,000 directories, and a thread-pool round trip
   // per file and directory cost more than the reads (bench: create from a 5,000-ref upstream, CPU 1.7-2.6 -> ~1.2 s
   // together with the summary-metadata change).

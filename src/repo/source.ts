@@ -85,7 +85,9 @@ export interface ObjectSource {
 }
 
 /** The methods a decorator may replace. */
-export type SourceOverrides = Partial<Pick<ObjectSource, 'hasObject' | 'readMetadata' | 'readCommitMeta' | 'readContent' | 'close'>>;
+export type SourceOverrides = Partial<
+  Pick<ObjectSource, 'hasObject' | 'readMetadata' | 'readCommitMeta' | 'readContent' | 'close'>
+>;
 
 /**
  * `src` with some methods replaced (`over`); the rest forward to `src`. `localLayout` is not forwarded: a decorated

@@ -22,7 +22,12 @@ export async function stagePlainFile(t: PlainFileTarget, name: string, bytes: Ui
 }
 
 /** Stages a directory of files (`files` + `extra` text files); returns its path relative to the repo. */
-export async function stagePlainTree(t: PlainFileTarget, rel: string, files: ReadonlyMap<string, Uint8Array>, extra: Readonly<Record<string, string>>): Promise<string> {
+export async function stagePlainTree(
+  t: PlainFileTarget,
+  rel: string,
+  files: ReadonlyMap<string, Uint8Array>,
+  extra: Readonly<Record<string, string>>,
+): Promise<string> {
   const dir = path.posix.join(t.filesDir, 'trees', safeRel(rel));
   await mkdirWorldReadable(path.join(t.repoPath, dir));
   for (const [name, bytes] of files) await writePlain(t, path.posix.join(dir, safeRel(name)), bytes);

@@ -83,7 +83,9 @@ export class StagedIndex {
 
   /** Forget that an object is in the destination (it was found corrupt and will be replaced). */
   forgetDestination(checksum: string, type: ObjectType): void {
-    void this.destDirs.get(checksum.slice(0, 2))?.then((s) => s.delete(path.basename(objectPath(checksum, type, 'archive'))));
+    void this.destDirs
+      .get(checksum.slice(0, 2))
+      ?.then((s) => s.delete(path.basename(objectPath(checksum, type, 'archive'))));
   }
 
   /** A staged object `name` (`<checksum>.<type>`) was moved to `to` in the destination. */

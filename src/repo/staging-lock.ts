@@ -54,7 +54,11 @@ export async function acquireLock(repoPath: string): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, repoPath, LOCK_FILE);
     }
     const pid = liveHolder(await fs.readFile(file, 'utf8').catch(() => ''));
-    if (pid !== null) throw new SideloadError('ELOCKED', `another sideload process (pid ${pid}) is writing to ${repoPath}`, { path: repoPath, pid });
+    if (pid !== null)
+      throw new SideloadError('ELOCKED', `another sideload process (pid ${pid}) is writing to ${repoPath}`, {
+        path: repoPath,
+        pid,
+      });
     await fs.rm(file, { force: true }); // stale lock
   }
   throw new SideloadError('ELOCKED', `cannot lock ${file}`, { path: repoPath });

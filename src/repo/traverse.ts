@@ -46,7 +46,13 @@ export interface WalkOptions {
 export const MAX_TREE_DEPTH = 256;
 
 /** A dirtree nested deeper than MAX_TREE_DEPTH. */
-export function treeTooDeep(commit: string, ref: string | undefined, dirPath: string, depth: number, tree: string): CorruptError {
+export function treeTooDeep(
+  commit: string,
+  ref: string | undefined,
+  dirPath: string,
+  depth: number,
+  tree: string,
+): CorruptError {
   const shown = dirPath.length > 120 ? `${dirPath.slice(0, 60)}…${dirPath.slice(-60)}` : dirPath;
   return new CorruptError(
     `${ref ? `'${ref}' (commit ${commit})` : `commit ${commit}`}: directory '${shown}' is nested ${depth} levels deep, past ostree's limit of ${MAX_TREE_DEPTH} (OSTREE_MAX_RECURSION): flatpak cannot install it`,
@@ -107,7 +113,11 @@ interface DirTask {
 }
 
 /** Walks everything reachable from `commit`. See WalkOptions. @throws CorruptError / NotFoundError naming the object. */
-export async function* walkCommit(src: ObjectSource, commit: string, opts: WalkOptions = {}): AsyncGenerator<WalkEntry, void, undefined> {
+export async function* walkCommit(
+  src: ObjectSource,
+  commit: string,
+  opts: WalkOptions = {},
+): AsyncGenerator<WalkEntry, void, undefined> {
   const subpaths = normalizeSubpaths(opts.subpaths);
   const tolerate = opts.tolerateMissing ?? false;
   const contentLast = opts.contentLast ?? true;

@@ -15,7 +15,17 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { FilezJob, Job, JobResult, JobResultMessage, JobMessage } from './copy-jobs.js';
 import { SMALL_OBJECT_LIMIT } from './source.js';
 
-export { DEFLATE_MEM_LEVEL, type LocalLayout, type Job, type JobResult, type CopyJob, type WriteJob, type RenameJob, type FilezJob, type CheckJob } from './copy-jobs.js';
+export {
+  DEFLATE_MEM_LEVEL,
+  type LocalLayout,
+  type Job,
+  type JobResult,
+  type CopyJob,
+  type WriteJob,
+  type RenameJob,
+  type FilezJob,
+  type CheckJob,
+} from './copy-jobs.js';
 
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCES ? './copy-worker.ts' : './copy-worker.js', import.meta.url);
@@ -133,7 +143,10 @@ export class CopyWorkerPool {
 
   private acquireSlot(): Promise<SharedArrayBuffer> {
     if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
-    this.slots ??= Array.from({ length: Math.max(8, SLOTS_PER_WORKER * this.workers.length) }, () => new SharedArrayBuffer(FILEZ_SLOT_SIZE));
+    this.slots ??= Array.from(
+      { length: Math.max(8, SLOTS_PER_WORKER * this.workers.length) },
+      () => new SharedArrayBuffer(FILEZ_SLOT_SIZE),
+    );
     const free = this.slots.pop();
     if (free) return Promise.resolve(free);
     return new Promise((resolve, reject) => this.slotWaiters.push({ resolve, reject }));
@@ -154,7 +167,14 @@ export class CopyWorkerPool {
       for (const s of this.workers)
         if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
       if (!best) return;
-      const n = Math.max(1, Math.min(CopyWorkerPool.BATCH, CopyWorkerPool.DEPTH - best.busy.size, Math.ceil(this.queue.length / this.workers.length)));
+      const n = Math.max(
+        1,
+        Math.min(
+          CopyWorkerPool.BATCH,
+          CopyWorkerPool.DEPTH - best.busy.size,
+          Math.ceil(this.queue.length / this.workers.length),
+        ),
+      );
       const batch = this.queue.splice(0, n);
       if (best.busy.size === 0) best.w.ref();
       for (const p of batch) best.busy.set(p.job.id, p);

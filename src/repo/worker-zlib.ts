@@ -17,7 +17,6 @@ const EMPTY = Buffer.alloc(0);
 let inflater: zlib.InflateRaw | null = null;
 const deflaters = new Map<number, Deflater>();
 
-
 export interface Deflater {
   readonly z: zlib.DeflateRaw;
   level: number;

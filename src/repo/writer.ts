@@ -76,7 +76,8 @@ export class Staging {
     this.fsync = opts.fsync ?? true;
     this.level = opts.compressionLevel ?? 6;
     this.workerCount = opts.workers ?? defaultWorkers();
-    if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new UsageError(`compression level ${this.level} is not in 0..9`);
+    if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9)
+      throw new UsageError(`compression level ${this.level} is not in 0..9`);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
     this.sync = this.fsync ? new StagingSync(this.dir, opts.earlySyncBytes) : null;
     this.target = {
@@ -137,11 +138,18 @@ export class Staging {
    * Stages a metadata object (byte for byte). `checksum` null = compute it; otherwise the bytes must hash to it.
    * @returns the checksum. Already staged or present objects are left alone.
    */
-  async writeMetadata(type: Exclude<MetadataType, 'commitmeta'>, checksum: string | null, bytes: Uint8Array): Promise<string> {
+  async writeMetadata(
+    type: Exclude<MetadataType, 'commitmeta'>,
+    checksum: string | null,
+    bytes: Uint8Array,
+  ): Promise<string> {
     this.check();
     const actual = sha256Hex(bytes);
     if (checksum !== null && actual !== checksum)
-      throw new CorruptError(`${checksum}.${type}: content does not match its name (it hashes to ${actual})`, { checksum, type });
+      throw new CorruptError(`${checksum}.${type}: content does not match its name (it hashes to ${actual})`, {
+        checksum,
+        type,
+      });
     if (await this.has(actual, type)) return actual;
     await this.stageBytes(actual, type, [bytes]);
     return actual;
@@ -155,7 +163,9 @@ export class Staging {
     this.check();
     validateChecksum(commit);
     if (await this.inDestination(commit, 'commitmeta')) {
-      const cur = await fs.readFile(path.join(this.repo.path, objectPath(commit, 'commitmeta', 'archive'))).catch(() => null);
+      const cur = await fs
+        .readFile(path.join(this.repo.path, objectPath(commit, 'commitmeta', 'archive')))
+        .catch(() => null);
       if (cur && Buffer.compare(cur, bytes) === 0) return false;
     }
     await this.stageBytes(commit, 'commitmeta', [bytes]);
@@ -243,7 +253,11 @@ export class Staging {
   }
 
   /** Stages a directory of files (`files` + `extra` text files) for publish.ts; returns its path relative to the repo. */
-  async stageTree(rel: string, files: ReadonlyMap<string, Uint8Array>, extra: Readonly<Record<string, string>> = {}): Promise<string> {
+  async stageTree(
+    rel: string,
+    files: ReadonlyMap<string, Uint8Array>,
+    extra: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     this.check();
     return stagePlainTree(this.plainFiles(), rel, files, extra);
   }
@@ -258,7 +272,11 @@ export class Staging {
     if (this.index.isStaged(checksum, 'commit')) {
       const bytes = new Uint8Array(await fs.readFile(this.index.stagedPath(checksum, 'commit')));
       const actual = sha256Hex(bytes);
-      if (actual !== checksum) throw new CorruptError(`${checksum}.commit (staged): content does not match its name`, { checksum, type: 'commit' });
+      if (actual !== checksum)
+        throw new CorruptError(`${checksum}.commit (staged): content does not match its name`, {
+          checksum,
+          type: 'commit',
+        });
       return { commit: decodeCommit(bytes, checksum), bytes };
     }
     return this.repo.readCommit(checksum);
@@ -268,7 +286,9 @@ export class Staging {
    * Moves every staged object into `<repo>/objects/`: content and trees first, detached metadata and commits last,
    * with a filesystem sync before each group becomes visible and directory syncs after (unless `fsync: false`).
    */
-  async publish(opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<PublishResult> {
+  async publish(
+    opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<PublishResult> {
     this.check();
     return { objects: await publishStaged(this.target, opts) };
   }
@@ -290,7 +310,8 @@ export class Staging {
     if (this.closed) return;
     this.closed = true;
     await this.pool?.close();
-    if (!opts.keepFiles) await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
+    if (!opts.keepFiles)
+      await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
     await releaseLock(this.repo.path);
   }
 }

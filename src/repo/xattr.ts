@@ -40,7 +40,12 @@ function loadNative(): NapiXattr | Error {
 function wrap(path: string, e: unknown): Error {
   const err = new Error(`cannot read xattrs of ${path}: ${(e as Error).message}`) as NodeJS.ErrnoException;
   const code = (e as NodeJS.ErrnoException).code;
-  err.code = code === 'ENOENT' || /No such file/i.test((e as Error).message) ? 'ENOENT' : /not supported/i.test((e as Error).message) ? 'ENOTSUP' : 'EXATTR';
+  err.code =
+    code === 'ENOENT' || /No such file/i.test((e as Error).message)
+      ? 'ENOENT'
+      : /not supported/i.test((e as Error).message)
+        ? 'ENOTSUP'
+        : 'EXATTR';
   return err;
 }
 

@@ -7,7 +7,15 @@
 import zlib from 'node:zlib';
 
 interface NativeHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
   params?(level: number, strategy: number): void;
 }
 
@@ -52,7 +60,13 @@ export function rawStream<Z extends RawStream>(z: Z): Z | null {
  * Runs zlib synchronously over `input` into `out`, handing each filled part of `out` to `sink` (false from sink =
  * stop). @returns false when zlib failed (the stream is then destroyed) or sink refused.
  */
-export function zrun(z: RawStream, flush: number, input: Uint8Array, out: Uint8Array, sink: (b: Uint8Array) => boolean | void): boolean {
+export function zrun(
+  z: RawStream,
+  flush: number,
+  input: Uint8Array,
+  out: Uint8Array,
+  sink: (b: Uint8Array) => boolean | void,
+): boolean {
   const { _handle: h, _writeState: st } = internals(z) as Required<Internals>;
   let off = 0;
   let len = input.length;

@@ -54,9 +54,14 @@ function keyLines(text: string): string[] {
 }
 
 function decodeBase64Strict(line: string, where: string, n: number): Uint8Array {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new UsageError(`${where}: '${line.slice(0, 20)}…' is not base64`, { path: where });
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line))
+    throw new UsageError(`${where}: '${line.slice(0, 20)}…' is not base64`, { path: where });
   const bytes = new Uint8Array(Buffer.from(line, 'base64'));
-  if (bytes.length !== n) throw new UsageError(`${where}: a key of ${bytes.length} bytes; expected ${n}`, { path: where, length: bytes.length });
+  if (bytes.length !== n)
+    throw new UsageError(`${where}: a key of ${bytes.length} bytes; expected ${n}`, {
+      path: where,
+      length: bytes.length,
+    });
   return bytes;
 }
 
@@ -66,14 +71,18 @@ function decodeBase64Strict(line: string, where: string, n: number): Uint8Array 
  */
 export function loadSecretKey(text: string, where: string): Uint8Array {
   const lines = keyLines(text);
-  if (lines.length !== 1) throw new UsageError(`${where}: expected one base64 ed25519 secret key, found ${lines.length} lines`, { path: where });
+  if (lines.length !== 1)
+    throw new UsageError(`${where}: expected one base64 ed25519 secret key, found ${lines.length} lines`, {
+      path: where,
+    });
   const line = lines[0] as string;
   const raw = new Uint8Array(Buffer.from(line, 'base64'));
   if (raw.length === ED25519_SEED_BYTES) return nacl.sign.keyPair.fromSeed(raw).secretKey;
   const sk = decodeBase64Strict(line, where, ED25519_SECRET_KEY_BYTES);
   // The stored public half must match the seed, or signatures would not verify with the published key.
   const derived = nacl.sign.keyPair.fromSeed(sk.subarray(0, 32)).publicKey;
-  if (!Buffer.from(derived).equals(Buffer.from(sk.subarray(32)))) throw new UsageError(`${where}: the secret key's public half does not match its seed`, { path: where });
+  if (!Buffer.from(derived).equals(Buffer.from(sk.subarray(32))))
+    throw new UsageError(`${where}: the secret key's public half does not match its seed`, { path: where });
   return sk;
 }
 
@@ -89,7 +98,8 @@ export class Ed25519Signer {
   readonly name = 'ed25519';
   readonly metadataKey = KEY.ed25519Sigs;
   constructor(private readonly secretKey: Uint8Array) {
-    if (secretKey.length !== ED25519_SECRET_KEY_BYTES) throw new UsageError(`an ed25519 secret key has ${ED25519_SECRET_KEY_BYTES} bytes, got ${secretKey.length}`, {});
+    if (secretKey.length !== ED25519_SECRET_KEY_BYTES)
+      throw new UsageError(`an ed25519 secret key has ${ED25519_SECRET_KEY_BYTES} bytes, got ${secretKey.length}`, {});
   }
   get publicKey(): Uint8Array {
     return publicKeyOf(this.secretKey);
@@ -113,8 +123,13 @@ export class Ed25519Verifier {
         malformed++;
         continue;
       }
-      for (const k of this.keys) if (k.length === ED25519_PUBLIC_KEY_BYTES && nacl.sign.detached.verify(data, sig, k)) return { valid: true, keyId: b64(k) };
+      for (const k of this.keys)
+        if (k.length === ED25519_PUBLIC_KEY_BYTES && nacl.sign.detached.verify(data, sig, k))
+          return { valid: true, keyId: b64(k) };
     }
-    return { valid: false, reason: `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)${malformed ? ` (${malformed} malformed)` : ''}` };
+    return {
+      valid: false,
+      reason: `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)${malformed ? ` (${malformed} malformed)` : ''}`,
+    };
   }
 }

@@ -60,7 +60,8 @@ export async function signatureKeyIds(signatures: readonly Uint8Array[]): Promis
   const ids = new Set<string>();
   for (const s of signatures) {
     try {
-      for (const id of (await openpgp.readSignature({ binarySignature: s })).getSigningKeyIDs()) ids.add(id.toHex().toUpperCase());
+      for (const id of (await openpgp.readSignature({ binarySignature: s })).getSigningKeyIDs())
+        ids.add(id.toHex().toUpperCase());
     } catch {
       // a malformed signature names no key
     }
@@ -101,7 +102,11 @@ export class GpgVerifier {
     const ids = await signatureKeyIds(signatures);
     const held = new Set(this.keys.flatMap((k) => k.getKeys().map((sub) => sub.getKeyID().toHex().toUpperCase())));
     if (ids.length && !ids.some((id) => held.has(id)))
-      return { valid: false, reason: `signed by GPG key ID ${ids.join(', ')}, which is not among the trusted keys (${this.fingerprints().join(', ')})`, unknownKeyIds: ids };
+      return {
+        valid: false,
+        reason: `signed by GPG key ID ${ids.join(', ')}, which is not among the trusted keys (${this.fingerprints().join(', ')})`,
+        unknownKeyIds: ids,
+      };
     const message = await openpgp.createMessage({ binary: data });
     for (const sigBytes of signatures) {
       try {

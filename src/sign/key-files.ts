@@ -18,18 +18,26 @@ async function readKeyBytes(file: string, option: string): Promise<Buffer> {
   } catch {
     throw new NotFoundError(`key file '${file}' (${option}) cannot be read: it does not exist`, { path: file, option });
   }
-  if (!st.isFile()) throw new UsageError(`key file '${file}' (${option}) is not a regular file`, { path: file, option });
-  if (st.size > MAX_KEY_FILE_BYTES) throw new UsageError(`key file '${file}' (${option}) is ${st.size} bytes: not a key file`, { path: file, option });
+  if (!st.isFile())
+    throw new UsageError(`key file '${file}' (${option}) is not a regular file`, { path: file, option });
+  if (st.size > MAX_KEY_FILE_BYTES)
+    throw new UsageError(`key file '${file}' (${option}) is ${st.size} bytes: not a key file`, { path: file, option });
   try {
     return await fs.readFile(file);
   } catch (e) {
-    throw new UsageError(`key file '${file}' (${option}) cannot be read: ${(e as Error).message}`, { path: file, option });
+    throw new UsageError(`key file '${file}' (${option}) cannot be read: ${(e as Error).message}`, {
+      path: file,
+      option,
+    });
   }
 }
 
 /** Byte lengths of the base64 lines of a text key file (null when it is not such a file). */
 function base64Lengths(text: string): number[] | null {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (!lines.length || !lines.every((l) => /^[A-Za-z0-9+/]+={0,2}$/.test(l))) return null;
   return lines.map((l) => Buffer.from(l, 'base64').length);
 }
@@ -55,7 +63,10 @@ export async function readSecretKeyFile(file: string, option = '--sign-key'): Pr
       { path: file, option },
     );
   if (!lengths && looksOpenPgp(bytes))
-    throw new UsageError(`'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 secret key (sideload keygen)`, { path: file, option });
+    throw new UsageError(
+      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 secret key (sideload keygen)`,
+      { path: file, option },
+    );
   return loadSecretKey(text, `'${file}' (${option})`);
 }
 
@@ -70,7 +81,10 @@ export async function readPublicKeyFile(file: string, option = '--trusted-key'):
       { path: file, option },
     );
   if (!lengths && looksOpenPgp(bytes))
-    throw new UsageError(`'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import / --upstream-gpg for OpenPGP keys)`, { path: file, option });
+    throw new UsageError(
+      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import / --upstream-gpg for OpenPGP keys)`,
+      { path: file, option },
+    );
   return loadPublicKeys(text, `'${file}' (${option})`);
 }
 
@@ -87,21 +101,33 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   const bytes = new Uint8Array(await readKeyBytes(file, option));
   const lengths = base64Lengths(Buffer.from(bytes).toString('utf8'));
   if (lengths && lengths.every((n) => n === ED25519_PUBLIC_KEY_BYTES || n === ED25519_SECRET_KEY_BYTES))
-    throw new UsageError(`'${file}' (${option}) is an ed25519 key, not an OpenPGP key; ed25519 keys go to --trusted-key / --upstream-key`, { path: file, option });
-  if (!looksOpenPgp(bytes)) throw new UsageError(`'${file}' (${option}) is not an OpenPGP key file (neither a binary keyring nor an armored key)`, { path: file, option });
+    throw new UsageError(
+      `'${file}' (${option}) is an ed25519 key, not an OpenPGP key; ed25519 keys go to --trusted-key / --upstream-key`,
+      { path: file, option },
+    );
+  if (!looksOpenPgp(bytes))
+    throw new UsageError(
+      `'${file}' (${option}) is not an OpenPGP key file (neither a binary keyring nor an armored key)`,
+      { path: file, option },
+    );
   const { GpgVerifier } = await import('./gpg.js');
   let n: number;
   try {
     n = (await GpgVerifier.fromKeyrings([bytes])).fingerprints().length;
   } catch (e) {
-    throw new UsageError(`'${file}' (${option}) is not a readable OpenPGP key file: ${(e as Error).message.replace(/^GPG keyring #1 cannot be read: /, '')}`, { path: file, option });
+    throw new UsageError(
+      `'${file}' (${option}) is not a readable OpenPGP key file: ${(e as Error).message.replace(/^GPG keyring #1 cannot be read: /, '')}`,
+      { path: file, option },
+    );
   }
   if (n === 0) throw new UsageError(`'${file}' (${option}) holds no OpenPGP key`, { path: file, option });
   return bytes;
 }
 
 /** Key files named on the command line for a source, read and typed: OpenPGP keyrings and ed25519 public keys. */
-export async function loadExtraKeys(extra: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] } | undefined): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
+export async function loadExtraKeys(
+  extra: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] } | undefined,
+): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
   const gpg: Uint8Array[] = [];
   const ed25519: Uint8Array[] = [];
   for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, '--gpg-import'));

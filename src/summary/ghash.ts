@@ -3,7 +3,9 @@
  * built with GVariantDict come out in the same order as ostree's (format.md §3.9). Insert-only model. Pure.
  */
 
-const PRIME_MOD = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139, 524287, 1048573];
+const PRIME_MOD = [
+  1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139, 524287, 1048573,
+];
 const MIN_SHIFT = 3;
 const UNUSED = 0;
 
@@ -36,8 +38,12 @@ export function ghashOrder(keys: readonly string[]): string[] {
     size = 1 << shift;
     mod = PRIME_MOD[shift] as number;
     mask = size - 1;
-    const grownHashes = hashes.concat(new Array<number>(Math.max(0, size - oldSize)).fill(UNUSED)).slice(0, Math.max(size, oldSize));
-    const grownSlots = slots.concat(new Array<string | undefined>(Math.max(0, size - oldSize)).fill(undefined)).slice(0, Math.max(size, oldSize));
+    const grownHashes = hashes
+      .concat(new Array<number>(Math.max(0, size - oldSize)).fill(UNUSED))
+      .slice(0, Math.max(size, oldSize));
+    const grownSlots = slots
+      .concat(new Array<string | undefined>(Math.max(0, size - oldSize)).fill(undefined))
+      .slice(0, Math.max(size, oldSize));
     hashes = grownHashes;
     slots = grownSlots;
     const placed = new Array<boolean>(Math.max(size, oldSize)).fill(false);

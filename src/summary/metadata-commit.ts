@@ -7,7 +7,15 @@ import { lookup, Variant, encode, decode, type VarDict } from '../gvariant/index
 import { swap64 } from '../ostree/endian.js';
 import { encodeCommit, type Commit } from '../ostree/commit.js';
 import { compareBytewise } from '../ostree/dirtree.js';
-import { EMPTY_DIRTREE, KEY, METADATA_REF, REF_MAP, ROOT_DIRMETA, XA_CACHE, XA_SPARSE_CACHE } from '../ostree/formats.js';
+import {
+  EMPTY_DIRTREE,
+  KEY,
+  METADATA_REF,
+  REF_MAP,
+  ROOT_DIRMETA,
+  XA_CACHE,
+  XA_SPARSE_CACHE,
+} from '../ostree/formats.js';
 import { ghashOrderEntries } from './ghash.js';
 import { buildRefMap, type SummaryRef } from './summary.js';
 
@@ -18,7 +26,15 @@ export const SIDELOAD_REFS_KEY = 'sideload.refs';
 export const SIDELOAD_SUBPATHS_KEY = 'sideload.subpaths';
 
 /** Upstream descriptive keys carried into the commit when known (drive.md §4). */
-export const UPSTREAM_KEYS = [KEY.xaTitle, KEY.xaComment, KEY.xaDescription, KEY.xaHomepage, KEY.xaIcon, KEY.xaDefaultBranch, KEY.xaGpgKeys] as const;
+export const UPSTREAM_KEYS = [
+  KEY.xaTitle,
+  KEY.xaComment,
+  KEY.xaDescription,
+  KEY.xaHomepage,
+  KEY.xaIcon,
+  KEY.xaDefaultBranch,
+  KEY.xaGpgKeys,
+] as const;
 
 /** A ref of the collection with the commit metadata that feeds xa.cache. */
 export interface MetadataCommitRef extends SummaryRef {
@@ -54,7 +70,11 @@ function xaCache(refs: readonly MetadataCommitRef[]): Array<[string, [bigint, bi
     const download = lookup(r.commitMetadata, KEY.xaDownloadSize);
     out.push([
       r.ref,
-      [installed?.type === 't' ? (installed.value as bigint) : 0n, download?.type === 't' ? (download.value as bigint) : 0n, meta?.type === 's' ? (meta.value as string) : ''],
+      [
+        installed?.type === 't' ? (installed.value as bigint) : 0n,
+        download?.type === 't' ? (download.value as bigint) : 0n,
+        meta?.type === 's' ? (meta.value as string) : '',
+      ],
     ]);
   }
   return out;
@@ -77,7 +97,8 @@ export function readXaCache(metadata: VarDict): Map<string, XaCacheEntry> {
   const cache = lookup(metadata, KEY.xaCache);
   const inner = cache?.type === 'v' ? (cache.value as Variant) : cache;
   if (inner?.type === XA_CACHE)
-    for (const [ref, [inst, dl, text]] of inner.value as Array<[string, [bigint, bigint, string]]>) out.set(ref, { installedSize: swap64(inst), downloadSize: swap64(dl), metadata: text });
+    for (const [ref, [inst, dl, text]] of inner.value as Array<[string, [bigint, bigint, string]]>)
+      out.set(ref, { installedSize: swap64(inst), downloadSize: swap64(dl), metadata: text });
   return out;
 }
 
@@ -112,7 +133,14 @@ export function buildMetadataCommit(input: MetadataCommitInput): { commit: Commi
   if (sparse.length) entries.push([KEY.xaSparseCache, new Variant(XA_SPARSE_CACHE, sparse)]);
   entries.push([SIDELOAD_REFS_KEY, new Variant(REF_MAP, buildRefMap(refs))]);
   const partial = refs.filter((r) => r.subpaths).sort((a, b) => compareBytewise(a.ref, b.ref));
-  if (partial.length) entries.push([SIDELOAD_SUBPATHS_KEY, new Variant('a{sas}', partial.map((r) => [r.ref, [...(r.subpaths ?? [])]]))]);
+  if (partial.length)
+    entries.push([
+      SIDELOAD_SUBPATHS_KEY,
+      new Variant(
+        'a{sas}',
+        partial.map((r) => [r.ref, [...(r.subpaths ?? [])]]),
+      ),
+    ]);
   entries.push([KEY.collectionBinding, new Variant('s', input.collectionId)]);
   entries.push([KEY.refBinding, new Variant('as', [METADATA_REF])]);
   const commit: Commit = {
@@ -146,14 +174,23 @@ export const ROOT_DIRMETA_BYTES = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
  * Problems that make an ostree-metadata commit disagree with the summary's refs for its collection
  * (an empty list when they agree). `summaryRefs` excludes the ostree-metadata ref.
  */
-export function checkMetadataCommit(commit: Commit, collectionId: string, summaryRefs: readonly SummaryRef[], lastModified?: bigint): string[] {
+export function checkMetadataCommit(
+  commit: Commit,
+  collectionId: string,
+  summaryRefs: readonly SummaryRef[],
+  lastModified?: bigint,
+): string[] {
   const problems: string[] = [];
   const binding = lookup(commit.metadata, KEY.collectionBinding);
-  if (binding?.type !== 's' || binding.value !== collectionId) problems.push(`collection binding is not '${collectionId}'`);
+  if (binding?.type !== 's' || binding.value !== collectionId)
+    problems.push(`collection binding is not '${collectionId}'`);
   const refBinding = lookup(commit.metadata, KEY.refBinding);
-  if (refBinding?.type !== 'as' || JSON.stringify(refBinding.value) !== JSON.stringify([METADATA_REF])) problems.push(`ref binding is not ['${METADATA_REF}']`);
-  if (commit.rootTree !== EMPTY_DIRTREE || commit.rootMeta !== ROOT_DIRMETA) problems.push('root tree is not the empty tree');
-  if (lastModified !== undefined && commit.timestamp !== lastModified) problems.push(`timestamp ${commit.timestamp} differs from the summary's last-modified ${lastModified}`);
+  if (refBinding?.type !== 'as' || JSON.stringify(refBinding.value) !== JSON.stringify([METADATA_REF]))
+    problems.push(`ref binding is not ['${METADATA_REF}']`);
+  if (commit.rootTree !== EMPTY_DIRTREE || commit.rootMeta !== ROOT_DIRMETA)
+    problems.push('root tree is not the empty tree');
+  if (lastModified !== undefined && commit.timestamp !== lastModified)
+    problems.push(`timestamp ${commit.timestamp} differs from the summary's last-modified ${lastModified}`);
   const recorded = lookup(commit.metadata, SIDELOAD_REFS_KEY);
   if (recorded?.type !== REF_MAP) {
     problems.push(`no '${SIDELOAD_REFS_KEY}' map`);
@@ -162,16 +199,25 @@ export function checkMetadataCommit(commit: Commit, collectionId: string, summar
   const expected = Buffer.from(encode(REF_MAP, buildRefMap(summaryRefs.filter((r) => r.ref !== METADATA_REF))));
   const actual = Buffer.from(encode(REF_MAP, recorded.value));
   if (!expected.equals(actual)) {
-    const mine = new Map((decode(REF_MAP, actual) as Array<[string, [bigint, Uint8Array, VarDict]]>).map(([r, [, c]]) => [r, Buffer.from(c).toString('hex')]));
+    const mine = new Map(
+      (decode(REF_MAP, actual) as Array<[string, [bigint, Uint8Array, VarDict]]>).map(([r, [, c]]) => [
+        r,
+        Buffer.from(c).toString('hex'),
+      ]),
+    );
     for (const r of summaryRefs) {
       if (r.ref === METADATA_REF) continue;
       const c = mine.get(r.ref);
       if (c === undefined) problems.push(`'${r.ref}' is in the summary but not in ${SIDELOAD_REFS_KEY}`);
-      else if (c !== r.checksum) problems.push(`'${r.ref}' is ${r.checksum.slice(0, 12)}… in the summary but ${c.slice(0, 12)}… in ${SIDELOAD_REFS_KEY}`);
+      else if (c !== r.checksum)
+        problems.push(
+          `'${r.ref}' is ${r.checksum.slice(0, 12)}… in the summary but ${c.slice(0, 12)}… in ${SIDELOAD_REFS_KEY}`,
+        );
       mine.delete(r.ref);
     }
     for (const r of mine.keys()) problems.push(`'${r}' is in ${SIDELOAD_REFS_KEY} but not in the summary`);
-    if (problems.length === 0) problems.push(`${SIDELOAD_REFS_KEY} differs from the summary's entries (sizes or timestamps)`);
+    if (problems.length === 0)
+      problems.push(`${SIDELOAD_REFS_KEY} differs from the summary's entries (sizes or timestamps)`);
   }
   return problems;
 }

@@ -28,9 +28,17 @@ export interface SummaryIndex {
  */
 export function decodeSummaryIndex(bytes: Uint8Array, name = 'summary.idx'): SummaryIndex {
   try {
-    const [subs, metadata] = decode(SUMMARY_INDEX, bytes) as [Array<[string, [Uint8Array, Uint8Array[], VarDict]]>, VarDict];
+    const [subs, metadata] = decode(SUMMARY_INDEX, bytes) as [
+      Array<[string, [Uint8Array, Uint8Array[], VarDict]]>,
+      VarDict,
+    ];
     return {
-      subsummaries: subs.map(([sub, [digest, history, meta]]) => ({ name: sub, digest: checksumFromBytes(digest, `digest of subsummary '${sub}'`), history, metadata: meta })),
+      subsummaries: subs.map(([sub, [digest, history, meta]]) => ({
+        name: sub,
+        digest: checksumFromBytes(digest, `digest of subsummary '${sub}'`),
+        history,
+        metadata: meta,
+      })),
       metadata,
     };
   } catch (e) {
@@ -40,5 +48,8 @@ export function decodeSummaryIndex(bytes: Uint8Array, name = 'summary.idx'): Sum
 
 /** The `summary.idx` bytes for `index` (entries in the given order; flatpak sorts them by name). */
 export function encodeSummaryIndex(index: SummaryIndex): Uint8Array {
-  return encode(SUMMARY_INDEX, [index.subsummaries.map((s) => [s.name, [checksumToBytes(s.digest), [...s.history], s.metadata]]), index.metadata]);
+  return encode(SUMMARY_INDEX, [
+    index.subsummaries.map((s) => [s.name, [checksumToBytes(s.digest), [...s.history], s.metadata]]),
+    index.metadata,
+  ]);
 }

@@ -40,7 +40,8 @@ const MAX_TS = 253402300799n;
 /** The per-ref metadata of ostree's summary_add_ref_entry, in GVariantDict order. */
 function refEntry(r: SummaryRef): [string, [bigint, Uint8Array, VarDict]] {
   const meta: Array<[string, Variant]> = [];
-  if (r.timestamp >= MIN_TS && r.timestamp <= MAX_TS) meta.push([KEY.commitTimestamp, new Variant('t', swap64(r.timestamp))]);
+  if (r.timestamp >= MIN_TS && r.timestamp <= MAX_TS)
+    meta.push([KEY.commitTimestamp, new Variant('t', swap64(r.timestamp))]);
   if (r.version !== undefined) meta.push([KEY.commitVersion, new Variant('s', r.version)]);
   return [r.ref, [BigInt(r.commitSize), checksumToBytes(r.checksum), ghashOrderEntries(meta)]];
 }
@@ -49,7 +50,8 @@ function refEntry(r: SummaryRef): [string, [bigint, Uint8Array, VarDict]] {
 export function buildRefMap(refs: readonly SummaryRef[]): Array<[string, [bigint, Uint8Array, VarDict]]> {
   const sorted = [...refs].sort((a, b) => compareBytewise(a.ref, b.ref));
   for (let i = 1; i < sorted.length; i++)
-    if ((sorted[i] as SummaryRef).ref === (sorted[i - 1] as SummaryRef).ref) throw new CorruptError(`ref '${(sorted[i] as SummaryRef).ref}' listed twice`);
+    if ((sorted[i] as SummaryRef).ref === (sorted[i - 1] as SummaryRef).ref)
+      throw new CorruptError(`ref '${(sorted[i] as SummaryRef).ref}' listed twice`);
   return sorted.map(refEntry);
 }
 
@@ -67,7 +69,13 @@ export function buildSummary(input: SummaryInput): Uint8Array {
   ];
   const nonEmpty = cids.filter((c) => (input.collections.get(c) ?? []).length > 0);
   if (nonEmpty.length > 0)
-    meta.push([KEY.summaryCollectionMap, new Variant(COLLECTION_MAP, nonEmpty.map((c) => [c, buildRefMap(input.collections.get(c) ?? [])]))]);
+    meta.push([
+      KEY.summaryCollectionMap,
+      new Variant(
+        COLLECTION_MAP,
+        nonEmpty.map((c) => [c, buildRefMap(input.collections.get(c) ?? [])]),
+      ),
+    ]);
   return encode(SUMMARY, [[], ghashOrderEntries(meta)]);
 }
 
@@ -89,7 +97,8 @@ export interface DecodedSummary {
 function decodeRefMap(entries: Array<[string, [bigint, Uint8Array, VarDict]]>, where: string): DecodedRef[] {
   let prev: string | undefined;
   return entries.map(([ref, [size, csum, metadata]]) => {
-    if (prev !== undefined && compareBytewise(prev, ref) >= 0) throw new CorruptError(`${where}: refs not sorted at '${ref}'`);
+    if (prev !== undefined && compareBytewise(prev, ref) >= 0)
+      throw new CorruptError(`${where}: refs not sorted at '${ref}'`);
     prev = ref;
     const ts = lookup(metadata, KEY.commitTimestamp) ?? lookup(metadata, KEY.otTs);
     const version = lookup(metadata, KEY.commitVersion);
@@ -117,7 +126,8 @@ export function decodeSummary(bytes: Uint8Array, name = 'summary'): DecodedSumma
       if (cm.type !== COLLECTION_MAP) throw new CorruptError(`${KEY.summaryCollectionMap} has type '${cm.type}'`);
       let prev: string | undefined;
       for (const [cid, map] of cm.value as Array<[string, Array<[string, [bigint, Uint8Array, VarDict]]>]>) {
-        if (prev !== undefined && compareBytewise(prev, cid) >= 0) throw new CorruptError(`collection-map not sorted at '${cid}'`);
+        if (prev !== undefined && compareBytewise(prev, cid) >= 0)
+          throw new CorruptError(`collection-map not sorted at '${cid}'`);
         prev = cid;
         collectionMap.set(cid, decodeRefMap(map, `collection '${cid}'`));
       }

@@ -73,7 +73,10 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Picks the proxy for a URL from the environment, honouring no_proxy; null for a direct connection. */
 export function proxyFor(url: URL, env: Readonly<Record<string, string | undefined>>): URL | null {
   const get = (k: string) => env[k] ?? env[k.toUpperCase()];
-  const noProxy = (get('no_proxy') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const noProxy = (get('no_proxy') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
   for (const np of noProxy) {
     if (np === '*') return null;
@@ -133,7 +136,10 @@ export class HttpTransport implements TransportLike {
   private readonly baseUrl: URL;
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
   private readonly slots: Slots;
-  private readonly opts: Required<Pick<HttpTransportOptions, 'retries' | 'backoffMs' | 'stallTimeoutMs' | 'timeoutMs' | 'maxRedirects'>> & HttpTransportOptions;
+  private readonly opts: Required<
+    Pick<HttpTransportOptions, 'retries' | 'backoffMs' | 'stallTimeoutMs' | 'timeoutMs' | 'maxRedirects'>
+  > &
+    HttpTransportOptions;
   /** Proxy per origin (the base URL's, and those redirects lead to). */
   private readonly proxies = new Map<string, URL | null>();
   /** Request headers, the same for every request (node:http copies them). */
@@ -143,10 +149,20 @@ export class HttpTransport implements TransportLike {
   constructor(url: string, opts: HttpTransportOptions = {}) {
     this.baseUrl = new URL(url.endsWith('/') ? url : url + '/');
     this.base = this.baseUrl.href.replace(/\/$/, '');
-    this.opts = { retries: 5, backoffMs: 250, stallTimeoutMs: 30_000, timeoutMs: DEFAULT_TIMEOUT_MS, maxRedirects: DEFAULT_MAX_REDIRECTS, ...opts };
+    this.opts = {
+      retries: 5,
+      backoffMs: 250,
+      stallTimeoutMs: 30_000,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+      maxRedirects: DEFAULT_MAX_REDIRECTS,
+      ...opts,
+    };
     const maxSockets = opts.concurrency ?? 8;
     this.slots = new Slots(maxSockets);
-    this.agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets }), 'https:': new https.Agent({ keepAlive: true, maxSockets }) };
+    this.agents = {
+      'http:': new http.Agent({ keepAlive: true, maxSockets }),
+      'https:': new https.Agent({ keepAlive: true, maxSockets }),
+    };
     this.headers = { 'user-agent': 'sideload/0.1 (ostree-compatible)', accept: '*/*', ...(opts.headers ?? {}) };
   }
 
@@ -166,7 +182,11 @@ export class HttpTransport implements TransportLike {
 
   async read(rel: string, opts?: ReadOptions): Promise<Uint8Array | null> {
     const chunks: Uint8Array[] = [];
-    const n = await this.stream(rel, { write: (c) => void chunks.push(c), reset: () => void (chunks.length = 0) }, opts);
+    const n = await this.stream(
+      rel,
+      { write: (c) => void chunks.push(c), reset: () => void (chunks.length = 0) },
+      opts,
+    );
     return n === null ? null : new Uint8Array(Buffer.concat(chunks));
   }
 
@@ -180,7 +200,12 @@ export class HttpTransport implements TransportLike {
     return r === MISSING ? null : (r as number);
   }
 
-  private async withRetries(rel: string, method: 'GET' | 'HEAD', sink: ByteSink | null, opts?: ReadOptions): Promise<number | Missing> {
+  private async withRetries(
+    rel: string,
+    method: 'GET' | 'HEAD',
+    sink: ByteSink | null,
+    opts?: ReadOptions,
+  ): Promise<number | Missing> {
     // The transport's signal and the caller's: each request listens to both (no AbortSignal.any per request, which
     // costs more than the request's own bookkeeping); only a retry's sleep combines them.
     const signals = [this.opts.signal, opts?.signal].filter((s): s is AbortSignal => !!s);
@@ -211,11 +236,23 @@ export class HttpTransport implements TransportLike {
           chain.push(`${r.to.href} (${r.status})`);
           via = ` (redirected to ${chain.join(' → ')})`;
           if (chain.length > this.opts.maxRedirects)
-            throw new NetworkError(`${url.href}: more than ${this.opts.maxRedirects} redirects${via}`, { url: url.href, redirects: chain }, 'EREDIRECT');
+            throw new NetworkError(
+              `${url.href}: more than ${this.opts.maxRedirects} redirects${via}`,
+              { url: url.href, redirects: chain },
+              'EREDIRECT',
+            );
           if (target.protocol === 'https:' && r.to.protocol !== 'https:')
-            throw new NetworkError(`${url.href}: refusing the redirect from https to ${r.to.protocol.replace(/:$/, '')} (${target.href} → ${r.to.href})`, { url: url.href, to: r.to.href }, 'EREDIRECT');
+            throw new NetworkError(
+              `${url.href}: refusing the redirect from https to ${r.to.protocol.replace(/:$/, '')} (${target.href} → ${r.to.href})`,
+              { url: url.href, to: r.to.href },
+              'EREDIRECT',
+            );
           if (r.to.protocol !== 'http:' && r.to.protocol !== 'https:')
-            throw new NetworkError(`${url.href}: redirected to unsupported URL ${r.to.href}`, { url: url.href, to: r.to.href }, 'EREDIRECT');
+            throw new NetworkError(
+              `${url.href}: redirected to unsupported URL ${r.to.href}`,
+              { url: url.href, to: r.to.href },
+              'EREDIRECT',
+            );
           this.opts.onRedirect?.({ path: rel, from: target.href, to: r.to.href, status: r.status });
           target = r.to;
           sink?.reset();
@@ -227,7 +264,10 @@ export class HttpTransport implements TransportLike {
         this.slots.release();
       }
     }
-    throw new NetworkError(`${url.href}: giving up after ${this.opts.retries + 1} attempts: ${lastError}${via}`, { url: url.href, attempts: this.opts.retries + 1 });
+    throw new NetworkError(`${url.href}: giving up after ${this.opts.retries + 1} attempts: ${lastError}${via}`, {
+      url: url.href,
+      attempts: this.opts.retries + 1,
+    });
   }
 
   /**
@@ -251,12 +291,20 @@ export class HttpTransport implements TransportLike {
       const overall = setTimeout(
         () =>
           finish(
-            new NetworkError(`${asked.href}: no complete answer within ${this.opts.timeoutMs} ms (SIDELOAD_HTTP_TIMEOUT_MS)${via}`, { url: asked.href, timeoutMs: this.opts.timeoutMs }, 'ETIMEDOUT'),
+            new NetworkError(
+              `${asked.href}: no complete answer within ${this.opts.timeoutMs} ms (SIDELOAD_HTTP_TIMEOUT_MS)${via}`,
+              { url: asked.href, timeoutMs: this.opts.timeoutMs },
+              'ETIMEDOUT',
+            ),
           ),
         Math.max(0, left),
       );
       const tooBig = (what: string) =>
-        new CorruptError(`${asked.href}: ${what}, over the ${maxBytes}-byte limit for this file${via}`, { url: asked.href, limit: maxBytes }, 'ETOOBIG');
+        new CorruptError(
+          `${asked.href}: ${what}, over the ${maxBytes}-byte limit for this file${via}`,
+          { url: asked.href, limit: maxBytes },
+          'ETOOBIG',
+        );
       /** Body bytes since the stall timer was last pushed back. */
       let sinceArm = 0;
       const finish = (err: Error | null, value?: number | Missing | Redirect) => {
@@ -275,7 +323,14 @@ export class HttpTransport implements TransportLike {
         if (timer) timer.refresh();
         else
           timer = setTimeout(
-            () => finish(new Transient(sinceArm === 0 ? `no data for ${this.opts.stallTimeoutMs} ms` : `only ${sinceArm} bytes in ${this.opts.stallTimeoutMs} ms (less than ${MIN_PROGRESS_BYTES}: stalled)`)),
+            () =>
+              finish(
+                new Transient(
+                  sinceArm === 0
+                    ? `no data for ${this.opts.stallTimeoutMs} ms`
+                    : `only ${sinceArm} bytes in ${this.opts.stallTimeoutMs} ms (less than ${MIN_PROGRESS_BYTES}: stalled)`,
+                ),
+              ),
             this.opts.stallTimeoutMs,
           );
       };
@@ -284,21 +339,39 @@ export class HttpTransport implements TransportLike {
 
       const headers = this.headers;
       const proxy = this.proxyOf(url);
-      const reqOpts: http.RequestOptions = { method, headers, agent: this.agents[url.protocol === 'https:' ? 'https:' : 'http:'] };
+      const reqOpts: http.RequestOptions = {
+        method,
+        headers,
+        agent: this.agents[url.protocol === 'https:' ? 'https:' : 'http:'],
+      };
       let req: http.ClientRequest;
       const lib = url.protocol === 'https:' ? https : http;
       if (proxy && url.protocol === 'http:') {
         // Plain HTTP through a proxy: absolute-form request line to the proxy.
-        req = http.request({ ...reqOpts, host: proxy.hostname, port: proxy.port || 80, path: url.href, headers: { ...headers, host: url.host, ...proxyAuth(proxy) }, agent: undefined });
+        req = http.request({
+          ...reqOpts,
+          host: proxy.hostname,
+          port: proxy.port || 80,
+          path: url.href,
+          headers: { ...headers, host: url.host, ...proxyAuth(proxy) },
+          agent: undefined,
+        });
       } else if (proxy) {
         // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels).
         req = https.request(url, {
           ...reqOpts,
           agent: false,
           createConnection: (_o, cb) => {
-            const connect = http.request({ host: proxy.hostname, port: proxy.port || 80, method: 'CONNECT', path: `${url.hostname}:${url.port || 443}`, headers: proxyAuth(proxy) });
+            const connect = http.request({
+              host: proxy.hostname,
+              port: proxy.port || 80,
+              method: 'CONNECT',
+              path: `${url.hostname}:${url.port || 443}`,
+              headers: proxyAuth(proxy),
+            });
             connect.once('connect', (res, socket) => {
-              if (res.statusCode !== 200) return cb(new Transient(`proxy CONNECT answered ${res.statusCode}`), undefined as never);
+              if (res.statusCode !== 200)
+                return cb(new Transient(`proxy CONNECT answered ${res.statusCode}`), undefined as never);
               cb(null, tls.connect({ socket, servername: url.hostname }));
             });
             connect.once('error', (e) => cb(new Transient(`proxy: ${e.message}`), undefined as never));
@@ -325,13 +398,25 @@ export class HttpTransport implements TransportLike {
           try {
             to = new URL(res.headers.location, url);
           } catch {
-            return finish(new NetworkError(`${asked.href}: redirect to an invalid location '${res.headers.location}'${via}`, { url: asked.href }, 'EREDIRECT'));
+            return finish(
+              new NetworkError(
+                `${asked.href}: redirect to an invalid location '${res.headers.location}'${via}`,
+                { url: asked.href },
+                'EREDIRECT',
+              ),
+            );
           }
           return finish(null, new Redirect(to, status));
         }
         if (status !== 200) {
           res.resume();
-          return finish(new NetworkError(`${asked.href}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + via, { url: asked.href, status }, 'EHTTP'));
+          return finish(
+            new NetworkError(
+              `${asked.href}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + via,
+              { url: asked.href, status },
+              'EHTTP',
+            ),
+          );
         }
         const expected = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : null;
         if (method === 'HEAD' || !sink) {
@@ -339,7 +424,8 @@ export class HttpTransport implements TransportLike {
           return finish(null, expected ?? 0);
         }
         // A declared length over the caller's limit: refused before a byte of the body is read.
-        if (maxBytes !== undefined && expected !== null && expected > maxBytes) return finish(tooBig(`the server declares ${expected} bytes`));
+        if (maxBytes !== undefined && expected !== null && expected > maxBytes)
+          return finish(tooBig(`the server declares ${expected} bytes`));
         let got = 0;
         sinceArm = 0;
         arm();
@@ -378,7 +464,8 @@ export class HttpTransport implements TransportLike {
         res.on('error', (e) => finish(new Transient(e.message)));
         res.on('end', () => {
           if (!res.complete) return finish(new Transient('connection dropped mid-body'));
-          if (expected !== null && got !== expected) return finish(new Transient(`truncated body: ${got} of ${expected} bytes`));
+          if (expected !== null && got !== expected)
+            return finish(new Transient(`truncated body: ${got} of ${expected} bytes`));
           finish(null, got);
         });
       });
@@ -397,5 +484,8 @@ export class HttpTransport implements TransportLike {
 
 function proxyAuth(p: URL): Record<string, string> {
   if (!p.username) return {};
-  return { 'proxy-authorization': 'Basic ' + Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64') };
+  return {
+    'proxy-authorization':
+      'Basic ' + Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64'),
+  };
 }

@@ -37,7 +37,13 @@ export async function readWhole(fh: FileHandle, size: number): Promise<Uint8Arra
  * Streams `fh` from `start` into `sink` in READ_CHUNK pieces; returns the bytes streamed. With `max` (the size the
  * file had when opened), a file that grows past it while read is refused (naming `file`) instead of read forever.
  */
-export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: AbortSignal, start = 0, max?: { size: number; file: string }): Promise<number> {
+export async function streamHandle(
+  fh: FileHandle,
+  sink: ByteSink,
+  signal?: AbortSignal,
+  start = 0,
+  max?: { size: number; file: string },
+): Promise<number> {
   let pos = start;
   for (;;) {
     checkAborted(signal);
@@ -45,7 +51,12 @@ export async function streamHandle(fh: FileHandle, sink: ByteSink, signal?: Abor
     const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, pos);
     if (bytesRead === 0) return pos - start;
     pos += bytesRead;
-    if (max && pos > max.size) throw new CorruptError(`'${max.file}' grew past ${max.size} bytes while it was read`, { path: max.file }, 'EFILECHANGED');
+    if (max && pos > max.size)
+      throw new CorruptError(
+        `'${max.file}' grew past ${max.size} bytes while it was read`,
+        { path: max.file },
+        'EFILECHANGED',
+      );
     const w = sink.write(bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead));
     if (w) await w;
   }
@@ -62,20 +73,41 @@ export const LOCAL_READ_LIMIT = 128 << 20;
 export const SOURCE_OPEN_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 
 function fileKind(st: fsSync.Stats): string {
-  return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+  return st.isDirectory()
+    ? 'a directory'
+    : st.isFIFO()
+      ? 'a FIFO'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isCharacterDevice()
+          ? 'a character device'
+          : st.isBlockDevice()
+            ? 'a block device'
+            : 'not a regular file';
 }
 
 /** The error for a source file that is not a regular file. */
 export function notRegularFile(file: string, st: fsSync.Stats): CorruptError {
-  return new CorruptError(`'${file}' is ${fileKind(st)}, not a regular file; refusing to read it`, { path: file }, 'ENOTREGULAR');
+  return new CorruptError(
+    `'${file}' is ${fileKind(st)}, not a regular file; refusing to read it`,
+    { path: file },
+    'ENOTREGULAR',
+  );
 }
 
 /** The error for an open() that failed for another reason than a missing file, naming the file. */
 export function openError(file: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ELOOP') return new CorruptError(`'${file}' is a symlink; sideload does not follow symlinks inside a repo`, { path: file }, 'ESYMLINK');
+  if (code === 'ELOOP')
+    return new CorruptError(
+      `'${file}' is a symlink; sideload does not follow symlinks inside a repo`,
+      { path: file },
+      'ESYMLINK',
+    );
   if (e instanceof SideloadError) return e;
-  return new SideloadError('EIO', `cannot read '${file}': ${code ?? (e as Error).message}`, { path: file }, undefined, { cause: e });
+  return new SideloadError('EIO', `cannot read '${file}': ${code ?? (e as Error).message}`, { path: file }, undefined, {
+    cause: e,
+  });
 }
 
 /** Opens a regular source file (see SOURCE_OPEN_FLAGS); null when it does not exist. @throws naming the file. */
@@ -102,7 +134,12 @@ export async function readLocalFile(file: string, limit = LOCAL_READ_LIMIT): Pro
   const h = await openRegular(file);
   if (!h) return null;
   try {
-    if (h.size > limit) throw new CorruptError(`'${file}' is ${h.size} bytes, over the ${limit}-byte limit for it`, { path: file, size: h.size }, 'ETOOBIG');
+    if (h.size > limit)
+      throw new CorruptError(
+        `'${file}' is ${h.size} bytes, over the ${limit}-byte limit for it`,
+        { path: file, size: h.size },
+        'ETOOBIG',
+      );
     return await readWhole(h.fh, h.size);
   } finally {
     await h.fh.close();
@@ -155,7 +192,11 @@ export class FsTransport implements TransportLike {
     return readLocalFile(this.abs(rel));
   }
 
-  async readSmall(rel: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null> {
+  async readSmall(
+    rel: string,
+    limit: number,
+    opts?: ReadOptions,
+  ): Promise<{ data: Uint8Array } | { size: number } | null> {
     checkAborted(opts?.signal);
     if (opts?.priority === 'metadata') return readSmallSync(this.abs(rel), limit);
     const h = await openRegular(this.abs(rel));

@@ -37,7 +37,11 @@ export interface TransportLike {
   stream(relPath: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null>;
   close(): Promise<void>;
   /** Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if missing. */
-  readSmall?(relPath: string, limit: number, opts?: ReadOptions): Promise<{ data: Uint8Array } | { size: number } | null>;
+  readSmall?(
+    relPath: string,
+    limit: number,
+    opts?: ReadOptions,
+  ): Promise<{ data: Uint8Array } | { size: number } | null>;
   /** Optional: cheap existence test. */
   exists?(relPath: string, opts?: ReadOptions): Promise<boolean>;
 }

@@ -16,7 +16,14 @@ import { collectionBindingError } from '../flatpak/resolve.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
-import { checkCaseCollisions, checkWritable, ensureReposDLink, fullDriveError, probeSymlinks, type DriveLocation } from './drive.js';
+import {
+  checkCaseCollisions,
+  checkWritable,
+  ensureReposDLink,
+  fullDriveError,
+  probeSymlinks,
+  type DriveLocation,
+} from './drive.js';
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import type { ProgressCallback } from './events.js';
@@ -100,21 +107,43 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // --- preflight: everything that can fail without writing ---
   // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
   // names the ref and the commit.
-  for (const [i, s] of sources.entries()) await checkCommitSignatures(s, entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])), { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn });
-  const upstream = await prepareUpstreams(input.upstreamFrom, opts.upstream ?? 'require-signature', input.warn, checkAbort);
+  for (const [i, s] of sources.entries())
+    await checkCommitSignatures(
+      s,
+      entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
+      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn },
+    );
+  const upstream = await prepareUpstreams(
+    input.upstreamFrom,
+    opts.upstream ?? 'require-signature',
+    input.warn,
+    checkAbort,
+  );
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
   if (opts.dryRun) await checkWritable(loc);
-  if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo')) await probeSymlinks(loc);
-  await checkCaseCollisions(loc, [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))));
+  if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo'))
+    await probeSymlinks(loc);
+  await checkCaseCollisions(
+    loc,
+    [...plan.final].flatMap(([cid, refs]) => [...refs.keys()].map((ref) => mirrorRefPath(cid, ref))),
+  );
   for (const s of sources)
-    if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo))) throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
+    if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo)))
+      throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
   for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
   // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
   // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
-  const ample = !opts.dryRun && loc.maxFileSize === null && freeBytes !== null && 2 * installedBound(toCopy, input.commits) < freeBytes;
-  const estimate = opts.dryRun || (!ample && sources.every((s) => s.kind !== 'remote')) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
+  const ample =
+    !opts.dryRun &&
+    loc.maxFileSize === null &&
+    freeBytes !== null &&
+    2 * installedBound(toCopy, input.commits) < freeBytes;
+  const estimate =
+    opts.dryRun || (!ample && sources.every((s) => s.kind !== 'remote'))
+      ? await estimateCopy(toCopy, sources, loc.repo, opts.signal)
+      : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
     throw new SideloadError(
       'ENOSPC',
@@ -139,9 +168,16 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
       'EFBIG',
     );
-  if (opts.strict && input.warnings.length) throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
+  if (opts.strict && input.warnings.length)
+    throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
   checkAbort();
-  const base = { estimate, freeBytes, metadataCommits: {}, upstream: upstreamSummary(upstream), objects: { copied: 0, skipped: 0, bytes: 0 } };
+  const base = {
+    estimate,
+    freeBytes,
+    metadataCommits: {},
+    upstream: upstreamSummary(upstream),
+    objects: { copied: 0, skipped: 0, bytes: 0 },
+  };
   if (opts.dryRun) return { changed: false, ...base };
   if (await nothingToWrite(input, upstream, opts)) {
     // Nothing to publish, but an interrupted run may have left temp files: remove them under the drive's lock.
@@ -179,19 +215,28 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
-      if (e.subpaths === null && (await staging.inDestination(e.commit, 'commit')) && !(await dest.isCommitPartial(e.commit))) {
+      if (
+        e.subpaths === null &&
+        (await staging.inDestination(e.commit, 'commit')) &&
+        !(await dest.isCommitPartial(e.commit))
+      ) {
         skipped++;
         continue;
       }
       const bound = lookup((await source.readCommit(e.commit)).commit.metadata, KEY.collectionBinding);
-      if (bound?.type === 's' && bound.value !== e.collectionId) throw collectionBindingError(e.ref, e.commit, e.collectionId, bound.value as string);
+      if (bound?.type === 's' && bound.value !== e.collectionId)
+        throw collectionBindingError(e.ref, e.commit, e.collectionId, bound.value as string);
       const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>
           opts.onProgress?.({
-            phase: 'copy', ref: e.ref, refIndex, refCount: toCopy.length, objectsDone: objBase + p.objectsDone,
+            phase: 'copy',
+            ref: e.ref,
+            refIndex,
+            refCount: toCopy.length,
+            objectsDone: objBase + p.objectsDone,
             ...(p.objectsTotal !== undefined ? { objectsTotal: objBase + p.objectsTotal } : {}),
             bytesDone: byteBase + p.bytesDone,
           }),
@@ -205,19 +250,41 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     for (const [cid, up] of upstream.copies) {
       if (!up) continue;
       const rel = `${UPSTREAM_DIR}/${cid}`;
-      ops.push({ op: 'replace', from: await staging.stageTree(rel, up.files, { 'sideload.json': up.record }), to: rel });
+      ops.push({
+        op: 'replace',
+        from: await staging.stageTree(rel, up.files, { 'sideload.json': up.record }),
+        to: rel,
+      });
     }
-    for (const cid of state.metadataCommits.keys()) if (!plan.final.has(cid)) ops.push({ op: 'remove', path: `${UPSTREAM_DIR}/${cid}` });
+    for (const cid of state.metadataCommits.keys())
+      if (!plan.final.has(cid)) ops.push({ op: 'remove', path: `${UPSTREAM_DIR}/${cid}` });
 
     // Commits of every final ref: read while resolving, else from the drive or the staging area.
     for (const refs of plan.final.values())
-      for (const f of refs.values()) if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
+      for (const f of refs.values())
+        if (!input.commits.has(f.commit)) input.commits.set(f.commit, await staging.readCommit(f.commit));
     const lastModified = (opts.now ?? nowSeconds)();
     const signer = opts.signKey ? new Ed25519Signer(opts.signKey) : null;
     const upstreamMeta = await upstreamMetaWithFallback(upstream, plan, state, dest);
-    const pub = await buildPublication({ plan, commits: input.commits, previousMetadata: state.metadataCommits, lastModified, signer, upstreamMeta });
+    const pub = await buildPublication({
+      plan,
+      commits: input.commits,
+      previousMetadata: state.metadataCommits,
+      lastModified,
+      signer,
+      upstreamMeta,
+    });
     // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
-    ops.push(...(await stageDriveGuide(staging, loc.repoRel, plan.final, upstreamMeta, input.upstreamFrom, state.metadataCommits.keys())));
+    ops.push(
+      ...(await stageDriveGuide(
+        staging,
+        loc.repoRel,
+        plan.final,
+        upstreamMeta,
+        input.upstreamFrom,
+        state.metadataCommits.keys(),
+      )),
+    );
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -229,7 +296,8 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       metadataCommits[m.collectionId] = m.checksum;
     }
     ops.push({ op: 'replace', from: await staging.stageFile('summary', pub.summary), to: 'summary' });
-    if (pub.summarySig) ops.push({ op: 'replace', from: await staging.stageFile('summary.sig', pub.summarySig), to: 'summary.sig' });
+    if (pub.summarySig)
+      ops.push({ op: 'replace', from: await staging.stageFile('summary.sig', pub.summarySig), to: 'summary.sig' });
     else ops.push({ op: 'remove', path: 'summary.sig' });
     checkAbort();
 
@@ -239,7 +307,14 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     journaled = true;
     await publish(loc.repo, [...pub.refOps, ...ops], fsync);
     const link = await ensureReposDLink(loc);
-    return { ...base, changed: true, objects: { copied, skipped, bytes }, metadataCommits, summary: { lastModified, signed: signer !== null }, reposDLink: link };
+    return {
+      ...base,
+      changed: true,
+      objects: { copied, skipped, bytes },
+      metadataCommits,
+      summary: { lastModified, signed: signer !== null },
+      reposDLink: link,
+    };
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
     keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
@@ -274,14 +349,21 @@ async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: Ap
 }
 
 /** Descriptive keys per collection: from the source, else as the drive's previous ostree-metadata commit had them. */
-async function upstreamMetaWithFallback(upstream: UpstreamSet, plan: DrivePlan, state: DriveState, dest: Repo): Promise<Map<string, VarDict>> {
+async function upstreamMetaWithFallback(
+  upstream: UpstreamSet,
+  plan: DrivePlan,
+  state: DriveState,
+  dest: Repo,
+): Promise<Map<string, VarDict>> {
   const out = new Map(upstream.meta);
   for (const cid of plan.final.keys()) {
     const prev = state.metadataCommits.get(cid);
     if (out.has(cid) || !prev) continue;
     const c = await dest.readCommit(prev).catch(() => null);
     if (!c) continue;
-    const kept = UPSTREAM_KEYS.map((k) => [k, lookup(c.commit.metadata, k)] as const).filter(([, v]) => v !== undefined);
+    const kept = UPSTREAM_KEYS.map((k) => [k, lookup(c.commit.metadata, k)] as const).filter(
+      ([, v]) => v !== undefined,
+    );
     if (kept.length) out.set(cid, kept as VarDict);
   }
   return out;
@@ -289,7 +371,8 @@ async function upstreamMetaWithFallback(upstream: UpstreamSet, plan: DrivePlan, 
 
 function upstreamSummary(u: UpstreamSet): ApplyResult['upstream'] {
   const out: Record<string, { signedBy: readonly string[]; root: string; files: number } | null> = {};
-  for (const [cid, up] of u.copies) out[cid] = up ? { signedBy: up.signedBy, root: up.root, files: up.files.size } : null;
+  for (const [cid, up] of u.copies)
+    out[cid] = up ? { signedBy: up.signedBy, root: up.root, files: up.files.size } : null;
   return out;
 }
 

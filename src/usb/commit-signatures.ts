@@ -49,8 +49,14 @@ export class CommitVerifier {
       if (r.valid) return { valid: true, signedBy: 'ed25519', ...(r.keyId ? { keyId: r.keyId } : {}), signerKeyIds };
       reasons.push(`ed25519: ${r.reason ?? 'no valid signature'}`);
     }
-    const checkable = (gpgSigs.length > 0 && this.keys.gpg.length > 0) || (edSigs.length > 0 && this.keys.ed25519.length > 0);
-    return { valid: false, signerKeyIds, problem: checkable ? 'untrusted' : 'unsigned', reason: reasons.join('; ') || 'no signature' };
+    const checkable =
+      (gpgSigs.length > 0 && this.keys.gpg.length > 0) || (edSigs.length > 0 && this.keys.ed25519.length > 0);
+    return {
+      valid: false,
+      signerKeyIds,
+      problem: checkable ? 'untrusted' : 'unsigned',
+      reason: reasons.join('; ') || 'no signature',
+    };
   }
 
   /** Fingerprints of the trusted GPG keys (for messages). */
@@ -95,7 +101,11 @@ export interface CheckCommitsOptions {
  * a key that is not trusted, unless allowUnsigned.
  * @returns per commit: how it was checked (null: no keys known for its collection, not checked).
  */
-export async function checkCommitSignatures(source: Source, refs: readonly CommitToCheck[], opts: CheckCommitsOptions = {}): Promise<Map<string, CommitSignatureCheck | null>> {
+export async function checkCommitSignatures(
+  source: Source,
+  refs: readonly CommitToCheck[],
+  opts: CheckCommitsOptions = {},
+): Promise<Map<string, CommitSignatureCheck | null>> {
   const verifiers = new Map<string, CommitVerifier>();
   const out = new Map<string, CommitSignatureCheck | null>();
   for (const p of refs) {
@@ -116,17 +126,28 @@ export async function checkCommitSignatures(source: Source, refs: readonly Commi
     const message = await describeFailure(p, r, v);
     const data = { ref: p.ref, commit: p.commit, collectionId: p.collectionId, keyIds: r.signerKeyIds };
     if (opts.allowUnsigned) {
-      opts.warn?.({ code: r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit', message: `${message}; copied anyway (--allow-unsigned-commits)`, data });
+      opts.warn?.({
+        code: r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',
+        message: `${message}; copied anyway (--allow-unsigned-commits)`,
+        data,
+      });
       continue;
     }
-    throw new SignatureError(`${message}; refusing to put it on the drive (--allow-unsigned-commits copies it anyway)`, data, r.problem === 'unsigned' ? 'EUNSIGNEDCOMMIT' : 'EUNTRUSTEDCOMMIT');
+    throw new SignatureError(
+      `${message}; refusing to put it on the drive (--allow-unsigned-commits copies it anyway)`,
+      data,
+      r.problem === 'unsigned' ? 'EUNSIGNEDCOMMIT' : 'EUNTRUSTEDCOMMIT',
+    );
   }
   return out;
 }
 
 async function describeFailure(p: CommitToCheck, r: CommitSignatureCheck, v: CommitVerifier): Promise<string> {
   const trusted = await v.trustedGpgKeys();
-  const trustedText = [...trusted.map((f) => `GPG ${f}`), ...(v.keys.ed25519.length ? [`${v.keys.ed25519.length} ed25519 key(s)`] : [])].join(', ');
+  const trustedText = [
+    ...trusted.map((f) => `GPG ${f}`),
+    ...(v.keys.ed25519.length ? [`${v.keys.ed25519.length} ed25519 key(s)`] : []),
+  ].join(', ');
   const head = `commit ${p.commit} of '${p.ref}' (${p.collectionId})`;
   if (r.problem === 'unsigned')
     return `${head} is not signed${r.signerKeyIds.length ? ` with a kind of key given (it names GPG key ${r.signerKeyIds.join(', ')})` : ''}, but the collection's keys are known (${trustedText})`;

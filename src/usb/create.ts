@@ -76,9 +76,16 @@ const CHANGE = { add: 'added', update: 'updated', unchanged: 'unchanged', remove
 
 function toDriveRef(e: PlanEntry): DriveRef {
   return {
-    collectionId: e.collectionId, ref: e.ref, commit: e.commit ?? (e.previous as string), previous: e.previous,
-    reason: e.reason ?? 'on-drive', subpaths: e.subpaths, partial: e.subpaths !== null,
-    ...(e.languages !== undefined ? { languages: e.languages } : {}), change: CHANGE[e.action], ...(e.downgrade ? { downgrade: true } : {}),
+    collectionId: e.collectionId,
+    ref: e.ref,
+    commit: e.commit ?? (e.previous as string),
+    previous: e.previous,
+    reason: e.reason ?? 'on-drive',
+    subpaths: e.subpaths,
+    partial: e.subpaths !== null,
+    ...(e.languages !== undefined ? { languages: e.languages } : {}),
+    change: CHANGE[e.action],
+    ...(e.downgrade ? { downgrade: true } : {}),
   };
 }
 
@@ -112,29 +119,61 @@ function resolveOptions(opts: CreateOptions): ResolveOptions {
   };
 }
 
-async function finish(run: Run, opts: CreateOptions, plan: DrivePlan, sources: readonly Source[], resolved: Awaited<ReturnType<typeof resolveRun>> | null): Promise<CreateResult> {
+async function finish(
+  run: Run,
+  opts: CreateOptions,
+  plan: DrivePlan,
+  sources: readonly Source[],
+  resolved: Awaited<ReturnType<typeof resolveRun>> | null,
+): Promise<CreateResult> {
   const applied = await applyPlan(
     {
-      loc: run.loc, state: run.state, plan, sources, commits: resolved?.commits ?? new Map(),
-      upstreamFrom: resolved?.collections ?? new Map(), warnings: run.warnings, warn: run.warn,
+      loc: run.loc,
+      state: run.state,
+      plan,
+      sources,
+      commits: resolved?.commits ?? new Map(),
+      upstreamFrom: resolved?.collections ?? new Map(),
+      warnings: run.warnings,
+      warn: run.warn,
     },
     opts,
   );
-  return { ...applied, drive: run.loc.drive, repo: run.loc.repo, dryRun: !!opts.dryRun, refs: plan.entries.map(toDriveRef), plan, warnings: run.warnings };
+  return {
+    ...applied,
+    drive: run.loc.drive,
+    repo: run.loc.repo,
+    dryRun: !!opts.dryRun,
+    refs: plan.entries.map(toDriveRef),
+    plan,
+    warnings: run.warnings,
+  };
 }
 
 /** Builds or updates a drive from one source. See CreateOptions. */
 export async function createDrive(opts: CreateOptions, source: Source): Promise<CreateResult> {
   if (!opts.refs || opts.refs.length === 0) throw new UsageError('no refs given: name at least one app or runtime');
-  return createDriveFrom(opts, [{ source, refs: opts.refs, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }]);
+  return createDriveFrom(opts, [
+    { source, refs: opts.refs, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) },
+  ]);
 }
 
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
   const run = await startRun(opts);
   const resolved = await resolveRun(inputs, resolveOptions(opts), run.warn, run.state.commits);
-  const plan = planDrive({ state: run.state, wanted: resolved.wanted, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) });
-  return finish(run, opts, plan, inputs.map((i) => i.source), resolved);
+  const plan = planDrive({
+    state: run.state,
+    wanted: resolved.wanted,
+    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
+  });
+  return finish(
+    run,
+    opts,
+    plan,
+    inputs.map((i) => i.source),
+    resolved,
+  );
 }
 
 /**
@@ -144,25 +183,59 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
  */
 export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Source): Promise<CreateResult> {
   const run = await startRun(opts);
-  if (run.state.refs.length === 0) throw new SideloadError('ENOTPUBLISHED', `nothing to update: '${run.loc.repo}' holds no refs yet`, { path: run.loc.repo }, 3);
-  const offered = new Map((await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]));
+  if (run.state.refs.length === 0)
+    throw new SideloadError(
+      'ENOTPUBLISHED',
+      `nothing to update: '${run.loc.repo}' holds no refs yet`,
+      { path: run.loc.repo },
+      3,
+    );
+  const offered = new Map(
+    (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
+  );
   const requested: string[] = [];
   const locked: LockedRef[] = [];
   for (const r of run.state.refs) {
     const s = offered.get(`${r.collectionId}\0${r.ref}`);
     if (!s) {
-      run.warn({ code: 'not-in-source', message: `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`, data: { ref: r.ref, collectionId: r.collectionId } });
+      run.warn({
+        code: 'not-in-source',
+        message: `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`,
+        data: { ref: r.ref, collectionId: r.collectionId },
+      });
       continue;
     }
-    locked.push({ collectionId: r.collectionId, ref: r.ref, commit: s.commit, subpaths: r.subpaths, reason: 'requested' });
+    locked.push({
+      collectionId: r.collectionId,
+      ref: r.ref,
+      commit: s.commit,
+      subpaths: r.subpaths,
+      reason: 'requested',
+    });
     if (splitRef(r.ref)?.kind === 'app') requested.push(r.ref);
   }
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
-  const deps = requested.length ? await resolveRun([{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }], { ...resolveOptions(opts), extensions: 'none' }, run.warn, run.state.commits) : null;
+  const deps = requested.length
+    ? await resolveRun(
+        [{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }],
+        { ...resolveOptions(opts), extensions: 'none' },
+        run.warn,
+        run.state.commits,
+      )
+    : null;
   const have = new Set(locked.map((l) => `${l.collectionId}\0${l.ref}`));
   const extra = (deps?.wanted ?? []).filter((w) => !have.has(`${w.collectionId}\0${w.ref}`));
-  const resolved = await resolveRun([{ source, locked: [...locked, ...extra] }], resolveOptions(opts), run.warn, run.state.commits);
-  const plan = planDrive({ state: run.state, wanted: resolved.wanted, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) });
+  const resolved = await resolveRun(
+    [{ source, locked: [...locked, ...extra] }],
+    resolveOptions(opts),
+    run.warn,
+    run.state.commits,
+  );
+  const plan = planDrive({
+    state: run.state,
+    wanted: resolved.wanted,
+    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
+  });
   return finish(run, opts, plan, [source], resolved);
 }
 
@@ -186,7 +259,8 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
   const picked = new Map<string, { collectionId: string; ref: string }>();
   for (const arg of opts.refs) {
     const hits = run.state.refs.filter((r) => r.ref === arg || splitRef(r.ref)?.id === arg);
-    if (hits.length === 0) throw new SideloadError('ENOTONDRIVE', `'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 3);
+    if (hits.length === 0)
+      throw new SideloadError('ENOTONDRIVE', `'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 3);
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
   const unneeded = await unneededRefs(run.state, new Set(picked.keys()));
@@ -201,7 +275,10 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
  * (or SDK) of a remaining app, not an extension of a remaining app or of such a runtime (`<id>.Locale`, GL …).
  * appstream refs go with the last ref of their collection.
  */
-async function unneededRefs(state: DriveState, removed: ReadonlySet<string>): Promise<Array<{ collectionId: string; ref: string }>> {
+async function unneededRefs(
+  state: DriveState,
+  removed: ReadonlySet<string>,
+): Promise<Array<{ collectionId: string; ref: string }>> {
   const { Repo } = await import('../repo/index.js');
   const repo = await Repo.open(state.repo);
   try {
@@ -234,10 +311,10 @@ async function unneededRefs(state: DriveState, removed: ReadonlySet<string>): Pr
     const out = remaining.filter((r) => splitRef(r.ref) && !left.includes(r));
     // appstream/appstream2 of a collection with no app or runtime left
     for (const r of remaining)
-      if (/^appstream2?\//.test(r.ref) && !left.some((l) => l.collectionId === r.collectionId && splitRef(l.ref))) out.push(r);
+      if (/^appstream2?\//.test(r.ref) && !left.some((l) => l.collectionId === r.collectionId && splitRef(l.ref)))
+        out.push(r);
     return out.map((r) => ({ collectionId: r.collectionId, ref: r.ref }));
   } finally {
     await repo.close();
   }
 }
-

@@ -26,7 +26,8 @@ function unsafe(repo: string, abs: string, what: string): CorruptError {
 /** `repo/rel`, refusing a path that leaves the repo lexically (`..`, absolute). */
 export function lexicalInside(repo: string, rel: string): string {
   const abs = path.resolve(repo, rel);
-  if (abs === repo || !abs.startsWith(repo + path.sep)) throw new CorruptError(`the path '${rel}' is outside the drive repo ${repo}`, { path: rel, repo }, 'EUNSAFEPATH');
+  if (abs === repo || !abs.startsWith(repo + path.sep))
+    throw new CorruptError(`the path '${rel}' is outside the drive repo ${repo}`, { path: rel, repo }, 'EUNSAFEPATH');
   return abs;
 }
 
@@ -180,7 +181,23 @@ export async function removeEmptyParentsSafe(repo: string, rel: string, stop: st
 }
 
 /** The directories a run writes into (or below), relative to the repo; `*` = every entry, `**` = recursively. */
-const WRITTEN_DIRS = ['objects', 'objects/*', 'refs', 'refs/heads', 'refs/remotes', 'refs/mirrors', 'refs/mirrors/**', 'state', 'tmp', 'tmp/sideload-staging', 'tmp/sideload-staging/**', 'extensions', 'extensions/sideload', 'extensions/sideload/upstream', 'extensions/sideload/upstream/*'];
+const WRITTEN_DIRS = [
+  'objects',
+  'objects/*',
+  'refs',
+  'refs/heads',
+  'refs/remotes',
+  'refs/mirrors',
+  'refs/mirrors/**',
+  'state',
+  'tmp',
+  'tmp/sideload-staging',
+  'tmp/sideload-staging/**',
+  'extensions',
+  'extensions/sideload',
+  'extensions/sideload/upstream',
+  'extensions/sideload/upstream/*',
+];
 
 /**
  * Refuses a drive repo where a directory sideload writes into is a symlink (or not a directory), before anything
@@ -196,7 +213,8 @@ export async function checkRepoTree(repo: string): Promise<void> {
     if (!st.isDirectory()) throw unsafe(repo, abs, 'not a directory');
     return true;
   };
-  const entries = async (rel: string) => (await fs.readdir(path.join(repo, rel), { withFileTypes: true }).catch(() => [] as fs.Dirent[]));
+  const entries = async (rel: string) =>
+    await fs.readdir(path.join(repo, rel), { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
   const walk = async (rel: string): Promise<void> => {
     for (const e of await entries(rel)) {
       const r = path.join(rel, e.name);
@@ -211,7 +229,8 @@ export async function checkRepoTree(repo: string): Promise<void> {
     } else if (pattern.endsWith('/*')) {
       const base = pattern.slice(0, -2);
       // Symlinks to files (ref aliases, objects) are never written through: only linked directories matter.
-      for (const e of await entries(base)) if (e.isSymbolicLink() || e.isDirectory()) await checkDirLink(repo, path.join(base, e.name));
+      for (const e of await entries(base))
+        if (e.isSymbolicLink() || e.isDirectory()) await checkDirLink(repo, path.join(base, e.name));
     } else await check(pattern);
   }
 }

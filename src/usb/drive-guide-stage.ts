@@ -39,7 +39,16 @@ export async function stageDriveGuide(
     const keys = await source.trustedKeys(cid);
     const xaKeys = lookup(meta, KEY.xaGpgKeys);
     const gpgKeys = keys.gpg.length ? keys.gpg : xaKeys?.type === 'ay' ? [xaKeys.value as Uint8Array] : [];
-    const fields = { title: str(KEY.xaTitle), comment: str(KEY.xaComment), description: str(KEY.xaDescription), homepage: str(KEY.xaHomepage), icon: str(KEY.xaIcon), defaultBranch: str(KEY.xaDefaultBranch), url: remote?.url, remoteName: remote?.name };
+    const fields = {
+      title: str(KEY.xaTitle),
+      comment: str(KEY.xaComment),
+      description: str(KEY.xaDescription),
+      homepage: str(KEY.xaHomepage),
+      icon: str(KEY.xaIcon),
+      defaultBranch: str(KEY.xaDefaultBranch),
+      url: remote?.url,
+      remoteName: remote?.name,
+    };
     collections.push({
       collectionId: cid,
       refs: [...refs.keys()],
@@ -48,7 +57,10 @@ export async function stageDriveGuide(
     });
   }
   const repoPosix = repoRel.split(path.sep).join('/');
-  const driveRoot = repoPosix.split('/').map(() => '..').join('/');
+  const driveRoot = repoPosix
+    .split('/')
+    .map(() => '..')
+    .join('/');
   const ops: PublishOp[] = [];
   for (const f of driveGuide({ repoRel: repoPosix, collections }))
     ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });

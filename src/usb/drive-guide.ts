@@ -77,7 +77,9 @@ export function dearmor(bytes: Uint8Array): Uint8Array {
     // Armor headers (`Version: …`) end at the first blank line; the `=XXXX` line is the CRC24 checksum.
     const body = (m[1] as string).split(/\r?\n/);
     const blank = body.findIndex((l) => l.trim() === '');
-    const lines = (blank >= 0 && body.slice(0, blank).every((l) => l.includes(':')) ? body.slice(blank + 1) : body).filter((l) => l.trim() !== '' && !l.startsWith('='));
+    const lines = (
+      blank >= 0 && body.slice(0, blank).every((l) => l.includes(':')) ? body.slice(blank + 1) : body
+    ).filter((l) => l.trim() !== '' && !l.startsWith('='));
     blocks.push(Buffer.from(lines.join(''), 'base64'));
   }
   return new Uint8Array(Buffer.concat(blocks));
@@ -116,7 +118,9 @@ function sh(word: string): string {
 
 /** Every file the drive's root gets: one `.flatpakrepo` per known collection and the README. */
 export function driveGuide(input: GuideInput): GuideFile[] {
-  const cols = [...input.collections].sort((a, b) => (a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0));
+  const cols = [...input.collections].sort((a, b) =>
+    a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0,
+  );
   const files: GuideFile[] = [];
   const readme: string[] = [
     'This drive holds Flatpak apps and runtimes for installing without a network connection.',
@@ -132,7 +136,11 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     const signed = !!c.gpgKeys?.length;
     const known = c.known !== false;
     if (known) files.push({ name: repoFile, text: flatpakrepoText(c) });
-    readme.push('', `== ${c.title && c.title !== c.collectionId ? `${c.title} (collection ${c.collectionId})` : `Collection ${c.collectionId}`} ==`, '');
+    readme.push(
+      '',
+      `== ${c.title && c.title !== c.collectionId ? `${c.title} (collection ${c.collectionId})` : `Collection ${c.collectionId}`} ==`,
+      '',
+    );
     const targets = installTargets(c.refs);
     if (known && signed) {
       readme.push(
@@ -159,7 +167,9 @@ export function driveGuide(input: GuideInput): GuideFile[] {
         known
           ? `The upstream's GPG key was not known when the drive was written, so ${repoFile} has no collection`
           : `This collection was written by an earlier run; its ${repoFile} (if any) is from that run.`,
-        known ? `ID (flatpak refuses one without a key). Add the remote with its key and collection ID yourself:` : `The remote needs its GPG key and the collection ID:`,
+        known
+          ? `ID (flatpak refuses one without a key). Add the remote with its key and collection ID yourself:`
+          : `The remote needs its GPG key and the collection ID:`,
         '',
         `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ${sh(name)} ${c.url ? sh(c.url) : 'URL'}`,
         '',
@@ -169,7 +179,8 @@ export function driveGuide(input: GuideInput): GuideFile[] {
       );
     }
     const others = c.refs.filter((r) => !targets.includes(r) && r !== 'ostree-metadata').sort();
-    if (others.length) readme.push('', 'Also on the drive (installed with the above as needed):', ...others.map((r) => `   ${r}`));
+    if (others.length)
+      readme.push('', 'Also on the drive (installed with the above as needed):', ...others.map((r) => `   ${r}`));
   }
   readme.push('', 'More: flatpak-install(1) (--sideload-repo), flatpak-remote-add(1), https://docs.flatpak.org/', '');
   files.push({ name: GUIDE_README, text: readme.join('\n') });

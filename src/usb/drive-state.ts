@@ -51,7 +51,16 @@ export interface DriveState {
 
 /** An empty state for a drive that has no repo yet. */
 export function emptyDriveState(repo: string): DriveState {
-  return { repo, exists: false, published: false, pendingPublish: false, refs: [], metadataCommits: new Map(), commits: new Map(), summarySigned: false };
+  return {
+    repo,
+    exists: false,
+    published: false,
+    pendingPublish: false,
+    refs: [],
+    metadataCommits: new Map(),
+    commits: new Map(),
+    summarySigned: false,
+  };
 }
 
 function bytewise(a: string, b: string): number {
@@ -73,7 +82,11 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       if (!c) return null;
       decoded.set(checksum, c.commit);
       const version = commitVersion(c.commit);
-      commits.set(checksum, { timestamp: c.commit.timestamp, ...(version !== undefined ? { version } : {}), partial: await repo.isCommitPartial(checksum) });
+      commits.set(checksum, {
+        timestamp: c.commit.timestamp,
+        ...(version !== undefined ? { version } : {}),
+        partial: await repo.isCommitPartial(checksum),
+      });
       return c.commit;
     };
     const refs: DriveStateRef[] = [];

@@ -43,19 +43,29 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
   }
   if (!st.isDirectory()) throw new UsageError(`drive '${driveArg}' is not a directory`, { path: drive });
   const repoRel = destinationRepo ?? DEFAULT_REPO;
-  if (path.isAbsolute(repoRel) || repoRel.split(/[\\/]/).some((s) => s === '..') || path.normalize(repoRel).startsWith('..'))
+  if (
+    path.isAbsolute(repoRel) ||
+    repoRel.split(/[\\/]/).some((s) => s === '..') ||
+    path.normalize(repoRel).startsWith('..')
+  )
     throw new UsageError(`--destination-repo '${repoRel}' must be a relative path inside the drive`, { path: repoRel });
   const repo = path.join(drive, path.normalize(repoRel));
-  if (repo === drive) throw new UsageError('--destination-repo must not be the drive directory itself', { path: repoRel });
+  if (repo === drive)
+    throw new UsageError('--destination-repo must not be the drive directory itself', { path: repoRel });
   // Existing parts of the path must not lead outside the drive (a symlink on the drive pointing elsewhere).
   let probe = repo;
   while (!(await fs.pathExists(probe))) probe = path.dirname(probe);
   const realProbe = await fs.realpath(probe);
   const realDrive = await fs.realpath(drive);
   if (realProbe !== realDrive && !realProbe.startsWith(realDrive + path.sep))
-    throw new UsageError(`--destination-repo '${repoRel}' resolves to '${realProbe}', outside the drive '${drive}'`, { path: repoRel });
+    throw new UsageError(`--destination-repo '${repoRel}' resolves to '${realProbe}', outside the drive '${drive}'`, {
+      path: repoRel,
+    });
   const probeSt = await fs.stat(probe);
-  if (probeSt.dev !== st.dev) throw new UsageError(`--destination-repo '${repoRel}' is on another filesystem than the drive '${drive}'`, { path: repoRel });
+  if (probeSt.dev !== st.dev)
+    throw new UsageError(`--destination-repo '${repoRel}' is on another filesystem than the drive '${drive}'`, {
+      path: repoRel,
+    });
   return { drive, repoRel: path.normalize(repoRel), repo, ...(await probeFilesystem(drive)) };
 }
 
@@ -201,10 +211,21 @@ export async function checkWritable(loc: DriveLocation): Promise<void> {
 export function unwritable(probe: string, e: unknown): SideloadError {
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'EROFS')
-    return new SideloadError('EROFS', `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write (e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), or write to another drive`, { path: probe, errno });
+    return new SideloadError(
+      'EROFS',
+      `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write (e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), or write to another drive`,
+      { path: probe, errno },
+    );
   if (errno === 'EACCES' || errno === 'EPERM')
-    return new SideloadError('EACCES', `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), mount the drive for your user (udisks does), or run as a user who can write there`, { path: probe, errno });
-  return new SideloadError('EWRITE', `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`, { path: probe, ...(errno ? { errno } : {}) });
+    return new SideloadError(
+      'EACCES',
+      `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), mount the drive for your user (udisks does), or run as a user who can write there`,
+      { path: probe, errno },
+    );
+  return new SideloadError('EWRITE', `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`, {
+    path: probe,
+    ...(errno ? { errno } : {}),
+  });
 }
 
 /**

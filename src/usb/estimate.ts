@@ -41,7 +41,12 @@ async function sizeOf(file: string): Promise<number | null> {
 }
 
 /** Estimates the copy of `entries` (add/update entries of a plan) from `sources` into the drive repo `repo`. */
-export async function estimateCopy(entries: readonly PlanEntry[], sources: readonly Source[], repo: string, signal?: AbortSignal): Promise<CopyEstimate> {
+export async function estimateCopy(
+  entries: readonly PlanEntry[],
+  sources: readonly Source[],
+  repo: string,
+  signal?: AbortSignal,
+): Promise<CopyEstimate> {
   const seen = new Set<string>();
   let objects = 0;
   let exactBytes = 0;
@@ -53,7 +58,8 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     exactBytes += bytes;
     if (!largest || bytes > largest.bytes) largest = { name, bytes };
   };
-  const onDrive = async (checksum: string, type: ObjectType) => (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
+  const onDrive = async (checksum: string, type: ObjectType) =>
+    (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
   for (const e of entries) {
     if (e.commit === null || e.source === undefined) continue;
     const source = sources[e.source];
@@ -61,7 +67,11 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
     const objs = source.objectsFor?.(e.commit) ?? source.objects; // an appstream commit read from the remote
     const layout = objs.localLayout?.() ?? null;
     let contentUnknown = 0;
-    for await (const w of walkCommit(objs, e.commit, { subpaths: e.subpaths, ref: e.ref, ...(signal ? { signal } : {}) })) {
+    for await (const w of walkCommit(objs, e.commit, {
+      subpaths: e.subpaths,
+      ref: e.ref,
+      ...(signal ? { signal } : {}),
+    })) {
       const id = `${w.checksum}.${w.type}`;
       if (seen.has(id)) continue;
       seen.add(id);
@@ -72,12 +82,17 @@ export async function estimateCopy(entries: readonly PlanEntry[], sources: reado
         continue;
       }
       if (w.type !== 'file') continue;
-      const size = layout ? await sizeOf(path.join(layout.root, objectPath(w.checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'))) : null;
+      const size = layout
+        ? await sizeOf(
+            path.join(layout.root, objectPath(w.checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare')),
+          )
+        : null;
       if (size !== null && layout?.kind === 'archive') note(`${w.checksum}.filez (${w.path} in ${e.ref})`, size);
       else if (size !== null) {
         guessBytes += size;
         exact = false;
-        if (!largestRaw || size > largestRaw.bytes) largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
+        if (!largestRaw || size > largestRaw.bytes)
+          largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
       } else contentUnknown++;
     }
     if (contentUnknown > 0) {

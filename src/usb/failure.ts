@@ -38,7 +38,14 @@ function mb(n: number): string {
 export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
   const se = err instanceof SideloadError ? err : null;
   const errno = (err as NodeJS.ErrnoException | null)?.code;
-  if (se && (se.code === 'EINTERRUPTED' || se.exitCode === ExitCode.usage || se.exitCode === ExitCode.notFound || se.exitCode === ExitCode.signature)) return err;
+  if (
+    se &&
+    (se.code === 'EINTERRUPTED' ||
+      se.exitCode === ExitCode.usage ||
+      se.exitCode === ExitCode.notFound ||
+      se.exitCode === ExitCode.signature)
+  )
+    return err;
   if (!se && !(typeof errno === 'string' && /^E[A-Z]+$/.test(errno))) return err;
   if (ctx.phase !== 'copy' && ctx.phase !== 'publish') return err;
 
@@ -46,8 +53,10 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   const sf = await fs.promises.statfs(path.dirname(ctx.repo)).catch(() => null);
   if (sf) {
     // Measured after the failed run cleaned up after itself: "almost none" rather than zero.
-    if (sf.files > 0 && sf.ffree < 64) notes.push(`the drive is out of inodes (${sf.ffree} of ${sf.files} free): its filesystem cannot hold more files`);
-    else if (sf.bavail * sf.bsize < 1 << 20) notes.push(`the drive is full (${Math.floor((sf.bavail * sf.bsize) / 1024)} KiB free)`);
+    if (sf.files > 0 && sf.ffree < 64)
+      notes.push(`the drive is out of inodes (${sf.ffree} of ${sf.files} free): its filesystem cannot hold more files`);
+    else if (sf.bavail * sf.bsize < 1 << 20)
+      notes.push(`the drive is full (${Math.floor((sf.bavail * sf.bsize) / 1024)} KiB free)`);
     if (errno === 'ENOENT' && (err as NodeJS.ErrnoException).syscall === 'mkdir' && notes.length)
       notes.unshift('(Node reports a directory it cannot create for want of space or inodes as ENOENT)');
   }
@@ -59,11 +68,20 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   const staged = path.join(ctx.repo, STAGING);
   if (await fs.pathExists(staged)) {
     const n = await duBytes(staged);
-    if (n > 0) notes.push(`${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them (remove that directory to reclaim the space instead)`);
+    if (n > 0)
+      notes.push(
+        `${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them (remove that directory to reclaim the space instead)`,
+      );
   }
   const step = ctx.phase === 'publish' ? 'while publishing the update' : 'while copying objects';
   const message = `${step}: ${(err as Error).message}${notes.length ? `\n  ${notes.join('\n  ')}` : ''}`;
   const ne = err as NodeJS.ErrnoException;
-  const data = { ...(se ? se.data : ne.path ? { path: ne.path } : {}), step: ctx.phase, ...(pending ? { pendingPublish: true } : {}) };
-  return new SideloadError(se ? se.code : (errno as string), message, data, se ? se.exitCode : ExitCode.failure, { cause: err });
+  const data = {
+    ...(se ? se.data : ne.path ? { path: ne.path } : {}),
+    step: ctx.phase,
+    ...(pending ? { pendingPublish: true } : {}),
+  };
+  return new SideloadError(se ? se.code : (errno as string), message, data, se ? se.exitCode : ExitCode.failure, {
+    cause: err,
+  });
 }

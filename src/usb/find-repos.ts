@@ -31,6 +31,10 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
     seen.add(real);
     out.push(real);
   }
-  if (out.length === 0) throw new NotFoundError(`no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)`, { path: root });
+  if (out.length === 0)
+    throw new NotFoundError(
+      `no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)`,
+      { path: root },
+    );
   return out;
 }

@@ -68,5 +68,15 @@ export interface Finding {
   readonly path?: string;
 }
 
-export const error = (code: FindingCode, message: string, p?: string): Finding => ({ severity: 'error', code, message, ...(p ? { path: p } : {}) });
-export const warning = (code: FindingCode, message: string, p?: string): Finding => ({ severity: 'warning', code, message, ...(p ? { path: p } : {}) });
+export const error = (code: FindingCode, message: string, p?: string): Finding => ({
+  severity: 'error',
+  code,
+  message,
+  ...(p ? { path: p } : {}),
+});
+export const warning = (code: FindingCode, message: string, p?: string): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  ...(p ? { path: p } : {}),
+});

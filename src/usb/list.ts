@@ -31,7 +31,11 @@ export interface ListedRepo {
   readonly lastModified?: bigint;
   /** summary.sig present. */
   readonly signed: boolean;
-  readonly collections: ReadonlyArray<{ readonly collectionId: string; readonly refs: readonly ListedRef[]; readonly upstreamSummary: boolean }>;
+  readonly collections: ReadonlyArray<{
+    readonly collectionId: string;
+    readonly refs: readonly ListedRef[];
+    readonly upstreamSummary: boolean;
+  }>;
 }
 
 /**
@@ -78,12 +82,18 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
             ...(version ? { version } : {}),
             ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
             ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
-            partial: state.commits.get(e.checksum)?.partial ?? (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),
+            partial:
+              state.commits.get(e.checksum)?.partial ??
+              (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),
             ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
             signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
           });
         }
-        collections.push({ collectionId: cid, refs, upstreamSummary: await fs.pathExists(path.join(repo, UPSTREAM_DIR, cid)) });
+        collections.push({
+          collectionId: cid,
+          refs,
+          upstreamSummary: await fs.pathExists(path.join(repo, UPSTREAM_DIR, cid)),
+        });
       }
       out.push({
         repo,

@@ -18,7 +18,11 @@ export interface LockOptions {
 }
 
 /** `sources[i]` is the opened `manifest.sources[i]`. */
-export async function lockManifest(manifest: Manifest, sources: readonly Source[], opts: LockOptions = {}): Promise<Lockfile> {
+export async function lockManifest(
+  manifest: Manifest,
+  sources: readonly Source[],
+  opts: LockOptions = {},
+): Promise<Lockfile> {
   const warn = (w: Warning) => opts.onWarning?.(w);
   const ro: ResolveOptions = {
     ...(manifest.arches ? { arches: manifest.arches } : {}),
@@ -26,7 +30,11 @@ export async function lockManifest(manifest: Manifest, sources: readonly Source[
     ...(manifest.extensions ? { extensions: manifest.extensions } : {}),
     ...(manifest.includeSdk ? { includeSdk: true } : {}),
   };
-  const inputs = manifest.sources.map((s, i) => ({ source: sources[i] as Source, refs: s.refs, ...(s.collectionId ? { collectionId: s.collectionId } : {}) }));
+  const inputs = manifest.sources.map((s, i) => ({
+    source: sources[i] as Source,
+    refs: s.refs,
+    ...(s.collectionId ? { collectionId: s.collectionId } : {}),
+  }));
   const resolved = await resolveRun(inputs, ro, warn);
   const upstream = await prepareUpstreams(resolved.collections, opts.upstream ?? 'require-signature', warn, () => {
     if (opts.signal?.aborted) throw new InterruptedError('interrupted; no lockfile was written');
@@ -49,7 +57,11 @@ export async function lockManifest(manifest: Manifest, sources: readonly Source[
       ...(Object.keys(digests).length ? { upstream: digests } : {}),
       ...(keys.size ? { keys: [...keys].sort() } : {}),
       refs: refs.map((r) => ({
-        ref: r.ref, collectionId: r.collectionId, commit: r.commit, reason: r.reason, subpaths: r.subpaths,
+        ref: r.ref,
+        collectionId: r.collectionId,
+        commit: r.commit,
+        reason: r.reason,
+        subpaths: r.subpaths,
         ...(r.languages !== undefined ? { languages: r.languages } : {}),
       })),
     };

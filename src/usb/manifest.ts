@@ -73,7 +73,8 @@ function parseYaml(text: string, file: string): Obj {
 }
 
 function onlyKeys(o: Obj, allowed: readonly string[], file: string, where: string): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(file, where, `unknown key '${k}' (known: ${allowed.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) fail(file, where, `unknown key '${k}' (known: ${allowed.join(', ')})`);
 }
 
 function str(o: Obj, k: string, file: string, where: string): string | undefined {
@@ -87,19 +88,30 @@ function strList(o: Obj, k: string, file: string, where: string): string[] | und
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === '')) fail(file, `${where}.${k}`, 'must be a string or a list of strings');
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === ''))
+    fail(file, `${where}.${k}`, 'must be a string or a list of strings');
   return list as string[];
 }
 
 const MEDIA_KEYS = ['arches', 'locales', 'extensions', 'include-sdk', 'destination-repo', 'sign-key'] as const;
-const SOURCE_KEYS = ['url', 'repo', 'installation', 'flatpakrepo', 'collection-id', 'gpg-import', 'upstream-key', 'trusted-key'] as const;
+const SOURCE_KEYS = [
+  'url',
+  'repo',
+  'installation',
+  'flatpakrepo',
+  'collection-id',
+  'gpg-import',
+  'upstream-key',
+  'trusted-key',
+] as const;
 
 function mediaOptions(o: Obj, file: string, base: string): MediaOptions {
   const arches = strList(o, 'arches', file, '(top)');
   const loc = o['locales'];
   const locales = loc === 'all' ? undefined : strList(o, 'locales', file, '(top)');
   const ext = o['extensions'];
-  if (ext !== undefined && !['auto', 'all', 'locale', 'none'].includes(ext as string)) fail(file, 'extensions', `must be auto, all, locale or none, got '${String(ext)}'`);
+  if (ext !== undefined && !['auto', 'all', 'locale', 'none'].includes(ext as string))
+    fail(file, 'extensions', `must be auto, all, locale or none, got '${String(ext)}'`);
   const sdk = o['include-sdk'];
   if (sdk !== undefined && typeof sdk !== 'boolean') fail(file, 'include-sdk', 'must be true or false');
   const dest = str(o, 'destination-repo', file, '(top)');
@@ -116,7 +128,8 @@ function mediaOptions(o: Obj, file: string, base: string): MediaOptions {
 
 function sourceSpec(o: Obj, file: string, where: string, base: string): SourceSpec {
   const kinds = (['url', 'repo', 'installation', 'flatpakrepo'] as const).filter((k) => o[k] !== undefined);
-  if (kinds.length !== 1) fail(file, where, `name exactly one of url, repo, installation, flatpakrepo (got ${kinds.join(', ') || 'none'})`);
+  if (kinds.length !== 1)
+    fail(file, where, `name exactly one of url, repo, installation, flatpakrepo (got ${kinds.join(', ') || 'none'})`);
   const local = (k: string) => {
     const v = str(o, k, file, where);
     return v === undefined ? undefined : /^https?:\/\//.test(v) ? v : path.resolve(base, v);
@@ -128,11 +141,19 @@ function sourceSpec(o: Obj, file: string, where: string, base: string): SourceSp
   const cid = str(o, 'collection-id', file, where);
   const gpg = strList(o, 'gpg-import', file, where)?.map((p) => path.resolve(base, p));
   // `upstream-key`, as the CLI flag; `trusted-key` is its earlier name.
-  const edKeys = [...(strList(o, 'upstream-key', file, where) ?? []), ...(strList(o, 'trusted-key', file, where) ?? [])];
+  const edKeys = [
+    ...(strList(o, 'upstream-key', file, where) ?? []),
+    ...(strList(o, 'trusted-key', file, where) ?? []),
+  ];
   const ed = edKeys.length ? edKeys.map((p) => path.resolve(base, p)) : undefined;
   return {
-    ...(url ? { url } : {}), ...(repo ? { repo } : {}), ...(installation ? { installation } : {}), ...(flatpakrepo ? { flatpakrepo } : {}),
-    ...(cid ? { collectionId: cid } : {}), ...(gpg ? { gpgImport: gpg } : {}), ...(ed ? { trustedKey: ed } : {}),
+    ...(url ? { url } : {}),
+    ...(repo ? { repo } : {}),
+    ...(installation ? { installation } : {}),
+    ...(flatpakrepo ? { flatpakrepo } : {}),
+    ...(cid ? { collectionId: cid } : {}),
+    ...(gpg ? { gpgImport: gpg } : {}),
+    ...(ed ? { trustedKey: ed } : {}),
   };
 }
 
@@ -161,7 +182,8 @@ const REASONS: readonly PlanReason[] = ['requested', 'runtime', 'related', 'sdk'
 export function parseLockfile(text: string, file: string): Lockfile {
   const doc = parseYaml(text, file);
   onlyKeys(doc, [...MEDIA_KEYS, 'sources', 'lock-version'], file, '(top)');
-  if (doc['lock-version'] !== 1) fail(file, 'lock-version', `must be 1 (this sideload reads version 1), got ${String(doc['lock-version'])}`);
+  if (doc['lock-version'] !== 1)
+    fail(file, 'lock-version', `must be 1 (this sideload reads version 1), got ${String(doc['lock-version'])}`);
   const base = path.dirname(path.resolve(file));
   const srcs = doc['sources'];
   if (!Array.isArray(srcs) || srcs.length === 0) fail(file, 'sources', 'must be a non-empty list');
@@ -189,9 +211,15 @@ export function parseLockfile(text: string, file: string): Lockfile {
       return { ref, collectionId: cid, commit, reason, subpaths, ...(langs ? { languages: langs } : {}) };
     });
     const up = so['upstream'];
-    if (up !== undefined && (typeof up !== 'object' || up === null || Array.isArray(up))) fail(file, `${where}.upstream`, 'must be a mapping');
+    if (up !== undefined && (typeof up !== 'object' || up === null || Array.isArray(up)))
+      fail(file, `${where}.upstream`, 'must be a mapping');
     const keys = strList(so, 'keys', file, where);
-    return { ...sourceSpec(so, file, where, base), refs: locked, ...(up ? { upstream: up as Record<string, string> } : {}), ...(keys ? { keys } : {}) };
+    return {
+      ...sourceSpec(so, file, where, base),
+      refs: locked,
+      ...(up ? { upstream: up as Record<string, string> } : {}),
+      ...(keys ? { keys } : {}),
+    };
   });
   return { lockVersion: 1, ...mediaOptions(doc, file, base), sources };
 }
@@ -223,11 +251,17 @@ export function printLockfile(lock: Lockfile, file: string): string {
     if (s.upstream && Object.keys(s.upstream).length) o['upstream'] = { ...s.upstream };
     if (s.keys?.length) o['keys'] = [...s.keys];
     o['refs'] = s.refs.map((r) => ({
-      ref: r.ref, 'collection-id': r.collectionId, commit: r.commit, reason: r.reason,
+      ref: r.ref,
+      'collection-id': r.collectionId,
+      commit: r.commit,
+      reason: r.reason,
       ...(r.subpaths ? { subpaths: [...r.subpaths] } : {}),
       ...(r.languages !== undefined ? { languages: r.languages === 'all' ? 'all' : [...r.languages] } : {}),
     }));
     return o;
   });
-  return '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to move forward.\n' + YAML.stringify(doc, { lineWidth: 0 });
+  return (
+    '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to move forward.\n' +
+    YAML.stringify(doc, { lineWidth: 0 })
+  );
 }

@@ -99,10 +99,15 @@ export function planDrive(input: PlanInput): DrivePlan {
     const k = key(w.collectionId, w.ref);
     const prev = wanted.get(k);
     if (prev && prev.commit !== w.commit)
-      throw new UsageError(`'${w.ref}' (${w.collectionId}) is wanted at two commits, ${prev.commit} and ${w.commit}`, { ref: w.ref, commits: [prev.commit, w.commit] });
-    if (removeKeys.has(k)) throw new UsageError(`'${w.ref}' (${w.collectionId}) is both removed and wanted`, { ref: w.ref });
+      throw new UsageError(`'${w.ref}' (${w.collectionId}) is wanted at two commits, ${prev.commit} and ${w.commit}`, {
+        ref: w.ref,
+        commits: [prev.commit, w.commit],
+      });
+    if (removeKeys.has(k))
+      throw new UsageError(`'${w.ref}' (${w.collectionId}) is both removed and wanted`, { ref: w.ref });
     if (!prev) wanted.set(k, w);
-    else if (!sameSubpaths(prev.subpaths, w.subpaths)) wanted.set(k, { ...prev, subpaths: mergeSubpaths(prev.subpaths, w.subpaths) });
+    else if (!sameSubpaths(prev.subpaths, w.subpaths))
+      wanted.set(k, { ...prev, subpaths: mergeSubpaths(prev.subpaths, w.subpaths) });
   }
   for (const k of removeKeys)
     if (!onDrive.has(k)) {
@@ -114,7 +119,12 @@ export function planDrive(input: PlanInput): DrivePlan {
   for (const w of wanted.values()) {
     const old = onDrive.get(key(w.collectionId, w.ref));
     const base = {
-      collectionId: w.collectionId, ref: w.ref, commit: w.commit, reason: w.reason, timestamp: w.timestamp, source: w.source,
+      collectionId: w.collectionId,
+      ref: w.ref,
+      commit: w.commit,
+      reason: w.reason,
+      timestamp: w.timestamp,
+      source: w.source,
       ...(w.requestedBy ? { requestedBy: w.requestedBy } : {}),
       ...(w.languages !== undefined ? { languages: w.languages } : {}),
       ...(w.version !== undefined ? { version: w.version } : {}),
@@ -126,7 +136,12 @@ export function planDrive(input: PlanInput): DrivePlan {
     if (old.commit === w.commit) {
       // Same commit: the objects of both subpath sets are on the drive.
       const merged = mergeSubpaths(old.subpaths, w.subpaths);
-      entries.push({ ...base, action: sameSubpaths(merged, old.subpaths) ? 'unchanged' : 'update', previous: old.commit, subpaths: merged });
+      entries.push({
+        ...base,
+        action: sameSubpaths(merged, old.subpaths) ? 'unchanged' : 'update',
+        previous: old.commit,
+        subpaths: merged,
+      });
       continue;
     }
     const oldTs = input.state.commits.get(old.commit)?.timestamp;
@@ -137,7 +152,13 @@ export function planDrive(input: PlanInput): DrivePlan {
         `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), newer than ${w.commit.slice(0, 12)}… (${isoTime(w.timestamp)}) from the source; pass --allow-downgrade to replace it`,
         { ref: w.ref, drive: old.commit, source: w.commit },
       );
-    entries.push({ ...base, action: 'update', previous: old.commit, subpaths: w.subpaths, ...(downgrade ? { downgrade: true } : {}) });
+    entries.push({
+      ...base,
+      action: 'update',
+      previous: old.commit,
+      subpaths: w.subpaths,
+      ...(downgrade ? { downgrade: true } : {}),
+    });
   }
   for (const r of input.state.refs) {
     const k = key(r.collectionId, r.ref);
@@ -145,8 +166,13 @@ export function planDrive(input: PlanInput): DrivePlan {
     const removed = removeKeys.has(k);
     const ts = input.state.commits.get(r.commit)?.timestamp;
     entries.push({
-      collectionId: r.collectionId, ref: r.ref, action: removed ? 'remove' : 'kept', commit: removed ? null : r.commit,
-      previous: r.commit, subpaths: removed ? null : r.subpaths, ...(ts !== undefined ? { timestamp: ts } : {}),
+      collectionId: r.collectionId,
+      ref: r.ref,
+      action: removed ? 'remove' : 'kept',
+      commit: removed ? null : r.commit,
+      previous: r.commit,
+      subpaths: removed ? null : r.subpaths,
+      ...(ts !== undefined ? { timestamp: ts } : {}),
     });
   }
   entries.sort((a, b) => compareBytewise(a.collectionId, b.collectionId) || compareBytewise(a.ref, b.ref));
@@ -160,7 +186,9 @@ export function planDrive(input: PlanInput): DrivePlan {
   }
   // A commit is partial on the drive when every ref pointing at it is partial (in practice one ref per commit).
   const finalPartial = new Map<string, boolean>();
-  for (const refs of final.values()) for (const f of refs.values()) finalPartial.set(f.commit, (finalPartial.get(f.commit) ?? true) && f.subpaths !== null);
+  for (const refs of final.values())
+    for (const f of refs.values())
+      finalPartial.set(f.commit, (finalPartial.get(f.commit) ?? true) && f.subpaths !== null);
   const markers = new Map<string, boolean>();
   for (const e of entries) {
     if (e.action === 'kept' || e.action === 'unchanged') continue;
@@ -170,7 +198,9 @@ export function planDrive(input: PlanInput): DrivePlan {
   return {
     entries,
     final,
-    partialMarkers: [...markers].sort(([a], [b]) => compareBytewise(a, b)).map(([commit, present]) => ({ commit, present })),
+    partialMarkers: [...markers]
+      .sort(([a], [b]) => compareBytewise(a, b))
+      .map(([commit, present]) => ({ commit, present })),
     refsChanged: entries.some((e) => e.action === 'add' || e.action === 'update' || e.action === 'remove'),
   };
 }

@@ -43,7 +43,13 @@ async function sizeOf(p: string): Promise<number> {
 export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
   const state = await readDriveState(loc.repo);
-  if (!state.exists) throw new SideloadError('ENOTPUBLISHED', `'${loc.repo}' is not a drive repo: nothing to prune`, { path: loc.repo }, 3);
+  if (!state.exists)
+    throw new SideloadError(
+      'ENOTPUBLISHED',
+      `'${loc.repo}' is not a drive repo: nothing to prune`,
+      { path: loc.repo },
+      3,
+    );
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new InterruptedError('interrupted; objects not yet deleted stay on the drive');
   };
@@ -56,12 +62,19 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
     const objects = await repo.objects();
     const reachable = new Set<string>();
     const commits = new Set<string>();
-    const roots = [...current.refs.map((r) => ({ commit: r.commit, subpaths: r.subpaths })), ...[...current.metadataCommits.values()].map((c) => ({ commit: c, subpaths: null }))];
+    const roots = [
+      ...current.refs.map((r) => ({ commit: r.commit, subpaths: r.subpaths })),
+      ...[...current.metadataCommits.values()].map((c) => ({ commit: c, subpaths: null })),
+    ];
     for (const root of roots) {
       checkAbort();
       commits.add(root.commit);
       const partial = current.commits.get(root.commit)?.partial ?? false;
-      for await (const w of walkCommit(objects, root.commit, { subpaths: root.subpaths, tolerateMissing: partial, ...(opts.signal ? { signal: opts.signal } : {}) }))
+      for await (const w of walkCommit(objects, root.commit, {
+        subpaths: root.subpaths,
+        tolerateMissing: partial,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }))
         reachable.add(`${w.checksum}.${w.type}`);
     }
     let [objectsDeleted, markersDeleted, bytesFreed, objectsKept] = [0, 0, 0, 0];

@@ -65,28 +65,44 @@ export async function buildPublication(input: PublicationInput): Promise<Publica
       if (!c) throw new Error(`internal: no commit facts for ${f.commit} (${ref})`);
       const version = commitVersion(c.commit);
       refs.push({
-        ref, checksum: f.commit, commitSize: c.bytes.length, timestamp: c.commit.timestamp,
-        ...(version !== undefined ? { version } : {}), commitMetadata: c.commit.metadata, subpaths: f.subpaths,
+        ref,
+        checksum: f.commit,
+        commitSize: c.bytes.length,
+        timestamp: c.commit.timestamp,
+        ...(version !== undefined ? { version } : {}),
+        commitMetadata: c.commit.metadata,
+        subpaths: f.subpaths,
       });
     }
     const upstream = input.upstreamMeta.get(cid);
     const { bytes, commit } = buildMetadataCommit({
-      collectionId: cid, refs, parent: input.previousMetadata.get(cid) ?? null, timestamp: input.lastModified,
+      collectionId: cid,
+      refs,
+      parent: input.previousMetadata.get(cid) ?? null,
+      timestamp: input.lastModified,
       ...(upstream ? { upstream } : {}),
     });
     const checksum = sha256Hex(bytes);
-    const commitmeta = input.signer ? encodeDetached([[input.signer.metadataKey, [await input.signer.sign(bytes)]]]) : null;
+    const commitmeta = input.signer
+      ? encodeDetached([[input.signer.metadataKey, [await input.signer.sign(bytes)]]])
+      : null;
     metadataCommits.push({ collectionId: cid, checksum, bytes, commitmeta });
-    collections.set(cid, [...refs, { ref: METADATA_REF, checksum, commitSize: bytes.length, timestamp: commit.timestamp }]);
+    collections.set(cid, [
+      ...refs,
+      { ref: METADATA_REF, checksum, commitSize: bytes.length, timestamp: commit.timestamp },
+    ]);
     for (const r of refs) refOps.push({ op: 'ref', path: mirrorRefPath(cid, r.ref), checksum: r.checksum });
     refOps.push({ op: 'ref', path: mirrorRefPath(cid, METADATA_REF), checksum });
   }
   // Refs removed by the plan, and collections left empty (their ostree-metadata ref goes too).
-  for (const e of input.plan.entries) if (e.action === 'remove') refOps.push({ op: 'ref', path: mirrorRefPath(e.collectionId, e.ref), checksum: null });
+  for (const e of input.plan.entries)
+    if (e.action === 'remove') refOps.push({ op: 'ref', path: mirrorRefPath(e.collectionId, e.ref), checksum: null });
   for (const cid of input.previousMetadata.keys())
     if (!input.plan.final.has(cid)) refOps.push({ op: 'ref', path: mirrorRefPath(cid, METADATA_REF), checksum: null });
   for (const m of input.plan.partialMarkers) refOps.push({ op: 'partial', commit: m.commit, present: m.present });
   const summary = buildSummary({ collections, lastModified: input.lastModified });
-  const summarySig = input.signer ? encodeDetached([[input.signer.metadataKey, [await input.signer.sign(summary)]]]) : null;
+  const summarySig = input.signer
+    ? encodeDetached([[input.signer.metadataKey, [await input.signer.sign(summary)]]])
+    : null;
   return { metadataCommits, summary, summarySig, refOps };
 }

@@ -8,7 +8,19 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError, SideloadError } from '../errors.js';
-import { checkRepoTree, DIR_MODE, fsyncDir, lexicalInside, lstatSafe, mkdirSafe, readTextSafe, removeEmptyParentsSafe, removeSafe, safePath, writeFileSafe } from './drive-fs.js';
+import {
+  checkRepoTree,
+  DIR_MODE,
+  fsyncDir,
+  lexicalInside,
+  lstatSafe,
+  mkdirSafe,
+  readTextSafe,
+  removeEmptyParentsSafe,
+  removeSafe,
+  safePath,
+  writeFileSafe,
+} from './drive-fs.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -35,7 +47,10 @@ export { fsyncDir } from './drive-fs.js';
 /** A file name in the drive root, `driveRoot` levels above the repo: nothing else is accepted from a journal. */
 function atDriveRoot(repo: string, driveRoot: string, name: string): string {
   if (!/^\.\.(\/\.\.){0,15}$/.test(driveRoot) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
-    throw new CorruptError(`publish journal names a drive-root file '${driveRoot}/${name}' that is not a plain name above the repo`, { path: name });
+    throw new CorruptError(
+      `publish journal names a drive-root file '${driveRoot}/${name}' that is not a plain name above the repo`,
+      { path: name },
+    );
   return path.join(path.resolve(repo, driveRoot), name);
 }
 
@@ -99,7 +114,8 @@ async function removeOldCopies(repo: string, toRel: string, driveRoot: string | 
   const base = path.basename(to);
   const dir = path.dirname(to);
   for (const e of await fs.readdir(dir).catch(() => [] as string[]))
-    if (e.startsWith(`${base}.old-`) && /^\d+$/.test(e.slice(base.length + 5))) await removeSafe(repo, path.relative(repo, path.join(dir, e)));
+    if (e.startsWith(`${base}.old-`) && /^\d+$/.test(e.slice(base.length + 5)))
+      await removeSafe(repo, path.relative(repo, path.join(dir, e)));
 }
 
 /**
@@ -114,7 +130,11 @@ async function removeOldCopies(repo: string, toRel: string, driveRoot: string | 
 async function replaceDir(repo: string, from: string, to: string, fsync: boolean): Promise<void> {
   const toSt = await fs.lstat(to).catch(() => null);
   if (toSt?.isSymbolicLink())
-    throw new CorruptError(`'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`, { path: to, repo }, 'EUNSAFEPATH');
+    throw new CorruptError(
+      `'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`,
+      { path: to, repo },
+      'EUNSAFEPATH',
+    );
   const marker = `${from}.moving`;
   if (!(await fs.pathExists(marker))) {
     await pruneTree(from, to);
@@ -140,7 +160,8 @@ async function pruneTree(from: string, to: string): Promise<void> {
     const dst = path.join(to, e.name);
     // A symlink in `to` (never a directory here: withFileTypes does not follow it) is removed itself.
     if (src?.isDirectory() && e.isDirectory()) await pruneTree(path.join(from, e.name), dst);
-    else if (!src || src.isDirectory() !== e.isDirectory() || e.isSymbolicLink()) await fs.rm(dst, { recursive: true, force: true });
+    else if (!src || src.isDirectory() !== e.isDirectory() || e.isSymbolicLink())
+      await fs.rm(dst, { recursive: true, force: true });
   }
 }
 
@@ -186,14 +207,16 @@ export async function replay(repo: string, fsync = true): Promise<boolean> {
     await sweepLeftovers(repo);
     return false;
   }
-  if (!st.isFile()) throw new SideloadError('EJOURNAL', `the publish journal ${file} is not a regular file`, { path: file });
+  if (!st.isFile())
+    throw new SideloadError('EJOURNAL', `the publish journal ${file} is not a regular file`, { path: file });
   let journal: Journal;
   try {
     journal = JSON.parse(await fs.readFile(file, 'utf8')) as Journal;
   } catch (e) {
     throw new SideloadError('EJOURNAL', `unreadable publish journal ${file}: ${(e as Error).message}`, { path: file });
   }
-  if (journal.version !== 1 || !Array.isArray(journal.ops)) throw new SideloadError('EJOURNAL', `unknown publish journal format in ${file}`, { path: file });
+  if (journal.version !== 1 || !Array.isArray(journal.ops))
+    throw new SideloadError('EJOURNAL', `unknown publish journal format in ${file}`, { path: file });
   for (const op of journal.ops) await applyOp(repo, op, fsync);
   await fs.rm(file, { force: true });
   if (fsync) await fsyncDir(path.dirname(file));
@@ -233,7 +256,9 @@ export async function listLeftovers(repo: string): Promise<string[]> {
   await scan('tmp', false);
   await scan(UPSTREAM, false);
   try {
-    for (const e of await fs.readdir(await safePath(repo, path.join(UPSTREAM, 'x')).then(path.dirname), { withFileTypes: true }))
+    for (const e of await fs.readdir(await safePath(repo, path.join(UPSTREAM, 'x')).then(path.dirname), {
+      withFileTypes: true,
+    }))
       if (OLD_COPY.test(e.name)) out.push(path.join(UPSTREAM, e.name));
   } catch {
     // no upstream copies

@@ -63,8 +63,15 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
     if (!url) throw new UsageError(`'${spec.flatpakrepo}' has no Url in [Flatpak Repo]`, { path: spec.flatpakrepo });
     const key = kf.get(g, 'GPGKey');
     if (key) gpg.push(new Uint8Array(Buffer.from(key.replace(/\s+/g, ''), 'base64')));
-    const cid = spec.collectionId ?? (kf.get(g, 'DeploySideloadCollectionID') || kf.get(g, 'CollectionID') || undefined);
-    return { url, name: path.basename(spec.flatpakrepo.replace(/[?#].*$/, '')).replace(/\.flatpakrepo$/, ''), ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: !!key || gpg.length > 0 };
+    const cid =
+      spec.collectionId ?? (kf.get(g, 'DeploySideloadCollectionID') || kf.get(g, 'CollectionID') || undefined);
+    return {
+      url,
+      name: path.basename(spec.flatpakrepo.replace(/[?#].*$/, '')).replace(/\.flatpakrepo$/, ''),
+      ...(cid ? { collectionId: cid } : {}),
+      keys: { gpg, ed25519 },
+      gpgVerify: !!key || gpg.length > 0,
+    };
   }
   if (spec.remote) {
     const locations = await installationsInScope(spec.scope ?? {});
@@ -76,19 +83,35 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
       const k = await inst.trustedKeys(spec.remote);
       if (k) gpg.push(k);
       const cid = spec.collectionId ?? r.collectionId;
-      return { url: r.url, name: spec.remote, ...(cid ? { collectionId: cid } : {}), keys: { gpg, ed25519 }, gpgVerify: r.gpgVerify };
+      return {
+        url: r.url,
+        name: spec.remote,
+        ...(cid ? { collectionId: cid } : {}),
+        keys: { gpg, ed25519 },
+        gpgVerify: r.gpgVerify,
+      };
     }
-    throw new NotFoundError(`remote '${spec.remote}' is not configured in any flatpak installation in scope`, { remote: spec.remote });
+    throw new NotFoundError(`remote '${spec.remote}' is not configured in any flatpak installation in scope`, {
+      remote: spec.remote,
+    });
   }
   if (!spec.url) throw new UsageError('a remote source needs --url, --from or --remote');
-  if (!/^(https?|file):\/\//.test(spec.url)) throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
+  if (!/^(https?|file):\/\//.test(spec.url))
+    throw new UsageError(`'${spec.url}' is not an http(s):// or file:// URL`, { url: spec.url });
   gpg.push(...(spec.trusted?.gpg ?? []));
   ed25519.push(...(spec.trusted?.ed25519 ?? []));
-  return { url: spec.url, name: new URL(spec.url).host || 'remote', ...(spec.collectionId ? { collectionId: spec.collectionId } : {}), keys: { gpg, ed25519 }, gpgVerify: spec.gpgVerify ?? gpg.length > 0 };
+  return {
+    url: spec.url,
+    name: new URL(spec.url).host || 'remote',
+    ...(spec.collectionId ? { collectionId: spec.collectionId } : {}),
+    keys: { gpg, ed25519 },
+    gpgVerify: spec.gpgVerify ?? gpg.length > 0,
+  };
 }
 
 /** A remote's summary must verify before its refs are trusted: only a key fixes a missing one. */
-const REMOTE_GPG_FIX = "pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the remote's .flatpakrepo (its GPGKey)";
+const REMOTE_GPG_FIX =
+  "pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the remote's .flatpakrepo (its GPGKey)";
 
 /** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
 const MAX_FLATPAKREPO_BYTES = 1 << 20;
@@ -107,9 +130,16 @@ async function readFlatpakrepo(where: string, spec: RemoteSpec): Promise<string>
   }
   const file = u.pathname.split('/').pop() ?? '';
   if (!file) throw new UsageError(`--from '${where}' names a directory, not a .flatpakrepo file`, { url: where });
-  const t = await openTransport(new URL('.', u).href, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
+  const t = await openTransport(new URL('.', u).href, {
+    ...(spec.transport ?? {}),
+    ...(spec.signal ? { signal: spec.signal } : {}),
+  });
   try {
-    const b = await t.read(decodeURIComponent(file), { priority: 'metadata', maxBytes: MAX_FLATPAKREPO_BYTES, ...(spec.signal ? { signal: spec.signal } : {}) });
+    const b = await t.read(decodeURIComponent(file), {
+      priority: 'metadata',
+      maxBytes: MAX_FLATPAKREPO_BYTES,
+      ...(spec.signal ? { signal: spec.signal } : {}),
+    });
     if (!b) throw new NotFoundError(`${where} does not exist (HTTP 404)`, { url: where });
     return Buffer.from(b).toString('utf8');
   } finally {
@@ -120,7 +150,10 @@ async function readFlatpakrepo(where: string, spec: RemoteSpec): Promise<string>
 /** Opens a remote: fetches and checks its summary (or index and subsummaries) before anything else. */
 export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   const facts = await remoteFacts(spec);
-  const transport: TransportLike = await openTransport(facts.url, { ...(spec.transport ?? {}), ...(spec.signal ? { signal: spec.signal } : {}) });
+  const transport: TransportLike = await openTransport(facts.url, {
+    ...(spec.transport ?? {}),
+    ...(spec.signal ? { signal: spec.signal } : {}),
+  });
   const opt = spec.signal ? { signal: spec.signal } : {};
   const files = new Map<string, Uint8Array>();
   const get = async (p: string) => {
@@ -133,30 +166,57 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   if (idx) await get('summary.idx.sig');
   const compat = await get('summary');
   if (compat) await get('summary.sig');
-  if (!idx && !compat) throw new NotFoundError(`${facts.url} has neither summary.idx nor summary: is it an ostree repo?`, { url: facts.url });
+  if (!idx && !compat)
+    throw new NotFoundError(`${facts.url} has neither summary.idx nor summary: is it an ostree repo?`, {
+      url: facts.url,
+    });
 
-  const policy = spec.allowUnsigned ? 'allow-unsigned' : facts.gpgVerify || facts.keys.ed25519.length ? 'require-signature' : 'allow-unsigned';
+  const policy = spec.allowUnsigned
+    ? 'allow-unsigned'
+    : facts.gpgVerify || facts.keys.ed25519.length
+      ? 'require-signature'
+      : 'allow-unsigned';
   // Every subsummary the index lists (the complete catalogue the drive carries).
   const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
   let indexMeta: VarDict = [];
   if (idx) {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
-    const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, `${facts.url}/summary.idx`, REMOTE_GPG_FIX);
-    if (policy === 'require-signature' && sig.signedBy.length === 0) throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
+    const sig = await verifyOne(
+      idx,
+      files.get('summary.idx.sig'),
+      facts.keys,
+      `${facts.url}/summary.idx`,
+      REMOTE_GPG_FIX,
+    );
+    if (policy === 'require-signature' && sig.signedBy.length === 0)
+      throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
     const index = decodeSummaryIndex(idx, `${facts.url}/summary.idx`);
     indexMeta = index.metadata;
     for (const { name, digest: sha } of index.subsummaries) {
       const gz = await get(`summaries/${sha}.gz`);
-      if (!gz) throw new NotFoundError(`${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`, { url: facts.url });
+      if (!gz)
+        throw new NotFoundError(
+          `${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`,
+          { url: facts.url },
+        );
       const plain = gunzipSubsummary(gz, `${facts.url}/summaries/${sha}.gz (subsummary ${name})`);
-      if (sha256Hex(plain) !== sha) throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
+      if (sha256Hex(plain) !== sha)
+        throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
       subsummaries.set(name, plain);
     }
   }
   const upstream: UpstreamFiles = { origin: facts.url, files };
   // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
-  const check = await checkUpstream(facts.collectionId ?? '(remote)', upstream, facts.keys, policy, undefined, REMOTE_GPG_FIX);
-  if (policy === 'require-signature' && check.signedBy.length === 0) throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
+  const check = await checkUpstream(
+    facts.collectionId ?? '(remote)',
+    upstream,
+    facts.keys,
+    policy,
+    undefined,
+    REMOTE_GPG_FIX,
+  );
+  if (policy === 'require-signature' && check.signedBy.length === 0)
+    throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
 
   // Refs and their metadata.
   const refs: SourceRef[] = [];
@@ -166,7 +226,11 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   // refs listed in a summary without it are not offered twice, once with and once without a collection.
   const decodedSubs = [...subsummaries.values()].map((sub) => decodeSummary(sub, `${facts.url} subsummary`));
   const decodedCompat = compat ? decodeSummary(compat, `${facts.url}/summary`) : null;
-  const named = new Set([...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])].map((s) => s.collectionId).filter((c): c is string => !!c));
+  const named = new Set(
+    [...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])]
+      .map((s) => s.collectionId)
+      .filter((c): c is string => !!c),
+  );
   const remoteCid = facts.collectionId ?? (named.size === 1 ? ([...named][0] as string) : undefined);
   const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? remoteCid ?? null;
   const addRefs = (cid: string | null, entries: readonly DecodedRef[]) => {
@@ -190,9 +254,13 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     if (!s.collectionId) addRefs(cid, s.refs);
     for (const [ref, entry] of readXaCache(s.metadata)) if (!metaText.has(ref)) metaText.set(ref, entry.metadata);
   }
-  const refsWithMeta = refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
+  const refsWithMeta = refs.map((r) =>
+    metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r,
+  );
   const objects = memoCommits(await openArchiveSource(transport));
-  const descriptive = [...indexMeta, ...compatMeta].filter(([k]) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache);
+  const descriptive = [...indexMeta, ...compatMeta].filter(
+    ([k]) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache,
+  );
 
   return {
     kind: 'remote',

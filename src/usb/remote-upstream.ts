@@ -48,11 +48,19 @@ export class RemoteFetcher {
   private async openOnce(r: RemoteAtUrl): Promise<Source | null> {
     const network = /^https?:\/\//i.test(r.url);
     if (!network && !/^file:\/\//i.test(r.url)) {
-      this.note('remote-url-unsupported', r, `remote '${r.name}' has URL '${r.url}', which sideload cannot read (only http(s):// and file://)`);
+      this.note(
+        'remote-url-unsupported',
+        r,
+        `remote '${r.name}' has URL '${r.url}', which sideload cannot read (only http(s):// and file://)`,
+      );
       return null;
     }
     if (network && this.opts.offline) {
-      this.note('remote-offline', r, `remote '${r.name}' (${r.url}) was not read (--offline): the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`);
+      this.note(
+        'remote-offline',
+        r,
+        `remote '${r.name}' (${r.url}) was not read (--offline): the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+      );
       return null;
     }
     try {
@@ -71,7 +79,11 @@ export class RemoteFetcher {
       // A summary that does not verify (or is malformed) is not an outage: refuse it, as for any remote source.
       if (e instanceof SignatureError || e instanceof CorruptError) throw e;
       const err = e as Error;
-      this.note('remote-unreachable', r, `remote '${r.name}' (${r.url}) could not be read (${err.message}); the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`);
+      this.note(
+        'remote-unreachable',
+        r,
+        `remote '${r.name}' (${r.url}) could not be read (${err.message}); the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+      );
       return null;
     }
   }

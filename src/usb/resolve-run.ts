@@ -54,7 +54,16 @@ export interface ResolvedRun {
 
 /** Node's arch names → flatpak's. */
 export function hostArch(): string {
-  const map: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', loong64: 'loongarch64', riscv64: 'riscv64' };
+  const map: Record<string, string> = {
+    x64: 'x86_64',
+    arm64: 'aarch64',
+    ia32: 'i386',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    loong64: 'loongarch64',
+    riscv64: 'riscv64',
+  };
   return map[process.arch] ?? process.arch;
 }
 
@@ -89,10 +98,14 @@ export async function resolveRun(
       for (const l of input.locked)
         if (!known.has(l.commit))
           await readCommit(l.commit).catch((e: unknown) => {
-          if (e instanceof NotFoundError)
-            throw new NotFoundError(`the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; lock again to move forward`, { ref: l.ref, commit: l.commit }, 'ELOCKEDCOMMIT');
-          throw e;
-        });
+            if (e instanceof NotFoundError)
+              throw new NotFoundError(
+                `the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; lock again to move forward`,
+                { ref: l.ref, commit: l.commit },
+                'ELOCKEDCOMMIT',
+              );
+            throw e;
+          });
     } else {
       const plan = await resolveRefs({
         requested: input.refs ?? [],
@@ -101,7 +114,8 @@ export async function resolveRun(
         hostArch: hostArch(),
         sourceKind: source.kind,
         catalog: await source.listRefs(),
-        metadataOf: async (r) => r.metadataText ?? stringMeta((await readCommit(r.commit)).commit.metadata, KEY.xaMetadata),
+        metadataOf: async (r) =>
+          r.metadataText ?? stringMeta((await readCommit(r.commit)).commit.metadata, KEY.xaMetadata),
         isExtraData: async (r) => {
           const eds = lookup((await readCommit(r.commit)).commit.metadata, KEY.xaExtraDataSources);
           return !!eds && Array.isArray(eds.value) && eds.value.length > 0;
@@ -117,7 +131,8 @@ export async function resolveRun(
       for (const w of plan.warnings) warn(w);
       for (const w of source.takeWarnings?.() ?? []) warn(w);
       planned = plan.refs;
-      for (const p of planned) if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
+      for (const p of planned)
+        if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warn);
     }
     for (const p of planned) {
       // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
@@ -130,7 +145,13 @@ export async function resolveRun(
       }
       const version = facts.version;
       wanted.push({
-        collectionId: p.collectionId, ref: p.ref, commit: p.commit, subpaths: p.subpaths, reason: p.reason, timestamp: facts.timestamp, source: index,
+        collectionId: p.collectionId,
+        ref: p.ref,
+        commit: p.commit,
+        subpaths: p.subpaths,
+        reason: p.reason,
+        timestamp: facts.timestamp,
+        source: index,
         ...(p.requestedBy ? { requestedBy: p.requestedBy } : {}),
         ...(p.languages !== undefined ? { languages: p.languages } : {}),
         ...(version !== undefined ? { version } : {}),

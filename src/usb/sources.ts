@@ -7,7 +7,12 @@ import fs from 'fs-extra';
 import { NotFoundError, SideloadError, UsageError } from '../errors.js';
 import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
-import { Installation, installationsInScope, type InstallationScope, type DeployedRef } from '../flatpak/installation.js';
+import {
+  Installation,
+  installationsInScope,
+  type InstallationScope,
+  type DeployedRef,
+} from '../flatpak/installation.js';
 import { decodeCommit } from '../ostree/commit.js';
 import { isValidRemoteName, listRefFiles, openObjectSource, type ObjectSource } from '../repo/index.js';
 import { KEY } from '../ostree/formats.js';
@@ -49,9 +54,15 @@ async function readCommitFrom(objects: ObjectSource, checksum: string) {
 export type RemoteReadOptions = Omit<RemoteFetchOptions, 'where'>;
 
 /** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
-export async function openInstallationSource(scope: InstallationScope, extra?: ExtraKeys, requested?: readonly string[], remoteRead: RemoteReadOptions = {}): Promise<Source> {
+export async function openInstallationSource(
+  scope: InstallationScope,
+  extra?: ExtraKeys,
+  requested?: readonly string[],
+  remoteRead: RemoteReadOptions = {},
+): Promise<Source> {
   const locations = await installationsInScope(scope);
-  if (locations.length === 0) throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
+  if (locations.length === 0)
+    throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
   const installations = await Promise.all(locations.map((l) => Installation.open(l)));
   const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
@@ -68,7 +79,16 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
     const ed = r.options['verification-ed25519-key'];
     return { gpg, ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
   };
-  const openRemote = async (r: RemoteConfig) => (r.url ? fetcher.open({ name: r.name, url: r.url, ...(r.collectionId ? { collectionId: r.collectionId } : {}), keys: await remoteKeys(r), gpgVerify: r.gpgVerify }) : null);
+  const openRemote = async (r: RemoteConfig) =>
+    r.url
+      ? fetcher.open({
+          name: r.name,
+          url: r.url,
+          ...(r.collectionId ? { collectionId: r.collectionId } : {}),
+          keys: await remoteKeys(r),
+          gpgVerify: r.gpgVerify,
+        })
+      : null;
   /** Commits taken from a remote (appstream newer than the installation's) → that remote. */
   const viaRemote = new Map<string, Source>();
   const wanted = await requestedOrigins(inst, requested ?? []);
@@ -97,7 +117,9 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
         const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
         const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {
-          const atRemote = (name: string) => current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)?.commit;
+          const atRemote = (name: string) =>
+            current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)
+              ?.commit;
           for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
             const local = await inst.remoteRef(remote.name, name);
             // As flatpak updates appstream: appstream2 where the remote has it, the old appstream only when it has
@@ -129,7 +151,11 @@ export async function openInstallationSource(scope: InstallationScope, extra?: E
             if (m) files.set(`summaries/${m[1]}`, bytes);
           }
         }
-        if (files.has('summary') || files.has('summary.idx')) return { origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`, files: signedUpstreamFiles(files) };
+        if (files.has('summary') || files.has('summary.idx'))
+          return {
+            origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`,
+            files: signedUpstreamFiles(files),
+          };
       }
       // No cache (always so for a file:// remote): the remote's published files, read at its URL.
       for (const remote of cidRemotes(cid)) {
@@ -184,7 +210,13 @@ async function requestedOrigins(inst: Installation, requested: readonly string[]
       } catch {
         continue;
       }
-      if (p.kinds.includes(kind as 'app' | 'runtime') && id === p.id && (!p.arch || arch === p.arch) && (!p.branch || branch === p.branch)) out.add(d.deploy.origin);
+      if (
+        p.kinds.includes(kind as 'app' | 'runtime') &&
+        id === p.id &&
+        (!p.arch || arch === p.arch) &&
+        (!p.branch || branch === p.branch)
+      )
+        out.add(d.deploy.origin);
     }
   }
   return out;
@@ -196,7 +228,10 @@ async function requestedOrigins(inst: Installation, requested: readonly string[]
  * names the installations and the options that choose one. With no match anywhere, the first installation is
  * used and the planner reports the missing ref with what is there.
  */
-async function pickInstallation(installations: readonly Installation[], requested: readonly string[]): Promise<Installation> {
+async function pickInstallation(
+  installations: readonly Installation[],
+  requested: readonly string[],
+): Promise<Installation> {
   const first = installations[0] as Installation;
   if (installations.length === 1 || requested.length === 0) return first;
   const deployed = await Promise.all(installations.map((i) => i.deployed()));
@@ -210,7 +245,12 @@ async function pickInstallation(installations: readonly Installation[], requeste
     return installations.filter((_, n) =>
       (deployed[n] ?? []).some((d) => {
         const [kind, id, arch, branch] = d.ref.split('/');
-        return p.kinds.includes(kind as 'app' | 'runtime') && id === p.id && (!p.arch || arch === p.arch) && (!p.branch || branch === p.branch);
+        return (
+          p.kinds.includes(kind as 'app' | 'runtime') &&
+          id === p.id &&
+          (!p.arch || arch === p.arch) &&
+          (!p.branch || branch === p.branch)
+        );
       }),
     );
   };
@@ -219,11 +259,17 @@ async function pickInstallation(installations: readonly Installation[], requeste
   for (const arg of requested) {
     const holders = holdersOf(arg);
     if (holders.length > 1)
-      throw new UsageError(`'${arg}' is installed in several installations (${names(holders)}); choose one with --user, --system or --installation=NAME`, { ref: arg });
+      throw new UsageError(
+        `'${arg}' is installed in several installations (${names(holders)}); choose one with --user, --system or --installation=NAME`,
+        { ref: arg },
+      );
     const h = holders[0];
     if (!h) continue;
     if (chosen && chosen !== h)
-      throw new UsageError(`the refs are spread over installations ${names([chosen, h])}; all refs of one drive must come from one installation (run sideload once per installation)`, { ref: arg });
+      throw new UsageError(
+        `the refs are spread over installations ${names([chosen, h])}; all refs of one drive must come from one installation (run sideload once per installation)`,
+        { ref: arg },
+      );
     chosen = h;
   }
   return chosen ?? first;
@@ -258,12 +304,19 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
   const config = parseKeyFile(configText);
   const repoCid = config.get('core', 'collection-id') || undefined;
   if (opts.collectionId && repoCid && opts.collectionId !== repoCid)
-    throw new UsageError(`--collection-id '${opts.collectionId}' differs from the repo's own collection ID '${repoCid}'`, { path: root });
+    throw new UsageError(
+      `--collection-id '${opts.collectionId}' differs from the repo's own collection ID '${repoCid}'`,
+      { path: root },
+    );
   const headsCid = repoCid ?? opts.collectionId ?? null;
   const objects = await openObjectSource(root);
   const extraKeys = await loadExtraKeys(opts.keys);
   const remoteCid = (name: string) => config.get(`remote "${name}"`, 'collection-id') || null;
-  const remoteNames = () => config.groups().map((g) => /^remote "(.+)"$/.exec(g)?.[1]).filter((n): n is string => !!n && isValidRemoteName(n));
+  const remoteNames = () =>
+    config
+      .groups()
+      .map((g) => /^remote "(.+)"$/.exec(g)?.[1])
+      .filter((n): n is string => !!n && isValidRemoteName(n));
   const cidRemotes = (cid: string) => remoteNames().filter((n) => remoteCid(n) === cid);
   const remoteKeyring = async (name: string): Promise<Uint8Array[]> => {
     const k = await fs.readFile(path.join(root, `${name}.trustedkeys.gpg`)).catch(() => null);
@@ -274,7 +327,13 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     const url = config.get(`remote "${name}"`, 'url');
     if (!url) return null;
     const cid = remoteCid(name);
-    return fetcher.open({ name, url, ...(cid ? { collectionId: cid } : {}), keys: { gpg: await remoteKeyring(name), ed25519: [] }, gpgVerify: (config.get(`remote "${name}"`, 'gpg-verify') ?? 'true') !== 'false' });
+    return fetcher.open({
+      name,
+      url,
+      ...(cid ? { collectionId: cid } : {}),
+      keys: { gpg: await remoteKeyring(name), ed25519: [] },
+      gpgVerify: (config.get(`remote "${name}"`, 'gpg-verify') ?? 'true') !== 'false',
+    });
   };
 
   // Only the files the summary.idx names, each a regular file read without following a symlink, size-limited.
@@ -300,13 +359,15 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     localRepoPath: root,
     async listRefs() {
       const out: SourceRef[] = [];
-      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'), LENIENT)) out.push({ ref, collectionId: headsCid, commit });
+      for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'heads'), LENIENT))
+        out.push({ ref, collectionId: headsCid, commit });
       for (const remote of await safeReaddir(path.join(root, 'refs', 'remotes'))) {
         for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'remotes', remote), LENIENT))
           out.push({ ref, collectionId: remoteCid(remote), commit, remote });
       }
       for (const cid of await safeReaddir(path.join(root, 'refs', 'mirrors'))) {
-        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid), LENIENT)) out.push({ ref, collectionId: cid, commit });
+        for (const [ref, commit] of await listRefFiles(path.join(root, 'refs', 'mirrors', cid), LENIENT))
+          out.push({ ref, collectionId: cid, commit });
       }
       return out;
     },
@@ -316,7 +377,8 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
         // Refs pulled from a remote: that remote's published summary, read at its URL.
         for (const name of cidRemotes(cid)) {
           const fresh = await (await openRemote(name))?.upstreamSummary(cid);
-          if (fresh) return { origin: `remote '${name}' (${config.get(`remote "${name}"`, 'url')})`, files: fresh.files };
+          if (fresh)
+            return { origin: `remote '${name}' (${config.get(`remote "${name}"`, 'url')})`, files: fresh.files };
         }
         return null;
       }

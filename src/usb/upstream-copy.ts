@@ -49,12 +49,24 @@ export async function prepareUpstreams(
     const up: UpstreamFiles | null = await source.upstreamSummary(cid);
     if (!up) {
       copies.set(cid, null);
-      warn({ code: 'no-upstream-summary', message: `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`, data: { collectionId: cid } });
+      warn({
+        code: 'no-upstream-summary',
+        message: `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`,
+        data: { collectionId: cid },
+      });
       continue;
     }
-    const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b, what) => gunzipSubsummary(b, what, MAX_SUBSUMMARY_BYTES));
+    const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b, what) =>
+      gunzipSubsummary(b, what, MAX_SUBSUMMARY_BYTES),
+    );
     if (!meta.has(cid)) meta.set(cid, check.metadata);
-    const record = encodeUpstreamRecord({ origin: up.origin, signedBy: check.signedBy, keys: check.keys, root: check.root, files: [...up.files.keys()].sort() });
+    const record = encodeUpstreamRecord({
+      origin: up.origin,
+      signedBy: check.signedBy,
+      keys: check.keys,
+      root: check.root,
+      files: [...up.files.keys()].sort(),
+    });
     copies.set(cid, { collectionId: cid, files: up.files, record, signedBy: check.signedBy, root: check.root });
   }
   return { copies, meta };

@@ -24,7 +24,10 @@ export interface UpstreamRecord {
 
 /** The record's text (pretty JSON, fields in this order, trailing newline). */
 export function encodeUpstreamRecord(r: UpstreamRecord): string {
-  return JSON.stringify({ origin: r.origin, signedBy: r.signedBy, keys: r.keys, root: r.root, files: r.files }, null, 2) + '\n';
+  return (
+    JSON.stringify({ origin: r.origin, signedBy: r.signedBy, keys: r.keys, root: r.root, files: r.files }, null, 2) +
+    '\n'
+  );
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -41,7 +44,8 @@ export function decodeUpstreamRecord(text: string, where = UPSTREAM_RECORD): Ups
     throw new CorruptError(`${where}: not JSON (${(e as Error).message})`, { file: where });
   }
   const o = (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
-  const bad = (field: string, want: string) => new CorruptError(`${where}: '${field}' is not ${want}`, { file: where, field });
+  const bad = (field: string, want: string) =>
+    new CorruptError(`${where}: '${field}' is not ${want}`, { file: where, field });
   if (typeof o['origin'] !== 'string') throw bad('origin', 'a string');
   if (!isStrings(o['signedBy'])) throw bad('signedBy', 'a list of strings');
   if (!isStrings(o['keys'])) throw bad('keys', 'a list of strings');

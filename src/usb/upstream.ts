@@ -44,13 +44,18 @@ export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary', limit =
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || (e instanceof RangeError && /larger than/i.test(e.message)))
-      throw new CorruptError(`${what} inflates to more than ${limit} bytes (the summary size limit): refused`, { file: what }, 'ETOOBIG');
+      throw new CorruptError(
+        `${what} inflates to more than ${limit} bytes (the summary size limit): refused`,
+        { file: what },
+        'ETOOBIG',
+      );
     throw new CorruptError(`${what} is not valid gzip data (${(e as Error).message})`, { file: what });
   }
 }
 
 /** How to fix a GPG signature we cannot check for want of its key, by default (create from a repo/installation). */
-export const DEFAULT_GPG_FIX = 'pass --gpg-import KEYFILE with that key, or --no-upstream-summary to leave the upstream summary off';
+export const DEFAULT_GPG_FIX =
+  'pass --gpg-import KEYFILE with that key, or --no-upstream-summary to leave the upstream summary off';
 
 /**
  * Checks one signed file. `fix` says how to supply a missing GPG key where the caller stands (an option name);
@@ -72,7 +77,9 @@ export async function verifyOne(
   if (gpgSigs.length) {
     if (keys.gpg.length === 0) {
       const kid = await signatureKeyIds(gpgSigs);
-      problems.push(`signed with GPG key ID ${kid.join(', ') || '(unreadable)'} but no trusted GPG key is known: ${fix}`);
+      problems.push(
+        `signed with GPG key ID ${kid.join(', ') || '(unreadable)'} but no trusted GPG key is known: ${fix}`,
+      );
     } else {
       const r = await (await GpgVerifier.fromKeyrings(keys.gpg)).verify(data, gpgSigs);
       if (r.valid) {
@@ -120,13 +127,22 @@ export async function checkUpstream(
     for (const { name, digest: sha } of index.subsummaries) {
       const raw = f.get(`summaries/${sha}.gz`);
       const plain = f.get(`summaries/${sha}`) ?? (raw ? gunzip(raw, `${up.origin} summaries/${sha}.gz`) : undefined);
-      if (!plain) throw new CorruptError(`${up.origin}: subsummary '${name}' (${sha}) listed in summary.idx is missing`, { collectionId: cid, subsummary: name });
-      if (sha256Hex(plain) !== sha) throw new CorruptError(`${up.origin}: subsummary '${name}' does not match its digest ${sha}`, { collectionId: cid, subsummary: name });
+      if (!plain)
+        throw new CorruptError(`${up.origin}: subsummary '${name}' (${sha}) listed in summary.idx is missing`, {
+          collectionId: cid,
+          subsummary: name,
+        });
+      if (sha256Hex(plain) !== sha)
+        throw new CorruptError(`${up.origin}: subsummary '${name}' does not match its digest ${sha}`, {
+          collectionId: cid,
+          subsummary: name,
+        });
     }
     if (summary) {
       // The compat summary is carried too; check it on its own when signed.
       const compat = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`, fix);
-      if (compat.present && compat.signedBy.length === 0) throw new SignatureError(`${up.origin} summary: bad signature`);
+      if (compat.present && compat.signedBy.length === 0)
+        throw new SignatureError(`${up.origin} summary: bad signature`);
     }
   } else if (summary) {
     root = 'summary';
@@ -139,9 +155,13 @@ export async function checkUpstream(
       { collectionId: cid },
       'EUNSIGNED',
     );
-  return { signedBy: result.signedBy, keys: result.keys, root, metadata: metadata.filter(([k]) => k.startsWith('xa.')) };
+  return {
+    signedBy: result.signedBy,
+    keys: result.keys,
+    root,
+    metadata: metadata.filter(([k]) => k.startsWith('xa.')),
+  };
 }
-
 
 /**
  * The `summaries/` files a summary.idx names (`summaries/<sha256>.gz`, and the uncompressed `summaries/<sha256>`
@@ -150,7 +170,10 @@ export async function checkUpstream(
  */
 export function subsummaryNames(idx: Uint8Array): string[] {
   try {
-    return decodeSummaryIndex(idx).subsummaries.map((sub) => sub.digest).filter((sha) => /^[0-9a-f]{64}$/.test(sha)).flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
+    return decodeSummaryIndex(idx)
+      .subsummaries.map((sub) => sub.digest)
+      .filter((sha) => /^[0-9a-f]{64}$/.test(sha))
+      .flatMap((sha) => [`summaries/${sha}.gz`, `summaries/${sha}`]);
   } catch {
     return [];
   }

@@ -21,7 +21,14 @@ export const OLD_UPSTREAM_COPY = /\.old-\d+$/;
 export async function upstreamStrayFindings(dir: string, rel: string): Promise<Finding[]> {
   const out: Finding[] = [];
   const st = await fs.lstat(dir);
-  if (!st.isDirectory()) return [error('upstream-not-directory', `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; an upstream copy is a directory of regular files`, rel)];
+  if (!st.isDirectory())
+    return [
+      error(
+        'upstream-not-directory',
+        `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; an upstream copy is a directory of regular files`,
+        rel,
+      ),
+    ];
   const all: Array<[string, fs.Dirent]> = [];
   const walk = async (d: string, prefix: string): Promise<void> => {
     for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
@@ -34,8 +41,22 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
   const idx = (await fs.lstat(idxFile).catch(() => null))?.isFile() ? new Uint8Array(await fs.readFile(idxFile)) : null;
   const allowed = new Set<string>([UPSTREAM_RECORD, ...UPSTREAM_ROOT_FILES, ...(idx ? indexedNames(idx) : [])]);
   for (const [name, e] of all) {
-    if (!e.isFile()) out.push(error('upstream-unexpected-file', `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds only the signed summary files`, `${rel}/${name}`));
-    else if (!allowed.has(name)) out.push(error('upstream-extra-file', `${rel}/${name} is not part of the signed upstream summary (not a root file, nor named by its summary.idx)`, `${rel}/${name}`));
+    if (!e.isFile())
+      out.push(
+        error(
+          'upstream-unexpected-file',
+          `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds only the signed summary files`,
+          `${rel}/${name}`,
+        ),
+      );
+    else if (!allowed.has(name))
+      out.push(
+        error(
+          'upstream-extra-file',
+          `${rel}/${name} is not part of the signed upstream summary (not a root file, nor named by its summary.idx)`,
+          `${rel}/${name}`,
+        ),
+      );
   }
   return out;
 }
@@ -43,6 +64,10 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
 /** Leftovers of a killed run (publish.ts listLeftovers): harmless to clients; --repair and the next create remove them. */
 export async function leftoverFindings(repo: string): Promise<Finding[]> {
   return (await listLeftovers(repo).catch(() => [] as string[])).map((p) =>
-    warning('leftover', `${p} was left by an interrupted run; \`sideload verify --repair\` (or the next \`sideload create\`) removes it`, p),
+    warning(
+      'leftover',
+      `${p} was left by an interrupted run; \`sideload verify --repair\` (or the next \`sideload create\`) removes it`,
+      p,
+    ),
   );
 }

@@ -11,7 +11,6 @@ import { KEY, METADATA_REF } from '../ostree/formats.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { error, warning, type Finding } from './findings.js';
 
-
 type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
 type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
 
@@ -40,7 +39,10 @@ export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCo
 export async function checkSideloadJson(dir: string, rel: string, files: readonly string[]): Promise<Finding[]> {
   const p = `${rel}/sideload.json`;
   const text = await fs.readFile(path.join(dir, 'sideload.json'), 'utf8').catch(() => null);
-  if (text === null) return [error('bad-sideload-json', `the upstream copy has no sideload.json (where it came from and who signed it)`, p)];
+  if (text === null)
+    return [
+      error('bad-sideload-json', `the upstream copy has no sideload.json (where it came from and who signed it)`, p),
+    ];
   let j: unknown;
   try {
     j = JSON.parse(text);
@@ -55,7 +57,8 @@ export async function checkSideloadJson(dir: string, rel: string, files: readonl
     if (typeof o['origin'] !== 'string') problems.push("'origin' is not a string");
     if (!strings(o['signedBy'])) problems.push("'signedBy' is not a list of strings");
     if (!strings(o['keys'])) problems.push("'keys' is not a list of strings");
-    if (o['root'] !== 'summary' && o['root'] !== 'summary.idx') problems.push("'root' is neither 'summary' nor 'summary.idx'");
+    if (o['root'] !== 'summary' && o['root'] !== 'summary.idx')
+      problems.push("'root' is neither 'summary' nor 'summary.idx'");
     if (!strings(o['files'])) problems.push("'files' is not a list of strings");
     else {
       const listed = [...(o['files'] as string[])].sort();
@@ -66,12 +69,30 @@ export async function checkSideloadJson(dir: string, rel: string, files: readonl
       if (gone.length) problems.push(`listed files that are missing: ${gone.join(', ')}`);
     }
   }
-  return problems.length ? [error('bad-sideload-json', `sideload.json does not describe the upstream copy: ${problems.join('; ')}`, p)] : [];
+  return problems.length
+    ? [error('bad-sideload-json', `sideload.json does not describe the upstream copy: ${problems.join('; ')}`, p)]
+    : [];
 }
 
 const OBJECT_NAME = /^[0-9a-f]{62}\.(commit|commitmeta|dirtree|dirmeta|filez)$/;
 /** What ostree, flatpak and sideload keep at the top of an archive repo. */
-const ROOT_NAMES = new Set(['config', 'objects', 'refs', 'state', 'tmp', 'extensions', 'summary', 'summary.sig', 'summary.idx', 'summary.idx.sig', 'summaries', 'deltas', 'delta-indexes', '.lock', 'uncompressed-objects-cache']);
+const ROOT_NAMES = new Set([
+  'config',
+  'objects',
+  'refs',
+  'state',
+  'tmp',
+  'extensions',
+  'summary',
+  'summary.sig',
+  'summary.idx',
+  'summary.idx.sig',
+  'summaries',
+  'deltas',
+  'delta-indexes',
+  '.lock',
+  'uncompressed-objects-cache',
+]);
 
 /**
  * `objects/` holds only `xx/` directories of regular object files: a symlink there (a client would follow it out of
@@ -80,22 +101,43 @@ const ROOT_NAMES = new Set(['config', 'objects', 'refs', 'state', 'tmp', 'extens
 export async function checkStrayFiles(repo: string): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const e of await fs.readdir(repo, { withFileTypes: true }).catch(() => [] as fs.Dirent[]))
-    if (!ROOT_NAMES.has(e.name)) out.push(warning('stray-file', `'${e.name}' at the repo root is not part of an ostree repo`, e.name));
+    if (!ROOT_NAMES.has(e.name))
+      out.push(warning('stray-file', `'${e.name}' at the repo root is not part of an ostree repo`, e.name));
   const objects = path.join(repo, 'objects');
-  for (const d of (await fs.readdir(objects, { withFileTypes: true }).catch(() => [] as fs.Dirent[])).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const d of (await fs.readdir(objects, { withFileTypes: true }).catch(() => [] as fs.Dirent[])).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  )) {
     const rel = `objects/${d.name}`;
     if (d.isSymbolicLink()) {
-      out.push(error('object-symlink', `${rel} is a symlink (to '${await fs.readlink(path.join(objects, d.name)).catch(() => '?')}'), not a directory of objects`, rel));
+      out.push(
+        error(
+          'object-symlink',
+          `${rel} is a symlink (to '${await fs.readlink(path.join(objects, d.name)).catch(() => '?')}'), not a directory of objects`,
+          rel,
+        ),
+      );
       continue;
     }
     if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
-      out.push(error('stray-object-file', `${rel} does not belong in objects/ (only xx/ directories of objects do)`, rel));
+      out.push(
+        error('stray-object-file', `${rel} does not belong in objects/ (only xx/ directories of objects do)`, rel),
+      );
       continue;
     }
-    for (const f of (await fs.readdir(path.join(objects, d.name), { withFileTypes: true }).catch(() => [] as fs.Dirent[])).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const f of (
+      await fs.readdir(path.join(objects, d.name), { withFileTypes: true }).catch(() => [] as fs.Dirent[])
+    ).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const frel = `${rel}/${f.name}`;
-      if (f.isSymbolicLink()) out.push(error('object-symlink', `${frel} is a symlink (to '${await fs.readlink(path.join(objects, d.name, f.name)).catch(() => '?')}'), not an object file`, frel));
-      else if (!f.isFile() || !OBJECT_NAME.test(f.name)) out.push(error('stray-object-file', `${frel} is not an object of an archive repo`, frel));
+      if (f.isSymbolicLink())
+        out.push(
+          error(
+            'object-symlink',
+            `${frel} is a symlink (to '${await fs.readlink(path.join(objects, d.name, f.name)).catch(() => '?')}'), not an object file`,
+            frel,
+          ),
+        );
+      else if (!f.isFile() || !OBJECT_NAME.test(f.name))
+        out.push(error('stray-object-file', `${frel} is not an object of an archive repo`, frel));
     }
   }
   return out;

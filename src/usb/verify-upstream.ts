@@ -17,7 +17,11 @@ export interface UpstreamKeys {
 }
 
 /** Each carried upstream copy: its digest chain and signatures, and that the drive's refs are in it. */
-export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<string, readonly DecodedRef[]> | null, opts: UpstreamKeys): Promise<Finding[]> {
+export async function checkUpstreamCopies(
+  repo: string,
+  listed: ReadonlyMap<string, readonly DecodedRef[]> | null,
+  opts: UpstreamKeys,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   const upRoot = path.join(repo, UPSTREAM_DIR);
   for (const cid of (await fs.readdir(upRoot).catch(() => [] as string[])).sort()) {
@@ -28,7 +32,8 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
     findings.push(...stray.filter((f) => f.code !== 'upstream-extra-file'));
     if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
     const files = new Map<string, Uint8Array>();
-    for (const f of await listFiles(dir)) if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
+    for (const f of await listFiles(dir))
+      if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
     // The record's shape and file list, named as such (before the signature check, which stops at a bad record).
     findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
@@ -36,11 +41,35 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
       await readUpstreamRecord(dir); // a record that does not parse is damage too
       // Signatures of a kind no key was given for cannot be checked: leave them out (the digest chain is still
       // checked), or a good drive would fail for want of keys.
-      const checkable = withoutUncheckableSignatures(files, { gpg: keys.gpg.length > 0, ed25519: keys.ed25519.length > 0 });
-      const check = await checkUpstream(cid, { origin: rel, files: checkable }, keys, 'allow-unsigned', undefined, 'pass the upstream key with --upstream-gpg KEYFILE');
+      const checkable = withoutUncheckableSignatures(files, {
+        gpg: keys.gpg.length > 0,
+        ed25519: keys.ed25519.length > 0,
+      });
+      const check = await checkUpstream(
+        cid,
+        { origin: rel, files: checkable },
+        keys,
+        'allow-unsigned',
+        undefined,
+        'pass the upstream key with --upstream-gpg KEYFILE',
+      );
       if (check.signedBy.length === 0) {
-        if (keys.gpg.length || keys.ed25519.length) findings.push(error('upstream-unverified', `the upstream summary of '${cid}' is not signed by the given upstream keys`, rel));
-        else findings.push(warning('upstream-not-checked', `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`, rel));
+        if (keys.gpg.length || keys.ed25519.length)
+          findings.push(
+            error(
+              'upstream-unverified',
+              `the upstream summary of '${cid}' is not signed by the given upstream keys`,
+              rel,
+            ),
+          );
+        else
+          findings.push(
+            warning(
+              'upstream-not-checked',
+              `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`,
+              rel,
+            ),
+          );
       }
       const up = files.get('summary');
       if (up && listed) {
@@ -48,13 +77,20 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
         const known = new Set([...(summaryCollections(decoded).get(cid) ?? []), ...decoded.refs].map((r) => r.ref));
         for (const e of listed.get(cid) ?? [])
           if (e.ref !== METADATA_REF && !known.has(e.ref) && !e.ref.startsWith('appstream'))
-            findings.push(warning('unknown-upstream', `'${e.ref}' on the drive is not in the upstream summary of '${cid}'`, `refs/mirrors/${cid}/${e.ref}`));
+            findings.push(
+              warning(
+                'unknown-upstream',
+                `'${e.ref}' on the drive is not in the upstream summary of '${cid}'`,
+                `refs/mirrors/${cid}/${e.ref}`,
+              ),
+            );
       }
     } catch (e) {
       findings.push(error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel));
     }
     // Files the index does not account for count only while the index itself checks (else that is the finding).
-    if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel)) findings.push(...stray.filter((f) => f.code === 'upstream-extra-file'));
+    if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel))
+      findings.push(...stray.filter((f) => f.code === 'upstream-extra-file'));
   }
   return findings;
 }
@@ -63,7 +99,10 @@ export async function checkUpstreamCopies(repo: string, listed: ReadonlyMap<stri
  * The upstream files with, in each `*.sig`, only the signature kinds there are keys for (re-encoded in normal
  * form; a `.sig` left with no signature is dropped, so the file counts as unsigned).
  */
-function withoutUncheckableSignatures(files: ReadonlyMap<string, Uint8Array>, have: { gpg: boolean; ed25519: boolean }): Map<string, Uint8Array> {
+function withoutUncheckableSignatures(
+  files: ReadonlyMap<string, Uint8Array>,
+  have: { gpg: boolean; ed25519: boolean },
+): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   for (const [name, bytes] of files) {
     if (!name.endsWith('.sig') || (have.gpg && have.ed25519)) {

@@ -13,7 +13,16 @@ import { SideloadError } from '../errors.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { openObjectSource, openRepo, listObjects, listRefFiles, verifyObject, walkCommit, type ObjectSource, type Repo } from '../repo/index.js';
+import {
+  openObjectSource,
+  openRepo,
+  listObjects,
+  listRefFiles,
+  verifyObject,
+  walkCommit,
+  type ObjectSource,
+  type Repo,
+} from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit, recordedSubpaths, recordsRefs } from '../summary/metadata-commit.js';
@@ -67,7 +76,12 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
   for (const r of repos) {
     if (opts.repair) {
       const pid = await lockHolder(r);
-      if (pid !== null) throw new SideloadError('ELOCKED', `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`, { path: r, pid });
+      if (pid !== null)
+        throw new SideloadError(
+          'ELOCKED',
+          `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`,
+          { path: r, pid },
+        );
       await replay(r);
     }
     reports.push(await verifyRepo(r, opts));
@@ -102,7 +116,14 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   let objectCount = 0;
   let refCount = 0;
   const collections: string[] = [];
-  const done = (): RepoReport => ({ repo, ok: !findings.some((f) => f.severity === 'error'), refs: refCount, objects: objectCount, collections, findings });
+  const done = (): RepoReport => ({
+    repo,
+    ok: !findings.some((f) => f.severity === 'error'),
+    refs: refCount,
+    objects: objectCount,
+    collections,
+    findings,
+  });
 
   const layout = await checkLayout(repo);
   findings.push(...layout.findings);
@@ -148,7 +169,14 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   return done();
 }
 
-function makeView(store: Repo, objects: ObjectSource, present: ReadonlySet<string>, refs: RepoView['refs'], summaryBytes: Uint8Array | null, summary: DecodedSummary | null): RepoView {
+function makeView(
+  store: Repo,
+  objects: ObjectSource,
+  present: ReadonlySet<string>,
+  refs: RepoView['refs'],
+  summaryBytes: Uint8Array | null,
+  summary: DecodedSummary | null,
+): RepoView {
   const commits = new Map<string, LoadedCommit | null>();
   const commitErrors = new Map<string, string>();
   return {
@@ -180,24 +208,50 @@ function makeView(store: Repo, objects: ObjectSource, present: ReadonlySet<strin
 async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable: boolean }> {
   const findings: Finding[] = [];
   const configText = await fs.readFile(path.join(repo, 'config'), 'utf8').catch(() => null);
-  if (configText === null) return { findings: [error('no-config', 'the repo has no config file', 'config')], usable: false };
+  if (configText === null)
+    return { findings: [error('no-config', 'the repo has no config file', 'config')], usable: false };
   let config;
   try {
     config = parseKeyFile(configText);
   } catch (e) {
-    return { findings: [error('bad-config', `config cannot be parsed: ${(e as Error).message}`, 'config')], usable: false };
+    return {
+      findings: [error('bad-config', `config cannot be parsed: ${(e as Error).message}`, 'config')],
+      usable: false,
+    };
   }
   const mode = config.get('core', 'mode');
-  if (mode !== 'archive-z2' && mode !== 'archive') findings.push(error('not-archive', `repo mode is '${mode ?? '(none)'}', not archive`, 'config'));
-  if (config.get('core', 'collection-id')) findings.push(warning('collection-id-set', 'core.collection-id is set: offline clients list only the collection-map, so refs/heads would be invisible', 'config'));
+  if (mode !== 'archive-z2' && mode !== 'archive')
+    findings.push(error('not-archive', `repo mode is '${mode ?? '(none)'}', not archive`, 'config'));
+  if (config.get('core', 'collection-id'))
+    findings.push(
+      warning(
+        'collection-id-set',
+        'core.collection-id is set: offline clients list only the collection-map, so refs/heads would be invisible',
+        'config',
+      ),
+    );
   for (const d of ['objects', 'tmp', 'refs/heads', 'refs/mirrors', 'state'])
-    if (!(await fs.pathExists(path.join(repo, d)))) findings.push(error('missing-dir', `directory '${d}' is missing (a read-only drive cannot be opened without it)`, d));
-  if (await hasPendingPublish(repo)) findings.push(error('pending-publish', 'an interrupted update left its publish journal; run `sideload verify --repair` (or the same `sideload create` again) to finish it', JOURNAL));
+    if (!(await fs.pathExists(path.join(repo, d))))
+      findings.push(
+        error('missing-dir', `directory '${d}' is missing (a read-only drive cannot be opened without it)`, d),
+      );
+  if (await hasPendingPublish(repo))
+    findings.push(
+      error(
+        'pending-publish',
+        'an interrupted update left its publish journal; run `sideload verify --repair` (or the same `sideload create` again) to finish it',
+        JOURNAL,
+      ),
+    );
   return { findings, usable: true };
 }
 
 /** Lists every object file and (unless quick) re-hashes it. */
-async function checkObjects(repo: string, objects: ObjectSource, opts: VerifyOptions): Promise<{ findings: Finding[]; present: Set<string>; count: number }> {
+async function checkObjects(
+  repo: string,
+  objects: ObjectSource,
+  opts: VerifyOptions,
+): Promise<{ findings: Finding[]; present: Set<string>; count: number }> {
   const findings: Finding[] = [];
   const present = new Set<string>();
   let count = 0;
@@ -228,12 +282,25 @@ async function readMirrorRefs(repo: string): Promise<Map<string, Map<string, str
 
 /** refs/heads: invisible to offline clients. */
 async function checkHeadRefs(repo: string): Promise<Finding[]> {
-  return (await listRefFiles(path.join(repo, 'refs', 'heads'), { lenient: true })).map(([name]) => warning('head-ref', `refs/heads/${name} is not visible to offline clients (only refs/mirrors are listed)`, `refs/heads/${name}`));
+  return (await listRefFiles(path.join(repo, 'refs', 'heads'), { lenient: true })).map(([name]) =>
+    warning(
+      'head-ref',
+      `refs/heads/${name} is not visible to offline clients (only refs/mirrors are listed)`,
+      `refs/heads/${name}`,
+    ),
+  );
 }
 
-async function readSummaryFile(repo: string): Promise<{ findings: Finding[]; bytes: Uint8Array | null; summary: DecodedSummary | null }> {
+async function readSummaryFile(
+  repo: string,
+): Promise<{ findings: Finding[]; bytes: Uint8Array | null; summary: DecodedSummary | null }> {
   const buf = await fs.readFile(path.join(repo, 'summary')).catch(() => null);
-  if (!buf) return { findings: [error('no-summary', 'the repo has no summary: clients ignore it', 'summary')], bytes: null, summary: null };
+  if (!buf)
+    return {
+      findings: [error('no-summary', 'the repo has no summary: clients ignore it', 'summary')],
+      bytes: null,
+      summary: null,
+    };
   const bytes = new Uint8Array(buf);
   try {
     return { findings: [], bytes, summary: decodeSummary(bytes, 'summary') };
@@ -242,32 +309,89 @@ async function readSummaryFile(repo: string): Promise<{ findings: Finding[]; byt
   }
 }
 
-const objectPath = (checksum: string, type: string) => `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`;
+const objectPath = (checksum: string, type: string) =>
+  `objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${type === 'file' ? 'filez' : type}`;
 
 /** summary ↔ refs/mirrors ↔ commits: each listed ref exists with the same checksum, each commit matches its entry. */
 async function checkSummaryRefs(v: RepoView): Promise<Finding[]> {
   const findings: Finding[] = [];
-  if (v.summary?.refs.length) findings.push(warning('main-refs', `the summary's main ref list has ${v.summary.refs.length} refs; offline clients only read the collection-map`, 'summary'));
+  if (v.summary?.refs.length)
+    findings.push(
+      warning(
+        'main-refs',
+        `the summary's main ref list has ${v.summary.refs.length} refs; offline clients only read the collection-map`,
+        'summary',
+      ),
+    );
   for (const [cid, entries] of v.listed) {
     const onDisk = v.refs.get(cid) ?? new Map<string, string>();
     for (const e of entries) {
       const p = `refs/mirrors/${cid}/${e.ref}`;
       const disk = onDisk.get(e.ref);
-      if (disk === undefined) findings.push(error('summary-ref-missing', `the summary lists '${e.ref}' of '${cid}' but ${p} does not exist`, p));
-      else if (disk !== e.checksum) findings.push(error('summary-ref-mismatch', `'${e.ref}' of '${cid}' is ${e.checksum.slice(0, 12)}… in the summary but ${disk.slice(0, 12)}… in ${p}`, p));
+      if (disk === undefined)
+        findings.push(
+          error('summary-ref-missing', `the summary lists '${e.ref}' of '${cid}' but ${p} does not exist`, p),
+        );
+      else if (disk !== e.checksum)
+        findings.push(
+          error(
+            'summary-ref-mismatch',
+            `'${e.ref}' of '${cid}' is ${e.checksum.slice(0, 12)}… in the summary but ${disk.slice(0, 12)}… in ${p}`,
+            p,
+          ),
+        );
       const c = await v.loadCommit(e.checksum);
       const commitPath = objectPath(e.checksum, 'commit');
-      if (!c && !v.present.has(`${e.checksum}.commit`)) findings.push(error('missing-commit', `commit ${e.checksum} of '${e.ref}' is missing: ${commitPath} does not exist`, commitPath));
-      else if (!c) findings.push(error('corrupt-commit', `commit ${e.checksum} of '${e.ref}' cannot be read from ${commitPath}: ${v.commitError(e.checksum) ?? 'corrupt'}`, commitPath));
+      if (!c && !v.present.has(`${e.checksum}.commit`))
+        findings.push(
+          error(
+            'missing-commit',
+            `commit ${e.checksum} of '${e.ref}' is missing: ${commitPath} does not exist`,
+            commitPath,
+          ),
+        );
+      else if (!c)
+        findings.push(
+          error(
+            'corrupt-commit',
+            `commit ${e.checksum} of '${e.ref}' cannot be read from ${commitPath}: ${v.commitError(e.checksum) ?? 'corrupt'}`,
+            commitPath,
+          ),
+        );
       else {
-        if (c.size !== e.commitSize) findings.push(error('summary-size', `the summary gives '${e.ref}' a commit size of ${e.commitSize}, the commit has ${c.size} bytes`, 'summary'));
-        if (c.commit.timestamp !== e.timestamp) findings.push(error('summary-timestamp', `the summary's timestamp for '${e.ref}' differs from its commit's`, 'summary'));
+        if (c.size !== e.commitSize)
+          findings.push(
+            error(
+              'summary-size',
+              `the summary gives '${e.ref}' a commit size of ${e.commitSize}, the commit has ${c.size} bytes`,
+              'summary',
+            ),
+          );
+        if (c.commit.timestamp !== e.timestamp)
+          findings.push(
+            error('summary-timestamp', `the summary's timestamp for '${e.ref}' differs from its commit's`, 'summary'),
+          );
       }
     }
     for (const [ref] of onDisk)
-      if (!entries.some((e) => e.ref === ref)) findings.push(error('ref-not-in-summary', `refs/mirrors/${cid}/${ref} is not in the summary: clients cannot see it`, `refs/mirrors/${cid}/${ref}`));
+      if (!entries.some((e) => e.ref === ref))
+        findings.push(
+          error(
+            'ref-not-in-summary',
+            `refs/mirrors/${cid}/${ref} is not in the summary: clients cannot see it`,
+            `refs/mirrors/${cid}/${ref}`,
+          ),
+        );
   }
-  for (const cid of v.refs.keys()) if (!v.listed.has(cid)) findings.push(error('collection-not-in-summary', `collection '${cid}' has refs but is not in the summary`, `refs/mirrors/${cid}`));
+  for (const cid of v.refs.keys())
+    if (!v.listed.has(cid))
+      findings.push(
+        error(
+          'collection-not-in-summary',
+          `collection '${cid}' has refs but is not in the summary`,
+          `refs/mirrors/${cid}`,
+        ),
+      );
   return findings;
 }
 
@@ -277,18 +401,36 @@ async function checkMetadataCommits(v: RepoView, opts: VerifyOptions): Promise<F
   for (const [cid, entries] of v.listed) {
     const meta = entries.find((e) => e.ref === METADATA_REF);
     if (!meta) {
-      findings.push(warning('no-ostree-metadata', `collection '${cid}' has no ostree-metadata commit`, `refs/mirrors/${cid}/${METADATA_REF}`));
+      findings.push(
+        warning(
+          'no-ostree-metadata',
+          `collection '${cid}' has no ostree-metadata commit`,
+          `refs/mirrors/${cid}/${METADATA_REF}`,
+        ),
+      );
       continue;
     }
     const c = await v.loadCommit(meta.checksum);
     if (!c) continue;
-    for (const p of checkMetadataCommit(c.commit, cid, entries, v.summary?.lastModified)) findings.push(error('metadata-mismatch', `ostree-metadata of '${cid}': ${p}`, `refs/mirrors/${cid}/${METADATA_REF}`));
+    for (const p of checkMetadataCommit(c.commit, cid, entries, v.summary?.lastModified))
+      findings.push(
+        error('metadata-mismatch', `ostree-metadata of '${cid}': ${p}`, `refs/mirrors/${cid}/${METADATA_REF}`),
+      );
     if (opts.trustedKeys?.length) {
       const cm = await v.objects.readCommitMeta(meta.checksum);
       const sigs = cm ? readSignatures(cm, KEY.ed25519Sigs) : [];
       const bytes = await v.objects.readMetadata(meta.checksum, 'commit');
-      const r = sigs.length ? await new Ed25519Verifier(opts.trustedKeys).verify(bytes, sigs) : { valid: false, reason: 'not signed' };
-      if (!r.valid) findings.push(error('bad-metadata-signature', `ostree-metadata of '${cid}' is not signed by a trusted key (${r.reason ?? 'invalid'})`, objectPath(meta.checksum, 'commitmeta')));
+      const r = sigs.length
+        ? await new Ed25519Verifier(opts.trustedKeys).verify(bytes, sigs)
+        : { valid: false, reason: 'not signed' };
+      if (!r.valid)
+        findings.push(
+          error(
+            'bad-metadata-signature',
+            `ostree-metadata of '${cid}' is not signed by a trusted key (${r.reason ?? 'invalid'})`,
+            objectPath(meta.checksum, 'commitmeta'),
+          ),
+        );
     }
   }
   return findings;
@@ -314,13 +456,38 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
       const partial = await v.store.isCommitPartial(e.checksum);
       const subpaths = subpathsOf.get(`${cid}\0${e.ref}`) ?? null;
       const recorded = recordsSubpaths.has(cid);
-      if (partial && !subpaths && recorded) findings.push(error('unexpected-partial', `'${e.ref}' is marked partial but the ostree-metadata commit records it as complete (was an object lost?)`, marker));
-      else if (partial && !subpaths) findings.push(warning('partial-unknown-subpaths', `'${e.ref}' is partial and its subpaths are not recorded; checked what is reachable`, marker));
-      if (!partial && subpaths) findings.push(error('partial-marker-missing', `'${e.ref}' is a subset (${subpaths.join(', ')}) but has no commitpartial marker: online clients would treat it as complete`, marker));
+      if (partial && !subpaths && recorded)
+        findings.push(
+          error(
+            'unexpected-partial',
+            `'${e.ref}' is marked partial but the ostree-metadata commit records it as complete (was an object lost?)`,
+            marker,
+          ),
+        );
+      else if (partial && !subpaths)
+        findings.push(
+          warning(
+            'partial-unknown-subpaths',
+            `'${e.ref}' is partial and its subpaths are not recorded; checked what is reachable`,
+            marker,
+          ),
+        );
+      if (!partial && subpaths)
+        findings.push(
+          error(
+            'partial-marker-missing',
+            `'${e.ref}' is a subset (${subpaths.join(', ')}) but has no commitpartial marker: online clients would treat it as complete`,
+            marker,
+          ),
+        );
       let missing = 0;
       let first = '';
       try {
-        for await (const o of walkCommit(v.objects, e.checksum, { subpaths, tolerateMissing: partial && !subpaths && !recorded, ref: e.ref })) {
+        for await (const o of walkCommit(v.objects, e.checksum, {
+          subpaths,
+          tolerateMissing: partial && !subpaths && !recorded,
+          ref: e.ref,
+        })) {
           if (!v.present.has(`${o.checksum}.${o.type}`)) {
             missing++;
             first ||= `${objectPath(o.checksum, o.type)}${o.path ? ` (${o.path})` : ''}`;
@@ -333,11 +500,21 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
         }
         // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
         const d = err instanceof SideloadError ? err.data : {};
-        const at = typeof d['checksum'] === 'string' && typeof d['type'] === 'string' ? objectPath(d['checksum'], d['type']) : (err as Error).message;
+        const at =
+          typeof d['checksum'] === 'string' && typeof d['type'] === 'string'
+            ? objectPath(d['checksum'], d['type'])
+            : (err as Error).message;
         missing++;
         first ||= `${at} (the walk stops there)`;
       }
-      if (missing) findings.push(error('incomplete-ref', `'${e.ref}' of '${cid}' is incomplete: ${missing} objects missing, first ${first}`, `refs/mirrors/${cid}/${e.ref}`));
+      if (missing)
+        findings.push(
+          error(
+            'incomplete-ref',
+            `'${e.ref}' of '${cid}' is incomplete: ${missing} objects missing, first ${first}`,
+            `refs/mirrors/${cid}/${e.ref}`,
+          ),
+        );
     }
   }
   return findings;
@@ -346,11 +523,31 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
 /** summary.sig against the trusted keys (or a warning that it was not checked). */
 async function checkDriveSignature(v: RepoView, opts: VerifyOptions): Promise<Finding[]> {
   const sigBytes = await fs.readFile(path.join(v.repo, 'summary.sig')).catch(() => null);
-  if (!opts.trustedKeys?.length) return sigBytes ? [warning('signature-not-checked', 'the summary is signed; pass --trusted-key to check the signature', 'summary.sig')] : [];
+  if (!opts.trustedKeys?.length)
+    return sigBytes
+      ? [
+          warning(
+            'signature-not-checked',
+            'the summary is signed; pass --trusted-key to check the signature',
+            'summary.sig',
+          ),
+        ]
+      : [];
   if (!sigBytes) return [error('unsigned-summary', 'the summary is not signed (no summary.sig)', 'summary.sig')];
   if (!v.summaryBytes) return [];
-  const r = await new Ed25519Verifier(opts.trustedKeys).verify(v.summaryBytes, readSignatures(new Uint8Array(sigBytes), KEY.ed25519Sigs));
-  return r.valid ? [] : [error('bad-summary-signature', `summary.sig does not verify with the trusted keys (${r.reason ?? 'invalid'})`, 'summary.sig')];
+  const r = await new Ed25519Verifier(opts.trustedKeys).verify(
+    v.summaryBytes,
+    readSignatures(new Uint8Array(sigBytes), KEY.ed25519Sigs),
+  );
+  return r.valid
+    ? []
+    : [
+        error(
+          'bad-summary-signature',
+          `summary.sig does not verify with the trusted keys (${r.reason ?? 'invalid'})`,
+          'summary.sig',
+        ),
+      ];
 }
 
 /** With upstream keys given: every copied commit (not ostree-metadata) must be signed by one of them. */
@@ -369,8 +566,17 @@ async function checkCommitSignatures(v: RepoView, opts: VerifyOptions): Promise<
       }
       const r = await verifier.check(bytes, await v.objects.readCommitMeta(e.checksum).catch(() => null));
       if (r.valid) continue;
-      const what = r.problem === 'unsigned' ? 'is not signed' : `is signed by ${r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key'} that is not among the given upstream keys`;
-      findings.push(error(r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit', `commit ${e.checksum} of '${e.ref}' (${cid}) ${what}`, `objects/${e.checksum.slice(0, 2)}/${e.checksum.slice(2)}.commitmeta`));
+      const what =
+        r.problem === 'unsigned'
+          ? 'is not signed'
+          : `is signed by ${r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key'} that is not among the given upstream keys`;
+      findings.push(
+        error(
+          r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',
+          `commit ${e.checksum} of '${e.ref}' (${cid}) ${what}`,
+          `objects/${e.checksum.slice(0, 2)}/${e.checksum.slice(2)}.commitmeta`,
+        ),
+      );
     }
   }
   return findings;

@@ -35,7 +35,14 @@ beforeAll(async () => {
   if (k.code !== 0) throw new Error(k.stderr);
   pub = path.join(keys, 'drive.key.pub');
   signed = await fresh('sideload-cli-signed-');
-  const s = await sideload(['create', ...fromExample, '--sign-key', path.join(keys, 'drive.key'), signed, 'org.example.App']);
+  const s = await sideload([
+    'create',
+    ...fromExample,
+    '--sign-key',
+    path.join(keys, 'drive.key'),
+    signed,
+    'org.example.App',
+  ]);
   if (s.code !== 0) throw new Error(s.stderr);
 }, 120_000);
 afterAll(async () => {
@@ -44,8 +51,13 @@ afterAll(async () => {
 
 describe('a closed output pipe', () => {
   it('`list D | head -1` prints the first line, no stack trace, and exits 141 as ls and git do', async () => {
-    const r = await run('bash', ['-c', `node ${q(main)} list ${q(drive)} | head -1; echo "status=\${PIPESTATUS[0]}" >&2`]);
-    expect(r.stdout).toBe(`${path.join(await fs.realpath(drive), '.ostree/repo')}, updated ${r.stdout.split('updated ')[1]}`);
+    const r = await run('bash', [
+      '-c',
+      `node ${q(main)} list ${q(drive)} | head -1; echo "status=\${PIPESTATUS[0]}" >&2`,
+    ]);
+    expect(r.stdout).toBe(
+      `${path.join(await fs.realpath(drive), '.ostree/repo')}, updated ${r.stdout.split('updated ')[1]}`,
+    );
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     // 141 when a write came after head left, 0 when every line was in the pipe by then: never a stack trace.
     expect(['status=141\n', 'status=0\n']).toContain(r.stderr);
@@ -53,7 +65,10 @@ describe('a closed output pipe', () => {
 
   it('`create … | true`: the drive is written, the program ends quietly with 141', async () => {
     const d = await fresh('sideload-cli-pipe-');
-    const r = await run('bash', ['-c', `node ${q(main)} create ${fromExample.map(q).join(' ')} ${q(d)} org.example.App | true; echo "status=\${PIPESTATUS[0]}" >&2`]);
+    const r = await run('bash', [
+      '-c',
+      `node ${q(main)} create ${fromExample.map(q).join(' ')} ${q(d)} org.example.App | true; echo "status=\${PIPESTATUS[0]}" >&2`,
+    ]);
     expect(r.stderr).toBe('status=141\n');
     const l = await sideload(['list', d]);
     expect(l.code, l.stderr).toBe(0);
@@ -65,14 +80,19 @@ describe('options', () => {
   it('-u is --user: it takes no value, so the drive path stays a positional', async () => {
     const user = await fresh('sideload-cli-user-');
     const d = await fresh('sideload-cli-u-');
-    const r = await sideload(['create', '-u', d, 'org.example.App'], { env: { FLATPAK_USER_DIR: user, FLATPAK_SYSTEM_DIR: path.join(user, 'none') } });
+    const r = await sideload(['create', '-u', d, 'org.example.App'], {
+      env: { FLATPAK_USER_DIR: user, FLATPAK_SYSTEM_DIR: path.join(user, 'none') },
+    });
     // The (empty) user installation is read (exit 3), not a usage error about a missing argument (exit 2).
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain(`'${user}' is not a flatpak installation`);
   });
 
   it('verify: --drive-key and --gpg-import, and the old --trusted-key / --upstream-gpg still work', async () => {
-    for (const flags of [['--drive-key', pub, '--gpg-import'], ['--trusted-key', pub, '--upstream-gpg']]) {
+    for (const flags of [
+      ['--drive-key', pub, '--gpg-import'],
+      ['--trusted-key', pub, '--upstream-gpg'],
+    ]) {
       const r = await sideload(['verify', ...flags, path.join(EX, 'example.gpg'), signed]);
       expect(r.code, `${flags.join(' ')}: ${r.stderr}${r.stdout}`).toBe(0);
     }
@@ -87,7 +107,14 @@ describe('options', () => {
 
   it('create: --upstream-key and the old --trusted-key both read the key file', async () => {
     for (const flag of ['--upstream-key', '--trusted-key']) {
-      const r = await sideload(['create', ...fromExample, flag, '/nonexistent/up.pub', await fresh('sideload-cli-k-'), 'org.example.App']);
+      const r = await sideload([
+        'create',
+        ...fromExample,
+        flag,
+        '/nonexistent/up.pub',
+        await fresh('sideload-cli-k-'),
+        'org.example.App',
+      ]);
       expect(r.code, flag).toBe(3);
       expect(r.stderr).toContain('/nonexistent/up.pub');
     }
@@ -101,11 +128,20 @@ describe('options', () => {
       expect(h.stdout).not.toContain('--upstream-gpg');
       expect(h.stdout).not.toContain('[default: []]');
       // An option or positional line that has nothing but its name and type is undescribed.
-      const bare = h.stdout.split('\n').filter((l) => /^\s+(-\w, )?--[\w-]+\s+\[(string|boolean|array|number)\]/.test(l) || /^ {2}\w[\w-]*\s+\[(string|array)\]/.test(l));
+      const bare = h.stdout
+        .split('\n')
+        .filter(
+          (l) =>
+            /^\s+(-\w, )?--[\w-]+\s+\[(string|boolean|array|number)\]/.test(l) ||
+            /^ {2}\w[\w-]*\s+\[(string|array)\]/.test(l),
+        );
       expect(bare, cmd).toEqual([]);
       // Examples: whole commands, continued with \ and never longer than 78 columns.
       const ex = h.stdout.slice(h.stdout.indexOf('Examples:'));
-      expect(ex.split('\n').every((l) => l.length <= 78), cmd).toBe(true);
+      expect(
+        ex.split('\n').every((l) => l.length <= 78),
+        cmd,
+      ).toBe(true);
     }
     const create = await run(process.execPath, [main, 'create', '--help'], { env: { COLUMNS: '100' } });
     expect(create.stdout).toMatch(/-u, --user/);
@@ -116,20 +152,31 @@ describe('options', () => {
   it('the examples in create --help are valid shell: joined, they parse as one command each', async () => {
     const h = await run(process.execPath, [main, 'create', '--help']);
     const ex = h.stdout.slice(h.stdout.indexOf('Examples:')).split('\n').slice(1);
-    const commands = ex.join('\n').replace(/ \\\n\s+/g, ' ').split('\n').filter((l) => l.trim().startsWith('sideload '));
+    const commands = ex
+      .join('\n')
+      .replace(/ \\\n\s+/g, ' ')
+      .split('\n')
+      .filter((l) => l.trim().startsWith('sideload '));
     expect(commands.length).toBe(7);
-    expect(commands).toContain('  sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App');
+    expect(commands).toContain(
+      '  sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App',
+    );
   });
 });
 
 describe('a misspelt ref', () => {
-  it.each([['org.example.Ap'], ['org.example.app']])("'%s': not found (exit 3) with a suggestion from what the source offers", async (arg) => {
-    const r = await sideload(['create', '--dry-run', ...fromExample, drive, arg]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(new RegExp(`ref '${arg}' \\(arch \\w+\\) was not found in the source; did you mean org\\.example\\.App\\?`));
-    const j = await sideload(['create', '--json', '--dry-run', ...fromExample, drive, arg]);
-    expect(JSON.parse(j.stdout).error.data.suggestions).toEqual(['org.example.App']);
-  });
+  it.each([['org.example.Ap'], ['org.example.app']])(
+    "'%s': not found (exit 3) with a suggestion from what the source offers",
+    async (arg) => {
+      const r = await sideload(['create', '--dry-run', ...fromExample, drive, arg]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        new RegExp(`ref '${arg}' \\(arch \\w+\\) was not found in the source; did you mean org\\.example\\.App\\?`),
+      );
+      const j = await sideload(['create', '--json', '--dry-run', ...fromExample, drive, arg]);
+      expect(JSON.parse(j.stdout).error.data.suggestions).toEqual(['org.example.App']);
+    },
+  );
 });
 
 describe('unwritable drives', () => {
@@ -142,15 +189,27 @@ describe('unwritable drives', () => {
     }
   })();
 
-  it.skipIf(!hasUnshare)('a read-only filesystem: EROFS, says to remount read-write; the JSON code is EROFS', async () => {
-    const d = await fresh('sideload-cli-ro-');
-    const r = await run('unshare', ['-rm', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${q(d)} && exec ${q(process.execPath)} ${q(main)} create --json ${fromExample.map(q).join(' ')} ${q(d)} org.example.App`]);
-    expect(r.code, r.stderr).toBe(1);
-    const j = JSON.parse(r.stdout) as { schemaVersion: number; ok: boolean; error: { code: string; message: string } };
-    expect(j).toMatchObject({ schemaVersion: 1, ok: false, error: { code: 'EROFS' } });
-    expect(j.error.message).toContain('read-only');
-    expect(j.error.message).toContain('remount');
-  });
+  it.skipIf(!hasUnshare)(
+    'a read-only filesystem: EROFS, says to remount read-write; the JSON code is EROFS',
+    async () => {
+      const d = await fresh('sideload-cli-ro-');
+      const r = await run('unshare', [
+        '-rm',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o ro tmpfs ${q(d)} && exec ${q(process.execPath)} ${q(main)} create --json ${fromExample.map(q).join(' ')} ${q(d)} org.example.App`,
+      ]);
+      expect(r.code, r.stderr).toBe(1);
+      const j = JSON.parse(r.stdout) as {
+        schemaVersion: number;
+        ok: boolean;
+        error: { code: string; message: string };
+      };
+      expect(j).toMatchObject({ schemaVersion: 1, ok: false, error: { code: 'EROFS' } });
+      expect(j.error.message).toContain('read-only');
+      expect(j.error.message).toContain('remount');
+    },
+  );
 
   const isRoot = process.getuid?.() === 0;
   it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async () => {
@@ -160,11 +219,36 @@ describe('unwritable drives', () => {
     await fs.chmod(parent, 0o755);
     const d = path.join(parent, 'drive');
     await fs.mkdir(d, { mode: 0o755 });
-    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, main, 'create', ...fromExample, d, 'org.example.App'], { env: { HOME: '/nonexistent' } });
+    const r = await run(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        main,
+        'create',
+        ...fromExample,
+        d,
+        'org.example.App',
+      ],
+      { env: { HOME: '/nonexistent' } },
+    );
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`no permission to write to '${d}'`);
     expect(r.stderr).toContain('ls -ld');
-    const j = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, main, 'create', '--json', ...fromExample, d, 'org.example.App']);
+    const j = await run('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      main,
+      'create',
+      '--json',
+      ...fromExample,
+      d,
+      'org.example.App',
+    ]);
     expect((JSON.parse(j.stdout) as { error: { code: string } }).error.code).toBe('EACCES');
   });
 });
@@ -174,7 +258,8 @@ describe('an interrupted first create', () => {
     // What a first create interrupted before its publish leaves: the repo skeleton and staged objects, no summary.
     const d = await fresh('sideload-cli-int-');
     const repo = path.join(d, '.ostree/repo');
-    for (const sub of ['objects', 'refs/heads', 'tmp/sideload-staging']) await fs.mkdir(path.join(repo, sub), { recursive: true });
+    for (const sub of ['objects', 'refs/heads', 'tmp/sideload-staging'])
+      await fs.mkdir(path.join(repo, sub), { recursive: true });
     await fs.writeFile(path.join(repo, 'config'), '[core]\nrepo_version=1\nmode=archive-z2\n');
     const r = await sideload(['list', d]);
     expect(r.code).toBe(3);
@@ -191,29 +276,71 @@ describe('--quiet and --json', () => {
     const d = await fresh('sideload-cli-q-');
     const r = await sideload(['create', '-q', '--locales', 'de', ...fromExample, d, 'org.example.App']);
     expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
-    const j = await sideload(['create', '--json', '--locales', 'de', ...fromExample, await fresh('sideload-cli-qj-'), 'org.example.App']);
-    expect((JSON.parse(j.stdout) as { warnings: Array<{ code: string }> }).warnings.map((w) => w.code)).toEqual(['partial-locale', 'partial-locale']);
+    const j = await sideload([
+      'create',
+      '--json',
+      '--locales',
+      'de',
+      ...fromExample,
+      await fresh('sideload-cli-qj-'),
+      'org.example.App',
+    ]);
+    expect((JSON.parse(j.stdout) as { warnings: Array<{ code: string }> }).warnings.map((w) => w.code)).toEqual([
+      'partial-locale',
+      'partial-locale',
+    ]);
   });
 
   it('a language the source lacks is named plainly, and the drive side says what it got', async () => {
-    const r = await sideload(['create', '--locales', 'xx', ...fromExample, await fresh('sideload-cli-xx-'), 'org.example.App']);
+    const r = await sideload([
+      'create',
+      '--locales',
+      'xx',
+      ...fromExample,
+      await fresh('sideload-cli-xx-'),
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/the source has no xx for 'runtime\/org\.example\.App\.Locale\/\w+\/stable' \(it has de, es, fr\); .* goes on the drive without any language \(its metadata only\)/);
+    expect(r.stderr).toMatch(
+      /the source has no xx for 'runtime\/org\.example\.App\.Locale\/\w+\/stable' \(it has de, es, fr\); .* goes on the drive without any language \(its metadata only\)/,
+    );
     expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] \(partial: metadata only\)/);
     expect(r.stdout + r.stderr).not.toContain('(none)');
     expect(r.stdout).not.toContain('(partial: )');
   });
 
   it('every command prints schemaVersion 1 and its name; create, dry-run and list share one ref shape', async () => {
-    const created = JSON.parse((await sideload(['create', '--json', ...fromExample, await fresh('sideload-cli-j-'), 'org.example.App'])).stdout);
-    const dry = JSON.parse((await sideload(['create', '--json', '--dry-run', ...fromExample, await fresh('sideload-cli-dry-'), 'org.example.App'])).stdout);
+    const created = JSON.parse(
+      (await sideload(['create', '--json', ...fromExample, await fresh('sideload-cli-j-'), 'org.example.App'])).stdout,
+    );
+    const dry = JSON.parse(
+      (
+        await sideload([
+          'create',
+          '--json',
+          '--dry-run',
+          ...fromExample,
+          await fresh('sideload-cli-dry-'),
+          'org.example.App',
+        ])
+      ).stdout,
+    );
     const listed = JSON.parse((await sideload(['list', '--json', signed])).stdout);
     const verified = JSON.parse((await sideload(['verify', '--json', signed])).stdout);
     const dumped = JSON.parse((await sideload(['dump', '--json', path.join(signed, '.ostree/repo/summary')])).stdout);
-    for (const [doc, cmd] of [[created, 'create'], [dry, 'create'], [listed, 'list'], [verified, 'verify'], [dumped, 'dump']] as const)
+    for (const [doc, cmd] of [
+      [created, 'create'],
+      [dry, 'create'],
+      [listed, 'list'],
+      [verified, 'verify'],
+      [dumped, 'dump'],
+    ] as const)
       expect(doc, cmd).toMatchObject({ schemaVersion: 1, command: cmd, ok: true });
     const core = ['collectionId', 'commit', 'partial', 'ref', 'subpaths'];
-    const keysOf = (r: Record<string, unknown>) => Object.keys(r).filter((k) => core.includes(k)).sort();
+    const keysOf = (r: Record<string, unknown>) =>
+      Object.keys(r)
+        .filter((k) => core.includes(k))
+        .sort();
     const listRefs = listed.repos[0].collections[0].refs as Array<Record<string, unknown>>;
     for (const r of [...created.refs, ...dry.refs, ...listRefs]) expect(keysOf(r)).toEqual(core);
     // Same ref, same values, whichever command printed it.
@@ -228,7 +355,12 @@ describe('--quiet and --json', () => {
   it('usage errors with --json are a JSON error document on stdout (exit 2)', async () => {
     const r = await sideload(['create', '--json', '--bogus-flag=1', drive, 'org.example.App']);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ schemaVersion: 1, command: 'create', ok: false, error: { code: 'EUSAGE' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      schemaVersion: 1,
+      command: 'create',
+      ok: false,
+      error: { code: 'EUSAGE' },
+    });
     const plain = await sideload(['create', '--bogus-flag=1', drive, 'org.example.App']);
     expect(plain.stdout).toBe('');
     expect(plain.stderr).toContain('bogus-flag');

@@ -26,10 +26,22 @@ it('the launcher execs `node <flags> <itself> <args>` with the arguments intact'
   // A stand-in `node` first in PATH that prints what it was given.
   const fake = path.join(dir, 'fakebin');
   await fs.mkdir(fake);
-  await fs.writeFile(path.join(fake, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n', { mode: 0o755 });
-  const r = await run(bin, ['create', 'a b', "it's", '--json', ''], { env: { ...process.env, PATH: `${fake}:${process.env['PATH'] ?? ''}` } });
+  await fs.writeFile(path.join(fake, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n', {
+    mode: 0o755,
+  });
+  const r = await run(bin, ['create', 'a b', "it's", '--json', ''], {
+    env: { ...process.env, PATH: `${fake}:${process.env['PATH'] ?? ''}` },
+  });
   expect(r.code).toBe(0);
-  expect(r.stdout.trim().split('\n')).toEqual(['[--max-semi-space-size=2]', `[${bin}]`, '[create]', '[a b]', "[it's]", '[--json]', '[]']);
+  expect(r.stdout.trim().split('\n')).toEqual([
+    '[--max-semi-space-size=2]',
+    `[${bin}]`,
+    '[create]',
+    '[a b]',
+    "[it's]",
+    '[--json]',
+    '[]',
+  ]);
 });
 
 it('the real program runs through the symlink, and its exit codes pass through', async () => {
@@ -37,7 +49,13 @@ it('the real program runs through the symlink, and its exit codes pass through',
   const v = await run(bin, ['--version']);
   expect(v).toMatchObject({ code: 0 });
   expect(v.stdout.trim()).toBe(pkg.version);
-  const bad = await run(bin, ['create', '--repo', path.join(dir, 'no-such-repo'), path.join(dir, 'drive'), 'org.example.App']);
+  const bad = await run(bin, [
+    'create',
+    '--repo',
+    path.join(dir, 'no-such-repo'),
+    path.join(dir, 'drive'),
+    'org.example.App',
+  ]);
   expect(bad.code).toBe(3);
   expect(bad.stderr).toContain('no-such-repo');
   // and as a plain script

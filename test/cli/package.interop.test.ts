@@ -19,7 +19,18 @@ beforeAll(async () => {
   work = await tempDir('sideload-pack-');
   const copy = path.join(work, 'src-copy');
   await fs.mkdir(copy);
-  for (const f of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'src', 'docs', 'examples', 'schemas'])
+  for (const f of [
+    'package.json',
+    'package-lock.json',
+    'README.md',
+    'LICENSE',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'src',
+    'docs',
+    'examples',
+    'schemas',
+  ])
     await fs.cp(path.join(projectRoot, f), path.join(copy, f), { recursive: true });
   await fs.symlink(path.join(projectRoot, 'node_modules'), path.join(copy, 'node_modules'));
   const out = await runOk('npm', ['pack', '--json', '--pack-destination', work], { cwd: copy });
@@ -31,20 +42,45 @@ beforeAll(async () => {
   // The npm cache holds the dependencies' tarballs (not registry metadata): a lockfile naming them (the project's
   // own entries, less the dev ones) lets `npm ci --offline` install the tarball with its dependencies from it.
   const spec = `file:${tarball}`;
-  const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; bin: Record<string, string> };
-  const lock = JSON.parse(await fs.readFile(path.join(projectRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-  const deps = Object.fromEntries(Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev));
-  await fs.writeFile(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { sideload: spec } }, null, 2));
+  const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies: Record<string, string>;
+    bin: Record<string, string>;
+  };
+  const lock = JSON.parse(await fs.readFile(path.join(projectRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  const deps = Object.fromEntries(
+    Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev),
+  );
+  await fs.writeFile(
+    path.join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { sideload: spec } }, null, 2),
+  );
   await fs.writeFile(
     path.join(consumer, 'package-lock.json'),
-    JSON.stringify({
-      name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true,
-      packages: {
-        '': { name: 'consumer', version: '1.0.0', dependencies: { sideload: spec } },
-        'node_modules/sideload': { version: pkg.version, resolved: spec, license: 'LGPL-2.1-or-later', dependencies: pkg.dependencies, bin: pkg.bin, engines: { node: '>=20' } },
-        ...deps,
+    JSON.stringify(
+      {
+        name: 'consumer',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'consumer', version: '1.0.0', dependencies: { sideload: spec } },
+          'node_modules/sideload': {
+            version: pkg.version,
+            resolved: spec,
+            license: 'LGPL-2.1-or-later',
+            dependencies: pkg.dependencies,
+            bin: pkg.bin,
+            engines: { node: '>=20' },
+          },
+          ...deps,
+        },
       },
-    }, null, 2),
+      null,
+      2,
+    ),
   );
   await runOk('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: consumer, timeoutMs: 240_000 });
 }, 300_000);
@@ -54,22 +90,38 @@ afterAll(async () => {
 
 it('ships LICENSE (LGPL-2.1 text), dist without source maps, the docs and examples, and no prepare script', async () => {
   expect(files).toContain('LICENSE');
-  expect(await fs.readFile(path.join(consumer, 'node_modules/sideload/LICENSE'), 'utf8')).toContain('GNU LESSER GENERAL PUBLIC LICENSE\n                       Version 2.1, February 1999');
+  expect(await fs.readFile(path.join(consumer, 'node_modules/sideload/LICENSE'), 'utf8')).toContain(
+    'GNU LESSER GENERAL PUBLIC LICENSE\n                       Version 2.1, February 1999',
+  );
   expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
   expect(files.filter((f) => f.startsWith('src/'))).toEqual([]);
-  expect(files).toEqual(expect.arrayContaining(['dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'docs/json-schema.md', 'examples/library.mjs', 'examples/repo/config']));
-  const pkg = JSON.parse(await fs.readFile(path.join(consumer, 'node_modules/sideload/package.json'), 'utf8')) as { scripts: Record<string, string> };
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'dist/cli/main.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'docs/json-schema.md',
+      'examples/library.mjs',
+      'examples/repo/config',
+    ]),
+  );
+  const pkg = JSON.parse(await fs.readFile(path.join(consumer, 'node_modules/sideload/package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   for (const s of ['prepare', 'install', 'postinstall', 'preinstall']) expect(pkg.scripts[s], s).toBeUndefined();
 });
 
-it("every relative link and docs/ or examples/ path in the shipped README names a shipped file", async () => {
+it('every relative link and docs/ or examples/ path in the shipped README names a shipped file', async () => {
   const readme = await fs.readFile(path.join(consumer, 'node_modules/sideload/README.md'), 'utf8');
   const links = [...readme.matchAll(/\]\(([^)#\s]+)\)/g)].map((m) => m[1] as string).filter((l) => !/^[a-z]+:/.test(l));
   const paths = [...readme.matchAll(/`((?:docs|examples)\/[^`\s]*)`/g)].map((m) => m[1] as string);
   expect(links.length).toBeGreaterThan(0);
   for (const l of [...links, ...paths]) {
     const p = l.replace(/\/$/, '');
-    expect(files.some((f) => f === p || f.startsWith(`${p}/`)), l).toBe(true);
+    expect(
+      files.some((f) => f === p || f.startsWith(`${p}/`)),
+      l,
+    ).toBe(true);
   }
   expect(readme).not.toMatch(/\.\.\/shared/);
 });
@@ -82,10 +134,30 @@ it('npx sideload --help and a create from the shipped example work in the consum
   const drive = path.join(work, 'drive');
   await fs.mkdir(drive);
   await fs.mkdir(path.join(work, 'drive2'));
-  const r = await run('npx', ['--offline', '--no-install', 'sideload', 'create', '--no-fsync', '--repo', path.join(ex, 'repo'), '--gpg-import', path.join(ex, 'example.gpg'), drive, 'org.example.App'], { cwd: consumer });
+  const r = await run(
+    'npx',
+    [
+      '--offline',
+      '--no-install',
+      'sideload',
+      'create',
+      '--no-fsync',
+      '--repo',
+      path.join(ex, 'repo'),
+      '--gpg-import',
+      path.join(ex, 'example.gpg'),
+      drive,
+      'org.example.App',
+    ],
+    { cwd: consumer },
+  );
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/added\s+org\.example\.Stable app\/org\.example\.App\//);
-  const v = await run('npx', ['--offline', '--no-install', 'sideload', 'verify', '--gpg-import', path.join(ex, 'example.gpg'), drive], { cwd: consumer });
+  const v = await run(
+    'npx',
+    ['--offline', '--no-install', 'sideload', 'verify', '--gpg-import', path.join(ex, 'example.gpg'), drive],
+    { cwd: consumer },
+  );
   expect(v.code, v.stdout + v.stderr).toBe(0);
   // The shipped library example runs against the installed package's dist/.
   const lib = await run(process.execPath, [path.join(ex, 'library.mjs'), path.join(work, 'drive2')], { cwd: consumer });

@@ -10,19 +10,31 @@ it('a phase with nothing to count shows no bar', () => {
 
 it('the copy total never jumps backwards when a new ref starts its own walk, and is marked as growing meanwhile', () => {
   const m = new ProgressModel();
-  const a = m.update({ phase: 'copy', ref: 'a', refIndex: 1, refCount: 2, objectsDone: 50, objectsTotal: 100, bytesDone: 1000 }, 0);
+  const a = m.update(
+    { phase: 'copy', ref: 'a', refIndex: 1, refCount: 2, objectsDone: 50, objectsTotal: 100, bytesDone: 1000 },
+    0,
+  );
   expect([a.total, a.growing]).toEqual([100, true]);
   // Ref 2 begins: base 100 done + a fresh walk that has found 3 objects so far.
-  const b = m.update({ phase: 'copy', ref: 'b', refIndex: 2, refCount: 2, objectsDone: 100, objectsTotal: 103, bytesDone: 2000 }, 1000);
+  const b = m.update(
+    { phase: 'copy', ref: 'b', refIndex: 2, refCount: 2, objectsDone: 100, objectsTotal: 103, bytesDone: 2000 },
+    1000,
+  );
   expect(b.total).toBe(103);
-  const c = m.update({ phase: 'copy', ref: 'b', refIndex: 2, refCount: 2, objectsDone: 101, objectsTotal: 101, bytesDone: 2100 }, 1100);
+  const c = m.update(
+    { phase: 'copy', ref: 'b', refIndex: 2, refCount: 2, objectsDone: 101, objectsTotal: 101, bytesDone: 2100 },
+    1100,
+  );
   expect(c.total).toBe(103);
 });
 
 it('bytes, rate and ETA on the copy bar once the total is settled', () => {
   const m = new ProgressModel();
   m.update({ phase: 'copy', ref: 'a', refIndex: 1, refCount: 1, objectsDone: 0, objectsTotal: 1000, bytesDone: 0 }, 0);
-  const v = m.update({ phase: 'copy', ref: 'a', refIndex: 1, refCount: 1, objectsDone: 250, objectsTotal: 1000, bytesDone: 5_000_000 }, 10_000);
+  const v = m.update(
+    { phase: 'copy', ref: 'a', refIndex: 1, refCount: 1, objectsDone: 250, objectsTotal: 1000, bytesDone: 5_000_000 },
+    10_000,
+  );
   expect(v.bytes).toBe('5.0 MB');
   expect(v.rate).toBe('500 kB/s');
   expect(v.eta).toBe('ETA 30s');

@@ -5,7 +5,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CID, describeInterop, ensureBuilt, flatpakEnv, installedExample, makeExampleRepo, run, tempDir } from '../helpers/flatpak-fixtures.js';
+import {
+  CID,
+  describeInterop,
+  ensureBuilt,
+  flatpakEnv,
+  installedExample,
+  makeExampleRepo,
+  run,
+  tempDir,
+} from '../helpers/flatpak-fixtures.js';
 import { startServer } from '../helpers/http-server.js';
 import { projectRoot } from '../helpers/shared.js';
 
@@ -19,8 +28,12 @@ describe('README', () => {
     const r = await run(process.execPath, [path.join(projectRoot, 'examples/library.mjs'), drive]);
     // --locales de narrows both Locale extensions, and the library says which languages clients will miss.
     expect(r.stderr.trim().split('\n').sort()).toEqual([
-      expect.stringMatching(/^warning: 'runtime\/org\.example\.App\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/),
-      expect.stringMatching(/^warning: 'runtime\/org\.example\.Platform\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/),
+      expect.stringMatching(
+        /^warning: 'runtime\/org\.example\.App\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/,
+      ),
+      expect.stringMatching(
+        /^warning: 'runtime\/org\.example\.Platform\.Locale\/\w+\/stable' goes on the drive with languages de only; clients set to es, fr will skip it offline$/,
+      ),
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^added app\/org\.example\.App\/\w+\/stable [0-9a-f]{12}$/m);
@@ -33,7 +46,9 @@ describe('README', () => {
 
   it('quick start commands name scripts that exist', async () => {
     const readme = await fs.readFile(path.join(projectRoot, 'README.md'), 'utf8');
-    const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(readme).toContain('npm ci && npm run demo');
     expect(readme).toContain('npm ci && npm test');
     for (const s of ['demo', 'test', 'bench']) expect(pkg.scripts[s], s).toBeTruthy();
@@ -61,7 +76,10 @@ describeInterop('README commands', () => {
       await fs.symlink(ex.gpgKey, path.join(cwd, 'flathub.gpg'));
       await fs.symlink(path.join(projectRoot, 'examples'), path.join(cwd, 'examples'));
       const key = (await fs.readFile(ex.gpgKey)).toString('base64');
-      await fs.writeFile(path.join(cwd, 'flathub.flatpakrepo'), `[Flatpak Repo]\nTitle=Flathub\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`);
+      await fs.writeFile(
+        path.join(cwd, 'flathub.flatpakrepo'),
+        `[Flatpak Repo]\nTitle=Flathub\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`,
+      );
       const readme = await fs.readFile(path.join(projectRoot, 'README.md'), 'utf8');
       const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
       expect(blocks.length).toBeGreaterThanOrEqual(6);
@@ -91,7 +109,9 @@ describeInterop('README commands', () => {
       // What they made: the drive from the installation still holds the app; the two-arch one had it taken off
       // again (remove --with-deps, then prune) by the last block.
       const cli = path.join(projectRoot, 'dist/cli/main.js');
-      expect((await run(process.execPath, [cli, 'list', path.join(t, 'USB')])).stdout).toMatch(/app\/org\.example\.App\/\w+\/stable/);
+      expect((await run(process.execPath, [cli, 'list', path.join(t, 'USB')])).stdout).toMatch(
+        /app\/org\.example\.App\/\w+\/stable/,
+      );
       const after = await run(process.execPath, [cli, 'list', path.join(t, 'mnt-usb')]);
       expect(after.code, after.stderr).toBe(0);
       expect(after.stdout).not.toContain('app/org.example.App/');

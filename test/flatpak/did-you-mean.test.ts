@@ -2,7 +2,13 @@
 import { expect, it } from 'vitest';
 import { didYouMean } from '../../src/flatpak/resolve.js';
 
-const ids = ['org.example.App', 'org.example.App.Locale', 'org.example.Platform', 'org.example.Platform.Locale', 'org.gnome.Maps'];
+const ids = [
+  'org.example.App',
+  'org.example.App.Locale',
+  'org.example.Platform',
+  'org.example.Platform.Locale',
+  'org.gnome.Maps',
+];
 
 it('case-insensitive matches first, then small edit distances, nothing for a far-off name', () => {
   expect(didYouMean('org.example.app', ids)).toEqual(['org.example.App']);

@@ -33,7 +33,9 @@ function input(requested: string[], over: Partial<ResolveInput> = {}): ResolveIn
 
 describe('plain ostree refs', () => {
   it('copies a full non-flatpak ref as it is: its commit, no dependencies', async () => {
-    const plan = await resolveRefs(input(['os/eos/amd64/master', 'fedora/43/x86_64/silverblue', 'test-1', 'org.example.Kernel']));
+    const plan = await resolveRefs(
+      input(['os/eos/amd64/master', 'fedora/43/x86_64/silverblue', 'test-1', 'org.example.Kernel']),
+    );
     expect(plan.refs.map((r) => [r.collectionId, r.ref, r.commit, r.reason, r.subpaths])).toEqual([
       ['com.endlessm.Os', 'os/eos/amd64/master', c(3), 'requested', null],
       ['org.example.Collection1', 'test-1', c(5), 'requested', null],
@@ -45,20 +47,36 @@ describe('plain ostree refs', () => {
 
   it('keeps the meaning of partial flatpak refs, and mixes both kinds', async () => {
     const plan = await resolveRefs(input(['org.example.App', 'test-1']));
-    expect(plan.refs.map((r) => r.ref)).toEqual(['test-1', `app/org.example.App/${A}/stable`, `runtime/org.example.Platform/${A}/stable`]);
+    expect(plan.refs.map((r) => r.ref)).toEqual([
+      'test-1',
+      `app/org.example.App/${A}/stable`,
+      `runtime/org.example.Platform/${A}/stable`,
+    ]);
   });
 
   it('reports a ref the source lacks as not found (exit 3), a malformed one as bad usage, ostree-metadata as ours', async () => {
-    await expect(resolveRefs(input(['test-9']))).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining("'test-9'") });
+    await expect(resolveRefs(input(['test-9']))).rejects.toMatchObject({
+      exitCode: 3,
+      message: expect.stringContaining("'test-9'"),
+    });
     await expect(resolveRefs(input(['os/eos/../x']))).rejects.toMatchObject({ exitCode: 2 });
-    await expect(resolveRefs(input(['ostree-metadata']))).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('ostree-metadata') });
+    await expect(resolveRefs(input(['ostree-metadata']))).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('ostree-metadata'),
+    });
   });
 });
 
 describe('--commit overrides', () => {
   it('pins a plain ref, a full flatpak ref and a ref argument; a pulled-in runtime by its full name', async () => {
     const plan = await resolveRefs(
-      input(['test-1', 'org.example.App'], { commits: { 'test-1': c(0x51), 'org.example.App': c(0x52), [`runtime/org.example.Platform/${A}/stable`]: c(0x53) } }),
+      input(['test-1', 'org.example.App'], {
+        commits: {
+          'test-1': c(0x51),
+          'org.example.App': c(0x52),
+          [`runtime/org.example.Platform/${A}/stable`]: c(0x53),
+        },
+      }),
     );
     expect(Object.fromEntries(plan.refs.map((r) => [r.ref, r.commit]))).toEqual({
       'test-1': c(0x51),
@@ -68,7 +86,12 @@ describe('--commit overrides', () => {
   });
 
   it('refuses a malformed checksum and a key that names no ref of the plan', async () => {
-    await expect(resolveRefs(input(['test-1'], { commits: { 'test-1': 'abc' } }))).rejects.toMatchObject({ exitCode: 2 });
-    await expect(resolveRefs(input(['test-1'], { commits: { 'os/eos/amd64/master': c(9) } }))).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('os/eos/amd64/master') });
+    await expect(resolveRefs(input(['test-1'], { commits: { 'test-1': 'abc' } }))).rejects.toMatchObject({
+      exitCode: 2,
+    });
+    await expect(resolveRefs(input(['test-1'], { commits: { 'os/eos/amd64/master': c(9) } }))).rejects.toMatchObject({
+      exitCode: 3,
+      message: expect.stringContaining('os/eos/amd64/master'),
+    });
   });
 });

@@ -58,7 +58,11 @@ function input(over: Partial<ResolveInput> = {}): ResolveInput {
     sourceKind: 'repo',
     catalog: catalog(),
     // Each arch's metadata names its own arch (as flatpak build-finish writes it).
-    metadataOf: async (r) => (meta[r.ref.replace('aarch64', A)] ?? '').replaceAll(`/${A}/`, r.ref.includes('/aarch64/') ? '/aarch64/' : `/${A}/`),
+    metadataOf: async (r) =>
+      (meta[r.ref.replace('aarch64', A)] ?? '').replaceAll(
+        `/${A}/`,
+        r.ref.includes('/aarch64/') ? '/aarch64/' : `/${A}/`,
+      ),
     isExtraData: async () => false,
     ...over,
   };
@@ -67,11 +71,28 @@ function input(over: Partial<ResolveInput> = {}): ResolveInput {
 describe('parseRefArg (flatpak_split_partial_ref_arg)', () => {
   it('accepts the partial forms flatpak takes', () => {
     expect(parseRefArg('org.example.App')).toEqual({ kinds: ['app', 'runtime'], id: 'org.example.App' });
-    expect(parseRefArg('org.example.App//beta')).toEqual({ kinds: ['app', 'runtime'], id: 'org.example.App', branch: 'beta' });
-    expect(parseRefArg('runtime/org.example.Platform/aarch64/stable')).toEqual({ kinds: ['runtime'], id: 'org.example.Platform', arch: 'aarch64', branch: 'stable' });
+    expect(parseRefArg('org.example.App//beta')).toEqual({
+      kinds: ['app', 'runtime'],
+      id: 'org.example.App',
+      branch: 'beta',
+    });
+    expect(parseRefArg('runtime/org.example.Platform/aarch64/stable')).toEqual({
+      kinds: ['runtime'],
+      id: 'org.example.Platform',
+      arch: 'aarch64',
+      branch: 'stable',
+    });
   });
   it('rejects hostile and malformed names, naming them', () => {
-    for (const bad of ['../../etc/passwd', 'org.example', 'app/org.example.App/x86_64/stable/extra', 'org.example.App/x86_64/../x', 'org..example.App', '1org.example.App', 'org.example.App//st/able']) {
+    for (const bad of [
+      '../../etc/passwd',
+      'org.example',
+      'app/org.example.App/x86_64/stable/extra',
+      'org.example.App/x86_64/../x',
+      'org..example.App',
+      '1org.example.App',
+      'org.example.App//st/able',
+    ]) {
       expect(() => parseRefArg(bad), bad).toThrow(/invalid ref/);
     }
   });
@@ -113,27 +134,46 @@ describe('resolveRefs', () => {
   it('from an installation, copies what is installed and says which languages are missing', async () => {
     const cat = catalog().map((r) => (r.ref.includes('.Locale/') ? { ...r, deploySubpaths: ['/de'] } : r));
     const plan = await resolveRefs(input({ sourceKind: 'installation', catalog: cat, locales: ['de', 'es'] }));
-    expect(plan.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths).toEqual(['/metadata', '/files/de']);
+    expect(plan.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths).toEqual([
+      '/metadata',
+      '/files/de',
+    ]);
     expect(plan.warnings.map((w) => w.code)).toContain('locale-not-installed');
     expect(plan.warnings.find((w) => w.code === 'locale-not-installed')?.message).toMatch(/es/);
   });
 
   it('several arches on one drive', async () => {
     const plan = await resolveRefs(input({ arches: [A, 'aarch64'], extensions: 'none' }));
-    expect(plan.refs.map((r) => r.ref)).toEqual(expect.arrayContaining([`app/org.example.App/aarch64/stable`, `runtime/org.example.Platform/aarch64/stable`, `app/org.example.App/${A}/stable`]));
+    expect(plan.refs.map((r) => r.ref)).toEqual(
+      expect.arrayContaining([
+        `app/org.example.App/aarch64/stable`,
+        `runtime/org.example.Platform/aarch64/stable`,
+        `app/org.example.App/${A}/stable`,
+      ]),
+    );
     expect(plan.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/no appstream data .*aarch64/)]);
   });
 
   it('errors name the ref at fault', async () => {
-    await expect(resolveRefs(input({ requested: ['org.example.Nope'] }))).rejects.toThrow(/ref 'org.example.Nope' \(arch x86_64\) was not found in the source/);
-    await expect(resolveRefs(input({ requested: ['org.example.Nope'], sourceKind: 'installation' }))).rejects.toMatchObject({ code: 'ENOTFOUND', exitCode: 3 });
-    await expect(resolveRefs(input({ isExtraData: async (r) => r.ref.startsWith('app/') }))).rejects.toMatchObject({ code: 'EEXTRADATA' });
+    await expect(resolveRefs(input({ requested: ['org.example.Nope'] }))).rejects.toThrow(
+      /ref 'org.example.Nope' \(arch x86_64\) was not found in the source/,
+    );
+    await expect(
+      resolveRefs(input({ requested: ['org.example.Nope'], sourceKind: 'installation' })),
+    ).rejects.toMatchObject({ code: 'ENOTFOUND', exitCode: 3 });
+    await expect(resolveRefs(input({ isExtraData: async (r) => r.ref.startsWith('app/') }))).rejects.toMatchObject({
+      code: 'EEXTRADATA',
+    });
     const noCid = catalog({ collectionId: null, remote: 'example-origin' });
-    await expect(resolveRefs(input({ catalog: noCid, remoteFixHint: (r) => `flatpak remote-modify --collection-id=ID ${r}` }))).rejects.toThrow(
+    await expect(
+      resolveRefs(input({ catalog: noCid, remoteFixHint: (r) => `flatpak remote-modify --collection-id=ID ${r}` })),
+    ).rejects.toThrow(
       /remote 'example-origin' does not have a collection ID set.*flatpak remote-modify --collection-id=ID example-origin/,
     );
     const noRuntime = catalog().filter((r) => !r.ref.startsWith('runtime/org.example.Platform/'));
-    await expect(resolveRefs(input({ catalog: noRuntime }))).rejects.toThrow(/runtime 'runtime\/org.example.Platform\/x86_64\/stable' needed by 'app\/org.example.App\/x86_64\/stable'/);
+    await expect(resolveRefs(input({ catalog: noRuntime }))).rejects.toThrow(
+      /runtime 'runtime\/org.example.Platform\/x86_64\/stable' needed by 'app\/org.example.App\/x86_64\/stable'/,
+    );
   });
 
   it('an extra-data extension pulled in as a dependency is skipped with a warning', async () => {

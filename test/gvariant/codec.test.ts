@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, isNormal, parseType, print, GVariantError, Just, Variant, type GValue, type TypeInfo } from '../../src/gvariant/index.js';
+import {
+  decode,
+  encode,
+  isNormal,
+  parseType,
+  print,
+  GVariantError,
+  Just,
+  Variant,
+  type GValue,
+  type TypeInfo,
+} from '../../src/gvariant/index.js';
 import { hex, unhex } from '../helpers/shared.js';
 
 describe('format.md §3.7 worked examples', () => {
@@ -33,7 +44,14 @@ describe('format.md §3.7 worked examples', () => {
 
   it('dummy GPG summary.sig of format.md §7.1', () => {
     const bytes = encode('a{sv}', [['ostree.gpgsigs', new Variant('aay', [new Uint8Array([0xaa, 0xbb, 0xcc])])]]);
-    expect(hex(bytes)).toBe(Buffer.from('ostree.gpgsigs\0').toString('hex') + '00' + 'aabbcc03' + '00' + Buffer.from('aay').toString('hex') + '0f19');
+    expect(hex(bytes)).toBe(
+      Buffer.from('ostree.gpgsigs\0').toString('hex') +
+        '00' +
+        'aabbcc03' +
+        '00' +
+        Buffer.from('aay').toString('hex') +
+        '0f19',
+    );
   });
 
   it('the empty dirtree and the standard dirmeta (BE values)', () => {
@@ -88,23 +106,40 @@ function valueArb(info: TypeInfo, depth = 0): fc.Arbitrary<GValue> {
   switch (info.kind) {
     case 'basic':
       switch (info.str) {
-        case 'b': return fc.boolean();
-        case 'y': return fc.integer({ min: 0, max: 255 });
-        case 'n': return fc.integer({ min: -32768, max: 32767 });
-        case 'q': return fc.integer({ min: 0, max: 65535 });
-        case 'i': case 'h': return fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
-        case 'u': return fc.integer({ min: 0, max: 2 ** 32 - 1 });
-        case 'x': return fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
-        case 't': return fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
-        case 'd': return fc.double({ noNaN: true });
-        case 's': return fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\0'));
-        case 'o': return fc.array(fc.stringMatching(/^[A-Za-z0-9_]{1,6}$/), { maxLength: 3 }).map((p) => (p.length ? '/' + p.join('/') : '/'));
-        default: return fc.constantFrom('', 's', 'a{sv}', '(uu)ay');
+        case 'b':
+          return fc.boolean();
+        case 'y':
+          return fc.integer({ min: 0, max: 255 });
+        case 'n':
+          return fc.integer({ min: -32768, max: 32767 });
+        case 'q':
+          return fc.integer({ min: 0, max: 65535 });
+        case 'i':
+        case 'h':
+          return fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+        case 'u':
+          return fc.integer({ min: 0, max: 2 ** 32 - 1 });
+        case 'x':
+          return fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
+        case 't':
+          return fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+        case 'd':
+          return fc.double({ noNaN: true });
+        case 's':
+          return fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\0'));
+        case 'o':
+          return fc
+            .array(fc.stringMatching(/^[A-Za-z0-9_]{1,6}$/), { maxLength: 3 })
+            .map((p) => (p.length ? '/' + p.join('/') : '/'));
+        default:
+          return fc.constantFrom('', 's', 'a{sv}', '(uu)ay');
       }
     case 'variant':
       return depth > 3
         ? fc.constant(new Variant('u', 7))
-        : fc.constantFrom(...leafVariantTypes).chain((t) => valueArb(parseType(t), depth + 1).map((x) => new Variant(t, x)));
+        : fc
+            .constantFrom(...leafVariantTypes)
+            .chain((t) => valueArb(parseType(t), depth + 1).map((x) => new Variant(t, x)));
     case 'maybe': {
       const el = info.element;
       const inner = valueArb(el, depth + 1).map((x) => (el.kind === 'maybe' ? new Just(x) : x));
@@ -137,7 +172,10 @@ describe('property: round trip', () => {
   });
 
   it('big containers switch to 2- and 4-byte framing offsets and still round-trip', () => {
-    const big = Array.from({ length: 5000 }, (_, i) => [`key-${i}`, new Variant('s', 'v'.repeat(i % 50))] as [string, Variant]);
+    const big = Array.from(
+      { length: 5000 },
+      (_, i) => [`key-${i}`, new Variant('s', 'v'.repeat(i % 50))] as [string, Variant],
+    );
     const bytes = encode('a{sv}', big);
     expect(bytes.length).toBeGreaterThan(65535);
     expect(decode('a{sv}', bytes)).toEqual(big);
@@ -147,19 +185,23 @@ describe('property: round trip', () => {
 describe('property: hostile bytes', () => {
   it('flipped bytes give a typed error (strict) or a value (lenient), never a crash', () => {
     fc.assert(
-      fc.property(typedValueArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), ({ type, value }, flips) => {
-        const bytes = encode(type, value);
-        if (bytes.length === 0) return;
-        for (const [pos, x] of flips) bytes[pos % bytes.length] = (bytes[pos % bytes.length] as number) ^ x;
-        try {
-          decode(type, bytes);
-        } catch (e) {
-          expect(e).toBeInstanceOf(GVariantError);
-        }
-        const lenient = decode(type, bytes, { strict: false });
-        // GLib's rule: the value read from any bytes re-encodes to normal form.
-        expect(isNormal(type, encode(type, lenient))).toBe(true);
-      }),
+      fc.property(
+        typedValueArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        ({ type, value }, flips) => {
+          const bytes = encode(type, value);
+          if (bytes.length === 0) return;
+          for (const [pos, x] of flips) bytes[pos % bytes.length] = (bytes[pos % bytes.length] as number) ^ x;
+          try {
+            decode(type, bytes);
+          } catch (e) {
+            expect(e).toBeInstanceOf(GVariantError);
+          }
+          const lenient = decode(type, bytes, { strict: false });
+          // GLib's rule: the value read from any bytes re-encodes to normal form.
+          expect(isNormal(type, encode(type, lenient))).toBe(true);
+        },
+      ),
       { numRuns: 3000, seed: 7 },
     );
   });

@@ -4,8 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, isNormal, print, GVariantError } from '../../src/gvariant/index.js';
 import { hex, projectRoot, sharedDir, unhex } from '../helpers/shared.js';
 
-interface NormalVector { kind: 'normal'; type: string; text: string; hex: string }
-interface HostileVector { kind: 'hostile'; type: string; hex: string; normal: boolean; glibText: string; glibNormalHex: string }
+interface NormalVector {
+  kind: 'normal';
+  type: string;
+  text: string;
+  hex: string;
+}
+interface HostileVector {
+  kind: 'hostile';
+  type: string;
+  hex: string;
+  normal: boolean;
+  glibText: string;
+  glibNormalHex: string;
+}
 
 // A copy of ../shared/vectors/gvariant-glib.jsonl, so a clone runs the suite wherever it lies; the last suite below
 // checks the copy against ../shared whenever that is beside the checkout.
@@ -35,7 +47,8 @@ describe('GLib vectors: normal values', () => {
         const text = print(vec.type, value);
         if (text !== vec.text) failures.push(`${vec.type}: text ${text.slice(0, 200)} != ${vec.text.slice(0, 200)}`);
         const again = hex(encode(vec.type, value));
-        if (again !== vec.hex) failures.push(`${vec.type}: re-encoded ${again.slice(0, 80)} != ${vec.hex.slice(0, 80)}`);
+        if (again !== vec.hex)
+          failures.push(`${vec.type}: re-encoded ${again.slice(0, 80)} != ${vec.hex.slice(0, 80)}`);
       } catch (e) {
         failures.push(`${vec.type}: ${(e as Error).message}`);
       }
@@ -49,13 +62,15 @@ describe('GLib vectors: hostile bytes', () => {
     const failures: string[] = [];
     for (const vec of hostile) {
       const bytes = unhex(vec.hex);
-      if (isNormal(vec.type, bytes) !== vec.normal) failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: isNormal ${!vec.normal}, GLib ${vec.normal}`);
+      if (isNormal(vec.type, bytes) !== vec.normal)
+        failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: isNormal ${!vec.normal}, GLib ${vec.normal}`);
       try {
         decode(vec.type, bytes);
         if (!vec.normal) failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: strict decode accepted non-normal bytes`);
       } catch (e) {
         if (!(e instanceof GVariantError)) failures.push(`${vec.type}: untyped error ${String(e)}`);
-        else if (vec.normal) failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: strict decode rejected normal bytes: ${e.message}`);
+        else if (vec.normal)
+          failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: strict decode rejected normal bytes: ${e.message}`);
       }
     }
     expect(failures.slice(0, 10)).toEqual([]);
@@ -66,9 +81,13 @@ describe('GLib vectors: hostile bytes', () => {
     for (const vec of hostile) {
       const value = decode(vec.type, unhex(vec.hex), { strict: false });
       const text = print(vec.type, value);
-      if (text !== vec.glibText) failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: ${text.slice(0, 120)} != ${vec.glibText.slice(0, 120)}`);
+      if (text !== vec.glibText)
+        failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: ${text.slice(0, 120)} != ${vec.glibText.slice(0, 120)}`);
       const normalForm = hex(encode(vec.type, value));
-      if (normalForm !== vec.glibNormalHex) failures.push(`${vec.type} ${vec.hex.slice(0, 60)}: normal form ${normalForm.slice(0, 60)} != ${vec.glibNormalHex.slice(0, 60)}`);
+      if (normalForm !== vec.glibNormalHex)
+        failures.push(
+          `${vec.type} ${vec.hex.slice(0, 60)}: normal form ${normalForm.slice(0, 60)} != ${vec.glibNormalHex.slice(0, 60)}`,
+        );
     }
     expect(failures.slice(0, 10)).toEqual([]);
     expect(failures.length).toBe(0);

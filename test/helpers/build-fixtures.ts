@@ -15,12 +15,19 @@ export interface ExampleOptions {
 
 /** Compiles src/ to dist/ (tsconfig.build.json). */
 export async function buildDist(): Promise<void> {
-  await runOk(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')]);
+  await runOk(process.execPath, [
+    path.join(projectRoot, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    path.join(projectRoot, 'tsconfig.build.json'),
+  ]);
 }
 
 /** The arguments make-example-repo.sh takes for `opts` (after OUT_DIR). */
 export function exampleArgs(opts: ExampleOptions): string[] {
-  return [...(opts.arches ?? []).flatMap((a) => ['--arch', a]), ...(opts.bigMb ? ['--big-mb', String(opts.bigMb)] : [])];
+  return [
+    ...(opts.arches ?? []).flatMap((a) => ['--arch', a]),
+    ...(opts.bigMb ? ['--big-mb', String(opts.bigMb)] : []),
+  ];
 }
 
 /** The shared-fixture name of an example repo variant, or null when it must be built fresh (random content). */

@@ -6,7 +6,15 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { buildDist, buildExample, distOnce, exampleArgs, exampleKey, exampleOnce, type ExampleOptions } from './build-fixtures.js';
+import {
+  buildDist,
+  buildExample,
+  distOnce,
+  exampleArgs,
+  exampleKey,
+  exampleOnce,
+  type ExampleOptions,
+} from './build-fixtures.js';
 import { run, runOk, type RunResult } from './process.js';
 import { projectRoot } from './shared.js';
 import { fixturesRoot, tempDir } from './tmp.js';
@@ -32,7 +40,10 @@ export const ARCH = (() => {
 })();
 
 /** Runs the sideload CLI from source (tsx-free: the compiled dist/ is built once by `ensureBuilt`). */
-export async function sideload(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function sideload(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   await ensureBuilt();
   return run(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], opts);
 }
@@ -76,7 +87,16 @@ export async function makeExampleRepo(opts: ExampleOptions = {}): Promise<Exampl
     repo: path.join(dir, 'repo'),
     gpgKey: path.join(dir, 'example.gpg'),
     flatpakrepo: path.join(dir, 'example.flatpakrepo'),
-    update: async (version) => void (await runOk('bash', [script, dir, ...extra, '--version', String(version), '--timestamp', `2024-01-0${Math.min(9, version)}T00:00:00`])),
+    update: async (version) =>
+      void (await runOk('bash', [
+        script,
+        dir,
+        ...extra,
+        '--version',
+        String(version),
+        '--timestamp',
+        `2024-01-0${Math.min(9, version)}T00:00:00`,
+      ])),
   };
 }
 
@@ -112,10 +132,20 @@ export async function flatpakEnv(): Promise<FlatpakEnv> {
  * A user installation with the example app (and its runtime and locales) installed from `repo` over file://,
  * its remote named `example` with the collection ID. `languages` sets flatpak's locale config first.
  */
-export async function installedExample(ex: ExampleRepo, opts: { languages?: string[]; refs?: string[] } = {}): Promise<FlatpakEnv> {
+export async function installedExample(
+  ex: ExampleRepo,
+  opts: { languages?: string[]; refs?: string[] } = {},
+): Promise<FlatpakEnv> {
   const f = await flatpakEnv();
   if (opts.languages) await f.flatpakOk(['--user', 'config', '--set', 'languages', opts.languages.join(';')]);
-  await f.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', `file://${ex.repo}`]);
+  await f.flatpakOk([
+    '--user',
+    'remote-add',
+    `--collection-id=${CID}`,
+    `--gpg-import=${ex.gpgKey}`,
+    'example',
+    `file://${ex.repo}`,
+  ]);
   await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', ...(opts.refs ?? ['org.example.App'])]);
   return f;
 }
@@ -124,11 +154,31 @@ export async function installedExample(ex: ExampleRepo, opts: { languages?: stri
  * A fresh isolated installation whose `example` remote has the collection ID and GPG key but a URL that does not
  * resolve; installs `refs` offline with --sideload-repo=`sideloadPath`. Returns the env and the install result.
  */
-export async function offlineInstall(ex: ExampleRepo, sideloadPath: string, refs: readonly string[] = ['org.example.App'], opts: { languages?: string[] } = {}): Promise<{ f: FlatpakEnv; result: RunResult }> {
+export async function offlineInstall(
+  ex: ExampleRepo,
+  sideloadPath: string,
+  refs: readonly string[] = ['org.example.App'],
+  opts: { languages?: string[] } = {},
+): Promise<{ f: FlatpakEnv; result: RunResult }> {
   const f = await flatpakEnv();
   if (opts.languages) await f.flatpakOk(['--user', 'config', '--set', 'languages', opts.languages.join(';')]);
-  await f.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', 'http://example.invalid/repo/']);
-  const result = await f.flatpak(['--user', 'install', '-y', '--noninteractive', `--sideload-repo=${sideloadPath}`, 'example', ...refs]);
+  await f.flatpakOk([
+    '--user',
+    'remote-add',
+    `--collection-id=${CID}`,
+    `--gpg-import=${ex.gpgKey}`,
+    'example',
+    'http://example.invalid/repo/',
+  ]);
+  const result = await f.flatpak([
+    '--user',
+    'install',
+    '-y',
+    '--noninteractive',
+    `--sideload-repo=${sideloadPath}`,
+    'example',
+    ...refs,
+  ]);
   return { f, result };
 }
 
@@ -138,7 +188,10 @@ export async function installedCommits(f: FlatpakEnv): Promise<Map<string, strin
   for (const kind of ['app', 'runtime'] as const) {
     // --all: without it flatpak list hides Locale (and other) extensions.
     const list = await f.flatpakOk(['--user', 'list', '--all', `--${kind}`, '--columns=ref']);
-    for (const line of list.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    for (const line of list
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)) {
       const ref = `${kind}/${line}`;
       out.set(ref, (await f.flatpakOk(['--user', 'info', '--show-commit', ref])).trim());
     }

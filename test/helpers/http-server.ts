@@ -111,7 +111,9 @@ export async function startServer(root: string, opts: { prefix?: string } = {}):
       return;
     }
     const rel = pathname.slice(prefix.length + 1);
-    const rule = rules.find((r) => (method === 'GET' || r.head) && (r.times === undefined || r.hits < r.times) && matches(r.match, rel));
+    const rule = rules.find(
+      (r) => (method === 'GET' || r.head) && (r.times === undefined || r.hits < r.times) && matches(r.match, rel),
+    );
     if (rule) rule.hits++;
     const fault = rule?.fault ?? null;
     log.push({ method, rel, fault: fault?.kind ?? null });
@@ -186,7 +188,13 @@ export async function startServer(root: string, opts: { prefix?: string } = {}):
     count: (rel, m) => log.filter((r) => r.rel === rel && (m === undefined || r.method === m)).length,
     objectGets: () => log.filter((r) => r.method === 'GET' && r.rel.startsWith('objects/')).map((r) => r.rel),
     addFault(match, fault, o = {}) {
-      const rule: FaultRule = { match, fault, hits: 0, ...(o.times !== undefined ? { times: o.times } : {}), ...(o.head ? { head: true } : {}) };
+      const rule: FaultRule = {
+        match,
+        fault,
+        hits: 0,
+        ...(o.times !== undefined ? { times: o.times } : {}),
+        ...(o.head ? { head: true } : {}),
+      };
       rules.push(rule);
       return rule;
     },

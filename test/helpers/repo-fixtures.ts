@@ -31,7 +31,10 @@ export function describeOstree(name: string, fn: () => void): void {
 /** Runs ostree; returns stdout. Throws with stderr on failure. */
 export async function ostree(args: string[], opts: { cwd?: string } = {}): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('ostree', args, { maxBuffer: 256 << 20, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    const { stdout } = await execFileAsync('ostree', args, {
+      maxBuffer: 256 << 20,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -120,7 +123,15 @@ export async function ostreeInit(repo: string, mode: OstreeMode): Promise<void> 
 
 /** Commits `tree` to `branch`; returns the commit checksum. */
 export async function ostreeCommit(repo: string, branch: string, tree: string, extra: string[] = []): Promise<string> {
-  const out = await ostree(['commit', `--repo=${repo}`, `--branch=${branch}`, `--tree=dir=${tree}`, '--subject=test', '--timestamp=2024-01-02T03:04:05Z', ...extra]);
+  const out = await ostree([
+    'commit',
+    `--repo=${repo}`,
+    `--branch=${branch}`,
+    `--tree=dir=${tree}`,
+    '--subject=test',
+    '--timestamp=2024-01-02T03:04:05Z',
+    ...extra,
+  ]);
   return out.trim();
 }
 

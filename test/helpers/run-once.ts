@@ -10,11 +10,20 @@ import path from 'node:path';
 const POLL_MS = 100;
 
 /** Builds `<dir>/<key>` once per run (see the module comment); resolves to that path. */
-export async function once(dir: string, key: string, build: (out: string) => Promise<void>, timeoutMs = 15 * 60_000): Promise<string> {
+export async function once(
+  dir: string,
+  key: string,
+  build: (out: string) => Promise<void>,
+  timeoutMs = 15 * 60_000,
+): Promise<string> {
   const out = path.join(dir, key);
   const done = `${out}.done`;
   const failed = `${out}.failed`;
-  const exists = (p: string) => fs.access(p).then(() => true, () => false);
+  const exists = (p: string) =>
+    fs.access(p).then(
+      () => true,
+      () => false,
+    );
   if (await exists(done)) return out;
   let mine = false;
   try {
@@ -37,8 +46,10 @@ export async function once(dir: string, key: string, build: (out: string) => Pro
   for (;;) {
     if (await exists(done)) return out;
     const err = await fs.readFile(failed, 'utf8').catch(() => null);
-    if (err !== null) throw new Error(`shared test fixture '${key}' failed to build (in another test process):\n${err}`);
-    if (Date.now() > deadline) throw new Error(`shared test fixture '${key}' not built after ${timeoutMs} ms (lock ${out}.lock)`);
+    if (err !== null)
+      throw new Error(`shared test fixture '${key}' failed to build (in another test process):\n${err}`);
+    if (Date.now() > deadline)
+      throw new Error(`shared test fixture '${key}' not built after ${timeoutMs} ms (lock ${out}.lock)`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

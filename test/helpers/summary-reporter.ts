@@ -33,7 +33,9 @@ export default class SummaryReporter implements Reporter {
       return below;
     };
     for (const f of files) walk(f);
-    const note = broken.length ? ` (${broken.length} of them a file or suite that failed outside its tests: ${broken.join(', ')})` : '';
+    const note = broken.length
+      ? ` (${broken.length} of them a file or suite that failed outside its tests: ${broken.join(', ')})`
+      : '';
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped${note}\n`);
   }
 }

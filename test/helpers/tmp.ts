@@ -33,7 +33,8 @@ export function tmpRoot(): string {
   if (!fallback) {
     const dir = fsSync.mkdtempSync(path.join(os.tmpdir(), 'sideload-run-'));
     fallback = dir;
-    if (!process.env['SIDELOAD_KEEP_TMP']) process.on('exit', () => fsSync.rmSync(dir, { recursive: true, force: true }));
+    if (!process.env['SIDELOAD_KEEP_TMP'])
+      process.on('exit', () => fsSync.rmSync(dir, { recursive: true, force: true }));
   }
   return fallback;
 }

@@ -37,7 +37,9 @@ export function describeUnless(missing: readonly string[], name: string, fn: () 
   else if (isCI)
     describe(name, () => {
       it(`needs ${missing.join(', ')}`, () => {
-        throw new Error(`${missing.join(', ')} missing and CI=true: CI must provide ${missing.join(', ')} (.ci/run installs the tools)`);
+        throw new Error(
+          `${missing.join(', ')} missing and CI=true: CI must provide ${missing.join(', ')} (.ci/run installs the tools)`,
+        );
       });
     });
   else describe.skip(`${name} (skipped: needs ${missing.join(', ')})`, fn);

@@ -26,7 +26,12 @@ export async function snapshotDir(dir: string, opts: SnapshotOptions = {}): Prom
       else if (st.isDirectory()) {
         out.push(`d ${r} ${mode}`);
         await walk(p, r);
-      } else if (st.isFile()) out.push(`f ${r} ${mode} ${st.size} ${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`);
+      } else if (st.isFile())
+        out.push(
+          `f ${r} ${mode} ${st.size} ${createHash('sha256')
+            .update(await fs.readFile(p))
+            .digest('hex')}`,
+        );
       else out.push(`? ${r}`);
     }
   };

@@ -37,7 +37,9 @@ function cli(args: readonly string[], opts: { umask?: string } = {}): Promise<Cl
   const main = path.join(projectRoot, 'dist/cli/main.js');
   const t0 = Date.now();
   const child = opts.umask
-    ? spawn('sh', ['-c', `umask ${opts.umask}; exec "$0" "$@"`, process.execPath, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn('sh', ['-c', `umask ${opts.umask}; exec "$0" "$@"`, process.execPath, main, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
     : spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -78,7 +80,10 @@ async function statView(dir: string, skip: string): Promise<string[]> {
       const p = path.join(d, name);
       const st = await fs.lstat(p);
       if (st.isSymbolicLink()) out.push(`l ${r} -> ${await fs.readlink(p)}`);
-      else out.push(`${st.isDirectory() ? 'd' : st.isFile() ? 'f' : '?'} ${r} ${(st.mode & 0o7777).toString(8)} ${st.size} ${st.mtimeMs}`);
+      else
+        out.push(
+          `${st.isDirectory() ? 'd' : st.isFile() ? 'f' : '?'} ${r} ${(st.mode & 0o7777).toString(8)} ${st.size} ${st.mtimeMs}`,
+        );
       if (st.isDirectory()) await walk(p, r);
     }
   };
@@ -111,7 +116,16 @@ async function sourceCopy(b: Box, name = 'src'): Promise<string> {
   return p;
 }
 
-const createArgs = (source: string, drive: string, ...refs: string[]) => ['create', '--repo', source, '--gpg-import', GPG, '--no-fsync', drive, ...refs];
+const createArgs = (source: string, drive: string, ...refs: string[]) => [
+  'create',
+  '--repo',
+  source,
+  '--gpg-import',
+  GPG,
+  '--no-fsync',
+  drive,
+  ...refs,
+];
 
 async function expectVerifies(drive: string): Promise<void> {
   const v = await cli(['verify', '--upstream-gpg', GPG, drive]);
@@ -155,7 +169,17 @@ describeOstree('hostile local input', () => {
         await ostree(['init', `--repo=${src}`, `--mode=${mode}`]);
         await ostree(['pull-local', `--repo=${src}`, EXAMPLE]);
         const before = await b.outsideView();
-        const ok = await cli(['create', '--repo', src, '--collection-id', CID, '--no-upstream-summary', '--no-fsync', b.drive, 'org.example.App']);
+        const ok = await cli([
+          'create',
+          '--repo',
+          src,
+          '--collection-id',
+          CID,
+          '--no-upstream-summary',
+          '--no-fsync',
+          b.drive,
+          'org.example.App',
+        ]);
         expect(ok.code, ok.stderr).toBe(0);
         expect(ok.stdout).toMatch(new RegExp(`added +${esc(CID)} ${esc(APP)} +[0-9a-f]{12} \\[requested\\]`));
         expect(ok.stdout).toMatch(/Objects: \d+ copied/);
@@ -164,7 +188,12 @@ describeOstree('hostile local input', () => {
         const v = await cli(['verify', b.drive]);
         expect(v.code, v.stdout).toBe(0);
         expect(v.stdout).toMatch(/^OK /m);
-        await expectRefused(b, ['create', '--repo', src, '--collection-id', CID, '--no-fsync', b.drive, 'org.example.Nope'], 3, /ref 'org\.example\.Nope'.*not found/);
+        await expectRefused(
+          b,
+          ['create', '--repo', src, '--collection-id', CID, '--no-fsync', b.drive, 'org.example.Nope'],
+          3,
+          /ref 'org\.example\.Nope'.*not found/,
+        );
         await expectVerifies(b.drive);
       });
     }
@@ -208,7 +237,12 @@ describeOstree('hostile local input', () => {
       const link = path.join(b.repo, 'refs/mirrors', CID);
       await fs.mkdir(path.dirname(link), { recursive: true });
       await fs.symlink(b.outside, link);
-      await expectRefused(b, createArgs(EXAMPLE, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(link)}' on the drive is a symlink \\(to '${esc(b.outside)}'\\)`));
+      await expectRefused(
+        b,
+        createArgs(EXAMPLE, b.drive, 'org.example.App'),
+        4,
+        new RegExp(`'${esc(link)}' on the drive is a symlink \\(to '${esc(b.outside)}'\\)`),
+      );
       expect(await fs.readdir(b.outside)).toEqual([]);
       // With the link gone the same run succeeds.
       await fs.rm(link);
@@ -217,7 +251,13 @@ describeOstree('hostile local input', () => {
       await expectVerifies(b.drive);
     });
 
-    for (const rel of ['tmp', 'state', 'objects/c2', `extensions/sideload/upstream/${CID}`, `refs/mirrors/${CID}/app`]) {
+    for (const rel of [
+      'tmp',
+      'state',
+      'objects/c2',
+      `extensions/sideload/upstream/${CID}`,
+      `refs/mirrors/${CID}/app`,
+    ]) {
       it(`an update through a symlinked '${rel}' is refused (exit 4), the drive as it was`, async () => {
         const b = await box(runtimeOnly);
         const target = path.join(b.repo, rel);
@@ -226,7 +266,12 @@ describeOstree('hostile local input', () => {
         await fs.rm(target, { recursive: true });
         await fs.symlink(b.outside, target);
         const driveBefore = await snapshotDir(b.drive);
-        await expectRefused(b, createArgs(EXAMPLE, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(target)}' on the drive is a symlink`));
+        await expectRefused(
+          b,
+          createArgs(EXAMPLE, b.drive, 'org.example.App'),
+          4,
+          new RegExp(`'${esc(target)}' on the drive is a symlink`),
+        );
         expect(await snapshotDir(b.drive)).toEqual(driveBefore);
         // Put the real directory back: the drive verifies, and the update then goes through.
         await fs.rm(target);
@@ -238,7 +283,13 @@ describeOstree('hostile local input', () => {
     it('verify --repair with a pending journal and a symlinked ref directory: exit 4, nothing written outside', async () => {
       const b = await box(full);
       const dir = path.join(b.repo, 'refs/mirrors', CID, 'app');
-      await fs.writeFile(path.join(b.repo, 'tmp/sideload-publish.json'), JSON.stringify({ version: 1, ops: [{ op: 'ref', path: `refs/mirrors/${CID}/app/org.example.App/x86_64/stable`, checksum: 'a'.repeat(64) }] }));
+      await fs.writeFile(
+        path.join(b.repo, 'tmp/sideload-publish.json'),
+        JSON.stringify({
+          version: 1,
+          ops: [{ op: 'ref', path: `refs/mirrors/${CID}/app/org.example.App/x86_64/stable`, checksum: 'a'.repeat(64) }],
+        }),
+      );
       await run('cp', ['-a', `${dir}/.`, b.outside]);
       await fs.rm(dir, { recursive: true });
       await fs.symlink(b.outside, dir);
@@ -260,7 +311,9 @@ describeOstree('hostile local input', () => {
       expect(grep.stdout).toBe('');
       const up = path.join(b.repo, 'extensions/sideload/upstream', CID);
       // Exactly what the signed summary.idx accounts for: its subsummary and the copy of its signature.
-      expect((await fs.readdir(path.join(up, 'summaries'))).sort()).toEqual((await fs.readdir(path.join(EXAMPLE, 'summaries'))).sort());
+      expect((await fs.readdir(path.join(up, 'summaries'))).sort()).toEqual(
+        (await fs.readdir(path.join(EXAMPLE, 'summaries'))).sort(),
+      );
       await expectVerifies(b.drive);
 
       await fs.symlink(b.secret, path.join(up, 'summaries/zz-leak'));
@@ -268,7 +321,9 @@ describeOstree('hostile local input', () => {
       const v = await cli(['verify', '--upstream-gpg', GPG, b.drive]);
       expect(v.code, v.stdout).toBe(6);
       expect(v.stdout).toContain(`extensions/sideload/upstream/${CID}/summaries/zz-leak is a symlink`);
-      expect(v.stdout).toContain(`extensions/sideload/upstream/${CID}/extra is not part of the signed upstream summary`);
+      expect(v.stdout).toContain(
+        `extensions/sideload/upstream/${CID}/extra is not part of the signed upstream summary`,
+      );
       expect(v.stdout).not.toContain(SECRET.trim());
     });
   });
@@ -298,7 +353,12 @@ describeOstree('hostile local input', () => {
       const boot = (await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
       if (boot) {
         await fs.writeFile(path.join(b.repo, 'tmp/sideload-staging.lock'), `${process.pid} ${boot}\n`);
-        await expectRefused(b, ['verify', '--repair', b.drive], 1, new RegExp(`another sideload process \\(pid ${process.pid}\\) is writing to ${esc(b.repo)}`));
+        await expectRefused(
+          b,
+          ['verify', '--repair', b.drive],
+          1,
+          new RegExp(`another sideload process \\(pid ${process.pid}\\) is writing to ${esc(b.repo)}`),
+        );
         for (const p of planted) await fs.access(path.join(b.repo, p));
         await fs.rm(path.join(b.repo, 'tmp/sideload-staging.lock'));
       }
@@ -327,7 +387,12 @@ describeOstree('hostile local input', () => {
       const src = await sourceCopy(b);
       await fs.rm(path.join(src, 'summary.sig'));
       await fs.symlink('/dev/zero', path.join(src, 'summary.sig'));
-      await expectRefused(b, createArgs(src, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(path.join(src, 'summary.sig'))}' is a symlink`));
+      await expectRefused(
+        b,
+        createArgs(src, b.drive, 'org.example.App'),
+        4,
+        new RegExp(`'${esc(path.join(src, 'summary.sig'))}' is a symlink`),
+      );
       await expectVerifies(b.drive);
     });
 
@@ -335,7 +400,12 @@ describeOstree('hostile local input', () => {
       const b = await box(runtimeOnly);
       const src = await sourceCopy(b);
       await fs.truncate(path.join(src, 'summary.sig'), 200 << 20);
-      await expectRefused(b, createArgs(src, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(path.join(src, 'summary.sig'))}' is \\d+ bytes, over the`));
+      await expectRefused(
+        b,
+        createArgs(src, b.drive, 'org.example.App'),
+        4,
+        new RegExp(`'${esc(path.join(src, 'summary.sig'))}' is \\d+ bytes, over the`),
+      );
       await expectVerifies(b.drive);
     });
 
@@ -345,7 +415,12 @@ describeOstree('hostile local input', () => {
       const obj = path.join(src, 'objects', APP_FILE.slice(0, 2), `${APP_FILE.slice(2)}.filez`);
       await fs.rm(obj);
       await run('mkfifo', [obj]);
-      await expectRefused(b, createArgs(src, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(obj)}' is a FIFO, not a regular file`));
+      await expectRefused(
+        b,
+        createArgs(src, b.drive, 'org.example.App'),
+        4,
+        new RegExp(`'${esc(obj)}' is a FIFO, not a regular file`),
+      );
       await expectVerifies(b.drive);
     });
 
@@ -355,7 +430,12 @@ describeOstree('hostile local input', () => {
       const obj = path.join(src, 'objects', APP_DIRTREE.slice(0, 2), `${APP_DIRTREE.slice(2)}.dirtree`);
       await fs.rm(obj);
       await fs.mkdir(obj);
-      await expectRefused(b, createArgs(src, b.drive, 'org.example.App'), 4, new RegExp(`'${esc(obj)}' is a directory, not a regular file`));
+      await expectRefused(
+        b,
+        createArgs(src, b.drive, 'org.example.App'),
+        4,
+        new RegExp(`'${esc(obj)}' is a directory, not a regular file`),
+      );
       await expectVerifies(b.drive);
     });
 
@@ -367,7 +447,17 @@ describeOstree('hostile local input', () => {
       const obj = path.join(src, 'objects', APP_FILE.slice(0, 2), `${APP_FILE.slice(2)}.file`);
       await fs.rm(obj);
       await run('mkfifo', [obj]);
-      const args = ['create', '--repo', src, '--collection-id', CID, '--no-upstream-summary', '--no-fsync', b.drive, 'org.example.App'];
+      const args = [
+        'create',
+        '--repo',
+        src,
+        '--collection-id',
+        CID,
+        '--no-upstream-summary',
+        '--no-fsync',
+        b.drive,
+        'org.example.App',
+      ];
       await expectRefused(b, args, 4, new RegExp(`'${esc(obj)}' is a FIFO, not a regular file`));
       await fs.rm(obj);
       await fs.symlink(b.secret, obj);
@@ -383,14 +473,25 @@ describeOstree('hostile local input', () => {
       const b = await box();
       await fs.chmod(b.drive, 0o755);
       // The temp directories above the box (a per-run one, mkdtemp's 0700) must let another user through too.
-      for (let d = path.dirname(b.dir); d.startsWith(os.tmpdir() + path.sep); d = path.dirname(d)) await fs.chmod(d, 0o755);
+      for (let d = path.dirname(b.dir); d.startsWith(os.tmpdir() + path.sep); d = path.dirname(d))
+        await fs.chmod(d, 0o755);
       const r = await cli(createArgs(EXAMPLE, b.drive, 'org.example.App'), { umask: '077' });
       expect(r.code, r.stderr).toBe(0);
-      const wrong = (await snapshotDir(b.drive)).filter((l) => !(l.startsWith('d ') && l.endsWith(' 755')) && !(l.startsWith('f ') && / 644 \d+ [0-9a-f]{64}$/.test(l)));
+      const wrong = (await snapshotDir(b.drive)).filter(
+        (l) => !(l.startsWith('d ') && l.endsWith(' 755')) && !(l.startsWith('f ') && / 644 \d+ [0-9a-f]{64}$/.test(l)),
+      );
       expect(wrong).toEqual([]);
       // A client running as another user can read it.
       if (isRoot) {
-        const refs = await run('runuser', ['-u', 'nobody', '--', 'ostree', 'refs', `--repo=${b.repo}`, '--collections']);
+        const refs = await run('runuser', [
+          '-u',
+          'nobody',
+          '--',
+          'ostree',
+          'refs',
+          `--repo=${b.repo}`,
+          '--collections',
+        ]);
         expect(refs.code, refs.stderr).toBe(0);
         expect(refs.stdout).toContain(`(${CID}, ${APP})`);
       }

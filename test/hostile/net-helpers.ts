@@ -15,8 +15,13 @@ import { projectRoot } from '../helpers/shared.js';
 
 /** Never a proxy, fast retries. */
 export const NET_ENV: NodeJS.ProcessEnv = {
-  http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: '127.0.0.1',
-  SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '1',
+  http_proxy: '',
+  HTTP_PROXY: '',
+  https_proxy: '',
+  HTTPS_PROXY: '',
+  no_proxy: '127.0.0.1',
+  SIDELOAD_HTTP_BACKOFF_MS: '1',
+  SIDELOAD_HTTP_RETRIES: '1',
 };
 
 export interface CliRun {
@@ -30,15 +35,23 @@ export interface CliRun {
 }
 
 /** Runs `node dist/cli/main.js …args` under /usr/bin/time; kills it after `killAfterMs` (then code is -1). */
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, killAfterMs = 120_000): Promise<CliRun> {
+export async function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  killAfterMs = 120_000,
+): Promise<CliRun> {
   await ensureBuilt();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-time-'));
   const out = path.join(tmp, 'rss');
   const t0 = Date.now();
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', out, process.execPath, path.join(projectRoot, 'dist/cli/main.js'), ...args], {
-    env: { ...process.env, ...NET_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    '/usr/bin/time',
+    ['-f', '%M', '-o', out, process.execPath, path.join(projectRoot, 'dist/cli/main.js'), ...args],
+    {
+      env: { ...process.env, ...NET_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,7 +65,11 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {
   const result = { code, stdout, stderr, ms, rssMiB: Math.round(kb / 1024) };
   // SIDELOAD_NET_MEASURE=FILE: one line per run (args, exit code, ms, peak RSS) for the measurements in reports.
   const log = process.env['SIDELOAD_NET_MEASURE'];
-  if (log) await fs.appendFile(log, `${JSON.stringify({ args: args.slice(0, 3).join(' '), code, ms, rssMiB: result.rssMiB, err: stderr.split('\n')[0]?.slice(0, 140) })}\n`);
+  if (log)
+    await fs.appendFile(
+      log,
+      `${JSON.stringify({ args: args.slice(0, 3).join(' '), code, ms, rssMiB: result.rssMiB, err: stderr.split('\n')[0]?.slice(0, 140) })}\n`,
+    );
   return result;
 }
 
@@ -149,6 +166,26 @@ export async function exampleCopy(): Promise<{ dir: string; repo: string; gpgKey
 export async function selfSigned(dir: string): Promise<{ key: string; cert: string; certFile: string }> {
   const keyFile = path.join(dir, 'tls.key');
   const certFile = path.join(dir, 'tls.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: await fs.readFile(keyFile, 'utf8'), cert: await fs.readFile(certFile, 'utf8'), certFile };
 }

@@ -23,7 +23,23 @@ async function freshDrive(): Promise<string> {
 }
 
 function create(url: string, drive: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []) {
-  return runCli(['create', '--quiet', '--no-fsync', '--url', url, '--collection-id', CID, '--gpg-import', ex.gpgKey, ...extra, drive, 'org.example.App'], env);
+  return runCli(
+    [
+      'create',
+      '--quiet',
+      '--no-fsync',
+      '--url',
+      url,
+      '--collection-id',
+      CID,
+      '--gpg-import',
+      ex.gpgKey,
+      ...extra,
+      drive,
+      'org.example.App',
+    ],
+    env,
+  );
 }
 
 /** The drive is as it was: no repo was left behind by a failed first run. */
@@ -67,7 +83,9 @@ describe('bounded bodies', () => {
     const drive = await freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toContain(`${server.url}/summary.idx: the server declares 10000000000 bytes, over the 134217728-byte limit`);
+    expect(r.stderr).toContain(
+      `${server.url}/summary.idx: the server declares 10000000000 bytes, over the 134217728-byte limit`,
+    );
     expect(r.ms).toBeLessThan(10_000);
     expect(r.rssMiB).toBeLessThan(250); // was 415 MB
   });
@@ -78,7 +96,9 @@ describe('bounded bodies', () => {
     const drive = await freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toMatch(new RegExp(`${server.url}/objects/[0-9a-f]{2}/[0-9a-f]{62}\\.dirtree: the body runs past 134217728 bytes`));
+    expect(r.stderr).toMatch(
+      new RegExp(`${server.url}/objects/[0-9a-f]{2}/[0-9a-f]{62}\\.dirtree: the body runs past 134217728 bytes`),
+    );
     expect(r.ms).toBeLessThan(30_000);
     expect(r.rssMiB).toBeLessThan(700); // was 1.6 GB
     await untouched(drive);
@@ -88,7 +108,8 @@ describe('bounded bodies', () => {
     server.rules.length = 0;
     server.rules.push([
       /\.filez$/,
-      async (_req, res, rel) => endless(Buffer.alloc(1 << 16), {}, await fs.readFile(path.join(ex.repo, rel)))(_req, res, rel),
+      async (_req, res, rel) =>
+        endless(Buffer.alloc(1 << 16), {}, await fs.readFile(path.join(ex.repo, rel)))(_req, res, rel),
     ]);
     const drive = await freshDrive();
     const r = await create(server.url, drive);
@@ -117,7 +138,9 @@ describe('deadlines', () => {
     const drive = await freshDrive();
     const r = await create(server.url, drive, { SIDELOAD_HTTP_STALL_MS: '1000', SIDELOAD_HTTP_TIMEOUT_MS: '2500' });
     expect(r.code, r.stderr).toBe(8);
-    expect(r.stderr).toContain(`${server.url}/summary.idx: no complete answer within 2500 ms (SIDELOAD_HTTP_TIMEOUT_MS)`);
+    expect(r.stderr).toContain(
+      `${server.url}/summary.idx: no complete answer within 2500 ms (SIDELOAD_HTTP_TIMEOUT_MS)`,
+    );
     expect(r.ms).toBeLessThan(10_000);
   });
 
@@ -141,7 +164,10 @@ describe('gzip bomb', () => {
     expect(bomb.length).toBeLessThan(2 << 20);
     const sub = (await fs.readdir(path.join(ex.repo, 'summaries'))).find((f) => f.endsWith('.gz')) as string;
     server.rules.length = 0;
-    server.rules.push([new RegExp(`^summaries/${sub.replace('.', '\\.')}$`), (_q, res) => void res.writeHead(200, { 'content-length': String(bomb.length) }).end(bomb)]);
+    server.rules.push([
+      new RegExp(`^summaries/${sub.replace('.', '\\.')}$`),
+      (_q, res) => void res.writeHead(200, { 'content-length': String(bomb.length) }).end(bomb),
+    ]);
     const drive = await freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
@@ -153,7 +179,7 @@ describe('gzip bomb', () => {
 });
 
 describe('redirects', () => {
-  it('a 302 to the same server\'s mirror path is followed and the drive is made', async () => {
+  it("a 302 to the same server's mirror path is followed and the drive is made", async () => {
     server.rules.length = 0;
     server.rules.push([/.*/, (req, res, rel) => void res.writeHead(302, { location: `/mirror/${rel}` }).end()]);
     server.log.length = 0;
@@ -170,7 +196,9 @@ describe('redirects', () => {
     const drive = await freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(8);
-    expect(r.stderr).toContain(`${server.url}/summary.idx: more than 20 redirects (redirected to ${server.url}/summary.idx (302) →`);
+    expect(r.stderr).toContain(
+      `${server.url}/summary.idx: more than 20 redirects (redirected to ${server.url}/summary.idx (302) →`,
+    );
   });
 
   describe('over TLS', () => {
@@ -187,7 +215,10 @@ describe('redirects', () => {
 
     it('http → https is followed', async () => {
       server.rules.length = 0;
-      server.rules.push([/.*/, (_req, res, rel) => void res.writeHead(301, { location: `${tlsServer.origin}/mirror/${rel}` }).end()]);
+      server.rules.push([
+        /.*/,
+        (_req, res, rel) => void res.writeHead(301, { location: `${tlsServer.origin}/mirror/${rel}` }).end(),
+      ]);
       tlsServer.log.length = 0;
       const drive = await freshDrive();
       const r = await create(server.url, drive, { NODE_EXTRA_CA_CERTS: certFile });
@@ -198,11 +229,16 @@ describe('redirects', () => {
     it('https → http is refused, exit 8, naming both URLs', async () => {
       server.rules.length = 0;
       tlsServer.rules.length = 0;
-      tlsServer.rules.push([/.*/, (_req, res, rel) => void res.writeHead(302, { location: `${server.origin}/mirror/${rel}` }).end()]);
+      tlsServer.rules.push([
+        /.*/,
+        (_req, res, rel) => void res.writeHead(302, { location: `${server.origin}/mirror/${rel}` }).end(),
+      ]);
       const drive = await freshDrive();
       const r = await create(tlsServer.url, drive, { NODE_EXTRA_CA_CERTS: certFile });
       expect(r.code, r.stderr).toBe(8);
-      expect(r.stderr).toContain(`${tlsServer.url}/summary.idx: refusing the redirect from https to http (${tlsServer.url}/summary.idx → ${server.origin}/mirror/summary.idx)`);
+      expect(r.stderr).toContain(
+        `${tlsServer.url}/summary.idx: refusing the redirect from https to http (${tlsServer.url}/summary.idx → ${server.origin}/mirror/summary.idx)`,
+      );
       await untouched(drive);
     });
   });

@@ -33,24 +33,50 @@ describe.skipIf(!isRoot)('a drive out of inodes', () => {
       if (mounts.includes(mnt)) execFileSync('umount', [mnt]);
       else mounts.push(mnt);
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=20m,nr_inodes=${n}`, 'tmpfs', mnt]);
-      const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, mnt, 'org.example.App']);
+      const r = await runCli([
+        'create',
+        '-q',
+        '--no-fsync',
+        '--repo',
+        ex.repo,
+        '--gpg-import',
+        ex.gpgKey,
+        mnt,
+        'org.example.App',
+      ]);
       if (r.code === 0) break;
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).not.toMatch(/ENOENT: no such file or directory, mkdir '[^']*\/objects\//);
       if (/while publishing the update/.test(r.stderr) && !/publish is pending/.test(r.stderr)) {
         // Moving staged objects into objects/: the directory is named, and what ran out.
-        expect(r.stderr).toMatch(/no space left on the drive holding .*\.ostree\/repo \(while writing objects\/[0-9a-f]{2}\/\): its filesystem is out of free space or free inodes/);
+        expect(r.stderr).toMatch(
+          /no space left on the drive holding .*\.ostree\/repo \(while writing objects\/[0-9a-f]{2}\/\): its filesystem is out of free space or free inodes/,
+        );
         sawStaging = true;
       }
       if (/publish is pending/.test(r.stderr)) {
         expect(r.stderr).toContain('sideload: error: while publishing the update:');
         expect(r.stderr).toMatch(/the drive is out of inodes \(\d+ of \d+ free\)/);
-        expect(r.stderr).toContain('the publish is pending (tmp/sideload-publish.json): clients still see the drive as it was before this run');
-        expect(r.stderr).toMatch(/\d+ (kB|MB) of staged data are kept in .*\.ostree\/repo\/tmp\/sideload-staging: running the same command again reuses them/);
+        expect(r.stderr).toContain(
+          'the publish is pending (tmp/sideload-publish.json): clients still see the drive as it was before this run',
+        );
+        expect(r.stderr).toMatch(
+          /\d+ (kB|MB) of staged data are kept in .*\.ostree\/repo\/tmp\/sideload-staging: running the same command again reuses them/,
+        );
         sawPending = true;
         // More inodes, the same command: the publish is finished and the drive verifies.
         execFileSync('mount', ['-o', 'remount,nr_inodes=4000', mnt]);
-        const again = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, mnt, 'org.example.App']);
+        const again = await runCli([
+          'create',
+          '-q',
+          '--no-fsync',
+          '--repo',
+          ex.repo,
+          '--gpg-import',
+          ex.gpgKey,
+          mnt,
+          'org.example.App',
+        ]);
         expect(again.code, again.stderr).toBe(0);
         const v = await runCli(['verify', '--upstream-gpg', ex.gpgKey, mnt]);
         expect(v.code, v.stdout).toBe(0);
@@ -70,11 +96,31 @@ describe('Ctrl-C during publish', () => {
     await fs.mkdir(path.join(tree, 'files'), { recursive: true });
     for (let i = 0; i < 4000; i++) await fs.writeFile(path.join(tree, 'files', `f${i}`), `file ${i}\n`);
     execFileSync('ostree', ['init', `--repo=${src}`, '--mode=archive']);
-    execFileSync('ostree', [`--repo=${src}`, 'commit', '--branch=runtime/org.example.Many/x86_64/stable', `--tree=dir=${tree}`, '--add-metadata-string=xa.metadata=[Runtime]\nname=org.example.Many\n']);
+    execFileSync('ostree', [
+      `--repo=${src}`,
+      'commit',
+      '--branch=runtime/org.example.Many/x86_64/stable',
+      `--tree=dir=${tree}`,
+      '--add-metadata-string=xa.metadata=[Runtime]\nname=org.example.Many\n',
+    ]);
     for (let attempt = 0; attempt < 3; attempt++) {
       const drive = path.join(ex.dir, `intr-${attempt}`);
       await fs.mkdir(drive);
-      const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'create', '-q', '--repo', src, '--collection-id', 'org.example.Stable', drive, 'runtime/org.example.Many/x86_64/stable'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(projectRoot, 'dist/cli/main.js'),
+          'create',
+          '-q',
+          '--repo',
+          src,
+          '--collection-id',
+          'org.example.Stable',
+          drive,
+          'runtime/org.example.Many/x86_64/stable',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
@@ -93,7 +139,9 @@ describe('Ctrl-C during publish', () => {
       expect(code, stderr).toBe(0);
       expect(stderr).toContain('interrupted during publish; finishing the publish so the drive stays consistent');
       expect(stderr).not.toContain('the drive is left as it was');
-      expect(stderr).toContain('the interrupt came too late to stop the run: it completed and the drive holds the whole update');
+      expect(stderr).toContain(
+        'the interrupt came too late to stop the run: it completed and the drive holds the whole update',
+      );
       const v = await runCli(['verify', drive]);
       expect(v.code, v.stdout).toBe(0);
       return;

@@ -19,7 +19,8 @@ let n = 0;
 
 const ostree = (args: string[]) => execFileSync('ostree', args, { encoding: 'utf8' }).trim();
 const repoOf = (drive: string) => path.join(drive, '.ostree/repo');
-const objectFile = (drive: string, c: string, type: string) => path.join(repoOf(drive), 'objects', c.slice(0, 2), `${c.slice(2)}.${type}`);
+const objectFile = (drive: string, c: string, type: string) =>
+  path.join(repoOf(drive), 'objects', c.slice(0, 2), `${c.slice(2)}.${type}`);
 
 async function copyOfGood(): Promise<string> {
   const d = path.join(ex.dir, `copy-${n++}`);
@@ -41,7 +42,17 @@ beforeAll(async () => {
   ex = await exampleCopy();
   good = path.join(ex.dir, 'good');
   await fs.mkdir(good);
-  const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, good, 'org.example.App']);
+  const r = await runCli([
+    'create',
+    '-q',
+    '--no-fsync',
+    '--repo',
+    ex.repo,
+    '--gpg-import',
+    ex.gpgKey,
+    good,
+    'org.example.App',
+  ]);
   expect(r.code, r.stderr).toBe(0);
 });
 
@@ -52,12 +63,14 @@ describe('verify: commit signatures against the upstream keys', () => {
     expect(findings(v.report).filter((f) => f.severity === 'error')).toEqual([]);
   });
 
-  it("a missing .commitmeta is an error with --upstream-gpg (it was exit 0)", async () => {
+  it('a missing .commitmeta is an error with --upstream-gpg (it was exit 0)', async () => {
     const d = await copyOfGood();
     await fs.rm(objectFile(d, APP_COMMIT, 'commitmeta'));
     const v = await verify(d, ['--upstream-gpg', ex.gpgKey]);
     expect(v.code).toBe(6);
-    expect(findings(v.report)).toContainEqual(expect.objectContaining({ code: 'unsigned-commit', path: `objects/9e/${APP_COMMIT.slice(2)}.commitmeta` }));
+    expect(findings(v.report)).toContainEqual(
+      expect.objectContaining({ code: 'unsigned-commit', path: `objects/9e/${APP_COMMIT.slice(2)}.commitmeta` }),
+    );
   });
 
   it("another commit's .commitmeta in its place does not verify", async () => {
@@ -80,10 +93,17 @@ describe('verify: what lies around in the repo', () => {
     await fs.writeFile(j, '{"origin": 5, "files": ["nope"]');
     const v = await verify(d);
     expect(v.code).toBe(6);
-    expect(findings(v.report)).toContainEqual(expect.objectContaining({ code: 'bad-sideload-json', path: `extensions/sideload/upstream/${CID}/sideload.json` }));
-    await fs.writeFile(j, JSON.stringify({ origin: 'x', signedBy: [], keys: [], root: 'summary.idx', files: ['summary.idx', 'ghost'] }));
+    expect(findings(v.report)).toContainEqual(
+      expect.objectContaining({ code: 'bad-sideload-json', path: `extensions/sideload/upstream/${CID}/sideload.json` }),
+    );
+    await fs.writeFile(
+      j,
+      JSON.stringify({ origin: 'x', signedBy: [], keys: [], root: 'summary.idx', files: ['summary.idx', 'ghost'] }),
+    );
     const w = await verify(d);
-    expect(findings(w.report).find((x) => x.code === 'bad-sideload-json')?.message).toMatch(/listed files that are missing: ghost/);
+    expect(findings(w.report).find((x) => x.code === 'bad-sideload-json')?.message).toMatch(
+      /listed files that are missing: ghost/,
+    );
   });
 
   it('stray files in objects/ are errors, at the repo root warnings; a symlinked object is an error', async () => {
@@ -94,16 +114,24 @@ describe('verify: what lies around in the repo', () => {
     await fs.writeFile(path.join(objects, prefix, 'junk.tmp'), 'x');
     await fs.writeFile(path.join(repoOf(d), 'notes.txt'), 'x');
     // An object moved out of the repo and linked back: its bytes still hash right.
-    const dm = (await fs.readdir(path.join(objects, prefix))).find((f) => f.endsWith('.dirmeta') || f.endsWith('.dirtree') || f.endsWith('.filez')) as string;
+    const dm = (await fs.readdir(path.join(objects, prefix))).find(
+      (f) => f.endsWith('.dirmeta') || f.endsWith('.dirtree') || f.endsWith('.filez'),
+    ) as string;
     await fs.rename(path.join(objects, prefix, dm), path.join(ex.dir, `outside-${n}`));
     await fs.symlink(path.join(ex.dir, `outside-${n}`), path.join(objects, prefix, dm));
     const v = await verify(d);
     expect(v.code).toBe(6);
     const f = findings(v.report);
-    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: 'objects/README' }));
-    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: `objects/${prefix}/junk.tmp` }));
+    expect(f).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: 'objects/README' }),
+    );
+    expect(f).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'stray-object-file', path: `objects/${prefix}/junk.tmp` }),
+    );
     expect(f).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'stray-file', path: 'notes.txt' }));
-    expect(f).toContainEqual(expect.objectContaining({ severity: 'error', code: 'object-symlink', path: `objects/${prefix}/${dm}` }));
+    expect(f).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'object-symlink', path: `objects/${prefix}/${dm}` }),
+    );
   });
 });
 
@@ -136,11 +164,23 @@ describe('collection binding and tree depth', () => {
     for (let i = 0; i < 300; i++) p = path.join(p, 'd');
     await fs.mkdir(p, { recursive: true });
     await fs.writeFile(path.join(p, 'leaf'), 'x');
-    deepCommit = ostree([`--repo=${src}`, 'commit', `--branch=${DEEP}`, `--tree=dir=${tree}`, `--add-metadata-string=ostree.collection-binding=${CID}`]);
+    deepCommit = ostree([
+      `--repo=${src}`,
+      'commit',
+      `--branch=${DEEP}`,
+      `--tree=dir=${tree}`,
+      `--add-metadata-string=ostree.collection-binding=${CID}`,
+    ]);
     const small = path.join(ex.dir, 'small-tree');
     await fs.mkdir(path.join(small, 'files'), { recursive: true });
     await fs.writeFile(path.join(small, 'files', 'a'), 'a');
-    boundCommit = ostree([`--repo=${src}`, 'commit', `--branch=${BOUND}`, `--tree=dir=${small}`, '--add-metadata-string=ostree.collection-binding=org.other.Y']);
+    boundCommit = ostree([
+      `--repo=${src}`,
+      'commit',
+      `--branch=${BOUND}`,
+      `--tree=dir=${small}`,
+      '--add-metadata-string=ostree.collection-binding=org.other.Y',
+    ]);
   });
 
   it('create refuses a tree deeper than 256 levels: exit 4 naming the ref and the path', async () => {
@@ -167,7 +207,9 @@ describe('collection binding and tree depth', () => {
     await fs.mkdir(d);
     const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, '--collection-id', CID, d, BOUND]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`'${BOUND}' would go on the drive under collection '${CID}' (--collection-id or the source's), but its commit ${boundCommit.slice(0, 12)}… is bound to collection 'org.other.Y'`);
+    expect(r.stderr).toContain(
+      `'${BOUND}' would go on the drive under collection '${CID}' (--collection-id or the source's), but its commit ${boundCommit.slice(0, 12)}… is bound to collection 'org.other.Y'`,
+    );
     expect(r.stderr).toContain('use --collection-id org.other.Y, or leave it off');
     expect(await fs.readdir(d)).toEqual([]);
   });
@@ -177,7 +219,9 @@ describe('collection binding and tree depth', () => {
     await fs.mkdir(d);
     const r = await runCli(['create', '-q', '--no-fsync', '--repo', src, d, BOUND]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`no collection ID is known for '${BOUND}'. Pass --collection-id org.other.Y (the collection its commit is bound to).`);
+    expect(r.stderr).toContain(
+      `no collection ID is known for '${BOUND}'. Pass --collection-id org.other.Y (the collection its commit is bound to).`,
+    );
   });
 
   it('verify flags a ref listed under another collection than its commit is bound to', async () => {
@@ -185,7 +229,11 @@ describe('collection binding and tree depth', () => {
     const v = await verify(d, ['--quick']);
     expect(v.code).toBe(6);
     expect(findings(v.report)).toContainEqual(
-      expect.objectContaining({ code: 'collection-binding-mismatch', path: `refs/mirrors/${CID}/${BOUND}`, message: expect.stringContaining("is bound to 'org.other.Y'") }),
+      expect.objectContaining({
+        code: 'collection-binding-mismatch',
+        path: `refs/mirrors/${CID}/${BOUND}`,
+        message: expect.stringContaining("is bound to 'org.other.Y'"),
+      }),
     );
   });
 });

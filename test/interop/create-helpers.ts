@@ -20,7 +20,9 @@ export async function mirrorRefs(repo: string): Promise<Map<string, string>> {
   };
   await walk(base, '');
   // `cid/ref/with/slashes` → `cid ref/with/slashes`
-  return new Map([...out].map(([k, v]) => [k.replace('/', ' '), v] as [string, string]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return new Map(
+    [...out].map(([k, v]) => [k.replace('/', ' '), v] as [string, string]).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }
 
 /** The loose object files of a repo (`ab/cdef….commit`), sorted. */

@@ -45,7 +45,9 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     inst = await installedExample(ex);
     sourceCommits = await installedCommits(inst);
     drive = await tempDir('sideload-drive-');
-    const r = await sideload(['create', '--installation-dir', inst.userDir, '--no-fsync', drive, 'org.example.App'], { env: inst.env });
+    const r = await sideload(['create', '--installation-dir', inst.userDir, '--no-fsync', drive, 'org.example.App'], {
+      env: inst.env,
+    });
     if (r.code !== 0) throw new Error(`sideload create failed (${r.code}): ${r.stderr}`);
     // create-usb updates the remote's appstream into the installation before copying (format.md §8.3), so it runs
     // first; sideload (which never touches the source) then finds the same appstream refs there.
@@ -90,7 +92,15 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(result.code, result.stderr).toBe(0);
     expect(await installedCommits(f)).toEqual(sourceCommits);
     // The locale content really arrived (the deployed files, not just a ref).
-    const mo = await fs.readFile(path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files/fr/share/fr/LC_MESSAGES/app.mo'), 'utf8');
+    const mo = await fs.readFile(
+      path.join(
+        f.userDir,
+        'runtime/org.example.App.Locale',
+        ARCH,
+        'stable/active/files/fr/share/fr/LC_MESSAGES/app.mo',
+      ),
+      'utf8',
+    );
     expect(mo).toBe('app messages (fr) v1\n');
   });
 
@@ -137,7 +147,8 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(slCol).toEqual(fp.collectionMap.get(CID));
     expect([...sl.collectionMap.keys()]).toEqual([...fp.collectionMap.keys()]);
     // (the collection map, compared above, is the one key that holds ostree-metadata)
-    const strip = (m: typeof fp.metadata) => m.filter(([k]) => k !== 'ostree.summary.last-modified' && k !== 'ostree.summary.collection-map');
+    const strip = (m: typeof fp.metadata) =>
+      m.filter(([k]) => k !== 'ostree.summary.last-modified' && k !== 'ostree.summary.collection-map');
     expect(fp.metadata.map(([k]) => k)).toContain('ostree.summary.collection-map');
     expect(strip(sl.metadata)).toEqual(strip(fp.metadata));
     expect(sl.lastModified).toBeTypeOf('bigint');
@@ -151,7 +162,12 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     // Real create-usb: ostree_repo_regenerate_summary rewrites the config with indexed-deltas=true. Clients
     // ignore it for a sideload repo; we keep format.md §1.2's text. This documents the one byte difference.
     const theirs = await fs.readFile(path.join(fpDrive, '.ostree/repo/config'), 'utf8');
-    expect(theirs.split('\n').filter((l) => l !== 'indexed-deltas=true').join('\n')).toBe(ours);
+    expect(
+      theirs
+        .split('\n')
+        .filter((l) => l !== 'indexed-deltas=true')
+        .join('\n'),
+    ).toBe(ours);
   });
 
   it('updates a drive written by flatpak create-usb in place: refs kept, ostree-metadata added, fsck and verify pass', async () => {
@@ -183,7 +199,9 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
 
   it('copies a partially installed Locale as a partial commit, warns naming the missing languages, and --allow-partial silences it', async () => {
     const d = await tempDir('sideload-partial-');
-    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', d, 'org.example.App'], { env: partial.env });
+    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', d, 'org.example.App'], {
+      env: partial.env,
+    });
     expect(r.code, r.stderr).toBe(0);
     for (const ref of [APP_LOCALE, PLATFORM_LOCALE]) {
       const line = r.stderr.split('\n').find((l) => l.startsWith('warning:') && l.includes(`'${ref}'`));
@@ -195,7 +213,9 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const repo = path.join(d, '.ostree/repo');
     // state/<commit>.commitpartial for exactly the two Locale commits.
     const state = (await fs.readdir(path.join(repo, 'state'))).sort();
-    expect(state).toEqual([partialCommits.get(APP_LOCALE), partialCommits.get(PLATFORM_LOCALE)].map((c) => `${c}.commitpartial`).sort());
+    expect(state).toEqual(
+      [partialCommits.get(APP_LOCALE), partialCommits.get(PLATFORM_LOCALE)].map((c) => `${c}.commitpartial`).sort(),
+    );
     const refs = await mirrorRefs(repo);
     for (const [ref, commit] of partialCommits) expect(refs.get(`${CID} ${ref}`), ref).toBe(commit);
     // ostree agrees: fsck skips the partial commits but passes, German is there, French is not.
@@ -211,11 +231,24 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const { f, result } = await offlineInstall(ex, d, ['org.example.App'], { languages: ['de'] });
     expect(result.code, result.stderr).toBe(0);
     expect(await installedCommits(f)).toEqual(partialCommits);
-    expect(await fs.readFile(path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files/de/share/de/LC_MESSAGES/app.mo'), 'utf8')).toBe('app messages (de) v1\n');
+    expect(
+      await fs.readFile(
+        path.join(
+          f.userDir,
+          'runtime/org.example.App.Locale',
+          ARCH,
+          'stable/active/files/de/share/de/LC_MESSAGES/app.mo',
+        ),
+        'utf8',
+      ),
+    ).toBe('app messages (de) v1\n');
 
     // --allow-partial: the same drive content, no partial warning.
     const d2 = await tempDir('sideload-partial2-');
-    const r2 = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', '--allow-partial', d2, 'org.example.App'], { env: partial.env });
+    const r2 = await sideload(
+      ['create', '--installation-dir', partial.userDir, '--no-fsync', '--allow-partial', d2, 'org.example.App'],
+      { env: partial.env },
+    );
     expect(r2.code, r2.stderr).toBe(0);
     expect(r2.stderr).not.toMatch(/languages de only|partially installed/);
     const withoutMeta = (m: Map<string, string>) => new Map([...m].filter(([k]) => k !== `${CID} ostree-metadata`));
@@ -225,11 +258,18 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
 
   it('--locales fr from a German-only installation says plainly that the source has no fr and what goes on the drive', async () => {
     const d = await tempDir('sideload-nofr-');
-    const r = await sideload(['create', '--installation-dir', partial.userDir, '--no-fsync', '--locales', 'fr', d, 'org.example.App'], { env: partial.env });
+    const r = await sideload(
+      ['create', '--installation-dir', partial.userDir, '--no-fsync', '--locales', 'fr', d, 'org.example.App'],
+      { env: partial.env },
+    );
     expect(r.code, r.stderr).toBe(0);
     for (const ref of [APP_LOCALE, PLATFORM_LOCALE]) {
-      expect(r.stderr).toContain(`warning: the source installation has no fr for '${ref}' (installed: de); the drive gets it without any language (its metadata only)`);
-      expect(r.stdout).toMatch(new RegExp(`${ref.replace(/[./]/g, '\\$&')} +[0-9a-f]{12} \\[related\\] \\(partial: metadata only\\)`));
+      expect(r.stderr).toContain(
+        `warning: the source installation has no fr for '${ref}' (installed: de); the drive gets it without any language (its metadata only)`,
+      );
+      expect(r.stdout).toMatch(
+        new RegExp(`${ref.replace(/[./]/g, '\\$&')} +[0-9a-f]{12} \\[related\\] \\(partial: metadata only\\)`),
+      );
     }
     expect(r.stdout + r.stderr).not.toMatch(/\(none\)|\(partial: \)/);
   });
@@ -261,11 +301,16 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
   it('refuses a ref that is not installed (exit 3), naming it, and leaves the drive untouched', async () => {
     const before = await snapshotDir(drive);
     // The GL extension is in the remote but not installed (no-autodownload, enable-if).
-    const r = await sideload(['create', '--installation-dir', inst.userDir, drive, `runtime/org.example.Platform.GL.default/${ARCH}/1.4`], { env: inst.env });
+    const r = await sideload(
+      ['create', '--installation-dir', inst.userDir, drive, `runtime/org.example.Platform.GL.default/${ARCH}/1.4`],
+      { env: inst.env },
+    );
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/org\.example\.Platform\.GL\.default.*is not installed/);
     expect(await snapshotDir(drive)).toEqual(before);
-    const r2 = await sideload(['create', '--installation-dir', inst.userDir, drive, 'org.example.DoesNotExist'], { env: inst.env });
+    const r2 = await sideload(['create', '--installation-dir', inst.userDir, drive, 'org.example.DoesNotExist'], {
+      env: inst.env,
+    });
     expect(r2.code).toBe(3);
     expect(r2.stderr).toMatch(/'org\.example\.DoesNotExist'.*not installed/);
     expect(await snapshotDir(drive)).toEqual(before);
@@ -279,7 +324,11 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     await fs.writeFile(path.join(d, 'keep.txt'), 'user data\n');
     const before = await snapshotDir(d);
     // The oracle refuses too.
-    const fp = await run2('flatpak', ['--user', 'create-usb', await tempDir('sideload-nocid-fp-'), 'org.example.App'], f.env);
+    const fp = await run2(
+      'flatpak',
+      ['--user', 'create-usb', await tempDir('sideload-nocid-fp-'), 'org.example.App'],
+      f.env,
+    );
     expect(fp.code).not.toBe(0);
     expect(fp.stderr).toMatch(/does not have a collection ID/);
 

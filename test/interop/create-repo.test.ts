@@ -6,7 +6,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, run, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  installedCommits,
+  makeExampleRepo,
+  offlineInstall,
+  run,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+} from '../helpers/flatpak-fixtures.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { appInstallRefs, fsck, mirrorRefs, revParse, snapshotDir } from './create-helpers.js';
@@ -48,7 +60,9 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   it('puts the newest commit of each ref on the drive, and ostree fsck passes', async () => {
     const repo = path.join(drive, '.ostree/repo');
     const refs = await mirrorRefs(repo);
-    expect([...refs.keys()].sort()).toEqual([...APP_DRIVE_REFS.map((r) => `${CID} ${r}`), `${CID} ostree-metadata`].sort());
+    expect([...refs.keys()].sort()).toEqual(
+      [...APP_DRIVE_REFS.map((r) => `${CID} ${r}`), `${CID} ostree-metadata`].sort(),
+    );
     for (const [ref, commit] of source) expect(refs.get(`${CID} ${ref}`), ref).toBe(commit);
     expect(await fsck(repo)).toMatch(/object fsck of \d+ commits completed successfully - no errors found/);
   });
@@ -59,7 +73,9 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     const listed = new Map(json.refs.map((r) => [r.ref, r.commit]));
     expect(listed).toEqual(new Map([...source].sort(([a], [b]) => (a < b ? -1 : 1))));
     expect(json.refs.every((r) => r.collectionId === CID && r.change === 'added' && r.partial === false)).toBe(true);
-    expect(json.metadataCommits[CID]).toBe((await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ostree-metadata`));
+    expect(json.metadataCommits[CID]).toBe(
+      (await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ostree-metadata`),
+    );
   });
 
   it.each([
@@ -70,7 +86,17 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect(result.code, result.stderr).toBe(0);
     const expected = new Map(appInstallRefs(ARCH).map((r) => [r, source.get(r) as string]));
     expect(await installedCommits(f)).toEqual(expected);
-    expect(await fs.readFile(path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files/es/share/es/LC_MESSAGES/app.mo'), 'utf8')).toBe('app messages (es) v1\n');
+    expect(
+      await fs.readFile(
+        path.join(
+          f.userDir,
+          'runtime/org.example.App.Locale',
+          ARCH,
+          'stable/active/files/es/share/es/LC_MESSAGES/app.mo',
+        ),
+        'utf8',
+      ),
+    ).toBe('app messages (es) v1\n');
   });
 
   it('--destination-repo flatpak/repo: the repo there, one repos.d link even after a second run, offline install works', async () => {
@@ -100,21 +126,43 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   it('--arch aarch64 --arch x86_64 puts both arches on one drive', async () => {
     const ex2 = await makeExampleRepo({ arches: ['aarch64', 'x86_64'] });
     const d = await tempDir('sideload-arches-');
-    const r = await sideload(['create', '--repo', ex2.repo, '--gpg-import', ex2.gpgKey, '--no-fsync', '--arch', 'aarch64', '--arch', 'x86_64', d, 'org.example.App']);
+    const r = await sideload([
+      'create',
+      '--repo',
+      ex2.repo,
+      '--gpg-import',
+      ex2.gpgKey,
+      '--no-fsync',
+      '--arch',
+      'aarch64',
+      '--arch',
+      'x86_64',
+      d,
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const repo = path.join(d, '.ostree/repo');
     const refs = await mirrorRefs(repo);
-    const wanted = ['aarch64', 'x86_64'].flatMap((a) => [...appInstallRefs(a), `runtime/org.example.Platform.GL.default/${a}/1.4`, `appstream/${a}`, `appstream2/${a}`]);
+    const wanted = ['aarch64', 'x86_64'].flatMap((a) => [
+      ...appInstallRefs(a),
+      `runtime/org.example.Platform.GL.default/${a}/1.4`,
+      `appstream/${a}`,
+      `appstream2/${a}`,
+    ]);
     expect([...refs.keys()].sort()).toEqual([...wanted.map((w) => `${CID} ${w}`), `${CID} ostree-metadata`].sort());
     const srcCommits = await revParse(ex2.repo, wanted);
     for (const [ref, commit] of srcCommits) expect(refs.get(`${CID} ${ref}`), ref).toBe(commit);
-    expect(srcCommits.get('app/org.example.App/aarch64/stable')).not.toBe(srcCommits.get('app/org.example.App/x86_64/stable'));
+    expect(srcCommits.get('app/org.example.App/aarch64/stable')).not.toBe(
+      srcCommits.get('app/org.example.App/x86_64/stable'),
+    );
     expect(await fsck(repo)).toMatch(/object fsck of 15 commits completed successfully/);
     const view = await runOk('ostree', ['summary', '--view', `--repo=${repo}`]);
     for (const w of wanted) expect(view).toContain(`* (${CID}, ${w})`);
     // The aarch64 app really is the aarch64 build.
     const aarch = srcCommits.get('runtime/org.example.Platform/aarch64/stable') as string;
-    expect(await runOk('ostree', ['cat', `--repo=${repo}`, aarch, '/files/lib/libexample.so.1'])).toBe('libexample 1.0 for aarch64\n');
+    expect(await runOk('ostree', ['cat', `--repo=${repo}`, aarch, '/files/lib/libexample.so.1'])).toBe(
+      'libexample 1.0 for aarch64\n',
+    );
   });
 
   it('a second run adding a ref keeps the first ones and chains the ostree-metadata commit', async () => {
@@ -136,7 +184,10 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     const m1 = first.get(`${CID} ostree-metadata`) as string;
     const m2 = second.get(`${CID} ostree-metadata`) as string;
     expect(m2).not.toBe(m1);
-    const c2 = decodeCommit(new Uint8Array(await fs.readFile(path.join(repo, objectPath(m2, 'commit', 'archive')))), m2);
+    const c2 = decodeCommit(
+      new Uint8Array(await fs.readFile(path.join(repo, objectPath(m2, 'commit', 'archive')))),
+      m2,
+    );
     expect(c2.parent).toBe(m1);
     // ostree's view: every ref of both runs is in the summary, and fsck passes.
     const view = await runOk('ostree', ['summary', '--view', `--repo=${repo}`]);
@@ -151,7 +202,9 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect(await fs.readdir(empty)).toEqual([]);
     const plan = JSON.parse(r.stdout) as { dryRun: boolean; refs: JsonRef[] };
     expect(plan.dryRun).toBe(true);
-    expect(new Map(plan.refs.map((p) => [p.ref, p.commit]))).toEqual(new Map([...source].sort(([a], [b]) => (a < b ? -1 : 1))));
+    expect(new Map(plan.refs.map((p) => [p.ref, p.commit]))).toEqual(
+      new Map([...source].sort(([a], [b]) => (a < b ? -1 : 1))),
+    );
     expect(plan.refs.every((p) => p.change === 'added')).toBe(true);
 
     const before = await snapshotDir(drive);
@@ -165,7 +218,13 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   // ------------------------------------------------------------------------------------------------------------
   // Bad inputs: exit code, a message naming the culprit, the drive byte for byte as it was.
 
-  const refuses = async (args: string[], code: number, message: RegExp, target = drive, opts: { useCreate?: boolean } = {}) => {
+  const refuses = async (
+    args: string[],
+    code: number,
+    message: RegExp,
+    target = drive,
+    opts: { useCreate?: boolean } = {},
+  ) => {
     const before = await snapshotDir(target);
     const r = opts.useCreate === false ? await sideload(args) : await create(args);
     expect(r.code, `${r.stderr}${r.stdout}`).toBe(code);
@@ -176,38 +235,75 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
 
   it('an unknown ref: exit 3, naming the ref', async () => {
     await refuses([drive, 'org.example.NoSuchApp'], 3, /ref 'org\.example\.NoSuchApp'.*was not found in the source/);
-    await refuses([drive, 'app/org.example.App/riscv64/stable'], 3, /'app\/org\.example\.App\/riscv64\/stable' was not found.*available: app\/org\.example\.App\/x86_64\/stable/);
+    await refuses(
+      [drive, 'app/org.example.App/riscv64/stable'],
+      3,
+      /'app\/org\.example\.App\/riscv64\/stable' was not found.*available: app\/org\.example\.App\/x86_64\/stable/,
+    );
   });
 
   it('a ref containing ../: exit 2, naming the ref', async () => {
     await refuses([drive, 'org.example.App/../../etc'], 2, /invalid ref 'org\.example\.App\/\.\.\/\.\.\/etc'/);
-    await refuses([drive, 'app/../org.example.App/x86_64/stable'], 2, /invalid ref 'app\/\.\.\/org\.example\.App\/x86_64\/stable'/);
+    await refuses(
+      [drive, 'app/../org.example.App/x86_64/stable'],
+      2,
+      /invalid ref 'app\/\.\.\/org\.example\.App\/x86_64\/stable'/,
+    );
     await refuses([drive, '../org.example.App'], 2, /invalid ref '\.\.\/org\.example\.App'/);
   });
 
   it('--destination-repo outside the drive: exit 2, naming the option and path', async () => {
     const x = path.join(path.dirname(drive), 'x');
-    const xBefore = await fs.stat(x).then(() => true, () => false);
-    await refuses(['--destination-repo', '../x', drive, 'org.example.App'], 2, /--destination-repo '\.\.\/x' must be a relative path inside the drive/);
-    await refuses(['--destination-repo', 'a/../../x', drive, 'org.example.App'], 2, /--destination-repo 'a\/\.\.\/\.\.\/x'/);
-    await refuses(['--destination-repo', '/tmp/elsewhere', drive, 'org.example.App'], 2, /--destination-repo '\/tmp\/elsewhere'/);
+    const xBefore = await fs.stat(x).then(
+      () => true,
+      () => false,
+    );
+    await refuses(
+      ['--destination-repo', '../x', drive, 'org.example.App'],
+      2,
+      /--destination-repo '\.\.\/x' must be a relative path inside the drive/,
+    );
+    await refuses(
+      ['--destination-repo', 'a/../../x', drive, 'org.example.App'],
+      2,
+      /--destination-repo 'a\/\.\.\/\.\.\/x'/,
+    );
+    await refuses(
+      ['--destination-repo', '/tmp/elsewhere', drive, 'org.example.App'],
+      2,
+      /--destination-repo '\/tmp\/elsewhere'/,
+    );
     // A symlink on the drive that leads out of it.
     const outside = await tempDir('sideload-outside-');
     await fs.symlink(outside, path.join(drive, 'escape'));
     try {
-      await refuses(['--destination-repo', 'escape/repo', drive, 'org.example.App'], 2, /--destination-repo 'escape\/repo' resolves to .*outside the drive/);
+      await refuses(
+        ['--destination-repo', 'escape/repo', drive, 'org.example.App'],
+        2,
+        /--destination-repo 'escape\/repo' resolves to .*outside the drive/,
+      );
       expect(await fs.readdir(outside)).toEqual([]);
     } finally {
       await fs.rm(path.join(drive, 'escape'));
     }
-    expect(await fs.stat(x).then(() => true, () => false)).toBe(xBefore); // nothing made next to the drive
+    expect(
+      await fs.stat(x).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(xBefore); // nothing made next to the drive
   });
 
   it('an unwritable drive: a clear error naming the path, nothing written', async () => {
     // We run as root, so chmod 555 would not stop us. A file where the .ostree directory should be does:
     const d = await tempDir('sideload-notdir-');
     await fs.writeFile(path.join(d, '.ostree'), 'not a directory\n');
-    await refuses([d, 'org.example.App'], 1, new RegExp(`cannot write to '${escapeRe(path.join(d, '.ostree'))}' on the drive: ENOTDIR`), d);
+    await refuses(
+      [d, 'org.example.App'],
+      1,
+      new RegExp(`cannot write to '${escapeRe(path.join(d, '.ostree'))}' on the drive: ENOTDIR`),
+      d,
+    );
     // And a drive that is a file:
     const file = path.join(d, 'file');
     await fs.writeFile(file, 'x');
@@ -238,7 +334,14 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
       const same = await create([d, PLATFORM_LOCALE]);
       expect(same.code, same.stderr).toBe(0);
       expect(same.stdout).toContain('Nothing new: the drive was left untouched.');
-      await refuses([d, PLATFORM_LOCALE, 'org.example.App'], 1, new RegExp(`the drive is mounted read-only \\('${escapeRe(path.join(d, '.ostree/repo'))}' is on a read-only filesystem\\): remount it read-write`), d);
+      await refuses(
+        [d, PLATFORM_LOCALE, 'org.example.App'],
+        1,
+        new RegExp(
+          `the drive is mounted read-only \\('${escapeRe(path.join(d, '.ostree/repo'))}' is on a read-only filesystem\\): remount it read-write`,
+        ),
+        d,
+      );
     } finally {
       await run('umount', [d]);
       roMount = null;
@@ -250,7 +353,9 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     await runOk('cp', ['-a', ex.repo, path.join(bad, 'repo')]);
     const badRepo = path.join(bad, 'repo');
     // The object of the app's data.txt (only the app has it): flip one byte in the middle of its .filez.
-    const obj = (await runOk('ostree', ['ls', '-C', `--repo=${badRepo}`, APP, '/files/share/example/data.txt'])).split(/\s+/).find((w) => /^[0-9a-f]{64}$/.test(w)) as string;
+    const obj = (await runOk('ostree', ['ls', '-C', `--repo=${badRepo}`, APP, '/files/share/example/data.txt']))
+      .split(/\s+/)
+      .find((w) => /^[0-9a-f]{64}$/.test(w)) as string;
     expect(obj).toMatch(/^[0-9a-f]{64}$/);
     const file = path.join(badRepo, objectPath(obj, 'file', 'archive'));
     const bytes = await fs.readFile(file);

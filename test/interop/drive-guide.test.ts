@@ -6,7 +6,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { ARCH, CID, describeInterop, flatpakEnv, installedCommits, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  flatpakEnv,
+  installedCommits,
+  run,
+  sideload,
+  tempDir,
+} from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { startServer } from '../helpers/http-server.js';
 import { parseKeyFile } from '../../src/keyfile/index.js';
@@ -18,7 +27,16 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
   let drive: string;
   beforeAll(async () => {
     drive = await tempDir('sideload-guide-');
-    const r = await sideload(['create', '--no-fsync', '--repo', path.join(EXAMPLES, 'repo'), '--gpg-import', path.join(EXAMPLES, 'example.gpg'), drive, 'org.example.App']);
+    const r = await sideload([
+      'create',
+      '--no-fsync',
+      '--repo',
+      path.join(EXAMPLES, 'repo'),
+      '--gpg-import',
+      path.join(EXAMPLES, 'example.gpg'),
+      drive,
+      'org.example.App',
+    ]);
     if (r.code !== 0) throw new Error(`create failed (${r.code}): ${r.stderr}`);
   });
 
@@ -28,7 +46,9 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     expect(kf.get('Flatpak Repo', 'DeploySideloadCollectionID')).toBe(CID);
     expect(kf.get('Flatpak Repo', 'DeployCollectionID')).toBe(CID);
     expect(kf.get('Flatpak Repo', 'Title')).toBe('Example Repo');
-    expect(Buffer.from(kf.get('Flatpak Repo', 'GPGKey') ?? '', 'base64')).toEqual(await fs.readFile(path.join(EXAMPLES, 'example.gpg')));
+    expect(Buffer.from(kf.get('Flatpak Repo', 'GPGKey') ?? '', 'base64')).toEqual(
+      await fs.readFile(path.join(EXAMPLES, 'example.gpg')),
+    );
     // A --repo source knows no upstream URL: a placeholder that never resolves, and the README says so.
     expect(kf.get('Flatpak Repo', 'Url')).toBe('https://upstream-url-unknown.invalid/');
     const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
@@ -38,12 +58,21 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
 
   it("a fresh installation runs the README's commands in the drive's directory and installs offline", async () => {
     const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
-    const commands = readme.split('\n').filter((l) => /^ {3}flatpak /.test(l)).map((l) => l.trim());
-    expect(commands).toEqual([`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`, `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`]);
+    const commands = readme
+      .split('\n')
+      .filter((l) => /^ {3}flatpak /.test(l))
+      .map((l) => l.trim());
+    expect(commands).toEqual([
+      `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`,
+      `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`,
+    ]);
     const f = await flatpakEnv();
     for (const c of commands) {
       // A person answers flatpak's prompt; the test says yes up front.
-      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], { env: f.env, cwd: drive });
+      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], {
+        env: f.env,
+        cwd: drive,
+      });
       expect(r.code, `${c}\n${r.stderr}`).toBe(0);
     }
     const remotes = await f.flatpakOk(['--user', 'remotes', '--columns=name,collection']);
@@ -60,7 +89,18 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     const server = await startServer(path.join(EXAMPLES, 'repo'), { prefix: 'repo' });
     try {
       const d1 = await tempDir('sideload-guide-url-');
-      const r1 = await sideload(['create', '--no-fsync', '--url', server.url, '--collection-id', CID, '--gpg-import', path.join(EXAMPLES, 'example.gpg'), d1, 'org.example.App']);
+      const r1 = await sideload([
+        'create',
+        '--no-fsync',
+        '--url',
+        server.url,
+        '--collection-id',
+        CID,
+        '--gpg-import',
+        path.join(EXAMPLES, 'example.gpg'),
+        d1,
+        'org.example.App',
+      ]);
       expect(r1.code, r1.stderr).toBe(0);
       const kf = parseKeyFile(await fs.readFile(path.join(d1, `${CID}.flatpakrepo`), 'utf8'));
       expect(kf.get('Flatpak Repo', 'Url')).toBe(server.url);
@@ -68,22 +108,38 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
       expect(await fs.readFile(path.join(d1, 'README-sideload.txt'), 'utf8')).not.toContain('placeholder');
       const from = path.join(await tempDir('sideload-guide-from-'), 'myremote.flatpakrepo');
       const key = (await fs.readFile(path.join(EXAMPLES, 'example.gpg'))).toString('base64');
-      await fs.writeFile(from, `[Flatpak Repo]\nTitle=Mine\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`);
+      await fs.writeFile(
+        from,
+        `[Flatpak Repo]\nTitle=Mine\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`,
+      );
       const d2 = await tempDir('sideload-guide-from-drive-');
       const r2 = await sideload(['create', '--no-fsync', '--from', from, d2, 'org.example.App']);
       expect(r2.code, r2.stderr).toBe(0);
       expect(await fs.readFile(path.join(d2, `${CID}.flatpakrepo`), 'utf8')).toContain(`Url=${server.url}/\n`);
-      expect(await fs.readFile(path.join(d2, 'README-sideload.txt'), 'utf8')).toContain(`flatpak remote-add --user --if-not-exists myremote ${CID}.flatpakrepo`);
+      expect(await fs.readFile(path.join(d2, 'README-sideload.txt'), 'utf8')).toContain(
+        `flatpak remote-add --user --if-not-exists myremote ${CID}.flatpakrepo`,
+      );
     } finally {
       await server.close();
     }
   });
 
-  it("taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left", async () => {
+  it('taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left', async () => {
     const d = await tempDir('sideload-guide-rm-');
-    const c = await sideload(['create', '--no-fsync', '--repo', path.join(EXAMPLES, 'repo'), '--gpg-import', path.join(EXAMPLES, 'example.gpg'), d, 'org.example.App']);
+    const c = await sideload([
+      'create',
+      '--no-fsync',
+      '--repo',
+      path.join(EXAMPLES, 'repo'),
+      '--gpg-import',
+      path.join(EXAMPLES, 'example.gpg'),
+      d,
+      'org.example.App',
+    ]);
     expect(c.code, c.stderr).toBe(0);
-    const listed = JSON.parse((await sideload(['list', '--json', d])).stdout) as { repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }> };
+    const listed = JSON.parse((await sideload(['list', '--json', d])).stdout) as {
+      repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }>;
+    };
     const refs = listed.repos[0]?.collections[0]?.refs.map((r) => r.ref) ?? [];
     expect(refs.length).toBeGreaterThan(3);
     const r = await sideload(['remove', '--no-fsync', d, ...refs]);

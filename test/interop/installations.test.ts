@@ -8,7 +8,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decode } from '../../src/gvariant/index.js';
 import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
-import { ARCH, CID, describeInterop, flatpakEnv, makeExampleRepo, offlineInstall, sideload, tempDir, type ExampleRepo, type FlatpakEnv } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  flatpakEnv,
+  makeExampleRepo,
+  offlineInstall,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+  type FlatpakEnv,
+} from '../helpers/flatpak-fixtures.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
@@ -26,7 +37,14 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     f = await flatpakEnv();
     f.env = { ...f.env, ...NO_PROXY };
     // Installed over HTTP, flatpak caches the signed summary index and the subsummary it used.
-    await f.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', `${server.url}/`]);
+    await f.flatpakOk([
+      '--user',
+      'remote-add',
+      `--collection-id=${CID}`,
+      `--gpg-import=${ex.gpgKey}`,
+      'example',
+      `${server.url}/`,
+    ]);
     await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
   });
   afterAll(async () => server?.close());
@@ -39,13 +57,20 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Upstream summary org\.example\.Stable: summary\.idx, 3 files, signed by gpg/);
     const up = path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID);
-    for (const name of ['summary.idx', 'summary.idx.sig']) expect(await fs.readFile(path.join(up, name)), name).toEqual(await fs.readFile(path.join(ex.repo, name)));
+    for (const name of ['summary.idx', 'summary.idx.sig'])
+      expect(await fs.readFile(path.join(up, name)), name).toEqual(await fs.readFile(path.join(ex.repo, name)));
     // The index lists one subsummary per arch by its sha256; the cache holds it uncompressed, and so does the drive.
-    const [subs] = decode(SUMMARY_INDEX, new Uint8Array(await fs.readFile(path.join(ex.repo, 'summary.idx')))) as [Array<[string, [Uint8Array]]>];
+    const [subs] = decode(SUMMARY_INDEX, new Uint8Array(await fs.readFile(path.join(ex.repo, 'summary.idx')))) as [
+      Array<[string, [Uint8Array]]>,
+    ];
     const digest = Buffer.from((subs.find(([n]) => n === ARCH) as [string, [Uint8Array]])[1][0]).toString('hex');
     const sub = await fs.readFile(path.join(up, 'summaries', digest));
     expect(createHash('sha256').update(sub).digest('hex')).toBe(digest);
-    const record = JSON.parse(await fs.readFile(path.join(up, 'sideload.json'), 'utf8')) as { origin: string; signedBy: string[]; root: string };
+    const record = JSON.parse(await fs.readFile(path.join(up, 'sideload.json'), 'utf8')) as {
+      origin: string;
+      signedBy: string[];
+      root: string;
+    };
     expect(record).toMatchObject({ signedBy: ['gpg'], root: 'summary.idx' });
     expect(record.origin).toMatch(/cache of remote 'example'/);
     const v = await sideload(['verify', '--upstream-gpg', ex.gpgKey, drive]);
@@ -58,7 +83,9 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
   it('--remote NAME reads straight from the URL of a configured remote, trusting its keyring', async () => {
     const drive = await tempDir('sideload-remote-name-');
     server.resetLog();
-    const r = await sideload(['create', '--user', '--remote', 'example', '--no-fsync', drive, 'org.example.App'], { env: f.env });
+    const r = await sideload(['create', '--user', '--remote', 'example', '--no-fsync', drive, 'org.example.App'], {
+      env: f.env,
+    });
     expect(r.code, r.stderr).toBe(0);
     // It fetched from the server (the signed index first), not from the installation's objects.
     expect(server.log[0]?.rel).toBe('summary.idx');
@@ -75,9 +102,23 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     // The app lives in the system installation only; the user installation exists but has just a remote.
     const g = await flatpakEnv();
     g.env = { ...g.env, ...NO_PROXY };
-    await g.flatpakOk(['--system', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'example', `file://${ex.repo}`]);
+    await g.flatpakOk([
+      '--system',
+      'remote-add',
+      `--collection-id=${CID}`,
+      `--gpg-import=${ex.gpgKey}`,
+      'example',
+      `file://${ex.repo}`,
+    ]);
     await g.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
-    await g.flatpakOk(['--user', 'remote-add', `--collection-id=${CID}`, `--gpg-import=${ex.gpgKey}`, 'other', `file://${ex.repo}`]);
+    await g.flatpakOk([
+      '--user',
+      'remote-add',
+      `--collection-id=${CID}`,
+      `--gpg-import=${ex.gpgKey}`,
+      'other',
+      `file://${ex.repo}`,
+    ]);
     const drive = await tempDir('sideload-sys-');
     const r = await sideload(['create', '--no-fsync', drive, 'org.example.App'], { env: g.env });
     expect(r.code, r.stderr).toBe(0);
@@ -90,7 +131,9 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     const before = await snapshotDir(d2);
     const both = await sideload(['create', '--no-fsync', d2, 'org.example.App'], { env: g.env });
     expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/'org\.example\.App' is installed in several installations \('user', 'system'\); choose one with --user, --system/);
+    expect(both.stderr).toMatch(
+      /'org\.example\.App' is installed in several installations \('user', 'system'\); choose one with --user, --system/,
+    );
     expect(await snapshotDir(d2)).toEqual(before);
     // Naming one works.
     const sys = await sideload(['create', '--system', '--no-fsync', d2, 'org.example.App'], { env: g.env });

@@ -23,15 +23,30 @@ async function makeSource(bigMb: number): Promise<string> {
   const repo = path.join(dir, 'repo');
   await ostreeInit(repo, 'bare-user-only');
   await ostree(['config', `--repo=${repo}`, 'set', 'core.collection-id', CID]);
-  for (const [ref, size] of [[SMALL, 0], [BIG, bigMb]] as const) {
+  for (const [ref, size] of [
+    [SMALL, 0],
+    [BIG, bigMb],
+  ] as const) {
     const tree = path.join(dir, ref.split('/')[1] as string);
     await fs.mkdir(path.join(tree, 'files'), { recursive: true });
     await fs.writeFile(path.join(tree, 'metadata'), `[Runtime]\nname=${ref.split('/')[1]}\n`);
     await fs.writeFile(path.join(tree, 'files/readme'), `${ref}\n`);
     // Mostly random bytes: deflate works hard, so the copy takes seconds.
-    for (let i = 0; i < size; i += 16) await fs.writeFile(path.join(tree, `files/blob-${i}`), pseudoBytes(Math.min(16, size - i) << 20, i + 7).map((b, j) => (j % 64 < 56 ? (b * 131 + j) & 0xff : b)));
+    for (let i = 0; i < size; i += 16)
+      await fs.writeFile(
+        path.join(tree, `files/blob-${i}`),
+        pseudoBytes(Math.min(16, size - i) << 20, i + 7).map((b, j) => (j % 64 < 56 ? (b * 131 + j) & 0xff : b)),
+      );
     const meta = `[Runtime]\nname=${ref.split('/')[1]}\n`;
-    await ostree(['commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=dir=${tree}`, '--subject=x', '--timestamp=2024-01-02T03:04:05Z', `--add-metadata-string=xa.metadata=${meta}`]);
+    await ostree([
+      'commit',
+      `--repo=${repo}`,
+      `--branch=${ref}`,
+      `--tree=dir=${tree}`,
+      '--subject=x',
+      '--timestamp=2024-01-02T03:04:05Z',
+      `--add-metadata-string=xa.metadata=${meta}`,
+    ]);
   }
   return repo;
 }
@@ -49,7 +64,20 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     expect(first.code, first.stderr).toBe(0);
     const before = await snapshotDir(drive, noTmp);
 
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(projectRoot, 'dist/cli/main.js'),
+        'create',
+        '--repo',
+        source,
+        '--no-upstream-summary',
+        '--no-fsync',
+        drive,
+        BIG,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // Wait until content objects are being staged, then interrupt.

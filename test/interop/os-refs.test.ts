@@ -22,7 +22,8 @@ interface Key {
   pub: string;
 }
 
-const gpg = (home: string, args: readonly string[]) => runOk('gpg', ['--homedir', home, '--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+const gpg = (home: string, args: readonly string[]) =>
+  runOk('gpg', ['--homedir', home, '--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
 
 async function makeKey(name: string): Promise<Key> {
   const home = await tempDir(`sideload-osgpg-${name}-`);
@@ -59,14 +60,23 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     good1 = await commit(repo, tree, 'VERSION=1\n', legit);
     await new Promise((r) => setTimeout(r, 1100)); // a later timestamp for the next commit
     good2 = await commit(repo, tree, 'VERSION=2\n', legit);
-    await runOk('ostree', [`--repo=${repo}`, 'summary', '-u', `--gpg-sign=${legit.fpr}`, `--gpg-homedir=${legit.home}`]);
+    await runOk('ostree', [
+      `--repo=${repo}`,
+      'summary',
+      '-u',
+      `--gpg-sign=${legit.fpr}`,
+      `--gpg-homedir=${legit.home}`,
+    ]);
   });
 
   it('copies an OS ref as it is, with summary, ostree-metadata and upstream copy; verify checks its signature', async () => {
     const drive = await tempDir('sideload-osdrive-');
     const r = await sideload(['create', '--json', '--repo', repo, '--gpg-import', legit.pub, drive, REF]);
     expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as { refs: Array<{ ref: string; commit: string; collectionId: string }>; upstream: Record<string, unknown> };
+    const result = JSON.parse(r.stdout) as {
+      refs: Array<{ ref: string; commit: string; collectionId: string }>;
+      upstream: Record<string, unknown>;
+    };
     expect(result.refs.map((x) => [x.collectionId, x.ref, x.commit])).toEqual([[CID, REF, good2]]);
     expect(result.upstream[CID]).not.toBeNull();
     const driveRepo = path.join(drive, '.ostree/repo');
@@ -76,7 +86,9 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     expect(await runOk('ostree', [`--repo=${driveRepo}`, 'summary', '--view'])).toContain(`(${CID}, ${REF})`);
     await runOk('ostree', [`--repo=${driveRepo}`, 'fsck']);
     // The signature went along: ostree itself verifies it with the legit key.
-    expect(await runOk('ostree', [`--repo=${driveRepo}`, 'show', `--gpg-homedir=${legit.home}`, good2])).toContain(legit.keyId);
+    expect(await runOk('ostree', [`--repo=${driveRepo}`, 'show', `--gpg-homedir=${legit.home}`, good2])).toContain(
+      legit.keyId,
+    );
     const v = await sideload(['verify', '--upstream-gpg', legit.pub, drive]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     // Verify against the wrong key: the commit (and the upstream summary) are flagged.
@@ -88,7 +100,17 @@ describeInterop('OS refs, --commit and commit signatures', () => {
 
   it('--commit REF=CHECKSUM copies a commit that is not the head, from a repo and over HTTP', async () => {
     const drive = await tempDir('sideload-osdrive-');
-    const r = await sideload(['create', '--repo', repo, '--gpg-import', legit.pub, '--commit', `${REF}=${good1}`, drive, REF]);
+    const r = await sideload([
+      'create',
+      '--repo',
+      repo,
+      '--gpg-import',
+      legit.pub,
+      '--commit',
+      `${REF}=${good1}`,
+      drive,
+      REF,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect((await fs.readFile(path.join(drive, '.ostree/repo/refs/mirrors', CID, REF), 'utf8')).trim()).toBe(good1);
     expect(await objectNames(path.join(drive, '.ostree/repo'))).not.toContain(`${good2}.commit`);
@@ -96,14 +118,32 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     const server = await startServer(repo);
     try {
       const drive2 = await tempDir('sideload-osdrive-');
-      const h = await sideload(['create', '--url', server.url, '--gpg-import', legit.pub, '--commit', `${REF}=${good1}`, drive2, REF]);
+      const h = await sideload([
+        'create',
+        '--url',
+        server.url,
+        '--gpg-import',
+        legit.pub,
+        '--commit',
+        `${REF}=${good1}`,
+        drive2,
+        REF,
+      ]);
       expect(h.code, h.stderr).toBe(0);
       expect((await fs.readFile(path.join(drive2, '.ostree/repo/refs/mirrors', CID, REF), 'utf8')).trim()).toBe(good1);
     } finally {
       await server.close();
     }
     // A checksum the source does not have, and a key that names no ref of the drive.
-    const missing = await sideload(['create', '--repo', repo, '--commit', `${REF}=${'ab'.repeat(32)}`, await tempDir(), REF]);
+    const missing = await sideload([
+      'create',
+      '--repo',
+      repo,
+      '--commit',
+      `${REF}=${'ab'.repeat(32)}`,
+      await tempDir(),
+      REF,
+    ]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('ab'.repeat(32));
     const stray = await sideload(['create', '--repo', repo, '--commit', `os/other=${good1}`, await tempDir(), REF]);
@@ -145,7 +185,15 @@ describeInterop('OS refs, --commit and commit signatures', () => {
       // The keys also come from the repo's remote config: a local repo that pulled from the legit remote.
       const local = path.join(await tempDir('sideload-oslocal-'), 'local');
       await runOk('ostree', [`--repo=${local}`, 'init', '--mode=archive']);
-      await runOk('ostree', [`--repo=${local}`, 'remote', 'add', 'origin', `file://${imRepo}`, `--collection-id=${CID}`, `--gpg-import=${legit.pub}`]);
+      await runOk('ostree', [
+        `--repo=${local}`,
+        'remote',
+        'add',
+        'origin',
+        `file://${imRepo}`,
+        `--collection-id=${CID}`,
+        `--gpg-import=${legit.pub}`,
+      ]);
       // The impostor commit held as a mirror would hold it, under refs/remotes/origin/.
       await runOk('ostree', [`--repo=${local}`, 'pull-local', '--untrusted', imRepo, bad]);
       await runOk('ostree', [`--repo=${local}`, 'refs', '--create', `origin:${REF}`, bad]);
@@ -160,7 +208,16 @@ describeInterop('OS refs, --commit and commit signatures', () => {
       expect(r.stderr).toContain(unsigned);
       expect(r.stderr).toContain('not signed');
       const drive = await tempDir('sideload-osdrive-');
-      const ok = await sideload(['create', '--repo', unRepo, '--gpg-import', legit.pub, '--allow-unsigned-commits', drive, REF]);
+      const ok = await sideload([
+        'create',
+        '--repo',
+        unRepo,
+        '--gpg-import',
+        legit.pub,
+        '--allow-unsigned-commits',
+        drive,
+        REF,
+      ]);
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stderr).toContain('--allow-unsigned-commits');
       const v = await sideload(['verify', '--json', '--upstream-gpg', legit.pub, drive]);
@@ -174,7 +231,15 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     const img = path.join(dir, 'usb.img');
     const peer = path.join(dir, 'peer');
     await runOk('ostree', [`--repo=${peer}`, 'init', '--mode=archive']);
-    await runOk('ostree', [`--repo=${peer}`, 'remote', 'add', 'os', 'file:///nonexistent', `--collection-id=${CID}`, `--gpg-import=${legit.pub}`]);
+    await runOk('ostree', [
+      `--repo=${peer}`,
+      'remote',
+      'add',
+      'os',
+      'file:///nonexistent',
+      `--collection-id=${CID}`,
+      `--gpg-import=${legit.pub}`,
+    ]);
     await runOk('truncate', ['-s', '32M', img]);
     const mkfs = await run('mkfs.ext4', ['-q', '-F', img]);
     const cli = path.resolve('dist/cli/main.js');
@@ -189,15 +254,26 @@ describeInterop('OS refs, --commit and commit signatures', () => {
       `ostree --repo="${peer}" find-remotes --finders=mount --pull ${CID} ${REF}`,
       `umount "${mnt}"; rmdir "${mnt}"`,
     ].join('\n');
-    const r = mkfs.code === 0 ? await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]) : { code: 77, stdout: '', stderr: mkfs.stderr };
+    const r =
+      mkfs.code === 0
+        ? await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script])
+        : { code: 77, stdout: '', stderr: mkfs.stderr };
     if (r.code === 77 || /unshare failed|Operation not permitted/.test(r.stderr)) {
-      console.warn(`skipped: this machine cannot loop-mount an image in a private mount namespace (${r.stderr.trim().split('\n').pop()})`);
+      console.warn(
+        `skipped: this machine cannot loop-mount an image in a private mount namespace (${r.stderr.trim().split('\n').pop()})`,
+      );
       return;
     }
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain(`(${CID}, ${REF}) = ${good2}`);
     expect(r.stdout).toContain('Pulled 1/1 refs successfully.');
-    expect((await runOk('ostree', [`--repo=${peer}`, 'rev-parse', `${CID}:${REF}`]).catch(() => runOk('ostree', [`--repo=${peer}`, 'rev-parse', REF]))).trim()).toBe(good2);
+    expect(
+      (
+        await runOk('ostree', [`--repo=${peer}`, 'rev-parse', `${CID}:${REF}`]).catch(() =>
+          runOk('ostree', [`--repo=${peer}`, 'rev-parse', REF]),
+        )
+      ).trim(),
+    ).toBe(good2);
     await runOk('ostree', [`--repo=${peer}`, 'fsck']);
   });
 });

@@ -8,7 +8,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ARCH, CID, describeInterop, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  makeExampleRepo,
+  offlineInstall,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+} from '../helpers/flatpak-fixtures.js';
 import { fsck } from '../helpers/fsck.js';
 import { isRoot } from '../helpers/repo-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
@@ -66,38 +76,64 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     }
   });
 
-  it.runIf(isRoot)('dry run and real run fail alike: a read-only drive (exit 1), and a drive too small (exit 1, both numbers)', async () => {
-    const ro = await tmpfs('ro,size=4m');
-    for (const dry of [['--dry-run'], []]) {
-      const r = await sideload(['create', ...repoArgs(v1Repo), ...dry, ro, 'org.example.App']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/EROFS|read-only/);
-    }
-    const big = await makeExampleRepo({ bigMb: 48 });
-    const small = await tmpfs('size=20m');
-    for (const dry of [['--dry-run'], []]) {
-      const r = await sideload(['create', '--repo', big.repo, '--gpg-import', big.gpgKey, '--no-fsync', '--json', ...dry, small, 'org.example.App']);
-      expect(r.code, r.stdout).toBe(1);
-      const j = json(r);
-      expect(j.error?.code).toBe('ENOSPC');
-      expect(j.error?.message).toMatch(/has 20\.0 MiB free .* needs at least 4\d\.\d MiB/);
-      expect(await fs.readdir(small)).toEqual([]);
-    }
-  });
+  it.runIf(isRoot)(
+    'dry run and real run fail alike: a read-only drive (exit 1), and a drive too small (exit 1, both numbers)',
+    async () => {
+      const ro = await tmpfs('ro,size=4m');
+      for (const dry of [['--dry-run'], []]) {
+        const r = await sideload(['create', ...repoArgs(v1Repo), ...dry, ro, 'org.example.App']);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toMatch(/EROFS|read-only/);
+      }
+      const big = await makeExampleRepo({ bigMb: 48 });
+      const small = await tmpfs('size=20m');
+      for (const dry of [['--dry-run'], []]) {
+        const r = await sideload([
+          'create',
+          '--repo',
+          big.repo,
+          '--gpg-import',
+          big.gpgKey,
+          '--no-fsync',
+          '--json',
+          ...dry,
+          small,
+          'org.example.App',
+        ]);
+        expect(r.code, r.stdout).toBe(1);
+        const j = json(r);
+        expect(j.error?.code).toBe('ENOSPC');
+        expect(j.error?.message).toMatch(/has 20\.0 MiB free .* needs at least 4\d\.\d MiB/);
+        expect(await fs.readdir(small)).toEqual([]);
+      }
+    },
+  );
 
   it('dry run against a drive: add, update, unchanged per ref with bytes and free space; the drive untouched', async () => {
     const drive = await tempDir('sideload-plan-');
     expect((await sideload(['create', ...repoArgs(v1Repo), drive, 'org.example.App'])).code).toBe(0);
     const before = await snapshotDir(drive);
-    const r = await sideload(['create', ...repoArgs(ex.repo), '--dry-run', '--json', drive, 'org.example.App', `runtime/org.example.Platform.GL.default/${ARCH}/1.4`]);
+    const r = await sideload([
+      'create',
+      ...repoArgs(ex.repo),
+      '--dry-run',
+      '--json',
+      drive,
+      'org.example.App',
+      `runtime/org.example.Platform.GL.default/${ARCH}/1.4`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
     const change = new Map(j.refs.map((x) => [x.ref, x.change]));
     expect(change.get(APP)).toBe('updated');
     // The rebuild may or may not give the runtime a new commit: the plan must say which, per ref.
     for (const [ref, c] of change) {
-      const old = execFileSync('ostree', ['rev-parse', `--repo=${v1Repo}`, ref]).toString().trim();
-      const now = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, ref]).toString().trim();
+      const old = execFileSync('ostree', ['rev-parse', `--repo=${v1Repo}`, ref])
+        .toString()
+        .trim();
+      const now = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, ref])
+        .toString()
+        .trim();
       expect(c, ref).toBe(old === now ? 'unchanged' : 'updated');
     }
     expect(j.refs.find((x) => x.ref === APP)?.previous).toBe(v1App);
@@ -113,13 +149,17 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
   it('manifest → lock → create twice: byte-identical drives, a no-op re-run, and an offline install', async () => {
     const work = await tempDir('sideload-manifest-');
     const manifest = path.join(work, 'media.yaml');
-    await fs.writeFile(manifest, `arches: [${ARCH}]\nlocales: [de]\nsources:\n  - repo: ${path.relative(work, v1Repo)}\n    gpg-import: [${ex.gpgKey}]\n    refs: [org.example.App]\n`);
+    await fs.writeFile(
+      manifest,
+      `arches: [${ARCH}]\nlocales: [de]\nsources:\n  - repo: ${path.relative(work, v1Repo)}\n    gpg-import: [${ex.gpgKey}]\n    refs: [org.example.App]\n`,
+    );
     const lock = path.join(work, 'media.lock');
     const l = await sideload(['lock', manifest, '-o', lock]);
     expect(l.code, l.stderr).toBe(0);
     const lockText = await fs.readFile(lock, 'utf8');
     expect(lockText).toContain(`commit: ${v1App}`);
-    for (const ref of [APP, PLATFORM, APP_LOCALE, PLATFORM_LOCALE, GL, `appstream2/${ARCH}`]) expect(lockText).toContain(`ref: ${ref}\n`);
+    for (const ref of [APP, PLATFORM, APP_LOCALE, PLATFORM_LOCALE, GL, `appstream2/${ARCH}`])
+      expect(lockText).toContain(`ref: ${ref}\n`);
     expect(lockText).toMatch(/upstream:\n\s+org\.example\.Stable: sha256:[0-9a-f]{64}/);
     expect(lockText).toMatch(/subpaths:\n(\s+- \/\S+\n)*\s+- \/files\/de\n/);
     const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
@@ -134,7 +174,9 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     // Nothing new: nothing written, not even a new summary or ostree-metadata commit (mtimes included).
     const mtime = async () => (await fs.stat(path.join(drives[0] as string, '.ostree/repo/summary'))).mtimeMs;
     const m0 = await mtime();
-    const again = await sideload(['create', '--lock', lock, '--no-fsync', '--json', drives[0] as string], { env: { ...env, SOURCE_DATE_EPOCH: '1800000000' } });
+    const again = await sideload(['create', '--lock', lock, '--no-fsync', '--json', drives[0] as string], {
+      env: { ...env, SOURCE_DATE_EPOCH: '1800000000' },
+    });
     expect(again.code, again.stderr).toBe(0);
     expect(json(again).changed).toBe(false);
     expect(await snapshotDir(drives[0] as string)).toEqual(a);
@@ -145,7 +187,13 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
 
   it('examples/media.yaml builds a drive as the README says', async () => {
     const drive = await tempDir('sideload-example-manifest-');
-    const r = await sideload(['create', '--manifest', path.join(projectRoot, 'examples/media.yaml'), '--no-fsync', drive]);
+    const r = await sideload([
+      'create',
+      '--manifest',
+      path.join(projectRoot, 'examples/media.yaml'),
+      '--no-fsync',
+      drive,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/added +org\.example\.Stable app\/org\.example\.App\//);
     const v = await sideload(['verify', '--upstream-gpg', path.join(projectRoot, 'examples/example.gpg'), drive]);
@@ -157,12 +205,17 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     const src = path.join(work, 'repo');
     await runOk('cp', ['-a', v1Repo, src]);
     const manifest = path.join(work, 'm.yaml');
-    await fs.writeFile(manifest, `sources:\n  - repo: repo\n    gpg-import: [${ex.gpgKey}]\n    refs: [org.example.App]\n`);
+    await fs.writeFile(
+      manifest,
+      `sources:\n  - repo: repo\n    gpg-import: [${ex.gpgKey}]\n    refs: [org.example.App]\n`,
+    );
     expect((await sideload(['lock', manifest])).code).toBe(0);
     const lock = path.join(work, 'm.lock');
     // The upstream moves on: ex now holds build 2; replace the source's refs and summary with it.
     await runOk('ostree', ['pull-local', `--repo=${src}`, ex.repo, APP]);
-    const head = execFileSync('ostree', ['rev-parse', `--repo=${src}`, APP]).toString().trim();
+    const head = execFileSync('ostree', ['rev-parse', `--repo=${src}`, APP])
+      .toString()
+      .trim();
     expect(head).not.toBe(v1App);
     const drive = await tempDir('sideload-lock-drive-');
     const r = await sideload(['create', '--lock', lock, '--no-fsync', '--no-upstream-summary', drive]);
@@ -170,7 +223,14 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     expect((await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ${APP}`)).toBe(v1App);
     // The source forgets the pinned commit.
     await runOk('ostree', ['prune', `--repo=${src}`, '--refs-only', '--depth=0']);
-    const gone = await sideload(['create', '--lock', lock, '--no-fsync', '--no-upstream-summary', await tempDir('sideload-lock-drive-')]);
+    const gone = await sideload([
+      'create',
+      '--lock',
+      lock,
+      '--no-fsync',
+      '--no-upstream-summary',
+      await tempDir('sideload-lock-drive-'),
+    ]);
     expect(gone.code, gone.stderr).toBe(3);
     expect(gone.stderr).toContain(`'${APP}' at ${v1App}`);
   });
@@ -185,10 +245,16 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
       expect(await fsck(repo)).toMatch(/no errors found/);
     };
     // update: the app moves to ex's newest build
-    const exApp = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, APP]).toString().trim();
+    const exApp = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, APP])
+      .toString()
+      .trim();
     const up = await sideload(['update', ...repoArgs(ex.repo), '--json', drive]);
     expect(up.code, up.stderr).toBe(0);
-    expect(json(up).refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit: exApp, previous: v1App });
+    expect(json(up).refs.find((x) => x.ref === APP)).toMatchObject({
+      change: 'updated',
+      commit: exApp,
+      previous: v1App,
+    });
     await verify();
     const noop = await sideload(['update', ...repoArgs(ex.repo), '--json', drive]);
     expect(json(noop).changed).toBe(false);
@@ -198,7 +264,9 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     const pr = JSON.parse(p.stdout) as { objectsDeleted: number; bytesFreed: number };
     expect(pr.objectsDeleted).toBeGreaterThan(0);
     expect(pr.bytesFreed).toBeGreaterThan(0);
-    await expect(fs.access(path.join(repo, 'objects', v1App.slice(0, 2), `${v1App.slice(2)}.commit`))).rejects.toThrow();
+    await expect(
+      fs.access(path.join(repo, 'objects', v1App.slice(0, 2), `${v1App.slice(2)}.commit`)),
+    ).rejects.toThrow();
     await verify();
     expect((await offlineInstall(ex, drive)).result.code).toBe(0);
     // remove the GL extension: the summary no longer lists it, prune takes its objects
@@ -211,7 +279,11 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     // remove the app with what only it needed: the runtime and extensions go, appstream with them
     const all = await sideload(['remove', '--with-deps', '--json', drive, 'org.example.App']);
     expect(all.code, all.stderr).toBe(0);
-    expect(json(all).refs.filter((x) => x.change === 'removed').map((x) => x.ref)).toContain(PLATFORM);
+    expect(
+      json(all)
+        .refs.filter((x) => x.change === 'removed')
+        .map((x) => x.ref),
+    ).toContain(PLATFORM);
     expect((await sideload(['prune', drive])).code).toBe(0);
     expect(await fsck(repo)).toMatch(/no errors found|0 commits/);
     expect([...(await mirrorRefs(repo)).keys()]).toEqual([]);

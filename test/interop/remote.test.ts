@@ -8,14 +8,35 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectPath } from '../../src/ostree/object.js';
-import { ARCH, CID, describeInterop, installedCommits, makeExampleRepo, offlineInstall, runOk, sideload, tempDir, type ExampleRepo, type RunResult } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  installedCommits,
+  makeExampleRepo,
+  offlineInstall,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+  type RunResult,
+} from '../helpers/flatpak-fixtures.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
 
 const APP = `app/org.example.App/${ARCH}/stable`;
 const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 /** Fast retries, short stalls, and never a proxy for 127.0.0.1. */
-const NET_ENV = { SIDELOAD_HTTP_BACKOFF_MS: '1', SIDELOAD_HTTP_RETRIES: '3', SIDELOAD_HTTP_STALL_MS: '400', http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: '127.0.0.1' };
+const NET_ENV = {
+  SIDELOAD_HTTP_BACKOFF_MS: '1',
+  SIDELOAD_HTTP_RETRIES: '3',
+  SIDELOAD_HTTP_STALL_MS: '400',
+  http_proxy: '',
+  HTTP_PROXY: '',
+  https_proxy: '',
+  HTTPS_PROXY: '',
+  no_proxy: '127.0.0.1',
+};
 
 /** The drive's tree, the staging area under tmp/ left out (a failed network run keeps it to resume). */
 const snapshot = (dir: string) => snapshotDir(dir, { skip: (r) => /(^|\/)repo\/tmp$/.test(r) });
@@ -24,7 +45,8 @@ const snapshot = (dir: string) => snapshotDir(dir, { skip: (r) => /(^|\/)repo\/t
 async function objectFiles(repo: string): Promise<string[]> {
   const out: string[] = [];
   for (const p of await fs.readdir(path.join(repo, 'objects')).catch(() => [] as string[]))
-    for (const n of await fs.readdir(path.join(repo, 'objects', p))) if (!n.startsWith('.')) out.push(`objects/${p}/${n}`);
+    for (const n of await fs.readdir(path.join(repo, 'objects', p)))
+      if (!n.startsWith('.')) out.push(`objects/${p}/${n}`);
   return out.sort();
 }
 
@@ -51,8 +73,29 @@ async function copyDir(from: string, to: string): Promise<void> {
   await fs.cp(from, to, { recursive: true, verbatimSymlinks: true });
 }
 
-function fromUrl(server: TestServer, ex: ExampleRepo, drive: string, refs: string[] = ['org.example.App'], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return sideload(['create', '--quiet', '--no-fsync', '--url', server.url, '--collection-id', CID, '--gpg-import', ex.gpgKey, drive, ...refs], { env: { ...NET_ENV, ...env } });
+function fromUrl(
+  server: TestServer,
+  ex: ExampleRepo,
+  drive: string,
+  refs: string[] = ['org.example.App'],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  return sideload(
+    [
+      'create',
+      '--quiet',
+      '--no-fsync',
+      '--url',
+      server.url,
+      '--collection-id',
+      CID,
+      '--gpg-import',
+      ex.gpgKey,
+      drive,
+      ...refs,
+    ],
+    { env: { ...NET_ENV, ...env } },
+  );
 }
 
 async function verifyOk(ex: ExampleRepo, drive: string): Promise<string> {
@@ -79,9 +122,29 @@ describeInterop('create from an HTTP remote', () => {
     baseDrive = path.join(work, 'base-drive');
     await fs.mkdir(repoDrive);
     await fs.mkdir(baseDrive);
-    const a = await sideload(['create', '--quiet', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, repoDrive, 'org.example.App']);
+    const a = await sideload([
+      'create',
+      '--quiet',
+      '--no-fsync',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      repoDrive,
+      'org.example.App',
+    ]);
     expect(a.code, a.stderr).toBe(0);
-    const b = await sideload(['create', '--quiet', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, baseDrive, 'org.example.Platform']);
+    const b = await sideload([
+      'create',
+      '--quiet',
+      '--no-fsync',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      baseDrive,
+      'org.example.Platform',
+    ]);
     expect(b.code, b.stderr).toBe(0);
     baseSnap = await snapshot(baseDrive);
     expect((await driveRefs(baseDrive)).has(APP)).toBe(false);
@@ -119,11 +182,16 @@ describeInterop('create from an HTTP remote', () => {
     // ostree-metadata commit are in the example repo too).
     expect([...gets].sort()).toEqual(objs);
     for (const o of objs) {
-      const [x, y] = await Promise.all([fs.readFile(path.join(drive, '.ostree/repo', o)), fs.readFile(path.join(repoDrive, '.ostree/repo', o))]);
+      const [x, y] = await Promise.all([
+        fs.readFile(path.join(drive, '.ostree/repo', o)),
+        fs.readFile(path.join(repoDrive, '.ostree/repo', o)),
+      ]);
       expect(x.equals(y), o).toBe(true);
     }
     // The signed upstream summary is carried byte for byte.
-    const carried = await fs.readFile(path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID, 'summary.idx'));
+    const carried = await fs.readFile(
+      path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID, 'summary.idx'),
+    );
     expect(carried.equals(await fs.readFile(path.join(ex.repo, 'summary.idx')))).toBe(true);
     await verifyOk(ex, drive);
 
@@ -142,7 +210,9 @@ describeInterop('create from an HTTP remote', () => {
     const drive = path.join(work, 'from-drive');
     await fs.mkdir(drive);
     server.resetLog();
-    const r = await sideload(['create', '--quiet', '--no-fsync', '--from', file, drive, 'org.example.App'], { env: NET_ENV });
+    const r = await sideload(['create', '--quiet', '--no-fsync', '--from', file, drive, 'org.example.App'], {
+      env: NET_ENV,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(server.objectGets().length).toBeGreaterThan(0);
     expect(contentRefs(await driveRefs(drive))).toEqual(contentRefs(await driveRefs(repoDrive)));
@@ -152,7 +222,10 @@ describeInterop('create from an HTTP remote', () => {
   it('without the key the signed summary is not trusted: exit 5, nothing written', async () => {
     const drive = path.join(work, 'nokey-drive');
     await copyDir(baseDrive, drive);
-    const r = await sideload(['create', '--quiet', '--url', server.url, '--collection-id', CID, drive, 'org.example.App'], { env: NET_ENV });
+    const r = await sideload(
+      ['create', '--quiet', '--url', server.url, '--collection-id', CID, drive, 'org.example.App'],
+      { env: NET_ENV },
+    );
     expect(r.code, r.stderr).toBe(5);
     expect(r.stderr).toMatch(/summary/);
     expect(await snapshot(drive)).toEqual(baseSnap);
@@ -177,7 +250,8 @@ describeInterop('create from an HTTP remote', () => {
       expect(await snapshot(drive)).toEqual(baseSnap);
       await verifyOk(ex, drive);
     };
-    const filezOf = async (skip: string) => (await objectFiles(ex.repo)).find((o) => o.endsWith('.filez') && o !== skip) as string;
+    const filezOf = async (skip: string) =>
+      (await objectFiles(ex.repo)).find((o) => o.endsWith('.filez') && o !== skip) as string;
 
     it('a connection dropped mid-object is retried and the drive is good', async () => {
       const drive = await freshCopy();
@@ -195,7 +269,8 @@ describeInterop('create from an HTTP remote', () => {
       const r = await fromUrl(server, ex, drive);
       await expectSuccess(drive, r);
       expect(rule.hits).toBe(3);
-      for (const l of server.log.filter((x) => x.fault === 'status')) expect(server.log.some((x) => x.rel === l.rel && x.fault === null)).toBe(true);
+      for (const l of server.log.filter((x) => x.fault === 'status'))
+        expect(server.log.some((x) => x.rel === l.rel && x.fault === null)).toBe(true);
     });
 
     it('a truncated body once, then success', async () => {
@@ -230,7 +305,10 @@ describeInterop('create from an HTTP remote', () => {
     it('a server that stalls for good: exit 8 after the retries', async () => {
       const drive = await freshCopy();
       server.addFault(firstMatching(/\.filez$/), { kind: 'stall', afterBytes: 3 });
-      const r = await fromUrl(server, ex, drive, ['org.example.App'], { SIDELOAD_HTTP_RETRIES: '1', SIDELOAD_HTTP_STALL_MS: '300' });
+      const r = await fromUrl(server, ex, drive, ['org.example.App'], {
+        SIDELOAD_HTTP_RETRIES: '1',
+        SIDELOAD_HTTP_STALL_MS: '300',
+      });
       expect(r.code, r.stderr).toBe(8);
       // 3 bytes, then nothing: under the 1 KiB a stall window must bring.
       expect(r.stderr).toMatch(/only 3 bytes in 300 ms \(less than 1024: stalled\)/);
@@ -271,7 +349,9 @@ describeInterop('create from an HTTP remote', () => {
       const trees = (await objectFiles(ex.repo)).filter((o) => o.endsWith('.dirtree'));
       const appCommit = await sourceCommit(ex, APP);
       // The app's root dirtree (`ostree ls -C -d` prints the tree checksum, then the dirmeta's).
-      const rootTree = (await runOk('ostree', [`--repo=${ex.repo}`, 'ls', '-C', '-d', appCommit, '/'])).match(/[0-9a-f]{64}/)?.[0] as string;
+      const rootTree = (await runOk('ostree', [`--repo=${ex.repo}`, 'ls', '-C', '-d', appCommit, '/'])).match(
+        /[0-9a-f]{64}/,
+      )?.[0] as string;
       const target = objectPath(rootTree, 'dirtree', 'archive');
       expect(trees).toContain(target);
       const other = trees.find((t) => t !== target) as string;
@@ -309,7 +389,11 @@ describeInterop('create from an HTTP remote', () => {
       server.clearFaults();
       const other = await filezOf('');
       const otherBytes = await fs.readFile(path.join(ex.repo, other));
-      server.addFault((rel) => rel.endsWith('.filez') && rel !== other, { kind: 'bytes', body: otherBytes }, { times: 1 });
+      server.addFault(
+        (rel) => rel.endsWith('.filez') && rel !== other,
+        { kind: 'bytes', body: otherBytes },
+        { times: 1 },
+      );
       const r = await fromUrl(server, ex, drive);
       expect(r.code, r.stderr).toBe(4);
       expect(await fs.readdir(drive)).toEqual([]);

@@ -7,7 +7,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { buildSummary, decodeSummary } from '../../src/summary/summary.js';
-import { describeInterop, makeExampleRepo, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import {
+  describeInterop,
+  makeExampleRepo,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+} from '../helpers/flatpak-fixtures.js';
 
 describeInterop('summary bytes against ostree summary -u', () => {
   let ex: ExampleRepo;
@@ -15,7 +22,20 @@ describeInterop('summary bytes against ostree summary -u', () => {
   beforeAll(async () => {
     ex = await makeExampleRepo({ arches: ['x86_64', 'aarch64'] });
     const drive = await tempDir('sideload-sumid-');
-    const r = await sideload(['create', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--no-fsync', '--arch', 'x86_64', '--arch', 'aarch64', drive, 'org.example.App']);
+    const r = await sideload([
+      'create',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--no-fsync',
+      '--arch',
+      'x86_64',
+      '--arch',
+      'aarch64',
+      drive,
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     repo = path.join(drive, '.ostree/repo');
   });
@@ -31,7 +51,9 @@ describeInterop('summary bytes against ostree summary -u', () => {
     expect(t.lastModified).toBeDefined();
     // Same refs, 15 of them (two arches, with ostree-metadata), in the collection map only.
     expect([...o.collectionMap.keys()]).toEqual(['org.example.Stable']);
-    expect(o.collectionMap.get('org.example.Stable')?.map((r) => `${r.ref} ${r.checksum}`)).toEqual(t.collectionMap.get('org.example.Stable')?.map((r) => `${r.ref} ${r.checksum}`));
+    expect(o.collectionMap.get('org.example.Stable')?.map((r) => `${r.ref} ${r.checksum}`)).toEqual(
+      t.collectionMap.get('org.example.Stable')?.map((r) => `${r.ref} ${r.checksum}`),
+    );
     expect(o.collectionMap.get('org.example.Stable')).toHaveLength(15);
     expect(o.refs).toEqual([]);
     const rebuilt = buildSummary({ collections: o.collectionMap, lastModified: t.lastModified as bigint });

@@ -7,7 +7,16 @@ import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { objectPath } from '../../src/ostree/object.js';
-import { ARCH, CID, describeInterop, makeExampleRepo, runOk, sideload, tempDir, type ExampleRepo } from '../helpers/flatpak-fixtures.js';
+import {
+  ARCH,
+  CID,
+  describeInterop,
+  makeExampleRepo,
+  runOk,
+  sideload,
+  tempDir,
+  type ExampleRepo,
+} from '../helpers/flatpak-fixtures.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
 
@@ -35,10 +44,28 @@ describeInterop('updating a drive', () => {
     drive = await tempDir('sideload-upd-');
   });
 
-  const create = (repo: string, extra: string[] = []) => sideload(['create', '--repo', repo, '--gpg-import', ex.gpgKey, '--no-fsync', '--json', ...extra, drive, 'org.example.App']);
+  const create = (repo: string, extra: string[] = []) =>
+    sideload([
+      'create',
+      '--repo',
+      repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--no-fsync',
+      '--json',
+      ...extra,
+      drive,
+      'org.example.App',
+    ]);
   const metadataCommit = async () => {
     const c = (await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ostree-metadata`) as string;
-    return { checksum: c, commit: decodeCommit(new Uint8Array(await fs.readFile(path.join(drive, '.ostree/repo', objectPath(c, 'commit', 'archive')))), c) };
+    return {
+      checksum: c,
+      commit: decodeCommit(
+        new Uint8Array(await fs.readFile(path.join(drive, '.ostree/repo', objectPath(c, 'commit', 'archive')))),
+        c,
+      ),
+    };
   };
 
   it('a newer build replaces the app and keeps the rest; ostree-metadata chains to the previous one', async () => {
@@ -70,7 +97,11 @@ describeInterop('updating a drive', () => {
     const j = JSON.parse(r.stdout) as JsonResult;
     expect(j.ok).toBe(false);
     expect(j.error?.code).toBe('EDOWNGRADE');
-    expect(j.error?.message).toMatch(new RegExp(`'${APP.replace(/\//g, '\\/')}' on the drive is at [0-9a-f]{12}… \\(2024-01-02T00:00:00Z\\), newer than [0-9a-f]{12}… \\(2024-01-01T00:00:00Z\\) from the source; pass --allow-downgrade`));
+    expect(j.error?.message).toMatch(
+      new RegExp(
+        `'${APP.replace(/\//g, '\\/')}' on the drive is at [0-9a-f]{12}… \\(2024-01-02T00:00:00Z\\), newer than [0-9a-f]{12}… \\(2024-01-01T00:00:00Z\\) from the source; pass --allow-downgrade`,
+      ),
+    );
     expect(await snapshotDir(drive, noTmp)).toEqual(before);
     const ok = await create(v1Repo, ['--allow-downgrade']);
     expect(ok.code, ok.stdout).toBe(0);

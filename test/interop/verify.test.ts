@@ -42,7 +42,14 @@ interface Finding {
 }
 interface VerifyJson {
   ok: boolean;
-  repos: Array<{ repo: string; ok: boolean; refs: number; objects: number; collections: string[]; findings: Finding[] }>;
+  repos: Array<{
+    repo: string;
+    ok: boolean;
+    refs: number;
+    objects: number;
+    collections: string[];
+    findings: Finding[];
+  }>;
 }
 
 /** Every file under `dir`, relative, sorted. */
@@ -67,7 +74,8 @@ async function flipByte(file: string, at: (len: number) => number): Promise<void
 }
 
 /** `ostree show --print-metadata-key` text, trimmed. */
-const metaKey = (repo: string, commit: string, key: string) => runOk('ostree', ['show', `--repo=${repo}`, `--print-metadata-key=${key}`, commit]).then((s) => s.trim());
+const metaKey = (repo: string, commit: string, key: string) =>
+  runOk('ostree', ['show', `--repo=${repo}`, `--print-metadata-key=${key}`, commit]).then((s) => s.trim());
 
 describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sideload verify and list', () => {
   let ex: ExampleRepo;
@@ -90,11 +98,27 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     pubFile = `${keyFile}.pub`;
     otherPubFile = path.join(work, 'other.key.pub');
     await fs.mkdir(drive);
-    for (const args of [['keygen', '-o', keyFile], ['keygen', '-o', path.join(work, 'other.key')]]) {
+    for (const args of [
+      ['keygen', '-o', keyFile],
+      ['keygen', '-o', path.join(work, 'other.key')],
+    ]) {
       const r = await sideload(args);
       expect(r.code, r.stderr).toBe(0);
     }
-    const create = (ref: string) => sideload(['create', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--sign-key', keyFile, '--no-fsync', '-q', drive, ref]);
+    const create = (ref: string) =>
+      sideload([
+        'create',
+        '--repo',
+        ex.repo,
+        '--gpg-import',
+        ex.gpgKey,
+        '--sign-key',
+        keyFile,
+        '--no-fsync',
+        '-q',
+        drive,
+        ref,
+      ]);
     // First run: the runtime alone; the second adds the app, so its ostree-metadata commit has a parent.
     let r = await create(`runtime/org.example.Platform/${ARCH}/stable`);
     expect(r.code, r.stderr).toBe(0);
@@ -122,15 +146,22 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       const text = await metaKey(repo, meta, 'sideload.refs');
       const printed = new Map<string, { size: bigint; checksum: string }>();
       for (const m of text.matchAll(/\('([^']+)', \((?:uint64 )?(\d+), \[(?:byte )?([0-9a-fx, ]+)\]/g)) {
-        const checksum = (m[3] as string).split(', ').map((h) => h.replace('0x', '')).join('');
+        const checksum = (m[3] as string)
+          .split(', ')
+          .map((h) => h.replace('0x', ''))
+          .join('');
         // ostree prints commit metadata byte-swapped (it is big-endian); the summary's commit size is native.
         printed.set(m[1] as string, { size: swap64(BigInt(m[2] as string)), checksum });
       }
-      const expected = [...refs].filter(([k]) => !k.endsWith(' ostree-metadata')).map(([k, c]) => [k.slice(CID.length + 1), c] as const);
+      const expected = [...refs]
+        .filter(([k]) => !k.endsWith(' ostree-metadata'))
+        .map(([k, c]) => [k.slice(CID.length + 1), c] as const);
       expect([...printed.keys()].sort()).toEqual(expected.map(([r]) => r).sort());
       for (const [ref, commit] of expected) {
         expect(printed.get(ref)?.checksum, ref).toBe(commit);
-        expect(printed.get(ref)?.size, ref).toBe(BigInt((await fs.stat(path.join(repo, objPath(commit, 'commit')))).size));
+        expect(printed.get(ref)?.size, ref).toBe(
+          BigInt((await fs.stat(path.join(repo, objPath(commit, 'commit')))).size),
+        );
       }
     });
 
@@ -140,7 +171,11 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       expect(keys.sort()).toEqual(appRefs().sort());
       for (const ref of appRefs()) {
         const c = refs.get(`${CID} ${ref}`) as string;
-        const [inst, dl, md = ''] = await Promise.all(['xa.installed-size', 'xa.download-size', 'xa.metadata'].map((k) => metaKey(repo, c, k).then((v) => v.replace(/^uint64 /, ''))));
+        const [inst, dl, md = ''] = await Promise.all(
+          ['xa.installed-size', 'xa.download-size', 'xa.metadata'].map((k) =>
+            metaKey(repo, c, k).then((v) => v.replace(/^uint64 /, '')),
+          ),
+        );
         const entry = `'${ref}': \\((uint64 )?${inst}, (uint64 )?${dl}, ${md.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`;
         expect(text, ref).toMatch(new RegExp(entry));
       }
@@ -152,7 +187,9 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
 
     it('ostree summary --view lists exactly the refs under refs/mirrors, ostree-metadata at its commit', async () => {
       const view = await runOk('ostree', ['summary', '--view', `--repo=${repo}`]);
-      const listed = [...view.matchAll(/^\* \(([^,]+), (.+)\)\n\s+Latest Commit \(.*\):\n\s+([0-9a-f]{64})$/gm)].map((m) => [`${m[1]} ${m[2]}`, m[3]]);
+      const listed = [...view.matchAll(/^\* \(([^,]+), (.+)\)\n\s+Latest Commit \(.*\):\n\s+([0-9a-f]{64})$/gm)].map(
+        (m) => [`${m[1]} ${m[2]}`, m[3]],
+      );
       expect(new Map(listed as Array<[string, string]>)).toEqual(refs);
     });
   });
@@ -164,25 +201,50 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       expect(src.some((f) => f.startsWith('summaries/'))).toBe(true);
       const carried = (await filesUnder(path.join(repo, UPSTREAM))).filter((f) => f !== 'sideload.json');
       expect(carried).toEqual(src);
-      for (const f of src) expect(createHash('sha256').update(await fs.readFile(path.join(repo, UPSTREAM, f))).digest('hex'), f).toBe(createHash('sha256').update(await fs.readFile(path.join(ex.repo, f))).digest('hex'));
+      for (const f of src)
+        expect(
+          createHash('sha256')
+            .update(await fs.readFile(path.join(repo, UPSTREAM, f)))
+            .digest('hex'),
+          f,
+        ).toBe(
+          createHash('sha256')
+            .update(await fs.readFile(path.join(ex.repo, f)))
+            .digest('hex'),
+        );
       // The index's subsummary is there under its digest.
       const gz = carried.find((f) => /^summaries\/[0-9a-f]{64}\.gz$/.test(f)) as string;
-      expect(createHash('sha256').update(gunzipSync(await fs.readFile(path.join(repo, UPSTREAM, gz)))).digest('hex')).toBe(gz.slice('summaries/'.length, -3));
+      expect(
+        createHash('sha256')
+          .update(gunzipSync(await fs.readFile(path.join(repo, UPSTREAM, gz))))
+          .digest('hex'),
+      ).toBe(gz.slice('summaries/'.length, -3));
     });
 
     it('its GPG signatures (ostree.gpgsigs of summary.sig and summary.idx.sig) check with gpgv and the upstream key', async () => {
       const dir = await tempDir('sideload-gpgv-');
       for (const f of ['summary', 'summary.idx']) {
-        const sigs = readSignatures(new Uint8Array(await fs.readFile(path.join(repo, UPSTREAM, `${f}.sig`))), 'ostree.gpgsigs');
+        const sigs = readSignatures(
+          new Uint8Array(await fs.readFile(path.join(repo, UPSTREAM, `${f}.sig`))),
+          'ostree.gpgsigs',
+        );
         expect(sigs.length, f).toBeGreaterThan(0);
         await fs.writeFile(path.join(dir, `${f}.gpgsig`), Buffer.concat(sigs));
-        const good = await run('gpgv', ['--keyring', path.resolve(ex.gpgKey), path.join(dir, `${f}.gpgsig`), path.join(repo, UPSTREAM, f)], { env: { GNUPGHOME: dir } });
+        const good = await run(
+          'gpgv',
+          ['--keyring', path.resolve(ex.gpgKey), path.join(dir, `${f}.gpgsig`), path.join(repo, UPSTREAM, f)],
+          { env: { GNUPGHOME: dir } },
+        );
         expect(good.code, good.stderr).toBe(0);
         expect(good.stderr).toContain('Good signature');
         // The same signature over one flipped byte fails: gpgv checks these very bytes.
         await fs.copyFile(path.join(repo, UPSTREAM, f), path.join(dir, f));
         await flipByte(path.join(dir, f), (n) => n >> 1);
-        const bad = await run('gpgv', ['--keyring', path.resolve(ex.gpgKey), path.join(dir, `${f}.gpgsig`), path.join(dir, f)], { env: { GNUPGHOME: dir } });
+        const bad = await run(
+          'gpgv',
+          ['--keyring', path.resolve(ex.gpgKey), path.join(dir, `${f}.gpgsig`), path.join(dir, f)],
+          { env: { GNUPGHOME: dir } },
+        );
         expect(bad.code).not.toBe(0);
         expect(bad.stderr).toContain('BAD signature');
       }
@@ -191,11 +253,25 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     it('is a catalogue ostree (gpg-verify-summary) and flatpak (summary.idx + subsummary, GPG) read as a remote', async () => {
       const client = path.join(await tempDir('sideload-upclient-'), 'repo');
       await runOk('ostree', ['init', `--repo=${client}`, '--mode=archive']);
-      await runOk('ostree', ['remote', 'add', `--repo=${client}`, `--gpg-import=${ex.gpgKey}`, '--set=gpg-verify-summary=true', 'up', `file://${path.join(repo, UPSTREAM)}`]);
+      await runOk('ostree', [
+        'remote',
+        'add',
+        `--repo=${client}`,
+        `--gpg-import=${ex.gpgKey}`,
+        '--set=gpg-verify-summary=true',
+        'up',
+        `file://${path.join(repo, UPSTREAM)}`,
+      ]);
       const summary = await runOk('ostree', ['remote', 'summary', `--repo=${client}`, 'up']);
       expect(summary).toContain(`(${CID}, app/org.example.App/`);
       const f = await flatpakEnv();
-      await f.flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'up', `file://${path.join(repo, UPSTREAM)}`]);
+      await f.flatpakOk([
+        '--user',
+        'remote-add',
+        `--gpg-import=${ex.gpgKey}`,
+        'up',
+        `file://${path.join(repo, UPSTREAM)}`,
+      ]);
       const ls = await f.flatpakOk(['--user', 'remote-ls', '--all', '--columns=ref,commit', 'up']);
       const src = await runOk('ostree', ['rev-parse', `--repo=${ex.repo}`, `app/org.example.App/${ARCH}/stable`]);
       expect(ls).toMatch(new RegExp(`app/org\\.example\\.App/\\S+/stable\\s+${src.trim().slice(0, 12)}`));
@@ -206,9 +282,25 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     const opensslVerify = async (data: string, sig: Uint8Array, pub: string) => {
       const dir = await tempDir('sideload-ossl-');
       const der = path.join(dir, 'pub.der');
-      await fs.writeFile(der, Buffer.concat([SPKI_PREFIX, Buffer.from((await fs.readFile(pub, 'utf8')).trim(), 'base64')]));
+      await fs.writeFile(
+        der,
+        Buffer.concat([SPKI_PREFIX, Buffer.from((await fs.readFile(pub, 'utf8')).trim(), 'base64')]),
+      );
       await fs.writeFile(path.join(dir, 'sig'), sig);
-      return run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', der, '-keyform', 'DER', '-rawin', '-in', data, '-sigfile', path.join(dir, 'sig')]);
+      return run('openssl', [
+        'pkeyutl',
+        '-verify',
+        '-pubin',
+        '-inkey',
+        der,
+        '-keyform',
+        'DER',
+        '-rawin',
+        '-in',
+        data,
+        '-sigfile',
+        path.join(dir, 'sig'),
+      ]);
     };
 
     it('summary.sig holds one ed25519 signature (no GPG one) that openssl verifies over the summary bytes', async () => {
@@ -223,7 +315,10 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     });
 
     it("the ostree-metadata commit's .commitmeta signature verifies with openssl over the .commit bytes", async () => {
-      const sigs = readSignatures(new Uint8Array(await fs.readFile(path.join(repo, objPath(meta, 'commitmeta')))), 'ostree.sign.ed25519');
+      const sigs = readSignatures(
+        new Uint8Array(await fs.readFile(path.join(repo, objPath(meta, 'commitmeta')))),
+        'ostree.sign.ed25519',
+      );
       expect(sigs.length).toBe(1);
       const ok = await opensslVerify(path.join(repo, objPath(meta, 'commit')), sigs[0] as Uint8Array, pubFile);
       expect(ok.code, ok.stderr).toBe(0);
@@ -236,25 +331,40 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     const installed = await installedCommits(f);
     const a = ARCH;
     expect(installed.get(`app/org.example.App/${a}/stable`)).toBe(refs.get(`${CID} app/org.example.App/${a}/stable`));
-    expect(installed.get(`runtime/org.example.Platform/${a}/stable`)).toBe(refs.get(`${CID} runtime/org.example.Platform/${a}/stable`));
+    expect(installed.get(`runtime/org.example.Platform/${a}/stable`)).toBe(
+      refs.get(`${CID} runtime/org.example.Platform/${a}/stable`),
+    );
   });
 
   describe('sideload verify', () => {
     const keyArgs = () => ['--trusted-key', pubFile, '--upstream-gpg', ex.gpgKey];
 
     it('passes the good drive with the keys (exit 0); --json carries the counts and no finding', async () => {
-      const [r, human] = await Promise.all([sideload(['verify', '--json', ...keyArgs(), drive]), sideload(['verify', ...keyArgs(), drive])]);
+      const [r, human] = await Promise.all([
+        sideload(['verify', '--json', ...keyArgs(), drive]),
+        sideload(['verify', ...keyArgs(), drive]),
+      ]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const j = JSON.parse(r.stdout) as VerifyJson;
       expect(j.ok).toBe(true);
       expect(j.repos.length).toBe(1);
       const rep = j.repos[0] as VerifyJson['repos'][number];
-      expect(rep).toMatchObject({ repo: await fs.realpath(repo).catch(() => repo), ok: true, refs: refs.size, collections: [CID] });
+      expect(rep).toMatchObject({
+        repo: await fs.realpath(repo).catch(() => repo),
+        ok: true,
+        refs: refs.size,
+        collections: [CID],
+      });
       const objects = (await filesUnder(path.join(repo, 'objects'))).length;
       expect(rep.objects).toBe(objects);
       expect(rep.findings).toEqual([]);
       expect(human.code).toBe(0);
-      expect(human.stdout).toMatch(new RegExp(`^OK +${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${refs.size} refs, ${objects} objects, collections ${CID}$`, 'm'));
+      expect(human.stdout).toMatch(
+        new RegExp(
+          `^OK +${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${refs.size} refs, ${objects} objects, collections ${CID}$`,
+          'm',
+        ),
+      );
     });
 
     it('passes the good drive without keys too (exit 0), warning that the signatures were not checked', async () => {
@@ -271,7 +381,9 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     it('fails the good drive checked against another key (exit 6): summary and ostree-metadata both named', async () => {
       const r = await sideload(['verify', '--json', '--trusted-key', otherPubFile, drive]);
       expect(r.code).toBe(6);
-      const errs = ((JSON.parse(r.stdout) as VerifyJson).repos[0]?.findings ?? []).filter((x) => x.severity === 'error');
+      const errs = ((JSON.parse(r.stdout) as VerifyJson).repos[0]?.findings ?? []).filter(
+        (x) => x.severity === 'error',
+      );
       expect(errs.map((x) => [x.code, x.path])).toEqual([
         ['bad-metadata-signature', objPath(meta, 'commitmeta')],
         ['bad-summary-signature', 'summary.sig'],
@@ -291,7 +403,14 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
 
     /** A regular file of the app (its content object checksum), from `ostree ls -R -C`. */
     const appFileObject = async (r: string) => {
-      const ls = await runOk('ostree', ['ls', `--repo=${r}`, '-R', '-C', refs.get(`${CID} app/org.example.App/${ARCH}/stable`) as string, '/files']);
+      const ls = await runOk('ostree', [
+        'ls',
+        `--repo=${r}`,
+        '-R',
+        '-C',
+        refs.get(`${CID} app/org.example.App/${ARCH}/stable`) as string,
+        '/files',
+      ]);
       const line = ls.split('\n').find((l) => l.startsWith('-')) as string;
       return (line.split(/\s+/)[4] as string).trim();
     };
@@ -305,7 +424,8 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           return objPath(c, 'file');
         },
         codes: ['incomplete-ref'],
-        message: /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 objects missing, first objects\//,
+        message:
+          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 objects missing, first objects\//,
         fsckFails: true,
       },
       {
@@ -332,7 +452,8 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           return objPath(tree, 'dirtree');
         },
         codes: ['incomplete-ref'],
-        message: /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: .*\.dirtree \(the walk stops there\)/,
+        message:
+          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: .*\.dirtree \(the walk stops there\)/,
         fsckFails: true,
       },
       {
@@ -366,7 +487,8 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           return `refs/mirrors/${CID}/${ref}`;
         },
         codes: ['summary-ref-missing'],
-        message: /the summary lists 'runtime\/org\.example\.Platform\.GL\.default\/[^']+' of 'org\.example\.Stable' but refs\/mirrors\/.* does not exist/,
+        message:
+          /the summary lists 'runtime\/org\.example\.Platform\.GL\.default\/[^']+' of 'org\.example\.Stable' but refs\/mirrors\/.* does not exist/,
       },
       {
         name: 'a ref in refs/mirrors not in the summary',
@@ -374,7 +496,10 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           const a = ARCH;
           const ref = `app/org.example.Extra/${a}/stable`;
           await fs.mkdir(path.dirname(path.join(r, 'refs/mirrors', CID, ref)), { recursive: true });
-          await fs.copyFile(path.join(r, 'refs/mirrors', CID, `app/org.example.App/${a}/stable`), path.join(r, 'refs/mirrors', CID, ref));
+          await fs.copyFile(
+            path.join(r, 'refs/mirrors', CID, `app/org.example.App/${a}/stable`),
+            path.join(r, 'refs/mirrors', CID, ref),
+          );
           return `refs/mirrors/${CID}/${ref}`;
         },
         codes: ['ref-not-in-summary'],
@@ -389,7 +514,8 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           return `refs/mirrors/${CID}/ostree-metadata`;
         },
         codes: ['metadata-mismatch'],
-        message: /ostree-metadata of 'org\.example\.Stable': 'app\/org\.example\.App\/[^']+' is in the summary but not in sideload\.refs/,
+        message:
+          /ostree-metadata of 'org\.example\.Stable': 'app\/org\.example\.App\/[^']+' is in the summary but not in sideload\.refs/,
         keys: false,
       },
       {
@@ -453,8 +579,14 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           const r = path.join(copy, '.ostree/repo');
           const where = await d.apply(r);
           const args = d.keys === false ? [] : keyArgs();
-          const [res, human] = await Promise.all([sideload(['verify', '--json', ...args, copy]), sideload(['verify', ...args, copy])]);
-          const errs = res.code === 6 ? ((JSON.parse(res.stdout) as VerifyJson).repos[0]?.findings ?? []).filter((x) => x.severity === 'error') : [];
+          const [res, human] = await Promise.all([
+            sideload(['verify', '--json', ...args, copy]),
+            sideload(['verify', ...args, copy]),
+          ]);
+          const errs =
+            res.code === 6
+              ? ((JSON.parse(res.stdout) as VerifyJson).repos[0]?.findings ?? []).filter((x) => x.severity === 'error')
+              : [];
           return { copy, repo: r, where, res, human, errs };
         })();
         reports.set(d.name, p);
@@ -468,10 +600,15 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         expect(res.code, res.stdout + res.stderr).toBe(6);
         const j = JSON.parse(res.stdout) as VerifyJson;
         expect(j.ok).toBe(false);
-        expect([...new Set(errs.map((x) => x.code))].sort(), JSON.stringify(errs, null, 1)).toEqual([...d.codes].sort());
+        expect([...new Set(errs.map((x) => x.code))].sort(), JSON.stringify(errs, null, 1)).toEqual(
+          [...d.codes].sort(),
+        );
         const main = errs.find((x) => x.path === where || x.message.includes(where));
         expect(main, `a finding naming ${where}: ${JSON.stringify(errs, null, 1)}`).toBeDefined();
-        expect(errs.some((x) => d.message.test(x.message)), JSON.stringify(errs, null, 1)).toBe(true);
+        expect(
+          errs.some((x) => d.message.test(x.message)),
+          JSON.stringify(errs, null, 1),
+        ).toBe(true);
         // The human report names the path too.
         expect(human.code).toBe(6);
         expect(human.stdout).toMatch(/^FAIL /m);
@@ -498,12 +635,22 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       await flipByte(path.join(copy, 'summary.idx'), (n) => n - 12);
       await flipByte(path.join(copy, 'summary'), (n) => n - 12);
       const f = await flatpakEnv();
-      await f.flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'up', `file://${copy}`]).catch(() => undefined);
+      await f
+        .flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'up', `file://${copy}`])
+        .catch(() => undefined);
       const ls = await f.flatpak(['--user', 'remote-ls', '--all', 'up']);
       expect(ls.code).not.toBe(0);
       const client = path.join(await tempDir('sideload-upclient-'), 'repo');
       await runOk('ostree', ['init', `--repo=${client}`, '--mode=archive']);
-      await runOk('ostree', ['remote', 'add', `--repo=${client}`, `--gpg-import=${ex.gpgKey}`, '--set=gpg-verify-summary=true', 'up', `file://${copy}`]);
+      await runOk('ostree', [
+        'remote',
+        'add',
+        `--repo=${client}`,
+        `--gpg-import=${ex.gpgKey}`,
+        '--set=gpg-verify-summary=true',
+        'up',
+        `file://${copy}`,
+      ]);
       expect((await run('ostree', ['remote', 'summary', `--repo=${client}`, 'up'])).code).not.toBe(0);
     });
   });
@@ -511,7 +658,19 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
   it('a partial drive (--locales de): sideload.subpaths as ostree prints it, verify passes, a lost /files/de object fails', async () => {
     const pdrive = path.join(work, 'partial');
     await fs.mkdir(pdrive);
-    const c = await sideload(['create', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--locales', 'de', '--no-fsync', '-q', pdrive, 'org.example.App']);
+    const c = await sideload([
+      'create',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--locales',
+      'de',
+      '--no-fsync',
+      '-q',
+      pdrive,
+      'org.example.App',
+    ]);
     expect(c.code, c.stderr).toBe(0);
     const prepo = path.join(pdrive, '.ostree/repo');
     const prefs = await mirrorRefs(prepo);
@@ -526,17 +685,27 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     expect(((JSON.parse(good.stdout) as VerifyJson).repos[0]?.findings ?? []).map((f) => f.code)).toEqual([]);
     // list names the languages of each partial ref.
     const listed = await sideload(['list', pdrive]);
-    expect(listed.stdout).toMatch(new RegExp(`runtime/org\\.example\\.Platform\\.Locale/${ARCH}/stable ${locale.slice(0, 12)} .*partial \\(de\\)`));
-    const lj = JSON.parse((await sideload(['list', '--json', pdrive])).stdout) as { repos: Array<{ collections: Array<{ refs: Array<{ ref: string; subpaths?: string[] }> }> }> };
-    expect(lj.repos[0]?.collections[0]?.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths).toEqual(['/metadata', '/files/de']);
+    expect(listed.stdout).toMatch(
+      new RegExp(`runtime/org\\.example\\.Platform\\.Locale/${ARCH}/stable ${locale.slice(0, 12)} .*partial \\(de\\)`),
+    );
+    const lj = JSON.parse((await sideload(['list', '--json', pdrive])).stdout) as {
+      repos: Array<{ collections: Array<{ refs: Array<{ ref: string; subpaths?: string[] }> }> }>;
+    };
+    expect(
+      lj.repos[0]?.collections[0]?.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths,
+    ).toEqual(['/metadata', '/files/de']);
     // One file under /files/de of the Platform locale goes missing.
     const ls = await runOk('ostree', ['ls', `--repo=${prepo}`, '-R', '-C', locale, '/files/de']);
     const obj = (ls.split('\n').find((l) => l.startsWith('-')) as string).split(/\s+/)[4] as string;
     await fs.rm(path.join(prepo, objPath(obj, 'file')));
     const bad = await sideload(['verify', '--json', pdrive]);
     expect(bad.code).toBe(6);
-    const errs = ((JSON.parse(bad.stdout) as VerifyJson).repos[0]?.findings ?? []).filter((f) => f.severity === 'error');
-    expect(errs.map((f) => [f.code, f.path])).toEqual([['incomplete-ref', `refs/mirrors/${CID}/runtime/org.example.Platform.Locale/${ARCH}/stable`]]);
+    const errs = ((JSON.parse(bad.stdout) as VerifyJson).repos[0]?.findings ?? []).filter(
+      (f) => f.severity === 'error',
+    );
+    expect(errs.map((f) => [f.code, f.path])).toEqual([
+      ['incomplete-ref', `refs/mirrors/${CID}/runtime/org.example.Platform.Locale/${ARCH}/stable`],
+    ]);
     expect(errs[0]?.message).toContain(objPath(obj, 'file'));
   });
 
@@ -550,7 +719,19 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
           repo: string;
           lastModified: number;
           summarySignature: 'present' | 'absent';
-          collections: Array<{ collectionId: string; upstreamSummary: boolean; refs: Array<{ ref: string; commit: string; timestamp: number; installedSize?: number; downloadSize?: number; partial: boolean; commitSignature: 'present' | 'absent' }> }>;
+          collections: Array<{
+            collectionId: string;
+            upstreamSummary: boolean;
+            refs: Array<{
+              ref: string;
+              commit: string;
+              timestamp: number;
+              installedSize?: number;
+              downloadSize?: number;
+              partial: boolean;
+              commitSignature: 'present' | 'absent';
+            }>;
+          }>;
         }>;
       };
       expect(j.ok).toBe(true);
@@ -565,18 +746,24 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       const listed = rep.collections[0]?.refs ?? [];
       const expected = [...refs].filter(([k]) => !k.endsWith(' ostree-metadata'));
       expect(new Map(listed.map((x) => [`${CID} ${x.ref}`, x.commit]))).toEqual(new Map(expected));
-      await Promise.all(listed.map(async (x) => {
-        const ts = await runOk('ostree', ['show', `--repo=${repo}`, x.commit]);
-        const d = /^Date:\s+(\S+ \S+) \+0000$/m.exec(ts)?.[1] as string;
-        expect(new Date(x.timestamp * 1000).toISOString().replace('T', ' ').replace('.000Z', ''), x.ref).toBe(d);
-        expect(x.partial).toBe(false);
-        // The example repo GPG-signs every commit: the .commitmeta came along.
-        expect(x.commitSignature, x.ref).toBe('present');
-        if (/^(app|runtime)\//.test(x.ref)) {
-          expect(x.installedSize, x.ref).toBe(Number((await metaKey(repo, x.commit, 'xa.installed-size')).replace('uint64 ', '')));
-          expect(x.downloadSize, x.ref).toBe(Number((await metaKey(repo, x.commit, 'xa.download-size')).replace('uint64 ', '')));
-        }
-      }));
+      await Promise.all(
+        listed.map(async (x) => {
+          const ts = await runOk('ostree', ['show', `--repo=${repo}`, x.commit]);
+          const d = /^Date:\s+(\S+ \S+) \+0000$/m.exec(ts)?.[1] as string;
+          expect(new Date(x.timestamp * 1000).toISOString().replace('T', ' ').replace('.000Z', ''), x.ref).toBe(d);
+          expect(x.partial).toBe(false);
+          // The example repo GPG-signs every commit: the .commitmeta came along.
+          expect(x.commitSignature, x.ref).toBe('present');
+          if (/^(app|runtime)\//.test(x.ref)) {
+            expect(x.installedSize, x.ref).toBe(
+              Number((await metaKey(repo, x.commit, 'xa.installed-size')).replace('uint64 ', '')),
+            );
+            expect(x.downloadSize, x.ref).toBe(
+              Number((await metaKey(repo, x.commit, 'xa.download-size')).replace('uint64 ', '')),
+            );
+          }
+        }),
+      );
       // The human listing shows the same refs.
       const human = await sideload(['list', drive]);
       expect(human.code).toBe(0);

@@ -45,7 +45,12 @@ describeOstree('GLib agrees (ostree config get/set are g_key_file_get_string/set
       ['remote "origin"', 'url'],
       ['remote "origin"', 'gpg-verify'],
     ] as const) {
-      const glib = await ostree(['config', `--repo=${repo}`, 'get', group.startsWith('remote ') ? `remote "origin".${key}` : `${group}.${key}`]);
+      const glib = await ostree([
+        'config',
+        `--repo=${repo}`,
+        'get',
+        group.startsWith('remote ') ? `remote "origin".${key}` : `${group}.${key}`,
+      ]);
       expect(ours.get(group, key), `${group}.${key}`).toBe(glib.slice(0, -1)); // ostree prints the value and '\n'
     }
     expect(ours.getList('test', 'list')).toEqual(['a', 'b', 'c']);
@@ -56,7 +61,16 @@ describeOstree('GLib agrees (ostree config get/set are g_key_file_get_string/set
     const dir = await tempDir('sideload-keyfile-');
     const repo = path.join(dir, 'repo');
     await ostreeInit(repo, 'archive');
-    const values = [' lead and trail ', 'tab\tinside', 'back\\slash', 'new\nline', 'cr\rhere', 'semi;colon', 'Grüße ✓', '\tleading tab'];
+    const values = [
+      ' lead and trail ',
+      'tab\tinside',
+      'back\\slash',
+      'new\nline',
+      'cr\rhere',
+      'semi;colon',
+      'Grüße ✓',
+      '\tleading tab',
+    ];
     for (const [i, v] of values.entries()) await ostree(['config', `--repo=${repo}`, 'set', `written.k${i}`, v]);
     const kf = parseKeyFile(await fs.readFile(path.join(repo, 'config'), 'utf8'));
     expect(kf.get('core', 'mode')).toBe('archive-z2');

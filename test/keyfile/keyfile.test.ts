@@ -134,7 +134,9 @@ describe('parseKeyFile', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(CorruptError);
-    expect((err as CorruptError).message).toBe("/srv/repo/config: line 3: expected 'key=value' inside a [group], got 'garbage'");
+    expect((err as CorruptError).message).toBe(
+      "/srv/repo/config: line 3: expected 'key=value' inside a [group], got 'garbage'",
+    );
     expect((err as CorruptError).data).toEqual({ path: '/srv/repo/config', line: 3 });
   });
 });
@@ -143,7 +145,13 @@ describe('printKeyFile / escapeValue', () => {
   it('prints groups, a blank line between them and a final newline', () => {
     expect(
       printKeyFile([
-        ['Flatpak Repo', [['Title', 'Example'], ['Url', 'file:///mnt/usb']]],
+        [
+          'Flatpak Repo',
+          [
+            ['Title', 'Example'],
+            ['Url', 'file:///mnt/usb'],
+          ],
+        ],
         ['Extra', [['k', 'v']]],
       ]),
     ).toBe('[Flatpak Repo]\nTitle=Example\nUrl=file:///mnt/usb\n\n[Extra]\nk=v\n');

@@ -17,8 +17,20 @@ function prefixed(h: Uint8Array): Uint8Array {
   return out;
 }
 const xattrsOf = (f: FileInfo) => f.xattrs.map(([k, v]) => [k, v]);
-const genericContent = (f: FileInfo) => prefixed(encode(FILE_HEADER, [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrsOf(f)]));
-const genericArchive = (f: FileInfo, size: number) => prefixed(encode(ARCHIVE_HEADER, [swap64(BigInt(size)), swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrsOf(f)]));
+const genericContent = (f: FileInfo) =>
+  prefixed(encode(FILE_HEADER, [swap32(f.uid), swap32(f.gid), swap32(f.mode), 0, f.symlinkTarget, xattrsOf(f)]));
+const genericArchive = (f: FileInfo, size: number) =>
+  prefixed(
+    encode(ARCHIVE_HEADER, [
+      swap64(BigInt(size)),
+      swap32(f.uid),
+      swap32(f.gid),
+      swap32(f.mode),
+      0,
+      f.symlinkTarget,
+      xattrsOf(f),
+    ]),
+  );
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });
@@ -26,8 +38,15 @@ const info = fc.record({
   uid: u32,
   gid: u32,
   mode: fc.oneof(fc.constant(0o100644), fc.constant(0o120777), u32),
-  symlinkTarget: fc.oneof(fc.constant(''), fc.string({ maxLength: 40 }).filter((s) => !s.includes('\0')), fc.string({ minLength: 250, maxLength: 400 }).filter((s) => !s.includes('\0'))),
-  xattrs: fc.oneof(fc.constant([] as Array<[Uint8Array, Uint8Array]>), fc.array(fc.tuple(bytes(20), bytes(300)), { maxLength: 4 })),
+  symlinkTarget: fc.oneof(
+    fc.constant(''),
+    fc.string({ maxLength: 40 }).filter((s) => !s.includes('\0')),
+    fc.string({ minLength: 250, maxLength: 400 }).filter((s) => !s.includes('\0')),
+  ),
+  xattrs: fc.oneof(
+    fc.constant([] as Array<[Uint8Array, Uint8Array]>),
+    fc.array(fc.tuple(bytes(20), bytes(300)), { maxLength: 4 }),
+  ),
 });
 
 describe('content headers', () => {
@@ -50,41 +69,60 @@ describe('content headers', () => {
   it('parseArchiveHeader reads what the generic decoder reads, and refuses what it refuses', () => {
     const generic = (h: Uint8Array) => {
       const len = new DataView(h.buffer, h.byteOffset).getUint32(0, false);
-      const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, h.subarray(8, 8 + len)) as [bigint, number, number, number, number, string, Array<[Uint8Array, Uint8Array]>];
+      const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, h.subarray(8, 8 + len)) as [
+        bigint,
+        number,
+        number,
+        number,
+        number,
+        string,
+        Array<[Uint8Array, Uint8Array]>,
+      ];
       return { size: swap64(size), uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), rdev, target, xattrs, len };
     };
     const valid = info.map((f) => ({ ...f, mode: f.symlinkTarget ? 0o120777 : 0o100644 }));
     fc.assert(
-      fc.property(valid, fc.integer({ min: 0, max: 1 << 30 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (f, size0, flips) => {
-        const size = f.symlinkTarget ? 0 : size0;
-        const h = new Uint8Array(archiveHeader(f, size));
-        for (const [at, b] of flips) if (h.length > 8) h[8 + (at % (h.length - 8))] = b;
-        let want: ReturnType<typeof generic> | Error;
-        try {
-          want = generic(h);
-        } catch (e) {
-          want = e as Error;
-        }
-        let got: ReturnType<typeof parseArchiveHeader> | Error;
-        try {
-          got = parseArchiveHeader(h, h.length + 10);
-        } catch (e) {
-          got = e as Error;
-        }
-        if (want instanceof Error) {
-          expect(got).toBeInstanceOf(Error);
-          return;
-        }
-        if (got instanceof Error) {
-          // the generic decode worked; only the file-info checks (mode, rdev, symlink rules) may refuse it
-          expect(got.message).toMatch(/mode|rdev|symlink|regular file|size/);
-          return;
-        }
-        expect(got).not.toBeNull();
-        expect(got?.info).toEqual({ uid: want.uid, gid: want.gid, mode: want.mode, symlinkTarget: want.target, xattrs: want.xattrs });
-        expect(got?.size).toBe(Number(want.size));
-        expect(got?.payloadOffset).toBe(8 + want.len);
-      }),
+      fc.property(
+        valid,
+        fc.integer({ min: 0, max: 1 << 30 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        (f, size0, flips) => {
+          const size = f.symlinkTarget ? 0 : size0;
+          const h = new Uint8Array(archiveHeader(f, size));
+          for (const [at, b] of flips) if (h.length > 8) h[8 + (at % (h.length - 8))] = b;
+          let want: ReturnType<typeof generic> | Error;
+          try {
+            want = generic(h);
+          } catch (e) {
+            want = e as Error;
+          }
+          let got: ReturnType<typeof parseArchiveHeader> | Error;
+          try {
+            got = parseArchiveHeader(h, h.length + 10);
+          } catch (e) {
+            got = e as Error;
+          }
+          if (want instanceof Error) {
+            expect(got).toBeInstanceOf(Error);
+            return;
+          }
+          if (got instanceof Error) {
+            // the generic decode worked; only the file-info checks (mode, rdev, symlink rules) may refuse it
+            expect(got.message).toMatch(/mode|rdev|symlink|regular file|size/);
+            return;
+          }
+          expect(got).not.toBeNull();
+          expect(got?.info).toEqual({
+            uid: want.uid,
+            gid: want.gid,
+            mode: want.mode,
+            symlinkTarget: want.target,
+            xattrs: want.xattrs,
+          });
+          expect(got?.size).toBe(Number(want.size));
+          expect(got?.payloadOffset).toBe(8 + want.len);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

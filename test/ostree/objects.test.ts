@@ -17,7 +17,9 @@ describe('format.md §2 worked examples', () => {
   it('content checksum of a regular file', () => {
     const h = contentStreamHeader(hello);
     expect(hex(h)).toBe('00000012' + '00000000' + '00000000' + '00000000' + '000081a4' + '00000000' + '00' + '11');
-    expect(sha256Hex(h, Buffer.from('hello\n'))).toBe('44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b');
+    expect(sha256Hex(h, Buffer.from('hello\n'))).toBe(
+      '44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b',
+    );
   });
 
   it('content checksum of a symlink', () => {
@@ -28,7 +30,9 @@ describe('format.md §2 worked examples', () => {
 
   it('.filez header, and the payload it frames', () => {
     const head = archiveHeader(hello, 6);
-    expect(hex(head)).toBe('0000001a' + '00000000' + '0000000000000006' + '00000000' + '00000000' + '000081a4' + '00000000' + '00' + '19');
+    expect(hex(head)).toBe(
+      '0000001a' + '00000000' + '0000000000000006' + '00000000' + '00000000' + '000081a4' + '00000000' + '00' + '19',
+    );
     const filez = Buffer.concat([head, deflateRawSync(Buffer.from('hello\n'), { level: 6 })]);
     const parsed = parseArchiveHeader(filez, filez.length);
     expect(parsed).toEqual({ info: hello, size: 6, payloadOffset: 34 });
@@ -55,17 +59,34 @@ describe('format.md §2 worked examples', () => {
 
   it('dirtrees sort entries bytewise and reject path tricks', () => {
     const c = 'ab'.repeat(32);
-    const bytes = encodeDirTree({ files: [{ name: 'é', checksum: c }, { name: 'Z', checksum: c }, { name: 'a', checksum: c }], dirs: [] });
+    const bytes = encodeDirTree({
+      files: [
+        { name: 'é', checksum: c },
+        { name: 'Z', checksum: c },
+        { name: 'a', checksum: c },
+      ],
+      dirs: [],
+    });
     expect(decodeDirTree(bytes).files.map((f) => f.name)).toEqual(['Z', 'a', 'é']);
     for (const name of ['..', '.', '', 'a/b']) {
       const evil = encodeDirTree({ files: [], dirs: [] });
       void evil;
-      expect(() => decodeDirTree(encodeDirTreeUnchecked(name, c), 'deadbeef')).toThrow(/deadbeef\.dirtree: invalid file name/);
+      expect(() => decodeDirTree(encodeDirTreeUnchecked(name, c), 'deadbeef')).toThrow(
+        /deadbeef\.dirtree: invalid file name/,
+      );
     }
   });
 
   it('commits round-trip with a BE timestamp', () => {
-    const commit = { metadata: [], parent: null, subject: 's', body: 'b', timestamp: 1700000000n, rootTree: EMPTY_DIRTREE, rootMeta: ROOT_DIRMETA };
+    const commit = {
+      metadata: [],
+      parent: null,
+      subject: 's',
+      body: 'b',
+      timestamp: 1700000000n,
+      rootTree: EMPTY_DIRTREE,
+      rootMeta: ROOT_DIRMETA,
+    };
     const bytes = encodeCommit(commit);
     expect(decodeCommit(bytes)).toEqual(commit);
     expect(hex(bytes)).toContain('000000006553f100'); // BE 1700000000

@@ -44,10 +44,19 @@ async function copyInto(
   src: ObjectSource,
   commit: string,
   dest: string,
-  opts: { workers?: number; onProgress?: (p: CopyProgress) => void; staging?: StagingOptions; subpaths?: string[] } = {},
+  opts: {
+    workers?: number;
+    onProgress?: (p: CopyProgress) => void;
+    staging?: StagingOptions;
+    subpaths?: string[];
+  } = {},
 ) {
   const repo = await createArchiveRepo(dest);
-  const staging = await openStaging(repo, { fsync: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...opts.staging });
+  const staging = await openStaging(repo, {
+    fsync: false,
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...opts.staging,
+  });
   try {
     const result = await copyCommit(src, staging, commit, {
       ...(opts.onProgress ? { onProgress: opts.onProgress, progressInterval: 0 } : {}),
@@ -132,7 +141,11 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
     reference = path.join(root, 'reference');
     await makeTree(tree, { largeSize: LARGE });
     await ostreeInit(source, 'bare-user-only');
-    commit = await ostreeCommit(source, 'app', tree, ['--fsync=false', '--add-metadata-string=version=1.2.3', '--add-detached-metadata-string=note=detached']);
+    commit = await ostreeCommit(source, 'app', tree, [
+      '--fsync=false',
+      '--add-metadata-string=version=1.2.3',
+      '--add-detached-metadata-string=note=detached',
+    ]);
     await ostreeInit(reference, 'archive');
     await ostree(['pull-local', '--disable-fsync', `--repo=${reference}`, source, 'app']);
   });
@@ -170,12 +183,21 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
 
     await ostreeFsck(dest);
     expect((await ostree(['rev-parse', `--repo=${dest}`, 'app'])).trim()).toBe(commit);
-    expect((await ostree(['show', `--repo=${dest}`, '--print-detached-metadata-key=note', 'app'])).trim()).toBe("'detached'");
+    expect((await ostree(['show', `--repo=${dest}`, '--print-detached-metadata-key=note', 'app'])).trim()).toBe(
+      "'detached'",
+    );
 
     // Metadata: byte for byte the source's (and ostree's own pull's).
     for (const name of srcObjects.filter((n) => !n.endsWith('.file'))) {
       const ours = await fs.readFile(objFile(dest, name));
-      expect(ours.equals(await fs.readFile(path.join(source, objectPath(name.slice(0, 64), name.slice(65) as ObjectType, 'bare-user-only')))), name).toBe(true);
+      expect(
+        ours.equals(
+          await fs.readFile(
+            path.join(source, objectPath(name.slice(0, 64), name.slice(65) as ObjectType, 'bare-user-only')),
+          ),
+        ),
+        name,
+      ).toBe(true);
       expect(ours.equals(await fs.readFile(objFile(reference, name))), name).toBe(true);
     }
     // Content: the same header bytes as ostree's `.filez`, and the same payload once inflated.
@@ -187,7 +209,8 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
       expect(a && b, name).toBeTruthy();
       if (!a || !b) continue;
       expect(ours.subarray(0, a.payloadOffset).equals(theirs.subarray(0, b.payloadOffset)), name).toBe(true);
-      const inflate = (buf: Buffer, off: number) => (buf.length === off ? Buffer.alloc(0) : inflateRawSync(buf.subarray(off)));
+      const inflate = (buf: Buffer, off: number) =>
+        buf.length === off ? Buffer.alloc(0) : inflateRawSync(buf.subarray(off));
       expect(inflate(ours, a.payloadOffset).equals(inflate(theirs, b.payloadOffset)), name).toBe(true);
     }
 
@@ -267,7 +290,8 @@ describeOstree('copyCommit: bare-user-only → archive, checked by ostree', () =
 });
 
 describe('incompressible parts go out as stored blocks', () => {
-  const text = (n: number) => Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
+  const text = (n: number) =>
+    Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
 
   it('random bytes are incompressible; text, zeros, short buffers and half-random buffers are not', () => {
     expect(incompressible(randomBytes(4096))).toBe(true);
@@ -332,7 +356,9 @@ describeOstree('fsync: background writeback during the copy', () => {
     const log = path.join(root, 'sync.log');
     await fs.mkdir(bin);
     const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
-    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexec ${realSync} "$@"\n`, { mode: 0o755 });
+    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexec ${realSync} "$@"\n`, {
+      mode: 0o755,
+    });
     process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
 
     const tree = path.join(root, 'tree');

@@ -13,7 +13,16 @@ import { createArchiveRepo, openObjectSource } from '../../src/repo/repo.js';
 import type { ObjectSource } from '../../src/repo/source.js';
 import { walkCommit } from '../../src/repo/traverse.js';
 import { openStaging } from '../../src/repo/writer.js';
-import { describeOstree, looseObjects, makeTree, ostree, ostreeCommit, ostreeFsck, ostreeInit, type OstreeMode } from '../helpers/repo-fixtures.js';
+import {
+  describeOstree,
+  looseObjects,
+  makeTree,
+  ostree,
+  ostreeCommit,
+  ostreeFsck,
+  ostreeInit,
+  type OstreeMode,
+} from '../helpers/repo-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** checksum of the object at `p` in `ostree ls -R -C` (files: content; dirs: [dirtree, dirmeta]). */
@@ -45,7 +54,12 @@ async function drain(src: ObjectSource, checksum: string): Promise<void> {
 }
 
 /** Awaits `p`, expecting an error of `cls` whose message names `checksum` and `file`. */
-async function expectNamed(p: Promise<unknown>, cls: typeof CorruptError | typeof NotFoundError, checksum: string, file: string): Promise<SideloadError> {
+async function expectNamed(
+  p: Promise<unknown>,
+  cls: typeof CorruptError | typeof NotFoundError,
+  checksum: string,
+  file: string,
+): Promise<SideloadError> {
   const e = await p.then(
     () => null,
     (err: unknown) => err,
@@ -63,7 +77,9 @@ describeOstree('corrupt and missing objects', () => {
   let n = 0;
 
   /** A fresh repo of `mode` holding the fixture tree (no 11 MiB file: the 1.5 MB library is the streamed one). */
-  async function fresh(mode: OstreeMode): Promise<{ repo: string; commit: string; file: (c: string, t: ObjectType) => string }> {
+  async function fresh(
+    mode: OstreeMode,
+  ): Promise<{ repo: string; commit: string; file: (c: string, t: ObjectType) => string }> {
     const repo = path.join(root, `${mode}-${++n}`);
     await ostreeInit(repo, mode);
     const commit = await ostreeCommit(repo, 'app', tree, ['--fsync=false']);
@@ -188,7 +204,8 @@ describeOstree('corrupt and missing objects', () => {
           await expectNamed(walkAll(src, commit), NotFoundError, tree, file(tree, 'dirtree'));
           // tolerateMissing: the walk skips what is missing instead
           const seen: string[] = [];
-          for await (const e of walkCommit(src, commit, { tolerateMissing: true })) seen.push(`${e.checksum}.${e.type}`);
+          for await (const e of walkCommit(src, commit, { tolerateMissing: true }))
+            seen.push(`${e.checksum}.${e.type}`);
           expect(seen).not.toContain(`${tree}.dirtree`);
           expect(seen).not.toContain(`${content}.file`);
           expect(seen).toContain(`${meta}.dirmeta`);

@@ -168,7 +168,10 @@ describeOstree('object stores read back what ostree commit wrote', () => {
         for (const e of walked) {
           if (e.type !== 'file') {
             expect(sha256Hex(e.bytes as Uint8Array)).toBe(e.checksum);
-            if (e.type !== 'commitmeta') expect(Buffer.from(await src.readMetadata(e.checksum, e.type))).toEqual(Buffer.from(e.bytes as Uint8Array));
+            if (e.type !== 'commitmeta')
+              expect(Buffer.from(await src.readMetadata(e.checksum, e.type))).toEqual(
+                Buffer.from(e.bytes as Uint8Array),
+              );
             continue;
           }
           const o = await src.readContent(e.checksum);
@@ -197,7 +200,13 @@ describeOstree('object stores read back what ostree commit wrote', () => {
           const { info, payload, size } = got as NonNullable<typeof got>;
           expect(info.mode & 0o7777, l.path).toBe(l.mode);
           expect([info.uid, info.gid], l.path).toEqual([l.uid, l.gid]);
-          expect(print('a(ayay)', info.xattrs.map(([k, v]) => [k, v])), l.path).toBe(l.xattrs);
+          expect(
+            print(
+              'a(ayay)',
+              info.xattrs.map(([k, v]) => [k, v]),
+            ),
+            l.path,
+          ).toBe(l.xattrs);
           const onDisk = path.join(tree, l.path);
           if (l.kind === 'l') {
             expect(isSymlink(info)).toBe(true);
@@ -215,7 +224,9 @@ describeOstree('object stores read back what ostree commit wrote', () => {
         // The mode-specific facts: ownership and xattrs survive where the mode keeps them.
         const ls = await ostreeLs(repo, 'app');
         const xf = ls.find((l) => l.path === `/${XATTR_FILE}`) as LsEntry;
-        const xattrs = (byChecksum.get(xf.checksum) as { info: ContentObject['info'] }).info.xattrs.map(([k, v]) => `${Buffer.from(k).toString()}=${Buffer.from(v).toString()}`);
+        const xattrs = (byChecksum.get(xf.checksum) as { info: ContentObject['info'] }).info.xattrs.map(
+          ([k, v]) => `${Buffer.from(k).toString()}=${Buffer.from(v).toString()}`,
+        );
         if (mode === 'bare-user-only') expect(xattrs).toEqual([]);
         else expect(xattrs).toEqual(['user.alpha\0=first', 'user.zeta\0=last']);
         if (isRoot) {
@@ -279,14 +290,24 @@ describeOstree('object stores read back what ostree commit wrote', () => {
       expect(walked.map(key).sort()).toEqual(await looseObjects(dst));
 
       const files = walked.filter((e) => e.type === 'file').map((e) => e.path);
-      for (const p of files) expect(subpaths.some((w) => p === w || p.startsWith(`${w}/`)), p).toBe(true);
+      for (const p of files)
+        expect(
+          subpaths.some((w) => p === w || p.startsWith(`${w}/`)),
+          p,
+        ).toBe(true);
       expect(files).toContain('/files/de/README');
       expect(files).toContain('/files/de/LC_MESSAGES/app.mo');
       expect(files.includes('/metadata')).toBe(subpaths.includes('/metadata'));
       const paths = walked.map((e) => e.path);
-      for (const bad of ['/files/de-extra', '/files/de-extra/x', '/files/defaults', '/files/fr', '/files/share']) expect(paths).not.toContain(bad);
+      for (const bad of ['/files/de-extra', '/files/de-extra/x', '/files/defaults', '/files/fr', '/files/share'])
+        expect(paths).not.toContain(bad);
       // the directories leading to /files/de are walked (their dirtree and dirmeta), nothing beside them
-      expect(walked.filter((e) => e.type === 'dirtree').map((e) => e.path).sort()).toEqual(['/', '/files', '/files/de', '/files/de/LC_MESSAGES']);
+      expect(
+        walked
+          .filter((e) => e.type === 'dirtree')
+          .map((e) => e.path)
+          .sort(),
+      ).toEqual(['/', '/files', '/files/de', '/files/de/LC_MESSAGES']);
     });
   }
 

@@ -32,13 +32,21 @@ it('60 concurrent objects through one worker: all staged byte for byte; a corrup
     badData.writeUInt8(badData.readUInt8(badData.length - 1) ^ 0xff, badData.length - 1);
     const badCopy = Buffer.from(badData);
     const results = await Promise.all([
-      ...objects.map((o, i) => pool.runFilez({ ...o, tmp: path.join(dir, `.tmp-${i}`), final: path.join(dir, `${i}.filez`) })),
-      pool.runFilez({ checksum: bad.checksum, data: badData, tmp: path.join(dir, '.tmp-bad'), final: path.join(dir, 'bad.filez') }),
+      ...objects.map((o, i) =>
+        pool.runFilez({ ...o, tmp: path.join(dir, `.tmp-${i}`), final: path.join(dir, `${i}.filez`) }),
+      ),
+      pool.runFilez({
+        checksum: bad.checksum,
+        data: badData,
+        tmp: path.join(dir, '.tmp-bad'),
+        final: path.join(dir, 'bad.filez'),
+      }),
     ]);
     expect(results.slice(0, 60).every((r) => 'ok' in r)).toBe(true);
     expect(results[60]).toEqual({ id: expect.any(Number), fallback: 'mismatch' });
     expect(badData.equals(badCopy)).toBe(true);
-    for (const [i, o] of objects.entries()) expect((await fs.readFile(path.join(dir, `${i}.filez`))).equals(o.data), `object ${i}`).toBe(true);
+    for (const [i, o] of objects.entries())
+      expect((await fs.readFile(path.join(dir, `${i}.filez`))).equals(o.data), `object ${i}`).toBe(true);
     expect((await fs.readdir(dir)).filter((n) => n.startsWith('.tmp') || n === 'bad.filez')).toEqual([]);
   } finally {
     await pool.close();

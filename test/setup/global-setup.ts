@@ -23,7 +23,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     pending.push(exampleOnce(fixtures, exampleKey({}) as string, {}).catch(() => undefined));
     // Watch mode: src/ may have changed since; the next run compiles dist/ again (the example repo stays).
     project.onTestsRerun(async () => {
-      for (const m of ['dist.done', 'dist.failed', 'dist.lock']) await fs.rm(path.join(fixtures, m), { recursive: true, force: true });
+      for (const m of ['dist.done', 'dist.failed', 'dist.lock'])
+        await fs.rm(path.join(fixtures, m), { recursive: true, force: true });
       pending.push(distOnce(fixtures).catch(() => undefined));
     });
   }

@@ -50,12 +50,21 @@ describe('sideload keygen: ostree key text format', () => {
     // Canonical base64: re-encoding gives the same text (no stray characters silently dropped).
     expect(sk.toString('base64')).toBe(secretText.trim());
     expect(sk.subarray(32).equals(pk)).toBe(true);
-    expect(json).toMatchObject({ ok: true, publicKey: publicText.trim(), secretKeyFile: path.join(dir, 'sub', 'drive.key'), publicKeyFile: path.join(dir, 'sub', 'drive.key.pub') });
+    expect(json).toMatchObject({
+      ok: true,
+      publicKey: publicText.trim(),
+      secretKeyFile: path.join(dir, 'sub', 'drive.key'),
+      publicKeyFile: path.join(dir, 'sub', 'drive.key.pub'),
+    });
   });
 
   it('the public key is the one OpenSSL derives from the seed (the first 32 bytes)', () => {
     const sk = Buffer.from(secretText.trim(), 'base64');
-    const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, sk.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+    const priv = createPrivateKey({
+      key: Buffer.concat([PKCS8_PREFIX, sk.subarray(0, 32)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
     expect(spki.subarray(0, 12).equals(SPKI_PREFIX)).toBe(true);
     expect(b64(spki.subarray(12))).toBe(publicText.trim());
@@ -103,11 +112,31 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     [publicKey] = loadPublicKeys(await fs.readFile(path.join(dir, 'k.pub'), 'utf8'), 'k.pub') as [Uint8Array];
     pubDer = await writeSpkiDer(dir, 'pub.der', publicKey);
     privPem = path.join(dir, 'priv.pem');
-    await fs.writeFile(privPem, createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }));
+    await fs.writeFile(
+      privPem,
+      createPrivateKey({
+        key: Buffer.concat([PKCS8_PREFIX, secretKey.subarray(0, 32)]),
+        format: 'der',
+        type: 'pkcs8',
+      }).export({ format: 'pem', type: 'pkcs8' }),
+    );
   });
 
   const opensslVerify = (data: string, sig: string, key = pubDer) =>
-    run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', key, '-keyform', 'DER', '-rawin', '-in', data, '-sigfile', sig]);
+    run('openssl', [
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      key,
+      '-keyform',
+      'DER',
+      '-rawin',
+      '-in',
+      data,
+      '-sigfile',
+      sig,
+    ]);
 
   for (const [name, data] of inputs) {
     it(`our signature over ${name} verifies with openssl pkeyutl, and is the one openssl makes`, async () => {
@@ -122,7 +151,17 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
       expect(r.stdout).toContain('Signature Verified Successfully');
       // Ed25519 is deterministic: openssl signing with the same seed gives the same 64 bytes.
       const theirs = path.join(dir, `${name}.openssl.sig`);
-      const s = await run('openssl', ['pkeyutl', '-sign', '-inkey', privPem, '-rawin', '-in', dataFile, '-out', theirs]);
+      const s = await run('openssl', [
+        'pkeyutl',
+        '-sign',
+        '-inkey',
+        privPem,
+        '-rawin',
+        '-in',
+        dataFile,
+        '-out',
+        theirs,
+      ]);
       expect(s.code, s.stderr).toBe(0);
       expect(new Uint8Array(await fs.readFile(theirs))).toEqual(sig);
     });
@@ -147,7 +186,13 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     expect(r.stdout + r.stderr).toContain('Signature Verification Failure');
 
     await fs.writeFile(path.join(dir, 'good.bin'), data);
-    const otherPub = new Uint8Array(createPublicKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' }).subarray(12));
+    const otherPub = new Uint8Array(
+      createPublicKey(
+        createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' }),
+      )
+        .export({ format: 'der', type: 'spki' })
+        .subarray(12),
+    );
     const other = await writeSpkiDer(dir, 'other.der', otherPub);
     const r2 = await opensslVerify(path.join(dir, 'good.bin'), path.join(dir, 'flipped.sig'), other);
     expect(r2.code).not.toBe(0);
@@ -157,7 +202,17 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     const data = inputs[2]?.[1] as Uint8Array;
     const dataFile = path.join(dir, 'v.bin');
     await fs.writeFile(dataFile, data);
-    const s = await run('openssl', ['pkeyutl', '-sign', '-inkey', privPem, '-rawin', '-in', dataFile, '-out', path.join(dir, 'v.sig')]);
+    const s = await run('openssl', [
+      'pkeyutl',
+      '-sign',
+      '-inkey',
+      privPem,
+      '-rawin',
+      '-in',
+      dataFile,
+      '-out',
+      path.join(dir, 'v.sig'),
+    ]);
     expect(s.code, s.stderr).toBe(0);
     const sig = new Uint8Array(await fs.readFile(path.join(dir, 'v.sig')));
     const v = new Ed25519Verifier([publicKey]);
@@ -176,7 +231,10 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     const none = await v.verify(data, [flippedSig, sig.subarray(0, 10)]);
     expect(none).toMatchObject({ valid: false });
     expect(none.reason).toContain('1 malformed');
-    expect(await new Ed25519Verifier([]).verify(data, [sig])).toMatchObject({ valid: false, reason: 'no trusted ed25519 key' });
+    expect(await new Ed25519Verifier([]).verify(data, [sig])).toMatchObject({
+      valid: false,
+      reason: 'no trusted ed25519 key',
+    });
     expect(await v.verify(data, [])).toMatchObject({ valid: false, reason: 'no ed25519 signature' });
   });
 });

@@ -5,7 +5,14 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { appendSignatures, decodeDetached, encodeDetached, loadPublicKeys, loadSecretKey, readSignatures } from '../../src/sign/index.js';
+import {
+  appendSignatures,
+  decodeDetached,
+  encodeDetached,
+  loadPublicKeys,
+  loadSecretKey,
+  readSignatures,
+} from '../../src/sign/index.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -45,7 +52,11 @@ describe('ed25519 key loading', () => {
 describe('detached metadata (summary.sig, .commitmeta)', () => {
   it('encodes the 3-byte dummy signature example of format.md §7.1 byte for byte', () => {
     const bytes = encodeDetached([['ostree.gpgsigs', [new Uint8Array([0xaa, 0xbb, 0xcc])]]]);
-    expect(Buffer.from(bytes).toString('hex')).toBe(Buffer.concat([Buffer.from('ostree.gpgsigs\0', 'latin1'), Buffer.from('00aabbcc03006161790f19', 'hex')]).toString('hex'));
+    expect(Buffer.from(bytes).toString('hex')).toBe(
+      Buffer.concat([Buffer.from('ostree.gpgsigs\0', 'latin1'), Buffer.from('00aabbcc03006161790f19', 'hex')]).toString(
+        'hex',
+      ),
+    );
     expect(bytes.length).toBe(26);
     expect(readSignatures(bytes, 'ostree.gpgsigs')).toEqual([new Uint8Array([0xaa, 0xbb, 0xcc])]);
     expect(readSignatures(bytes, 'ostree.sign.ed25519')).toEqual([]);

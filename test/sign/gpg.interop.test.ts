@@ -16,14 +16,20 @@ interface Key {
   exported: Uint8Array;
 }
 
-const gpg = (home: string, args: readonly string[]) => runOk('gpg', ['--homedir', home, '--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+const gpg = (home: string, args: readonly string[]) =>
+  runOk('gpg', ['--homedir', home, '--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
 
 async function makeKey(name: string, algo: string): Promise<Key> {
   const home = await tempDir(`sideload-gpg-${name}-`);
   await fs.chmod(home, 0o700);
   await gpg(home, ['--quick-gen-key', `${name} <${name}@example.invalid>`, algo, 'sign', 'never']);
   const fpr = primaryFingerprint(await gpg(home, ['--list-keys', '--with-colons']));
-  const exported = new Uint8Array(Buffer.from(await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]), 'base64'));
+  const exported = new Uint8Array(
+    Buffer.from(
+      await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]),
+      'base64',
+    ),
+  );
   return { home, fpr, exported };
 }
 
@@ -39,7 +45,14 @@ function primaryFingerprint(colons: string): string {
 async function detachSign(key: Key, data: Uint8Array, signer = key.fpr): Promise<Uint8Array> {
   const dir = await tempDir('sideload-gpgsig-');
   await fs.writeFile(path.join(dir, 'data'), data);
-  await gpg(key.home, ['--local-user', `${signer}!`, '--output', path.join(dir, 'data.sig'), '--detach-sign', path.join(dir, 'data')]);
+  await gpg(key.home, [
+    '--local-user',
+    `${signer}!`,
+    '--output',
+    path.join(dir, 'data.sig'),
+    '--detach-sign',
+    path.join(dir, 'data'),
+  ]);
   const sig = new Uint8Array(await fs.readFile(path.join(dir, 'data.sig')));
   expect((sig[0] as number) & 0x80, 'a binary OpenPGP packet, not armor').toBe(0x80);
   // gpg itself accepts the signature over the bytes we will hand to GpgVerifier.
@@ -98,11 +111,17 @@ describeInterop('GpgVerifier against gpg', () => {
     const r = await (await GpgVerifier.fromKeyrings([a.exported])).verify(data, [sigB]);
     expect(r.valid).toBe(false);
     expect((await (await GpgVerifier.fromKeyrings([b.exported])).verify(data, [sigA])).valid).toBe(false);
-    expect(await (await GpgVerifier.fromKeyrings([])).verify(data, [sigA])).toMatchObject({ valid: false, reason: 'no trusted GPG key' });
+    expect(await (await GpgVerifier.fromKeyrings([])).verify(data, [sigA])).toMatchObject({
+      valid: false,
+      reason: 'no trusted GPG key',
+    });
   });
 
   it('checks RSA signatures too (Flathub signs with RSA)', async () => {
-    expect(await (await GpgVerifier.fromKeyrings([b.exported])).verify(data, [sigB])).toEqual({ valid: true, keyId: b.fpr });
+    expect(await (await GpgVerifier.fromKeyrings([b.exported])).verify(data, [sigB])).toEqual({
+      valid: true,
+      keyId: b.fpr,
+    });
   });
 
   it('any good signature among several verifies (ostree concatenates them), and a two-key keyring file works', async () => {
@@ -112,7 +131,10 @@ describeInterop('GpgVerifier against gpg', () => {
     expect(await v.verify(data, [sigB])).toEqual({ valid: true, keyId: b.fpr });
     const bad = new Uint8Array(sigA);
     bad[bad.length - 5] = (bad[bad.length - 5] as number) ^ 0x01;
-    expect(await (await GpgVerifier.fromKeyrings([a.exported])).verify(data, [sigB, bad, sigA])).toEqual({ valid: true, keyId: a.fpr });
+    expect(await (await GpgVerifier.fromKeyrings([a.exported])).verify(data, [sigB, bad, sigA])).toEqual({
+      valid: true,
+      keyId: a.fpr,
+    });
   });
 
   it('loads an armored export (gpg --export --armor)', async () => {
@@ -129,10 +151,17 @@ describeInterop('GpgVerifier against gpg', () => {
     const colons0 = await gpg(home, ['--list-keys', '--with-colons']);
     const fpr = primaryFingerprint(colons0);
     await gpg(home, ['--quick-add-key', fpr, 'ed25519', 'sign', 'never']);
-    const fprs = [...(await gpg(home, ['--list-keys', '--with-colons'])).matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1] as string);
+    const fprs = [...(await gpg(home, ['--list-keys', '--with-colons'])).matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map(
+      (m) => m[1] as string,
+    );
     const sub = fprs.find((f) => f !== fpr) as string;
     expect(sub).toBeTruthy();
-    const exported = new Uint8Array(Buffer.from(await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]), 'base64'));
+    const exported = new Uint8Array(
+      Buffer.from(
+        await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]),
+        'base64',
+      ),
+    );
     const sig = await detachSign({ home, fpr, exported }, data, sub);
     expect(await (await GpgVerifier.fromKeyrings([exported])).verify(data, [sig])).toEqual({ valid: true, keyId: fpr });
   });
@@ -142,7 +171,14 @@ describeInterop('GpgVerifier against gpg', () => {
     const keyFile = path.join(f.root, 'alice.gpg');
     await fs.writeFile(keyFile, a.exported);
     // The URL does not resolve: remote-add warns about the metadata it cannot fetch but writes the keyring.
-    await f.flatpakOk(['--user', 'remote-add', '--collection-id=org.example.Stable', `--gpg-import=${keyFile}`, 'example', 'http://example.invalid/repo/']);
+    await f.flatpakOk([
+      '--user',
+      'remote-add',
+      '--collection-id=org.example.Stable',
+      `--gpg-import=${keyFile}`,
+      'example',
+      'http://example.invalid/repo/',
+    ]);
     const trusted = path.join(f.userDir, 'repo', 'example.trustedkeys.gpg');
     const kinds = await packetKinds(trusted);
     expect(kinds).toContain('trust');
@@ -154,10 +190,15 @@ describeInterop('GpgVerifier against gpg', () => {
     expect(await v.verify(data, [sigA])).toEqual({ valid: true, keyId: a.fpr });
     expect((await v.verify(data, [sigB])).valid).toBe(false);
     // With a second keyring (the upstream's own export) both signers are trusted.
-    expect(await (await GpgVerifier.fromKeyrings([bytes, b.exported])).verify(data, [sigB])).toEqual({ valid: true, keyId: b.fpr });
+    expect(await (await GpgVerifier.fromKeyrings([bytes, b.exported])).verify(data, [sigB])).toEqual({
+      valid: true,
+      keyId: b.fpr,
+    });
   });
 
   it('a keyring that does not parse is an error naming which one', async () => {
-    await expect(GpgVerifier.fromKeyrings([a.exported, new Uint8Array([0x99, 0x00, 0x05, 1, 2])])).rejects.toThrow(/keyring #2/);
+    await expect(GpgVerifier.fromKeyrings([a.exported, new Uint8Array([0x99, 0x00, 0x05, 1, 2])])).rejects.toThrow(
+      /keyring #2/,
+    );
   });
 });

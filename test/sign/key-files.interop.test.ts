@@ -27,7 +27,19 @@ beforeAll(async () => {
 
 describe('typed key files through the CLI', () => {
   it('create --sign-key with the .pub file: exit 2 naming it, nothing written (it used to sign with the public key as a seed)', async () => {
-    const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--sign-key', pub, drive, 'org.example.App']);
+    const r = await runCli([
+      'create',
+      '-q',
+      '--no-fsync',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--sign-key',
+      pub,
+      drive,
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`'${pub}' (--sign-key) holds an ed25519 public key`);
     expect(r.stderr).toContain('sideload keygen');
@@ -35,7 +47,19 @@ describe('typed key files through the CLI', () => {
   });
 
   it('the right keys make a signed drive that verify accepts with the .pub', async () => {
-    const r = await runCli(['create', '-q', '--no-fsync', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--sign-key', key, drive, 'org.example.App']);
+    const r = await runCli([
+      'create',
+      '-q',
+      '--no-fsync',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--sign-key',
+      key,
+      drive,
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const v = await runCli(['verify', '--trusted-key', pub, '--upstream-gpg', ex.gpgKey, drive]);
     expect(v.code, v.stderr + v.stdout).toBe(0);
@@ -53,10 +77,30 @@ describe('typed key files through the CLI', () => {
   it('--gpg-import / --upstream-gpg with a file that is not OpenPGP: exit 2 naming it', async () => {
     const junk = path.join(ex.dir, 'junk.gpg');
     await fs.writeFile(junk, 'this is not a key\n');
-    const a = await runCli(['create', '-q', '--dry-run', '--repo', ex.repo, '--gpg-import', junk, drive, 'org.example.App']);
+    const a = await runCli([
+      'create',
+      '-q',
+      '--dry-run',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      junk,
+      drive,
+      'org.example.App',
+    ]);
     expect(a.code).toBe(2);
     expect(a.stderr).toContain(`'${junk}' (--gpg-import) is not an OpenPGP key file`);
-    const b = await runCli(['create', '-q', '--dry-run', '--repo', ex.repo, '--gpg-import', pub, drive, 'org.example.App']);
+    const b = await runCli([
+      'create',
+      '-q',
+      '--dry-run',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      pub,
+      drive,
+      'org.example.App',
+    ]);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain(`'${pub}' (--gpg-import) is an ed25519 key, not an OpenPGP key`);
     const c = await runCli(['verify', '--upstream-gpg', junk, drive]);
@@ -65,13 +109,33 @@ describe('typed key files through the CLI', () => {
     // A binary packet header that does not parse.
     const broken = path.join(ex.dir, 'broken.gpg');
     await fs.writeFile(broken, Buffer.from([0x99, 0x00, 0x05, 1, 2]));
-    const d = await runCli(['create', '-q', '--dry-run', '--url', 'http://127.0.0.1:9/repo', '--gpg-import', broken, drive, 'org.example.App']);
+    const d = await runCli([
+      'create',
+      '-q',
+      '--dry-run',
+      '--url',
+      'http://127.0.0.1:9/repo',
+      '--gpg-import',
+      broken,
+      drive,
+      'org.example.App',
+    ]);
     expect(d.code).toBe(2);
     expect(d.stderr).toContain(`'${broken}' (--gpg-import) is not a readable OpenPGP key file`);
   });
 
   it('--trusted-key with an OpenPGP key is refused; a missing key file is exit 3 naming it', async () => {
-    const a = await runCli(['create', '-q', '--dry-run', '--repo', ex.repo, '--trusted-key', ex.gpgKey, drive, 'org.example.App']);
+    const a = await runCli([
+      'create',
+      '-q',
+      '--dry-run',
+      '--repo',
+      ex.repo,
+      '--trusted-key',
+      ex.gpgKey,
+      drive,
+      'org.example.App',
+    ]);
     expect(a.code).toBe(2);
     expect(a.stderr).toContain(`'${ex.gpgKey}' (--trusted-key) is an OpenPGP key`);
     const missing = path.join(ex.dir, 'nope.key');

@@ -59,7 +59,8 @@ export function importsOf(rel: string, text: string): Import[] {
 const unitOf = (rel: string) => (rel.includes('/') ? (rel.split('/')[0] as string) : rel);
 function layerOf(rel: string): number {
   const l = LAYERS[unitOf(rel)];
-  if (l === undefined) throw new Error(`src/${rel}: its folder '${unitOf(rel)}' has no layer in test/structure/layers.test.ts`);
+  if (l === undefined)
+    throw new Error(`src/${rel}: its folder '${unitOf(rel)}' has no layer in test/structure/layers.test.ts`);
   return l;
 }
 
@@ -68,7 +69,8 @@ export function violations(imports: readonly Import[]): string[] {
   const out: string[] = [];
   for (const i of imports) {
     if (i.to === null) {
-      if (PURE.has(unitOf(i.from)) && FS_MODULES.has(i.spec)) out.push(`src/${i.from} imports '${i.spec}': ${unitOf(i.from)}/ is pure (no file I/O)`);
+      if (PURE.has(unitOf(i.from)) && FS_MODULES.has(i.spec))
+        out.push(`src/${i.from} imports '${i.spec}': ${unitOf(i.from)}/ is pure (no file I/O)`);
       continue;
     }
     if (i.to.startsWith('../')) {
@@ -76,7 +78,10 @@ export function violations(imports: readonly Import[]): string[] {
       continue;
     }
     const [a, b] = [layerOf(i.from), layerOf(i.to)];
-    if (b > a) out.push(`src/${i.from} (${unitOf(i.from)}, layer ${a}) imports src/${i.to} (${unitOf(i.to)}, layer ${b}): upward`);
+    if (b > a)
+      out.push(
+        `src/${i.from} (${unitOf(i.from)}, layer ${a}) imports src/${i.to} (${unitOf(i.to)}, layer ${b}): upward`,
+      );
   }
   return out;
 }
@@ -84,7 +89,8 @@ export function violations(imports: readonly Import[]): string[] {
 /** Import cycles between files, each as `a → b → … → a`. */
 export function cycles(imports: readonly Import[]): string[] {
   const edges = new Map<string, Set<string>>();
-  for (const i of imports) if (i.to !== null) (edges.get(i.from) ?? edges.set(i.from, new Set()).get(i.from))?.add(i.to);
+  for (const i of imports)
+    if (i.to !== null) (edges.get(i.from) ?? edges.set(i.from, new Set()).get(i.from))?.add(i.to);
   const out: string[] = [];
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
@@ -102,16 +108,30 @@ export function cycles(imports: readonly Import[]): string[] {
   return out;
 }
 
-const all = srcFiles().flatMap((f) => importsOf(path.relative(SRC, f).split(path.sep).join('/'), fs.readFileSync(f, 'utf8')));
+const all = srcFiles().flatMap((f) =>
+  importsOf(path.relative(SRC, f).split(path.sep).join('/'), fs.readFileSync(f, 'utf8')),
+);
 
 describe('src/ layers', () => {
   it('finds the imports (the parser sees static, type-only, re-export and dynamic imports)', () => {
     expect(all.length).toBeGreaterThan(200);
-    const fake = importsOf('ostree/x.ts', "import type { A } from '../repo/a.js';\nexport { b } from '../usb/b.js';\nconst c = await import('../cli/c.js');\nimport fs from 'node:fs';\n");
+    const fake = importsOf(
+      'ostree/x.ts',
+      "import type { A } from '../repo/a.js';\nexport { b } from '../usb/b.js';\nconst c = await import('../cli/c.js');\nimport fs from 'node:fs';\n",
+    );
     expect(fake.map((i) => i.to ?? i.spec)).toEqual(['repo/a.ts', 'usb/b.ts', 'cli/c.ts', 'node:fs']);
     expect(violations(fake)).toHaveLength(4);
-    expect(violations(importsOf('repo/x.ts', "import { a } from '../ostree/a.js';\nimport { e } from '../errors.js';\nimport fs from 'fs-extra';\n"))).toEqual([]);
-    expect(cycles(importsOf('a.ts', "import './b.js';").concat(importsOf('b.ts', "import './a.js';")))).toEqual(['a.ts → b.ts → a.ts']);
+    expect(
+      violations(
+        importsOf(
+          'repo/x.ts',
+          "import { a } from '../ostree/a.js';\nimport { e } from '../errors.js';\nimport fs from 'fs-extra';\n",
+        ),
+      ),
+    ).toEqual([]);
+    expect(cycles(importsOf('a.ts', "import './b.js';").concat(importsOf('b.ts', "import './a.js';")))).toEqual([
+      'a.ts → b.ts → a.ts',
+    ]);
   });
 
   it(`no upward import (${Object.keys(LAYERS).join(' ')}), no node:fs or fs-extra in ${[...PURE].join(', ')}`, () => {
@@ -134,12 +154,16 @@ describe('test projects (vitest.config.ts)', () => {
       }
     };
     walk(path.join(projectRoot, 'test'));
-    const unit = tests.filter((t) => !t.startsWith('test/interop/') && !t.endsWith('.interop.test.ts') && t !== 'test/structure/layers.test.ts');
+    const unit = tests.filter(
+      (t) => !t.startsWith('test/interop/') && !t.endsWith('.interop.test.ts') && t !== 'test/structure/layers.test.ts',
+    );
     expect(unit.length).toBeGreaterThan(5);
     const bad = unit.flatMap((t) => {
       const text = fs.readFileSync(path.join(projectRoot, t), 'utf8');
       const specs = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
-      const why = specs.filter((s) => /helpers\/(flatpak-fixtures|repo-fixtures|build-fixtures|fsck)\.js$/.test(s) || /(^|\/)dist\//.test(s));
+      const why = specs.filter(
+        (s) => /helpers\/(flatpak-fixtures|repo-fixtures|build-fixtures|fsck)\.js$/.test(s) || /(^|\/)dist\//.test(s),
+      );
       if (/dist\/cli\/main\.js/.test(text)) why.push('runs the compiled CLI');
       return why.map((w) => `${t}: ${w}`);
     });

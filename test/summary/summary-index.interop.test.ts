@@ -16,7 +16,16 @@ describeOstree('summary.idx from flatpak', () => {
       await fs.mkdir(path.join(tree, 'files'), { recursive: true });
       await fs.writeFile(path.join(tree, 'files/a'), 'hi\n');
       await ostree(['init', `--repo=${repo}`, '--mode=archive']);
-      await ostree(['commit', `--repo=${repo}`, '-b', 'app/org.test.App/x86_64/stable', `--tree=dir=${tree}`, '--add-metadata-string=xa.metadata=[Application]\nname=org.test.App\n', '-s', 'x']);
+      await ostree([
+        'commit',
+        `--repo=${repo}`,
+        '-b',
+        'app/org.test.App/x86_64/stable',
+        `--tree=dir=${tree}`,
+        '--add-metadata-string=xa.metadata=[Application]\nname=org.test.App\n',
+        '-s',
+        'x',
+      ]);
       execFileSync('flatpak', ['build-update-repo', '--title=Idx Test', repo], { stdio: 'ignore' });
       const bytes = new Uint8Array(await fs.readFile(path.join(repo, 'summary.idx')));
       const back = decodeSummaryIndex(bytes, `${repo}/summary.idx`);

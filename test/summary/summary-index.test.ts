@@ -13,7 +13,12 @@ describe('summary.idx', () => {
   const index = {
     subsummaries: [
       { name: 'aarch64', digest: sha256Hex(new Uint8Array([1])), history: [], metadata: [] },
-      { name: 'x86_64', digest: sha256Hex(new Uint8Array([2])), history: [new Uint8Array(32).fill(7)], metadata: [['xa.unused', new Variant('s', 'x')]] as Array<[string, Variant]> },
+      {
+        name: 'x86_64',
+        digest: sha256Hex(new Uint8Array([2])),
+        history: [new Uint8Array(32).fill(7)],
+        metadata: [['xa.unused', new Variant('s', 'x')]] as Array<[string, Variant]>,
+      },
     ],
     metadata: [['xa.title', new Variant('s', 'Example')]] as Array<[string, Variant]>,
   };
@@ -30,7 +35,9 @@ describe('summary.idx', () => {
 
   it('names the file when the bytes are not an index', () => {
     const bytes = encodeSummaryIndex(index);
-    expect(() => decodeSummaryIndex(bytes.subarray(0, bytes.length - 3), 'up/summary.idx')).toThrow(/^up\/summary\.idx: /);
+    expect(() => decodeSummaryIndex(bytes.subarray(0, bytes.length - 3), 'up/summary.idx')).toThrow(
+      /^up\/summary\.idx: /,
+    );
   });
 });
 
@@ -38,8 +45,24 @@ describe('ostree-metadata readers', () => {
   const { bytes } = buildMetadataCommit({
     collectionId: 'org.example.Stable',
     refs: [
-      { ref: 'app/org.example.App/x86_64/stable', checksum: 'aa'.repeat(32), commitSize: 500, timestamp: 1n, subpaths: ['/metadata', '/files/de'], commitMetadata: [['xa.metadata', new Variant('s', '[Application]\n')], ['xa.installed-size', new Variant('t', swap64(4096n))]] },
-      { ref: 'runtime/org.example.Platform/x86_64/stable', checksum: 'bb'.repeat(32), commitSize: 300, timestamp: 2n, commitMetadata: [['xa.download-size', new Variant('t', swap64(77n))]] },
+      {
+        ref: 'app/org.example.App/x86_64/stable',
+        checksum: 'aa'.repeat(32),
+        commitSize: 500,
+        timestamp: 1n,
+        subpaths: ['/metadata', '/files/de'],
+        commitMetadata: [
+          ['xa.metadata', new Variant('s', '[Application]\n')],
+          ['xa.installed-size', new Variant('t', swap64(4096n))],
+        ],
+      },
+      {
+        ref: 'runtime/org.example.Platform/x86_64/stable',
+        checksum: 'bb'.repeat(32),
+        commitSize: 300,
+        timestamp: 2n,
+        commitMetadata: [['xa.download-size', new Variant('t', swap64(77n))]],
+      },
     ],
     parent: null,
     timestamp: 3n,
@@ -55,7 +78,9 @@ describe('ostree-metadata readers', () => {
   });
 
   it('sideload.subpaths and sideload.refs', () => {
-    expect([...recordedSubpaths(metadata)]).toEqual([['app/org.example.App/x86_64/stable', ['/metadata', '/files/de']]]);
+    expect([...recordedSubpaths(metadata)]).toEqual([
+      ['app/org.example.App/x86_64/stable', ['/metadata', '/files/de']],
+    ]);
     expect(recordsRefs(metadata)).toBe(true);
     expect(recordedSubpaths([]).size).toBe(0);
     expect(recordsRefs([])).toBe(false);
@@ -63,7 +88,13 @@ describe('ostree-metadata readers', () => {
 });
 
 describe('sideload.json (upstream record)', () => {
-  const rec = { origin: 'https://example.org/repo', signedBy: ['gpg'], keys: ['ABCD'], root: 'summary.idx' as const, files: ['summary', 'summary.idx'] };
+  const rec = {
+    origin: 'https://example.org/repo',
+    signedBy: ['gpg'],
+    keys: ['ABCD'],
+    root: 'summary.idx' as const,
+    files: ['summary', 'summary.idx'],
+  };
 
   it('reads what it writes; the text is the JSON create has always written', () => {
     const text = encodeUpstreamRecord(rec);
@@ -72,7 +103,9 @@ describe('sideload.json (upstream record)', () => {
   });
 
   it('refuses a record with a wrong field, naming the file and the field', () => {
-    expect(() => decodeUpstreamRecord('{"origin": 1}', 'x/sideload.json')).toThrow("x/sideload.json: 'origin' is not a string");
+    expect(() => decodeUpstreamRecord('{"origin": 1}', 'x/sideload.json')).toThrow(
+      "x/sideload.json: 'origin' is not a string",
+    );
     expect(() => decodeUpstreamRecord(JSON.stringify({ ...rec, root: 'other' }), 'x/sideload.json')).toThrow(/'root'/);
     expect(() => decodeUpstreamRecord('nope', 'x/sideload.json')).toThrow(/x\/sideload\.json: not JSON/);
   });

@@ -14,7 +14,10 @@ function summaryWith(n: number): Uint8Array {
   const cache: Array<[string, [bigint, bigint, string]]> = [];
   for (let i = 0; i < n; i++) {
     const ref = `app/org.example.App${String(i).padStart(5, '0')}/x86_64/stable`;
-    refs.push([ref, [BigInt(100 + i), new Uint8Array(32).fill(i & 0xff), [['ostree.commit.timestamp', new Variant('t', BigInt(i))]]]]);
+    refs.push([
+      ref,
+      [BigInt(100 + i), new Uint8Array(32).fill(i & 0xff), [['ostree.commit.timestamp', new Variant('t', BigInt(i))]]],
+    ]);
     cache.push([ref, [BigInt(i), BigInt(2 * i), `[Application]\nname=org.example.App${i}\n`]]);
   }
   const meta: VarDict = [
@@ -47,14 +50,26 @@ describe('summaryMetadataEntries: the metadata dict of a summary without decodin
       fs.writeFileSync(path.join(dir, 'tree/files/a'), 'a\n');
       const meta = '[Application]\nname=org.example.App\nruntime=org.example.Platform/x86_64/stable\n';
       for (const id of ['org.example.App', 'org.example.Other']) {
-        execFileSync('ostree', ['commit', `--repo=${repo}`, `--branch=app/${id}/x86_64/stable`, `--tree=dir=${path.join(dir, 'tree')}`, `--add-metadata-string=xa.metadata=${meta}`, '-s', id]);
+        execFileSync('ostree', [
+          'commit',
+          `--repo=${repo}`,
+          `--branch=app/${id}/x86_64/stable`,
+          `--tree=dir=${path.join(dir, 'tree')}`,
+          `--add-metadata-string=xa.metadata=${meta}`,
+          '-s',
+          id,
+        ]);
       }
-      execFileSync('flatpak', ['build-update-repo', '--title=Test repo', '--default-branch=stable', repo], { stdio: 'ignore' });
+      execFileSync('flatpak', ['build-update-repo', '--title=Test repo', '--default-branch=stable', repo], {
+        stdio: 'ignore',
+      });
       const bytes = new Uint8Array(fs.readFileSync(path.join(repo, 'summary')));
       const full = decodeSummary(bytes).metadata;
       expect(full.some(([k]) => k === KEY.xaCache)).toBe(true);
       expect(summaryMetadataEntries(bytes, () => true)).toEqual(full);
-      expect(summaryMetadataEntries(bytes, (k) => k === 'xa.title')).toEqual([['xa.title', new Variant('s', 'Test repo')]]);
+      expect(summaryMetadataEntries(bytes, (k) => k === 'xa.title')).toEqual([
+        ['xa.title', new Variant('s', 'Test repo')],
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -12,7 +12,17 @@ import { requireOrSkip } from '../helpers/tools.js';
 describe('format.md §5.1: the 384-byte summary', () => {
   const bytes = buildSummary({
     collections: new Map([
-      ['org.example.Stable', [{ ref: 'app/org.example.App/x86_64/stable', checksum: '11'.repeat(32), commitSize: 1234, timestamp: 1700000000n }]],
+      [
+        'org.example.Stable',
+        [
+          {
+            ref: 'app/org.example.App/x86_64/stable',
+            checksum: '11'.repeat(32),
+            commitSize: 1234,
+            timestamp: 1700000000n,
+          },
+        ],
+      ],
     ]),
     lastModified: 1700000100n,
   });
@@ -20,7 +30,14 @@ describe('format.md §5.1: the 384-byte summary', () => {
   it('encodes to exactly the documented bytes', () => {
     expect(bytes.length).toBe(384);
     const h = hex(bytes);
-    expect(h.slice(0, 0x26 * 2)).toBe(Buffer.from('ostree.summary.mode\0').toString('hex') + '00000000' + Buffer.from('archive-z2\0').toString('hex') + '00' + '73' + '14');
+    expect(h.slice(0, 0x26 * 2)).toBe(
+      Buffer.from('ostree.summary.mode\0').toString('hex') +
+        '00000000' +
+        Buffer.from('archive-z2\0').toString('hex') +
+        '00' +
+        '73' +
+        '14',
+    );
     expect(h.slice(0xe8 * 2, 0xf0 * 2)).toBe('d204000000000000'); // commit size LE
     expect(h.slice(0x174 * 2)).toBe('260053008400' + '4d017401' + '0000');
   });
@@ -45,28 +62,54 @@ describe('format.md §5.1: the 384-byte summary', () => {
 
 describe('GHashTable order (format.md §3.9)', () => {
   it('matches the documented orders', () => {
-    expect(ghashOrder(['ostree.summary.last-modified', 'ostree.summary.mode', 'ostree.summary.tombstone-commits', 'ostree.summary.indexed-deltas', 'ostree.summary.collection-map'])).toEqual([
-      'ostree.summary.mode', 'ostree.summary.last-modified', 'ostree.summary.tombstone-commits', 'ostree.summary.collection-map', 'ostree.summary.indexed-deltas',
+    expect(
+      ghashOrder([
+        'ostree.summary.last-modified',
+        'ostree.summary.mode',
+        'ostree.summary.tombstone-commits',
+        'ostree.summary.indexed-deltas',
+        'ostree.summary.collection-map',
+      ]),
+    ).toEqual([
+      'ostree.summary.mode',
+      'ostree.summary.last-modified',
+      'ostree.summary.tombstone-commits',
+      'ostree.summary.collection-map',
+      'ostree.summary.indexed-deltas',
     ]);
-    expect(ghashOrder(['ostree.commit.timestamp', 'ostree.commit.version'])).toEqual(['ostree.commit.version', 'ostree.commit.timestamp']);
-    expect(ghashOrder(['ostree.collection-binding', 'ostree.ref-binding'])).toEqual(['ostree.collection-binding', 'ostree.ref-binding']);
+    expect(ghashOrder(['ostree.commit.timestamp', 'ostree.commit.version'])).toEqual([
+      'ostree.commit.version',
+      'ostree.commit.timestamp',
+    ]);
+    expect(ghashOrder(['ostree.collection-binding', 'ostree.ref-binding'])).toEqual([
+      'ostree.collection-binding',
+      'ostree.ref-binding',
+    ]);
     expect(ghashOrder(['xa.data', 'ot.ts', 'eol', 'eolr'])).toEqual(['eolr', 'xa.data', 'ot.ts', 'eol']);
     expect(ghashOrder(['xa.data', 'eds', 'ot.ts'])).toEqual(['xa.data', 'eds', 'ot.ts']);
     expect(strHash('')).toBe(5381);
   });
 
   const python = '/usr/bin/python3';
-  const hasGi = existsSync(python) && (() => {
-    try {
-      execFileSync(python, ['-c', 'from gi.repository import GLib'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasGi =
+    existsSync(python) &&
+    (() => {
+      try {
+        execFileSync(python, ['-c', 'from gi.repository import GLib'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
   it('matches real GLib GVariantDict order for random key sets (python3-gi oracle)', (ctx) => {
     requireOrSkip(ctx, hasGi, 'python3 with GLib introspection (python3-gi)');
-    const sets = fc.sample(fc.uniqueArray(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 70 }), { numRuns: 60, seed: 3 });
+    const sets = fc.sample(
+      fc.uniqueArray(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }), {
+        minLength: 1,
+        maxLength: 70,
+      }),
+      { numRuns: 60, seed: 3 },
+    );
     sets.push(Array.from({ length: 200 }, (_, i) => `k${i}é`));
     const script = `
 import json, sys
@@ -78,7 +121,9 @@ for keys in json.load(sys.stdin):
         d.insert_value(k, GLib.Variant('b', True))
     out.append(list(d.end().keys()))
 print(json.dumps(out))`;
-    const glib = JSON.parse(execFileSync(python, ['-c', script], { input: JSON.stringify(sets) }).toString()) as string[][];
+    const glib = JSON.parse(
+      execFileSync(python, ['-c', script], { input: JSON.stringify(sets) }).toString(),
+    ) as string[][];
     sets.forEach((keys, i) => expect(ghashOrder(keys)).toEqual(glib[i]));
   });
 });

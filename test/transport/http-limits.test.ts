@@ -50,7 +50,8 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-const t = (o: ConstructorParameters<typeof HttpTransport>[1] = {}) => new HttpTransport(`${base}/r`, { env: {}, retries: 1, backoffMs: 1, stallTimeoutMs: 500, ...o });
+const t = (o: ConstructorParameters<typeof HttpTransport>[1] = {}) =>
+  new HttpTransport(`${base}/r`, { env: {}, retries: 1, backoffMs: 1, stallTimeoutMs: 500, ...o });
 
 describe('maxBytes', () => {
   it('reads a body within the limit', async () => {
@@ -60,11 +61,15 @@ describe('maxBytes', () => {
     const tr = t();
     const e = await tr.read('big-declared', { maxBytes: 1000 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CorruptError);
-    expect((e as Error).message).toBe(`${base}/r/big-declared: the server declares ${1 << 30} bytes, over the 1000-byte limit for this file`);
+    expect((e as Error).message).toBe(
+      `${base}/r/big-declared: the server declares ${1 << 30} bytes, over the 1000-byte limit for this file`,
+    );
     expect(tr.stats.requests).toBe(1);
   });
   it('cuts an undeclared endless body at the limit', async () => {
-    const e = await t().read('endless', { maxBytes: 1 << 20 }).catch((x: unknown) => x);
+    const e = await t()
+      .read('endless', { maxBytes: 1 << 20 })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CorruptError);
     expect((e as Error).message).toContain(`${base}/r/endless: the body runs past 1048576 bytes`);
   });
@@ -72,9 +77,13 @@ describe('maxBytes', () => {
 
 describe('deadlines', () => {
   it('a trickle below 1 KiB per stall window is a stall', async () => {
-    const e = await t({ stallTimeoutMs: 300 }).read('trickle').catch((x: unknown) => x);
+    const e = await t({ stallTimeoutMs: 300 })
+      .read('trickle')
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(NetworkError);
-    expect((e as Error).message).toMatch(/giving up after 2 attempts: only \d+ bytes in 300 ms \(less than 1024: stalled\)/);
+    expect((e as Error).message).toMatch(
+      /giving up after 2 attempts: only \d+ bytes in 300 ms \(less than 1024: stalled\)/,
+    );
   });
   it('timeoutMs ends a request that never completes, without retrying', async () => {
     const tr = t({ stallTimeoutMs: 10_000, timeoutMs: 400 });
@@ -95,12 +104,18 @@ describe('redirects', () => {
     expect(hops).toEqual([`301 ${base}/r/hop2`, `307 ${base}/mirror/small`]);
   });
   it('stops a loop at maxRedirects, naming the chain', async () => {
-    const e = await t({ maxRedirects: 3 }).read('loop').catch((x: unknown) => x);
+    const e = await t({ maxRedirects: 3 })
+      .read('loop')
+      .catch((x: unknown) => x);
     expect((e as NetworkError).code).toBe('EREDIRECT');
-    expect((e as Error).message).toMatch(new RegExp(`^${base}/r/loop: more than 3 redirects \\(redirected to ${base}/r/loop \\(302\\) → `));
+    expect((e as Error).message).toMatch(
+      new RegExp(`^${base}/r/loop: more than 3 redirects \\(redirected to ${base}/r/loop \\(302\\) → `),
+    );
   });
   it('refuses a redirect to another scheme', async () => {
-    const e = await t().read('to-ftp').catch((x: unknown) => x);
+    const e = await t()
+      .read('to-ftp')
+      .catch((x: unknown) => x);
     expect((e as Error).message).toBe(`${base}/r/to-ftp: redirected to unsupported URL ftp://127.0.0.1/x`);
   });
 });

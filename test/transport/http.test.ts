@@ -81,7 +81,10 @@ describe('HttpTransport: faults that a retry fixes', () => {
     const got = await t.read('big.bin');
     expect(Buffer.from(got as Uint8Array).equals(files['big.bin'] as Buffer)).toBe(true);
     expect(server.count('big.bin', 'GET')).toBe(3);
-    expect(retries.map((r) => [r.path, r.attempt])).toEqual([['big.bin', 1], ['big.bin', 2]]);
+    expect(retries.map((r) => [r.path, r.attempt])).toEqual([
+      ['big.bin', 1],
+      ['big.bin', 2],
+    ]);
     expect(retries[0]?.error).not.toBe('');
     expect(t.stats.retries).toBe(2);
   });
@@ -263,7 +266,9 @@ describe('proxies', () => {
     expect(proxyFor(u('http://[::1]:80/r'), env('::1'))).toBeNull();
     expect(proxyFor(u('http://[::1]:80/r'), env('[::1]:8080'))).toBeNull();
     expect(proxyFor(u('http://[::2]:80/r'), env('::1'))?.host).toBe('proxy:3128');
-    expect(proxyFor(u('http://repo.example/r'), { http_proxy: 'http://proxy:3128', NO_PROXY: 'repo.example' })).toBeNull();
+    expect(
+      proxyFor(u('http://repo.example/r'), { http_proxy: 'http://proxy:3128', NO_PROXY: 'repo.example' }),
+    ).toBeNull();
   });
 
   it('plain HTTP goes through the proxy (absolute-form request line, Proxy-Authorization), unless no_proxy', async () => {
@@ -280,7 +285,13 @@ describe('proxies', () => {
       const t = new HttpTransport(target, { env, retries: 0 });
       open.push(t);
       expect(Buffer.from((await t.read('summary.idx')) as Uint8Array).toString()).toBe('proxied!\n');
-      expect(seen).toEqual([{ url: `${target}/summary.idx`, host: 'repo.example.invalid', auth: 'Basic ' + Buffer.from('user:s@cret').toString('base64') }]);
+      expect(seen).toEqual([
+        {
+          url: `${target}/summary.idx`,
+          host: 'repo.example.invalid',
+          auth: 'Basic ' + Buffer.from('user:s@cret').toString('base64'),
+        },
+      ]);
       // no_proxy for the test server's address: straight to it, the proxy sees nothing more.
       const direct = new HttpTransport(server.url, { env: { ...env, no_proxy: '127.0.0.1' }, retries: 0 });
       open.push(direct);
@@ -296,13 +307,26 @@ describe('proxies', () => {
 describe('SIDELOAD_HTTP_* environment variables', () => {
   it('map to transport options; bad values are usage errors naming the variable', () => {
     expect(httpOptionsFromEnv({})).toEqual({});
-    expect(httpOptionsFromEnv({ SIDELOAD_HTTP_RETRIES: '0', SIDELOAD_HTTP_BACKOFF_MS: '10', SIDELOAD_HTTP_STALL_MS: '400', SIDELOAD_HTTP_CONCURRENCY: '2', OTHER: 'x' })).toEqual({
+    expect(
+      httpOptionsFromEnv({
+        SIDELOAD_HTTP_RETRIES: '0',
+        SIDELOAD_HTTP_BACKOFF_MS: '10',
+        SIDELOAD_HTTP_STALL_MS: '400',
+        SIDELOAD_HTTP_CONCURRENCY: '2',
+        OTHER: 'x',
+      }),
+    ).toEqual({
       retries: 0,
       backoffMs: 10,
       stallTimeoutMs: 400,
       concurrency: 2,
     });
-    for (const [k, v] of [['SIDELOAD_HTTP_STALL_MS', '0'], ['SIDELOAD_HTTP_RETRIES', '-1'], ['SIDELOAD_HTTP_CONCURRENCY', 'many'], ['SIDELOAD_HTTP_BACKOFF_MS', '1.5']] as const) {
+    for (const [k, v] of [
+      ['SIDELOAD_HTTP_STALL_MS', '0'],
+      ['SIDELOAD_HTTP_RETRIES', '-1'],
+      ['SIDELOAD_HTTP_CONCURRENCY', 'many'],
+      ['SIDELOAD_HTTP_BACKOFF_MS', '1.5'],
+    ] as const) {
       let err: unknown = null;
       try {
         httpOptionsFromEnv({ [k]: v });

@@ -72,32 +72,35 @@ const SCRIPTS: readonly UpstreamScript[] = [
     skips: 'needs a disposable USB stick (MOUNT_INTEGRATION_DEV), udisks and OSTREE_TEST_SUDO',
     createUsbCalls: 0,
   },
-  ...(['user', 'system'] as const).map(
-    (kind): UpstreamScript => ({
-      name: `flatpak test-sideload.sh (${kind}${kind === 'system' ? ', through the system helper' : ''})`,
-      dir: FLATPAK_TESTS,
-      argv: [`${FLATPAK_TESTS}/test-wrapper.sh`, `${FLATPAK_TESTS}/test-sideload@${kind}.wrap`, '--tap'],
-      checks: {
-        'created sideloaded repo': 'ok',
-        'installed sideloaded app': 'ok',
-        'installed w/ runtime sideload option': 'ok',
-        'updated sideloaded appstream': 'ok',
-        'installed sideloaded app when online': 'ok',
-        "updates from sideload don't go backwards": 'ok',
-        'update to explicit old version': 'ok',
-        'update offline to new version': 'ok',
-        'migrate to gpg-verify-summary': 'ok',
-      },
-      createUsbCalls: 2,
-    }),
-  ),
+  ...(['user', 'system'] as const).map((kind): UpstreamScript => ({
+    name: `flatpak test-sideload.sh (${kind}${kind === 'system' ? ', through the system helper' : ''})`,
+    dir: FLATPAK_TESTS,
+    argv: [`${FLATPAK_TESTS}/test-wrapper.sh`, `${FLATPAK_TESTS}/test-sideload@${kind}.wrap`, '--tap'],
+    checks: {
+      'created sideloaded repo': 'ok',
+      'installed sideloaded app': 'ok',
+      'installed w/ runtime sideload option': 'ok',
+      'updated sideloaded appstream': 'ok',
+      'installed sideloaded app when online': 'ok',
+      "updates from sideload don't go backwards": 'ok',
+      'update to explicit old version': 'ok',
+      'update offline to new version': 'ok',
+      'migrate to gpg-verify-summary': 'ok',
+    },
+    createUsbCalls: 2,
+  })),
   {
     // Ours, not upstream's (flatpak 1.14.10 ships no test-p2p-security.sh, and upstream's version is about P2P
     // updates from a second remote, not drives): flatpak's test library, an impostor-signed update in a local mirror
     // whose remote trusts the legit key, a drive written from it by `ostree create-usb`, an offline user update.
     name: 'drive-impostor.sh (ours, on flatpak libtest.sh)',
     dir: FLATPAK_TESTS,
-    argv: ['bash', '-c', `. ${path.join(projectRoot, 'test/upstream/scripts/drive-impostor.sh')}`, `${FLATPAK_TESTS}/drive-impostor.sh`],
+    argv: [
+      'bash',
+      '-c',
+      `. ${path.join(projectRoot, 'test/upstream/scripts/drive-impostor.sh')}`,
+      `${FLATPAK_TESTS}/drive-impostor.sh`,
+    ],
     env: { USE_SYSTEMDIR: 'no' },
     checks: {
       'mirror holds the impostor commit': 'ok',
@@ -107,7 +110,8 @@ const SCRIPTS: readonly UpstreamScript[] = [
     createUsbCalls: 1,
     realFails: {
       checks: ['the impostor commit is not on the drive', 'the installation keeps the legit commit'],
-      reason: 'ostree create-usb copies any commit, and a flatpak 1.14.10 user installation installs an impostor-signed commit from a drive',
+      reason:
+        'ostree create-usb copies any commit, and a flatpak 1.14.10 user installation installs an impostor-signed commit from a drive',
     },
   },
 ];
@@ -133,7 +137,10 @@ export function parseTap(out: string): Tap {
   return tap;
 }
 
-async function runScript(s: UpstreamScript, mode: 'sideload' | 'real'): Promise<{ code: number; tap: Tap; log: string[]; out: string; seconds: number }> {
+async function runScript(
+  s: UpstreamScript,
+  mode: 'sideload' | 'real',
+): Promise<{ code: number; tap: Tap; log: string[]; out: string; seconds: number }> {
   const dir = await tempDir('sideload-upstream-');
   const work = path.join(dir, 'work'); // the scripts insist on an empty working directory
   await fs.mkdir(work);
@@ -153,7 +160,13 @@ async function runScript(s: UpstreamScript, mode: 'sideload' | 'real'): Promise<
   const seconds = (Date.now() - started) / 1000;
   const log = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   if (r.code === 0) await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
-  return { code: r.code, tap: parseTap(r.stdout), log, out: `${r.stdout}\n--- stderr (tail) ---\n${r.stderr.split('\n').slice(-40).join('\n')}`, seconds };
+  return {
+    code: r.code,
+    tap: parseTap(r.stdout),
+    log,
+    out: `${r.stdout}\n--- stderr (tail) ---\n${r.stderr.split('\n').slice(-40).join('\n')}`,
+    seconds,
+  };
 }
 
 const installed = existsSync(`${OSTREE_TESTS}/test-create-usb.sh`) && existsSync(`${FLATPAK_TESTS}/test-sideload.sh`);
@@ -171,7 +184,9 @@ function describeUpstream(name: string, fn: () => void): void {
 
 describe('parseTap', () => {
   it('reads numbered and unnumbered checks, the plan and a whole-script skip', () => {
-    const t = parseTap('1..3\nok 1 simple usb\nnoise\nnot ok 2 usb in standard location\nok installed sideloaded app # comment\n');
+    const t = parseTap(
+      '1..3\nok 1 simple usb\nnoise\nnot ok 2 usb in standard location\nok installed sideloaded app # comment\n',
+    );
     expect(t.plan).toBe(3);
     expect([...t.results]).toEqual([
       ['1 simple usb', 'ok'],
@@ -190,7 +205,9 @@ describeUpstream('upstream drive tests with sideload as the drive writer', () =>
   for (const s of SCRIPTS) {
     it(s.name, { timeout: 900_000 }, async () => {
       const r = await runScript(s, 'sideload');
-      console.log(`${s.name}: ${r.seconds.toFixed(1)} s, exit ${r.code}, ${[...r.tap.results.values()].filter((v) => v === 'ok').length}/${r.tap.plan ?? '?'} ok`);
+      console.log(
+        `${s.name}: ${r.seconds.toFixed(1)} s, exit ${r.code}, ${[...r.tap.results.values()].filter((v) => v === 'ok').length}/${r.tap.plan ?? '?'} ok`,
+      );
       if (s.skips) {
         expect(r.tap.skip, r.out).not.toBeNull();
         expect(r.tap.plan).toBe(0);
@@ -213,16 +230,26 @@ describeUpstream('upstream drive tests with sideload as the drive writer', () =>
       if (s.realFails) {
         // The same checks with the real drive writer: they fail, which is what sideload's refusal prevents.
         const real = await runScript(s, 'real');
-        console.log(`${s.name} with the real create-usb: ${real.seconds.toFixed(1)} s, ${s.realFails.checks.map((c) => `${c}: ${real.tap.results.get(c) ?? 'missing'}`).join('; ')} (${s.realFails.reason})`);
-        expect(real.log.some((l) => l.startsWith('real-')), real.log.join('\n')).toBe(true);
-        for (const c of s.realFails.checks) expect(real.tap.results.get(c), `${c} with the real create-usb\n${real.out}`).toBe('not ok');
+        console.log(
+          `${s.name} with the real create-usb: ${real.seconds.toFixed(1)} s, ${s.realFails.checks.map((c) => `${c}: ${real.tap.results.get(c) ?? 'missing'}`).join('; ')} (${s.realFails.reason})`,
+        );
+        expect(
+          real.log.some((l) => l.startsWith('real-')),
+          real.log.join('\n'),
+        ).toBe(true);
+        for (const c of s.realFails.checks)
+          expect(real.tap.results.get(c), `${c} with the real create-usb\n${real.out}`).toBe('not ok');
       }
       if (expectedFailures.length === 0) expect(r.code, r.out).toBe(0);
       else {
         // Honest comparison: the same checks fail with the real create-usb.
         const real = await runScript(s, 'real');
-        expect(real.log.some((l) => l.startsWith('real-')), real.log.join('\n')).toBe(true);
-        for (const [c] of expectedFailures) expect(real.tap.results.get(c) ?? 'missing', `${c} with the real create-usb\n${real.out}`).not.toBe('ok');
+        expect(
+          real.log.some((l) => l.startsWith('real-')),
+          real.log.join('\n'),
+        ).toBe(true);
+        for (const [c] of expectedFailures)
+          expect(real.tap.results.get(c) ?? 'missing', `${c} with the real create-usb\n${real.out}`).not.toBe('ok');
       }
     });
   }

@@ -7,10 +7,26 @@ import { parseKeyFile } from '../../src/keyfile/index.js';
 import { projectRoot } from '../helpers/shared.js';
 
 const key = new Uint8Array(fs.readFileSync(path.join(projectRoot, 'examples/example.gpg')));
-const refs = ['app/org.gnome.Maps/x86_64/stable', 'runtime/org.gnome.Platform/x86_64/46', 'runtime/org.gnome.Maps.Locale/x86_64/stable', 'ostree-metadata'];
+const refs = [
+  'app/org.gnome.Maps/x86_64/stable',
+  'runtime/org.gnome.Platform/x86_64/46',
+  'runtime/org.gnome.Maps.Locale/x86_64/stable',
+  'ostree-metadata',
+];
 
 it('a collection with URL and key: Url, the collection ID keys flatpak 1.14 reads, GPGKey base64; README commands', () => {
-  const files = driveGuide({ repoRel: '.ostree/repo', collections: [{ collectionId: 'org.flathub.Stable', refs, url: 'https://dl.flathub.org/repo/', title: 'Flathub', gpgKeys: [key] }] });
+  const files = driveGuide({
+    repoRel: '.ostree/repo',
+    collections: [
+      {
+        collectionId: 'org.flathub.Stable',
+        refs,
+        url: 'https://dl.flathub.org/repo/',
+        title: 'Flathub',
+        gpgKeys: [key],
+      },
+    ],
+  });
   expect(files.map((f) => f.name)).toEqual(['org.flathub.Stable.flatpakrepo', 'README-sideload.txt']);
   const kf = parseKeyFile(files[0]?.text ?? '');
   expect(kf.get('Flatpak Repo', 'Url')).toBe('https://dl.flathub.org/repo/');
@@ -34,16 +50,33 @@ it('no known key: no collection ID in the .flatpakrepo (flatpak refuses one with
 });
 
 it('a collection from an earlier run gets no .flatpakrepo but is listed; runtimes-only drives name the runtime', () => {
-  const files = driveGuide({ repoRel: '.ostree/repo', collections: [{ collectionId: 'com.example.Apps', refs: ['runtime/org.example.Platform/x86_64/1', 'runtime/org.example.Platform.Locale/x86_64/1'], known: false }] });
+  const files = driveGuide({
+    repoRel: '.ostree/repo',
+    collections: [
+      {
+        collectionId: 'com.example.Apps',
+        refs: ['runtime/org.example.Platform/x86_64/1', 'runtime/org.example.Platform.Locale/x86_64/1'],
+        known: false,
+      },
+    ],
+  });
   expect(files.map((f) => f.name)).toEqual(['README-sideload.txt']);
-  expect(files[0]?.text).toContain('flatpak install --user --sideload-repo=. example runtime/org.example.Platform/x86_64/1');
+  expect(files[0]?.text).toContain(
+    'flatpak install --user --sideload-repo=. example runtime/org.example.Platform/x86_64/1',
+  );
 });
 
 it('armored keys are dearmored; remote names come from the source or the collection ID', () => {
-  const b64 = Buffer.from(key).toString('base64').replace(/(.{64})/g, '$1\n');
-  const armored = new TextEncoder().encode(`-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: test\n\n${b64}\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n`);
+  const b64 = Buffer.from(key)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
+  const armored = new TextEncoder().encode(
+    `-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: test\n\n${b64}\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n`,
+  );
   expect(Buffer.from(dearmor(armored))).toEqual(Buffer.from(key));
-  expect(flatpakrepoText({ collectionId: 'a.b.C', refs: [], gpgKeys: [armored] })).toContain(`GPGKey=${Buffer.from(key).toString('base64')}\n`);
+  expect(flatpakrepoText({ collectionId: 'a.b.C', refs: [], gpgKeys: [armored] })).toContain(
+    `GPGKey=${Buffer.from(key).toString('base64')}\n`,
+  );
   expect(remoteNameFor({ collectionId: 'org.flathub.Stable' })).toBe('flathub');
   expect(remoteNameFor({ collectionId: 'org.flathub.Stable', remoteName: 'fh' })).toBe('fh');
   expect(remoteNameFor({ collectionId: 'single' })).toBe('single');

@@ -12,21 +12,36 @@ describe('manifest', () => {
       FILE,
     );
     expect(m).toEqual({
-      arches: ['x86_64'], locales: ['de', 'fr'], extensions: 'locale', destinationRepo: 'flatpak/repo', signKey: '/work/media/keys/drive.key',
+      arches: ['x86_64'],
+      locales: ['de', 'fr'],
+      extensions: 'locale',
+      destinationRepo: 'flatpak/repo',
+      signKey: '/work/media/keys/drive.key',
       sources: [
-        { url: 'https://dl.flathub.org/repo/', collectionId: 'org.flathub.Stable', gpgImport: ['/work/media/flathub.gpg'], refs: ['org.gnome.Maps', 'runtime/org.gnome.Platform/x86_64/46'] },
+        {
+          url: 'https://dl.flathub.org/repo/',
+          collectionId: 'org.flathub.Stable',
+          gpgImport: ['/work/media/flathub.gpg'],
+          refs: ['org.gnome.Maps', 'runtime/org.gnome.Platform/x86_64/46'],
+        },
         { repo: '/work/repo', refs: ['org.example.App'] },
       ],
     });
-    expect(parseManifest('{"locales": "all", "sources": [{"installation": "user", "refs": ["a.b.C"]}]}', FILE)).toEqual({ sources: [{ installation: 'user', refs: ['a.b.C'] }] });
+    expect(parseManifest('{"locales": "all", "sources": [{"installation": "user", "refs": ["a.b.C"]}]}', FILE)).toEqual(
+      { sources: [{ installation: 'user', refs: ['a.b.C'] }] },
+    );
   });
 
   it('names the file and key at fault', () => {
     expect(() => parseManifest('sources: []', FILE)).toThrow(`${FILE}: sources: must be a non-empty list`);
     expect(() => parseManifest('arch: [x]\nsources: [{repo: r, refs: [a]}]', FILE)).toThrow(/unknown key 'arch'/);
-    expect(() => parseManifest('sources: [{repo: r, url: http://x, refs: [a]}]', FILE)).toThrow(/sources\[0\]: name exactly one of url, repo, installation, flatpakrepo \(got url, repo\)/);
+    expect(() => parseManifest('sources: [{repo: r, url: http://x, refs: [a]}]', FILE)).toThrow(
+      /sources\[0\]: name exactly one of url, repo, installation, flatpakrepo \(got url, repo\)/,
+    );
     expect(() => parseManifest('sources: [{repo: r}]', FILE)).toThrow(/sources\[0\]\.refs: name at least one ref/);
-    expect(() => parseManifest('extensions: some\nsources: [{repo: r, refs: [a]}]', FILE)).toThrow(/extensions: must be auto, all, locale or none/);
+    expect(() => parseManifest('extensions: some\nsources: [{repo: r, refs: [a]}]', FILE)).toThrow(
+      /extensions: must be auto, all, locale or none/,
+    );
     expect(() => parseManifest('a: [', FILE)).toThrow(/not valid YAML/);
     expect(() => parseManifest('- 1', FILE)).toThrow(/must be a mapping/);
   });
@@ -34,13 +49,32 @@ describe('manifest', () => {
 
 describe('lockfile', () => {
   const lock: Lockfile = {
-    lockVersion: 1, arches: ['x86_64'], locales: ['de'], signKey: '/work/media/drive.key',
+    lockVersion: 1,
+    arches: ['x86_64'],
+    locales: ['de'],
+    signKey: '/work/media/drive.key',
     sources: [
       {
-        repo: '/work/repo', gpgImport: ['/work/media/example.gpg'], upstream: { 'org.example.Stable': `sha256:${'a'.repeat(64)}` }, keys: ['ABCD'],
+        repo: '/work/repo',
+        gpgImport: ['/work/media/example.gpg'],
+        upstream: { 'org.example.Stable': `sha256:${'a'.repeat(64)}` },
+        keys: ['ABCD'],
         refs: [
-          { ref: 'app/org.example.App/x86_64/stable', collectionId: 'org.example.Stable', commit: 'b'.repeat(64), reason: 'requested', subpaths: null },
-          { ref: 'runtime/org.example.App.Locale/x86_64/stable', collectionId: 'org.example.Stable', commit: 'c'.repeat(64), reason: 'related', subpaths: ['/files/de'], languages: ['de'] },
+          {
+            ref: 'app/org.example.App/x86_64/stable',
+            collectionId: 'org.example.Stable',
+            commit: 'b'.repeat(64),
+            reason: 'requested',
+            subpaths: null,
+          },
+          {
+            ref: 'runtime/org.example.App.Locale/x86_64/stable',
+            collectionId: 'org.example.Stable',
+            commit: 'c'.repeat(64),
+            reason: 'related',
+            subpaths: ['/files/de'],
+            languages: ['de'],
+          },
         ],
       },
     ],
@@ -60,7 +94,11 @@ describe('lockfile', () => {
   it('refuses a bad version, a bad checksum and a missing collection', () => {
     const file = '/x/a.lock';
     expect(() => parseLockfile('lock-version: 2\nsources: []', file)).toThrow(/lock-version: must be 1/);
-    expect(() => parseLockfile('lock-version: 1\nsources: [{repo: r, refs: [{ref: a, collection-id: c, commit: xyz}]}]', file)).toThrow(/refs\[0\]\.commit: must be a 64-digit hex checksum/);
-    expect(() => parseLockfile(`lock-version: 1\nsources: [{repo: r, refs: [{ref: a, commit: ${'a'.repeat(64)}}]}]`, file)).toThrow(/needs ref and collection-id/);
+    expect(() =>
+      parseLockfile('lock-version: 1\nsources: [{repo: r, refs: [{ref: a, collection-id: c, commit: xyz}]}]', file),
+    ).toThrow(/refs\[0\]\.commit: must be a 64-digit hex checksum/);
+    expect(() =>
+      parseLockfile(`lock-version: 1\nsources: [{repo: r, refs: [{ref: a, commit: ${'a'.repeat(64)}}]}]`, file),
+    ).toThrow(/needs ref and collection-id/);
   });
 });

@@ -9,7 +9,9 @@ const APP = 'app/org.example.App/x86_64/stable';
 const RT = 'runtime/org.example.Platform/x86_64/stable';
 const LOC = 'runtime/org.example.Platform.Locale/x86_64/stable';
 
-function state(refs: Array<[string, number, number, (readonly string[] | null)?]>): Pick<DriveState, 'refs' | 'commits'> {
+function state(
+  refs: Array<[string, number, number, (readonly string[] | null)?]>,
+): Pick<DriveState, 'refs' | 'commits'> {
   return {
     refs: refs.map(([ref, c, , sp]) => ({ collectionId: CID, ref, commit: C(c), subpaths: sp ?? null })),
     commits: new Map(refs.map(([, c, ts, sp]) => [C(c), { timestamp: BigInt(ts), partial: !!sp }])),
@@ -21,7 +23,10 @@ function want(ref: string, c: number, ts: number, subpaths: readonly string[] | 
 
 describe('planDrive', () => {
   it('a fresh drive: every wanted ref is added, final holds them, partial markers for partial refs only', () => {
-    const plan = planDrive({ state: state([]), wanted: [want(RT, 1, 10), want(APP, 2, 10), want(LOC, 3, 10, ['/files/de'])] });
+    const plan = planDrive({
+      state: state([]),
+      wanted: [want(RT, 1, 10), want(APP, 2, 10), want(LOC, 3, 10, ['/files/de'])],
+    });
     expect(plan.entries.map((e) => [e.ref, e.action])).toEqual([
       [APP, 'add'],
       [LOC, 'add'], // bytewise: '.' sorts before '/'
@@ -87,14 +92,21 @@ describe('planDrive', () => {
     ]);
     expect(plan.final.get(CID)?.has(LOC)).toBe(false);
     expect(plan.partialMarkers).toEqual([{ commit: C(3), present: false }]);
-    expect(() => planDrive({ state: s, wanted: [], remove: [{ collectionId: CID, ref: RT }] })).toThrow(/not on the drive/);
-    expect(() => planDrive({ state: s, wanted: [want(APP, 1, 10)], remove: [{ collectionId: CID, ref: APP }] })).toThrow(/both removed and wanted/);
+    expect(() => planDrive({ state: s, wanted: [], remove: [{ collectionId: CID, ref: RT }] })).toThrow(
+      /not on the drive/,
+    );
+    expect(() =>
+      planDrive({ state: s, wanted: [want(APP, 1, 10)], remove: [{ collectionId: CID, ref: APP }] }),
+    ).toThrow(/both removed and wanted/);
     expect(() => planDrive({ state: s, wanted: [want(RT, 1, 10), want(RT, 2, 10)] })).toThrow(/two commits/);
   });
 
   it('orders entries bytewise by collection then ref, and the same ref from two sources merges', () => {
     const other = { ...want('runtime/a.B/x86_64/1', 9, 1), collectionId: 'org.a' };
     const plan = planDrive({ state: state([]), wanted: [want(RT, 1, 1), other, want(RT, 1, 1)] });
-    expect(plan.entries.map((e) => `${e.collectionId} ${e.ref}`)).toEqual([`org.a runtime/a.B/x86_64/1`, `${CID} ${RT}`]);
+    expect(plan.entries.map((e) => `${e.collectionId} ${e.ref}`)).toEqual([
+      `org.a runtime/a.B/x86_64/1`,
+      `${CID} ${RT}`,
+    ]);
   });
 });

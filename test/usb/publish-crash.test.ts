@@ -40,13 +40,17 @@ class Crash extends Error {}
  * journal. Object renames into objects/ come before it (cut through publishFaults below).
  */
 const publishRename = (to: string) =>
-  (!to.includes(`.ostree${path.sep}repo${path.sep}tmp${path.sep}`) || to.endsWith(JOURNAL)) && !to.includes(`${path.sep}objects${path.sep}`);
+  (!to.includes(`.ostree${path.sep}repo${path.sep}tmp${path.sep}`) || to.endsWith(JOURNAL)) &&
+  !to.includes(`${path.sep}objects${path.sep}`);
 
 /**
  * Spies on every rename the journal's publish can make: fs-extra's (its replace ops) and node:fs/promises' (the
  * atomic writes of repo/repo.ts: refs, markers, the journal). `impl` gets the real rename to call.
  */
-function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: string, b: string) => Promise<void>): { calls: string[]; restore(): void } {
+function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: string, b: string) => Promise<void>): {
+  calls: string[];
+  restore(): void;
+} {
   const calls: string[] = [];
   const spies = [fs, fsp].map((mod) => {
     const real = (mod.rename as (a: string, b: string) => Promise<void>).bind(mod);
@@ -76,7 +80,9 @@ async function clientView(repo: string): Promise<string[]> {
   try {
     for (const [cid, entries] of summary.collectionMap) {
       for (const e of entries) {
-        for await (const o of walkCommit(objects, e.checksum)) if (!(await objects.hasObject(o.checksum, o.type))) problems.push(`${e.ref}: missing ${o.checksum}.${o.type}`);
+        for await (const o of walkCommit(objects, e.checksum))
+          if (!(await objects.hasObject(o.checksum, o.type)))
+            problems.push(`${e.ref}: missing ${o.checksum}.${o.type}`);
       }
       const meta = entries.find((e) => e.ref === METADATA_REF);
       if (!meta) problems.push(`${cid}: no ostree-metadata`);
@@ -172,7 +178,10 @@ describe('publish is crash-safe at every step', () => {
       expect(await fs.pathExists(path.join(repo, JOURNAL)), `object cut ${k}: no journal yet`).toBe(false);
       expect(await clientView(repo), `object cut ${k}: client view`).toEqual([]);
       // Objects aside (which nothing lists yet), the drive is exactly as it was, and verify passes it.
-      expect((await snapshotDir(drive, noTmp)).filter((l) => !l.includes('/objects/')), `object cut ${k}`).toEqual(baseRefs);
+      expect(
+        (await snapshotDir(drive, noTmp)).filter((l) => !l.includes('/objects/')),
+        `object cut ${k}`,
+      ).toEqual(baseRefs);
       expect((await verifyDrive(drive)).ok, `object cut ${k}: verify`).toBe(true);
       await run(drive, ['org.example.App'], 1_700_000_100n);
       expect(await snapshotDir(drive, noTmp), `object cut ${k}: after the next run`).toEqual(reference);
@@ -199,14 +208,21 @@ describe('publish is crash-safe at every step', () => {
       expect(await clientView(repo), `cut ${k}: client view`).toEqual([]);
       const journal = await fs.pathExists(path.join(repo, JOURNAL));
       const before = await verifyDrive(drive);
-      if (journal) expect(before.repos[0]?.findings.map((f) => f.code), `cut ${k}`).toContain('pending-publish');
+      if (journal)
+        expect(
+          before.repos[0]?.findings.map((f) => f.code),
+          `cut ${k}`,
+        ).toContain('pending-publish');
       const after = await verifyDrive(drive, { repair: true });
       expect(after.ok, `cut ${k}: ${JSON.stringify(after.repos[0]?.findings)}`).toBe(true);
       if (journal) expect(await snapshotDir(drive, noTmp), `cut ${k}: repaired drive`).toEqual(reference);
       else {
         // Cut before the journal existed: the drive is exactly as it was (objects aside, which nothing lists).
         const baseRefs = (await snapshotDir(base, noTmp)).filter((l) => !l.includes('/objects/'));
-        expect((await snapshotDir(drive, noTmp)).filter((l) => !l.includes('/objects/')), `cut ${k}`).toEqual(baseRefs);
+        expect(
+          (await snapshotDir(drive, noTmp)).filter((l) => !l.includes('/objects/')),
+          `cut ${k}`,
+        ).toEqual(baseRefs);
         expect((await verifyDrive(drive)).ok).toBe(true);
       }
     }

@@ -44,27 +44,82 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         dryRun: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan',
       })
         .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .positional('refs', { type: 'string', array: true, default: undefined, describe: 'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)' })
-        .option('manifest', { type: 'string', describe: 'A YAML manifest naming sources, refs and options (flags override it); see examples/media.yaml' })
-        .option('lock', { type: 'string', describe: 'A lockfile from `sideload lock`: copy exactly the commits it pins' })
-        .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo; installer payloads use flatpak/repo)' })
+        .positional('refs', {
+          type: 'string',
+          array: true,
+          default: undefined,
+          describe:
+            'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)',
+        })
+        .option('manifest', {
+          type: 'string',
+          describe: 'A YAML manifest naming sources, refs and options (flags override it); see examples/media.yaml',
+        })
+        .option('lock', {
+          type: 'string',
+          describe: 'A lockfile from `sideload lock`: copy exactly the commits it pins',
+        })
+        .option('destination-repo', {
+          type: 'string',
+          describe: 'Repo path inside the drive (default .ostree/repo; installer payloads use flatpak/repo)',
+        })
         .option('app', { type: 'boolean', describe: 'Match partial refs against apps only' })
         .option('runtime', { type: 'boolean', describe: 'Match partial refs against runtimes only' })
-        .option('arch', { type: 'string', array: true, describe: 'Arch for partial refs; repeat for several arches on one drive' })
-        .option('locales', { type: 'string', describe: 'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the installed ones)' })
-        .option('extensions', { choices: ['auto', 'all', 'locale', 'none'] as const, describe: 'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL .default), all = every one in the source' })
+        .option('arch', {
+          type: 'string',
+          array: true,
+          describe: 'Arch for partial refs; repeat for several arches on one drive',
+        })
+        .option('locales', {
+          type: 'string',
+          describe:
+            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the installed ones)',
+        })
+        .option('extensions', {
+          choices: ['auto', 'all', 'locale', 'none'] as const,
+          describe:
+            'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL .default), all = every one in the source',
+        })
         .option('include-sdk', { type: 'boolean', describe: "Also copy each app's SDK" })
         .option('allow-partial', { type: 'boolean', describe: 'Do not warn about partially installed refs' })
-        .option('allow-downgrade', { type: 'boolean', describe: 'Allow replacing a ref on the drive by an older commit' })
-        .option('compression-level', { type: 'number', describe: 'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level' })
-        .option('allow-unsigned-commits', { type: 'boolean', describe: 'Copy commits that are unsigned or signed by an untrusted key even when the source\'s keys are known (refused by default, exit 5)' })
-        .option('commit', { type: 'string', array: true, describe: 'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)' })
+        .option('allow-downgrade', {
+          type: 'boolean',
+          describe: 'Allow replacing a ref on the drive by an older commit',
+        })
+        .option('compression-level', {
+          type: 'number',
+          describe:
+            'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level',
+        })
+        .option('allow-unsigned-commits', {
+          type: 'boolean',
+          describe:
+            "Copy commits that are unsigned or signed by an untrusted key even when the source's keys are known (refused by default, exit 5)",
+        })
+        .option('commit', {
+          type: 'string',
+          array: true,
+          describe:
+            'REF=CHECKSUM: copy this commit of REF instead of the current one (repeatable; REF in full or as given)',
+        })
         .epilog(
           examplesEpilog([
-            ['An installed app with its runtime and locales (like flatpak create-usb)', 'sideload create /run/media/me/USB org.gnome.Maps'],
-            ['From a local GPG-signed repo, two arches on one drive', 'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App'],
-            ['Straight from a remote, nothing installed', 'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps'],
-            ['A Fedora-style installer payload (the repo at flatpak/repo)', 'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App'],
+            [
+              'An installed app with its runtime and locales (like flatpak create-usb)',
+              'sideload create /run/media/me/USB org.gnome.Maps',
+            ],
+            [
+              'From a local GPG-signed repo, two arches on one drive',
+              'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App',
+            ],
+            [
+              'Straight from a remote, nothing installed',
+              'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps',
+            ],
+            [
+              'A Fedora-style installer payload (the repo at flatpak/repo)',
+              'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App',
+            ],
             ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
             ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
             ['Exactly the commits a lockfile pins', 'sideload create --lock media.lock /mnt/usb'],
@@ -76,11 +131,15 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
       if (args.app && args.runtime) throw new UsageError('--app and --runtime exclude each other');
-      if (args.manifest && args.lock) throw new UsageError('--manifest and --lock exclude each other: a lockfile already names its sources');
+      if (args.manifest && args.lock)
+        throw new UsageError('--manifest and --lock exclude each other: a lockfile already names its sources');
       args.refs = (args.refs ?? []).filter((r): r is string => typeof r === 'string' && r !== '');
       if ((args.manifest || args.lock) && (args.refs?.length || hasSourceArgs(args)))
-        throw new UsageError(`with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only the drive`);
-      if (!args.manifest && !args.lock && !args.refs?.length) throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
+        throw new UsageError(
+          `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only the drive`,
+        );
+      if (!args.manifest && !args.lock && !args.refs?.length)
+        throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
       // The engine loads here, not at startup: --help and the other commands stay fast.
       const [{ createDriveFrom }, { readSecretKeyFile }, manifestMod] = await Promise.all([
         import('../../usb/create.js'),
@@ -93,11 +152,17 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ? manifestMod.parseLockfile(await readTextFile(args.lock, 'lockfile'), args.lock)
           : null;
       const signKeyFile = args['sign-key'] ?? media?.signKey;
-      const signKey = signKeyFile ? await readSecretKeyFile(signKeyFile, args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`) : undefined;
+      const signKey = signKeyFile
+        ? await readSecretKeyFile(
+            signKeyFile,
+            args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`,
+          )
+        : undefined;
       const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
-      if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json) for (const s of sources) process.stderr.write(`source: ${s.description}\n`);
+      if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json)
+        for (const s of sources) process.stderr.write(`source: ${s.description}\n`);
       let result: CreateResult;
       try {
         const inputs: RunSource[] = media
@@ -105,9 +170,19 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               const source = sources[i] as Source;
               return 'lockVersion' in media
                 ? { source, locked: (s as LockSource).refs }
-                : { source, refs: (s as ManifestSource).refs, ...(s.collectionId ? { collectionId: s.collectionId } : {}) };
+                : {
+                    source,
+                    refs: (s as ManifestSource).refs,
+                    ...(s.collectionId ? { collectionId: s.collectionId } : {}),
+                  };
             })
-          : [{ source: sources[0] as Source, refs: args.refs ?? [], ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}) }];
+          : [
+              {
+                source: sources[0] as Source,
+                refs: args.refs ?? [],
+                ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+              },
+            ];
         const first = sources[0] as Source;
         result = await createDriveFrom(
           {
@@ -126,7 +201,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         // Say which step failed, what the drive holds now and what to do (a full drive, a pending publish).
         const { explainCreateFailure } = await import('../../usb/failure.js');
         const { locateDrive } = await import('../../usb/drive.js');
-        const repo = await locateDrive(args.drive, args['destination-repo']).then((l) => l.repo, () => null);
+        const repo = await locateDrive(args.drive, args['destination-repo']).then(
+          (l) => l.repo,
+          () => null,
+        );
         throw repo ? await explainCreateFailure(e, { repo, phase: runState.phase }) : e;
       } finally {
         runState.phase = 'idle';
@@ -163,7 +241,12 @@ function createOptions(
   compression: number | undefined,
   signKey: Uint8Array | undefined,
 ): CreateOptions {
-  const locales = args.locales ? args.locales.split(',').map((s) => s.trim()).filter(Boolean) : media?.locales;
+  const locales = args.locales
+    ? args.locales
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : media?.locales;
   const arches = args.arch ?? media?.arches;
   const extensions = args.extensions ?? media?.extensions;
   const dest = args['destination-repo'] ?? media?.destinationRepo;
@@ -191,7 +274,11 @@ function createOptions(
 /** A Locale ref's languages as they are on the drive: without those asked for that the source does not have. */
 function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
   if (!Array.isArray(ref.languages)) return ref;
-  const absent = new Set(r.warnings.filter((w) => w.code === 'partial-locale' && w.data?.['ref'] === ref.ref).flatMap((w) => (w.data?.['notInSource'] as string[] | undefined) ?? []));
+  const absent = new Set(
+    r.warnings
+      .filter((w) => w.code === 'partial-locale' && w.data?.['ref'] === ref.ref)
+      .flatMap((w) => (w.data?.['notInSource'] as string[] | undefined) ?? []),
+  );
   return absent.size ? { ...ref, languages: ref.languages.filter((l) => !absent.has(l)) } : ref;
 }
 
@@ -203,4 +290,3 @@ function installationFlag(args: SourceArgs): string {
   if (args['installation-dir']) return `--user `;
   return '';
 }
-

@@ -3,7 +3,15 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { COMMIT, DIRMETA, DIRTREE, DETACHED_METADATA, SUMMARY, SUMMARY_INDEX, DEPLOY_DATA } from '../../ostree/formats.js';
+import {
+  COMMIT,
+  DIRMETA,
+  DIRTREE,
+  DETACHED_METADATA,
+  SUMMARY,
+  SUMMARY_INDEX,
+  DEPLOY_DATA,
+} from '../../ostree/formats.js';
 import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
 
@@ -31,7 +39,11 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
     describe: 'Print an ostree object, summary, summary.idx or .sig file as GVariant text',
     builder: (y) =>
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'The file: .commit, .dirtree, .dirmeta, .commitmeta, .sig, summary, summary.idx, deploy' })
+        .positional('file', {
+          type: 'string',
+          demandOption: true,
+          describe: 'The file: .commit, .dirtree, .dirmeta, .commitmeta, .sig, summary, summary.idx, deploy',
+        })
         .option('type', { type: 'string', describe: 'GVariant type string (default: from the file name)' })
         .option('lenient', { type: 'boolean', describe: 'Read non-normal data as GLib does instead of refusing it' })
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })

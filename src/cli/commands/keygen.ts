@@ -15,10 +15,16 @@ interface KeygenArgs {
 export function keygenCommand(setCode: (c: number) => void): CommandModule<object, KeygenArgs> {
   return {
     command: 'keygen',
-    describe: 'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify --drive-key',
+    describe:
+      'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify --drive-key',
     builder: (y) =>
       y
-        .option('output', { alias: 'o', type: 'string', default: 'sideload.key', describe: 'Secret key file to write; the public key goes to FILE.pub' })
+        .option('output', {
+          alias: 'o',
+          type: 'string',
+          default: 'sideload.key',
+          describe: 'Secret key file to write; the public key goes to FILE.pub',
+        })
         .option('force', { type: 'boolean', describe: 'Overwrite existing files' })
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
         .epilog(
@@ -29,7 +35,9 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
     handler: async (args) => {
       const out = new Output({ json: !!args.json, command: 'keygen' });
       const pubFile = `${args.output}.pub`;
-      if (!args.force) for (const f of [args.output, pubFile]) if (await fs.pathExists(f)) throw new UsageError(`'${f}' exists; pass --force to overwrite it`, { path: f });
+      if (!args.force)
+        for (const f of [args.output, pubFile])
+          if (await fs.pathExists(f)) throw new UsageError(`'${f}' exists; pass --force to overwrite it`, { path: f });
       const { generateKeyPair, formatPublicKey, formatSecretKey } = await import('../../sign/index.js');
       const { publicKey, secretKey } = generateKeyPair();
       await fs.mkdirp(path.dirname(path.resolve(args.output)));

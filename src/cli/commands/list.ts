@@ -30,15 +30,24 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       const repos = await listDrive(args.drive);
       out.result({ ok: true, repos: repos.map(listRepoJson) });
       for (const r of repos) {
-        out.info(`${r.repo}${r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`);
+        out.info(
+          `${r.repo}${r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`,
+        );
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
             const size = ref.installedSize !== undefined ? ` ${formatBytes(Number(ref.installedSize))}` : '';
             // A Locale subset shows its languages: /files/de → de.
-            const subset = ref.subpaths ? ref.subpaths.filter((p) => p !== '/metadata').map((p) => p.replace(/^\/files\//, '')).join(', ') : '';
+            const subset = ref.subpaths
+              ? ref.subpaths
+                  .filter((p) => p !== '/metadata')
+                  .map((p) => p.replace(/^\/files\//, ''))
+                  .join(', ')
+              : '';
             const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
-            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' (signature present)' : ''}`);
+            out.info(
+              `    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' (signature present)' : ''}`,
+            );
           }
         }
       }

@@ -20,9 +20,21 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
     describe: 'Resolve a manifest to exact commits (every ref, its runtime and extensions) and write a lockfile',
     builder: (y) =>
       y
-        .positional('manifest', { type: 'string', demandOption: true, describe: 'The YAML manifest (see examples/media.yaml)' })
-        .option('output', { alias: 'o', type: 'string', describe: 'Lockfile to write (default: the manifest name with .lock; - for stdout)' })
-        .option('upstream-summary', { type: 'boolean', default: true, describe: 'Check and pin the upstream summary digest (--no-upstream-summary to skip)' })
+        .positional('manifest', {
+          type: 'string',
+          demandOption: true,
+          describe: 'The YAML manifest (see examples/media.yaml)',
+        })
+        .option('output', {
+          alias: 'o',
+          type: 'string',
+          describe: 'Lockfile to write (default: the manifest name with .lock; - for stdout)',
+        })
+        .option('upstream-summary', {
+          type: 'boolean',
+          default: true,
+          describe: 'Check and pin the upstream summary digest (--no-upstream-summary to skip)',
+        })
         .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Accept an unsigned upstream summary' })
         .option('json', { type: 'boolean', describe: 'Print the lock as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
@@ -44,7 +56,12 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
       const sources = await openSpecs(manifest.sources, signal);
       try {
         const lock = await lockManifest(manifest, sources, {
-          upstream: args['upstream-summary'] === false ? 'skip' : args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature',
+          upstream:
+            args['upstream-summary'] === false
+              ? 'skip'
+              : args['allow-unsigned-upstream']
+                ? 'allow-unsigned'
+                : 'require-signature',
           onWarning: (w) => out.warn(w),
           signal,
         });

@@ -27,13 +27,22 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('allow-downgrade', { type: 'boolean', describe: 'Allow replacing a ref by an older commit' })
         .epilog(
           examplesEpilog([
-            ["Refresh a drive from a local repo signed with repo.gpg's key", 'sideload update --repo ./repo --gpg-import repo.gpg /mnt/usb'],
-            ['What would change', 'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable /mnt/usb'],
+            [
+              "Refresh a drive from a local repo signed with repo.gpg's key",
+              'sideload update --repo ./repo --gpg-import repo.gpg /mnt/usb',
+            ],
+            [
+              'What would change',
+              'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable /mnt/usb',
+            ],
           ]),
         ) as never,
     handler: async (args) => {
       const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'update' });
-      const [{ updateDrive }, { readSecretKeyFile }] = await Promise.all([import('../../usb/create.js'), import('../../sign/key-files.js')]);
+      const [{ updateDrive }, { readSecretKeyFile }] = await Promise.all([
+        import('../../usb/create.js'),
+        import('../../sign/key-files.js'),
+      ]);
       const signKey = args['sign-key'] ? await readSecretKeyFile(args['sign-key'], '--sign-key') : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const source = await openSourceFromArgs(args, signal);

@@ -23,25 +23,50 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
     describe: 'Check a drive: objects re-hashed, refs complete, summary/refs/ostree-metadata agree, signatures',
     builder: (y) =>
       y
-        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory, or a repo on it' })
-        .option('drive-key', { type: 'string', array: true, describe: "ed25519 public key file (keygen's FILE.pub) the drive must be signed with" })
-        .option('gpg-import', { type: 'string', array: true, describe: 'OpenPGP keyring/key file of the upstream, to check the carried upstream summaries' })
-        .option('upstream-key', { type: 'string', array: true, describe: 'ed25519 public key file of the upstream, to check the carried upstream summaries' })
+        .positional('drive', {
+          type: 'string',
+          demandOption: true,
+          describe: 'The drive (mount) directory, or a repo on it',
+        })
+        .option('drive-key', {
+          type: 'string',
+          array: true,
+          describe: "ed25519 public key file (keygen's FILE.pub) the drive must be signed with",
+        })
+        .option('gpg-import', {
+          type: 'string',
+          array: true,
+          describe: 'OpenPGP keyring/key file of the upstream, to check the carried upstream summaries',
+        })
+        .option('upstream-key', {
+          type: 'string',
+          array: true,
+          describe: 'ed25519 public key file of the upstream, to check the carried upstream summaries',
+        })
         // Earlier spellings, kept working: --trusted-key (the drive key), --upstream-gpg (the upstream GPG key).
         .option('trusted-key', { type: 'string', array: true, hidden: true })
         .option('upstream-gpg', { type: 'string', array: true, hidden: true })
         .option('quick', { type: 'boolean', describe: 'Skip re-hashing every object' })
-        .option('repair', { type: 'boolean', describe: 'First finish an update that was interrupted while publishing (the only write verify makes)' })
+        .option('repair', {
+          type: 'boolean',
+          describe: 'First finish an update that was interrupted while publishing (the only write verify makes)',
+        })
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
         .epilog(
           examplesEpilog([
             ['Check every object, ref and the summary of a drive', 'sideload verify /run/media/me/USB'],
-            ['Also require the drive signature and check the upstream copy', 'sideload verify --drive-key drive.key.pub --gpg-import flathub.gpg /mnt/usb'],
+            [
+              'Also require the drive signature and check the upstream copy',
+              'sideload verify --drive-key drive.key.pub --gpg-import flathub.gpg /mnt/usb',
+            ],
           ]),
         ) as never,
     handler: async (args) => {
       const out = new Output({ json: !!args.json, command: 'verify' });
-      const [{ readPublicKeyFile, readGpgKeyFile }, { verifyDrive }] = await Promise.all([import('../../sign/key-files.js'), import('../../usb/verify.js')]);
+      const [{ readPublicKeyFile, readGpgKeyFile }, { verifyDrive }] = await Promise.all([
+        import('../../sign/key-files.js'),
+        import('../../usb/verify.js'),
+      ]);
       const trusted = [];
       for (const f of args['drive-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--drive-key')));
       for (const f of args['trusted-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--trusted-key')));
@@ -53,13 +78,22 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
       const progress = createProgress(!args.json);
       let report;
       try {
-        report = await verifyDrive(args.drive, { trustedKeys: trusted, upstreamGpg: upGpg, upstreamEd25519: upEd, quick: !!args.quick, repair: !!args.repair, onProgress: (e) => progress.onProgress(e) });
+        report = await verifyDrive(args.drive, {
+          trustedKeys: trusted,
+          upstreamGpg: upGpg,
+          upstreamEd25519: upEd,
+          quick: !!args.quick,
+          repair: !!args.repair,
+          onProgress: (e) => progress.onProgress(e),
+        });
       } finally {
         progress.stop();
       }
       out.result({ ...report });
       for (const r of report.repos) {
-        out.info(`${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`);
+        out.info(
+          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`,
+        );
         for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);
       }
       setCode(report.ok ? ExitCode.ok : ExitCode.verifyFailed);
