@@ -18,6 +18,7 @@ import type { ByteSink, ContentObject } from './source.js';
 import type { StagedIndex } from './staged-index.js';
 import { DEFLATE_MEM_LEVEL, WORKER_OBJECT_LIMIT, type CopyWorkerPool, type LocalLayout } from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
+import { noModes } from './modes.js';
 
 const deflateRawAsync = promisify(zlib.deflateRaw) as (buf: Uint8Array, opts: zlib.ZlibOptions) => Promise<Buffer>;
 
@@ -69,7 +70,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
   let fh: FileHandle | null = null;
   try {
     fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
-    await fh.chmod(0o644); // whatever the umask
+    await fh.chmod(0o644).catch(noModes); // whatever the umask
     const out = new FileSink(fh, t.maxFileSize);
     if (obj.format === 'filez') await obj.pipe(out, signal);
     else await deflateInto(t, obj, out, signal);

@@ -33,6 +33,7 @@ import {
 import { incompressible } from './incompressible.js';
 import { filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
 import { zrun } from './zlib-raw.js';
+import { fchmodQuiet } from './modes.js';
 
 type Id = { readonly id: number };
 
@@ -65,7 +66,7 @@ const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fall
 // 0644 whatever the umask: other users (a client installing as another user) must read the drive.
 const openTmp = (job: { tmp: string }): number => {
   const fd = fs.openSync(job.tmp, 'wx', 0o644);
-  fs.fchmodSync(fd, 0o644);
+  fchmodQuiet(() => fs.fchmodSync(fd, 0o644));
   return fd;
 };
 // Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).

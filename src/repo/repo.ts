@@ -17,6 +17,7 @@ import { parseRepoConfig, type RepoConfig } from './config.js';
 import { FsTransport, isENOENT, readLocalFile } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
 import type { ObjectSource, TransportLike } from './source.js';
+import { noModes } from './modes.js';
 
 /** The modes we read. (`bare-split-xattrs` is refused.) */
 export type SourceMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
@@ -299,11 +300,11 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   if (!exists) {
     const first = await fs.mkdir(abs, { recursive: true, mode: 0o755 });
     // 0755 whatever the umask: a client installing as another user must read the drive.
-    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
+    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755).catch(noModes);
     await writeFileAtomic(path.join(abs, 'config'), ARCHIVE_CONFIG, false);
     for (const d of REPO_DIRS) {
       await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o755 });
-      await fs.chmod(path.join(abs, d), 0o755);
+      await fs.chmod(path.join(abs, d), 0o755).catch(noModes);
     }
   }
   const repo = await Repo.open(abs);
@@ -347,7 +348,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, f
   );
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
-    await fh.chmod(0o644); // whatever the umask
+    await fh.chmod(0o644).catch(noModes); // whatever the umask
     await fh.writeFile(data);
     if (fsync) await fh.sync();
   } catch (e) {

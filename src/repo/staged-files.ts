@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeError } from './write-error.js';
+import { noModes } from './modes.js';
 
 /** Where one run stages its plain files, relative to the repo (`filesDir`), and whether to fsync them. */
 export interface PlainFileTarget {
@@ -40,7 +41,7 @@ async function writePlain(t: PlainFileTarget, rel: string, data: Uint8Array | st
   await mkdirWorldReadable(path.dirname(abs));
   try {
     const fh = await fs.open(abs, 'w', 0o644);
-    await fh.chmod(0o644); // whatever the umask
+    await fh.chmod(0o644).catch(noModes); // whatever the umask
     try {
       await fh.writeFile(data);
       if (t.fsync) await fh.sync();
@@ -64,5 +65,5 @@ function safeRel(rel: string): string {
 export async function mkdirWorldReadable(dir: string): Promise<void> {
   const first = await fs.mkdir(dir, { recursive: true });
   if (first === undefined) return;
-  for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755);
+  for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755).catch(noModes);
 }

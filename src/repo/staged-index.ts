@@ -10,6 +10,7 @@ import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js
 import { isENOENT } from '../transport/local.js';
 import { bootId } from './staging-lock.js';
 import { writeError } from './write-error.js';
+import { noModes } from './modes.js';
 
 const EXT_TYPE: Readonly<Record<string, ObjectType>> = {
   filez: 'file',
@@ -107,7 +108,7 @@ export class StagedIndex {
       const mk = async () => {
         try {
           await fs.mkdir(dir);
-          await fs.chmod(dir, 0o755);
+          await fs.chmod(dir, 0o755).catch(noModes);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'EEXIST') return;

@@ -23,6 +23,7 @@ import { acquireLock, releaseLock } from './staging-lock.js';
 import { StagingSync } from './staging-sync.js';
 import { CopyWorkerPool, defaultWorkers, type LocalLayout } from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
+import { noModes } from './modes.js';
 
 export { lockHolder } from './staging-lock.js';
 export { writeError } from './write-error.js';
@@ -201,7 +202,7 @@ export class Staging {
     } else {
       try {
         const fh = await fs.open(tmp, 'w', 0o644);
-        await fh.chmod(0o644); // whatever the umask (drive files are world-readable, as flatpak create-usb writes them)
+        await fh.chmod(0o644).catch(noModes); // whatever the umask (drive files are world-readable, as flatpak create-usb writes them)
         try {
           let pos = 0;
           for (const p of parts) {

@@ -11,6 +11,7 @@ import { constants as C } from 'node:fs';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError } from '../errors.js';
+import { noModes } from '../repo/modes.js';
 
 export const DIR_MODE = 0o755;
 export const FILE_MODE = 0o644;
@@ -71,7 +72,7 @@ export async function mkdirSafe(repo: string, rel: string): Promise<string> {
     if (!st) {
       try {
         await fs.mkdir(cur, { mode: DIR_MODE });
-        await fs.chmod(cur, DIR_MODE); // the umask does not decide what other users can read
+        await fs.chmod(cur, DIR_MODE).catch(noModes); // the umask does not decide what other users can read
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -137,7 +138,7 @@ export async function writeFileSafe(repo: string, rel: string, data: Uint8Array 
   const fd = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, FILE_MODE);
   try {
     try {
-      await fs.fchmod(fd, FILE_MODE);
+      await fs.fchmod(fd, FILE_MODE).catch(noModes);
       await fs.write(fd, typeof data === 'string' ? Buffer.from(data) : data);
       if (fsync) await fs.fsync(fd);
     } finally {

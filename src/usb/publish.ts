@@ -21,6 +21,7 @@ import {
   safePath,
   writeFileSafe,
 } from './drive-fs.js';
+import { noModes } from '../repo/modes.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -178,7 +179,7 @@ async function moveTree(from: string, to: string, fsync: boolean): Promise<void>
   if (!(await fs.lstat(to).catch(() => null))?.isDirectory()) {
     await fs.rm(to, { force: true });
     await fs.mkdir(to, { mode: DIR_MODE });
-    await fs.chmod(to, DIR_MODE);
+    await fs.chmod(to, DIR_MODE).catch(noModes);
   }
   for (const e of entries) {
     if (e.isDirectory()) await moveTree(path.join(from, e.name), path.join(to, e.name), fsync);

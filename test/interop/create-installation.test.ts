@@ -335,7 +335,8 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const r = await sideload(['create', '--user', d, 'org.example.App'], { env: f.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/remote 'nocid' does not have a collection ID/);
-    expect(r.stderr).toMatch(/flatpak remote-modify --user --collection-id=<COLLECTION-ID> nocid/);
+    // The commits are bound to org.example.Stable (ostree.collection-binding): the fix names that ID, not a placeholder.
+    expect(r.stderr).toMatch(/flatpak remote-modify --user --collection-id=org\.example\.Stable nocid/);
     expect(await snapshotDir(d)).toEqual(before);
     // The fix command works: with the collection ID set, the same call succeeds.
     await f.flatpakOk(['--user', 'remote-modify', `--collection-id=${CID}`, 'nocid']);
