@@ -300,7 +300,8 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   if (!exists) {
     const first = await fs.mkdir(abs, { recursive: true, mode: 0o755 });
     // 0755 whatever the umask: a client installing as another user must read the drive.
-    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755).catch(noModes);
+    for (let d = abs; first !== undefined && d.length >= first.length; d = path.dirname(d))
+      await fs.chmod(d, 0o755).catch(noModes);
     await writeFileAtomic(path.join(abs, 'config'), ARCHIVE_CONFIG, false);
     for (const d of REPO_DIRS) {
       await fs.mkdir(path.join(abs, d), { recursive: true, mode: 0o755 });
