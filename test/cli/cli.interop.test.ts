@@ -212,7 +212,21 @@ describe('unwritable drives', () => {
   );
 
   const isRoot = process.getuid?.() === 0;
-  it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async () => {
+  it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async (ctx) => {
+    // 'nobody' must be able to run the program and read the example: a checkout under a private (0700) directory,
+    // such as a mktemp clone, cannot be tested this way.
+    const reach = await run('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'test',
+      '-r',
+      main,
+      '-a',
+      '-r',
+      path.join(EX, 'example.gpg'),
+    ]);
+    if (reach.code !== 0) return ctx.skip(`user nobody cannot read ${main} (a parent directory is private)`);
     // Outside the run's private (0700) temp root, so that nobody can reach the drive and only writing fails.
     const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-cli-perm-'));
     dirs.push(parent);
