@@ -45,6 +45,12 @@ export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: st
     }) as unknown as Argv<T & WriteArgs>;
 }
 
+/** --no-upstream-summary and --allow-unsigned-upstream as a policy (create, update, lock). */
+export function upstreamPolicy(args: Pick<WriteArgs, 'upstream-summary' | 'allow-unsigned-upstream'>): UpstreamPolicy {
+  if (args['upstream-summary'] === false) return 'skip';
+  return args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature';
+}
+
 /** The ApplyOptions fields the shared flags set (the key is read by the caller: its file name goes in errors). */
 export function writeSettings(args: WriteArgs): {
   strict: boolean;
@@ -54,12 +60,7 @@ export function writeSettings(args: WriteArgs): {
 } {
   return {
     strict: !!args.strict,
-    upstream:
-      args['upstream-summary'] === false
-        ? 'skip'
-        : args['allow-unsigned-upstream']
-          ? 'allow-unsigned'
-          : 'require-signature',
+    upstream: upstreamPolicy(args),
     dryRun: !!args['dry-run'],
     fsync: args.fsync !== false,
   };

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
 import { closeAll, openSpecs, readTextFile } from '../run-sources.js';
+import { upstreamPolicy } from '../write-options.js';
 
 interface LockArgs {
   manifest: string;
@@ -56,12 +57,7 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
       const sources = await openSpecs(manifest.sources, signal);
       try {
         const lock = await lockManifest(manifest, sources, {
-          upstream:
-            args['upstream-summary'] === false
-              ? 'skip'
-              : args['allow-unsigned-upstream']
-                ? 'allow-unsigned'
-                : 'require-signature',
+          upstream: upstreamPolicy(args),
           onWarning: (w) => out.warn(w),
           signal,
         });
