@@ -11,6 +11,7 @@ import { METADATA_REF } from '../ostree/formats.js';
 import { Repo } from '../repo/index.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
+import { compareBytewise } from '../ostree/dirtree.js';
 
 /** The facts of one commit on the drive that planning needs. */
 export interface CommitFacts {
@@ -63,10 +64,6 @@ export function emptyDriveState(repo: string): DriveState {
   };
 }
 
-function bytewise(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /** Reads the state of the drive repo at `repoPath` (absolute). A missing repo is an empty state, not an error. */
 export async function readDriveState(repoPath: string): Promise<DriveState> {
   if (!(await fs.pathExists(path.join(repoPath, 'config')))) return emptyDriveState(repoPath);
@@ -90,7 +87,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       return c.commit;
     };
     const refs: DriveStateRef[] = [];
-    for (const cid of [...mirrors.keys()].sort(bytewise)) {
+    for (const cid of [...mirrors.keys()].sort(compareBytewise)) {
       const byRef = mirrors.get(cid) as Map<string, string>;
       // The subpaths of partial refs, as this collection's ostree-metadata commit recorded them; they describe the
       // commit the ref pointed at then, so they only count while the ref still points at the same commit.
@@ -101,7 +98,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
         const mc = await repo.readCommit(meta).catch(() => null);
         for (const [ref, paths] of mc ? recordedSubpaths(mc.commit.metadata) : []) recorded.set(ref, paths);
       }
-      for (const ref of [...byRef.keys()].sort(bytewise)) {
+      for (const ref of [...byRef.keys()].sort(compareBytewise)) {
         if (ref === METADATA_REF) continue;
         const commit = byRef.get(ref) as string;
         await facts(commit);

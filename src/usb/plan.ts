@@ -7,6 +7,7 @@
 import { SideloadError, UsageError } from '../errors.js';
 import type { PlannedRef, PlanReason } from '../flatpak/resolve.js';
 import type { DriveState } from './drive-state.js';
+import { compareBytewise } from '../ostree/dirtree.js';
 
 /** A ref a run wants on the drive: a resolved ref (flatpak/resolve.ts) with the facts planning needs. */
 export interface WantedRef extends PlannedRef {
@@ -66,10 +67,6 @@ export interface PlanInput {
   readonly allowDowngrade?: boolean;
 }
 
-export function compareBytewise(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 const key = (cid: string, ref: string) => `${cid}\0${ref}`;
 
 function isoTime(ts: bigint): string {
@@ -84,7 +81,9 @@ function mergeSubpaths(a: readonly string[] | null, b: readonly string[] | null)
 
 function sameSubpaths(a: readonly string[] | null, b: readonly string[] | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.length === b.length && [...a].sort(compareBytewise).every((s, i) => s === [...b].sort(compareBytewise)[i]);
+  if (a.length !== b.length) return false;
+  const sb = [...b].sort(compareBytewise);
+  return [...a].sort(compareBytewise).every((s, i) => s === sb[i]);
 }
 
 /**
