@@ -128,7 +128,8 @@ describe('deadlines', () => {
     const r = await create(server.url, drive, { SIDELOAD_HTTP_STALL_MS: '3000', SIDELOAD_HTTP_RETRIES: '1' });
     expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toContain(`${server.url}/summary.idx: giving up after 2 attempts: only `);
-    expect(r.stderr).toMatch(/only [1-3] bytes in 3000 ms \(less than 1024: stalled\)/);
+    // 1–3 bytes on a quiet machine; a loaded one may see 0 or a few more: the point is the stall verdict
+    expect(r.stderr).toMatch(/only \d{1,2} bytes in 3000 ms \(less than 1024: stalled\)/);
     expect(r.ms).toBeLessThan(15_000); // hung past 60 s before
   });
 

@@ -145,7 +145,8 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     for (const undo of cleanups.reverse()) await undo().catch(() => {});
   });
 
-  describe.each(KINDS)('%s', (kind) => {
+  // Every case mounts its own image: they run concurrently (mostly waiting on FUSE daemons and child processes).
+  describe.concurrent.each(KINDS)('%s', (kind) => {
     it('is recognised: FAT-like, with the 4 GiB limit on FAT32 only', async () => {
       const { mnt } = await mountImage(kind, 64);
       expect(await probeFilesystem(mnt)).toEqual(
@@ -278,7 +279,7 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     });
   });
 
-  it.each(KINDS)(
+  it.concurrent.each(KINDS)(
     '%s: refs that differ only in case are refused (one ref file on a case-insensitive drive)',
     async (kind) => {
       const dir = await tempDir('sideload-case-');
@@ -319,7 +320,7 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
     },
   );
 
-  it('FAT32: a file over 4 GiB is refused before anything is copied (exit 7, naming the file)', async () => {
+  it.concurrent('FAT32: a file over 4 GiB is refused before anything is copied (exit 7, naming the file)', async () => {
     // A bare-user-only source (what an installation holds) whose object for files/huge.bin is a sparse 4.5 GiB
     // file. Committing a real 4.5 GiB file takes ostree two minutes here; the check only looks at the object's
     // size, and refuses before reading it, so the object is the committed small file truncated up to 4.5 GiB.

@@ -203,7 +203,8 @@ describeUpstream('upstream drive tests with sideload as the drive writer', () =>
   });
 
   for (const s of SCRIPTS) {
-    it(s.name, { timeout: 900_000 }, async () => {
+    // Each script has its own temp directories (and flatpak's its own dbus and system helper): they run concurrently.
+    it.concurrent(s.name, { timeout: 900_000 }, async () => {
       const r = await runScript(s, 'sideload');
       console.log(
         `${s.name}: ${r.seconds.toFixed(1)} s, exit ${r.code}, ${[...r.tap.results.values()].filter((v) => v === 'ok').length}/${r.tap.plan ?? '?'} ok`,
