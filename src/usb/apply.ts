@@ -6,7 +6,15 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import {
+  FailureError,
+  InternalError,
+  InterruptedError,
+  NetworkError,
+  UnsupportedError,
+  UsageError,
+  type Warning,
+} from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
@@ -145,10 +153,11 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       ? await estimateCopy(toCopy, sources, loc.repo, opts.signal)
       : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
-    throw new SideloadError(
-      'ENOSPC',
-      `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
+    throw new FailureError(
+      `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ` +
+        `${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
+      'ENOSPC',
     );
   // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive
   // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
@@ -169,7 +178,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       'EFBIG',
     );
   if (opts.strict && input.warnings.length)
-    throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
+    throw new FailureError(`--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 'ESTRICT');
   checkAbort();
   const base = {
     estimate,
@@ -211,7 +220,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     for (const e of toCopy) {
       checkAbort();
       const source = sources[e.source ?? -1];
-      if (!source || e.commit === null) throw new Error(`internal: plan entry ${e.ref} has no source`);
+      if (!source || e.commit === null) throw new InternalError(`plan entry ${e.ref} has no source`, { ref: e.ref });
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
@@ -317,7 +326,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     };
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
-    keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
+    keepStaging = journaled || e instanceof InterruptedError || e instanceof NetworkError;
     throw fullDriveError(e, loc);
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});

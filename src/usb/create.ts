@@ -4,7 +4,7 @@
  * (apply.ts: preflight, copy, publish). `createDrive` adds and updates refs, `updateDrive` moves every ref on the
  * drive to its source's newest commit, `removeFromDrive` takes refs off. Never writes to the console.
  */
-import { SideloadError, UsageError, type Warning } from '../errors.js';
+import { NotFoundError, UsageError, type Warning } from '../errors.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
@@ -184,11 +184,10 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
 export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Source): Promise<CreateResult> {
   const run = await startRun(opts);
   if (run.state.refs.length === 0)
-    throw new SideloadError(
-      'ENOTPUBLISHED',
+    throw new NotFoundError(
       `nothing to update: '${run.loc.repo}' holds no refs yet`,
       { path: run.loc.repo },
-      3,
+      'ENOTPUBLISHED',
     );
   const offered = new Map(
     (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
@@ -260,7 +259,7 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
   for (const arg of opts.refs) {
     const hits = run.state.refs.filter((r) => r.ref === arg || splitRef(r.ref)?.id === arg);
     if (hits.length === 0)
-      throw new SideloadError('ENOTONDRIVE', `'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 3);
+      throw new NotFoundError(`'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 'ENOTONDRIVE');
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
   const unneeded = await unneededRefs(run.state, new Set(picked.keys()));

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { SideloadError } from '../errors.js';
+import { FailureError, InterruptedError, SideloadError } from '../errors.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
@@ -77,10 +77,10 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
     if (opts.repair) {
       const pid = await lockHolder(r);
       if (pid !== null)
-        throw new SideloadError(
-          'ELOCKED',
+        throw new FailureError(
           `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`,
           { path: r, pid },
+          'ELOCKED',
         );
       await replay(r);
     }
@@ -259,7 +259,7 @@ async function checkObjects(
     count++;
     present.add(`${o.checksum}.${o.type}`);
     if (opts.quick) continue;
-    if (opts.signal?.aborted) throw new SideloadError('EINTERRUPTED', 'interrupted');
+    if (opts.signal?.aborted) throw new InterruptedError();
     try {
       await verifyObject(objects, o.checksum, o.type);
     } catch (e) {
