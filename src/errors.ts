@@ -93,6 +93,7 @@ const FAILURE = {
   ENOSPC: 'the drive is out of space or inodes',
   EBADREF: 'a ref path on the drive that is a symlink or not a directory',
   EKEYRING: 'an OpenPGP keyring that cannot be read',
+  EXATTR: 'extended attributes of a source file that cannot be read',
   EIO: 'a source file that cannot be read',
   ESYSTEM: 'a system error without a name of its own here (`data.errno` names it)',
 } as const;
@@ -339,4 +340,13 @@ export interface Warning {
   readonly code: string;
   readonly message: string;
   readonly data?: ErrorData;
+}
+
+/**
+ * An error in the shape Node gives system errors (`code` is the errno name), for one that crossed a thread
+ * boundary (a copy worker's) or that we raise where a write would (a file over the drive's size limit): the
+ * callers that map system errors (writeError, classifyError) treat both alike.
+ */
+export function systemError(message: string, errno: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code: errno });
 }

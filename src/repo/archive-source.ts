@@ -3,7 +3,7 @@
  * remote (src/transport/). Metadata is re-hashed before it is returned; `.filez` objects come as their stored bytes
  * (to be copied verbatim) while a FilezVerifier inflates and hashes them on the side.
  */
-import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
+import { CorruptError, InternalError, InterruptedError, NotFoundError } from '../errors.js';
 import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { parseArchiveHeader, type ParsedArchiveHeader } from '../ostree/content.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
@@ -260,7 +260,7 @@ export class ArchiveSource implements ObjectSource {
           location,
           data: null,
           async pipe(consumer, pipeSignal) {
-            if (used) throw new Error('ContentObject.pipe called twice');
+            if (used) throw new InternalError(`ContentObject.pipe called twice for ${checksum}.file`);
             used = true;
             const onPipeAbort = () => ac.abort(pipeSignal?.reason);
             pipeSignal?.addEventListener('abort', onPipeAbort, { once: true });

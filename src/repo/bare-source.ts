@@ -8,7 +8,7 @@
  */
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { CorruptError } from '../errors.js';
+import { CorruptError, InternalError } from '../errors.js';
 import { decode } from '../gvariant/index.js';
 import { validateChecksum } from '../ostree/checksum.js';
 import { validateFileInfo, type FileInfo } from '../ostree/content.js';
@@ -252,7 +252,7 @@ function streamObject(checksum: string, info: FileInfo, size: number, location: 
     location,
     data: null,
     async pipe(sink, signal) {
-      if (closed) throw new Error('ContentObject already consumed');
+      if (closed) throw new InternalError(`ContentObject ${checksum}.file already consumed`);
       const v = new RawVerifier(checksum, info, size, location);
       const vs: ByteSink = {
         write(c) {

@@ -1,8 +1,9 @@
 /** Errno mapping for writes into a repo: the errors we promise instead of a bare ENOSPC/EFBIG. */
-import { FailureError, UnsupportedError } from '../errors.js';
+import { FailureError, InternalError, SideloadError, systemError, UnsupportedError } from '../errors.js';
 
 /** Maps write errors to the ones we promise: ENOSPC names the drive, EFBIG the object and the FAT limit. */
 export function writeError(e: unknown, repo: string, object: string): unknown {
+  if (e instanceof SideloadError) return e; // mapped already (a worker's error, passed up twice)
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT')
     return new FailureError(
@@ -23,11 +24,16 @@ export function writeError(e: unknown, repo: string, object: string): unknown {
   return e;
 }
 
-/** An error a worker reported (message + errno code), mapped like a local one. */
+/**
+ * An error a worker reported (message + errno code), mapped like a local one. One without an errno code is an
+ * exception in the worker's own code: a bug, reported as one.
+ */
 export function workerError(
   err: { message: string; code?: string | undefined },
   repo: string,
   object: string,
 ): unknown {
-  return writeError(Object.assign(new Error(err.message), { code: err.code }), repo, object);
+  if (!err.code || !/^E[A-Z]+$/.test(err.code))
+    return new InternalError(`a copy worker failed on ${object}: ${err.message}`, { object, path: repo });
+  return writeError(systemError(err.message, err.code), repo, object);
 }
