@@ -350,3 +350,22 @@ export interface Warning {
 export function systemError(message: string, errno: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code: errno });
 }
+
+/**
+ * `e` when it is a failure the input or the system causes — one of ours (a SideloadError) or a system error
+ * (errno); anything else is rethrown as it is (see expectOnly), and so are an InternalError (a bug) and an
+ * InterruptedError (no failure at all).
+ */
+export function expectFailure(e: unknown): Error {
+  if (e instanceof InternalError || e instanceof InterruptedError) throw e;
+  if (e instanceof SideloadError || isErrnoError(e)) return e;
+  throw e;
+}
+
+/** zlib's error for bad compressed data (Z_DATA_ERROR, Z_BUF_ERROR …), or output past `maxOutputLength`. */
+export function isInflateError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (
+    e instanceof Error && typeof code === 'string' && (/^Z_[A-Z_]+$/.test(code) || code === 'ERR_BUFFER_TOO_LARGE')
+  );
+}

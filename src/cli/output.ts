@@ -7,6 +7,7 @@ import {
   errnoCode,
   ExitCode,
   FailureError,
+  InternalError,
   isErrnoError,
   SideloadError,
   type Warning,
@@ -114,7 +115,10 @@ export function classifyError(err: unknown): SideloadError | null {
   return null;
 }
 
-/** Maps any thrown value to a message on stderr (or a JSON error document) and returns the exit code. */
+/**
+ * Maps any thrown value to a message on stderr (or a JSON error document) and returns the exit code: a
+ * SideloadError's own, 1 for a system error, and 1 with EINTERNAL and a request to report it for anything else.
+ */
 export function reportError(err: unknown, json: boolean, argv: readonly string[] = []): number {
   const e = classifyError(err);
   const code = e ? e.exitCode : ExitCode.failure;
@@ -134,11 +138,14 @@ export function reportError(err: unknown, json: boolean, argv: readonly string[]
       ) + '\n',
     );
   } else {
-    process.stderr.write(`sideload: error: ${e?.message ?? (err as Error)?.message ?? String(err)}\n`);
+    // A bug says so, with the error's class (`TypeError: …`): it is not the input's fault.
+    if (!e || e instanceof InternalError)
+      process.stderr.write(`sideload: internal error: ${e?.message ?? String(err)}\n`);
+    else process.stderr.write(`sideload: error: ${e.message}\n`);
     if (verbose && e && Object.keys(e.data).length)
       process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
-    // The stack helps only with an internal error (or when debugging sideload itself).
-    if (!e)
+    // The stack helps only with an internal error — a bug of ours, whatever it was — (or when debugging sideload).
+    if (!e || e instanceof InternalError)
       process.stderr.write(
         verbose
           ? `${(err as Error)?.stack ?? ''}\n`

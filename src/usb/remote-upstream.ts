@@ -5,7 +5,7 @@
  * are read directly; `http(s)://` over the network unless offline. Whatever cannot be had is said in a warning.
  * Everything read is checked like any remote source: the summary's signature with the remote's keys.
  */
-import { CorruptError, SignatureError, type Warning } from '../errors.js';
+import { CorruptError, expectFailure, SignatureError, type Warning } from '../errors.js';
 import type { Source, TrustedKeys } from './source.js';
 
 /** A remote as a local source configures it. */
@@ -78,7 +78,8 @@ export class RemoteFetcher {
       if (this.opts.signal?.aborted) throw e;
       // A summary that does not verify (or is malformed) is not an outage: refuse it, as for any remote source.
       if (e instanceof SignatureError || e instanceof CorruptError) throw e;
-      const err = e as Error;
+      // An outage (a network or system error, a remote without a summary) is; a bug of ours is not.
+      const err = expectFailure(e);
       this.note(
         'remote-unreachable',
         r,

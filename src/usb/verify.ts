@@ -9,8 +9,8 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { FailureError, InterruptedError, SideloadError } from '../errors.js';
-import { parseKeyFile } from '../keyfile/index.js';
+import { expectFailure, expectOnly, FailureError, InterruptedError, SideloadError } from '../errors.js';
+import { KeyFileSyntaxError, parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import {
@@ -135,7 +135,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     store = await openRepo(repo);
     objects = await openObjectSource(store);
   } catch (e) {
-    findings.push(error('open-failed', (e as Error).message));
+    findings.push(error('open-failed', expectFailure(e).message));
     return done();
   }
   try {
@@ -194,8 +194,8 @@ function makeView(
           const bytes = await objects.readMetadata(c, 'commit');
           commits.set(c, { commit: decodeCommit(bytes, c), size: bytes.length });
         } catch (e) {
+          commitErrors.set(c, expectFailure(e).message);
           commits.set(c, null);
-          commitErrors.set(c, (e as Error).message);
         }
       }
       return commits.get(c) ?? null;
@@ -215,7 +215,9 @@ async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable:
     config = parseKeyFile(configText);
   } catch (e) {
     return {
-      findings: [error('bad-config', `config cannot be parsed: ${(e as Error).message}`, 'config')],
+      findings: [
+        error('bad-config', `config cannot be parsed: ${expectOnly(e, KeyFileSyntaxError).message}`, 'config'),
+      ],
       usable: false,
     };
   }
@@ -263,7 +265,7 @@ async function checkObjects(
     try {
       await verifyObject(objects, o.checksum, o.type);
     } catch (e) {
-      findings.push(error('corrupt-object', (e as Error).message, o.path));
+      findings.push(error('corrupt-object', expectFailure(e).message, o.path));
     }
     if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0 });
   }
@@ -305,7 +307,7 @@ async function readSummaryFile(
   try {
     return { findings: [], bytes, summary: decodeSummary(bytes, 'summary') };
   } catch (e) {
-    return { findings: [error('bad-summary', (e as Error).message, 'summary')], bytes, summary: null };
+    return { findings: [error('bad-summary', expectFailure(e).message, 'summary')], bytes, summary: null };
   }
 }
 
@@ -494,16 +496,17 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
           }
         }
       } catch (err) {
-        if (err instanceof SideloadError && err.code === 'ETOODEEP') {
-          findings.push(error('tree-too-deep', err.message, `refs/mirrors/${cid}/${e.ref}`));
+        const failure = expectFailure(err);
+        if (failure instanceof SideloadError && failure.code === 'ETOODEEP') {
+          findings.push(error('tree-too-deep', failure.message, `refs/mirrors/${cid}/${e.ref}`));
           continue;
         }
         // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
-        const d = err instanceof SideloadError ? err.data : {};
+        const d = failure instanceof SideloadError ? failure.data : {};
         const at =
           typeof d['checksum'] === 'string' && typeof d['type'] === 'string'
             ? objectPath(d['checksum'], d['type'])
-            : (err as Error).message;
+            : failure.message;
         missing++;
         first ||= `${at} (the walk stops there)`;
       }
