@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(removeCommand(controller.signal, (c) => (code = c)))
       .command(pruneCommand(controller.signal, (c) => (code = c)))
       .command(listCommand((c) => (code = c)))
-      .command(verifyCommand((c) => (code = c)))
+      .command(verifyCommand(controller.signal, (c) => (code = c)))
       .command(keygenCommand((c) => (code = c)))
       .command(dumpCommand((c) => (code = c)))
       .completion('completion', 'Print a bash/zsh completion script: sideload completion >> ~/.bashrc')

@@ -74,6 +74,7 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
   const repos = await findDriveRepos(drive);
   const reports: RepoReport[] = [];
   for (const r of repos) {
+    checkAbort(opts.signal);
     if (opts.repair) {
       const pid = await lockHolder(r);
       if (pid !== null)
@@ -153,16 +154,24 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     findings.push(...s.findings);
     const view = makeView(store, objects, scan.present, refs, s.bytes, s.summary);
 
-    if (view.summary) {
-      findings.push(...(await checkSummaryRefs(view)));
-      findings.push(...(await checkCollectionBindings(view.listed, (c) => view.loadCommit(c))));
-      findings.push(...(await checkCommitSignatures(view, opts)));
-      findings.push(...(await checkMetadataCommits(view, opts)));
-      findings.push(...(await checkCompleteness(view)));
+    const checks: Array<() => Promise<Finding[]>> = [
+      ...(view.summary
+        ? [
+            () => checkSummaryRefs(view),
+            () => checkCollectionBindings(view.listed, (c) => view.loadCommit(c)),
+            () => checkCommitSignatures(view, opts),
+            () => checkMetadataCommits(view, opts),
+            () => checkCompleteness(view),
+          ]
+        : []),
+      () => checkDriveSignature(view, opts),
+      () => checkUpstreamCopies(repo, view.summary ? view.listed : null, opts),
+      () => leftoverFindings(repo),
+    ];
+    for (const check of checks) {
+      checkAbort(opts.signal); // Ctrl-C stops verify between checks as well as between objects
+      findings.push(...(await check()));
     }
-    findings.push(...(await checkDriveSignature(view, opts)));
-    findings.push(...(await checkUpstreamCopies(repo, view.summary ? view.listed : null, opts)));
-    findings.push(...(await leftoverFindings(repo)));
   } finally {
     await objects.close?.();
   }
@@ -248,6 +257,11 @@ async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable:
   return { findings, usable: true };
 }
 
+/** @throws InterruptedError (exit 130) once `signal` is aborted. */
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError('interrupted; verify stopped before it finished');
+}
+
 /** Lists every object file and (unless quick) re-hashes it. */
 async function checkObjects(
   repo: string,
@@ -261,10 +275,11 @@ async function checkObjects(
     count++;
     present.add(`${o.checksum}.${o.type}`);
     if (opts.quick) continue;
-    if (opts.signal?.aborted) throw new InterruptedError();
+    checkAbort(opts.signal);
     try {
-      await verifyObject(objects, o.checksum, o.type);
+      await verifyObject(objects, o.checksum, o.type, opts.signal);
     } catch (e) {
+      checkAbort(opts.signal); // an object cut short by Ctrl-C is not a corrupt one
       findings.push(error('corrupt-object', expectFailure(e).message, o.path));
     }
     if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0 });

@@ -17,7 +17,7 @@ interface VerifyArgs {
   json?: boolean;
 }
 
-export function verifyCommand(setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
+export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
   return {
     command: 'verify <drive>',
     describe: 'Check a drive: objects re-hashed, refs complete, summary/refs/ostree-metadata agree, signatures',
@@ -84,6 +84,7 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
           upstreamEd25519: upEd,
           quick: !!args.quick,
           repair: !!args.repair,
+          signal,
           onProgress: (e) => progress.onProgress(e),
         });
       } finally {
