@@ -335,13 +335,6 @@ export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
   );
 }
 
-/** A recoverable problem reported instead of thrown (see `WarnPolicy`). */
-export interface Warning {
-  readonly code: string;
-  readonly message: string;
-  readonly data?: ErrorData;
-}
-
 /**
  * An error in the shape Node gives system errors (`code` is the errno name), for one that crossed a thread
  * boundary (a copy worker's) or that we raise where a write would (a file over the drive's size limit): the

@@ -10,8 +10,8 @@ import {
   InternalError,
   isErrnoError,
   SideloadError,
-  type Warning,
 } from '../errors.js';
+import type { Warning } from '../warnings.js';
 import { KeyFileSyntaxError } from '../keyfile/index.js';
 
 export interface OutputOptions {

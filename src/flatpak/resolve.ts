@@ -3,7 +3,8 @@
  * the refs to put on the drive (runtime, related extensions, locales, appstream), with a reason for each and typed
  * warnings for what was left out. Pure: facts come in through the catalog and two lookups; no IO of its own.
  */
-import { NotFoundError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import { NotFoundError, UnsupportedError, UsageError } from '../errors.js';
+import { Warner, type Warning } from '../warnings.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import type { SourceKind, SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
@@ -105,9 +106,8 @@ export function collectionBindingError(ref: string, commit: string, collectionId
 
 /** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
-  const warnings: Warning[] = [];
-  const warn = (code: string, message: string, data: Record<string, unknown> = {}) =>
-    warnings.push({ code, message, data });
+  const warner = new Warner(); // the run's Warner takes them (resolve-run.ts)
+  const warn = warner.warn;
   const overrides = commitOverrides(input);
   input = { ...input, catalog: overrides.catalog };
   const byRef = new Map<string, SourceRef[]>();
@@ -433,7 +433,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1,
   );
   overrides.checkUsed(refs);
-  return { refs, warnings };
+  return { refs, warnings: warner.warnings };
 }
 
 const METADATA_REF_NAME = 'ostree-metadata';

@@ -13,8 +13,8 @@ import {
   NetworkError,
   UnsupportedError,
   UsageError,
-  type Warning,
 } from '../errors.js';
+import type { Warner } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
@@ -54,7 +54,7 @@ export interface ApplyOptions {
   readonly signKey?: Uint8Array;
   /** What to do with upstream summaries. Default 'require-signature'. */
   readonly upstream?: UpstreamPolicy;
-  /** Turn every warning into an error (checked before anything is written). */
+  /** Turn every warning into an error: the run's Warner throws at the first (all come before anything is written). */
   readonly strict?: boolean;
   /** The clock for `ostree.summary.last-modified` (default: SOURCE_DATE_EPOCH or now). */
   readonly now?: () => bigint;
@@ -73,8 +73,8 @@ export interface ApplyInput {
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
   readonly upstreamFrom: ReadonlyMap<string, Source>;
-  readonly warnings: Warning[];
-  readonly warn: (w: Warning) => void;
+  /** The run's warnings (strict or not: see `strict`). */
+  readonly warner: Warner;
 }
 
 export interface ApplyResult {
@@ -119,12 +119,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     await checkCommitSignatures(
       s,
       entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
-      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn },
+      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
     );
   const upstream = await prepareUpstreams(
     input.upstreamFrom,
     opts.upstream ?? 'require-signature',
-    input.warn,
+    input.warner.warn,
     checkAbort,
   );
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
@@ -139,7 +139,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo)))
       throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
-  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
+  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warner.add(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
   // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
   // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
@@ -177,8 +177,6 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
       'EFBIG',
     );
-  if (opts.strict && input.warnings.length)
-    throw new FailureError(`--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 'ESTRICT');
   checkAbort();
   const base = {
     estimate,

@@ -5,7 +5,8 @@
  * or unsigned commit from a drive), so the drive writer refuses: an unsigned or foreign-signed commit is a
  * SignatureError (exit 5) naming ref, commit and key IDs, unless explicitly allowed. `verify` uses the same check.
  */
-import { SignatureError, type Warning } from '../errors.js';
+import { SignatureError } from '../errors.js';
+import type { Warn } from '../warnings.js';
 import { KEY } from '../ostree/formats.js';
 import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
 import type { Source, TrustedKeys } from './source.js';
@@ -92,7 +93,7 @@ export interface CommitToCheck {
 export interface CheckCommitsOptions {
   /** `--allow-unsigned-commits`: copy unsigned or foreign-signed commits, with a warning each. */
   readonly allowUnsigned?: boolean;
-  readonly warn?: (w: Warning) => void;
+  readonly warn?: Warn;
 }
 
 /**
@@ -126,11 +127,8 @@ export async function checkCommitSignatures(
     const message = await describeFailure(p, r, v);
     const data = { ref: p.ref, commit: p.commit, collectionId: p.collectionId, keyIds: r.signerKeyIds };
     if (opts.allowUnsigned) {
-      opts.warn?.({
-        code: r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',
-        message: `${message}; copied anyway (--allow-unsigned-commits)`,
-        data,
-      });
+      const code = r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit';
+      opts.warn?.(code, `${message}; copied anyway (--allow-unsigned-commits)`, data);
       continue;
     }
     throw new SignatureError(

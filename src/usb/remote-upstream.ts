@@ -5,7 +5,8 @@
  * are read directly; `http(s)://` over the network unless offline. Whatever cannot be had is said in a warning.
  * Everything read is checked like any remote source: the summary's signature with the remote's keys.
  */
-import { CorruptError, expectFailure, SignatureError, type Warning } from '../errors.js';
+import { CorruptError, expectFailure, SignatureError } from '../errors.js';
+import { Warner, type Warning, type WarningCode } from '../warnings.js';
 import type { Source, TrustedKeys } from './source.js';
 
 /** A remote as a local source configures it. */
@@ -31,7 +32,7 @@ export interface RemoteFetchOptions {
 /** Opens each remote at most once per run; failures become warnings and a null. */
 export class RemoteFetcher {
   private readonly opened = new Map<string, Promise<Source | null>>();
-  private notes: Warning[] = [];
+  private readonly notes = new Warner();
 
   constructor(private readonly opts: RemoteFetchOptions) {}
 
@@ -89,15 +90,13 @@ export class RemoteFetcher {
     }
   }
 
-  private note(code: string, r: RemoteAtUrl, message: string): void {
-    this.notes.push({ code, message, data: { remote: r.name, url: r.url } });
+  private note(code: WarningCode, r: RemoteAtUrl, message: string): void {
+    this.notes.warn(code, message, { remote: r.name, url: r.url });
   }
 
   /** Warnings collected since the last call. */
   takeWarnings(): Warning[] {
-    const out = this.notes;
-    this.notes = [];
-    return out;
+    return this.notes.take();
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,8 @@ export interface VerifyOptions {
   readonly repair?: boolean;
   /** Skip re-hashing every object (structure only). Default false. */
   readonly quick?: boolean;
+  /** A warning finding fails the repo too (`verify --strict`): `ok` only when there are no findings at all. */
+  readonly strict?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
 }
@@ -119,7 +121,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   const collections: string[] = [];
   const done = (): RepoReport => ({
     repo,
-    ok: !findings.some((f) => f.severity === 'error'),
+    ok: !findings.some((f) => f.severity === 'error' || opts.strict),
     refs: refCount,
     objects: objectCount,
     collections,

@@ -14,6 +14,7 @@ interface VerifyArgs {
   'upstream-key'?: string[];
   quick?: boolean;
   repair?: boolean;
+  strict?: boolean;
   json?: boolean;
 }
 
@@ -51,6 +52,10 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           type: 'boolean',
           describe: 'First finish an update that was interrupted while publishing (the only write verify makes)',
         })
+        .option('strict', {
+          type: 'boolean',
+          describe: 'Warnings fail too: exit 6 unless there is no finding at all',
+        })
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
         .epilog(
           examplesEpilog([
@@ -84,6 +89,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           upstreamEd25519: upEd,
           quick: !!args.quick,
           repair: !!args.repair,
+          strict: !!args.strict,
           signal,
           onProgress: (e) => progress.onProgress(e),
         });
