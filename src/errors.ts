@@ -37,7 +37,7 @@ const USAGE = {
 /** NotFoundError, exit 3. */
 const NOT_FOUND = {
   ENOTFOUND: 'a ref, remote, path, key file or object that does not exist',
-  ENOTPUBLISHED: 'a drive repo with nothing published yet (a first `create` never finished: run it again)',
+  ENOTPUBLISHED: 'a drive with nothing published yet: a first `create` never finished (run it again)',
   ENOTONDRIVE: '`remove`: a ref that is not on the drive',
   ELOCKEDCOMMIT: 'a lockfile pins a commit the source no longer has (lock again)',
   ENOOBJECT: 'an object missing from a repo',
@@ -58,7 +58,7 @@ const CORRUPT = {
 
 /** SignatureError, exit 5. */
 const SIGNATURE = {
-  ESIGNATURE: 'a summary signature missing or not made by a trusted key',
+  ESIGNATURE: 'a summary whose signature does not verify or is not made by a trusted key',
   EUNSIGNED: 'an unsigned upstream summary (--allow-unsigned-upstream carries it anyway)',
   EUNSIGNEDCOMMIT: 'an unsigned commit where the keys are known (--allow-unsigned-commits copies it anyway)',
   EUNTRUSTEDCOMMIT: 'a commit signed by a key that is not trusted (--allow-unsigned-commits copies it anyway)',
@@ -90,11 +90,11 @@ const FAILURE = {
   EROFS: 'a drive mounted read-only',
   EACCES: 'no permission to write to the drive',
   EWRITE: 'another failure to write to the drive',
-  ENOSPC: 'the drive is out of space or inodes',
+  ENOSPC: 'the drive is out of space or inodes, or has less free space than the run needs',
   EBADREF: 'a ref path on the drive that is a symlink or not a directory',
   EKEYRING: 'an OpenPGP keyring that cannot be read',
   EXATTR: 'extended attributes of a source file that cannot be read',
-  EIO: 'a source file that cannot be read',
+  EIO: 'a file that cannot be read (an I/O error)',
   ESYSTEM: 'a system error without a name of its own here (`data.errno` names it)',
 } as const;
 
