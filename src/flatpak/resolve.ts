@@ -99,7 +99,9 @@ export interface RefPlan {
  */
 export function collectionBindingError(ref: string, commit: string, collectionId: string, bound: string): UsageError {
   return new UsageError(
-    `'${ref}' would go on the drive under collection '${collectionId}' (--collection-id or the source's), but its commit ${commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding) and clients would refuse it: use --collection-id ${bound}, or leave it off`,
+    `'${ref}' would go on the drive under collection '${collectionId}' (--collection-id or the source's), ` +
+      `but its commit ${commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding) ` +
+      `and clients would refuse it: use --collection-id ${bound}, or leave it off`,
     { ref, collectionId, binding: bound },
   );
 }
@@ -159,7 +161,10 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (missing.length)
         warn(
           'locale-not-installed',
-          `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`,
+          `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ` +
+            (langs.length
+              ? `the drive gets ${langs.join(', ')} only`
+              : 'the drive gets it without any language (its metadata only)'),
           { ref: r.ref, missing, installed, languages: langs },
         );
       return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
@@ -219,7 +224,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
           if (await input.isExtraData(c)) {
             warn(
               'extra-data-skipped',
-              `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`,
+              `omitting related ref '${c.ref}' of '${owner.ref}': ` +
+                'it is extra-data, which cannot be distributed offline',
               { ref: c.ref },
             );
             continue;
@@ -298,7 +304,9 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
               input.catalog.map((r) => splitRef(r.ref)?.id).filter((x): x is string => !!x),
             );
         throw new NotFoundError(
-          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}${similar.length ? `; did you mean ${similar.join(' or ')}?` : ''}`,
+          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source` +
+            (others.length ? `; available: ${[...new Set(others)].join(', ')}` : '') +
+            (similar.length ? `; did you mean ${similar.join(' or ')}?` : ''),
           { ref: arg, arch, ...(similar.length ? { suggestions: similar } : {}) },
         );
       }
@@ -423,7 +431,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (!found)
         warn(
           'no-appstream',
-          `no appstream data for collection '${cid}' (${arch}) in the source; offline clients will not show app details`,
+          `no appstream data for collection '${cid}' (${arch}) in the source; ` +
+            'offline clients will not show app details',
           { collectionId: cid, arch },
         );
     }
@@ -478,7 +487,8 @@ function commitOverrides(input: ResolveInput) {
       for (const key of Object.keys(commits)) {
         if (used.has(key) && (refs.some((p) => p.ref === key) || input.requested.includes(key))) continue;
         throw new NotFoundError(
-          `--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive (name a ref given on the command line, or one it pulls in, in full)`,
+          `--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive ` +
+            '(name a ref given on the command line, or one it pulls in, in full)',
           { ref: key },
         );
       }

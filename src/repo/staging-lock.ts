@@ -41,7 +41,9 @@ function liveHolder(text: string): number | null {
   return boot === bootId() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
 }
 
-/** Takes the repo's write lock (a stale one is replaced). @throws FailureError ELOCKED while another process holds it. */
+/**
+ * Takes the repo's write lock (a stale one is replaced). @throws FailureError ELOCKED while another process holds it.
+ */
 export async function acquireLock(repoPath: string): Promise<void> {
   const file = path.join(repoPath, LOCK_FILE);
   await fs.mkdir(path.dirname(file), { recursive: true });

@@ -147,7 +147,14 @@ async function describeFailure(p: CommitToCheck, r: CommitSignatureCheck, v: Com
     ...(v.keys.ed25519.length ? [`${v.keys.ed25519.length} ed25519 key(s)`] : []),
   ].join(', ');
   const head = `commit ${p.commit} of '${p.ref}' (${p.collectionId})`;
+  const ids = r.signerKeyIds.join(', ');
   if (r.problem === 'unsigned')
-    return `${head} is not signed${r.signerKeyIds.length ? ` with a kind of key given (it names GPG key ${r.signerKeyIds.join(', ')})` : ''}, but the collection's keys are known (${trustedText})`;
-  return `${head} is signed by ${r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key'} that is not among the trusted keys of '${p.collectionId}' (${trustedText}): ${r.reason ?? 'no valid signature'}`;
+    return (
+      `${head} is not signed${ids ? ` with a kind of key given (it names GPG key ${ids})` : ''}, ` +
+      `but the collection's keys are known (${trustedText})`
+    );
+  return (
+    `${head} is signed by ${ids ? `GPG key ${ids}` : 'a key'} that is not among the trusted keys of ` +
+    `'${p.collectionId}' (${trustedText}): ${r.reason ?? 'no valid signature'}`
+  );
 }

@@ -185,7 +185,8 @@ export async function checkCaseCollisions(loc: DriveLocation, refPaths: readonly
     const other = seen.get(p.toLowerCase());
     if (other !== undefined && other !== p)
       throw new UnsupportedError(
-        `'${other}' and '${p}' differ only in case: on this ${loc.fsType} drive (case-insensitive names) they would be one file. Put them on separate drives, or use a filesystem with case-sensitive names.`,
+        `'${other}' and '${p}' differ only in case: on this ${loc.fsType} drive (case-insensitive names) ` +
+          'they would be one file. Put them on separate drives, or use a filesystem with case-sensitive names.',
         { path: p, other, drive: loc.drive },
         'ECASECOLLISION',
       );
@@ -263,9 +264,11 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EPERM' || code === 'ENOSYS' || code === 'EOPNOTSUPP')
         throw new UnsupportedError(
-          `cannot create the symlink '${link}' that lets clients find '${rel}': this filesystem has no symlinks (FAT?). Use the default location (drop --destination-repo) instead.`,
+          `cannot create the symlink '${link}' that lets clients find '${rel}': this filesystem has no symlinks ` +
+            '(FAT?). Use the default location (drop --destination-repo) instead.',
           { path: link },
           'ENOSYMLINK',
+          { cause: e },
         );
       throw e;
     }
@@ -282,9 +285,12 @@ export async function probeSymlinks(loc: DriveLocation): Promise<void> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UnsupportedError(
-      `--destination-repo needs a symlink in '${path.join(loc.drive, '.ostree/repos.d')}', and this filesystem refuses symlinks (${code ?? 'error'}; FAT?). Use the default location (drop --destination-repo) instead.`,
+      `--destination-repo needs a symlink in '${path.join(loc.drive, '.ostree/repos.d')}', ` +
+        `and this filesystem refuses symlinks (${code ?? 'error'}; FAT?). ` +
+        'Use the default location (drop --destination-repo) instead.',
       { path: loc.drive },
       'ENOSYMLINK',
+      { cause: e },
     );
   } finally {
     await fs.rm(probe, { force: true });

@@ -132,7 +132,8 @@ async function replaceDir(repo: string, from: string, to: string, fsync: boolean
   const toSt = await fs.lstat(to).catch(() => null);
   if (toSt?.isSymbolicLink())
     throw new CorruptError(
-      `'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`,
+      `'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); ` +
+        'sideload never writes through it: remove it and run again',
       { path: to, repo },
       'EUNSAFEPATH',
     );

@@ -60,7 +60,8 @@ export class RemoteFetcher {
       this.note(
         'remote-offline',
         r,
-        `remote '${r.name}' (${r.url}) was not read (--offline): the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+        `remote '${r.name}' (${r.url}) was not read (--offline): ` +
+          `the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
       );
       return null;
     }
@@ -84,7 +85,8 @@ export class RemoteFetcher {
       this.note(
         'remote-unreachable',
         r,
-        `remote '${r.name}' (${r.url}) could not be read (${err.message}); the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+        `remote '${r.name}' (${r.url}) could not be read (${err.message}); ` +
+          `the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
       );
       return null;
     }

@@ -101,9 +101,11 @@ export async function resolveRun(
           await readCommit(l.commit).catch((e: unknown) => {
             if (e instanceof NotFoundError)
               throw new NotFoundError(
-                `the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; lock again to move forward`,
+                `the lock pins '${l.ref}' at ${l.commit}, which ${source.description} no longer has; ` +
+                  'lock again to move forward',
                 { ref: l.ref, commit: l.commit },
                 'ELOCKEDCOMMIT',
+                { cause: e },
               );
             throw e;
           });

@@ -152,7 +152,8 @@ export async function checkUpstream(
   } else throw new CorruptError(`${up.origin}: no summary or summary.idx`, { collectionId: cid });
   if (!result.present && policy === 'require-signature')
     throw new SignatureError(
-      `the upstream summary of '${cid}' from ${up.origin} is not signed; pass --allow-unsigned-upstream to carry it anyway, or --no-upstream-summary to leave it off`,
+      `the upstream summary of '${cid}' from ${up.origin} is not signed; ` +
+        'pass --allow-unsigned-upstream to carry it anyway, or --no-upstream-summary to leave it off',
       { collectionId: cid },
       'EUNSIGNED',
     );
