@@ -39,6 +39,7 @@ import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
 import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
+import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
@@ -384,30 +385,4 @@ function upstreamSummary(u: UpstreamSet): ApplyResult['upstream'] {
   for (const [cid, up] of u.copies)
     out[cid] = up ? { signedBy: up.signedBy, root: up.root, files: up.files.size } : null;
   return out;
-}
-
-async function existingAncestor(dir: string): Promise<string> {
-  let d = dir;
-  while (!(await fs.pathExists(d)) && path.dirname(d) !== d) d = path.dirname(d);
-  return d;
-}
-
-/** The outermost directory between `stop` (excluded) and `dir` that does not exist yet, or null. */
-async function outermostMissing(dir: string, stop: string): Promise<string | null> {
-  let found: string | null = null;
-  let d = path.resolve(dir);
-  const top = path.resolve(stop);
-  while (d !== top && d.startsWith(top + path.sep) && !(await fs.pathExists(d))) {
-    found = d;
-    d = path.dirname(d);
-  }
-  return found;
-}
-
-async function samePath(a: string, b: string): Promise<boolean> {
-  try {
-    return (await fs.realpath(a)) === (await fs.realpath(b));
-  } catch {
-    return false;
-  }
 }
