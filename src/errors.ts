@@ -1,6 +1,8 @@
 /**
- * Error model: one base class with a stable `code` and a `data` object, and a few subclasses per failure
- * family. Every message names the object, path, ref or offset at fault. The CLI maps `exitCode` once, at the top.
+ * Error model: one base class with a stable `code` and a `data` object, and one subclass per exit code. Each
+ * subclass carries only the codes of its own closed list (below, one line of documentation per code: README.md's
+ * "Error codes" table lists the same), so the exit code follows from the class. Every message names the object,
+ * path, ref or offset at fault. The CLI maps `exitCode` once, at the top (src/cli/output.ts).
  */
 
 /** Exit codes scripts can rely on (documented in the README). */
@@ -27,20 +29,195 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-export type ErrorData = Readonly<Record<string, unknown>>;
+/** UsageError, exit 2. */
+const USAGE = {
+  EUSAGE: 'bad command line, option, argument, manifest or lockfile',
+} as const;
 
-/** Base error: `code` is stable (scripts and tests match on it), `data` carries the facts. */
-export class SideloadError extends Error {
-  readonly code: string;
+/** NotFoundError, exit 3. */
+const NOT_FOUND = {
+  ENOTFOUND: 'a ref, remote, path, key file or object that does not exist',
+  ENOTPUBLISHED: 'a drive with nothing published yet: a first `create` never finished (run it again)',
+  ENOTONDRIVE: '`remove`: a ref that is not on the drive',
+  ELOCKEDCOMMIT: 'a lockfile pins a commit the source no longer has (lock again)',
+  ENOOBJECT: 'an object missing from a repo',
+  ENOREPO: 'a path that is not an ostree repo (no config file or no objects/)',
+} as const;
+
+/** CorruptError, exit 4. */
+const CORRUPT = {
+  ECORRUPT: 'malformed input: bytes that do not decode, an object whose content does not match its name',
+  EGVARIANT: 'bytes that do not decode as their GVariant type',
+  EFILECHANGED: 'a source file that changed while it was read',
+  ENOTREGULAR: 'a source file that is not a regular file (a FIFO, a device)',
+  ESYMLINK: 'a symlink inside a source repo where a file belongs',
+  ETOOBIG: 'a file, response or summary over its size limit',
+  ETOODEEP: 'a directory tree nested deeper than ostree allows',
+  EUNSAFEPATH: 'a path on the drive that would lead outside the repo (a symlink, `..`)',
+} as const;
+
+/** SignatureError, exit 5. */
+const SIGNATURE = {
+  ESIGNATURE: 'a summary whose signature does not verify or is not made by a trusted key',
+  EUNSIGNED: 'an unsigned upstream summary (--allow-unsigned-upstream carries it anyway)',
+  EUNSIGNEDCOMMIT: 'an unsigned commit where the keys are known (--allow-unsigned-commits copies it anyway)',
+  EUNTRUSTEDCOMMIT: 'a commit signed by a key that is not trusted (--allow-unsigned-commits copies it anyway)',
+} as const;
+
+/** UnsupportedError, exit 7. */
+const UNSUPPORTED = {
+  EUNSUPPORTED: 'input sideload refuses by design (an unknown repo mode, an app without a runtime)',
+  EEXTRADATA: 'an extra-data ref: it cannot be distributed offline',
+  ENOSYMLINK: 'a drive whose filesystem has no symlinks, where --destination-repo needs one',
+  EFBIG: 'a file too large for the drive (FAT32 stops at 4 GiB)',
+  ECASECOLLISION: 'refs differing only in case on a case-insensitive drive (FAT, exFAT)',
+} as const;
+
+/** NetworkError, exit 8. */
+const NETWORK = {
+  ENETWORK: 'a network failure after retries',
+  EHTTP: 'an HTTP error status',
+  EREDIRECT: 'too many redirects, or a redirect refused (https → http, an unsupported URL)',
+  ETIMEDOUT: 'no complete answer in time (SIDELOAD_HTTP_TIMEOUT_MS)',
+} as const;
+
+/** FailureError, exit 1 (besides the system error names in ERRNO_CODES). */
+const FAILURE = {
+  EDOWNGRADE: 'a drive ref newer than the source commit (--allow-downgrade replaces it)',
+  ESTRICT: '--strict and a warning: `data.warning` is its code',
+  ELOCKED: 'another sideload process is writing to the repo',
+  EJOURNAL: 'a publish journal on the drive that cannot be read',
+  EROFS: 'a drive mounted read-only',
+  EACCES: 'no permission to write to the drive',
+  EWRITE: 'another failure to write to the drive',
+  ENOSPC: 'the drive is out of space or inodes, or has less free space than the run needs',
+  EBADREF: 'a ref path on the drive that is a symlink or not a directory',
+  EKEYRING: 'an OpenPGP keyring that cannot be read',
+  EXATTR: 'extended attributes of a source file that cannot be read',
+  EIO: 'a file that cannot be read (an I/O error)',
+  ESYSTEM: 'a system error without a name of its own here (`data.errno` names it)',
+} as const;
+
+/**
+ * System errors passed through under their errno name (exit 1): the file-system and socket errors Node reports
+ * (`man 3 errno`). Any other becomes ESYSTEM with `data.errno`.
+ */
+export const ERRNO_CODES = [
+  'EACCES',
+  'EADDRINUSE',
+  'EAGAIN',
+  'EBADF',
+  'EBUSY',
+  'ECANCELED',
+  'ECONNABORTED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EDQUOT',
+  'EEXIST',
+  'EFBIG',
+  'EHOSTUNREACH',
+  'EINTR',
+  'EINVAL',
+  'EIO',
+  'EISDIR',
+  'ELOOP',
+  'EMFILE',
+  'EMLINK',
+  'ENAMETOOLONG',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'ENFILE',
+  'ENODEV',
+  'ENOENT',
+  'ENOMEM',
+  'ENOSPC',
+  'ENOSYS',
+  'ENOTDIR',
+  'ENOTEMPTY',
+  'ENOTSUP',
+  'ENXIO',
+  'EOPNOTSUPP',
+  'EOVERFLOW',
+  'EPERM',
+  'EPIPE',
+  'EPROTO',
+  'EROFS',
+  'ESPIPE',
+  'ETIMEDOUT',
+  'ETXTBSY',
+  'EXDEV',
+] as const;
+export type ErrnoCode = (typeof ERRNO_CODES)[number];
+
+export type UsageCode = keyof typeof USAGE;
+export type NotFoundCode = keyof typeof NOT_FOUND;
+export type CorruptCode = keyof typeof CORRUPT;
+export type SignatureCode = keyof typeof SIGNATURE;
+export type UnsupportedCode = keyof typeof UNSUPPORTED;
+export type NetworkCode = keyof typeof NETWORK;
+export type FailureCode = keyof typeof FAILURE | ErrnoCode;
+export type InterruptedCode = 'EINTERRUPTED';
+export type InternalCode = 'EINTERNAL';
+/** Every code an error can carry (`error.code` in --json). */
+export type ErrorCode =
+  | UsageCode
+  | NotFoundCode
+  | CorruptCode
+  | SignatureCode
+  | UnsupportedCode
+  | NetworkCode
+  | FailureCode
+  | InterruptedCode
+  | InternalCode;
+
+/** Every named code with its exit code and meaning, in the order of README.md's table (system errors aside). */
+export const ERROR_CODES: ReadonlyArray<{
+  readonly code: ErrorCode;
+  readonly exit: ExitCodeValue;
+  readonly doc: string;
+}> = (
+  [
+    [ExitCode.failure, FAILURE],
+    [ExitCode.failure, { EINTERNAL: 'a bug in sideload: an invariant did not hold (please report it)' }],
+    [ExitCode.usage, USAGE],
+    [ExitCode.notFound, NOT_FOUND],
+    [ExitCode.corrupt, CORRUPT],
+    [ExitCode.signature, SIGNATURE],
+    [ExitCode.unsupported, UNSUPPORTED],
+    [ExitCode.network, NETWORK],
+    [ExitCode.interrupted, { EINTERRUPTED: 'interrupted (Ctrl-C, SIGTERM)' }],
+  ] as const
+).flatMap(([exit, codes]) =>
+  Object.entries(codes).map(([code, doc]) => ({ code: code as ErrorCode, exit, doc: doc as string })),
+);
+
+/** A system error's code as a FailureCode: its errno name when listed, else ESYSTEM. */
+export function errnoCode(errno: string | undefined): FailureCode {
+  const c = errno as FailureCode;
+  return (ERRNO_CODES as readonly string[]).includes(c) || c in FAILURE ? c : 'ESYSTEM';
+}
+
+export type ErrorData = Readonly<Record<string, unknown>>;
+export interface ErrorOptions {
+  /** The error this one explains or wraps. */
+  readonly cause?: unknown;
+}
+
+/**
+ * Base error: `code` is stable (scripts and tests match on it), `data` carries the facts. Abstract: construct the
+ * subclass whose exit code fits; its code list is closed.
+ */
+export abstract class SideloadError extends Error {
+  readonly code: ErrorCode;
   readonly data: ErrorData;
   readonly exitCode: ExitCodeValue;
 
-  constructor(
-    code: string,
+  protected constructor(
+    code: ErrorCode,
     message: string,
-    data: ErrorData = {},
-    exitCode: ExitCodeValue = ExitCode.failure,
-    options?: { cause?: unknown },
+    data: ErrorData,
+    exitCode: ExitCodeValue,
+    options?: ErrorOptions,
   ) {
     super(message, options);
     this.name = new.target.name;
@@ -52,63 +229,136 @@ export class SideloadError extends Error {
 
 /** Bad command line, option or argument. */
 export class UsageError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}) {
-    super('EUSAGE', message, data, ExitCode.usage);
+  declare readonly code: UsageCode;
+  constructor(message: string, data: ErrorData = {}, code: UsageCode = 'EUSAGE', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.usage, options);
   }
 }
 
 /** A ref, remote, repo, path or object that does not exist. */
 export class NotFoundError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}, code = 'ENOTFOUND') {
-    super(code, message, data, ExitCode.notFound);
+  declare readonly code: NotFoundCode;
+  constructor(message: string, data: ErrorData = {}, code: NotFoundCode = 'ENOTFOUND', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.notFound, options);
   }
 }
 
 /** Bytes that do not decode, or an object whose content does not match its name. */
 export class CorruptError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}, code = 'ECORRUPT') {
-    super(code, message, data, ExitCode.corrupt);
+  declare readonly code: CorruptCode;
+  constructor(message: string, data: ErrorData = {}, code: CorruptCode = 'ECORRUPT', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.corrupt, options);
   }
 }
 
 /** A missing, bad or untrusted signature. */
 export class SignatureError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}, code = 'ESIGNATURE') {
-    super(code, message, data, ExitCode.signature);
+  declare readonly code: SignatureCode;
+  constructor(message: string, data: ErrorData = {}, code: SignatureCode = 'ESIGNATURE', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.signature, options);
   }
 }
 
 /** Something we refuse by design (extra-data, symlinks on FAT, unknown repo mode). */
 export class UnsupportedError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}, code = 'EUNSUPPORTED') {
-    super(code, message, data, ExitCode.unsupported);
+  declare readonly code: UnsupportedCode;
+  constructor(message: string, data: ErrorData = {}, code: UnsupportedCode = 'EUNSUPPORTED', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.unsupported, options);
   }
 }
 
 /** Network failure after retries. */
 export class NetworkError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}, code = 'ENETWORK') {
-    super(code, message, data, ExitCode.network);
+  declare readonly code: NetworkCode;
+  constructor(message: string, data: ErrorData = {}, code: NetworkCode = 'ENETWORK', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.network, options);
+  }
+}
+
+/** A run that failed for a reason that is neither input nor usage (exit 1): the drive, a lock, --strict. */
+export class FailureError extends SideloadError {
+  declare readonly code: FailureCode;
+  constructor(message: string, data: ErrorData = {}, code: FailureCode = 'ESYSTEM', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.failure, options);
   }
 }
 
 /** The run was interrupted (SIGINT/SIGTERM or an AbortSignal). */
 export class InterruptedError extends SideloadError {
-  constructor(message = 'interrupted', data: ErrorData = {}) {
-    super('EINTERRUPTED', message, data, ExitCode.interrupted);
+  declare readonly code: InterruptedCode;
+  constructor(
+    message = 'interrupted',
+    data: ErrorData = {},
+    code: InterruptedCode = 'EINTERRUPTED',
+    options?: ErrorOptions,
+  ) {
+    super(code, message, data, ExitCode.interrupted, options);
   }
 }
 
 /** A bug: an invariant of ours did not hold. */
 export class InternalError extends SideloadError {
-  constructor(message: string, data: ErrorData = {}) {
-    super('EINTERNAL', message, data, ExitCode.failure);
+  declare readonly code: InternalCode;
+  constructor(message: string, data: ErrorData = {}, code: InternalCode = 'EINTERNAL', options?: ErrorOptions) {
+    super(code, message, data, ExitCode.failure, options);
   }
 }
 
-/** A recoverable problem reported instead of thrown (see `WarnPolicy`). */
-export interface Warning {
-  readonly code: string;
-  readonly message: string;
-  readonly data?: ErrorData;
+/**
+ * The same error (class, code, exit code) told again with more context: a new message and data, the original as
+ * its cause. Every subclass takes (message, data, code, options).
+ */
+export function restate<E extends SideloadError>(e: E, message: string, data: ErrorData): E {
+  const Same = e.constructor as new (message: string, data: ErrorData, code: E['code'], options: ErrorOptions) => E;
+  return new Same(message, data, e.code, { cause: e });
+}
+
+/** A class of errors, for `expectOnly`. */
+export type ErrorClass<T extends Error> = abstract new (...args: never) => T;
+
+/**
+ * For a `catch` that turns a failure into an error of ours (a decoder's CorruptError …): `e` when it is an
+ * instance of one of `expected`; anything else — a TypeError or RangeError from a bug of ours — is rethrown as it
+ * is, so that a bug is never reported as bad input.
+ */
+export function expectOnly<T extends Error>(e: unknown, ...expected: Array<ErrorClass<T>>): T {
+  if (expected.some((c) => e instanceof c)) return e as T;
+  throw e;
+}
+
+/** A Node system error (errno code such as ENOENT or EACCES), as fs and net calls throw them. */
+export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
+  return (
+    e instanceof Error &&
+    typeof (e as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code as string)
+  );
+}
+
+/**
+ * An error in the shape Node gives system errors (`code` is the errno name), for one that crossed a thread
+ * boundary (a copy worker's) or that we raise where a write would (a file over the drive's size limit): the
+ * callers that map system errors (writeError, classifyError) treat both alike.
+ */
+export function systemError(message: string, errno: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code: errno });
+}
+
+/**
+ * `e` when it is a failure the input or the system causes — one of ours (a SideloadError) or a system error
+ * (errno); anything else is rethrown as it is (see expectOnly), and so are an InternalError (a bug) and an
+ * InterruptedError (no failure at all).
+ */
+export function expectFailure(e: unknown): Error {
+  if (e instanceof InternalError || e instanceof InterruptedError) throw e;
+  if (e instanceof SideloadError || isErrnoError(e)) return e;
+  throw e;
+}
+
+/** zlib's error for bad compressed data (Z_DATA_ERROR, Z_BUF_ERROR …), or output past `maxOutputLength`. */
+export function isInflateError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (
+    e instanceof Error && typeof code === 'string' && (/^Z_[A-Z_]+$/.test(code) || code === 'ERR_BUFFER_TOO_LARGE')
+  );
 }

@@ -17,9 +17,22 @@ export {
   NetworkError,
   InterruptedError,
   InternalError,
+  FailureError,
   ExitCode,
-  type Warning,
+  ERROR_CODES,
+  type ErrorCode,
+  type UsageCode,
+  type NotFoundCode,
+  type CorruptCode,
+  type SignatureCode,
+  type UnsupportedCode,
+  type NetworkCode,
+  type FailureCode,
+  type InterruptedCode,
+  type InternalCode,
+  type ErrorData,
 } from './errors.js';
+export { Warner, WARNING_CODES, type Warning, type WarningCode, type Warn, type WarnerOptions } from './warnings.js';
 
 // Drives: create, list, verify
 export { createDrive, UPSTREAM_DIR, type CreateOptions, type CreateResult, type DriveRef } from './usb/create.js';

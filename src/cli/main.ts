@@ -43,6 +43,9 @@ function ownVersion(): string {
   }
 }
 
+/** What yargs refuses (an unknown option, a missing argument): told with a pointer to --help. */
+class CommandLineError extends UsageError {}
+
 export const EPILOG = `Exit codes:
   0  success                         5  missing or bad signature
   1  failure (I/O, internal)         6  verify found problems
@@ -107,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(removeCommand(controller.signal, (c) => (code = c)))
       .command(pruneCommand(controller.signal, (c) => (code = c)))
       .command(listCommand((c) => (code = c)))
-      .command(verifyCommand((c) => (code = c)))
+      .command(verifyCommand(controller.signal, (c) => (code = c)))
       .command(keygenCommand((c) => (code = c)))
       .command(dumpCommand((c) => (code = c)))
       .completion('completion', 'Print a bash/zsh completion script: sideload completion >> ~/.bashrc')
@@ -125,18 +128,18 @@ export async function main(argv: string[]): Promise<number> {
       .wrap(wantsHelp ? Math.min(110, process.stdout.columns || 100) : null)
       .fail((msg, err) => {
         if (err) throw err;
-        throw Object.assign(new Error(msg), { usage: true });
+        throw new CommandLineError(msg);
       })
       .help()
       .alias('h', 'help')
       .version(ownVersion())
       .parseAsync();
   } catch (e) {
-    if ((e as { usage?: boolean }).usage) {
+    if (e instanceof CommandLineError) {
       // With --json, a usage error is a JSON error document on stdout like any other (docs/json-schema.md).
-      if (wantsJson) code = reportError(new UsageError((e as Error).message), true, argv);
+      if (wantsJson) code = reportError(e, true, argv);
       else {
-        process.stderr.write(`sideload: ${(e as Error).message}\nRun 'sideload --help' for usage.\n`);
+        process.stderr.write(`sideload: ${e.message}\nRun 'sideload --help' for usage.\n`);
         code = ExitCode.usage;
       }
     } else code = reportError(e, wantsJson, argv);

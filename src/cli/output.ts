@@ -2,7 +2,17 @@
  * Human vs --json output, and the one place that turns errors into messages and exit codes.
  * Human text goes to stdout, diagnostics and warnings to stderr; --json prints exactly one JSON document on stdout.
  */
-import { ExitCode, SideloadError, type Warning } from '../errors.js';
+import {
+  CorruptError,
+  errnoCode,
+  ExitCode,
+  FailureError,
+  InternalError,
+  isErrnoError,
+  SideloadError,
+} from '../errors.js';
+import type { Warning } from '../warnings.js';
+import { KeyFileSyntaxError } from '../keyfile/index.js';
 
 export interface OutputOptions {
   readonly json: boolean;
@@ -82,28 +92,33 @@ const ERRNO_HINTS: Readonly<Record<string, string>> = {
 
 /**
  * Turns what is not yet a SideloadError into one: Node errno errors (a full disk, a read-only drive) keep their
- * path and code; a malformed keyfile is corrupt input. Everything else stays an internal failure.
+ * path and code (exit 1); a malformed keyfile is corrupt input. Anything else — a TypeError, a RangeError — is a
+ * bug of ours: null, reported as an internal error (exit 1), never as bad input.
  */
 export function classifyError(err: unknown): SideloadError | null {
   if (err instanceof SideloadError) return err;
-  const ne = err as NodeJS.ErrnoException | null;
-  if (ne && typeof ne.code === 'string' && /^E[A-Z]+$/.test(ne.code)) {
-    const hint = ERRNO_HINTS[ne.code];
-    const where = ne.path ? ` (${ne.path})` : '';
-    const msg = hint ? `${hint}${where}: ${ne.message}` : ne.message;
-    return new SideloadError(
-      ne.code,
+  if (isErrnoError(err)) {
+    const errno = err.code as string;
+    const hint = ERRNO_HINTS[errno];
+    const where = err.path ? ` (${err.path})` : '';
+    const msg = hint ? `${hint}${where}: ${err.message}` : err.message;
+    const code = errnoCode(errno);
+    return new FailureError(
       msg,
-      { ...(ne.path ? { path: ne.path } : {}), syscall: ne.syscall },
-      ExitCode.failure,
+      { ...(err.path ? { path: err.path } : {}), syscall: err.syscall, ...(code !== errno ? { errno } : {}) },
+      code,
+      { cause: err },
     );
   }
-  if (err instanceof Error && err.name === 'KeyFileSyntaxError')
-    return new SideloadError('ECORRUPT', `malformed key file: ${err.message}`, {}, ExitCode.corrupt);
+  if (err instanceof KeyFileSyntaxError)
+    return new CorruptError(`malformed key file: ${err.message}`, { line: err.line }, 'ECORRUPT', { cause: err });
   return null;
 }
 
-/** Maps any thrown value to a message on stderr (or a JSON error document) and returns the exit code. */
+/**
+ * Maps any thrown value to a message on stderr (or a JSON error document) and returns the exit code: a
+ * SideloadError's own, 1 for a system error, and 1 with EINTERNAL and a request to report it for anything else.
+ */
 export function reportError(err: unknown, json: boolean, argv: readonly string[] = []): number {
   const e = classifyError(err);
   const code = e ? e.exitCode : ExitCode.failure;
@@ -123,11 +138,14 @@ export function reportError(err: unknown, json: boolean, argv: readonly string[]
       ) + '\n',
     );
   } else {
-    process.stderr.write(`sideload: error: ${e?.message ?? (err as Error)?.message ?? String(err)}\n`);
+    // A bug says so, with the error's class (`TypeError: …`): it is not the input's fault.
+    if (!e || e instanceof InternalError)
+      process.stderr.write(`sideload: internal error: ${e?.message ?? String(err)}\n`);
+    else process.stderr.write(`sideload: error: ${e.message}\n`);
     if (verbose && e && Object.keys(e.data).length)
       process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
-    // The stack helps only with an internal error (or when debugging sideload itself).
-    if (!e)
+    // The stack helps only with an internal error — a bug of ours, whatever it was — (or when debugging sideload).
+    if (!e || e instanceof InternalError)
       process.stderr.write(
         verbose
           ? `${(err as Error)?.stack ?? ''}\n`

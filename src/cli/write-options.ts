@@ -17,6 +17,10 @@ export interface WriteArgs {
   progress?: boolean;
 }
 
+/** --strict, as create, update and lock take it. */
+export const STRICT_DESCRIPTION =
+  'Treat warnings as errors: fail at the first one (ESTRICT), before anything is written';
+
 /** `upstream`: how --no-upstream-summary reads for this command. `dryRun`: what a dry run does. */
 export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: string }): Argv<T & WriteArgs> {
   return y
@@ -35,7 +39,7 @@ export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: st
       default: true,
       describe: 'fsync written data (--no-fsync for throwaway targets)',
     })
-    .option('strict', { type: 'boolean', describe: 'Treat warnings as errors' })
+    .option('strict', { type: 'boolean', describe: STRICT_DESCRIPTION })
     .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
     .option('progress', {

@@ -2,7 +2,7 @@
  * flatpak deploy data (`<deploy dir>/deploy`, type (ssasta{sv})): origin remote, deployed commit, subpaths,
  * installed size (BE) and extra metadata. Pure.
  */
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode, type VarDict } from '../gvariant/index.js';
 import { validateChecksum } from '../ostree/checksum.js';
 import { swap64 } from '../ostree/endian.js';
@@ -32,7 +32,9 @@ export function decodeDeployData(bytes: Uint8Array, where = 'deploy'): DeployDat
     if (!origin) throw new CorruptError('empty origin remote');
     return { origin, commit, subpaths, installedSize: swap64(size), metadata };
   } catch (e) {
-    throw new CorruptError(`${where}: ${(e as Error).message}`, { file: where });
+    throw new CorruptError(`${where}: ${expectOnly(e, CorruptError).message}`, { file: where }, 'ECORRUPT', {
+      cause: e,
+    });
   }
 }
 

@@ -3,7 +3,8 @@
  * the refs to put on the drive (runtime, related extensions, locales, appstream), with a reason for each and typed
  * warnings for what was left out. Pure: facts come in through the catalog and two lookups; no IO of its own.
  */
-import { NotFoundError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import { NotFoundError, UnsupportedError, UsageError } from '../errors.js';
+import { Warner, type Warning } from '../warnings.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import type { SourceKind, SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
@@ -98,16 +99,17 @@ export interface RefPlan {
  */
 export function collectionBindingError(ref: string, commit: string, collectionId: string, bound: string): UsageError {
   return new UsageError(
-    `'${ref}' would go on the drive under collection '${collectionId}' (--collection-id or the source's), but its commit ${commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding) and clients would refuse it: use --collection-id ${bound}, or leave it off`,
+    `'${ref}' would go on the drive under collection '${collectionId}' (--collection-id or the source's), ` +
+      `but its commit ${commit.slice(0, 12)}… is bound to collection '${bound}' (ostree.collection-binding) ` +
+      `and clients would refuse it: use --collection-id ${bound}, or leave it off`,
     { ref, collectionId, binding: bound },
   );
 }
 
 /** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
-  const warnings: Warning[] = [];
-  const warn = (code: string, message: string, data: Record<string, unknown> = {}) =>
-    warnings.push({ code, message, data });
+  const warner = new Warner(); // the run's Warner takes them (resolve-run.ts)
+  const warn = warner.warn;
   const overrides = commitOverrides(input);
   input = { ...input, catalog: overrides.catalog };
   const byRef = new Map<string, SourceRef[]>();
@@ -159,7 +161,10 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (missing.length)
         warn(
           'locale-not-installed',
-          `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ${langs.length ? `the drive gets ${langs.join(', ')} only` : 'the drive gets it without any language (its metadata only)'}`,
+          `the source installation has no ${missing.join(', ')} for '${r.ref}' (installed: ${installed.join(', ')}); ` +
+            (langs.length
+              ? `the drive gets ${langs.join(', ')} only`
+              : 'the drive gets it without any language (its metadata only)'),
           { ref: r.ref, missing, installed, languages: langs },
         );
       return { subpaths: pullSubpathsFromDeploy(langs.map((l) => `/${l}`)) ?? ['/metadata'], languages: langs };
@@ -219,7 +224,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
           if (await input.isExtraData(c)) {
             warn(
               'extra-data-skipped',
-              `omitting related ref '${c.ref}' of '${owner.ref}': it is extra-data, which cannot be distributed offline`,
+              `omitting related ref '${c.ref}' of '${owner.ref}': ` +
+                'it is extra-data, which cannot be distributed offline',
               { ref: c.ref },
             );
             continue;
@@ -298,7 +304,9 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
               input.catalog.map((r) => splitRef(r.ref)?.id).filter((x): x is string => !!x),
             );
         throw new NotFoundError(
-          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source${others.length ? `; available: ${[...new Set(others)].join(', ')}` : ''}${similar.length ? `; did you mean ${similar.join(' or ')}?` : ''}`,
+          `ref '${arg}'${parsed.arch ? '' : ` (arch ${arch})`} ${where} the source` +
+            (others.length ? `; available: ${[...new Set(others)].join(', ')}` : '') +
+            (similar.length ? `; did you mean ${similar.join(' or ')}?` : ''),
           { ref: arg, arch, ...(similar.length ? { suggestions: similar } : {}) },
         );
       }
@@ -423,7 +431,8 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       if (!found)
         warn(
           'no-appstream',
-          `no appstream data for collection '${cid}' (${arch}) in the source; offline clients will not show app details`,
+          `no appstream data for collection '${cid}' (${arch}) in the source; ` +
+            'offline clients will not show app details',
           { collectionId: cid, arch },
         );
     }
@@ -433,7 +442,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1,
   );
   overrides.checkUsed(refs);
-  return { refs, warnings };
+  return { refs, warnings: warner.warnings };
 }
 
 const METADATA_REF_NAME = 'ostree-metadata';
@@ -478,7 +487,8 @@ function commitOverrides(input: ResolveInput) {
       for (const key of Object.keys(commits)) {
         if (used.has(key) && (refs.some((p) => p.ref === key) || input.requested.includes(key))) continue;
         throw new NotFoundError(
-          `--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive (name a ref given on the command line, or one it pulls in, in full)`,
+          `--commit '${key}=${commits[key]}': '${key}' is not a ref of this drive ` +
+            '(name a ref given on the command line, or one it pulls in, in full)',
           { ref: key },
         );
       }

@@ -2,7 +2,7 @@
  * Commit objects: encodeCommit/decodeCommit over the COMMIT type, with ostree's structural checks
  * (ostree_validate_structureof_commit). The timestamp is stored BE; `Commit.timestamp` is the real value.
  */
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode, encode, lookup, type VarDict } from '../gvariant/index.js';
 import { checksumFromBytes, checksumToBytes } from './checksum.js';
 import { swap64 } from './endian.js';
@@ -63,7 +63,10 @@ export function decodeCommit(bytes: Uint8Array, name = 'commit'): Commit {
       rootMeta: checksumFromBytes(rootMeta, 'root dirmeta checksum'),
     };
   } catch (e) {
-    throw new CorruptError(`${name}.commit: ${(e as Error).message}`, { object: name, type: 'commit' });
+    const inner = expectOnly(e, CorruptError);
+    throw new CorruptError(`${name}.commit: ${inner.message}`, { object: name, type: 'commit' }, 'ECORRUPT', {
+      cause: e,
+    });
   }
 }
 

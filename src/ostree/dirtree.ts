@@ -2,7 +2,7 @@
  * Dirtree and dirmeta objects (ostree_validate_structureof_dirtree / _dirmeta). Names are checked with ostree's
  * filename rule; modes must be directories (dirmeta) with no bits beyond S_IFMT|07777.
  */
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode, encode } from '../gvariant/index.js';
 import { checksumFromBytes, checksumToBytes } from './checksum.js';
 import { swap32 } from './endian.js';
@@ -67,7 +67,10 @@ export function decodeDirTree(bytes: Uint8Array, name = 'dirtree'): DirTree {
       })),
     };
   } catch (e) {
-    throw new CorruptError(`${name}.dirtree: ${(e as Error).message}`, { object: name, type: 'dirtree' });
+    const inner = expectOnly(e, CorruptError);
+    throw new CorruptError(`${name}.dirtree: ${inner.message}`, { object: name, type: 'dirtree' }, 'ECORRUPT', {
+      cause: e,
+    });
   }
 }
 
@@ -90,6 +93,9 @@ export function decodeDirMeta(bytes: Uint8Array, name = 'dirmeta'): DirMeta {
       throw new CorruptError(`invalid directory mode 0${m.toString(8)}`);
     return { uid: swap32(uid), gid: swap32(gid), mode: m, xattrs };
   } catch (e) {
-    throw new CorruptError(`${name}.dirmeta: ${(e as Error).message}`, { object: name, type: 'dirmeta' });
+    const inner = expectOnly(e, CorruptError);
+    throw new CorruptError(`${name}.dirmeta: ${inner.message}`, { object: name, type: 'dirmeta' }, 'ECORRUPT', {
+      cause: e,
+    });
   }
 }

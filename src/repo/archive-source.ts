@@ -3,7 +3,7 @@
  * remote (src/transport/). Metadata is re-hashed before it is returned; `.filez` objects come as their stored bytes
  * (to be copied verbatim) while a FilezVerifier inflates and hashes them on the side.
  */
-import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
+import { CorruptError, expectOnly, InternalError, InterruptedError, NotFoundError } from '../errors.js';
 import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { parseArchiveHeader, type ParsedArchiveHeader } from '../ostree/content.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
@@ -199,7 +199,7 @@ export class ArchiveSource implements ObjectSource {
             try {
               header = parseArchiveHeader(all, Number.MAX_SAFE_INTEGER);
             } catch (e) {
-              throw contentMismatch(checksum, location, (e as Error).message);
+              throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
             }
             if (header) bound = maxFilezBytes(header.payloadOffset, header.size);
           }
@@ -260,7 +260,7 @@ export class ArchiveSource implements ObjectSource {
           location,
           data: null,
           async pipe(consumer, pipeSignal) {
-            if (used) throw new Error('ContentObject.pipe called twice');
+            if (used) throw new InternalError(`ContentObject.pipe called twice for ${checksum}.file`);
             used = true;
             const onPipeAbort = () => ac.abort(pipeSignal?.reason);
             pipeSignal?.addEventListener('abort', onPipeAbort, { once: true });
@@ -332,7 +332,7 @@ async function wholeObject(
     try {
       p = parseArchiveHeader(bytes, bytes.length);
     } catch (e) {
-      throw contentMismatch(checksum, location, (e as Error).message);
+      throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
     }
     if (!p) throw contentMismatch(checksum, location, 'truncated archive header');
     h = p;

@@ -8,7 +8,7 @@
  */
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly, InternalError } from '../errors.js';
 import { decode } from '../gvariant/index.js';
 import { validateChecksum } from '../ostree/checksum.js';
 import { validateFileInfo, type FileInfo } from '../ostree/content.js';
@@ -148,7 +148,7 @@ export class BareSource implements ObjectSource {
       try {
         validateFileInfo(info);
       } catch (e) {
-        throw contentMismatch(checksum, location, (e as Error).message);
+        throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
       }
       if (payloadSize === 0) {
         verifyRaw(checksum, info, new Uint8Array(0), location);
@@ -199,7 +199,7 @@ export class BareSource implements ObjectSource {
       ];
       return { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), symlinkTarget: '', xattrs };
     } catch (e) {
-      throw contentMismatch(checksum, location, `bad user.ostreemeta: ${(e as Error).message}`);
+      throw contentMismatch(checksum, location, `bad user.ostreemeta: ${expectOnly(e, CorruptError).message}`);
     }
   }
 
@@ -252,7 +252,7 @@ function streamObject(checksum: string, info: FileInfo, size: number, location: 
     location,
     data: null,
     async pipe(sink, signal) {
-      if (closed) throw new Error('ContentObject already consumed');
+      if (closed) throw new InternalError(`ContentObject ${checksum}.file already consumed`);
       const v = new RawVerifier(checksum, info, size, location);
       const vs: ByteSink = {
         write(c) {

@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly, isInflateError } from '../errors.js';
 import {
   contentStreamHeader,
   isSymlink,
@@ -23,9 +23,11 @@ export function contentMismatch(checksum: string, location: string, detail: stri
   return new CorruptError(`${checksum}.file (${location}): ${detail}`, { checksum, type: 'file', path: location });
 }
 
+/** A header that does not parse, as a CorruptError naming the object; anything but a CorruptError is rethrown. */
 function corruptFile(checksum: string, location: string, e: unknown): CorruptError {
-  if (e instanceof CorruptError && (e.data as { checksum?: string }).checksum === checksum) return e;
-  return contentMismatch(checksum, location, (e as Error).message);
+  const inner = expectOnly(e, CorruptError);
+  if ((inner.data as { checksum?: string }).checksum === checksum) return inner;
+  return contentMismatch(checksum, location, inner.message);
 }
 
 /** SHA-256 of the content stream of `info` + `payload` parts, as hex. */
@@ -98,7 +100,8 @@ export async function verifyFilez(checksum: string, bytes: Uint8Array, location:
         chunkSize: Math.max(16384, Math.min(h.size + 1, 4 << 20)),
       });
     } catch (e) {
-      throw contentMismatch(checksum, location, `compressed payload is corrupt (${(e as Error).message})`);
+      if (!isInflateError(e)) throw e;
+      throw contentMismatch(checksum, location, `compressed payload is corrupt (${e.message})`);
     }
   }
   if (plain.length !== h.size)

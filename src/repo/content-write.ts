@@ -9,7 +9,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { CorruptError, InterruptedError } from '../errors.js';
+import { CorruptError, InternalError, InterruptedError, systemError } from '../errors.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
@@ -51,7 +51,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
   if (obj.data) {
     if (obj.format === 'filez' && obj.unverified)
       return stageUnverifiedFilez(t, obj.checksum, obj.data, obj.location, signal);
-    if (obj.unverified) throw new Error(`${name}: unverified ${obj.format} object`);
+    if (obj.unverified) throw new InternalError(`${name}: unverified ${obj.format} object`);
     if (obj.format === 'filez') return t.stageBytes(obj.checksum, type, [obj.data]);
     const header = archiveHeader(obj.info, obj.size);
     if (isSymlink(obj.info)) return t.stageBytes(obj.checksum, type, [header]);
@@ -80,7 +80,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
     if (obj.format === 'raw' && out.size === 0)
       throw contentMismatch(obj.checksum, obj.location, 'nothing was written');
     if (obj.unverified) {
-      if (obj.format !== 'filez') throw new Error(`${name}: unverified ${obj.format} object`);
+      if (obj.format !== 'filez') throw new InternalError(`${name}: unverified ${obj.format} object`);
       await checkFilezFile(t, obj.checksum, tmp, final, obj.location);
     } else await fs.rename(tmp, final);
     t.noteStaged(`${obj.checksum}.${type}`, type, out.size);
@@ -139,7 +139,7 @@ async function checkFilezFile(
   if (pool) {
     const r = await pool.run({ kind: 'check', checksum, src: tmp, final });
     if ('ok' in r) return;
-    if ('error' in r) throw Object.assign(new Error(r.error.message), { code: r.error.code });
+    if ('error' in r) throw workerError(r.error, t.repoPath, `${checksum}.file`);
   }
   const v = new FilezVerifier(checksum, location);
   const fh = await fs.open(tmp, 'r');
@@ -232,7 +232,7 @@ async function deflateInto(t: ContentTarget, obj: ContentObject, out: FileSink, 
     },
     reset() {
       // Local files never restart; a transport that did would corrupt the deflate stream: fail loudly.
-      failed ??= new Error(`${obj.checksum}.file: source restarted a local stream`);
+      failed ??= new InternalError(`${obj.checksum}.file: source restarted a local stream`);
     },
   };
   try {
@@ -261,7 +261,7 @@ class FileSink implements ByteSink {
   write(chunk: Uint8Array): Promise<void> {
     const at = this.pos;
     if (at + chunk.length > this.limit)
-      return Promise.reject(Object.assign(new Error(`the file would pass ${this.limit} bytes`), { code: 'EFBIG' }));
+      return Promise.reject(systemError(`the file would pass ${this.limit} bytes`, 'EFBIG'));
     this.pos += chunk.length;
     this.size = Math.max(this.size, this.pos);
     const p = this.chain.then(async () => {

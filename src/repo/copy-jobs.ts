@@ -58,9 +58,12 @@ export type Job = CopyJob | WriteJob | RenameJob | FilezJob | CheckJob;
 /** A job as it travels: with the id its result comes back under. */
 export type JobMessage = Job & { readonly id: number };
 
-/** An errno-style failure: the caller maps it like a local one (write-error.ts). `done`: renames done before it. */
+/**
+ * An errno-style failure: the caller maps it like a local one (write-error.ts). `code` is absent for an exception
+ * that is not a system error (a bug in the worker). `done`: renames done before it.
+ */
 export interface JobError {
-  readonly code: string;
+  readonly code?: string | undefined;
   readonly message: string;
   readonly done?: number;
 }

@@ -61,7 +61,11 @@ function parseArchive(buf: Uint8Array, total: number): ParsedArchiveHeader | nul
   }
 }
 
-const errorOf = (e: unknown) => ({ code: (e as NodeJS.ErrnoException).code || 'EIO', message: (e as Error).message });
+// A system error keeps its errno code; an exception without one is a bug here (workerError reports it as one).
+const errorOf = (e: unknown) => ({
+  code: (e as NodeJS.ErrnoException | null)?.code,
+  message: String((e as Error)?.message ?? e),
+});
 const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fallback: why });
 // 0644 whatever the umask: other users (a client installing as another user) must read the drive.
 const openTmp = (job: { tmp: string }): number => {

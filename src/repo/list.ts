@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode } from '../gvariant/index.js';
 import { DETACHED_METADATA } from '../ostree/formats.js';
 import { parseLooseName, type ObjectType } from '../ostree/object.js';
@@ -72,7 +72,10 @@ export async function verifyObject(
       try {
         decode(DETACHED_METADATA, b);
       } catch (e) {
-        throw new CorruptError(`${checksum}.commitmeta: ${(e as Error).message}`, { checksum, type });
+        const inner = expectOnly(e, CorruptError);
+        throw new CorruptError(`${checksum}.commitmeta: ${inner.message}`, { checksum, type }, 'ECORRUPT', {
+          cause: e,
+        });
       }
       return;
     }

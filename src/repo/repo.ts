@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CorruptError, NotFoundError, SideloadError, UnsupportedError } from '../errors.js';
+import { CorruptError, FailureError, NotFoundError, UnsupportedError } from '../errors.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { isChecksum, validateChecksum } from '../ostree/checksum.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
@@ -85,15 +85,13 @@ export class Repo {
         `the repo '${abs}' has mode '${modeText}', which sideload cannot read (supported: archive, archive-z2, bare, bare-user, bare-user-only)`,
         { path: abs, mode: modeText },
       );
-    try {
-      if (!(await fs.stat(path.join(abs, 'objects'))).isDirectory()) throw new Error('not a directory');
-    } catch {
+    const objects = await fs.stat(path.join(abs, 'objects')).catch(() => null);
+    if (!objects?.isDirectory())
       throw new NotFoundError(
         `'${repoPath}' is not an ostree repo: it has no objects/ directory`,
         { path: abs },
         'ENOREPO',
       );
-    }
     return new Repo(abs, mode, config);
   }
 
@@ -230,10 +228,11 @@ export class Repo {
         continue;
       }
       if (st.isSymbolicLink() || !st.isDirectory())
-        throw new SideloadError(
-          'EBADREF',
-          `'${path.relative(this.path, cur)}' is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to write a ref through it`,
+        throw new FailureError(
+          `'${path.relative(this.path, cur)}' is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; ` +
+            'refusing to write a ref through it',
           { path: cur },
+          'EBADREF',
         );
     }
   }

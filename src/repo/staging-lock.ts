@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SideloadError } from '../errors.js';
+import { FailureError } from '../errors.js';
 import { writeError } from './write-error.js';
 
 /** The lock file, relative to the repo. */
@@ -41,7 +41,9 @@ function liveHolder(text: string): number | null {
   return boot === bootId() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
 }
 
-/** Takes the repo's write lock (a stale one is replaced). @throws SideloadError ELOCKED while another process holds it. */
+/**
+ * Takes the repo's write lock (a stale one is replaced). @throws FailureError ELOCKED while another process holds it.
+ */
 export async function acquireLock(repoPath: string): Promise<void> {
   const file = path.join(repoPath, LOCK_FILE);
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -55,13 +57,14 @@ export async function acquireLock(repoPath: string): Promise<void> {
     }
     const pid = liveHolder(await fs.readFile(file, 'utf8').catch(() => ''));
     if (pid !== null)
-      throw new SideloadError('ELOCKED', `another sideload process (pid ${pid}) is writing to ${repoPath}`, {
-        path: repoPath,
-        pid,
-      });
+      throw new FailureError(
+        `another sideload process (pid ${pid}) is writing to ${repoPath}`,
+        { path: repoPath, pid },
+        'ELOCKED',
+      );
     await fs.rm(file, { force: true }); // stale lock
   }
-  throw new SideloadError('ELOCKED', `cannot lock ${file}`, { path: repoPath });
+  throw new FailureError(`cannot lock ${file}`, { path: repoPath }, 'ELOCKED');
 }
 
 export async function releaseLock(repoPath: string): Promise<void> {

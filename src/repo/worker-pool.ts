@@ -12,6 +12,7 @@
  */
 import os from 'node:os';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { InternalError } from '../errors.js';
 import type { FilezJob, Job, JobResult, JobResultMessage, JobMessage } from './copy-jobs.js';
 import { SMALL_OBJECT_LIMIT } from './source.js';
 
@@ -98,7 +99,7 @@ export class CopyWorkerPool {
   }
 
   run(job: Job): Promise<JobResult> {
-    if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
+    if (this.closed) return Promise.reject(new InternalError('copy worker pool closed'));
     return new Promise<JobResult>((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       // Collect jobs into batches: a message wakes a sleeping worker, which costs far more than the message itself
@@ -142,7 +143,7 @@ export class CopyWorkerPool {
   }
 
   private acquireSlot(): Promise<SharedArrayBuffer> {
-    if (this.closed) return Promise.reject(new Error('copy worker pool closed'));
+    if (this.closed) return Promise.reject(new InternalError('copy worker pool closed'));
     this.slots ??= Array.from(
       { length: Math.max(8, SLOTS_PER_WORKER * this.workers.length) },
       () => new SharedArrayBuffer(FILEZ_SLOT_SIZE),
@@ -194,8 +195,8 @@ export class CopyWorkerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.reject(new Error('copy worker pool closed'));
-    for (const w of this.slotWaiters.splice(0)) w.reject(new Error('copy worker pool closed'));
+    for (const p of this.queue.splice(0)) p.reject(new InternalError('copy worker pool closed'));
+    for (const w of this.slotWaiters.splice(0)) w.reject(new InternalError('copy worker pool closed'));
     await Promise.all(this.workers.map((s) => s.w.terminate()));
   }
 }

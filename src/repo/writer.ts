@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CorruptError, UsageError } from '../errors.js';
+import { CorruptError, InternalError, UsageError } from '../errors.js';
 import { sha256Hex, validateChecksum } from '../ostree/checksum.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
@@ -111,7 +111,7 @@ export class Staging {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('staging area already closed');
+    if (this.closed) throw new InternalError('staging area already closed');
   }
 
   /** Number of objects staged and not yet published. */

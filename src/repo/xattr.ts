@@ -9,7 +9,7 @@
  * unref'd: Node ran out of work and the CLI quit with exit 0 and no output.)
  */
 import { createRequire } from 'node:module';
-import { UnsupportedError } from '../errors.js';
+import { FailureError, UnsupportedError } from '../errors.js';
 
 export interface XattrReader {
   /** The value of xattr `name` of `path` (not following symlinks), or null if it has none. */
@@ -24,29 +24,30 @@ interface NapiXattr {
   listAttributes(path: string): Promise<string[]>;
 }
 
-let native: NapiXattr | Error | null = null;
+/** The module, or why it could not be loaded. */
+let native: NapiXattr | { readonly failed: string } | null = null;
 
-function loadNative(): NapiXattr | Error {
+function loadNative(): NapiXattr | { readonly failed: string } {
   if (native === null) {
     try {
       native = createRequire(import.meta.url)('@napi-rs/xattr') as NapiXattr;
     } catch (e) {
-      native = e instanceof Error ? e : new Error(String(e));
+      native = { failed: String((e as Error | null)?.message ?? e) };
     }
   }
   return native;
 }
 
-function wrap(path: string, e: unknown): Error {
-  const err = new Error(`cannot read xattrs of ${path}: ${(e as Error).message}`) as NodeJS.ErrnoException;
-  const code = (e as NodeJS.ErrnoException).code;
-  err.code =
-    code === 'ENOENT' || /No such file/i.test((e as Error).message)
+/** The module's error with the path and an errno-like code: ENOENT, ENOTSUP (callers test for both) or EXATTR. */
+function wrap(path: string, e: unknown): FailureError {
+  const message = String((e as Error | null)?.message ?? e);
+  const code =
+    (e as NodeJS.ErrnoException | null)?.code === 'ENOENT' || /No such file/i.test(message)
       ? 'ENOENT'
-      : /not supported/i.test((e as Error).message)
+      : /not supported/i.test(message)
         ? 'ENOTSUP'
         : 'EXATTR';
-  return err;
+  return new FailureError(`cannot read xattrs of ${path}: ${message}`, { path }, code, { cause: e });
 }
 
 class NativeXattrReader implements XattrReader {
@@ -81,9 +82,10 @@ class NativeXattrReader implements XattrReader {
 /** Opens the xattr reader. @throws UnsupportedError when the native module has no binary here (naming `why`). */
 export async function openXattrReader(why: string): Promise<XattrReader> {
   const x = loadNative();
-  if (x instanceof Error)
+  if ('failed' in x)
     throw new UnsupportedError(
-      `${why} needs extended attributes, which sideload reads through the native module @napi-rs/xattr, and it could not be loaded on ${process.platform}-${process.arch} (${x.message.split('\n')[0]})`,
+      `${why} needs extended attributes, which sideload reads through the native module @napi-rs/xattr, ` +
+        `and it could not be loaded on ${process.platform}-${process.arch} (${x.failed.split('\n')[0]})`,
       { reason: 'xattr-module' },
     );
   return new NativeXattrReader(x);

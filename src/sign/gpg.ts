@@ -3,6 +3,7 @@
  * signatures over the exact bytes. Keyrings are what flatpak keeps (`<remote>.trustedkeys.gpg`, binary),
  * `xa.gpg-keys` / `GPGKey=` bytes, or armored exports. Uses OpenPGP.js (see the README for why a library).
  */
+import { FailureError } from '../errors.js';
 import type * as OpenPGP from 'openpgp';
 import type { VerifyResult } from './ed25519.js';
 
@@ -81,7 +82,13 @@ export class GpgVerifier {
       try {
         keys.push(...(await readKeyring(keyrings[n] as Uint8Array)));
       } catch (e) {
-        throw new Error(`GPG keyring #${n + 1} cannot be read: ${(e as Error).message}`);
+        // openpgp reports a malformed key with a plain Error: there is no telling it from a bug of its own.
+        throw new FailureError(
+          `GPG keyring #${n + 1} cannot be read: ${(e as Error).message}`,
+          { keyring: n + 1 },
+          'EKEYRING',
+          { cause: e },
+        );
       }
     }
     return new GpgVerifier(keys);

@@ -5,7 +5,7 @@
  * needed, a secret key where a public one is expected, anything but OpenPGP key material for a GPG option.
  */
 import fs from 'node:fs/promises';
-import { NotFoundError, UsageError } from '../errors.js';
+import { expectFailure, NotFoundError, UsageError } from '../errors.js';
 import { ED25519_PUBLIC_KEY_BYTES, ED25519_SECRET_KEY_BYTES, loadPublicKeys, loadSecretKey } from './ed25519.js';
 
 /** Key files are small: anything larger is not one (and is not read into memory). */
@@ -25,10 +25,12 @@ async function readKeyBytes(file: string, option: string): Promise<Buffer> {
   try {
     return await fs.readFile(file);
   } catch (e) {
-    throw new UsageError(`key file '${file}' (${option}) cannot be read: ${(e as Error).message}`, {
-      path: file,
-      option,
-    });
+    throw new UsageError(
+      `key file '${file}' (${option}) cannot be read: ${expectFailure(e).message}`,
+      { path: file, option },
+      'EUSAGE',
+      { cause: e },
+    );
   }
 }
 
@@ -115,9 +117,14 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   try {
     n = (await GpgVerifier.fromKeyrings([bytes])).fingerprints().length;
   } catch (e) {
+    const why = expectFailure(e).message.replace(/^GPG keyring #1 cannot be read: /, '');
     throw new UsageError(
-      `'${file}' (${option}) is not a readable OpenPGP key file: ${(e as Error).message.replace(/^GPG keyring #1 cannot be read: /, '')}`,
+      `'${file}' (${option}) is not a readable OpenPGP key file: ${why}`,
       { path: file, option },
+      'EUSAGE',
+      {
+        cause: e,
+      },
     );
   }
   if (n === 0) throw new UsageError(`'${file}' (${option}) holds no OpenPGP key`, { path: file, option });

@@ -2,6 +2,7 @@
  * GHashTable iteration order for string keys (glib ghash.c, identical in 2.74 and main), so that dictionaries
  * built with GVariantDict come out in the same order as ostree's (format.md §3.9). Insert-only model. Pure.
  */
+import { InternalError } from '../errors.js';
 
 const PRIME_MOD = [
   1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139, 524287, 1048573,
@@ -87,7 +88,7 @@ export function ghashOrder(keys: readonly string[]): string[] {
     let idx = toIndex(h);
     let step = 0;
     while ((hashes[idx] as number) >= 2) {
-      if (slots[idx] === key) throw new Error(`duplicate key '${key}'`);
+      if (slots[idx] === key) throw new InternalError(`duplicate key '${key}'`, { key });
       step++;
       idx = (idx + step) & mask;
     }

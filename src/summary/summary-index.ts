@@ -2,7 +2,7 @@
  * flatpak's summary index (`summary.idx`, format.md): the list of per-arch subsummaries with the SHA-256 each must
  * have, and the repo metadata. Pure.
  */
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode, encode, type VarDict } from '../gvariant/index.js';
 import { checksumFromBytes, checksumToBytes } from '../ostree/checksum.js';
 import { SUMMARY_INDEX } from '../ostree/formats.js';
@@ -42,7 +42,7 @@ export function decodeSummaryIndex(bytes: Uint8Array, name = 'summary.idx'): Sum
       metadata,
     };
   } catch (e) {
-    throw new CorruptError(`${name}: ${(e as Error).message}`, { file: name });
+    throw new CorruptError(`${name}: ${expectOnly(e, CorruptError).message}`, { file: name }, 'ECORRUPT', { cause: e });
   }
 }
 

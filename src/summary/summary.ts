@@ -3,7 +3,7 @@
  * collection ID, byte for byte (GVariantDict key order included), and a decoder for any ostree/flatpak summary.
  * Pure.
  */
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 import { decode, encode, lookup, Variant, type VarDict } from '../gvariant/index.js';
 import { checksumFromBytes, checksumToBytes } from '../ostree/checksum.js';
 import { compareBytewise } from '../ostree/dirtree.js';
@@ -142,7 +142,7 @@ export function decodeSummary(bytes: Uint8Array, name = 'summary'): DecodedSumma
       ...(lm?.type === 't' ? { lastModified: swap64(lm.value as bigint) } : {}),
     };
   } catch (e) {
-    throw new CorruptError(`${name}: ${(e as Error).message}`, { file: name });
+    throw new CorruptError(`${name}: ${expectOnly(e, CorruptError).message}`, { file: name }, 'ECORRUPT', { cause: e });
   }
 }
 
@@ -205,7 +205,7 @@ export function summaryMetadataEntries(bytes: Uint8Array, keep: (key: string) =>
     try {
       out.push(decode('{sv}', entry) as [string, Variant]);
     } catch (err) {
-      bad(`metadata '${key}': ${(err as Error).message}`);
+      bad(`metadata '${key}': ${expectOnly(err, CorruptError).message}`);
     }
   }
   return out;

@@ -5,7 +5,7 @@
 import fsSync, { constants as C } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { CorruptError, InterruptedError, SideloadError } from '../errors.js';
+import { CorruptError, FailureError, InterruptedError, SideloadError } from '../errors.js';
 import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 /** Chunk size for streaming reads. */
@@ -105,7 +105,7 @@ export function openError(file: string, e: unknown): Error {
       'ESYMLINK',
     );
   if (e instanceof SideloadError) return e;
-  return new SideloadError('EIO', `cannot read '${file}': ${code ?? (e as Error).message}`, { path: file }, undefined, {
+  return new FailureError(`cannot read '${file}': ${code ?? (e as Error).message}`, { path: file }, 'EIO', {
     cause: e,
   });
 }

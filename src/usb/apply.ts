@@ -6,7 +6,15 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError, UnsupportedError, UsageError, type Warning } from '../errors.js';
+import {
+  FailureError,
+  InternalError,
+  InterruptedError,
+  NetworkError,
+  UnsupportedError,
+  UsageError,
+} from '../errors.js';
+import type { Warner } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
@@ -31,6 +39,7 @@ import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
 import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
+import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
@@ -46,7 +55,7 @@ export interface ApplyOptions {
   readonly signKey?: Uint8Array;
   /** What to do with upstream summaries. Default 'require-signature'. */
   readonly upstream?: UpstreamPolicy;
-  /** Turn every warning into an error (checked before anything is written). */
+  /** Turn every warning into an error: the run's Warner throws at the first (all come before anything is written). */
   readonly strict?: boolean;
   /** The clock for `ostree.summary.last-modified` (default: SOURCE_DATE_EPOCH or now). */
   readonly now?: () => bigint;
@@ -65,8 +74,8 @@ export interface ApplyInput {
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
   readonly upstreamFrom: ReadonlyMap<string, Source>;
-  readonly warnings: Warning[];
-  readonly warn: (w: Warning) => void;
+  /** The run's warnings (strict or not: see `strict`). */
+  readonly warner: Warner;
 }
 
 export interface ApplyResult {
@@ -111,12 +120,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     await checkCommitSignatures(
       s,
       entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
-      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warn },
+      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
     );
   const upstream = await prepareUpstreams(
     input.upstreamFrom,
     opts.upstream ?? 'require-signature',
-    input.warn,
+    input.warner.warn,
     checkAbort,
   );
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
@@ -131,7 +140,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     if (s.localRepoPath && (await samePath(s.localRepoPath, loc.repo)))
       throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
-  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warn(w);
+  for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warner.add(w);
   const freeBytes = await freeSpace(await existingAncestor(loc.repo));
   // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
   // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
@@ -145,31 +154,33 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       ? await estimateCopy(toCopy, sources, loc.repo, opts.signal)
       : null;
   if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
-    throw new SideloadError(
-      'ENOSPC',
-      `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
+    throw new FailureError(
+      `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ` +
+        `${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
       { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
+      'ENOSPC',
     );
   // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive
   // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
   // one that would not fit stored as it is. Remote sources are sized as they stream (Staging's maxFileSize).
   const limit = loc.maxFileSize;
+  const fat32 =
+    `too large for the ${loc.fsType} filesystem of '${loc.drive}' ` +
+    '(files must stay under 4 GiB; use exFAT or ext4 for this drive)';
   const big = estimate?.largest;
   if (limit !== null && big && big.bytes > limit)
     throw new UnsupportedError(
-      `${big.name} is ${gib(big.bytes)}: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      `${big.name} is ${gib(big.bytes)}: ${fat32}`,
       { path: loc.drive, object: big.name, bytes: big.bytes, limit },
       'EFBIG',
     );
   const raw = estimate?.largestRaw;
   if (limit !== null && raw && deflateBound(raw.bytes) > limit)
     throw new UnsupportedError(
-      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: too large for the ${loc.fsType} filesystem of '${loc.drive}' (files must stay under 4 GiB; use exFAT or ext4 for this drive)`,
+      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: ${fat32}`,
       { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
       'EFBIG',
     );
-  if (opts.strict && input.warnings.length)
-    throw new SideloadError('ESTRICT', `--strict: ${input.warnings[0]?.message}`, { warnings: input.warnings }, 1);
   checkAbort();
   const base = {
     estimate,
@@ -211,7 +222,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     for (const e of toCopy) {
       checkAbort();
       const source = sources[e.source ?? -1];
-      if (!source || e.commit === null) throw new Error(`internal: plan entry ${e.ref} has no source`);
+      if (!source || e.commit === null) throw new InternalError(`plan entry ${e.ref} has no source`, { ref: e.ref });
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
@@ -317,7 +328,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     };
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.
-    keepStaging = journaled || e instanceof InterruptedError || (e instanceof SideloadError && e.code === 'ENETWORK');
+    keepStaging = journaled || e instanceof InterruptedError || e instanceof NetworkError;
     throw fullDriveError(e, loc);
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
@@ -374,30 +385,4 @@ function upstreamSummary(u: UpstreamSet): ApplyResult['upstream'] {
   for (const [cid, up] of u.copies)
     out[cid] = up ? { signedBy: up.signedBy, root: up.root, files: up.files.size } : null;
   return out;
-}
-
-async function existingAncestor(dir: string): Promise<string> {
-  let d = dir;
-  while (!(await fs.pathExists(d)) && path.dirname(d) !== d) d = path.dirname(d);
-  return d;
-}
-
-/** The outermost directory between `stop` (excluded) and `dir` that does not exist yet, or null. */
-async function outermostMissing(dir: string, stop: string): Promise<string | null> {
-  let found: string | null = null;
-  let d = path.resolve(dir);
-  const top = path.resolve(stop);
-  while (d !== top && d.startsWith(top + path.sep) && !(await fs.pathExists(d))) {
-    found = d;
-    d = path.dirname(d);
-  }
-  return found;
-}
-
-async function samePath(a: string, b: string): Promise<boolean> {
-  try {
-    return (await fs.realpath(a)) === (await fs.realpath(b));
-  } catch {
-    return false;
-  }
 }

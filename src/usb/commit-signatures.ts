@@ -5,7 +5,8 @@
  * or unsigned commit from a drive), so the drive writer refuses: an unsigned or foreign-signed commit is a
  * SignatureError (exit 5) naming ref, commit and key IDs, unless explicitly allowed. `verify` uses the same check.
  */
-import { SignatureError, type Warning } from '../errors.js';
+import { SignatureError } from '../errors.js';
+import type { Warn } from '../warnings.js';
 import { KEY } from '../ostree/formats.js';
 import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
 import type { Source, TrustedKeys } from './source.js';
@@ -92,7 +93,7 @@ export interface CommitToCheck {
 export interface CheckCommitsOptions {
   /** `--allow-unsigned-commits`: copy unsigned or foreign-signed commits, with a warning each. */
   readonly allowUnsigned?: boolean;
-  readonly warn?: (w: Warning) => void;
+  readonly warn?: Warn;
 }
 
 /**
@@ -126,11 +127,8 @@ export async function checkCommitSignatures(
     const message = await describeFailure(p, r, v);
     const data = { ref: p.ref, commit: p.commit, collectionId: p.collectionId, keyIds: r.signerKeyIds };
     if (opts.allowUnsigned) {
-      opts.warn?.({
-        code: r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',
-        message: `${message}; copied anyway (--allow-unsigned-commits)`,
-        data,
-      });
+      const code = r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit';
+      opts.warn?.(code, `${message}; copied anyway (--allow-unsigned-commits)`, data);
       continue;
     }
     throw new SignatureError(
@@ -149,7 +147,14 @@ async function describeFailure(p: CommitToCheck, r: CommitSignatureCheck, v: Com
     ...(v.keys.ed25519.length ? [`${v.keys.ed25519.length} ed25519 key(s)`] : []),
   ].join(', ');
   const head = `commit ${p.commit} of '${p.ref}' (${p.collectionId})`;
+  const ids = r.signerKeyIds.join(', ');
   if (r.problem === 'unsigned')
-    return `${head} is not signed${r.signerKeyIds.length ? ` with a kind of key given (it names GPG key ${r.signerKeyIds.join(', ')})` : ''}, but the collection's keys are known (${trustedText})`;
-  return `${head} is signed by ${r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key'} that is not among the trusted keys of '${p.collectionId}' (${trustedText}): ${r.reason ?? 'no valid signature'}`;
+    return (
+      `${head} is not signed${ids ? ` with a kind of key given (it names GPG key ${ids})` : ''}, ` +
+      `but the collection's keys are known (${trustedText})`
+    );
+  return (
+    `${head} is signed by ${ids ? `GPG key ${ids}` : 'a key'} that is not among the trusted keys of ` +
+    `'${p.collectionId}' (${trustedText}): ${r.reason ?? 'no valid signature'}`
+  );
 }

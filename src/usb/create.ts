@@ -4,7 +4,8 @@
  * (apply.ts: preflight, copy, publish). `createDrive` adds and updates refs, `updateDrive` moves every ref on the
  * drive to its source's newest commit, `removeFromDrive` takes refs off. Never writes to the console.
  */
-import { SideloadError, UsageError, type Warning } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import { Warner, type Warning } from '../warnings.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
@@ -92,19 +93,18 @@ function toDriveRef(e: PlanEntry): DriveRef {
 interface Run {
   readonly loc: DriveLocation;
   readonly state: DriveState;
-  readonly warnings: Warning[];
-  readonly warn: (w: Warning) => void;
+  /** The run's warnings: --allow-partial quiets the partial ones, --strict fails at the first (before any write). */
+  readonly warner: Warner;
 }
 
 async function startRun(opts: CreateOptions): Promise<Run> {
-  const warnings: Warning[] = [];
-  const warn = (w: Warning) => {
-    if (opts.allowPartial && (w.code === 'partial-ref' || w.code === 'partial-locale')) return;
-    warnings.push(w);
-    opts.onWarning?.(w);
-  };
+  const warner = new Warner({
+    ...(opts.strict ? { strict: true } : {}),
+    ...(opts.allowPartial ? { ignore: ['partial-ref', 'partial-locale'] as const } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  });
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
-  return { loc, state: await readDriveState(loc.repo), warnings, warn };
+  return { loc, state: await readDriveState(loc.repo), warner };
 }
 
 function resolveOptions(opts: CreateOptions): ResolveOptions {
@@ -134,8 +134,7 @@ async function finish(
       sources,
       commits: resolved?.commits ?? new Map(),
       upstreamFrom: resolved?.collections ?? new Map(),
-      warnings: run.warnings,
-      warn: run.warn,
+      warner: run.warner,
     },
     opts,
   );
@@ -146,7 +145,7 @@ async function finish(
     dryRun: !!opts.dryRun,
     refs: plan.entries.map(toDriveRef),
     plan,
-    warnings: run.warnings,
+    warnings: run.warner.warnings,
   };
 }
 
@@ -161,7 +160,7 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
   const run = await startRun(opts);
-  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warn, run.state.commits);
+  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warner, run.state.commits);
   const plan = planDrive({
     state: run.state,
     wanted: resolved.wanted,
@@ -184,11 +183,10 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
 export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Source): Promise<CreateResult> {
   const run = await startRun(opts);
   if (run.state.refs.length === 0)
-    throw new SideloadError(
-      'ENOTPUBLISHED',
+    throw new NotFoundError(
       `nothing to update: '${run.loc.repo}' holds no refs yet`,
       { path: run.loc.repo },
-      3,
+      'ENOTPUBLISHED',
     );
   const offered = new Map(
     (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
@@ -198,11 +196,11 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   for (const r of run.state.refs) {
     const s = offered.get(`${r.collectionId}\0${r.ref}`);
     if (!s) {
-      run.warn({
-        code: 'not-in-source',
-        message: `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`,
-        data: { ref: r.ref, collectionId: r.collectionId },
-      });
+      run.warner.warn(
+        'not-in-source',
+        `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`,
+        { ref: r.ref, collectionId: r.collectionId },
+      );
       continue;
     }
     locked.push({
@@ -219,7 +217,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     ? await resolveRun(
         [{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }],
         { ...resolveOptions(opts), extensions: 'none' },
-        run.warn,
+        run.warner,
         run.state.commits,
       )
     : null;
@@ -228,7 +226,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   const resolved = await resolveRun(
     [{ source, locked: [...locked, ...extra] }],
     resolveOptions(opts),
-    run.warn,
+    run.warner,
     run.state.commits,
   );
   const plan = planDrive({
@@ -260,7 +258,7 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
   for (const arg of opts.refs) {
     const hits = run.state.refs.filter((r) => r.ref === arg || splitRef(r.ref)?.id === arg);
     if (hits.length === 0)
-      throw new SideloadError('ENOTONDRIVE', `'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 3);
+      throw new NotFoundError(`'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 'ENOTONDRIVE');
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
   const unneeded = await unneededRefs(run.state, new Set(picked.keys()));

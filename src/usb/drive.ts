@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { NotFoundError, SideloadError, UnsupportedError, UsageError } from '../errors.js';
+import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { mkdirSafe } from './drive-fs.js';
 
 export const DEFAULT_REPO = '.ostree/repo';
@@ -163,11 +163,11 @@ async function bootSectorKind(source: string): Promise<'exfat' | 'fat' | null> {
 export function fullDriveError(e: unknown, loc: DriveLocation): unknown {
   const err = e as NodeJS.ErrnoException | null;
   if (!loc.fat || !/fusefat/.test(loc.fsType) || err?.code !== 'EPERM') return e;
-  return new SideloadError(
-    'ENOSPC',
-    `no space left on the drive holding ${loc.repo} (the ${loc.fsType} filesystem refused a write with EPERM, which is how fusefat reports a full FAT)`,
+  return new FailureError(
+    `no space left on the drive holding ${loc.repo} (the ${loc.fsType} filesystem refused a write with EPERM, ` +
+      'which is how fusefat reports a full FAT)',
     { path: loc.repo },
-    undefined,
+    'ENOSPC',
     { cause: e },
   );
 }
@@ -185,7 +185,8 @@ export async function checkCaseCollisions(loc: DriveLocation, refPaths: readonly
     const other = seen.get(p.toLowerCase());
     if (other !== undefined && other !== p)
       throw new UnsupportedError(
-        `'${other}' and '${p}' differ only in case: on this ${loc.fsType} drive (case-insensitive names) they would be one file. Put them on separate drives, or use a filesystem with case-sensitive names.`,
+        `'${other}' and '${p}' differ only in case: on this ${loc.fsType} drive (case-insensitive names) ` +
+          'they would be one file. Put them on separate drives, or use a filesystem with case-sensitive names.',
         { path: p, other, drive: loc.drive },
         'ECASECOLLISION',
       );
@@ -208,24 +209,31 @@ export async function checkWritable(loc: DriveLocation): Promise<void> {
 }
 
 /** Why a drive cannot be written, and what to do about it: a distinct code per cause (EROFS, EACCES, other). */
-export function unwritable(probe: string, e: unknown): SideloadError {
+export function unwritable(probe: string, e: unknown): FailureError {
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'EROFS')
-    return new SideloadError(
-      'EROFS',
-      `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write (e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), or write to another drive`,
+    return new FailureError(
+      `the drive is mounted read-only ('${probe}' is on a read-only filesystem): remount it read-write ` +
+        "(e.g. 'sudo mount -o remount,rw MOUNTPOINT'; a stick with a write-protect switch must be unlocked first), " +
+        'or write to another drive',
       { path: probe, errno },
+      'EROFS',
+      { cause: e },
     );
   if (errno === 'EACCES' || errno === 'EPERM')
-    return new SideloadError(
-      'EACCES',
-      `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), mount the drive for your user (udisks does), or run as a user who can write there`,
+    return new FailureError(
+      `no permission to write to '${probe}': check its owner and mode ('ls -ld ${probe}'), ` +
+        'mount the drive for your user (udisks does), or run as a user who can write there',
       { path: probe, errno },
+      'EACCES',
+      { cause: e },
     );
-  return new SideloadError('EWRITE', `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`, {
-    path: probe,
-    ...(errno ? { errno } : {}),
-  });
+  return new FailureError(
+    `cannot write to '${probe}' on the drive: ${errno ?? (e as Error).message}`,
+    { path: probe, ...(errno ? { errno } : {}) },
+    'EWRITE',
+    { cause: e },
+  );
 }
 
 /**
@@ -256,9 +264,11 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EPERM' || code === 'ENOSYS' || code === 'EOPNOTSUPP')
         throw new UnsupportedError(
-          `cannot create the symlink '${link}' that lets clients find '${rel}': this filesystem has no symlinks (FAT?). Use the default location (drop --destination-repo) instead.`,
+          `cannot create the symlink '${link}' that lets clients find '${rel}': this filesystem has no symlinks ` +
+            '(FAT?). Use the default location (drop --destination-repo) instead.',
           { path: link },
           'ENOSYMLINK',
+          { cause: e },
         );
       throw e;
     }
@@ -275,9 +285,12 @@ export async function probeSymlinks(loc: DriveLocation): Promise<void> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UnsupportedError(
-      `--destination-repo needs a symlink in '${path.join(loc.drive, '.ostree/repos.d')}', and this filesystem refuses symlinks (${code ?? 'error'}; FAT?). Use the default location (drop --destination-repo) instead.`,
+      `--destination-repo needs a symlink in '${path.join(loc.drive, '.ostree/repos.d')}', ` +
+        `and this filesystem refuses symlinks (${code ?? 'error'}; FAT?). ` +
+        'Use the default location (drop --destination-repo) instead.',
       { path: loc.drive },
       'ENOSYMLINK',
+      { cause: e },
     );
   } finally {
     await fs.rm(probe, { force: true });

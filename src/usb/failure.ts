@@ -5,7 +5,15 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { ExitCode, SideloadError } from '../errors.js';
+import {
+  errnoCode,
+  ExitCode,
+  FailureError,
+  InterruptedError,
+  isErrnoError,
+  restate,
+  SideloadError,
+} from '../errors.js';
 import { JOURNAL } from './publish.js';
 
 const STAGING = 'tmp/sideload-staging';
@@ -37,16 +45,18 @@ function mb(n: number): string {
 /** The error with the step, the drive's state and what to do next added; other errors are returned as they are. */
 export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
   const se = err instanceof SideloadError ? err : null;
-  const errno = (err as NodeJS.ErrnoException | null)?.code;
+  const ne = isErrnoError(err) ? err : null;
+  const errno = ne?.code;
   if (
     se &&
-    (se.code === 'EINTERRUPTED' ||
+    (se instanceof InterruptedError ||
       se.exitCode === ExitCode.usage ||
       se.exitCode === ExitCode.notFound ||
       se.exitCode === ExitCode.signature)
   )
     return err;
-  if (!se && !(typeof errno === 'string' && /^E[A-Z]+$/.test(errno))) return err;
+  // A bug of ours (a TypeError …) is not explained as a drive problem: it goes up as it is.
+  if (!se && !ne) return err;
   if (ctx.phase !== 'copy' && ctx.phase !== 'publish') return err;
 
   const notes: string[] = [];
@@ -63,25 +73,26 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   const pending = await fs.pathExists(path.join(ctx.repo, JOURNAL));
   if (pending)
     notes.push(
-      `the publish is pending (${JOURNAL}): clients still see the drive as it was before this run; make room, then run the same command again or \`sideload verify --repair\` to finish it`,
+      `the publish is pending (${JOURNAL}): clients still see the drive as it was before this run; ` +
+        'make room, then run the same command again or `sideload verify --repair` to finish it',
     );
   const staged = path.join(ctx.repo, STAGING);
   if (await fs.pathExists(staged)) {
     const n = await duBytes(staged);
     if (n > 0)
       notes.push(
-        `${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them (remove that directory to reclaim the space instead)`,
+        `${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them ` +
+          '(remove that directory to reclaim the space instead)',
       );
   }
   const step = ctx.phase === 'publish' ? 'while publishing the update' : 'while copying objects';
   const message = `${step}: ${(err as Error).message}${notes.length ? `\n  ${notes.join('\n  ')}` : ''}`;
-  const ne = err as NodeJS.ErrnoException;
   const data = {
-    ...(se ? se.data : ne.path ? { path: ne.path } : {}),
+    ...(se ? se.data : ne?.path ? { path: ne.path } : {}),
     step: ctx.phase,
     ...(pending ? { pendingPublish: true } : {}),
   };
-  return new SideloadError(se ? se.code : (errno as string), message, data, se ? se.exitCode : ExitCode.failure, {
-    cause: err,
-  });
+  if (se) return restate(se, message, data);
+  const code = errnoCode(errno);
+  return new FailureError(message, { ...data, ...(code !== errno ? { errno } : {}) }, code, { cause: err });
 }

@@ -3,7 +3,8 @@
  * (requested refs, runtimes, extensions, appstream) at its exact commit, the digest of each collection's upstream
  * summary (checked against the source's keys, as a real run would) and the keys that signed it.
  */
-import { InterruptedError, type Warning } from '../errors.js';
+import { InterruptedError } from '../errors.js';
+import { Warner, type Warning } from '../warnings.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import type { Lockfile, LockSource, Manifest } from './manifest.js';
 import { resolveRun, type ResolveOptions } from './resolve-run.js';
@@ -13,6 +14,8 @@ import { prepareUpstreams } from './upstream-copy.js';
 
 export interface LockOptions {
   readonly upstream?: UpstreamPolicy;
+  /** Fail at the first warning (ESTRICT), before the lockfile is written. */
+  readonly strict?: boolean;
   readonly onWarning?: (w: Warning) => void;
   readonly signal?: AbortSignal;
 }
@@ -23,7 +26,10 @@ export async function lockManifest(
   sources: readonly Source[],
   opts: LockOptions = {},
 ): Promise<Lockfile> {
-  const warn = (w: Warning) => opts.onWarning?.(w);
+  const warner = new Warner({
+    ...(opts.strict ? { strict: true } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  });
   const ro: ResolveOptions = {
     ...(manifest.arches ? { arches: manifest.arches } : {}),
     ...(manifest.locales ? { locales: manifest.locales } : {}),
@@ -35,10 +41,15 @@ export async function lockManifest(
     refs: s.refs,
     ...(s.collectionId ? { collectionId: s.collectionId } : {}),
   }));
-  const resolved = await resolveRun(inputs, ro, warn);
-  const upstream = await prepareUpstreams(resolved.collections, opts.upstream ?? 'require-signature', warn, () => {
-    if (opts.signal?.aborted) throw new InterruptedError('interrupted; no lockfile was written');
-  });
+  const resolved = await resolveRun(inputs, ro, warner);
+  const upstream = await prepareUpstreams(
+    resolved.collections,
+    opts.upstream ?? 'require-signature',
+    warner.warn,
+    () => {
+      if (opts.signal?.aborted) throw new InterruptedError('interrupted; no lockfile was written');
+    },
+  );
   const lockSources: LockSource[] = manifest.sources.map((spec, i) => {
     const refs = resolved.wanted.filter((w) => w.source === i);
     const digests: Record<string, string> = {};

@@ -66,7 +66,10 @@ function parseYaml(text: string, file: string): Obj {
   try {
     doc = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: true });
   } catch (e) {
-    throw new UsageError(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { path: file });
+    // Whatever yaml throws here is about the text (it throws a ReferenceError for an alias without its anchor).
+    throw new UsageError(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { path: file }, 'EUSAGE', {
+      cause: e,
+    });
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail(file, '(top)', 'must be a mapping of keys');
   return doc as Obj;

@@ -4,7 +4,7 @@
  * final ref set of every collection with the subpaths of partial refs, and the commitpartial markers to change.
  * No IO: `drive-state.ts` reads the drive, the resolver reads the sources, `create.ts` applies the plan.
  */
-import { SideloadError, UsageError } from '../errors.js';
+import { FailureError, NotFoundError, UsageError } from '../errors.js';
 import type { PlannedRef, PlanReason } from '../flatpak/resolve.js';
 import type { DriveState } from './drive-state.js';
 import { compareBytewise } from '../ostree/dirtree.js';
@@ -87,7 +87,7 @@ function sameSubpaths(a: readonly string[] | null, b: readonly string[] | null):
 }
 
 /**
- * Plans a run. @throws SideloadError EDOWNGRADE when a wanted commit is older than the drive's and downgrades are
+ * Plans a run. @throws FailureError EDOWNGRADE when a wanted commit is older than the drive's and downgrades are
  * not allowed; UsageError when one ref is wanted at two different commits, or removed and wanted at once.
  */
 export function planDrive(input: PlanInput): DrivePlan {
@@ -111,7 +111,7 @@ export function planDrive(input: PlanInput): DrivePlan {
   for (const k of removeKeys)
     if (!onDrive.has(k)) {
       const [cid, ref] = k.split('\0') as [string, string];
-      throw new SideloadError('ENOTONDRIVE', `'${ref}' (${cid}) is not on the drive`, { collectionId: cid, ref }, 3);
+      throw new NotFoundError(`'${ref}' (${cid}) is not on the drive`, { collectionId: cid, ref }, 'ENOTONDRIVE');
     }
 
   const entries: PlanEntry[] = [];
@@ -146,10 +146,11 @@ export function planDrive(input: PlanInput): DrivePlan {
     const oldTs = input.state.commits.get(old.commit)?.timestamp;
     const downgrade = oldTs !== undefined && w.timestamp < oldTs;
     if (downgrade && !input.allowDowngrade)
-      throw new SideloadError(
-        'EDOWNGRADE',
-        `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), newer than ${w.commit.slice(0, 12)}… (${isoTime(w.timestamp)}) from the source; pass --allow-downgrade to replace it`,
+      throw new FailureError(
+        `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), newer than ` +
+          `${w.commit.slice(0, 12)}… (${isoTime(w.timestamp)}) from the source; pass --allow-downgrade to replace it`,
         { ref: w.ref, drive: old.commit, source: w.commit },
+        'EDOWNGRADE',
       );
     entries.push({
       ...base,

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { InterruptedError, SideloadError } from '../errors.js';
+import { InterruptedError, NotFoundError } from '../errors.js';
 import { listObjects, openStaging, Repo, walkCommit, type ArchiveRepo } from '../repo/index.js';
 import { locateDrive } from './drive.js';
 import { readDriveState } from './drive-state.js';
@@ -44,12 +44,7 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
   const state = await readDriveState(loc.repo);
   if (!state.exists)
-    throw new SideloadError(
-      'ENOTPUBLISHED',
-      `'${loc.repo}' is not a drive repo: nothing to prune`,
-      { path: loc.repo },
-      3,
-    );
+    throw new NotFoundError(`'${loc.repo}' is not a drive repo: nothing to prune`, { path: loc.repo }, 'ENOTPUBLISHED');
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new InterruptedError('interrupted; objects not yet deleted stay on the drive');
   };

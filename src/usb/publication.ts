@@ -3,6 +3,7 @@
  * the previous one, signed when a key is given), the summary and its signature, and the journal operations for refs
  * and commitpartial markers. Pure apart from the injected signer: the caller stages the bytes and publishes.
  */
+import { InternalError } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { commitVersion, type Commit } from '../ostree/commit.js';
 import { sha256Hex } from '../ostree/checksum.js';
@@ -62,7 +63,7 @@ export async function buildPublication(input: PublicationInput): Promise<Publica
     const refs: MetadataCommitRef[] = [];
     for (const [ref, f] of finalRefs) {
       const c = input.commits.get(f.commit);
-      if (!c) throw new Error(`internal: no commit facts for ${f.commit} (${ref})`);
+      if (!c) throw new InternalError(`no commit facts for ${f.commit} (${ref})`, { ref, commit: f.commit });
       const version = commitVersion(c.commit);
       refs.push({
         ref,

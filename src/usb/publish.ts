@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { CorruptError, SideloadError } from '../errors.js';
+import { CorruptError, expectOnly, FailureError, isErrnoError } from '../errors.js';
 import {
   checkRepoTree,
   DIR_MODE,
@@ -132,7 +132,8 @@ async function replaceDir(repo: string, from: string, to: string, fsync: boolean
   const toSt = await fs.lstat(to).catch(() => null);
   if (toSt?.isSymbolicLink())
     throw new CorruptError(
-      `'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); sideload never writes through it: remove it and run again`,
+      `'${to}' on the drive is a symlink (to '${await fs.readlink(to).catch(() => '?')}'); ` +
+        'sideload never writes through it: remove it and run again',
       { path: to, repo },
       'EUNSAFEPATH',
     );
@@ -209,15 +210,19 @@ export async function replay(repo: string, fsync = true): Promise<boolean> {
     return false;
   }
   if (!st.isFile())
-    throw new SideloadError('EJOURNAL', `the publish journal ${file} is not a regular file`, { path: file });
+    throw new FailureError(`the publish journal ${file} is not a regular file`, { path: file }, 'EJOURNAL');
   let journal: Journal;
   try {
     journal = JSON.parse(await fs.readFile(file, 'utf8')) as Journal;
   } catch (e) {
-    throw new SideloadError('EJOURNAL', `unreadable publish journal ${file}: ${(e as Error).message}`, { path: file });
+    // A journal that cannot be read (an I/O error) or parsed; anything else is a bug of ours, not the drive's.
+    if (!isErrnoError(e)) expectOnly(e, SyntaxError);
+    throw new FailureError(`unreadable publish journal ${file}: ${(e as Error).message}`, { path: file }, 'EJOURNAL', {
+      cause: e,
+    });
   }
   if (journal.version !== 1 || !Array.isArray(journal.ops))
-    throw new SideloadError('EJOURNAL', `unknown publish journal format in ${file}`, { path: file });
+    throw new FailureError(`unknown publish journal format in ${file}`, { path: file }, 'EJOURNAL');
   for (const op of journal.ops) await applyOp(repo, op, fsync);
   await fs.rm(file, { force: true });
   if (fsync) await fsyncDir(path.dirname(file));

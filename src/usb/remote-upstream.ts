@@ -5,7 +5,8 @@
  * are read directly; `http(s)://` over the network unless offline. Whatever cannot be had is said in a warning.
  * Everything read is checked like any remote source: the summary's signature with the remote's keys.
  */
-import { CorruptError, SignatureError, type Warning } from '../errors.js';
+import { CorruptError, expectFailure, SignatureError } from '../errors.js';
+import { Warner, type Warning, type WarningCode } from '../warnings.js';
 import type { Source, TrustedKeys } from './source.js';
 
 /** A remote as a local source configures it. */
@@ -31,7 +32,7 @@ export interface RemoteFetchOptions {
 /** Opens each remote at most once per run; failures become warnings and a null. */
 export class RemoteFetcher {
   private readonly opened = new Map<string, Promise<Source | null>>();
-  private notes: Warning[] = [];
+  private readonly notes = new Warner();
 
   constructor(private readonly opts: RemoteFetchOptions) {}
 
@@ -59,7 +60,8 @@ export class RemoteFetcher {
       this.note(
         'remote-offline',
         r,
-        `remote '${r.name}' (${r.url}) was not read (--offline): the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+        `remote '${r.name}' (${r.url}) was not read (--offline): ` +
+          `the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
       );
       return null;
     }
@@ -78,25 +80,25 @@ export class RemoteFetcher {
       if (this.opts.signal?.aborted) throw e;
       // A summary that does not verify (or is malformed) is not an outage: refuse it, as for any remote source.
       if (e instanceof SignatureError || e instanceof CorruptError) throw e;
-      const err = e as Error;
+      // An outage (a network or system error, a remote without a summary) is; a bug of ours is not.
+      const err = expectFailure(e);
       this.note(
         'remote-unreachable',
         r,
-        `remote '${r.name}' (${r.url}) could not be read (${err.message}); the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
+        `remote '${r.name}' (${r.url}) could not be read (${err.message}); ` +
+          `the drive gets the upstream summary and appstream ${this.opts.where} holds, if any`,
       );
       return null;
     }
   }
 
-  private note(code: string, r: RemoteAtUrl, message: string): void {
-    this.notes.push({ code, message, data: { remote: r.name, url: r.url } });
+  private note(code: WarningCode, r: RemoteAtUrl, message: string): void {
+    this.notes.warn(code, message, { remote: r.name, url: r.url });
   }
 
   /** Warnings collected since the last call. */
   takeWarnings(): Warning[] {
-    const out = this.notes;
-    this.notes = [];
-    return out;
+    return this.notes.take();
   }
 
   async close(): Promise<void> {

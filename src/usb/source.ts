@@ -2,7 +2,7 @@
  * What every source (flatpak installation, local ostree repo, HTTP(S) remote) offers the planner and the copier:
  * its refs with their commits and collection IDs, commit objects, object access, and upstream summary files.
  */
-import type { Warning } from '../errors.js';
+import type { Warning } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import type { ObjectSource } from '../repo/index.js';

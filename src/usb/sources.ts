@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { NotFoundError, SideloadError, UsageError } from '../errors.js';
+import { isErrnoError, NotFoundError, SideloadError, UsageError } from '../errors.js';
 import { type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import {
@@ -292,15 +292,13 @@ export interface RepoSourceOptions {
 /** A local ostree repo (archive or bare): the newest commit of each ref. */
 export async function openRepoSource(repoPath: string, opts: RepoSourceOptions = {}): Promise<Source> {
   const root = path.resolve(repoPath);
-  let configText: string;
-  try {
-    const b = await readLocalFile(path.join(root, 'config'), 1 << 20);
-    if (!b) throw new Error('missing');
-    configText = Buffer.from(b).toString('utf8');
-  } catch (e) {
-    if (e instanceof SideloadError) throw e;
-    throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
-  }
+  // A missing config (or a path that is no directory) is no repo; a config that cannot be read says why.
+  const b = await readLocalFile(path.join(root, 'config'), 1 << 20).catch((e: unknown) => {
+    if (e instanceof SideloadError || !isErrnoError(e)) throw e;
+    return null;
+  });
+  if (!b) throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
+  const configText = Buffer.from(b).toString('utf8');
   const config = parseKeyFile(configText);
   const repoCid = config.get('core', 'collection-id') || undefined;
   if (opts.collectionId && repoCid && opts.collectionId !== repoCid)

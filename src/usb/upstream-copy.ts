@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import type { Warning } from '../errors.js';
+import type { Warn } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import type { Source, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, type UpstreamPolicy } from './upstream.js';
@@ -36,7 +36,7 @@ export interface UpstreamSet {
 export async function prepareUpstreams(
   collections: ReadonlyMap<string, Source>,
   policy: UpstreamPolicy,
-  warn: (w: Warning) => void,
+  warn: Warn,
   checkAbort: () => void,
 ): Promise<UpstreamSet> {
   const copies = new Map<string, PreparedUpstream | null>();
@@ -49,11 +49,11 @@ export async function prepareUpstreams(
     const up: UpstreamFiles | null = await source.upstreamSummary(cid);
     if (!up) {
       copies.set(cid, null);
-      warn({
-        code: 'no-upstream-summary',
-        message: `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`,
-        data: { collectionId: cid },
-      });
+      warn(
+        'no-upstream-summary',
+        `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`,
+        { collectionId: cid },
+      );
       continue;
     }
     const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b, what) =>

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { CorruptError } from '../errors.js';
+import { CorruptError, expectOnly } from '../errors.js';
 
 /** The record's file name inside an upstream copy's directory (not part of the copy). */
 export const UPSTREAM_RECORD = 'sideload.json';
@@ -41,7 +41,9 @@ export function decodeUpstreamRecord(text: string, where = UPSTREAM_RECORD): Ups
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new CorruptError(`${where}: not JSON (${(e as Error).message})`, { file: where });
+    throw new CorruptError(`${where}: not JSON (${expectOnly(e, SyntaxError).message})`, { file: where }, 'ECORRUPT', {
+      cause: e,
+    });
   }
   const o = (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
   const bad = (field: string, want: string) =>

@@ -3,7 +3,7 @@
  * upstream's trusted keys before anything is copied, and records what it found. Pure apart from the verifiers.
  */
 import { gunzipSync } from 'node:zlib';
-import { SignatureError, CorruptError } from '../errors.js';
+import { SignatureError, CorruptError, isInflateError } from '../errors.js';
 import type { VarDict } from '../gvariant/index.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { KEY } from '../ostree/formats.js';
@@ -42,14 +42,15 @@ export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary', limit =
   try {
     return new Uint8Array(gunzipSync(bytes, { maxOutputLength: limit }));
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE' || (e instanceof RangeError && /larger than/i.test(e.message)))
+    if (!isInflateError(e)) throw e;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE')
       throw new CorruptError(
         `${what} inflates to more than ${limit} bytes (the summary size limit): refused`,
         { file: what },
         'ETOOBIG',
+        { cause: e },
       );
-    throw new CorruptError(`${what} is not valid gzip data (${(e as Error).message})`, { file: what });
+    throw new CorruptError(`${what} is not valid gzip data (${e.message})`, { file: what }, 'ECORRUPT', { cause: e });
   }
 }
 
@@ -151,7 +152,8 @@ export async function checkUpstream(
   } else throw new CorruptError(`${up.origin}: no summary or summary.idx`, { collectionId: cid });
   if (!result.present && policy === 'require-signature')
     throw new SignatureError(
-      `the upstream summary of '${cid}' from ${up.origin} is not signed; pass --allow-unsigned-upstream to carry it anyway, or --no-upstream-summary to leave it off`,
+      `the upstream summary of '${cid}' from ${up.origin} is not signed; ` +
+        'pass --allow-unsigned-upstream to carry it anyway, or --no-upstream-summary to leave it off',
       { collectionId: cid },
       'EUNSIGNED',
     );

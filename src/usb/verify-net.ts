@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
+import { expectOnly } from '../errors.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
@@ -47,7 +48,7 @@ export async function checkSideloadJson(dir: string, rel: string, files: readonl
   try {
     j = JSON.parse(text);
   } catch (e) {
-    return [error('bad-sideload-json', `sideload.json is not JSON: ${(e as Error).message}`, p)];
+    return [error('bad-sideload-json', `sideload.json is not JSON: ${expectOnly(e, SyntaxError).message}`, p)];
   }
   const o = j as Record<string, unknown>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');

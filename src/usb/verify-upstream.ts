@@ -1,6 +1,7 @@
 /** verify's check of the upstream copies a drive carries (`UPSTREAM_DIR/<collection>`). */
 import path from 'node:path';
 import fs from 'fs-extra';
+import { expectFailure } from '../errors.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { encodeDetached, readSignatures } from '../sign/index.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
@@ -86,7 +87,7 @@ export async function checkUpstreamCopies(
             );
       }
     } catch (e) {
-      findings.push(error('upstream-tampered', `upstream summary of '${cid}': ${(e as Error).message}`, rel));
+      findings.push(error('upstream-tampered', `upstream summary of '${cid}': ${expectFailure(e).message}`, rel));
     }
     // Files the index does not account for count only while the index itself checks (else that is the finding).
     if (!findings.some((f) => f.code === 'upstream-tampered' && f.path === rel))

@@ -9,8 +9,8 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { SideloadError } from '../errors.js';
-import { parseKeyFile } from '../keyfile/index.js';
+import { expectFailure, expectOnly, FailureError, InterruptedError, SideloadError } from '../errors.js';
+import { KeyFileSyntaxError, parseKeyFile } from '../keyfile/index.js';
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import {
@@ -51,6 +51,8 @@ export interface VerifyOptions {
   readonly repair?: boolean;
   /** Skip re-hashing every object (structure only). Default false. */
   readonly quick?: boolean;
+  /** A warning finding fails the repo too (`verify --strict`): `ok` only when there are no findings at all. */
+  readonly strict?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
 }
@@ -74,13 +76,14 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
   const repos = await findDriveRepos(drive);
   const reports: RepoReport[] = [];
   for (const r of repos) {
+    checkAbort(opts.signal);
     if (opts.repair) {
       const pid = await lockHolder(r);
       if (pid !== null)
-        throw new SideloadError(
-          'ELOCKED',
+        throw new FailureError(
           `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`,
           { path: r, pid },
+          'ELOCKED',
         );
       await replay(r);
     }
@@ -118,7 +121,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
   const collections: string[] = [];
   const done = (): RepoReport => ({
     repo,
-    ok: !findings.some((f) => f.severity === 'error'),
+    ok: !findings.some((f) => f.severity === 'error' || opts.strict),
     refs: refCount,
     objects: objectCount,
     collections,
@@ -135,7 +138,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     store = await openRepo(repo);
     objects = await openObjectSource(store);
   } catch (e) {
-    findings.push(error('open-failed', (e as Error).message));
+    findings.push(error('open-failed', expectFailure(e).message));
     return done();
   }
   try {
@@ -153,16 +156,24 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
     findings.push(...s.findings);
     const view = makeView(store, objects, scan.present, refs, s.bytes, s.summary);
 
-    if (view.summary) {
-      findings.push(...(await checkSummaryRefs(view)));
-      findings.push(...(await checkCollectionBindings(view.listed, (c) => view.loadCommit(c))));
-      findings.push(...(await checkCommitSignatures(view, opts)));
-      findings.push(...(await checkMetadataCommits(view, opts)));
-      findings.push(...(await checkCompleteness(view)));
+    const checks: Array<() => Promise<Finding[]>> = [
+      ...(view.summary
+        ? [
+            () => checkSummaryRefs(view),
+            () => checkCollectionBindings(view.listed, (c) => view.loadCommit(c)),
+            () => checkCommitSignatures(view, opts),
+            () => checkMetadataCommits(view, opts),
+            () => checkCompleteness(view),
+          ]
+        : []),
+      () => checkDriveSignature(view, opts),
+      () => checkUpstreamCopies(repo, view.summary ? view.listed : null, opts),
+      () => leftoverFindings(repo),
+    ];
+    for (const check of checks) {
+      checkAbort(opts.signal); // Ctrl-C stops verify between checks as well as between objects
+      findings.push(...(await check()));
     }
-    findings.push(...(await checkDriveSignature(view, opts)));
-    findings.push(...(await checkUpstreamCopies(repo, view.summary ? view.listed : null, opts)));
-    findings.push(...(await leftoverFindings(repo)));
   } finally {
     await objects.close?.();
   }
@@ -194,8 +205,8 @@ function makeView(
           const bytes = await objects.readMetadata(c, 'commit');
           commits.set(c, { commit: decodeCommit(bytes, c), size: bytes.length });
         } catch (e) {
+          commitErrors.set(c, expectFailure(e).message);
           commits.set(c, null);
-          commitErrors.set(c, (e as Error).message);
         }
       }
       return commits.get(c) ?? null;
@@ -215,7 +226,9 @@ async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable:
     config = parseKeyFile(configText);
   } catch (e) {
     return {
-      findings: [error('bad-config', `config cannot be parsed: ${(e as Error).message}`, 'config')],
+      findings: [
+        error('bad-config', `config cannot be parsed: ${expectOnly(e, KeyFileSyntaxError).message}`, 'config'),
+      ],
       usable: false,
     };
   }
@@ -246,6 +259,11 @@ async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable:
   return { findings, usable: true };
 }
 
+/** @throws InterruptedError (exit 130) once `signal` is aborted. */
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError('interrupted; verify stopped before it finished');
+}
+
 /** Lists every object file and (unless quick) re-hashes it. */
 async function checkObjects(
   repo: string,
@@ -259,11 +277,12 @@ async function checkObjects(
     count++;
     present.add(`${o.checksum}.${o.type}`);
     if (opts.quick) continue;
-    if (opts.signal?.aborted) throw new SideloadError('EINTERRUPTED', 'interrupted');
+    checkAbort(opts.signal);
     try {
-      await verifyObject(objects, o.checksum, o.type);
+      await verifyObject(objects, o.checksum, o.type, opts.signal);
     } catch (e) {
-      findings.push(error('corrupt-object', (e as Error).message, o.path));
+      checkAbort(opts.signal); // an object cut short by Ctrl-C is not a corrupt one
+      findings.push(error('corrupt-object', expectFailure(e).message, o.path));
     }
     if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0 });
   }
@@ -305,7 +324,7 @@ async function readSummaryFile(
   try {
     return { findings: [], bytes, summary: decodeSummary(bytes, 'summary') };
   } catch (e) {
-    return { findings: [error('bad-summary', (e as Error).message, 'summary')], bytes, summary: null };
+    return { findings: [error('bad-summary', expectFailure(e).message, 'summary')], bytes, summary: null };
   }
 }
 
@@ -494,16 +513,17 @@ async function checkCompleteness(v: RepoView): Promise<Finding[]> {
           }
         }
       } catch (err) {
-        if (err instanceof SideloadError && err.code === 'ETOODEEP') {
-          findings.push(error('tree-too-deep', err.message, `refs/mirrors/${cid}/${e.ref}`));
+        const failure = expectFailure(err);
+        if (failure instanceof SideloadError && failure.code === 'ETOODEEP') {
+          findings.push(error('tree-too-deep', failure.message, `refs/mirrors/${cid}/${e.ref}`));
           continue;
         }
         // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
-        const d = err instanceof SideloadError ? err.data : {};
+        const d = failure instanceof SideloadError ? failure.data : {};
         const at =
           typeof d['checksum'] === 'string' && typeof d['type'] === 'string'
             ? objectPath(d['checksum'], d['type'])
-            : (err as Error).message;
+            : failure.message;
         missing++;
         first ||= `${at} (the walk stops there)`;
       }

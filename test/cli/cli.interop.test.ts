@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
 
 const main = path.join(projectRoot, 'dist/cli/main.js');
 const EX = path.join(projectRoot, 'examples');
@@ -378,6 +379,80 @@ describe('--quiet and --json', () => {
     const plain = await sideload(['create', '--bogus-flag=1', drive, 'org.example.App']);
     expect(plain.stdout).toBe('');
     expect(plain.stderr).toContain('bogus-flag');
+  });
+});
+
+describe('--strict', () => {
+  type ErrorDoc = { ok: boolean; error: { code: string; message: string; data: { warning: string } } };
+
+  it('create: a warning (a Locale with one language) fails the run with ESTRICT naming it, the drive untouched', async () => {
+    const args = ['--locales', 'de', ...fromExample];
+    // An existing drive and a fresh one: neither is written to.
+    const before = await snapshotDir(drive);
+    const json = await sideload(['create', '--strict', '--json', ...args, drive, 'org.example.App']);
+    expect(json.code, json.stderr).toBe(1);
+    const doc = JSON.parse(json.stdout) as ErrorDoc;
+    expect(doc).toMatchObject({ ok: false, error: { code: 'ESTRICT', data: { warning: 'partial-locale' } } });
+    expect(doc.error.message).toMatch(
+      /^--strict: warning partial-locale: '.*Locale.*' goes on the drive with languages de only/,
+    );
+    const human = await sideload(['create', '--strict', ...args, drive, 'org.example.App']);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/^sideload: error: --strict: warning partial-locale: /);
+    expect(human.stderr).not.toMatch(/^warning: /m);
+    expect(await snapshotDir(drive)).toEqual(before);
+    const empty = await fresh('sideload-cli-strict-');
+    expect((await sideload(['create', '--strict', ...args, empty, 'org.example.App'])).code).toBe(1);
+    expect(await fs.readdir(empty)).toEqual([]);
+    // --allow-partial quiets those warnings, strict or not; without --strict the same run passes, with its warnings.
+    const quiet = await sideload([
+      'create',
+      '--strict',
+      '--allow-partial',
+      '--dry-run',
+      ...args,
+      empty,
+      'org.example.App',
+    ]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    const loose = await sideload(['create', '--json', ...args, empty, 'org.example.App']);
+    expect(loose.code, loose.stderr).toBe(0);
+    const warnings = (JSON.parse(loose.stdout) as { warnings: Array<{ code: string }> }).warnings;
+    expect(warnings.map((w) => w.code)).toEqual(['partial-locale', 'partial-locale']);
+  });
+
+  it('lock: --strict fails on the same warning before the lockfile is written; --json carries the warnings', async () => {
+    const dir = await fresh('sideload-cli-lock-');
+    const file = path.join(dir, 'media.lock');
+    const manifest = path.join(EX, 'media.yaml'); // locales: [de]
+    const strict = await sideload(['lock', '--strict', '--json', manifest, '-o', file]);
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(JSON.parse(strict.stdout) as ErrorDoc).toMatchObject({
+      command: 'lock',
+      error: { code: 'ESTRICT', data: { warning: 'partial-locale' } },
+    });
+    expect(await fs.readdir(dir)).toEqual([]);
+    const loose = await sideload(['lock', '--json', manifest, '-o', file]);
+    expect(loose.code, loose.stderr).toBe(0);
+    const doc = JSON.parse(loose.stdout) as { warnings: Array<{ code: string; message: string }> };
+    expect(doc.warnings.map((w) => w.code)).toEqual(['partial-locale', 'partial-locale']);
+    expect(await fs.readdir(dir)).toEqual(['media.lock']);
+  });
+
+  it('verify: --strict fails on a warning finding (exit 6), where verify alone passes', async () => {
+    // Without upstream keys the carried upstream summary is not checked: a warning finding.
+    const plain = await sideload(['verify', '--json', drive]);
+    expect(plain.code, plain.stdout).toBe(0);
+    type Report = { ok: boolean; repos: Array<{ ok: boolean; findings: Array<{ severity: string; code: string }> }> };
+    const findings = (JSON.parse(plain.stdout) as Report).repos[0]?.findings;
+    expect(findings).toEqual([expect.objectContaining({ severity: 'warning', code: 'upstream-not-checked' })]);
+    const strict = await sideload(['verify', '--strict', '--json', drive]);
+    expect(strict.code).toBe(6);
+    const report = JSON.parse(strict.stdout) as Report;
+    expect([report.ok, report.repos[0]?.ok]).toEqual([false, false]);
+    const human = await sideload(['verify', '--strict', drive]);
+    expect(human.code).toBe(6);
+    expect(human.stdout).toMatch(/^FAIL /m);
   });
 });
 

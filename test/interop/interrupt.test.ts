@@ -105,6 +105,40 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     await fsck(path.join(drive, '.ostree/repo'));
   });
 
+  it('Ctrl-C during verify: exit 130 like every other command, "interrupted" on stderr, not a verdict', async (ctx) => {
+    const drive = await tempDir('sideload-intr-verify-');
+    const made = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG]);
+    expect(made.code, made.stderr).toBe(0);
+    const objects = path.join(await fs.realpath(drive), '.ostree/repo/objects/');
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'verify', '--json', drive], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    // Interrupt once verify is re-hashing objects: it holds an object file of the drive open (Linux's /proc).
+    const fdDir = `/proc/${child.pid}/fd`;
+    if (!(await fs.stat(fdDir).catch(() => null))) {
+      child.kill('SIGKILL');
+      await exited;
+      return ctx.skip();
+    }
+    let seen = false;
+    for (const t0 = Date.now(); !seen && child.exitCode === null && Date.now() - t0 < 60_000;) {
+      for (const fd of await fs.readdir(fdDir).catch(() => [] as string[]))
+        if ((await fs.readlink(path.join(fdDir, fd)).catch(() => '')).startsWith(objects)) seen = true;
+      if (!seen) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(seen, 'verify never opened an object').toBe(true);
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    const doc = JSON.parse(stdout) as { ok: boolean; error?: { code: string } };
+    expect(doc).toMatchObject({ ok: false, command: 'verify', error: { code: 'EINTERRUPTED' } });
+  });
+
   const mountPoint = { dir: '' };
   afterAll(async () => {
     if (mountPoint.dir) await run('umount', [mountPoint.dir]);

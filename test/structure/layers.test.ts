@@ -14,6 +14,7 @@ const SRC = path.join(projectRoot, 'src');
 /** Layer of each src/ folder; higher may import lower or equal, never the other way. */
 export const LAYERS: Readonly<Record<string, number>> = {
   'errors.ts': 0, // shared at the bottom
+  'warnings.ts': 0, // likewise (it imports errors.ts only)
   gvariant: 1,
   keyfile: 1,
   ostree: 2,

@@ -4,13 +4,15 @@ import type { CommandModule } from 'yargs';
 import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
 import { closeAll, openSpecs, readTextFile } from '../run-sources.js';
-import { upstreamPolicy } from '../write-options.js';
+import { STRICT_DESCRIPTION, upstreamPolicy } from '../write-options.js';
+import type { Warning } from '../../warnings.js';
 
 interface LockArgs {
   manifest: string;
   output?: string;
   'upstream-summary'?: boolean;
   'allow-unsigned-upstream'?: boolean;
+  strict?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -37,6 +39,7 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
           describe: 'Check and pin the upstream summary digest (--no-upstream-summary to skip)',
         })
         .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Accept an unsigned upstream summary' })
+        .option('strict', { type: 'boolean', describe: STRICT_DESCRIPTION })
         .option('json', { type: 'boolean', describe: 'Print the lock as JSON' })
         .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
         .epilog(
@@ -56,15 +59,20 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
       const file = args.output ?? args.manifest.replace(/\.(ya?ml|json)$/i, '') + '.lock';
       const sources = await openSpecs(manifest.sources, signal);
       try {
+        const warnings: Warning[] = [];
         const lock = await lockManifest(manifest, sources, {
           upstream: upstreamPolicy(args),
-          onWarning: (w) => out.warn(w),
+          strict: !!args.strict,
+          onWarning: (w) => {
+            warnings.push(w);
+            out.warn(w);
+          },
           signal,
         });
         const text = printLockfile(lock, file === '-' ? path.resolve('stdin.lock') : file);
         if (file === '-') process.stdout.write(text);
         else await fs.default.outputFile(file, text);
-        out.result({ ok: true, lockfile: file, lock });
+        out.result({ ok: true, lockfile: file, lock, warnings });
         const n = lock.sources.reduce((a, s) => a + s.refs.length, 0);
         if (file !== '-') out.info(`Locked ${n} refs from ${lock.sources.length} source(s) in ${file}`);
       } finally {

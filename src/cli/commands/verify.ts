@@ -14,10 +14,11 @@ interface VerifyArgs {
   'upstream-key'?: string[];
   quick?: boolean;
   repair?: boolean;
+  strict?: boolean;
   json?: boolean;
 }
 
-export function verifyCommand(setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
+export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
   return {
     command: 'verify <drive>',
     describe: 'Check a drive: objects re-hashed, refs complete, summary/refs/ostree-metadata agree, signatures',
@@ -50,6 +51,10 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
         .option('repair', {
           type: 'boolean',
           describe: 'First finish an update that was interrupted while publishing (the only write verify makes)',
+        })
+        .option('strict', {
+          type: 'boolean',
+          describe: 'Warnings fail too: exit 6 unless there is no finding at all',
         })
         .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
         .epilog(
@@ -84,6 +89,8 @@ export function verifyCommand(setCode: (c: number) => void): CommandModule<objec
           upstreamEd25519: upEd,
           quick: !!args.quick,
           repair: !!args.repair,
+          strict: !!args.strict,
+          signal,
           onProgress: (e) => progress.onProgress(e),
         });
       } finally {
