@@ -160,7 +160,7 @@ describeOstree('hostile local input', () => {
     expect(b.code, b.stderr).toBe(0);
   });
 
-  describe('1. bare and bare-user sources (xattrs)', () => {
+  describe.concurrent('1. bare and bare-user sources (xattrs)', () => {
     const modes = isRoot ? (['bare-user', 'bare'] as const) : (['bare-user'] as const);
     for (const mode of modes) {
       it(`${mode}: create prints its result and exits 0, verify passes; a missing ref exits 3 naming it`, async () => {
@@ -231,7 +231,7 @@ describeOstree('hostile local input', () => {
     });
   });
 
-  describe('2. symlinks planted in the drive repo', () => {
+  describe.concurrent('2. symlinks planted in the drive repo', () => {
     it('refs/mirrors/<cid> → a directory outside: create exits 4 naming it and writes nothing there', async () => {
       const b = await box();
       const link = path.join(b.repo, 'refs/mirrors', CID);
@@ -297,7 +297,7 @@ describeOstree('hostile local input', () => {
     });
   });
 
-  describe('3. a symlink in the source repo summaries/', () => {
+  describe.concurrent('3. a symlink in the source repo summaries/', () => {
     it('is not followed: the secret is not carried, verify passes; a planted file in the upstream copy fails verify', async () => {
       const b = await box();
       const src = await sourceCopy(b);
@@ -328,7 +328,7 @@ describeOstree('hostile local input', () => {
     });
   });
 
-  describe('4. leftovers of killed runs', () => {
+  describe.concurrent('4. leftovers of killed runs', () => {
     const plant = async (repo: string) => {
       const up = path.join(repo, 'extensions/sideload/upstream');
       const planted = [
@@ -381,7 +381,7 @@ describeOstree('hostile local input', () => {
     });
   });
 
-  describe('5. special files in a local source', () => {
+  describe.concurrent('5. special files in a local source', () => {
     it('summary.sig → /dev/zero: exit 4 naming it, at once', async () => {
       const b = await box(runtimeOnly);
       const src = await sourceCopy(b);
@@ -468,7 +468,7 @@ describeOstree('hostile local input', () => {
     });
   });
 
-  describe('6. modes under umask 077', () => {
+  describe.concurrent('6. modes under umask 077', () => {
     it('the drive is written 0755/0644, as flatpak create-usb writes it, readable by another user', async () => {
       const b = await box();
       await fs.chmod(b.drive, 0o755);
