@@ -26,6 +26,7 @@ beforeAll(async () => {
     'LICENSE',
     'tsconfig.json',
     'tsconfig.build.json',
+    'scripts',
     'src',
     'docs',
     'examples',

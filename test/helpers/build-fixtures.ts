@@ -20,6 +20,8 @@ export async function buildDist(): Promise<void> {
     '-p',
     path.join(projectRoot, 'tsconfig.build.json'),
   ]);
+  // The CLI as shipped: main.js and the copy worker bundled (scripts/bundle.mjs, what `npm run build` runs).
+  await runOk(process.execPath, [path.join(projectRoot, 'scripts/bundle.mjs')]);
 }
 
 /** The arguments make-example-repo.sh takes for `opts` (after OUT_DIR). */

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// The CLI as shipped: `npm run build` compiles src/ to dist/ with tsc (the library, its types, every module as
+// written), then this bundles the command's entry dist/cli/main.js and the copy worker dist/repo/copy-worker.js
+// into one file each, in place (dist/cli/main.js, dist/cli/copy-worker.js, where worker-pool.js's relative worker
+// URL points from the bundle). Start-up is mostly module loading (~90 ES modules). Outside the bundle stay
+// @napi-rs/xattr (a .node binary), yargs (its y18n reads locale files relative to its own directory) and openpgp
+// (1.2 MiB, imported only when a GPG signature is checked; one file in its package).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+// CommonJS dependencies (fs-extra, tweetnacl …) call require() for Node's built-ins; an ES module has none.
+const requireShim =
+  "import { createRequire as __sideloadRequire } from 'node:module';\n" +
+  'const require = __sideloadRequire(import.meta.url);';
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['@napi-rs/xattr', 'yargs', 'yargs/*', 'openpgp'],
+  allowOverwrite: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+// main.ts starts with two lines that are both shell and JavaScript (see there); esbuild keeps the first (#!) and
+// drops the second, a comment, so it goes back in as the banner.
+const launcher = '//bin/true; exec /usr/bin/env node --max-semi-space-size=2 "$0" "$@"';
+await build({
+  ...common,
+  entryPoints: [path.join(dist, 'cli/main.js')],
+  outfile: path.join(dist, 'cli/main.js'),
+  banner: { js: `${launcher}\n${requireShim}` },
+});
+await build({
+  ...common,
+  entryPoints: [path.join(dist, 'repo/copy-worker.js')],
+  outfile: path.join(dist, 'cli/copy-worker.js'),
+  banner: { js: requireShim },
+});
