@@ -12,6 +12,7 @@ import { checkSideloadJson } from './verify-net.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
+/** Keys to check the carried upstream summaries (and the copied commits) with: GPG keyrings, ed25519 keys. */
 export interface UpstreamKeys {
   readonly upstreamGpg?: readonly Uint8Array[];
   readonly upstreamEd25519?: readonly Uint8Array[];
