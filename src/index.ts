@@ -56,14 +56,9 @@ export type { Source, SourceRef, SourceKind, TrustedKeys, UpstreamFiles } from '
 export type { InstallationScope } from './flatpak/installation.js';
 
 // Planning (pure)
-export {
-  resolveRefs,
-  parseRefArg,
-  type RefPlan,
-  type PlannedRef,
-  type ResolveInput,
-  type ExtensionPolicy,
-} from './flatpak/resolve.js';
+export { resolveRefs } from './flatpak/resolve.js';
+export { parseRefArg } from './flatpak/ref.js';
+export type { RefPlan, PlannedRef, ResolveInput, ExtensionPolicy } from './flatpak/resolve-types.js';
 
 // Signing
 export {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import YAML from 'yaml';
 import { UsageError } from '../errors.js';
-import type { ExtensionPolicy, PlanReason } from '../flatpak/resolve.js';
+import type { ExtensionPolicy, PlanReason } from '../flatpak/resolve-types.js';
 import type { LockedRef } from './resolve-run.js';
 
 /** Where a source's refs come from: exactly one of url / repo / installation / flatpakrepo. */

@@ -6,7 +6,9 @@
 import { expectFailure, NotFoundError, type ErrorData } from '../errors.js';
 import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
-import { resolveRefs, type ExtensionPolicy, type PlannedRef, type RefKind } from '../flatpak/resolve.js';
+import type { RefKind } from '../flatpak/ref.js';
+import { resolveRefs } from '../flatpak/resolve.js';
+import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
 import { commitVersion, type Commit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';

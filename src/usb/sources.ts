@@ -19,7 +19,7 @@ import { KEY } from '../ostree/formats.js';
 import { readLocalFile } from '../transport/local.js';
 import { indexedNames, signedUpstreamFiles, UPSTREAM_ROOT_FILES } from './upstream.js';
 import { summaryMetadataEntries } from '../summary/summary.js';
-import { parseRefArg } from '../flatpak/resolve.js';
+import { parseRefArg } from '../flatpak/ref.js';
 import { loadExtraKeys as readExtraKeys, publicKeysFromText } from '../sign/key-files.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { RemoteFetcher, type RemoteFetchOptions } from './remote-upstream.js';
