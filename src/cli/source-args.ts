@@ -74,7 +74,10 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
     Boolean,
   );
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
-  const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
+  const [{ openInstallationSource }, { openRepoSource }] = await Promise.all([
+    import('../usb/installation-source.js'),
+    import('../usb/repo-source.js'),
+  ]);
   const keys = {
     ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}),
     ...(args['upstream-key'] || args['trusted-key']

@@ -24,6 +24,7 @@ export { parseRepoConfig, type RepoConfig } from './config.js';
 export {
   SMALL_OBJECT_LIMIT,
   decorateSource,
+  readCommitObject,
   type SourceOverrides,
   type ObjectSource,
   type ContentObject,

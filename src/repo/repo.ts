@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CorruptError, FailureError, NotFoundError, UnsupportedError } from '../errors.js';
-import { decodeCommit, type Commit } from '../ostree/commit.js';
+import type { Commit } from '../ostree/commit.js';
 import { isChecksum, validateChecksum } from '../ostree/checksum.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
@@ -16,7 +16,7 @@ import { BareSource } from './bare-source.js';
 import { parseRepoConfig, type RepoConfig } from './config.js';
 import { FsTransport, isENOENT, readLocalFile } from '../transport/local.js';
 import { refFile, refPath, isValidCollectionId, isValidRef, isValidRemoteName, type RefLocation } from './refs.js';
-import type { ObjectSource, TransportLike } from './source.js';
+import { readCommitObject, type ObjectSource, type TransportLike } from './source.js';
 import { noModes } from './modes.js';
 
 /** The modes we read. (`bare-split-xattrs` is refused.) */
@@ -118,8 +118,7 @@ export class Repo {
 
   /** Reads and decodes a commit (re-hashed against its name). */
   async readCommit(checksum: string): Promise<{ commit: Commit; bytes: Uint8Array }> {
-    const bytes = await (await this.objects()).readMetadata(checksum, 'commit');
-    return { commit: decodeCommit(bytes, checksum), bytes };
+    return readCommitObject(await this.objects(), checksum);
   }
 
   // --- refs ---

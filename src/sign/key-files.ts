@@ -131,9 +131,17 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   return bytes;
 }
 
+/** Key files given on the command line for a source, used in addition to what the source knows. */
+export interface ExtraKeys {
+  /** OpenPGP keyring files (binary or armored). */
+  readonly gpgKeyrings?: readonly string[];
+  /** ed25519 public key files (base64, one per line). */
+  readonly ed25519Keys?: readonly string[];
+}
+
 /** Key files named on the command line for a source, read and typed: OpenPGP keyrings and ed25519 public keys. */
 export async function loadExtraKeys(
-  extra: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] } | undefined,
+  extra: ExtraKeys | undefined,
 ): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
   const gpg: Uint8Array[] = [];
   const ed25519: Uint8Array[] = [];

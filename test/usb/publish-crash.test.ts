@@ -14,7 +14,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDrive, type CreateOptions } from '../../src/usb/create.js';
-import { openRepoSource } from '../../src/usb/sources.js';
+import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { METADATA_REF } from '../../src/ostree/formats.js';
