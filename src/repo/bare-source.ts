@@ -22,6 +22,7 @@ import {
   checkAborted,
   FsTransport,
   isENOENT,
+  lstatExists,
   notRegularFile,
   openError,
   readWhole,
@@ -69,13 +70,7 @@ export class BareSource implements ObjectSource {
   }
 
   async hasObject(checksum: string, type: ObjectType): Promise<boolean> {
-    try {
-      await fs.lstat(this.abs(checksum, type));
-      return true;
-    } catch (e) {
-      if (isENOENT(e)) return false;
-      throw e;
-    }
+    return lstatExists(this.abs(checksum, type));
   }
 
   async readMetadata(
