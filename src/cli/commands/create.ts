@@ -5,21 +5,20 @@ import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb
 import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
-import { writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
+import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
-import { Output } from '../output.js';
+import type { Output } from '../output.js';
+import { DRIVE, outputFor, type DriveArgs } from '../common-options.js';
 import { runState } from '../run-state.js';
 import { renderRun } from '../render-plan.js';
 import { examplesEpilog } from '../help.js';
 import { createRefJson } from '../json.js';
 import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
 
-interface CreateArgs extends SourceArgs, WriteArgs {
-  drive: string;
+interface CreateArgs extends SourceArgs, WriteArgs, DriveArgs {
   refs?: string[];
   manifest?: string;
   lock?: string;
-  'destination-repo'?: string;
   app?: boolean;
   runtime?: boolean;
   arch?: string[];
@@ -43,7 +42,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         upstream: 'Carry the signed upstream summary (use --no-upstream-summary to leave it off)',
         dryRun: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan',
       })
-        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
+        .positional('drive', DRIVE)
         .positional('refs', {
           type: 'string',
           array: true,
@@ -126,7 +125,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'create' });
+      const out = outputFor('create', args);
       const compression = args['compression-level'];
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
@@ -141,9 +140,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       if (!args.manifest && !args.lock && !args.refs?.length)
         throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
       // The engine loads here, not at startup: --help and the other commands stay fast.
-      const [{ createDriveFrom }, { readSecretKeyFile }, manifestMod] = await Promise.all([
+      const [{ createDriveFrom }, manifestMod] = await Promise.all([
         import('../../usb/create.js'),
-        import('../../sign/key-files.js'),
         import('../../usb/manifest.js'),
       ]);
       const media = args.manifest
@@ -152,12 +150,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ? manifestMod.parseLockfile(await readTextFile(args.lock, 'lockfile'), args.lock)
           : null;
       const signKeyFile = args['sign-key'] ?? media?.signKey;
-      const signKey = signKeyFile
-        ? await readSecretKeyFile(
-            signKeyFile,
-            args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`,
-          )
-        : undefined;
+      const signKey = await signKeyOption(
+        signKeyFile,
+        args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`,
+      );
       const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
@@ -239,7 +235,7 @@ function createOptions(
   out: Output,
   signal: AbortSignal,
   compression: number | undefined,
-  signKey: Uint8Array | undefined,
+  signKey: { signKey?: Uint8Array },
 ): CreateOptions {
   const locales = args.locales
     ? args.locales
@@ -264,7 +260,7 @@ function createOptions(
     ...(args['allow-unsigned-commits'] ? { allowUnsignedCommits: true } : {}),
     ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
     ...writeSettings(args),
-    ...(signKey ? { signKey } : {}),
+    ...signKey,
     ...(compression !== undefined ? { compressionLevel: compression } : {}),
     signal,
     onWarning: (w) => out.warn(w),
