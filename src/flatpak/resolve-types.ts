@@ -10,7 +10,9 @@ export type PlanReason = 'requested' | 'runtime' | 'related' | 'sdk' | 'appstrea
 
 /** Which related extensions to take (`--extensions`). */
 export type ExtensionPolicy =
-  /** Locale and every extension a client would download by itself; of hardware-specific GL-style ones only `.default`. */
+  /**
+   * Locale and every extension a client would download by itself; of hardware-specific GL-style ones only `.default`.
+   */
   | 'auto'
   /** Every candidate the source has (all GL drivers …). */
   | 'all'

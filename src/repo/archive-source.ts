@@ -98,7 +98,8 @@ export class ArchiveSource implements ObjectSource {
       if (r === null) return null;
       if ('size' in r)
         throw new CorruptError(
-          `${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte metadata limit`,
+          `${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte ` +
+            'metadata limit',
           { path: locate(this.location, rel) },
         );
       return r.data;
@@ -188,7 +189,8 @@ export class ArchiveSource implements ObjectSource {
             throw contentMismatch(
               checksum,
               location,
-              `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes can compress to`,
+              `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes ` +
+                'can compress to',
             );
           if (target) return target.write(chunk);
           buffered.push(chunk);

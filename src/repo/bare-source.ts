@@ -57,7 +57,9 @@ export class BareSource implements ObjectSource {
     this.files = new FsTransport(repoPath);
   }
 
-  /** Opens a bare-family repo. bare-user needs the xattr helper (UnsupportedError without it); bare uses it if it can. */
+  /**
+   * Opens a bare-family repo. bare-user needs the xattr helper (UnsupportedError without it); bare uses it if it can.
+   */
   static async open(repoPath: string, mode: BareMode): Promise<BareSource> {
     let xattrs: XattrReader | null = null;
     if (mode === 'bare-user') xattrs = await openXattrReader(`the bare-user repo ${repoPath}`);

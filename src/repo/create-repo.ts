@@ -49,7 +49,8 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
     throw new UnsupportedError(
-      `the existing repo '${abs}' is in ${repo.mode} mode; sideload writes only archive repos (pick another --destination-repo)`,
+      `the existing repo '${abs}' is in ${repo.mode} mode; sideload writes only archive repos (pick another ` +
+        '--destination-repo)',
       { path: abs, mode: repo.mode },
     );
   // Repos made by other tools may lack some directories; a read-only drive needs tmp/ (format.md §11.6).

@@ -263,7 +263,8 @@ export function printLockfile(lock: Lockfile, file: string): string {
     return o;
   });
   return (
-    '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to move forward.\n' +
+    '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to ' +
+    'move forward.\n' +
     YAML.stringify(doc, { lineWidth: 0 })
   );
 }

@@ -110,7 +110,8 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
 
 /** A remote's summary must verify before its refs are trusted: only a key fixes a missing one. */
 const REMOTE_GPG_FIX =
-  "pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the remote's .flatpakrepo (its GPGKey)";
+  'pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the ' +
+  "remote's .flatpakrepo (its GPGKey)";
 
 /** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
 const MAX_FLATPAKREPO_BYTES = 1 << 20;

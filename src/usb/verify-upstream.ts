@@ -124,7 +124,8 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
     if (e.isDirectory()) out.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
-    else if (e.isFile()) out.push(`${prefix}${e.name}`); // never read through a symlink (upstreamStrayFindings reports it)
+    // Never read through a symlink (upstreamStrayFindings reports it).
+    else if (e.isFile()) out.push(`${prefix}${e.name}`);
   }
   return out.sort();
 }

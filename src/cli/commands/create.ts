@@ -48,7 +48,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           array: true,
           default: undefined,
           describe:
-            'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)',
+            'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… ' +
+            '(none with --manifest/--lock)',
         })
         .option('manifest', {
           type: 'string',
@@ -72,12 +73,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('locales', {
           type: 'string',
           describe:
-            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the installed ones)',
+            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the ' +
+            'installed ones)',
         })
         .option('extensions', {
           choices: ['auto', 'all', 'locale', 'none'] as const,
           describe:
-            'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL .default), all = every one in the source',
+            'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL ' +
+            '.default), all = every one in the source',
         })
         .option('include-sdk', { type: 'boolean', describe: "Also copy each app's SDK" })
         .option('allow-partial', { type: 'boolean', describe: 'Do not warn about partially installed refs' })
@@ -88,12 +91,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('compression-level', {
           type: 'number',
           describe:
-            'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level',
+            'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is ' +
+            'already compressed is stored at any level',
         })
         .option('allow-unsigned-commits', {
           type: 'boolean',
           describe:
-            "Copy commits that are unsigned or signed by an untrusted key even when the source's keys are known (refused by default, exit 5)",
+            "Copy commits that are unsigned or signed by an untrusted key even when the source's keys are known " +
+            '(refused by default, exit 5)',
         })
         .option('commit', {
           type: 'string',
@@ -109,15 +114,18 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             ],
             [
               'From a local GPG-signed repo, two arches on one drive',
-              'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App',
+              'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb ' +
+                'org.example.App',
             ],
             [
               'Straight from a remote, nothing installed',
-              'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps',
+              'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import ' +
+                'flathub.gpg /mnt/usb org.gnome.Maps',
             ],
             [
               'A Fedora-style installer payload (the repo at flatpak/repo)',
-              'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App',
+              'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root ' +
+                'org.example.App',
             ],
             ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
             ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
@@ -135,7 +143,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       args.refs = (args.refs ?? []).filter((r): r is string => typeof r === 'string' && r !== '');
       if ((args.manifest || args.lock) && (args.refs?.length || hasSourceArgs(args)))
         throw new UsageError(
-          `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only the drive`,
+          `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only ` +
+            'the drive',
         );
       if (!args.manifest && !args.lock && !args.refs?.length)
         throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
@@ -188,7 +197,9 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               progress.onProgress(e);
             },
             remoteFixHint: (remote, cid) =>
-              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
+              (args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : '') +
+              `flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}` +
+              `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
               (cid ? ' (the collection its commits are bound to)' : ''),
           },
           inputs,

@@ -16,7 +16,8 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
   return {
     command: 'keygen',
     describe:
-      'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify --drive-key',
+      'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify ' +
+      '--drive-key',
     builder: (y) =>
       y
         .option('output', {

@@ -31,9 +31,10 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       const repos = await listDrive(args.drive);
       out.result({ ok: true, repos: repos.map(listRepoJson) });
       for (const r of repos) {
-        out.info(
-          `${r.repo}${r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`,
-        );
+        const signed = r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : '';
+        const updated =
+          r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : '';
+        out.info(`${r.repo}${signed}${updated}`);
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
@@ -46,9 +47,9 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
                   .join(', ')
               : '';
             const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
-            out.info(
-              `    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' (signature present)' : ''}`,
-            );
+            const version = ref.version ? ` v${ref.version}` : '';
+            const signed = ref.signed ? ' (signature present)' : '';
+            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${version}${size}${partial}${signed}`);
           }
         }
       }

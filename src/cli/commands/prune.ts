@@ -37,7 +37,8 @@ export function pruneCommand(signal: AbortSignal, setCode: (c: number) => void):
       });
       out.result({ ok: true, ...r });
       out.info(
-        `${r.dryRun ? 'Would delete' : 'Deleted'} ${r.objectsDeleted} objects and ${r.markersDeleted} stale markers, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ${r.objectsKept} objects kept`,
+        `${r.dryRun ? 'Would delete' : 'Deleted'} ${r.objectsDeleted} objects and ${r.markersDeleted} stale ` +
+          `markers, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ${r.objectsKept} objects kept`,
       );
       setCode(0);
     },

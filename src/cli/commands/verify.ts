@@ -99,7 +99,8 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       out.result({ ...report });
       for (const r of report.repos) {
         out.info(
-          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`,
+          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ` +
+            `${r.collections.join(', ') || '(none)'}`,
         );
         for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);
       }
