@@ -69,7 +69,7 @@ describe('verify: commit signatures against the upstream keys', () => {
     await fs.copyFile(objectFile(d, other, 'commitmeta'), objectFile(d, APP_COMMIT, 'commitmeta'));
     const v = await verify(d, ['--upstream-gpg', ex.gpgKey]);
     expect(v.code).toBe(6);
-    // (The commit-signature check itself is verify.ts's CommitVerifier, from the upstream branch.)
+    // (The commit-signature check itself is verify-signatures.ts's, through CommitVerifier.)
     const f = findings(v.report).find((x) => x.code === 'untrusted-commit' || x.code === 'unsigned-commit');
     expect(f?.message).toContain(`commit ${APP_COMMIT} of 'app/org.example.App/`);
     expect(f?.path).toBe(`objects/9e/${APP_COMMIT.slice(2)}.commitmeta`);

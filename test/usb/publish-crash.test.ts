@@ -45,7 +45,7 @@ const publishRename = (to: string) =>
 
 /**
  * Spies on every rename the journal's publish can make: fs-extra's (its replace ops) and node:fs/promises' (the
- * atomic writes of repo/repo.ts: refs, markers, the journal). `impl` gets the real rename to call.
+ * atomic writes of repo/atomic-write.ts: refs, markers, the journal). `impl` gets the real rename to call.
  */
 function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: string, b: string) => Promise<void>): {
   calls: string[];
