@@ -227,82 +227,57 @@ export abstract class SideloadError extends Error {
   }
 }
 
-/** Bad command line, option or argument. */
-export class UsageError extends SideloadError {
-  declare readonly code: UsageCode;
-  constructor(message: string, data: ErrorData = {}, code: UsageCode = 'EUSAGE', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.usage, options);
-  }
+/** The constructor of one SideloadError subclass: its codes are `C`. */
+type ErrorKind<C extends ErrorCode> = new (
+  message: string,
+  data?: ErrorData,
+  code?: C,
+  options?: ErrorOptions,
+) => SideloadError & { readonly code: C };
+
+/**
+ * The base of the subclass for one exit code: `code` narrowed to its closed list, `defaultCode` when none is
+ * given. Every subclass takes (message, data, code, options), as `restate` relies on.
+ */
+function errorKind<C extends ErrorCode>(defaultCode: C, exitCode: ExitCodeValue): ErrorKind<C> {
+  return class extends SideloadError {
+    declare readonly code: C;
+    constructor(message: string, data: ErrorData = {}, code: C = defaultCode, options?: ErrorOptions) {
+      super(code, message, data, exitCode, options);
+    }
+  };
 }
+
+/** Bad command line, option or argument. */
+export class UsageError extends errorKind<UsageCode>('EUSAGE', ExitCode.usage) {}
 
 /** A ref, remote, repo, path or object that does not exist. */
-export class NotFoundError extends SideloadError {
-  declare readonly code: NotFoundCode;
-  constructor(message: string, data: ErrorData = {}, code: NotFoundCode = 'ENOTFOUND', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.notFound, options);
-  }
-}
+export class NotFoundError extends errorKind<NotFoundCode>('ENOTFOUND', ExitCode.notFound) {}
 
 /** Bytes that do not decode, or an object whose content does not match its name. */
-export class CorruptError extends SideloadError {
-  declare readonly code: CorruptCode;
-  constructor(message: string, data: ErrorData = {}, code: CorruptCode = 'ECORRUPT', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.corrupt, options);
-  }
-}
+export class CorruptError extends errorKind<CorruptCode>('ECORRUPT', ExitCode.corrupt) {}
 
 /** A missing, bad or untrusted signature. */
-export class SignatureError extends SideloadError {
-  declare readonly code: SignatureCode;
-  constructor(message: string, data: ErrorData = {}, code: SignatureCode = 'ESIGNATURE', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.signature, options);
-  }
-}
+export class SignatureError extends errorKind<SignatureCode>('ESIGNATURE', ExitCode.signature) {}
 
 /** Something we refuse by design (extra-data, symlinks on FAT, unknown repo mode). */
-export class UnsupportedError extends SideloadError {
-  declare readonly code: UnsupportedCode;
-  constructor(message: string, data: ErrorData = {}, code: UnsupportedCode = 'EUNSUPPORTED', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.unsupported, options);
-  }
-}
+export class UnsupportedError extends errorKind<UnsupportedCode>('EUNSUPPORTED', ExitCode.unsupported) {}
 
 /** Network failure after retries. */
-export class NetworkError extends SideloadError {
-  declare readonly code: NetworkCode;
-  constructor(message: string, data: ErrorData = {}, code: NetworkCode = 'ENETWORK', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.network, options);
-  }
-}
+export class NetworkError extends errorKind<NetworkCode>('ENETWORK', ExitCode.network) {}
 
 /** A run that failed for a reason that is neither input nor usage (exit 1): the drive, a lock, --strict. */
-export class FailureError extends SideloadError {
-  declare readonly code: FailureCode;
-  constructor(message: string, data: ErrorData = {}, code: FailureCode = 'ESYSTEM', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.failure, options);
-  }
-}
+export class FailureError extends errorKind<FailureCode>('ESYSTEM', ExitCode.failure) {}
 
 /** The run was interrupted (SIGINT/SIGTERM or an AbortSignal). */
-export class InterruptedError extends SideloadError {
-  declare readonly code: InterruptedCode;
-  constructor(
-    message = 'interrupted',
-    data: ErrorData = {},
-    code: InterruptedCode = 'EINTERRUPTED',
-    options?: ErrorOptions,
-  ) {
-    super(code, message, data, ExitCode.interrupted, options);
+export class InterruptedError extends errorKind<InterruptedCode>('EINTERRUPTED', ExitCode.interrupted) {
+  constructor(message = 'interrupted', data?: ErrorData, code?: InterruptedCode, options?: ErrorOptions) {
+    super(message, data, code, options);
   }
 }
 
 /** A bug: an invariant of ours did not hold. */
-export class InternalError extends SideloadError {
-  declare readonly code: InternalCode;
-  constructor(message: string, data: ErrorData = {}, code: InternalCode = 'EINTERNAL', options?: ErrorOptions) {
-    super(code, message, data, ExitCode.failure, options);
-  }
-}
+export class InternalError extends errorKind<InternalCode>('EINTERNAL', ExitCode.failure) {}
 
 /**
  * The same error (class, code, exit code) told again with more context: a new message and data, the original as

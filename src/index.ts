@@ -50,20 +50,17 @@ export { findDriveRepos } from './usb/find-repos.js';
 export type { ProgressEvent, ProgressCallback } from './usb/events.js';
 
 // Sources
-export { openInstallationSource, openRepoSource, type ExtraKeys, type RepoSourceOptions } from './usb/sources.js';
+export { openInstallationSource } from './usb/installation-source.js';
+export { openRepoSource, type RepoSourceOptions } from './usb/repo-source.js';
+export type { ExtraKeys } from './sign/key-files.js';
 export { openRemoteSource, type RemoteSpec } from './usb/remote-source.js';
 export type { Source, SourceRef, SourceKind, TrustedKeys, UpstreamFiles } from './usb/source.js';
 export type { InstallationScope } from './flatpak/installation.js';
 
 // Planning (pure)
-export {
-  resolveRefs,
-  parseRefArg,
-  type RefPlan,
-  type PlannedRef,
-  type ResolveInput,
-  type ExtensionPolicy,
-} from './flatpak/resolve.js';
+export { resolveRefs } from './flatpak/resolve.js';
+export { parseRefArg } from './flatpak/ref.js';
+export type { RefPlan, PlannedRef, ResolveInput, ExtensionPolicy } from './flatpak/resolve-types.js';
 
 // Signing
 export {

@@ -102,7 +102,8 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName('sideload')
       .parserConfiguration({ 'greedy-arrays': false })
       .usage(
-        '$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM preload payloads.',
+        '$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM ' +
+          'preload payloads.',
       )
       .command(createCommand(controller.signal, (c) => (code = c)))
       .command(lockCommand(controller.signal, (c) => (code = c)))

@@ -52,7 +52,8 @@ export class ProgressModel {
     let eta = '';
     if (!growing && this.total > 0 && e.objectsDone >= this.total / 10 && e.objectsDone < this.total && secs >= 1) {
       const left = ((this.total - e.objectsDone) * secs) / e.objectsDone;
-      eta = `ETA ${left < 60 ? `${Math.ceil(left)}s` : `${Math.floor(left / 60)}m${String(Math.ceil(left % 60)).padStart(2, '0')}s`}`;
+      const seconds = String(Math.ceil(left % 60)).padStart(2, '0');
+      eta = `ETA ${left < 60 ? `${Math.ceil(left)}s` : `${Math.floor(left / 60)}m${seconds}s`}`;
     }
     return {
       phase: e.phase,

@@ -13,16 +13,19 @@ export function renderRun(out: Output, r: CreateResult): void {
         ? ` (was ${ref.previous.slice(0, 12)}${ref.downgrade ? ', downgrade' : ''})`
         : '';
     out.info(
-      `  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} [${ref.reason}]${extra}${from}`,
+      `  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} ` +
+        `[${ref.reason}]${extra}${from}`,
     );
   }
   const c = r.plan.entries.reduce<Record<string, number>>((a, e) => ((a[e.action] = (a[e.action] ?? 0) + 1), a), {});
   out.info(
-    `Refs: ${c['add'] ?? 0} to add, ${c['update'] ?? 0} to update, ${c['unchanged'] ?? 0} unchanged, ${c['remove'] ?? 0} to remove, ${c['kept'] ?? 0} kept`,
+    `Refs: ${c['add'] ?? 0} to add, ${c['update'] ?? 0} to update, ${c['unchanged'] ?? 0} unchanged, ` +
+      `${c['remove'] ?? 0} to remove, ${c['kept'] ?? 0} kept`,
   );
   if (r.estimate)
     out.info(
-      `To write: ${r.estimate.objects} objects, ${r.estimate.exact ? '' : 'up to '}${formatBytes(r.estimate.bytes)}${r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''}`,
+      `To write: ${r.estimate.objects} objects, ${r.estimate.exact ? '' : 'up to '}${formatBytes(r.estimate.bytes)}` +
+        (r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''),
     );
   if (r.dryRun) {
     out.info('Checks passed: sources and signatures, drive writable, free space');
@@ -33,11 +36,15 @@ export function renderRun(out: Output, r: CreateResult): void {
     return;
   }
   out.info(
-    `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there (on the drive, or shared with a ref copied before)`,
+    `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there ` +
+      '(on the drive, or shared with a ref copied before)',
   );
   for (const [cid, up] of Object.entries(r.upstream))
     out.info(
-      `Upstream summary ${cid}: ${up ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}` : 'not available'}`,
+      `Upstream summary ${cid}: ` +
+        (up
+          ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}`
+          : 'not available'),
     );
   for (const [cid, m] of Object.entries(r.metadataCommits)) out.info(`ostree-metadata ${cid}: ${m.slice(0, 12)}`);
   if (r.summary?.signed) out.info('Summary signed (ed25519)');

@@ -65,7 +65,8 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
     .option('offline', {
       type: 'boolean',
       describe:
-        "Installation or repo source: do not read its remotes' http(s) URLs for the current appstream and upstream summary (file:// URLs are still read)",
+        "Installation or repo source: do not read its remotes' http(s) URLs for the current appstream and " +
+        'upstream summary (file:// URLs are still read)',
     }) as unknown as Argv<T & SourceArgs>;
 }
 
@@ -74,7 +75,10 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
     Boolean,
   );
   if (kinds.length > 1) throw new UsageError(`choose one source: ${kinds.join(', ')}`);
-  const { openInstallationSource, openRepoSource } = await import('../usb/sources.js');
+  const [{ openInstallationSource }, { openRepoSource }] = await Promise.all([
+    import('../usb/installation-source.js'),
+    import('../usb/repo-source.js'),
+  ]);
   const keys = {
     ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}),
     ...(args['upstream-key'] || args['trusted-key']
@@ -112,7 +116,10 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
   return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs, remoteRead);
 }
 
-/** HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, overall deadline, concurrency. */
+/**
+ * HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, overall deadline,
+ * concurrency.
+ */
 export const HTTP_ENV = {
   SIDELOAD_HTTP_RETRIES: 'retries',
   SIDELOAD_HTTP_BACKOFF_MS: 'backoffMs',

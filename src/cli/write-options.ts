@@ -4,16 +4,15 @@
  */
 import type { Argv } from 'yargs';
 import type { UpstreamPolicy } from '../usb/upstream.js';
+import { OUTPUT_OPTIONS, type OutputArgs } from './common-options.js';
 
-export interface WriteArgs {
+export interface WriteArgs extends OutputArgs {
   'sign-key'?: string;
   'upstream-summary'?: boolean;
   'allow-unsigned-upstream'?: boolean;
   'dry-run'?: boolean;
   fsync?: boolean;
   strict?: boolean;
-  json?: boolean;
-  quiet?: boolean;
   progress?: boolean;
 }
 
@@ -40,8 +39,7 @@ export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: st
       describe: 'fsync written data (--no-fsync for throwaway targets)',
     })
     .option('strict', { type: 'boolean', describe: STRICT_DESCRIPTION })
-    .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
+    .options(OUTPUT_OPTIONS)
     .option('progress', {
       type: 'boolean',
       default: true,
@@ -55,7 +53,7 @@ export function upstreamPolicy(args: Pick<WriteArgs, 'upstream-summary' | 'allow
   return args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature';
 }
 
-/** The ApplyOptions fields the shared flags set (the key is read by the caller: its file name goes in errors). */
+/** The ApplyOptions fields the shared flags set (the key is read by signKeyOption). */
 export function writeSettings(args: WriteArgs): {
   strict: boolean;
   upstream: UpstreamPolicy;
@@ -68,4 +66,17 @@ export function writeSettings(args: WriteArgs): {
     dryRun: !!args['dry-run'],
     fsync: args.fsync !== false,
   };
+}
+
+/**
+ * The secret key file given (`option` names where it was given, in errors) as the ApplyOptions field: read here,
+ * so that its file name goes in errors; `{}` without one.
+ */
+export async function signKeyOption(
+  file: string | undefined,
+  option = '--sign-key',
+): Promise<{ signKey?: Uint8Array }> {
+  if (!file) return {};
+  const { readSecretKeyFile } = await import('../sign/key-files.js');
+  return { signKey: await readSecretKeyFile(file, option) };
 }

@@ -1,4 +1,6 @@
-/** Extension points of a flatpak metadata keyfile (pure): flatpak_list_extensions, reduced to what the planner needs. */
+/**
+ * Extension points of a flatpak metadata keyfile (pure): flatpak_list_extensions, reduced to what the planner needs.
+ */
 import type { KeyFile } from '../keyfile/index.js';
 
 export interface ExtensionPoint {

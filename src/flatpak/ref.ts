@@ -54,6 +54,21 @@ export function splitRef(ref: string): RefParts | null {
   return { kind: p[0] as RefKind, id: p[1] as string, arch: p[2] as string, branch: p[3] as string };
 }
 
+/**
+ * Whether the full ref `ref` is one the parsed argument `p` names: its kind, ID and branch (when given), and its
+ * arch, or for an argument that names none, one of `arches` (undefined: any arch).
+ */
+export function refMatchesArg(ref: string, p: ParsedRefArg, arches?: readonly string[]): boolean {
+  const s = splitRef(ref);
+  return (
+    s !== null &&
+    p.kinds.includes(s.kind) &&
+    s.id === p.id &&
+    (p.arch !== undefined ? s.arch === p.arch : arches === undefined || arches.includes(s.arch)) &&
+    (p.branch === undefined || s.branch === p.branch)
+  );
+}
+
 /** ostree's ref name syntax (ostree_validate_rev): `/`-separated segments of [A-Za-z0-9_][-._A-Za-z0-9_]*. */
 export function isValidOstreeRef(ref: string): boolean {
   return ref.length > 0 && ref.length <= 1024 && ref.split('/').every((s) => /^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(s));

@@ -84,7 +84,10 @@ export interface Member {
   readonly i: number;
   /** Fixed-size members between that variable member and this one (alignment, size), then this one's alignment. */
   readonly steps: ReadonlyArray<readonly [alignment: number, size: number]>;
-  /** fixed: its size is its type's; last: the last member, variable-size, ends where the offsets start; offset: ends at its framing offset. */
+  /**
+   * fixed: its size is its type's; last: the last member, variable-size, ends where the offsets start; offset: ends at
+   * its framing offset.
+   */
   readonly ending: 'fixed' | 'last' | 'offset';
 }
 

@@ -17,7 +17,9 @@ export const DIRMETA = '(uuua(ayay))';
 /** Content-stream file header: (u uid BE, u gid BE, u mode BE, u rdev (0), s symlink target, a(ayay) xattrs). */
 export const FILE_HEADER = '(uuuusa(ayay))';
 
-/** Archive (.filez) header: (t size BE (uncompressed), u uid BE, u gid BE, u mode BE, u rdev, s target, a(ayay) xattrs). */
+/**
+ * Archive (.filez) header: (t size BE (uncompressed), u uid BE, u gid BE, u mode BE, u rdev, s target, a(ayay) xattrs).
+ */
 export const ARCHIVE_HEADER = '(tuuuusa(ayay))';
 
 /** bare-user `user.ostreemeta` xattr: (u uid BE, u gid BE, u mode BE, a(ayay) xattrs). */

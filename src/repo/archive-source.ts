@@ -98,7 +98,8 @@ export class ArchiveSource implements ObjectSource {
       if (r === null) return null;
       if ('size' in r)
         throw new CorruptError(
-          `${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte metadata limit`,
+          `${what} (${locate(this.location, rel)}) is ${r.size} bytes, over the ${MAX_METADATA_SIZE}-byte ` +
+            'metadata limit',
           { path: locate(this.location, rel) },
         );
       return r.data;
@@ -188,7 +189,8 @@ export class ArchiveSource implements ObjectSource {
             throw contentMismatch(
               checksum,
               location,
-              `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes can compress to`,
+              `the stored object runs past ${bound} bytes, more than its header's ${header?.size} payload bytes ` +
+                'can compress to',
             );
           if (target) return target.write(chunk);
           buffered.push(chunk);
@@ -196,11 +198,7 @@ export class ArchiveSource implements ObjectSource {
           if (!header) {
             const all = buffered.length === 1 ? chunk : Buffer.concat(buffered);
             buffered = [all];
-            try {
-              header = parseArchiveHeader(all, Number.MAX_SAFE_INTEGER);
-            } catch (e) {
-              throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
-            }
+            header = parseHeader(checksum, location, all, Number.MAX_SAFE_INTEGER);
             if (header) bound = maxFilezBytes(header.payloadOffset, header.size);
           }
           if (!settled && header && bufLen > limit) {
@@ -252,13 +250,7 @@ export class ArchiveSource implements ObjectSource {
       const streaming = (h: ParsedArchiveHeader): ContentObject => {
         let used = false;
         return {
-          ...(deferVerify ? { unverified: true } : {}),
-          checksum,
-          info: h.info,
-          size: h.size,
-          format: 'filez',
-          location,
-          data: null,
+          ...filezFields(checksum, h, location, null, deferVerify),
           async pipe(consumer, pipeSignal) {
             if (used) throw new InternalError(`ContentObject.pipe called twice for ${checksum}.file`);
             used = true;
@@ -328,15 +320,38 @@ async function wholeObject(
 ): Promise<ContentObject> {
   let h: ParsedArchiveHeader;
   if (deferVerify) {
-    let p: ParsedArchiveHeader | null;
-    try {
-      p = parseArchiveHeader(bytes, bytes.length);
-    } catch (e) {
-      throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
-    }
+    const p = parseHeader(checksum, location, bytes, bytes.length);
     if (!p) throw contentMismatch(checksum, location, 'truncated archive header');
     h = p;
   } else h = await verifyFilez(checksum, bytes, location);
+  return {
+    ...filezFields(checksum, h, location, bytes, deferVerify),
+    async pipe(sink) {
+      if (deferVerify) await verifyFilez(checksum, bytes, location); // a stream consumer gets checked bytes only
+      const w = sink.write(bytes);
+      if (w) await w;
+    },
+    async close() {},
+  };
+}
+
+/** The archive header at the start of `bytes` (null: not all there yet). @throws CorruptError naming the object. */
+function parseHeader(checksum: string, location: string, bytes: Uint8Array, max: number): ParsedArchiveHeader | null {
+  try {
+    return parseArchiveHeader(bytes, max);
+  } catch (e) {
+    throw contentMismatch(checksum, location, expectOnly(e, CorruptError).message);
+  }
+}
+
+/** What a `.filez` ContentObject says of itself, from its header; `data`: the whole bytes, or null when streamed. */
+function filezFields(
+  checksum: string,
+  h: ParsedArchiveHeader,
+  location: string,
+  data: Uint8Array | null,
+  deferVerify: boolean,
+): Omit<ContentObject, 'pipe' | 'close'> {
   return {
     ...(deferVerify ? { unverified: true } : {}),
     checksum,
@@ -344,12 +359,6 @@ async function wholeObject(
     size: h.size,
     format: 'filez',
     location,
-    data: bytes,
-    async pipe(sink) {
-      if (deferVerify) await verifyFilez(checksum, bytes, location); // a stream consumer gets checked bytes only
-      const w = sink.write(bytes);
-      if (w) await w;
-    },
-    async close() {},
+    data,
   };
 }

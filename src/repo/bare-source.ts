@@ -22,6 +22,7 @@ import {
   checkAborted,
   FsTransport,
   isENOENT,
+  lstatExists,
   notRegularFile,
   openError,
   readWhole,
@@ -56,7 +57,9 @@ export class BareSource implements ObjectSource {
     this.files = new FsTransport(repoPath);
   }
 
-  /** Opens a bare-family repo. bare-user needs the xattr helper (UnsupportedError without it); bare uses it if it can. */
+  /**
+   * Opens a bare-family repo. bare-user needs the xattr helper (UnsupportedError without it); bare uses it if it can.
+   */
   static async open(repoPath: string, mode: BareMode): Promise<BareSource> {
     let xattrs: XattrReader | null = null;
     if (mode === 'bare-user') xattrs = await openXattrReader(`the bare-user repo ${repoPath}`);
@@ -69,13 +72,7 @@ export class BareSource implements ObjectSource {
   }
 
   async hasObject(checksum: string, type: ObjectType): Promise<boolean> {
-    try {
-      await fs.lstat(this.abs(checksum, type));
-      return true;
-    } catch (e) {
-      if (isENOENT(e)) return false;
-      throw e;
-    }
+    return lstatExists(this.abs(checksum, type));
   }
 
   async readMetadata(

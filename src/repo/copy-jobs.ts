@@ -3,13 +3,18 @@
  * one result type. Both sides import these, so a field renamed on one side does not compile on the other.
  */
 
-/** zlib memLevel for deflate: 9 (the largest hash table) is ~20% faster than the default 8 here, for ~0.4% more bytes. */
+/**
+ * zlib memLevel for deflate: 9 (the largest hash table) is ~20% faster than the default 8 here, for ~0.4% more bytes.
+ */
 export const DEFLATE_MEM_LEVEL = 9;
 
 /** What a worker can read directly (defined with the ObjectSource that hands it out). */
 export type { LocalLayout } from './source.js';
 
-/** Copy one content object from a local repo file (`src`) to a staged `.filez`: `tmp`, renamed to `final` once it matched. */
+/**
+ * Copy one content object from a local repo file (`src`) to a staged `.filez`: `tmp`, renamed to `final` once it
+ * matched.
+ */
 export interface CopyJob {
   readonly kind: 'archive' | 'bare';
   /** bare: take uid/gid from stat (bare mode) instead of 0 (bare-user-only). */
@@ -45,7 +50,9 @@ export interface FilezJob {
   readonly final: string;
 }
 
-/** Verify the `.filez` at `src` (a tmp file) against `checksum` and rename it to `final`; untouched unless it matched. */
+/**
+ * Verify the `.filez` at `src` (a tmp file) against `checksum` and rename it to `final`; untouched unless it matched.
+ */
 export interface CheckJob {
   readonly kind: 'check';
   readonly checksum: string;
@@ -68,7 +75,10 @@ export interface JobError {
   readonly done?: number;
 }
 
-/** ok: staged (`bytes` written, or renames done); fallback: declined, the caller takes the general path; error: IO failure. */
+/**
+ * ok: staged (`bytes` written, or renames done); fallback: declined, the caller takes the general path; error: IO
+ * failure.
+ */
 export type JobResult =
   { readonly ok: true; readonly bytes: number } | { readonly fallback: string } | { readonly error: JobError };
 

@@ -52,7 +52,9 @@ const plain = (uid: number, gid: number, mode: number, symlinkTarget = ''): File
   xattrs: [],
 });
 
-/** The archive header at the start of `buf`, or null when it is not one the checker can take (the caller falls back). */
+/**
+ * The archive header at the start of `buf`, or null when it is not one the checker can take (the caller falls back).
+ */
 function parseArchive(buf: Uint8Array, total: number): ParsedArchiveHeader | null {
   try {
     return parseArchiveHeader(buf, total);

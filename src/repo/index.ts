@@ -2,28 +2,17 @@
  * Object stores and the copy engine: open any ostree repo (archive, bare, bare-user, bare-user-only) or an archive
  * repo over a transport as an ObjectSource; walk a commit; copy it into an archive repo through a staging area.
  */
-export {
-  Repo,
-  openRepo,
-  createArchiveRepo,
-  openObjectSource,
-  openArchiveSource,
-  isArchiveRepo,
-  writeFileAtomic,
-  fsyncDir,
-  listRefFiles,
-  ARCHIVE_CONFIG,
-  REPO_DIRS,
-  type ArchiveRepo,
-  type SourceMode,
-  type RefEntry,
-  type WriteOptions,
-} from './repo.js';
+export { Repo, openRepo, openObjectSource, isArchiveRepo, type ArchiveRepo } from './repo.js';
+export { createArchiveRepo, ARCHIVE_CONFIG, REPO_DIRS } from './create-repo.js';
+export { openArchiveSource } from './object-sources.js';
+export { writeFileAtomic, fsyncDir, type WriteOptions } from './atomic-write.js';
+export { listRefFiles, type RefEntry } from './ref-store.js';
 export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionId, type RefLocation } from './refs.js';
-export { parseRepoConfig, type RepoConfig } from './config.js';
+export { parseRepoConfig, type RepoConfig, type SourceMode } from './config.js';
 export {
   SMALL_OBJECT_LIMIT,
   decorateSource,
+  readCommitObject,
   type SourceOverrides,
   type ObjectSource,
   type ContentObject,

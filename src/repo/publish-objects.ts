@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
-import { fsyncDir } from './repo.js';
+import { fsyncDir } from './atomic-write.js';
 import type { StagedIndex } from './staged-index.js';
 import type { StagingSync } from './staging-sync.js';
 import type { CopyWorkerPool } from './worker-pool.js';

@@ -35,7 +35,8 @@ export function isValidCollectionId(cid: string): boolean {
 export function validateRef(ref: string): string {
   if (!isValidRef(ref))
     throw new UsageError(
-      `invalid ref name '${ref}': segments must match [A-Za-z0-9_][-._A-Za-z0-9_]* (no empty, '.' or '..' segments, no leading '/')`,
+      `invalid ref name '${ref}': segments must match [A-Za-z0-9_][-._A-Za-z0-9_]* (no empty, '.' or '..' ` +
+        `segments, no leading '/')`,
       { ref, code: 'EBADREF' },
     );
   return ref;

@@ -4,6 +4,7 @@
  * as it streams (the stream fails before it completes). The transport shapes (TransportLike, ByteSink, ReadOptions)
  * live in src/transport/types.ts; they are re-exported here.
  */
+import { decodeCommit, type Commit } from '../ostree/commit.js';
 import type { FileInfo } from '../ostree/content.js';
 import type { MetadataType, ObjectType, RepoMode } from '../ostree/object.js';
 import type { ByteSink, ReadOptions } from '../transport/types.js';
@@ -103,4 +104,13 @@ export function decorateSource(src: ObjectSource, over: SourceOverrides): Object
     readContent: over.readContent ?? ((c, o) => src.readContent(c, o)),
     close: over.close ?? (() => src.close()),
   };
+}
+
+/** A commit read through `objects` (re-hashed against its name, as every metadata object) and decoded. */
+export async function readCommitObject(
+  objects: ObjectSource,
+  checksum: string,
+): Promise<{ commit: Commit; bytes: Uint8Array }> {
+  const bytes = await objects.readMetadata(checksum, 'commit');
+  return { commit: decodeCommit(bytes, checksum), bytes };
 }

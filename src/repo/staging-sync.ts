@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { forEachLimit } from './for-each-limit.js';
-import { fsyncDir } from './repo.js';
+import { fsyncDir } from './atomic-write.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -54,8 +54,10 @@ export function treeTooDeep(
   tree: string,
 ): CorruptError {
   const shown = dirPath.length > 120 ? `${dirPath.slice(0, 60)}…${dirPath.slice(-60)}` : dirPath;
+  const what = ref ? `'${ref}' (commit ${commit})` : `commit ${commit}`;
   return new CorruptError(
-    `${ref ? `'${ref}' (commit ${commit})` : `commit ${commit}`}: directory '${shown}' is nested ${depth} levels deep, past ostree's limit of ${MAX_TREE_DEPTH} (OSTREE_MAX_RECURSION): flatpak cannot install it`,
+    `${what}: directory '${shown}' is nested ${depth} levels deep, past ostree's limit of ${MAX_TREE_DEPTH} ` +
+      '(OSTREE_MAX_RECURSION): flatpak cannot install it',
     { commit, ...(ref ? { ref } : {}), path: dirPath, depth, checksum: tree, type: 'dirtree' },
     'ETOODEEP',
   );
@@ -76,7 +78,9 @@ export function matchesPullDir(file: string, pullDir: string, isDir: boolean): b
   return false;
 }
 
-/** Validates and normalizes subpaths: each starts with '/', trailing slashes dropped; '/' alone means everything (null). */
+/**
+ * Validates and normalizes subpaths: each starts with '/', trailing slashes dropped; '/' alone means everything (null).
+ */
 export function normalizeSubpaths(subpaths: readonly string[] | null | undefined): string[] | null {
   if (!subpaths || subpaths.length === 0) return null;
   const out: string[] = [];
@@ -112,7 +116,9 @@ interface DirTask {
   metaP?: Promise<Uint8Array | null> | null;
 }
 
-/** Walks everything reachable from `commit`. See WalkOptions. @throws CorruptError / NotFoundError naming the object. */
+/**
+ * Walks everything reachable from `commit`. See WalkOptions. @throws CorruptError / NotFoundError naming the object.
+ */
 export async function* walkCommit(
   src: ObjectSource,
   commit: string,

@@ -34,7 +34,8 @@ const WORKER_OPTIONS: WorkerOptions = FROM_SOURCES
   ? {
       execArgv: [
         '--import',
-        `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(new URL('../../scripts/ts-loader.mjs', import.meta.url).href)});`,
+        `data:text/javascript,import { register } from 'node:module'; ` +
+          `register(${JSON.stringify(new URL('../../scripts/ts-loader.mjs', import.meta.url).href)});`,
       ],
     }
   : {};
@@ -46,7 +47,10 @@ export const FILEZ_SLOT_SIZE = SMALL_OBJECT_LIMIT;
 /** Shared buffers per worker: enough queued objects to keep each busy while the next ones arrive. */
 const SLOTS_PER_WORKER = 4;
 
-/** Objects up to this size go through the workers: all of them (a worker streams in 1 MiB parts, so its memory stays flat). */
+/**
+ * Objects up to this size go through the workers: all of them (a worker streams in 1 MiB parts, so its memory stays
+ * flat).
+ */
 export const WORKER_OBJECT_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -180,7 +184,8 @@ export class CopyWorkerPool {
       if (best.busy.size === 0) best.w.ref();
       for (const p of batch) best.busy.set(p.job.id, p);
       best.batches++;
-      // A filez job's bytes go over as a private copy, transferred (not cloned with whatever buffer they are a view of).
+      // A filez job's bytes go over as a private copy, transferred (not cloned with whatever buffer they are a
+      // view of).
       const transfer: ArrayBuffer[] = [];
       const jobs = batch.map((p) => {
         if (p.job.kind !== 'filez' || p.job.data.buffer instanceof SharedArrayBuffer) return p.job;

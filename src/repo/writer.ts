@@ -34,7 +34,10 @@ export { publishFaults } from './publish-objects.js';
 export const STAGING_DIR = 'tmp/sideload-staging';
 
 export interface StagingOptions {
-  /** fsync before objects and files become visible (default true). false is for throwaway targets (ostree --disable-fsync). */
+  /**
+   * fsync before objects and files become visible (default true). false is for throwaway targets (ostree
+   * --disable-fsync).
+   */
   readonly fsync?: boolean;
   /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
   readonly compressionLevel?: number;
@@ -202,7 +205,8 @@ export class Staging {
     } else {
       try {
         const fh = await fs.open(tmp, 'w', 0o644);
-        await fh.chmod(0o644).catch(noModes); // whatever the umask (drive files are world-readable, as flatpak create-usb writes them)
+        // Whatever the umask: drive files are world-readable, as flatpak create-usb writes them.
+        await fh.chmod(0o644).catch(noModes);
         try {
           let pos = 0;
           for (const p of parts) {
@@ -253,7 +257,9 @@ export class Staging {
     return stagePlainFile(this.plainFiles(), name, bytes);
   }
 
-  /** Stages a directory of files (`files` + `extra` text files) for publish.ts; returns its path relative to the repo. */
+  /**
+   * Stages a directory of files (`files` + `extra` text files) for publish.ts; returns its path relative to the repo.
+   */
   async stageTree(
     rel: string,
     files: ReadonlyMap<string, Uint8Array>,

@@ -86,7 +86,10 @@ export function loadSecretKey(text: string, where: string): Uint8Array {
   return sk;
 }
 
-/** Loads public keys: base64, one per line (blank lines and `#` comments skipped). @throws UsageError (EUSAGE) naming `where`. */
+/**
+ * Loads public keys: base64, one per line (blank lines and `#` comments skipped). @throws UsageError (EUSAGE) naming
+ * `where`.
+ */
 export function loadPublicKeys(text: string, where: string): Uint8Array[] {
   const keys = keyLines(text).map((l) => decodeBase64Strict(l, where, ED25519_PUBLIC_KEY_BYTES));
   if (keys.length === 0) throw new UsageError(`${where}: no ed25519 public key in it`, { path: where });
@@ -129,7 +132,9 @@ export class Ed25519Verifier {
     }
     return {
       valid: false,
-      reason: `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)${malformed ? ` (${malformed} malformed)` : ''}`,
+      reason:
+        `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)` +
+        (malformed ? ` (${malformed} malformed)` : ''),
     };
   }
 }

@@ -111,7 +111,9 @@ export class GpgVerifier {
     if (ids.length && !ids.some((id) => held.has(id)))
       return {
         valid: false,
-        reason: `signed by GPG key ID ${ids.join(', ')}, which is not among the trusted keys (${this.fingerprints().join(', ')})`,
+        reason:
+          `signed by GPG key ID ${ids.join(', ')}, which is not among the trusted keys ` +
+          `(${this.fingerprints().join(', ')})`,
         unknownKeyIds: ids,
       };
     const message = await openpgp.createMessage({ binary: data });

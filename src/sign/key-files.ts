@@ -60,7 +60,8 @@ export async function readSecretKeyFile(file: string, option = '--sign-key'): Pr
   const lengths = base64Lengths(text);
   if (lengths?.every((n) => n === ED25519_PUBLIC_KEY_BYTES))
     throw new UsageError(
-      `'${file}' (${option}) holds an ed25519 public key (${ED25519_PUBLIC_KEY_BYTES} bytes); signing needs the ${ED25519_SECRET_KEY_BYTES}-byte secret key ` +
+      `'${file}' (${option}) holds an ed25519 public key (${ED25519_PUBLIC_KEY_BYTES} bytes); signing needs the ` +
+        `${ED25519_SECRET_KEY_BYTES}-byte secret key ` +
         `(\`sideload keygen -o FILE\` writes the secret key to FILE and the public one to FILE.pub)`,
       { path: file, option },
     );
@@ -79,12 +80,14 @@ export async function readPublicKeyFile(file: string, option = '--trusted-key'):
   const lengths = base64Lengths(text);
   if (lengths?.some((n) => n === ED25519_SECRET_KEY_BYTES))
     throw new UsageError(
-      `'${file}' (${option}) holds an ed25519 secret key; ${option} takes the public key (the .pub file \`sideload keygen\` writes beside it): never hand out the secret one`,
+      `'${file}' (${option}) holds an ed25519 secret key; ${option} takes the public key (the .pub file ` +
+        `\`sideload keygen\` writes beside it): never hand out the secret one`,
       { path: file, option },
     );
   if (!lengths && looksOpenPgp(bytes))
     throw new UsageError(
-      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import / --upstream-gpg for OpenPGP keys)`,
+      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import / ` +
+        '--upstream-gpg for OpenPGP keys)',
       { path: file, option },
     );
   return loadPublicKeys(text, `'${file}' (${option})`);
@@ -131,9 +134,17 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   return bytes;
 }
 
+/** Key files given on the command line for a source, used in addition to what the source knows. */
+export interface ExtraKeys {
+  /** OpenPGP keyring files (binary or armored). */
+  readonly gpgKeyrings?: readonly string[];
+  /** ed25519 public key files (base64, one per line). */
+  readonly ed25519Keys?: readonly string[];
+}
+
 /** Key files named on the command line for a source, read and typed: OpenPGP keyrings and ed25519 public keys. */
 export async function loadExtraKeys(
-  extra: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] } | undefined,
+  extra: ExtraKeys | undefined,
 ): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
   const gpg: Uint8Array[] = [];
   const ed25519: Uint8Array[] = [];

@@ -155,13 +155,19 @@ export function buildMetadataCommit(input: MetadataCommitInput): { commit: Commi
   return { commit, bytes: encodeCommit(commit) };
 }
 
-/** The pull subpaths of each partial ref as an ostree-metadata commit's `sideload.subpaths` records them (ref → subpaths). */
+/**
+ * The pull subpaths of each partial ref as an ostree-metadata commit's `sideload.subpaths` records them (ref →
+ * subpaths).
+ */
 export function recordedSubpaths(metadata: VarDict): Map<string, readonly string[]> {
   const sp = lookup(metadata, SIDELOAD_SUBPATHS_KEY);
   return new Map(sp?.type === 'a{sas}' ? (sp.value as Array<[string, string[]]>) : []);
 }
 
-/** True when an ostree-metadata commit was written by sideload (it records its collection's refs, partial ones included). */
+/**
+ * True when an ostree-metadata commit was written by sideload (it records its collection's refs, partial ones
+ * included).
+ */
 export function recordsRefs(metadata: VarDict): boolean {
   return lookup(metadata, SIDELOAD_REFS_KEY) !== undefined;
 }

@@ -8,11 +8,17 @@
  * off mid-body; a response must keep delivering (at least MIN_PROGRESS_BYTES per stall window, so a server trickling
  * a byte a second counts as stalled); every request has an overall deadline (`timeoutMs`); redirects are followed
  * up to `maxRedirects` hops (libsoup's default, 20), never from https to http, and errors say where they led.
+ *
+ * This module is the transport and its retry loop; one attempt with its limits is http-attempt.ts, the redirect
+ * policy http-redirect.ts, the proxy connection http-proxy.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
-import { CorruptError, InterruptedError, NetworkError } from '../errors.js';
+import { InterruptedError, NetworkError } from '../errors.js';
+import { attemptRequest, type AttemptContext } from './http-attempt.js';
+import { MISSING, Redirect, Transient, type Missing } from './http-outcome.js';
+import { proxyFor } from './http-proxy.js';
+import { checkRedirect, DEFAULT_MAX_REDIRECTS } from './http-redirect.js';
 import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 export interface HttpTransportOptions {
@@ -50,50 +56,7 @@ export interface HttpStats {
   bytes: number;
 }
 
-class Missing {}
-const MISSING = new Missing();
-
-/** A 3xx answer with a Location: where to ask next. */
-class Redirect {
-  constructor(
-    readonly to: URL,
-    readonly status: number,
-  ) {}
-}
-
-/** Retryable failure of one attempt. */
-class Transient extends Error {}
-
-/** A response must deliver at least this many bytes per stall window (or end) to count as making progress. */
-export const MIN_PROGRESS_BYTES = 1024;
 export const DEFAULT_TIMEOUT_MS = 900_000;
-export const DEFAULT_MAX_REDIRECTS = 20;
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
-
-/** Picks the proxy for a URL from the environment, honouring no_proxy; null for a direct connection. */
-export function proxyFor(url: URL, env: Readonly<Record<string, string | undefined>>): URL | null {
-  const get = (k: string) => env[k] ?? env[k.toUpperCase()];
-  const noProxy = (get('no_proxy') ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  for (const np of noProxy) {
-    if (np === '*') return null;
-    // Drop a port (`host:8080`, `[::1]:8080`) but not the last group of a bare IPv6 address (`::1`).
-    let bare = np.replace(/^\*?\./, '');
-    if (bare.startsWith('[')) bare = bare.replace(/^\[([^\]]*)\](:\d+)?$/, '$1');
-    else if (bare.split(':').length === 2) bare = bare.replace(/:\d+$/, '');
-    if (host === bare || host.endsWith('.' + bare)) return null;
-  }
-  const p = url.protocol === 'https:' ? get('https_proxy') : get('http_proxy');
-  if (!p) return null;
-  try {
-    return new URL(p.includes('://') ? p : `http://${p}`);
-  } catch {
-    return null;
-  }
-}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -231,28 +194,20 @@ export class HttpTransport implements TransportLike {
         via = '';
         for (;;) {
           this.stats.requests++;
-          const r = await this.once(target, method, sink, signals, opts?.maxBytes, deadline, url, via);
+          const r = await attemptRequest(this.attemptContext(target), {
+            url: target,
+            method,
+            sink,
+            signals,
+            maxBytes: opts?.maxBytes,
+            deadline,
+            asked: url,
+            via,
+          });
           if (!(r instanceof Redirect)) return r;
           chain.push(`${r.to.href} (${r.status})`);
           via = ` (redirected to ${chain.join(' → ')})`;
-          if (chain.length > this.opts.maxRedirects)
-            throw new NetworkError(
-              `${url.href}: more than ${this.opts.maxRedirects} redirects${via}`,
-              { url: url.href, redirects: chain },
-              'EREDIRECT',
-            );
-          if (target.protocol === 'https:' && r.to.protocol !== 'https:')
-            throw new NetworkError(
-              `${url.href}: refusing the redirect from https to ${r.to.protocol.replace(/:$/, '')} (${target.href} → ${r.to.href})`,
-              { url: url.href, to: r.to.href },
-              'EREDIRECT',
-            );
-          if (r.to.protocol !== 'http:' && r.to.protocol !== 'https:')
-            throw new NetworkError(
-              `${url.href}: redirected to unsupported URL ${r.to.href}`,
-              { url: url.href, to: r.to.href },
-              'EREDIRECT',
-            );
+          checkRedirect(url, target, r, chain, via, this.opts.maxRedirects);
           this.opts.onRedirect?.({ path: rel, from: target.href, to: r.to.href, status: r.status });
           target = r.to;
           sink?.reset();
@@ -270,208 +225,16 @@ export class HttpTransport implements TransportLike {
     });
   }
 
-  /**
-   * One request. Resolves to the body length, MISSING or a Redirect; throws Transient for what a retry may fix.
-   * `asked` and `via` are the URL the caller asked for and where redirects led, for messages.
-   */
-  private once(
-    url: URL,
-    method: 'GET' | 'HEAD',
-    sink: ByteSink | null,
-    signals: readonly AbortSignal[],
-    maxBytes: number | undefined,
-    deadline: number,
-    asked: URL,
-    via: string,
-  ): Promise<number | Missing | Redirect> {
-    return new Promise<number | Missing | Redirect>((resolve, reject) => {
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      const left = deadline - Date.now();
-      const overall = setTimeout(
-        () =>
-          finish(
-            new NetworkError(
-              `${asked.href}: no complete answer within ${this.opts.timeoutMs} ms (SIDELOAD_HTTP_TIMEOUT_MS)${via}`,
-              { url: asked.href, timeoutMs: this.opts.timeoutMs },
-              'ETIMEDOUT',
-            ),
-          ),
-        Math.max(0, left),
-      );
-      const tooBig = (what: string) =>
-        new CorruptError(
-          `${asked.href}: ${what}, over the ${maxBytes}-byte limit for this file${via}`,
-          { url: asked.href, limit: maxBytes },
-          'ETOOBIG',
-        );
-      /** Body bytes since the stall timer was last pushed back. */
-      let sinceArm = 0;
-      const finish = (err: Error | null, value?: number | Missing | Redirect) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        clearTimeout(overall);
-        for (const s of signals) s.removeEventListener('abort', onAbort);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(value as number | Missing);
-      };
-      // The stall timer: one Timeout per request, pushed back (refresh) each time MIN_PROGRESS_BYTES more arrived.
-      const arm = () => {
-        if (timer) timer.refresh();
-        else
-          timer = setTimeout(
-            () =>
-              finish(
-                new Transient(
-                  sinceArm === 0
-                    ? `no data for ${this.opts.stallTimeoutMs} ms`
-                    : `only ${sinceArm} bytes in ${this.opts.stallTimeoutMs} ms (less than ${MIN_PROGRESS_BYTES}: stalled)`,
-                ),
-              ),
-            this.opts.stallTimeoutMs,
-          );
-      };
-      const onAbort = () => finish(new InterruptedError('interrupted', { url: url.href }));
-      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-
-      const headers = this.headers;
-      const proxy = this.proxyOf(url);
-      const reqOpts: http.RequestOptions = {
-        method,
-        headers,
-        agent: this.agents[url.protocol === 'https:' ? 'https:' : 'http:'],
-      };
-      let req: http.ClientRequest;
-      const lib = url.protocol === 'https:' ? https : http;
-      if (proxy && url.protocol === 'http:') {
-        // Plain HTTP through a proxy: absolute-form request line to the proxy.
-        req = http.request({
-          ...reqOpts,
-          host: proxy.hostname,
-          port: proxy.port || 80,
-          path: url.href,
-          headers: { ...headers, host: url.host, ...proxyAuth(proxy) },
-          agent: undefined,
-        });
-      } else if (proxy) {
-        // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels).
-        req = https.request(url, {
-          ...reqOpts,
-          agent: false,
-          createConnection: (_o, cb) => {
-            const connect = http.request({
-              host: proxy.hostname,
-              port: proxy.port || 80,
-              method: 'CONNECT',
-              path: `${url.hostname}:${url.port || 443}`,
-              headers: proxyAuth(proxy),
-            });
-            connect.once('connect', (res, socket) => {
-              if (res.statusCode !== 200)
-                return cb(new Transient(`proxy CONNECT answered ${res.statusCode}`), undefined as never);
-              cb(null, tls.connect({ socket, servername: url.hostname }));
-            });
-            connect.once('error', (e) => cb(new Transient(`proxy: ${e.message}`), undefined as never));
-            connect.end();
-            return undefined as never;
-          },
-        });
-      } else req = lib.request(url, reqOpts);
-
-      req.on('error', (e) => finish(new Transient(e.message)));
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if (status === 404 || status === 410) {
-          res.resume();
-          return finish(null, MISSING);
-        }
-        if (status >= 500 || status === 408 || status === 429) {
-          res.resume();
-          return finish(new Transient(`HTTP ${status}${url.href !== asked.href ? ` from ${url.href}` : ''}`));
-        }
-        if (REDIRECT_STATUS.has(status) && res.headers.location) {
-          res.resume();
-          let to: URL;
-          try {
-            to = new URL(res.headers.location, url);
-          } catch {
-            return finish(
-              new NetworkError(
-                `${asked.href}: redirect to an invalid location '${res.headers.location}'${via}`,
-                { url: asked.href },
-                'EREDIRECT',
-              ),
-            );
-          }
-          return finish(null, new Redirect(to, status));
-        }
-        if (status !== 200) {
-          res.resume();
-          return finish(
-            new NetworkError(
-              `${asked.href}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + via,
-              { url: asked.href, status },
-              'EHTTP',
-            ),
-          );
-        }
-        const expected = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : null;
-        if (method === 'HEAD' || !sink) {
-          res.resume();
-          return finish(null, expected ?? 0);
-        }
-        // A declared length over the caller's limit: refused before a byte of the body is read.
-        if (maxBytes !== undefined && expected !== null && expected > maxBytes)
-          return finish(tooBig(`the server declares ${expected} bytes`));
-        let got = 0;
-        sinceArm = 0;
-        arm();
-        res.on('data', (chunk: Buffer) => {
-          if (done) return;
-          got += chunk.length;
-          sinceArm += chunk.length;
-          if (sinceArm >= MIN_PROGRESS_BYTES) {
-            sinceArm = 0;
-            arm();
-          }
-          if (maxBytes !== undefined && got > maxBytes) return finish(tooBig(`the body runs past ${maxBytes} bytes`));
-          this.stats.bytes += chunk.length;
-          let w: void | Promise<void>;
-          try {
-            w = sink.write(chunk);
-          } catch (e) {
-            return finish(e as Error);
-          }
-          if (w) {
-            res.pause();
-            clearTimeout(timer);
-            timer = undefined;
-            w.then(
-              () => {
-                if (done) return;
-                sinceArm = 0;
-                arm();
-                res.resume();
-              },
-              (e: unknown) => finish(e as Error),
-            );
-          }
-        });
-        res.on('aborted', () => finish(new Transient('connection dropped mid-body')));
-        res.on('error', (e) => finish(new Transient(e.message)));
-        res.on('end', () => {
-          if (!res.complete) return finish(new Transient('connection dropped mid-body'));
-          if (expected !== null && got !== expected)
-            return finish(new Transient(`truncated body: ${got} of ${expected} bytes`));
-          finish(null, got);
-        });
-      });
-      arm();
-      req.end();
-    });
+  /** What an attempt at `url` uses: the limits, the headers, the agent and proxy for its origin, the counters. */
+  private attemptContext(url: URL): AttemptContext {
+    return {
+      timeoutMs: this.opts.timeoutMs,
+      stallTimeoutMs: this.opts.stallTimeoutMs,
+      headers: this.headers,
+      agent: this.agents[url.protocol === 'https:' ? 'https:' : 'http:'],
+      proxy: this.proxyOf(url),
+      stats: this.stats,
+    };
   }
 
   async close(): Promise<void> {
@@ -480,12 +243,4 @@ export class HttpTransport implements TransportLike {
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
   }
-}
-
-function proxyAuth(p: URL): Record<string, string> {
-  if (!p.username) return {};
-  return {
-    'proxy-authorization':
-      'Basic ' + Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64'),
-  };
 }

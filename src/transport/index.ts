@@ -7,7 +7,8 @@ import { FsTransport } from './local.js';
 import type { TransportLike } from './types.js';
 import { HttpTransport, type HttpTransportOptions } from './http.js';
 
-export { HttpTransport, proxyFor, type HttpTransportOptions, type HttpStats } from './http.js';
+export { HttpTransport, type HttpTransportOptions, type HttpStats } from './http.js';
+export { proxyFor } from './http-proxy.js';
 export type { ByteSink, Priority, ReadOptions, TransportLike } from './types.js';
 
 /** Opens a transport for an `http(s)://` or `file://` URL, or a plain path. */

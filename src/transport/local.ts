@@ -16,6 +16,27 @@ export function isENOENT(e: unknown): boolean {
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
 
+/** Whether `file` can be reached (fs.access; a symlink is followed); any error counts as no. */
+export async function isAccessible(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether anything is at `file` (lstat: a symlink is not followed). @throws any error but ENOENT. */
+export async function lstatExists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (e) {
+    if (isENOENT(e)) return false;
+    throw e;
+  }
+}
+
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError('interrupted', { reason: String(signal.reason ?? 'aborted') });
 }
@@ -221,12 +242,7 @@ export class FsTransport implements TransportLike {
   }
 
   async exists(rel: string): Promise<boolean> {
-    try {
-      await fs.access(this.abs(rel));
-      return true;
-    } catch {
-      return false;
-    }
+    return isAccessible(this.abs(rel));
   }
 
   async close(): Promise<void> {}

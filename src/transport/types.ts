@@ -36,7 +36,10 @@ export interface TransportLike {
   /** Streams the file into `sink`; resolves to its length, or null if it does not exist. */
   stream(relPath: string, sink: ByteSink, opts?: ReadOptions): Promise<number | null>;
   close(): Promise<void>;
-  /** Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if missing. */
+  /**
+   * Optional fast path (local files): the whole file if it is at most `limit` bytes, its size if larger, null if
+   * missing.
+   */
   readSmall?(
     relPath: string,
     limit: number,

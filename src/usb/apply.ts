@@ -338,7 +338,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   }
 }
 
-/** The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity. */
+/**
+ * The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity.
+ */
 function installedBound(entries: readonly PlanEntry[], commits: ApplyInput['commits']): number {
   let n = 0;
   for (const e of entries) {

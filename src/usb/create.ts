@@ -9,7 +9,7 @@ import { Warner, type Warning } from '../warnings.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
-import { splitRef, type ExtensionPolicy, type RefKind } from '../flatpak/resolve.js';
+import { splitRef } from '../flatpak/ref.js';
 import { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
@@ -21,21 +21,14 @@ export { UPSTREAM_DIR } from './upstream-copy.js';
 export { mirrorRefPath } from './publication.js';
 export { hostArch, type LockedRef, type RunSource };
 
-export interface CreateOptions extends ApplyOptions {
+/** The resolution options (kinds, arches, locales, extensions, SDK, commit pins): see ResolveOptions. */
+export interface CreateOptions extends ApplyOptions, ResolveOptions {
   /** The drive (mount) directory. */
   readonly drive: string;
   /** Ref arguments as flatpak takes them (`org.example.App`, `app/org.example.App/x86_64/stable` …). */
   readonly refs?: readonly string[];
   /** Repo path relative to the drive; default `.ostree/repo`. */
   readonly destinationRepo?: string;
-  readonly kinds?: readonly RefKind[];
-  /** Arches for refs that name none; default the host arch. */
-  readonly arches?: readonly string[];
-  /** Languages of locale extensions; default: installation → the installed ones, repo/remote → all. */
-  readonly locales?: readonly string[];
-  /** Which related extensions to take. Default 'auto'. */
-  readonly extensions?: ExtensionPolicy;
-  readonly includeSdk?: boolean;
   /** Collection ID for source refs that have none. */
   readonly collectionId?: string;
   /** Allow replacing a ref on the drive by an older commit. Default false. */
@@ -43,10 +36,6 @@ export interface CreateOptions extends ApplyOptions {
   /** Treat partial-install warnings as expected (flatpak's --allow-partial). */
   readonly allowPartial?: boolean;
   readonly onWarning?: (w: Warning) => void;
-  /** How to tell users to give a remote a collection ID. */
-  readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
-  /** Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`). */
-  readonly commits?: Readonly<Record<string, string>>;
 }
 
 /** One ref of a run's result; the same shape in create, update, remove and dry runs. */

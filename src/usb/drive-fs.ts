@@ -18,7 +18,8 @@ export const FILE_MODE = 0o644;
 
 function unsafe(repo: string, abs: string, what: string): CorruptError {
   return new CorruptError(
-    `'${abs}' on the drive is ${what}; sideload never writes through it (a drive repo holds only real directories there): remove it and run again`,
+    `'${abs}' on the drive is ${what}; sideload never writes through it (a drive repo holds only real ` +
+      'directories there): remove it and run again',
     { path: abs, repo },
     'EUNSAFEPATH',
   );

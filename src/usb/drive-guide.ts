@@ -136,11 +136,11 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     const signed = !!c.gpgKeys?.length;
     const known = c.known !== false;
     if (known) files.push({ name: repoFile, text: flatpakrepoText(c) });
-    readme.push(
-      '',
-      `== ${c.title && c.title !== c.collectionId ? `${c.title} (collection ${c.collectionId})` : `Collection ${c.collectionId}`} ==`,
-      '',
-    );
+    const heading =
+      c.title && c.title !== c.collectionId
+        ? `${c.title} (collection ${c.collectionId})`
+        : `Collection ${c.collectionId}`;
+    readme.push('', `== ${heading} ==`, '');
     const targets = installTargets(c.refs);
     if (known && signed) {
       readme.push(
@@ -171,7 +171,8 @@ export function driveGuide(input: GuideInput): GuideFile[] {
           ? `ID (flatpak refuses one without a key). Add the remote with its key and collection ID yourself:`
           : `The remote needs its GPG key and the collection ID:`,
         '',
-        `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ${sh(name)} ${c.url ? sh(c.url) : 'URL'}`,
+        `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ` +
+          `${sh(name)} ${c.url ? sh(c.url) : 'URL'}`,
         '',
         'Then install from this drive:',
         '',

@@ -48,7 +48,8 @@ async function readSummary(repo: string): Promise<Uint8Array> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     throw new NotFoundError(
-      `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run the same create again to resume (objects already copied are kept)`,
+      `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run ` +
+        'the same create again to resume (objects already copied are kept)',
       { path: repo },
       'ENOTPUBLISHED',
     );

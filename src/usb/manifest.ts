@@ -8,7 +8,7 @@
 import path from 'node:path';
 import YAML from 'yaml';
 import { UsageError } from '../errors.js';
-import type { ExtensionPolicy, PlanReason } from '../flatpak/resolve.js';
+import type { ExtensionPolicy, PlanReason } from '../flatpak/resolve-types.js';
 import type { LockedRef } from './resolve-run.js';
 
 /** Where a source's refs come from: exactly one of url / repo / installation / flatpakrepo. */
@@ -165,15 +165,11 @@ export function parseManifest(text: string, file: string): Manifest {
   const doc = parseYaml(text, file);
   onlyKeys(doc, [...MEDIA_KEYS, 'sources'], file, '(top)');
   const base = path.dirname(path.resolve(file));
-  const srcs = doc['sources'];
-  if (!Array.isArray(srcs) || srcs.length === 0) fail(file, 'sources', 'must be a non-empty list');
-  const sources = srcs.map((s: unknown, i: number): ManifestSource => {
-    const where = `sources[${i}]`;
-    if (!s || typeof s !== 'object' || Array.isArray(s)) fail(file, where, 'must be a mapping');
-    onlyKeys(s as Obj, [...SOURCE_KEYS, 'refs'], file, where);
-    const refs = strList(s as Obj, 'refs', file, where);
+  const sources = mapMappings(doc['sources'], file, 'sources', (s, where): ManifestSource => {
+    onlyKeys(s, [...SOURCE_KEYS, 'refs'], file, where);
+    const refs = strList(s, 'refs', file, where);
     if (!refs?.length) fail(file, `${where}.refs`, 'name at least one ref');
-    return { ...sourceSpec(s as Obj, file, where, base), refs };
+    return { ...sourceSpec(s, file, where, base), refs };
   });
   return { ...mediaOptions(doc, file, base), sources };
 }
@@ -188,19 +184,9 @@ export function parseLockfile(text: string, file: string): Lockfile {
   if (doc['lock-version'] !== 1)
     fail(file, 'lock-version', `must be 1 (this sideload reads version 1), got ${String(doc['lock-version'])}`);
   const base = path.dirname(path.resolve(file));
-  const srcs = doc['sources'];
-  if (!Array.isArray(srcs) || srcs.length === 0) fail(file, 'sources', 'must be a non-empty list');
-  const sources = srcs.map((s: unknown, i: number): LockSource => {
-    const where = `sources[${i}]`;
-    if (!s || typeof s !== 'object' || Array.isArray(s)) fail(file, where, 'must be a mapping');
-    const so = s as Obj;
+  const sources = mapMappings(doc['sources'], file, 'sources', (so, where): LockSource => {
     onlyKeys(so, [...SOURCE_KEYS, 'refs', 'upstream', 'keys'], file, where);
-    const refs = so['refs'];
-    if (!Array.isArray(refs) || refs.length === 0) fail(file, `${where}.refs`, 'must be a non-empty list');
-    const locked = refs.map((r: unknown, j: number): LockedRef => {
-      const w = `${where}.refs[${j}]`;
-      if (!r || typeof r !== 'object' || Array.isArray(r)) fail(file, w, 'must be a mapping');
-      const ro = r as Obj;
+    const locked = mapMappings(so['refs'], file, `${where}.refs`, (ro, w): LockedRef => {
       onlyKeys(ro, LOCK_REF_KEYS, file, w);
       const commit = str(ro, 'commit', file, w);
       if (!commit || !/^[0-9a-f]{64}$/.test(commit)) fail(file, `${w}.commit`, 'must be a 64-digit hex checksum');
@@ -225,6 +211,19 @@ export function parseLockfile(text: string, file: string): Lockfile {
     };
   });
   return { lockVersion: 1, ...mediaOptions(doc, file, base), sources };
+}
+
+/**
+ * `list` as a non-empty list of mappings (`where`: its key, named in errors with the index: `sources[2]`), each
+ * turned into a T by `each`, in order.
+ */
+function mapMappings<T>(list: unknown, file: string, where: string, each: (o: Obj, where: string) => T): T[] {
+  if (!Array.isArray(list) || list.length === 0) fail(file, where, 'must be a non-empty list');
+  return list.map((item: unknown, i: number) => {
+    const w = `${where}[${i}]`;
+    if (!item || typeof item !== 'object' || Array.isArray(item)) fail(file, w, 'must be a mapping');
+    return each(item as Obj, w);
+  });
 }
 
 /** Paths in a lockfile are written relative to the lockfile's directory, so the lock moves with its checkout. */
@@ -264,7 +263,8 @@ export function printLockfile(lock: Lockfile, file: string): string {
     return o;
   });
   return (
-    '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to move forward.\n' +
+    '# sideload lockfile: exact commits for `sideload create --lock`. Made by `sideload lock`; lock again to ' +
+    'move forward.\n' +
     YAML.stringify(doc, { lineWidth: 0 })
   );
 }

@@ -5,7 +5,7 @@
  * No IO: `drive-state.ts` reads the drive, the resolver reads the sources, `create.ts` applies the plan.
  */
 import { FailureError, NotFoundError, UsageError } from '../errors.js';
-import type { PlannedRef, PlanReason } from '../flatpak/resolve.js';
+import type { PlannedRef, PlanReason } from '../flatpak/resolve-types.js';
 import type { DriveState } from './drive-state.js';
 import { compareBytewise } from '../ostree/dirtree.js';
 

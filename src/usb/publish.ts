@@ -103,7 +103,8 @@ async function applyOp(repo: string, op: PublishOp, fsync: boolean): Promise<voi
     }
     case 'remove':
       if (op.driveRoot === undefined) await removeSafe(repo, op.path);
-      else await fs.rm(atDriveRoot(repo, op.driveRoot, op.path), { force: true }); // a plain name: a symlink there is removed itself
+      // A plain name at the drive root: a symlink there is removed itself.
+      else await fs.rm(atDriveRoot(repo, op.driveRoot, op.path), { force: true });
       return;
   }
 }
@@ -167,7 +168,9 @@ async function pruneTree(from: string, to: string): Promise<void> {
   }
 }
 
-/** Moves every file of `from` to the same place under `to` (file renames only), creating directories (0755) as needed. */
+/**
+ * Moves every file of `from` to the same place under `to` (file renames only), creating directories (0755) as needed.
+ */
 async function moveTree(from: string, to: string, fsync: boolean): Promise<void> {
   let entries: fs.Dirent[];
   try {

@@ -10,7 +10,6 @@ import { CorruptError, NotFoundError, SignatureError, UsageError } from '../erro
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { Installation, installationsInScope, type InstallationScope } from '../flatpak/installation.js';
-import { decodeCommit } from '../ostree/commit.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { KEY } from '../ostree/formats.js';
 import { openArchiveSource } from '../repo/index.js';
@@ -18,10 +17,10 @@ import { readXaCache } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
-import { decorateSource, type ObjectSource } from '../repo/source.js';
+import { decorateSource, readCommitObject, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
-import { loadExtraKeys } from '../sign/key-files.js';
+import { loadExtraKeys, type ExtraKeys } from '../sign/key-files.js';
 
 export interface RemoteSpec {
   readonly url?: string;
@@ -31,8 +30,8 @@ export interface RemoteSpec {
   readonly remote?: string;
   readonly scope?: InstallationScope;
   readonly collectionId?: string;
-  /** Key files (sources.ts ExtraKeys; spelled out here, as sources.ts reads remotes through this module). */
-  readonly keys?: { readonly gpgKeyrings?: readonly string[]; readonly ed25519Keys?: readonly string[] };
+  /** Key files given for the remote. */
+  readonly keys?: ExtraKeys;
   /** Accept an unsigned summary (default: refuse unless keys say the remote is unsigned by design). */
   readonly allowUnsigned?: boolean;
   readonly signal?: AbortSignal;
@@ -111,7 +110,8 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
 
 /** A remote's summary must verify before its refs are trusted: only a key fixes a missing one. */
 const REMOTE_GPG_FIX =
-  "pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the remote's .flatpakrepo (its GPGKey)";
+  'pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the ' +
+  "remote's .flatpakrepo (its GPGKey)";
 
 /** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
 const MAX_FLATPAKREPO_BYTES = 1 << 20;
@@ -267,10 +267,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     description: `remote ${facts.url}`,
     objects,
     listRefs: async () => refsWithMeta,
-    async readCommit(c) {
-      const bytes = await objects.readMetadata(c, 'commit');
-      return { commit: decodeCommit(bytes, c), bytes };
-    },
+    readCommit: (c) => readCommitObject(objects, c),
     upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
     trustedKeys: async () => facts.keys,
     upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),

@@ -29,6 +29,9 @@ export interface RemoteFetchOptions {
   readonly where: string;
 }
 
+/** Reading the remotes a local source names (installation-source.ts, repo-source.ts). */
+export type RemoteReadOptions = Omit<RemoteFetchOptions, 'where'>;
+
 /** Opens each remote at most once per run; failures become warnings and a null. */
 export class RemoteFetcher {
   private readonly opened = new Map<string, Promise<Source | null>>();

@@ -6,7 +6,9 @@
 import { expectFailure, NotFoundError, type ErrorData } from '../errors.js';
 import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
-import { resolveRefs, type ExtensionPolicy, type PlannedRef, type RefKind } from '../flatpak/resolve.js';
+import type { RefKind } from '../flatpak/ref.js';
+import { resolveRefs } from '../flatpak/resolve.js';
+import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
 import { commitVersion, type Commit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
@@ -35,14 +37,23 @@ export interface RunSource {
   readonly collectionId?: string;
 }
 
+/** How ref arguments are resolved (create and lock take the same options). */
 export interface ResolveOptions {
+  /** Match partial refs against these kinds only (`--app`, `--runtime`); default both. */
   readonly kinds?: readonly RefKind[];
+  /** Arches for refs that name none; default the host arch. */
   readonly arches?: readonly string[];
+  /** Languages of locale extensions; default: installation → the installed ones, repo/remote → all. */
   readonly locales?: readonly string[];
+  /** Which related extensions to take. Default 'auto'. */
   readonly extensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
+  /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
-  /** `--commit` overrides: full ref or ref argument → checksum (the same pinning a lockfile does, per ref). */
+  /**
+   * Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`; the
+   * same pinning a lockfile does, per ref).
+   */
   readonly commits?: Readonly<Record<string, string>>;
 }
 

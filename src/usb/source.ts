@@ -50,3 +50,8 @@ export interface Source {
   upstreamRemote?(collectionId: string): Promise<{ readonly name?: string; readonly url?: string } | undefined>;
   close(): Promise<void>;
 }
+
+/** Both key sets, `a`'s keys first. */
+export function mergeKeys(a: TrustedKeys, b: TrustedKeys): TrustedKeys {
+  return { gpg: [...a.gpg, ...b.gpg], ed25519: [...a.ed25519, ...b.ed25519] };
+}

@@ -25,7 +25,8 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
     return [
       error(
         'upstream-not-directory',
-        `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; an upstream copy is a directory of regular files`,
+        `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; an upstream copy is a directory of ` +
+          'regular files',
         rel,
       ),
     ];
@@ -45,7 +46,8 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
       out.push(
         error(
           'upstream-unexpected-file',
-          `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds only the signed summary files`,
+          `${rel}/${name} is ${e.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: an upstream copy holds ` +
+            'only the signed summary files',
           `${rel}/${name}`,
         ),
       );
@@ -61,7 +63,9 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
   return out;
 }
 
-/** Leftovers of a killed run (publish.ts listLeftovers): harmless to clients; --repair and the next create remove them. */
+/**
+ * Leftovers of a killed run (publish.ts listLeftovers): harmless to clients; --repair and the next create remove them.
+ */
 export async function leftoverFindings(repo: string): Promise<Finding[]> {
   return (await listLeftovers(repo).catch(() => [] as string[])).map((p) =>
     warning(

@@ -1,7 +1,7 @@
 /**
  * Checks of `verify` for what lies around in a drive (issue 13): a commit's collection binding against the
- * collection it is listed under, the `sideload.json` record of each upstream copy, and stray files or symlinks in `objects/` and the repo
- * root. Each is a small function returning findings; verify.ts calls them.
+ * collection it is listed under, the `sideload.json` record of each upstream copy, and stray files or symlinks in
+ * `objects/` and the repo root. Each is a small function returning findings; verify.ts calls them.
  */
 import path from 'node:path';
 import fs from 'fs-extra';
@@ -27,7 +27,8 @@ export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCo
         out.push(
           error(
             'collection-binding-mismatch',
-            `'${e.ref}' is listed under collection '${cid}' but its commit ${e.checksum.slice(0, 12)}… is bound to '${b.value as string}' (ostree.collection-binding): clients refuse it`,
+            `'${e.ref}' is listed under collection '${cid}' but its commit ${e.checksum.slice(0, 12)}… is bound ` +
+              `to '${b.value as string}' (ostree.collection-binding): clients refuse it`,
             `refs/mirrors/${cid}/${e.ref}`,
           ),
         );
@@ -113,7 +114,8 @@ export async function checkStrayFiles(repo: string): Promise<Finding[]> {
       out.push(
         error(
           'object-symlink',
-          `${rel} is a symlink (to '${await fs.readlink(path.join(objects, d.name)).catch(() => '?')}'), not a directory of objects`,
+          `${rel} is a symlink (to '${await fs.readlink(path.join(objects, d.name)).catch(() => '?')}'), not a ` +
+            'directory of objects',
           rel,
         ),
       );
@@ -133,7 +135,8 @@ export async function checkStrayFiles(repo: string): Promise<Finding[]> {
         out.push(
           error(
             'object-symlink',
-            `${frel} is a symlink (to '${await fs.readlink(path.join(objects, d.name, f.name)).catch(() => '?')}'), not an object file`,
+            `${frel} is a symlink (to ` +
+              `'${await fs.readlink(path.join(objects, d.name, f.name)).catch(() => '?')}'), not an object file`,
             frel,
           ),
         );

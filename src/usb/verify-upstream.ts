@@ -12,6 +12,7 @@ import { checkSideloadJson } from './verify-net.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
+/** Keys to check the carried upstream summaries (and the copied commits) with: GPG keyrings, ed25519 keys. */
 export interface UpstreamKeys {
   readonly upstreamGpg?: readonly Uint8Array[];
   readonly upstreamEd25519?: readonly Uint8Array[];
@@ -123,7 +124,8 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
     if (e.isDirectory()) out.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
-    else if (e.isFile()) out.push(`${prefix}${e.name}`); // never read through a symlink (upstreamStrayFindings reports it)
+    // Never read through a symlink (upstreamStrayFindings reports it).
+    else if (e.isFile()) out.push(`${prefix}${e.name}`);
   }
   return out.sort();
 }

@@ -1,6 +1,6 @@
-/** "did you mean" suggestions for a ref that is not in the source (src/flatpak/resolve.ts didYouMean). */
+/** "did you mean" suggestions for a ref that is not in the source (src/flatpak/ref.ts didYouMean). */
 import { expect, it } from 'vitest';
-import { didYouMean } from '../../src/flatpak/resolve.js';
+import { didYouMean } from '../../src/flatpak/ref.js';
 
 const ids = [
   'org.example.App',

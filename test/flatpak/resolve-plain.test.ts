@@ -1,6 +1,7 @@
 /** The planner with plain ostree refs (OS commits, ostree's `test-1`) and `--commit` overrides (issue 16). */
 import { describe, expect, it } from 'vitest';
-import { resolveRefs, type ResolveInput } from '../../src/flatpak/resolve.js';
+import { resolveRefs } from '../../src/flatpak/resolve.js';
+import type { ResolveInput } from '../../src/flatpak/resolve-types.js';
 import type { SourceRef } from '../../src/usb/source.js';
 
 const A = 'x86_64';

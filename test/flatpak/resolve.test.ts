@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseRefArg, resolveRefs, type ResolveInput } from '../../src/flatpak/resolve.js';
+import { parseRefArg } from '../../src/flatpak/ref.js';
+import { resolveRefs } from '../../src/flatpak/resolve.js';
+import type { ResolveInput } from '../../src/flatpak/resolve-types.js';
 import type { SourceRef } from '../../src/usb/source.js';
 
 const A = 'x86_64';

@@ -39,6 +39,13 @@ export const ARCH = (() => {
   }
 })();
 
+/** The example repo's refs (scripts/make-example-repo.sh) on this machine's arch. */
+export const APP = `app/org.example.App/${ARCH}/stable`;
+export const APP_LOCALE = `runtime/org.example.App.Locale/${ARCH}/stable`;
+export const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
+export const PLATFORM_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
+export const GL = `runtime/org.example.Platform.GL.default/${ARCH}/1.4`;
+
 /** Runs the sideload CLI from source (tsx-free: the compiled dist/ is built once by `ensureBuilt`). */
 export async function sideload(
   args: readonly string[],
@@ -46,6 +53,25 @@ export async function sideload(
 ): Promise<RunResult> {
   await ensureBuilt();
   return run(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], opts);
+}
+
+/**
+ * `sideload create …flags --no-fsync --repo <repo> --gpg-import <gpgKey> <drive> …refs`: a drive from a local repo
+ * and the key it is signed with (default: the example app).
+ */
+export function createFromRepo(
+  src: { readonly repo: string; readonly gpgKey: string },
+  drive: string,
+  refs: readonly string[] = ['org.example.App'],
+  flags: readonly string[] = [],
+): Promise<RunResult> {
+  return sideload(['create', ...flags, '--no-fsync', '--repo', src.repo, '--gpg-import', src.gpgKey, drive, ...refs]);
+}
+
+/** The example app's translation for `lang` as deployed in `f`'s user installation (its Locale extension). */
+export function installedTranslation(f: FlatpakEnv, lang: string): Promise<string> {
+  const dir = path.join(f.userDir, 'runtime/org.example.App.Locale', ARCH, 'stable/active/files', lang);
+  return fs.readFile(path.join(dir, `share/${lang}/LC_MESSAGES/app.mo`), 'utf8');
 }
 
 let built: Promise<void> | null = null;
@@ -129,6 +155,28 @@ export async function flatpakEnv(): Promise<FlatpakEnv> {
 }
 
 /**
+ * `flatpak remote-add` in `f`: remote `name` at `url` trusting the key file `gpgKey`, with the collection ID (CID
+ * unless `collectionId` names another, or null for none), in the user installation unless `scope` is --system.
+ */
+export function remoteAdd(
+  f: FlatpakEnv,
+  name: string,
+  url: string,
+  gpgKey: string,
+  opts: { collectionId?: string | null; scope?: '--user' | '--system' } = {},
+): Promise<string> {
+  const cid = opts.collectionId === undefined ? CID : opts.collectionId;
+  return f.flatpakOk([
+    opts.scope ?? '--user',
+    'remote-add',
+    ...(cid === null ? [] : [`--collection-id=${cid}`]),
+    `--gpg-import=${gpgKey}`,
+    name,
+    url,
+  ]);
+}
+
+/**
  * A user installation with the example app (and its runtime and locales) installed from `repo` over file://,
  * its remote named `example` with the collection ID. `languages` sets flatpak's locale config first.
  */
@@ -138,14 +186,7 @@ export async function installedExample(
 ): Promise<FlatpakEnv> {
   const f = await flatpakEnv();
   if (opts.languages) await f.flatpakOk(['--user', 'config', '--set', 'languages', opts.languages.join(';')]);
-  await f.flatpakOk([
-    '--user',
-    'remote-add',
-    `--collection-id=${CID}`,
-    `--gpg-import=${ex.gpgKey}`,
-    'example',
-    `file://${ex.repo}`,
-  ]);
+  await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey);
   await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', ...(opts.refs ?? ['org.example.App'])]);
   return f;
 }
@@ -162,14 +203,7 @@ export async function offlineInstall(
 ): Promise<{ f: FlatpakEnv; result: RunResult }> {
   const f = await flatpakEnv();
   if (opts.languages) await f.flatpakOk(['--user', 'config', '--set', 'languages', opts.languages.join(';')]);
-  await f.flatpakOk([
-    '--user',
-    'remote-add',
-    `--collection-id=${CID}`,
-    `--gpg-import=${ex.gpgKey}`,
-    'example',
-    'http://example.invalid/repo/',
-  ]);
+  await remoteAdd(f, 'example', 'http://example.invalid/repo/', ex.gpgKey);
   const result = await f.flatpak([
     '--user',
     'install',

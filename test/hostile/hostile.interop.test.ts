@@ -206,7 +206,7 @@ describeOstree('hostile local input', () => {
       // In a process of its own: with nothing else keeping Node's event loop alive, a close() that waits on an
       // unref'd handle lets the process end with exit 0 before 'closed' is printed.
       const script = `
-        const { openRepoSource } = await import(${JSON.stringify(path.join(projectRoot, 'dist/usb/sources.js'))});
+        const { openRepoSource } = await import(${JSON.stringify(path.join(projectRoot, 'dist/usb/repo-source.js'))});
         const source = await openRepoSource(${JSON.stringify(src)}, { collectionId: ${JSON.stringify(CID)} });
         const refs = await source.listRefs();
         const obj = await source.objects.readContent(${JSON.stringify(APP_FILE)});

@@ -154,12 +154,43 @@ export function trickle(bytesPerTick: number, everyMs: number, headers: http.Out
   };
 }
 
+export interface ExampleCopy {
+  readonly dir: string;
+  readonly repo: string;
+  readonly gpgKey: string;
+  /** A new empty directory under `dir` for a drive (`drive-0`, `drive-1` …). */
+  freshDrive(): Promise<string>;
+}
+
 /** A copy of examples/repo (an archive repo with a signed summary.idx, collection org.example.Stable). */
-export async function exampleCopy(): Promise<{ dir: string; repo: string; gpgKey: string }> {
+export async function exampleCopy(): Promise<ExampleCopy> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-net-'));
   await fs.cp(path.join(projectRoot, 'examples/repo'), path.join(dir, 'repo'), { recursive: true });
   await fs.copyFile(path.join(projectRoot, 'examples/example.gpg'), path.join(dir, 'example.gpg'));
-  return { dir, repo: path.join(dir, 'repo'), gpgKey: path.join(dir, 'example.gpg') };
+  let drives = 0;
+  return {
+    dir,
+    repo: path.join(dir, 'repo'),
+    gpgKey: path.join(dir, 'example.gpg'),
+    async freshDrive() {
+      const d = path.join(dir, `drive-${drives++}`);
+      await fs.mkdir(d);
+      return d;
+    },
+  };
+}
+
+/**
+ * `sideload create -q <mode> --repo <repo> …options <drive> org.example.App`: the example app from a local repo
+ * (`options`: the keys and the rest), with --no-fsync or as a --dry-run.
+ */
+export function createExampleApp(
+  repo: string,
+  drive: string,
+  options: readonly string[],
+  mode: '--no-fsync' | '--dry-run' = '--no-fsync',
+): Promise<CliRun> {
+  return runCli(['create', '-q', mode, '--repo', repo, ...options, drive, 'org.example.App']);
 }
 
 /** A self-signed certificate for 127.0.0.1 (the CLI child trusts it through NODE_EXTRA_CA_CERTS). */

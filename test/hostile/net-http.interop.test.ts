@@ -9,19 +9,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endless, exampleCopy, hostileServer, runCli, selfSigned, trickle, type HostileServer } from './net-helpers.js';
+import { endless, exampleCopy, hostileServer, runCli, selfSigned, trickle } from './net-helpers.js';
+import type { ExampleCopy, HostileServer } from './net-helpers.js';
 
 const CID = 'org.example.Stable';
-let ex: { dir: string; repo: string; gpgKey: string };
+let ex: ExampleCopy;
 let server: HostileServer;
-let n = 0;
-
-async function freshDrive(): Promise<string> {
-  const d = path.join(ex.dir, `drive-${n++}`);
-  await fs.mkdir(d);
-  return d;
-}
-
 function create(url: string, drive: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []) {
   return runCli(
     [
@@ -58,7 +51,7 @@ afterAll(async () => {
 describe('bounded bodies', () => {
   it('control: the example repo over plain HTTP makes a drive', async () => {
     server.rules.length = 0;
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(0);
     expect(await fs.readdir(path.join(drive, '.ostree/repo/refs/mirrors', CID, 'app/org.example.App'))).toHaveLength(1);
@@ -67,7 +60,7 @@ describe('bounded bodies', () => {
   it('an endless summary.idx is cut off at the summary limit: exit 4 naming the URL, bounded time and memory', async () => {
     server.rules.length = 0;
     server.rules.push([/^summary\.idx$/, endless(Buffer.alloc(1 << 16, 0x61))]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toContain(`${server.url}/summary.idx`);
@@ -80,7 +73,7 @@ describe('bounded bodies', () => {
   it('a 10 GB Content-Length is refused before the body is read', async () => {
     server.rules.length = 0;
     server.rules.push([/^summary\.idx$/, endless(Buffer.alloc(1 << 16, 0x61), { 'content-length': String(10e9) })]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toContain(
@@ -93,7 +86,7 @@ describe('bounded bodies', () => {
   it('an endless .dirtree is cut off at the 128 MiB metadata limit while it downloads', async () => {
     server.rules.length = 0;
     server.rules.push([/\.dirtree$/, endless(Buffer.alloc(1 << 16, 0x62))]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(
@@ -111,7 +104,7 @@ describe('bounded bodies', () => {
       async (_req, res, rel) =>
         endless(Buffer.alloc(1 << 16), {}, await fs.readFile(path.join(ex.repo, rel)))(_req, res, rel),
     ]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/objects\/[0-9a-f]{2}\/[0-9a-f]{62}\.filez.*runs past \d+ bytes/);
@@ -124,7 +117,7 @@ describe('deadlines', () => {
   it('a slow-loris server (1 byte/s) counts as stalled: exit 8 naming the URL within the stall windows', async () => {
     server.rules.length = 0;
     server.rules.push([/^summary\.idx$/, trickle(1, 1000)]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive, { SIDELOAD_HTTP_STALL_MS: '3000', SIDELOAD_HTTP_RETRIES: '1' });
     expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toContain(`${server.url}/summary.idx: giving up after 2 attempts: only `);
@@ -136,7 +129,7 @@ describe('deadlines', () => {
   it('SIDELOAD_HTTP_TIMEOUT_MS bounds a request that keeps trickling fast enough not to stall', async () => {
     server.rules.length = 0;
     server.rules.push([/^summary\.idx$/, trickle(4096, 200)]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive, { SIDELOAD_HTTP_STALL_MS: '1000', SIDELOAD_HTTP_TIMEOUT_MS: '2500' });
     expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toContain(
@@ -146,7 +139,7 @@ describe('deadlines', () => {
   });
 
   it('SIDELOAD_HTTP_TIMEOUT_MS must be a positive whole number', async () => {
-    const r = await create(server.url, await freshDrive(), { SIDELOAD_HTTP_TIMEOUT_MS: '0' });
+    const r = await create(server.url, await ex.freshDrive(), { SIDELOAD_HTTP_TIMEOUT_MS: '0' });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('SIDELOAD_HTTP_TIMEOUT_MS must be a whole number ≥ 1');
   });
@@ -169,7 +162,7 @@ describe('gzip bomb', () => {
       new RegExp(`^summaries/${sub.replace('.', '\\.')}$`),
       (_q, res) => void res.writeHead(200, { 'content-length': String(bomb.length) }).end(bomb),
     ]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toContain(`${server.url}/summaries/${sub} (subsummary`);
@@ -184,7 +177,7 @@ describe('redirects', () => {
     server.rules.length = 0;
     server.rules.push([/.*/, (req, res, rel) => void res.writeHead(302, { location: `/mirror/${rel}` }).end()]);
     server.log.length = 0;
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(0);
     expect(server.log).toContain('mirror/summary.idx');
@@ -194,7 +187,7 @@ describe('redirects', () => {
   it('a redirect loop stops after 20 hops, exit 8, naming where the redirects led', async () => {
     server.rules.length = 0;
     server.rules.push([/.*/, (_req, res, rel) => void res.writeHead(302, { location: `/repo/${rel}` }).end()]);
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await create(server.url, drive);
     expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toContain(
@@ -221,7 +214,7 @@ describe('redirects', () => {
         (_req, res, rel) => void res.writeHead(301, { location: `${tlsServer.origin}/mirror/${rel}` }).end(),
       ]);
       tlsServer.log.length = 0;
-      const drive = await freshDrive();
+      const drive = await ex.freshDrive();
       const r = await create(server.url, drive, { NODE_EXTRA_CA_CERTS: certFile });
       expect(r.code, r.stderr).toBe(0);
       expect(tlsServer.log).toContain('mirror/summary.idx');
@@ -234,7 +227,7 @@ describe('redirects', () => {
         /.*/,
         (_req, res, rel) => void res.writeHead(302, { location: `${server.origin}/mirror/${rel}` }).end(),
       ]);
-      const drive = await freshDrive();
+      const drive = await ex.freshDrive();
       const r = await create(tlsServer.url, drive, { NODE_EXTRA_CA_CERTS: certFile });
       expect(r.code, r.stderr).toBe(8);
       expect(r.stderr).toContain(

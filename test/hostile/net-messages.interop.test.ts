@@ -10,10 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
-import { exampleCopy, runCli } from './net-helpers.js';
+import { createExampleApp, exampleCopy, runCli, type ExampleCopy } from './net-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
-let ex: { dir: string; repo: string; gpgKey: string };
+let ex: ExampleCopy;
 const mounts: string[] = [];
 
 beforeAll(async () => {
@@ -33,17 +33,7 @@ describe.skipIf(!isRoot)('a drive out of inodes', () => {
       if (mounts.includes(mnt)) execFileSync('umount', [mnt]);
       else mounts.push(mnt);
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=20m,nr_inodes=${n}`, 'tmpfs', mnt]);
-      const r = await runCli([
-        'create',
-        '-q',
-        '--no-fsync',
-        '--repo',
-        ex.repo,
-        '--gpg-import',
-        ex.gpgKey,
-        mnt,
-        'org.example.App',
-      ]);
+      const r = await createExampleApp(ex.repo, mnt, ['--gpg-import', ex.gpgKey]);
       if (r.code === 0) break;
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).not.toMatch(/ENOENT: no such file or directory, mkdir '[^']*\/objects\//);
@@ -66,17 +56,7 @@ describe.skipIf(!isRoot)('a drive out of inodes', () => {
         sawPending = true;
         // More inodes, the same command: the publish is finished and the drive verifies.
         execFileSync('mount', ['-o', 'remount,nr_inodes=4000', mnt]);
-        const again = await runCli([
-          'create',
-          '-q',
-          '--no-fsync',
-          '--repo',
-          ex.repo,
-          '--gpg-import',
-          ex.gpgKey,
-          mnt,
-          'org.example.App',
-        ]);
+        const again = await createExampleApp(ex.repo, mnt, ['--gpg-import', ex.gpgKey]);
         expect(again.code, again.stderr).toBe(0);
         const v = await runCli(['verify', '--upstream-gpg', ex.gpgKey, mnt]);
         expect(v.code, v.stdout).toBe(0);

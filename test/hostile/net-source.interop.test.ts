@@ -8,20 +8,19 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleCopy, hostileServer, runCli, type HostileServer } from './net-helpers.js';
+import {
+  createExampleApp,
+  exampleCopy,
+  hostileServer,
+  runCli,
+  type ExampleCopy,
+  type HostileServer,
+} from './net-helpers.js';
 
 const CID = 'org.example.Stable';
 const KEY_ID = 'FD38FB9E391B5C65';
-let ex: { dir: string; repo: string; gpgKey: string };
+let ex: ExampleCopy;
 let server: HostileServer;
-let n = 0;
-
-async function freshDrive(): Promise<string> {
-  const d = path.join(ex.dir, `drive-${n++}`);
-  await fs.mkdir(d);
-  return d;
-}
-
 beforeAll(async () => {
   ex = await exampleCopy();
   server = await hostileServer(ex.repo);
@@ -32,7 +31,7 @@ afterAll(async () => {
 
 describe('--url and --from', () => {
   it('--url without --collection-id uses the collection ID the summary names', async () => {
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await runCli(
       ['create', '--json', '--no-fsync', '--url', server.url, '--gpg-import', ex.gpgKey, drive, 'org.example.App'],
       {},
@@ -53,7 +52,7 @@ describe('--url and --from', () => {
       path.join(ex.dir, 'repo', 'example.flatpakrepo'),
       `[Flatpak Repo]\nTitle=Example\nUrl=${server.url}/\nCollectionID=${CID}\nGPGKey=${key}\n`,
     );
-    const drive = await freshDrive();
+    const drive = await ex.freshDrive();
     const r = await runCli(
       ['create', '-q', '--no-fsync', '--from', `${server.url}/example.flatpakrepo`, drive, 'org.example.App'],
       {},
@@ -77,7 +76,15 @@ describe('--url and --from', () => {
 
 describe('signature errors say how to fix them', () => {
   it('a signed remote and no key: exit 5 naming the key ID and --gpg-import', async () => {
-    const r = await runCli(['create', '-q', '--dry-run', '--url', server.url, await freshDrive(), 'org.example.App']);
+    const r = await runCli([
+      'create',
+      '-q',
+      '--dry-run',
+      '--url',
+      server.url,
+      await ex.freshDrive(),
+      'org.example.App',
+    ]);
     expect(r.code, r.stderr).toBe(5);
     expect(r.stderr).toContain(
       `${server.url}/summary.idx: signature does not verify (signed with GPG key ID ${KEY_ID} but no trusted GPG key is known: pass --gpg-import KEYFILE with that key`,
@@ -102,7 +109,7 @@ describe('signature errors say how to fix them', () => {
       server.url,
       '--gpg-import',
       other,
-      await freshDrive(),
+      await ex.freshDrive(),
       'org.example.App',
     ]);
     expect(r.code, r.stderr).toBe(5);
@@ -113,17 +120,7 @@ describe('signature errors say how to fix them', () => {
     );
     expect(r.stderr).not.toContain('Could not find signing key');
     // From a local repo the commits' signatures are checked first (main's CommitVerifier): the key ID is named too.
-    const l = await runCli([
-      'create',
-      '-q',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      other,
-      await freshDrive(),
-      'org.example.App',
-    ]);
+    const l = await createExampleApp(ex.repo, await ex.freshDrive(), ['--gpg-import', other]);
     expect(l.code, l.stderr).toBe(5);
     expect(l.stderr).toContain(`signed by GPG key ID ${KEY_ID}`);
   });

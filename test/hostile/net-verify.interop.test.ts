@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exampleCopy, runCli } from './net-helpers.js';
+import { createExampleApp, exampleCopy, runCli, type ExampleCopy } from './net-helpers.js';
 
 const CID = 'org.example.Stable';
 const APP_COMMIT = '9e295658827d50bbd3f943901eafd88ddf0aabaa5b4243999338012e3deeb183';
-let ex: { dir: string; repo: string; gpgKey: string };
+let ex: ExampleCopy;
 let good: string;
 let n = 0;
 
@@ -42,17 +42,7 @@ beforeAll(async () => {
   ex = await exampleCopy();
   good = path.join(ex.dir, 'good');
   await fs.mkdir(good);
-  const r = await runCli([
-    'create',
-    '-q',
-    '--no-fsync',
-    '--repo',
-    ex.repo,
-    '--gpg-import',
-    ex.gpgKey,
-    good,
-    'org.example.App',
-  ]);
+  const r = await createExampleApp(ex.repo, good, ['--gpg-import', ex.gpgKey]);
   expect(r.code, r.stderr).toBe(0);
 });
 
@@ -79,7 +69,7 @@ describe('verify: commit signatures against the upstream keys', () => {
     await fs.copyFile(objectFile(d, other, 'commitmeta'), objectFile(d, APP_COMMIT, 'commitmeta'));
     const v = await verify(d, ['--upstream-gpg', ex.gpgKey]);
     expect(v.code).toBe(6);
-    // (The commit-signature check itself is verify.ts's CommitVerifier, from the upstream branch.)
+    // (The commit-signature check itself is verify-signatures.ts's, through CommitVerifier.)
     const f = findings(v.report).find((x) => x.code === 'untrusted-commit' || x.code === 'unsigned-commit');
     expect(f?.message).toContain(`commit ${APP_COMMIT} of 'app/org.example.App/`);
     expect(f?.path).toBe(`objects/9e/${APP_COMMIT.slice(2)}.commitmeta`);

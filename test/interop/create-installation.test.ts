@@ -7,18 +7,23 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import {
+  APP,
+  APP_LOCALE,
   ARCH,
   CID,
   describeInterop,
+  flatpakEnv,
   installedCommits,
   installedExample,
+  installedTranslation,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM_LOCALE,
+  remoteAdd,
   run,
   runOk,
   sideload,
   tempDir,
-  flatpakEnv,
   type ExampleRepo,
   type FlatpakEnv,
 } from '../helpers/flatpak-fixtures.js';
@@ -27,10 +32,6 @@ import { decodeCommit } from '../../src/ostree/commit.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { lookup } from '../../src/gvariant/index.js';
 import { appInstallRefs, fsck, mirrorRefs, objectNames, snapshotDir, summaryView } from './create-helpers.js';
-
-const APP = `app/org.example.App/${ARCH}/stable`;
-const APP_LOCALE = `runtime/org.example.App.Locale/${ARCH}/stable`;
-const PLATFORM_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
 
 describeInterop('sideload create from a flatpak installation (real flatpak as the oracle)', () => {
   let ex: ExampleRepo;
@@ -92,15 +93,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(result.code, result.stderr).toBe(0);
     expect(await installedCommits(f)).toEqual(sourceCommits);
     // The locale content really arrived (the deployed files, not just a ref).
-    const mo = await fs.readFile(
-      path.join(
-        f.userDir,
-        'runtime/org.example.App.Locale',
-        ARCH,
-        'stable/active/files/fr/share/fr/LC_MESSAGES/app.mo',
-      ),
-      'utf8',
-    );
+    const mo = await installedTranslation(f, 'fr');
     expect(mo).toBe('app messages (fr) v1\n');
   });
 
@@ -231,17 +224,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     const { f, result } = await offlineInstall(ex, d, ['org.example.App'], { languages: ['de'] });
     expect(result.code, result.stderr).toBe(0);
     expect(await installedCommits(f)).toEqual(partialCommits);
-    expect(
-      await fs.readFile(
-        path.join(
-          f.userDir,
-          'runtime/org.example.App.Locale',
-          ARCH,
-          'stable/active/files/de/share/de/LC_MESSAGES/app.mo',
-        ),
-        'utf8',
-      ),
-    ).toBe('app messages (de) v1\n');
+    expect(await installedTranslation(f, 'de')).toBe('app messages (de) v1\n');
 
     // --allow-partial: the same drive content, no partial warning.
     const d2 = await tempDir('sideload-partial2-');
@@ -318,7 +301,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
 
   it('refuses an app whose remote has no collection ID (exit 2), naming the remote and the fix command, as create-usb does', async () => {
     const f = await flatpakEnv();
-    await f.flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'nocid', `file://${ex.repo}`]);
+    await remoteAdd(f, 'nocid', `file://${ex.repo}`, ex.gpgKey, { collectionId: null });
     await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'nocid', 'org.example.App']);
     const d = await tempDir('sideload-nocid-');
     await fs.writeFile(path.join(d, 'keep.txt'), 'user data\n');

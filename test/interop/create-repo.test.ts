@@ -7,12 +7,17 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
+  APP,
   ARCH,
   CID,
   describeInterop,
+  GL,
   installedCommits,
+  installedTranslation,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
+  PLATFORM_LOCALE,
   run,
   runOk,
   sideload,
@@ -23,10 +28,6 @@ import { decodeCommit } from '../../src/ostree/commit.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { appInstallRefs, fsck, mirrorRefs, revParse, snapshotDir } from './create-helpers.js';
 
-const APP = `app/org.example.App/${ARCH}/stable`;
-const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
-const PLATFORM_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
-const GL = `runtime/org.example.Platform.GL.default/${ARCH}/1.4`;
 /** Everything `create --repo … org.example.App` puts on the drive besides ostree-metadata. */
 const APP_DRIVE_REFS = [...appInstallRefs(ARCH), GL, `appstream/${ARCH}`, `appstream2/${ARCH}`].sort();
 
@@ -86,17 +87,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect(result.code, result.stderr).toBe(0);
     const expected = new Map(appInstallRefs(ARCH).map((r) => [r, source.get(r) as string]));
     expect(await installedCommits(f)).toEqual(expected);
-    expect(
-      await fs.readFile(
-        path.join(
-          f.userDir,
-          'runtime/org.example.App.Locale',
-          ARCH,
-          'stable/active/files/es/share/es/LC_MESSAGES/app.mo',
-        ),
-        'utf8',
-      ),
-    ).toBe('app messages (es) v1\n');
+    expect(await installedTranslation(f, 'es')).toBe('app messages (es) v1\n');
   });
 
   it('--destination-repo flatpak/repo: the repo there, one repos.d link even after a second run, offline install works', async () => {

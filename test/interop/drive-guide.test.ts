@@ -9,6 +9,7 @@ import { beforeAll, expect, it } from 'vitest';
 import {
   ARCH,
   CID,
+  createFromRepo,
   describeInterop,
   flatpakEnv,
   installedCommits,
@@ -22,21 +23,14 @@ import { parseKeyFile } from '../../src/keyfile/index.js';
 import { appInstallRefs, mirrorRefs } from './create-helpers.js';
 
 const EXAMPLES = path.join(projectRoot, 'examples');
+/** The example repo checked into examples/ and the key it is signed with. */
+const EXAMPLE = { repo: path.join(EXAMPLES, 'repo'), gpgKey: path.join(EXAMPLES, 'example.gpg') };
 
 describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run by real flatpak', () => {
   let drive: string;
   beforeAll(async () => {
     drive = await tempDir('sideload-guide-');
-    const r = await sideload([
-      'create',
-      '--no-fsync',
-      '--repo',
-      path.join(EXAMPLES, 'repo'),
-      '--gpg-import',
-      path.join(EXAMPLES, 'example.gpg'),
-      drive,
-      'org.example.App',
-    ]);
+    const r = await createFromRepo(EXAMPLE, drive);
     if (r.code !== 0) throw new Error(`create failed (${r.code}): ${r.stderr}`);
   });
 
@@ -126,16 +120,7 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
 
   it('taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left', async () => {
     const d = await tempDir('sideload-guide-rm-');
-    const c = await sideload([
-      'create',
-      '--no-fsync',
-      '--repo',
-      path.join(EXAMPLES, 'repo'),
-      '--gpg-import',
-      path.join(EXAMPLES, 'example.gpg'),
-      d,
-      'org.example.App',
-    ]);
+    const c = await createFromRepo(EXAMPLE, d);
     expect(c.code, c.stderr).toBe(0);
     const listed = JSON.parse((await sideload(['list', '--json', d])).stdout) as {
       repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }>;

@@ -9,12 +9,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decode } from '../../src/gvariant/index.js';
 import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
 import {
+  APP,
   ARCH,
   CID,
   describeInterop,
   flatpakEnv,
   makeExampleRepo,
   offlineInstall,
+  remoteAdd,
   sideload,
   tempDir,
   type ExampleRepo,
@@ -24,7 +26,6 @@ import { startServer, type TestServer } from '../helpers/http-server.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
 
-const APP = `app/org.example.App/${ARCH}/stable`;
 const NO_PROXY = { http_proxy: '', HTTP_PROXY: '', no_proxy: '127.0.0.1' };
 
 describeInterop('installation sources: upstream summary from flatpak caches, several installations', () => {
@@ -37,14 +38,7 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     f = await flatpakEnv();
     f.env = { ...f.env, ...NO_PROXY };
     // Installed over HTTP, flatpak caches the signed summary index and the subsummary it used.
-    await f.flatpakOk([
-      '--user',
-      'remote-add',
-      `--collection-id=${CID}`,
-      `--gpg-import=${ex.gpgKey}`,
-      'example',
-      `${server.url}/`,
-    ]);
+    await remoteAdd(f, 'example', `${server.url}/`, ex.gpgKey);
     await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
   });
   afterAll(async () => server?.close());
@@ -102,23 +96,9 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     // The app lives in the system installation only; the user installation exists but has just a remote.
     const g = await flatpakEnv();
     g.env = { ...g.env, ...NO_PROXY };
-    await g.flatpakOk([
-      '--system',
-      'remote-add',
-      `--collection-id=${CID}`,
-      `--gpg-import=${ex.gpgKey}`,
-      'example',
-      `file://${ex.repo}`,
-    ]);
+    await remoteAdd(g, 'example', `file://${ex.repo}`, ex.gpgKey, { scope: '--system' });
     await g.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
-    await g.flatpakOk([
-      '--user',
-      'remote-add',
-      `--collection-id=${CID}`,
-      `--gpg-import=${ex.gpgKey}`,
-      'other',
-      `file://${ex.repo}`,
-    ]);
+    await remoteAdd(g, 'other', `file://${ex.repo}`, ex.gpgKey);
     const drive = await tempDir('sideload-sys-');
     const r = await sideload(['create', '--no-fsync', drive, 'org.example.App'], { env: g.env });
     expect(r.code, r.stderr).toBe(0);

@@ -9,11 +9,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
+  APP,
+  APP_LOCALE,
   ARCH,
   CID,
   describeInterop,
+  GL,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
+  PLATFORM_LOCALE,
   runOk,
   sideload,
   tempDir,
@@ -24,12 +29,6 @@ import { isRoot } from '../helpers/repo-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
-
-const APP = `app/org.example.App/${ARCH}/stable`;
-const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
-const PLATFORM_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
-const APP_LOCALE = `runtime/org.example.App.Locale/${ARCH}/stable`;
-const GL = `runtime/org.example.Platform.GL.default/${ARCH}/1.4`;
 
 interface JsonRun {
   ok: boolean;

@@ -9,12 +9,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectPath } from '../../src/ostree/object.js';
 import {
-  ARCH,
+  APP,
   CID,
+  createFromRepo,
   describeInterop,
   installedCommits,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
   runOk,
   sideload,
   tempDir,
@@ -24,8 +26,6 @@ import {
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { firstMatching, startServer, type TestServer } from '../helpers/http-server.js';
 
-const APP = `app/org.example.App/${ARCH}/stable`;
-const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 /**
  * Fast retries and never a proxy for 127.0.0.1. The stall window stays long: the server runs in the test process,
  * which a loaded machine (4 test files at once on 2 cores) can hold up for more than 400 ms, and a stall retried
@@ -126,29 +126,9 @@ describeInterop('create from an HTTP remote', () => {
     baseDrive = path.join(work, 'base-drive');
     await fs.mkdir(repoDrive);
     await fs.mkdir(baseDrive);
-    const a = await sideload([
-      'create',
-      '--quiet',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      repoDrive,
-      'org.example.App',
-    ]);
+    const a = await createFromRepo(ex, repoDrive, ['org.example.App'], ['--quiet']);
     expect(a.code, a.stderr).toBe(0);
-    const b = await sideload([
-      'create',
-      '--quiet',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      baseDrive,
-      'org.example.Platform',
-    ]);
+    const b = await createFromRepo(ex, baseDrive, ['org.example.Platform'], ['--quiet']);
     expect(b.code, b.stderr).toBe(0);
     baseSnap = await snapshot(baseDrive);
     expect((await driveRefs(baseDrive)).has(APP)).toBe(false);

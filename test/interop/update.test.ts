@@ -8,10 +8,11 @@ import { beforeAll, expect, it } from 'vitest';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { objectPath } from '../../src/ostree/object.js';
 import {
-  ARCH,
+  APP,
   CID,
   describeInterop,
   makeExampleRepo,
+  PLATFORM,
   runOk,
   sideload,
   tempDir,
@@ -20,8 +21,6 @@ import {
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
 
-const APP = `app/org.example.App/${ARCH}/stable`;
-const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 const noTmp = { skip: (r: string) => r === '.ostree/repo/tmp' };
 
 interface JsonResult {

@@ -23,6 +23,7 @@ import {
   interopTools,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
   run,
   runOk,
   sideload,
@@ -120,8 +121,6 @@ async function expectCleanFs(m: Mounted): Promise<void> {
   const r = await m.fsck();
   expect(r.code, r.out).toBe(0);
 }
-
-const PLATFORM = `runtime/org.example.Platform/${ARCH}/stable`;
 
 describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
   let bundled: ExampleRepo; // the bundled example repo (small)

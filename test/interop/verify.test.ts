@@ -21,6 +21,7 @@ import {
   installedCommits,
   makeExampleRepo,
   offlineInstall,
+  remoteAdd,
   run,
   runOk,
   sideload,
@@ -65,6 +66,22 @@ async function filesUnder(dir: string, rel = ''): Promise<string[]> {
 
 /** An object's path in the drive's (archive) repo. */
 const objPath = (checksum: string, type: ObjectType) => objectPath(checksum, type, 'archive');
+
+/** A new archive repo with the remote `up` at `url`, its summary checked against `gpgKey` (gpg-verify-summary). */
+async function ostreeClient(url: string, gpgKey: string): Promise<string> {
+  const client = path.join(await tempDir('sideload-upclient-'), 'repo');
+  await runOk('ostree', ['init', `--repo=${client}`, '--mode=archive']);
+  await runOk('ostree', [
+    'remote',
+    'add',
+    `--repo=${client}`,
+    `--gpg-import=${gpgKey}`,
+    '--set=gpg-verify-summary=true',
+    'up',
+    url,
+  ]);
+  return client;
+}
 
 async function flipByte(file: string, at: (len: number) => number): Promise<void> {
   const b = await fs.readFile(file);
@@ -251,27 +268,11 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     });
 
     it('is a catalogue ostree (gpg-verify-summary) and flatpak (summary.idx + subsummary, GPG) read as a remote', async () => {
-      const client = path.join(await tempDir('sideload-upclient-'), 'repo');
-      await runOk('ostree', ['init', `--repo=${client}`, '--mode=archive']);
-      await runOk('ostree', [
-        'remote',
-        'add',
-        `--repo=${client}`,
-        `--gpg-import=${ex.gpgKey}`,
-        '--set=gpg-verify-summary=true',
-        'up',
-        `file://${path.join(repo, UPSTREAM)}`,
-      ]);
+      const client = await ostreeClient(`file://${path.join(repo, UPSTREAM)}`, ex.gpgKey);
       const summary = await runOk('ostree', ['remote', 'summary', `--repo=${client}`, 'up']);
       expect(summary).toContain(`(${CID}, app/org.example.App/`);
       const f = await flatpakEnv();
-      await f.flatpakOk([
-        '--user',
-        'remote-add',
-        `--gpg-import=${ex.gpgKey}`,
-        'up',
-        `file://${path.join(repo, UPSTREAM)}`,
-      ]);
+      await remoteAdd(f, 'up', `file://${path.join(repo, UPSTREAM)}`, ex.gpgKey, { collectionId: null });
       const ls = await f.flatpakOk(['--user', 'remote-ls', '--all', '--columns=ref,commit', 'up']);
       const src = await runOk('ostree', ['rev-parse', `--repo=${ex.repo}`, `app/org.example.App/${ARCH}/stable`]);
       expect(ls).toMatch(new RegExp(`app/org\\.example\\.App/\\S+/stable\\s+${src.trim().slice(0, 12)}`));
@@ -635,22 +636,10 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
       await flipByte(path.join(copy, 'summary.idx'), (n) => n - 12);
       await flipByte(path.join(copy, 'summary'), (n) => n - 12);
       const f = await flatpakEnv();
-      await f
-        .flatpakOk(['--user', 'remote-add', `--gpg-import=${ex.gpgKey}`, 'up', `file://${copy}`])
-        .catch(() => undefined);
+      await remoteAdd(f, 'up', `file://${copy}`, ex.gpgKey, { collectionId: null }).catch(() => undefined);
       const ls = await f.flatpak(['--user', 'remote-ls', '--all', 'up']);
       expect(ls.code).not.toBe(0);
-      const client = path.join(await tempDir('sideload-upclient-'), 'repo');
-      await runOk('ostree', ['init', `--repo=${client}`, '--mode=archive']);
-      await runOk('ostree', [
-        'remote',
-        'add',
-        `--repo=${client}`,
-        `--gpg-import=${ex.gpgKey}`,
-        '--set=gpg-verify-summary=true',
-        'up',
-        `file://${copy}`,
-      ]);
+      const client = await ostreeClient(`file://${copy}`, ex.gpgKey);
       expect((await run('ostree', ['remote', 'summary', `--repo=${client}`, 'up'])).code).not.toBe(0);
     });
   });

@@ -122,6 +122,9 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     );
   });
 
+  const opensslSign = (data: string, out: string) =>
+    run('openssl', ['pkeyutl', '-sign', '-inkey', privPem, '-rawin', '-in', data, '-out', out]);
+
   const opensslVerify = (data: string, sig: string, key = pubDer) =>
     run('openssl', [
       'pkeyutl',
@@ -151,17 +154,7 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
       expect(r.stdout).toContain('Signature Verified Successfully');
       // Ed25519 is deterministic: openssl signing with the same seed gives the same 64 bytes.
       const theirs = path.join(dir, `${name}.openssl.sig`);
-      const s = await run('openssl', [
-        'pkeyutl',
-        '-sign',
-        '-inkey',
-        privPem,
-        '-rawin',
-        '-in',
-        dataFile,
-        '-out',
-        theirs,
-      ]);
+      const s = await opensslSign(dataFile, theirs);
       expect(s.code, s.stderr).toBe(0);
       expect(new Uint8Array(await fs.readFile(theirs))).toEqual(sig);
     });
@@ -202,17 +195,7 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     const data = inputs[2]?.[1] as Uint8Array;
     const dataFile = path.join(dir, 'v.bin');
     await fs.writeFile(dataFile, data);
-    const s = await run('openssl', [
-      'pkeyutl',
-      '-sign',
-      '-inkey',
-      privPem,
-      '-rawin',
-      '-in',
-      dataFile,
-      '-out',
-      path.join(dir, 'v.sig'),
-    ]);
+    const s = await opensslSign(dataFile, path.join(dir, 'v.sig'));
     expect(s.code, s.stderr).toBe(0);
     const sig = new Uint8Array(await fs.readFile(path.join(dir, 'v.sig')));
     const v = new Ed25519Verifier([publicKey]);

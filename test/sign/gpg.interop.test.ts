@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { GpgVerifier } from '../../src/sign/index.js';
-import { describeInterop, flatpakEnv, runOk, tempDir } from '../helpers/flatpak-fixtures.js';
+import { describeInterop, flatpakEnv, remoteAdd, runOk, tempDir } from '../helpers/flatpak-fixtures.js';
 
 interface Key {
   home: string;
@@ -171,14 +171,7 @@ describeInterop('GpgVerifier against gpg', () => {
     const keyFile = path.join(f.root, 'alice.gpg');
     await fs.writeFile(keyFile, a.exported);
     // The URL does not resolve: remote-add warns about the metadata it cannot fetch but writes the keyring.
-    await f.flatpakOk([
-      '--user',
-      'remote-add',
-      '--collection-id=org.example.Stable',
-      `--gpg-import=${keyFile}`,
-      'example',
-      'http://example.invalid/repo/',
-    ]);
+    await remoteAdd(f, 'example', 'http://example.invalid/repo/', keyFile);
     const trusted = path.join(f.userDir, 'repo', 'example.trustedkeys.gpg');
     const kinds = await packetKinds(trusted);
     expect(kinds).toContain('trust');

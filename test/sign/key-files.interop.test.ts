@@ -8,9 +8,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readGpgKeyFile, readPublicKeyFile, readSecretKeyFile } from '../../src/sign/key-files.js';
 import { UsageError } from '../../src/errors.js';
-import { exampleCopy, runCli } from '../hostile/net-helpers.js';
+import { createExampleApp, exampleCopy, runCli, type ExampleCopy } from '../hostile/net-helpers.js';
 
-let ex: { dir: string; repo: string; gpgKey: string };
+let ex: ExampleCopy;
 let key: string;
 let pub: string;
 let drive: string;
@@ -27,19 +27,7 @@ beforeAll(async () => {
 
 describe('typed key files through the CLI', () => {
   it('create --sign-key with the .pub file: exit 2 naming it, nothing written (it used to sign with the public key as a seed)', async () => {
-    const r = await runCli([
-      'create',
-      '-q',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      '--sign-key',
-      pub,
-      drive,
-      'org.example.App',
-    ]);
+    const r = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--sign-key', pub]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`'${pub}' (--sign-key) holds an ed25519 public key`);
     expect(r.stderr).toContain('sideload keygen');
@@ -47,19 +35,7 @@ describe('typed key files through the CLI', () => {
   });
 
   it('the right keys make a signed drive that verify accepts with the .pub', async () => {
-    const r = await runCli([
-      'create',
-      '-q',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      '--sign-key',
-      key,
-      drive,
-      'org.example.App',
-    ]);
+    const r = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--sign-key', key]);
     expect(r.code, r.stderr).toBe(0);
     const v = await runCli(['verify', '--trusted-key', pub, '--upstream-gpg', ex.gpgKey, drive]);
     expect(v.code, v.stderr + v.stdout).toBe(0);
@@ -77,30 +53,10 @@ describe('typed key files through the CLI', () => {
   it('--gpg-import / --upstream-gpg with a file that is not OpenPGP: exit 2 naming it', async () => {
     const junk = path.join(ex.dir, 'junk.gpg');
     await fs.writeFile(junk, 'this is not a key\n');
-    const a = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      junk,
-      drive,
-      'org.example.App',
-    ]);
+    const a = await createExampleApp(ex.repo, drive, ['--gpg-import', junk], '--dry-run');
     expect(a.code).toBe(2);
     expect(a.stderr).toContain(`'${junk}' (--gpg-import) is not an OpenPGP key file`);
-    const b = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      pub,
-      drive,
-      'org.example.App',
-    ]);
+    const b = await createExampleApp(ex.repo, drive, ['--gpg-import', pub], '--dry-run');
     expect(b.code).toBe(2);
     expect(b.stderr).toContain(`'${pub}' (--gpg-import) is an ed25519 key, not an OpenPGP key`);
     const c = await runCli(['verify', '--upstream-gpg', junk, drive]);
@@ -125,17 +81,7 @@ describe('typed key files through the CLI', () => {
   });
 
   it('--trusted-key with an OpenPGP key is refused; a missing key file is exit 3 naming it', async () => {
-    const a = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--repo',
-      ex.repo,
-      '--trusted-key',
-      ex.gpgKey,
-      drive,
-      'org.example.App',
-    ]);
+    const a = await createExampleApp(ex.repo, drive, ['--trusted-key', ex.gpgKey], '--dry-run');
     expect(a.code).toBe(2);
     expect(a.stderr).toContain(`'${ex.gpgKey}' (--trusted-key) is an OpenPGP key`);
     const missing = path.join(ex.dir, 'nope.key');

@@ -14,7 +14,8 @@ import { CorruptError, ExitCode, InterruptedError, NetworkError, UsageError } fr
 import { objectPath } from '../../src/ostree/object.js';
 import { ArchiveSource } from '../../src/repo/archive-source.js';
 import type { ByteSink } from '../../src/repo/source.js';
-import { HttpTransport, proxyFor, type HttpTransportOptions } from '../../src/transport/http.js';
+import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http.js';
+import { proxyFor } from '../../src/transport/http-proxy.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDrive, type CreateOptions } from '../../src/usb/create.js';
-import { openRepoSource } from '../../src/usb/sources.js';
+import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { METADATA_REF } from '../../src/ostree/formats.js';
@@ -45,7 +45,7 @@ const publishRename = (to: string) =>
 
 /**
  * Spies on every rename the journal's publish can make: fs-extra's (its replace ops) and node:fs/promises' (the
- * atomic writes of repo/repo.ts: refs, markers, the journal). `impl` gets the real rename to call.
+ * atomic writes of repo/atomic-write.ts: refs, markers, the journal). `impl` gets the real rename to call.
  */
 function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: string, b: string) => Promise<void>): {
   calls: string[];

@@ -5,21 +5,20 @@ import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb
 import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
-import { writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
+import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
-import { Output } from '../output.js';
+import type { Output } from '../output.js';
+import { DRIVE, outputFor, type DriveArgs } from '../common-options.js';
 import { runState } from '../run-state.js';
 import { renderRun } from '../render-plan.js';
 import { examplesEpilog } from '../help.js';
 import { createRefJson } from '../json.js';
 import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
 
-interface CreateArgs extends SourceArgs, WriteArgs {
-  drive: string;
+interface CreateArgs extends SourceArgs, WriteArgs, DriveArgs {
   refs?: string[];
   manifest?: string;
   lock?: string;
-  'destination-repo'?: string;
   app?: boolean;
   runtime?: boolean;
   arch?: string[];
@@ -43,13 +42,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         upstream: 'Carry the signed upstream summary (use --no-upstream-summary to leave it off)',
         dryRun: 'Plan and run every check (signatures, writability, free space), write nothing; --json prints the plan',
       })
-        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
+        .positional('drive', DRIVE)
         .positional('refs', {
           type: 'string',
           array: true,
           default: undefined,
           describe:
-            'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… (none with --manifest/--lock)',
+            'Apps/runtimes to copy: org.example.App, org.example.App//stable, app/ID/ARCH/BRANCH, runtime/… ' +
+            '(none with --manifest/--lock)',
         })
         .option('manifest', {
           type: 'string',
@@ -73,12 +73,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('locales', {
           type: 'string',
           describe:
-            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the installed ones)',
+            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the ' +
+            'installed ones)',
         })
         .option('extensions', {
           choices: ['auto', 'all', 'locale', 'none'] as const,
           describe:
-            'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL .default), all = every one in the source',
+            'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL ' +
+            '.default), all = every one in the source',
         })
         .option('include-sdk', { type: 'boolean', describe: "Also copy each app's SDK" })
         .option('allow-partial', { type: 'boolean', describe: 'Do not warn about partially installed refs' })
@@ -89,12 +91,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('compression-level', {
           type: 'number',
           describe:
-            'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is already compressed is stored at any level',
+            'zlib level for files recompressed from an installation (0-9, default 6, as ostree); data that is ' +
+            'already compressed is stored at any level',
         })
         .option('allow-unsigned-commits', {
           type: 'boolean',
           describe:
-            "Copy commits that are unsigned or signed by an untrusted key even when the source's keys are known (refused by default, exit 5)",
+            "Copy commits that are unsigned or signed by an untrusted key even when the source's keys are known " +
+            '(refused by default, exit 5)',
         })
         .option('commit', {
           type: 'string',
@@ -110,15 +114,18 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             ],
             [
               'From a local GPG-signed repo, two arches on one drive',
-              'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App',
+              'sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb ' +
+                'org.example.App',
             ],
             [
               'Straight from a remote, nothing installed',
-              'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import flathub.gpg /mnt/usb org.gnome.Maps',
+              'sideload create --url https://dl.flathub.org/repo --collection-id org.flathub.Stable --gpg-import ' +
+                'flathub.gpg /mnt/usb org.gnome.Maps',
             ],
             [
               'A Fedora-style installer payload (the repo at flatpak/repo)',
-              'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root org.example.App',
+              'sideload create --repo ./repo --gpg-import repo.gpg --destination-repo flatpak/repo ./iso-root ' +
+                'org.example.App',
             ],
             ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
             ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
@@ -126,7 +133,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'create' });
+      const out = outputFor('create', args);
       const compression = args['compression-level'];
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
@@ -136,14 +143,14 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       args.refs = (args.refs ?? []).filter((r): r is string => typeof r === 'string' && r !== '');
       if ((args.manifest || args.lock) && (args.refs?.length || hasSourceArgs(args)))
         throw new UsageError(
-          `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only the drive`,
+          `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only ` +
+            'the drive',
         );
       if (!args.manifest && !args.lock && !args.refs?.length)
         throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
       // The engine loads here, not at startup: --help and the other commands stay fast.
-      const [{ createDriveFrom }, { readSecretKeyFile }, manifestMod] = await Promise.all([
+      const [{ createDriveFrom }, manifestMod] = await Promise.all([
         import('../../usb/create.js'),
-        import('../../sign/key-files.js'),
         import('../../usb/manifest.js'),
       ]);
       const media = args.manifest
@@ -152,12 +159,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ? manifestMod.parseLockfile(await readTextFile(args.lock, 'lockfile'), args.lock)
           : null;
       const signKeyFile = args['sign-key'] ?? media?.signKey;
-      const signKey = signKeyFile
-        ? await readSecretKeyFile(
-            signKeyFile,
-            args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`,
-          )
-        : undefined;
+      const signKey = await signKeyOption(
+        signKeyFile,
+        args['sign-key'] ? '--sign-key' : `signKey of ${args.manifest ?? args.lock}`,
+      );
       const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
@@ -192,7 +197,9 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               progress.onProgress(e);
             },
             remoteFixHint: (remote, cid) =>
-              `${args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : ''}flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
+              (args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : '') +
+              `flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}` +
+              `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
               (cid ? ' (the collection its commits are bound to)' : ''),
           },
           inputs,
@@ -239,7 +246,7 @@ function createOptions(
   out: Output,
   signal: AbortSignal,
   compression: number | undefined,
-  signKey: Uint8Array | undefined,
+  signKey: { signKey?: Uint8Array },
 ): CreateOptions {
   const locales = args.locales
     ? args.locales
@@ -264,7 +271,7 @@ function createOptions(
     ...(args['allow-unsigned-commits'] ? { allowUnsignedCommits: true } : {}),
     ...(args.commit?.length ? { commits: parseCommitArgs(args.commit) } : {}),
     ...writeSettings(args),
-    ...(signKey ? { signKey } : {}),
+    ...signKey,
     ...(compression !== undefined ? { compressionLevel: compression } : {}),
     signal,
     onWarning: (w) => out.warn(w),

@@ -12,7 +12,7 @@ import {
   SUMMARY_INDEX,
   DEPLOY_DATA,
 } from '../../ostree/formats.js';
-import { Output } from '../output.js';
+import { JSON_DOCUMENT, outputFor } from '../common-options.js';
 import { examplesEpilog } from '../help.js';
 
 interface DumpArgs {
@@ -46,7 +46,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
         })
         .option('type', { type: 'string', describe: 'GVariant type string (default: from the file name)' })
         .option('lenient', { type: 'boolean', describe: 'Read non-normal data as GLib does instead of refusing it' })
-        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .option('json', JSON_DOCUMENT)
         .epilog(
           examplesEpilog([
             ["A drive's summary as GVariant text", 'sideload dump /mnt/usb/.ostree/repo/summary'],
@@ -60,7 +60,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
       const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);
-      new Output({ json: !!args.json, command: 'dump' }).result({ ok: true, type, text });
+      outputFor('dump', args).result({ ok: true, type, text });
       if (!args.json) process.stdout.write(text + '\n');
       setCode(0);
     },

@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
+import { JSON_DOCUMENT, outputFor } from '../common-options.js';
 
 interface KeygenArgs {
   output: string;
@@ -16,7 +16,8 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
   return {
     command: 'keygen',
     describe:
-      'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify --drive-key',
+      'Create an ed25519 key pair (FILE = secret key, FILE.pub = public key) for create --sign-key / verify ' +
+      '--drive-key',
     builder: (y) =>
       y
         .option('output', {
@@ -26,14 +27,14 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
           describe: 'Secret key file to write; the public key goes to FILE.pub',
         })
         .option('force', { type: 'boolean', describe: 'Overwrite existing files' })
-        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .option('json', JSON_DOCUMENT)
         .epilog(
           examplesEpilog([
             ['drive.key (keep it secret) and drive.key.pub (for verify --drive-key)', 'sideload keygen -o drive.key'],
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, command: 'keygen' });
+      const out = outputFor('keygen', args);
       const pubFile = `${args.output}.pub`;
       if (!args.force)
         for (const f of [args.output, pubFile])

@@ -1,7 +1,8 @@
 /** `sideload list DRIVE`: what a drive holds. */
 import type { CommandModule } from 'yargs';
-import { Output, formatBytes } from '../output.js';
+import { formatBytes } from '../output.js';
 import { examplesEpilog } from '../help.js';
+import { JSON_DOCUMENT, outputFor } from '../common-options.js';
 import { listRepoJson } from '../json.js';
 
 interface ListArgs {
@@ -17,7 +18,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
     builder: (y) =>
       y
         .positional('drive', { type: 'string', demandOption: true, describe: 'Drive directory or repo path' })
-        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .option('json', JSON_DOCUMENT)
         .epilog(
           examplesEpilog([
             ['What a mounted drive holds', 'sideload list /run/media/me/USB'],
@@ -25,14 +26,15 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, command: 'list' });
+      const out = outputFor('list', args);
       const { listDrive } = await import('../../usb/list.js');
       const repos = await listDrive(args.drive);
       out.result({ ok: true, repos: repos.map(listRepoJson) });
       for (const r of repos) {
-        out.info(
-          `${r.repo}${r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : ''}${r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : ''}`,
-        );
+        const signed = r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : '';
+        const updated =
+          r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : '';
+        out.info(`${r.repo}${signed}${updated}`);
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
@@ -45,9 +47,9 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
                   .join(', ')
               : '';
             const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
-            out.info(
-              `    ${ref.ref} ${ref.commit.slice(0, 12)}${ref.version ? ` v${ref.version}` : ''}${size}${partial}${ref.signed ? ' (signature present)' : ''}`,
-            );
+            const version = ref.version ? ` v${ref.version}` : '';
+            const signed = ref.signed ? ' (signature present)' : '';
+            out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${version}${size}${partial}${signed}`);
           }
         }
       }

@@ -1,20 +1,18 @@
 /** `sideload lock MANIFEST -o FILE`: resolve a manifest to exact commits, write the lockfile; no drive is touched. */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
+import { outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { closeAll, openSpecs, readTextFile } from '../run-sources.js';
 import { STRICT_DESCRIPTION, upstreamPolicy } from '../write-options.js';
 import type { Warning } from '../../warnings.js';
 
-interface LockArgs {
+interface LockArgs extends OutputArgs {
   manifest: string;
   output?: string;
   'upstream-summary'?: boolean;
   'allow-unsigned-upstream'?: boolean;
   strict?: boolean;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, LockArgs> {
@@ -41,7 +39,7 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
         .option('allow-unsigned-upstream', { type: 'boolean', describe: 'Accept an unsigned upstream summary' })
         .option('strict', { type: 'boolean', describe: STRICT_DESCRIPTION })
         .option('json', { type: 'boolean', describe: 'Print the lock as JSON' })
-        .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ['Pin the commits the manifest resolves to today', 'sideload lock media.yaml -o media.lock'],
@@ -49,7 +47,7 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'lock' });
+      const out = outputFor('lock', args);
       const [{ parseManifest, printLockfile }, { lockManifest }, fs] = await Promise.all([
         import('../../usb/manifest.js'),
         import('../../usb/lock.js'),

@@ -1,19 +1,17 @@
 /** `sideload remove DRIVE REF…`: take refs off a drive; `--with-deps` also takes what no remaining app needs. */
 import type { CommandModule } from 'yargs';
-import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
 import { renderRun } from '../render-plan.js';
+import { signKeyOption } from '../write-options.js';
+import { destinationRepo, driveOptions, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
+import type { DriveArgs, OutputArgs } from '../common-options.js';
 
-interface RemoveArgs {
-  drive: string;
+interface RemoveArgs extends DriveArgs, OutputArgs {
   refs: string[];
-  'destination-repo'?: string;
   'with-deps'?: boolean;
   'sign-key'?: string;
   'dry-run'?: boolean;
   fsync?: boolean;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function removeCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, RemoveArgs> {
@@ -22,8 +20,7 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
     aliases: ['rm'],
     describe: 'Take refs off a drive (objects stay until `sideload prune`)',
     builder: (y) =>
-      y
-        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
+      driveOptions(y)
         .positional('refs', {
           type: 'string',
           array: true,
@@ -31,7 +28,6 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
           default: undefined,
           describe: 'Full refs, or app/runtime IDs (every arch and branch on the drive)',
         })
-        .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo)' })
         .option('with-deps', {
           type: 'boolean',
           describe: 'Also remove runtimes and extensions no remaining app needs',
@@ -42,8 +38,7 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
         })
         .option('dry-run', { type: 'boolean', describe: 'Show what would change; write nothing' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data' })
-        .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
-        .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' })
+        .options(OUTPUT_OPTIONS)
         .epilog(
           examplesEpilog([
             ['Take an app off (its runtime stays; listed as unneeded)', 'sideload remove /mnt/usb org.example.App'],
@@ -54,18 +49,17 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'remove' });
-      const [{ removeFromDrive }, { readSecretKeyFile }] = await Promise.all([
+      const out = outputFor('remove', args);
+      const [{ removeFromDrive }, signKey] = await Promise.all([
         import('../../usb/create.js'),
-        import('../../sign/key-files.js'),
+        signKeyOption(args['sign-key']),
       ]);
-      const signKey = args['sign-key'] ? await readSecretKeyFile(args['sign-key'], '--sign-key') : undefined;
       const result = await removeFromDrive({
         drive: args.drive,
         refs: args.refs,
-        ...(args['destination-repo'] ? { destinationRepo: args['destination-repo'] } : {}),
+        ...destinationRepo(args),
         withDeps: !!args['with-deps'],
-        ...(signKey ? { signKey } : {}),
+        ...signKey,
         dryRun: !!args['dry-run'],
         fsync: args.fsync !== false,
         signal,

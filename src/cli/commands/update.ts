@@ -1,15 +1,13 @@
 /** `sideload update DRIVE`: move every ref on the drive to its source's newest commit (refresh the stick). */
 import type { CommandModule } from 'yargs';
-import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
+import { destinationRepo, driveOptions, outputFor, type DriveArgs } from '../common-options.js';
 import { createProgress } from '../progress.js';
 import { renderRun } from '../render-plan.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
-import { writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
+import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 
-interface UpdateArgs extends SourceArgs, WriteArgs {
-  drive: string;
-  'destination-repo'?: string;
+interface UpdateArgs extends SourceArgs, WriteArgs, DriveArgs {
   'allow-downgrade'?: boolean;
 }
 
@@ -18,12 +16,12 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
     command: 'update <drive>',
     describe: "Move every ref on a drive to its source's newest commit (and add runtimes updated apps need)",
     builder: (y) =>
-      writeOptions(sourceOptions(y), {
-        upstream: 'Refresh the carried upstream summary (--no-upstream-summary keeps the old copy)',
-        dryRun: 'Show what would change and run every check; write nothing',
-      })
-        .positional('drive', { type: 'string', demandOption: true, describe: 'The drive (mount) directory' })
-        .option('destination-repo', { type: 'string', describe: 'Repo path inside the drive (default .ostree/repo)' })
+      driveOptions(
+        writeOptions(sourceOptions(y), {
+          upstream: 'Refresh the carried upstream summary (--no-upstream-summary keeps the old copy)',
+          dryRun: 'Show what would change and run every check; write nothing',
+        }),
+      )
         .option('allow-downgrade', { type: 'boolean', describe: 'Allow replacing a ref by an older commit' })
         .epilog(
           examplesEpilog([
@@ -38,23 +36,22 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, quiet: !!args.quiet, command: 'update' });
-      const [{ updateDrive }, { readSecretKeyFile }] = await Promise.all([
+      const out = outputFor('update', args);
+      const [{ updateDrive }, signKey] = await Promise.all([
         import('../../usb/create.js'),
-        import('../../sign/key-files.js'),
+        signKeyOption(args['sign-key']),
       ]);
-      const signKey = args['sign-key'] ? await readSecretKeyFile(args['sign-key'], '--sign-key') : undefined;
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const source = await openSourceFromArgs(args, signal);
       try {
         const result = await updateDrive(
           {
             drive: args.drive,
-            ...(args['destination-repo'] ? { destinationRepo: args['destination-repo'] } : {}),
+            ...destinationRepo(args),
             ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
             allowDowngrade: !!args['allow-downgrade'],
             ...writeSettings(args),
-            ...(signKey ? { signKey } : {}),
+            ...signKey,
             signal,
             onProgress: (e) => progress.onProgress(e),
             onWarning: (w) => out.warn(w),

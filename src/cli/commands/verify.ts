@@ -2,8 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { ExitCode } from '../../errors.js';
 import { createProgress } from '../progress.js';
-import { Output } from '../output.js';
 import { examplesEpilog } from '../help.js';
+import { JSON_DOCUMENT, outputFor } from '../common-options.js';
 
 interface VerifyArgs {
   drive: string;
@@ -56,7 +56,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           type: 'boolean',
           describe: 'Warnings fail too: exit 6 unless there is no finding at all',
         })
-        .option('json', { type: 'boolean', describe: 'Print one JSON document (docs/json-schema.md)' })
+        .option('json', JSON_DOCUMENT)
         .epilog(
           examplesEpilog([
             ['Check every object, ref and the summary of a drive', 'sideload verify /run/media/me/USB'],
@@ -67,7 +67,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           ]),
         ) as never,
     handler: async (args) => {
-      const out = new Output({ json: !!args.json, command: 'verify' });
+      const out = outputFor('verify', args);
       const [{ readPublicKeyFile, readGpgKeyFile }, { verifyDrive }] = await Promise.all([
         import('../../sign/key-files.js'),
         import('../../usb/verify.js'),
@@ -99,7 +99,8 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       out.result({ ...report });
       for (const r of report.repos) {
         out.info(
-          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ${r.collections.join(', ') || '(none)'}`,
+          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ` +
+            `${r.collections.join(', ') || '(none)'}`,
         );
         for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);
       }

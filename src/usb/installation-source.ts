@@ -1,0 +1,172 @@
+/**
+ * A flatpak installation as a source: its deployed commits (with the deployed subpaths), its origin remotes'
+ * collection IDs, keys and cached summaries, and what the remotes offer that the installation lacks (the current
+ * appstream, an upstream summary when none is cached), read at their URLs unless offline.
+ */
+import type { VarDict } from '../gvariant/index.js';
+import { NotFoundError } from '../errors.js';
+import {
+  Installation,
+  installationsInScope,
+  type DeployedRef,
+  type InstallationScope,
+  type RemoteConfig,
+} from '../flatpak/installation.js';
+import { openObjectSource, readCommitObject } from '../repo/index.js';
+import { loadExtraKeys, publicKeysFromText, type ExtraKeys } from '../sign/key-files.js';
+import { pickInstallation, requestedOrigins } from './pick-installation.js';
+import { RemoteFetcher, type RemoteReadOptions } from './remote-upstream.js';
+import { mergeKeys, type Source, type SourceRef, type TrustedKeys, type UpstreamFiles } from './source.js';
+import { signedUpstreamFiles } from './upstream.js';
+
+/** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
+export async function openInstallationSource(
+  scope: InstallationScope,
+  extra?: ExtraKeys,
+  requested?: readonly string[],
+  remoteRead: RemoteReadOptions = {},
+): Promise<Source> {
+  const locations = await installationsInScope(scope);
+  if (locations.length === 0)
+    throw new NotFoundError('no flatpak installation found (tried the user and system installations)');
+  const installations = await Promise.all(locations.map((l) => Installation.open(l)));
+  const inst = await pickInstallation(installations, requested ?? []);
+  const extraKeys = await loadExtraKeys(extra);
+  const objects = await openObjectSource(inst.repoPath);
+  const remotes = inst.remotes();
+  const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => r.collectionId === cid);
+  // The origin remotes are read at their URLs for what the installation lacks: the current appstream (as flatpak
+  // create-usb fetches it) and the upstream summary when none is cached.
+  const fetcher = new RemoteFetcher({ ...remoteRead, where: `the ${inst.location.name} installation` });
+  const remoteKeys = async (r: RemoteConfig): Promise<TrustedKeys> => {
+    const gpg: Uint8Array[] = [];
+    const k = await inst.trustedKeys(r.name);
+    if (k) gpg.push(k);
+    const ed = r.options['verification-ed25519-key'];
+    return { gpg, ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
+  };
+  const openRemote = async (r: RemoteConfig) =>
+    r.url
+      ? fetcher.open({
+          name: r.name,
+          url: r.url,
+          ...(r.collectionId ? { collectionId: r.collectionId } : {}),
+          keys: await remoteKeys(r),
+          gpgVerify: r.gpgVerify,
+        })
+      : null;
+  /** Commits taken from a remote (appstream newer than the installation's) → that remote. */
+  const viaRemote = new Map<string, Source>();
+  const wanted = await requestedOrigins(inst, requested ?? []);
+  return {
+    kind: 'installation',
+    description: `flatpak installation '${inst.location.name}' (${inst.root})`,
+    objects,
+    localRepoPath: inst.repoPath,
+    async listRefs() {
+      const out: SourceRef[] = [];
+      const deployed: DeployedRef[] = await inst.deployed();
+      for (const d of deployed) {
+        const remote = remotes.get(d.deploy.origin);
+        out.push({
+          ref: d.ref,
+          collectionId: remote?.collectionId ?? null,
+          commit: d.deploy.commit,
+          remote: d.deploy.origin,
+          deploySubpaths: d.deploy.subpaths,
+          metadataText: d.metadataText,
+        });
+      }
+      const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
+      for (const remote of remotes.values()) {
+        if (!remote.collectionId) continue;
+        const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
+        const current = rs ? await rs.listRefs() : [];
+        for (const arch of arches) {
+          const atRemote = (name: string) =>
+            current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)
+              ?.commit;
+          for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
+            const local = await inst.remoteRef(remote.name, name);
+            // As flatpak updates appstream: appstream2 where the remote has it, the old appstream only when it has
+            // not (or when the installation holds it already).
+            const fetch = name.startsWith('appstream2/') || local !== null || !atRemote(`appstream2/${arch}`);
+            const upstream = fetch ? atRemote(name) : undefined;
+            const c = upstream ?? local;
+            if (upstream && rs && !(await objects.hasObject(upstream, 'commit'))) viaRemote.set(upstream, rs);
+            if (c) out.push({ ref: name, collectionId: remote.collectionId, commit: c, remote: remote.name });
+          }
+        }
+      }
+      return out;
+    },
+    readCommit: (c) => readCommitObject(viaRemote.get(c)?.objects ?? objects, c),
+    objectsFor: (c) => viaRemote.get(c)?.objects,
+    takeWarnings: () => fetcher.takeWarnings(),
+    async upstreamSummary(cid): Promise<UpstreamFiles | null> {
+      for (const remote of cidRemotes(cid)) {
+        const cached = await inst.cachedSummaryFiles(remote.name);
+        const files = cacheAsPublished(remote.name, cached);
+        if (files.has('summary') || files.has('summary.idx'))
+          return {
+            origin: `the ${inst.location.name} installation's cache of remote '${remote.name}'`,
+            files: signedUpstreamFiles(files),
+          };
+      }
+      // No cache (always so for a file:// remote): the remote's published files, read at its URL.
+      for (const remote of cidRemotes(cid)) {
+        const fresh = await (await openRemote(remote))?.upstreamSummary(cid);
+        if (fresh) return { origin: `remote '${remote.name}' (${remote.url})`, files: fresh.files };
+      }
+      return null;
+    },
+    async trustedKeys(cid) {
+      let keys: TrustedKeys = { gpg: [], ed25519: [] };
+      for (const remote of cidRemotes(cid)) keys = mergeKeys(keys, await remoteKeys(remote));
+      return mergeKeys(keys, extraKeys);
+    },
+    async upstreamMetadata(cid) {
+      const remote = cidRemotes(cid)[0];
+      if (!remote) return undefined;
+      const meta: VarDict = [];
+      const { Variant } = await import('../gvariant/index.js');
+      for (const key of ['xa.title', 'xa.comment', 'xa.description', 'xa.homepage', 'xa.icon', 'xa.default-branch']) {
+        const v = remote.options[key];
+        if (v) meta.push([key, new Variant('s', v)]);
+      }
+      return meta.length ? meta : undefined;
+    },
+    async upstreamRemote(cid) {
+      const remote = cidRemotes(cid)[0];
+      return remote ? { name: remote.name, ...(remote.url ? { url: remote.url } : {}) } : undefined;
+    },
+    close: async () => {
+      await fetcher.close();
+      await objects.close?.();
+    },
+  };
+}
+
+/**
+ * An installation's cache of a remote's summary files (`<remote>`, `<remote>.sig`, `<remote>.idx`, … and the
+ * subsummaries `<remote>-<arch>-<sha256>.sub`) under the names they are published with (`summary`,
+ * `summaries/<sha256>` …).
+ */
+function cacheAsPublished(remote: string, cached: Iterable<[string, Uint8Array]>): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (const [name, bytes] of cached) {
+    if (name === remote) files.set('summary', bytes);
+    else if (name === `${remote}.sig`) files.set('summary.sig', bytes);
+    else if (name === `${remote}.idx`) files.set('summary.idx', bytes);
+    else if (name === `${remote}.idx.sig`) files.set('summary.idx.sig', bytes);
+    else {
+      const m = new RegExp(`^${escapeRe(remote)}-[^-]+-([0-9a-f]{64})\\.sub$`).exec(name);
+      if (m) files.set(`summaries/${m[1]}`, bytes);
+    }
+  }
+  return files;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

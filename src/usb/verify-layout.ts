@@ -1,0 +1,67 @@
+/**
+ * verify's checks of a repo's layout: the config and its mode, the directories a read-only open needs, a pending
+ * publish, and refs/heads (which offline clients do not see).
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { expectOnly } from '../errors.js';
+import { KeyFileSyntaxError, parseKeyFile } from '../keyfile/index.js';
+import { listRefFiles } from '../repo/index.js';
+import { error, warning, type Finding } from './findings.js';
+import { hasPendingPublish, JOURNAL } from './publish.js';
+
+/** Config, mode, the directories a read-only open needs, a pending publish. `usable` false: nothing more to check. */
+export async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable: boolean }> {
+  const findings: Finding[] = [];
+  const configText = await fs.readFile(path.join(repo, 'config'), 'utf8').catch(() => null);
+  if (configText === null)
+    return { findings: [error('no-config', 'the repo has no config file', 'config')], usable: false };
+  let config;
+  try {
+    config = parseKeyFile(configText);
+  } catch (e) {
+    return {
+      findings: [
+        error('bad-config', `config cannot be parsed: ${expectOnly(e, KeyFileSyntaxError).message}`, 'config'),
+      ],
+      usable: false,
+    };
+  }
+  const mode = config.get('core', 'mode');
+  if (mode !== 'archive-z2' && mode !== 'archive')
+    findings.push(error('not-archive', `repo mode is '${mode ?? '(none)'}', not archive`, 'config'));
+  if (config.get('core', 'collection-id'))
+    findings.push(
+      warning(
+        'collection-id-set',
+        'core.collection-id is set: offline clients list only the collection-map, so refs/heads would be invisible',
+        'config',
+      ),
+    );
+  for (const d of ['objects', 'tmp', 'refs/heads', 'refs/mirrors', 'state'])
+    if (!(await fs.pathExists(path.join(repo, d))))
+      findings.push(
+        error('missing-dir', `directory '${d}' is missing (a read-only drive cannot be opened without it)`, d),
+      );
+  if (await hasPendingPublish(repo))
+    findings.push(
+      error(
+        'pending-publish',
+        'an interrupted update left its publish journal; run `sideload verify --repair` ' +
+          '(or the same `sideload create` again) to finish it',
+        JOURNAL,
+      ),
+    );
+  return { findings, usable: true };
+}
+
+/** refs/heads: invisible to offline clients. */
+export async function checkHeadRefs(repo: string): Promise<Finding[]> {
+  return (await listRefFiles(path.join(repo, 'refs', 'heads'), { lenient: true })).map(([name]) =>
+    warning(
+      'head-ref',
+      `refs/heads/${name} is not visible to offline clients (only refs/mirrors are listed)`,
+      `refs/heads/${name}`,
+    ),
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * verify's checks of the objects: every object file re-hashed against its name, and every object reachable from
+ * each listed commit present (partial refs: within their recorded subpaths).
+ */
+import { expectFailure, SideloadError } from '../errors.js';
+import { METADATA_REF } from '../ostree/formats.js';
+import { listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
+import { recordedSubpaths, recordsRefs } from '../summary/metadata-commit.js';
+import type { ProgressCallback } from './events.js';
+import { error, warning, type Finding } from './findings.js';
+import { checkAbort, objectPath, type RepoView } from './verify-view.js';
+
+export interface ObjectScanOptions {
+  /** Skip re-hashing every object (structure only). Default false. */
+  readonly quick?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressCallback;
+}
+
+/** Lists every object file and (unless quick) re-hashes it. */
+export async function checkObjects(
+  repo: string,
+  objects: ObjectSource,
+  opts: ObjectScanOptions,
+): Promise<{ findings: Finding[]; present: Set<string>; count: number }> {
+  const findings: Finding[] = [];
+  const present = new Set<string>();
+  let count = 0;
+  for await (const o of listObjects(repo)) {
+    count++;
+    present.add(`${o.checksum}.${o.type}`);
+    if (opts.quick) continue;
+    checkAbort(opts.signal);
+    try {
+      await verifyObject(objects, o.checksum, o.type, opts.signal);
+    } catch (e) {
+      checkAbort(opts.signal); // an object cut short by Ctrl-C is not a corrupt one
+      findings.push(error('corrupt-object', expectFailure(e).message, o.path));
+    }
+    if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0 });
+  }
+  return { findings, present, count };
+}
+
+/** Every object reachable from each listed commit is present (partial refs: within their recorded subpaths). */
+export async function checkCompleteness(v: RepoView): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const { subpathsOf, recordsSubpaths } = await recordedPartials(v);
+  for (const [cid, entries] of v.listed) {
+    for (const e of entries) {
+      if (!(await v.loadCommit(e.checksum))) continue;
+      const marker = `state/${e.checksum}.commitpartial`;
+      const partial = await v.store.isCommitPartial(e.checksum);
+      const subpaths = subpathsOf.get(`${cid}\0${e.ref}`) ?? null;
+      const recorded = recordsSubpaths.has(cid);
+      if (partial && !subpaths && recorded)
+        findings.push(
+          error(
+            'unexpected-partial',
+            `'${e.ref}' is marked partial but the ostree-metadata commit records it as complete ` +
+              '(was an object lost?)',
+            marker,
+          ),
+        );
+      else if (partial && !subpaths)
+        findings.push(
+          warning(
+            'partial-unknown-subpaths',
+            `'${e.ref}' is partial and its subpaths are not recorded; checked what is reachable`,
+            marker,
+          ),
+        );
+      if (!partial && subpaths)
+        findings.push(
+          error(
+            'partial-marker-missing',
+            `'${e.ref}' is a subset (${subpaths.join(', ')}) but has no commitpartial marker: ` +
+              'online clients would treat it as complete',
+            marker,
+          ),
+        );
+      const walk = await missingObjects(v, e.checksum, e.ref, subpaths, partial && !subpaths && !recorded);
+      if (walk.tooDeep) {
+        findings.push(error('tree-too-deep', walk.tooDeep, `refs/mirrors/${cid}/${e.ref}`));
+        continue;
+      }
+      if (walk.missing)
+        findings.push(
+          error(
+            'incomplete-ref',
+            `'${e.ref}' of '${cid}' is incomplete: ${walk.missing} objects missing, first ${walk.first}`,
+            `refs/mirrors/${cid}/${e.ref}`,
+          ),
+        );
+    }
+  }
+  return findings;
+}
+
+/**
+ * What each collection's ostree-metadata commit records: the subpaths of each partial ref (`cid\0ref` → paths),
+ * and the collections whose commit records every partial ref (there a ref it leaves out is complete).
+ */
+async function recordedPartials(
+  v: RepoView,
+): Promise<{ subpathsOf: Map<string, readonly string[]>; recordsSubpaths: Set<string> }> {
+  const subpathsOf = new Map<string, readonly string[]>();
+  const recordsSubpaths = new Set<string>();
+  for (const [cid, entries] of v.listed) {
+    const meta = entries.find((e) => e.ref === METADATA_REF);
+    const c = meta ? await v.loadCommit(meta.checksum) : null;
+    for (const [ref, paths] of c ? recordedSubpaths(c.commit.metadata) : []) subpathsOf.set(`${cid}\0${ref}`, paths);
+    // An ostree-metadata commit written by sideload records every partial ref: then a ref it leaves out is
+    // complete, whatever marker is on the drive (`ostree fsck` marks a commit with missing objects partial).
+    if (c && recordsRefs(c.commit.metadata)) recordsSubpaths.add(cid);
+  }
+  return { subpathsOf, recordsSubpaths };
+}
+
+/**
+ * Walks a commit and counts the reachable objects that are not on the drive (`first`: the first one, for the
+ * message); a dirtree or dirmeta that is missing or does not decode counts once, as the walk stops there.
+ * `tooDeep`: the message of a tree nested past the limit (then nothing is counted).
+ */
+async function missingObjects(
+  v: RepoView,
+  checksum: string,
+  ref: string,
+  subpaths: readonly string[] | null,
+  tolerateMissing: boolean,
+): Promise<{ missing: number; first: string; tooDeep?: string }> {
+  let missing = 0;
+  let first = '';
+  try {
+    for await (const o of walkCommit(v.objects, checksum, { subpaths, tolerateMissing, ref })) {
+      if (!v.present.has(`${o.checksum}.${o.type}`)) {
+        missing++;
+        first ||= `${objectPath(o.checksum, o.type)}${o.path ? ` (${o.path})` : ''}`;
+      }
+    }
+  } catch (err) {
+    const failure = expectFailure(err);
+    if (failure instanceof SideloadError && failure.code === 'ETOODEEP')
+      return { missing, first, tooDeep: failure.message };
+    // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
+    const d = failure instanceof SideloadError ? failure.data : {};
+    const at =
+      typeof d['checksum'] === 'string' && typeof d['type'] === 'string'
+        ? objectPath(d['checksum'], d['type'])
+        : failure.message;
+    missing++;
+    first ||= `${at} (the walk stops there)`;
+  }
+  return { missing, first };
+}

@@ -1,0 +1,77 @@
+/**
+ * verify's signature checks: the drive's summary.sig against the drive keys given, and every copied commit against
+ * the upstream keys given. (The ostree-metadata commits' signatures are checked with the rest of them, in
+ * verify-summary.ts.)
+ */
+import path from 'node:path';
+import fs from 'fs-extra';
+import { KEY, METADATA_REF } from '../ostree/formats.js';
+import { Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { CommitVerifier } from './commit-signatures.js';
+import { error, warning, type Finding } from './findings.js';
+import type { UpstreamKeys } from './verify-upstream.js';
+import { objectPath, type RepoView } from './verify-view.js';
+
+/** summary.sig against the trusted keys (or a warning that it was not checked). */
+export async function checkDriveSignature(
+  v: RepoView,
+  trustedKeys: readonly Uint8Array[] | undefined,
+): Promise<Finding[]> {
+  const sigBytes = await fs.readFile(path.join(v.repo, 'summary.sig')).catch(() => null);
+  if (!trustedKeys?.length)
+    return sigBytes
+      ? [
+          warning(
+            'signature-not-checked',
+            'the summary is signed; pass --trusted-key to check the signature',
+            'summary.sig',
+          ),
+        ]
+      : [];
+  if (!sigBytes) return [error('unsigned-summary', 'the summary is not signed (no summary.sig)', 'summary.sig')];
+  if (!v.summaryBytes) return [];
+  const r = await new Ed25519Verifier(trustedKeys).verify(
+    v.summaryBytes,
+    readSignatures(new Uint8Array(sigBytes), KEY.ed25519Sigs),
+  );
+  return r.valid
+    ? []
+    : [
+        error(
+          'bad-summary-signature',
+          `summary.sig does not verify with the trusted keys (${r.reason ?? 'invalid'})`,
+          'summary.sig',
+        ),
+      ];
+}
+
+/** With upstream keys given: every copied commit (not ostree-metadata) must be signed by one of them. */
+export async function checkCopiedCommitSignatures(v: RepoView, keys: UpstreamKeys): Promise<Finding[]> {
+  const verifier = new CommitVerifier({ gpg: keys.upstreamGpg ?? [], ed25519: keys.upstreamEd25519 ?? [] });
+  if (verifier.empty) return [];
+  const findings: Finding[] = [];
+  for (const [cid, entries] of v.listed) {
+    for (const e of entries) {
+      if (e.ref === METADATA_REF) continue;
+      let bytes: Uint8Array;
+      try {
+        bytes = await v.objects.readMetadata(e.checksum, 'commit');
+      } catch {
+        continue; // reported as missing or corrupt by checkSummaryRefs
+      }
+      const r = await verifier.check(bytes, await v.objects.readCommitMeta(e.checksum).catch(() => null));
+      if (r.valid) continue;
+      const signer = r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key';
+      const what =
+        r.problem === 'unsigned' ? 'is not signed' : `is signed by ${signer} that is not among the given upstream keys`;
+      findings.push(
+        error(
+          r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',
+          `commit ${e.checksum} of '${e.ref}' (${cid}) ${what}`,
+          objectPath(e.checksum, 'commitmeta'),
+        ),
+      );
+    }
+  }
+  return findings;
+}
