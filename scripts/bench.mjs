@@ -6,11 +6,13 @@
 //
 //   node scripts/bench.mjs [--quick] [--mix real|generated] [--size-mb N] [--files N] [--runs N] [--work DIR]
 //                          [--seed N] [--only a,b] [--flathub-refs N] [--scale-check] [--keep]
+//   node scripts/bench.mjs --ab DIR_A,DIR_B [--only cases] [--runs N] [--quick]   (A/B of two builds: bench/ab.mjs)
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from './bench/args.mjs';
+import { abBench } from './bench/ab.mjs';
 import { describeFixture, ensureFixture } from './bench/fixture.mjs';
 import { deflateBench } from './bench/deflate.mjs';
 import { flathubBench } from './bench/flathub.mjs';
@@ -26,10 +28,11 @@ async function main() {
   );
   for (const t of ['flatpak', 'ostree', 'gpg', 'python3'])
     if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) die(`needs ${t}`);
+  const started = new Date();
+  if (o.ab) return abBench(o, started);
   if (!fs.existsSync(cli)) die(`${cli} is missing: run npm run build`);
   if (!TIME_BIN) log('no /usr/bin/time: peak RSS from polling /proc/<pid>/status VmHWM');
   await fsp.mkdir(path.join(o.work, 'targets'), { recursive: true });
-  const started = new Date();
   if (o.scaleCheck) return scaleCheck(o, started);
 
   const cases = selectCases(o.only);

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CID } from './fixture.mjs';
-import { cli, cliNodeFlags, log, runOk } from './proc.mjs';
+import { defaultBuild, log, runOk } from './proc.mjs';
 
 /** `pair`: the peer this case is compared with, by per-round ratio (paired alternation). `extra`: only with --only. */
 export const CASES = [
@@ -57,11 +57,17 @@ export async function resolveCommits(fx, arch) {
   return { refs, inst, instCommits };
 }
 
-export const sideloadCommand = (args, env) => [process.execPath, [...cliNodeFlags, cli, ...args], { env }];
+/** A sideload run of `build` (proc.mjs buildOf; default this checkout's dist/). */
+export const sideloadCommand = (args, env, build = defaultBuild) => [
+  process.execPath,
+  [...build.flags, build.cli, ...args],
+  { env },
+];
 
-/** Per case: the command line for one run into `target` (prepared by setupTarget). */
+/** Per case: the command line for one run into `target` (prepared by setupTarget); sideload is `ctx.build`'s. */
 export function caseCommand(c, fx, ctx, target) {
-  const sl = (extra) => sideloadCommand(['create', '--json', '--quiet', ...extra, target, 'org.bench.App'], fx.env);
+  const sl = (extra) =>
+    sideloadCommand(['create', '--json', '--quiet', ...extra, target, 'org.bench.App'], fx.env, ctx.build);
   const repo = path.join(target, 'repo');
   switch (c.key) {
     case 'cp':
@@ -110,7 +116,7 @@ export async function setupTarget(c, o, ctx) {
     }
     return target;
   }
-  const target = path.join(o.work, 'targets', `${c.key}-${ctx.round ?? 0}`);
+  const target = path.join(o.work, 'targets', `${c.key}${ctx.build?.tag ?? ''}-${ctx.round ?? 0}`);
   await fsp.rm(target, { recursive: true, force: true });
   await fsp.mkdir(target, { recursive: true });
   const repo = path.join(target, 'repo');
