@@ -44,7 +44,7 @@ async function main() {
   if (cases.length) {
     fx = await ensureFixture(o, o.sizeMb, true);
     log(`fixture: ${describeFixture(fx.info)}`);
-    const server = await startStaticServer(fx.repo);
+    const server = await startStaticServer(fx.repo, o.httpProtocol);
     ctx = { fx, url: server.url, ...(await resolveCommits(fx, await arch())) };
     try {
       rows = summarise(cases, await runRounds(cases, o, ctx));
@@ -103,7 +103,7 @@ async function scaleCheck(o, started) {
     // 3x the payload: 3x the bytes (and 3x the files of a generated mix; a real mix grows its file count with bytes).
     const fx = await ensureFixture(size === sizes[0] ? o : { ...o, files: o.files * 3 }, size, true);
     log(`fixture ${size} MiB: ${describeFixture(fx.info)}`);
-    const server = await startStaticServer(fx.repo);
+    const server = await startStaticServer(fx.repo, o.httpProtocol);
     const ctx = { fx, url: server.url, ...(await resolveCommits(fx, await arch())) };
     let samples;
     try {

@@ -61,7 +61,7 @@ export async function abBench(o, started) {
   if (keys.some((k) => MAIN.includes(k))) {
     ctx.fx = await ensureFixture(o, o.sizeMb, true);
     log(`fixture: ${describeFixture(ctx.fx.info)}`);
-    server = await startStaticServer(ctx.fx.repo);
+    server = await startStaticServer(ctx.fx.repo, o.httpProtocol);
     Object.assign(ctx, { url: server.url, ...(await resolveCommits(ctx.fx, await arch())) });
   }
   if (keys.some((k) => k.startsWith('flathub'))) ctx.flathub = await ensureFlathubFixture(o.work, o.flathubRefs);

@@ -10,6 +10,7 @@ export function parseArgs(argv, caseKeys) {
     runs: null,
     ab: null,
     treeDirs: 20000,
+    httpProtocol: 'HTTP/1.0',
     work: path.join(os.tmpdir(), 'sideload-bench'),
     seed: 1,
     only: null,
@@ -48,6 +49,7 @@ export function parseArgs(argv, caseKeys) {
     else if (name === '--quick') o.quick = true;
     else if (name === '--flathub-refs') o.flathubRefs = Math.round(num());
     else if (name === '--tree-dirs') o.treeDirs = Math.round(num());
+    else if (name === '--http11') o.httpProtocol = 'HTTP/1.1';
     else if (name === '--ab')
       o.ab = val()
         .split(',')
@@ -79,6 +81,8 @@ export function parseArgs(argv, caseKeys) {
                   sideload cases (--only: sideload-inst-fsync, sideload-repo, sideload-url, sideload-rerun,
                   flathub-create, flathub-list, flathub-verify, bigtree-repo) per build, alternating; ratios B/A
   --tree-dirs N   directories of the bigtree-repo case (default 20000)
+  --http11        the HTTP server answers as HTTP/1.1 (keep-alive); python's default is HTTP/1.0, a connection
+                  per request
   --keep          keep the last target of each case`);
       process.exit(0);
     } else die(`unknown option ${a}`);

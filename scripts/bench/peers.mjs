@@ -137,12 +137,12 @@ export async function setupTarget(c, o, ctx) {
 
 /**
  * The HTTP peer: `python3 -m http.server` (a plain static server, its own process) bound to 127.0.0.1 on a free
- * port, serving `dir`. Both ostree and sideload pull from it.
+ * port, serving `dir`. Both ostree and sideload pull from it. It answers as HTTP/1.0 (one connection per request)
+ * unless `protocol` is `HTTP/1.1` (keep-alive).
  */
-export async function startStaticServer(dir) {
-  const p = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startStaticServer(dir, protocol = 'HTTP/1.0') {
+  const args = ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '--protocol', protocol, '0'];
+  const p = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);
@@ -157,7 +157,7 @@ export async function startStaticServer(dir) {
     p.stderr.resume(); // its access log
     p.on('exit', (code) => reject(new Error(`python3 -m http.server exited ${code}: ${out}`)));
   });
-  log(`HTTP peer: python3 -m http.server (pid ${p.pid}) on 127.0.0.1:${port} serving ${dir}`);
+  log(`HTTP peer: python3 -m http.server --protocol ${protocol} (pid ${p.pid}) on 127.0.0.1:${port} serving ${dir}`);
   // Ended with the bench, however it ends (an interrupted bench leaves no server behind).
   const stop = () => p.kill('SIGTERM');
   process.once('exit', stop);
