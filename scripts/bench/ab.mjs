@@ -1,7 +1,8 @@
-// A/B of builds of sideload (`--ab DIR_A,DIR_B[,…]`, each a dist/ directory with cli/main.js): the chosen sideload
-// cases run once per build and round, in the order A B on even rounds and B A on odd ones; per case, the median over
-// rounds of the ratio B/A for wall time, CPU time and peak RSS, with the min–max of the per-round ratios.
-// Targets stay until the end (no deletes between runs: see settle() in runner.mjs). See docs/benchmark.md.
+// A/B of builds of sideload (`--ab DIR_A,DIR_B[,…]`, each a dist/ directory with cli/main.js): per round and case,
+// each build B after the first runs right next to A, in the order A B on even rounds and B A on odd ones (with more
+// builds, each pair has its own A run); per case, the median over rounds of the ratio B/A for wall time, CPU time
+// and peak RSS, with the min–max of the per-round ratios. Targets stay until the end (no deletes between runs: see
+// settle() in runner.mjs). See docs/benchmark.md.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -67,23 +68,25 @@ export async function abBench(o, started) {
   if (keys.some((k) => k.startsWith('flathub'))) ctx.flathub = await ensureFlathubFixture(o.work, o.flathubRefs);
   if (keys.includes('bigtree-repo')) ctx.tree = await ensureBigTree(o.work, o.treeDirs);
   const load = { before: loadavg(), rounds: [] };
-  const samples = Object.fromEntries(keys.map((k) => [k, builds.map(() => [])]));
+  // samples[key][j]: [{ a, b }] per round, b of builds[j + 1].
+  const samples = Object.fromEntries(keys.map((k) => [k, builds.slice(1).map(() => [])]));
+  const runOne = (key, b) => {
+    const c = CASES.find((x) => x.key === key);
+    if (!c) return timeExtra(key, b, o, ctx);
+    return timeCase(c, o, Object.assign(ctx, { build: b }), (m) => log(`  ${b.name} ${m}`));
+  };
   try {
     await settle(o, 0);
     for (let i = 0; i < o.runs; i++) {
-      ctx.round = i;
       load.rounds.push(loadavg()[0]);
       log(`A/B round ${i + 1}/${o.runs} (load ${load.rounds[i]})`);
-      for (const key of keys) {
-        const order = i % 2 ? [...builds].reverse() : builds;
-        for (const b of order) {
-          const c = CASES.find((x) => x.key === key);
-          const s = c
-            ? await timeCase(c, o, Object.assign(ctx, { build: b }), (m) => log(`  ${b.name} ${m}`))
-            : await timeExtra(key, b, o, ctx);
-          samples[key][builds.indexOf(b)].push(s);
+      for (const key of keys)
+        for (const [j, b] of builds.slice(1).entries()) {
+          const pair = {};
+          ctx.round = `${i}-${j}`; // a target of its own per run (never deleted inside the run)
+          for (const x of i % 2 ? [b, builds[0]] : [builds[0], b]) pair[x === b ? 'b' : 'a'] = await runOne(key, x);
+          samples[key][j].push(pair);
         }
-      }
     }
   } finally {
     server?.close();
@@ -91,10 +94,10 @@ export async function abBench(o, started) {
   }
   load.after = loadavg();
   const rows = [];
-  for (const key of keys) {
-    const [a, ...rest] = samples[key];
-    rest.forEach((s, j) => {
-      const ratio = (f) => (s.every((x, i) => f(x) && f(a[i])) ? stat(s.map((x, i) => f(x) / f(a[i]))) : null);
+  for (const key of keys)
+    samples[key].forEach((s, j) => {
+      const ratio = (f) => (s.every((p) => f(p.a) && f(p.b)) ? stat(s.map((p) => f(p.b) / f(p.a))) : null);
+      const a = s.map((p) => p.a);
       rows.push({
         key,
         build: builds[j + 1].name,
@@ -109,7 +112,6 @@ export async function abBench(o, started) {
         },
       });
     });
-  }
   console.log(`\nA/B: ${builds.map((b) => `${b.name} = ${b.dir}`).join(', ')}`);
   console.log(
     `Load average before ${load.before.join(' ')}, per round ${load.rounds.join(' ')}, after ${load.after.join(' ')}\n`,
