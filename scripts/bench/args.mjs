@@ -81,8 +81,8 @@ export function parseArgs(argv, caseKeys) {
                   sideload cases (--only: sideload-inst-fsync, sideload-repo, sideload-url, sideload-rerun,
                   flathub-create, flathub-list, flathub-verify, bigtree-repo) per build, alternating; ratios B/A
   --tree-dirs N   directories of the bigtree-repo case (default 20000)
-  --http11        the HTTP server answers as HTTP/1.1 (keep-alive); python's default is HTTP/1.0, a connection
-                  per request
+  --http11        the HTTP server answers as HTTP/1.1 (keep-alive, TCP_NODELAY); python's default is HTTP/1.0, a
+                  connection per request
   --keep          keep the last target of each case`);
       process.exit(0);
     } else die(`unknown option ${a}`);
