@@ -6,11 +6,13 @@
 //
 //   node scripts/bench.mjs [--quick] [--mix real|generated] [--size-mb N] [--files N] [--runs N] [--work DIR]
 //                          [--seed N] [--only a,b] [--flathub-refs N] [--scale-check] [--keep]
+//   node scripts/bench.mjs --ab DIR_A,DIR_B [--only cases] [--runs N] [--quick]   (A/B of two builds: bench/ab.mjs)
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from './bench/args.mjs';
+import { abBench } from './bench/ab.mjs';
 import { describeFixture, ensureFixture } from './bench/fixture.mjs';
 import { deflateBench } from './bench/deflate.mjs';
 import { flathubBench } from './bench/flathub.mjs';
@@ -26,10 +28,11 @@ async function main() {
   );
   for (const t of ['flatpak', 'ostree', 'gpg', 'python3'])
     if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) die(`needs ${t}`);
+  const started = new Date();
+  if (o.ab) return abBench(o, started);
   if (!fs.existsSync(cli)) die(`${cli} is missing: run npm run build`);
   if (!TIME_BIN) log('no /usr/bin/time: peak RSS from polling /proc/<pid>/status VmHWM');
   await fsp.mkdir(path.join(o.work, 'targets'), { recursive: true });
-  const started = new Date();
   if (o.scaleCheck) return scaleCheck(o, started);
 
   const cases = selectCases(o.only);
@@ -41,7 +44,7 @@ async function main() {
   if (cases.length) {
     fx = await ensureFixture(o, o.sizeMb, true);
     log(`fixture: ${describeFixture(fx.info)}`);
-    const server = await startStaticServer(fx.repo);
+    const server = await startStaticServer(fx.repo, o.httpProtocol);
     ctx = { fx, url: server.url, ...(await resolveCommits(fx, await arch())) };
     try {
       rows = summarise(cases, await runRounds(cases, o, ctx));
@@ -100,7 +103,7 @@ async function scaleCheck(o, started) {
     // 3x the payload: 3x the bytes (and 3x the files of a generated mix; a real mix grows its file count with bytes).
     const fx = await ensureFixture(size === sizes[0] ? o : { ...o, files: o.files * 3 }, size, true);
     log(`fixture ${size} MiB: ${describeFixture(fx.info)}`);
-    const server = await startStaticServer(fx.repo);
+    const server = await startStaticServer(fx.repo, o.httpProtocol);
     const ctx = { fx, url: server.url, ...(await resolveCommits(fx, await arch())) };
     let samples;
     try {

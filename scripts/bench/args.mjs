@@ -7,7 +7,10 @@ export function parseArgs(argv, caseKeys) {
   const o = {
     sizeMb: null,
     files: 20000,
-    runs: 3,
+    runs: null,
+    ab: null,
+    treeDirs: 20000,
+    httpProtocol: 'HTTP/1.0',
     work: path.join(os.tmpdir(), 'sideload-bench'),
     seed: 1,
     only: null,
@@ -45,6 +48,12 @@ export function parseArgs(argv, caseKeys) {
     else if (name === '--keep') o.keep = true;
     else if (name === '--quick') o.quick = true;
     else if (name === '--flathub-refs') o.flathubRefs = Math.round(num());
+    else if (name === '--tree-dirs') o.treeDirs = Math.round(num());
+    else if (name === '--http11') o.httpProtocol = 'HTTP/1.1';
+    else if (name === '--ab')
+      o.ab = val()
+        .split(',')
+        .map((s) => path.resolve(s.trim()));
     else if (name === '--deflate-lib') o.deflateLib = path.resolve(val());
     else if (name === '--mix') {
       o.mix = val();
@@ -57,7 +66,7 @@ export function parseArgs(argv, caseKeys) {
   --size-mb N     fixture size in MiB of file content (default 384 real, 1024 generated; --quick 96)
   --files N       generated mix: number of files, symlinks included (default 20000; --quick 3000)
   --runs N        rounds; each pair of cases alternates its order per round, ratios are the median of the
-                  per-round ratios (default 3)
+                  per-round ratios (default 3; 7 with --ab)
   --work DIR      where fixtures are cached and targets written (default ${path.join(os.tmpdir(), 'sideload-bench')})
   --seed N        content seed (default 1)
   --only a,b      run only the cases whose key contains one of these strings (keys: ${caseKeys.join(', ')},
@@ -68,11 +77,19 @@ export function parseArgs(argv, caseKeys) {
   --quick         small sizes (96 MiB real mix), so a run fits in a few minutes on a loaded machine
   --scale-check   instead: sideload from the installation, the repo and HTTP at 1x and 3x
                   --size-mb (and --files), compare peak RSS
+  --ab A,B        instead: A/B of two (or more) builds of sideload, each a dist/ directory (DIR/cli/main.js): the
+                  sideload cases (--only: sideload-inst-fsync, sideload-repo, sideload-url, sideload-rerun,
+                  flathub-create, flathub-list, flathub-verify, bigtree-repo) per build, alternating; ratios B/A
+  --tree-dirs N   directories of the bigtree-repo case (default 20000)
+  --http11        the HTTP server answers as HTTP/1.1 (keep-alive, TCP_NODELAY); python's default is HTTP/1.0, a
+                  connection per request
   --keep          keep the last target of each case`);
       process.exit(0);
     } else die(`unknown option ${a}`);
   }
   if (o.quick && o.files === 20000) o.files = 3000;
+  if (o.ab && o.ab.length < 2) die('--ab takes two or more dist/ directories: A,B');
+  o.runs ??= o.ab ? 7 : 3;
   o.sizeMb ??= o.quick ? 96 : o.mix === 'real' ? 384 : 1024;
   return o;
 }

@@ -19,7 +19,8 @@ const ARCHES = ['x86_64', 'aarch64'];
 const APPS = ['org.bench.App1', 'org.bench.App2', 'org.bench.App3'];
 const VERSION = 2;
 
-async function gpgKey(dir) {
+/** A throwaway signing key under `dir` (made once): { home, keyid, pub }. */
+export async function gpgKey(dir) {
   await fsp.mkdir(dir, { recursive: true });
   const home = path.join(dir, 'gpghome');
   if (!fs.existsSync(path.join(home, 'keyid'))) {
@@ -136,16 +137,18 @@ export async function ensureFlathubFixture(work, nRefs) {
   return { dir, repo, key: key.pub, nRefs };
 }
 
-const OPS = ['create', 'list', 'verify'];
+export const OPS = ['create', 'list', 'verify'];
 
-function opCommand(op, fx, target) {
+/** The command line of one operation on upstream `fx` (create: into `target`; list, verify: of `target`). */
+export function opCommand(op, fx, target, build) {
   if (op === 'create')
     return sideloadCommand(
       ['create', '--json', '--quiet', '--repo', fx.repo, '--gpg-import', fx.key, '--arch', 'x86_64', target, ...APPS],
       {},
+      build,
     );
-  if (op === 'list') return sideloadCommand(['list', '--json', target], {});
-  return sideloadCommand(['verify', target], {});
+  if (op === 'list') return sideloadCommand(['list', '--json', target], {}, build);
+  return sideloadCommand(['verify', target], {}, build);
 }
 
 /** Runs create/list/verify on the small and the large upstream, alternating which goes first each round. */

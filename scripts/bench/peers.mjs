@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CID } from './fixture.mjs';
-import { cli, cliNodeFlags, log, runOk } from './proc.mjs';
+import { defaultBuild, log, runOk } from './proc.mjs';
 
 /** `pair`: the peer this case is compared with, by per-round ratio (paired alternation). `extra`: only with --only. */
 export const CASES = [
@@ -57,11 +57,17 @@ export async function resolveCommits(fx, arch) {
   return { refs, inst, instCommits };
 }
 
-export const sideloadCommand = (args, env) => [process.execPath, [...cliNodeFlags, cli, ...args], { env }];
+/** A sideload run of `build` (proc.mjs buildOf; default this checkout's dist/). */
+export const sideloadCommand = (args, env, build = defaultBuild) => [
+  process.execPath,
+  [...build.flags, build.cli, ...args],
+  { env },
+];
 
-/** Per case: the command line for one run into `target` (prepared by setupTarget). */
+/** Per case: the command line for one run into `target` (prepared by setupTarget); sideload is `ctx.build`'s. */
 export function caseCommand(c, fx, ctx, target) {
-  const sl = (extra) => sideloadCommand(['create', '--json', '--quiet', ...extra, target, 'org.bench.App'], fx.env);
+  const sl = (extra) =>
+    sideloadCommand(['create', '--json', '--quiet', ...extra, target, 'org.bench.App'], fx.env, ctx.build);
   const repo = path.join(target, 'repo');
   switch (c.key) {
     case 'cp':
@@ -110,7 +116,7 @@ export async function setupTarget(c, o, ctx) {
     }
     return target;
   }
-  const target = path.join(o.work, 'targets', `${c.key}-${ctx.round ?? 0}`);
+  const target = path.join(o.work, 'targets', `${c.key}${ctx.build?.tag ?? ''}-${ctx.round ?? 0}`);
   await fsp.rm(target, { recursive: true, force: true });
   await fsp.mkdir(target, { recursive: true });
   const repo = path.join(target, 'repo');
@@ -131,12 +137,19 @@ export async function setupTarget(c, o, ctx) {
 
 /**
  * The HTTP peer: `python3 -m http.server` (a plain static server, its own process) bound to 127.0.0.1 on a free
- * port, serving `dir`. Both ostree and sideload pull from it.
+ * port, serving `dir`. Both ostree and sideload pull from it. It answers as HTTP/1.0 (one connection per request)
+ * unless `protocol` is `HTTP/1.1` (keep-alive): then its sockets get TCP_NODELAY, as any real server's, since it
+ * writes a response's headers and body in two sends, and over a kept-alive connection Nagle's algorithm holds the
+ * body back until the client's delayed ACK (~40 ms per request).
  */
-export async function startStaticServer(dir) {
-  const p = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startStaticServer(dir, protocol = 'HTTP/1.0') {
+  const nodelay = 'import runpy, socketserver; socketserver.StreamRequestHandler.disable_nagle_algorithm = True; ';
+  const main =
+    protocol === 'HTTP/1.0'
+      ? ['-m', 'http.server']
+      : ['-c', `${nodelay}runpy.run_module('http.server', run_name='__main__')`];
+  const args = ['-u', ...main, '--bind', '127.0.0.1', '--directory', dir, '--protocol', protocol, '0'];
+  const p = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);
@@ -151,7 +164,7 @@ export async function startStaticServer(dir) {
     p.stderr.resume(); // its access log
     p.on('exit', (code) => reject(new Error(`python3 -m http.server exited ${code}: ${out}`)));
   });
-  log(`HTTP peer: python3 -m http.server (pid ${p.pid}) on 127.0.0.1:${port} serving ${dir}`);
+  log(`HTTP peer: python3 -m http.server --protocol ${protocol} (pid ${p.pid}) on 127.0.0.1:${port} serving ${dir}`);
   // Ended with the bench, however it ends (an interrupted bench leaves no server behind).
   const stop = () => p.kill('SIGTERM');
   process.once('exit', stop);

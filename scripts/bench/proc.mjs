@@ -9,15 +9,22 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cli = path.join(root, 'dist/cli/main.js');
 /**
- * The node flags of the CLI's launcher (its first lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env node <flags>
- * "$0" "$@"`), so each run is the process an installed `sideload` starts: the same V8 heap settings, with this node.
+ * A build of sideload to run: a dist/ directory's `cli/main.js` and the node flags of its launcher (the file's first
+ * lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env node <flags> "$0" "$@"`), so each run is the process an
+ * installed `sideload` starts: the same V8 heap settings, with this node.
  */
-export const cliNodeFlags = (() => {
-  if (!fs.existsSync(cli)) return [];
-  const head = fs.readFileSync(cli, 'utf8').split('\n', 3).join('\n');
-  const m = /exec \S*env node((?: --[^\s"]+)*) "\$0"/.exec(head);
-  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
-})();
+export function buildOf(distDir, name = 'dist') {
+  const main = path.join(distDir, 'cli/main.js');
+  let flags = [];
+  if (fs.existsSync(main)) {
+    const head = fs.readFileSync(main, 'utf8').split('\n', 3).join('\n');
+    const m = /exec \S*env node((?: --[^\s"]+)*) "\$0"/.exec(head);
+    if (m) flags = m[1].trim().split(/\s+/).filter(Boolean);
+  }
+  return { name, dir: distDir, cli: main, flags };
+}
+/** This checkout's build (npm run build). */
+export const defaultBuild = buildOf(path.join(root, 'dist'));
 
 export function die(msg) {
   console.error(`bench: ${msg}`);

@@ -146,8 +146,8 @@ export async function listRefFiles(
   prefix = '',
 ): Promise<Array<[string, string]>> {
   // Synchronous reads: a Flathub-size repo has 5,000 ref files in 10,000 directories, and a thread-pool round trip
-  // per file and directory cost more than the reads (bench: create from a 5,000-ref upstream, CPU 1.7-2.6 -> ~1.2 s
-  // together with the summary-metadata change).
+  // per file and directory costs more than the read (bench --ab, create of 3 apps from the 5,000-ref upstream, 7
+  // pairs: the same walk with fs.promises took 2.09x the CPU, 1.98x the wall time; docs/benchmark.md, issue 14).
   const out: Array<[string, string]> = [];
   const walk = (d: string, pre: string): void => {
     let entries;

@@ -154,7 +154,10 @@ export async function* walkCommit(
   const seenMeta = new Set<string>();
   const seenFiles = new Set<string>();
   const pendingContent: WalkEntry[] = [];
-  const queue: DirTask[] = [{ tree: c.rootTree, meta: c.rootMeta, path: '/', all: subpaths === null, depth: 0 }];
+  /** Dirtrees to read, in order; a finished task's slot is emptied (its bytes are garbage then). */
+  const queue: (DirTask | undefined)[] = [
+    { tree: c.rootTree, meta: c.rootMeta, path: '/', all: subpaths === null, depth: 0 },
+  ];
   let head = 0;
 
   const start = (t: DirTask) => {
@@ -168,7 +171,7 @@ export async function* walkCommit(
     checkAborted(signal);
     for (let i = head; i < queue.length && i < head + window; i++) start(queue[i] as DirTask);
     const task = queue[head] as DirTask;
-    queue[head++] = undefined as unknown as DirTask; // let the GC have finished tasks
+    queue[head++] = undefined;
     if (head > 4096 && head * 2 > queue.length) {
       queue.splice(0, head);
       head = 0;

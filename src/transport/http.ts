@@ -1,6 +1,6 @@
 /**
  * HTTP(S) transport for archive repos on a web server: kept-alive connections, a bounded number of requests in
- * flight with metadata ahead of content, retries with exponential backoff on network errors, 5xx, 408/429,
+ * flight (first come, first served), retries with exponential backoff on network errors, 5xx, 408/429,
  * truncated bodies and stalls, and the usual proxy variables (`http_proxy`, `https_proxy`, `no_proxy`).
  * A 404 (or 410) is "missing", never retried. Every byte is still verified by the object readers above this.
  *
@@ -71,20 +71,20 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/** A small priority queue bounding requests in flight; metadata waits ahead of content. */
+/** A queue bounding requests in flight. */
 class Slots {
   private active = 0;
-  private readonly waiting: Record<'metadata' | 'content', Array<() => void>> = { metadata: [], content: [] };
+  private readonly waiting: Array<() => void> = [];
   constructor(private readonly max: number) {}
-  async acquire(priority: 'metadata' | 'content'): Promise<void> {
+  async acquire(): Promise<void> {
     if (this.active < this.max) {
       this.active++;
       return;
     }
-    await new Promise<void>((r) => this.waiting[priority].push(r));
+    await new Promise<void>((r) => this.waiting.push(r));
   }
   release(): void {
-    const next = this.waiting.metadata.shift() ?? this.waiting.content.shift();
+    const next = this.waiting.shift();
     if (next) next();
     else this.active--;
   }
@@ -185,7 +185,7 @@ export class HttpTransport implements TransportLike {
         await sleep(delay / 2 + Math.random() * delay, signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
         sink?.reset();
       }
-      await this.slots.acquire(opts?.priority ?? 'content');
+      await this.slots.acquire();
       try {
         // One deadline for the whole request, redirects included.
         const deadline = Date.now() + this.opts.timeoutMs;

@@ -1,7 +1,7 @@
 /**
  * HttpTransport against a real node:http server on 127.0.0.1 with injected faults: every fault ends in the right
  * bytes after retries, or in a NetworkError naming the URL; 404 is "missing" without retries; stalls, the
- * concurrency bound, metadata priority, proxies and Ctrl-C (AbortSignal).
+ * concurrency bound, proxies and Ctrl-C (AbortSignal).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -198,16 +198,6 @@ describe('HttpTransport: scheduling', () => {
     got.forEach((g, i) => expect(Buffer.from(g as Uint8Array).equals(files[`many/${i}`] as Buffer)).toBe(true));
     expect(server.inFlight.max).toBe(3);
     expect(t.stats.requests).toBe(12);
-  });
-
-  it('queued metadata requests go ahead of queued content requests', async () => {
-    server.addFault(/^many\//, { kind: 'delay', ms: 30 });
-    const t = transport({ concurrency: 1 });
-    const content = [1, 2, 3, 4].map((i) => t.read(`many/${i}`, { priority: 'content' }));
-    const metadata = [5, 6].map((i) => t.read(`many/${i}`, { priority: 'metadata' }));
-    await Promise.all([...content, ...metadata]);
-    // many/1 was already on the wire; the two metadata reads overtake the queued content.
-    expect(server.log.map((r) => r.rel)).toEqual(['many/1', 'many/5', 'many/6', 'many/2', 'many/3', 'many/4']);
   });
 });
 
