@@ -169,7 +169,8 @@ export async function readLocalFile(file: string, limit = LOCAL_READ_LIMIT): Pro
 
 /**
  * Metadata objects are small (a dirtree is a few KiB): reading one synchronously costs a few µs of event-loop time,
- * where the async path costs four threadpool round trips (open, fstat, read, close). The walk reads thousands.
+ * where the async path costs four threadpool round trips (open, fstat, read, close). The walk reads thousands
+ * (bench --ab, 20,000 directories from an archive repo: the async path took 1.23x the CPU, 1.20x the wall time).
  */
 function readSmallSync(file: string, limit: number): { data: Uint8Array } | { size: number } | null {
   let fd: number;

@@ -3,7 +3,7 @@
  * the bytes are delivered to.
  */
 
-/** Scheduling hint for transports (src/transport/): metadata is fetched before content. */
+/** What a read is for: FsTransport reads small metadata objects synchronously (local.ts); HTTP ignores it. */
 export type Priority = 'metadata' | 'content';
 
 export interface ReadOptions {
