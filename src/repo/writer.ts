@@ -41,8 +41,6 @@ export interface StagingOptions {
   readonly fsync?: boolean;
   /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
   readonly compressionLevel?: number;
-  /** With fsync: bytes staged between background writebacks (default 128 MiB; see Staging.noteStaged). */
-  readonly earlySyncBytes?: number;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
   /**
@@ -83,7 +81,7 @@ export class Staging {
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9)
       throw new UsageError(`compression level ${this.level} is not in 0..9`);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
-    this.sync = this.fsync ? new StagingSync(this.dir, opts.earlySyncBytes) : null;
+    this.sync = this.fsync ? new StagingSync(this.dir) : null;
     this.target = {
       repoPath: repo.path,
       level: this.level,
@@ -93,7 +91,7 @@ export class Staging {
       runningPool: () => this.pool,
       startPool: () => this.workerPool(),
       stageBytes: (checksum, type, parts) => this.stageBytes(checksum, type, parts),
-      noteStaged: (name, type, bytes) => this.noteStaged(name, type, bytes),
+      noteStaged: (name, type) => this.index.staged.set(name, type),
     };
   }
 
@@ -176,12 +174,6 @@ export class Staging {
     return true;
   }
 
-  /** Records a staged object (and counts its bytes towards the next background writeback). */
-  private noteStaged(name: string, type: ObjectType, bytes: number): void {
-    this.index.staged.set(name, type);
-    this.sync?.noteStaged(bytes);
-  }
-
   private workerPool(): CopyWorkerPool | null {
     if (this.workerCount <= 0) return null;
     this.pool ??= new CopyWorkerPool(this.workerCount);
@@ -226,7 +218,7 @@ export class Staging {
         throw writeError(e, this.repo.path, name);
       }
     }
-    this.noteStaged(name, type, n);
+    this.index.staged.set(name, type);
     return n;
   }
 
