@@ -90,9 +90,6 @@ class Slots {
   }
 }
 
-/** Relative paths that are already valid URL paths (object and summary paths). */
-const SAFE_PATH = /^[A-Za-z0-9._~/-]*$/;
-
 export class HttpTransport implements TransportLike {
   readonly base: string;
   readonly stats: HttpStats = { requests: 0, retries: 0, bytes: 0 };
@@ -139,8 +136,7 @@ export class HttpTransport implements TransportLike {
   }
 
   private url(rel: string): URL {
-    // Object paths (hex, dots, slashes) need no escaping: skip the split/encode/join for the thousands of them.
-    return new URL(SAFE_PATH.test(rel) ? rel : rel.split('/').map(encodeURIComponent).join('/'), this.baseUrl);
+    return new URL(rel.split('/').map(encodeURIComponent).join('/'), this.baseUrl);
   }
 
   async read(rel: string, opts?: ReadOptions): Promise<Uint8Array | null> {
