@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { gpgKey } from './flathub.mjs';
+import { gpgKey, signArgs, signedCommit } from './flathub.mjs';
 import { arch, log, runOk } from './proc.mjs';
 
 const CID = 'org.bench.Tree';
@@ -36,18 +36,13 @@ export async function ensureBigTree(work, nDirs) {
     runtime: `[Runtime]\nname=org.bench.Platform\nruntime=org.bench.Platform/${a}/stable\n`,
   };
   await runOk('ostree', ['init', '--mode=archive', `--collection-id=${CID}`, `--repo=${repo}`]);
-  const sign = [`--gpg-sign=${key.keyid}`, `--gpg-homedir=${key.home}`];
+  const sign = signArgs(key);
   for (const [part, ref] of [
     ['runtime', `runtime/org.bench.Platform/${a}/stable`],
     ['app', `app/${TREE_APP}/${a}/stable`],
   ]) {
     fs.writeFileSync(path.join(tree, part, 'metadata'), meta[part]);
-    await runOk('ostree', [
-      'commit',
-      `--repo=${repo}`,
-      '--no-xattrs',
-      '--timestamp=2024-01-01T00:00:00Z',
-      ...sign,
+    await signedCommit(repo, key, [
       `--branch=${ref}`,
       `--tree=dir=${path.join(tree, part)}`,
       `--add-metadata-string=xa.metadata=${meta[part]}`,

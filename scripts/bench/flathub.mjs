@@ -62,6 +62,22 @@ function writeTree(dir, metadata, n) {
     );
 }
 
+/** `--gpg-sign` and `--gpg-homedir` for `key` (gpgKey), as ostree commit and flatpak build-update-repo take them. */
+export const signArgs = (key) => [`--gpg-sign=${key.keyid}`, `--gpg-homedir=${key.home}`];
+
+/** `ostree commit` into `repo`, signed with `key`, at a fixed timestamp and without xattrs; resolves to the checksum. */
+export async function signedCommit(repo, key, args) {
+  const out = await runOk('ostree', [
+    'commit',
+    `--repo=${repo}`,
+    '--no-xattrs',
+    '--timestamp=2024-01-01T00:00:00Z',
+    ...signArgs(key),
+    ...args,
+  ]);
+  return out.trim();
+}
+
 /** Builds (or reuses) an upstream with `nRefs` refs; returns { repo, key }. */
 export async function ensureFlathubFixture(work, nRefs) {
   const dir = path.join(work, `flathub-${nRefs}refs-v${VERSION}`);
@@ -73,18 +89,8 @@ export async function ensureFlathubFixture(work, nRefs) {
   log(`flathub fixture: ${nRefs} refs over ${ARCHES.join(', ')} in ${repo}`);
   await fsp.rm(repo, { recursive: true, force: true });
   await runOk('ostree', ['init', '--mode=archive', `--collection-id=${CID}`, `--repo=${repo}`]);
-  const sign = [`--gpg-sign=${key.keyid}`, `--gpg-homedir=${key.home}`];
-  const commit = async (args) =>
-    (
-      await runOk('ostree', [
-        'commit',
-        `--repo=${repo}`,
-        '--no-xattrs',
-        '--timestamp=2024-01-01T00:00:00Z',
-        ...sign,
-        ...args,
-      ])
-    ).trim();
+  const sign = signArgs(key);
+  const commit = (args) => signedCommit(repo, key, args);
   const trees = path.join(dir, 'trees');
   await fsp.rm(trees, { recursive: true, force: true });
   const perArch = Math.floor(nRefs / ARCHES.length);
