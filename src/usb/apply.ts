@@ -164,20 +164,20 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // source's `.filez` is copied as it is (exact); a bare payload is deflated, to a size unknown until then: refuse
   // one that would not fit stored as it is. Remote sources are sized as they stream (Staging's maxFileSize).
   const limit = loc.maxFileSize;
-  const fat32 =
+  const tooLarge =
     `too large for the ${loc.fsType} filesystem of '${loc.drive}' ` +
     '(files must stay under 4 GiB; use exFAT or ext4 for this drive)';
   const big = estimate?.largest;
   if (limit !== null && big && big.bytes > limit)
     throw new UnsupportedError(
-      `${big.name} is ${gib(big.bytes)}: ${fat32}`,
+      `${big.name} is ${gib(big.bytes)}: ${tooLarge}`,
       { path: loc.drive, object: big.name, bytes: big.bytes, limit },
       'EFBIG',
     );
   const raw = estimate?.largestRaw;
   if (limit !== null && raw && deflateBound(raw.bytes) > limit)
     throw new UnsupportedError(
-      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: ${fat32}`,
+      `${raw.name} is ${gib(raw.bytes)} uncompressed (${raw.bytes} bytes), and may not compress: ${tooLarge}`,
       { path: loc.drive, object: raw.name, bytes: raw.bytes, limit },
       'EFBIG',
     );
