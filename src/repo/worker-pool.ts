@@ -63,14 +63,11 @@ export class CopyWorkerPool {
   private nextId = 1;
   private closed = false;
   private scheduled = false;
-  private immediate = false;
   /** Shared buffers that carry whole `.filez` objects to the workers (runFilez), made on first use. */
   private slots: SharedArrayBuffer[] | null = null;
   private readonly slotWaiters: Array<{ resolve: (slot: SharedArrayBuffer) => void; reject: (e: Error) => void }> = [];
   /** Jobs per message at most. */
   private static readonly BATCH = 32;
-  /** How long a short batch waits for more jobs. */
-  private static readonly LINGER_MS = 1;
   /** Jobs queued at one worker at most. */
   private static readonly DEPTH = 64;
 
@@ -107,22 +104,14 @@ export class CopyWorkerPool {
     return new Promise<JobResult>((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       // Collect jobs into batches: a message wakes a sleeping worker, which costs far more than the message itself
-      // (tens of microseconds in a VM). A full batch goes at the end of this event-loop turn; a short one waits up to
-      // LINGER_MS for more (objects from the network arrive one by one), unless a worker's results pump it first.
-      if (this.queue.length >= CopyWorkerPool.BATCH) {
-        if (!this.immediate) {
-          this.immediate = true;
-          setImmediate(() => {
-            this.immediate = false;
-            this.pump();
-          });
-        }
-      } else if (!this.scheduled) {
+      // (tens of microseconds in a VM). The jobs queued in this event-loop turn go at its end, unless a worker's
+      // results pump them first. (Waiting 1 ms more for a fuller batch changed nothing measurable: issue 14.)
+      if (!this.scheduled) {
         this.scheduled = true;
-        setTimeout(() => {
+        setImmediate(() => {
           this.scheduled = false;
           this.pump();
-        }, CopyWorkerPool.LINGER_MS);
+        });
       }
     });
   }
@@ -132,7 +121,8 @@ export class CopyWorkerPool {
    * into one of a fixed set of shared buffers (SLOTS_PER_WORKER per worker, FILEZ_SLOT_SIZE each), which the job
    * names. Callers wait for a free slot, so objects queued for the workers never hold more than the slots, and no
    * transferred buffer lingers in a worker's heap until its next GC. `data` stays the caller's (for a fallback).
-   * Objects larger than a slot go over as a transferred copy.
+   * Objects larger than a slot go over as a transferred copy. (Sending every object as a transferred copy took 1.07x
+   * the peak RSS over HTTP, bench --ab, issue 14.)
    */
   async runFilez(job: Omit<FilezJob, 'kind'>): Promise<JobResult> {
     if (job.data.length > FILEZ_SLOT_SIZE) return this.run({ kind: 'filez', ...job });
