@@ -78,21 +78,20 @@ export function attemptRequest(t: AttemptContext, a: AttemptRequest): Promise<nu
         reject(err);
       } else resolve(value as number | Missing);
     };
-    // The stall timer: one Timeout per request, pushed back (refresh) each time MIN_PROGRESS_BYTES more arrived.
+    // The stall timer: restarted each time MIN_PROGRESS_BYTES more arrived.
     const arm = () => {
-      if (timer) timer.refresh();
-      else
-        timer = setTimeout(
-          () =>
-            finish(
-              new Transient(
-                sinceArm === 0
-                  ? `no data for ${t.stallTimeoutMs} ms`
-                  : `only ${sinceArm} bytes in ${t.stallTimeoutMs} ms (less than ${MIN_PROGRESS_BYTES}: stalled)`,
-              ),
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          finish(
+            new Transient(
+              sinceArm === 0
+                ? `no data for ${t.stallTimeoutMs} ms`
+                : `only ${sinceArm} bytes in ${t.stallTimeoutMs} ms (less than ${MIN_PROGRESS_BYTES}: stalled)`,
             ),
-          t.stallTimeoutMs,
-        );
+          ),
+        t.stallTimeoutMs,
+      );
     };
     const onAbort = () => finish(new InterruptedError('interrupted', { url: url.href }));
     for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
@@ -154,7 +153,6 @@ export function attemptRequest(t: AttemptContext, a: AttemptRequest): Promise<nu
         if (w) {
           res.pause();
           clearTimeout(timer);
-          timer = undefined;
           w.then(
             () => {
               if (done) return;
