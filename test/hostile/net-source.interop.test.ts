@@ -21,6 +21,10 @@ const CID = 'org.example.Stable';
 const KEY_ID = 'FD38FB9E391B5C65';
 let ex: ExampleCopy;
 let server: HostileServer;
+
+/** `sideload create -q --dry-run SOURCE… DRIVE org.example.App`. */
+const dryRun = (source: string[], drive: string) =>
+  runCli(['create', '-q', '--dry-run', ...source, drive, 'org.example.App']);
 beforeAll(async () => {
   ex = await exampleCopy();
   server = await hostileServer(ex.repo);
@@ -60,15 +64,7 @@ describe('--url and --from', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(server.log).toContain('repo/example.flatpakrepo');
-    const missing = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--from',
-      `${server.url}/nope.flatpakrepo`,
-      drive,
-      'org.example.App',
-    ]);
+    const missing = await dryRun(['--from', `${server.url}/nope.flatpakrepo`], drive);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain(`${server.url}/nope.flatpakrepo does not exist`);
   });
@@ -76,15 +72,7 @@ describe('--url and --from', () => {
 
 describe('signature errors say how to fix them', () => {
   it('a signed remote and no key: exit 5 naming the key ID and --gpg-import', async () => {
-    const r = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--url',
-      server.url,
-      await ex.freshDrive(),
-      'org.example.App',
-    ]);
+    const r = await dryRun(['--url', server.url], await ex.freshDrive());
     expect(r.code, r.stderr).toBe(5);
     expect(r.stderr).toContain(
       `${server.url}/summary.idx: signature does not verify (signed with GPG key ID ${KEY_ID} but no trusted GPG key is known: pass --gpg-import KEYFILE with that key`,
@@ -101,17 +89,7 @@ describe('signature errors say how to fix them', () => {
     );
     const other = path.join(ex.dir, 'other.gpg');
     await fs.writeFile(other, execFileSync('gpg', ['--homedir', home, '--export']));
-    const r = await runCli([
-      'create',
-      '-q',
-      '--dry-run',
-      '--url',
-      server.url,
-      '--gpg-import',
-      other,
-      await ex.freshDrive(),
-      'org.example.App',
-    ]);
+    const r = await dryRun(['--url', server.url, '--gpg-import', other], await ex.freshDrive());
     expect(r.code, r.stderr).toBe(5);
     expect(r.stderr).toMatch(
       new RegExp(
