@@ -61,7 +61,7 @@ export async function resolveCommits(fx, arch) {
 export const sideloadCommand = (args, env, build = defaultBuild) => [
   process.execPath,
   [...build.flags, build.cli, ...args],
-  { env },
+  { env: { ...env, ...build.env } },
 ];
 
 /** Per case: the command line for one run into `target` (prepared by setupTarget); sideload is `ctx.build`'s. */

@@ -9,19 +9,24 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cli = path.join(root, 'dist/cli/main.js');
 /**
- * A build of sideload to run: a dist/ directory's `cli/main.js` and the node flags of its launcher (the file's first
- * lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env node <flags> "$0" "$@"`), so each run is the process an
- * installed `sideload` starts: the same V8 heap settings, with this node.
+ * A build of sideload to run: a dist/ directory's `cli/main.js` and the environment and node flags of its launcher
+ * (the file's first lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env [VAR=value …] node <flags> "$0" "$@"`), so
+ * each run is the process an installed `sideload` starts: the same V8 heap and allocator settings, with this node.
  */
 export function buildOf(distDir, name = 'dist') {
   const main = path.join(distDir, 'cli/main.js');
   let flags = [];
+  const env = {};
   if (fs.existsSync(main)) {
     const head = fs.readFileSync(main, 'utf8').split('\n', 3).join('\n');
-    const m = /exec \S*env node((?: --[^\s"]+)*) "\$0"/.exec(head);
-    if (m) flags = m[1].trim().split(/\s+/).filter(Boolean);
+    const m = /exec \S*env((?: [A-Z_]+=[^\s"]+)*) node((?: --[^\s"]+)*) "\$0"/.exec(head);
+    if (m) {
+      for (const kv of m[1].trim().split(/\s+/).filter(Boolean))
+        env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      flags = m[2].trim().split(/\s+/).filter(Boolean);
+    }
   }
-  return { name, dir: distDir, cli: main, flags };
+  return { name, dir: distDir, cli: main, flags, env };
 }
 /** This checkout's build (npm run build). */
 export const defaultBuild = buildOf(path.join(root, 'dist'));
