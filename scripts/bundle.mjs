@@ -30,7 +30,7 @@ const common = {
 };
 // main.ts starts with two lines that are both shell and JavaScript (see there); esbuild keeps the first (#!) and
 // drops the second, a comment, so it goes back in as the banner.
-const launcher = '//bin/true; exec /usr/bin/env node --max-semi-space-size=2 "$0" "$@"';
+const launcher = '//bin/true; exec /usr/bin/env MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 "$0" "$@"';
 await build({
   ...common,
   entryPoints: [path.join(dist, 'cli/main.js')],

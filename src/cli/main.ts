@@ -1,10 +1,13 @@
 #!/bin/sh
-//bin/true; exec /usr/bin/env node --max-semi-space-size=2 "$0" "$@"
+//bin/true; exec /usr/bin/env MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 "$0" "$@"
 /**
- * (The two lines above are both shell and JavaScript: run as a program, /bin/sh starts node with the V8 flag that
- * cannot be set from inside a running process, a 2 MiB young generation, see src/cli/heap.ts and
- * docs/benchmark.md; to node both lines are comments (the second runs `/bin/true` in the shell). This works with
- * any POSIX sh, where `#!/usr/bin/env -S` would need GNU coreutils 8.30 and fails with busybox.)
+ * (The two lines above are both shell and JavaScript: run as a program, /bin/sh starts node with what cannot be set
+ * from inside a running process: V8's young generation at 2 MiB (see src/cli/heap.ts) and glibc's mmap threshold
+ * fixed at its initial 128 KiB, so that buffers of 128 KiB and more go back to the system when freed instead of
+ * fragmenting the threads' malloc arenas (glibc otherwise raises the threshold to the largest block freed so far;
+ * peak RSS over HTTP 0.93x, docs/benchmark.md; other C libraries ignore the variable). To node both lines are
+ * comments (the second runs `/bin/true` in the shell). This works with any POSIX sh, where `#!/usr/bin/env -S` would
+ * need GNU coreutils 8.30 and fails with busybox.)
  *
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.

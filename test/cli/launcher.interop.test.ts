@@ -22,18 +22,23 @@ beforeAll(async () => {
   await fs.symlink(main, bin);
 });
 
-it('the launcher execs `node <flags> <itself> <args>` with the arguments intact', async () => {
+it('the launcher execs `node <flags> <itself> <args>` with its environment and the arguments intact', async () => {
   // A stand-in `node` first in PATH that prints what it was given.
   const fake = path.join(dir, 'fakebin');
   await fs.mkdir(fake);
-  await fs.writeFile(path.join(fake, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n', {
-    mode: 0o755,
-  });
+  await fs.writeFile(
+    path.join(fake, 'node'),
+    '#!/bin/sh\necho "MALLOC_MMAP_THRESHOLD_=$MALLOC_MMAP_THRESHOLD_"\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n',
+    {
+      mode: 0o755,
+    },
+  );
   const r = await run(bin, ['create', 'a b', "it's", '--json', ''], {
     env: { ...process.env, PATH: `${fake}:${process.env['PATH'] ?? ''}` },
   });
   expect(r.code).toBe(0);
   expect(r.stdout.trim().split('\n')).toEqual([
+    'MALLOC_MMAP_THRESHOLD_=131072',
     '[--max-semi-space-size=2]',
     `[${bin}]`,
     '[create]',
