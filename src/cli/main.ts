@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   const wantsHelp = argv.includes('--help') || argv.includes('-h') || argv.length === 0;
   try {
-    await yargs(argv)
+    await skipHelpCache(yargs(argv))
       .scriptName('sideload')
       .parserConfiguration({ 'greedy-arrays': false })
       .usage(
@@ -156,6 +156,19 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   return code;
+}
+
+/**
+ * yargs renders the help text of the command it runs, every time, and keeps it in case the handler asks for it
+ * (`cacheHelpMessage` after the handler starts; nothing here asks). Measuring every option's text is ~20 ms of each
+ * command's CPU. Through yargs' internal methods, probed: another yargs version just pays the cost.
+ */
+function skipHelpCache<T>(y: T): T {
+  const usage = (y as { getInternalMethods?: () => { getUsageInstance?: () => unknown } })
+    .getInternalMethods?.()
+    .getUsageInstance?.() as { cacheHelpMessage?: unknown } | undefined;
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+  return y;
 }
 
 let settled = false;
