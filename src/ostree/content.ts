@@ -154,7 +154,7 @@ interface ArchiveFields {
 }
 
 /** ARCHIVE_HEADER through the generic (strict, normal-form) decoder; values in host order. */
-function decodeArchiveFields(v: Uint8Array): ArchiveFields {
+export function decodeArchiveFields(v: Uint8Array): ArchiveFields {
   const [size, uid, gid, mode, rdev, target, xattrs] = decode(ARCHIVE_HEADER, v) as [
     bigint,
     number,
