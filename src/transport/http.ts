@@ -115,9 +115,12 @@ export class HttpTransport implements TransportLike {
       maxRedirects: DEFAULT_MAX_REDIRECTS,
       ...opts,
     };
-    // 8 requests in flight, as ostree's pull (_OSTREE_MAX_OUTSTANDING_FETCHER_REQUESTS). Kept-alive connections:
-    // without them a keep-alive server took 1.87x the wall time and 1.18x the CPU (bench --ab --http11, issue 14).
-    const maxSockets = opts.concurrency ?? 8;
+    // 6 requests in flight (as browsers per host; ostree's pull has 8). Against 8 (bench --ab, issue 15): on a server
+    // that closes every connection (python's http.server, a listen backlog of 5) 0.67x the wall time and 0.94x the
+    // CPU, as eight handshakes at once overflowed its backlog ~10 times a run, each a SYN retransmitted after 1 s; on a
+    // keep-alive server 0.93x / 0.93x. Kept-alive connections: without them a keep-alive server took 1.87x the wall
+    // time and 1.18x the CPU (bench --ab --http11, issue 14).
+    const maxSockets = opts.concurrency ?? 6;
     this.slots = new Slots(maxSockets);
     this.agents = {
       'http:': new http.Agent({ keepAlive: true, maxSockets }),
