@@ -8,6 +8,7 @@
 // messages are English like all of ours (a German locale used to give a German first line and an English second).
 // Outside the bundle stay @napi-rs/xattr (a .node binary) and openpgp (1.2 MiB, imported only when a GPG signature
 // is checked; one file in its package).
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -29,8 +30,9 @@ const common = {
   logLevel: 'warning',
 };
 // main.ts starts with two lines that are both shell and JavaScript (see there); esbuild keeps the first (#!) and
-// drops the second, a comment, so it goes back in as the banner.
-const launcher = '//bin/true; exec /usr/bin/env MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 "$0" "$@"';
+// drops the second, a comment, so it goes back in as the banner, taken from the entry itself (written once, there).
+const launcher = fs.readFileSync(path.join(dist, 'cli/main.js'), 'utf8').split('\n', 2)[1] ?? '';
+if (!launcher.startsWith('//bin/true; exec ')) throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
 await build({
   ...common,
   entryPoints: [path.join(dist, 'cli/main.js')],

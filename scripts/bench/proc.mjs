@@ -21,8 +21,7 @@ export function buildOf(distDir, name = 'dist') {
     const head = fs.readFileSync(main, 'utf8').split('\n', 3).join('\n');
     const m = /exec \S*env((?: [A-Z_]+=[^\s"]+)*) node((?: --[^\s"]+)*) "\$0"/.exec(head);
     if (m) {
-      for (const kv of m[1].trim().split(/\s+/).filter(Boolean))
-        env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      for (const [, k, v] of m[1].matchAll(/([A-Z_]+)=(\S+)/g)) env[k] = v;
       flags = m[2].trim().split(/\s+/).filter(Boolean);
     }
   }
