@@ -213,57 +213,37 @@ describe('unwritable drives', () => {
   );
 
   const isRoot = process.getuid?.() === 0;
-  it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async (ctx) => {
-    // 'nobody' must be able to run the program and read the example: a checkout under a private (0700) directory,
-    // such as a mktemp clone, cannot be tested this way.
-    const reach = await run('setpriv', [
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      'test',
-      '-r',
-      main,
-      '-a',
-      '-r',
-      path.join(EX, 'example.gpg'),
-    ]);
-    if (reach.code !== 0) return ctx.skip(`user nobody cannot read ${main} (a parent directory is private)`);
-    // Outside the run's private (0700) temp root, so that nobody can reach the drive and only writing fails.
+  it.skipIf(!isRoot)('no permission (run as nobody): EACCES, says what to check', async () => {
+    // 'nobody' runs a copy of the program and the example under a world-readable directory, wherever the checkout
+    // is (a mktemp clone is private, 0700): the bundled CLI, package.json (the version), openpgp (its one external
+    // module used here) and the example repo. Outside the run's private temp root, so that nobody can reach the
+    // drive and only writing fails.
     const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-cli-perm-'));
     dirs.push(parent);
     await fs.chmod(parent, 0o755);
+    const copy = (rel: string) => fs.cp(path.join(projectRoot, rel), path.join(parent, rel), { recursive: true });
+    for (const rel of [
+      'package.json',
+      'dist/cli/main.js',
+      'dist/cli/copy-worker.js',
+      'node_modules/openpgp',
+      'examples',
+    ])
+      await copy(rel);
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath];
+    const prog = path.join(parent, 'dist/cli/main.js');
+    const ex = path.join(parent, 'examples');
+    const args = ['--repo', path.join(ex, 'repo'), '--gpg-import', path.join(ex, 'example.gpg'), '--no-fsync'];
+    await run('chmod', ['-R', 'a+rX', parent]);
     const d = path.join(parent, 'drive');
     await fs.mkdir(d, { mode: 0o755 });
-    const r = await run(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        process.execPath,
-        main,
-        'create',
-        ...fromExample,
-        d,
-        'org.example.App',
-      ],
-      { env: { HOME: '/nonexistent' } },
-    );
+    const r = await run('setpriv', [...asNobody, prog, 'create', ...args, d, 'org.example.App'], {
+      env: { HOME: '/nonexistent' },
+    });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`no permission to write to '${d}'`);
     expect(r.stderr).toContain('ls -ld');
-    const j = await run('setpriv', [
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      process.execPath,
-      main,
-      'create',
-      '--json',
-      ...fromExample,
-      d,
-      'org.example.App',
-    ]);
+    const j = await run('setpriv', [...asNobody, prog, 'create', '--json', ...args, d, 'org.example.App']);
     expect((JSON.parse(j.stdout) as { error: { code: string } }).error.code).toBe('EACCES');
   });
 });
