@@ -3,6 +3,8 @@
  * policy, dry run, fsync, strictness and output; declared once, turned into ApplyOptions once.
  */
 import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from '../usb/upstream.js';
 import { OUTPUT_OPTIONS, type OutputArgs } from './common-options.js';
 
@@ -53,19 +55,32 @@ export function upstreamPolicy(args: Pick<WriteArgs, 'upstream-summary' | 'allow
   return args['allow-unsigned-upstream'] ? 'allow-unsigned' : 'require-signature';
 }
 
-/** The ApplyOptions fields the shared flags set (the key is read by signKeyOption). */
-export function writeSettings(args: WriteArgs): {
+/** The ApplyOptions fields the shared flags (and SIDELOAD_DEFLATE) set (the key is read by signKeyOption). */
+export function writeSettings(
+  args: WriteArgs,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): {
   strict: boolean;
   upstream: UpstreamPolicy;
   dryRun: boolean;
   fsync: boolean;
+  deflate: DeflateEngine;
 } {
   return {
     strict: !!args.strict,
     upstream: upstreamPolicy(args),
     dryRun: !!args['dry-run'],
     fsync: args.fsync !== false,
+    deflate: deflateFromEnv(env),
   };
+}
+
+/** SIDELOAD_DEFLATE (README "Performance"): `zlib` keeps libdeflate out; unset, empty or `auto` is the default. */
+export function deflateFromEnv(env: Readonly<Record<string, string | undefined>>): DeflateEngine {
+  const v = env['SIDELOAD_DEFLATE'];
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'zlib') return 'zlib';
+  throw new UsageError(`SIDELOAD_DEFLATE must be 'auto' or 'zlib', got '${v}'`, { SIDELOAD_DEFLATE: v });
 }
 
 /**

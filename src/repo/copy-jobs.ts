@@ -2,11 +2,17 @@
  * The messages between CopyWorkerPool (worker-pool.ts) and its workers (copy-worker.ts): one type per job kind,
  * one result type. Both sides import these, so a field renamed on one side does not compile on the other.
  */
+import type { DeflateEngine } from './libdeflate.js';
 
 /**
  * zlib memLevel for deflate: 9 (the largest hash table) is ~20% faster than the default 8 here, for ~0.4% more bytes.
  */
 export const DEFLATE_MEM_LEVEL = 9;
+
+/** What each worker is started with (its workerData). */
+export interface CopyWorkerData {
+  readonly deflate: DeflateEngine;
+}
 
 /** What a worker can read directly (defined with the ObjectSource that hands it out). */
 export type { LocalLayout } from './source.js';

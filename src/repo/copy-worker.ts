@@ -31,7 +31,7 @@ import {
   type WriteJob,
 } from './copy-jobs.js';
 import { incompressible } from './incompressible.js';
-import { filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
+import { deflateWhole, filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
 import { zrun } from './zlib-raw.js';
 import { fchmodQuiet } from './modes.js';
 
@@ -188,6 +188,8 @@ function bare(job: CopyJob & Id): JobResultMessage {
       const data = IN.subarray(0, size);
       if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback(job, 'mismatch');
       const level = job.level > 0 && incompressible(data) ? 0 : job.level;
+      const z = deflateWhole(level, data);
+      if (z) return writeStaged(job, [archiveHeader(info, size), z]);
       const d = getDeflater(level);
       if (!d)
         return writeStaged(job, [

@@ -13,7 +13,8 @@
 import os from 'node:os';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InternalError } from '../errors.js';
-import type { FilezJob, Job, JobResult, JobResultMessage, JobMessage } from './copy-jobs.js';
+import type { CopyWorkerData, FilezJob, Job, JobResult, JobResultMessage, JobMessage } from './copy-jobs.js';
+import type { DeflateEngine } from './libdeflate.js';
 import { SMALL_OBJECT_LIMIT } from './source.js';
 
 export {
@@ -71,9 +72,11 @@ export class CopyWorkerPool {
   /** Jobs queued at one worker at most. */
   private static readonly DEPTH = 64;
 
-  constructor(size = defaultWorkers()) {
+  /** `deflate`: the workers' whole-object deflate (libdeflate.ts), handed to each as its workerData. */
+  constructor(size = defaultWorkers(), deflate: DeflateEngine = 'auto') {
+    const workerData: CopyWorkerData = { deflate };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_URL, WORKER_OPTIONS);
+      const w = new Worker(WORKER_URL, { ...WORKER_OPTIONS, workerData });
       w.unref();
       const slot = { w, busy: new Map<number, Pending>(), batches: 0 };
       w.on('message', (rs: JobResultMessage[]) => {

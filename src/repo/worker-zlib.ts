@@ -1,11 +1,14 @@
 /**
  * The zlib side of a copy worker (copy-worker.ts): one reused inflater and one deflater per level, driven through
- * zlib-raw.ts into one reused 256 KiB output buffer, and the inflate-and-hash check of a `.filez`.
+ * zlib-raw.ts into one reused 256 KiB output buffer, the inflate-and-hash check of a `.filez`, and libdeflate for
+ * whole objects when the system has it (libdeflate.ts).
  */
 import crypto from 'node:crypto';
+import { workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { contentStreamHeader, type ParsedArchiveHeader } from '../ostree/content.js';
-import { DEFLATE_MEM_LEVEL } from './copy-jobs.js';
+import { DEFLATE_MEM_LEVEL, type CopyWorkerData } from './copy-jobs.js';
+import { loadLibdeflate } from './libdeflate.js';
 import { RAW_ZLIB, rawStream, setParams, zrun } from './zlib-raw.js';
 
 export type Sink = (b: Uint8Array) => boolean | void;
@@ -16,6 +19,24 @@ export const OUT = Buffer.allocUnsafe(256 << 10);
 const EMPTY = Buffer.alloc(0);
 let inflater: zlib.InflateRaw | null = null;
 const deflaters = new Map<number, Deflater>();
+
+const whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+let wholeOut: Buffer | null = null;
+
+/** Which deflate this worker uses for whole objects (tests check it is the one asked for). */
+export const WHOLE_DEFLATE = whole ? whole.name : 'zlib';
+
+/**
+ * `data` deflated whole (raw, `level` 1-9) by libdeflate, as a view of a reused buffer (write it out before the
+ * next call); null without libdeflate or at level 0 (stored blocks: zlib's stream does those at no cost).
+ */
+export function deflateWhole(level: number, data: Uint8Array): Uint8Array | null {
+  if (!whole || level === 0) return null;
+  const need = whole.bound(level, data.length);
+  if (!wholeOut || wholeOut.length < need) wholeOut = Buffer.allocUnsafe(need);
+  const n = whole.compress(level, data, wholeOut);
+  return n > 0 ? wholeOut.subarray(0, n) : null;
+}
 
 export interface Deflater {
   readonly z: zlib.DeflateRaw;

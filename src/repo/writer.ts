@@ -24,6 +24,7 @@ import { StagingSync } from './staging-sync.js';
 import { CopyWorkerPool, defaultWorkers, type LocalLayout } from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
 import { noModes } from './modes.js';
+import type { DeflateEngine } from './libdeflate.js';
 
 export { lockHolder } from './staging-lock.js';
 export { writeError } from './write-error.js';
@@ -41,6 +42,8 @@ export interface StagingOptions {
   readonly fsync?: boolean;
   /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
   readonly compressionLevel?: number;
+  /** Which deflate the copy workers use (default 'auto': libdeflate when it loads, else zlib). */
+  readonly deflate?: DeflateEngine;
   /** Worker threads for content from local sources (default: the number of cores; 0 = none, all on the main thread). */
   readonly workers?: number;
   /**
@@ -67,6 +70,7 @@ export class Staging {
   private closed = false;
   private pool: CopyWorkerPool | null = null;
   private readonly workerCount: number;
+  private readonly deflate: DeflateEngine;
   /** What content-write.ts and publish-objects.ts see of this staging area. */
   private readonly target: ContentTarget & PublishTarget;
 
@@ -78,6 +82,7 @@ export class Staging {
     this.fsync = opts.fsync ?? true;
     this.level = opts.compressionLevel ?? 6;
     this.workerCount = opts.workers ?? defaultWorkers();
+    this.deflate = opts.deflate ?? 'auto';
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9)
       throw new UsageError(`compression level ${this.level} is not in 0..9`);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
@@ -176,7 +181,7 @@ export class Staging {
 
   private workerPool(): CopyWorkerPool | null {
     if (this.workerCount <= 0) return null;
-    this.pool ??= new CopyWorkerPool(this.workerCount);
+    this.pool ??= new CopyWorkerPool(this.workerCount, this.deflate);
     return this.pool;
   }
 

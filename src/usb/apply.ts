@@ -42,6 +42,7 @@ import { checkRepoTree } from './drive-fs.js';
 import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { stageDriveGuide } from './drive-guide-stage.js';
 import type { Source } from './source.js';
+import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { checkCommitSignatures } from './commit-signatures.js';
 import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
@@ -51,6 +52,8 @@ export interface ApplyOptions {
   /** fsync files and directories (default true). */
   readonly fsync?: boolean;
   readonly compressionLevel?: number;
+  /** The copy workers' deflate (default 'auto': libdeflate when the system has it, else zlib; repo/libdeflate.ts). */
+  readonly deflate?: DeflateEngine;
   /** ed25519 secret key (64 bytes) for the summary and the ostree-metadata commits. */
   readonly signKey?: Uint8Array;
   /** What to do with upstream summaries. Default 'require-signature'. */
@@ -212,6 +215,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const staging = await openStaging(dest, {
     fsync,
     ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+    ...(opts.deflate !== undefined ? { deflate: opts.deflate } : {}),
     ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
   });
   let keepStaging = false;
