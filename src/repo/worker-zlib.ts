@@ -20,18 +20,19 @@ const EMPTY = Buffer.alloc(0);
 let inflater: zlib.InflateRaw | null = null;
 const deflaters = new Map<number, Deflater>();
 
-const whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+// Loaded at the first object to deflate: a worker that only copies `.filez` (archive and HTTP sources) never maps
+// koffi and libdeflate (1-3 MiB of peak RSS).
+let whole: ReturnType<typeof loadLibdeflate> | undefined;
 let wholeOut: Buffer | null = null;
-
-/** Which deflate this worker uses for whole objects (tests check it is the one asked for). */
-export const WHOLE_DEFLATE = whole ? whole.name : 'zlib';
 
 /**
  * `data` deflated whole (raw, `level` 1-9) by libdeflate, as a view of a reused buffer (write it out before the
  * next call); null without libdeflate or at level 0 (stored blocks: zlib's stream does those at no cost).
  */
 export function deflateWhole(level: number, data: Uint8Array): Uint8Array | null {
-  if (!whole || level === 0) return null;
+  if (level === 0) return null;
+  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+  if (!whole) return null;
   const need = whole.bound(level, data.length);
   if (!wholeOut || wholeOut.length < need) wholeOut = Buffer.allocUnsafe(need);
   const n = whole.compress(level, data, wholeOut);

@@ -217,6 +217,10 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
     ...(opts.deflate !== undefined ? { deflate: opts.deflate } : {}),
     ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
+    // From HTTP alone, the main thread is busy receiving and the workers only check each `.filez` (inflate and
+    // SHA-256) and write it: one keeps up (384 MiB real mix, 3 alternated pairs: wall 0.98x, peak RSS 125 MiB
+    // against 136-145 MiB with two; each worker is a V8 isolate of its own).
+    ...(sources.length > 0 && sources.every((s) => s.kind === 'remote') ? { workers: 1 } : {}),
   });
   let keepStaging = false;
   let journaled = false;
