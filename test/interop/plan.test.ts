@@ -145,6 +145,29 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     expect(human.stdout).toMatch(/free on the drive: /);
   });
 
+  it('a real run with room to spare walks no estimate: appstream, which states no size, is sized on its own', async () => {
+    const r = await sideload([
+      'create',
+      ...repoArgs(ex.repo),
+      '--json',
+      await tempDir('sideload-plan-'),
+      'org.example.App',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = json(r);
+    expect(j.refs.map((x) => x.ref)).toContain(`appstream2/${ARCH}`);
+    expect(j.estimate).toBeNull();
+    const dry = await sideload([
+      'create',
+      ...repoArgs(ex.repo),
+      '--json',
+      '--dry-run',
+      await tempDir('sideload-plan-'),
+      'org.example.App',
+    ]);
+    expect(json(dry).estimate?.objects).toBeGreaterThan(0);
+  });
+
   it('manifest → lock → create twice: byte-identical drives, a no-op re-run, and an offline install', async () => {
     const work = await tempDir('sideload-manifest-');
     const manifest = path.join(work, 'media.yaml');
