@@ -1,6 +1,8 @@
-// Deflate on the mix: CPU and ratio of node's zlib (the copy's deflate) at each level, and of any other deflate
-// given with --deflate-lib (an ES module exporting deflateSync(bytes, { level }), e.g. fflate), over the real files of
-// the realistic mix (random blobs excluded: the copy stores them at level 0). Runs in this process, one file at a time.
+// Deflate on the mix: CPU and ratio of node's zlib at each level, of the system's libdeflate at 6 and 1 when it loads
+// (what the copy workers use for objects up to 1 MiB: dist/repo/libdeflate.js, built by `npm run bench`), and of any
+// other deflate given with --deflate-lib (an ES module exporting deflateSync(bytes, { level }), e.g. fflate), over the
+// real files of the realistic mix (random blobs excluded: the copy stores them at level 0). Runs in this process, one
+// file at a time.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { log } from './proc.mjs';
@@ -17,9 +19,16 @@ export async function deflateBench(o) {
   const bufs = files.map((f) => fs.readFileSync(f.src));
   const total = bufs.reduce((a, b) => a + b.length, 0);
   const impls = [6, 5, 4, 3, 2, 1].map((level) => [
-    `zlib ${level}${level === 6 ? ' (ostree and the copy)' : ''}`,
+    `zlib ${level}${level === 6 ? ' (ostree; the copy without libdeflate)' : ''}`,
     (b) => zlib.deflateRawSync(b, { level, memLevel: 9 }),
   ]);
+  const { loadLibdeflate } = await import('../../dist/repo/libdeflate.js');
+  const ld = loadLibdeflate();
+  if (ld) {
+    const most = Math.max(...bufs.map((b) => b.length));
+    const out = Buffer.allocUnsafe(Math.max(ld.bound(6, most), ld.bound(1, most)));
+    for (const level of [6, 1]) impls.push([`libdeflate ${level}`, (b) => out.subarray(0, ld.compress(level, b, out))]);
+  } else log('deflate: libdeflate not available (koffi or libdeflate.so.0 missing)');
   if (o.deflateLib) {
     const lib = await import(o.deflateLib);
     for (const level of [6, 1]) impls.push([`${o.deflateLib} ${level}`, (b) => lib.deflateSync(b, { level })]);
