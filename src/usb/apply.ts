@@ -217,8 +217,8 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     ...(opts.deflate !== undefined ? { deflate: opts.deflate } : {}),
     ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
     // From HTTP alone, the main thread is busy receiving and the workers only check each `.filez` (inflate and
-    // SHA-256) and write it: one keeps up (384 MiB real mix, 3 alternated pairs: wall 0.98x, peak RSS 125 MiB
-    // against 136-145 MiB with two; each worker is a V8 isolate of its own).
+    // SHA-256) and write it: one keeps up (384 MiB real mix, bench --ab 5 pairs: wall 0.97x, CPU 0.93x, peak RSS
+    // 0.90x, 118-125 against 133-140 MiB with two; each worker is a V8 isolate of its own).
     ...(sources.length > 0 && sources.every((s) => s.kind === 'remote') ? { workers: 1 } : {}),
   });
   let keepStaging = false;
@@ -345,9 +345,6 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   }
 }
 
-/**
- * The sum of the copied commits' `xa.installed-size` (uncompressed: a bound on what goes on the drive), or Infinity.
- */
 /**
  * At most what the entries take on the drive: each commit's `xa.installed-size` plus 1 MiB of metadata objects.
  * Commits that do not state it (appstream, refs not built by flatpak) are estimated on their own from a local
