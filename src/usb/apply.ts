@@ -218,7 +218,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     ...(loc.maxFileSize !== null ? { maxFileSize: loc.maxFileSize } : {}),
     // From HTTP alone, the main thread is busy receiving and the workers only check each `.filez` (inflate and
     // SHA-256) and write it: one keeps up (384 MiB real mix, bench --ab 5 pairs: wall 0.97x, CPU 0.93x, peak RSS
-    // 0.90x, 118-125 against 133-140 MiB with two; each worker is a V8 isolate of its own).
+    // 0.90x, 118-126 against 133-140 MiB with two; each worker is a V8 isolate of its own).
     ...(sources.length > 0 && sources.every((s) => s.kind === 'remote') ? { workers: 1 } : {}),
   });
   let keepStaging = false;
