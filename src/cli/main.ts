@@ -58,7 +58,7 @@ export const EPILOG = `Exit codes:
                                      141 output pipe closed (as ls, git)
 HTTP sources: SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS, SIDELOAD_HTTP_TIMEOUT_MS,
   SIDELOAD_HTTP_CONCURRENCY
-Deflate: SIDELOAD_DEFLATE=zlib keeps the system's libdeflate out (README "Performance")
+Deflate: SIDELOAD_DEFLATE=zlib keeps the system's libdeflate out (README "Compression")
 Docs: README.md`;
 
 /**

@@ -75,7 +75,7 @@ export function writeSettings(
   };
 }
 
-/** SIDELOAD_DEFLATE (README "Performance"): `zlib` keeps libdeflate out; unset, empty or `auto` is the default. */
+/** SIDELOAD_DEFLATE (README "Compression"): `zlib` keeps libdeflate out; unset, empty or `auto` is the default. */
 export function deflateFromEnv(env: Readonly<Record<string, string | undefined>>): DeflateEngine {
   const v = env['SIDELOAD_DEFLATE'];
   if (v === undefined || v === '' || v === 'auto') return 'auto';
