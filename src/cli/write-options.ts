@@ -56,10 +56,7 @@ export function upstreamPolicy(args: Pick<WriteArgs, 'upstream-summary' | 'allow
 }
 
 /** The ApplyOptions fields the shared flags (and SIDELOAD_DEFLATE) set (the key is read by signKeyOption). */
-export function writeSettings(
-  args: WriteArgs,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): {
+export function writeSettings(args: WriteArgs): {
   strict: boolean;
   upstream: UpstreamPolicy;
   dryRun: boolean;
@@ -71,7 +68,7 @@ export function writeSettings(
     upstream: upstreamPolicy(args),
     dryRun: !!args['dry-run'],
     fsync: args.fsync !== false,
-    deflate: deflateFromEnv(env),
+    deflate: deflateFromEnv(process.env),
   };
 }
 

@@ -15,8 +15,6 @@ import { createRequire } from 'node:module';
 export type DeflateEngine = 'auto' | 'zlib';
 
 export interface WholeDeflate {
-  /** The library loaded (its soname: the version string is a macro, not a symbol). */
-  readonly name: string;
   /** Raw DEFLATE of `input` at `level` (1-9) into `out`; the bytes written, or 0 when they did not fit. */
   compress(level: number, input: Uint8Array, out: Uint8Array): number;
   /** The most `compress` at `level` can write for `n` input bytes (size `out` with it and it always fits). */
@@ -57,7 +55,6 @@ export function loadLibdeflate(engine: DeflateEngine = 'auto'): WholeDeflate | n
     return c;
   };
   return {
-    name: SONAME,
     compress: (level, input, out) => Number(compress(compressor(level), input, input.length, out, out.length)),
     bound: (level, n) => Number(bound(compressor(level), n)),
   };
