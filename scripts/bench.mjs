@@ -8,7 +8,6 @@
 //                          [--seed N] [--only a,b] [--flathub-refs N] [--scale-check] [--keep]
 //   node scripts/bench.mjs --ab DIR_A,DIR_B [--only cases] [--runs N] [--quick]   (A/B of two builds: bench/ab.mjs)
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from './bench/args.mjs';
@@ -19,6 +18,7 @@ import { flathubBench } from './bench/flathub.mjs';
 import { CASES, resolveCommits, selectCases, startStaticServer } from './bench/peers.mjs';
 import { TIME_BIN, arch, cli, die, log, root, run } from './bench/proc.mjs';
 import { MB, fmtS, fmtX, goals, loadavg, printGoals, table, versions, writeJson } from './bench/report.mjs';
+import { prepareMedia } from './bench/media.mjs';
 import { runRounds, summarise } from './bench/runner.mjs';
 
 async function main() {
@@ -32,9 +32,19 @@ async function main() {
   if (o.ab) return abBench(o, started);
   if (!fs.existsSync(cli)) die(`${cli} is missing: run npm run build`);
   if (!TIME_BIN) log('no /usr/bin/time: peak RSS from polling /proc/<pid>/status VmHWM');
-  await fsp.mkdir(path.join(o.work, 'targets'), { recursive: true });
-  if (o.scaleCheck) return scaleCheck(o, started);
+  // Each round holds every case's target at once (8 x the content size is room to spare; 3x the fixture for
+  // --scale-check).
+  const media = await prepareMedia(o, (o.scaleCheck ? 3 : 1) * o.sizeMb * 8);
+  o.mediaSettles = media.settles;
+  try {
+    if (o.scaleCheck) await scaleCheck(o, started, media);
+    else await mainBench(o, started, media);
+  } finally {
+    await media.release();
+  }
+}
 
+async function mainBench(o, started, media) {
   const cases = selectCases(o.only);
   const withFlathub = !o.only || o.only.some((s) => 'flathub'.includes(s));
   const load = { before: loadavg() };
@@ -50,7 +60,6 @@ async function main() {
       rows = summarise(cases, await runRounds(cases, o, ctx));
     } finally {
       server.close();
-      if (!o.keep) await fsp.rm(path.join(o.work, 'targets'), { recursive: true, force: true });
     }
   }
   const flathub = withFlathub ? await flathubBench(o, o.flathubRefs) : null;
@@ -63,6 +72,7 @@ async function main() {
   if (rows.length) {
     const payload = fx.info.repoObjects.bytes;
     console.log(`Fixture: ${describeFixture(fx.info)}`);
+    console.log(`Targets: ${media.describe}`);
     console.log(
       `Payload for MB/s: ${(payload / MB).toFixed(0)} MiB (the archive repo's objects/); ${o.runs} round(s)\n`,
     );
@@ -80,6 +90,7 @@ async function main() {
     mode: 'main',
     options: o,
     machine: await versions(),
+    media: media.kind,
     load,
     fixture: fx?.info ?? null,
     payloadBytes: fx?.info.repoObjects.bytes ?? null,
@@ -91,7 +102,7 @@ async function main() {
   console.log(`\nWrote ${path.relative(root, file)}`);
 }
 
-async function scaleCheck(o, started) {
+async function scaleCheck(o, started, media) {
   const sizes = [o.sizeMb, o.sizeMb * 3];
   const keys = ['sideload-inst-fsync', 'sideload-repo', 'sideload-url'].filter(
     (k) => !o.only || o.only.some((x) => k.includes(x)),
@@ -115,9 +126,8 @@ async function scaleCheck(o, started) {
       rows.push({ ...r, sizeMb: size, payloadBytes: fx.info.repoObjects.bytes, objects: fx.info.repoObjects.files });
   }
   load.after = loadavg();
-  if (!o.keep) await fsp.rm(path.join(o.work, 'targets'), { recursive: true, force: true });
   console.log(
-    `\nScale check: peak RSS of sideload create at 1x and 3x the payload (load ${load.before.join(' ')} -> ${load.after.join(' ')})\n`,
+    `\nScale check: peak RSS of sideload create at 1x and 3x the payload (load ${load.before.join(' ')} -> ${load.after.join(' ')}); targets: ${media.describe}\n`,
   );
   console.log(
     '| case | fixture | objects | payload MiB | wall s | MB/s | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|',
@@ -147,6 +157,7 @@ async function scaleCheck(o, started) {
     mode: 'scale-check',
     options: o,
     machine: await versions(),
+    media: media.kind,
     load,
     rows,
     goals: gl,

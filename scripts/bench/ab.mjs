@@ -12,6 +12,7 @@ import { ensureFlathubFixture, opCommand } from './flathub.mjs';
 import { CASES, resolveCommits, sideloadCommand, startStaticServer } from './peers.mjs';
 import { arch, buildOf, die, log, measure, median, root, runOk } from './proc.mjs';
 import { loadavg, markdownTable, versions, writeJson } from './report.mjs';
+import { prepareMedia } from './media.mjs';
 import { settle, timeCase } from './runner.mjs';
 
 const MAIN = ['sideload-inst-fsync', 'sideload-repo', 'sideload-url', 'sideload-rerun'];
@@ -67,6 +68,9 @@ export async function abBench(o, started) {
   }
   if (keys.some((k) => k.startsWith('flathub'))) ctx.flathub = await ensureFlathubFixture(o.work, o.flathubRefs);
   if (keys.includes('bigtree-repo')) ctx.tree = await ensureBigTree(o.work, o.treeDirs);
+  // Every run keeps its target until the end: room for all of them (a drive is under the content size).
+  const media = await prepareMedia(o, o.sizeMb * o.runs * 2 * (builds.length - 1) * keys.length + 1024);
+  o.mediaSettles = media.settles;
   const load = { before: loadavg(), rounds: [] };
   // samples[key][j]: [{ a, b }] per round, b of builds[j + 1].
   const samples = Object.fromEntries(keys.map((k) => [k, builds.slice(1).map(() => [])]));
@@ -90,7 +94,7 @@ export async function abBench(o, started) {
     }
   } finally {
     server?.close();
-    if (!o.keep) await fsp.rm(path.join(o.work, 'targets'), { recursive: true, force: true });
+    await media.release();
   }
   load.after = loadavg();
   const rows = [];
@@ -136,6 +140,7 @@ export async function abBench(o, started) {
     options: o,
     builds,
     machine: await versions(),
+    media: media.kind,
     load,
     fixture: ctx.fx?.info ?? null,
     rows,

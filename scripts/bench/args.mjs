@@ -20,6 +20,7 @@ export function parseArgs(argv, caseKeys) {
     quick: false,
     flathubRefs: 5000,
     deflateLib: null,
+    media: 'auto',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -55,7 +56,10 @@ export function parseArgs(argv, caseKeys) {
         .split(',')
         .map((s) => path.resolve(s.trim()));
     else if (name === '--deflate-lib') o.deflateLib = path.resolve(val());
-    else if (name === '--mix') {
+    else if (name === '--media') {
+      o.media = val();
+      if (!['auto', 'ext4', 'dir'].includes(o.media)) die('--media is auto, ext4 or dir');
+    } else if (name === '--mix') {
       o.mix = val();
       if (o.mix !== 'real' && o.mix !== 'generated') die('--mix is real or generated');
     } else if (name === '-h' || name === '--help') {
@@ -83,7 +87,10 @@ export function parseArgs(argv, caseKeys) {
   --tree-dirs N   directories of the bigtree-repo case (default 20000)
   --http11        the HTTP server answers as HTTP/1.1 (keep-alive, TCP_NODELAY); python's default is HTTP/1.0, a
                   connection per request
-  --keep          keep the last target of each case`);
+  --media auto|ext4|dir  where targets are written: ext4 = a fresh ext4 filesystem with a journal on a loop
+                  device, made for this run (needs root); dir = a directory under --work, with a 65 s wait
+                  between rounds (see scripts/bench/media.mjs); auto (default): ext4 when root, else dir
+  --keep          keep the last target of each case (and the ext4 media mounted)`);
       process.exit(0);
     } else die(`unknown option ${a}`);
   }

@@ -56,21 +56,29 @@ async function countHardlinks(dir) {
 
 /**
  * Between rounds: delete the previous round's targets, then wait out the kernel's "recently deleted" window. On ext4
- * without a journal (this machine's disk) every file creation skips over inodes freed in the last
- * dirty_expire_centisecs (30 s), one inode-table lookup each: a copy started right after deleting a few thousand
- * files ran 3x slower here. So no case deletes anything inside a round, and no round starts inside the window.
+ * without a journal (this machine's disk) an inode creation skips every free inode whose deletion time is less than
+ * 60 s old (RECENTCY_MIN in fs/ext4/ialloc.c; 360 s while its inode table block is still dirty, i.e. before the
+ * writeback after dirty_expire_centisecs), one buffer-cache lookup each, scanning from the group's start: a copy
+ * started right after deleting a few thousand files ran 3x slower here, and 31 s after still spent 19% of its CPU in
+ * `recently_deleted`. So no case deletes anything inside a round, and no round starts inside the window.
  */
 export async function settle(o, round) {
   const targets = path.join(o.work, 'targets');
   const old = (await fsp.readdir(targets).catch(() => [])).filter((n) => n !== 'rerun');
   for (const n of old) await fsp.rm(path.join(targets, n), { recursive: true, force: true });
-  let cs = 3000;
-  try {
-    cs = Number(fs.readFileSync('/proc/sys/vm/dirty_expire_centisecs', 'utf8')) || 3000;
-  } catch {}
-  const waitMs = Math.min(60_000, cs * 10 + 2000);
-  // Round 0 follows the fixture build (its tree was deleted) or an earlier bench.
-  if (old.length || round === 0) {
+  const centisecs = (name, dflt) => {
+    try {
+      return Number(fs.readFileSync(`/proc/sys/vm/${name}`, 'utf8')) || dflt;
+    } catch {
+      return dflt;
+    }
+  };
+  // Clean after expire + one writeback interval; then 60 s from the deletion, plus a margin.
+  const cleanMs = (centisecs('dirty_expire_centisecs', 3000) + centisecs('dirty_writeback_centisecs', 500)) * 10;
+  const waitMs = Math.min(120_000, Math.max(60_000, cleanMs) + 5000);
+  // Round 0 follows the fixture build (its tree was deleted) or an earlier bench. Fresh media (media.mjs) have a
+  // journal: no window to wait out.
+  if (o.mediaSettles !== false && (old.length || round === 0)) {
     log(`waiting ${(waitMs / 1000).toFixed(0)} s for deleted inodes to age (see settle() in scripts/bench/runner.mjs)`);
     await new Promise((r) => setTimeout(r, waitMs));
   }

@@ -1,0 +1,68 @@
+// Where the bench writes its targets: by default (as root) a fresh ext4 filesystem with a journal, made for this run
+// on a loop device, as on a freshly formatted USB stick; otherwise a plain directory under --work.
+//
+// Why: this machine's disk is ext4 without a journal. There, an inode creation skips every free inode deleted less
+// than 60 s ago (360 s while its inode-table block is dirty, which a neighbour's creation makes it again), one
+// buffer-cache lookup each, scanning from the start of the group (recently_deleted in fs/ext4/ialloc.c; journalled
+// ext4 never does this). After a round's targets are deleted, the next round paid for it: with the plain directory
+// and a 65 s wait, `perf` put 14% of sideload's CPU in recently_deleted, and create-usb ran 1.3x slower before the
+// wait than after it. Media that are nobody's scratch space do not have that history.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { log, run, runOk } from './proc.mjs';
+
+/**
+ * Prepares `<work>/targets` for `o.media` ('auto', 'ext4' or 'dir'), with room for `neededMb` MiB at once.
+ * @returns { kind, describe, settles, release() }: `settles` true when rounds must wait out the deletion window
+ * (runner.mjs settle()).
+ */
+export async function prepareMedia(o, neededMb) {
+  const targets = path.join(o.work, 'targets');
+  await releaseStale(targets);
+  await fsp.rm(targets, { recursive: true, force: true });
+  await fsp.mkdir(targets, { recursive: true });
+  const canLoop = process.getuid?.() === 0 && (await hasTools(['mkfs.ext4', 'mount', 'umount']));
+  if (o.media === 'ext4' && !canLoop) throw new Error('--media ext4 needs root, mkfs.ext4 and mount');
+  if (o.media === 'dir' || !canLoop) {
+    if (o.media === 'auto')
+      log('targets in a plain directory (not root, or no mkfs.ext4): see scripts/bench/media.mjs');
+    return {
+      kind: 'dir',
+      describe: `a directory on the work disk (${targets})`,
+      settles: true,
+      release: async () => {},
+    };
+  }
+  // A sparse file: only what is written takes room on the work disk.
+  const bytes = Math.max(4 * 1024, Math.ceil(neededMb * 1.25)) * 1024 * 1024;
+  const image = path.join(o.work, 'media.img');
+  await fsp.rm(image, { force: true });
+  await fsp.writeFile(image, '');
+  await fsp.truncate(image, bytes);
+  await runOk('mkfs.ext4', ['-q', '-F', '-L', 'sideload-bench', image]);
+  await runOk('mount', ['-o', 'loop', image, targets]);
+  log(`targets on a fresh ext4 filesystem (journal; ${(bytes / 2 ** 30).toFixed(0)} GiB, loop device) at ${targets}`);
+  return {
+    kind: 'ext4-loop',
+    describe: 'a fresh ext4 filesystem with a journal on a loop device (as a formatted USB stick)',
+    settles: false,
+    release: async () => {
+      if (o.keep) return log(`--keep: ${targets} stays mounted (umount ${targets}; rm ${image})`);
+      await runOk('umount', [targets]);
+      await fsp.rm(image, { force: true });
+      await fsp.rm(targets, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An earlier bench that died with its filesystem mounted. */
+async function releaseStale(targets) {
+  const mounts = fs.existsSync('/proc/mounts') ? fs.readFileSync('/proc/mounts', 'utf8') : '';
+  if (mounts.split('\n').some((l) => l.split(' ')[1] === targets)) await run('umount', [targets]);
+}
+
+async function hasTools(names) {
+  for (const t of names) if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) return false;
+  return true;
+}
