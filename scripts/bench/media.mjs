@@ -31,7 +31,9 @@ export async function prepareMedia(o, neededMb) {
       kind: 'dir',
       describe: `a directory on the work disk (${targets})`,
       settles: true,
-      release: async () => {},
+      release: async () => {
+        if (!o.keep) await fsp.rm(targets, { recursive: true, force: true });
+      },
     };
   }
   // A sparse file: only what is written takes room on the work disk.
