@@ -69,10 +69,11 @@ const errorOf = (e: unknown) => ({
   message: String((e as Error)?.message ?? e),
 });
 const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fallback: why });
-// 0644 whatever the umask: other users (a client installing as another user) must read the drive.
+// 0644 whatever the umask: other users (a client installing as another user) must read the drive. fstat first: a
+// chmod dirties the inode (journal work) even when the mode is already right, as it is under the usual umask.
 const openTmp = (job: { tmp: string }): number => {
   const fd = fs.openSync(job.tmp, 'wx', 0o644);
-  fchmodQuiet(() => fs.fchmodSync(fd, 0o644));
+  if ((fs.fstatSync(fd).mode & 0o7777) !== 0o644) fchmodQuiet(() => fs.fchmodSync(fd, 0o644));
   return fd;
 };
 // Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).

@@ -27,7 +27,11 @@ export class StagedIndex {
   readonly staged = new Map<string, ObjectType>();
   /** Lazily read `objects/xx` listings of the destination: name set per prefix. */
   private readonly destDirs = new Map<string, Promise<Set<string>>>();
+  /** The destination's `objects/` listing, read once: a prefix not in it is empty, without a readdir. */
+  private destPrefixes: Promise<Set<string>> | null = null;
   private readonly madeDirs = new Map<string, Promise<void>>();
+  /** Per parent directory: whether mkdir(…, 0o755) gives 0755 there (umask, default ACL), so no chmod is needed. */
+  private readonly modeKept = new Map<string, boolean>();
 
   /** `dir`: the absolute staging directory; `runId` makes temporary names unique to this run. */
   constructor(
@@ -70,13 +74,10 @@ export class StagedIndex {
     const prefix = checksum.slice(0, 2);
     let names = this.destDirs.get(prefix);
     if (!names) {
-      names = fs.readdir(path.join(this.repoPath, 'objects', prefix)).then(
-        (l) => new Set(l),
-        (e: unknown) => {
-          if (isENOENT(e)) return new Set<string>();
-          throw e;
-        },
-      );
+      // A new drive has no objects/xx yet: one listing of objects/ instead of 256 failing readdirs.
+      this.destPrefixes ??= listOrEmpty(path.join(this.repoPath, 'objects'));
+      const dir = path.join(this.repoPath, 'objects', prefix);
+      names = this.destPrefixes.then((have) => (have.has(prefix) ? listOrEmpty(dir) : new Set<string>()));
       this.destDirs.set(prefix, names);
     }
     return (await names).has(path.basename(objectPath(checksum, type, 'archive')));
@@ -107,8 +108,8 @@ export class StagedIndex {
       // there as ENOENT ("mkdir objects/fd"); the parents exist, and are made (world-readable) only if they do not.
       const mk = async () => {
         try {
-          await fs.mkdir(dir);
-          await fs.chmod(dir, 0o755).catch(noModes);
+          await fs.mkdir(dir, 0o755);
+          await this.keep755(dir);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'EEXIST') return;
@@ -125,8 +126,31 @@ export class StagedIndex {
     return p;
   }
 
+  /** Makes a directory just created with mode 0755 be 0755: checked once per parent, chmod only where needed. */
+  private async keep755(dir: string): Promise<void> {
+    const parent = path.dirname(dir);
+    if (this.modeKept.get(parent)) return;
+    if (!this.modeKept.has(parent)) {
+      const kept = ((await fs.stat(dir)).mode & 0o7777) === 0o755;
+      this.modeKept.set(parent, kept);
+      if (kept) return;
+    }
+    await fs.chmod(dir, 0o755).catch(noModes);
+  }
+
   /** A temporary name beside `final`, unique to this run. */
   tmpFor(final: string): string {
     return path.join(path.dirname(final), `.tmp-${path.basename(final)}-${this.runId}-${++tmpCounter}`);
   }
+}
+
+/** A directory's names; an empty set if it does not exist. */
+function listOrEmpty(dir: string): Promise<Set<string>> {
+  return fs.readdir(dir).then(
+    (l) => new Set(l),
+    (e: unknown) => {
+      if (isENOENT(e)) return new Set<string>();
+      throw e;
+    },
+  );
 }
