@@ -74,7 +74,7 @@ export function parseArgs(argv, caseKeys) {
   --work DIR      where fixtures are cached and targets written (default ${path.join(os.tmpdir(), 'sideload-bench')})
   --seed N        content seed (default 1)
   --only a,b      run only the cases whose key contains one of these strings (keys: ${caseKeys.join(', ')},
-                  flathub, deflate); without --only every case but the extra ones (pull-local-*, sideload-inst,
+                  flathub, deflate); without --only every case but the extra ones (pull-local-inst, sideload-inst,
                   sideload-inst-l1) runs
   --deflate-lib F   also measure this ES module's deflateSync(bytes, { level }) in the deflate part
   --flathub-refs N  refs in the Flathub-scale upstream (default 5000; compared with 50)

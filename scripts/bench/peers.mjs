@@ -1,5 +1,5 @@
 // The cases: sideload and its peers (flatpak create-usb, ostree pull --mirror over HTTP from a plain static server,
-// cp -a + sync, ostree pull-local), each as a command line run as its own process into a fresh target.
+// cp -a + sync, ostree pull-local --untrusted), each as a command line run as its own process into a fresh target.
 import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ export const CASES = [
   { key: 'create-usb', label: 'flatpak create-usb (fsync)', tool: 'flatpak' },
   { key: 'pull-mirror-http', label: 'ostree pull --mirror, HTTP 127.0.0.1 (fsync)', tool: 'ostree' },
   { key: 'pull-local-inst', label: 'ostree pull-local, installation (--disable-fsync)', tool: 'ostree', extra: true },
-  { key: 'pull-local-repo', label: 'ostree pull-local, archive repo (--disable-fsync)', tool: 'ostree', extra: true },
+  { key: 'pull-local-repo', label: 'ostree pull-local --untrusted, archive repo (fsync)', tool: 'ostree' },
   { key: 'sideload-inst-fsync', label: 'sideload, installation (fsync)', tool: 'sideload', pair: 'create-usb' },
   {
     key: 'sideload-inst',
@@ -28,7 +28,7 @@ export const CASES = [
     pair: 'create-usb',
     extra: true,
   },
-  { key: 'sideload-repo', label: 'sideload, archive repo (fsync)', tool: 'sideload', pair: 'cp' },
+  { key: 'sideload-repo', label: 'sideload, archive repo (fsync)', tool: 'sideload', pair: 'pull-local-repo' },
   { key: 'sideload-url', label: 'sideload, HTTP 127.0.0.1 (fsync)', tool: 'sideload', pair: 'pull-mirror-http' },
   {
     key: 'sideload-rerun',
@@ -82,7 +82,9 @@ export function caseCommand(c, fx, ctx, target) {
     case 'pull-local-inst':
       return ['ostree', ['pull-local', `--repo=${repo}`, '--disable-fsync', ctx.inst, ...ctx.instCommits]];
     case 'pull-local-repo':
-      return ['ostree', ['pull-local', `--repo=${repo}`, '--disable-fsync', fx.repo, ...ctx.refs]];
+      // --untrusted: ostree checks every object's checksum, as sideload does from any source (a trusted local pull
+      // copies or hardlinks the files unchecked: cp is that case's reference).
+      return ['ostree', ['pull-local', `--repo=${repo}`, '--untrusted', fx.repo, ...ctx.refs]];
     case 'sideload-inst':
       return sl(['--no-fsync', ...sideloadArgs(fx, 'installation')]);
     case 'sideload-inst-fsync':

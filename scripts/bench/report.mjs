@@ -50,7 +50,15 @@ export function goals(rows) {
   };
   ratio('1. installation <= 0.5x flatpak create-usb (both fsync)', 'sideload-inst-fsync', 0.5);
   ratio('2. HTTP <= 1.0x ostree pull --mirror (same python3 http.server)', 'sideload-url', 1.0);
-  ratio("   archive repo vs cp -a && sync (at the disk's limit ~1x)", 'sideload-repo', 1.5);
+  ratio('   archive repo <= 1.0x ostree pull-local --untrusted (both check every object; fsync)', 'sideload-repo', 1.0);
+  const [repo, cp] = [g('sideload-repo'), g('cp')];
+  if (repo && cp)
+    out.push({
+      goal: "   archive repo vs cp -a && sync (the disk's limit; checks nothing), medians",
+      met: null,
+      info: true,
+      detail: `${fmtX(repo.medianWall / cp.medianWall)} (${fmtS(repo.medianWall)} s against ${fmtS(cp.medianWall)} s)`,
+    });
   const sl = rows.filter((r) => r.tool === 'sideload');
   if (sl.length) {
     const worst = Math.max(...sl.map((r) => r.maxRssKb)) / 1024;
@@ -73,7 +81,8 @@ export function goals(rows) {
 
 export function printGoals(list, title = 'Goals (issue 15)') {
   console.log(`\n${title}:`);
-  for (const x of list) console.log(`  [${x.met === null ? ' ? ' : x.met ? 'met' : 'MISSED'}] ${x.goal}: ${x.detail}`);
+  for (const x of list)
+    console.log(`  [${x.info ? 'info' : x.met === null ? ' ? ' : x.met ? 'met' : 'MISSED'}] ${x.goal}: ${x.detail}`);
 }
 
 export async function versions() {
