@@ -6,8 +6,8 @@
 // its own ~20 modules it took 0.10 s of every command's start (a re-run with nothing new 0.37 -> 0.32 CPU s,
 // `--version` 0.19 -> 0.15 s, `list` 0.26 -> 0.19 s); from the bundle its y18n finds no locale files, so its few
 // messages are English like all of ours (a German locale used to give a German first line and an English second).
-// Outside the bundle stay @napi-rs/xattr and koffi (.node binaries) and openpgp (1.2 MiB, imported only when a GPG
-// signature is checked; one file in its package).
+// Outside the bundle stay @napi-rs/xattr and koffi (.node binaries) and openpgp (its minified CommonJS build, one
+// file of 0.4 MiB, required only when a GPG signature is checked: sign/gpg.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

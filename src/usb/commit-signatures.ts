@@ -8,7 +8,7 @@
 import { SignatureError } from '../errors.js';
 import type { Warn } from '../warnings.js';
 import { KEY } from '../ostree/formats.js';
-import { Ed25519Verifier, GpgVerifier, readSignatures } from '../sign/index.js';
+import { Ed25519Verifier, GpgVerifier, readSignatures, signatureKeyIds } from '../sign/index.js';
 import type { Source, TrustedKeys } from './source.js';
 
 export interface CommitSignatureCheck {
@@ -37,7 +37,7 @@ export class CommitVerifier {
   async check(commitBytes: Uint8Array, commitmeta: Uint8Array | null): Promise<CommitSignatureCheck> {
     const gpgSigs = commitmeta ? readSignatures(commitmeta, KEY.gpgSigs) : [];
     const edSigs = commitmeta ? readSignatures(commitmeta, KEY.ed25519Sigs) : [];
-    const signerKeyIds = await gpgIssuers(gpgSigs);
+    const signerKeyIds = await signatureKeyIds(gpgSigs);
     const reasons: string[] = [];
     if (gpgSigs.length && this.keys.gpg.length) {
       this.gpg ??= GpgVerifier.fromKeyrings(this.keys.gpg);
@@ -66,22 +66,6 @@ export class CommitVerifier {
     this.gpg ??= GpgVerifier.fromKeyrings(this.keys.gpg);
     return (await this.gpg).fingerprints();
   }
-}
-
-/** The issuer key IDs of binary OpenPGP signatures (upper-case hex); unreadable signatures are skipped. */
-async function gpgIssuers(sigs: readonly Uint8Array[]): Promise<string[]> {
-  if (sigs.length === 0) return [];
-  const openpgp = await import('openpgp');
-  const out: string[] = [];
-  for (const s of sigs) {
-    try {
-      const sig = await openpgp.readSignature({ binarySignature: s });
-      for (const id of sig.getSigningKeyIDs()) out.push(id.toHex().toUpperCase());
-    } catch {
-      // not an OpenPGP signature: the verify step reports it
-    }
-  }
-  return [...new Set(out)];
 }
 
 export interface CommitToCheck {
