@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBuilt } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Never a proxy, fast retries. */
 export const NET_ENV: NodeJS.ProcessEnv = {
@@ -164,7 +165,7 @@ export interface ExampleCopy {
 
 /** A copy of examples/repo (an archive repo with a signed summary.idx, collection org.example.Stable). */
 export async function exampleCopy(): Promise<ExampleCopy> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-net-'));
+  const dir = await tempDir('sideload-net-'); // under the run's temp root: removed when the run ends
   await fs.cp(path.join(projectRoot, 'examples/repo'), path.join(dir, 'repo'), { recursive: true });
   await fs.copyFile(path.join(projectRoot, 'examples/example.gpg'), path.join(dir, 'example.gpg'));
   let drives = 0;
