@@ -149,6 +149,8 @@ async function runScript(
   const r = await run('bash', ['-c', 'cd "$0" && exec "$@"', work, ...s.argv], {
     env: {
       PATH: `${SHIM}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+      // The scripts' own mktemp files go under this run's directory (removed at the end), not loose in /tmp.
+      TMPDIR: dir,
       G_TEST_SRCDIR: s.dir,
       G_TEST_BUILDDIR: s.dir,
       SIDELOAD_SHIM_LOG: logFile,
