@@ -16,7 +16,7 @@ import { describeFixture, ensureFixture } from './bench/fixture.mjs';
 import { deflateBench } from './bench/deflate.mjs';
 import { flathubBench } from './bench/flathub.mjs';
 import { CASES, resolveCommits, selectCases, startStaticServer } from './bench/peers.mjs';
-import { TIME_BIN, arch, cli, die, log, root, run } from './bench/proc.mjs';
+import { TIME_BIN, arch, cli, die, hasCommand, log, root } from './bench/proc.mjs';
 import { MB, fmtS, fmtX, goals, loadavg, printGoals, table, versions, writeJson } from './bench/report.mjs';
 import { prepareMedia } from './bench/media.mjs';
 import { runRounds, summarise } from './bench/runner.mjs';
@@ -26,8 +26,7 @@ async function main() {
     process.argv.slice(2),
     CASES.map((c) => c.key),
   );
-  for (const t of ['flatpak', 'ostree', 'gpg', 'python3'])
-    if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) die(`needs ${t}`);
+  for (const t of ['flatpak', 'ostree', 'gpg', 'python3']) if (!(await hasCommand(t))) die(`needs ${t}`);
   const started = new Date();
   if (o.ab) return abBench(o, started);
   if (!fs.existsSync(cli)) die(`${cli} is missing: run npm run build`);

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { log, run, runOk } from './proc.mjs';
+import { hasCommand, log, run, runOk } from './proc.mjs';
 
 /**
  * Prepares `<work>/targets` for `o.media` ('auto', 'ext4' or 'dir'), with room for `neededMb` MiB at once.
@@ -22,7 +22,11 @@ export async function prepareMedia(o, neededMb) {
   await releaseStale(targets);
   await fsp.rm(targets, { recursive: true, force: true });
   await fsp.mkdir(targets, { recursive: true });
-  const canLoop = process.getuid?.() === 0 && (await hasTools(['mkfs.ext4', 'mount', 'umount']));
+  const canLoop =
+    process.getuid?.() === 0 &&
+    (await hasCommand('mkfs.ext4')) &&
+    (await hasCommand('mount')) &&
+    (await hasCommand('umount'));
   if (o.media === 'ext4' && !canLoop) throw new Error('--media ext4 needs root, mkfs.ext4 and mount');
   if (o.media === 'dir' || !canLoop) {
     if (o.media === 'auto')
@@ -62,9 +66,4 @@ export async function prepareMedia(o, neededMb) {
 async function releaseStale(targets) {
   const mounts = fs.existsSync('/proc/mounts') ? fs.readFileSync('/proc/mounts', 'utf8') : '';
   if (mounts.split('\n').some((l) => l.split(' ')[1] === targets)) await run('umount', [targets]);
-}
-
-async function hasTools(names) {
-  for (const t of names) if ((await run('sh', ['-c', `command -v ${t}`])).code !== 0) return false;
-  return true;
 }

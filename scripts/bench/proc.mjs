@@ -63,6 +63,11 @@ export function run(cmd, args, opts = {}) {
   });
 }
 
+/** Whether `name` is a command on PATH. */
+export async function hasCommand(name) {
+  return (await run('sh', ['-c', 'command -v "$1"', 'sh', name])).code === 0;
+}
+
 export async function runOk(cmd, args, opts) {
   const r = await run(cmd, args, opts);
   if (r.code !== 0)
