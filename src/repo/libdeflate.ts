@@ -1,8 +1,8 @@
 /**
  * libdeflate, the system's `libdeflate.so.0` called through koffi (an FFI with prebuilt binaries), for the copy
  * workers' whole-object deflate: the same raw DEFLATE that ostree inflates, at the same level, for 0.51x the CPU of
- * node's zlib and 2.2% smaller on the bench's real mix (docs/benchmark.md, round 5). It takes a whole buffer, not a stream, so it
- * serves objects that fit one read part; larger ones stay on zlib's stream.
+ * node's zlib and 2.2% smaller on the bench's real mix (docs/benchmark.md, round 5). It takes a whole buffer, not a
+ * stream, so it serves objects that fit one read part; larger ones stay on zlib's stream.
  *
  * Optional twice over: koffi is an optional dependency and libdeflate a system library (Debian's libdeflate0,
  * Fedora's libdeflate). When either is missing, or the engine asked for is 'zlib', `loadLibdeflate` returns null
