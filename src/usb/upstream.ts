@@ -58,6 +58,28 @@ export function gunzipSubsummary(bytes: Uint8Array, what = 'subsummary', limit =
 export const DEFAULT_GPG_FIX =
   'pass --gpg-import KEYFILE with that key, or --no-upstream-summary to leave the upstream summary off';
 
+type VerifyResult = { signedBy: string[]; keys: string[]; present: boolean };
+
+/**
+ * Verdicts already reached in this process, by the very buffers checked and a digest of the keys. A run checks the
+ * same upstream files up to three times: when the remote is opened (its index first, then the set) and again when
+ * the copy for the drive is prepared; one GPG check is 3–5 ms after OpenPGP.js has loaded. Keyed by identity, so it
+ * relies on the files' buffers not changing once read (nothing writes into them); a failure throws and is not kept.
+ */
+const verified = new WeakMap<Uint8Array, WeakMap<Uint8Array, Map<string, VerifyResult>>>();
+
+/** The caller's own arrays: a verdict kept for the next call is not changed through them. */
+const copyOf = (r: VerifyResult): VerifyResult => ({
+  signedBy: [...r.signedBy],
+  keys: [...r.keys],
+  present: r.present,
+});
+
+function keysDigest(keys: TrustedKeys): string {
+  const part = (list: readonly Uint8Array[]) => list.map((k) => sha256Hex(k)).join(',');
+  return `${part(keys.gpg)};${part(keys.ed25519)}`;
+}
+
 /**
  * Checks one signed file. `fix` says how to supply a missing GPG key where the caller stands (an option name);
  * it follows the key IDs in the error. @throws SignatureError naming `what`.
@@ -68,8 +90,27 @@ export async function verifyOne(
   keys: TrustedKeys,
   what: string,
   fix: string = DEFAULT_GPG_FIX,
-): Promise<{ signedBy: string[]; keys: string[]; present: boolean }> {
+): Promise<VerifyResult> {
   if (!sig) return { signedBy: [], keys: [], present: false };
+  const digest = keysDigest(keys);
+  const known = verified.get(data)?.get(sig)?.get(digest);
+  if (known) return copyOf(known);
+  const result = await verifySignatures(data, sig, keys, what, fix);
+  let bySig = verified.get(data);
+  if (!bySig) verified.set(data, (bySig = new WeakMap()));
+  let byKeys = bySig.get(sig);
+  if (!byKeys) bySig.set(sig, (byKeys = new Map()));
+  byKeys.set(digest, result);
+  return copyOf(result);
+}
+
+async function verifySignatures(
+  data: Uint8Array,
+  sig: Uint8Array,
+  keys: TrustedKeys,
+  what: string,
+  fix: string,
+): Promise<VerifyResult> {
   const signedBy: string[] = [];
   const ids: string[] = [];
   const problems: string[] = [];
@@ -117,7 +158,7 @@ export async function checkUpstream(
   const f = up.files;
   const idx = f.get('summary.idx');
   const summary = f.get('summary');
-  let result: { signedBy: string[]; keys: string[]; present: boolean };
+  let result: VerifyResult;
   let metadata: VarDict = [];
   let root: 'summary' | 'summary.idx';
   if (idx) {
