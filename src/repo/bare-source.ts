@@ -15,7 +15,7 @@ import { validateFileInfo, type FileInfo } from '../ostree/content.js';
 import { S_IFLNK, S_IFMT } from '../ostree/dirtree.js';
 import { swap32 } from '../ostree/endian.js';
 import { BARE_USER_META } from '../ostree/formats.js';
-import { objectPath, type MetadataType, type ObjectType } from '../ostree/object.js';
+import { objectPath, objectPathUnder, type MetadataType, type ObjectType } from '../ostree/object.js';
 import { MAX_METADATA_SIZE, missingObject, verifyMetadata } from './archive-source.js';
 import { contentMismatch, RawVerifier, verifyRaw } from './content-verify.js';
 import {
@@ -68,7 +68,7 @@ export class BareSource implements ObjectSource {
   }
 
   private abs(checksum: string, type: ObjectType): string {
-    return path.join(this.repoPath, objectPath(checksum, type, this.mode));
+    return objectPathUnder(this.repoPath, checksum, type, this.mode);
   }
 
   async hasObject(checksum: string, type: ObjectType): Promise<boolean> {

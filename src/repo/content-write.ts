@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { CorruptError, InternalError, InterruptedError, systemError } from '../errors.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
-import { objectPath, type ObjectType } from '../ostree/object.js';
+import { objectPathUnder, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
 import { checkAborted } from '../transport/local.js';
 import type { ByteSink, ContentObject } from './source.js';
@@ -174,7 +174,7 @@ export async function copyLocal(t: ContentTarget, layout: LocalLayout, checksum:
     kind: layout.kind === 'archive' ? 'archive' : 'bare',
     owner: layout.kind === 'bare',
     checksum,
-    src: path.join(layout.root, objectPath(checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare')),
+    src: objectPathUnder(layout.root, checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'),
     tmp: t.index.tmpFor(final),
     final,
     level: t.level,

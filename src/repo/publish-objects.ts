@@ -44,14 +44,16 @@ export interface PublishOptions {
 
 /** Publishes every staged object of `t.index`. @returns the number of objects moved. */
 export async function publishStaged(t: PublishTarget, opts: PublishOptions): Promise<number> {
-  const { index, repoPath } = t;
+  const { index } = t;
+  // Resolved once: the per-object paths are concatenated onto it and index.dir (objectPathUnder).
+  const repoPath = path.resolve(t.repoPath);
   const total = index.staged.size;
   let done = 0;
   if (total === 0) return 0;
   // The destination's objects/xx directories (256 at most) are made while the sync waits on the disk: a directory
   // may appear at any time before the renames, which alone must follow the sync (384 MiB archive repo on fresh ext4:
   // ~0.1 s of mkdirs, serialised on objects/ in the kernel, hidden behind the ~0.3 s sync).
-  const prefixDir = (name: string) => path.join(repoPath, 'objects', name.slice(0, 2));
+  const prefixDir = (name: string) => `${repoPath}/objects/${name.slice(0, 2)}`;
   const dirs = new Set<string>();
   for (const name of index.staged.keys()) dirs.add(prefixDir(name));
   await Promise.all([
@@ -69,7 +71,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
     const pairAt = (i: number): [string, string] => {
       const [name, type] = names[i] as [string, ObjectType];
       const rel = objectPath(name.slice(0, 64), type, 'archive');
-      return [path.join(index.dir, rel), path.join(repoPath, rel)];
+      return [`${index.dir}/${rel}`, `${repoPath}/${rel}`];
     };
     const moved = (i: number, to: string) => {
       index.published((names[i] as [string, ObjectType])[0], to);

@@ -6,7 +6,7 @@
 import { mkdirWorldReadable } from './staged-files.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseLooseName, objectPath, type ObjectType } from '../ostree/object.js';
+import { looseName, objectPathUnder, parseLooseName, type ObjectType } from '../ostree/object.js';
 import { isENOENT } from '../transport/local.js';
 import { bootId } from './staging-lock.js';
 import { writeError } from './write-error.js';
@@ -33,12 +33,19 @@ export class StagedIndex {
   /** Per parent directory: whether mkdir(…, 0o755) gives 0755 there (umask, default ACL), so no chmod is needed. */
   private readonly modeKept = new Map<string, boolean>();
 
-  /** `dir`: the absolute staging directory; `runId` makes temporary names unique to this run. */
+  readonly dir: string;
+  private readonly repoPath: string;
+
+  /** `dir`: the staging directory; `runId` makes temporary names unique to this run. */
   constructor(
-    readonly dir: string,
-    private readonly repoPath: string,
+    dir: string,
+    repoPath: string,
     private readonly runId: string,
-  ) {}
+  ) {
+    // Resolved once: the per-object paths below are concatenated onto them (objectPathUnder).
+    this.dir = path.resolve(dir);
+    this.repoPath = path.resolve(repoPath);
+  }
 
   /**
    * Picks up objects staged by an interrupted run of the same boot (removing its temporary files); a staging area
@@ -80,24 +87,22 @@ export class StagedIndex {
       names = this.destPrefixes.then((have) => (have.has(prefix) ? listOrEmpty(dir) : new Set<string>()));
       this.destDirs.set(prefix, names);
     }
-    return (await names).has(path.basename(objectPath(checksum, type, 'archive')));
+    return (await names).has(looseName(checksum, type, 'archive'));
   }
 
   /** Forget that an object is in the destination (it was found corrupt and will be replaced). */
   forgetDestination(checksum: string, type: ObjectType): void {
-    void this.destDirs
-      .get(checksum.slice(0, 2))
-      ?.then((s) => s.delete(path.basename(objectPath(checksum, type, 'archive'))));
+    void this.destDirs.get(checksum.slice(0, 2))?.then((s) => s.delete(looseName(checksum, type, 'archive')));
   }
 
   /** A staged object `name` (`<checksum>.<type>`) was moved to `to` in the destination. */
   published(name: string, to: string): void {
     this.staged.delete(name);
-    void this.destDirs.get(name.slice(0, 2))?.then((set) => set.add(path.basename(to)));
+    void this.destDirs.get(name.slice(0, 2))?.then((set) => set.add(to.slice(to.lastIndexOf('/') + 1)));
   }
 
   stagedPath(checksum: string, type: ObjectType): string {
-    return path.join(this.dir, objectPath(checksum, type, 'archive'));
+    return objectPathUnder(this.dir, checksum, type, 'archive');
   }
 
   /** mkdir -p, once per directory. */
@@ -140,7 +145,8 @@ export class StagedIndex {
 
   /** A temporary name beside `final`, unique to this run. */
   tmpFor(final: string): string {
-    return path.join(path.dirname(final), `.tmp-${path.basename(final)}-${this.runId}-${++tmpCounter}`);
+    const slash = final.lastIndexOf('/');
+    return `${final.slice(0, slash)}/.tmp-${final.slice(slash + 1)}-${this.runId}-${++tmpCounter}`;
   }
 }
 
