@@ -8,7 +8,6 @@ import fs from 'node:fs/promises';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
-import { fsyncDir } from './atomic-write.js';
 import type { StagedIndex } from './staged-index.js';
 import type { StagingSync } from './staging-sync.js';
 import type { CopyWorkerPool } from './worker-pool.js';
@@ -104,10 +103,8 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
         }
       }
     });
-    if (t.sync) {
-      await forEachLimit([...touched], 16, fsyncDir);
-      await fsyncDir(path.join(repoPath, 'objects'));
-    }
+    // Content and trees are durable before a commit is renamed in, the commits before the refs name them (publish.ts).
+    if (t.sync && names.length) await t.sync.syncDirs(`${repoPath}/objects`, [...touched, `${repoPath}/objects`]);
   }
   opts.onProgress?.(done, total);
   return done;

@@ -1,7 +1,12 @@
 /**
- * Durability of the staging area: the sync before publish (syncfs of the staging filesystem via coreutils
- * `sync -f`, else an fsync per staged file and directory). No writeback is started earlier: a background `sync -f`
+ * Durability of the staging area and the publish: the sync before publish (syncfs of the staging filesystem via
+ * coreutils `sync -f`, else an fsync per staged file and directory), and after each group of renames into objects/
+ * (syncfs again, else an fsync per directory renamed into). No writeback is started earlier: a background `sync -f`
  * every 128 MiB staged changed nothing measurable (bench --ab, docs/benchmark.md, issue 14).
+ *
+ * One syncfs instead of an fsync per `objects/xx` directory: each fsync is a flush of the device's write cache
+ * (a journal commit on ext4), and a USB stick takes milliseconds for each; a new drive has up to 256 of them per
+ * group (`flatpak create-usb` makes 768 such fsyncs on the bench's fixture).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -17,12 +22,7 @@ export class StagingSync {
 
   /** Makes staged bytes durable: syncfs of the staging filesystem (`sync -f`), else an fsync per file in `files()`. */
   async syncAll(files: () => string[]): Promise<void> {
-    try {
-      await execFileAsync('sync', ['-f', this.dir], { timeout: 600_000 });
-      return;
-    } catch {
-      // no coreutils sync (or it lacks -f): fsync every staged file
-    }
+    if (await syncfs(this.dir)) return;
     const list = files();
     await forEachLimit(list, 16, async (f) => {
       const fh = await fs.open(f, 'r');
@@ -34,5 +34,24 @@ export class StagingSync {
     });
     const dirs = new Set(list.map((f) => path.dirname(f)));
     await forEachLimit([...dirs], 16, fsyncDir);
+  }
+
+  /**
+   * Makes renames into `dirs` durable: syncfs of the filesystem holding `repoObjects` (the drive's objects/), else an
+   * fsync per directory.
+   */
+  async syncDirs(repoObjects: string, dirs: readonly string[]): Promise<void> {
+    if (await syncfs(repoObjects)) return;
+    await forEachLimit(dirs, 16, fsyncDir);
+  }
+}
+
+/** syncfs of the filesystem holding `dir` through coreutils `sync -f`; false when there is none (or it lacks -f). */
+async function syncfs(dir: string): Promise<boolean> {
+  try {
+    await execFileAsync('sync', ['-f', dir], { timeout: 600_000 });
+    return true;
+  } catch {
+    return false;
   }
 }

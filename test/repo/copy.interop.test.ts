@@ -343,7 +343,7 @@ describe('incompressible parts go out as stored blocks', () => {
   });
 });
 
-describeOstree('fsync: one sync of the staging area', () => {
+describeOstree('fsync: a sync of the staging area, then one per group of renames', () => {
   let root = '';
   const savedPath = process.env['PATH'];
   beforeAll(async () => void (root = await tempDir('sideload-sync-')));
@@ -351,7 +351,7 @@ describeOstree('fsync: one sync of the staging area', () => {
     process.env['PATH'] = savedPath;
   });
 
-  it('runs `sync -f` on the staging area once, before publishing; the result is whole', async () => {
+  it('runs `sync -f` on the staging area before publishing and on objects/ after each group, no fsync per directory', async () => {
     // A `sync` first in PATH that logs its arguments, then runs the real one.
     const bin = path.join(root, 'bin');
     const log = path.join(root, 'sync.log');
@@ -368,7 +368,23 @@ describeOstree('fsync: one sync of the staging area', () => {
     const dest = await commitAndCopy(root, tree, { fsync: true });
     const calls = (await fs.readFile(log, 'utf8')).trim().split('\n');
     const stagingDir = path.join(dest, STAGING_DIR);
-    expect(calls).toEqual([`-f ${stagingDir}`]);
+    // Content and trees, then the commits: each group's renames made durable before the next (publish-objects.ts).
+    expect(calls).toEqual([`-f ${stagingDir}`, `-f ${dest}/objects`, `-f ${dest}/objects`]);
+    await ostreeFsck(dest);
+  });
+
+  it('falls back to an fsync per file and directory when `sync -f` fails; the result is whole', async () => {
+    const bin = path.join(root, 'bin-failing');
+    const log = path.join(root, 'failing-sync.log');
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexit 1\n`, { mode: 0o755 });
+    process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+    const tree = path.join(root, 'tree-fallback');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    for (let i = 0; i < 6; i++) await fs.writeFile(path.join(tree, `files/f${i}`), randomBytes(100_000));
+    await fs.mkdir(path.join(root, 'fallback'));
+    const dest = await commitAndCopy(path.join(root, 'fallback'), tree, { fsync: true });
+    expect((await fs.readFile(log, 'utf8')).trim().split('\n')).toHaveLength(3);
     await ostreeFsck(dest);
   });
 });
