@@ -14,10 +14,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { forEachLimit } from './for-each-limit.js';
 import { fsyncDir } from './atomic-write.js';
+import { FUSE_MAGIC, statfsType } from './fs-magic.js';
 
 const execFileAsync = promisify(execFile);
 
 export class StagingSync {
+  private fuse: Promise<boolean> | null = null;
+
   constructor(private readonly dir: string) {}
 
   /** Makes staged bytes durable: syncfs of the staging filesystem (`sync -f`), else an fsync per file in `files()`. */
@@ -41,7 +44,10 @@ export class StagingSync {
    * fsync per directory.
    */
   async syncDirs(repoObjects: string, dirs: readonly string[]): Promise<void> {
-    if (await syncfs(repoObjects)) return;
+    // Not through FUSE: syncfs reaches no FUSE daemon (the kernel sends FUSE_SYNCFS to virtiofs only), while an fsync
+    // of a directory does (exfat-fuse then writes its metadata out and flushes the device).
+    this.fuse ??= statfsType(repoObjects).then((t) => t === FUSE_MAGIC);
+    if (!(await this.fuse) && (await syncfs(repoObjects))) return;
     await forEachLimit(dirs, 16, fsyncDir);
   }
 }

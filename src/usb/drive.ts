@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { mkdirSafe } from './drive-fs.js';
+import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from '../repo/fs-magic.js';
 
 export const DEFAULT_REPO = '.ostree/repo';
 
@@ -27,10 +28,6 @@ export interface DriveLocation {
 
 /** FAT12/16/32 files stop one byte short of 4 GiB (the size field is 32 bits). */
 export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
-
-const MSDOS_MAGIC = 0x4d44;
-const EXFAT_MAGIC = 0x2011bab0;
-const FUSE_MAGIC = 0x65735546;
 
 /** Resolves and checks the drive and repo location. @throws with the path at fault. */
 export async function locateDrive(driveArg: string, destinationRepo?: string): Promise<DriveLocation> {
@@ -83,12 +80,8 @@ export interface FilesystemFacts {
  */
 export async function probeFilesystem(dir: string): Promise<FilesystemFacts> {
   const posix = (fsType: string): FilesystemFacts => ({ fat: false, maxFileSize: null, fsType });
-  let magic: number;
-  try {
-    magic = Number((await fs.promises.statfs(dir)).type);
-  } catch {
-    return posix('unknown'); // statfs unsupported: assume a POSIX filesystem
-  }
+  const magic = await statfsType(dir);
+  if (magic === null) return posix('unknown'); // statfs unsupported: assume a POSIX filesystem
   if (magic === MSDOS_MAGIC) return fatFacts('vfat');
   if (magic === EXFAT_MAGIC) return exfatFacts('exfat');
   if (magic !== FUSE_MAGIC) return posix(`0x${magic.toString(16)}`);
