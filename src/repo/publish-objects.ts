@@ -1,13 +1,15 @@
 /**
  * Moving staged objects into `<repo>/objects/`: content and trees first, detached metadata and commits last, with a
  * filesystem sync before and directory syncs after (unless fsync is off). Renames run in worker threads when
- * they run already or there are enough of them to pay for starting them.
+ * they run already or there are enough of them to pay for starting them; on a new drive, a staged `objects/xx` of
+ * content and trees moves in whole (wholePrefixes).
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
+import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from './fs-magic.js';
 import type { StagedIndex } from './staged-index.js';
 import type { StagingSync } from './staging-sync.js';
 import type { CopyWorkerPool } from './worker-pool.js';
@@ -41,6 +43,39 @@ export interface PublishOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * The staging area's `objects/xx` directories that can move into the drive whole, one rename each: where the drive
+ * has no `objects/xx` yet (a new drive), holding nothing but staged content and trees (commits go last, in their
+ * own group), on a filesystem whose driver renames directories (not through FUSE: fusefat makes an empty directory
+ * of the new name; not FAT). A new drive from the bench's 384 MiB installation: 256 renames instead of 8,756.
+ */
+async function wholePrefixes(index: StagedIndex, repoPath: string): Promise<Map<string, Array<[string, ObjectType]>>> {
+  const whole = new Map<string, Array<[string, ObjectType]>>();
+  const kind = await statfsType(repoPath);
+  if (kind === null || kind === FUSE_MAGIC || kind === MSDOS_MAGIC || kind === EXFAT_MAGIC) return whole;
+  const present = await fs.readdir(`${repoPath}/objects`).then(
+    (l) => new Set(l),
+    () => null,
+  );
+  if (!present) return whole;
+  const byPrefix = new Map<string, Array<[string, ObjectType]>>();
+  const commits = new Set<string>();
+  for (const [name, type] of index.staged) {
+    const prefix = name.slice(0, 2);
+    let list = byPrefix.get(prefix);
+    if (!list) byPrefix.set(prefix, (list = []));
+    list.push([name, type]);
+    if (!(PUBLISH_ORDER[0] as ObjectType[]).includes(type)) commits.add(prefix);
+  }
+  await forEachLimit([...byPrefix], 16, async ([prefix, list]) => {
+    if (present.has(prefix) || commits.has(prefix)) return;
+    // Only the staged objects: a temporary file (`.tmp-…`) would land in the drive's objects/.
+    const entries = await fs.readdir(`${index.dir}/objects/${prefix}`).catch(() => null);
+    if (entries?.length === list.length && !entries.some((e) => e.startsWith('.'))) whole.set(prefix, list);
+  });
+  return whole;
+}
+
 /** Publishes every staged object of `t.index`. @returns the number of objects moved. */
 export async function publishStaged(t: PublishTarget, opts: PublishOptions): Promise<number> {
   const { index } = t;
@@ -53,14 +88,30 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
   // may appear at any time before the renames, which alone must follow the sync (384 MiB archive repo on fresh ext4:
   // ~0.1 s of mkdirs, serialised on objects/ in the kernel, hidden behind the ~0.3 s sync).
   const prefixDir = (name: string) => `${repoPath}/objects/${name.slice(0, 2)}`;
+  const whole = await wholePrefixes(index, repoPath);
   const dirs = new Set<string>();
-  for (const name of index.staged.keys()) dirs.add(prefixDir(name));
+  for (const name of index.staged.keys()) if (!whole.has(name.slice(0, 2))) dirs.add(prefixDir(name));
   await Promise.all([
     t.sync?.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type))),
     forEachLimit([...dirs], 16, (dir) => index.ensureDir(dir)),
   ]);
+  const moveWhole = async ([prefix, inside]: [string, Array<[string, ObjectType]>]): Promise<void> => {
+    const [from, to] = [`${index.dir}/objects/${prefix}`, `${repoPath}/objects/${prefix}`];
+    publishFaults.beforeRename?.(from, to);
+    try {
+      await fs.rename(from, to);
+    } catch (e) {
+      throw writeError(e, repoPath, `objects/${prefix}/`);
+    }
+    index.movedAway(from);
+    for (const [name, type] of inside)
+      index.published(name, `${repoPath}/${objectPath(name.slice(0, 64), type, 'archive')}`);
+    done += inside.length;
+    opts.onProgress?.(done, total);
+  };
   for (const group of PUBLISH_ORDER) {
     checkAborted(opts.signal);
+    if (group === PUBLISH_ORDER[0]) await forEachLimit([...whole], 16, moveWhole);
     const names = [...index.staged].filter(([, ty]) => group.includes(ty));
     names.sort(([, a], [, b]) => group.indexOf(a) - group.indexOf(b));
     // The [from, to] path pairs are built one chunk at a time, so memory does not hold two full paths per object of
@@ -104,7 +155,8 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       }
     });
     // Content and trees are durable before a commit is renamed in, the commits before the refs name them (publish.ts).
-    if (t.sync && names.length) await t.sync.syncDirs(`${repoPath}/objects`, [...touched, `${repoPath}/objects`]);
+    if (t.sync && (names.length || (group === PUBLISH_ORDER[0] && whole.size)))
+      await t.sync.syncDirs(`${repoPath}/objects`, [...touched, `${repoPath}/objects`]);
   }
   opts.onProgress?.(done, total);
   return done;

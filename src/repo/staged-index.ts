@@ -105,6 +105,11 @@ export class StagedIndex {
     return objectPathUnder(this.dir, checksum, type, 'archive');
   }
 
+  /** A directory made through ensureDir was moved away (the publish moved a staged objects/xx in whole). */
+  movedAway(dir: string): void {
+    this.madeDirs.delete(dir);
+  }
+
   /** mkdir -p, once per directory. */
   ensureDir(dir: string): Promise<void> {
     let p = this.madeDirs.get(dir);

@@ -17,6 +17,7 @@ import { openObjectSource } from '../../src/repo/repo.js';
 import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
 import { incompressible } from '../../src/repo/incompressible.js';
+import { publishFaults } from '../../src/repo/publish-objects.js';
 import { openStaging, STAGING_DIR, type StagingOptions } from '../../src/repo/writer.js';
 import {
   describeOstree,
@@ -386,5 +387,48 @@ describeOstree('fsync: a sync of the staging area, then one per group of renames
     const dest = await commitAndCopy(path.join(root, 'fallback'), tree, { fsync: true });
     expect((await fs.readFile(log, 'utf8')).trim().split('\n')).toHaveLength(3);
     await ostreeFsck(dest);
+  });
+});
+
+describeOstree('publish onto a new repo: whole objects/xx directories', () => {
+  let root = '';
+  beforeAll(async () => void (root = await tempDir('sideload-whole-')));
+
+  it('moves each staged objects/xx of content and trees in one rename, never one with a stray file, commits last', async () => {
+    const tree = path.join(root, 'tree');
+    await fs.mkdir(tree);
+    for (let i = 0; i < 600; i++) await fs.writeFile(path.join(tree, `f${i}`), `file ${i}\n`);
+    const source = path.join(root, 'source');
+    await ostreeInit(source, 'bare-user-only');
+    const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
+    const dest = path.join(root, 'dest');
+    const repo = await createArchiveRepo(dest);
+    const src = await openObjectSource(source);
+    const staging = await openStaging(repo, { fsync: false });
+    const renames: Array<[string, string]> = [];
+    try {
+      await copyCommit(src, staging, commit);
+      // A temporary file left in one prefix (a job that failed half way): that directory must not move whole.
+      const stagedObjects = path.join(dest, STAGING_DIR, 'objects');
+      const prefixes = (await fs.readdir(stagedObjects)).sort();
+      const commitPrefix = commit.slice(0, 2);
+      const strayPrefix = prefixes.find((p) => p !== commitPrefix) as string;
+      await fs.writeFile(path.join(stagedObjects, strayPrefix, '.tmp-stray'), 'half');
+      publishFaults.beforeRename = (from, to) => void renames.push([from, to]);
+      await staging.publish();
+      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+      const dirMoves = renames.filter(([from]) => /\/objects\/[0-9a-f]{2}$/.test(from)).map(([f]) => path.basename(f));
+      // every prefix but the commit's and the one with the stray file moved whole
+      expect(dirMoves.sort()).toEqual(prefixes.filter((p) => p !== commitPrefix && p !== strayPrefix));
+      expect(renames.at(-1)?.[1]).toMatch(/\.commit$/);
+      expect(await fs.readdir(path.join(dest, 'objects', strayPrefix))).not.toContain('.tmp-stray');
+    } finally {
+      publishFaults.beforeRename = null;
+      await staging.discard();
+      await src.close();
+      await repo.close();
+    }
+    await ostreeFsck(dest);
+    expect(await looseObjects(dest)).toHaveLength(603);
   });
 });
