@@ -1,6 +1,7 @@
 /**
  * Filesystems by their statfs type (linux/magic.h), for the few decisions that depend on them: FAT limits
- * (usb/drive.ts) and how to make writes durable through FUSE (staging-sync.ts).
+ * (usb/drive.ts), how to make renames durable through FUSE (staging-sync.ts), and where a directory rename is
+ * trusted (publish-objects.ts).
  */
 import fs from 'node:fs/promises';
 

@@ -1,6 +1,6 @@
 /**
  * Moving staged objects into `<repo>/objects/`: content and trees first, detached metadata and commits last, with a
- * filesystem sync before and directory syncs after (unless fsync is off). Renames run in worker threads when
+ * filesystem sync before and after each of the two groups (unless fsync is off; staging-sync.ts). Renames run in worker threads when
  * they run already or there are enough of them to pay for starting them; on a new drive, a staged `objects/xx` of
  * content and trees moves in whole (wholePrefixes).
  */
@@ -84,9 +84,10 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
   const total = index.staged.size;
   let done = 0;
   if (total === 0) return 0;
-  // The destination's objects/xx directories (256 at most) are made while the sync waits on the disk: a directory
-  // may appear at any time before the renames, which alone must follow the sync (384 MiB archive repo on fresh ext4:
-  // ~0.1 s of mkdirs, serialised on objects/ in the kernel, hidden behind the ~0.3 s sync).
+  // The destination's objects/xx directories (256 at most; none for a prefix that moves in whole) are made while the
+  // sync waits on the disk: a directory may appear at any time before the renames, which alone must follow the sync
+  // (384 MiB archive repo on fresh ext4: ~0.1 s of mkdirs, serialised on objects/ in the kernel, hidden behind the
+  // ~0.3 s sync).
   const prefixDir = (name: string) => `${repoPath}/objects/${name.slice(0, 2)}`;
   const whole = await wholePrefixes(index, repoPath);
   const dirs = new Set<string>();
