@@ -21,8 +21,9 @@ const requireShim =
   'const require = __sideloadRequire(import.meta.url);';
 // yargs, cliui, wrap-ansi and cli-progress import string-width, whose module body builds an Intl.Segmenter and a
 // `\p{RGI_Emoji}` regex: ~15 ms of every command's start (a CPU profile of a re-run: 38 and 51 samples at 200 µs on
-// those two lines), for help text and bars that most runs never lay out. Their import gets a stand-in that loads the real module on the first call
-// (esbuild turns the require() of an ES module into a lazy init inside the bundle); the widths are the module's own.
+// those two lines), for help text and bars that most runs never lay out. Their import gets a stand-in that loads the
+// real module on the first call (esbuild turns the require() of an ES module into a lazy init inside the bundle); the
+// widths are the module's own.
 const lazyStringWidth = {
   name: 'lazy-string-width',
   setup(b) {

@@ -1,8 +1,8 @@
 /**
  * Moving staged objects into `<repo>/objects/`: content and trees first, detached metadata and commits last, with a
- * filesystem sync before and after each of the two groups (unless fsync is off; staging-sync.ts). Renames run in worker threads when
- * they run already or there are enough of them to pay for starting them; on a new drive, a staged `objects/xx` of
- * content and trees moves in whole (wholePrefixes).
+ * filesystem sync before and after each of the two groups (unless fsync is off; staging-sync.ts). Renames run in
+ * worker threads when they run already or there are enough of them to pay for starting them; on a new drive, a
+ * staged `objects/xx` of content and trees moves in whole (wholePrefixes).
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
@@ -49,9 +49,12 @@ export interface PublishOptions {
  * own group), on a filesystem whose driver renames directories (not through FUSE: fusefat makes an empty directory
  * of the new name; not FAT). A new drive from the bench's 384 MiB installation: 256 renames instead of 8,756.
  */
-async function wholePrefixes(index: StagedIndex, repoPath: string): Promise<Map<string, Array<[string, ObjectType]>>> {
+async function wholePrefixes(
+  index: StagedIndex,
+  repoPath: string,
+  kind: number | null,
+): Promise<Map<string, Array<[string, ObjectType]>>> {
   const whole = new Map<string, Array<[string, ObjectType]>>();
-  const kind = await statfsType(repoPath);
   if (kind === null || kind === FUSE_MAGIC || kind === MSDOS_MAGIC || kind === EXFAT_MAGIC) return whole;
   const present = await fs.readdir(`${repoPath}/objects`).then(
     (l) => new Set(l),
@@ -89,7 +92,9 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
   // (384 MiB archive repo on fresh ext4: ~0.1 s of mkdirs, serialised on objects/ in the kernel, hidden behind the
   // ~0.3 s sync).
   const prefixDir = (name: string) => `${repoPath}/objects/${name.slice(0, 2)}`;
-  const whole = await wholePrefixes(index, repoPath);
+  // The drive's filesystem, looked up once: whether directories move in whole, and how renames are made durable.
+  const fsType = await statfsType(repoPath);
+  const whole = await wholePrefixes(index, repoPath, fsType);
   const dirs = new Set<string>();
   for (const name of index.staged.keys()) if (!whole.has(name.slice(0, 2))) dirs.add(prefixDir(name));
   await Promise.all([
@@ -157,7 +162,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
     });
     // Content and trees are durable before a commit is renamed in, the commits before the refs name them (publish.ts).
     if (t.sync && (names.length || (group === PUBLISH_ORDER[0] && whole.size)))
-      await t.sync.syncDirs(`${repoPath}/objects`, [...touched, `${repoPath}/objects`]);
+      await t.sync.syncDirs(`${repoPath}/objects`, fsType, [...touched, `${repoPath}/objects`]);
   }
   opts.onProgress?.(done, total);
   return done;

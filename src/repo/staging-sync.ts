@@ -14,13 +14,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { forEachLimit } from './for-each-limit.js';
 import { fsyncDir } from './atomic-write.js';
-import { FUSE_MAGIC, statfsType } from './fs-magic.js';
+import { FUSE_MAGIC } from './fs-magic.js';
 
 const execFileAsync = promisify(execFile);
 
 export class StagingSync {
-  private fuse: Promise<boolean> | null = null;
-
   constructor(private readonly dir: string) {}
 
   /** Makes staged bytes durable: syncfs of the staging filesystem (`sync -f`), else an fsync per file in `files()`. */
@@ -40,14 +38,13 @@ export class StagingSync {
   }
 
   /**
-   * Makes renames into `dirs` durable: syncfs of the filesystem holding `repoObjects` (the drive's objects/), else an
-   * fsync per directory.
+   * Makes renames into `dirs` durable: syncfs of the filesystem holding `repoObjects` (the drive's objects/; its statfs
+   * type `fsType`, fs-magic.ts), else an fsync per directory.
    */
-  async syncDirs(repoObjects: string, dirs: readonly string[]): Promise<void> {
+  async syncDirs(repoObjects: string, fsType: number | null, dirs: readonly string[]): Promise<void> {
     // Not through FUSE: syncfs reaches no FUSE daemon (the kernel sends FUSE_SYNCFS to virtiofs only), while an fsync
     // of a directory does (exfat-fuse then writes its metadata out and flushes the device).
-    this.fuse ??= statfsType(repoObjects).then((t) => t === FUSE_MAGIC);
-    if (!(await this.fuse) && (await syncfs(repoObjects))) return;
+    if (fsType !== FUSE_MAGIC && (await syncfs(repoObjects))) return;
     await forEachLimit(dirs, 16, fsyncDir);
   }
 }
