@@ -51,6 +51,8 @@ async function copyInto(
     onProgress?: (p: CopyProgress) => void;
     staging?: StagingOptions;
     subpaths?: string[];
+    /** Runs between the copy and the publish (the staging area is complete). */
+    beforePublish?: () => Promise<void>;
   } = {},
 ) {
   const repo = await createArchiveRepo(dest);
@@ -64,6 +66,7 @@ async function copyInto(
       ...(opts.onProgress ? { onProgress: opts.onProgress, progressInterval: 0 } : {}),
       ...(opts.subpaths ? { subpaths: opts.subpaths } : {}),
     });
+    await opts.beforePublish?.();
     const published = await staging.publish();
     await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
     return { result, published };
@@ -351,17 +354,19 @@ describeOstree('fsync: a sync of the staging area, then one per group of renames
   afterAll(() => {
     process.env['PATH'] = savedPath;
   });
+  /** A `sync` first in PATH that logs its arguments to the returned file, then runs `then` (shell). */
+  const syncInPath = async (name: string, then: string): Promise<string> => {
+    const bin = path.join(root, name);
+    const log = path.join(root, `${name}.log`);
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\n${then}\n`, { mode: 0o755 });
+    process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+    return log;
+  };
 
   it('runs `sync -f` on the staging area before publishing and on objects/ after each group, no fsync per directory', async () => {
-    // A `sync` first in PATH that logs its arguments, then runs the real one.
-    const bin = path.join(root, 'bin');
-    const log = path.join(root, 'sync.log');
-    await fs.mkdir(bin);
     const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
-    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexec ${realSync} "$@"\n`, {
-      mode: 0o755,
-    });
-    process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+    const log = await syncInPath('bin', `exec ${realSync} "$@"`);
 
     const tree = path.join(root, 'tree');
     await fs.mkdir(path.join(tree, 'files'), { recursive: true });
@@ -375,11 +380,7 @@ describeOstree('fsync: a sync of the staging area, then one per group of renames
   });
 
   it('falls back to an fsync per file and directory when `sync -f` fails; the result is whole', async () => {
-    const bin = path.join(root, 'bin-failing');
-    const log = path.join(root, 'failing-sync.log');
-    await fs.mkdir(bin);
-    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> '${log}'\nexit 1\n`, { mode: 0o755 });
-    process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+    const log = await syncInPath('bin-failing', 'exit 1');
     const tree = path.join(root, 'tree-fallback');
     await fs.mkdir(path.join(tree, 'files'), { recursive: true });
     for (let i = 0; i < 6; i++) await fs.writeFile(path.join(tree, `files/f${i}`), randomBytes(100_000));
@@ -402,21 +403,21 @@ describeOstree('publish onto a new repo: whole objects/xx directories', () => {
     await ostreeInit(source, 'bare-user-only');
     const commit = await ostreeCommit(source, 'app', tree, ['--fsync=false']);
     const dest = path.join(root, 'dest');
-    const repo = await createArchiveRepo(dest);
     const src = await openObjectSource(source);
-    const staging = await openStaging(repo, { fsync: false });
     const renames: Array<[string, string]> = [];
+    const commitPrefix = commit.slice(0, 2);
+    let [prefixes, strayPrefix] = [[] as string[], ''];
     try {
-      await copyCommit(src, staging, commit);
-      // A temporary file left in one prefix (a job that failed half way): that directory must not move whole.
-      const stagedObjects = path.join(dest, STAGING_DIR, 'objects');
-      const prefixes = (await fs.readdir(stagedObjects)).sort();
-      const commitPrefix = commit.slice(0, 2);
-      const strayPrefix = prefixes.find((p) => p !== commitPrefix) as string;
-      await fs.writeFile(path.join(stagedObjects, strayPrefix, '.tmp-stray'), 'half');
-      publishFaults.beforeRename = (from, to) => void renames.push([from, to]);
-      await staging.publish();
-      await repo.writeRef({ kind: 'heads', ref: 'app' }, commit, { fsync: false });
+      await copyInto(src, commit, dest, {
+        beforePublish: async () => {
+          // A temporary file left in one prefix (a job that failed half way): that directory must not move whole.
+          const stagedObjects = path.join(dest, STAGING_DIR, 'objects');
+          prefixes = (await fs.readdir(stagedObjects)).sort();
+          strayPrefix = prefixes.find((p) => p !== commitPrefix) as string;
+          await fs.writeFile(path.join(stagedObjects, strayPrefix, '.tmp-stray'), 'half');
+          publishFaults.beforeRename = (from, to) => void renames.push([from, to]);
+        },
+      });
       const dirMoves = renames.filter(([from]) => /\/objects\/[0-9a-f]{2}$/.test(from)).map(([f]) => path.basename(f));
       // every prefix but the commit's and the one with the stray file moved whole
       expect(dirMoves.sort()).toEqual(prefixes.filter((p) => p !== commitPrefix && p !== strayPrefix));
@@ -424,9 +425,7 @@ describeOstree('publish onto a new repo: whole objects/xx directories', () => {
       expect(await fs.readdir(path.join(dest, 'objects', strayPrefix))).not.toContain('.tmp-stray');
     } finally {
       publishFaults.beforeRename = null;
-      await staging.discard();
       await src.close();
-      await repo.close();
     }
     await ostreeFsck(dest);
     expect(await looseObjects(dest)).toHaveLength(603);
