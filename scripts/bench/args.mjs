@@ -21,6 +21,7 @@ export function parseArgs(argv, caseKeys) {
     flathubRefs: 5000,
     deflateLib: null,
     media: 'auto',
+    writeMbps: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -55,6 +56,7 @@ export function parseArgs(argv, caseKeys) {
       o.ab = val()
         .split(',')
         .map((s) => path.resolve(s.trim()));
+    else if (name === '--write-mbps') o.writeMbps = num();
     else if (name === '--deflate-lib') o.deflateLib = path.resolve(val());
     else if (name === '--media') {
       o.media = val();
@@ -90,11 +92,14 @@ export function parseArgs(argv, caseKeys) {
   --media auto|ext4|dir  where targets are written: ext4 = a fresh ext4 filesystem with a journal on a loop
                   device, made for this run (needs root); dir = a directory under --work, with a 65 s wait
                   between rounds (see scripts/bench/media.mjs); auto (default): ext4 when root, else dir
+  --write-mbps N  throttle the ext4 media's writes to N MB/s (10^6 bytes; the blkio cgroup of cgroup v1, as root),
+                  like a USB stick: every case, peers included, writes through the same limit
   --keep          keep the last target of each case (and the ext4 media mounted)`);
       process.exit(0);
     } else die(`unknown option ${a}`);
   }
   if (o.quick && o.files === 20000) o.files = 3000;
+  if (o.writeMbps && o.media === 'dir') die('--write-mbps needs the ext4 media');
   if (o.ab && o.ab.length < 2) die('--ab takes two or more dist/ directories: A,B');
   o.runs ??= o.ab ? 7 : 3;
   o.sizeMb ??= o.quick ? 96 : o.mix === 'real' ? 384 : 1024;

@@ -49,17 +49,42 @@ export async function prepareMedia(o, neededMb) {
   await runOk('mkfs.ext4', ['-q', '-F', '-L', 'sideload-bench', image]);
   await runOk('mount', ['-o', 'loop', image, targets]);
   log(`targets on a fresh ext4 filesystem (journal; ${(bytes / 2 ** 30).toFixed(0)} GiB, loop device) at ${targets}`);
+  const throttled = o.writeMbps ? throttleWrites(targets, o.writeMbps) : null;
   return {
-    kind: 'ext4-loop',
-    describe: 'a fresh ext4 filesystem with a journal on a loop device (as a formatted USB stick)',
+    kind: o.writeMbps ? `ext4-loop-${o.writeMbps}MBps` : 'ext4-loop',
+    describe:
+      'a fresh ext4 filesystem with a journal on a loop device (as a formatted USB stick)' +
+      (o.writeMbps ? `, writes throttled to ${o.writeMbps} MB/s` : ''),
     settles: false,
     release: async () => {
       if (o.keep) return log(`--keep: ${targets} stays mounted (umount ${targets}; rm ${image})`);
+      throttled?.lift();
       await runOk('umount', [targets]);
       await fsp.rm(image, { force: true });
       await fsp.rm(targets, { recursive: true, force: true });
     },
   };
+}
+
+const BLKIO_WRITE_BPS = '/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device';
+
+/**
+ * Throttles writes to the block device mounted at `dir` to `mbps` MB/s, for every process in the root blkio cgroup
+ * (cgroup v1 charges buffered writeback there too), as on a USB stick; `lift()` removes the limit.
+ */
+function throttleWrites(dir, mbps) {
+  const mount = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[1] === dir);
+  if (!mount || !fs.existsSync(BLKIO_WRITE_BPS))
+    throw new Error(`--write-mbps needs cgroup v1's ${BLKIO_WRITE_BPS} and ${dir} mounted from a device`);
+  const rdev = fs.statSync(mount[0]).rdev;
+  const dev = `${(rdev >> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
+  fs.writeFileSync(BLKIO_WRITE_BPS, `${dev} ${Math.round(mbps * 1e6)}`);
+  log(`writes to ${mount[0]} (${dev}) throttled to ${mbps} MB/s`);
+  return { lift: () => fs.writeFileSync(BLKIO_WRITE_BPS, `${dev} 0`) };
 }
 
 /** An earlier bench that died with its filesystem mounted. */

@@ -35,7 +35,7 @@ export interface ContentTarget {
   /** Stages bytes under their final name (see Staging). */
   stageBytes(checksum: string, type: ObjectType, parts: Uint8Array[]): Promise<number>;
   /** Records a staged object. */
-  noteStaged(name: string, type: ObjectType): void;
+  noteStaged(name: string, type: ObjectType, bytes: number): void;
 }
 
 /**
@@ -83,7 +83,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
       if (obj.format !== 'filez') throw new InternalError(`${name}: unverified ${obj.format} object`);
       await checkFilezFile(t, obj.checksum, tmp, final, obj.location);
     } else await fs.rename(tmp, final);
-    t.noteStaged(`${obj.checksum}.${type}`, type);
+    t.noteStaged(`${obj.checksum}.${type}`, type, out.size);
     return out.size;
   } catch (e) {
     await fh?.close().catch(() => {});
@@ -113,7 +113,7 @@ async function stageUnverifiedFilez(
     await t.index.ensureDir(path.dirname(final));
     const r = await pool.runFilez({ checksum, data, tmp: t.index.tmpFor(final), final });
     if ('ok' in r) {
-      t.noteStaged(name, 'file');
+      t.noteStaged(name, 'file', r.bytes);
       return r.bytes;
     }
     if ('error' in r) throw workerError(r.error, t.repoPath, name);
@@ -181,7 +181,7 @@ export async function copyLocal(t: ContentTarget, layout: LocalLayout, checksum:
     limit: WORKER_OBJECT_LIMIT,
   });
   if ('ok' in r) {
-    t.noteStaged(`${checksum}.file`, 'file');
+    t.noteStaged(`${checksum}.file`, 'file', r.bytes);
     return r.bytes;
   }
   if ('error' in r) {

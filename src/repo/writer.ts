@@ -40,6 +40,8 @@ export interface StagingOptions {
    * --disable-fsync).
    */
   readonly fsync?: boolean;
+  /** With fsync: bytes staged between two background writebacks (default 16 MiB; staging-sync.ts). */
+  readonly earlySyncBytes?: number;
   /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
   readonly compressionLevel?: number;
   /** Which deflate the copy workers use (default 'auto': libdeflate when it loads, else zlib). */
@@ -86,7 +88,7 @@ export class Staging {
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9)
       throw new UsageError(`compression level ${this.level} is not in 0..9`);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
-    this.sync = this.fsync ? new StagingSync(this.dir) : null;
+    this.sync = this.fsync ? new StagingSync(this.dir, opts.earlySyncBytes) : null;
     this.target = {
       repoPath: repo.path,
       level: this.level,
@@ -96,7 +98,10 @@ export class Staging {
       runningPool: () => this.pool,
       startPool: () => this.workerPool(),
       stageBytes: (checksum, type, parts) => this.stageBytes(checksum, type, parts),
-      noteStaged: (name, type) => this.index.staged.set(name, type),
+      noteStaged: (name, type, bytes) => {
+        this.index.staged.set(name, type);
+        this.sync?.noteStaged(bytes);
+      },
     };
   }
 

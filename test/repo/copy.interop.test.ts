@@ -379,6 +379,26 @@ describeOstree('fsync: a sync of the staging area, then one per group of renames
     await ostreeFsck(dest);
   });
 
+  it('starts a background `sync -f` of the staging area every earlySyncBytes staged, before the final one', async () => {
+    const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
+    // Each early sync is slow enough that the copy stages more while it runs: one at a time, never one per object.
+    const log = await syncInPath('bin-early', `sleep 0.2; exec ${realSync} "$@"`);
+    const tree = path.join(root, 'tree-early');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    for (let i = 0; i < 24; i++) await fs.writeFile(path.join(tree, `files/f${i}`), randomBytes(100_000));
+    await fs.mkdir(path.join(root, 'early'));
+    const dest = await commitAndCopy(path.join(root, 'early'), tree, { fsync: true, earlySyncBytes: 200_000 });
+    const calls = (await fs.readFile(log, 'utf8')).trim().split('\n');
+    const stagingDir = path.join(dest, STAGING_DIR);
+    const early = calls.slice(0, -3);
+    expect(calls.slice(-3)).toEqual([`-f ${stagingDir}`, `-f ${dest}/objects`, `-f ${dest}/objects`]);
+    expect(early.length).toBeGreaterThanOrEqual(1);
+    // 2.4 MB staged: at most one early sync per 200 kB, fewer since they do not overlap
+    expect(early.length).toBeLessThan(12);
+    expect(new Set(early)).toEqual(new Set([`-f ${stagingDir}`]));
+    await ostreeFsck(dest);
+  });
+
   it('falls back to an fsync per file and directory when `sync -f` fails; the result is whole', async () => {
     const log = await syncInPath('bin-failing', 'exit 1');
     const tree = path.join(root, 'tree-fallback');
