@@ -6,7 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FUSE_MAGIC, statfsType } from './fs-magic.js';
 import { noModes } from './modes.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface WriteOptions {
   /** fsync the file and its directory (default true). */
@@ -50,4 +55,23 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh?.close().catch(() => {});
   }
+}
+
+/**
+ * A global `sync`, which writes back every block device: through FUSE it is the only way to flush the device a
+ * daemon writes to (syncfs reaches no FUSE daemon; fusefat never flushes its device; staging-sync.ts). false when
+ * `sync` failed.
+ */
+export async function syncAllDevices(): Promise<boolean> {
+  try {
+    await execFileAsync('sync', [], { timeout: 600_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** syncAllDevices when `dir` is on a FUSE filesystem: a barrier of the publish journal there (usb/publish.ts). */
+export async function syncIfFuse(dir: string): Promise<void> {
+  if ((await statfsType(dir)) === FUSE_MAGIC) await syncAllDevices();
 }

@@ -98,7 +98,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
   const dirs = new Set<string>();
   for (const name of index.staged.keys()) if (!whole.has(name.slice(0, 2))) dirs.add(prefixDir(name));
   await Promise.all([
-    t.sync?.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type))),
+    t.sync?.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type)), fsType),
     forEachLimit([...dirs], 16, (dir) => index.ensureDir(dir)),
   ]);
   const moveWhole = async ([prefix, inside]: [string, Array<[string, ObjectType]>]): Promise<void> => {

@@ -1,7 +1,8 @@
 /**
  * Durability of the staging area and the publish: the sync before publish (syncfs of the staging filesystem via
  * coreutils `sync -f`, else an fsync per staged file and directory), and after each group of renames into objects/
- * (syncfs again, else an fsync per directory renamed into).
+ * (syncfs again, else an fsync per directory renamed into). Through FUSE (exfat-fuse, fusefat): an fsync per
+ * directory and a global `sync` each time instead (syncThroughFuse).
  *
  * While the copy runs, a background `sync -f` of the staging filesystem starts every 16 MiB staged (one at a time),
  * so the drive writes while the copy computes instead of after it. The kernel alone would not start: its background
@@ -19,7 +20,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { forEachLimit } from './for-each-limit.js';
-import { fsyncDir } from './atomic-write.js';
+import { fsyncDir, syncAllDevices } from './atomic-write.js';
 import { FUSE_MAGIC } from './fs-magic.js';
 
 const execFileAsync = promisify(execFile);
@@ -50,10 +51,13 @@ export class StagingSync {
     });
   }
 
-  /** Makes staged bytes durable: syncfs of the staging filesystem (`sync -f`), else an fsync per file in `files()`. */
-  async syncAll(files: () => string[]): Promise<void> {
+  /**
+   * Makes staged bytes durable: syncfs of the staging filesystem (`sync -f`; through FUSE, its fsync and a global
+   * `sync`, see syncThroughFuse), else an fsync per file in `files()`. `fsType`: the drive's statfs type (fs-magic.ts).
+   */
+  async syncAll(files: () => string[], fsType: number | null): Promise<void> {
     await this.early;
-    if (await syncfs(this.dir)) return;
+    if (fsType === FUSE_MAGIC ? await syncThroughFuse([this.dir]) : await syncfs(this.dir)) return;
     const list = files();
     await forEachLimit(list, 16, async (f) => {
       const fh = await fs.open(f, 'r');
@@ -69,14 +73,24 @@ export class StagingSync {
 
   /**
    * Makes renames into `dirs` durable: syncfs of the filesystem holding `repoObjects` (the drive's objects/; its statfs
-   * type `fsType`, fs-magic.ts), else an fsync per directory.
+   * type `fsType`, fs-magic.ts), else an fsync per directory; through FUSE, an fsync per directory and a global `sync`.
    */
   async syncDirs(repoObjects: string, fsType: number | null, dirs: readonly string[]): Promise<void> {
-    // Not through FUSE: syncfs reaches no FUSE daemon (the kernel sends FUSE_SYNCFS to virtiofs only), while an fsync
-    // of a directory does (exfat-fuse then writes its metadata out and flushes the device).
-    if (fsType !== FUSE_MAGIC && (await syncfs(repoObjects))) return;
-    await forEachLimit(dirs, 16, fsyncDir);
+    if (fsType === FUSE_MAGIC) await syncThroughFuse(dirs);
+    else if (!(await syncfs(repoObjects))) await forEachLimit(dirs, 16, fsyncDir);
   }
+}
+
+/**
+ * Durability through a FUSE driver, where syncfs reaches no daemon (the kernel sends FUSE_SYNCFS to virtiofs only).
+ * An fsync of each of `dirs` does: the daemon writes out the metadata it keeps (exfat-fuse then also flushes its
+ * device; fusefat rewrites its FATs and flushes nothing). Then a global `sync` writes back every block device, the
+ * one under the daemon included: without it, what fusefat wrote would sit in the page cache until the kernel's own
+ * writeback. false when `sync` failed (the fsyncs were made).
+ */
+async function syncThroughFuse(dirs: readonly string[]): Promise<boolean> {
+  await forEachLimit(dirs, 16, fsyncDir);
+  return syncAllDevices();
 }
 
 /** syncfs of the filesystem holding `dir` through coreutils `sync -f`; false when there is none (or it lacks -f). */

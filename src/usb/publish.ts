@@ -22,6 +22,7 @@ import {
   writeFileSafe,
 } from './drive-fs.js';
 import { noModes } from '../repo/modes.js';
+import { syncIfFuse } from '../repo/atomic-write.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -196,6 +197,8 @@ async function moveTree(from: string, to: string, fsync: boolean): Promise<void>
 export async function publish(repo: string, ops: readonly PublishOp[], fsync = true): Promise<void> {
   const journal: Journal = { version: 1, ops };
   await writeFileSafe(repo, JOURNAL, JSON.stringify(journal), true);
+  // Through FUSE an fsync is not a barrier (fusefat never flushes its device): a global sync at each of the journal's.
+  if (fsync) await syncIfFuse(repo);
   await replay(repo, fsync);
 }
 
@@ -227,8 +230,12 @@ export async function replay(repo: string, fsync = true): Promise<boolean> {
   if (journal.version !== 1 || !Array.isArray(journal.ops))
     throw new FailureError(`unknown publish journal format in ${file}`, { path: file }, 'EJOURNAL');
   for (const op of journal.ops) await applyOp(repo, op, fsync);
+  if (fsync) await syncIfFuse(repo);
   await fs.rm(file, { force: true });
-  if (fsync) await fsyncDir(path.dirname(file));
+  if (fsync) {
+    await fsyncDir(path.dirname(file));
+    await syncIfFuse(repo);
+  }
   await sweepLeftovers(repo);
   return true;
 }

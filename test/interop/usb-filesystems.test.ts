@@ -199,6 +199,31 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       await expectCleanFs(m);
     });
 
+    it('makes the publish durable through the FUSE daemon: fsyncs and a global `sync`, not `sync -f` alone', async () => {
+      // syncfs (`sync -f`) reaches no FUSE daemon, and fusefat never flushes the device it writes to: only a global
+      // `sync` writes that back. A power cut cannot be simulated here, so this checks the calls, via a logging `sync`
+      // first in PATH, and that the drive is whole.
+      const m = await mountImage(kind, 64);
+      const bin = await tempDir(`sideload-sync-${kind}-`);
+      const log = path.join(bin, 'sync.log');
+      const real = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
+      await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "[$*]" >> '${log}'\nexec ${real} "$@"\n`, {
+        mode: 0o755,
+      });
+      const env = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+      const r = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), m.mnt, 'org.example.App'], {
+        env,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const calls = (await fs.readFile(log, 'utf8')).trim().split('\n');
+      // The staging area before the renames, content and trees, the commits; the journal written, applied, removed.
+      expect(calls.filter((c) => c === '[]').length, calls.join(' ')).toBeGreaterThanOrEqual(6);
+      expect(calls.at(-1)).toBe('[]');
+      expect(calls.filter((c) => c.startsWith('[-f ') && c.includes('/objects]'))).toEqual([]);
+      expect(await fsck(path.join(m.mnt, '.ostree/repo'))).toMatch(/completed successfully - no errors found/);
+      await expectCleanFs(m);
+    });
+
     it('interrupted by SIGINT and by SIGKILL half way through the copy: the drive as it was, then completed by a re-run', async () => {
       const m = await mountImage(kind, 128);
       const mnt = m.mnt;
