@@ -1,7 +1,7 @@
 /**
  * Writing a small file so that a reader sees the old one or the new one, never a part: through a temp file in the
- * same directory and a rename, each synced (unless told not to); and a directory sync that tolerates filesystems
- * without one.
+ * same directory and a rename, each synced (unless told not to); a directory sync that tolerates filesystems
+ * without one; and coreutils `sync`, of one filesystem (`-f`, syncfs) or of every device.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -57,19 +57,25 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/**
- * A global `sync`, which writes back every block device: through FUSE it is the only way to flush the device a
- * daemon writes to (syncfs reaches no FUSE daemon; fusefat never flushes its device; staging-sync.ts). false when
- * `sync` failed.
- */
-export async function syncAllDevices(): Promise<boolean> {
+/** coreutils `sync` with `args`; false when it failed (or is missing). */
+async function runSync(args: string[]): Promise<boolean> {
   try {
-    await execFileAsync('sync', [], { timeout: 600_000 });
+    await execFileAsync('sync', args, { timeout: 600_000 });
     return true;
   } catch {
     return false;
   }
 }
+
+/** syncfs of the filesystem holding `dir` (`sync -f`); false when there is none (or it lacks -f). */
+export const syncFilesystem = (dir: string): Promise<boolean> => runSync(['-f', dir]);
+
+/**
+ * A global `sync`, which writes back every block device: through FUSE it is the only way to flush the device a
+ * daemon writes to (syncfs reaches no FUSE daemon; fusefat never flushes its device; staging-sync.ts). false when
+ * `sync` failed.
+ */
+export const syncAllDevices = (): Promise<boolean> => runSync([]);
 
 /** syncAllDevices when `dir` is on a FUSE filesystem: a barrier of the publish journal there (usb/publish.ts). */
 export async function syncIfFuse(dir: string): Promise<void> {

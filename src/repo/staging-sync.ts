@@ -15,15 +15,11 @@
  * (a journal commit on ext4), and a USB stick takes milliseconds for each; a new drive has up to 256 of them per
  * group (`flatpak create-usb` makes 768 such fsyncs on the bench's fixture).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { forEachLimit } from './for-each-limit.js';
-import { fsyncDir, syncAllDevices } from './atomic-write.js';
+import { fsyncDir, syncAllDevices, syncFilesystem as syncfs } from './atomic-write.js';
 import { FUSE_MAGIC } from './fs-magic.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Bytes staged between two background writebacks (StagingSync.noteStaged). */
 export const EARLY_SYNC_BYTES = 16 << 20;
@@ -91,14 +87,4 @@ export class StagingSync {
 async function syncThroughFuse(dirs: readonly string[]): Promise<boolean> {
   await forEachLimit(dirs, 16, fsyncDir);
   return syncAllDevices();
-}
-
-/** syncfs of the filesystem holding `dir` through coreutils `sync -f`; false when there is none (or it lacks -f). */
-async function syncfs(dir: string): Promise<boolean> {
-  try {
-    await execFileAsync('sync', ['-f', dir], { timeout: 600_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }
