@@ -17,7 +17,14 @@ import { settle, timeCase } from './runner.mjs';
 
 const MAIN = ['sideload-inst-fsync', 'sideload-repo', 'sideload-url', 'sideload-rerun'];
 /** `flathub-*`: on the Flathub-scale upstream (list and verify of one drive made once); `bigtree-repo`: see bigtree.mjs. */
-export const AB_CASES = [...MAIN, 'flathub-create', 'flathub-list', 'flathub-verify', 'bigtree-repo'];
+export const AB_CASES = [
+  ...MAIN,
+  'sideload-inst-30mbps',
+  'flathub-create',
+  'flathub-list',
+  'flathub-verify',
+  'bigtree-repo',
+];
 
 /** One timed run of a case that is not in peers.mjs's CASES. */
 async function timeExtra(key, b, o, ctx) {
@@ -60,7 +67,7 @@ export async function abBench(o, started) {
   if (!keys.length) die(`--ab: no case matches --only (cases: ${AB_CASES.join(', ')})`);
   const ctx = { builds };
   let server = null;
-  if (keys.some((k) => MAIN.includes(k))) {
+  if (keys.some((k) => MAIN.includes(k) || k === 'sideload-inst-30mbps')) {
     ctx.fx = await ensureFixture(o, o.sizeMb, true);
     log(`fixture: ${describeFixture(ctx.fx.info)}`);
     server = await startStaticServer(ctx.fx.repo, o.httpProtocol);
@@ -71,6 +78,9 @@ export async function abBench(o, started) {
   // Every run keeps its target until the end: room for all of them (a drive is under the content size).
   const media = await prepareMedia(o, o.sizeMb * o.runs * 2 * (builds.length - 1) * keys.length + 1024);
   o.mediaSettles = media.settles;
+  ctx.throttle = media.throttle;
+  if (keys.some((k) => CASES.find((c) => c.key === k)?.mbps) && !media.throttle)
+    die('--ab: the 30 MB/s case needs the ext4 media and cgroup v1 blkio (root)');
   const load = { before: loadavg(), rounds: [] };
   // samples[key][j]: [{ a, b }] per round, b of builds[j + 1].
   const samples = Object.fromEntries(keys.map((k) => [k, builds.slice(1).map(() => [])]));

@@ -49,16 +49,22 @@ export async function prepareMedia(o, neededMb) {
   await runOk('mkfs.ext4', ['-q', '-F', '-L', 'sideload-bench', image]);
   await runOk('mount', ['-o', 'loop', image, targets]);
   log(`targets on a fresh ext4 filesystem (journal; ${(bytes / 2 ** 30).toFixed(0)} GiB, loop device) at ${targets}`);
-  const throttled = o.writeMbps ? throttleWrites(targets, o.writeMbps) : null;
+  const throttle = fs.existsSync(BLKIO_WRITE_BPS) ? throttler(targets) : null;
+  if (o.writeMbps) {
+    if (!throttle) throw new Error(`--write-mbps needs cgroup v1's ${BLKIO_WRITE_BPS}`);
+    throttle(o.writeMbps);
+  }
   return {
     kind: o.writeMbps ? `ext4-loop-${o.writeMbps}MBps` : 'ext4-loop',
     describe:
       'a fresh ext4 filesystem with a journal on a loop device (as a formatted USB stick)' +
       (o.writeMbps ? `, writes throttled to ${o.writeMbps} MB/s` : ''),
     settles: false,
+    // Sets the media's write limit in MB/s (0: none), for cases that run on slow media (peers.mjs `mbps`).
+    throttle,
     release: async () => {
+      throttle?.(0);
       if (o.keep) return log(`--keep: ${targets} stays mounted (umount ${targets}; rm ${image})`);
-      throttled?.lift();
       await runOk('umount', [targets]);
       await fsp.rm(image, { force: true });
       await fsp.rm(targets, { recursive: true, force: true });
@@ -69,22 +75,22 @@ export async function prepareMedia(o, neededMb) {
 const BLKIO_WRITE_BPS = '/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device';
 
 /**
- * Throttles writes to the block device mounted at `dir` to `mbps` MB/s, for every process in the root blkio cgroup
- * (cgroup v1 charges buffered writeback there too), as on a USB stick; `lift()` removes the limit.
+ * A function that limits writes to the block device mounted at `dir` to `mbps` MB/s (0: no limit), for every process
+ * in the root blkio cgroup (cgroup v1 charges buffered writeback there too), as on a USB stick.
  */
-function throttleWrites(dir, mbps) {
+function throttler(dir) {
   const mount = fs
     .readFileSync('/proc/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' '))
     .find((f) => f[1] === dir);
-  if (!mount || !fs.existsSync(BLKIO_WRITE_BPS))
-    throw new Error(`--write-mbps needs cgroup v1's ${BLKIO_WRITE_BPS} and ${dir} mounted from a device`);
+  if (!mount) throw new Error(`${dir} is not mounted`);
   const rdev = fs.statSync(mount[0]).rdev;
   const dev = `${(rdev >> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
-  fs.writeFileSync(BLKIO_WRITE_BPS, `${dev} ${Math.round(mbps * 1e6)}`);
-  log(`writes to ${mount[0]} (${dev}) throttled to ${mbps} MB/s`);
-  return { lift: () => fs.writeFileSync(BLKIO_WRITE_BPS, `${dev} 0`) };
+  return (mbps) => {
+    fs.writeFileSync(BLKIO_WRITE_BPS, `${dev} ${Math.round(mbps * 1e6)}`);
+    if (mbps) log(`writes to ${mount[0]} (${dev}) throttled to ${mbps} MB/s`);
+  };
 }
 
 /** An earlier bench that died with its filesystem mounted. */

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { CID } from './fixture.mjs';
 import { defaultBuild, log, runOk } from './proc.mjs';
 
-/** `pair`: the peer this case is compared with, by per-round ratio (paired alternation). `extra`: only with --only. */
+/**
+ * `pair`: the peer this case is compared with, by per-round ratio (paired alternation). `extra`: only with --only.
+ * `mbps`: runs with the media's writes limited to this many MB/s (skipped where media.mjs cannot throttle).
+ */
 export const CASES = [
   { key: 'cp', label: 'cp -a objects/ && sync (archive repo)', tool: 'cp' },
   { key: 'create-usb', label: 'flatpak create-usb (fsync)', tool: 'flatpak' },
@@ -30,6 +33,22 @@ export const CASES = [
   },
   { key: 'sideload-repo', label: 'sideload, archive repo (fsync)', tool: 'sideload', pair: 'pull-local-repo' },
   { key: 'sideload-url', label: 'sideload, HTTP 127.0.0.1 (fsync)', tool: 'sideload', pair: 'pull-mirror-http' },
+  // The same two on media that write 30 MB/s (media.mjs throttle), like a USB stick: `base` is the case they run.
+  {
+    key: 'create-usb-30mbps',
+    base: 'create-usb',
+    label: 'flatpak create-usb (fsync), 30 MB/s media',
+    tool: 'flatpak',
+    mbps: 30,
+  },
+  {
+    key: 'sideload-inst-30mbps',
+    base: 'sideload-inst-fsync',
+    label: 'sideload, installation (fsync), 30 MB/s media',
+    tool: 'sideload',
+    pair: 'create-usb-30mbps',
+    mbps: 30,
+  },
   {
     key: 'sideload-rerun',
     label: 'sideload re-run, installation, nothing new',
@@ -69,7 +88,7 @@ export function caseCommand(c, fx, ctx, target) {
   const sl = (extra) =>
     sideloadCommand(['create', '--json', '--quiet', ...extra, target, 'org.bench.App'], fx.env, ctx.build);
   const repo = path.join(target, 'repo');
-  switch (c.key) {
+  switch (c.base ?? c.key) {
     case 'cp':
       return [
         'sh',

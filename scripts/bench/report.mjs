@@ -59,6 +59,14 @@ export function goals(rows) {
       info: true,
       detail: `${fmtX(repo.medianWall / cp.medianWall)} (${fmtS(repo.medianWall)} s against ${fmtS(cp.medianWall)} s)`,
     });
+  const slow = g('sideload-inst-30mbps');
+  if (slow?.pairedRatio != null)
+    out.push({
+      goal: '   installation vs flatpak create-usb on media writing 30 MB/s (a USB stick)',
+      met: null,
+      info: true,
+      detail: `${fmtX(slow.pairedRatio)} (per round: ${slow.ratios.map((x) => x.toFixed(2)).join(', ')}; ${fmtS(slow.medianWall)} s)`,
+    });
   const sl = rows.filter((r) => r.tool === 'sideload');
   if (sl.length) {
     const worst = Math.max(...sl.map((r) => r.maxRssKb)) / 1024;

@@ -13,7 +13,13 @@ export async function timeCase(c, o, ctx, log) {
   // The re-run must write nothing on the drive: a marker made before it, then nothing under the target changed after.
   const marker = path.join(o.work, 'targets', 'rerun-marker');
   if (c.key === 'sideload-rerun') fs.writeFileSync(marker, '');
-  const r = await measure(cmd, args, opts);
+  if (c.mbps) ctx.throttle(c.mbps);
+  let r;
+  try {
+    r = await measure(cmd, args, opts);
+  } finally {
+    if (c.mbps) ctx.throttle(o.writeMbps ?? 0);
+  }
   if (r.code !== 0)
     throw new Error(
       `${c.label}: exited ${r.code}\n${cmd} ${args.join(' ')}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`,
