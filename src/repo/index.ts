@@ -5,7 +5,7 @@
 export { Repo, openRepo, openObjectSource, isArchiveRepo, type ArchiveRepo } from './repo.js';
 export { createArchiveRepo, ARCHIVE_CONFIG, REPO_DIRS } from './create-repo.js';
 export { openArchiveSource } from './object-sources.js';
-export { writeFileAtomic, fsyncDir, type WriteOptions } from './atomic-write.js';
+export { writeFileAtomic, fsyncDir, syncIfFuse, type WriteOptions } from './atomic-write.js';
 export { listRefFiles, type RefEntry } from './ref-store.js';
 export { refPath, validateRef, isValidRef, isValidRemoteName, isValidCollectionId, type RefLocation } from './refs.js';
 export { parseRepoConfig, type RepoConfig, type SourceMode } from './config.js';

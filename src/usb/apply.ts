@@ -21,7 +21,7 @@ import type { Commit } from '../ostree/commit.js';
 import { swap64 } from '../ostree/endian.js';
 import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
 import { collectionBindingError } from '../flatpak/resolve.js';
-import { copyCommit, createArchiveRepo, openStaging, Repo } from '../repo/index.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
 import {
@@ -340,6 +340,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   } finally {
     if (!keepStaging) await staging.discard().catch(() => {});
     else await staging.close({ keepFiles: journaled }).catch(() => {});
+    // Through FUSE the cleanup above (the staging area, the lock) is written by the daemon after the publish's last
+    // global sync: flushed too, so the drive can be unplugged once `create` exits.
+    if (fsync) await syncIfFuse(loc.repo).catch(() => {});
     if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
       await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
   }

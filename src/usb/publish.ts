@@ -22,7 +22,7 @@ import {
   writeFileSafe,
 } from './drive-fs.js';
 import { noModes } from '../repo/modes.js';
-import { syncIfFuse } from '../repo/atomic-write.js';
+import { syncIfFuse } from '../repo/index.js';
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 

@@ -66,6 +66,8 @@ const cleanups: Array<() => Promise<unknown>> = [];
 interface Mounted {
   /** The mount directory (the drive). */
   readonly mnt: string;
+  /** What the FUSE daemon writes to: the loop device (exfat-fuse) or the image file (fusefat). */
+  readonly device: string;
   /** Unmounts (and detaches the loop device), then checks the filesystem with fsck.vfat/fsck.exfat -n. */
   fsck(): Promise<{ code: number; out: string }>;
 }
@@ -106,6 +108,7 @@ async function mountImage(kind: Kind, mib: number): Promise<Mounted> {
   cleanups.push(unmount);
   return {
     mnt,
+    device: loop || img,
     fsck: async () => {
       await runOk('umount', [mnt]);
       await daemonExit;
@@ -201,8 +204,9 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
 
     it('makes the publish durable through the FUSE daemon: fsyncs and a global `sync`, not `sync -f` alone', async () => {
       // syncfs (`sync -f`) reaches no FUSE daemon, and fusefat never flushes the device it writes to: only a global
-      // `sync` writes that back. A power cut cannot be simulated here, so this checks the calls, via a logging `sync`
-      // first in PATH, and that the drive is whole.
+      // `sync` writes that back. A power cut cannot be simulated here, so this checks the calls (a logging `sync` first
+      // in PATH), that no page the daemon wrote is left dirty once `create` exits (/proc/kpageflags), and that the
+      // drive is whole.
       const m = await mountImage(kind, 64);
       const bin = await tempDir(`sideload-sync-${kind}-`);
       const log = path.join(bin, 'sync.log');
@@ -220,6 +224,9 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect(calls.filter((c) => c === '[]').length, calls.join(' ')).toBeGreaterThanOrEqual(6);
       expect(calls.at(-1)).toBe('[]');
       expect(calls.filter((c) => c.startsWith('[-f ') && c.includes('/objects]'))).toEqual([]);
+      // And the bytes: none of what the daemon wrote is still only in the page cache (fusefat alone never flushes).
+      const dirty = await runOk('python3', [path.join(projectRoot, 'test/helpers/dirty-pages.py'), m.device]);
+      expect(Number(dirty.trim())).toBe(0);
       expect(await fsck(path.join(m.mnt, '.ostree/repo'))).toMatch(/completed successfully - no errors found/);
       await expectCleanFs(m);
     });
