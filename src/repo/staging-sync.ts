@@ -8,8 +8,8 @@
  * so the drive writes while the copy computes instead of after it. The kernel alone would not start: its background
  * writeback waits for 10% of memory in dirty pages or for 30 s. On media writing 30 MB/s (the bench's
  * `--write-mbps 30`), the 384 MiB installation took 0.83x the time without it (10.1 → 8.4 s; `flatpak create-usb`
- * 12.3 s) and the archive repo 0.89x; on the unthrottled loop device 0.96x and 0.93x, CPU +2–3% (docs/benchmark.md,
- * round 8).
+ * 12.3 s), the archive repo 0.89x and HTTP 0.67x; on the unthrottled loop device 0.96x and 0.93x, CPU +2–3%
+ * (docs/benchmark.md, round 8). Not through FUSE: there it gained nothing (round 8).
  *
  * One syncfs instead of an fsync per `objects/xx` directory: each fsync is a flush of the device's write cache
  * (a journal commit on ext4), and a USB stick takes milliseconds for each; a new drive has up to 256 of them per
