@@ -77,7 +77,7 @@ export const syncFilesystem = (dir: string): Promise<boolean> => runSync(['-f', 
  */
 export const syncAllDevices = (): Promise<boolean> => runSync([]);
 
-/** syncAllDevices when `dir` is on a FUSE filesystem: a barrier of the publish journal there (usb/publish.ts). */
+/** syncAllDevices when `dir` is on a FUSE filesystem: the publish journal's barriers there, and the end of a run (usb/). */
 export async function syncIfFuse(dir: string): Promise<void> {
   if ((await statfsType(dir)) === FUSE_MAGIC) await syncAllDevices();
 }
