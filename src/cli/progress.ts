@@ -24,10 +24,13 @@ export interface ProgressView {
   readonly total: number;
   /** The total may still grow (objects are discovered while walking). */
   readonly growing: boolean;
+  /** Bytes done, formatted; '' while none (the publish moves objects, it writes no bytes). */
   readonly bytes: string;
   readonly rate: string;
   readonly eta: string;
   readonly ref: string;
+  /** The status line's text after the phase, when there is no bar. */
+  readonly detail: string;
 }
 
 /** Pure state of the bar: feed events and the time (ms) they arrived, read views. */
@@ -61,10 +64,11 @@ export class ProgressModel {
       done: e.objectsDone,
       total: this.total,
       growing,
-      bytes: formatBytes(e.bytesDone),
+      bytes: e.bytesDone > 0 ? formatBytes(e.bytesDone) : '',
       rate,
       eta,
       ref: e.ref ? `${e.refIndex}/${e.refCount} ${e.ref}` : '',
+      detail: e.detail ?? '',
     };
   }
 }
@@ -84,22 +88,25 @@ export function createProgress(enabled: boolean): ProgressRenderer {
         phase = v.phase;
       }
       if (!v.bar) {
-        // Nothing to count: one status line per phase (`plan…`, `publish…`), no 0/0 bar.
-        if (status !== v.phase) process.stderr.write(`${v.phase}…\n`);
-        status = v.phase;
+        // Nothing to count: one status line per phase (`plan…`, `publish… writing the staged objects out`), no 0/0
+        // bar.
+        const line = `${v.phase}…${v.detail ? ` ${v.detail}` : ''}`;
+        if (status !== line) process.stderr.write(`${line}\n`);
+        status = line;
         return;
       }
       const payload = {
-        bytes: v.bytes,
+        bytes: v.bytes ? ` | ${v.bytes}` : '',
         rate: v.rate,
-        eta: v.eta,
+        // Not `eta`: cli-progress fills its own {eta} (seconds) over a payload key of that name.
+        etaText: v.eta,
         ref: v.ref ? `| ${v.ref}` : '',
         plus: v.growing ? '+' : '',
       };
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects | {bytes} | {rate} {eta} {ref}`,
+            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects{bytes} | {rate} {etaText} {ref}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,

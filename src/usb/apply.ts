@@ -319,8 +319,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     else ops.push({ op: 'remove', path: 'summary.sig' });
     checkAbort();
 
-    opts.onProgress?.({ phase: 'publish', objectsDone: 0, bytesDone: 0 });
-    await staging.publish();
+    // First the sync: on a slow drive, the wait for what the copy staged faster than the drive writes. Then the
+    // renames into objects/ (one per object through FUSE), counted.
+    opts.onProgress?.({ phase: 'publish', objectsDone: 0, bytesDone: 0, detail: 'writing the staged objects out' });
+    await staging.publish({
+      onProgress: (done, total) =>
+        opts.onProgress?.({ phase: 'publish', objectsDone: done, objectsTotal: total, bytesDone: 0 }),
+    });
     // From here the journal names staged files: the staging area must survive a failure (resume / verify --repair).
     journaled = true;
     await publish(loc.repo, [...pub.refOps, ...ops], fsync);

@@ -10,6 +10,8 @@ export interface ProgressEvent {
   readonly ref?: string;
   readonly refIndex?: number;
   readonly refCount?: number;
+  /** What the phase is doing while there is nothing to count (the progress line shows it). */
+  readonly detail?: string;
 }
 
 export type ProgressCallback = (e: ProgressEvent) => void;

@@ -8,6 +8,18 @@ it('a phase with nothing to count shows no bar', () => {
   expect(m.update({ phase: 'publish', objectsDone: 0, bytesDone: 0 }, 10).bar).toBe(false);
 });
 
+it('the publish: a status line with what it waits for, then a bar once it counts the objects it moves', () => {
+  const m = new ProgressModel();
+  const wait = m.update(
+    { phase: 'publish', objectsDone: 0, bytesDone: 0, detail: 'writing the staged objects out' },
+    0,
+  );
+  expect([wait.bar, wait.detail]).toEqual([false, 'writing the staged objects out']);
+  const moving = m.update({ phase: 'publish', objectsDone: 10, objectsTotal: 40, bytesDone: 0 }, 2000);
+  expect([moving.bar, moving.done, moving.total, moving.growing, moving.detail]).toEqual([true, 10, 40, false, '']);
+  expect([moving.bytes, moving.rate]).toEqual(['', '5 obj/s']);
+});
+
 it('the copy total never jumps backwards when a new ref starts its own walk, and is marked as growing meanwhile', () => {
   const m = new ProgressModel();
   const a = m.update(

@@ -1,0 +1,47 @@
+/**
+ * The progress events of a drive's creation as the library emits them (the CLI's bar renders these): the publish
+ * says what it waits for before anything can be counted (the sync of what was staged), then counts the objects it
+ * moves into objects/. Uses the bundled example repo (no tools needed).
+ */
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { createDrive } from '../../src/usb/create.js';
+import type { ProgressEvent } from '../../src/usb/events.js';
+import { openRepoSource } from '../../src/usb/repo-source.js';
+import { listObjects } from '../../src/repo/index.js';
+import { tempDir } from '../helpers/tmp.js';
+import { projectRoot } from '../helpers/shared.js';
+
+it('the publish first says it is writing the staged objects out, then counts every object it moves in', async () => {
+  const drive = await tempDir('sideload-progress-');
+  const events: ProgressEvent[] = [];
+  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
+    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
+  });
+  try {
+    await createDrive(
+      { drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false, onProgress: (e) => events.push(e) },
+      source,
+    );
+  } finally {
+    await source.close();
+  }
+  const publish = events.filter((e) => e.phase === 'publish');
+  expect(publish[0]).toEqual({
+    phase: 'publish',
+    objectsDone: 0,
+    bytesDone: 0,
+    detail: 'writing the staged objects out',
+  });
+  const counted = publish.slice(1);
+  expect(counted.length).toBeGreaterThan(0);
+  const last = counted.at(-1) as ProgressEvent;
+  // Every object on the new drive came in through the publish.
+  let onDrive = 0;
+  for await (const _ of listObjects(path.join(drive, '.ostree/repo'))) onDrive++;
+  expect(last).toMatchObject({ objectsDone: onDrive, objectsTotal: onDrive });
+  expect(counted.every((e) => e.objectsTotal === onDrive && e.objectsDone <= onDrive)).toBe(true);
+  // The copy came before it, and nothing after it.
+  expect(events.findIndex((e) => e.phase === 'publish')).toBeGreaterThan(events.findIndex((e) => e.phase === 'copy'));
+  expect(events.at(-1)?.phase).toBe('publish');
+});
