@@ -38,16 +38,31 @@ const lazyStringWidth = {
       if (real.errors.length) return { errors: real.errors };
       return { path: real.path, namespace: 'lazy-string-width' };
     });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
-      contents:
-        `let width;\nexport default function stringWidth(text, options) {\n` +
+    // The stand-in has the real module's shape: cli-progress require()s string-width 4, whose module.exports is the
+    // function (an ES module's namespace there would be `{ default }`: "_stringWidth is not a function" on every
+    // progress bar); cliui, wrap-ansi and yargs import string-width 7 and 8, ES modules with a default export.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => {
+      const body =
+        `function stringWidth(text, options) {\n` +
         `  if (!width) { const m = require(${JSON.stringify(args.path)}); width = m.default ?? m; }\n` +
-        `  return width(text, options);\n}\n`,
-      resolveDir: path.dirname(args.path),
-      loader: 'js',
-    }));
+        `  return width(text, options);\n}\n`;
+      const esm = packageType(args.path) === 'module';
+      return {
+        contents: `let width;\n${esm ? `export default ${body}` : `module.exports = ${body}`}`,
+        resolveDir: path.dirname(args.path),
+        loader: 'js',
+      };
+    });
   },
 };
+/** The `type` of the package.json nearest to `file` ('commonjs' when it has none). */
+function packageType(file) {
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) return JSON.parse(fs.readFileSync(pj, 'utf8')).type ?? 'commonjs';
+  }
+  return 'commonjs';
+}
 const common = {
   bundle: true,
   plugins: [lazyStringWidth],
