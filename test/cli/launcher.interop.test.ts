@@ -9,7 +9,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { ensureBuilt, run } from '../helpers/flatpak-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { hasTool } from '../helpers/tools.js';
-import { projectRoot } from '../helpers/shared.js';
+import { exampleCreateArgs, projectRoot } from '../helpers/shared.js';
 
 const main = path.join(projectRoot, 'dist/cli/main.js');
 let dir = '';
@@ -75,16 +75,7 @@ it('on a terminal, create draws its progress bars and finishes (the bundle as sh
   // namespace object made every bar throw "_stringWidth is not a function" (no test ran on a terminal then).
   if (!hasTool('script')) return ctx.skip();
   const drive = await tempDir('sideload-tty-');
-  const cmd = [
-    bin,
-    'create',
-    '--repo',
-    path.join(projectRoot, 'examples/repo'),
-    '--gpg-import',
-    path.join(projectRoot, 'examples/example.gpg'),
-    drive,
-    'org.example.App',
-  ].join(' ');
+  const cmd = [bin, 'create', ...exampleCreateArgs(drive)].join(' ');
   const r = await run('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, COLUMNS: '160' } });
   // eslint-disable-next-line no-control-regex
   const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');

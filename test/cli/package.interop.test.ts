@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run, runOk, tempDir } from '../helpers/flatpak-fixtures.js';
-import { projectRoot } from '../helpers/shared.js';
+import { exampleCreateArgs, projectRoot } from '../helpers/shared.js';
 
 let work = '';
 let tarball = '';
@@ -137,19 +137,7 @@ it('npx sideload --help and a create from the shipped example work in the consum
   await fs.mkdir(path.join(work, 'drive2'));
   const r = await run(
     'npx',
-    [
-      '--offline',
-      '--no-install',
-      'sideload',
-      'create',
-      '--no-fsync',
-      '--repo',
-      path.join(ex, 'repo'),
-      '--gpg-import',
-      path.join(ex, 'example.gpg'),
-      drive,
-      'org.example.App',
-    ],
+    ['--offline', '--no-install', 'sideload', 'create', '--no-fsync', ...exampleCreateArgs(drive, ex)],
     { cwd: consumer },
   );
   expect(r.code, r.stderr).toBe(0);
