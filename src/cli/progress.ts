@@ -45,6 +45,9 @@ export class ProgressModel {
       this.started = nowMs;
       this.total = 0;
     }
+    // The rate and ETA count from the phase's first counted event: the publish waits on the sync first (a status
+    // line), which is no part of its objects' rate.
+    if (this.total === 0 && (e.objectsTotal ?? e.objectsDone) > 0) this.started = nowMs;
     this.total = Math.max(this.total, e.objectsTotal ?? 0, e.objectsDone);
     const secs = Math.max(0.001, (nowMs - this.started) / 1000);
     const growing =

@@ -17,7 +17,9 @@ it('the publish: a status line with what it waits for, then a bar once it counts
   expect([wait.bar, wait.detail]).toEqual([false, 'writing the staged objects out']);
   const moving = m.update({ phase: 'publish', objectsDone: 10, objectsTotal: 40, bytesDone: 0 }, 2000);
   expect([moving.bar, moving.done, moving.total, moving.growing, moving.detail]).toEqual([true, 10, 40, false, '']);
-  expect([moving.bytes, moving.rate]).toEqual(['', '5 obj/s']);
+  // The rate counts from the first counted event (2 s), not from the status line (0 s).
+  const later = m.update({ phase: 'publish', objectsDone: 30, objectsTotal: 40, bytesDone: 0 }, 4000);
+  expect([later.bytes, later.rate]).toEqual(['', '15 obj/s']);
 });
 
 it('the copy total never jumps backwards when a new ref starts its own walk, and is marked as growing meanwhile', () => {
