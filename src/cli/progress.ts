@@ -54,7 +54,10 @@ export class ProgressModel {
       e.phase === 'metadata' ||
       e.objectsTotal === undefined ||
       (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
-    const rate = e.bytesDone > 0 ? `${formatBytes(e.bytesDone / secs)}/s` : `${Math.round(e.objectsDone / secs)} obj/s`;
+    // No rate in the first half second of counting: one object over a millisecond is no rate.
+    let rate = '';
+    if (secs >= 0.5)
+      rate = e.bytesDone > 0 ? `${formatBytes(e.bytesDone / secs)}/s` : `${Math.round(e.objectsDone / secs)} obj/s`;
     let eta = '';
     if (!growing && this.total > 0 && e.objectsDone >= this.total / 10 && e.objectsDone < this.total && secs >= 1) {
       const left = ((this.total - e.objectsDone) * secs) / e.objectsDone;
@@ -100,7 +103,7 @@ export function createProgress(enabled: boolean): ProgressRenderer {
       }
       const payload = {
         bytes: v.bytes ? ` | ${v.bytes}` : '',
-        rate: v.rate,
+        rate: v.rate ? ` | ${v.rate}` : '',
         // Not `eta`: cli-progress fills its own {eta} (seconds) over a payload key of that name.
         etaText: v.eta,
         ref: v.ref ? `| ${v.ref}` : '',
@@ -109,7 +112,7 @@ export function createProgress(enabled: boolean): ProgressRenderer {
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects{bytes} | {rate} {etaText} {ref}`,
+            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects{bytes}{rate} {etaText} {ref}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,

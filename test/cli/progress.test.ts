@@ -18,6 +18,7 @@ it('the publish: a status line with what it waits for, then a bar once it counts
   const moving = m.update({ phase: 'publish', objectsDone: 10, objectsTotal: 40, bytesDone: 0 }, 2000);
   expect([moving.bar, moving.done, moving.total, moving.growing, moving.detail]).toEqual([true, 10, 40, false, '']);
   // The rate counts from the first counted event (2 s), not from the status line (0 s).
+  expect(moving.rate).toBe(''); // nothing counted over any time yet
   const later = m.update({ phase: 'publish', objectsDone: 30, objectsTotal: 40, bytesDone: 0 }, 4000);
   expect([later.bytes, later.rate]).toEqual(['', '15 obj/s']);
 });
