@@ -79,11 +79,7 @@ const BLKIO_WRITE_BPS = '/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device';
  * in the root blkio cgroup (cgroup v1 charges buffered writeback there too), as on a USB stick.
  */
 function throttler(dir) {
-  const mount = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .find((f) => f[1] === dir);
+  const mount = mountAt(dir);
   if (!mount) throw new Error(`${dir} is not mounted`);
   const rdev = fs.statSync(mount[0]).rdev;
   const dev = `${(rdev >> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
@@ -93,8 +89,18 @@ function throttler(dir) {
   };
 }
 
+/** The /proc/mounts entry (its fields: source, mount point, type …) mounted at `dir`, or null. */
+function mountAt(dir) {
+  const mounts = fs.existsSync('/proc/mounts') ? fs.readFileSync('/proc/mounts', 'utf8') : '';
+  return (
+    mounts
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[1] === dir) ?? null
+  );
+}
+
 /** An earlier bench that died with its filesystem mounted. */
 async function releaseStale(targets) {
-  const mounts = fs.existsSync('/proc/mounts') ? fs.readFileSync('/proc/mounts', 'utf8') : '';
-  if (mounts.split('\n').some((l) => l.split(' ')[1] === targets)) await run('umount', [targets]);
+  if (mountAt(targets)) await run('umount', [targets]);
 }
