@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { objectPath, type ObjectType } from '../ostree/object.js';
+import { objectPath, objectPathUnder, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from './fs-magic.js';
@@ -111,7 +111,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
     }
     index.movedAway(from);
     for (const [name, type] of inside)
-      index.published(name, `${repoPath}/${objectPath(name.slice(0, 64), type, 'archive')}`);
+      index.published(name, objectPathUnder(repoPath, name.slice(0, 64), type, 'archive'));
     done += inside.length;
     opts.onProgress?.(done, total);
   };
