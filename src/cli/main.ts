@@ -56,9 +56,10 @@ export const EPILOG = `Exit codes:
   3  ref, remote, path not found     8  network failure after retries
   4  corrupt input                   130 interrupted
                                      141 output pipe closed (as ls, git)
-HTTP sources: SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS, SIDELOAD_HTTP_TIMEOUT_MS,
-  SIDELOAD_HTTP_CONCURRENCY
-Deflate: SIDELOAD_DEFLATE=zlib keeps the system's libdeflate out (README "Compression")
+Environment (README "Network", "Compression"):
+  SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS,
+  SIDELOAD_HTTP_TIMEOUT_MS, SIDELOAD_HTTP_CONCURRENCY: HTTP sources
+  SIDELOAD_DEFLATE=zlib: keep the system's libdeflate out
 Docs: README.md`;
 
 /**

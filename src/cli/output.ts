@@ -100,8 +100,12 @@ export function classifyError(err: unknown): SideloadError | null {
   if (isErrnoError(err)) {
     const errno = err.code as string;
     const hint = ERRNO_HINTS[errno];
-    const where = err.path ? ` (${err.path})` : '';
-    const msg = hint ? `${hint}${where}: ${err.message}` : err.message;
+    // "the drive is full: write '/mnt/usb/…'": the hint, then the call and the path (err.message says both again).
+    const msg = !hint
+      ? err.message
+      : err.path
+        ? `${hint}: ${err.syscall ?? errno} '${err.path}'`
+        : `${hint}: ${err.message}`;
     const code = errnoCode(errno);
     return new FailureError(
       msg,

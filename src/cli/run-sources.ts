@@ -1,6 +1,4 @@
 /** Opening the sources a manifest or lockfile names, through the same code as the command-line source options. */
-import fs from 'fs-extra';
-import { UsageError } from '../errors.js';
 import type { Source } from '../usb/source.js';
 import type { SourceSpec } from '../usb/manifest.js';
 import { openSourceFromArgs, type SourceArgs } from './source-args.js';
@@ -53,15 +51,4 @@ export function hasSourceArgs(args: SourceArgs): boolean {
     args.from ||
     args.remote
   );
-}
-
-export async function readTextFile(file: string, what: string): Promise<string> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      `cannot read ${what} '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { path: file },
-    );
-  }
 }

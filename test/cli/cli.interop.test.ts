@@ -180,6 +180,24 @@ describe('a misspelt ref', () => {
   );
 });
 
+describe('files named on the command line', () => {
+  it('a missing file to dump, manifest or lockfile is not found (exit 3) and named; a directory is refused', async () => {
+    const gone = path.join(drive, 'no-such', 'summary');
+    for (const [args, what] of [
+      [['dump', gone], 'file'],
+      [['create', '--dry-run', '--manifest', gone, drive], 'manifest'],
+      [['create', '--dry-run', '--lock', gone, drive], 'lockfile'],
+      [['lock', gone], 'manifest'],
+    ] as const) {
+      const r = await sideload([...args]);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([3, `sideload: error: ${what} '${gone}' does not exist\n`]);
+    }
+    const dir = await sideload(['dump', '--type', 'a{sv}', drive]);
+    expect(dir.code).toBe(4);
+    expect(dir.stderr).toContain(`'${drive}'`);
+  });
+});
+
 describe('unwritable drives', () => {
   const hasUnshare = (() => {
     try {

@@ -189,4 +189,18 @@ describe('reportError', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ENOSPC', data: { path: '/mnt/x' } });
   });
+
+  it('a system error with a path says the hint, the call and the path once', () => {
+    const err = Object.assign(systemError("EACCES: permission denied, open '/srv/m.lock'", 'EACCES'), {
+      path: '/srv/m.lock',
+      syscall: 'open',
+    });
+    expect(report(err).stderr).toBe(
+      'sideload: error: permission denied (check the owner and mode of the path, or run as a user who can write ' +
+        "there): open '/srv/m.lock'\n",
+    );
+    // Without a hint the system's own message stands.
+    const odd = Object.assign(systemError("ELOOP: too many symbolic links, stat '/a'", 'ELOOP'), { path: '/a' });
+    expect(report(odd).stderr).toBe("sideload: error: ELOOP: too many symbolic links, stat '/a'\n");
+  });
 });

@@ -13,7 +13,8 @@ import { runState } from '../run-state.js';
 import { renderRun } from '../render-plan.js';
 import { examplesEpilog } from '../help.js';
 import { createRefJson } from '../json.js';
-import { closeAll, hasSourceArgs, openSpecs, readTextFile } from '../run-sources.js';
+import { closeAll, hasSourceArgs, openSpecs } from '../run-sources.js';
+import { readTextFile } from '../input-file.js';
 
 interface CreateArgs extends SourceArgs, WriteArgs, DriveArgs {
   refs?: string[];

@@ -1,7 +1,6 @@
 /** `sideload dump FILE`: print an ostree object, summary or signature file in GVariant text format. */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import {
   COMMIT,
@@ -14,6 +13,8 @@ import {
 } from '../../ostree/formats.js';
 import { JSON_DOCUMENT, outputFor } from '../common-options.js';
 import { examplesEpilog } from '../help.js';
+import { readInputFile } from '../input-file.js';
+import { LOCAL_READ_LIMIT } from '../../transport/local.js';
 
 interface DumpArgs {
   file: string;
@@ -56,7 +57,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
     handler: async (args) => {
       const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
       if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
-      const bytes = new Uint8Array(await fs.readFile(args.file));
+      const bytes = await readInputFile(args.file, 'file', LOCAL_READ_LIMIT);
       const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { outputFor, QUIET, type OutputArgs } from '../common-options.js';
-import { closeAll, openSpecs, readTextFile } from '../run-sources.js';
+import { closeAll, openSpecs } from '../run-sources.js';
+import { readTextFile } from '../input-file.js';
 import { STRICT_DESCRIPTION, upstreamPolicy } from '../write-options.js';
 import type { Warning } from '../../warnings.js';
 
