@@ -35,10 +35,12 @@ export function renderRun(out: Output, r: CreateResult): void {
     out.info('Nothing new: the drive was left untouched.');
     return;
   }
-  out.info(
-    `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there ` +
-      '(on the drive, or shared with a ref copied before)',
-  );
+  // A run that only takes refs off or re-signs copies nothing: no line of zeros.
+  if (r.objects.copied + r.objects.skipped > 0)
+    out.info(
+      `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there ` +
+        '(on the drive, or shared with a ref copied before)',
+    );
   for (const [cid, up] of Object.entries(r.upstream))
     out.info(
       `Upstream summary ${cid}: ` +

@@ -294,6 +294,8 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     // remove the GL extension: the summary no longer lists it, prune takes its objects
     const rm = await sideload(['remove', drive, GL]);
     expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toMatch(/removed +\S+ runtime\/org\.example\.Platform\.GL\.default/);
+    expect(rm.stdout).not.toContain('Objects:'); // nothing copied, no line of zeros
     expect(await runOk('ostree', ['summary', '--view', `--repo=${repo}`])).not.toContain(GL);
     expect((await sideload(['prune', drive])).stdout).toMatch(/Deleted [1-9]\d* objects/);
     await verify();
