@@ -35,8 +35,13 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
   let st: fs.Stats;
   try {
     st = await fs.stat(drive);
-  } catch {
-    throw new NotFoundError(`drive directory '${driveArg}' does not exist`, { path: drive });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // EACCES, ELOOP …: the system error says which
+    // Never made here: a mistyped mount point would otherwise fill the system disk.
+    throw new NotFoundError(
+      `drive directory '${driveArg}' does not exist (mount the drive there first; for a plain directory, mkdir it)`,
+      { path: drive },
+    );
   }
   if (!st.isDirectory()) throw new UsageError(`drive '${driveArg}' is not a directory`, { path: drive });
   const repoRel = destinationRepo ?? DEFAULT_REPO;

@@ -192,6 +192,15 @@ describe('files named on the command line', () => {
       const r = await sideload([...args]);
       expect([r.code, r.stderr], args.join(' ')).toEqual([3, `sideload: error: ${what} '${gone}' does not exist\n`]);
     }
+    // A drive directory is never made: a mistyped mount point would fill the system disk.
+    const mount = path.join(drive, 'no-such-mount');
+    const c = await sideload(['create', ...fromExample, mount, 'org.example.App']);
+    expect([c.code, c.stderr]).toEqual([
+      3,
+      `sideload: error: drive directory '${mount}' does not exist (mount the drive there first; for a plain ` +
+        'directory, mkdir it)\n',
+    ]);
+    await expect(fs.access(mount)).rejects.toThrow();
     const dir = await sideload(['dump', '--type', 'a{sv}', drive]);
     expect(dir.code).toBe(4);
     expect(dir.stderr).toContain(`'${drive}'`);
