@@ -86,8 +86,8 @@ export async function readPublicKeyFile(file: string, option = '--trusted-key'):
     );
   if (!lengths && looksOpenPgp(bytes))
     throw new UsageError(
-      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import / ` +
-        '--upstream-gpg for OpenPGP keys)',
+      `'${file}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key (use --gpg-import for ` +
+        'OpenPGP keys)',
       { path: file, option },
     );
   return loadPublicKeys(text, `'${file}' (${option})`);

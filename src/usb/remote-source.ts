@@ -155,6 +155,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     ...(spec.signal ? { signal: spec.signal } : {}),
   });
   const opt = spec.signal ? { signal: spec.signal } : {};
+  /** A file's URL in messages (a base URL given with a trailing slash would say `…//summary.idx`). */
+  const at = (file: string) => `${facts.url.replace(/\/+$/, '')}/${file}`;
   const files = new Map<string, Uint8Array>();
   const get = async (p: string) => {
     // Summaries and signatures are bounded as metadata objects are (a hostile server may send an endless body).
@@ -163,7 +165,12 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     return b;
   };
   const idx = await get('summary.idx');
-  if (idx) await get('summary.idx.sig');
+  if (idx) {
+    await get('summary.idx.sig');
+    // The index's signature as ostree also keeps it (summaries/<sha256 of summary.idx>.idx.sig): part of the set
+    // the drive carries, as from a local repo (upstream.ts indexedNames). An older server may not have it.
+    await get(`summaries/${sha256Hex(idx)}.idx.sig`);
+  }
   const compat = await get('summary');
   if (compat) await get('summary.sig');
   if (!idx && !compat)
@@ -181,16 +188,10 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   let indexMeta: VarDict = [];
   if (idx) {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
-    const sig = await verifyOne(
-      idx,
-      files.get('summary.idx.sig'),
-      facts.keys,
-      `${facts.url}/summary.idx`,
-      REMOTE_GPG_FIX,
-    );
+    const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, at('summary.idx'), REMOTE_GPG_FIX);
     if (policy === 'require-signature' && sig.signedBy.length === 0)
-      throw new SignatureError(`${facts.url}/summary.idx is not signed by a trusted key`, { url: facts.url });
-    const index = decodeSummaryIndex(idx, `${facts.url}/summary.idx`);
+      throw new SignatureError(`${at('summary.idx')} is not signed by a trusted key`, { url: facts.url });
+    const index = decodeSummaryIndex(idx, at('summary.idx'));
     indexMeta = index.metadata;
     for (const { name, digest: sha } of index.subsummaries) {
       const gz = await get(`summaries/${sha}.gz`);
@@ -199,7 +200,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
           `${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`,
           { url: facts.url },
         );
-      const plain = gunzipSubsummary(gz, `${facts.url}/summaries/${sha}.gz (subsummary ${name})`);
+      const plain = gunzipSubsummary(gz, `${at(`summaries/${sha}.gz`)} (subsummary ${name})`);
       if (sha256Hex(plain) !== sha)
         throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
       subsummaries.set(name, plain);
@@ -225,7 +226,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   // name (`ostree.summary.collection-id`; flatpak's subsummaries leave it out while the compat summary has it), so
   // refs listed in a summary without it are not offered twice, once with and once without a collection.
   const decodedSubs = [...subsummaries.values()].map((sub) => decodeSummary(sub, `${facts.url} subsummary`));
-  const decodedCompat = compat ? decodeSummary(compat, `${facts.url}/summary`) : null;
+  const decodedCompat = compat ? decodeSummary(compat, at('summary')) : null;
   const named = new Set(
     [...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])]
       .map((s) => s.collectionId)

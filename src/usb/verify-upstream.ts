@@ -53,7 +53,7 @@ export async function checkUpstreamCopies(
         keys,
         'allow-unsigned',
         undefined,
-        'pass the upstream key with --upstream-gpg KEYFILE',
+        'pass the upstream key with --gpg-import KEYFILE',
       );
       if (check.signedBy.length === 0) {
         if (keys.gpg.length || keys.ed25519.length)
@@ -68,7 +68,7 @@ export async function checkUpstreamCopies(
           findings.push(
             warning(
               'upstream-not-checked',
-              `the upstream summary of '${cid}' was not checked: pass --upstream-gpg or --upstream-key`,
+              `the upstream summary of '${cid}' was not checked: pass --gpg-import or --upstream-key`,
               rel,
             ),
           );

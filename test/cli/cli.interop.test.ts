@@ -104,6 +104,12 @@ describe('options', () => {
       const r = await sideload(['verify', flag, path.join(other, 'k.pub'), signed]);
       expect(r.code, flag).toBe(6);
     }
+    // Without an upstream key, the warning names options verify --help shows (not the hidden old spellings).
+    const bare = await sideload(['verify', signed]);
+    const named = bare.stdout.match(/upstream summary .* was not checked: pass (.*)/)?.[1] ?? '';
+    const help = (await sideload(['verify', '--help'])).stdout;
+    expect(named.match(/--[\w-]+/g)).toEqual(['--gpg-import', '--upstream-key']);
+    for (const o of named.match(/--[\w-]+/g) ?? []) expect(help).toContain(`  ${o} `);
   });
 
   it('create: --upstream-key and the old --trusted-key both read the key file', async () => {

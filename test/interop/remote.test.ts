@@ -4,6 +4,7 @@
  * flatpak and matches one made with --repo; every fault ends in a good drive or in a clear error with its exit code
  * and the drive as it was; an update downloads exactly the objects the drive lacks.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +178,22 @@ describeInterop('create from an HTTP remote', () => {
       path.join(drive, '.ostree/repo/extensions/sideload/upstream', CID, 'summary.idx'),
     );
     expect(carried.equals(await fs.readFile(path.join(ex.repo, 'summary.idx')))).toBe(true);
+    // The same set as from the repo, the index's own signature copy (summaries/<sha256>.idx.sig) included.
+    const up = (d: string) => path.join(d, '.ostree/repo/extensions/sideload/upstream', CID);
+    const filesUnder = async (dir: string) =>
+      (await fs.readdir(dir, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+        .sort();
+    const upFiles = await filesUnder(up(drive));
+    expect(upFiles).toContain(`summaries/${createHash('sha256').update(carried).digest('hex')}.idx.sig`);
+    expect(upFiles).toEqual(await filesUnder(up(repoDrive)));
+    for (const f of upFiles.filter((n) => n !== 'sideload.json'))
+      // our record: it names each origin
+      expect(
+        (await fs.readFile(path.join(up(drive), f))).equals(await fs.readFile(path.join(up(repoDrive), f))),
+        f,
+      ).toBe(true);
     await verifyOk(ex, drive);
 
     const { f, result } = await offlineInstall(ex, drive);
@@ -207,11 +224,12 @@ describeInterop('create from an HTTP remote', () => {
     const drive = path.join(work, 'nokey-drive');
     await copyDir(baseDrive, drive);
     const r = await sideload(
-      ['create', '--quiet', '--url', server.url, '--collection-id', CID, drive, 'org.example.App'],
+      ['create', '--quiet', '--url', `${server.url}/`, '--collection-id', CID, drive, 'org.example.App'],
       { env: NET_ENV },
     );
     expect(r.code, r.stderr).toBe(5);
-    expect(r.stderr).toMatch(/summary/);
+    // The file at fault, by its URL (given with a trailing slash: no `…//summary.idx`).
+    expect(r.stderr).toContain(`sideload: error: ${server.url}/summary.idx: signature does not verify`);
     expect(await snapshot(drive)).toEqual(baseSnap);
   });
 
