@@ -5,7 +5,9 @@
  * The numbers shown come from `ProgressModel` (pure, tested): a phase with nothing to count (plan, publish: 0/0)
  * gets a one-line status instead of an empty bar; the total never goes down (a remote source discovers objects as
  * it walks, and each ref starts its own walk, so the reported total can shrink: the bar keeps the largest seen and
- * marks it `+` while it may still grow); the ETA is shown once a tenth of a known total is done.
+ * marks it `+` while it may still grow); the ETA is shown once a tenth of a known total is done. Where the library
+ * weighs the phase (`fraction`: the copy, by the refs' download sizes) the bar fills by that instead, with a
+ * percentage: an object total that grows as fast as it is copied would keep the bar full from start to end.
  */
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../usb/events.js';
@@ -24,6 +26,8 @@ export interface ProgressView {
   readonly total: number;
   /** The total may still grow (objects are discovered while walking). */
   readonly growing: boolean;
+  /** How far the phase is (0 to 1, never going back), when the library weighs it; else null (count objects). */
+  readonly fraction: number | null;
   /** Bytes done, formatted; '' while none (the publish moves objects, it writes no bytes). */
   readonly bytes: string;
   readonly rate: string;
@@ -38,13 +42,16 @@ export class ProgressModel {
   private phase = '';
   private started = 0;
   private total = 0;
+  private fraction: number | null = null;
 
   update(e: ProgressEvent, nowMs: number): ProgressView {
     if (e.phase !== this.phase) {
       this.phase = e.phase;
       this.started = nowMs;
       this.total = 0;
+      this.fraction = null;
     }
+    if (e.fraction !== undefined) this.fraction = Math.min(1, Math.max(this.fraction ?? 0, e.fraction));
     // The rate and ETA count from the phase's first counted event: the publish waits on the sync first (a status
     // line), which is no part of its objects' rate.
     if (this.total === 0 && (e.objectsTotal ?? e.objectsDone) > 0) this.started = nowMs;
@@ -58,18 +65,21 @@ export class ProgressModel {
     let rate = '';
     if (secs >= 0.5)
       rate = e.bytesDone > 0 ? `${formatBytes(e.bytesDone / secs)}/s` : `${Math.round(e.objectsDone / secs)} obj/s`;
+    // The share done: weighed by the library, else objects out of a settled total.
+    const f = this.fraction ?? (!growing && this.total > 0 ? e.objectsDone / this.total : null);
     let eta = '';
-    if (!growing && this.total > 0 && e.objectsDone >= this.total / 10 && e.objectsDone < this.total && secs >= 1) {
-      const left = ((this.total - e.objectsDone) * secs) / e.objectsDone;
+    if (f !== null && f >= 0.1 && f < 1 && secs >= 1) {
+      const left = (secs * (1 - f)) / f;
       const seconds = String(Math.ceil(left % 60)).padStart(2, '0');
       eta = `ETA ${left < 60 ? `${Math.ceil(left)}s` : `${Math.floor(left / 60)}m${seconds}s`}`;
     }
     return {
       phase: e.phase,
-      bar: this.total > 0,
+      bar: this.total > 0 || this.fraction !== null,
       done: e.objectsDone,
       total: this.total,
       growing,
+      fraction: this.fraction,
       bytes: e.bytesDone > 0 ? formatBytes(e.bytesDone) : '',
       rate,
       eta,
@@ -101,18 +111,23 @@ export function createProgress(enabled: boolean): ProgressRenderer {
         status = line;
         return;
       }
+      // Weighed: the bar fills by the fraction (in thousandths), the objects are counted beside it.
+      const [value, total] = v.fraction !== null ? [Math.round(v.fraction * 1000), 1000] : [v.done, v.total];
       const payload = {
+        count:
+          v.fraction !== null
+            ? `${Math.floor(v.fraction * 100)}% | ${v.done} objects`
+            : `${v.done}/${v.total}${v.growing ? '+' : ''} objects`,
         bytes: v.bytes ? ` | ${v.bytes}` : '',
         rate: v.rate ? ` | ${v.rate}` : '',
         // Not `eta`: cli-progress fills its own {eta} (seconds) over a payload key of that name.
         etaText: v.eta,
         ref: v.ref ? `| ${v.ref}` : '',
-        plus: v.growing ? '+' : '',
       };
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: `${v.phase.padEnd(8)} [{bar}] {value}/{total}{plus} objects{bytes}{rate} {etaText} {ref}`,
+            format: `${v.phase.padEnd(8)} [{bar}] {count}{bytes}{rate} {etaText} {ref}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,
@@ -120,10 +135,10 @@ export function createProgress(enabled: boolean): ProgressRenderer {
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(v.total, v.done, payload);
+        bar.start(total, value, payload);
       }
-      bar.setTotal(v.total);
-      bar.update(v.done, payload);
+      bar.setTotal(total);
+      bar.update(value, payload);
     },
     stop() {
       bar?.stop();

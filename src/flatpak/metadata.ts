@@ -1,7 +1,20 @@
 /**
- * Extension points of a flatpak metadata keyfile (pure): flatpak_list_extensions, reduced to what the planner needs.
+ * Extension points of a flatpak metadata keyfile (pure): flatpak_list_extensions, reduced to what the planner needs;
+ * and the sizes flatpak records in a commit's metadata.
  */
+import { lookup, type VarDict } from '../gvariant/index.js';
 import type { KeyFile } from '../keyfile/index.js';
+import { swap64 } from '../ostree/endian.js';
+import { KEY } from '../ostree/formats.js';
+
+/**
+ * A size `flatpak build-export` records in a commit's metadata: `xa.installed-size` (the files, uncompressed) or
+ * `xa.download-size` (the archive objects), stored big-endian; null when the commit has none.
+ */
+export function commitSize(metadata: VarDict | undefined, which: 'installed' | 'download'): bigint | null {
+  const v = metadata ? lookup(metadata, which === 'installed' ? KEY.xaInstalledSize : KEY.xaDownloadSize) : undefined;
+  return v?.type === 't' ? swap64(v.value as bigint) : null;
+}
 
 export interface ExtensionPoint {
   name: string;

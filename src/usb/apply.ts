@@ -18,7 +18,6 @@ import type { Warner } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
-import { swap64 } from '../ostree/endian.js';
 import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
 import { collectionBindingError } from '../flatpak/resolve.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
@@ -34,6 +33,8 @@ import {
 } from './drive.js';
 import type { DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
+import { CopyFraction } from './copy-progress.js';
+import { commitSize } from '../flatpak/metadata.js';
 import type { ProgressCallback } from './events.js';
 import { entriesToCopy, type DrivePlan, type PlanEntry } from './plan.js';
 import { buildPublication, mirrorRefPath } from './publication.js';
@@ -226,6 +227,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   try {
     await replay(loc.repo, fsync);
     let [copied, skipped, bytes, refIndex] = [0, 0, 0, 0];
+    let copiedAny = false;
+    const weighed = CopyFraction.of(
+      toCopy.map((e) => {
+        const size = e.commit ? commitSize(input.commits.get(e.commit)?.commit.metadata, 'download') : null;
+        return size === null ? null : Number(size);
+      }),
+    );
     for (const e of toCopy) {
       checkAbort();
       const source = sources[e.source ?? -1];
@@ -257,12 +265,17 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
             objectsDone: objBase + p.objectsDone,
             ...(p.objectsTotal !== undefined ? { objectsTotal: objBase + p.objectsTotal } : {}),
             bytesDone: byteBase + p.bytesDone,
+            ...(weighed ? { fraction: weighed.at(refIndex - 1, p.bytesDone) } : {}),
           }),
       });
       copied += r.copied;
       skipped += r.skipped;
       bytes += r.bytes;
+      copiedAny = true;
     }
+    // A weighed bar ends full: the refs' shared objects and a smaller deflate leave the last ref short of its weight.
+    if (copiedAny && weighed)
+      opts.onProgress?.({ phase: 'copy', objectsDone: copied + skipped, bytesDone: bytes, fraction: 1 });
 
     const ops: PublishOp[] = [];
     for (const [cid, up] of upstream.copies) {
@@ -369,8 +382,8 @@ async function installedBound(
   let n = 0;
   const unsized: PlanEntry[] = [];
   for (const e of entries) {
-    const v = e.commit ? lookup(commits.get(e.commit)?.commit.metadata ?? [], KEY.xaInstalledSize) : undefined;
-    if (v?.type === 't') n += Number(swap64(v.value as bigint)) + 1024 * 1024;
+    const size = e.commit ? commitSize(commits.get(e.commit)?.commit.metadata, 'installed') : null;
+    if (size !== null) n += Number(size) + 1024 * 1024;
     else unsized.push(e);
   }
   if (unsized.length === 0) return n;

@@ -7,12 +7,10 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { lookup } from '../gvariant/index.js';
 import { decodeCommit } from '../ostree/commit.js';
-import { swap64 } from '../ostree/endian.js';
-import { KEY } from '../ostree/formats.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
 import { walkCommit } from '../repo/index.js';
+import { commitSize } from '../flatpak/metadata.js';
 import type { PlanEntry } from './plan.js';
 import type { Source } from './source.js';
 
@@ -99,8 +97,7 @@ export async function estimateCopy(
       // Over HTTP: the commit's download size covers all of its content (an upper bound for what is missing).
       exact = false;
       const bytes = await objs.readMetadata(e.commit, 'commit');
-      const dl = lookup(decodeCommit(bytes, e.commit).metadata, KEY.xaDownloadSize);
-      if (dl?.type === 't') guessBytes += Number(swap64(dl.value as bigint));
+      guessBytes += Number(commitSize(decodeCommit(bytes, e.commit).metadata, 'download') ?? 0n);
     }
   }
   return { objects, bytes: exactBytes + guessBytes, minBytes: exactBytes, exact, largest, largestRaw };

@@ -10,6 +10,11 @@ export interface ProgressEvent {
   readonly ref?: string;
   readonly refIndex?: number;
   readonly refCount?: number;
+  /**
+   * How far the phase is (0 to 1, never going back), where the library can weigh it: the copy, by the refs'
+   * download sizes (copy-progress.ts). Absent where only objects can be counted.
+   */
+  readonly fraction?: number;
   /** What the phase is doing while there is nothing to count (the progress line shows it). */
   readonly detail?: string;
 }

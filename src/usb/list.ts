@@ -2,11 +2,10 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { NotFoundError } from '../errors.js';
-import { lookup } from '../gvariant/index.js';
 import { commitVersion, decodeCommit } from '../ostree/commit.js';
-import { swap64 } from '../ostree/endian.js';
-import { KEY, METADATA_REF } from '../ostree/formats.js';
+import { METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource } from '../repo/index.js';
+import { commitSize } from '../flatpak/metadata.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { readDriveState } from './drive-state.js';
@@ -73,16 +72,16 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
           if (e.ref === METADATA_REF) continue;
           const bytes = await objects.readMetadata(e.checksum, 'commit').catch(() => null);
           const commit = bytes ? decodeCommit(bytes, e.checksum) : null;
-          const inst = commit ? lookup(commit.metadata, KEY.xaInstalledSize) : undefined;
-          const dl = commit ? lookup(commit.metadata, KEY.xaDownloadSize) : undefined;
+          const inst = commitSize(commit?.metadata, 'installed');
+          const dl = commitSize(commit?.metadata, 'download');
           const version = commit ? commitVersion(commit) : undefined;
           refs.push({
             ref: e.ref,
             commit: e.checksum,
             timestamp: e.timestamp,
             ...(version ? { version } : {}),
-            ...(inst?.type === 't' ? { installedSize: swap64(inst.value as bigint) } : {}),
-            ...(dl?.type === 't' ? { downloadSize: swap64(dl.value as bigint) } : {}),
+            ...(inst !== null ? { installedSize: inst } : {}),
+            ...(dl !== null ? { downloadSize: dl } : {}),
             partial:
               state.commits.get(e.checksum)?.partial ??
               (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),

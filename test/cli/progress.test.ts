@@ -59,3 +59,19 @@ it('bytes, rate and ETA on the copy bar once the total is settled', () => {
   m2.update({ phase: 'copy', objectsDone: 0, objectsTotal: 1000, bytesDone: 0 }, 0);
   expect(m2.update({ phase: 'copy', objectsDone: 50, objectsTotal: 1000, bytesDone: 10 }, 5000).eta).toBe('');
 });
+
+it('a weighed phase fills by its fraction, which never goes back, and gives the ETA from it', () => {
+  const m = new ProgressModel();
+  const e = (done: number, fraction: number) => ({ phase: 'copy', objectsDone: done, bytesDone: done * 100, fraction });
+  const a = m.update(e(10, 0.05), 0);
+  expect([a.bar, a.fraction, a.eta]).toEqual([true, 0.05, '']);
+  const b = m.update(e(400, 0.25), 3000);
+  expect([b.fraction, b.eta]).toEqual([0.25, 'ETA 9s']); // 3 s for a quarter: 9 s for the rest
+  // A later event that weighs less (a new ref's first bytes) does not move the bar back.
+  expect(m.update(e(401, 0.2), 3100).fraction).toBe(0.25);
+  expect(m.update(e(900, 1), 6000)).toMatchObject({ fraction: 1, eta: '' });
+  // Objects only (no fraction): as before, no fraction in the view.
+  expect(
+    new ProgressModel().update({ phase: 'publish', objectsDone: 1, objectsTotal: 4, bytesDone: 0 }, 0).fraction,
+  ).toBe(null);
+});

@@ -45,3 +45,26 @@ it('the publish first says it is writing the staged objects out, then counts eve
   expect(events.findIndex((e) => e.phase === 'publish')).toBeGreaterThan(events.findIndex((e) => e.phase === 'copy'));
   expect(events.at(-1)?.phase).toBe('publish');
 });
+
+it('the copy is weighed by the refs’ download sizes: its fraction never goes back and ends at 1', async () => {
+  const drive = await tempDir('sideload-progress-');
+  const events: ProgressEvent[] = [];
+  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
+    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
+  });
+  try {
+    await createDrive(
+      { drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false, onProgress: (e) => events.push(e) },
+      source,
+    );
+  } finally {
+    await source.close();
+  }
+  const copy = events.filter((e) => e.phase === 'copy');
+  const fractions = copy.map((e) => e.fraction);
+  expect(fractions.every((f) => typeof f === 'number' && f >= 0 && f <= 1)).toBe(true);
+  expect(fractions.every((f, i) => i === 0 || (f as number) >= (fractions[i - 1] as number))).toBe(true);
+  expect(fractions.at(-1)).toBe(1);
+  // It moves with the bytes, not only at the end: some event of the first ref is part way.
+  expect(fractions.some((f) => (f as number) > 0 && (f as number) < 1)).toBe(true);
+});
