@@ -16,6 +16,11 @@ export interface LooseObject {
   readonly type: ObjectType;
   /** Path relative to the repo: `objects/ab/cd….ext`. */
   readonly path: string;
+  /**
+   * The share of the listing done with this object (0 to 1]: object names are SHA-256 digests, spread evenly over
+   * the 256 prefix directories, so the prefixes read so far measure it without counting ahead.
+   */
+  readonly listed: number;
 }
 
 const EXT: Readonly<Record<string, ObjectType>> = {
@@ -38,14 +43,20 @@ export async function* listObjects(repoPath: string): AsyncGenerator<LooseObject
     if (isENOENT(e)) return;
     throw e;
   }
-  for (const prefix of prefixes) {
-    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+  prefixes = prefixes.filter((prefix) => /^[0-9a-f]{2}$/.test(prefix));
+  for (const [k, prefix] of prefixes.entries()) {
     const names = await fs.readdir(path.join(root, prefix)).catch(() => [] as string[]);
     names.sort();
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       const p = parseLooseName(prefix, name);
       const type = p ? EXT[p.ext] : undefined;
-      if (p && type) yield { checksum: p.checksum, type, path: `objects/${prefix}/${name}` };
+      if (p && type)
+        yield {
+          checksum: p.checksum,
+          type,
+          path: `objects/${prefix}/${name}`,
+          listed: (k + (i + 1) / names.length) / prefixes.length,
+        };
     }
   }
 }

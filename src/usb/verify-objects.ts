@@ -37,8 +37,9 @@ export async function checkObjects(
       checkAbort(opts.signal); // an object cut short by Ctrl-C is not a corrupt one
       findings.push(error('corrupt-object', expectFailure(e).message, o.path));
     }
-    if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0 });
+    if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0, fraction: o.listed });
   }
+  if (!opts.quick && count > 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0, fraction: 1 });
   return { findings, present, count };
 }
 

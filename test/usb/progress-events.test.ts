@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { createDrive } from '../../src/usb/create.js';
+import { verifyDrive } from '../../src/usb/verify.js';
 import type { ProgressEvent } from '../../src/usb/events.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
 import { listObjects } from '../../src/repo/index.js';
@@ -67,4 +68,10 @@ it('the copy is weighed by the refs’ download sizes: its fraction never goes b
   expect(fractions.at(-1)).toBe(1);
   // It moves with the bytes, not only at the end: some event of the first ref is part way.
   expect(fractions.some((f) => (f as number) > 0 && (f as number) < 1)).toBe(true);
+  // verify's re-hash is weighed by the object directories read, and ends at 1 with every object counted.
+  const checked: ProgressEvent[] = [];
+  expect((await verifyDrive(drive, { onProgress: (e) => checked.push(e) })).ok).toBe(true);
+  let onDrive = 0;
+  for await (const _ of listObjects(path.join(drive, '.ostree/repo'))) onDrive++;
+  expect(checked.at(-1)).toEqual({ phase: 'verify', objectsDone: onDrive, bytesDone: 0, fraction: 1 });
 });
