@@ -309,6 +309,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     ops.push(
       ...(await stageDriveGuide(
         staging,
+        loc.drive,
         loc.repoRel,
         plan.final,
         upstreamMeta,

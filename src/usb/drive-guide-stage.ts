@@ -1,18 +1,25 @@
 /**
  * The IO half of drive-guide.ts: gathers what the source knows about each collection on the drive (remote name,
- * URL, descriptive keys, GPG key), stages the guide files and returns the publish ops that put them at the drive
- * root in the same journaled step as the summary (drive.md §7).
+ * URL, descriptive keys, GPG key), or for a collection this run has no source for, what an earlier run wrote in its
+ * `.flatpakrepo`; stages the guide files and returns the publish ops that put them at the drive root in the same
+ * journaled step as the summary (drive.md §7).
  */
 import path from 'node:path';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
-import { driveGuide, flatpakrepoName, type GuideCollection } from './drive-guide.js';
+import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
+import { readTextSafe } from './drive-fs.js';
+
+/** A `.flatpakrepo` is a few KiB (its GPG key inline); anything larger on the drive is not one of ours. */
+const FLATPAKREPO_LIMIT = 256 * 1024;
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';
 
 export async function stageDriveGuide(
   staging: Staging,
+  /** The drive's root directory, and the repo's path under it. */
+  drive: string,
   repoRel: string,
   /** Every collection on the drive after this run → its refs (by full ref name). */
   final: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
@@ -27,7 +34,12 @@ export async function stageDriveGuide(
   for (const [cid, refs] of final) {
     const source = sources.get(cid);
     if (!source) {
-      collections.push({ collectionId: cid, refs: [...refs.keys()], known: false });
+      // Known from an earlier run's .flatpakrepo, if it is still there and ours to read (bounded, no symlink).
+      const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
+      const earlier = text === null ? null : parseFlatpakrepo(text, cid);
+      collections.push(
+        earlier ? { ...earlier, refs: [...refs.keys()] } : { collectionId: cid, refs: [...refs.keys()], known: false },
+      );
       continue;
     }
     const meta = upstreamMeta.get(cid) ?? [];

@@ -9,7 +9,7 @@
  * write the first two (so clients from 1.0.6 on get the collection ID sideloading needs), and no collection ID at
  * all when the upstream's GPG key is unknown: such a file would be refused.
  */
-import { printKeyFile } from '../keyfile/index.js';
+import { parseKeyFile, printKeyFile } from '../keyfile/index.js';
 
 /** What is known about one collection on the drive. */
 export interface GuideCollection {
@@ -29,8 +29,8 @@ export interface GuideCollection {
   /** The upstream's OpenPGP public key(s): binary packets or ASCII-armored blocks, one or more. */
   readonly gpgKeys?: readonly Uint8Array[];
   /**
-   * false: this run knows nothing about the collection (it came from an earlier run with another source): no
-   * `.flatpakrepo` is written for it (an earlier run's file is left as it is), the README still lists it.
+   * false: this run knows nothing about the collection (it came from an earlier run with another source, and that
+   * run's `.flatpakrepo` is gone or unusable): no `.flatpakrepo` is written for it, the README still lists it.
    */
   readonly known?: boolean;
 }
@@ -102,6 +102,41 @@ export function flatpakrepoText(c: GuideCollection): string {
     kv.push(['GPGKey', key]);
   }
   return printKeyFile([['Flatpak Repo', kv]]);
+}
+
+/**
+ * The facts an earlier run wrote into a collection's `.flatpakrepo` on the drive (flatpakrepoText's inverse), for a
+ * run that has no source for the collection (`remove`, an update from another source): the README then still says
+ * to add the remote from that file. Null unless the text parses, names this collection ID and has a GPG key (a
+ * file without both is one the README cannot send anyone to). The remote name is not in the file.
+ */
+export function parseFlatpakrepo(text: string, collectionId: string): Omit<GuideCollection, 'refs'> | null {
+  let kf;
+  try {
+    kf = parseKeyFile(text);
+  } catch {
+    return null;
+  }
+  const get = (k: string) => kf.get('Flatpak Repo', k) || undefined;
+  const cid = get('DeploySideloadCollectionID') ?? get('DeployCollectionID');
+  const key = get('GPGKey');
+  const gpg = key && /^[A-Za-z0-9+/]+={0,2}$/.test(key) ? Buffer.from(key, 'base64') : null;
+  if (cid !== collectionId || !gpg?.length) return null;
+  const url = get('Url');
+  const fields = {
+    title: get('Title'),
+    url: url === UNKNOWN_URL ? undefined : url,
+    comment: get('Comment'),
+    description: get('Description'),
+    homepage: get('Homepage'),
+    icon: get('Icon'),
+    defaultBranch: get('DefaultBranch'),
+  };
+  return {
+    collectionId,
+    ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<GuideCollection>),
+    gpgKeys: [new Uint8Array(gpg)],
+  };
 }
 
 /** The refs a user asks for: apps, else the runtimes that are not Locale/Debug/Sources extensions. */

@@ -118,6 +118,23 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     }
   });
 
+  it("a run with no source for the collection (remove) keeps the .flatpakrepo and the README's remote-add from it", async () => {
+    const d = await tempDir('sideload-guide-keep-');
+    const c = await createFromRepo(EXAMPLE, d);
+    expect(c.code, c.stderr).toBe(0);
+    const repoFile = path.join(d, `${CID}.flatpakrepo`);
+    const before = await fs.readFile(repoFile);
+    const gl = `runtime/org.example.Platform.GL.default/${ARCH}/1.4`;
+    const r = await sideload(['remove', '--no-fsync', d, gl]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await fs.readFile(repoFile)).equals(before)).toBe(true);
+    const readme = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+    expect(readme).not.toContain(gl);
+    expect(readme).toContain(`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`);
+    expect(readme).not.toContain('KEYFILE');
+    expect(readme).toContain('upstream URL of this collection was not known');
+  });
+
   it('taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left', async () => {
     const d = await tempDir('sideload-guide-rm-');
     const c = await createFromRepo(EXAMPLE, d);

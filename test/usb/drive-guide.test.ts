@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { dearmor, driveGuide, flatpakrepoText, remoteNameFor } from '../../src/usb/drive-guide.js';
+import { dearmor, driveGuide, flatpakrepoText, parseFlatpakrepo, remoteNameFor } from '../../src/usb/drive-guide.js';
 import { parseKeyFile } from '../../src/keyfile/index.js';
 import { projectRoot } from '../helpers/shared.js';
 
@@ -80,4 +80,29 @@ it('armored keys are dearmored; remote names come from the source or the collect
   expect(remoteNameFor({ collectionId: 'org.flathub.Stable' })).toBe('flathub');
   expect(remoteNameFor({ collectionId: 'org.flathub.Stable', remoteName: 'fh' })).toBe('fh');
   expect(remoteNameFor({ collectionId: 'single' })).toBe('single');
+});
+
+it("an earlier run's .flatpakrepo reads back to the same facts (and text); a file the README cannot use is null", () => {
+  const c = {
+    collectionId: 'org.flathub.Stable',
+    refs,
+    url: 'https://dl.flathub.org/repo/',
+    title: 'Flathub',
+    comment: 'Central repository; of Flatpak applications',
+    homepage: 'https://flathub.org/',
+    defaultBranch: 'stable',
+    gpgKeys: [key],
+  };
+  const text = flatpakrepoText(c);
+  const back = parseFlatpakrepo(text, c.collectionId);
+  expect(back).toEqual({ ...c, refs: undefined, gpgKeys: [new Uint8Array(key)] });
+  expect(flatpakrepoText({ ...(back as NonNullable<typeof back>), refs: [] })).toBe(text);
+  // The placeholder URL is no URL; the README then says to set the real one.
+  const placeholder = parseFlatpakrepo(flatpakrepoText({ ...c, url: undefined }), c.collectionId);
+  expect(placeholder?.url).toBeUndefined();
+  // Another collection, no key (so no collection ID either), no keyfile at all, a key that is not base64.
+  expect(parseFlatpakrepo(text, 'org.other.Stable')).toBeNull();
+  expect(parseFlatpakrepo(flatpakrepoText({ ...c, gpgKeys: [] }), c.collectionId)).toBeNull();
+  expect(parseFlatpakrepo('not a keyfile = [', c.collectionId)).toBeNull();
+  expect(parseFlatpakrepo(text.replace(/^GPGKey=.*$/m, 'GPGKey=%%%'), c.collectionId)).toBeNull();
 });
