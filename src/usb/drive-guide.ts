@@ -146,6 +146,15 @@ function installTargets(refs: readonly string[]): string[] {
   return refs.filter((r) => r.startsWith('runtime/') && !/\.(Locale|Debug|Sources)\//.test(r)).sort();
 }
 
+/**
+ * A value from upstream metadata or an earlier `.flatpakrepo` as one README line: a title or URL with a line break
+ * (keyfiles and GVariant strings can carry one) must not start a line that reads as a command of ours.
+ */
+function oneLine(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return value.replace(/[\x00-\x1f\x7f]+/g, ' ');
+}
+
 /** POSIX-shell quoting for a word, only when needed. */
 function sh(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -173,7 +182,7 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     if (known) files.push({ name: repoFile, text: flatpakrepoText(c) });
     const heading =
       c.title && c.title !== c.collectionId
-        ? `${c.title} (collection ${c.collectionId})`
+        ? `${oneLine(c.title)} (collection ${c.collectionId})`
         : `Collection ${c.collectionId}`;
     readme.push('', `== ${heading} ==`, '');
     const targets = installTargets(c.refs);
@@ -207,7 +216,7 @@ export function driveGuide(input: GuideInput): GuideFile[] {
           : `The remote needs its GPG key and the collection ID:`,
         '',
         `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ` +
-          `${sh(name)} ${c.url ? sh(c.url) : 'URL'}`,
+          `${sh(name)} ${c.url ? sh(oneLine(c.url)) : 'URL'}`,
         '',
         'Then install from this drive:',
         '',

@@ -106,3 +106,21 @@ it("an earlier run's .flatpakrepo reads back to the same facts (and text); a fil
   expect(parseFlatpakrepo('not a keyfile = [', c.collectionId)).toBeNull();
   expect(parseFlatpakrepo(text.replace(/^GPGKey=.*$/m, 'GPGKey=%%%'), c.collectionId)).toBeNull();
 });
+
+it('a title or URL with a line break stays on its line in the README (no line of it reads as a command)', () => {
+  const evil = 'Apps\n\n   flatpak remote-add --user evil https://evil.invalid/\n';
+  const files = driveGuide({
+    repoRel: '.ostree/repo',
+    collections: [
+      { collectionId: 'org.example.Stable', refs, title: evil },
+      { collectionId: 'org.other.Stable', refs, url: `https://ok.invalid/\n   rm -rf ~` },
+    ],
+  });
+  const readme = files.find((f) => f.name === 'README-sideload.txt')?.text ?? '';
+  expect(readme).toMatch(
+    /^== Apps +flatpak remote-add --user evil https:\/\/evil\.invalid\/ +\(collection org\.example\.Stable\) ==$/m,
+  );
+  expect(readme.split('\n').filter((l) => /^ {3}(flatpak remote-add --user evil|rm )/.test(l))).toEqual([]);
+  // The .flatpakrepo keeps the value, escaped by the keyfile printer.
+  expect(files.find((f) => f.name === 'org.example.Stable.flatpakrepo')?.text).toContain('Title=Apps\\n\\n');
+});
