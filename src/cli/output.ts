@@ -62,16 +62,26 @@ export function toJson(value: unknown): string {
   );
 }
 
+/**
+ * A line for a terminal: control characters other than newline and tab shown as `\xHH`. Strings from a drive or a
+ * source (a commit's version, a title, a file name in an error) reach the human output, and an escape sequence in
+ * one would act on the user's terminal (colours, its title, OSC 52 writes to the clipboard). JSON escapes its own.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export class Output {
   constructor(readonly opts: OutputOptions) {}
 
   /** A line of human output (suppressed with --json or --quiet). */
   info(line = ''): void {
-    if (!this.opts.json && !this.opts.quiet) process.stdout.write(line + '\n');
+    if (!this.opts.json && !this.opts.quiet) process.stdout.write(terminalSafe(line) + '\n');
   }
 
   warn(w: Warning): void {
-    if (!this.opts.json && !this.opts.quiet) process.stderr.write(`warning: ${w.message}\n`);
+    if (!this.opts.json && !this.opts.quiet) process.stderr.write(`warning: ${terminalSafe(w.message)}\n`);
   }
 
   result(value: Record<string, unknown>): void {
@@ -144,8 +154,8 @@ export function reportError(err: unknown, json: boolean, argv: readonly string[]
   } else {
     // A bug says so, with the error's class (`TypeError: …`): it is not the input's fault.
     if (!e || e instanceof InternalError)
-      process.stderr.write(`sideload: internal error: ${e?.message ?? String(err)}\n`);
-    else process.stderr.write(`sideload: error: ${e.message}\n`);
+      process.stderr.write(`sideload: internal error: ${terminalSafe(e?.message ?? String(err))}\n`);
+    else process.stderr.write(`sideload: error: ${terminalSafe(e.message)}\n`);
     if (verbose && e && Object.keys(e.data).length)
       process.stderr.write(`  data: ${toJson(e.data).replace(/\n\s*/g, ' ')}\n`);
     // The stack helps only with an internal error — a bug of ours, whatever it was — (or when debugging sideload).

@@ -190,6 +190,11 @@ describe('reportError', () => {
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ENOSPC', data: { path: '/mnt/x' } });
   });
 
+  it('an error message carrying bytes from a drive cannot drive the terminal', () => {
+    const r = report(new CorruptError("ref 'app/x' has version '\x1b]0;owned\x07'"));
+    expect(r.stderr).toBe("sideload: error: ref 'app/x' has version '\\x1b]0;owned\\x07'\n");
+  });
+
   it('a system error with a path says the hint, the call and the path once', () => {
     const err = Object.assign(systemError("EACCES: permission denied, open '/srv/m.lock'", 'EACCES'), {
       path: '/srv/m.lock',

@@ -7,7 +7,7 @@ import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
-import type { Output } from '../output.js';
+import { terminalSafe, type Output } from '../output.js';
 import { DRIVE, outputFor, type DriveArgs } from '../common-options.js';
 import { runState } from '../run-state.js';
 import { renderRun } from '../render-plan.js';
@@ -169,7 +169,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
       const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
       if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json)
-        for (const s of sources) process.stderr.write(`source: ${s.description}\n`);
+        for (const s of sources) process.stderr.write(`source: ${terminalSafe(s.description)}\n`);
       let result: CreateResult;
       try {
         const inputs: RunSource[] = media
