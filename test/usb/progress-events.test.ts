@@ -4,7 +4,7 @@
  * moves into objects/. Uses the bundled example repo (no tools needed).
  */
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createDrive } from '../../src/usb/create.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import type { ProgressEvent } from '../../src/usb/events.js';
@@ -13,9 +13,11 @@ import { listObjects } from '../../src/repo/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../helpers/shared.js';
 
-it('the publish first says it is writing the staged objects out, then counts every object it moves in', async () => {
-  const drive = await tempDir('sideload-progress-');
-  const events: ProgressEvent[] = [];
+/** One drive made from the example repo, with every event it emitted. */
+let drive: string;
+const events: ProgressEvent[] = [];
+beforeAll(async () => {
+  drive = await tempDir('sideload-progress-');
   const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
     keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
   });
@@ -27,6 +29,9 @@ it('the publish first says it is writing the staged objects out, then counts eve
   } finally {
     await source.close();
   }
+});
+
+it('the publish first says it is writing the staged objects out, then counts every object it moves in', async () => {
   const publish = events.filter((e) => e.phase === 'publish');
   expect(publish[0]).toEqual({
     phase: 'publish',
@@ -48,19 +53,6 @@ it('the publish first says it is writing the staged objects out, then counts eve
 });
 
 it('the copy is weighed by the refs’ download sizes: its fraction never goes back and ends at 1', async () => {
-  const drive = await tempDir('sideload-progress-');
-  const events: ProgressEvent[] = [];
-  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
-    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
-  });
-  try {
-    await createDrive(
-      { drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false, onProgress: (e) => events.push(e) },
-      source,
-    );
-  } finally {
-    await source.close();
-  }
   const copy = events.filter((e) => e.phase === 'copy');
   const fractions = copy.map((e) => e.fraction);
   expect(fractions.every((f) => typeof f === 'number' && f >= 0 && f <= 1)).toBe(true);
