@@ -181,7 +181,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
   );
   const requested: string[] = [];
-  const locked: LockedRef[] = [];
+  const onDrive: Array<Omit<LockedRef, 'reason'>> = [];
   for (const r of run.state.refs) {
     const s = offered.get(`${r.collectionId}\0${r.ref}`);
     if (!s) {
@@ -192,13 +192,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
       );
       continue;
     }
-    locked.push({
-      collectionId: r.collectionId,
-      ref: r.ref,
-      commit: s.commit,
-      subpaths: r.subpaths,
-      reason: 'requested',
-    });
+    onDrive.push({ collectionId: r.collectionId, ref: r.ref, commit: s.commit, subpaths: r.subpaths });
     if (splitRef(r.ref)?.kind === 'app') requested.push(r.ref);
   }
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
@@ -210,6 +204,20 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
         run.state.commits,
       )
     : null;
+  // Each ref says why it is on the drive, as `create` said: an app as requested, a runtime as the updated apps need
+  // it, appstream as appstream, an extension (named under the ID it extends: `….Locale`, `….GL.default`) as related;
+  // anything else was asked for by name.
+  const why = new Map((deps?.wanted ?? []).map((w) => [`${w.collectionId}\0${w.ref}`, w.reason] as const));
+  const ids = new Set(onDrive.map((l) => splitRef(l.ref)?.id).filter((id): id is string => !!id));
+  const extends_ = (id: string | undefined) =>
+    !!id && [...ids].some((base) => base !== id && id.startsWith(`${base}.`));
+  const locked: LockedRef[] = onDrive.map((l) => ({
+    ...l,
+    reason: /^appstream2?\//.test(l.ref)
+      ? 'appstream'
+      : (why.get(`${l.collectionId}\0${l.ref}`) ??
+        (splitRef(l.ref)?.kind === 'runtime' && extends_(splitRef(l.ref)?.id) ? 'related' : 'requested')),
+  }));
   const have = new Set(locked.map((l) => `${l.collectionId}\0${l.ref}`));
   const extra = (deps?.wanted ?? []).filter((w) => !have.has(`${w.collectionId}\0${w.ref}`));
   const resolved = await resolveRun(

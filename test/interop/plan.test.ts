@@ -277,6 +277,17 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
       commit: exApp,
       previous: v1App,
     });
+    // Each ref says why it is on the drive, as create said.
+    const reasons = (doc: { refs: Array<{ ref: string; reason: string }> }) =>
+      Object.fromEntries(doc.refs.map((x) => [x.ref.replace(/\/[^/]+\/[^/]+$/, ''), x.reason]));
+    const created = await sideload(['create', '--dry-run', '--json', ...repoArgs(ex.repo), drive, 'org.example.App']);
+    expect(reasons(json(up))).toEqual(reasons(json(created)));
+    expect(reasons(json(up))).toMatchObject({
+      'app/org.example.App': 'requested',
+      'runtime/org.example.Platform': 'runtime',
+      'runtime/org.example.App.Locale': 'related',
+      [`appstream/${ARCH}`]: 'appstream',
+    });
     await verify();
     const noop = await sideload(['update', ...repoArgs(ex.repo), '--json', drive]);
     expect(json(noop).changed).toBe(false);
