@@ -33,7 +33,7 @@ import { mirrorRefs } from './create-helpers.js';
 interface JsonRun {
   ok: boolean;
   changed: boolean;
-  refs: Array<{ ref: string; commit: string; change: string; previous: string | null }>;
+  refs: Array<{ ref: string; commit: string; change: string; previous: string | null; reason: string }>;
   estimate: { objects: number; bytes: number; minBytes: number } | null;
   freeBytes: number | null;
   error?: { code: string; message: string };
@@ -278,7 +278,7 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
       previous: v1App,
     });
     // Each ref says why it is on the drive, as create said.
-    const reasons = (doc: { refs: Array<{ ref: string; reason: string }> }) =>
+    const reasons = (doc: JsonRun) =>
       Object.fromEntries(doc.refs.map((x) => [x.ref.replace(/\/[^/]+\/[^/]+$/, ''), x.reason]));
     const created = await sideload(['create', '--dry-run', '--json', ...repoArgs(ex.repo), drive, 'org.example.App']);
     expect(reasons(json(up))).toEqual(reasons(json(created)));
