@@ -30,10 +30,12 @@ export interface DeployedRef {
   readonly metadataText: string;
 }
 
-/** Where an installation lives and what to call it in messages. */
+/** Where an installation lives, what to call it in messages, and how flatpak's own commands name it. */
 export interface InstallationLocation {
   readonly name: string;
   readonly root: string;
+  /** user / system: `flatpak --user` / `--system`; named: `--installation=NAME`; dir: a root given by path. */
+  readonly kind: 'user' | 'system' | 'named' | 'dir';
 }
 
 function env(name: string): string | undefined {
@@ -68,7 +70,7 @@ export async function namedInstallations(): Promise<InstallationLocation[]> {
     for (const g of kf.groups()) {
       const m = /^Installation "(.+)"$/.exec(g);
       const p = kf.get(g, 'Path');
-      if (m && p) out.push({ name: m[1] as string, root: p });
+      if (m && p) out.push({ name: m[1] as string, root: p, kind: 'named' });
     }
   }
   return out;
@@ -83,12 +85,16 @@ export interface InstallationScope {
   readonly installationDir?: string;
 }
 
+const USER = (): InstallationLocation => ({ name: 'user', root: userInstallationRoot(), kind: 'user' });
+const SYSTEM = (): InstallationLocation => ({ name: 'system', root: systemInstallationRoot(), kind: 'system' });
+
 /** The installations in scope, as flatpak picks them (all of user + system when none is named). */
 export async function installationsInScope(scope: InstallationScope): Promise<InstallationLocation[]> {
   const out: InstallationLocation[] = [];
-  if (scope.installationDir) out.push({ name: scope.installationDir, root: path.resolve(scope.installationDir) });
-  if (scope.user) out.push({ name: 'user', root: userInstallationRoot() });
-  if (scope.system) out.push({ name: 'system', root: systemInstallationRoot() });
+  if (scope.installationDir)
+    out.push({ name: scope.installationDir, root: path.resolve(scope.installationDir), kind: 'dir' });
+  if (scope.user) out.push(USER());
+  if (scope.system) out.push(SYSTEM());
   if (scope.installation) {
     const named = (await namedInstallations()).find((i) => i.name === scope.installation);
     if (!named)
@@ -98,7 +104,7 @@ export async function installationsInScope(scope: InstallationScope): Promise<In
     out.push(named);
   }
   if (out.length === 0) {
-    out.push({ name: 'user', root: userInstallationRoot() }, { name: 'system', root: systemInstallationRoot() });
+    out.push(USER(), SYSTEM());
     return (
       await Promise.all(out.map(async (l) => ((await fs.pathExists(path.join(l.root, 'repo', 'config'))) ? l : null)))
     ).filter((l): l is InstallationLocation => l !== null);

@@ -43,7 +43,7 @@ export class PlanBuilder {
     const bound = input.bindingOf ? await input.bindingOf(r) : null;
     const hint =
       r.remote && input.remoteFixHint
-        ? ` Fix it with: ${input.remoteFixHint(r.remote, bound ?? undefined)}`
+        ? ` Fix it with: ${input.remoteFixHint(r.remote, bound ?? undefined, r.installation)}`
         : bound
           ? ` Pass --collection-id ${bound} (the collection its commit is bound to).`
           : ' Pass --collection-id.';

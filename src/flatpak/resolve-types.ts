@@ -4,6 +4,7 @@
  */
 import type { Warning } from '../warnings.js';
 import type { SourceKind, SourceRef } from './catalog.js';
+import type { InstallationLocation } from './installation.js';
 import type { RefKind } from './ref.js';
 
 export type PlanReason = 'requested' | 'runtime' | 'related' | 'sdk' | 'appstream';
@@ -61,7 +62,7 @@ export interface ResolveInput {
    * How to tell the user to fix a remote with no collection ID; `collectionId` is the one the ref's commit is bound
    * to (`ostree.collection-binding`), when it is.
    */
-  remoteFixHint?(remote: string, collectionId?: string): string;
+  remoteFixHint?(remote: string, collectionId?: string, installation?: InstallationLocation): string;
   /**
    * The collection a ref's commit is bound to (`ostree.collection-binding`), or null. With it, a ref is never put
    * under another collection (ostree's pull refuses such a commit), and a missing collection ID is suggested.

@@ -16,10 +16,15 @@ import { openObjectSource, readCommitObject } from '../repo/index.js';
 import { loadExtraKeys, publicKeysFromText, type ExtraKeys } from '../sign/key-files.js';
 import { pickInstallation, requestedOrigins } from './pick-installation.js';
 import { RemoteFetcher, type RemoteReadOptions } from './remote-upstream.js';
+import { withRuntimesFrom } from './installation-runtimes.js';
 import { mergeKeys, type Source, type SourceRef, type TrustedKeys, type UpstreamFiles } from './source.js';
 import { signedUpstreamFiles } from './upstream.js';
 
-/** A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. */
+/**
+ * A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. With several in scope
+ * (no --user, --system …), the one with the requested refs, and the runtimes deployed in the others
+ * (installation-runtimes.ts).
+ */
 export async function openInstallationSource(
   scope: InstallationScope,
   extra?: ExtraKeys,
@@ -32,6 +37,23 @@ export async function openInstallationSource(
   const installations = await Promise.all(locations.map((l) => Installation.open(l)));
   const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
+  const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false);
+  const others = installations.filter((i) => i !== inst);
+  if (others.length === 0) return primary;
+  return withRuntimesFrom(
+    primary,
+    await Promise.all(others.map((o) => installationSource(o, extraKeys, [], remoteRead, true))),
+  );
+}
+
+/** One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. */
+async function installationSource(
+  inst: Installation,
+  extraKeys: TrustedKeys,
+  requested: readonly string[],
+  remoteRead: RemoteReadOptions,
+  deployedOnly: boolean,
+): Promise<Source> {
   const objects = await openObjectSource(inst.repoPath);
   const remotes = inst.remotes();
   const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => r.collectionId === cid);
@@ -57,10 +79,11 @@ export async function openInstallationSource(
       : null;
   /** Commits taken from a remote (appstream newer than the installation's) → that remote. */
   const viaRemote = new Map<string, Source>();
-  const wanted = await requestedOrigins(inst, requested ?? []);
+  const wanted = await requestedOrigins(inst, requested);
   return {
     kind: 'installation',
     description: `flatpak installation '${inst.location.name}' (${inst.root})`,
+    installation: inst.location,
     objects,
     localRepoPath: inst.repoPath,
     async listRefs() {
@@ -73,10 +96,12 @@ export async function openInstallationSource(
           collectionId: remote?.collectionId ?? null,
           commit: d.deploy.commit,
           remote: d.deploy.origin,
+          installation: inst.location,
           deploySubpaths: d.deploy.subpaths,
           metadataText: d.metadataText,
         });
       }
+      if (deployedOnly) return out;
       const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
       for (const remote of remotes.values()) {
         if (!remote.collectionId) continue;

@@ -7,6 +7,7 @@ import { expectFailure, NotFoundError, type ErrorData } from '../errors.js';
 import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import type { RefKind } from '../flatpak/ref.js';
+import type { InstallationLocation } from '../flatpak/installation.js';
 import { resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
 import { commitVersion, type Commit } from '../ostree/commit.js';
@@ -49,7 +50,7 @@ export interface ResolveOptions {
   readonly extensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
   /** How to tell users to give a remote a collection ID. */
-  readonly remoteFixHint?: (remote: string, collectionId?: string) => string;
+  readonly remoteFixHint?: (remote: string, collectionId?: string, installation?: InstallationLocation) => string;
   /**
    * Copy these commits instead of the source's current ones: full ref or ref argument → checksum (`--commit`; the
    * same pinning a lockfile does, per ref).
@@ -189,10 +190,11 @@ async function localeWarning(
   let warning: [string, ErrorData] | undefined;
   try {
     const { commit } = await readCommit(p.commit);
-    const root = decodeDirTree(await source.objects.readMetadata(commit.rootTree, 'dirtree'));
+    const objects = source.objectsFor?.(p.commit) ?? source.objects; // a runtime's locale from another installation
+    const root = decodeDirTree(await objects.readMetadata(commit.rootTree, 'dirtree'));
     const files = root.dirs.find((d) => d.name === 'files');
     if (!files) return;
-    const all = decodeDirTree(await source.objects.readMetadata(files.tree, 'dirtree')).dirs.map((d) => d.name);
+    const all = decodeDirTree(await objects.readMetadata(files.tree, 'dirtree')).dirs.map((d) => d.name);
     const asked = Array.isArray(p.languages) ? p.languages : [];
     const absent = asked.filter((l) => !all.includes(l));
     const have = asked.filter((l) => all.includes(l));

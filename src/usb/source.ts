@@ -7,6 +7,7 @@ import type { VarDict } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import type { ObjectSource } from '../repo/index.js';
 import type { SourceKind, SourceRef } from '../flatpak/catalog.js';
+import type { InstallationLocation } from '../flatpak/installation.js';
 
 export type { SourceKind, SourceRef } from '../flatpak/catalog.js';
 
@@ -33,6 +34,8 @@ export interface Source {
   readonly objects: ObjectSource;
   /** Path of the source repo when it is local (used to refuse copying a repo onto itself). */
   readonly localRepoPath?: string;
+  /** The flatpak installation a source reads (the one picked when several were in scope). */
+  readonly installation?: InstallationLocation;
   listRefs(): Promise<readonly SourceRef[]>;
   /** Reads and validates a commit object (re-hashed against its name). */
   readCommit(checksum: string): Promise<{ commit: Commit; bytes: Uint8Array }>;

@@ -18,6 +18,7 @@ import {
   installedTranslation,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
   PLATFORM_LOCALE,
   remoteAdd,
   run,
@@ -315,15 +316,21 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(fp.code).not.toBe(0);
     expect(fp.stderr).toMatch(/does not have a collection ID/);
 
-    const r = await sideload(['create', '--user', d, 'org.example.App'], { env: f.env });
+    // No --user: sideload picks the installation that has the app, and the fix names that one (flatpak's own
+    // default would be the system installation).
+    const r = await sideload(['create', d, 'org.example.App'], { env: f.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/remote 'nocid' does not have a collection ID/);
     // The commits are bound to org.example.Stable (ostree.collection-binding): the fix names that ID, not a placeholder.
-    expect(r.stderr).toMatch(/flatpak remote-modify --user --collection-id=org\.example\.Stable nocid/);
+    const fix = /Fix it with: (flatpak --user remote-modify --collection-id=org\.example\.Stable nocid) /.exec(
+      r.stderr,
+    );
+    expect(fix, r.stderr).not.toBeNull();
     expect(await snapshotDir(d)).toEqual(before);
-    // The fix command works: with the collection ID set, the same call succeeds.
-    await f.flatpakOk(['--user', 'remote-modify', `--collection-id=${CID}`, 'nocid']);
-    const ok = await sideload(['create', '--user', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    // The fix command, run as printed, works: with the collection ID set, the same call succeeds.
+    const fixed = await run2('sh', ['-c', fix?.[1] as string], f.env);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const ok = await sideload(['create', '--no-fsync', d, 'org.example.App'], { env: f.env });
     expect(ok.code, ok.stderr).toBe(0);
     expect((await mirrorRefs(path.join(d, '.ostree/repo'))).get(`${CID} ${APP}`)).toBe(sourceCommits.get(APP));
   });
@@ -332,3 +339,53 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
 function run2(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
   return run(cmd, args, { env });
 }
+
+describeInterop('an app installed for the user on a runtime installed system-wide', () => {
+  it('takes the runtime from the system installation (flatpak create-usb refuses); the drive installs offline', async () => {
+    const ex = await makeExampleRepo();
+    const f = await flatpakEnv();
+    // The runtime system-wide, then the app for the user: flatpak reuses the system's runtime, as on a desktop.
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey, { scope: '--system' });
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey);
+    await f.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', PLATFORM]);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', APP]);
+    const userRefs = await f.flatpakOk(['--user', 'list', '--columns=ref']);
+    expect(userRefs).toContain('org.example.App/');
+    expect(userRefs).not.toContain('org.example.Platform/');
+    // The oracle refuses: the runtime is not in the app's installation.
+    const fp = await run('flatpak', ['--user', 'create-usb', await tempDir('sideload-mixed-fp-'), 'org.example.App'], {
+      env: f.env,
+    });
+    expect(fp.code).not.toBe(0);
+
+    // No installation named: sideload picks the user's (it has the app) and takes the runtime from the system's.
+    const d = await tempDir('sideload-mixed-');
+    const r = await sideload(['create', '--json', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    expect(r.code, r.stderr).toBe(0);
+    const refs = (JSON.parse(r.stdout) as { refs: Array<{ ref: string; reason: string }> }).refs;
+    expect(refs.find((x) => x.ref === PLATFORM)?.reason).toBe('runtime');
+    const repo = path.join(d, '.ostree/repo');
+    const onDrive = await mirrorRefs(repo);
+    const system = await runOk('ostree', [
+      `--repo=${path.join(f.env['FLATPAK_SYSTEM_DIR'] as string, 'repo')}`,
+      'rev-parse',
+      `example:${PLATFORM}`,
+    ]);
+    expect(onDrive.get(`${CID} ${PLATFORM}`)).toBe(system.trim());
+    expect(await fsck(repo)).toMatch(/no errors found/);
+    const v = await sideload(['verify', '--gpg-import', ex.gpgKey, d]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const { result } = await offlineInstall(ex, d);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+
+    // With the user installation named alone, the runtime is not in scope: the same refusal as create-usb's.
+    const only = await sideload(
+      ['create', '--user', '--dry-run', await tempDir('sideload-mixed-u-'), 'org.example.App'],
+      {
+        env: f.env,
+      },
+    );
+    expect(only.code).toBe(3);
+    expect(only.stderr).toContain(`runtime '${PLATFORM}' needed by '${APP}' is not installed`);
+  });
+});

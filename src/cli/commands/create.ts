@@ -5,6 +5,7 @@ import type { CreateOptions, CreateResult, DriveRef, RunSource } from '../../usb
 import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifest.js';
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
+import type { InstallationLocation } from '../../flatpak/installation.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
 import { terminalSafe, type Output } from '../output.js';
@@ -198,9 +199,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               runState.phase = e.phase;
               progress.onProgress(e);
             },
-            remoteFixHint: (remote, cid) =>
-              (args['installation-dir'] ? `FLATPAK_USER_DIR=${args['installation-dir']} ` : '') +
-              `flatpak remote-modify ${first.kind === 'installation' ? installationFlag(args) : ''}` +
+            remoteFixHint: (remote, cid, installation) =>
+              `${flatpakFor(installation ?? first.installation)} remote-modify ` +
               `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
               (cid ? ' (the collection its commits are bound to)' : ''),
           },
@@ -291,11 +291,22 @@ function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
   return absent.size ? { ...ref, languages: ref.languages.filter((l) => !absent.has(l)) } : ref;
 }
 
-function installationFlag(args: SourceArgs): string {
-  if (args.user) return '--user ';
-  if (args.system) return '--system ';
-  if (args.installation) return `--installation=${args.installation} `;
-  // flatpak has no flag for an installation by path; its user installation can be pointed anywhere.
-  if (args['installation-dir']) return `--user `;
-  return '';
+/**
+ * The `flatpak` command line that acts on the installation a source read (the one it picked when several were in
+ * scope): `--user`, `--system`, `--installation=NAME`, or for a root given by path, the user installation pointed
+ * there (flatpak has no flag for a path).
+ */
+function flatpakFor(inst: InstallationLocation | undefined): string {
+  switch (inst?.kind) {
+    case 'user':
+      return 'flatpak --user';
+    case 'system':
+      return 'flatpak --system';
+    case 'named':
+      return `flatpak --installation=${inst.name}`;
+    case 'dir':
+      return `FLATPAK_USER_DIR=${/^[\w./-]+$/.test(inst.root) ? inst.root : `'${inst.root.replace(/'/g, `'\\''`)}'`} flatpak --user`;
+    default:
+      return 'flatpak';
+  }
 }

@@ -1,0 +1,72 @@
+/**
+ * An app installed for the user often runs on a runtime installed system-wide: `flatpak install --user` does not
+ * install a runtime again that the system installation has. flatpak create-usb refuses such an app (its runtime
+ * "is not installed" in the app's installation). With several installations in scope, the source of a run is the
+ * installation with the requested refs, plus the runtimes (and runtime extensions: GL drivers, Locale …) deployed
+ * only in the others, each read from its own repo with its own remote's collection ID, keys and cached summary.
+ */
+import { splitRef } from '../flatpak/ref.js';
+import type { SourceRef } from '../flatpak/catalog.js';
+import type { ObjectSource } from '../repo/index.js';
+import type { Source, TrustedKeys } from './source.js';
+
+/** `primary`, offering too the runtimes deployed in `others` that `primary` lacks. */
+export function withRuntimesFrom(primary: Source, others: readonly Source[]): Source {
+  const all = [primary, ...others];
+  /** Commits listed from another installation → that installation's source. */
+  const owner = new Map<string, Source>();
+  const sourceOf = (commit: string): Source => owner.get(commit) ?? primary;
+  /** The first answer of the sources in order (the primary's own remotes first). */
+  const first = async <T>(ask: (s: Source) => Promise<T | null | undefined>): Promise<T | undefined> => {
+    for (const s of all) {
+      const v = await ask(s);
+      if (v !== null && v !== undefined) return v;
+    }
+    return undefined;
+  };
+  return {
+    kind: primary.kind,
+    description: primary.description,
+    objects: primary.objects,
+    ...(primary.localRepoPath !== undefined ? { localRepoPath: primary.localRepoPath } : {}),
+    ...(primary.installation !== undefined ? { installation: primary.installation } : {}),
+    async listRefs(): Promise<readonly SourceRef[]> {
+      const out = [...(await primary.listRefs())];
+      const have = new Set(out.map((r) => r.ref));
+      for (const o of others)
+        for (const r of await o.listRefs()) {
+          if (have.has(r.ref) || splitRef(r.ref)?.kind !== 'runtime') continue;
+          have.add(r.ref);
+          owner.set(r.commit, o);
+          out.push(r);
+        }
+      return out;
+    },
+    readCommit: (c) => sourceOf(c).readCommit(c),
+    objectsFor(c): ObjectSource | undefined {
+      const o = owner.get(c);
+      return o ? (o.objectsFor?.(c) ?? o.objects) : primary.objectsFor?.(c);
+    },
+    takeWarnings: () => all.flatMap((s) => s.takeWarnings?.() ?? []),
+    upstreamSummary: async (cid) => (await first((s) => s.upstreamSummary(cid))) ?? null,
+    async trustedKeys(cid): Promise<TrustedKeys> {
+      // Every key the machine trusts for the collection, each once (the extra keys come with every installation).
+      const gpg: Uint8Array[] = [];
+      const ed25519: Uint8Array[] = [];
+      const add = (into: Uint8Array[], k: Uint8Array) => {
+        if (!into.some((x) => Buffer.from(x).equals(k))) into.push(k);
+      };
+      for (const s of all) {
+        const k = await s.trustedKeys(cid);
+        for (const g of k.gpg) add(gpg, g);
+        for (const e of k.ed25519) add(ed25519, e);
+      }
+      return { gpg, ed25519 };
+    },
+    upstreamMetadata: (cid) => first((s) => s.upstreamMetadata(cid)),
+    upstreamRemote: (cid) => first(async (s) => s.upstreamRemote?.(cid)),
+    async close() {
+      for (const s of all) await s.close();
+    },
+  };
+}
