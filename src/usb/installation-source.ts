@@ -9,6 +9,7 @@ import {
   Installation,
   installationsInScope,
   type DeployedRef,
+  type InstallationLocation,
   type InstallationScope,
   type RemoteConfig,
 } from '../flatpak/installation.js';
@@ -39,11 +40,23 @@ export async function openInstallationSource(
   const extraKeys = await loadExtraKeys(extra);
   const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false);
   const others = installations.filter((i) => i !== inst);
-  if (others.length === 0) return primary;
+  if (others.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedOutside(locations, ref) };
   return withRuntimesFrom(
     primary,
     await Promise.all(others.map((o) => installationSource(o, extraKeys, [], remoteRead, true))),
   );
+}
+
+/** The name of an installation outside `scope` (the user's, the system's) that has `ref` deployed, or null. */
+async function deployedOutside(scope: readonly InstallationLocation[], ref: string): Promise<string | null> {
+  for (const l of await installationsInScope({})) {
+    if (scope.some((s) => s.root === l.root)) continue;
+    // Only for a message: an installation that cannot be read here is not named.
+    const other = await Installation.open(l).catch(() => null);
+    const deployed = other ? await other.deployed().catch(() => []) : [];
+    if (deployed.some((d) => d.ref === ref)) return l.name;
+  }
+  return null;
 }
 
 /** One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. */

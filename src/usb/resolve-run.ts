@@ -3,7 +3,7 @@
  * `WantedRef`s with their commits' timestamps, the commits read on the way, and warnings. Reads sources; never a
  * drive. `create`, `lock` and `update` start here; the planner (plan.ts) takes it from there.
  */
-import { expectFailure, NotFoundError, type ErrorData } from '../errors.js';
+import { expectFailure, NotFoundError, restate, type ErrorData } from '../errors.js';
 import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import type { RefKind } from '../flatpak/ref.js';
@@ -142,7 +142,7 @@ export async function resolveRun(
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
         bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
         ...(opts.commits ? { commits: opts.commits } : {}),
-      });
+      }).catch((e: unknown) => outsideScope(e, source));
       for (const w of plan.warnings) warner.add(w);
       for (const w of source.takeWarnings?.() ?? []) warner.add(w);
       planned = plan.refs;
@@ -214,4 +214,20 @@ async function localeWarning(
     expectFailure(e);
   }
   if (warning) warn('partial-locale', ...warning);
+}
+
+/**
+ * A runtime the source installation lacks may be deployed in an installation outside the run's scope (`--user`
+ * named, the runtime system-wide): the error says where, and how to take it from there.
+ */
+async function outsideScope(e: unknown, source: Source): Promise<never> {
+  const ref = e instanceof NotFoundError ? e.data['ref'] : undefined;
+  const where = typeof ref === 'string' && e instanceof NotFoundError ? await source.deployedElsewhere?.(ref) : null;
+  if (!where || !(e instanceof NotFoundError)) throw e;
+  throw restate(
+    e,
+    `${e.message}; it is installed in the '${where}' installation: name no installation (no --user, --system or ` +
+      '--installation) and sideload takes the runtimes an installation lacks from the others',
+    { ...e.data, installedIn: where },
+  );
 }

@@ -386,6 +386,9 @@ describeInterop('an app installed for the user on a runtime installed system-wid
       },
     );
     expect(only.code).toBe(3);
-    expect(only.stderr).toContain(`runtime '${PLATFORM}' needed by '${APP}' is not installed`);
+    expect(only.stderr).toContain(
+      `runtime '${PLATFORM}' needed by '${APP}' is not installed in the source installation; it is installed in the ` +
+        "'system' installation: name no installation (no --user, --system or --installation) and sideload takes",
+    );
   });
 });
