@@ -29,5 +29,6 @@ run([
 run(['list', drive]);
 run(['verify', '--gpg-import', path.join(root, 'examples/example.gpg'), drive]);
 console.log(
-  `\nThe drive is in ${drive}. Install from it with:\n  flatpak install --sideload-repo=${drive} <remote> org.example.App`,
+  `\nThe drive is in ${drive}. It explains itself: ${path.join(drive, 'README-sideload.txt')} has the commands ` +
+    `that install from it offline,\nwith the remote from ${path.join(drive, 'org.example.Stable.flatpakrepo')}.`,
 );
