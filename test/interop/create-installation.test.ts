@@ -391,4 +391,20 @@ describeInterop('an app installed for the user on a runtime installed system-wid
         "'system' installation: name no installation (no --user, --system or --installation) and sideload takes",
     );
   });
+
+  it("update reads the installation the drive's apps are installed in (the system one), as create did", async () => {
+    const ex = await makeExampleRepo();
+    const f = await flatpakEnv();
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey, { scope: '--system' });
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey); // a user installation too, listed first
+    await f.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', APP]);
+    const d = await tempDir('sideload-sysapp-');
+    const c = await sideload(['create', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    expect(c.code, c.stderr).toBe(0);
+    const u = await sideload(['update', '--json', '--no-fsync', d], { env: f.env });
+    expect(u.code, u.stderr).toBe(0);
+    const doc = JSON.parse(u.stdout) as { changed: boolean; warnings: Array<{ code: string }> };
+    expect(doc.warnings.map((w) => w.code)).not.toContain('not-in-source');
+    expect(doc.changed).toBe(false);
+  });
 });

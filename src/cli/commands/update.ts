@@ -42,7 +42,11 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
         signKeyOption(args['sign-key']),
       ]);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
-      const source = await openSourceFromArgs(args, signal);
+      // From the flatpak installations (no other source named), the drive's apps choose the installation to read,
+      // as the refs on create's command line do: the one they are installed in.
+      const installation = !(args.repo || args.url || args.from || args.remote);
+      const refs = installation ? await driveApps(args.drive, args['destination-repo']) : [];
+      const source = await openSourceFromArgs({ ...args, refs } as SourceArgs, signal);
       try {
         const result = await updateDrive(
           {
@@ -68,4 +72,15 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
       setCode(0);
     },
   };
+}
+
+/** The app refs on a drive (none when it has no repo yet: updateDrive says so). */
+async function driveApps(drive: string, destinationRepo?: string): Promise<string[]> {
+  const [{ locateDrive }, { readDriveState }] = await Promise.all([
+    import('../../usb/drive.js'),
+    import('../../usb/drive-state.js'),
+  ]);
+  const loc = await locateDrive(drive, destinationRepo);
+  const state = await readDriveState(loc.repo);
+  return [...new Set(state.refs.map((r) => r.ref).filter((r) => r.startsWith('app/')))];
 }
