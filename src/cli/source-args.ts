@@ -37,7 +37,7 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
         'upstream-key',
         'offline',
       ],
-      "Source (default: the flatpak installation with the refs, and the other's runtimes it lacks):",
+      'Source (default: the flatpak installation that has the refs):',
     )
     .option('user', { alias: 'u', type: 'boolean', describe: 'The per-user flatpak installation' })
     .option('system', { type: 'boolean', describe: 'The system-wide flatpak installation' })

@@ -103,13 +103,22 @@ export async function installationsInScope(scope: InstallationScope): Promise<In
       });
     out.push(named);
   }
-  if (out.length === 0) {
-    out.push(USER(), SYSTEM());
-    return (
-      await Promise.all(out.map(async (l) => ((await fs.pathExists(path.join(l.root, 'repo', 'config'))) ? l : null)))
-    ).filter((l): l is InstallationLocation => l !== null);
-  }
+  if (out.length === 0) return existing([USER(), SYSTEM()]);
   return out;
+}
+
+/**
+ * The system-wide installations (the default one and those of installations.d) that exist: what flatpak takes a
+ * user installation's runtimes from when it lacks them (`flatpak --user install` of an app whose runtime is
+ * installed system-wide installs only the app; flatpak_transaction_add_default_dependency_sources).
+ */
+export async function systemInstallations(): Promise<InstallationLocation[]> {
+  return existing([SYSTEM(), ...(await namedInstallations())]);
+}
+
+async function existing(locations: readonly InstallationLocation[]): Promise<InstallationLocation[]> {
+  const found = await Promise.all(locations.map((l) => fs.pathExists(path.join(l.root, 'repo', 'config'))));
+  return locations.filter((_, i) => found[i]);
 }
 
 export class Installation {

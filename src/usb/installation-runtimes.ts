@@ -1,16 +1,17 @@
 /**
  * An app installed for the user often runs on a runtime installed system-wide: `flatpak install --user` does not
- * install a runtime again that the system installation has. flatpak create-usb refuses such an app (its runtime
- * "is not installed" in the app's installation). With several installations in scope, the source of a run is the
- * installation with the requested refs, plus the runtimes (and runtime extensions: GL drivers, Locale …) deployed
- * only in the others, each read from its own repo with its own remote's collection ID, keys and cached summary.
+ * install a runtime again that a system installation has (flatpak_transaction_add_default_dependency_sources).
+ * flatpak create-usb refuses such an app (its runtime "is not installed" in the app's installation). A user
+ * installation as a source also offers the runtimes (and runtime extensions: GL drivers, Locale …) deployed only in
+ * the system installations, each read from its own repo with its own remote's collection ID, keys and cached
+ * summary.
  */
 import { splitRef } from '../flatpak/ref.js';
 import type { SourceRef } from '../flatpak/catalog.js';
 import type { ObjectSource } from '../repo/index.js';
 import type { Source, TrustedKeys } from './source.js';
 
-/** `primary`, offering too the runtimes deployed in `others` that `primary` lacks. */
+/** `primary`, offering too the runtimes deployed in `others` (the system installations) that `primary` lacks. */
 export function withRuntimesFrom(primary: Source, others: readonly Source[]): Source {
   const all = [primary, ...others];
   /** Commits listed from another installation → that installation's source. */

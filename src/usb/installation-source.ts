@@ -8,6 +8,7 @@ import { NotFoundError } from '../errors.js';
 import {
   Installation,
   installationsInScope,
+  systemInstallations,
   type DeployedRef,
   type InstallationLocation,
   type InstallationScope,
@@ -23,8 +24,8 @@ import { signedUpstreamFiles } from './upstream.js';
 
 /**
  * A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. With several in scope
- * (no --user, --system …), the one with the requested refs, and the runtimes deployed in the others
- * (installation-runtimes.ts).
+ * (no --user, --system …), the one with the requested refs. A user installation also offers the runtimes the system
+ * installations have and it lacks, as flatpak uses them for its apps (installation-runtimes.ts).
  */
 export async function openInstallationSource(
   scope: InstallationScope,
@@ -39,19 +40,23 @@ export async function openInstallationSource(
   const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
   const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false);
-  const others = installations.filter((i) => i !== inst);
-  if (others.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedOutside(locations, ref) };
+  const systems =
+    inst.location.kind === 'user' ? (await systemInstallations()).filter((l) => l.root !== inst.location.root) : [];
+  if (systems.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedElsewhere(inst.location, ref) };
+  const others = await Promise.all(
+    systems.map(async (l) => installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l))),
+  );
   return withRuntimesFrom(
     primary,
     await Promise.all(others.map((o) => installationSource(o, extraKeys, [], remoteRead, true))),
   );
 }
 
-/** The name of an installation outside `scope` (the user's, the system's) that has `ref` deployed, or null. */
-async function deployedOutside(scope: readonly InstallationLocation[], ref: string): Promise<string | null> {
+/** Another installation (user, system, installations.d) that has `ref` deployed, or null: only for a message. */
+async function deployedElsewhere(here: InstallationLocation, ref: string): Promise<string | null> {
   for (const l of await installationsInScope({})) {
-    if (scope.some((s) => s.root === l.root)) continue;
-    // Only for a message: an installation that cannot be read here is not named.
+    if (l.root === here.root) continue;
+    // An installation that cannot be read here is not named.
     const other = await Installation.open(l).catch(() => null);
     const deployed = other ? await other.deployed().catch(() => []) : [];
     if (deployed.some((d) => d.ref === ref)) return l.name;

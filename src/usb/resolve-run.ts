@@ -217,8 +217,8 @@ async function localeWarning(
 }
 
 /**
- * A runtime the source installation lacks may be deployed in an installation outside the run's scope (`--user`
- * named, the runtime system-wide): the error says where, and how to take it from there.
+ * A runtime the source installation lacks may be deployed in another one that sideload does not read for it (only a
+ * user installation takes runtimes from the system installations, as flatpak does): the error says where.
  */
 async function outsideScope(e: unknown, source: Source): Promise<never> {
   const ref = e instanceof NotFoundError ? e.data['ref'] : undefined;
@@ -226,8 +226,8 @@ async function outsideScope(e: unknown, source: Source): Promise<never> {
   if (!where || !(e instanceof NotFoundError)) throw e;
   throw restate(
     e,
-    `${e.message}; it is installed in the '${where}' installation: name no installation (no --user, --system or ` +
-      '--installation) and sideload takes the runtimes an installation lacks from the others',
+    `${e.message}; it is installed in the '${where}' installation, which sideload does not read for this one ` +
+      '(only a user installation takes the runtimes it lacks from the system installations, as flatpak does)',
     { ...e.data, installedIn: where },
   );
 }

@@ -36,7 +36,7 @@ export interface Source {
   readonly localRepoPath?: string;
   /** The flatpak installation a source reads (the one picked when several were in scope). */
   readonly installation?: InstallationLocation;
-  /** An installation outside the run's scope that has `ref` deployed (for the message when it is missing here). */
+  /** Another installation, not read for this run, that has `ref` deployed (for the message when it is missing). */
   deployedElsewhere?(ref: string): Promise<string | null>;
   listRefs(): Promise<readonly SourceRef[]>;
   /** Reads and validates a commit object (re-hashed against its name). */

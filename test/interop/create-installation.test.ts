@@ -378,17 +378,26 @@ describeInterop('an app installed for the user on a runtime installed system-wid
     const { result } = await offlineInstall(ex, d);
     expect(result.code, result.stderr + result.stdout).toBe(0);
 
-    // With the user installation named alone, the runtime is not in scope: the same refusal as create-usb's.
-    const only = await sideload(
-      ['create', '--user', '--dry-run', await tempDir('sideload-mixed-u-'), 'org.example.App'],
-      {
-        env: f.env,
-      },
+    // With the user installation named: the same, as flatpak --user uses the system's runtimes.
+    const named = await tempDir('sideload-mixed-u-');
+    const u = await sideload(['create', '--user', '--no-fsync', named, 'org.example.App'], { env: f.env });
+    expect(u.code, u.stderr).toBe(0);
+    const content = (m: Map<string, string>) => [...m].filter(([k]) => !k.endsWith(' ostree-metadata'));
+    expect(content(await mirrorRefs(path.join(named, '.ostree/repo')))).toEqual(content(onDrive));
+
+    // A system installation's app uses only its own runtimes: with the runtime only in the user installation, the
+    // error says where it is.
+    await f.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', APP]);
+    await f.flatpakOk(['--system', 'uninstall', '-y', '--noninteractive', '--no-related', '--force-remove', PLATFORM]);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', PLATFORM]);
+    const sys = await sideload(
+      ['create', '--system', '--dry-run', await tempDir('sideload-mixed-s-'), 'org.example.App'],
+      { env: f.env },
     );
-    expect(only.code).toBe(3);
-    expect(only.stderr).toContain(
+    expect(sys.code, sys.stderr).toBe(3);
+    expect(sys.stderr).toContain(
       `runtime '${PLATFORM}' needed by '${APP}' is not installed in the source installation; it is installed in the ` +
-        "'system' installation: name no installation (no --user, --system or --installation) and sideload takes",
+        "'user' installation, which sideload does not read for this one",
     );
   });
 
