@@ -1,17 +1,17 @@
 /**
  * An app installed for the user often runs on a runtime installed system-wide: `flatpak install --user` does not
  * install a runtime again that a system installation has (flatpak_transaction_add_default_dependency_sources).
- * flatpak create-usb refuses such an app (its runtime "is not installed" in the app's installation). A user
+ * flatpak create-usb refuses such an app (its runtime "is not installed" in the app's installation). An
  * installation as a source also offers the runtimes (and runtime extensions: GL drivers, Locale …) deployed only in
- * the system installations, each read from its own repo with its own remote's collection ID, keys and cached
- * summary.
+ * the other system-wide installations, each read from its own repo with its own remote's collection ID, keys and
+ * cached summary.
  */
 import { splitRef } from '../flatpak/ref.js';
 import type { SourceRef } from '../flatpak/catalog.js';
 import type { ObjectSource } from '../repo/index.js';
 import type { Source, TrustedKeys } from './source.js';
 
-/** `primary`, offering too the runtimes deployed in `others` (the system installations) that `primary` lacks. */
+/** `primary`, offering too the runtimes deployed in `others` (system-wide installations) that `primary` lacks. */
 export function withRuntimesFrom(primary: Source, others: readonly Source[]): Source {
   const all = [primary, ...others];
   /** Commits listed from another installation → that installation's source. */

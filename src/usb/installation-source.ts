@@ -24,8 +24,8 @@ import { signedUpstreamFiles } from './upstream.js';
 
 /**
  * A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. With several in scope
- * (no --user, --system …), the one with the requested refs. A user installation also offers the runtimes the system
- * installations have and it lacks, as flatpak uses them for its apps (installation-runtimes.ts).
+ * (no --user, --system …), the one with the requested refs. It also offers the runtimes the other system-wide
+ * installations have and it lacks, as flatpak uses them (installation-runtimes.ts).
  */
 export async function openInstallationSource(
   scope: InstallationScope,
@@ -40,8 +40,10 @@ export async function openInstallationSource(
   const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
   const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false);
+  // As flatpak installs: runtimes an installation lacks may come from the system-wide installations (not the
+  // user's); a root given by --installation-dir is read alone, so a pipeline depends on nothing else on the host.
   const systems =
-    inst.location.kind === 'user' ? (await systemInstallations()).filter((l) => l.root !== inst.location.root) : [];
+    inst.location.kind === 'dir' ? [] : (await systemInstallations()).filter((l) => l.root !== inst.location.root);
   if (systems.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedElsewhere(inst.location, ref) };
   const others = await Promise.all(
     systems.map(async (l) => installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l))),

@@ -217,8 +217,8 @@ async function localeWarning(
 }
 
 /**
- * A runtime the source installation lacks may be deployed in another one that sideload does not read for it (only a
- * user installation takes runtimes from the system installations, as flatpak does): the error says where.
+ * A runtime the source installation lacks may be deployed in another one that sideload does not read for it (the
+ * user's, for a system-wide installation; any, for --installation-dir): the error says where.
  */
 async function outsideScope(e: unknown, source: Source): Promise<never> {
   const ref = e instanceof NotFoundError ? e.data['ref'] : undefined;
@@ -227,7 +227,8 @@ async function outsideScope(e: unknown, source: Source): Promise<never> {
   throw restate(
     e,
     `${e.message}; it is installed in the '${where}' installation, which sideload does not read for this one ` +
-      '(only a user installation takes the runtimes it lacks from the system installations, as flatpak does)',
+      '(as flatpak, it takes missing runtimes from the system-wide installations only; --installation-dir reads ' +
+      'its root alone)',
     { ...e.data, installedIn: where },
   );
 }
