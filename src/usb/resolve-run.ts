@@ -107,6 +107,9 @@ export async function resolveRun(
     };
     let planned: readonly PlannedRef[];
     if (input.locked) {
+      // Listing first tells a source where each commit is read: an installation's appstream may be the remote's
+      // newer one, which its own repo does not have.
+      await source.listRefs();
       planned = input.locked;
       for (const l of input.locked)
         if (!known.has(l.commit))

@@ -385,6 +385,17 @@ describeInterop('an app installed for the user on a runtime installed system-wid
     const content = (m: Map<string, string>) => [...m].filter(([k]) => !k.endsWith(' ostree-metadata'));
     expect(content(await mirrorRefs(path.join(named, '.ostree/repo')))).toEqual(content(onDrive));
 
+    // A manifest naming the user installation, locked, then made from the lock: the same refs. (The appstream is the
+    // remote's, which the installation's repo lacks: the locked run must read it where the lock run did.)
+    const manifest = path.join(named, '..', 'mixed.yaml');
+    await fs.writeFile(manifest, 'sources:\n  - installation: user\n    refs: [org.example.App]\n');
+    const lock = await sideload(['lock', manifest, '-o', `${manifest}.lock`], { env: f.env });
+    expect(lock.code, lock.stderr).toBe(0);
+    const fromLock = await tempDir('sideload-mixed-lock-');
+    const l = await sideload(['create', '--no-fsync', '--lock', `${manifest}.lock`, fromLock], { env: f.env });
+    expect(l.code, l.stderr).toBe(0);
+    expect(content(await mirrorRefs(path.join(fromLock, '.ostree/repo')))).toEqual(content(onDrive));
+
     // A system installation's app uses only its own runtimes: with the runtime only in the user installation, the
     // error says where it is.
     await f.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', APP]);
