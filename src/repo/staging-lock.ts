@@ -58,7 +58,8 @@ export async function acquireLock(repoPath: string): Promise<void> {
     const pid = liveHolder(await fs.readFile(file, 'utf8').catch(() => ''));
     if (pid !== null)
       throw new FailureError(
-        `another sideload process (pid ${pid}) is writing to ${repoPath}`,
+        `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +
+          'it has finished',
         { path: repoPath, pid },
         'ELOCKED',
       );
