@@ -22,6 +22,7 @@ const WARNINGS = {
   'remote-url-unsupported': "an installation's remote whose URL sideload cannot read (only http(s):// and file://)",
   'remote-offline': 'a remote not read (--offline): its upstream summary and appstream come from the source',
   'remote-unreachable': 'a remote that could not be read: its upstream summary and appstream come from the source',
+  'installation-unreadable': 'a system-wide installation that could not be read: its runtimes are not offered',
 } as const;
 
 /** Every code a warning can carry (`warnings[].code` in --json). */

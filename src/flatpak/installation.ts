@@ -6,8 +6,8 @@
 import path from 'node:path';
 import os from 'node:os';
 import fs from 'fs-extra';
-import { NotFoundError, UsageError } from '../errors.js';
-import { parseKeyFile, type KeyFile } from '../keyfile/index.js';
+import { CorruptError, NotFoundError, UsageError } from '../errors.js';
+import { KeyFileSyntaxError, parseKeyFile, type KeyFile } from '../keyfile/index.js';
 import { decodeDeployData, type DeployData } from './deploy.js';
 import { readLocalFile } from '../transport/local.js';
 
@@ -145,7 +145,15 @@ export class Installation {
         path: location.root,
       });
     }
-    return new Installation(location, parseKeyFile(text));
+    try {
+      return new Installation(location, parseKeyFile(text));
+    } catch (e) {
+      if (!(e instanceof KeyFileSyntaxError)) throw e;
+      throw new CorruptError(`the '${location.name}' installation's ${configPath} is malformed: ${e.message}`, {
+        path: configPath,
+        line: e.line,
+      });
+    }
   }
 
   /** The remotes configured in the installation's repo. */

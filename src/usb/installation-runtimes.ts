@@ -6,14 +6,26 @@
  * the other system-wide installations, each read from its own repo with its own remote's collection ID, keys and
  * cached summary.
  */
+import { expectFailure } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
 import type { SourceRef } from '../flatpak/catalog.js';
 import type { ObjectSource } from '../repo/index.js';
+import type { InstallationLocation } from '../flatpak/installation.js';
+import type { Warning } from '../warnings.js';
 import type { Source, TrustedKeys } from './source.js';
 
-/** `primary`, offering too the runtimes deployed in `others` (system-wide installations) that `primary` lacks. */
-export function withRuntimesFrom(primary: Source, others: readonly Source[]): Source {
+/**
+ * `primary`, offering too the runtimes deployed in `others` (system-wide installations) that `primary` lacks.
+ * `unread`: warnings for installations that could not be opened; one whose refs cannot be listed is left out too.
+ */
+export function withRuntimesFrom(
+  primary: Source,
+  opened: ReadonlyArray<{ readonly location: InstallationLocation; readonly source: Source }>,
+  unread: readonly Warning[] = [],
+): Source {
+  const others = opened.map((o) => o.source);
   const all = [primary, ...others];
+  const warnings = [...unread];
   /** Commits listed from another installation → that installation's source. */
   const owner = new Map<string, Source>();
   const sourceOf = (commit: string): Source => owner.get(commit) ?? primary;
@@ -34,13 +46,21 @@ export function withRuntimesFrom(primary: Source, others: readonly Source[]): So
     async listRefs(): Promise<readonly SourceRef[]> {
       const out = [...(await primary.listRefs())];
       const have = new Set(out.map((r) => r.ref));
-      for (const o of others)
-        for (const r of await o.listRefs()) {
+      for (const { location, source: o } of opened) {
+        let theirs: readonly SourceRef[];
+        try {
+          theirs = await o.listRefs();
+        } catch (e) {
+          warnings.push(unreadable(location, e));
+          continue;
+        }
+        for (const r of theirs) {
           if (have.has(r.ref) || splitRef(r.ref)?.kind !== 'runtime') continue;
           have.add(r.ref);
           owner.set(r.commit, o);
           out.push(r);
         }
+      }
       return out;
     },
     readCommit: (c) => sourceOf(c).readCommit(c),
@@ -48,7 +68,7 @@ export function withRuntimesFrom(primary: Source, others: readonly Source[]): So
       const o = owner.get(c);
       return o ? (o.objectsFor?.(c) ?? o.objects) : primary.objectsFor?.(c);
     },
-    takeWarnings: () => all.flatMap((s) => s.takeWarnings?.() ?? []),
+    takeWarnings: () => [...warnings.splice(0), ...all.flatMap((s) => s.takeWarnings?.() ?? [])],
     upstreamSummary: async (cid) => (await first((s) => s.upstreamSummary(cid))) ?? null,
     async trustedKeys(cid): Promise<TrustedKeys> {
       // Every key the machine trusts for the collection, each once (the extra keys come with every installation).
@@ -69,5 +89,14 @@ export function withRuntimesFrom(primary: Source, others: readonly Source[]): So
     async close() {
       for (const s of all) await s.close();
     },
+  };
+}
+
+/** The warning for a system-wide installation that could not be read for its runtimes. */
+export function unreadable(l: InstallationLocation, e: unknown): Warning {
+  return {
+    code: 'installation-unreadable',
+    message: `the runtimes of the '${l.name}' installation are not offered: ${expectFailure(e).message}`,
+    data: { installation: l.name, path: l.root },
   };
 }

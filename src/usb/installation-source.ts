@@ -5,6 +5,7 @@
  */
 import type { VarDict } from '../gvariant/index.js';
 import { NotFoundError } from '../errors.js';
+import type { Warning } from '../warnings.js';
 import {
   Installation,
   installationsInScope,
@@ -18,7 +19,7 @@ import { openObjectSource, readCommitObject } from '../repo/index.js';
 import { loadExtraKeys, publicKeysFromText, type ExtraKeys } from '../sign/key-files.js';
 import { pickInstallation, requestedOrigins } from './pick-installation.js';
 import { RemoteFetcher, type RemoteReadOptions } from './remote-upstream.js';
-import { withRuntimesFrom } from './installation-runtimes.js';
+import { unreadable, withRuntimesFrom } from './installation-runtimes.js';
 import { mergeKeys, type Source, type SourceRef, type TrustedKeys, type UpstreamFiles } from './source.js';
 import { signedUpstreamFiles } from './upstream.js';
 
@@ -45,13 +46,17 @@ export async function openInstallationSource(
   const systems =
     inst.location.kind === 'dir' ? [] : (await systemInstallations()).filter((l) => l.root !== inst.location.root);
   if (systems.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedElsewhere(inst.location, ref) };
-  const others = await Promise.all(
-    systems.map(async (l) => installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l))),
-  );
-  return withRuntimesFrom(
-    primary,
-    await Promise.all(others.map((o) => installationSource(o, extraKeys, [], remoteRead, true))),
-  );
+  // Best effort: an installation that cannot be read (permissions, a broken deploy) offers nothing, with a warning.
+  const others: Array<{ location: InstallationLocation; source: Source }> = [];
+  const unread: Warning[] = [];
+  for (const l of systems)
+    try {
+      const open = installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l));
+      others.push({ location: l, source: await installationSource(open, extraKeys, [], remoteRead, true) });
+    } catch (e) {
+      unread.push(unreadable(l, e));
+    }
+  return withRuntimesFrom(primary, others, unread);
 }
 
 /** Another installation (user, system, installations.d) that has `ref` deployed, or null: only for a message. */

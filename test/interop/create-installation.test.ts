@@ -427,4 +427,29 @@ describeInterop('an app installed for the user on a runtime installed system-wid
     expect(doc.warnings.map((w) => w.code)).not.toContain('not-in-source');
     expect(doc.changed).toBe(false);
   });
+
+  it('a system installation that cannot be read offers no runtimes: a warning, and the run goes on', async () => {
+    const ex = await makeExampleRepo();
+    const f = await flatpakEnv();
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', APP]);
+    const sysRepo = path.join(f.env['FLATPAK_SYSTEM_DIR'] as string, 'repo');
+    await fs.mkdir(sysRepo, { recursive: true });
+    await fs.writeFile(path.join(sysRepo, 'config'), '[core\nrepo_version=\n'); // not a keyfile
+    const d = await tempDir('sideload-brokensys-');
+    const r = await sideload(['create', '--user', '--json', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { warnings: Array<{ code: string; message: string }> };
+    expect(doc.warnings.find((w) => w.code === 'installation-unreadable')?.message).toBe(
+      "the runtimes of the 'system' installation are not offered: the 'system' installation's " +
+        `${path.join(sysRepo, 'config')} is malformed: line 1: malformed group header '[core'`,
+    );
+    // With no installation named, the broken one is in scope: the run stops, naming the file.
+    const all = await sideload(['create', '--dry-run', d, 'org.example.App'], { env: f.env });
+    expect([all.code, all.stderr]).toEqual([
+      4,
+      `sideload: error: the 'system' installation's ${path.join(sysRepo, 'config')} is malformed: line 1: malformed ` +
+        "group header '[core'\n",
+    ]);
+  });
 });
