@@ -26,6 +26,7 @@ export function withRuntimesFrom(
   const others = opened.map((o) => o.source);
   const all = [primary, ...others];
   const warnings = [...unread];
+  const warned = new Set<string>();
   /** Commits listed from another installation → that installation's source. */
   const owner = new Map<string, Source>();
   const sourceOf = (commit: string): Source => owner.get(commit) ?? primary;
@@ -51,7 +52,9 @@ export function withRuntimesFrom(
         try {
           theirs = await o.listRefs();
         } catch (e) {
-          warnings.push(unreadable(location, e));
+          // Once per installation, however often the refs are listed (update lists them twice).
+          if (!warned.has(location.root)) warnings.push(unreadable(location, e));
+          warned.add(location.root);
           continue;
         }
         for (const r of theirs) {
