@@ -8,6 +8,7 @@ import fs from 'fs-extra';
 import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { mkdirSafe } from './drive-fs.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from '../repo/fs-magic.js';
+import { findDriveRepos } from './find-repos.js';
 
 export const DEFAULT_REPO = '.ostree/repo';
 
@@ -29,6 +30,25 @@ export interface DriveLocation {
 /** FAT12/16/32 files stop one byte short of 4 GiB (the size field is 32 bits). */
 export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
 
+/**
+ * The repo a run uses when no --destination-repo is given: the one repo the drive already holds where clients look
+ * (an installer payload's `flatpak/repo`, a `.ostree/repos.d` entry), so `update`, `remove` and `prune` need no
+ * option a `list` or `verify` of the same drive does without; else (none, or `.ostree/repo` among them) the default.
+ */
+async function repoOnDrive(drive: string): Promise<string> {
+  const found = await findDriveRepos(drive).catch(() => [] as string[]);
+  const root = await fs.realpath(drive);
+  const rels = found
+    .map((r) => path.relative(root, r))
+    .filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel));
+  if (rels.length === 0 || rels.includes(path.normalize(DEFAULT_REPO))) return DEFAULT_REPO;
+  if (rels.length === 1) return rels[0] as string;
+  throw new UsageError(`'${drive}' holds several repos (${rels.join(', ')}): choose one with --destination-repo`, {
+    path: drive,
+    repos: rels,
+  });
+}
+
 /** Resolves and checks the drive and repo location. @throws with the path at fault. */
 export async function locateDrive(driveArg: string, destinationRepo?: string): Promise<DriveLocation> {
   const drive = path.resolve(driveArg);
@@ -44,7 +64,7 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     );
   }
   if (!st.isDirectory()) throw new UsageError(`drive '${driveArg}' is not a directory`, { path: drive });
-  const repoRel = destinationRepo ?? DEFAULT_REPO;
+  const repoRel = destinationRepo ?? (await repoOnDrive(drive));
   if (
     path.isAbsolute(repoRel) ||
     repoRel.split(/[\\/]/).some((s) => s === '..') ||

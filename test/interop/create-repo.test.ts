@@ -112,6 +112,31 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     const { f, result } = await offlineInstall(ex, d);
     expect(result.code, result.stderr).toBe(0);
     expect((await installedCommits(f)).get(APP)).toBe(source.get(APP));
+    // Without the option, every later run finds the drive's one repo where clients do, as list and verify do.
+    const rm = await sideload(['remove', '--no-fsync', d, GL]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect((await mirrorRefs(repo)).has(`${CID} ${GL}`)).toBe(false);
+    expect((await sideload(['prune', d])).stdout).toMatch(/^Deleted [1-9]\d* objects/);
+    const again = await create([d, 'org.example.App']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`Drive repo: ${await fs.realpath(repo)}`);
+    expect(await fs.readdir(path.join(d, '.ostree'))).toEqual(['repos.d']); // still no second repo
+    expect((await mirrorRefs(repo)).has(`${CID} ${GL}`)).toBe(true);
+    expect(await fsck(repo)).toMatch(/no errors found/);
+  });
+
+  it('a drive with several repos and none at the default place: the run asks which (exit 2), naming them', async () => {
+    const d = await tempDir('sideload-two-');
+    for (const rel of ['ostree/repo', 'flatpak/repo']) {
+      await fs.mkdir(path.join(d, rel), { recursive: true });
+      await runOk('ostree', ['init', '--mode=archive', `--repo=${path.join(d, rel)}`]);
+    }
+    const r = await create(['--dry-run', d, 'org.example.App']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `sideload: error: '${d}' holds several repos (ostree/repo, flatpak/repo): choose one with --destination-repo\n`,
+    ]);
+    expect((await create(['--dry-run', '--destination-repo', 'flatpak/repo', d, 'org.example.App'])).code).toBe(0);
   });
 
   it('--arch aarch64 --arch x86_64 puts both arches on one drive', async () => {
