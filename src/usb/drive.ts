@@ -34,13 +34,16 @@ export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
  * The repo a run uses when no --destination-repo is given: the one repo the drive already holds where clients look
  * (an installer payload's `flatpak/repo`, a `.ostree/repos.d` entry), so `update`, `remove` and `prune` need no
  * option a `list` or `verify` of the same drive does without; else (none, or `.ostree/repo` among them) the default.
+ * On a filesystem without symlinks (FAT) only `.ostree/repo` and `ostree/repo` count: elsewhere clients could not
+ * find a repo there (it would need a `.ostree/repos.d` link).
  */
-async function repoOnDrive(drive: string): Promise<string> {
+async function repoOnDrive(drive: string, noSymlinks: boolean): Promise<string> {
   const found = await findDriveRepos(drive).catch(() => [] as string[]);
   const root = await fs.realpath(drive);
   const rels = found
     .map((r) => path.relative(root, r))
-    .filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel));
+    .filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel))
+    .filter((rel) => !noSymlinks || rel === path.normalize(DEFAULT_REPO) || rel === path.normalize('ostree/repo'));
   if (rels.length === 0 || rels.includes(path.normalize(DEFAULT_REPO))) return DEFAULT_REPO;
   if (rels.length === 1) return rels[0] as string;
   throw new UsageError(`'${drive}' holds several repos (${rels.join(', ')}): choose one with --destination-repo`, {
@@ -64,7 +67,8 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     );
   }
   if (!st.isDirectory()) throw new UsageError(`drive '${driveArg}' is not a directory`, { path: drive });
-  const repoRel = destinationRepo ?? (await repoOnDrive(drive));
+  const facts = await probeFilesystem(drive);
+  const repoRel = destinationRepo ?? (await repoOnDrive(drive, facts.fat));
   if (
     path.isAbsolute(repoRel) ||
     repoRel.split(/[\\/]/).some((s) => s === '..') ||
@@ -88,7 +92,7 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     throw new UsageError(`--destination-repo '${repoRel}' is on another filesystem than the drive '${drive}'`, {
       path: repoRel,
     });
-  return { drive, repoRel: path.normalize(repoRel), repo, ...(await probeFilesystem(drive)) };
+  return { drive, repoRel: path.normalize(repoRel), repo, ...facts };
 }
 
 export interface FilesystemFacts {
