@@ -162,8 +162,15 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       const m = await mountImage(kind, 128);
       const mnt = m.mnt;
       const repo = path.join(mnt, '.ostree/repo');
+      // A repo another tool left at flatpak/repo is not taken for the drive's own: without symlinks, clients could
+      // not find it there.
+      const foreign = path.join(mnt, 'flatpak/repo');
+      await fs.mkdir(path.join(foreign, 'objects'), { recursive: true });
+      await fs.writeFile(path.join(foreign, 'config'), '[core]\nrepo_version=1\nmode=archive-z2\n');
       const r = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), mnt, 'org.example.App']);
       expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Drive repo: ${repo}\n`);
+      await fs.rm(path.join(mnt, 'flatpak'), { recursive: true });
       const v = await sideload(['verify', '--upstream-gpg', bundled.gpgKey, mnt]);
       expect(v.code, v.stdout + v.stderr).toBe(0);
       expect(await fsck(repo)).toMatch(/completed successfully - no errors found/);
