@@ -155,8 +155,8 @@ function oneLine(value: string): string {
   return value.replace(/[\x00-\x1f\x7f]+/g, ' ');
 }
 
-/** POSIX-shell quoting for a word, only when needed. */
-function sh(word: string): string {
+/** POSIX-shell quoting for a word, only when needed (the README's commands, the CLI's fix hints). */
+export function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -190,11 +190,11 @@ export function driveGuide(input: GuideInput): GuideFile[] {
       readme.push(
         `1. Add the remote '${name}' (nothing happens if you already have it):`,
         '',
-        `   flatpak remote-add --user --if-not-exists ${sh(name)} ${sh(repoFile)}`,
+        `   flatpak remote-add --user --if-not-exists ${shellWord(name)} ${shellWord(repoFile)}`,
         '',
         `2. Install from this drive:`,
         '',
-        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${sh(name)} ${sh(r)}`),
+        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${shellWord(name)} ${shellWord(r)}`),
         '',
         `If you already have this remote under another name, use that name. flatpak sideloads only for a`,
         `remote with the collection ID ${c.collectionId}; 'flatpak remotes --columns=name,collection' shows`,
@@ -204,7 +204,7 @@ export function driveGuide(input: GuideInput): GuideFile[] {
         readme.push(
           `The upstream URL of this collection was not known when the drive was written: ${repoFile}`,
           `carries the placeholder ${UNKNOWN_URL}, so the remote works with this drive only until you`,
-          `set the real one: flatpak remote-modify --user --url=URL ${sh(name)}`,
+          `set the real one: flatpak remote-modify --user --url=URL ${shellWord(name)}`,
         );
     } else {
       readme.push(
@@ -216,11 +216,11 @@ export function driveGuide(input: GuideInput): GuideFile[] {
           : `The remote needs its GPG key and the collection ID:`,
         '',
         `   flatpak remote-add --user --if-not-exists --gpg-import=KEYFILE --collection-id=${c.collectionId} ` +
-          `${sh(name)} ${c.url ? sh(oneLine(c.url)) : 'URL'}`,
+          `${shellWord(name)} ${c.url ? shellWord(oneLine(c.url)) : 'URL'}`,
         '',
         'Then install from this drive:',
         '',
-        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${sh(name)} ${sh(r)}`),
+        ...targets.map((r) => `   flatpak install --user --sideload-repo=. ${shellWord(name)} ${shellWord(r)}`),
       );
     }
     const others = c.refs.filter((r) => !targets.includes(r) && r !== 'ostree-metadata').sort();

@@ -6,6 +6,7 @@ import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifes
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import type { InstallationLocation } from '../../flatpak/installation.js';
+import { shellWord } from '../../usb/drive-guide.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
 import { terminalSafe, type Output } from '../output.js';
@@ -305,7 +306,7 @@ function flatpakFor(inst: InstallationLocation | undefined): string {
     case 'named':
       return `flatpak --installation=${inst.name}`;
     case 'dir':
-      return `FLATPAK_USER_DIR=${/^[\w./-]+$/.test(inst.root) ? inst.root : `'${inst.root.replace(/'/g, `'\\''`)}'`} flatpak --user`;
+      return `FLATPAK_USER_DIR=${shellWord(inst.root)} flatpak --user`;
     default:
       return 'flatpak';
   }
