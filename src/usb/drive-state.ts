@@ -120,3 +120,18 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
     await repo.close();
   }
 }
+
+/**
+ * The app refs on the drive repo at `repoPath`, by name alone (no commit is read; none without a repo): what picks
+ * the installation an `update` reads before the run reads the drive in full.
+ */
+export async function driveAppRefs(repoPath: string): Promise<string[]> {
+  if (!(await fs.pathExists(path.join(repoPath, 'config')))) return [];
+  const repo = await Repo.open(repoPath);
+  try {
+    const names = [...(await repo.listMirrorRefs()).values()].flatMap((byRef) => [...byRef.keys()]);
+    return [...new Set(names.filter((r) => r.startsWith('app/')))];
+  } finally {
+    await repo.close();
+  }
+}

@@ -76,11 +76,9 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
 
 /** The app refs on a drive (none when it has no repo yet: updateDrive says so). */
 async function driveApps(drive: string, destinationRepo?: string): Promise<string[]> {
-  const [{ locateDrive }, { readDriveState }] = await Promise.all([
+  const [{ locateDrive }, { driveAppRefs }] = await Promise.all([
     import('../../usb/drive.js'),
     import('../../usb/drive-state.js'),
   ]);
-  const loc = await locateDrive(drive, destinationRepo);
-  const state = await readDriveState(loc.repo);
-  return [...new Set(state.refs.map((r) => r.ref).filter((r) => r.startsWith('app/')))];
+  return driveAppRefs((await locateDrive(drive, destinationRepo)).repo);
 }
