@@ -10,11 +10,11 @@ import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
 import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
+import type { PublishOp } from './publish.js';
+import type { Source } from './source.js';
 
 /** A `.flatpakrepo` is a few KiB (its GPG key inline); anything larger on the drive is not one of ours. */
 const FLATPAKREPO_LIMIT = 256 * 1024;
-import type { PublishOp } from './publish.js';
-import type { Source } from './source.js';
 
 export async function stageDriveGuide(
   staging: Staging,
