@@ -47,6 +47,32 @@ export {
   type FindingCode,
 } from './usb/verify.js';
 export { findDriveRepos } from './usb/find-repos.js';
+
+// Drives: several sources in one run, maintenance, manifests and locks (the CLI's update, remove, prune, lock)
+export {
+  createDriveFrom,
+  updateDrive,
+  removeFromDrive,
+  type RemoveOptions,
+  type RemoveResult,
+  type RunSource,
+  type LockedRef,
+} from './usb/create.js';
+export { pruneDrive, type PruneOptions, type PruneResult } from './usb/prune.js';
+export { lockManifest, type LockOptions } from './usb/lock.js';
+export {
+  parseManifest,
+  parseLockfile,
+  printLockfile,
+  type Manifest,
+  type ManifestSource,
+  type Lockfile,
+  type LockSource,
+  type SourceSpec,
+  type MediaOptions,
+} from './usb/manifest.js';
+export type { DrivePlan, PlanEntry, RefAction } from './usb/plan.js';
+export type { UpstreamPin } from './usb/upstream-copy.js';
 export type { ProgressEvent, ProgressCallback } from './usb/events.js';
 
 // Sources

@@ -23,6 +23,7 @@ const WARNINGS = {
   'remote-offline': 'a remote not read (--offline): its upstream summary and appstream come from the source',
   'remote-unreachable': 'a remote that could not be read: its upstream summary and appstream come from the source',
   'installation-unreadable': 'a system-wide installation that could not be read: its runtimes are not offered',
+  'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
 } as const;
 
 /** Every code a warning can carry (`warnings[].code` in --json). */

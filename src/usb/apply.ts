@@ -46,7 +46,14 @@ import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { checkCommitSignatures } from './commit-signatures.js';
-import { prepareUpstreams, upstreamOnDrive, UPSTREAM_DIR, type UpstreamSet } from './upstream-copy.js';
+import {
+  checkUpstreamPins,
+  prepareUpstreams,
+  upstreamOnDrive,
+  UPSTREAM_DIR,
+  type UpstreamPin,
+  type UpstreamSet,
+} from './upstream-copy.js';
 
 export interface ApplyOptions {
   readonly dryRun?: boolean;
@@ -78,6 +85,8 @@ export interface ApplyInput {
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
   readonly upstreamFrom: ReadonlyMap<string, Source>;
+  /** collection → what a lockfile recorded of its upstream summary (a run from a lock). */
+  readonly upstreamPins?: ReadonlyMap<string, UpstreamPin>;
   /** The run's warnings (strict or not: see `strict`). */
   readonly warner: Warner;
 }
@@ -132,6 +141,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     input.warner.warn,
     checkAbort,
   );
+  if (input.upstreamPins) checkUpstreamPins(upstream, input.upstreamPins, input.warner.warn);
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
   if (opts.dryRun) await checkWritable(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo'))

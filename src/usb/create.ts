@@ -16,6 +16,7 @@ import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
 import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
+import type { UpstreamPin } from './upstream-copy.js';
 
 export { UPSTREAM_DIR } from './upstream-copy.js';
 export { mirrorRefPath } from './publication.js';
@@ -114,6 +115,7 @@ async function finish(
   plan: DrivePlan,
   sources: readonly Source[],
   resolved: Awaited<ReturnType<typeof resolveRun>> | null,
+  upstreamPins?: ReadonlyMap<string, UpstreamPin>,
 ): Promise<CreateResult> {
   const applied = await applyPlan(
     {
@@ -123,6 +125,7 @@ async function finish(
       sources,
       commits: resolved?.commits ?? new Map(),
       upstreamFrom: resolved?.collections ?? new Map(),
+      ...(upstreamPins?.size ? { upstreamPins } : {}),
       warner: run.warner,
     },
     opts,
@@ -155,12 +158,18 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
     wanted: resolved.wanted,
     ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
   });
+  // A lock's record of each collection's upstream summary, for the collections whose copy comes from its source.
+  const pins = new Map<string, UpstreamPin>();
+  for (const i of inputs)
+    for (const [cid, from] of resolved.collections)
+      if (i.pinnedUpstream && from === i.source) pins.set(cid, i.pinnedUpstream);
   return finish(
     run,
     opts,
     plan,
     inputs.map((i) => i.source),
     resolved,
+    pins,
   );
 }
 

@@ -5,12 +5,11 @@
  */
 import { InterruptedError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
-import { sha256Hex } from '../ostree/checksum.js';
 import type { Lockfile, LockSource, Manifest } from './manifest.js';
 import { resolveRun, type ResolveOptions } from './resolve-run.js';
 import type { Source } from './source.js';
 import type { UpstreamPolicy } from './upstream.js';
-import { prepareUpstreams } from './upstream-copy.js';
+import { prepareUpstreams, upstreamDigest } from './upstream-copy.js';
 
 export interface LockOptions {
   readonly upstream?: UpstreamPolicy;
@@ -57,9 +56,9 @@ export async function lockManifest(
     for (const cid of new Set(refs.map((r) => r.collectionId))) {
       if (resolved.collections.get(cid) !== sources[i]) continue;
       const up = upstream.copies.get(cid);
-      const root = up ? up.files.get(up.root) : undefined;
-      if (up && root) digests[cid] = `sha256:${sha256Hex(root)}`;
-      for (const k of up?.signedBy ?? []) keys.add(k);
+      const digest = up ? upstreamDigest(up) : null;
+      if (digest) digests[cid] = digest;
+      for (const k of up?.keys ?? []) keys.add(k);
     }
     const { refs: _requested, ...rest } = spec;
     void _requested;

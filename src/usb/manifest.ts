@@ -45,7 +45,7 @@ export interface Manifest extends MediaOptions {
 export interface LockSource extends SourceSpec {
   /** sha256 of the upstream summary (or summary.idx) per collection at lock time. */
   readonly upstream?: Readonly<Record<string, string>>;
-  /** Key IDs / fingerprints that signed the upstream summary at lock time. */
+  /** The keys whose signatures on the upstream summary verified at lock time: GPG fingerprints, ed25519 public keys. */
   readonly keys?: readonly string[];
   readonly refs: readonly LockedRef[];
 }

@@ -16,6 +16,7 @@ import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
 import { mirrorRefPath } from './publication.js';
 import type { Source } from './source.js';
+import type { UpstreamPin } from './upstream-copy.js';
 
 /** A ref pinned by a lockfile: exactly this commit, with these subpaths. */
 export interface LockedRef {
@@ -34,6 +35,8 @@ export interface RunSource {
   readonly refs?: readonly string[];
   /** Exact refs from a lockfile (no resolution: the lock already lists every dependency). */
   readonly locked?: readonly LockedRef[];
+  /** What the lockfile recorded of this source's upstream summaries: a run that carries others warns. */
+  readonly pinnedUpstream?: UpstreamPin;
   /** Collection ID for this source's refs when it names none. */
   readonly collectionId?: string;
 }

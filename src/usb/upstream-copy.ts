@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import type { Warn } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
+import { sha256Hex } from '../ostree/checksum.js';
 import type { Source, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, type UpstreamPolicy } from './upstream.js';
 import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
@@ -22,7 +23,23 @@ export interface PreparedUpstream {
   /** The `sideload.json` record written beside the files. */
   readonly record: string;
   readonly signedBy: readonly string[];
+  /** The fingerprints (GPG) or public keys (ed25519) whose signatures verified. */
+  readonly keys: readonly string[];
   readonly root: string;
+}
+
+/** What a lockfile recorded of one source's upstream summaries (LockSource's `upstream` and `keys`). */
+export interface UpstreamPin {
+  /** collection → `sha256:<hex>` of its summary.idx (or summary) at lock time. */
+  readonly upstream?: Readonly<Record<string, string>>;
+  /** The keys that had signed them. */
+  readonly keys?: readonly string[];
+}
+
+/** The digest a lockfile records for a carried upstream copy: `sha256:` and the hex of its root file. */
+export function upstreamDigest(up: PreparedUpstream): string | null {
+  const root = up.files.get(up.root);
+  return root ? `sha256:${sha256Hex(root)}` : null;
 }
 
 export interface UpstreamSet {
@@ -67,10 +84,50 @@ export async function prepareUpstreams(
       root: check.root,
       files: [...up.files.keys()].sort(),
     });
-    copies.set(cid, { collectionId: cid, files: up.files, record, signedBy: check.signedBy, root: check.root });
+    copies.set(cid, {
+      collectionId: cid,
+      files: up.files,
+      record,
+      signedBy: check.signedBy,
+      keys: check.keys,
+      root: check.root,
+    });
   }
   return { copies, meta };
 }
+
+/**
+ * A run from a lockfile carries the upstream summaries as they are now; when one is not the one locked (the upstream
+ * published since, or signs with another key), the drive differs from what was reviewed: a warning names both, and
+ * `--strict` stops the run there. Lockfiles of sideload 0.1 recorded the signature kinds (`gpg`, `ed25519`) in
+ * `keys` instead of the keys: those are not compared.
+ */
+export function checkUpstreamPins(set: UpstreamSet, pins: ReadonlyMap<string, UpstreamPin>, warn: Warn): void {
+  for (const [cid, pin] of pins) {
+    const up = set.copies.get(cid);
+    const locked = pin.upstream?.[cid];
+    if (!up) continue; // none carried: no-upstream-summary says so
+    const now = upstreamDigest(up);
+    if (locked && now !== locked)
+      warn(
+        'lock-upstream-changed',
+        `the upstream summary of '${cid}' is not the one locked (${short(locked)} then, ${short(now ?? 'none')} ` +
+          'now): the drive carries the current one; lock again to review it',
+        { collectionId: cid, locked, current: now },
+      );
+    const lockedKeys = (pin.keys ?? []).filter((k) => k !== 'gpg' && k !== 'ed25519');
+    const unlocked = up.keys.filter((k) => !lockedKeys.includes(k));
+    if (lockedKeys.length && unlocked.length)
+      warn(
+        'lock-upstream-changed',
+        `the upstream summary of '${cid}' is signed by ${unlocked.join(', ')}, which the lock does not name ` +
+          `(it names ${lockedKeys.join(', ')}); lock again to review the key`,
+        { collectionId: cid, keys: [...up.keys], lockedKeys },
+      );
+  }
+}
+
+const short = (digest: string) => digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…');
 
 /** True when the drive already carries exactly this copy (same files, same bytes, same record). */
 export async function upstreamOnDrive(repo: string, up: PreparedUpstream): Promise<boolean> {

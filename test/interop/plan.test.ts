@@ -37,6 +37,7 @@ interface JsonRun {
   estimate: { objects: number; bytes: number; minBytes: number } | null;
   freeBytes: number | null;
   error?: { code: string; message: string };
+  warnings?: Array<{ code: string; message: string }>;
 }
 
 const mounts: string[] = [];
@@ -183,6 +184,8 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     for (const ref of [APP, PLATFORM, APP_LOCALE, PLATFORM_LOCALE, GL, `appstream2/${ARCH}`])
       expect(lockText).toContain(`ref: ${ref}\n`);
     expect(lockText).toMatch(/upstream:\n\s+org\.example\.Stable: sha256:[0-9a-f]{64}/);
+    // The key that signed it, by its fingerprint (as the drive's upstream record names it), not the kind `gpg`.
+    expect(lockText).toMatch(/keys:\n\s+- [0-9A-F]{40}\n/);
     expect(lockText).toMatch(/subpaths:\n(\s+- \/\S+\n)*\s+- \/files\/de\n/);
     const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
     const drives = [await tempDir('sideload-repro-a-'), await tempDir('sideload-repro-b-')];
@@ -243,6 +246,26 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     const r = await sideload(['create', '--lock', lock, '--no-fsync', '--no-upstream-summary', drive]);
     expect(r.code, r.stderr).toBe(0);
     expect((await mirrorRefs(path.join(drive, '.ostree/repo'))).get(`${CID} ${APP}`)).toBe(v1App);
+    // The upstream publishes its new summary too: a locked run still copies the locked commits, and says that the
+    // upstream summary it carries is not the one locked; --strict stops there, before writing.
+    for (const f of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig', 'summaries'])
+      await fs.rm(path.join(src, f), { recursive: true, force: true });
+    for (const f of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig', 'summaries'])
+      await fs.cp(path.join(ex.repo, f), path.join(src, f), { recursive: true }).catch(() => {});
+    const moved = await sideload(['create', '--lock', lock, '--no-fsync', '--json', await tempDir('sideload-lock-')]);
+    expect(moved.code, moved.stderr).toBe(0);
+    const warned = json(moved).warnings?.filter((w) => w.code === 'lock-upstream-changed') ?? [];
+    expect(warned.map((w) => w.message)).toEqual([
+      expect.stringMatching(
+        /^the upstream summary of 'org\.example\.Stable' is not the one locked \(sha256:[0-9a-f]{12}… then, sha256:[0-9a-f]{12}… now\)/,
+      ),
+    ]);
+    expect(json(moved).refs.find((x) => x.ref === APP)?.commit).toBe(v1App);
+    const strictDrive = await tempDir('sideload-lock-');
+    const strict = await sideload(['create', '--lock', lock, '--no-fsync', '--strict', strictDrive]);
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(strict.stderr).toContain('--strict: warning lock-upstream-changed');
+    expect(await fs.readdir(strictDrive)).toEqual([]);
     // The source forgets the pinned commit.
     await runOk('ostree', ['prune', `--repo=${src}`, '--refs-only', '--depth=0']);
     const gone = await sideload([

@@ -178,7 +178,11 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           ? media.sources.map((s, i) => {
               const source = sources[i] as Source;
               return 'lockVersion' in media
-                ? { source, locked: (s as LockSource).refs }
+                ? {
+                    source,
+                    locked: (s as LockSource).refs,
+                    pinnedUpstream: { upstream: (s as LockSource).upstream ?? {}, keys: (s as LockSource).keys ?? [] },
+                  }
                 : {
                     source,
                     refs: (s as ManifestSource).refs,
