@@ -8,13 +8,16 @@ import path from 'node:path';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
-import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
+import {
+  driveGuide,
+  FLATPAKREPO_LIMIT,
+  flatpakrepoName,
+  parseFlatpakrepo,
+  type GuideCollection,
+} from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';
-
-/** A `.flatpakrepo` is a few KiB (its GPG key inline); anything larger on the drive is not one of ours. */
-const FLATPAKREPO_LIMIT = 256 * 1024;
 
 export async function stageDriveGuide(
   staging: Staging,

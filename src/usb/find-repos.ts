@@ -38,3 +38,22 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
     );
   return out;
 }
+
+/** Where a drive repo's repo path puts it under the drive's root: the paths clients look at (findDriveRepos). */
+const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
+
+/**
+ * The drive root that `drive` (as given to verify or list: the mount directory, or a repo on it) stands for: the
+ * directory itself, or for a repo at one of the paths clients look at, the directory it is under. Null for a repo
+ * anywhere else (a bare repo given on its own has no drive root).
+ */
+export async function driveRootOf(drive: string): Promise<string | null> {
+  const root = path.resolve(drive);
+  if (!(await isRepo(root).catch(() => false))) return root;
+  for (const rel of REPO_PATHS) {
+    const parts = rel.split('/');
+    if (root.split(path.sep).slice(-parts.length).join('/') === rel)
+      return path.resolve(root, ...parts.map(() => '..'));
+  }
+  return null;
+}

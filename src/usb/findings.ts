@@ -58,7 +58,11 @@ export type FindingCode =
   | 'upstream-not-directory'
   | 'upstream-unexpected-file'
   | 'upstream-extra-file'
-  | 'leftover';
+  | 'leftover'
+  // what the drive hands clients (verify-guide.ts)
+  | 'flatpakrepo-invalid'
+  | 'flatpakrepo-untrusted-key'
+  | 'flatpakrepo-key-mismatch';
 
 export interface Finding {
   readonly severity: 'error' | 'warning';

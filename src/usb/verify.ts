@@ -1,17 +1,18 @@
 /**
  * `verifyDrive`: checks a drive without trusting it (drive.md §6): repo layout, every object re-hashed, every ref
  * complete (partial ones within their recorded subpaths), summary ↔ refs ↔ ostree-metadata in agreement, drive
- * signatures against given keys, and the upstream copy against upstream keys and against the drive. Reports each
- * problem with the path at fault; never throws for a bad drive, only for a drive it cannot find.
+ * signatures against given keys, the upstream copy against upstream keys and against the drive, and the
+ * `.flatpakrepo` files the drive hands clients. Reports each problem with the path at fault; never throws for a bad
+ * drive, only for a drive it cannot find.
  *
  * One check per concern: each `check…` function looks at one thing and returns its findings, one module per
- * family (verify-layout, -objects, -summary, -signatures, -net, -upstream, -hostile); `verifyRepo` runs them in
- * order over a shared, read-once view of the repo (`RepoView`, verify-view.ts).
+ * family (verify-layout, -objects, -summary, -signatures, -net, -upstream, -hostile, -guide); `verifyRepo` runs
+ * them in order over a shared, read-once view of the repo (`RepoView`, verify-view.ts).
  */
 import { expectFailure, FailureError } from '../errors.js';
 import { openObjectSource, openRepo, type ObjectSource, type Repo } from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
-import { findDriveRepos } from './find-repos.js';
+import { driveRootOf, findDriveRepos } from './find-repos.js';
 import { replay } from './publish.js';
 import { error, type Finding } from './findings.js';
 import { checkUpstreamCopies, type UpstreamKeys } from './verify-upstream.js';
@@ -20,6 +21,7 @@ import { leftoverFindings } from './verify-hostile.js';
 import { checkHeadRefs, checkLayout } from './verify-layout.js';
 import { checkCompleteness, checkObjects, type ObjectScanOptions } from './verify-objects.js';
 import { checkDriveSignature, checkCopiedCommitSignatures } from './verify-signatures.js';
+import { checkFlatpakrepos } from './verify-guide.js';
 import { checkMetadataCommits, checkSummaryRefs, readSummaryFile } from './verify-summary.js';
 import { checkAbort, makeView, readMirrorRefs } from './verify-view.js';
 
@@ -55,6 +57,7 @@ export interface VerifyReport {
 /** Verifies every sideload repo on a drive. */
 export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const repos = await findDriveRepos(drive);
+  const driveRoot = await driveRootOf(drive);
   const reports: RepoReport[] = [];
   for (const r of repos) {
     checkAbort(opts.signal);
@@ -68,12 +71,17 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
         );
       await replay(r);
     }
-    reports.push(await verifyRepo(r, opts));
+    reports.push(await verifyRepo(r, opts, driveRoot));
   }
   return { ok: reports.every((r) => r.ok), repos: reports };
 }
 
-export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promise<RepoReport> {
+/** Verifies one repo; with `driveRoot`, also what the drive hands clients there (its `.flatpakrepo` files). */
+export async function verifyRepo(
+  repo: string,
+  opts: VerifyOptions = {},
+  driveRoot: string | null = null,
+): Promise<RepoReport> {
   const findings: Finding[] = [];
   let objectCount = 0;
   let refCount = 0;
@@ -123,6 +131,7 @@ export async function verifyRepo(repo: string, opts: VerifyOptions = {}): Promis
             () => checkCopiedCommitSignatures(view, opts),
             () => checkMetadataCommits(view, opts.trustedKeys),
             () => checkCompleteness(view),
+            ...(driveRoot ? [() => checkFlatpakrepos(driveRoot, view, opts)] : []),
           ]
         : []),
       () => checkDriveSignature(view, opts.trustedKeys),

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import * as openpgp from 'openpgp';
 import { beforeAll, expect, it } from 'vitest';
 import {
   ARCH,
@@ -77,6 +78,56 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     // Running them a second time is harmless (--if-not-exists; install says it is installed already).
     const again = await run('sh', ['-c', commands[0] as string], { env: f.env, cwd: drive });
     expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('a .flatpakrepo handing out another key: verify names it; flatpak 1.14 would install regardless', async () => {
+    const d = await tempDir('sideload-guide-key-');
+    const c = await createFromRepo(EXAMPLE, d);
+    expect(c.code, c.stderr).toBe(0);
+    const file = path.join(d, `${CID}.flatpakrepo`);
+    const other = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'not the upstream' }],
+      format: 'binary',
+    });
+    const text = await fs.readFile(file, 'utf8');
+    await fs.writeFile(file, text.replace(/^GPGKey=.*$/m, `GPGKey=${Buffer.from(other.publicKey).toString('base64')}`));
+    const v = await sideload(['verify', '--json', d]);
+    expect(v.code, v.stderr).toBe(6);
+    const findings = (JSON.parse(v.stdout) as { repos: Array<{ findings: Array<{ code: string; message: string }> }> })
+      .repos[0]?.findings;
+    expect(findings?.filter((f) => f.code.startsWith('flatpakrepo-')).map((f) => f.code)).toEqual([
+      'flatpakrepo-key-mismatch',
+    ]);
+    expect(findings?.find((f) => f.code === 'flatpakrepo-key-mismatch')?.message).toContain(
+      `app/org.example.App/${ARCH}/stable`,
+    );
+    // Why verify must say it: flatpak 1.14 adds the remote with that key and still installs the drive's commits into
+    // a user installation, though that key signed none of them.
+    const f = await flatpakEnv();
+    const add = await run('flatpak', ['remote-add', '--user', '--if-not-exists', 'example', `${CID}.flatpakrepo`], {
+      env: f.env,
+      cwd: d,
+    });
+    expect(add.code, add.stderr).toBe(0);
+    const install = await run(
+      'flatpak',
+      [
+        'install',
+        '--user',
+        '-y',
+        '--noninteractive',
+        '--sideload-repo=.',
+        'example',
+        `app/org.example.App/${ARCH}/stable`,
+      ],
+      { env: f.env, cwd: d },
+    );
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    expect((await installedCommits(f)).get(`app/org.example.App/${ARCH}/stable`)).toBe(
+      (await mirrorRefs(path.join(d, '.ostree/repo'))).get(`${CID} app/org.example.App/${ARCH}/stable`),
+    );
   });
 
   it('a remote source: the .flatpakrepo carries its URL; --from names the remote after the file', async () => {
