@@ -132,10 +132,13 @@ export function openError(file: string, e: unknown): Error {
 }
 
 /** Opens a regular source file (see SOURCE_OPEN_FLAGS); null when it does not exist. @throws naming the file. */
-export async function openRegular(file: string): Promise<{ fh: FileHandle; size: number } | null> {
+export async function openRegular(
+  file: string,
+  flags: number = SOURCE_OPEN_FLAGS,
+): Promise<{ fh: FileHandle; size: number } | null> {
   let fh: FileHandle;
   try {
-    fh = await fs.open(file, SOURCE_OPEN_FLAGS);
+    fh = await fs.open(file, flags);
   } catch (e) {
     if (isENOENT(e)) return null;
     throw openError(file, e);
@@ -151,8 +154,12 @@ export async function openRegular(file: string): Promise<{ fh: FileHandle; size:
 }
 
 /** Reads a whole regular source file of at most `limit` bytes; null when it does not exist. @throws naming the file. */
-export async function readLocalFile(file: string, limit = LOCAL_READ_LIMIT): Promise<Uint8Array | null> {
-  const h = await openRegular(file);
+export async function readLocalFile(
+  file: string,
+  limit = LOCAL_READ_LIMIT,
+  flags: number = SOURCE_OPEN_FLAGS,
+): Promise<Uint8Array | null> {
+  const h = await openRegular(file, flags);
   if (!h) return null;
   try {
     if (h.size > limit)
@@ -165,6 +172,14 @@ export async function readLocalFile(file: string, limit = LOCAL_READ_LIMIT): Pro
   } finally {
     await h.fh.close();
   }
+}
+
+/**
+ * A file a person named (a manifest, lockfile, `--from` file, a file to dump): read like a source file, bounded,
+ * regular files only, except that a symlink is followed: naming a link is choosing its target. Null when missing.
+ */
+export function readNamedFile(file: string, limit: number): Promise<Uint8Array | null> {
+  return readLocalFile(file, limit, C.O_RDONLY | C.O_NONBLOCK);
 }
 
 /**

@@ -8,13 +8,8 @@ import path from 'node:path';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
-import {
-  driveGuide,
-  FLATPAKREPO_LIMIT,
-  flatpakrepoName,
-  parseFlatpakrepo,
-  type GuideCollection,
-} from './drive-guide.js';
+import { FLATPAKREPO_LIMIT } from '../flatpak/flatpakrepo.js';
+import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';

@@ -9,7 +9,8 @@
  * write the first two (so clients from 1.0.6 on get the collection ID sideloading needs), and no collection ID at
  * all when the upstream's GPG key is unknown: such a file would be refused.
  */
-import { parseKeyFile, printKeyFile } from '../keyfile/index.js';
+import { printKeyFile } from '../keyfile/index.js';
+import { readFlatpakrepo } from '../flatpak/flatpakrepo.js';
 
 /** What is known about one collection on the drive. */
 export interface GuideCollection {
@@ -104,56 +105,6 @@ export function flatpakrepoText(c: GuideCollection): string {
   return printKeyFile([['Flatpak Repo', kv]]);
 }
 
-/** A `.flatpakrepo` is a few KiB (its GPG key inline); anything larger on a drive is not one of ours. */
-export const FLATPAKREPO_LIMIT = 256 * 1024;
-
-/** What a `.flatpakrepo` says, or why flatpak would not make a remote from it. */
-export type FlatpakrepoRead =
-  | {
-      readonly ok: true;
-      /** The collection ID flatpak takes from it (DeploySideloadCollectionID, DeployCollectionID, CollectionID). */
-      readonly collectionId?: string;
-      readonly gpgKey?: Uint8Array;
-      readonly fields: Omit<GuideCollection, 'collectionId' | 'refs' | 'gpgKeys' | 'remoteName' | 'known'>;
-    }
-  | { readonly ok: false; readonly reason: string };
-
-/**
- * Reads a `.flatpakrepo` as flatpak 1.14 does (flatpak_parse_repofile): a key file with a `[Flatpak Repo]` group
- * and a `Url`; a collection ID only with a `GPGKey` (base64 of the key's packets).
- */
-export function readFlatpakrepo(text: string): FlatpakrepoRead {
-  let kf;
-  try {
-    kf = parseKeyFile(text);
-  } catch (e) {
-    return { ok: false, reason: `not a key file (${(e as Error).message})` };
-  }
-  if (!kf.groups().includes('Flatpak Repo')) return { ok: false, reason: 'no [Flatpak Repo] group' };
-  const get = (k: string) => kf.get('Flatpak Repo', k) || undefined;
-  const url = get('Url');
-  if (!url) return { ok: false, reason: 'no Url' };
-  const key = get('GPGKey');
-  if (key !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) return { ok: false, reason: 'GPGKey is not base64' };
-  const collectionId = get('DeploySideloadCollectionID') ?? get('DeployCollectionID') ?? get('CollectionID');
-  if (collectionId && !key) return { ok: false, reason: `collection ID '${collectionId}' without a GPGKey` };
-  const fields = {
-    title: get('Title'),
-    url: url === UNKNOWN_URL ? undefined : url,
-    comment: get('Comment'),
-    description: get('Description'),
-    homepage: get('Homepage'),
-    icon: get('Icon'),
-    defaultBranch: get('DefaultBranch'),
-  };
-  return {
-    ok: true,
-    ...(collectionId ? { collectionId } : {}),
-    ...(key ? { gpgKey: new Uint8Array(Buffer.from(key, 'base64')) } : {}),
-    fields: Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
-  };
-}
-
 /**
  * The facts an earlier run wrote into a collection's `.flatpakrepo` on the drive (flatpakrepoText's inverse), for a
  * run that has no source for the collection (`remove`, an update from another source): the README then still says
@@ -163,7 +114,7 @@ export function readFlatpakrepo(text: string): FlatpakrepoRead {
 export function parseFlatpakrepo(text: string, collectionId: string): Omit<GuideCollection, 'refs'> | null {
   const r = readFlatpakrepo(text);
   if (!r.ok || r.collectionId !== collectionId || !r.gpgKey?.length) return null;
-  return { collectionId, ...r.fields, gpgKeys: [r.gpgKey] };
+  return { collectionId, ...r.fields, ...(r.url !== UNKNOWN_URL ? { url: r.url } : {}), gpgKeys: [r.gpgKey] };
 }
 
 /** The refs a user asks for: apps, else the runtimes that are not Locale/Debug/Sources extensions. */

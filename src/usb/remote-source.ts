@@ -5,10 +5,9 @@
  * (xa.cache / xa.data) and the commits; objects are fetched through the archive object source over HTTP.
  */
 import path from 'node:path';
-import fs from 'fs-extra';
 import { CorruptError, NotFoundError, SignatureError, UsageError } from '../errors.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
-import { parseKeyFile } from '../keyfile/index.js';
+import { FLATPAKREPO_LIMIT, readFlatpakrepo } from '../flatpak/flatpakrepo.js';
 import { Installation, installationsInScope, type InstallationScope } from '../flatpak/installation.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { KEY } from '../ostree/formats.js';
@@ -17,6 +16,7 @@ import { readXaCache } from '../summary/metadata-commit.js';
 import { decodeSummary, summaryCollections, type DecodedRef } from '../summary/summary.js';
 import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
+import { readNamedFile } from '../transport/local.js';
 import { decorateSource, readCommitObject, type ObjectSource } from '../repo/source.js';
 import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
@@ -55,17 +55,16 @@ async function remoteFacts(spec: RemoteSpec): Promise<RemoteFacts> {
   const gpg = [...extra.gpg];
   const ed25519 = [...extra.ed25519];
   if (spec.flatpakrepo) {
-    const text = await readFlatpakrepo(spec.flatpakrepo, spec);
-    const kf = parseKeyFile(text);
-    const g = 'Flatpak Repo';
-    const url = kf.get(g, 'Url');
-    if (!url) throw new UsageError(`'${spec.flatpakrepo}' has no Url in [Flatpak Repo]`, { path: spec.flatpakrepo });
-    const key = kf.get(g, 'GPGKey');
-    if (key) gpg.push(new Uint8Array(Buffer.from(key.replace(/\s+/g, ''), 'base64')));
-    const cid =
-      spec.collectionId ?? (kf.get(g, 'DeploySideloadCollectionID') || kf.get(g, 'CollectionID') || undefined);
+    const read = readFlatpakrepo(await fetchFlatpakrepo(spec.flatpakrepo, spec));
+    if (!read.ok)
+      throw new UsageError(`'${spec.flatpakrepo}' is not a .flatpakrepo file: ${read.reason}`, {
+        path: spec.flatpakrepo,
+      });
+    const key = read.gpgKey;
+    if (key) gpg.push(key);
+    const cid = spec.collectionId ?? read.collectionId;
     return {
-      url,
+      url: read.url,
       name: path.basename(spec.flatpakrepo.replace(/[?#].*$/, '')).replace(/\.flatpakrepo$/, ''),
       ...(cid ? { collectionId: cid } : {}),
       keys: { gpg, ed25519 },
@@ -113,15 +112,13 @@ const REMOTE_GPG_FIX =
   'pass --gpg-import KEYFILE with that key (flatpak keeps it as <remote>.trustedkeys.gpg), or --from the ' +
   "remote's .flatpakrepo (its GPGKey)";
 
-/** Largest `.flatpakrepo` we read (they are a few KiB: a URL, a title and a key). */
-const MAX_FLATPAKREPO_BYTES = 1 << 20;
-
 /** A `.flatpakrepo` from a file or an HTTP(S) URL (bounded, through the same transport and its retries). */
-async function readFlatpakrepo(where: string, spec: RemoteSpec): Promise<string> {
-  if (!/^https?:\/\//i.test(where))
-    return fs.readFile(where, 'utf8').catch(() => {
-      throw new NotFoundError(`cannot read '${where}'`, { path: where });
-    });
+async function fetchFlatpakrepo(where: string, spec: RemoteSpec): Promise<string> {
+  if (!/^https?:\/\//i.test(where)) {
+    const bytes = await readNamedFile(where, FLATPAKREPO_LIMIT);
+    if (!bytes) throw new NotFoundError(`'${where}' does not exist`, { path: where });
+    return Buffer.from(bytes).toString('utf8');
+  }
   let u: URL;
   try {
     u = new URL(where);
@@ -137,7 +134,7 @@ async function readFlatpakrepo(where: string, spec: RemoteSpec): Promise<string>
   try {
     const b = await t.read(decodeURIComponent(file), {
       priority: 'metadata',
-      maxBytes: MAX_FLATPAKREPO_BYTES,
+      maxBytes: FLATPAKREPO_LIMIT,
       ...(spec.signal ? { signal: spec.signal } : {}),
     });
     if (!b) throw new NotFoundError(`${where} does not exist (HTTP 404)`, { url: where });

@@ -13,7 +13,8 @@ import { expectFailure } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { GpgVerifier } from '../sign/index.js';
 import { CommitVerifier } from './commit-signatures.js';
-import { FLATPAKREPO_LIMIT, flatpakrepoName, readFlatpakrepo } from './drive-guide.js';
+import { FLATPAKREPO_LIMIT, readFlatpakrepo } from '../flatpak/flatpakrepo.js';
+import { flatpakrepoName } from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import { error, type Finding } from './findings.js';
 import type { UpstreamKeys } from './verify-upstream.js';
@@ -46,6 +47,10 @@ export async function checkFlatpakrepos(driveRoot: string, v: RepoView, keys: Up
     }
     if (read.collectionId !== undefined && read.collectionId !== cid) {
       invalid(`names collection '${read.collectionId}'`);
+      continue;
+    }
+    if (read.collectionId && !read.gpgKey) {
+      invalid(`gives collection ID '${read.collectionId}' without a GPGKey (flatpak refuses that)`);
       continue;
     }
     if (!read.gpgKey) continue; // no key known when it was written: no collection ID either, nothing to check

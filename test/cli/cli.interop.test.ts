@@ -211,6 +211,44 @@ describe('files named on the command line', () => {
     expect(dir.code).toBe(4);
     expect(dir.stderr).toContain(`'${drive}'`);
   });
+
+  it('a manifest, lockfile or --from file named through a symlink is read (naming a link is choosing its target)', async () => {
+    const links = await tempDir('sideload-links-');
+    const link = async (name: string, target: string) => {
+      await fs.symlink(target, path.join(links, name));
+      return path.join(links, name);
+    };
+    // Paths in the file are taken relative to the path named (here absolute, so either way).
+    const real = path.join(links, 'real.yaml');
+    await fs.writeFile(
+      real,
+      `sources:\n  - repo: ${path.join(EX, 'repo')}\n    gpg-import: [${path.join(EX, 'example.gpg')}]\n` +
+        '    refs: [org.example.App]\n',
+    );
+    const manifest = await link('media.yaml', real);
+    const lockFile = path.join(links, 'real.lock');
+    const l = await sideload(['lock', manifest, '-o', lockFile]);
+    expect(l.code, l.stderr).toBe(0);
+    const lock = await link('media.lock', lockFile);
+    for (const args of [
+      ['--manifest', manifest],
+      ['--lock', lock],
+    ]) {
+      const r = await sideload(['create', '--dry-run', ...args, await tempDir('sideload-links-drive-')]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const repofile = path.join(links, 'example.flatpakrepo');
+    await fs.writeFile(repofile, '[Flatpak Repo]\nUrl=http://127.0.0.1:9/unreachable/\n');
+    const from = await sideload(
+      ['create', '--dry-run', '--from', await link('via.flatpakrepo', repofile), drive, 'x'],
+      {
+        env: { ...process.env, SIDELOAD_HTTP_RETRIES: '0' },
+      },
+    );
+    // Read and understood: the run gets as far as the (unreachable) URL it names.
+    expect(from.stderr).toContain('127.0.0.1:9');
+    expect(from.stderr).not.toMatch(/symlink/);
+  });
 });
 
 describe('unwritable drives', () => {
