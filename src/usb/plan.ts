@@ -189,11 +189,13 @@ export function planDrive(input: PlanInput): DrivePlan {
   for (const refs of final.values())
     for (const f of refs.values())
       finalPartial.set(f.commit, (finalPartial.get(f.commit) ?? true) && f.subpaths !== null);
+  // Only the commits refs now point at change: a commit a ref left (updated or removed) stays on the drive until
+  // prune, partial as it was, so its marker stays with it (without it `ostree fsck` takes it for a complete commit
+  // with objects missing); prune deletes both.
   const markers = new Map<string, boolean>();
   for (const e of entries) {
     if (e.action === 'kept' || e.action === 'unchanged') continue;
     if (e.commit) markers.set(e.commit, finalPartial.get(e.commit) ?? false);
-    if (e.previous && e.previous !== e.commit && !finalPartial.has(e.previous)) markers.set(e.previous, false);
   }
   return {
     entries,

@@ -15,6 +15,7 @@ import {
   CID,
   describeInterop,
   GL,
+  installedCommits,
   makeExampleRepo,
   offlineInstall,
   PLATFORM,
@@ -28,6 +29,7 @@ import { fsck } from '../helpers/fsck.js';
 import { isRoot } from '../helpers/repo-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
+import { startServer } from '../helpers/http-server.js';
 import { mirrorRefs } from './create-helpers.js';
 
 interface JsonRun {
@@ -278,6 +280,49 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     ]);
     expect(gone.code, gone.stderr).toBe(3);
     expect(gone.stderr).toContain(`'${APP}' at ${v1App}`);
+  });
+
+  it('update over HTTP: the served remote publishes a new build; partial locales stay, ostree fsck passes, the drive installs it', async () => {
+    const served = path.join(await tempDir('sideload-served-'), 'repo');
+    await runOk('cp', ['-a', v1Repo, served]);
+    const server = await startServer(served);
+    try {
+      const drive = await tempDir('sideload-http-update-');
+      const url = ['--url', server.url, '--gpg-import', ex.gpgKey, '--no-fsync'];
+      const c = await sideload(['create', ...url, '--locales', 'de', drive, 'org.example.App']);
+      expect(c.code, c.stderr).toBe(0);
+      // The remote moves on: build 2 replaces the served repo, as an upstream's publish would.
+      await fs.rm(served, { recursive: true });
+      await runOk('cp', ['-a', ex.repo, served]);
+      const exApp = execFileSync('ostree', ['rev-parse', `--repo=${ex.repo}`, APP])
+        .toString()
+        .trim();
+      const up = await sideload(['update', ...url, '--json', drive]);
+      expect(up.code, up.stderr).toBe(0);
+      const doc = json(up) as JsonRun & { refs: Array<{ subpaths: string[] | null }> };
+      expect(doc.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit: exApp, previous: v1App });
+      expect(doc.refs.find((x) => x.ref === APP_LOCALE)?.subpaths).toEqual(['/metadata', '/files/de']);
+      const v = await sideload(['verify', '--gpg-import', ex.gpgKey, drive]);
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+      expect(await fsck(path.join(drive, '.ostree/repo'))).toMatch(/no errors found/);
+      const { result, f } = await offlineInstall(ex, drive, ['org.example.App'], { languages: ['de'] });
+      expect(result.code, result.stderr).toBe(0);
+      expect((await installedCommits(f)).get(APP)).toBe(exApp);
+      // Nothing new on the remote: nothing written.
+      const again = await sideload(['update', ...url, '--json', drive]);
+      expect(json(again).changed).toBe(false);
+      // A partial ref taken off: its commit stays until prune, still marked partial, so fsck passes before and after.
+      const rm = await sideload(['remove', '--no-fsync', drive, APP_LOCALE]);
+      expect(rm.code, rm.stderr).toBe(0);
+      expect(await fsck(path.join(drive, '.ostree/repo'))).toMatch(/no errors found/);
+      expect((await sideload(['prune', drive])).code).toBe(0);
+      expect(await fsck(path.join(drive, '.ostree/repo'))).toMatch(/no errors found/);
+      expect(await fs.readdir(path.join(drive, '.ostree/repo/state'))).toEqual([
+        expect.stringMatching(/^[0-9a-f]{64}\.commitpartial$/), // the Platform.Locale's, still on the drive
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('update, remove and prune: each a verified drive that real flatpak installs what remains from', async () => {
