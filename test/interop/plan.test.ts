@@ -35,7 +35,14 @@ import { mirrorRefs } from './create-helpers.js';
 interface JsonRun {
   ok: boolean;
   changed: boolean;
-  refs: Array<{ ref: string; commit: string; change: string; previous: string | null; reason: string }>;
+  refs: Array<{
+    ref: string;
+    commit: string;
+    change: string;
+    previous: string | null;
+    reason: string;
+    subpaths?: string[] | null;
+  }>;
   estimate: { objects: number; bytes: number; minBytes: number } | null;
   freeBytes: number | null;
   error?: { code: string; message: string };
@@ -299,7 +306,7 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
         .trim();
       const up = await sideload(['update', ...url, '--json', drive]);
       expect(up.code, up.stderr).toBe(0);
-      const doc = json(up) as JsonRun & { refs: Array<{ subpaths: string[] | null }> };
+      const doc = json(up);
       expect(doc.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit: exApp, previous: v1App });
       expect(doc.refs.find((x) => x.ref === APP_LOCALE)?.subpaths).toEqual(['/metadata', '/files/de']);
       const v = await sideload(['verify', '--gpg-import', ex.gpgKey, drive]);
