@@ -37,6 +37,7 @@ export type FindingCode =
   | 'partial-unknown-subpaths'
   | 'partial-marker-missing'
   | 'incomplete-ref'
+  | 'unreferenced-incomplete'
   // drive signature
   | 'unsigned-summary'
   | 'bad-summary-signature'

@@ -1,6 +1,7 @@
 /**
- * verify's checks of the objects: every object file re-hashed against its name, and every object reachable from
- * each listed commit present (partial refs: within their recorded subpaths).
+ * verify's checks of the objects: every object file re-hashed against its name, every object reachable from each
+ * listed commit present (partial refs: within their recorded subpaths), and the commits no ref lists complete or
+ * marked partial (as `ostree fsck` wants them).
  */
 import { expectFailure, SideloadError } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
@@ -94,6 +95,32 @@ export async function checkCompleteness(v: RepoView): Promise<Finding[]> {
           ),
         );
     }
+  }
+  return findings;
+}
+
+/**
+ * Commits on the drive that no ref points at (what an update or remove leaves until prune): `ostree fsck` checks
+ * them too, and takes one without a commitpartial marker for complete. One with objects missing and no marker (a
+ * partial ref's old commit, as earlier versions of sideload left them) makes fsck fail; prune deletes it.
+ */
+export async function checkUnreferencedCommits(v: RepoView): Promise<Finding[]> {
+  const referenced = new Set([...v.listed.values()].flatMap((entries) => entries.map((e) => e.checksum)));
+  const findings: Finding[] = [];
+  for (const key of v.present) {
+    if (!key.endsWith('.commit')) continue;
+    const checksum = key.slice(0, -'.commit'.length);
+    if (referenced.has(checksum) || (await v.store.isCommitPartial(checksum))) continue;
+    const walk = await missingObjects(v, checksum, `commit ${checksum}`, null, false);
+    if (walk.missing)
+      findings.push(
+        warning(
+          'unreferenced-incomplete',
+          `commit ${checksum}, which no ref points at, lacks objects (first ${walk.first}) and has no ` +
+            "commitpartial marker: 'ostree fsck' reports the repo as corrupt; 'sideload prune' deletes it",
+          objectPath(checksum, 'commit'),
+        ),
+      );
   }
   return findings;
 }

@@ -19,7 +19,7 @@ import { checkUpstreamCopies, type UpstreamKeys } from './verify-upstream.js';
 import { checkCollectionBindings, checkStrayFiles } from './verify-net.js';
 import { leftoverFindings } from './verify-hostile.js';
 import { checkHeadRefs, checkLayout } from './verify-layout.js';
-import { checkCompleteness, checkObjects, type ObjectScanOptions } from './verify-objects.js';
+import { checkCompleteness, checkObjects, checkUnreferencedCommits, type ObjectScanOptions } from './verify-objects.js';
 import { checkDriveSignature, checkCopiedCommitSignatures } from './verify-signatures.js';
 import { checkFlatpakrepos } from './verify-guide.js';
 import { checkMetadataCommits, checkSummaryRefs, readSummaryFile } from './verify-summary.js';
@@ -131,6 +131,7 @@ export async function verifyRepo(
             () => checkCopiedCommitSignatures(view, opts),
             () => checkMetadataCommits(view, opts.trustedKeys),
             () => checkCompleteness(view),
+            () => checkUnreferencedCommits(view),
             ...(driveRoot ? [() => checkFlatpakrepos(driveRoot, view, opts)] : []),
           ]
         : []),
