@@ -1,18 +1,19 @@
 /**
  * Drive maintenance as a state machine, checked by the real tools after every step: random sequences of create
- * (build 1 or 2 of the example repo, a random subset of languages), update, remove (with or without the runtimes
- * no app needs) and prune, through the library. After each step the drive must pass `ostree fsck` and sideload's
- * own verify, and a step that fails must leave the drive as it was. (A run of these found a partial commit losing
+ * (build 1 or 2 of the example repo, as a local repo or over HTTP, a random subset of languages), update, remove
+ * (with or without the runtimes no app needs) and prune, through the library. After each step the drive must pass
+ * `ostree fsck` and sideload's own verify, and a step that fails must leave the drive as it was. (A run of these found a partial commit losing
  * its marker on update and remove: ostree fsck failed.)
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDrive, removeFromDrive, updateDrive } from '../../src/usb/create.js';
 import { listDrive } from '../../src/usb/list.js';
 import { pruneDrive } from '../../src/usb/prune.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
+import { openRemoteSource } from '../../src/usb/remote-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { SideloadError } from '../../src/errors.js';
 import {
@@ -25,10 +26,12 @@ import {
 } from '../helpers/flatpak-fixtures.js';
 import { fsck } from '../helpers/fsck.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
+import { startServer, type TestServer } from '../helpers/http-server.js';
 
+type Via = 'repo' | 'http';
 type Step =
-  | { op: 'create'; build: 1 | 2; locales: string[] | null }
-  | { op: 'update'; build: 1 | 2 }
+  | { op: 'create'; build: 1 | 2; via: Via; locales: string[] | null }
+  | { op: 'update'; build: 1 | 2; via: Via }
   | { op: 'remove'; pick: number; withDeps: boolean }
   | { op: 'prune' };
 
@@ -37,15 +40,21 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({
     op: fc.constant('create' as const),
     build: fc.constantFrom(1 as const, 2 as const),
+    via: fc.constantFrom('repo' as const, 'http' as const),
     locales: fc.option(fc.subarray(LANGS, { minLength: 1 }), { nil: null }),
   }),
-  fc.record({ op: fc.constant('update' as const), build: fc.constantFrom(1 as const, 2 as const) }),
+  fc.record({
+    op: fc.constant('update' as const),
+    build: fc.constantFrom(1 as const, 2 as const),
+    via: fc.constantFrom('repo' as const, 'http' as const),
+  }),
   fc.record({ op: fc.constant('remove' as const), pick: fc.nat(), withDeps: fc.boolean() }),
   fc.record({ op: fc.constant('prune' as const) }),
 );
 
 describeInterop('drive maintenance sequences (ostree fsck and verify after every step)', () => {
   const repos: Record<1 | 2, string> = { 1: '', 2: '' };
+  const servers: TestServer[] = [];
   let ex: ExampleRepo;
   beforeAll(async () => {
     ex = await makeExampleRepo();
@@ -58,6 +67,10 @@ describeInterop('drive maintenance sequences (ostree fsck and verify after every
         .toString()
         .trim();
     expect(head(repos[1])).not.toBe(head(repos[2]));
+    servers.push(await startServer(repos[1]), await startServer(repos[2]));
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.close();
   });
 
   /** Runs one step; false when there was nothing to run it on (remove on a drive without refs). */
@@ -79,7 +92,11 @@ describeInterop('drive maintenance sequences (ostree fsck and verify after every
       });
       return true;
     }
-    const source = await openRepoSource(repos[s.build], { keys: { gpgKeyrings: [ex.gpgKey] } });
+    const keys = { gpgKeyrings: [ex.gpgKey] };
+    const source =
+      s.via === 'repo'
+        ? await openRepoSource(repos[s.build], { keys })
+        : await openRemoteSource({ url: (servers[s.build - 1] as TestServer).url, keys });
     try {
       if (s.op === 'create')
         await createDrive({ ...base, refs: ['org.example.App'], ...(s.locales ? { locales: s.locales } : {}) }, source);
