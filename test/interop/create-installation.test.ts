@@ -453,3 +453,34 @@ describeInterop('an app installed for the user on a runtime installed system-wid
     ]);
   });
 });
+
+describeInterop('update from an installation that flatpak updated', () => {
+  it('a German-only installation moves to build 2: update follows, fsck and verify pass, a client installs build 2', async () => {
+    const ex = await makeExampleRepo();
+    const inst = await installedExample(ex, { languages: ['de'] });
+    const drive = await tempDir('sideload-inst-update-');
+    const args = ['--installation-dir', inst.userDir, '--no-fsync'];
+    const c = await sideload(['create', ...args, '--allow-partial', drive, 'org.example.App'], { env: inst.env });
+    expect(c.code, c.stderr).toBe(0);
+    const v1 = await installedCommits(inst);
+    await ex.update(2);
+    await inst.flatpakOk(['--user', 'update', '-y', '--noninteractive']);
+    const v2 = await installedCommits(inst);
+    expect(v2.get(APP)).not.toBe(v1.get(APP));
+    // No partial warnings to quiet: update keeps each ref's languages (and takes no --allow-partial).
+    const u = await sideload(['update', ...args, '--json', drive], { env: inst.env });
+    expect(u.code, u.stdout + u.stderr).toBe(0);
+    const doc = JSON.parse(u.stdout) as { refs: Array<{ ref: string; commit: string; change: string }> };
+    for (const [ref, commit] of v2) expect(doc.refs.find((r) => r.ref === ref)?.commit, ref).toBe(commit);
+    const repo = path.join(drive, '.ostree/repo');
+    expect(await fsck(repo)).toMatch(/no errors found/);
+    const v = await sideload(['verify', '--gpg-import', ex.gpgKey, drive]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const { f, result } = await offlineInstall(ex, drive, ['org.example.App'], { languages: ['de'] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(await installedCommits(f)).toEqual(v2);
+    expect(await installedTranslation(f, 'de')).toBe('app messages (de) v2\n');
+    expect((await sideload(['prune', drive])).code).toBe(0);
+    expect(await fsck(repo)).toMatch(/no errors found/);
+  });
+});
