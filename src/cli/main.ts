@@ -15,7 +15,7 @@
 import './heap.js';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode, UsageError } from '../errors.js';
 import { createCommand } from './commands/create.js';
@@ -29,6 +29,13 @@ import { removeCommand } from './commands/remove.js';
 import { pruneCommand } from './commands/prune.js';
 import { reportError } from './output.js';
 import { runState } from './run-state.js';
+import {
+  missingArgumentsMessage,
+  unknownCommandMessage,
+  unknownOptions,
+  unknownOptionsMessage,
+  type KnownOptions,
+} from './usage-errors.js';
 
 /**
  * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
@@ -45,6 +52,9 @@ function ownVersion(): string {
     return 'unknown';
   }
 }
+
+/** The commands, as `sideload <command> --help` takes them. */
+const COMMANDS = ['create', 'lock', 'update', 'remove', 'prune', 'list', 'verify', 'keygen', 'dump', 'completion'];
 
 /** What yargs refuses (an unknown option, a missing argument): told with a pointer to --help. */
 class CommandLineError extends UsageError {}
@@ -102,23 +112,40 @@ export async function main(argv: string[]): Promise<number> {
   let code: number = ExitCode.ok;
   const wantsJson = argv.includes('--json');
   const wantsHelp = argv.includes('--help') || argv.includes('-h') || argv.length === 0;
+  // The yargs instance of the command being parsed (set when its builder runs): what a flag may be named.
+  let parsing: { getOptions(): KnownOptions } | null = null;
+  let usage = '';
+  const capture = <A>(cmd: CommandModule<object, A>): CommandModule<object, A> => {
+    const builder = cmd.builder;
+    if (typeof builder !== 'function') return cmd;
+    return {
+      ...cmd,
+      builder: ((y: Argv) => {
+        const out = builder(y);
+        parsing = y as unknown as { getOptions(): KnownOptions };
+        usage = typeof cmd.command === 'string' ? cmd.command : '';
+        return out;
+      }) as CommandModule<object, A>['builder'],
+    };
+  };
+  const root = yargs(argv);
   try {
-    await skipHelpCache(yargs(argv))
+    await skipHelpCache(root)
       .scriptName('sideload')
       .parserConfiguration({ 'greedy-arrays': false })
       .usage(
         '$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM ' +
           'preload payloads.',
       )
-      .command(createCommand(controller.signal, (c) => (code = c)))
-      .command(lockCommand(controller.signal, (c) => (code = c)))
-      .command(updateCommand(controller.signal, (c) => (code = c)))
-      .command(removeCommand(controller.signal, (c) => (code = c)))
-      .command(pruneCommand(controller.signal, (c) => (code = c)))
-      .command(listCommand((c) => (code = c)))
-      .command(verifyCommand(controller.signal, (c) => (code = c)))
-      .command(keygenCommand((c) => (code = c)))
-      .command(dumpCommand((c) => (code = c)))
+      .command(capture(createCommand(controller.signal, (c) => (code = c))))
+      .command(capture(lockCommand(controller.signal, (c) => (code = c))))
+      .command(capture(updateCommand(controller.signal, (c) => (code = c))))
+      .command(capture(removeCommand(controller.signal, (c) => (code = c))))
+      .command(capture(pruneCommand(controller.signal, (c) => (code = c))))
+      .command(capture(listCommand((c) => (code = c))))
+      .command(capture(verifyCommand(controller.signal, (c) => (code = c))))
+      .command(capture(keygenCommand((c) => (code = c))))
+      .command(capture(dumpCommand((c) => (code = c))))
       .completion('completion', 'Print a bash/zsh completion script: sideload completion >> ~/.bashrc')
       .option('verbose', {
         alias: 'v',
@@ -134,7 +161,17 @@ export async function main(argv: string[]): Promise<number> {
       .wrap(wantsHelp ? Math.min(110, process.stdout.columns || 100) : null)
       .fail((msg, err) => {
         if (err) throw err;
-        throw new CommandLineError(msg);
+        // An unknown flag first: it may have swallowed the next word, and then yargs' own message is about that.
+        const known = (parsing ?? (root as unknown as { getOptions(): KnownOptions })).getOptions();
+        const unknown = unknownOptions(argv, known);
+        const word = argv.find((a) => !a.startsWith('-'));
+        throw new CommandLineError(
+          unknown.length
+            ? unknownOptionsMessage(unknown, known)
+            : ((word && !parsing ? unknownCommandMessage(word, COMMANDS) : null) ??
+                missingArgumentsMessage(msg, usage) ??
+                msg),
+        );
       })
       .help()
       .alias('h', 'help')
@@ -145,7 +182,10 @@ export async function main(argv: string[]): Promise<number> {
       // With --json, a usage error is a JSON error document on stdout like any other (docs/json-schema.md).
       if (wantsJson) code = reportError(e, true, argv);
       else {
-        process.stderr.write(`sideload: ${e.message}\nRun 'sideload --help' for usage.\n`);
+        // The command's own help where one was named: its options are what was mistyped.
+        const named = argv.find((a) => !a.startsWith('-'));
+        const help = parsing && named ? `sideload ${named} --help` : 'sideload --help';
+        process.stderr.write(`sideload: ${e.message}\nRun '${help}' for usage.\n`);
         code = ExitCode.usage;
       }
     } else code = reportError(e, wantsJson, argv);

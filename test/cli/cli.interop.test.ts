@@ -171,6 +171,35 @@ describe('options', () => {
   });
 });
 
+describe('a mistyped command line', () => {
+  it('names the unknown flag (even where it swallowed the drive), the missing argument, or the unknown command', async () => {
+    const cases: Array<[string[], string]> = [
+      // `--jsn` took the drive as its value: yargs said "Not enough non-option arguments: got 0, need at least 1".
+      [['list', '--jsn', drive], "unknown option --jsn (did you mean --json?)\nRun 'sideload list --help'"],
+      [['verify', drive, '--frobnicate', '-x'], "unknown options --frobnicate, -x\nRun 'sideload verify --help'"],
+      [['create', '--dryrun', drive, 'org.example.App'], 'unknown option --dryrun (did you mean --dry-run?)'],
+      [['remove', drive], "missing <refs..> (usage: sideload remove <drive> <refs..>)\nRun 'sideload remove --help'"],
+      [['list'], 'missing <drive> (usage: sideload list <drive>)'],
+      [['lst', drive], "unknown command 'lst' (did you mean list?)\nRun 'sideload --help'"],
+      [['frob'], "unknown command 'frob' (commands: create, lock, update, remove, prune, list, verify, keygen, dump,"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await sideload(args);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
+      expect(r.stderr, args.join(' ')).toContain(`sideload: ${message}`);
+    }
+    // Still fine: a flag's negation, its camelCase spelling, a short alias.
+    for (const args of [
+      ['list', '--no-json', drive],
+      ['list', '-v', drive],
+      ['create', '--dryRun', ...fromExample, drive, 'org.example.App'],
+    ]) {
+      const r = await sideload(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).not.toBe(2);
+    }
+  });
+});
+
 describe('a misspelt ref', () => {
   it.each([['org.example.Ap'], ['org.example.app']])(
     "'%s': not found (exit 3) with a suggestion from what the source offers",
