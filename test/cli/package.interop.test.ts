@@ -153,3 +153,45 @@ it('npx sideload --help and a create from the shipped example work in the consum
   expect(lib.code, lib.stderr).toBe(0);
   expect(lib.stdout).toContain('verified');
 });
+
+it('a strict TypeScript consumer type-checks against the shipped declarations (skipLibCheck off)', async () => {
+  await fs.writeFile(
+    path.join(consumer, 'use.ts'),
+    [
+      "import { createDrive, createDriveFrom, lockManifest, openRepoSource, parseManifest, pruneDrive } from 'sideload';",
+      "import { removeFromDrive, updateDrive, verifyDrive, type Finding, type Lockfile } from 'sideload';",
+      'export async function build(drive: string): Promise<number> {',
+      "  const source = await openRepoSource('repo', { keys: { gpgKeyrings: ['k.gpg'] } });",
+      "  const plan = (await createDrive({ drive, refs: ['org.example.App'], dryRun: true }, source)).plan;",
+      "  const lock: Lockfile = await lockManifest(parseManifest('sources: []', 'm.yaml'), [source]);",
+      '  await createDriveFrom({ drive }, lock.sources.map((s) => ({ source, locked: s.refs })));',
+      '  await updateDrive({ drive }, source);',
+      "  await removeFromDrive({ drive, refs: ['org.example.App'], withDeps: true });",
+      '  const freed = (await pruneDrive({ drive })).bytesFreed;',
+      '  const findings: Finding[] = (await verifyDrive(drive)).repos.flatMap((r) => [...r.findings]);',
+      '  return plan.entries.length + freed + findings.length;',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  await fs.writeFile(
+    path.join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [path.join(projectRoot, 'node_modules/@types')],
+      },
+      files: ['use.ts'],
+    }),
+  );
+  const tsc = await run(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+    cwd: consumer,
+  });
+  expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+});
