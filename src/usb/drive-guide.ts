@@ -144,15 +144,27 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0,
   );
   const files: GuideFile[] = [];
-  const readme: string[] = [
-    'This drive holds Flatpak apps and runtimes for installing without a network connection.',
-    `The ostree repo is ${input.repoRel}/ (written by sideload). Install from it on a machine with flatpak:`,
-    '',
-    'Open a terminal in the directory that holds this file (where the drive is mounted), then run the',
-    'commands below. They install for your user only; to install system-wide, drop --user (you will be',
-    'asked for an administrator password). Nothing is downloaded: everything comes from this drive.',
-  ];
+  // A collection with no app or runtime (an OS's refs, say) is for ostree clients, not flatpak.
+  const forFlatpak = cols.some((c) => installTargets(c.refs).length > 0);
+  const forOstree = cols.some((c) => installTargets(c.refs).length === 0);
+  const readme: string[] = forFlatpak
+    ? [
+        'This drive holds Flatpak apps and runtimes for installing without a network connection.',
+        `The ostree repo is ${input.repoRel}/ (written by sideload). Install from it on a machine with flatpak:`,
+        '',
+        'Open a terminal in the directory that holds this file (where the drive is mounted), then run the',
+        'commands below. They install for your user only; to install system-wide, drop --user (you will be',
+        'asked for an administrator password). Nothing is downloaded: everything comes from this drive.',
+      ]
+    : [
+        'This drive holds ostree refs for updating without a network connection.',
+        `The ostree repo is ${input.repoRel}/ (written by sideload).`,
+      ];
   for (const c of cols) {
+    if (installTargets(c.refs).length === 0) {
+      readme.push('', ...ostreeSection(c));
+      continue;
+    }
     const name = remoteNameFor(c);
     const repoFile = flatpakrepoName(c.collectionId);
     const signed = !!c.gpgKeys?.length;
@@ -205,7 +217,32 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     if (others.length)
       readme.push('', 'Also on the drive (installed with the above as needed):', ...others.map((r) => `   ${r}`));
   }
-  readme.push('', 'More: flatpak-install(1) (--sideload-repo), flatpak-remote-add(1), https://docs.flatpak.org/', '');
+  const more = [
+    ...(forFlatpak ? ['flatpak-install(1) (--sideload-repo), flatpak-remote-add(1), https://docs.flatpak.org/'] : []),
+    ...(forOstree ? ['ostree-find-remotes(1)'] : []),
+  ];
+  readme.push('', `More: ${more.join(', ')}`, '');
   files.push({ name: GUIDE_README, text: readme.join('\n') });
   return files;
+}
+
+/**
+ * The README section of a collection with no app or runtime: its refs (an OS, say) are for ostree clients, which
+ * find them on a mounted drive by collection ID (`ostree find-remotes --finders=mount`, ostree's repo finder) and
+ * pull them with the keyring of their own remote for it; such pulls require signed commits. No `.flatpakrepo`: a
+ * flatpak remote would have nothing to install.
+ */
+function ostreeSection(c: GuideCollection): string[] {
+  const refs = c.refs.filter((r) => r !== 'ostree-metadata').sort();
+  return [
+    `== Collection ${c.collectionId} (ostree refs) ==`,
+    '',
+    `These are ostree refs, not Flatpak apps. An ostree client with a remote of collection ID ${c.collectionId}`,
+    "finds them on the mounted drive and pulls them from it (their commits must be signed with that remote's",
+    'GPG key). REPO is the repo to update, /ostree/repo on an ostree-based system:',
+    '',
+    `   ostree find-remotes --repo=REPO --finders=mount --pull ${refs
+      .map((r) => `${shellWord(c.collectionId)} ${shellWord(r)}`)
+      .join(' ')}`,
+  ];
 }

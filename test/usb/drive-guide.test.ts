@@ -124,3 +124,33 @@ it('a title or URL with a line break stays on its line in the README (no line of
   // The .flatpakrepo keeps the value, escaped by the keyfile printer.
   expect(files.find((f) => f.name === 'org.example.Stable.flatpakrepo')?.text).toContain('Title=Apps\\n\\n');
 });
+
+it('a collection of OS refs (no app, no runtime) gets the ostree command, not flatpak steps or a .flatpakrepo', () => {
+  const os = {
+    collectionId: 'com.example.OS',
+    refs: ['os/eos/amd64/master', 'os/eos/arm64/master', 'ostree-metadata'],
+  };
+  const only = driveGuide({ repoRel: '.ostree/repo', collections: [os] });
+  expect(only.map((f) => f.name)).toEqual(['README-sideload.txt']);
+  const readme = only[0]?.text ?? '';
+  expect(readme).toMatch(/^This drive holds ostree refs for updating without a network connection\.$/m);
+  expect(readme).toContain(
+    '   ostree find-remotes --repo=REPO --finders=mount --pull com.example.OS os/eos/amd64/master com.example.OS ' +
+      'os/eos/arm64/master\n',
+  );
+  expect(readme).not.toMatch(/flatpak (remote-add|install)|Then install from this drive/);
+  expect(readme).toMatch(/^More: ostree-find-remotes\(1\)$/m);
+  // Beside a flatpak collection: the flatpak steps for that one, the ostree command for the OS.
+  const mixed = driveGuide({
+    repoRel: '.ostree/repo',
+    collections: [
+      os,
+      { collectionId: 'org.flathub.Stable', refs, url: 'https://dl.flathub.org/repo/', gpgKeys: [key] },
+    ],
+  });
+  expect(mixed.map((f) => f.name)).toEqual(['org.flathub.Stable.flatpakrepo', 'README-sideload.txt']);
+  const both = mixed[1]?.text ?? '';
+  expect(both).toContain('flatpak install --user --sideload-repo=. flathub app/org.gnome.Maps/x86_64/stable');
+  expect(both).toContain('ostree find-remotes --repo=REPO --finders=mount --pull com.example.OS os/eos/amd64/master');
+  expect(both).toMatch(/^More: flatpak-install\(1\).*, ostree-find-remotes\(1\)$/m);
+});
