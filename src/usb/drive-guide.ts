@@ -10,10 +10,10 @@
  * all when the upstream's GPG key is unknown: such a file would be refused.
  */
 import { printKeyFile } from '../keyfile/index.js';
-import { readFlatpakrepo } from '../flatpak/flatpakrepo.js';
+import { readFlatpakrepo, type FlatpakrepoFields } from '../flatpak/flatpakrepo.js';
 
 /** What is known about one collection on the drive. */
-export interface GuideCollection {
+export interface GuideCollection extends FlatpakrepoFields {
   readonly collectionId: string;
   /** Full refs of the collection on the drive (`app/…`, `runtime/…`, `appstream2/…`, `ostree-metadata` …). */
   readonly refs: readonly string[];
@@ -21,12 +21,6 @@ export interface GuideCollection {
   readonly remoteName?: string;
   /** The upstream's URL; unknown for a local repo source. */
   readonly url?: string;
-  readonly title?: string;
-  readonly comment?: string;
-  readonly description?: string;
-  readonly homepage?: string;
-  readonly icon?: string;
-  readonly defaultBranch?: string;
   /** The upstream's OpenPGP public key(s): binary packets or ASCII-armored blocks, one or more. */
   readonly gpgKeys?: readonly Uint8Array[];
   /**

@@ -10,14 +10,14 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { expectFailure } from '../errors.js';
-import { METADATA_REF } from '../ostree/formats.js';
+import { FLATPAKREPO_LIMIT, readFlatpakrepo } from '../flatpak/flatpakrepo.js';
 import { GpgVerifier } from '../sign/index.js';
 import { CommitVerifier } from './commit-signatures.js';
-import { FLATPAKREPO_LIMIT, readFlatpakrepo } from '../flatpak/flatpakrepo.js';
 import { flatpakrepoName } from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import { error, type Finding } from './findings.js';
 import type { UpstreamKeys } from './verify-upstream.js';
+import { failedCommitChecks } from './verify-signatures.js';
 import type { RepoView } from './verify-view.js';
 
 export async function checkFlatpakrepos(driveRoot: string, v: RepoView, keys: UpstreamKeys): Promise<Finding[]> {
@@ -77,16 +77,7 @@ export async function checkFlatpakrepos(driveRoot: string, v: RepoView, keys: Up
     // One finding per way of failing (unsigned, or signed by these keys), naming the refs it stops.
     const verifier = new CommitVerifier({ gpg: [read.gpgKey], ed25519: [] });
     const stopped = new Map<string, string[]>();
-    for (const e of entries) {
-      if (e.ref === METADATA_REF) continue;
-      let bytes: Uint8Array;
-      try {
-        bytes = await v.objects.readMetadata(e.checksum, 'commit');
-      } catch {
-        continue; // reported as missing or corrupt by checkSummaryRefs
-      }
-      const r = await verifier.check(bytes, await v.objects.readCommitMeta(e.checksum).catch(() => null));
-      if (r.valid) continue;
+    for (const { entry: e, check: r } of await failedCommitChecks(v, verifier, entries)) {
       const signer = r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'another key';
       const why =
         r.problem === 'unsigned'

@@ -7,7 +7,8 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { CommitVerifier } from './commit-signatures.js';
+import type { DecodedRef } from '../summary/summary.js';
+import { CommitVerifier, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
 import type { UpstreamKeys } from './verify-upstream.js';
 import { objectPath, type RepoView } from './verify-view.js';
@@ -51,16 +52,7 @@ export async function checkCopiedCommitSignatures(v: RepoView, keys: UpstreamKey
   if (verifier.empty) return [];
   const findings: Finding[] = [];
   for (const [cid, entries] of v.listed) {
-    for (const e of entries) {
-      if (e.ref === METADATA_REF) continue;
-      let bytes: Uint8Array;
-      try {
-        bytes = await v.objects.readMetadata(e.checksum, 'commit');
-      } catch {
-        continue; // reported as missing or corrupt by checkSummaryRefs
-      }
-      const r = await verifier.check(bytes, await v.objects.readCommitMeta(e.checksum).catch(() => null));
-      if (r.valid) continue;
+    for (const { entry: e, check: r } of await failedCommitChecks(v, verifier, entries)) {
       const signer = r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key';
       const what =
         r.problem === 'unsigned' ? 'is not signed' : `is signed by ${signer} that is not among the given upstream keys`;
@@ -74,4 +66,28 @@ export async function checkCopiedCommitSignatures(v: RepoView, keys: UpstreamKey
     }
   }
   return findings;
+}
+
+/**
+ * The copied commits among `entries` (not ostree-metadata) whose signatures `verifier` does not accept, with why.
+ * A commit that cannot be read is left out: checkSummaryRefs reports it as missing or corrupt.
+ */
+export async function failedCommitChecks(
+  v: RepoView,
+  verifier: CommitVerifier,
+  entries: readonly DecodedRef[],
+): Promise<Array<{ entry: DecodedRef; check: CommitSignatureCheck }>> {
+  const out: Array<{ entry: DecodedRef; check: CommitSignatureCheck }> = [];
+  for (const e of entries) {
+    if (e.ref === METADATA_REF) continue;
+    let bytes: Uint8Array;
+    try {
+      bytes = await v.objects.readMetadata(e.checksum, 'commit');
+    } catch {
+      continue;
+    }
+    const check = await verifier.check(bytes, await v.objects.readCommitMeta(e.checksum).catch(() => null));
+    if (!check.valid) out.push({ entry: e, check });
+  }
+  return out;
 }
