@@ -1,6 +1,7 @@
 /**
  * Finding the sideload repos on a drive the way clients do (format.md §1.1, §9.1): the directory itself if it is
- * a repo, `.ostree/repos.d/*` (lexical order), `.ostree/repo`, `ostree/repo`, and the installer payload `flatpak/repo`.
+ * a repo, `.ostree/repos.d/*` (lexical order), `.ostree/repo`, `ostree/repo`, and the installer payload `flatpak/repo`;
+ * never one that resolves outside the drive.
  */
 import path from 'node:path';
 import fs from 'fs-extra';
@@ -24,16 +25,27 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   candidates.push(path.join(root, '.ostree/repo'), path.join(root, 'ostree/repo'), path.join(root, 'flatpak/repo'));
   const seen = new Set<string>();
   const out: string[] = [];
+  // As ostree's mount finder (scan_repo), a repo that resolves off the drive is not one of its repos: a repos.d
+  // link may not lead a reader (or a writer) elsewhere. Ours is stricter: inside the drive's directory too.
+  const rootReal = await fs.realpath(root);
+  const rootDev = (await fs.stat(rootReal)).dev;
+  const offDrive: string[] = [];
   for (const c of candidates) {
     if (!(await isRepo(c).catch(() => false))) continue;
     const real = await fs.realpath(c);
+    const rel = path.relative(rootReal, real);
+    if (rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev) {
+      offDrive.push(path.relative(root, c));
+      continue;
+    }
     if (seen.has(real)) continue;
     seen.add(real);
     out.push(real);
   }
   if (out.length === 0)
     throw new NotFoundError(
-      `no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)`,
+      `no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)` +
+        (offDrive.length ? `; ${offDrive.join(', ')} leads off the drive, which clients do not follow` : ''),
       { path: root },
     );
   return out;
