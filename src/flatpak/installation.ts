@@ -9,7 +9,20 @@ import fs from 'fs-extra';
 import { CorruptError, NotFoundError, UsageError } from '../errors.js';
 import { KeyFileSyntaxError, parseKeyFile, type KeyFile } from '../keyfile/index.js';
 import { decodeDeployData, type DeployData } from './deploy.js';
-import { readLocalFile } from '../transport/local.js';
+import { readLocalFile, readNamedFile } from '../transport/local.js';
+import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
+
+/** A deploy file holds the deployed commit, its subpaths and some appdata: a few KiB. */
+const DEPLOY_LIMIT = 16 << 20;
+
+/**
+ * A text file of an installation (its config, a remote's ref, a deployed metadata file, installations.d): bounded,
+ * regular files only; a symlink an administrator made is followed. A missing one reads as ''.
+ */
+async function readInstallationText(file: string): Promise<string> {
+  const bytes = await readNamedFile(file, 1 << 20);
+  return bytes ? Buffer.from(bytes).toString('utf8') : '';
+}
 
 export interface RemoteConfig {
   readonly name: string;
@@ -66,7 +79,7 @@ export async function namedInstallations(): Promise<InstallationLocation[]> {
     return out;
   }
   for (const f of files) {
-    const kf = parseKeyFile(await fs.readFile(path.join(dir, f), 'utf8'));
+    const kf = parseKeyFile(await readInstallationText(path.join(dir, f)));
     for (const g of kf.groups()) {
       const m = /^Installation "(.+)"$/.exec(g);
       const p = kf.get(g, 'Path');
@@ -137,14 +150,15 @@ export class Installation {
   /** Opens an installation root. @throws NotFoundError when it has no repo. */
   static async open(location: InstallationLocation): Promise<Installation> {
     const configPath = path.join(location.root, 'repo', 'config');
-    let text: string;
-    try {
-      text = await fs.readFile(configPath, 'utf8');
-    } catch {
+    const bytes = await readNamedFile(configPath, 1 << 20).catch((e: unknown) => {
+      if (e instanceof CorruptError) throw e; // too large, not a regular file: named
+      return null;
+    });
+    if (!bytes)
       throw new NotFoundError(`'${location.root}' is not a flatpak installation (no repo/config)`, {
         path: location.root,
       });
-    }
+    const text = Buffer.from(bytes).toString('utf8');
     try {
       return new Installation(location, parseKeyFile(text));
     } catch (e) {
@@ -191,7 +205,7 @@ export class Installation {
   async trustedKeys(remote: string): Promise<Uint8Array | null> {
     const p = path.join(this.repoPath, `${remote}.trustedkeys.gpg`);
     try {
-      return new Uint8Array(await fs.readFile(p));
+      return await readNamedFile(p, MAX_KEY_FILE_BYTES);
     } catch {
       return null;
     }
@@ -230,21 +244,17 @@ export class Installation {
   }
 
   private async readDeploy(ref: string, active: string): Promise<DeployedRef | null> {
-    let deployBytes: Buffer;
-    try {
-      deployBytes = await fs.readFile(path.join(active, 'deploy'));
-    } catch {
-      return null;
-    }
-    const deploy = decodeDeployData(new Uint8Array(deployBytes), path.join(active, 'deploy'));
-    const metadataText = await fs.readFile(path.join(active, 'metadata'), 'utf8').catch(() => '');
+    const deployBytes = await readNamedFile(path.join(active, 'deploy'), DEPLOY_LIMIT).catch(() => null);
+    if (!deployBytes) return null;
+    const deploy = decodeDeployData(deployBytes, path.join(active, 'deploy'));
+    const metadataText = await readInstallationText(path.join(active, 'metadata')).catch(() => '');
     return { ref, deployDir: await fs.realpath(active), deploy, metadataText };
   }
 
   /** `refs/remotes/<remote>/<ref>` in the installation repo, or null. */
   async remoteRef(remote: string, ref: string): Promise<string | null> {
     try {
-      const text = await fs.readFile(path.join(this.repoPath, 'refs', 'remotes', remote, ...ref.split('/')), 'utf8');
+      const text = await readInstallationText(path.join(this.repoPath, 'refs', 'remotes', remote, ...ref.split('/')));
       const c = text.trim();
       return /^[0-9a-f]{64}$/.test(c) ? c : null;
     } catch {

@@ -3,12 +3,15 @@
  * one ref, and listing them. Every name is validated before it becomes a path (refs.ts), and no write goes through
  * a symlinked or non-directory component under `refs/`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptError, FailureError } from '../errors.js';
 import { isChecksum, validateChecksum } from '../ostree/checksum.js';
-import { isENOENT } from '../transport/local.js';
+import { isENOENT, readLocalFileSync, readLocalText } from '../transport/local.js';
+
+/** A ref file holds a checksum and a newline (65 bytes); larger is not one. */
+const REF_FILE_LIMIT = 4096;
 import { fsyncDir, writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { isValidCollectionId, isValidRef, isValidRemoteName, refFile, refPath, type RefLocation } from './refs.js';
 
@@ -21,13 +24,10 @@ export interface RefEntry {
 export async function readRef(repoPath: string, loc: RefLocation): Promise<string | null> {
   const rel = refPath(loc);
   const file = refFile(repoPath, rel);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if (isENOENT(e) || (e as NodeJS.ErrnoException).code === 'EISDIR') return null;
-    throw e;
-  }
+  // A ref file is `<64 hex>\n`; a directory there is a ref prefix, not a ref. No symlink followed, bounded.
+  if ((await fs.lstat(file).catch(() => null))?.isDirectory()) return null;
+  const text = await readLocalText(file, REF_FILE_LIMIT);
+  if (text === null) return null;
   const c = text.trim();
   if (!isChecksum(c)) throw new CorruptError(`ref file ${rel} does not hold a checksum`, { path: rel });
   return c;
@@ -163,7 +163,9 @@ export async function listRefFiles(
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p, `${pre}${e.name}/`);
       else if (e.isFile()) {
-        const c = readFileSync(p, 'utf8').trim();
+        const c = Buffer.from(readLocalFileSync(p, REF_FILE_LIMIT) ?? [])
+          .toString('utf8')
+          .trim();
         if (isChecksum(c)) out.push([`${pre}${e.name}`, c]);
         else if (!opts.lenient) throw new CorruptError(`ref file ${p} does not hold a checksum`, { path: p });
       }

@@ -7,7 +7,7 @@ import { mkdirWorldReadable } from './staged-files.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { looseName, objectPathUnder, parseLooseName, type ObjectType } from '../ostree/object.js';
-import { isENOENT } from '../transport/local.js';
+import { isENOENT, readLocalText } from '../transport/local.js';
 import { bootId } from './staging-lock.js';
 import { writeError } from './write-error.js';
 import { noModes } from './modes.js';
@@ -53,7 +53,7 @@ export class StagedIndex {
    */
   async load(): Promise<void> {
     const idFile = path.join(this.dir, 'boot-id');
-    const prev = await fs.readFile(idFile, 'utf8').catch(() => null);
+    const prev = await readLocalText(idFile, 4096).catch(() => null);
     if (prev !== null && prev.trim() !== bootId()) await fs.rm(this.dir, { recursive: true, force: true });
     await fs.mkdir(path.join(this.dir, 'objects'), { recursive: true });
     if (prev === null || prev.trim() !== bootId()) await fs.writeFile(idFile, `${bootId()}\n`);

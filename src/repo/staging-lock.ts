@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FailureError } from '../errors.js';
 import { writeError } from './write-error.js';
+import { readLocalText } from '../transport/local.js';
 
 /** The lock file, relative to the repo. */
 export const LOCK_FILE = 'tmp/sideload-staging.lock';
@@ -55,7 +56,7 @@ export async function acquireLock(repoPath: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, repoPath, LOCK_FILE);
     }
-    const pid = liveHolder(await fs.readFile(file, 'utf8').catch(() => ''));
+    const pid = liveHolder((await readLocalText(file, 4096).catch(() => null)) ?? '');
     if (pid !== null)
       throw new FailureError(
         `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +
@@ -74,5 +75,5 @@ export async function releaseLock(repoPath: string): Promise<void> {
 
 /** The pid of a live sideload process holding the repo's write lock, or null (no lock, or a stale one). */
 export async function lockHolder(repoPath: string): Promise<number | null> {
-  return liveHolder(await fs.readFile(path.join(repoPath, LOCK_FILE), 'utf8').catch(() => ''));
+  return liveHolder((await readLocalText(path.join(repoPath, LOCK_FILE), 4096).catch(() => null)) ?? '');
 }

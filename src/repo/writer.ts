@@ -23,6 +23,8 @@ import { acquireLock, releaseLock } from './staging-lock.js';
 import { StagingSync } from './staging-sync.js';
 import { CopyWorkerPool, defaultWorkers, type LocalLayout } from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
+import { readLocalFile } from '../transport/local.js';
+import { MAX_METADATA_SIZE } from './archive-source.js';
 import { noModes } from './modes.js';
 import type { DeflateEngine } from './libdeflate.js';
 
@@ -279,7 +281,9 @@ export class Staging {
   async readCommit(checksum: string): Promise<{ commit: Commit; bytes: Uint8Array }> {
     validateChecksum(checksum);
     if (this.index.isStaged(checksum, 'commit')) {
-      const bytes = new Uint8Array(await fs.readFile(this.index.stagedPath(checksum, 'commit')));
+      const staged = this.index.stagedPath(checksum, 'commit');
+      const bytes = await readLocalFile(staged, MAX_METADATA_SIZE);
+      if (!bytes) throw new CorruptError(`${checksum}.commit (staged) is gone`, { checksum, type: 'commit' });
       const actual = sha256Hex(bytes);
       if (actual !== checksum)
         throw new CorruptError(`${checksum}.commit (staged): content does not match its name`, {

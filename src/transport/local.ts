@@ -174,6 +174,23 @@ export async function readLocalFile(
   }
 }
 
+/** A small file of a drive or repo (config, ref, lock, record …) as UTF-8 text: see readLocalFile. */
+export async function readLocalText(file: string, limit: number): Promise<string | null> {
+  const bytes = await readLocalFile(file, limit);
+  return bytes === null ? null : Buffer.from(bytes).toString('utf8');
+}
+
+/** readLocalFile, synchronously (for small files read in a tight loop). */
+export function readLocalFileSync(file: string, limit: number): Uint8Array | null {
+  const r = readSmallSync(file, limit);
+  if (r === null || 'data' in r) return r && r.data;
+  throw new CorruptError(
+    `'${file}' is ${r.size} bytes, over the ${limit}-byte limit for it`,
+    { path: file, size: r.size },
+    'ETOOBIG',
+  );
+}
+
 /**
  * A file a person named (a manifest, lockfile, `--from` file, a file to dump): read like a source file, bounded,
  * regular files only, except that a symlink is followed: naming a link is choosing its target. Null when missing.

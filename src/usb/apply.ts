@@ -18,7 +18,7 @@ import type { Warner } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
-import { EMPTY_DIRTREE, KEY, ROOT_DIRMETA } from '../ostree/formats.js';
+import { EMPTY_DIRTREE, KEY, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js';
 import { collectionBindingError } from '../flatpak/resolve.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
@@ -31,7 +31,7 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import type { DriveState } from './drive-state.js';
+import { summaryAgrees, type DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -408,7 +408,16 @@ async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: Ap
   if ((opts.signKey !== undefined) !== state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;
-  return true;
+  const listed = new Map(
+    [...plan.final].map(([cid, refs]) => [
+      cid,
+      new Map([
+        ...[...refs].map(([ref, f]) => [ref, f.commit] as const),
+        [METADATA_REF, state.metadataCommits.get(cid) as string] as const,
+      ]),
+    ]),
+  );
+  return summaryAgrees(state.repo, listed);
 }
 
 /** Descriptive keys per collection: from the source, else as the drive's previous ostree-metadata commit had them. */

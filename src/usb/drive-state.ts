@@ -12,6 +12,10 @@ import { Repo } from '../repo/index.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
+import { expectFailure } from '../errors.js';
+import { decodeSummary, summaryCollections } from '../summary/summary.js';
+import { readLocalFile } from '../transport/local.js';
+import { MAX_SUMMARY_BYTES } from './upstream.js';
 
 /** The facts of one commit on the drive that planning needs. */
 export interface CommitFacts {
@@ -134,4 +138,33 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * The drive's summary reads back (bounded, no symlink followed) and lists exactly `refs` (collection → ref →
+ * commit, ostree-metadata included) in its collection map: else it was replaced or damaged since it was written,
+ * and a run with nothing else to do writes it again rather than leave clients a summary they choke on.
+ */
+export async function summaryAgrees(
+  repoPath: string,
+  refs: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Promise<boolean> {
+  let summary;
+  try {
+    const bytes = await readLocalFile(path.join(repoPath, 'summary'), MAX_SUMMARY_BYTES);
+    if (!bytes) return false;
+    summary = decodeSummary(bytes, 'summary');
+  } catch (e) {
+    expectFailure(e); // a symlink, a special file, too large, not a summary: damage, not a bug
+    return false;
+  }
+  if (summary.refs.length) return false;
+  const listed = summaryCollections(summary);
+  let n = 0;
+  for (const [cid, entries] of listed)
+    for (const e of entries) {
+      n++;
+      if (refs.get(cid)?.get(e.ref) !== e.checksum) return false;
+    }
+  return n === [...refs.values()].reduce((sum, m) => sum + m.size, 0);
 }

@@ -10,6 +10,8 @@ import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { readDriveState } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
+import { MAX_SUMMARY_BYTES } from './upstream.js';
+import { readLocalFile } from '../transport/local.js';
 
 export interface ListedRef {
   readonly ref: string;
@@ -42,17 +44,14 @@ export interface ListedRepo {
  * drive) or is still running. Its staged objects are kept, so the same command resumes.
  */
 async function readSummary(repo: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await fs.readFile(path.join(repo, 'summary')));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    throw new NotFoundError(
-      `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run ` +
-        'the same create again to resume (objects already copied are kept)',
-      { path: repo },
-      'ENOTPUBLISHED',
-    );
-  }
+  const bytes = await readLocalFile(path.join(repo, 'summary'), MAX_SUMMARY_BYTES);
+  if (bytes) return bytes;
+  throw new NotFoundError(
+    `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run ` +
+      'the same create again to resume (objects already copied are kept)',
+    { path: repo },
+    'ENOTPUBLISHED',
+  );
 }
 
 export async function listDrive(drive: string): Promise<ListedRepo[]> {

@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { CorruptError, expectOnly, FailureError, isErrnoError } from '../errors.js';
+import { CorruptError, expectOnly, FailureError, isErrnoError, SideloadError } from '../errors.js';
+import { readLocalText } from '../transport/local.js';
 import {
   checkRepoTree,
   DIR_MODE,
@@ -23,6 +24,9 @@ import {
 } from './drive-fs.js';
 import { noModes } from '../repo/modes.js';
 import { syncIfFuse } from '../repo/index.js';
+
+/** A journal lists the publish's file operations (object renames go in chunks elsewhere): far below this. */
+const JOURNAL_LIMIT = 256 << 20;
 
 export const JOURNAL = 'tmp/sideload-publish.json';
 
@@ -219,10 +223,10 @@ export async function replay(repo: string, fsync = true): Promise<boolean> {
     throw new FailureError(`the publish journal ${file} is not a regular file`, { path: file }, 'EJOURNAL');
   let journal: Journal;
   try {
-    journal = JSON.parse(await fs.readFile(file, 'utf8')) as Journal;
+    journal = JSON.parse((await readLocalText(file, JOURNAL_LIMIT)) ?? '') as Journal;
   } catch (e) {
-    // A journal that cannot be read (an I/O error) or parsed; anything else is a bug of ours, not the drive's.
-    if (!isErrnoError(e)) expectOnly(e, SyntaxError);
+    // A journal that cannot be read (too large, an I/O error) or parsed; anything else is a bug of ours.
+    if (!isErrnoError(e) && !(e instanceof SideloadError)) expectOnly(e, SyntaxError);
     throw new FailureError(`unreadable publish journal ${file}: ${(e as Error).message}`, { path: file }, 'EJOURNAL', {
       cause: e,
     });

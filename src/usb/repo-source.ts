@@ -9,7 +9,7 @@ import { isErrnoError, NotFoundError, SideloadError, UsageError } from '../error
 import { parseKeyFile } from '../keyfile/index.js';
 import { KEY } from '../ostree/formats.js';
 import { isValidRemoteName, listRefFiles, openObjectSource, readCommitObject } from '../repo/index.js';
-import { loadExtraKeys, type ExtraKeys } from '../sign/key-files.js';
+import { loadExtraKeys, MAX_KEY_FILE_BYTES, type ExtraKeys } from '../sign/key-files.js';
 import { summaryMetadataEntries } from '../summary/summary.js';
 import { readLocalFile } from '../transport/local.js';
 import { RemoteFetcher, type RemoteReadOptions } from './remote-upstream.js';
@@ -52,8 +52,8 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
       .filter((n): n is string => !!n && isValidRemoteName(n));
   const cidRemotes = (cid: string) => remoteNames().filter((n) => remoteCid(n) === cid);
   const remoteKeyring = async (name: string): Promise<Uint8Array[]> => {
-    const k = await fs.readFile(path.join(root, `${name}.trustedkeys.gpg`)).catch(() => null);
-    return k ? [new Uint8Array(k)] : [];
+    const k = await readLocalFile(path.join(root, `${name}.trustedkeys.gpg`), MAX_KEY_FILE_BYTES).catch(() => null);
+    return k ? [k] : [];
   };
   const fetcher = new RemoteFetcher({ ...(opts.remoteRead ?? {}), where: `ostree repo '${root}'` });
   const openRemote = async (name: string) => {

@@ -8,6 +8,7 @@ import fs from 'fs-extra';
 import type { Warn } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { sha256Hex } from '../ostree/checksum.js';
+import { readLocalFile } from '../transport/local.js';
 import type { Source, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, type UpstreamPolicy } from './upstream.js';
 import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
@@ -156,7 +157,7 @@ export async function upstreamOnDrive(repo: string, up: PreparedUpstream): Promi
   for (const name of have) {
     const bytes = want.get(name);
     if (!bytes) return false;
-    const onDisk = await fs.readFile(path.join(dir, name)).catch(() => null);
+    const onDisk = await readLocalFile(path.join(dir, name), bytes.length).catch(() => null);
     if (!onDisk || !Buffer.from(bytes).equals(onDisk)) return false;
   }
   return true;

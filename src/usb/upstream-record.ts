@@ -3,11 +3,14 @@
  * the copy came from and what its check found when the drive was written. One type, one writer, one reader.
  */
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import { CorruptError, expectOnly } from '../errors.js';
+import { readLocalText } from '../transport/local.js';
 
 /** The record's file name inside an upstream copy's directory (not part of the copy). */
 export const UPSTREAM_RECORD = 'sideload.json';
+
+/** `sideload.json` is a few hundred bytes: a record larger than this is not one. */
+export const RECORD_LIMIT = 1 << 20;
 
 export interface UpstreamRecord {
   /** Where the upstream files were read (a URL, or an installation's cache of a remote). */
@@ -59,9 +62,6 @@ export function decodeUpstreamRecord(text: string, where = UPSTREAM_RECORD): Ups
 /** Reads the record of the upstream copy in `dir`; null when there is none. @throws CorruptError when it is invalid. */
 export async function readUpstreamRecord(dir: string): Promise<UpstreamRecord | null> {
   const file = path.join(dir, UPSTREAM_RECORD);
-  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return null;
-    throw e;
-  });
+  const text = await readLocalText(file, RECORD_LIMIT);
   return text === null ? null : decodeUpstreamRecord(text, file);
 }

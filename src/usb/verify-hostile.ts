@@ -6,7 +6,8 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { error, warning, type Finding } from './findings.js';
 import { listLeftovers } from './publish.js';
-import { indexedNames, UPSTREAM_ROOT_FILES } from './upstream.js';
+import { indexedNames, MAX_SUMMARY_BYTES, UPSTREAM_ROOT_FILES } from './upstream.js';
+import { readLocalFile } from '../transport/local.js';
 import { UPSTREAM_RECORD } from './upstream-record.js';
 
 /** `<cid>.old-<pid>`: an old upstream copy an earlier version's directory replace set aside (a leftover). */
@@ -39,7 +40,7 @@ export async function upstreamStrayFindings(dir: string, rel: string): Promise<F
   };
   await walk(dir, '');
   const idxFile = path.join(dir, 'summary.idx');
-  const idx = (await fs.lstat(idxFile).catch(() => null))?.isFile() ? new Uint8Array(await fs.readFile(idxFile)) : null;
+  const idx = await readLocalFile(idxFile, MAX_SUMMARY_BYTES).catch(() => null);
   const allowed = new Set<string>([UPSTREAM_RECORD, ...UPSTREAM_ROOT_FILES, ...(idx ? indexedNames(idx) : [])]);
   for (const [name, e] of all) {
     if (!e.isFile())

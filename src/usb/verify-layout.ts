@@ -4,16 +4,25 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { expectOnly } from '../errors.js';
+import { expectFailure, expectOnly } from '../errors.js';
+import { readLocalText } from '../transport/local.js';
 import { KeyFileSyntaxError, parseKeyFile } from '../keyfile/index.js';
 import { listRefFiles } from '../repo/index.js';
 import { error, warning, type Finding } from './findings.js';
 import { hasPendingPublish, JOURNAL } from './publish.js';
 
+/** A repo config is a few lines: larger is not one. */
+const CONFIG_LIMIT = 1 << 20;
+
 /** Config, mode, the directories a read-only open needs, a pending publish. `usable` false: nothing more to check. */
 export async function checkLayout(repo: string): Promise<{ findings: Finding[]; usable: boolean }> {
   const findings: Finding[] = [];
-  const configText = await fs.readFile(path.join(repo, 'config'), 'utf8').catch(() => null);
+  let configText: string | null;
+  try {
+    configText = await readLocalText(path.join(repo, 'config'), CONFIG_LIMIT);
+  } catch (e) {
+    return { findings: [error('bad-config', expectFailure(e).message, 'config')], usable: false };
+  }
   if (configText === null)
     return { findings: [error('no-config', 'the repo has no config file', 'config')], usable: false };
   let config;

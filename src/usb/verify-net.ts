@@ -10,7 +10,9 @@ import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import type { DecodedRef } from '../summary/summary.js';
+import { readLocalText } from '../transport/local.js';
 import { error, warning, type Finding } from './findings.js';
+import { RECORD_LIMIT } from './upstream-record.js';
 
 type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
 type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
@@ -40,7 +42,7 @@ export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCo
 /** `sideload.json` of an upstream copy: JSON of the shape `create` writes, listing exactly the files beside it. */
 export async function checkSideloadJson(dir: string, rel: string, files: readonly string[]): Promise<Finding[]> {
   const p = `${rel}/sideload.json`;
-  const text = await fs.readFile(path.join(dir, 'sideload.json'), 'utf8').catch(() => null);
+  const text = await readLocalText(path.join(dir, 'sideload.json'), RECORD_LIMIT).catch(() => null);
   if (text === null)
     return [
       error('bad-sideload-json', `the upstream copy has no sideload.json (where it came from and who signed it)`, p),

@@ -4,9 +4,10 @@
  * verify-summary.ts.)
  */
 import path from 'node:path';
-import fs from 'fs-extra';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
+import { readLocalFile } from '../transport/local.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { CommitVerifier, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
@@ -18,7 +19,7 @@ export async function checkDriveSignature(
   v: RepoView,
   trustedKeys: readonly Uint8Array[] | undefined,
 ): Promise<Finding[]> {
-  const sigBytes = await fs.readFile(path.join(v.repo, 'summary.sig')).catch(() => null);
+  const sigBytes = await readLocalFile(path.join(v.repo, 'summary.sig'), MAX_KEY_FILE_BYTES).catch(() => null);
   if (!trustedKeys?.length)
     return sigBytes
       ? [

@@ -4,26 +4,32 @@
  * agrees with the summary (and, given keys, is signed by a trusted one).
  */
 import path from 'node:path';
-import fs from 'fs-extra';
 import { expectFailure } from '../errors.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit } from '../summary/metadata-commit.js';
 import { decodeSummary, type DecodedRef, type DecodedSummary } from '../summary/summary.js';
+import { readLocalFile } from '../transport/local.js';
 import { error, warning, type Finding } from './findings.js';
+import { MAX_SUMMARY_BYTES } from './upstream.js';
 import { objectPath, type RepoView } from './verify-view.js';
 
 export async function readSummaryFile(
   repo: string,
 ): Promise<{ findings: Finding[]; bytes: Uint8Array | null; summary: DecodedSummary | null }> {
-  const buf = await fs.readFile(path.join(repo, 'summary')).catch(() => null);
-  if (!buf)
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readLocalFile(path.join(repo, 'summary'), MAX_SUMMARY_BYTES);
+  } catch (e) {
+    // A symlink (to /dev/zero, say), a special file, one too large: named, and not read.
+    return { findings: [error('bad-summary', expectFailure(e).message, 'summary')], bytes: null, summary: null };
+  }
+  if (!bytes)
     return {
       findings: [error('no-summary', 'the repo has no summary: clients ignore it', 'summary')],
       bytes: null,
       summary: null,
     };
-  const bytes = new Uint8Array(buf);
   try {
     return { findings: [], bytes, summary: decodeSummary(bytes, 'summary') };
   } catch (e) {

@@ -9,7 +9,8 @@ import { error, warning, type Finding } from './findings.js';
 import { checkUpstream } from './upstream.js';
 import { readUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 import { checkSideloadJson } from './verify-net.js';
-import { UPSTREAM_DIR } from './upstream-copy.js';
+import { MAX_SUBSUMMARY_BYTES, UPSTREAM_DIR } from './upstream-copy.js';
+import { readLocalFile } from '../transport/local.js';
 import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
 /** Keys to check the carried upstream summaries (and the copied commits) with: GPG keyrings, ed25519 keys. */
@@ -34,8 +35,12 @@ export async function checkUpstreamCopies(
     findings.push(...stray.filter((f) => f.code !== 'upstream-extra-file'));
     if (stray.some((f) => f.code === 'upstream-not-directory')) continue;
     const files = new Map<string, Uint8Array>();
-    for (const f of await listFiles(dir))
-      if (f !== UPSTREAM_RECORD) files.set(f, new Uint8Array(await fs.readFile(path.join(dir, f))));
+    for (const f of await listFiles(dir)) {
+      if (f === UPSTREAM_RECORD) continue;
+      // A symlink or special file is reported by upstreamStrayFindings; bounded as the copy was when written.
+      const bytes = await readLocalFile(path.join(dir, f), MAX_SUBSUMMARY_BYTES).catch(() => null);
+      if (bytes) files.set(f, bytes);
+    }
     const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
     // The record's shape and file list, named as such (before the signature check, which stops at a bad record).
     findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
