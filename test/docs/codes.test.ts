@@ -1,12 +1,13 @@
 /**
- * The README's "Error codes" and "Warnings" tables are the closed lists of src/errors.ts and src/warnings.ts, row
- * for row (code, exit code, meaning): the code documents each code once, and the README must not drift from it.
+ * The README's "Error codes", "Warnings" and "Verify findings" tables are the closed lists of src/errors.ts,
+ * src/warnings.ts and src/usb/findings.ts, row for row (code, exit code, meaning): the code documents each code once, and the README must not drift from it.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
 import { WARNING_CODES } from '../../src/warnings.js';
+import { FINDING_CODES } from '../../src/usb/findings.js';
 import { projectRoot } from '../helpers/shared.js';
 
 /** The rows of the first table after `heading`, as their cells. */
@@ -38,4 +39,9 @@ it("README's error code table is ERROR_CODES, plus one row for the system errors
 it("README's warning table is WARNING_CODES", async () => {
   const rows = await table('#### Warnings and `--strict`');
   expect(rows).toEqual(WARNING_CODES.map((c) => [`\`${c.code}\``, c.doc]));
+});
+
+it("README's verify findings table is FINDING_CODES", async () => {
+  const rows = await table('#### Verify findings');
+  expect(rows).toEqual(FINDING_CODES.map((c) => [`\`${c.code}\``, c.doc]));
 });
