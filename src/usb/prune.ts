@@ -73,17 +73,22 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
         reachable.add(`${w.checksum}.${w.type}`);
     }
     let [objectsDeleted, markersDeleted, bytesFreed, objectsKept] = [0, 0, 0, 0];
-    for await (const o of listObjects(loc.repo)) {
-      if (reachable.has(`${o.checksum}.${o.type}`)) {
-        objectsKept++;
-        continue;
+    // Commits first, then what they reached: a prune stopped half way never leaves a commit without its objects
+    // (`ostree fsck` walks every commit in the repo; objects no commit reaches are nothing to it).
+    for (const commitsPass of [true, false])
+      for await (const o of listObjects(loc.repo)) {
+        const isCommit = o.type === 'commit' || o.type === 'commitmeta';
+        if (isCommit !== commitsPass) continue;
+        if (reachable.has(`${o.checksum}.${o.type}`)) {
+          objectsKept++;
+          continue;
+        }
+        checkAbort();
+        const file = path.join(loc.repo, o.path);
+        bytesFreed += await sizeOf(file);
+        objectsDeleted++;
+        if (!opts.dryRun) await fs.rm(file, { force: true });
       }
-      checkAbort();
-      const file = path.join(loc.repo, o.path);
-      bytesFreed += await sizeOf(file);
-      objectsDeleted++;
-      if (!opts.dryRun) await fs.rm(file, { force: true });
-    }
     const stateDir = path.join(loc.repo, 'state');
     for (const name of await fs.readdir(stateDir).catch(() => [] as string[])) {
       const m = /^([0-9a-f]{64})\.commitpartial$/.exec(name);

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import fsExtra from 'fs-extra';
+import { expect, it, vi } from 'vitest';
 import { createDrive, removeFromDrive } from '../../src/usb/create.js';
 import { pruneDrive } from '../../src/usb/prune.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
@@ -52,4 +53,28 @@ it('a removed partial ref keeps its marker; without it verify warns, and prune c
   );
   expect((await pruneDrive({ drive, fsync: false })).objectsDeleted).toBeGreaterThan(0);
   expect(await codes()).toEqual([]);
+});
+
+it('prune deletes the unreachable commits before what they reached, so a prune stopped half way leaves fsck-clean commits', async () => {
+  const drive = await tempDir('sideload-prune-order-');
+  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
+    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
+  });
+  try {
+    await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
+  } finally {
+    await source.close();
+  }
+  await removeFromDrive({ drive, refs: ['org.example.App'], withDeps: true, fsync: false });
+  const rm = vi.spyOn(fsExtra, 'rm');
+  try {
+    await pruneDrive({ drive, fsync: false });
+    const objects = rm.mock.calls.map((c) => String(c[0])).filter((p) => p.includes('/objects/'));
+    const isCommit = (p: string) => /\.commit(meta)?$/.test(p);
+    expect(objects.filter(isCommit).length).toBeGreaterThan(0);
+    expect(objects.filter((p) => !isCommit(p)).length).toBeGreaterThan(0);
+    expect(objects.findIndex((p) => !isCommit(p))).toBe(objects.filter(isCommit).length);
+  } finally {
+    rm.mockRestore();
+  }
 });
