@@ -10,6 +10,7 @@ import { OUTPUT_OPTIONS, type OutputArgs } from './common-options.js';
 
 export interface WriteArgs extends OutputArgs {
   'sign-key'?: string;
+  unsigned?: boolean;
   'upstream-summary'?: boolean;
   'allow-unsigned-upstream'?: boolean;
   'dry-run'?: boolean;
@@ -17,6 +18,10 @@ export interface WriteArgs extends OutputArgs {
   strict?: boolean;
   progress?: boolean;
 }
+
+/** --unsigned, as create, update and remove take it. */
+export const UNSIGNED_DESCRIPTION =
+  'Publish without a signature although the drive is signed (without --sign-key or this, a signed drive is refused)';
 
 /** --strict, as create, update and lock take it. */
 export const STRICT_DESCRIPTION =
@@ -29,6 +34,7 @@ export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: st
       type: 'string',
       describe: 'ed25519 secret key file (sideload keygen) to sign the summary and ostree-metadata commits',
     })
+    .option('unsigned', { type: 'boolean', describe: UNSIGNED_DESCRIPTION })
     .option('upstream-summary', { type: 'boolean', default: true, describe: text.upstream })
     .option('allow-unsigned-upstream', {
       type: 'boolean',
@@ -62,8 +68,10 @@ export function writeSettings(args: WriteArgs): {
   dryRun: boolean;
   fsync: boolean;
   deflate: DeflateEngine;
+  unsigned: boolean;
 } {
   return {
+    unsigned: !!args.unsigned,
     strict: !!args.strict,
     upstream: upstreamPolicy(args),
     dryRun: !!args['dry-run'],

@@ -64,6 +64,11 @@ export interface ApplyOptions {
   readonly deflate?: DeflateEngine;
   /** ed25519 secret key (64 bytes) for the summary and the ostree-metadata commits. */
   readonly signKey?: Uint8Array;
+  /**
+   * Publish unsigned although the drive's summary is signed. Without it (and without `signKey`), a run that has to
+   * publish on a signed drive refuses, before writing: dropping the drive's signature is never a side effect.
+   */
+  readonly unsigned?: boolean;
   /** What to do with upstream summaries. Default 'require-signature'. */
   readonly upstream?: UpstreamPolicy;
   /** Turn every warning into an error: the run's Warner throws at the first (all come before anything is written). */
@@ -202,8 +207,15 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     upstream: upstreamSummary(upstream),
     objects: { copied: 0, skipped: 0, bytes: 0 },
   };
+  const idle = await nothingToWrite(input, upstream, opts);
+  if (!idle && state.summarySigned && opts.signKey === undefined && !opts.unsigned)
+    throw new UsageError(
+      `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +
+        'it signed, or --unsigned to publish it without a signature',
+      { path: path.join(loc.repo, 'summary.sig') },
+    );
   if (opts.dryRun) return { changed: false, ...base };
-  if (await nothingToWrite(input, upstream, opts)) {
+  if (idle) {
     // Nothing to publish, but an interrupted run may have left temp files: remove them under the drive's lock.
     if ((await listLeftovers(loc.repo).catch(() => [])).length) {
       const lock = await openStaging(await createArchiveRepo(loc.repo), { fsync });
@@ -405,7 +417,9 @@ async function installedBound(
 async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: ApplyOptions): Promise<boolean> {
   const { state, plan } = input;
   if (!state.published || state.pendingPublish || plan.refsChanged) return false;
-  if ((opts.signKey !== undefined) !== state.summarySigned) return false;
+  // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
+  if (opts.signKey !== undefined && !state.summarySigned) return false;
+  if (opts.unsigned && state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;
   const listed = new Map(

@@ -200,6 +200,39 @@ describe('a mistyped command line', () => {
   });
 });
 
+describe('a signed drive', () => {
+  it('keeps its signature: a run that would publish unsigned refuses (exit 2) unless --unsigned; a no-op leaves it', async () => {
+    const d = await tempDir('sideload-signed-');
+    const key = path.join(d, '..', `${path.basename(d)}.key`);
+    expect((await sideload(['keygen', '-o', key])).code).toBe(0);
+    const c = await sideload(['create', ...fromExample, '--sign-key', key, d, 'org.example.App']);
+    expect(c.code, c.stderr).toBe(0);
+    const sig = path.join(d, '.ostree/repo/summary.sig');
+    const before = await snapshotDir(d);
+    // Nothing new and no key: nothing written (it used to publish again, unsigned).
+    const noop = await sideload(['update', ...fromExample, '--json', d]);
+    expect([noop.code, (JSON.parse(noop.stdout) as { changed: boolean }).changed]).toEqual([0, false]);
+    expect(await snapshotDir(d)).toEqual(before);
+    const gl = /runtime\/org\.example\.Platform\.GL\.default\/\S+/.exec(c.stdout)?.[0] as string;
+    for (const dry of [['--dry-run'], []]) {
+      const r = await sideload(['remove', ...dry, d, gl]);
+      expect([r.code, r.stderr], dry.join('')).toEqual([
+        2,
+        `sideload: error: the drive's summary is signed (${sig}): pass --sign-key with its key to keep it signed, ` +
+          'or --unsigned to publish it without a signature\n',
+      ]);
+    }
+    expect(await snapshotDir(d)).toEqual(before);
+    expect((await sideload(['remove', '--sign-key', key, '--no-fsync', d, gl])).code).toBe(0);
+    const v = await sideload(['verify', '--drive-key', `${key}.pub`, d]);
+    expect(v.code, v.stdout).toBe(0);
+    // Dropping the signature is a choice: --unsigned, and then it is a write even with nothing else new.
+    const u = await sideload(['create', ...fromExample, '--unsigned', '--json', d, 'org.example.App']);
+    expect([u.code, (JSON.parse(u.stdout) as { changed: boolean }).changed]).toEqual([0, true]);
+    await expect(fs.access(sig)).rejects.toThrow();
+  });
+});
+
 describe('a misspelt ref', () => {
   it.each([['org.example.Ap'], ['org.example.app']])(
     "'%s': not found (exit 3) with a suggestion from what the source offers",

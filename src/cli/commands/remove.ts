@@ -2,13 +2,14 @@
 import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { renderRun } from '../render-plan.js';
-import { signKeyOption } from '../write-options.js';
+import { signKeyOption, UNSIGNED_DESCRIPTION } from '../write-options.js';
 import { destinationRepo, driveOptions, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
 import type { DriveArgs, OutputArgs } from '../common-options.js';
 
 interface RemoveArgs extends DriveArgs, OutputArgs {
   refs: string[];
   'with-deps'?: boolean;
+  unsigned?: boolean;
   'sign-key'?: string;
   'dry-run'?: boolean;
   fsync?: boolean;
@@ -34,8 +35,9 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
         })
         .option('sign-key', {
           type: 'string',
-          describe: 'ed25519 secret key file: re-sign the summary (without it the drive is left unsigned)',
+          describe: 'ed25519 secret key file: re-sign the summary (a signed drive needs it, or --unsigned)',
         })
+        .option('unsigned', { type: 'boolean', describe: UNSIGNED_DESCRIPTION })
         .option('dry-run', { type: 'boolean', describe: 'Show what would change; write nothing' })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync written data' })
         .options(OUTPUT_OPTIONS)
@@ -60,6 +62,7 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
         ...destinationRepo(args),
         withDeps: !!args['with-deps'],
         ...signKey,
+        unsigned: !!args.unsigned,
         dryRun: !!args['dry-run'],
         fsync: args.fsync !== false,
         signal,
