@@ -29,10 +29,15 @@ const WARNINGS = {
 /** Every code a warning can carry (`warnings[].code` in --json). */
 export type WarningCode = keyof typeof WARNINGS;
 
+/** A closed list of codes, each with its line of documentation, in the order written (README tables follow it). */
+export function documentedCodes<C extends string>(
+  docs: Readonly<Record<C, string>>,
+): ReadonlyArray<{ readonly code: C; readonly doc: string }> {
+  return Object.entries<string>(docs).map(([code, doc]) => ({ code: code as C, doc }));
+}
+
 /** Every warning code with what it means, in the order of README.md's table. */
-export const WARNING_CODES: ReadonlyArray<{ readonly code: WarningCode; readonly doc: string }> = Object.entries(
-  WARNINGS,
-).map(([code, doc]) => ({ code: code as WarningCode, doc }));
+export const WARNING_CODES = documentedCodes(WARNINGS);
 
 /** A recoverable problem reported instead of thrown. */
 export interface Warning {

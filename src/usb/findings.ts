@@ -1,4 +1,5 @@
 /** What `verify` reports: one finding per problem, each with a code from a closed list. */
+import { documentedCodes } from '../warnings.js';
 
 /**
  * Every code a finding can carry (the `--json` output's `code`), with one line of documentation each: README.md's
@@ -71,9 +72,7 @@ const FINDINGS = {
 export type FindingCode = keyof typeof FINDINGS;
 
 /** Every finding code with what it means, in the order of README.md's table. */
-export const FINDING_CODES: ReadonlyArray<{ readonly code: FindingCode; readonly doc: string }> = Object.entries(
-  FINDINGS,
-).map(([code, doc]) => ({ code: code as FindingCode, doc }));
+export const FINDING_CODES = documentedCodes(FINDINGS);
 
 export interface Finding {
   readonly severity: 'error' | 'warning';

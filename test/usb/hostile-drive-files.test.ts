@@ -7,25 +7,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { createDrive } from '../../src/usb/create.js';
 import { listDrive } from '../../src/usb/list.js';
-import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
 import { tempDir } from '../helpers/tmp.js';
-import { projectRoot } from '../helpers/shared.js';
 
 let good: string;
 
-async function create(drive: string) {
-  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
-    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
-  });
-  try {
-    return await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
-  } finally {
-    await source.close();
-  }
-}
+const create = (drive: string) => createExampleDrive(drive);
 
 async function copyOfGood(): Promise<{ drive: string; repo: string }> {
   const drive = await tempDir('sideload-hostile-files-');

@@ -8,9 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { createDrive } from '../../src/usb/create.js';
-import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive, type Finding } from '../../src/usb/verify.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
 import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../helpers/shared.js';
 
@@ -23,14 +22,7 @@ let otherKey: Uint8Array;
 
 beforeAll(async () => {
   drive = await tempDir('sideload-verify-guide-');
-  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
-    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
-  });
-  try {
-    await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
-  } finally {
-    await source.close();
-  }
+  await createExampleDrive(drive);
   file = path.join(drive, NAME);
   good = await fs.readFile(file, 'utf8');
   exampleKey = new Uint8Array(await fs.readFile(path.join(projectRoot, 'examples/example.gpg')));

@@ -7,30 +7,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import fsExtra from 'fs-extra';
 import { expect, it, vi } from 'vitest';
-import { createDrive, removeFromDrive } from '../../src/usb/create.js';
+import { removeFromDrive } from '../../src/usb/create.js';
 import { pruneDrive } from '../../src/usb/prune.js';
-import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
 import { tempDir } from '../helpers/tmp.js';
-import { projectRoot } from '../helpers/shared.js';
 
 const LOCALE = 'runtime/org.example.App.Locale/x86_64/stable';
 
 it('a removed partial ref keeps its marker; without it verify warns, and prune clears it', async () => {
   const drive = await tempDir('sideload-unreferenced-');
-  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
-    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
-  });
-  let commit: string;
-  try {
-    const r = await createDrive(
-      { drive, refs: ['org.example.App'], arches: ['x86_64'], locales: ['de'], fsync: false },
-      source,
-    );
-    commit = r.refs.find((x) => x.ref === LOCALE)?.commit as string;
-  } finally {
-    await source.close();
-  }
+  const r = await createExampleDrive(drive, { locales: ['de'] });
+  const commit = r.refs.find((x) => x.ref === LOCALE)?.commit as string;
   const marker = path.join(drive, '.ostree/repo/state', `${commit}.commitpartial`);
   await removeFromDrive({ drive, refs: [LOCALE], fsync: false });
   await expect(fs.access(marker)).resolves.toBeUndefined();
@@ -57,14 +45,7 @@ it('a removed partial ref keeps its marker; without it verify warns, and prune c
 
 it('prune deletes the unreachable commits before what they reached, so a prune stopped half way leaves fsck-clean commits', async () => {
   const drive = await tempDir('sideload-prune-order-');
-  const source = await openRepoSource(path.join(projectRoot, 'examples/repo'), {
-    keys: { gpgKeyrings: [path.join(projectRoot, 'examples/example.gpg')] },
-  });
-  try {
-    await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
-  } finally {
-    await source.close();
-  }
+  await createExampleDrive(drive);
   await removeFromDrive({ drive, refs: ['org.example.App'], withDeps: true, fsync: false });
   const rm = vi.spyOn(fsExtra, 'rm');
   try {
