@@ -189,6 +189,18 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   const offered = new Map(
     (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
   );
+  // A source that offers none of the drive's refs is the wrong source (a mistyped --repo, another remote): an
+  // update that keeps every ref and says "nothing new" would let a pipeline believe the drive was refreshed.
+  if (!run.state.refs.some((r) => offered.has(`${r.collectionId}\0${r.ref}`))) {
+    const has = [...new Set(run.state.refs.map((r) => r.collectionId))].sort().join(', ');
+    const gives = [...new Set([...offered.values()].map((r) => r.collectionId ?? '(none)'))].sort().join(', ');
+    throw new NotFoundError(
+      `${source.description} offers none of the ${run.state.refs.length} refs on '${run.loc.drive}' (the drive ` +
+        `holds collection ${has}; the source offers ${gives || 'no refs'}): update from the source the drive was ` +
+        'made from',
+      { path: run.loc.drive },
+    );
+  }
   const requested: string[] = [];
   const onDrive: Array<Omit<LockedRef, 'reason'>> = [];
   for (const r of run.state.refs) {

@@ -107,6 +107,24 @@ it('update, remove (with the runtimes no app needs) and prune, each leaving a dr
   expect(update.changed).toBe(false);
   expect(update.refs.every((r) => r.change === 'unchanged')).toBe(true);
 
+  // A source that offers none of the drive's refs (a mistyped --repo) is an error, not a quiet "nothing new".
+  const other = await fs.mkdtemp(path.join(work, 'other-'));
+  await fs.mkdir(path.join(other, 'objects'));
+  await fs.mkdir(path.join(other, 'refs/heads'), { recursive: true });
+  await fs.writeFile(path.join(other, 'config'), '[core]\nrepo_version=1\nmode=archive-z2\n');
+  const wrong = await openRepoSource(other);
+  try {
+    await expect(updateDrive({ drive, fsync: false }, wrong)).rejects.toMatchObject({
+      constructor: NotFoundError,
+      exitCode: 3,
+      message: expect.stringMatching(
+        /offers none of the 7 refs on .* \(the drive holds collection org\.example\.Stable; the source offers no refs\)/,
+      ),
+    });
+  } finally {
+    await wrong.close();
+  }
+
   await expect(removeFromDrive({ drive, refs: ['org.example.Missing'] })).rejects.toMatchObject({
     constructor: NotFoundError,
     code: 'ENOTONDRIVE',
