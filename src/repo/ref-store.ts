@@ -9,11 +9,11 @@ import path from 'node:path';
 import { CorruptError, FailureError } from '../errors.js';
 import { isChecksum, validateChecksum } from '../ostree/checksum.js';
 import { isENOENT, readLocalFileSync, readLocalText } from '../transport/local.js';
+import { fsyncDir, writeFileAtomic, type WriteOptions } from './atomic-write.js';
+import { isValidCollectionId, isValidRef, isValidRemoteName, refFile, refPath, type RefLocation } from './refs.js';
 
 /** A ref file holds a checksum and a newline (65 bytes); larger is not one. */
 const REF_FILE_LIMIT = 4096;
-import { fsyncDir, writeFileAtomic, type WriteOptions } from './atomic-write.js';
-import { isValidCollectionId, isValidRef, isValidRemoteName, refFile, refPath, type RefLocation } from './refs.js';
 
 export interface RefEntry {
   readonly location: RefLocation;

@@ -56,7 +56,7 @@ export async function acquireLock(repoPath: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, repoPath, LOCK_FILE);
     }
-    const pid = liveHolder((await readLocalText(file, 4096).catch(() => null)) ?? '');
+    const pid = await lockHolder(repoPath);
     if (pid !== null)
       throw new FailureError(
         `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +

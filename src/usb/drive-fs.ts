@@ -12,6 +12,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError } from '../errors.js';
 import { noModes } from '../repo/modes.js';
+import { readLocalText } from '../transport/local.js';
 
 export const DIR_MODE = 0o755;
 export const FILE_MODE = 0o644;
@@ -99,22 +100,7 @@ export async function lstatSafe(repo: string, rel: string): Promise<fs.Stats | n
 
 /** The text of a small regular file `repo/rel`, or null when it is missing, not a regular file, or a symlink. */
 export async function readTextSafe(repo: string, rel: string, limit = 4096): Promise<string | null> {
-  const abs = await safePath(repo, rel);
-  let fh;
-  try {
-    fh = await fs.promises.open(abs, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
-  } catch {
-    return null;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.size > limit) return null;
-    const buf = Buffer.alloc(st.size);
-    const { bytesRead } = await fh.read(buf, 0, st.size, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
+  return readLocalText(await safePath(repo, rel), limit).catch(() => null);
 }
 
 /** fsync a directory; filesystems that refuse (some vfat drivers) are ignored: the data is written anyway. */

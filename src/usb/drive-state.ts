@@ -141,6 +141,14 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
 }
 
 /**
+ * The bytes of a drive repo's `summary`, or null when it has none; bounded, a regular file only, no symlink followed
+ * (@throws naming the file otherwise). Every reader of a drive's summary goes through here (list, verify, create).
+ */
+export function readSummaryBytes(repoPath: string): Promise<Uint8Array | null> {
+  return readLocalFile(path.join(repoPath, 'summary'), MAX_SUMMARY_BYTES);
+}
+
+/**
  * The drive's summary reads back (bounded, no symlink followed) and lists exactly `refs` (collection → ref →
  * commit, ostree-metadata included) in its collection map: else it was replaced or damaged since it was written,
  * and a run with nothing else to do writes it again rather than leave clients a summary they choke on.
@@ -151,7 +159,7 @@ export async function summaryAgrees(
 ): Promise<boolean> {
   let summary;
   try {
-    const bytes = await readLocalFile(path.join(repoPath, 'summary'), MAX_SUMMARY_BYTES);
+    const bytes = await readSummaryBytes(repoPath);
     if (!bytes) return false;
     summary = decodeSummary(bytes, 'summary');
   } catch (e) {

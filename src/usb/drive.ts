@@ -40,9 +40,10 @@ export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
 async function repoOnDrive(drive: string, noSymlinks: boolean): Promise<string> {
   const found = await findDriveRepos(drive).catch(() => [] as string[]);
   const root = await fs.realpath(drive);
+  // findDriveRepos keeps only repos inside the drive; '' is the drive itself given as a repo.
   const rels = found
     .map((r) => path.relative(root, r))
-    .filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel))
+    .filter((rel) => rel !== '')
     .filter((rel) => !noSymlinks || rel === path.normalize(DEFAULT_REPO) || rel === path.normalize('ostree/repo'));
   if (rels.length === 0 || rels.includes(path.normalize(DEFAULT_REPO))) return DEFAULT_REPO;
   if (rels.length === 1) return rels[0] as string;

@@ -7,6 +7,9 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { NotFoundError } from '../errors.js';
 
+/** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
+const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
+
 async function isRepo(dir: string): Promise<boolean> {
   return (await fs.pathExists(path.join(dir, 'config'))) && (await fs.pathExists(path.join(dir, 'objects')));
 }
@@ -22,7 +25,7 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   } catch {
     // no repos.d
   }
-  candidates.push(path.join(root, '.ostree/repo'), path.join(root, 'ostree/repo'), path.join(root, 'flatpak/repo'));
+  candidates.push(...REPO_PATHS.map((rel) => path.join(root, rel)));
   const seen = new Set<string>();
   const out: string[] = [];
   // As ostree's mount finder (scan_repo), a repo that resolves off the drive is not one of its repos: a repos.d
@@ -50,9 +53,6 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
     );
   return out;
 }
-
-/** Where a drive repo's repo path puts it under the drive's root: the paths clients look at (findDriveRepos). */
-const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
 
 /**
  * The drive root that `drive` (as given to verify or list: the mount directory, or a repo on it) stands for: the

@@ -8,10 +8,8 @@ import { openObjectSource } from '../repo/index.js';
 import { commitSize } from '../flatpak/metadata.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
-import { readDriveState } from './drive-state.js';
+import { readDriveState, readSummaryBytes } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
-import { MAX_SUMMARY_BYTES } from './upstream.js';
-import { readLocalFile } from '../transport/local.js';
 
 export interface ListedRef {
   readonly ref: string;
@@ -44,7 +42,7 @@ export interface ListedRepo {
  * drive) or is still running. Its staged objects are kept, so the same command resumes.
  */
 async function readSummary(repo: string): Promise<Uint8Array> {
-  const bytes = await readLocalFile(path.join(repo, 'summary'), MAX_SUMMARY_BYTES);
+  const bytes = await readSummaryBytes(repo);
   if (bytes) return bytes;
   throw new NotFoundError(
     `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run ` +

@@ -3,15 +3,13 @@
  * same checksum and matches its commit, each ref on disk is listed, and each collection's ostree-metadata commit
  * agrees with the summary (and, given keys, is signed by a trusted one).
  */
-import path from 'node:path';
 import { expectFailure } from '../errors.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit } from '../summary/metadata-commit.js';
 import { decodeSummary, type DecodedRef, type DecodedSummary } from '../summary/summary.js';
-import { readLocalFile } from '../transport/local.js';
 import { error, warning, type Finding } from './findings.js';
-import { MAX_SUMMARY_BYTES } from './upstream.js';
+import { readSummaryBytes } from './drive-state.js';
 import { objectPath, type RepoView } from './verify-view.js';
 
 export async function readSummaryFile(
@@ -19,7 +17,7 @@ export async function readSummaryFile(
 ): Promise<{ findings: Finding[]; bytes: Uint8Array | null; summary: DecodedSummary | null }> {
   let bytes: Uint8Array | null;
   try {
-    bytes = await readLocalFile(path.join(repo, 'summary'), MAX_SUMMARY_BYTES);
+    bytes = await readSummaryBytes(repo);
   } catch (e) {
     // A symlink (to /dev/zero, say), a special file, one too large: named, and not read.
     return { findings: [error('bad-summary', expectFailure(e).message, 'summary')], bytes: null, summary: null };
