@@ -134,8 +134,22 @@ export function attemptRequest(t: AttemptContext, a: AttemptRequest): Promise<nu
       let got = 0;
       sinceArm = 0;
       arm();
+      // Nothing in an ostree repo is a web page: an HTML answer is a captive portal, a proxy's error page or a site
+      // that is not the repo. Said so here, rather than as bytes that do not decode.
+      let sniffHtml = /^text\/html\b/i.test(res.headers['content-type'] ?? '');
       res.on('data', (chunk: Buffer) => {
         if (done) return;
+        if (sniffHtml) {
+          sniffHtml = false;
+          if (/^\s*</.test(chunk.subarray(0, 64).toString('latin1')))
+            return finish(
+              new CorruptError(
+                `${asked.href}: the server answered with a web page (Content-Type: text/html), not a file of an ostree ` +
+                  `repo: is the URL the repo's, or is a captive portal or proxy in the way?${via}`,
+                { url: asked.href, contentType: res.headers['content-type'] },
+              ),
+            );
+        }
         got += chunk.length;
         sinceArm += chunk.length;
         if (sinceArm >= MIN_PROGRESS_BYTES) {

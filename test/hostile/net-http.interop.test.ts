@@ -237,3 +237,49 @@ describe('redirects', () => {
     });
   });
 });
+
+describe('answers that are not the repo', () => {
+  const page = Buffer.from('<!DOCTYPE html>\n<html><body>Log in to continue</body></html>\n');
+  const portal: Parameters<typeof server.rules.push>[0][1] = (_req, res) =>
+    void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': page.length }).end(page);
+
+  it('a captive portal (every path a 200 web page) is named as such: exit 4, before any signature check', async () => {
+    server.rules.length = 0;
+    server.rules.push([/.*/, portal]);
+    const drive = await ex.freshDrive();
+    const r = await create(server.url, drive);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(
+      `${server.url}/summary.idx: the server answered with a web page (Content-Type: text/html), not a file of an ostree repo`,
+    );
+    expect(r.stderr).not.toMatch(/normal form|not signed/);
+    await untouched(drive);
+  });
+
+  it('a web page in place of one object stops the run naming the object; the drive stays empty', async () => {
+    server.rules.length = 0;
+    server.rules.push([/\.filez$/, portal]);
+    const drive = await ex.freshDrive();
+    const r = await create(server.url, drive);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(
+      new RegExp(`${server.url}/objects/[0-9a-f]{2}/[0-9a-f]{62}\\.filez: the server answered with a web page`),
+    );
+    await untouched(drive);
+  });
+
+  it('control: the real files labelled text/html by a misconfigured server still make a drive', async () => {
+    server.rules.length = 0;
+    server.rules.push([
+      /.*/,
+      async (req, res, rel) => {
+        const body = await fs.readFile(path.join(ex.repo, rel)).catch(() => null);
+        if (!body) return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': body.length }).end(body);
+      },
+    ]);
+    const drive = await ex.freshDrive();
+    const r = await create(server.url, drive);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
