@@ -30,6 +30,7 @@ import { pruneCommand } from './commands/prune.js';
 import { reportError } from './output.js';
 import { runState } from './run-state.js';
 import {
+  extraArgumentsMessage,
   missingArgumentsMessage,
   unknownCommandMessage,
   unknownOptions,
@@ -170,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
             ? unknownOptionsMessage(unknown, known)
             : ((word && !parsing ? unknownCommandMessage(word, COMMANDS) : null) ??
                 missingArgumentsMessage(msg, usage) ??
+                extraArgumentsMessage(msg, usage) ??
                 msg),
         );
       })

@@ -58,6 +58,17 @@ export function missingArgumentsMessage(msg: string, usage: string): string | nu
 }
 
 /**
+ * yargs' "Unknown argument: k1" (or "Unknown arguments: a, b") for a command whose usage is `usage` as "unexpected
+ * argument 'k1' (usage: sideload keygen)": the words a command takes no place for. Null for any other message.
+ */
+export function extraArgumentsMessage(msg: string, usage: string): string | null {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m) return null;
+  const words = (m[1] as string).split(', ').map((w) => `'${w}'`);
+  return `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')} (usage: sideload ${usage})`;
+}
+
+/**
  * A first word that is no command: "unknown command 'lst' (did you mean list?)", else with the list of commands.
  * (Ours, not yargs' suggestion: it offered `rm` for `frob`.) Null when `word` is a command.
  */

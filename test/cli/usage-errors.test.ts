@@ -1,6 +1,7 @@
 /** The messages for refused command lines (src/cli/usage-errors.ts), on what yargs reports of a command's options. */
 import { expect, it } from 'vitest';
 import {
+  extraArgumentsMessage,
   missingArgumentsMessage,
   unknownCommandMessage,
   unknownOptions,
@@ -38,6 +39,16 @@ it('a missing positional from the usage line; other messages are left to yargs',
     'missing <drive> (usage: sideload create <drive> [refs..])',
   );
   expect(missingArgumentsMessage('Unknown argument: x', 'list <drive>')).toBeNull();
+});
+
+it('words a command has no place for, from the usage line', () => {
+  expect(extraArgumentsMessage('Unknown argument: k1', 'keygen')).toBe(
+    "unexpected argument 'k1' (usage: sideload keygen)",
+  );
+  expect(extraArgumentsMessage('Unknown arguments: a, b', 'list <drive>')).toBe(
+    "unexpected arguments 'a', 'b' (usage: sideload list <drive>)",
+  );
+  expect(extraArgumentsMessage('Not enough non-option arguments: got 0, need at least 1', 'list <drive>')).toBeNull();
 });
 
 it('an unknown command gets the closest one, or the list', () => {
