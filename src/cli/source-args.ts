@@ -113,7 +113,13 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       transport: httpOptionsFromEnv(process.env),
     });
   // With several installations in scope, the refs on the command line choose the one to read (as in flatpak).
-  return openInstallationSource(scope, keys, (args as { refs?: readonly string[] }).refs, remoteRead);
+  return openInstallationSource(
+    scope,
+    keys,
+    (args as { refs?: readonly string[] }).refs,
+    remoteRead,
+    args['collection-id'] ? { collectionId: args['collection-id'] } : {},
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * appstream, an upstream summary when none is cached), read at their URLs unless offline.
  */
 import type { VarDict } from '../gvariant/index.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { Warning } from '../warnings.js';
 import {
   Installation,
@@ -23,6 +23,14 @@ import { unreadable, withRuntimesFrom } from './installation-runtimes.js';
 import { mergeKeys, type Source, type SourceRef, type TrustedKeys, type UpstreamFiles } from './source.js';
 import { signedUpstreamFiles } from './upstream.js';
 
+export interface InstallationSourceOptions {
+  /**
+   * --collection-id: the collection of the refs whose origin remote has no collection ID configured (flatpak's
+   * `remote-modify --collection-id` is the lasting fix). A requested ref whose remote has another one is refused.
+   */
+  readonly collectionId?: string;
+}
+
 /**
  * A flatpak installation: its deployed commits, origin remotes' collection IDs and caches. With several in scope
  * (no --user, --system …), the one with the requested refs. It also offers the runtimes the other system-wide
@@ -33,6 +41,7 @@ export async function openInstallationSource(
   extra?: ExtraKeys,
   requested?: readonly string[],
   remoteRead: RemoteReadOptions = {},
+  opts: InstallationSourceOptions = {},
 ): Promise<Source> {
   const locations = await installationsInScope(scope);
   if (locations.length === 0)
@@ -40,7 +49,8 @@ export async function openInstallationSource(
   const installations = await Promise.all(locations.map((l) => Installation.open(l)));
   const inst = await pickInstallation(installations, requested ?? []);
   const extraKeys = await loadExtraKeys(extra);
-  const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false);
+  const label = opts.collectionId ?? null;
+  const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false, label);
   // As flatpak installs: runtimes an installation lacks may come from the system-wide installations (not the
   // user's); a root given by --installation-dir is read alone, so a pipeline depends on nothing else on the host.
   const systems =
@@ -52,7 +62,7 @@ export async function openInstallationSource(
   for (const l of systems)
     try {
       const open = installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l));
-      others.push({ location: l, source: await installationSource(open, extraKeys, [], remoteRead, true) });
+      others.push({ location: l, source: await installationSource(open, extraKeys, [], remoteRead, true, label) });
     } catch (e) {
       unread.push(unreadable(l, e));
     }
@@ -71,17 +81,32 @@ async function deployedElsewhere(here: InstallationLocation, ref: string): Promi
   return null;
 }
 
-/** One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. */
+/**
+ * One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. `label`
+ * (--collection-id): the collection ID of the requested refs' origin remotes that have none configured, so their
+ * keys, summaries, URL and appstream serve that collection as a configured remote's would.
+ */
 async function installationSource(
   inst: Installation,
   extraKeys: TrustedKeys,
   requested: readonly string[],
   remoteRead: RemoteReadOptions,
   deployedOnly: boolean,
+  label: string | null,
 ): Promise<Source> {
   const objects = await openObjectSource(inst.repoPath);
   const remotes = inst.remotes();
-  const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => r.collectionId === cid);
+  const wanted = await requestedOrigins(inst, requested);
+  const labelled = (r: RemoteConfig) => label !== null && (wanted === null || wanted.has(r.name));
+  for (const r of remotes.values())
+    if (labelled(r) && r.collectionId && r.collectionId !== label && wanted?.has(r.name))
+      throw new UsageError(
+        `--collection-id '${label}' differs from the collection ID '${r.collectionId}' of remote '${r.name}', ` +
+          'where the refs asked for come from: leave --collection-id off',
+        { collectionId: label, remote: r.name, remoteCollectionId: r.collectionId },
+      );
+  const remoteCid = (r: RemoteConfig): string | null => r.collectionId ?? (labelled(r) ? label : null);
+  const cidRemotes = (cid: string) => [...remotes.values()].filter((r) => remoteCid(r) === cid);
   // The origin remotes are read at their URLs for what the installation lacks: the current appstream (as flatpak
   // create-usb fetches it) and the upstream summary when none is cached.
   const fetcher = new RemoteFetcher({ ...remoteRead, where: `the ${inst.location.name} installation` });
@@ -92,19 +117,20 @@ async function installationSource(
     const ed = r.options['verification-ed25519-key'];
     return { gpg, ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
   };
-  const openRemote = async (r: RemoteConfig) =>
-    r.url
+  const openRemote = async (r: RemoteConfig) => {
+    const cid = remoteCid(r);
+    return r.url
       ? fetcher.open({
           name: r.name,
           url: r.url,
-          ...(r.collectionId ? { collectionId: r.collectionId } : {}),
+          ...(cid ? { collectionId: cid } : {}),
           keys: await remoteKeys(r),
           gpgVerify: r.gpgVerify,
         })
       : null;
+  };
   /** Commits taken from a remote (appstream newer than the installation's) → that remote. */
   const viaRemote = new Map<string, Source>();
-  const wanted = await requestedOrigins(inst, requested);
   return {
     kind: 'installation',
     description: `flatpak installation '${inst.location.name}' (${inst.root})`,
@@ -118,7 +144,7 @@ async function installationSource(
         const remote = remotes.get(d.deploy.origin);
         out.push({
           ref: d.ref,
-          collectionId: remote?.collectionId ?? null,
+          collectionId: remote ? remoteCid(remote) : null,
           commit: d.deploy.commit,
           remote: d.deploy.origin,
           installation: inst.location,
@@ -129,13 +155,13 @@ async function installationSource(
       if (deployedOnly) return out;
       const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
       for (const remote of remotes.values()) {
-        if (!remote.collectionId) continue;
+        const cid = remoteCid(remote);
+        if (!cid) continue;
         const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
         const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {
           const atRemote = (name: string) =>
-            current.find((r) => r.ref === name && (r.collectionId ?? remote.collectionId) === remote.collectionId)
-              ?.commit;
+            current.find((r) => r.ref === name && (r.collectionId ?? cid) === cid)?.commit;
           for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
             const local = await inst.remoteRef(remote.name, name);
             // As flatpak updates appstream: appstream2 where the remote has it, the old appstream only when it has
@@ -144,7 +170,7 @@ async function installationSource(
             const upstream = fetch ? atRemote(name) : undefined;
             const c = upstream ?? local;
             if (upstream && rs && !(await objects.hasObject(upstream, 'commit'))) viaRemote.set(upstream, rs);
-            if (c) out.push({ ref: name, collectionId: remote.collectionId, commit: c, remote: remote.name });
+            if (c) out.push({ ref: name, collectionId: cid, commit: c, remote: remote.name });
           }
         }
       }

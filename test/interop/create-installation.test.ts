@@ -300,7 +300,7 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     expect(await snapshotDir(drive)).toEqual(before);
   });
 
-  it('refuses an app whose remote has no collection ID (exit 2), naming the remote and the fix command, as create-usb does', async () => {
+  it("refuses an app whose remote has no collection ID (exit 2), naming the remote and the fix command, as create-usb does; --collection-id serves it with the remote's key, URL and summary", async () => {
     const f = await flatpakEnv();
     await remoteAdd(f, 'nocid', `file://${ex.repo}`, ex.gpgKey, { collectionId: null });
     await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'nocid', 'org.example.App']);
@@ -327,6 +327,50 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
     );
     expect(fix, r.stderr).not.toBeNull();
     expect(await snapshotDir(d)).toEqual(before);
+
+    // --collection-id instead of the fix: the remote still serves that collection, with its key, URL and summary.
+    const labelled = await tempDir('sideload-nocid-label-');
+    const l = await sideload(['create', '--no-fsync', '--collection-id', CID, labelled, 'org.example.App'], {
+      env: f.env,
+    });
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stderr).not.toMatch(/no-upstream-summary|no-appstream|was not known/);
+    const repoFile = await fs.readFile(path.join(labelled, `${CID}.flatpakrepo`), 'utf8');
+    expect(repoFile).toContain(`Url=file://${ex.repo}`);
+    expect(repoFile).toMatch(/^GPGKey=\S+$/m);
+    expect(await fs.readFile(path.join(labelled, 'README-sideload.txt'), 'utf8')).toContain("'nocid'");
+    // ... and its commits are checked with that key: an unsigned app commit is refused, as with the ID configured.
+    // (It was copied without a word, and flatpak installed it from the drive.)
+    const copy = path.join(await tempDir('sideload-nocid-copy-'), 'user');
+    await fs.cp(f.userDir, copy, { recursive: true, verbatimSymlinks: true });
+    const appCommit = (await fs.readFile(path.join(copy, 'repo/refs/remotes/nocid', APP), 'utf8')).trim();
+    await fs.rm(path.join(copy, 'repo', objectPath(appCommit, 'commitmeta', 'bare-user-only')));
+    const unsigned = await sideload(
+      [
+        'create',
+        '--no-fsync',
+        '--installation-dir',
+        copy,
+        '--offline',
+        '--collection-id',
+        CID,
+        await tempDir('sideload-nocid-u-'),
+        'org.example.App',
+      ],
+      { env: f.env },
+    );
+    expect(unsigned.code, unsigned.stderr).toBe(5);
+    expect(unsigned.stderr).toContain(APP);
+    // An ID that is not the remote's own is refused, naming both.
+    await f.flatpakOk(['--user', 'remote-modify', '--collection-id=org.example.Other', 'nocid']);
+    const other = await sideload(['create', '--dry-run', '--collection-id', CID, labelled, 'org.example.App'], {
+      env: f.env,
+    });
+    expect(other.code, other.stderr).toBe(2);
+    expect(other.stderr).toContain(
+      `--collection-id '${CID}' differs from the collection ID 'org.example.Other' of remote 'nocid'`,
+    );
+    await f.flatpakOk(['--user', 'remote-modify', '--collection-id=', 'nocid']);
     // The fix command, run as printed, works: with the collection ID set, the same call succeeds.
     const fixed = await run2('sh', ['-c', fix?.[1] as string], f.env);
     expect(fixed.code, fixed.stderr).toBe(0);
