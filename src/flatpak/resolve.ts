@@ -30,6 +30,15 @@ export function collectionBindingError(ref: string, commit: string, collectionId
   );
 }
 
+/** A commit bound (`ostree.ref-binding`) to refs that do not include the one it would be listed as. */
+export function refBindingError(ref: string, commit: string, bound: readonly string[]): UsageError {
+  return new UsageError(
+    `'${ref}' would point at commit ${commit.slice(0, 12)}…, which is bound to ${bound.map((b) => `'${b}'`).join(', ') || 'no ref'} ` +
+      '(ostree.ref-binding): clients would refuse it. Is the commit (in the lock, or --commit) the right one for this ref?',
+    { ref, commit, binding: [...bound] },
+  );
+}
+
 /** Resolves the refs to copy. @throws NotFoundError / UsageError / UnsupportedError naming the ref at fault. */
 export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   const overrides = commitOverrides(input);

@@ -75,3 +75,18 @@ export function commitVersion(c: Commit): string | undefined {
   const v = lookup(c.metadata, KEY.version);
   return v?.type === 's' ? (v.value as string) : undefined;
 }
+
+/** What a commit is bound to (format.md §7): `ostree.collection-binding` and `ostree.ref-binding`, where present. */
+export interface CommitBindings {
+  readonly collection?: string;
+  readonly refs?: readonly string[];
+}
+
+export function commitBindings(c: Commit): CommitBindings {
+  const col = lookup(c.metadata, KEY.collectionBinding);
+  const refs = lookup(c.metadata, KEY.refBinding);
+  return {
+    ...(col?.type === 's' ? { collection: col.value as string } : {}),
+    ...(refs?.type === 'as' ? { refs: refs.value as string[] } : {}),
+  };
+}

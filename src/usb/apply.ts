@@ -18,8 +18,7 @@ import type { Warner } from '../warnings.js';
 import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
-import { EMPTY_DIRTREE, KEY, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js';
-import { collectionBindingError } from '../flatpak/resolve.js';
+import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
@@ -271,9 +270,6 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
         skipped++;
         continue;
       }
-      const bound = lookup((await source.readCommit(e.commit)).commit.metadata, KEY.collectionBinding);
-      if (bound?.type === 's' && bound.value !== e.collectionId)
-        throw collectionBindingError(e.ref, e.commit, e.collectionId, bound.value as string);
       const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { commitVersion, type Commit } from '../ostree/commit.js';
+import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { Repo } from '../repo/index.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
@@ -23,6 +23,7 @@ export interface CommitFacts {
   readonly version?: string;
   /** `state/<commit>.commitpartial` exists: only some subpaths of the commit are on the drive. */
   readonly partial: boolean;
+  readonly bindings: CommitBindings;
 }
 
 /** One ref on the drive. */
@@ -87,6 +88,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
         timestamp: c.commit.timestamp,
         ...(version !== undefined ? { version } : {}),
         partial: await repo.isCommitPartial(checksum),
+        bindings: commitBindings(c.commit),
       });
       return c.commit;
     };

@@ -8,9 +8,9 @@ import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import type { RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
-import { resolveRefs } from '../flatpak/resolve.js';
+import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
-import { commitVersion, type Commit } from '../ostree/commit.js';
+import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
@@ -88,6 +88,13 @@ function stringMeta(meta: VarDict, key: string): string {
   return v?.type === 's' ? (v.value as string) : '';
 }
 
+/** What a run needs of a commit; the drive's own commits come with these facts (drive-state.ts). */
+export interface KnownCommit {
+  readonly timestamp: bigint;
+  readonly version?: string;
+  readonly bindings: CommitBindings;
+}
+
 /**
  * Resolves every source of a run. `known`: commits the drive already holds (their facts need no read from the
  * source: over HTTP an unchanged ref costs no request).
@@ -96,7 +103,7 @@ export async function resolveRun(
   inputs: readonly RunSource[],
   opts: ResolveOptions,
   warner: Warner,
-  known: ReadonlyMap<string, { readonly timestamp: bigint; readonly version?: string }> = new Map(),
+  known: ReadonlyMap<string, KnownCommit> = new Map(),
 ): Promise<ResolvedRun> {
   const commits = new Map<string, { commit: Commit; bytes: Uint8Array }>();
   const wanted: WantedRef[] = [];
@@ -162,8 +169,18 @@ export async function resolveRun(
       if (!facts) {
         const { commit } = await readCommit(p.commit);
         const v = commitVersion(commit);
-        facts = { timestamp: commit.timestamp, ...(v !== undefined ? { version: v } : {}) };
+        facts = {
+          timestamp: commit.timestamp,
+          ...(v !== undefined ? { version: v } : {}),
+          bindings: commitBindings(commit),
+        };
       }
+      // What clients check before they take a commit (format.md §8.4), refused here for every ref of the run, from a
+      // lock, a --commit pin, a relabelling collection ID or a commit the drive already holds.
+      const { collection, refs } = facts.bindings;
+      if (collection !== undefined && collection !== p.collectionId)
+        throw collectionBindingError(p.ref, p.commit, p.collectionId, collection);
+      if (refs !== undefined && !refs.includes(p.ref)) throw refBindingError(p.ref, p.commit, refs);
       const version = facts.version;
       wanted.push({
         collectionId: p.collectionId,

@@ -6,9 +6,8 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { expectOnly } from '../errors.js';
-import { lookup } from '../gvariant/index.js';
-import type { Commit } from '../ostree/commit.js';
-import { KEY, METADATA_REF } from '../ostree/formats.js';
+import { commitBindings, type Commit } from '../ostree/commit.js';
+import { METADATA_REF } from '../ostree/formats.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { readLocalText } from '../transport/local.js';
 import { error, warning, type Finding } from './findings.js';
@@ -17,21 +16,35 @@ import { RECORD_LIMIT } from './upstream-record.js';
 type Listed = ReadonlyMap<string, readonly DecodedRef[]>;
 type LoadCommit = (c: string) => Promise<{ commit: Commit } | null>;
 
-/** A ref whose commit is bound (`ostree.collection-binding`) to another collection than the one it is listed under. */
+/**
+ * A ref whose commit is bound to another collection (`ostree.collection-binding`) than the one it is listed under,
+ * or to refs (`ostree.ref-binding`) that do not include it: clients refuse both.
+ */
 export async function checkCollectionBindings(listed: Listed, loadCommit: LoadCommit): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const [cid, entries] of listed) {
     for (const e of entries) {
       if (e.ref === METADATA_REF) continue; // checked with the rest of the ostree-metadata commit
       const c = await loadCommit(e.checksum);
-      const b = c ? lookup(c.commit.metadata, KEY.collectionBinding) : undefined;
-      if (b?.type === 's' && b.value !== cid)
+      const { collection, refs } = c ? commitBindings(c.commit) : {};
+      const at = `refs/mirrors/${cid}/${e.ref}`;
+      const commit = `its commit ${e.checksum.slice(0, 12)}…`;
+      if (collection !== undefined && collection !== cid)
         out.push(
           error(
             'collection-binding-mismatch',
-            `'${e.ref}' is listed under collection '${cid}' but its commit ${e.checksum.slice(0, 12)}… is bound ` +
-              `to '${b.value as string}' (ostree.collection-binding): clients refuse it`,
-            `refs/mirrors/${cid}/${e.ref}`,
+            `'${e.ref}' is listed under collection '${cid}' but ${commit} is bound to '${collection}' ` +
+              '(ostree.collection-binding): clients refuse it',
+            at,
+          ),
+        );
+      if (refs !== undefined && !refs.includes(e.ref))
+        out.push(
+          error(
+            'collection-binding-mismatch',
+            `'${e.ref}' points at ${commit}, which is bound to ${refs.map((r) => `'${r}'`).join(', ') || 'no ref'} ` +
+              '(ostree.ref-binding): clients refuse it',
+            at,
           ),
         );
     }

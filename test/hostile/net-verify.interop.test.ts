@@ -233,3 +233,52 @@ describe('collection binding and tree depth', () => {
     );
   });
 });
+
+describe('ref binding (ostree.ref-binding)', () => {
+  const PLATFORM_LOCALE = 'runtime/org.example.Platform.Locale/x86_64/stable';
+  const APP_LOCALE = 'runtime/org.example.App.Locale/x86_64/stable';
+
+  it('create refuses a commit bound to another ref, even one the drive already holds: exit 2, the drive as it was', async () => {
+    const d = await copyOfGood();
+    const appLocale = (await fs.readFile(path.join(repoOf(d), 'refs/mirrors', CID, APP_LOCALE), 'utf8')).trim();
+    const before = execFileSync('sh', ['-c', `cd '${d}' && find . -type f -exec sha256sum {} + | sort`]).toString();
+    // As a hand-edited lock or a wrong --commit pin does: the App's Locale commit under the Platform's Locale ref.
+    const r = await runCli([
+      'create',
+      '-q',
+      '--no-fsync',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--commit',
+      `${PLATFORM_LOCALE}=${appLocale}`,
+      d,
+      'org.example.App',
+    ]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      `'${PLATFORM_LOCALE}' would point at commit ${appLocale.slice(0, 12)}…, which is bound to '${APP_LOCALE}' (ostree.ref-binding): clients would refuse it`,
+    );
+    expect(execFileSync('sh', ['-c', `cd '${d}' && find . -type f -exec sha256sum {} + | sort`]).toString()).toBe(
+      before,
+    );
+  });
+
+  it('verify flags a ref whose commit is bound to other refs', async () => {
+    const d = await copyOfGood();
+    const repo = repoOf(d);
+    const appLocale = (await fs.readFile(path.join(repo, 'refs/mirrors', CID, APP_LOCALE), 'utf8')).trim();
+    await fs.writeFile(path.join(repo, 'refs/mirrors', CID, PLATFORM_LOCALE), `${appLocale}\n`);
+    ostree([`--repo=${repo}`, 'summary', '-u']);
+    const v = await verify(d, ['--quick']);
+    expect(v.code).toBe(6);
+    expect(findings(v.report)).toContainEqual(
+      expect.objectContaining({
+        code: 'collection-binding-mismatch',
+        path: `refs/mirrors/${CID}/${PLATFORM_LOCALE}`,
+        message: expect.stringContaining(`which is bound to '${APP_LOCALE}' (ostree.ref-binding)`),
+      }),
+    );
+  });
+});

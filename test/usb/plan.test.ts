@@ -14,7 +14,7 @@ function state(
 ): Pick<DriveState, 'refs' | 'commits'> {
   return {
     refs: refs.map(([ref, c, , sp]) => ({ collectionId: CID, ref, commit: C(c), subpaths: sp ?? null })),
-    commits: new Map(refs.map(([, c, ts, sp]) => [C(c), { timestamp: BigInt(ts), partial: !!sp }])),
+    commits: new Map(refs.map(([, c, ts, sp]) => [C(c), { timestamp: BigInt(ts), partial: !!sp, bindings: {} }])),
   };
 }
 function want(ref: string, c: number, ts: number, subpaths: readonly string[] | null = null): WantedRef {
