@@ -97,13 +97,23 @@ export async function main(argv: string[]): Promise<number> {
   let interrupted = 0;
   const onSignal = () => {
     interrupted++;
+    // The journaled publish is not stopped half way (the drive must stay consistent), not even by a second Ctrl-C
+    // (a common reflex): it takes seconds, and only SIGKILL ends it (the next run or `verify --repair` finishes it).
+    if (runState.phase === 'publish') {
+      if (interrupted === 1 || !runState.interrupted)
+        process.stderr.write(
+          '\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n',
+        );
+      else process.stderr.write('\nsideload: still finishing the publish (it is not stopped half way)…\n');
+      runState.interrupted = true;
+      controller.abort();
+      return;
+    }
     if (interrupted > 1) process.exit(ExitCode.interrupted);
     runState.interrupted = true;
-    // The journaled publish is not stopped half way (the drive must stay consistent): say so instead of promising
-    // a drive "left as it was".
-    if (runState.phase === 'publish')
+    if (runState.phase === 'prune')
       process.stderr.write(
-        '\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n',
+        '\nsideload: interrupted, stopping (what was deleted stays deleted; the drive stays valid)…\n',
       );
     else process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
     controller.abort();

@@ -42,6 +42,14 @@ function mb(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.ceil(n / 1e3)} kB`;
 }
 
+/** statfs of `dir`, or of its nearest existing parent (a failed first run removes what it made). */
+async function statfsNearest(dir: string): Promise<fs.StatsFs | null> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const sf = await fs.promises.statfs(d).catch(() => null);
+    if (sf || path.dirname(d) === d) return sf;
+  }
+}
+
 /** The error with the step, the drive's state and what to do next added; other errors are returned as they are. */
 export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
   const se = err instanceof SideloadError ? err : null;
@@ -60,7 +68,7 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   if (ctx.phase !== 'copy' && ctx.phase !== 'publish') return err;
 
   const notes: string[] = [];
-  const sf = await fs.promises.statfs(path.dirname(ctx.repo)).catch(() => null);
+  const sf = await statfsNearest(path.dirname(ctx.repo));
   if (sf) {
     // Measured after the failed run cleaned up after itself: "almost none" rather than zero.
     if (sf.files > 0 && sf.ffree < 64)

@@ -2,7 +2,8 @@
  * What `create` says when it fails or is interrupted late (issue 13), on real filesystems: a tmpfs with few inodes
  * (root only), and Ctrl-C during the journaled publish. Inode exhaustion is no longer "ENOENT … mkdir objects/xx";
  * a failure in the publish step names the step, the pending publish and the staged data kept for the re-run, and
- * the re-run finishes the drive; an interrupt during publish says the publish is being finished and that it did.
+ * the re-run finishes the drive; an interrupt during publish says the publish is being finished and that it did,
+ * and a second one (an update's, whose phase the CLI used not to know) does not stop it either.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -137,5 +138,94 @@ describe('Ctrl-C during publish', () => {
       return;
     }
     throw new Error('could not land SIGINT during the publish step in 3 attempts');
+  });
+});
+
+describe('Ctrl-C twice during the publish of an update', () => {
+  it('neither stops it: both are acknowledged, it exits 0 and the drive verifies with the new commit', async () => {
+    await ensureBuilt();
+    const REF = 'runtime/org.example.Twice/x86_64/stable';
+    const src = path.join(ex.dir, 'twice-src');
+    const tree = path.join(ex.dir, 'twice-tree');
+    const commit = async (tag: string) => {
+      await fs.rm(tree, { recursive: true, force: true });
+      await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+      for (let i = 0; i < 4000; i++) await fs.writeFile(path.join(tree, 'files', `f${i}`), `${tag} ${i}\n`);
+      return execFileSync(
+        'ostree',
+        [
+          `--repo=${src}`,
+          'commit',
+          `--branch=${REF}`,
+          `--tree=dir=${tree}`,
+          '--add-metadata-string=xa.metadata=[Runtime]\nname=org.example.Twice\n',
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+    };
+    execFileSync('ostree', ['init', `--repo=${src}`, '--mode=archive']);
+    await commit('one');
+    const objectsOf = async (repo: string) => {
+      const out = new Set<string>();
+      for (const p of await fs.readdir(path.join(repo, 'objects')))
+        for (const f of await fs.readdir(path.join(repo, 'objects', p))) out.add(`${p}/${f}`);
+      return out;
+    };
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const drive = path.join(ex.dir, `twice-${attempt}`);
+      await fs.mkdir(drive);
+      const made = await runCli(['create', '-q', '--repo', src, '--collection-id', 'org.example.Stable', drive, REF]);
+      expect(made.code, made.stderr).toBe(0);
+      const second = await commit(`two-${attempt}`);
+      // Objects of the new commit appear under the drive's objects/ only in the publish step.
+      const repo = path.join(drive, '.ostree/repo');
+      const onDrive = await objectsOf(repo);
+      const fresh = [...(await objectsOf(src))].filter((o) => !onDrive.has(o) && o.endsWith('.filez')).slice(0, 64);
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(projectRoot, 'dist/cli/main.js'),
+          'update',
+          '-q',
+          '--repo',
+          src,
+          '--collection-id',
+          'org.example.Stable',
+          drive,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      let sent = false;
+      const t0 = Date.now();
+      while (!sent && child.exitCode === null && Date.now() - t0 < 120_000) {
+        const landed = await Promise.all(
+          fresh.map((o) =>
+            fs.access(path.join(repo, 'objects', o)).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
+        if (landed.some(Boolean)) {
+          child.kill('SIGINT');
+          await new Promise((r) => setTimeout(r, 3));
+          child.kill('SIGINT');
+          sent = true;
+        } else await new Promise((r) => setTimeout(r, 2));
+      }
+      const code = await exited;
+      if (!sent || !/still finishing the publish/.test(stderr)) continue; // the run ended before both landed
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain('interrupted during publish; finishing the publish so the drive stays consistent');
+      expect(stderr).not.toContain('the drive is left as it was');
+      const v = await runCli(['verify', drive]);
+      expect(v.code, v.stdout).toBe(0);
+      expect((await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', REF), 'utf8')).trim()).toBe(second);
+      return;
+    }
+    throw new Error('could not land two SIGINTs during the publish step in 4 attempts');
   });
 });

@@ -11,7 +11,7 @@ import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../w
 import { createProgress } from '../progress.js';
 import { terminalSafe, type Output } from '../output.js';
 import { DRIVE, outputFor, type DriveArgs } from '../common-options.js';
-import { runState } from '../run-state.js';
+import { writingRun } from '../run-state.js';
 import { renderRun } from '../render-plan.js';
 import { examplesEpilog } from '../help.js';
 import { createRefJson } from '../json.js';
@@ -197,31 +197,25 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               },
             ];
         const first = sources[0] as Source;
-        result = await createDriveFrom(
-          {
-            ...opts,
-            onProgress: (e) => {
-              runState.phase = e.phase;
-              progress.onProgress(e);
-            },
-            remoteFixHint: (remote, cid, installation) =>
-              `${flatpakFor(installation ?? first.installation)} remote-modify ` +
-              `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
-              (cid ? ' (the collection its commits are bound to)' : ''),
-          },
-          inputs,
+        // A failure says which step failed, what the drive holds now and what to do (a full drive, a pending publish).
+        result = await writingRun(
+          args.drive,
+          args['destination-repo'],
+          (e) => progress.onProgress(e),
+          (onProgress) =>
+            createDriveFrom(
+              {
+                ...opts,
+                onProgress,
+                remoteFixHint: (remote, cid, installation) =>
+                  `${flatpakFor(installation ?? first.installation)} remote-modify ` +
+                  `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
+                  (cid ? ' (the collection its commits are bound to)' : ''),
+              },
+              inputs,
+            ),
         );
-      } catch (e) {
-        // Say which step failed, what the drive holds now and what to do (a full drive, a pending publish).
-        const { explainCreateFailure } = await import('../../usb/failure.js');
-        const { locateDrive } = await import('../../usb/drive.js');
-        const repo = await locateDrive(args.drive, args['destination-repo']).then(
-          (l) => l.repo,
-          () => null,
-        );
-        throw repo ? await explainCreateFailure(e, { repo, phase: runState.phase }) : e;
       } finally {
-        runState.phase = 'idle';
         progress.stop();
         await closeAll(sources);
       }

@@ -4,6 +4,7 @@ import { formatBytes } from '../output.js';
 import { examplesEpilog } from '../help.js';
 import { destinationRepo, driveOptions, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
 import type { DriveArgs, OutputArgs } from '../common-options.js';
+import { runState } from '../run-state.js';
 
 interface PruneArgs extends DriveArgs, OutputArgs {
   'dry-run'?: boolean;
@@ -28,13 +29,15 @@ export function pruneCommand(signal: AbortSignal, setCode: (c: number) => void):
     handler: async (args) => {
       const out = outputFor('prune', args);
       const { pruneDrive } = await import('../../usb/prune.js');
+      // Deleting as it goes: an interrupt stops it where it is (main.ts says so).
+      if (!args['dry-run']) runState.phase = 'prune';
       const r = await pruneDrive({
         drive: args.drive,
         ...destinationRepo(args),
         dryRun: !!args['dry-run'],
         fsync: args.fsync !== false,
         signal,
-      });
+      }).finally(() => (runState.phase = 'idle'));
       out.result({ ok: true, ...r });
       out.info(
         `${r.dryRun ? 'Would delete' : 'Deleted'} ${r.objectsDeleted} objects and ${r.markersDeleted} stale ` +

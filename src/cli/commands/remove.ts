@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { renderRun } from '../render-plan.js';
+import { writingRun } from '../run-state.js';
 import { signKeyOption, UNSIGNED_DESCRIPTION } from '../write-options.js';
 import { destinationRepo, driveOptions, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
 import type { DriveArgs, OutputArgs } from '../common-options.js';
@@ -56,18 +57,21 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
         import('../../usb/create.js'),
         signKeyOption(args['sign-key']),
       ]);
-      const result = await removeFromDrive({
-        drive: args.drive,
-        refs: args.refs,
-        ...destinationRepo(args),
-        withDeps: !!args['with-deps'],
-        ...signKey,
-        unsigned: !!args.unsigned,
-        dryRun: !!args['dry-run'],
-        fsync: args.fsync !== false,
-        signal,
-        onWarning: (w) => out.warn(w),
-      });
+      const result = await writingRun(args.drive, args['destination-repo'], undefined, (onProgress) =>
+        removeFromDrive({
+          drive: args.drive,
+          refs: args.refs,
+          ...destinationRepo(args),
+          withDeps: !!args['with-deps'],
+          ...signKey,
+          unsigned: !!args.unsigned,
+          dryRun: !!args['dry-run'],
+          fsync: args.fsync !== false,
+          signal,
+          onProgress,
+          onWarning: (w) => out.warn(w),
+        }),
+      );
       out.result({ ok: true, ...result });
       renderRun(out, result);
       if (result.unneeded.length && !args['with-deps'])

@@ -4,6 +4,7 @@ import { examplesEpilog } from '../help.js';
 import { destinationRepo, driveOptions, outputFor, type DriveArgs } from '../common-options.js';
 import { createProgress } from '../progress.js';
 import { renderRun } from '../render-plan.js';
+import { writingRun } from '../run-state.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 
@@ -48,19 +49,25 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
       const refs = installation ? await driveApps(args.drive, args['destination-repo']) : [];
       const source = await openSourceFromArgs({ ...args, refs } as SourceArgs, signal);
       try {
-        const result = await updateDrive(
-          {
-            drive: args.drive,
-            ...destinationRepo(args),
-            ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
-            allowDowngrade: !!args['allow-downgrade'],
-            ...writeSettings(args),
-            ...signKey,
-            signal,
-            onProgress: (e) => progress.onProgress(e),
-            onWarning: (w) => out.warn(w),
-          },
-          source,
+        const result = await writingRun(
+          args.drive,
+          args['destination-repo'],
+          (e) => progress.onProgress(e),
+          (onProgress) =>
+            updateDrive(
+              {
+                drive: args.drive,
+                ...destinationRepo(args),
+                ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
+                allowDowngrade: !!args['allow-downgrade'],
+                ...writeSettings(args),
+                ...signKey,
+                signal,
+                onProgress,
+                onWarning: (w) => out.warn(w),
+              },
+              source,
+            ),
         );
         progress.stop();
         out.result({ ok: true, ...result });
