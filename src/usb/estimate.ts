@@ -1,5 +1,6 @@
 /**
- * How much a plan will write: the objects of every ref to add or update that the drive does not hold yet, and their
+ * How much a plan will write: the objects of every ref to add or update that the drive does not hold (or has not
+ * staged) yet, and their
  * bytes. Walks the source commits' metadata (no content is read) and stats the drive's objects. Bytes are exact for
  * metadata and for content an archive source stores as `.filez`; content from a bare source (an installation) is
  * counted uncompressed (an upper bound) and content over HTTP is unknown until fetched (counted from the commits'
@@ -9,7 +10,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { decodeCommit } from '../ostree/commit.js';
 import { objectPath, type ObjectType } from '../ostree/object.js';
-import { walkCommit } from '../repo/index.js';
+import { STAGING_DIR, walkCommit } from '../repo/index.js';
 import { commitSize } from '../flatpak/metadata.js';
 import type { PlanEntry } from './plan.js';
 import type { Source } from './source.js';
@@ -56,8 +57,11 @@ export async function estimateCopy(
     exactBytes += bytes;
     if (!largest || bytes > largest.bytes) largest = { name, bytes };
   };
-  const onDrive = async (checksum: string, type: ObjectType) =>
-    (await sizeOf(path.join(repo, objectPath(checksum, type, 'archive')))) !== null;
+  // Staged by an interrupted run: reused by this one (or, from another boot, deleted first, which frees as much).
+  const onDrive = async (checksum: string, type: ObjectType) => {
+    const rel = objectPath(checksum, type, 'archive');
+    return (await sizeOf(path.join(repo, rel))) !== null || (await sizeOf(path.join(repo, STAGING_DIR, rel))) !== null;
+  };
   for (const e of entries) {
     if (e.commit === null || e.source === undefined) continue;
     const source = sources[e.source];
