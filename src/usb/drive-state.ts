@@ -24,6 +24,8 @@ export interface CommitFacts {
   /** `state/<commit>.commitpartial` exists: only some subpaths of the commit are on the drive. */
   readonly partial: boolean;
   readonly bindings: CommitBindings;
+  /** The commit's parent (ostree keeps it; the drive does not hold the parent itself). */
+  readonly parent?: string;
 }
 
 /** One ref on the drive. */
@@ -89,6 +91,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
         ...(version !== undefined ? { version } : {}),
         partial: await repo.isCommitPartial(checksum),
         bindings: commitBindings(c.commit),
+        ...(c.commit.parent ? { parent: c.commit.parent } : {}),
       });
       return c.commit;
     };

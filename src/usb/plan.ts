@@ -143,11 +143,16 @@ export function planDrive(input: PlanInput): DrivePlan {
       });
       continue;
     }
-    const oldTs = input.state.commits.get(old.commit)?.timestamp;
-    const downgrade = oldTs !== undefined && w.timestamp < oldTs;
+    const oldFacts = input.state.commits.get(old.commit);
+    const oldTs = oldFacts?.timestamp;
+    // Older, or the drive commit's own parent at the same time (builds with a fixed timestamp): clients take an equal
+    // timestamp, so without the second test such a drive would quietly go back one build.
+    const parentBack = oldFacts?.parent === w.commit;
+    const downgrade = oldTs !== undefined && (w.timestamp < oldTs || parentBack);
     if (downgrade && !input.allowDowngrade)
       throw new FailureError(
-        `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), newer than ` +
+        `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), ` +
+          (parentBack ? 'whose parent commit is ' : 'newer than ') +
           `${w.commit.slice(0, 12)}… (${isoTime(w.timestamp)}) from the source; pass --allow-downgrade to replace it`,
         { ref: w.ref, drive: old.commit, source: w.commit },
         'EDOWNGRADE',

@@ -68,6 +68,23 @@ describe('planDrive', () => {
     expect(ok.entries[0]).toMatchObject({ action: 'update', downgrade: true });
   });
 
+  it("the drive commit's own parent at the same timestamp (a fixed-timestamp build) is a downgrade too", () => {
+    const s = state([[APP, 2, 100]]);
+    const withParent = {
+      ...s,
+      commits: new Map([[C(2), { timestamp: 100n, partial: false, bindings: {}, parent: C(1) }]]),
+    };
+    expect(() => planDrive({ state: withParent, wanted: [want(APP, 1, 100)] })).toThrow(
+      /whose parent commit is .*--allow-downgrade/,
+    );
+    // Another commit at the same time is not (clients take it too).
+    expect(planDrive({ state: withParent, wanted: [want(APP, 3, 100)] }).entries[0]).toMatchObject({
+      action: 'update',
+    });
+    const ok = planDrive({ state: withParent, wanted: [want(APP, 1, 100)], allowDowngrade: true });
+    expect(ok.entries[0]).toMatchObject({ action: 'update', downgrade: true });
+  });
+
   it('same commit with more languages is an update of the subpaths (union), fewer is unchanged', () => {
     const s = state([[LOC, 3, 10, ['/files/de']]]);
     const more = planDrive({ state: s, wanted: [want(LOC, 3, 10, ['/files/fr'])] });
