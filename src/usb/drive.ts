@@ -8,7 +8,7 @@ import fs from 'fs-extra';
 import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { mkdirSafe } from './drive-fs.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from '../repo/fs-magic.js';
-import { findDriveRepos } from './find-repos.js';
+import { driveRootOf, findDriveRepos, isRepo } from './find-repos.js';
 
 export const DEFAULT_REPO = '.ostree/repo';
 
@@ -68,6 +68,18 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     );
   }
   if (!st.isDirectory()) throw new UsageError(`drive '${driveArg}' is not a directory`, { path: drive });
+  if (destinationRepo === undefined && (await isRepo(drive).catch(() => false))) {
+    // The drive's repo given for the drive, as list and verify take it: the drive is the directory it is under.
+    // Written as given, a second repo would go inside it, where no client looks.
+    const root = await driveRootOf(drive);
+    if (root === null)
+      throw new UsageError(
+        `'${driveArg}' is an ostree repo itself, not a drive: give the directory the drive's repo goes in ` +
+          '(sideload writes DIR/.ostree/repo), or that directory and --destination-repo',
+        { path: drive },
+      );
+    return locateDrive(root, path.relative(root, drive));
+  }
   const facts = await probeFilesystem(drive);
   const repoRel = destinationRepo ?? (await repoOnDrive(drive, facts.fat));
   if (
@@ -76,7 +88,9 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     path.normalize(repoRel).startsWith('..')
   )
     throw new UsageError(`--destination-repo '${repoRel}' must be a relative path inside the drive`, { path: repoRel });
-  const repo = path.join(drive, path.normalize(repoRel));
+  // 'flatpak/repo/' is 'flatpak/repo': a trailing slash made every write path fail the inside-the-repo check.
+  const repoNorm = path.normalize(repoRel).replace(/[\\/]+$/, '');
+  const repo = path.join(drive, repoNorm);
   if (repo === drive)
     throw new UsageError('--destination-repo must not be the drive directory itself', { path: repoRel });
   // Existing parts of the path must not lead outside the drive (a symlink on the drive pointing elsewhere).
@@ -93,7 +107,7 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
     throw new UsageError(`--destination-repo '${repoRel}' is on another filesystem than the drive '${drive}'`, {
       path: repoRel,
     });
-  return { drive, repoRel: path.normalize(repoRel), repo, ...facts };
+  return { drive, repoRel: repoNorm, repo, ...facts };
 }
 
 export interface FilesystemFacts {

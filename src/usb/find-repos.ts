@@ -10,7 +10,7 @@ import { NotFoundError } from '../errors.js';
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
 
-async function isRepo(dir: string): Promise<boolean> {
+export async function isRepo(dir: string): Promise<boolean> {
   return (await fs.pathExists(path.join(dir, 'config'))) && (await fs.pathExists(path.join(dir, 'objects')));
 }
 

@@ -125,6 +125,42 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect(await fsck(repo)).toMatch(/no errors found/);
   });
 
+  it("the drive's repo given for the drive, or --destination-repo with a trailing slash: the same repo, none nested", async () => {
+    const d = await tempDir('sideload-repo-as-drive-');
+    // A trailing slash (shell completion adds one) made every write fail: "the path 'tmp/sideload-publish.json' is
+    // outside the drive repo", while --dry-run passed.
+    const r1 = await create(['--destination-repo', 'flatpak/repo/', d, 'org.example.Platform']);
+    expect(r1.code, r1.stderr).toBe(0);
+    const repo = path.join(d, 'flatpak/repo');
+    // The repo's own path as the drive (as list and verify take it) writes that repo, not a repo inside it.
+    const r2 = await create([repo, 'org.example.App']);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(
+      await fs.access(path.join(repo, '.ostree')).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
+    expect(
+      await fs.access(path.join(repo, 'README-sideload.txt')).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
+    expect((await mirrorRefs(repo)).get(`${CID} ${APP}`)).toBe(source.get(APP));
+    const rm = await sideload(['remove', '--no-fsync', `${repo}/`, GL]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect((await mirrorRefs(repo)).has(`${CID} ${GL}`)).toBe(false);
+    expect(await fsck(repo)).toMatch(/no errors found/);
+    // A repo anywhere else is no drive: refused, naming it, and nothing written in it.
+    const plain = path.join(await tempDir('sideload-plain-repo-'), 'repo');
+    await run('ostree', ['init', `--repo=${plain}`, '--mode=archive']);
+    const r3 = await create([plain, 'org.example.App']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain(`'${plain}' is an ostree repo itself, not a drive`);
+    expect((await fs.readdir(plain)).sort()).toEqual(['config', 'extensions', 'objects', 'refs', 'state', 'tmp']);
+  });
+
   it('a drive with several repos and none at the default place: the run asks which (exit 2), naming them', async () => {
     const d = await tempDir('sideload-two-');
     for (const rel of ['ostree/repo', 'flatpak/repo']) {
