@@ -61,16 +61,17 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
   const reports: RepoReport[] = [];
   for (const r of repos) {
     checkAbort(opts.signal);
-    if (opts.repair) {
-      const pid = await lockHolder(r);
-      if (pid !== null)
-        throw new FailureError(
-          `another sideload process (pid ${pid}) is writing to ${r}; let it finish before --repair`,
-          { path: r, pid },
-          'ELOCKED',
-        );
-      await replay(r);
-    }
+    // A repo half way through another run's copy or publish reads as broken (incomplete refs, a pending journal,
+    // refs the summary does not list yet): that is no verdict on the drive, so verify waits for the writer.
+    const pid = await lockHolder(r);
+    if (pid !== null)
+      throw new FailureError(
+        `another sideload process (pid ${pid}) is writing to ${r}; let it finish, then ` +
+          (opts.repair ? 'run --repair' : 'verify'),
+        { path: r, pid },
+        'ELOCKED',
+      );
+    if (opts.repair) await replay(r);
     reports.push(await verifyRepo(r, opts, driveRoot));
   }
   return { ok: reports.every((r) => r.ok), repos: reports };

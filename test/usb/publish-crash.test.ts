@@ -136,7 +136,7 @@ describe('publish is crash-safe at every step', () => {
     expect(objectTargets.at(-1)).toMatch(/\.commit(meta)?$/);
   });
 
-  it('--repair will not replay while another live sideload process holds the drive lock', async (ctx) => {
+  it('verify and --repair wait for another live sideload process holding the drive lock', async (ctx) => {
     // The lock records the boot id; without /proc there is nothing to compare.
     const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
     requireOrSkip(ctx, boot !== '', '/proc/sys/kernel/random/boot_id (Linux /proc)');
@@ -146,6 +146,12 @@ describe('publish is crash-safe at every step', () => {
     // The test runner's parent process stands in for a running `sideload create`.
     await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `${process.ppid} ${boot}\n`);
     await expect(verifyDrive(drive, { repair: true })).rejects.toMatchObject({ code: 'ELOCKED' });
+    // Nor does a plain verify give a verdict on a drive half way through another run (it reported incomplete refs
+    // and a pending publish while an update ran): it names the writer instead.
+    await expect(verifyDrive(drive)).rejects.toMatchObject({
+      code: 'ELOCKED',
+      message: expect.stringMatching(/is writing to .*; let it finish, then verify$/),
+    });
     // A stale lock (a pid that is gone) does not block.
     await fs.writeFile(path.join(repo, 'tmp/sideload-staging.lock'), `999999999 ${boot}\n`);
     expect((await verifyDrive(drive, { repair: true })).ok).toBe(true);
