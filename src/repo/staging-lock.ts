@@ -56,14 +56,7 @@ export async function acquireLock(repoPath: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, repoPath, LOCK_FILE);
     }
-    const pid = await lockHolder(repoPath);
-    if (pid !== null)
-      throw new FailureError(
-        `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +
-          'it has finished',
-        { path: repoPath, pid },
-        'ELOCKED',
-      );
+    await assertUnlocked(repoPath);
     await fs.rm(file, { force: true }); // stale lock
   }
   throw new FailureError(`cannot lock ${file}`, { path: repoPath }, 'ELOCKED');
@@ -71,6 +64,18 @@ export async function acquireLock(repoPath: string): Promise<void> {
 
 export async function releaseLock(repoPath: string): Promise<void> {
   await fs.rm(path.join(repoPath, LOCK_FILE), { force: true });
+}
+
+/** @throws FailureError ELOCKED while another live sideload process holds the repo's write lock (a dry run's check). */
+export async function assertUnlocked(repoPath: string): Promise<void> {
+  const pid = await lockHolder(repoPath);
+  if (pid !== null)
+    throw new FailureError(
+      `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +
+        'it has finished',
+      { path: repoPath, pid },
+      'ELOCKED',
+    );
 }
 
 /** The pid of a live sideload process holding the repo's write lock, or null (no lock, or a stale one). */

@@ -28,7 +28,7 @@ import { MAX_METADATA_SIZE } from './archive-source.js';
 import { noModes } from './modes.js';
 import type { DeflateEngine } from './libdeflate.js';
 
-export { lockHolder } from './staging-lock.js';
+export { assertUnlocked, lockHolder } from './staging-lock.js';
 export { writeError } from './write-error.js';
 export { forEachLimit } from './for-each-limit.js';
 export { publishFaults } from './publish-objects.js';

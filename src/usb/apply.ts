@@ -20,6 +20,7 @@ import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
+import { assertUnlocked } from '../repo/writer.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer } from '../sign/index.js';
 import {
@@ -147,7 +148,11 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   );
   if (input.upstreamPins) checkUpstreamPins(upstream, input.upstreamPins, input.warner.warn);
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
-  if (opts.dryRun) await checkWritable(loc);
+  // A dry run fails where the real run would: an unwritable drive, or one another run is writing to.
+  if (opts.dryRun) {
+    await checkWritable(loc);
+    await assertUnlocked(loc.repo);
+  }
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo'))
     await probeSymlinks(loc);
   await checkCaseCollisions(

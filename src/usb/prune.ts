@@ -7,8 +7,9 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { InterruptedError, NotFoundError } from '../errors.js';
-import { listObjects, openStaging, Repo, walkCommit, type ArchiveRepo } from '../repo/index.js';
-import { locateDrive } from './drive.js';
+import { listObjects, openStaging, Repo, STAGING_DIR, walkCommit, type ArchiveRepo } from '../repo/index.js';
+import { assertUnlocked } from '../repo/writer.js';
+import { checkWritable, locateDrive } from './drive.js';
 import { readDriveState } from './drive-state.js';
 import { replay } from './publish.js';
 
@@ -49,6 +50,13 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
     if (opts.signal?.aborted) throw new InterruptedError('interrupted; objects not yet deleted stay on the drive');
   };
   const repo = (await Repo.open(loc.repo)) as ArchiveRepo;
+  // What an interrupted run staged goes too (measured before this run adds its own lock and boot ID there).
+  const stagedBytes = await sizeOf(path.join(loc.repo, STAGING_DIR));
+  // A dry run fails where the real one would: an unwritable drive, or another run writing to it.
+  if (opts.dryRun) {
+    await checkWritable(loc);
+    await assertUnlocked(loc.repo);
+  }
   // The write lock: no create runs while we delete (its staged objects are not reachable from any ref yet).
   const staging = opts.dryRun ? null : await openStaging(repo, { fsync: opts.fsync ?? true });
   try {
@@ -96,10 +104,8 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
       markersDeleted++;
       if (!opts.dryRun) await fs.rm(path.join(stateDir, name), { force: true });
     }
-    if (staging) {
-      bytesFreed += await sizeOf(staging.dir);
-      await staging.discard();
-    }
+    bytesFreed += stagedBytes;
+    await staging?.discard();
     return { repo: loc.repo, dryRun: !!opts.dryRun, objectsDeleted, markersDeleted, bytesFreed, objectsKept };
   } finally {
     await staging?.close().catch(() => {});

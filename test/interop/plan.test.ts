@@ -366,12 +366,23 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     await verify();
     const noop = await sideload(['update', ...repoArgs(ex.repo), '--json', drive]);
     expect(json(noop).changed).toBe(false);
-    // prune frees the old app build
+    // prune frees the old app build, and what an interrupted run staged; its dry run says exactly that (it left the
+    // staged bytes out, and the real run counted its own lock and boot ID in).
+    const staged = path.join(repo, 'tmp/sideload-staging/objects/ab');
+    await fs.mkdir(staged, { recursive: true });
+    await fs.writeFile(path.join(staged, `${'c'.repeat(62)}.filez`), Buffer.alloc(5000, 1));
+    const dry = await sideload(['prune', '--dry-run', '--json', drive]);
+    expect(dry.code, dry.stderr).toBe(0);
     const p = await sideload(['prune', '--json', drive]);
     expect(p.code, p.stderr).toBe(0);
     const pr = JSON.parse(p.stdout) as { objectsDeleted: number; bytesFreed: number };
     expect(pr.objectsDeleted).toBeGreaterThan(0);
-    expect(pr.bytesFreed).toBeGreaterThan(0);
+    expect(pr.bytesFreed).toBeGreaterThan(5000);
+    const { dryRun, ...dryCounts } = JSON.parse(dry.stdout) as Record<string, unknown>;
+    const { dryRun: real, ...realCounts } = JSON.parse(p.stdout) as Record<string, unknown>;
+    expect([dryRun, real]).toEqual([true, false]);
+    expect(dryCounts).toEqual(realCounts);
+    await expect(fs.access(path.join(repo, 'tmp/sideload-staging/objects'))).rejects.toThrow();
     await expect(
       fs.access(path.join(repo, 'objects', v1App.slice(0, 2), `${v1App.slice(2)}.commit`)),
     ).rejects.toThrow();
