@@ -480,6 +480,22 @@ describe('--quiet and --json', () => {
     expect(listRefs.every((r) => r['commitSignature'] === 'present' && !('signed' in r))).toBe(true);
   });
 
+  it('lock --json -o -: stdout is one JSON document, the lockfile text in its `text` field', async () => {
+    const manifest = path.join(EX, 'media.yaml');
+    const plain = await sideload(['lock', manifest, '-o', '-']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^# sideload lockfile/);
+    const j = await sideload(['lock', '--json', manifest, '-o', '-']);
+    expect(j.code, j.stderr).toBe(0);
+    // It used to print the YAML and then the document: not one JSON document.
+    const doc = JSON.parse(j.stdout) as { command: string; lockfile: string; text: string };
+    expect(doc).toMatchObject({ command: 'lock', ok: true, lockfile: '-', text: plain.stdout });
+    // A lockfile written to a file is not repeated in the document.
+    const file = path.join(await fresh('sideload-cli-lockj-'), 'media.lock');
+    const written = JSON.parse((await sideload(['lock', '--json', manifest, '-o', file])).stdout) as object;
+    expect(written).not.toHaveProperty('text');
+  });
+
   it('usage errors with --json are a JSON error document on stdout (exit 2)', async () => {
     const r = await sideload(['create', '--json', '--bogus-flag=1', drive, 'org.example.App']);
     expect(r.code).toBe(2);
