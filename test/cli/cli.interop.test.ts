@@ -511,6 +511,20 @@ describe('--quiet and --json', () => {
   });
 });
 
+describe('SOURCE_DATE_EPOCH', () => {
+  it('a value that is not whole seconds up to the year 9999 is a usage error naming it, nothing written', async () => {
+    for (const v of ['9000000000000', '99999999999999999999', 'abc', '-5', '1.5', ' 1700000000']) {
+      const d = await fresh('sideload-cli-sde-');
+      const r = await sideload(['create', '-q', ...fromExample, d, 'org.example.App'], {
+        env: { ...process.env, SOURCE_DATE_EPOCH: v },
+      });
+      expect([r.code, r.stdout], v).toEqual([2, '']);
+      expect(r.stderr, v).toContain(`sideload: error: SOURCE_DATE_EPOCH '${v}' is not a time sideload can write`);
+      expect(await fs.readdir(d), v).toEqual([]);
+    }
+  });
+});
+
 describe('--strict', () => {
   type ErrorDoc = { ok: boolean; error: { code: string; message: string; data: { warning: string } } };
 
