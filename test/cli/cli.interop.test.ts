@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
 
 const main = path.join(projectRoot, 'dist/cli/main.js');
 const EX = path.join(projectRoot, 'examples');
@@ -522,6 +523,19 @@ describe('SOURCE_DATE_EPOCH', () => {
       expect(r.stderr, v).toContain(`sideload: error: SOURCE_DATE_EPOCH '${v}' is not a time sideload can write`);
       expect(await fs.readdir(d), v).toEqual([]);
     }
+  });
+
+  it('list of a drive whose summary time is past any date: one JSON document with --json, a line without', async () => {
+    // Written through the library's clock: the CLI no longer writes such a drive.
+    const d = await fresh('sideload-cli-far-');
+    await createExampleDrive(d, { now: () => 9000000000000n });
+    const j = await sideload(['list', '--json', d]);
+    expect(j.code, j.stderr).toBe(0);
+    // It printed the document, then an EINTERNAL one for the date the text output could not format.
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, repos: [{ lastModified: 9000000000000 }] });
+    const t = await sideload(['list', d]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain('updated 9000000000000 seconds after 1970 (past any date)');
   });
 });
 
