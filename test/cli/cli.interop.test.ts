@@ -438,6 +438,29 @@ describe('--quiet and --json', () => {
     expect(r.stdout).not.toContain('(partial: )');
   });
 
+  it("--locales all is every language, as a manifest's `locales: all`, and overrides a manifest's list", async () => {
+    type Doc = { refs: Array<{ ref: string; partial: boolean }>; warnings: Array<{ code: string; message: string }> };
+    const locales = (d: Doc) => d.refs.filter((r) => r.ref.includes('.Locale/')).map((r) => r.partial);
+    const manifest = path.join(EX, 'media.yaml'); // locales: [de]
+    const d = await fresh('sideload-cli-all-');
+    for (const args of [
+      [...fromExample, d, 'org.example.App'],
+      ['--manifest', manifest, d],
+    ]) {
+      const r = await sideload(['create', '--dry-run', '--json', '--locales', 'all', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as Doc;
+      // It was read as a language called "all": both Locales partial, metadata only, with a warning each.
+      expect(doc.warnings, args.join(' ')).toEqual([]);
+      expect(locales(doc), args.join(' ')).toEqual([false, false]);
+    }
+    const mixed = await sideload(['create', '--dry-run', '--locales', 'all,de', ...fromExample, d, 'org.example.App']);
+    expect([mixed.code, mixed.stderr]).toEqual([
+      2,
+      "sideload: error: --locales 'all,de': 'all' stands alone (every language), or name the languages\n",
+    ]);
+  });
+
   it('every command prints schemaVersion 1 and its name; create, dry-run and list share one ref shape', async () => {
     const created = JSON.parse(
       (await sideload(['create', '--json', ...fromExample, await fresh('sideload-cli-j-'), 'org.example.App'])).stdout,
