@@ -270,6 +270,16 @@ describe('files named on the command line', () => {
         'directory, mkdir it)\n',
     ]);
     await expect(fs.access(mount)).rejects.toThrow();
+    // list and verify say the same of a drive path that does not exist (it was a raw ENOENT, exit 1).
+    for (const cmd of ['list', 'verify']) {
+      const r = await sideload([cmd, mount]);
+      expect([r.code, r.stderr], cmd).toEqual([
+        3,
+        `sideload: error: drive directory '${mount}' does not exist (is the drive mounted there?)\n`,
+      ]);
+      const j = await sideload([cmd, '--json', mount]);
+      expect([j.code, (JSON.parse(j.stdout) as { error: { code: string } }).error.code], cmd).toEqual([3, 'ENOTFOUND']);
+    }
     const dir = await sideload(['dump', '--type', 'a{sv}', drive]);
     expect(dir.code).toBe(4);
     expect(dir.stderr).toContain(`'${drive}'`);
