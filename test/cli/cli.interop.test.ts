@@ -183,12 +183,22 @@ describe('a mistyped command line', () => {
       [['list'], 'missing <drive> (usage: sideload list <drive>)'],
       [['lst', drive], "unknown command 'lst' (did you mean list?)\nRun 'sideload --help'"],
       [['frob'], "unknown command 'frob' (commands: create, lock, update, remove, prune, list, verify, keygen, dump,"],
+      // A command's options after a word that is no command: the command is what is wrong ("unknown option -q").
+      [['bogus', '-q'], "unknown command 'bogus' (commands: create,"],
+      [['lst', '--quiet', drive], "unknown command 'lst' (did you mean list?)"],
     ];
     for (const [args, message] of cases) {
       const r = await sideload(args);
       expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
       expect(r.stderr, args.join(' ')).toContain(`sideload: ${message}`);
     }
+    // With --json, the error document says so too (it said "unknown option --json").
+    const j = await sideload(['bogus', '--json']);
+    expect(j.code).toBe(2);
+    expect((JSON.parse(j.stdout) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'EUSAGE',
+      message: expect.stringMatching(/^unknown command 'bogus' \(commands: create,/) as string,
+    });
     // Still fine: a flag's negation, its camelCase spelling, a short alias.
     for (const args of [
       ['list', '--no-json', drive],
