@@ -271,6 +271,15 @@ describe('files named on the command line', () => {
       const r = await sideload([...args]);
       expect([r.code, r.stderr], args.join(' ')).toEqual([3, `sideload: error: ${what} '${gone}' does not exist\n`]);
     }
+    // A name that says no type: still not found (it said "cannot tell the type of 'nope'", exit 2).
+    const nope = path.join(drive, 'no-such', 'nope');
+    for (const json of [[], ['--json']]) {
+      const r = await sideload(['dump', ...json, nope]);
+      expect(r.code, json.join('')).toBe(3);
+      expect(json.length ? (JSON.parse(r.stdout) as { error: { message: string } }).error.message : r.stderr).toContain(
+        `file '${nope}' does not exist`,
+      );
+    }
     // A drive directory is never made: a mistyped mount point would fill the system disk.
     const mount = path.join(drive, 'no-such-mount');
     const c = await sideload(['create', ...fromExample, mount, 'org.example.App']);

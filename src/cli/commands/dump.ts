@@ -55,9 +55,10 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
           ]),
         ) as never,
     handler: async (args) => {
+      // Read first: a file that does not exist is not found (exit 3), whatever its name says of its type.
+      const bytes = await readInputFile(args.file, 'file', LOCAL_READ_LIMIT);
       const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
       if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
-      const bytes = await readInputFile(args.file, 'file', LOCAL_READ_LIMIT);
       const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);
