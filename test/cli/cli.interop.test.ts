@@ -449,6 +449,23 @@ describe('--quiet and --json', () => {
     ]);
   });
 
+  it('list, verify, keygen and dump take -q/--quiet too: nothing on stdout or stderr, the exit code says it', async () => {
+    const keys = await fresh('sideload-cli-qk-');
+    for (const args of [
+      ['list', '-q', signed],
+      ['verify', '--quiet', signed],
+      ['keygen', '-q', '-o', path.join(keys, 'k')],
+      ['dump', '-q', path.join(signed, '.ostree/repo/summary')],
+    ]) {
+      const r = await sideload(args);
+      // They said "unknown option -q" (exit 2), where the README says -q prints nothing but errors.
+      expect(r, args.join(' ')).toEqual({ code: 0, stdout: '', stderr: '' });
+    }
+    expect((await fs.readdir(keys)).sort()).toEqual(['k', 'k.pub']);
+    // A drive verify fails (--strict: its upstream summary was not checked) is exit 6, still silent.
+    expect(await sideload(['verify', '-q', '--strict', drive])).toEqual({ code: 6, stdout: '', stderr: '' });
+  });
+
   it('a language the source lacks is named plainly, and the drive side says what it got', async () => {
     const r = await sideload([
       'create',

@@ -2,12 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { formatBytes } from '../output.js';
 import { examplesEpilog } from '../help.js';
-import { JSON_DOCUMENT, outputFor } from '../common-options.js';
+import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { listRepoJson } from '../json.js';
 
-interface ListArgs {
+interface ListArgs extends OutputArgs {
   drive: string;
-  json?: boolean;
 }
 
 export function listCommand(setCode: (c: number) => void): CommandModule<object, ListArgs> {
@@ -19,6 +18,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       y
         .positional('drive', { type: 'string', demandOption: true, describe: 'Drive directory or repo path' })
         .option('json', JSON_DOCUMENT)
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ['What a mounted drive holds', 'sideload list /run/media/me/USB'],
