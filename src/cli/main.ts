@@ -172,17 +172,18 @@ export async function main(argv: string[]): Promise<number> {
       .wrap(wantsHelp ? Math.min(110, process.stdout.columns || 100) : null)
       .fail((msg, err) => {
         if (err) throw err;
-        // An unknown flag first: it may have swallowed the next word, and then yargs' own message is about that.
+        // A first word that is no command first: the options after it (--json, -q) are the command's, and
+        // without one none can be judged ("unknown option --json" for `sideload bogus --json`).
+        const word = argv.find((a) => !a.startsWith('-'));
+        const noCommand = word && !parsing ? unknownCommandMessage(word, COMMANDS) : null;
+        if (noCommand) throw new CommandLineError(noCommand);
+        // Then an unknown flag: it may have swallowed the next word, and then yargs' own message is about that.
         const known = (parsing ?? (root as unknown as { getOptions(): KnownOptions })).getOptions();
         const unknown = unknownOptions(argv, known);
-        const word = argv.find((a) => !a.startsWith('-'));
         throw new CommandLineError(
           unknown.length
             ? unknownOptionsMessage(unknown, known)
-            : ((word && !parsing ? unknownCommandMessage(word, COMMANDS) : null) ??
-                missingArgumentsMessage(msg, usage) ??
-                extraArgumentsMessage(msg, usage) ??
-                msg),
+            : (missingArgumentsMessage(msg, usage) ?? extraArgumentsMessage(msg, usage) ?? msg),
         );
       })
       .help()

@@ -13,7 +13,8 @@ export function specToArgs(s: SourceSpec): SourceArgs {
     ...(inst === 'user' ? { user: true } : inst === 'system' ? { system: true } : inst ? { installation: inst } : {}),
     ...(s.collectionId ? { 'collection-id': s.collectionId } : {}),
     ...(s.gpgImport ? { 'gpg-import': [...s.gpgImport] } : {}),
-    ...(s.trustedKey ? { 'trusted-key': [...s.trustedKey] } : {}),
+    // A manifest's `upstream-key` (or its earlier name `trusted-key`): named in errors as the documented option.
+    ...(s.trustedKey ? { 'upstream-key': [...s.trustedKey] } : {}),
   };
 }
 

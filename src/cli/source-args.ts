@@ -79,11 +79,16 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
     import('../usb/installation-source.js'),
     import('../usb/repo-source.js'),
   ]);
+  // Errors about a key file name the option it was given with (the old --trusted-key too).
+  const optionOf = Object.create(null) as Record<string, string>;
+  for (const o of ['gpg-import', 'upstream-key', 'trusted-key'] as const)
+    for (const f of args[o] ?? []) optionOf[f] ??= `--${o}`;
   const keys = {
     ...(args['gpg-import'] ? { gpgKeyrings: args['gpg-import'] } : {}),
     ...(args['upstream-key'] || args['trusted-key']
       ? { ed25519Keys: [...(args['upstream-key'] ?? []), ...(args['trusted-key'] ?? [])] }
       : {}),
+    optionOf,
   };
   const remoteRead = {
     ...(args.offline ? { offline: true } : {}),

@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from '../usb/upstream.js';
+import { sourceDateEpoch } from '../usb/source-date.js';
 import { OUTPUT_OPTIONS, type OutputArgs } from './common-options.js';
 
 export interface WriteArgs extends OutputArgs {
@@ -70,6 +71,8 @@ export function writeSettings(args: WriteArgs): {
   deflate: DeflateEngine;
   unsigned: boolean;
 } {
+  // Checked before any source is read (the library checks it again before a run writes).
+  sourceDateEpoch(process.env);
   return {
     unsigned: !!args.unsigned,
     strict: !!args.strict,

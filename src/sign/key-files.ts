@@ -1,6 +1,6 @@
 /**
- * The one owner of key files named on the command line (`--sign-key`, `--trusted-key`, `--upstream-key`,
- * `--gpg-import`, `--upstream-gpg`): each is read here, its kind checked, and every error names the file and the
+ * The one owner of key files named on the command line (`--sign-key`, `--upstream-key`, `--drive-key`,
+ * `--gpg-import`, and the old spellings `--trusted-key`, `--upstream-gpg`): each is read here, its kind checked, and every error names the file and the
  * option. A key of the wrong kind is refused (exit 2) instead of being misused: a public key where a secret one is
  * needed, a secret key where a public one is expected, anything but OpenPGP key material for a GPG option.
  */
@@ -74,7 +74,7 @@ export async function readSecretKeyFile(file: string, option = '--sign-key'): Pr
 }
 
 /** The ed25519 public keys in `file` (one per line), for checking. Refuses a secret key, naming the file. */
-export async function readPublicKeyFile(file: string, option = '--trusted-key'): Promise<Uint8Array[]> {
+export async function readPublicKeyFile(file: string, option = '--upstream-key'): Promise<Uint8Array[]> {
   const bytes = await readKeyBytes(file, option);
   const text = bytes.toString('utf8');
   const lengths = base64Lengths(text);
@@ -107,7 +107,8 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
   const lengths = base64Lengths(Buffer.from(bytes).toString('utf8'));
   if (lengths && lengths.every((n) => n === ED25519_PUBLIC_KEY_BYTES || n === ED25519_SECRET_KEY_BYTES))
     throw new UsageError(
-      `'${file}' (${option}) is an ed25519 key, not an OpenPGP key; ed25519 keys go to --trusted-key / --upstream-key`,
+      `'${file}' (${option}) is an ed25519 key, not an OpenPGP key; an upstream's ed25519 key goes to ` +
+        "--upstream-key (a drive's own public key: verify --drive-key)",
       { path: file, option },
     );
   if (!looksOpenPgp(bytes))
@@ -140,6 +141,11 @@ export interface ExtraKeys {
   readonly gpgKeyrings?: readonly string[];
   /** ed25519 public key files (base64, one per line). */
   readonly ed25519Keys?: readonly string[];
+  /**
+   * The option each file was named by, for errors (`--trusted-key` for a file given with that old spelling);
+   * default `--gpg-import` for the keyrings and `--upstream-key` for the ed25519 keys.
+   */
+  readonly optionOf?: Readonly<Record<string, string>>;
 }
 
 /** Key files named on the command line for a source, read and typed: OpenPGP keyrings and ed25519 public keys. */
@@ -148,7 +154,10 @@ export async function loadExtraKeys(
 ): Promise<{ gpg: Uint8Array[]; ed25519: Uint8Array[] }> {
   const gpg: Uint8Array[] = [];
   const ed25519: Uint8Array[] = [];
-  for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, '--gpg-import'));
-  for (const f of extra?.ed25519Keys ?? []) ed25519.push(...(await readPublicKeyFile(f, '--trusted-key')));
+  const optionOf = (f: string, fallback: string) =>
+    extra?.optionOf && Object.hasOwn(extra.optionOf, f) ? (extra.optionOf[f] as string) : fallback;
+  for (const f of extra?.gpgKeyrings ?? []) gpg.push(await readGpgKeyFile(f, optionOf(f, '--gpg-import')));
+  for (const f of extra?.ed25519Keys ?? [])
+    ed25519.push(...(await readPublicKeyFile(f, optionOf(f, '--upstream-key'))));
   return { gpg, ed25519 };
 }

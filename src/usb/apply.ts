@@ -46,6 +46,7 @@ import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { checkCommitSignatures } from './commit-signatures.js';
+import { sourceDateEpoch } from './source-date.js';
 import {
   checkUpstreamPins,
   prepareUpstreams,
@@ -109,9 +110,7 @@ export interface ApplyResult {
 }
 
 export function nowSeconds(): bigint {
-  const sde = process.env['SOURCE_DATE_EPOCH'];
-  if (sde && /^\d+$/.test(sde)) return BigInt(sde);
-  return BigInt(Math.floor(Date.now() / 1000));
+  return sourceDateEpoch() ?? BigInt(Math.floor(Date.now() / 1000));
 }
 
 /** What deflate may add to a bare payload at worst (stored blocks: 5 bytes per 16 KiB), plus room for the header. */

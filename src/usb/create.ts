@@ -11,6 +11,7 @@ import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
 import { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
+import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
@@ -88,6 +89,8 @@ interface Run {
 }
 
 async function startRun(opts: CreateOptions): Promise<Run> {
+  // A SOURCE_DATE_EPOCH the publish could not write is refused now, before anything is copied (dry runs too).
+  if (!opts.now) sourceDateEpoch();
   const warner = new Warner({
     ...(opts.strict ? { strict: true } : {}),
     ...(opts.allowPartial ? { ignore: ['partial-ref', 'partial-locale'] as const } : {}),

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { NotFoundError } from '../errors.js';
+import { isErrnoError, NotFoundError } from '../errors.js';
 
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
@@ -30,7 +30,14 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const out: string[] = [];
   // As ostree's mount finder (scan_repo), a repo that resolves off the drive is not one of its repos: a repos.d
   // link may not lead a reader (or a writer) elsewhere. Ours is stricter: inside the drive's directory too.
-  const rootReal = await fs.realpath(root);
+  const rootReal = await fs.realpath(root).catch((e: unknown) => {
+    // A mistyped or unmounted drive path is not found (exit 3), as create says, not a raw ENOENT.
+    if (isErrnoError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR'))
+      throw new NotFoundError(`drive directory '${drive}' does not exist (is the drive mounted there?)`, {
+        path: root,
+      });
+    throw e;
+  });
   const rootDev = (await fs.stat(rootReal)).dev;
   const offDrive: string[] = [];
   for (const c of candidates) {

@@ -67,9 +67,19 @@ function parseYaml(text: string, file: string): Obj {
     doc = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: true });
   } catch (e) {
     // Whatever yaml throws here is about the text (it throws a ReferenceError for an alias without its anchor).
-    throw new UsageError(`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { path: file }, 'EUSAGE', {
-      cause: e,
-    });
+    // Its message is "REASON at line L, column C:" and then the lines around it: the file, line and column are
+    // said here once, without the dangling colon.
+    const err = e as Error & { linePos?: ReadonlyArray<{ line: number; col: number }> };
+    const reason = (err.message.split('\n')[0] ?? '')
+      .replace(/ at line \d+, column \d+:?\s*$/, '')
+      .replace(/:\s*$/, '');
+    const pos = err.linePos?.[0];
+    throw new UsageError(
+      `${file}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${reason}`,
+      { path: file, ...(pos ? { line: pos.line, column: pos.col } : {}) },
+      'EUSAGE',
+      { cause: e },
+    );
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail(file, '(top)', 'must be a mapping of keys');
   return doc as Obj;

@@ -236,7 +236,9 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       if (refs.some((r) => r.ref === e.ref && r.collectionId === cid)) continue;
       const data = lookup(e.metadata, KEY.xaData);
       if (data?.type === '(tts)') metaText.set(e.ref, (data.value as [bigint, bigint, string])[2]);
-      refs.push({ ref: e.ref, collectionId: cid, commit: e.checksum, remote: facts.name });
+      // Only a flatpak remote (--remote) has a name `flatpak remote-modify` takes: a URL's host or a .flatpakrepo's
+      // file name is none, and a ref without a collection then says "pass --collection-id", as a repo's does.
+      refs.push({ ref: e.ref, collectionId: cid, commit: e.checksum, ...(spec.remote ? { remote: facts.name } : {}) });
     }
   };
   for (const s of decodedSubs) {

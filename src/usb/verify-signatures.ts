@@ -25,7 +25,7 @@ export async function checkDriveSignature(
       ? [
           warning(
             'signature-not-checked',
-            'the summary is signed; pass --trusted-key to check the signature',
+            'the summary is signed; pass --drive-key to check the signature',
             'summary.sig',
           ),
         ]

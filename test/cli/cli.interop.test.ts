@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
 
 const main = path.join(projectRoot, 'dist/cli/main.js');
 const EX = path.join(projectRoot, 'examples');
@@ -182,12 +183,22 @@ describe('a mistyped command line', () => {
       [['list'], 'missing <drive> (usage: sideload list <drive>)'],
       [['lst', drive], "unknown command 'lst' (did you mean list?)\nRun 'sideload --help'"],
       [['frob'], "unknown command 'frob' (commands: create, lock, update, remove, prune, list, verify, keygen, dump,"],
+      // A command's options after a word that is no command: the command is what is wrong ("unknown option -q").
+      [['bogus', '-q'], "unknown command 'bogus' (commands: create,"],
+      [['lst', '--quiet', drive], "unknown command 'lst' (did you mean list?)"],
     ];
     for (const [args, message] of cases) {
       const r = await sideload(args);
       expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
       expect(r.stderr, args.join(' ')).toContain(`sideload: ${message}`);
     }
+    // With --json, the error document says so too (it said "unknown option --json").
+    const j = await sideload(['bogus', '--json']);
+    expect(j.code).toBe(2);
+    expect((JSON.parse(j.stdout) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'EUSAGE',
+      message: expect.stringMatching(/^unknown command 'bogus' \(commands: create,/) as string,
+    });
     // Still fine: a flag's negation, its camelCase spelling, a short alias.
     for (const args of [
       ['list', '--no-json', drive],
@@ -260,6 +271,15 @@ describe('files named on the command line', () => {
       const r = await sideload([...args]);
       expect([r.code, r.stderr], args.join(' ')).toEqual([3, `sideload: error: ${what} '${gone}' does not exist\n`]);
     }
+    // A name that says no type: still not found (it said "cannot tell the type of 'nope'", exit 2).
+    const nope = path.join(drive, 'no-such', 'nope');
+    for (const json of [[], ['--json']]) {
+      const r = await sideload(['dump', ...json, nope]);
+      expect(r.code, json.join('')).toBe(3);
+      expect(json.length ? (JSON.parse(r.stdout) as { error: { message: string } }).error.message : r.stderr).toContain(
+        `file '${nope}' does not exist`,
+      );
+    }
     // A drive directory is never made: a mistyped mount point would fill the system disk.
     const mount = path.join(drive, 'no-such-mount');
     const c = await sideload(['create', ...fromExample, mount, 'org.example.App']);
@@ -269,6 +289,16 @@ describe('files named on the command line', () => {
         'directory, mkdir it)\n',
     ]);
     await expect(fs.access(mount)).rejects.toThrow();
+    // list and verify say the same of a drive path that does not exist (it was a raw ENOENT, exit 1).
+    for (const cmd of ['list', 'verify']) {
+      const r = await sideload([cmd, mount]);
+      expect([r.code, r.stderr], cmd).toEqual([
+        3,
+        `sideload: error: drive directory '${mount}' does not exist (is the drive mounted there?)\n`,
+      ]);
+      const j = await sideload([cmd, '--json', mount]);
+      expect([j.code, (JSON.parse(j.stdout) as { error: { code: string } }).error.code], cmd).toEqual([3, 'ENOTFOUND']);
+    }
     const dir = await sideload(['dump', '--type', 'a{sv}', drive]);
     expect(dir.code).toBe(4);
     expect(dir.stderr).toContain(`'${drive}'`);
@@ -419,6 +449,23 @@ describe('--quiet and --json', () => {
     ]);
   });
 
+  it('list, verify, keygen and dump take -q/--quiet too: nothing on stdout or stderr, the exit code says it', async () => {
+    const keys = await fresh('sideload-cli-qk-');
+    for (const args of [
+      ['list', '-q', signed],
+      ['verify', '--quiet', signed],
+      ['keygen', '-q', '-o', path.join(keys, 'k')],
+      ['dump', '-q', path.join(signed, '.ostree/repo/summary')],
+    ]) {
+      const r = await sideload(args);
+      // They said "unknown option -q" (exit 2), where the README says -q prints nothing but errors.
+      expect(r, args.join(' ')).toEqual({ code: 0, stdout: '', stderr: '' });
+    }
+    expect((await fs.readdir(keys)).sort()).toEqual(['k', 'k.pub']);
+    // A drive verify fails (--strict: its upstream summary was not checked) is exit 6, still silent.
+    expect(await sideload(['verify', '-q', '--strict', drive])).toEqual({ code: 6, stdout: '', stderr: '' });
+  });
+
   it('a language the source lacks is named plainly, and the drive side says what it got', async () => {
     const r = await sideload([
       'create',
@@ -435,6 +482,29 @@ describe('--quiet and --json', () => {
     expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] \(partial: metadata only\)/);
     expect(r.stdout + r.stderr).not.toContain('(none)');
     expect(r.stdout).not.toContain('(partial: )');
+  });
+
+  it("--locales all is every language, as a manifest's `locales: all`, and overrides a manifest's list", async () => {
+    type Doc = { refs: Array<{ ref: string; partial: boolean }>; warnings: Array<{ code: string; message: string }> };
+    const locales = (d: Doc) => d.refs.filter((r) => r.ref.includes('.Locale/')).map((r) => r.partial);
+    const manifest = path.join(EX, 'media.yaml'); // locales: [de]
+    const d = await fresh('sideload-cli-all-');
+    for (const args of [
+      [...fromExample, d, 'org.example.App'],
+      ['--manifest', manifest, d],
+    ]) {
+      const r = await sideload(['create', '--dry-run', '--json', '--locales', 'all', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as Doc;
+      // It was read as a language called "all": both Locales partial, metadata only, with a warning each.
+      expect(doc.warnings, args.join(' ')).toEqual([]);
+      expect(locales(doc), args.join(' ')).toEqual([false, false]);
+    }
+    const mixed = await sideload(['create', '--dry-run', '--locales', 'all,de', ...fromExample, d, 'org.example.App']);
+    expect([mixed.code, mixed.stderr]).toEqual([
+      2,
+      "sideload: error: --locales 'all,de': 'all' stands alone (every language), or name the languages\n",
+    ]);
   });
 
   it('every command prints schemaVersion 1 and its name; create, dry-run and list share one ref shape', async () => {
@@ -480,6 +550,22 @@ describe('--quiet and --json', () => {
     expect(listRefs.every((r) => r['commitSignature'] === 'present' && !('signed' in r))).toBe(true);
   });
 
+  it('lock --json -o -: stdout is one JSON document, the lockfile text in its `text` field', async () => {
+    const manifest = path.join(EX, 'media.yaml');
+    const plain = await sideload(['lock', manifest, '-o', '-']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^# sideload lockfile/);
+    const j = await sideload(['lock', '--json', manifest, '-o', '-']);
+    expect(j.code, j.stderr).toBe(0);
+    // It used to print the YAML and then the document: not one JSON document.
+    const doc = JSON.parse(j.stdout) as { command: string; lockfile: string; text: string };
+    expect(doc).toMatchObject({ command: 'lock', ok: true, lockfile: '-', text: plain.stdout });
+    // A lockfile written to a file is not repeated in the document.
+    const file = path.join(await fresh('sideload-cli-lockj-'), 'media.lock');
+    const written = JSON.parse((await sideload(['lock', '--json', manifest, '-o', file])).stdout) as object;
+    expect(written).not.toHaveProperty('text');
+  });
+
   it('usage errors with --json are a JSON error document on stdout (exit 2)', async () => {
     const r = await sideload(['create', '--json', '--bogus-flag=1', drive, 'org.example.App']);
     expect(r.code).toBe(2);
@@ -492,6 +578,33 @@ describe('--quiet and --json', () => {
     const plain = await sideload(['create', '--bogus-flag=1', drive, 'org.example.App']);
     expect(plain.stdout).toBe('');
     expect(plain.stderr).toContain('bogus-flag');
+  });
+});
+
+describe('SOURCE_DATE_EPOCH', () => {
+  it('a value that is not whole seconds up to the year 9999 is a usage error naming it, nothing written', async () => {
+    for (const v of ['9000000000000', '99999999999999999999', 'abc', '-5', '1.5', ' 1700000000']) {
+      const d = await fresh('sideload-cli-sde-');
+      const r = await sideload(['create', '-q', ...fromExample, d, 'org.example.App'], {
+        env: { ...process.env, SOURCE_DATE_EPOCH: v },
+      });
+      expect([r.code, r.stdout], v).toEqual([2, '']);
+      expect(r.stderr, v).toContain(`sideload: error: SOURCE_DATE_EPOCH '${v}' is not a time sideload can write`);
+      expect(await fs.readdir(d), v).toEqual([]);
+    }
+  });
+
+  it('list of a drive whose summary time is past any date: one JSON document with --json, a line without', async () => {
+    // Written through the library's clock: the CLI no longer writes such a drive.
+    const d = await fresh('sideload-cli-far-');
+    await createExampleDrive(d, { now: () => 9000000000000n });
+    const j = await sideload(['list', '--json', d]);
+    expect(j.code, j.stderr).toBe(0);
+    // It printed the document, then an EINTERNAL one for the date the text output could not format.
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, repos: [{ lastModified: 9000000000000 }] });
+    const t = await sideload(['list', d]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain('updated 9000000000000 seconds after 1970 (past any date)');
   });
 });
 

@@ -277,3 +277,47 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     await runOk('ostree', [`--repo=${peer}`, 'fsck']);
   });
 });
+
+describeInterop('an HTTP remote without a collection ID', () => {
+  it('--url and --from: the fix is --collection-id, not a `flatpak remote-modify` of a remote that does not exist', async () => {
+    const dir = await tempDir('sideload-nocid-');
+    const repo = path.join(dir, 'repo');
+    const tree = path.join(dir, 'tree');
+    await fs.mkdir(path.join(tree, 'usr'), { recursive: true });
+    await fs.writeFile(path.join(tree, 'usr', 'os-release'), 'NAME=Foo\n');
+    await runOk('ostree', [`--repo=${repo}`, 'init', '--mode=archive']);
+    await runOk('ostree', [`--repo=${repo}`, 'commit', `--branch=${REF}`, `--tree=dir=${tree}`]);
+    await runOk('ostree', [`--repo=${repo}`, 'summary', '-u']);
+    const server = await startServer(repo);
+    try {
+      const repofile = path.join(dir, 'nocid.flatpakrepo');
+      await fs.writeFile(repofile, `[Flatpak Repo]\nUrl=${server.url}/\n`);
+      for (const source of [
+        ['--url', server.url],
+        ['--from', repofile],
+      ]) {
+        const d = await tempDir('sideload-nocid-drive-');
+        const r = await sideload(['create', ...source, '--allow-unsigned-upstream', '--dry-run', d, REF]);
+        // It said "remote '127.0.0.1:PORT' does not have a collection ID set … Fix it with: flatpak remote-modify
+        // --collection-id=<COLLECTION-ID> 127.0.0.1:PORT" (and 'nocid' for the .flatpakrepo): no such remote exists.
+        expect([r.code, r.stderr], source[0]).toEqual([
+          2,
+          `sideload: error: no collection ID is known for '${REF}'. Pass --collection-id.\n`,
+        ]);
+        const ok = await sideload([
+          'create',
+          ...source,
+          '--allow-unsigned-upstream',
+          '--collection-id',
+          'org.example.Foo',
+          '--dry-run',
+          d,
+          REF,
+        ]);
+        expect(ok.code, `${source[0]}: ${ok.stderr}`).toBe(0);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

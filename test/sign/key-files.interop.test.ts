@@ -41,6 +41,13 @@ describe('typed key files through the CLI', () => {
     expect(v.code, v.stderr + v.stdout).toBe(0);
   });
 
+  it("verify without a drive key: the signed summary's finding names --drive-key (not the hidden --trusted-key)", async () => {
+    const v = await runCli(['verify', '--json', drive]);
+    type Report = { repos: Array<{ findings: Array<{ code: string; message: string }> }> };
+    const f = (JSON.parse(v.stdout) as Report).repos[0]?.findings.find((x) => x.code === 'signature-not-checked');
+    expect(f?.message).toBe('the summary is signed; pass --drive-key to check the signature');
+  });
+
   it('verify --trusted-key with the secret key: exit 2 naming it', async () => {
     const r = await runCli(['verify', '--trusted-key', key, drive]);
     expect(r.code).toBe(2);
@@ -58,7 +65,10 @@ describe('typed key files through the CLI', () => {
     expect(a.stderr).toContain(`'${junk}' (--gpg-import) is not an OpenPGP key file`);
     const b = await createExampleApp(ex.repo, drive, ['--gpg-import', pub], '--dry-run');
     expect(b.code).toBe(2);
-    expect(b.stderr).toContain(`'${pub}' (--gpg-import) is an ed25519 key, not an OpenPGP key`);
+    expect(b.stderr).toContain(
+      `'${pub}' (--gpg-import) is an ed25519 key, not an OpenPGP key; an upstream's ed25519 key goes to ` +
+        "--upstream-key (a drive's own public key: verify --drive-key)",
+    );
     const c = await runCli(['verify', '--upstream-gpg', junk, drive]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain(`'${junk}' (--upstream-gpg) is not an OpenPGP key file`);
@@ -80,10 +90,25 @@ describe('typed key files through the CLI', () => {
     expect(d.stderr).toContain(`'${broken}' (--gpg-import) is not a readable OpenPGP key file`);
   });
 
-  it('--trusted-key with an OpenPGP key is refused; a missing key file is exit 3 naming it', async () => {
-    const a = await createExampleApp(ex.repo, drive, ['--trusted-key', ex.gpgKey], '--dry-run');
-    expect(a.code).toBe(2);
-    expect(a.stderr).toContain(`'${ex.gpgKey}' (--trusted-key) is an OpenPGP key`);
+  it('--upstream-key (or the old --trusted-key) with an OpenPGP key is refused, naming the option given; a missing key file is exit 3 naming it', async () => {
+    // Both said "(--trusted-key) is an OpenPGP key; --trusted-key takes …": an option the user did not pass.
+    for (const option of ['--upstream-key', '--trusted-key']) {
+      const a = await createExampleApp(ex.repo, drive, [option, ex.gpgKey], '--dry-run');
+      expect(a.code, option).toBe(2);
+      expect(a.stderr, option).toBe(
+        `sideload: error: '${ex.gpgKey}' (${option}) is an OpenPGP key; ${option} takes an ed25519 public key ` +
+          '(use --gpg-import for OpenPGP keys)\n',
+      );
+    }
+    // A manifest's upstream-key is named as the documented option, not the old spelling.
+    const manifest = path.join(ex.dir, 'keys.yaml');
+    await fs.writeFile(
+      manifest,
+      `sources:\n  - repo: ${ex.repo}\n    upstream-key: [${ex.gpgKey}]\n    refs: [org.example.App]\n`,
+    );
+    const m = await runCli(['create', '-q', '--dry-run', '--manifest', manifest, drive]);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain(`'${ex.gpgKey}' (--upstream-key) is an OpenPGP key`);
     const missing = path.join(ex.dir, 'nope.key');
     for (const args of [
       ['create', '-q', '--dry-run', '--repo', ex.repo, '--sign-key', missing, drive, 'org.example.App'],

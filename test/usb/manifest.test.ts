@@ -1,6 +1,7 @@
 /** Manifests and lockfiles: YAML in, validated values out; a lockfile prints and parses back to the same value. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
 import { parseLockfile, parseManifest, printLockfile, type Lockfile } from '../../src/usb/manifest.js';
 
 const FILE = '/work/media/media.yaml';
@@ -44,6 +45,24 @@ describe('manifest', () => {
     );
     expect(() => parseManifest('a: [', FILE)).toThrow(/not valid YAML/);
     expect(() => parseManifest('- 1', FILE)).toThrow(/must be a mapping/);
+  });
+
+  it('a YAML syntax error names the file, line and column, and ends there (no dangling "column 1:")', () => {
+    const bad = 'sources:\n  - repo: x\n   refs: [a\n';
+    for (const parse of [parseManifest, parseLockfile]) {
+      let err: UsageError | undefined;
+      try {
+        parse(bad, FILE);
+      } catch (e) {
+        err = e as UsageError;
+      }
+      expect(err?.message).toBe(`${FILE}: not valid YAML at line 3, column 1: Sequence item without - indicator`);
+      expect(err?.data).toEqual({ path: FILE, line: 3, column: 1 });
+    }
+    // yaml's own errors without a position keep their message.
+    expect(() => parseManifest('a: *x\n', FILE)).toThrow(
+      `${FILE}: not valid YAML: Unresolved alias (the anchor must be set before the alias): x`,
+    );
   });
 });
 

@@ -76,8 +76,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('locales', {
           type: 'string',
           describe:
-            'Languages of Locale extensions, comma-separated (e.g. de,fr); default all (installation: the ' +
-            'installed ones)',
+            'Languages of Locale extensions, comma-separated (e.g. de,fr), or all; default all (installation: ' +
+            "the installed ones); overrides a manifest's locales",
         })
         .option('extensions', {
           choices: ['auto', 'all', 'locale', 'none'] as const,
@@ -249,12 +249,8 @@ function createOptions(
   compression: number | undefined,
   signKey: { signKey?: Uint8Array },
 ): CreateOptions {
-  const locales = args.locales
-    ? args.locales
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : media?.locales;
+  // A --locales given overrides the file's, `all` included (every language: no list).
+  const locales = args.locales ? localesArg(args.locales) : media?.locales;
   const arches = args.arch ?? media?.arches;
   const extensions = args.extensions ?? media?.extensions;
   const dest = args['destination-repo'] ?? media?.destinationRepo;
@@ -277,6 +273,20 @@ function createOptions(
     signal,
     onWarning: (w) => out.warn(w),
   };
+}
+
+/** `--locales de,fr` → [de, fr]; `--locales all` → undefined: every language, as `locales: all` in a manifest. */
+function localesArg(value: string): string[] | undefined {
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!list.includes('all')) return list;
+  if (list.length > 1)
+    throw new UsageError(`--locales '${value}': 'all' stands alone (every language), or name the languages`, {
+      locales: value,
+    });
+  return undefined;
 }
 
 /** A Locale ref's languages as they are on the drive: without those asked for that the source does not have. */

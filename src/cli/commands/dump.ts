@@ -11,16 +11,15 @@ import {
   SUMMARY_INDEX,
   DEPLOY_DATA,
 } from '../../ostree/formats.js';
-import { JSON_DOCUMENT, outputFor } from '../common-options.js';
+import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { examplesEpilog } from '../help.js';
 import { readInputFile } from '../input-file.js';
 import { LOCAL_READ_LIMIT } from '../../transport/local.js';
 
-interface DumpArgs {
+interface DumpArgs extends OutputArgs {
   file: string;
   type?: string;
   lenient?: boolean;
-  json?: boolean;
 }
 
 const BY_NAME: Array<[RegExp, string]> = [
@@ -48,6 +47,7 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
         .option('type', { type: 'string', describe: 'GVariant type string (default: from the file name)' })
         .option('lenient', { type: 'boolean', describe: 'Read non-normal data as GLib does instead of refusing it' })
         .option('json', JSON_DOCUMENT)
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ["A drive's summary as GVariant text", 'sideload dump /mnt/usb/.ostree/repo/summary'],
@@ -55,14 +55,16 @@ export function dumpCommand(setCode: (c: number) => void): CommandModule<object,
           ]),
         ) as never,
     handler: async (args) => {
+      // Read first: a file that does not exist is not found (exit 3), whatever its name says of its type.
+      const bytes = await readInputFile(args.file, 'file', LOCAL_READ_LIMIT);
       const type = args.type ?? BY_NAME.find(([re]) => re.test(args.file))?.[1];
       if (!type) throw new UsageError(`cannot tell the type of '${path.basename(args.file)}'; pass --type`);
-      const bytes = await readInputFile(args.file, 'file', LOCAL_READ_LIMIT);
       const { decode, print } = await import('../../gvariant/index.js');
       const value = decode(type, bytes, { strict: !args.lenient });
       const text = print(type, value);
       outputFor('dump', args).result({ ok: true, type, text });
-      if (!args.json) process.stdout.write(text + '\n');
+      // -q: only whether the file decodes (the exit code).
+      if (!args.json && !args.quiet) process.stdout.write(text + '\n');
       setCode(0);
     },
   };

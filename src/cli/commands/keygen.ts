@@ -4,12 +4,11 @@ import type { CommandModule } from 'yargs';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import { examplesEpilog } from '../help.js';
-import { JSON_DOCUMENT, outputFor } from '../common-options.js';
+import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 
-interface KeygenArgs {
+interface KeygenArgs extends OutputArgs {
   output: string;
   force?: boolean;
-  json?: boolean;
 }
 
 export function keygenCommand(setCode: (c: number) => void): CommandModule<object, KeygenArgs> {
@@ -28,6 +27,7 @@ export function keygenCommand(setCode: (c: number) => void): CommandModule<objec
         })
         .option('force', { type: 'boolean', describe: 'Overwrite existing files' })
         .option('json', JSON_DOCUMENT)
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ['drive.key (keep it secret) and drive.key.pub (for verify --drive-key)', 'sideload keygen -o drive.key'],

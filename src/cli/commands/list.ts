@@ -2,12 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { formatBytes } from '../output.js';
 import { examplesEpilog } from '../help.js';
-import { JSON_DOCUMENT, outputFor } from '../common-options.js';
+import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { listRepoJson } from '../json.js';
 
-interface ListArgs {
+interface ListArgs extends OutputArgs {
   drive: string;
-  json?: boolean;
 }
 
 export function listCommand(setCode: (c: number) => void): CommandModule<object, ListArgs> {
@@ -19,6 +18,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       y
         .positional('drive', { type: 'string', demandOption: true, describe: 'Drive directory or repo path' })
         .option('json', JSON_DOCUMENT)
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ['What a mounted drive holds', 'sideload list /run/media/me/USB'],
@@ -29,11 +29,15 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       const out = outputFor('list', args);
       const { listDrive } = await import('../../usb/list.js');
       const repos = await listDrive(args.drive);
-      out.result({ ok: true, repos: repos.map(listRepoJson) });
+      // With --json the document is all: no text is formatted after it (a failure there printed a second one).
+      if (args.json) {
+        out.result({ ok: true, repos: repos.map(listRepoJson) });
+        setCode(0);
+        return;
+      }
       for (const r of repos) {
         const signed = r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : '';
-        const updated =
-          r.lastModified !== undefined ? `, updated ${new Date(Number(r.lastModified) * 1000).toISOString()}` : '';
+        const updated = r.lastModified !== undefined ? `, updated ${dateOf(r.lastModified)}` : '';
         out.info(`${r.repo}${signed}${updated}`);
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
@@ -56,4 +60,10 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
       setCode(0);
     },
   };
+}
+
+/** Seconds since 1970 as an ISO date; a time past what a date can show (the year 275760) as the number it is. */
+function dateOf(seconds: bigint): string {
+  const d = new Date(Number(seconds) * 1000);
+  return Number.isNaN(d.getTime()) ? `${seconds} seconds after 1970 (past any date)` : d.toISOString();
 }

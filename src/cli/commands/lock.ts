@@ -69,9 +69,10 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
           signal,
         });
         const text = printLockfile(lock, file === '-' ? path.resolve('stdin.lock') : file);
-        if (file === '-') process.stdout.write(text);
-        else await fs.default.outputFile(file, text);
-        out.result({ ok: true, lockfile: file, lock, warnings });
+        // With --json, stdout holds one JSON document: the text of a lockfile for stdout goes in it (`text`).
+        if (file !== '-') await fs.default.outputFile(file, text);
+        else if (!args.json) process.stdout.write(text);
+        out.result({ ok: true, lockfile: file, lock, ...(file === '-' ? { text } : {}), warnings });
         const n = lock.sources.reduce((a, s) => a + s.refs.length, 0);
         if (file !== '-') out.info(`Locked ${n} refs from ${lock.sources.length} source(s) in ${file}`);
       } finally {

@@ -3,9 +3,9 @@ import type { CommandModule } from 'yargs';
 import { ExitCode } from '../../errors.js';
 import { createProgress } from '../progress.js';
 import { examplesEpilog } from '../help.js';
-import { JSON_DOCUMENT, outputFor } from '../common-options.js';
+import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 
-interface VerifyArgs {
+interface VerifyArgs extends OutputArgs {
   drive: string;
   'drive-key'?: string[];
   'gpg-import'?: string[];
@@ -15,7 +15,6 @@ interface VerifyArgs {
   quick?: boolean;
   repair?: boolean;
   strict?: boolean;
-  json?: boolean;
 }
 
 export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void): CommandModule<object, VerifyArgs> {
@@ -57,6 +56,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           describe: 'Warnings fail too: exit 6 unless there is no finding at all',
         })
         .option('json', JSON_DOCUMENT)
+        .option('quiet', QUIET)
         .epilog(
           examplesEpilog([
             ['Check every object, ref and the summary of a drive', 'sideload verify /run/media/me/USB'],
@@ -80,7 +80,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       const upGpg = [];
       for (const f of args['gpg-import'] ?? []) upGpg.push(await readGpgKeyFile(f, '--gpg-import'));
       for (const f of args['upstream-gpg'] ?? []) upGpg.push(await readGpgKeyFile(f, '--upstream-gpg'));
-      const progress = createProgress(!args.json);
+      const progress = createProgress(!args.json && !args.quiet);
       let report;
       try {
         report = await verifyDrive(args.drive, {
