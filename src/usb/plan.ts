@@ -147,8 +147,9 @@ export function planDrive(input: PlanInput): DrivePlan {
     const oldTs = oldFacts?.timestamp;
     // Older, or the drive commit's own parent at the same time (builds with a fixed timestamp): clients take an equal
     // timestamp, so without the second test such a drive would quietly go back one build.
-    const parentBack = oldFacts?.parent === w.commit;
-    const downgrade = oldTs !== undefined && (w.timestamp < oldTs || parentBack);
+    const older = oldTs !== undefined && w.timestamp < oldTs;
+    const parentBack = !older && oldFacts?.parent === w.commit;
+    const downgrade = oldTs !== undefined && (older || parentBack);
     if (downgrade && !input.allowDowngrade)
       throw new FailureError(
         `'${w.ref}' on the drive is at ${old.commit.slice(0, 12)}… (${isoTime(oldTs)}), ` +
