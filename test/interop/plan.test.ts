@@ -287,6 +287,22 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     ]);
     expect(gone.code, gone.stderr).toBe(3);
     expect(gone.stderr).toContain(`'${APP}' at ${v1App}`);
+    // Options that shape a plan would be ignored beside a lock (they were, with exit 0): refused, naming them.
+    const shaped = await sideload([
+      'create',
+      '--lock',
+      lock,
+      '--dry-run',
+      '--locales',
+      'fr',
+      '--arch',
+      'aarch64',
+      drive,
+    ]);
+    expect(shaped.code).toBe(2);
+    expect(shaped.stderr).toContain(
+      'with --lock, the refs, commits and languages come from the lockfile: --locales, --arch would be ignored',
+    );
   });
 
   it('update over HTTP: the served remote publishes a new build; partial locales stay, ostree fsck passes, the drive installs it', async () => {

@@ -149,6 +149,26 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
           `with ${args.manifest ? '--manifest' : '--lock'}, the sources and refs come from the file: give only ` +
             'the drive',
         );
+      // A lockfile is the whole plan: options that shape one would be ignored, so they are refused.
+      const planOptions = (
+        [
+          ['locales', args.locales],
+          ['arch', args.arch?.length],
+          ['extensions', args.extensions],
+          ['include-sdk', args['include-sdk']],
+          ['commit', args.commit?.length],
+          ['app', args.app],
+          ['runtime', args.runtime],
+        ] as const
+      )
+        .filter(([, v]) => v)
+        .map(([k]) => `--${k}`);
+      if (args.lock && planOptions.length)
+        throw new UsageError(
+          `with --lock, the refs, commits and languages come from the lockfile: ${planOptions.join(', ')} ` +
+            `would be ignored (change the manifest and run 'sideload lock' again)`,
+          { options: planOptions },
+        );
       if (!args.manifest && !args.lock && !args.refs?.length)
         throw new UsageError('no refs given: name at least one app or runtime (or use --manifest FILE)');
       // The engine loads here, not at startup: --help and the other commands stay fast; the manifest reader (and
