@@ -31,10 +31,10 @@ export async function stageDriveGuide(
   const collections: GuideCollection[] = [];
   for (const [cid, refs] of final) {
     const source = sources.get(cid);
+    // What an earlier run's .flatpakrepo says, if it is still there and ours to read (bounded, no symlink).
+    const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
+    const earlier = text === null ? null : parseFlatpakrepo(text, cid);
     if (!source) {
-      // Known from an earlier run's .flatpakrepo, if it is still there and ours to read (bounded, no symlink).
-      const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
-      const earlier = text === null ? null : parseFlatpakrepo(text, cid);
       collections.push(
         earlier ? { ...earlier, refs: [...refs.keys()] } : { collectionId: cid, refs: [...refs.keys()], known: false },
       );
@@ -49,14 +49,16 @@ export async function stageDriveGuide(
     const keys = await source.trustedKeys(cid);
     const xaKeys = lookup(meta, KEY.xaGpgKeys);
     const gpgKeys = keys.gpg.length ? keys.gpg : xaKeys?.type === 'ay' ? [xaKeys.value as Uint8Array] : [];
+    // A source that knows less than the drive already says (a local repo has no URL) keeps what the drive says:
+    // clients that followed the earlier guide have that remote.
     const fields = {
-      title: str(KEY.xaTitle),
-      comment: str(KEY.xaComment),
-      description: str(KEY.xaDescription),
-      homepage: str(KEY.xaHomepage),
-      icon: str(KEY.xaIcon),
-      defaultBranch: str(KEY.xaDefaultBranch),
-      url: remote?.url,
+      title: str(KEY.xaTitle) ?? earlier?.title,
+      comment: str(KEY.xaComment) ?? earlier?.comment,
+      description: str(KEY.xaDescription) ?? earlier?.description,
+      homepage: str(KEY.xaHomepage) ?? earlier?.homepage,
+      icon: str(KEY.xaIcon) ?? earlier?.icon,
+      defaultBranch: str(KEY.xaDefaultBranch) ?? earlier?.defaultBranch,
+      url: remote?.url ?? earlier?.url,
       remoteName: remote?.name,
     };
     collections.push({

@@ -151,6 +151,23 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
       expect(kf.get('Flatpak Repo', 'Url')).toBe(server.url);
       expect(kf.get('Flatpak Repo', 'DeploySideloadCollectionID')).toBe(CID);
       expect(await fs.readFile(path.join(d1, 'README-sideload.txt'), 'utf8')).not.toContain('placeholder');
+      // A later run from a local copy (which knows no URL) keeps the URL the drive already hands out; it put the
+      // placeholder in its place.
+      const more = await sideload([
+        'create',
+        '--no-fsync',
+        '--repo',
+        path.join(EXAMPLES, 'repo'),
+        '--gpg-import',
+        path.join(EXAMPLES, 'example.gpg'),
+        d1,
+        `runtime/org.example.Platform.GL.default/${ARCH}/1.4`,
+      ]);
+      expect(more.code, more.stderr).toBe(0);
+      expect(
+        parseKeyFile(await fs.readFile(path.join(d1, `${CID}.flatpakrepo`), 'utf8')).get('Flatpak Repo', 'Url'),
+      ).toBe(server.url);
+      expect(await fs.readFile(path.join(d1, 'README-sideload.txt'), 'utf8')).not.toContain('upstream URL');
       const from = path.join(await tempDir('sideload-guide-from-'), 'myremote.flatpakrepo');
       const key = (await fs.readFile(path.join(EXAMPLES, 'example.gpg'))).toString('base64');
       await fs.writeFile(
