@@ -97,7 +97,15 @@ export class PlanBuilder {
     let subpaths: readonly string[] | null = null;
     if (prev.subpaths && p.subpaths) subpaths = [...new Set([...prev.subpaths, ...p.subpaths])].sort();
     const keep = prev.reason === 'requested' ? prev : p.reason === 'requested' ? p : prev;
-    this.planned.set(key, { ...keep, subpaths, ...(subpaths === null ? { languages: 'all' as const } : {}) });
+    // Languages are a Locale extension's: merged like the subpaths, and only where either side named them.
+    const languages =
+      prev.languages === undefined && p.languages === undefined
+        ? undefined
+        : subpaths === null || prev.languages === 'all' || p.languages === 'all'
+          ? ('all' as const)
+          : [...new Set([...(prev.languages ?? []), ...(p.languages ?? [])])].sort();
+    const { languages: _drop, ...rest } = keep;
+    this.planned.set(key, { ...rest, subpaths, ...(languages !== undefined ? { languages } : {}) });
   }
 
   /** The planned refs, sorted by collection and ref. */

@@ -133,6 +133,19 @@ describe('resolveRefs', () => {
     expect(loc?.languages).toEqual(['de', 'fr']);
   });
 
+  it('a ref planned twice keeps languages only where it is a Locale extension (a runtime asked for and pulled in)', async () => {
+    const plan = await resolveRefs(input({ requested: ['org.example.App', 'org.example.Platform'] }));
+    const platform = plan.refs.find((r) => r.ref === `runtime/org.example.Platform/${A}/stable`);
+    expect(platform?.reason).toBe('requested');
+    expect(platform && 'languages' in platform).toBe(false); // it said languages: 'all'
+    const gl = plan.refs.find((r) => r.ref === `runtime/org.example.Platform.GL.default/${A}/1.4`);
+    expect(gl && 'languages' in gl).toBe(false);
+    const loc = plan.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'));
+    expect(loc?.languages).toBe('all');
+    const some = await resolveRefs(input({ requested: ['org.example.App', 'org.example.Platform'], locales: ['de'] }));
+    expect(some.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.languages).toEqual(['de']);
+  });
+
   it('from an installation, copies what is installed and says which languages are missing', async () => {
     const cat = catalog().map((r) => (r.ref.includes('.Locale/') ? { ...r, deploySubpaths: ['/de'] } : r));
     const plan = await resolveRefs(input({ sourceKind: 'installation', catalog: cat, locales: ['de', 'es'] }));
