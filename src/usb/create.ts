@@ -197,10 +197,14 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   if (!run.state.refs.some((r) => offered.has(`${r.collectionId}\0${r.ref}`))) {
     const has = [...new Set(run.state.refs.map((r) => r.collectionId))].sort().join(', ');
     const gives = [...new Set([...offered.values()].map((r) => r.collectionId ?? '(none)'))].sort().join(', ');
+    // Refs without a collection ID (a repo with none configured, as `create` needed --collection-id for): say so.
+    const unlabelled = !opts.collectionId && [...offered.values()].some((r) => r.collectionId === null);
     throw new NotFoundError(
       `${source.description} offers none of the ${run.state.refs.length} refs on '${run.loc.drive}' (the drive ` +
-        `holds collection ${has}; the source offers ${gives || 'no refs'}): update from the source the drive was ` +
-        'made from',
+        `holds collection ${has}; the source offers ${gives || 'no refs'}): ` +
+        (unlabelled
+          ? `its refs have no collection ID; pass --collection-id ${run.state.refs[0]?.collectionId ?? 'ID'} as create had`
+          : 'update from the source the drive was made from'),
       { path: run.loc.drive },
     );
   }

@@ -215,7 +215,8 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     ...(forFlatpak ? ['flatpak-install(1) (--sideload-repo), flatpak-remote-add(1), https://docs.flatpak.org/'] : []),
     ...(forOstree ? ['ostree-find-remotes(1)'] : []),
   ];
-  readme.push('', `More: ${more.join(', ')}`, '');
+  if (more.length) readme.push('', `More: ${more.join(', ')}`);
+  readme.push('');
   files.push({ name: GUIDE_README, text: readme.join('\n') });
   return files;
 }

@@ -56,8 +56,8 @@ export async function checkLayout(repo: string): Promise<{ findings: Finding[]; 
     findings.push(
       error(
         'pending-publish',
-        'an interrupted update left its publish journal; run `sideload verify --repair` ' +
-          '(or the same `sideload create` again) to finish it',
+        'an interrupted run left its publish journal; run `sideload verify --repair` ' +
+          '(or the interrupted command again) to finish it',
         JOURNAL,
       ),
     );

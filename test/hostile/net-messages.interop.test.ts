@@ -177,6 +177,12 @@ describe('Ctrl-C twice during the publish of an update', () => {
       const made = await runCli(['create', '-q', '--repo', src, '--collection-id', 'org.example.Stable', drive, REF]);
       expect(made.code, made.stderr).toBe(0);
       const second = await commit(`two-${attempt}`);
+      if (attempt === 0) {
+        // The source has no collection ID (create needed --collection-id): update says so, rather than "(none)".
+        const bare = await runCli(['update', '-q', '--dry-run', '--repo', src, drive]);
+        expect(bare.code).toBe(3);
+        expect(bare.stderr).toContain('its refs have no collection ID; pass --collection-id org.example.Stable');
+      }
       // Objects of the new commit appear under the drive's objects/ only in the publish step.
       const repo = path.join(drive, '.ostree/repo');
       const onDrive = await objectsOf(repo);
