@@ -24,6 +24,8 @@ const WARNINGS = {
   'remote-unreachable': 'a remote that could not be read: its upstream summary and appstream come from the source',
   'installation-unreadable': 'a system-wide installation that could not be read: its runtimes are not offered',
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
+  'drive-head-refs':
+    'the drive repo has refs under refs/heads (another tool wrote them): the summary lists refs/mirrors only',
 } as const;
 
 /** Every code a warning can carry (`warnings[].code` in --json). */

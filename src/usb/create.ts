@@ -4,12 +4,14 @@
  * (apply.ts: preflight, copy, publish). `createDrive` adds and updates refs, `updateDrive` moves every ref on the
  * drive to its source's newest commit, `removeFromDrive` takes refs off. Never writes to the console.
  */
+import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
 import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
+import { listRefFiles } from '../repo/index.js';
 import { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
@@ -97,7 +99,17 @@ async function startRun(opts: CreateOptions): Promise<Run> {
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
-  return { loc, state: await readDriveState(loc.repo), warner };
+  const state = await readDriveState(loc.repo);
+  // A repo another tool made (ostree init, a plain commit): its refs/heads vanish from the summary this run writes.
+  const heads = state.exists ? await listRefFiles(path.join(loc.repo, 'refs/heads'), { lenient: true }) : [];
+  if (heads.length)
+    warner.warn(
+      'drive-head-refs',
+      `the drive repo ${loc.repo} has refs/heads (${heads.map(([n]) => n).join(', ')}) that the summary sideload ` +
+        'writes does not list (refs/mirrors/<collection>/ only): clients will no longer see them',
+      { repo: loc.repo, refs: heads.map(([n]) => n) },
+    );
+  return { loc, state, warner };
 }
 
 function resolveOptions(opts: CreateOptions): ResolveOptions {

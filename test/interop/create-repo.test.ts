@@ -161,6 +161,26 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     expect((await fs.readdir(plain)).sort()).toEqual(['config', 'extensions', 'objects', 'refs', 'state', 'tmp']);
   });
 
+  it('a drive repo another tool made, with refs under refs/heads: the run warns that clients lose them', async () => {
+    const d = await tempDir('sideload-heads-');
+    const repo = path.join(d, '.ostree/repo');
+    await fs.mkdir(repo, { recursive: true });
+    await runOk('ostree', ['init', `--repo=${repo}`, '--mode=archive']);
+    const tree = path.join(await tempDir('sideload-heads-tree-'), 't');
+    await fs.mkdir(tree);
+    await fs.writeFile(path.join(tree, 'x'), 'x');
+    await runOk('ostree', [`--repo=${repo}`, 'commit', '-b', 'foo', `--tree=dir=${tree}`]);
+    const strict = await create(['--strict', d, 'org.example.App']);
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(strict.stderr).toContain(
+      `--strict: warning drive-head-refs: the drive repo ${await fs.realpath(repo)} has refs/heads (foo)`,
+    );
+    const r = await create(['--json', d, 'org.example.App']);
+    expect(r.code, r.stderr).toBe(0);
+    const warned = (JSON.parse(r.stdout) as { warnings?: Array<{ code: string }> }).warnings ?? [];
+    expect(warned.map((w) => w.code)).toContain('drive-head-refs');
+  });
+
   it('a drive with several repos and none at the default place: the run asks which (exit 2), naming them', async () => {
     const d = await tempDir('sideload-two-');
     for (const rel of ['ostree/repo', 'flatpak/repo']) {
