@@ -62,6 +62,7 @@ export function listRepoJson(r: ListedRepo) {
     repo: r.repo,
     ...(r.lastModified !== undefined ? { lastModified: r.lastModified } : {}),
     summarySignature: r.signed ? ('present' as const) : ('absent' as const),
+    pendingPublish: r.pendingPublish,
     collections: r.collections.map((c) => ({
       collectionId: c.collectionId,
       upstreamSummary: c.upstreamSummary,

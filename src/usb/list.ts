@@ -10,6 +10,7 @@ import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
 import { readDriveState, readSummaryBytes } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
+import { hasPendingPublish } from './publish.js';
 
 export interface ListedRef {
   readonly ref: string;
@@ -30,6 +31,8 @@ export interface ListedRepo {
   readonly lastModified?: bigint;
   /** summary.sig present. */
   readonly signed: boolean;
+  /** An interrupted run left its publish journal: `verify --repair` or the same command again finishes it. */
+  readonly pendingPublish: boolean;
   readonly collections: ReadonlyArray<{
     readonly collectionId: string;
     readonly refs: readonly ListedRef[];
@@ -45,8 +48,10 @@ async function readSummary(repo: string): Promise<Uint8Array> {
   const bytes = await readSummaryBytes(repo);
   if (bytes) return bytes;
   throw new NotFoundError(
-    `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); run ` +
-      'the same create again to resume (objects already copied are kept)',
+    `nothing published yet on '${repo}': a first 'sideload create' was interrupted (or is still running); ` +
+      ((await hasPendingPublish(repo))
+        ? "it was publishing: 'sideload verify --repair' or the same create again finishes it"
+        : 'run the same create again to resume (objects already copied are kept)'),
     { path: repo },
     'ENOTPUBLISHED',
   );
@@ -96,6 +101,7 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
         repo,
         ...(summary.lastModified !== undefined ? { lastModified: summary.lastModified } : {}),
         signed: await fs.pathExists(path.join(repo, 'summary.sig')),
+        pendingPublish: state.pendingPublish,
         collections,
       });
     } finally {

@@ -16,6 +16,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDrive, type CreateOptions } from '../../src/usb/create.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
+import { listDrive } from '../../src/usb/list.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
 import { METADATA_REF } from '../../src/ostree/formats.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
@@ -219,6 +220,8 @@ describe('publish is crash-safe at every step', () => {
           before.repos[0]?.findings.map((f) => f.code),
           `cut ${k}`,
         ).toContain('pending-publish');
+      // list says so too (it listed the drive as if nothing were pending).
+      expect((await listDrive(drive))[0]?.pendingPublish, `cut ${k}: list`).toBe(journal);
       const after = await verifyDrive(drive, { repair: true });
       expect(after.ok, `cut ${k}: ${JSON.stringify(after.repos[0]?.findings)}`).toBe(true);
       if (journal) expect(await snapshotDir(drive, noTmp), `cut ${k}: repaired drive`).toEqual(reference);

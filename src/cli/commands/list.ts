@@ -39,6 +39,11 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
         const signed = r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : '';
         const updated = r.lastModified !== undefined ? `, updated ${dateOf(r.lastModified)}` : '';
         out.info(`${r.repo}${signed}${updated}`);
+        if (r.pendingPublish)
+          out.info(
+            "  publish pending: an interrupted run was publishing; 'sideload verify --repair' (or that command " +
+              'again) finishes it. Until then this is what clients see.',
+          );
         for (const c of r.collections) {
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
