@@ -122,6 +122,19 @@ function gib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
+/**
+ * Finishes a publish an interrupted run left pending (and sweeps its leftovers), under the drive's write lock: what
+ * `verify --repair` does, for a run to plan from what that publish meant to leave.
+ */
+export async function replayUnderLock(repo: string, fsync: boolean): Promise<void> {
+  const lock = await openStaging(await createArchiveRepo(repo), { fsync });
+  try {
+    await replay(repo, fsync); // sweeps (publish.ts sweepLeftovers)
+  } finally {
+    await lock.close();
+  }
+}
+
 /** Runs the plan. See ApplyOptions. */
 export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<ApplyResult> {
   const { loc, state, plan, sources } = input;
@@ -220,14 +233,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   if (opts.dryRun) return { changed: false, ...base };
   if (idle) {
     // Nothing to publish, but an interrupted run may have left temp files: remove them under the drive's lock.
-    if ((await listLeftovers(loc.repo).catch(() => [])).length) {
-      const lock = await openStaging(await createArchiveRepo(loc.repo), { fsync });
-      try {
-        await replay(loc.repo, fsync); // sweeps (publish.ts sweepLeftovers)
-      } finally {
-        await lock.close();
-      }
-    }
+    if ((await listLeftovers(loc.repo).catch(() => [])).length) await replayUnderLock(loc.repo, fsync);
     return { changed: false, ...base };
   }
   await checkWritable(loc);

@@ -12,7 +12,7 @@ import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
 import { listRefFiles } from '../repo/index.js';
-import { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
+import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
@@ -99,7 +99,13 @@ async function startRun(opts: CreateOptions): Promise<Run> {
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
-  const state = await readDriveState(loc.repo);
+  let state = await readDriveState(loc.repo);
+  if (state.pendingPublish && !opts.dryRun) {
+    // An interrupted run's publish is finished first, so this run plans from the drive it meant to leave (planned
+    // from before, the run published everything a second time, with a second ostree-metadata commit).
+    await replayUnderLock(loc.repo, opts.fsync ?? true);
+    state = await readDriveState(loc.repo);
+  }
   // A repo another tool made (ostree init, a plain commit): its refs/heads vanish from the summary this run writes.
   const heads = state.exists ? await listRefFiles(path.join(loc.repo, 'refs/heads'), { lenient: true }) : [];
   if (heads.length)

@@ -222,6 +222,14 @@ describe('publish is crash-safe at every step', () => {
         ).toContain('pending-publish');
       // list says so too (it listed the drive as if nothing were pending).
       expect((await listDrive(drive))[0]?.pendingPublish, `cut ${k}: list`).toBe(journal);
+      if (journal) {
+        // The same command again finishes the publish and writes nothing more: exactly the reference drive (it
+        // planned from before the publish and published again, with a second ostree-metadata commit).
+        const rerun = await tempDir(`sideload-crash-rerun-${k}-`);
+        await fs.copy(drive, rerun);
+        await run(rerun, ['org.example.App'], 1_700_000_100n);
+        expect(await snapshotDir(rerun, noTmp), `cut ${k}: after the same command again`).toEqual(reference);
+      }
       const after = await verifyDrive(drive, { repair: true });
       expect(after.ok, `cut ${k}: ${JSON.stringify(after.repos[0]?.findings)}`).toBe(true);
       if (journal) expect(await snapshotDir(drive, noTmp), `cut ${k}: repaired drive`).toEqual(reference);
