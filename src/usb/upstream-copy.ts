@@ -77,7 +77,9 @@ export async function prepareUpstreams(
     const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b, what) =>
       gunzipSubsummary(b, what, MAX_SUBSUMMARY_BYTES),
     );
-    if (!meta.has(cid)) meta.set(cid, check.metadata);
+    // What the signed upstream files say wins over what the source read on its own (a repo source's summary file,
+    // unchecked there).
+    if (!meta.has(cid) || check.signedBy.length > 0) meta.set(cid, check.metadata);
     const record = encodeUpstreamRecord({
       origin: up.origin,
       signedBy: check.signedBy,

@@ -29,6 +29,11 @@ export interface UpstreamCheck {
   readonly root: 'summary' | 'summary.idx';
   /** Upstream metadata (xa.title …) read from the verified file. */
   readonly metadata: VarDict;
+  /**
+   * A signed summary.idx beside a `summary` that carries no signature (only with 'allow-unsigned'; the other
+   * policies refuse it): nothing vouches for that summary's bytes, which old clients read.
+   */
+  readonly unsignedCompat?: true;
 }
 
 /** Largest (uncompressed) summary, index or subsummary we accept: ostree's metadata limit, as for objects. */
@@ -161,6 +166,7 @@ export async function checkUpstream(
   let result: VerifyResult;
   let metadata: VarDict = [];
   let root: 'summary' | 'summary.idx';
+  let unsignedCompat = false;
   if (idx) {
     root = 'summary.idx';
     result = await verifyOne(idx, f.get('summary.idx.sig'), keys, `${up.origin} summary.idx`, fix);
@@ -185,6 +191,17 @@ export async function checkUpstream(
       const compat = await verifyOne(summary, f.get('summary.sig'), keys, `${up.origin} summary`, fix);
       if (compat.present && compat.signedBy.length === 0)
         throw new SignatureError(`${up.origin} summary: bad signature`);
+      // The index is signed and the summary is not: a publisher signs both, so its bytes may be anyone's (they were
+      // carried as signed, and their xa.title reached the drive's guide).
+      unsignedCompat = result.present && !compat.present;
+      if (unsignedCompat && policy === 'require-signature')
+        throw new SignatureError(
+          `the upstream of '${cid}' from ${up.origin} signs summary.idx but not summary: nothing vouches for the ` +
+            "summary's bytes; pass --allow-unsigned-upstream to carry it anyway, or --no-upstream-summary to leave " +
+            'the copy off',
+          { collectionId: cid },
+          'EUNSIGNED',
+        );
     }
   } else if (summary) {
     root = 'summary';
@@ -203,6 +220,7 @@ export async function checkUpstream(
     keys: result.keys,
     root,
     metadata: metadata.filter(([k]) => k.startsWith('xa.')),
+    ...(unsignedCompat ? { unsignedCompat: true as const } : {}),
   };
 }
 

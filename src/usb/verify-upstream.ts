@@ -60,6 +60,15 @@ export async function checkUpstreamCopies(
         undefined,
         'pass the upstream key with --gpg-import KEYFILE',
       );
+      if (check.unsignedCompat && (keys.gpg.length || keys.ed25519.length))
+        findings.push(
+          error(
+            'upstream-unverified',
+            `the upstream summary of '${cid}' has no signature beside its signed summary.idx: its bytes cannot be ` +
+              'checked',
+            `${rel}/summary`,
+          ),
+        );
       if (check.signedBy.length === 0) {
         if (keys.gpg.length || keys.ed25519.length)
           findings.push(

@@ -282,3 +282,37 @@ describe('ref binding (ostree.ref-binding)', () => {
     );
   });
 });
+
+describe('an unsigned summary beside a signed summary.idx', () => {
+  it('create refuses it (exit 5); carried anyway, the guide takes the signed title and verify flags the summary', async () => {
+    const src = path.join(ex.dir, 'compat-src');
+    await fs.cp(ex.repo, src, { recursive: true });
+    await fs.rm(path.join(src, 'summary.sig'));
+    const summary = await fs.readFile(path.join(src, 'summary'));
+    const at = summary.indexOf('Example Repo');
+    expect(at).toBeGreaterThan(0);
+    summary.write('Evil!!Repo!!', at, 'latin1');
+    await fs.writeFile(path.join(src, 'summary'), summary);
+    const refused = path.join(ex.dir, `compat-${n++}`);
+    await fs.mkdir(refused);
+    // It was carried as "signed by gpg", and its forged title reached the .flatpakrepo and README.
+    const r = await createExampleApp(src, refused, ['--gpg-import', ex.gpgKey]);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toContain("signs summary.idx but not summary: nothing vouches for the summary's bytes");
+    expect(await fs.readdir(refused)).toEqual([]);
+    const carried = path.join(ex.dir, `compat-${n++}`);
+    await fs.mkdir(carried);
+    const a = await createExampleApp(src, carried, ['--gpg-import', ex.gpgKey, '--allow-unsigned-upstream']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(await fs.readFile(path.join(carried, `${CID}.flatpakrepo`), 'utf8')).toContain('Title=Example Repo\n');
+    const v = await verify(carried, ['--quick', '--gpg-import', ex.gpgKey]);
+    expect(v.code).toBe(6);
+    expect(findings(v.report)).toContainEqual(
+      expect.objectContaining({
+        code: 'upstream-unverified',
+        path: `extensions/sideload/upstream/${CID}/summary`,
+        message: expect.stringContaining('has no signature beside its signed summary.idx'),
+      }),
+    );
+  });
+});
