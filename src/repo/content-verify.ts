@@ -78,6 +78,9 @@ export class RawVerifier {
   }
 }
 
+/** The largest payload verifyFilez inflates in one piece; a larger one is streamed (FilezVerifier). */
+const WHOLE_INFLATE_LIMIT = 64 << 20;
+
 /**
  * Verifies a whole `.filez`: parses the header, inflates the payload (bounded by the header's size) and hashes it.
  * @returns the parsed header. @throws CorruptError naming the object and `location`.
@@ -90,6 +93,13 @@ export async function verifyFilez(checksum: string, bytes: Uint8Array, location:
     throw corruptFile(checksum, location, e);
   }
   if (!h) throw contentMismatch(checksum, location, 'truncated archive header');
+  // A payload that says it is large is checked as a stream: its inflated bytes are never held whole (a header
+  // claiming 4 GiB or more made zlib refuse the output bound with a RangeError: an internal error, not a finding).
+  if (h.size > WHOLE_INFLATE_LIMIT && !isSymlink(h.info)) {
+    const v = new FilezVerifier(checksum, location, bytes.length);
+    for (let at = 0; at < bytes.length; at += 1 << 20) await v.write(bytes.subarray(at, at + (1 << 20)));
+    return v.finish();
+  }
   const payload = bytes.subarray(h.payloadOffset);
   let plain: Uint8Array;
   if (isSymlink(h.info) || (h.size === 0 && payload.length === 0)) plain = new Uint8Array(0);
