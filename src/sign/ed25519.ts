@@ -103,6 +103,11 @@ export class Ed25519Signer {
   constructor(private readonly secretKey: Uint8Array) {
     if (secretKey.length !== ED25519_SECRET_KEY_BYTES)
       throw new UsageError(`an ed25519 secret key has ${ED25519_SECRET_KEY_BYTES} bytes, got ${secretKey.length}`, {});
+    // As loadSecretKey checks a key file: a library caller's key whose public half is not its seed's would sign the
+    // drive with signatures no published key verifies.
+    const derived = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32)).publicKey;
+    if (!Buffer.from(derived).equals(Buffer.from(secretKey.subarray(32))))
+      throw new UsageError("the ed25519 secret key's public half does not match its seed", {});
   }
   get publicKey(): Uint8Array {
     return publicKeyOf(this.secretKey);
@@ -120,21 +125,21 @@ export class Ed25519Verifier {
   async verify(data: Uint8Array, signatures: readonly Uint8Array[]): Promise<VerifyResult> {
     if (this.keys.length === 0) return { valid: false, reason: 'no trusted ed25519 key' };
     if (signatures.length === 0) return { valid: false, reason: 'no ed25519 signature' };
-    let malformed = 0;
-    for (const sig of signatures) {
-      if (sig.length !== ED25519_SIGNATURE_BYTES) {
-        malformed++;
-        continue;
-      }
+    // In order, as ostree checks them: a signature of the wrong length before a valid one fails the whole check
+    // there (ostree's "Invalid signature length", since GHSA-gqf4-p3gv-g8vw), so it must not pass here either.
+    for (const [i, sig] of signatures.entries()) {
+      if (sig.length !== ED25519_SIGNATURE_BYTES)
+        return {
+          valid: false,
+          reason: `ed25519 signature ${i + 1} of ${signatures.length} has ${sig.length} bytes, not ${ED25519_SIGNATURE_BYTES} (ostree refuses the set)`,
+        };
       for (const k of this.keys)
         if (k.length === ED25519_PUBLIC_KEY_BYTES && nacl.sign.detached.verify(data, sig, k))
           return { valid: true, keyId: b64(k) };
     }
     return {
       valid: false,
-      reason:
-        `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)` +
-        (malformed ? ` (${malformed} malformed)` : ''),
+      reason: `${signatures.length} signature(s), none valid for the ${this.keys.length} trusted key(s)`,
     };
   }
 }

@@ -208,12 +208,13 @@ describeWithTools(['openssl'], 'ed25519 signatures against openssl', () => {
     flippedSig[63] = (flippedSig[63] as number) ^ 0x01;
     expect((await v.verify(data, [flippedSig])).valid).toBe(false);
     expect((await new Ed25519Verifier([new Uint8Array(32).fill(9)]).verify(data, [sig])).valid).toBe(false);
-    // One good signature among bad and malformed ones is enough, as in ostree.
-    const mixed = await v.verify(data, [flippedSig, sig.subarray(0, 10), sig]);
-    expect(mixed.valid).toBe(true);
-    const none = await v.verify(data, [flippedSig, sig.subarray(0, 10)]);
-    expect(none).toMatchObject({ valid: false });
-    expect(none.reason).toContain('1 malformed');
+    // In order, as ostree 2022.7 checks (ostree-sign-ed25519.c at v2022.7): a bad signature is passed over, a good
+    // one ends the check, and one of the wrong length ends it as a failure, even with a good one after it.
+    expect((await v.verify(data, [flippedSig, sig, sig.subarray(0, 10)])).valid).toBe(true);
+    const malformedFirst = await v.verify(data, [flippedSig, sig.subarray(0, 10), sig]);
+    expect(malformedFirst).toMatchObject({ valid: false });
+    expect(malformedFirst.reason).toContain('ed25519 signature 2 of 3 has 10 bytes, not 64');
+    expect((await v.verify(data, [flippedSig])).reason).toBe('1 signature(s), none valid for the 1 trusted key(s)');
     expect(await new Ed25519Verifier([]).verify(data, [sig])).toMatchObject({
       valid: false,
       reason: 'no trusted ed25519 key',

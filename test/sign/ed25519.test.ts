@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import {
   appendSignatures,
+  Ed25519Signer,
   decodeDetached,
   encodeDetached,
   loadPublicKeys,
@@ -27,6 +28,14 @@ describe('ed25519 key loading', () => {
   it('accepts a 32-byte seed and expands it to seed ‖ public', () => {
     expect(loadSecretKey(b64(seed), 'k')).toEqual(secret);
     expect(loadSecretKey(`# comment\n\n${b64(secret)}\n`, 'k')).toEqual(secret);
+  });
+
+  it('a signer refuses a secret key whose public half does not belong to its seed (a library caller)', () => {
+    const a = loadSecretKey(b64(new Uint8Array(32).fill(1)), 'a');
+    const b = loadSecretKey(b64(new Uint8Array(32).fill(2)), 'b');
+    expect(() => new Ed25519Signer(a)).not.toThrow();
+    const mixed = new Uint8Array([...a.subarray(0, 32), ...b.subarray(32)]);
+    expect(() => new Ed25519Signer(mixed)).toThrow(/public half does not match its seed/);
   });
 
   it('refuses a secret key whose public half does not belong to its seed', () => {
