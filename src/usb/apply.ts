@@ -22,7 +22,7 @@ import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js'
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { assertUnlocked } from '../repo/writer.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
-import { Ed25519Signer } from '../sign/index.js';
+import { Ed25519Signer, publicKeyOf } from '../sign/index.js';
 import {
   checkCaseCollisions,
   checkWritable,
@@ -31,7 +31,7 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import { summaryAgrees, type DriveState } from './drive-state.js';
+import { summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -224,6 +224,19 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     objects: { copied: 0, skipped: 0, bytes: 0 },
   };
   const idle = await nothingToWrite(input, upstream, opts);
+  if (
+    !idle &&
+    state.summarySigned &&
+    opts.signKey !== undefined &&
+    !(await summarySignedWith(loc.repo, publicKeyOf(opts.signKey)))
+  )
+    input.warner.warn(
+      'drive-key-changed',
+      `the drive's summary is signed with another key than --sign-key's: this run signs it with ` +
+        `${Buffer.from(publicKeyOf(opts.signKey)).toString('base64')}, and a client or verify --drive-key holding ` +
+        'the old public key will refuse the drive',
+      { path: path.join(loc.repo, 'summary.sig') },
+    );
   if (!idle && state.summarySigned && opts.signKey === undefined && !opts.unsigned)
     throw new UsageError(
       `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +
@@ -425,6 +438,8 @@ async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: Ap
   if (!state.published || state.pendingPublish || plan.refsChanged) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
   if (opts.signKey !== undefined && !state.summarySigned) return false;
+  // Signed with another key than the one given: signing it with this one is the run's work.
+  if (opts.signKey !== undefined && !(await summarySignedWith(state.repo, publicKeyOf(opts.signKey)))) return false;
   if (opts.unsigned && state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;

@@ -7,7 +7,9 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
-import { METADATA_REF } from '../ostree/formats.js';
+import { KEY, METADATA_REF } from '../ostree/formats.js';
+import { Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo } from '../repo/index.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
@@ -151,6 +153,19 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
  */
 export function readSummaryBytes(repoPath: string): Promise<Uint8Array | null> {
   return readLocalFile(path.join(repoPath, 'summary'), MAX_SUMMARY_BYTES);
+}
+
+/**
+ * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey` (false: unsigned, another
+ * key, unreadable). A run given --sign-key re-signs a drive signed with another key, and says so.
+ */
+export async function summarySignedWith(repoPath: string, publicKey: Uint8Array): Promise<boolean> {
+  const [summary, sig] = await Promise.all([
+    readSummaryBytes(repoPath).catch(() => null),
+    readLocalFile(path.join(repoPath, 'summary.sig'), MAX_KEY_FILE_BYTES).catch(() => null),
+  ]);
+  if (!summary || !sig) return false;
+  return (await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs))).valid;
 }
 
 /**

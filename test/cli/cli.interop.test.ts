@@ -237,6 +237,23 @@ describe('a signed drive', () => {
     expect((await sideload(['remove', '--sign-key', key, '--no-fsync', d, gl])).code).toBe(0);
     const v = await sideload(['verify', '--drive-key', `${key}.pub`, d]);
     expect(v.code, v.stdout).toBe(0);
+    // Another key: with nothing else new it still signs (it said "Nothing new" and kept the old signature), and it
+    // says the key changed; --strict stops there (it re-signed without a word).
+    const key2 = path.join(d, '..', `${path.basename(d)}-2.key`);
+    expect((await sideload(['keygen', '-o', key2])).code).toBe(0);
+    const kept = await snapshotDir(d);
+    const strict = await sideload(['create', ...fromExample, '--strict', '--sign-key', key2, d, 'org.example.App']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('--strict: warning drive-key-changed');
+    expect(await snapshotDir(d)).toEqual(kept);
+    const moved = await sideload(['create', ...fromExample, '--sign-key', key2, '--json', d, 'org.example.App']);
+    const mj = JSON.parse(moved.stdout) as { changed: boolean; warnings?: Array<{ code: string }> };
+    expect([moved.code, mj.changed, mj.warnings?.map((w) => w.code)]).toEqual([0, true, ['drive-key-changed']]);
+    expect((await sideload(['verify', '--drive-key', `${key2}.pub`, d])).code).toBe(0);
+    expect((await sideload(['verify', '-q', '--drive-key', `${key}.pub`, d])).code).toBe(6);
+    // The same key again: nothing to do.
+    const again = await sideload(['create', ...fromExample, '--sign-key', key2, '--json', d, 'org.example.App']);
+    expect((JSON.parse(again.stdout) as { changed: boolean }).changed).toBe(false);
     // Dropping the signature is a choice: --unsigned, and then it is a write even with nothing else new.
     const u = await sideload(['create', ...fromExample, '--unsigned', '--json', d, 'org.example.App']);
     expect([u.code, (JSON.parse(u.stdout) as { changed: boolean }).changed]).toEqual([0, true]);
