@@ -24,6 +24,7 @@ const WARNINGS = {
   'remote-unreachable': 'a remote that could not be read: its upstream summary and appstream come from the source',
   'installation-unreadable': 'a system-wide installation that could not be read: its runtimes are not offered',
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
+  'eol-rebase-missing': "an end-of-life ref's replacement (ostree.endoflife-rebase) is not in the source: clients fail",
   'drive-key-changed': "--sign-key is not the key the drive's summary was signed with: the run signs it with this one",
   'drive-head-refs':
     'the drive repo has refs under refs/heads (another tool wrote them): the summary lists refs/mirrors only',

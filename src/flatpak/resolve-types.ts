@@ -7,7 +7,7 @@ import type { SourceKind, SourceRef } from './catalog.js';
 import type { InstallationLocation } from './installation.js';
 import type { RefKind } from './ref.js';
 
-export type PlanReason = 'requested' | 'runtime' | 'related' | 'sdk' | 'appstream';
+export type PlanReason = 'requested' | 'runtime' | 'related' | 'sdk' | 'appstream' | 'rebase';
 
 /** Which related extensions to take (`--extensions`). */
 export type ExtensionPolicy =
@@ -68,6 +68,11 @@ export interface ResolveInput {
    * under another collection (ostree's pull refuses such a commit), and a missing collection ID is suggested.
    */
   bindingOf?(r: SourceRef): Promise<string | null>;
+  /**
+   * The ref an end-of-life ref's commit names as its replacement (`ostree.endoflife-rebase`), or null. flatpak moves
+   * an install or update of that ref to the replacement, so the drive must hold it too.
+   */
+  rebaseOf?(r: SourceRef): Promise<string | null>;
   /**
    * Commit overrides (`--commit REF=CHECKSUM`, a lockfile): a full ref, or a ref argument exactly as requested,
    * → the commit to copy instead of the source's current one. Every key must name a ref of the plan.

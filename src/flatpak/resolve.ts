@@ -65,6 +65,7 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
       await addRelated(plan, main);
     }
   }
+  await addRebaseTargets(plan);
   if (input.appstream ?? true) addAppstream(plan, appstreamFor);
 
   const refs = plan.refs();
@@ -117,7 +118,11 @@ function findRequested(
  * Plans a requested flatpak ref: whole, or a Locale's languages, or (from an installation) the part installed.
  * Returns its collection. @throws UnsupportedError for an extra-data ref.
  */
-async function addRequested(plan: PlanBuilder, main: SourceRef): Promise<string> {
+async function addRequested(
+  plan: PlanBuilder,
+  main: SourceRef,
+  as: { readonly reason: 'requested' | 'rebase'; readonly requestedBy?: string } = { reason: 'requested' },
+): Promise<string> {
   if (await plan.input.isExtraData(main))
     throw new UnsupportedError(
       `'${main.ref}' is extra-data, and cannot be distributed offline`,
@@ -137,8 +142,49 @@ async function addRequested(plan: PlanBuilder, main: SourceRef): Promise<string>
       { ref: main.ref },
     );
   }
-  plan.add(planned(main, cid, 'requested', { subpaths, ...(languages ? { languages } : {}) }));
+  plan.add(
+    planned(main, cid, as.reason, {
+      subpaths,
+      ...(languages ? { languages } : {}),
+      ...(as.requestedBy ? { requestedBy: as.requestedBy } : {}),
+    }),
+  );
   return cid;
+}
+
+/**
+ * The replacements of end-of-life refs (`ostree.endoflife-rebase`), with what they need: flatpak installing or
+ * updating such a ref from the drive moves to its replacement ("Updating to rebased version") and fails offline
+ * without it. A replacement the source lacks is a warning; a chain of replacements is followed.
+ */
+async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
+  const rebaseOf = plan.input.rebaseOf;
+  if (!rebaseOf) return;
+  const seen = new Set<string>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const p of plan.refs()) {
+      if (seen.has(p.ref) || p.reason === 'appstream') continue;
+      seen.add(p.ref);
+      const entry = plan.entries(p.ref).find((r) => r.commit === p.commit) ?? plan.one(p.ref);
+      const target = entry ? await rebaseOf({ ...entry, commit: p.commit }) : null;
+      if (!target || plan.refs().some((q) => q.ref === target)) continue;
+      const found = plan.entries(target).find((r) => (r.collectionId ?? plan.input.collectionId) === p.collectionId);
+      if (!found) {
+        plan.warn(
+          'eol-rebase-missing',
+          `'${p.ref}' is end-of-life, replaced by '${target}', which the source does not have: flatpak installs ` +
+            'and updates of it from this drive will fail offline',
+          { ref: p.ref, rebase: target },
+        );
+        continue;
+      }
+      await addRequested(plan, found, { reason: 'rebase', requestedBy: p.ref });
+      if ((splitRef(found.ref) as RefParts | null)?.kind === 'app') await addAppDependencies(plan, found);
+      await addRelated(plan, found);
+      changed = true;
+    }
+  }
 }
 
 /** appstream/ARCH and appstream2/ARCH of each collection and arch a requested ref went under. */

@@ -185,7 +185,7 @@ export function parseManifest(text: string, file: string): Manifest {
 }
 
 const LOCK_REF_KEYS = ['ref', 'collection-id', 'commit', 'reason', 'subpaths', 'languages'] as const;
-const REASONS: readonly PlanReason[] = ['requested', 'runtime', 'related', 'sdk', 'appstream'];
+const REASONS: readonly PlanReason[] = ['requested', 'runtime', 'related', 'sdk', 'appstream', 'rebase'];
 
 /** Parses a lockfile. @throws UsageError naming the file and key at fault. */
 export function parseLockfile(text: string, file: string): Lockfile {

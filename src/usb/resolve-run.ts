@@ -154,6 +154,7 @@ export async function resolveRun(
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
         bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
+        rebaseOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.endOfLifeRebase) || null,
         ...(opts.commits ? { commits: opts.commits } : {}),
       }).catch((e: unknown) => outsideScope(e, source));
       for (const w of plan.warnings) warner.add(w);

@@ -146,6 +146,28 @@ describe('resolveRefs', () => {
     expect(some.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.languages).toEqual(['de']);
   });
 
+  it('an end-of-life app brings its replacement (ostree.endoflife-rebase) and what that needs; a missing one warns', async () => {
+    const NEW = `app/org.example.NewApp/${A}/stable`;
+    const cat = [...catalog(), { ref: NEW, collectionId: 'org.example.Stable', commit: c(99) }];
+    const plan = await resolveRefs(
+      input({
+        catalog: cat,
+        metadataOf: async (r) =>
+          meta[r.ref] ?? (r.ref === NEW ? appMeta.replace('org.example.App', 'org.example.NewApp') : ''),
+        rebaseOf: async (r) => (r.ref === `app/org.example.App/${A}/stable` ? NEW : null),
+      }),
+    );
+    expect(plan.refs.find((r) => r.ref === NEW)).toMatchObject({
+      reason: 'rebase',
+      requestedBy: `app/org.example.App/${A}/stable`,
+      commit: c(99),
+    });
+    expect(plan.refs.find((r) => r.ref === `runtime/org.example.Platform/${A}/stable`)?.reason).toBe('runtime');
+    const missing = await resolveRefs(input({ rebaseOf: async (r) => (r.ref.startsWith('app/') ? NEW : null) }));
+    expect(missing.refs.map((r) => r.ref)).not.toContain(NEW);
+    expect(missing.warnings.map((w) => w.code)).toContain('eol-rebase-missing');
+  });
+
   it('from an installation, copies what is installed and says which languages are missing', async () => {
     const cat = catalog().map((r) => (r.ref.includes('.Locale/') ? { ...r, deploySubpaths: ['/de'] } : r));
     const plan = await resolveRefs(input({ sourceKind: 'installation', catalog: cat, locales: ['de', 'es'] }));
