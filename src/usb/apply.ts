@@ -19,6 +19,9 @@ import type { VarDict } from '../gvariant/index.js';
 import { lookup } from '../gvariant/index.js';
 import type { Commit } from '../ostree/commit.js';
 import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js';
+import { objectPath } from '../ostree/object.js';
+import { MAX_METADATA_SIZE } from '../repo/archive-source.js';
+import { readLocalFile } from '../transport/local.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { assertUnlocked } from '../repo/writer.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
@@ -89,6 +92,11 @@ export interface ApplyInput {
   readonly sources: readonly Source[];
   /** Commits read from the sources while resolving (checksum → decoded commit and bytes). */
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
+  /**
+   * `update`: also take the source's detached signatures of commits the drive keeps (an upstream that re-signed them
+   * with a new key), so the drive verifies with the keys it now hands out.
+   */
+  readonly refreshSignatures?: boolean;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
   readonly upstreamFrom: ReadonlyMap<string, Source>;
   /** collection → what a lockfile recorded of its upstream summary (a run from a lock). */
@@ -135,6 +143,28 @@ export async function replayUnderLock(repo: string, fsync: boolean): Promise<voi
   }
 }
 
+/**
+ * Commits the drive keeps whose detached metadata (`.commitmeta`: their signatures) differs at the source: an
+ * upstream that rotated its key re-signs its commits, and a drive that kept the old signatures would fail verify
+ * against the key its .flatpakrepo now hands out.
+ */
+async function changedSignatures(
+  input: ApplyInput,
+): Promise<Array<{ readonly entry: PlanEntry; readonly commit: string; readonly bytes: Uint8Array }>> {
+  const out = [];
+  for (const e of input.plan.entries) {
+    if (e.action !== 'unchanged' || e.commit === null || e.source === undefined) continue;
+    const s = input.sources[e.source];
+    if (!s) continue;
+    const fresh = await (s.objectsFor?.(e.commit) ?? s.objects).readCommitMeta(e.commit);
+    if (!fresh) continue;
+    const file = path.join(input.loc.repo, objectPath(e.commit, 'commitmeta', 'archive'));
+    const held = await readLocalFile(file, MAX_METADATA_SIZE).catch(() => null);
+    if (!held || !Buffer.from(held).equals(Buffer.from(fresh))) out.push({ entry: e, commit: e.commit, bytes: fresh });
+  }
+  return out;
+}
+
 /** Runs the plan. See ApplyOptions. */
 export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<ApplyResult> {
   const { loc, state, plan, sources } = input;
@@ -150,6 +180,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     await checkCommitSignatures(
       s,
       entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
+      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
+    );
+  const resigned = input.refreshSignatures ? await changedSignatures(input) : [];
+  for (const [i, s] of sources.entries())
+    await checkCommitSignatures(
+      s,
+      resigned.flatMap((r) => (r.entry.source === i ? [{ ...r.entry, commit: r.commit }] : [])),
       { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
     );
   const upstream = await prepareUpstreams(
@@ -223,7 +260,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     upstream: upstreamSummary(upstream),
     objects: { copied: 0, skipped: 0, bytes: 0 },
   };
-  const idle = await nothingToWrite(input, upstream, opts);
+  const idle = resigned.length === 0 && (await nothingToWrite(input, upstream, opts));
   if (
     !idle &&
     state.summarySigned &&
@@ -314,6 +351,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       bytes += r.bytes;
       copiedAny = true;
     }
+    for (const r of resigned) if (await staging.writeCommitMeta(r.commit, r.bytes)) copied++;
     // A weighed bar ends full: the refs' shared objects and a smaller deflate leave the last ref short of its weight.
     if (copiedAny && weighed)
       opts.onProgress?.({ phase: 'copy', objectsDone: copied + skipped, bytesDone: bytes, fraction: 1 });

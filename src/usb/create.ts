@@ -137,9 +137,11 @@ async function finish(
   sources: readonly Source[],
   resolved: Awaited<ReturnType<typeof resolveRun>> | null,
   upstreamPins?: ReadonlyMap<string, UpstreamPin>,
+  refreshSignatures = false,
 ): Promise<CreateResult> {
   const applied = await applyPlan(
     {
+      ...(refreshSignatures ? { refreshSignatures } : {}),
       loc: run.loc,
       state: run.state,
       plan,
@@ -277,7 +279,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     wanted: resolved.wanted,
     ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
   });
-  return finish(run, opts, plan, [source], resolved);
+  return finish(run, opts, plan, [source], resolved, undefined, true);
 }
 
 /** What `removeFromDrive` takes off and what the remaining apps no longer need. */
