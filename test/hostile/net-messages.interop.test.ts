@@ -14,6 +14,11 @@ import { projectRoot } from '../helpers/shared.js';
 import { createExampleApp, exampleCopy, runCli, type ExampleCopy } from './net-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
+/** The test sources have no collection ID of their own. */
+const LABEL = ['--collection-id', 'org.example.Stable'];
+/** The CLI as a child process whose stderr the test reads while it runs (to interrupt it at a chosen moment). */
+const spawnCli = (args: readonly string[]) =>
+  spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 let ex: ExampleCopy;
 const mounts: string[] = [];
 
@@ -97,21 +102,15 @@ describe('Ctrl-C during publish', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const drive = path.join(ex.dir, `intr-${attempt}`);
       await fs.mkdir(drive);
-      const child = spawn(
-        process.execPath,
-        [
-          path.join(projectRoot, 'dist/cli/main.js'),
-          'create',
-          '-q',
-          '--repo',
-          src,
-          '--collection-id',
-          'org.example.Stable',
-          drive,
-          'runtime/org.example.Many/x86_64/stable',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawnCli([
+        'create',
+        '-q',
+        '--repo',
+        src,
+        ...LABEL,
+        drive,
+        'runtime/org.example.Many/x86_64/stable',
+      ]);
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
@@ -187,20 +186,7 @@ describe('Ctrl-C twice during the publish of an update', () => {
       const repo = path.join(drive, '.ostree/repo');
       const onDrive = await objectsOf(repo);
       const fresh = [...(await objectsOf(src))].filter((o) => !onDrive.has(o) && o.endsWith('.filez')).slice(0, 64);
-      const child = spawn(
-        process.execPath,
-        [
-          path.join(projectRoot, 'dist/cli/main.js'),
-          'update',
-          '-q',
-          '--repo',
-          src,
-          '--collection-id',
-          'org.example.Stable',
-          drive,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawnCli(['update', '-q', '--repo', src, ...LABEL, drive]);
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

@@ -243,18 +243,11 @@ describe('ref binding (ostree.ref-binding)', () => {
     const appLocale = (await fs.readFile(path.join(repoOf(d), 'refs/mirrors', CID, APP_LOCALE), 'utf8')).trim();
     const before = execFileSync('sh', ['-c', `cd '${d}' && find . -type f -exec sha256sum {} + | sort`]).toString();
     // As a hand-edited lock or a wrong --commit pin does: the App's Locale commit under the Platform's Locale ref.
-    const r = await runCli([
-      'create',
-      '-q',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
+    const r = await createExampleApp(ex.repo, d, [
       '--gpg-import',
       ex.gpgKey,
       '--commit',
       `${PLATFORM_LOCALE}=${appLocale}`,
-      d,
-      'org.example.App',
     ]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(

@@ -17,6 +17,7 @@ import {
   tempDir,
 } from '../helpers/flatpak-fixtures.js';
 import { mirrorRefs } from './create-helpers.js';
+import { createExampleApp } from '../hostile/net-helpers.js';
 
 describeInterop('an end-of-life app with a replacement', () => {
   it('the drive carries the replacement and what it needs; flatpak installs the app from it offline', async () => {
@@ -39,17 +40,7 @@ describeInterop('an end-of-life app with a replacement', () => {
     ]);
     await runOk('flatpak', ['build-update-repo', ...gpg, ex.repo]);
     const drive = await tempDir('sideload-eol-');
-    const r = await sideload([
-      'create',
-      '--no-fsync',
-      '--json',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      drive,
-      'org.example.App',
-    ]);
+    const r = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const refs = (JSON.parse(r.stdout) as { refs: Array<{ ref: string; reason: string }> }).refs;
     expect(refs.find((x) => x.ref === NEW)?.reason).toBe('rebase');

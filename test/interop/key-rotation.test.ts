@@ -7,22 +7,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { describeInterop, makeExampleRepo, run, runOk, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { createExampleApp } from '../hostile/net-helpers.js';
 
 describeInterop('an upstream that rotates its GPG key', () => {
   it('update takes the re-signed commits; verify passes with the new key, and a second update writes nothing', async () => {
     const ex = await makeExampleRepo();
     const drive = await tempDir('sideload-rotate-');
-    const c = await sideload([
-      'create',
-      '-q',
-      '--no-fsync',
-      '--repo',
-      ex.repo,
-      '--gpg-import',
-      ex.gpgKey,
-      drive,
-      'org.example.App',
-    ]);
+    const c = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey]);
     expect(c.code, c.stderr).toBe(0);
     // The new key, in a GNUPGHOME of its own.
     const home = await tempDir('sideload-rotate-gpg-');
