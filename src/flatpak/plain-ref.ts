@@ -2,7 +2,7 @@
  * Requested arguments that are not flatpak refs: a full ref of the source such as an OS commit
  * (`os/eos/amd64/master`) or ostree's `test-1`, copied as it is, with no runtime or extensions.
  */
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { SourceRef } from './catalog.js';
 import { onlyEntry } from './plan-builder.js';
 import { isValidOstreeRef, parseRefArg, refMatchesArg, type ParsedRefArg } from './ref.js';
@@ -30,6 +30,17 @@ export function plainRef(
     parsed = null;
   }
   if (hits.length === 0) {
+    // A path that is no flatpak ref argument either: say what ostree refuses in it, not what flatpak would.
+    if (!parsed && arg.includes('/') && !isValidOstreeRef(arg)) {
+      const bad = arg.split('/').find((c) => !/^[A-Za-z0-9_][-._A-Za-z0-9_]*$/.test(c)) ?? '';
+      throw new UsageError(
+        `invalid ref '${arg}': ` +
+          (bad === ''
+            ? 'an empty component (two slashes in a row, or one at an end)'
+            : `'${bad}' is not a valid ref component (letters, digits, '_', '-' and '.', starting with a letter, digit or '_')`),
+        { ref: arg },
+      );
+    }
     if (parsed || !isValidOstreeRef(arg)) return null; // the flatpak path reports it
     throw new NotFoundError(
       `ref '${arg}' ${input.sourceKind === 'installation' ? 'is not in' : 'was not found in'} the source`,

@@ -207,6 +207,12 @@ describe('resolveRefs', () => {
     ).rejects.toThrow(
       /remote 'example-origin' does not have a collection ID set.*flatpak remote-modify --collection-id=ID example-origin/,
     );
+    // A path no flatpak argument can be: what ostree refuses in it (it said "too many '/'", a flatpak rule).
+    await expect(resolveRefs(input({ requested: ['os/eos/amd64/ma ster'] }))).rejects.toMatchObject({
+      code: 'EUSAGE',
+      message: expect.stringContaining("invalid ref 'os/eos/amd64/ma ster': 'ma ster' is not a valid ref component"),
+    });
+    await expect(resolveRefs(input({ requested: ['os//x'] }))).rejects.toThrow(/'os\/\/x': an empty component/);
     const noRuntime = catalog().filter((r) => !r.ref.startsWith('runtime/org.example.Platform/'));
     await expect(resolveRefs(input({ catalog: noRuntime }))).rejects.toThrow(
       /runtime 'runtime\/org.example.Platform\/x86_64\/stable' needed by 'app\/org.example.App\/x86_64\/stable'/,
