@@ -7,7 +7,6 @@
 import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
-import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
@@ -17,6 +16,7 @@ import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
+import { unneededRefs } from './unneeded.js';
 import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
 import type { UpstreamPin } from './upstream-copy.js';
@@ -304,7 +304,7 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
       throw new NotFoundError(`'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 'ENOTONDRIVE');
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
-  const unneeded = await unneededRefs(run.state, new Set(picked.keys()));
+  const unneeded = await unneededOnDrive(run.state, new Set(picked.keys()));
   if (opts.withDeps) for (const u of unneeded) picked.set(`${u.collectionId}\0${u.ref}`, u);
   const plan = planDrive({ state: run.state, wanted: [], remove: [...picked.values()] });
   const result = await finish(run, opts, plan, [], null);
@@ -312,11 +312,11 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
 }
 
 /**
- * Runtimes and extensions that no app left on the drive needs once `removed` is gone: not an app, not the runtime
- * (or SDK) of a remaining app, not an extension of a remaining app or of such a runtime (`<id>.Locale`, GL …).
- * appstream refs go with the last ref of their collection.
+ * Runtimes and extensions that no app left on the drive needs once `removed` is gone, by the apps' and runtimes'
+ * metadata on the drive (per arch and branch: see `unneededRefs` in unneeded.ts); appstream of an arch with no app
+ * or runtime left in its collection goes too.
  */
-async function unneededRefs(
+async function unneededOnDrive(
   state: DriveState,
   removed: ReadonlySet<string>,
 ): Promise<Array<{ collectionId: string; ref: string }>> {
@@ -324,36 +324,11 @@ async function unneededRefs(
   const repo = await Repo.open(state.repo);
   try {
     const remaining = state.refs.filter((r) => !removed.has(`${r.collectionId}\0${r.ref}`));
-    const needed = new Set<string>(); // ids
-    for (const r of remaining) {
-      const parts = splitRef(r.ref);
-      if (parts?.kind !== 'app') continue;
-      needed.add(parts.id);
+    const out = await unneededRefs(remaining, async (r) => {
       const c = await repo.readCommit(r.commit).catch(() => null);
       const meta = c ? lookup(c.commit.metadata, KEY.xaMetadata) : undefined;
-      if (meta?.type !== 's') return []; // likewise
-      let kf;
-      try {
-        kf = parseKeyFile(meta.value as string);
-      } catch {
-        return []; // an app whose needs cannot be read: call nothing unneeded
-      }
-      for (const k of ['runtime', 'sdk']) {
-        const v = kf.get('Application', k);
-        if (v) needed.add(v.split('/')[0] as string);
-      }
-    }
-    const isNeeded = (id: string) => [...needed].some((n) => id === n || id.startsWith(`${n}.`));
-    const left = remaining.filter((r) => {
-      const parts = splitRef(r.ref);
-      if (!parts) return true; // not a flatpak ref (appstream, OS refs): decided below or kept
-      return parts.kind === 'app' || isNeeded(parts.id);
+      return meta?.type === 's' ? (meta.value as string) : null;
     });
-    const out = remaining.filter((r) => splitRef(r.ref) && !left.includes(r));
-    // appstream/appstream2 of a collection with no app or runtime left
-    for (const r of remaining)
-      if (/^appstream2?\//.test(r.ref) && !left.some((l) => l.collectionId === r.collectionId && splitRef(l.ref)))
-        out.push(r);
     return out.map((r) => ({ collectionId: r.collectionId, ref: r.ref }));
   } finally {
     await repo.close();
