@@ -17,7 +17,7 @@ import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
 import { unneededRefs } from './unneeded.js';
-import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
+import { hostArch, listHint, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
 import type { UpstreamPin } from './upstream-copy.js';
 
@@ -208,7 +208,10 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
       'ENOTPUBLISHED',
     );
   const offered = new Map(
-    (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
+    (await source.listRefs(listHint(run.state.refs.map((r) => r.ref)))).map((r) => [
+      `${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`,
+      r,
+    ]),
   );
   // A source that offers none of the drive's refs is the wrong source (a mistyped --repo, another remote): an
   // update that keeps every ref and says "nothing new" would let a pipeline believe the drive was refreshed.
