@@ -185,6 +185,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
   let listed: ReadonlyArray<{ name: string; digest: string }> = [];
   let indexMeta: VarDict = [];
+  let indexCid: string | undefined;
   if (idx) {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
     const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, at('summary.idx'), REMOTE_GPG_FIX);
@@ -193,6 +194,8 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     const index = decodeSummaryIndex(idx, at('summary.idx'));
     indexMeta = index.metadata;
     listed = index.subsummaries;
+    const c = lookup(indexMeta, KEY.summaryCollectionId);
+    if (c?.type === 's' && c.value) indexCid = c.value as string;
   }
   const decodedSubs: Array<ReturnType<typeof decodeSummary>> = [];
   /** Fetches the listed subsummaries `want` accepts that are not fetched yet; `why` ends the message of a missing one. */
@@ -237,13 +240,14 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     const refs: SourceRef[] = [];
     const seen = new Set<string>();
     const metaText = new Map<string, string>();
-    // The remote's collection ID: the one given (option, .flatpakrepo, remote config), else the one its summaries
-    // name (`ostree.summary.collection-id`; flatpak's subsummaries leave it out while the compat summary has it),
-    // so refs listed in a summary without it are not offered twice, once with and once without a collection.
+    // The remote's collection ID: the one given (option, .flatpakrepo, remote config), else the one its signed
+    // summaries name (`ostree.summary.collection-id`: flatpak's subsummaries leave it out while summary.idx and the
+    // compat summary have it), so refs listed in a summary without it are not offered twice, once with and once
+    // without a collection, and a remote that publishes no compat summary needs no --collection-id.
     const named = new Set(
-      [...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])]
-        .map((s) => s.collectionId)
-        .filter((c): c is string => !!c),
+      [...decodedSubs.map((s) => s.collectionId), decodedCompat?.collectionId, indexCid].filter(
+        (c): c is string => !!c,
+      ),
     );
     const remoteCid = facts.collectionId ?? (named.size === 1 ? ([...named][0] as string) : undefined);
     const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? remoteCid ?? null;

@@ -503,6 +503,20 @@ describeInterop("a remote's summary.idx and its per-arch subsummaries", () => {
       expect(need.stderr).toContain('(this run needs the refs of arch aarch64)');
     }
   });
+
+  it('a remote with summary.idx and no compat summary: the collection ID comes from the signed index', async () => {
+    server.clearFaults();
+    server.addFault(/^summary(\.sig)?$/, { kind: 'status', status: 404 });
+    server.resetLog();
+    const drive = await tempDir('sideload-remote-idx-only-');
+    const r = await create(drive, ['--arch', 'x86_64']); // no --collection-id
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.count('summary', 'GET')).toBe(1);
+    expect((await driveRefs(drive)).get('app/org.example.App/x86_64/stable')).toBe(
+      await sourceCommit(ex, 'app/org.example.App/x86_64/stable'),
+    );
+    await verifyOk(ex, drive);
+  });
 });
 
 /** The drive's own ostree-metadata commit object (made by sideload, never fetched). */
