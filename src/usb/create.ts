@@ -4,6 +4,7 @@
  * (apply.ts: preflight, copy, publish). `createDrive` adds and updates refs, `updateDrive` moves every ref on the
  * drive to its source's newest commit, `removeFromDrive` takes refs off. Never writes to the console.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
@@ -19,7 +20,7 @@ import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
 import { unneededRefs } from './unneeded.js';
 import { hostArch, listHint, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
-import type { UpstreamPin } from './upstream-copy.js';
+import { UPSTREAM_DIR, type UpstreamPin } from './upstream-copy.js';
 
 export { UPSTREAM_DIR } from './upstream-copy.js';
 export { mirrorRefPath } from './publication.js';
@@ -64,6 +65,11 @@ export interface CreateResult extends ApplyResult {
   readonly refs: readonly DriveRef[];
   readonly plan: DrivePlan;
   readonly warnings: readonly Warning[];
+  /**
+   * Collections whose source had no upstream summary (`upstream` null) while the drive carries a copy from an
+   * earlier run: that copy stays as it was, and may not list the refs' newer commits.
+   */
+  readonly upstreamKept: readonly string[];
 }
 
 const CHANGE = { add: 'added', update: 'updated', unchanged: 'unchanged', remove: 'removed', kept: 'kept' } as const;
@@ -151,8 +157,13 @@ async function finish(
     },
     opts,
   );
+  // The publish leaves a carried copy alone when the source has none (as update --no-upstream-summary does).
+  const upstreamKept: string[] = [];
+  for (const [cid, up] of Object.entries(applied.upstream))
+    if (up === null && (await isDirectory(path.join(run.loc.repo, UPSTREAM_DIR, cid)))) upstreamKept.push(cid);
   return {
     ...applied,
+    upstreamKept,
     drive: run.loc.drive,
     repo: run.loc.repo,
     dryRun: !!opts.dryRun,
@@ -337,3 +348,9 @@ async function unneededOnDrive(
     await repo.close();
   }
 }
+
+const isDirectory = (p: string) =>
+  fs.lstat(p).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
