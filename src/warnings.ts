@@ -16,7 +16,8 @@ const WARNINGS = {
   'sdk-missing': "--include-sdk, and the app's SDK is not in the source",
   'no-appstream': 'no appstream data for a collection in the source: offline clients show no app details',
   'not-in-source': '`update`: a ref on the drive that the source no longer offers stays as it is',
-  'no-upstream-summary': 'no upstream summary to be had for a collection: the drive carries none',
+  'no-upstream-summary':
+    'no upstream summary to be had for a collection: the run carries none (a copy an earlier run carried stays as it was)',
   'unsigned-commit': 'an unsigned commit copied anyway (--allow-unsigned-commits)',
   'untrusted-commit': 'a commit signed by a key that is not trusted, copied anyway (--allow-unsigned-commits)',
   'remote-url-unsupported': "an installation's remote whose URL sideload cannot read (only http(s):// and file://)",

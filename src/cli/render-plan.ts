@@ -46,7 +46,10 @@ export function renderRun(out: Output, r: CreateResult): void {
       `Upstream summary ${cid}: ` +
         (up
           ? `${up.root}, ${up.files} files, signed by ${up.signedBy.join('+') || 'nobody (allowed)'}`
-          : 'not available'),
+          : r.upstreamKept.includes(cid)
+            ? "none from the source; the drive keeps the copy an earlier run carried (it may not list the refs' " +
+              'newer commits)'
+            : 'none from the source; the drive carries none'),
     );
   for (const [cid, m] of Object.entries(r.metadataCommits)) out.info(`ostree-metadata ${cid}: ${m.slice(0, 12)}`);
   if (r.summary?.signed) out.info('Summary signed (ed25519)');

@@ -19,6 +19,8 @@ export interface CommitSignatureCheck {
   readonly keyId?: string;
   /** The key IDs the commit's GPG signatures name (whether trusted or not). */
   readonly signerKeyIds: readonly string[];
+  /** The kinds of signature the commit carries ('gpg', 'ed25519'), whether a key of that kind was given or not. */
+  readonly kinds?: readonly string[];
   /** 'unsigned' (no signature of a kind a key was given for) or 'untrusted' (signed, none verifies). */
   readonly problem?: 'unsigned' | 'untrusted';
   readonly reason?: string;
@@ -52,9 +54,11 @@ export class CommitVerifier {
     }
     const checkable =
       (gpgSigs.length > 0 && this.keys.gpg.length > 0) || (edSigs.length > 0 && this.keys.ed25519.length > 0);
+    const kinds = [...(gpgSigs.length ? ['gpg'] : []), ...(edSigs.length ? ['ed25519'] : [])];
     return {
       valid: false,
       signerKeyIds,
+      kinds,
       problem: checkable ? 'untrusted' : 'unsigned',
       reason: reasons.join('; ') || 'no signature',
     };
@@ -133,12 +137,22 @@ async function describeFailure(p: CommitToCheck, r: CommitSignatureCheck, v: Com
   const head = `commit ${p.commit} of '${p.ref}' (${p.collectionId})`;
   const ids = r.signerKeyIds.join(', ');
   if (r.problem === 'unsigned')
-    return (
-      `${head} is not signed${ids ? ` with a kind of key given (it names GPG key ${ids})` : ''}, ` +
-      `but the collection's keys are known (${trustedText})`
-    );
+    return `${head} ${notSignedText(r)}, but the collection's keys are known (${trustedText})`;
   return (
     `${head} is signed by ${ids ? `GPG key ${ids}` : 'a key'} that is not among the trusted keys of ` +
     `'${p.collectionId}' (${trustedText}): ${r.reason ?? 'no valid signature'}`
   );
+}
+
+/**
+ * How an 'unsigned' check reads: "is not signed", or, for a commit signed with a kind of key none was given for,
+ * "is not signed with a kind of key given (it names GPG key …)" (create and verify word it alike).
+ */
+export function notSignedText(r: CommitSignatureCheck): string {
+  const ids = r.signerKeyIds.join(', ');
+  const carried = [
+    ...(r.kinds?.includes('gpg') || ids ? [`it names GPG key ${ids || '(unreadable)'}`] : []),
+    ...(r.kinds?.includes('ed25519') ? ['it carries an ed25519 signature'] : []),
+  ];
+  return `is not signed${carried.length ? ` with a kind of key given (${carried.join('; ')})` : ''}`;
 }

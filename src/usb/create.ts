@@ -4,10 +4,10 @@
  * (apply.ts: preflight, copy, publish). `createDrive` adds and updates refs, `updateDrive` moves every ref on the
  * drive to its source's newest commit, `removeFromDrive` takes refs off. Never writes to the console.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
-import { parseKeyFile } from '../keyfile/index.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
@@ -17,9 +17,10 @@ import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
-import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
+import { unneededRefs } from './unneeded.js';
+import { hostArch, listHint, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
-import type { UpstreamPin } from './upstream-copy.js';
+import { UPSTREAM_DIR, type UpstreamPin } from './upstream-copy.js';
 
 export { UPSTREAM_DIR } from './upstream-copy.js';
 export { mirrorRefPath } from './publication.js';
@@ -64,6 +65,11 @@ export interface CreateResult extends ApplyResult {
   readonly refs: readonly DriveRef[];
   readonly plan: DrivePlan;
   readonly warnings: readonly Warning[];
+  /**
+   * Collections whose source had no upstream summary (`upstream` null) while the drive carries a copy from an
+   * earlier run: that copy stays as it was, and may not list the refs' newer commits.
+   */
+  readonly upstreamKept: readonly string[];
 }
 
 const CHANGE = { add: 'added', update: 'updated', unchanged: 'unchanged', remove: 'removed', kept: 'kept' } as const;
@@ -153,8 +159,13 @@ async function finish(
     },
     opts,
   );
+  // The publish leaves a carried copy alone when the source has none (as update --no-upstream-summary does).
+  const upstreamKept: string[] = [];
+  for (const [cid, up] of Object.entries(applied.upstream))
+    if (up === null && (await isDirectory(path.join(run.loc.repo, UPSTREAM_DIR, cid)))) upstreamKept.push(cid);
   return {
     ...applied,
+    upstreamKept,
     drive: run.loc.drive,
     repo: run.loc.repo,
     dryRun: !!opts.dryRun,
@@ -210,7 +221,10 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
       'ENOTPUBLISHED',
     );
   const offered = new Map(
-    (await source.listRefs()).map((r) => [`${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`, r]),
+    (await source.listRefs(listHint(run.state.refs.map((r) => r.ref)))).map((r) => [
+      `${r.collectionId ?? opts.collectionId ?? ''}\0${r.ref}`,
+      r,
+    ]),
   );
   // A source that offers none of the drive's refs is the wrong source (a mistyped --repo, another remote): an
   // update that keeps every ref and says "nothing new" would let a pipeline believe the drive was refreshed.
@@ -306,7 +320,7 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
       throw new NotFoundError(`'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 'ENOTONDRIVE');
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
-  const unneeded = await unneededRefs(run.state, new Set(picked.keys()));
+  const unneeded = await unneededOnDrive(run.state, new Set(picked.keys()));
   if (opts.withDeps) for (const u of unneeded) picked.set(`${u.collectionId}\0${u.ref}`, u);
   const plan = planDrive({ state: run.state, wanted: [], remove: [...picked.values()] });
   const result = await finish(run, opts, plan, [], null);
@@ -314,11 +328,11 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
 }
 
 /**
- * Runtimes and extensions that no app left on the drive needs once `removed` is gone: not an app, not the runtime
- * (or SDK) of a remaining app, not an extension of a remaining app or of such a runtime (`<id>.Locale`, GL …).
- * appstream refs go with the last ref of their collection.
+ * Runtimes and extensions that no app left on the drive needs once `removed` is gone, by the apps' and runtimes'
+ * metadata on the drive (per arch and branch: see `unneededRefs` in unneeded.ts); appstream of an arch with no app
+ * or runtime left in its collection goes too.
  */
-async function unneededRefs(
+async function unneededOnDrive(
   state: DriveState,
   removed: ReadonlySet<string>,
 ): Promise<Array<{ collectionId: string; ref: string }>> {
@@ -326,38 +340,19 @@ async function unneededRefs(
   const repo = await Repo.open(state.repo);
   try {
     const remaining = state.refs.filter((r) => !removed.has(`${r.collectionId}\0${r.ref}`));
-    const needed = new Set<string>(); // ids
-    for (const r of remaining) {
-      const parts = splitRef(r.ref);
-      if (parts?.kind !== 'app') continue;
-      needed.add(parts.id);
+    const out = await unneededRefs(remaining, async (r) => {
       const c = await repo.readCommit(r.commit).catch(() => null);
       const meta = c ? lookup(c.commit.metadata, KEY.xaMetadata) : undefined;
-      if (meta?.type !== 's') return []; // likewise
-      let kf;
-      try {
-        kf = parseKeyFile(meta.value as string);
-      } catch {
-        return []; // an app whose needs cannot be read: call nothing unneeded
-      }
-      for (const k of ['runtime', 'sdk']) {
-        const v = kf.get('Application', k);
-        if (v) needed.add(v.split('/')[0] as string);
-      }
-    }
-    const isNeeded = (id: string) => [...needed].some((n) => id === n || id.startsWith(`${n}.`));
-    const left = remaining.filter((r) => {
-      const parts = splitRef(r.ref);
-      if (!parts) return true; // not a flatpak ref (appstream, OS refs): decided below or kept
-      return parts.kind === 'app' || isNeeded(parts.id);
+      return meta?.type === 's' ? (meta.value as string) : null;
     });
-    const out = remaining.filter((r) => splitRef(r.ref) && !left.includes(r));
-    // appstream/appstream2 of a collection with no app or runtime left
-    for (const r of remaining)
-      if (/^appstream2?\//.test(r.ref) && !left.some((l) => l.collectionId === r.collectionId && splitRef(l.ref)))
-        out.push(r);
     return out.map((r) => ({ collectionId: r.collectionId, ref: r.ref }));
   } finally {
     await repo.close();
   }
 }
+
+const isDirectory = (p: string) =>
+  fs.lstat(p).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );

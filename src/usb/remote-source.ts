@@ -18,7 +18,7 @@ import { decodeSummaryIndex } from '../summary/summary-index.js';
 import { openTransport, type TransportLike } from '../transport/index.js';
 import { readNamedFile } from '../transport/local.js';
 import { decorateSource, readCommitObject, type ObjectSource } from '../repo/source.js';
-import type { Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
+import type { ListHint, Source, SourceRef, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, MAX_SUMMARY_BYTES, verifyOne } from './upstream.js';
 import { loadExtraKeys, type ExtraKeys } from '../sign/key-files.js';
 
@@ -180,9 +180,12 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     : facts.gpgVerify || facts.keys.ed25519.length
       ? 'require-signature'
       : 'allow-unsigned';
-  // Every subsummary the index lists (the complete catalogue the drive carries).
+  // The subsummaries (one per arch) are fetched as flatpak fetches them: those of the arches a run plans for
+  // (listRefs' hint; all without one), and every one only for the copy the drive carries (upstreamSummary).
   const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
+  let listed: ReadonlyArray<{ name: string; digest: string }> = [];
   let indexMeta: VarDict = [];
+  let indexCid: string | undefined;
   if (idx) {
     // The index's signature first: nothing in it (not even its framing) is read before it verifies.
     const sig = await verifyOne(idx, files.get('summary.idx.sig'), facts.keys, at('summary.idx'), REMOTE_GPG_FIX);
@@ -190,21 +193,35 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       throw new SignatureError(`${at('summary.idx')} is not signed by a trusted key`, { url: facts.url });
     const index = decodeSummaryIndex(idx, at('summary.idx'));
     indexMeta = index.metadata;
-    for (const { name, digest: sha } of index.subsummaries) {
+    listed = index.subsummaries;
+    const c = lookup(indexMeta, KEY.summaryCollectionId);
+    if (c?.type === 's' && c.value) indexCid = c.value as string;
+  }
+  const decodedSubs: Array<ReturnType<typeof decodeSummary>> = [];
+  /** Fetches the listed subsummaries `want` accepts that are not fetched yet; `why` ends the message of a missing one. */
+  const fetchNow = async (want: (name: string) => boolean, why: (name: string) => string) => {
+    for (const { name, digest: sha } of listed) {
+      if (subsummaries.has(name) || !want(name)) continue;
       const gz = await get(`summaries/${sha}.gz`);
       if (!gz)
         throw new NotFoundError(
-          `${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing`,
-          { url: facts.url },
+          `${facts.url}: subsummary ${name} (summaries/${sha}.gz) listed in summary.idx is missing${why(name)}`,
+          { url: facts.url, subsummary: name },
         );
       const plain = gunzipSubsummary(gz, `${at(`summaries/${sha}.gz`)} (subsummary ${name})`);
       if (sha256Hex(plain) !== sha)
         throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
       subsummaries.set(name, plain);
+      decodedSubs.push(decodeSummary(plain, `${facts.url} subsummary ${name}`));
     }
-  }
+  };
+  // One fetch at a time: listings that overlap do not fetch (and add) a subsummary twice.
+  let fetching: Promise<void> = Promise.resolve();
+  const fetchSubsummaries = (want: (name: string) => boolean, why: (name: string) => string) =>
+    (fetching = fetching.catch(() => {}).then(() => fetchNow(want, why)));
   const upstream: UpstreamFiles = { origin: facts.url, files };
-  // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known.
+  // Verify before trusting anything: throws on a bad signature, or on a missing one when keys are known. (The
+  // subsummaries are checked against the signed index as they are fetched.)
   const check = await checkUpstream(
     facts.collectionId ?? '(remote)',
     upstream,
@@ -212,53 +229,69 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     policy,
     undefined,
     REMOTE_GPG_FIX,
+    { subsummaries: 'fetched' },
   );
   if (policy === 'require-signature' && check.signedBy.length === 0)
     throw new SignatureError(`${facts.url}: summary is not signed by a trusted key`);
 
-  // Refs and their metadata.
-  const refs: SourceRef[] = [];
-  const metaText = new Map<string, string>();
-  // The remote's collection ID: the one given (option, .flatpakrepo, remote config), else the one its summaries
-  // name (`ostree.summary.collection-id`; flatpak's subsummaries leave it out while the compat summary has it), so
-  // refs listed in a summary without it are not offered twice, once with and once without a collection.
-  const decodedSubs = [...subsummaries.values()].map((sub) => decodeSummary(sub, `${facts.url} subsummary`));
   const decodedCompat = compat ? decodeSummary(compat, at('summary')) : null;
-  const named = new Set(
-    [...decodedSubs, ...(decodedCompat ? [decodedCompat] : [])]
-      .map((s) => s.collectionId)
-      .filter((c): c is string => !!c),
-  );
-  const remoteCid = facts.collectionId ?? (named.size === 1 ? ([...named][0] as string) : undefined);
-  const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? remoteCid ?? null;
-  const addRefs = (cid: string | null, entries: readonly DecodedRef[]) => {
-    for (const e of entries) {
-      if (refs.some((r) => r.ref === e.ref && r.collectionId === cid)) continue;
-      const data = lookup(e.metadata, KEY.xaData);
-      if (data?.type === '(tts)') metaText.set(e.ref, (data.value as [bigint, bigint, string])[2]);
-      // Only a flatpak remote (--remote) has a name `flatpak remote-modify` takes: a URL's host or a .flatpakrepo's
-      // file name is none, and a ref without a collection then says "pass --collection-id", as a repo's does.
-      refs.push({ ref: e.ref, collectionId: cid, commit: e.checksum, ...(spec.remote ? { remote: facts.name } : {}) });
+  /** Refs and their metadata, from the subsummaries fetched so far and the compat summary. */
+  const currentRefs = (): SourceRef[] => {
+    const refs: SourceRef[] = [];
+    const seen = new Set<string>();
+    const metaText = new Map<string, string>();
+    // The remote's collection ID: the one given (option, .flatpakrepo, remote config), else the one its signed
+    // summaries name (`ostree.summary.collection-id`: flatpak's subsummaries leave it out while summary.idx and the
+    // compat summary have it), so refs listed in a summary without it are not offered twice, once with and once
+    // without a collection, and a remote that publishes no compat summary needs no --collection-id.
+    const named = new Set(
+      [...decodedSubs.map((s) => s.collectionId), decodedCompat?.collectionId, indexCid].filter(
+        (c): c is string => !!c,
+      ),
+    );
+    const remoteCid = facts.collectionId ?? (named.size === 1 ? ([...named][0] as string) : undefined);
+    const summaryCid = (s: ReturnType<typeof decodeSummary>) => s.collectionId ?? remoteCid ?? null;
+    const addRefs = (cid: string | null, entries: readonly DecodedRef[]) => {
+      for (const e of entries) {
+        const key = `${cid === null ? '\u0001' : cid}\0${e.ref}`; // no collection ID is never '\u0001'
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const data = lookup(e.metadata, KEY.xaData);
+        if (data?.type === '(tts)') metaText.set(e.ref, (data.value as [bigint, bigint, string])[2]);
+        // Only a flatpak remote (--remote) has a name `flatpak remote-modify` takes: a URL's host or a
+        // .flatpakrepo's file name is none, and a ref without a collection then says "pass --collection-id", as a
+        // repo's does.
+        refs.push({
+          ref: e.ref,
+          collectionId: cid,
+          commit: e.checksum,
+          ...(spec.remote ? { remote: facts.name } : {}),
+        });
+      }
+    };
+    for (const s of decodedSubs) {
+      addRefs(summaryCid(s), s.refs);
+      for (const [cid, entries] of s.collectionMap) addRefs(cid, entries);
     }
+    if (decodedCompat) {
+      const s = decodedCompat;
+      const cid = summaryCid(s);
+      for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);
+      if (!s.collectionId) addRefs(cid, s.refs);
+      for (const [ref, entry] of readXaCache(s.metadata)) if (!metaText.has(ref)) metaText.set(ref, entry.metadata);
+    }
+    return refs.map((r) => (metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r));
   };
-  for (const s of decodedSubs) {
-    addRefs(summaryCid(s), s.refs);
-    for (const [cid, entries] of s.collectionMap) addRefs(cid, entries);
-  }
-  let compatMeta: VarDict = [];
-  if (decodedCompat) {
-    const s = decodedCompat;
-    compatMeta = s.metadata;
-    const cid = summaryCid(s);
-    for (const [c, entries] of summaryCollections(s)) addRefs(c, entries);
-    if (!s.collectionId) addRefs(cid, s.refs);
-    for (const [ref, entry] of readXaCache(s.metadata)) if (!metaText.has(ref)) metaText.set(ref, entry.metadata);
-  }
-  const refsWithMeta = refs.map((r) =>
-    metaText.has(r.ref) ? { ...r, metadataText: metaText.get(r.ref) as string } : r,
-  );
+  const listRefs = async (hint?: ListHint): Promise<readonly SourceRef[]> => {
+    const arches = hint?.arches;
+    await fetchSubsummaries(
+      (name) => !arches || arches.includes(name),
+      (name) => (arches ? ` (this run needs the refs of arch ${name})` : ''),
+    );
+    return currentRefs();
+  };
   const objects = memoCommits(await openArchiveSource(transport));
-  const descriptive = [...indexMeta, ...compatMeta].filter(
+  const descriptive = [...indexMeta, ...(decodedCompat?.metadata ?? [])].filter(
     ([k]) => k.startsWith('xa.') && k !== KEY.xaCache && k !== KEY.xaSparseCache,
   );
 
@@ -266,9 +299,18 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
     kind: 'remote',
     description: `remote ${facts.url}`,
     objects,
-    listRefs: async () => refsWithMeta,
+    listRefs,
     readCommit: (c) => readCommitObject(objects, c),
-    upstreamSummary: async (cid) => (refsWithMeta.some((r) => r.collectionId === cid) ? upstream : null),
+    upstreamSummary: async (cid) => {
+      // The copy the drive carries is the whole signed set: every subsummary, whatever arches the run plans for.
+      await fetchSubsummaries(
+        () => true,
+        () =>
+          ': the upstream summary copy the drive carries needs every file summary.idx lists ' +
+          '(pass --no-upstream-summary to leave the copy off)',
+      );
+      return currentRefs().some((r) => r.collectionId === cid) ? upstream : null;
+    },
     trustedKeys: async () => facts.keys,
     upstreamMetadata: async () => (descriptive.length ? dedupe(descriptive) : undefined),
     // A --url source's name is its host: no remote name to suggest.

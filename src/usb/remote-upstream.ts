@@ -70,7 +70,7 @@ export class RemoteFetcher {
     }
     try {
       const { openRemoteSource } = await import('./remote-source.js');
-      return await openRemoteSource({
+      const src = await openRemoteSource({
         url: r.url,
         ...(r.collectionId ? { collectionId: r.collectionId } : {}),
         trusted: r.keys,
@@ -79,6 +79,13 @@ export class RemoteFetcher {
         // A remote that cannot be reached should not stall the run for minutes: a few quick retries.
         transport: { retries: 2, backoffMs: 100, ...(this.opts.transport ?? {}) },
       });
+      // Every subsummary now, while a missing one is still an outage of this remote (the warning below), not a
+      // failure of the run: its appstream and upstream summary copy read them all.
+      await src.listRefs().catch(async (e: unknown) => {
+        await src.close().catch(() => {});
+        throw e;
+      });
+      return src;
     } catch (e) {
       if (this.opts.signal?.aborted) throw e;
       // A summary that does not verify (or is malformed) is not an outage: refuse it, as for any remote source.

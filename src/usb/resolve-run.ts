@@ -6,7 +6,7 @@
 import { expectFailure, NotFoundError, restate, type ErrorData } from '../errors.js';
 import type { Warn, Warner } from '../warnings.js';
 import { lookup, type VarDict } from '../gvariant/index.js';
-import type { RefKind } from '../flatpak/ref.js';
+import { parseRefArg, splitRef, type RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
 import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
@@ -15,7 +15,7 @@ import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
 import { mirrorRefPath } from './publication.js';
-import type { Source } from './source.js';
+import type { ListHint, Source } from './source.js';
 import type { UpstreamPin } from './upstream-copy.js';
 
 /** A ref pinned by a lockfile: exactly this commit, with these subpaths. */
@@ -83,6 +83,30 @@ export function hostArch(): string {
   return map[process.arch] ?? process.arch;
 }
 
+/**
+ * The arches a run plans for (a remote then fetches only their subsummaries): `arches` and the arch each of `refs`
+ * names (a full ref, `appstream/ARCH`, a ref argument `ID/ARCH/…`); no hint (read everything) when one of them is a
+ * ref of no arch (an OS ref), so that nothing it may need is left unread.
+ */
+export function listHint(refs: readonly string[], arches: readonly string[] = []): ListHint {
+  const out = new Set(arches);
+  for (const ref of refs) {
+    const arch = splitRef(ref)?.arch ?? /^appstream2?\/([^/]+)$/.exec(ref)?.[1] ?? argArch(ref);
+    if (arch === null) return {};
+    if (arch !== undefined) out.add(arch);
+  }
+  return { arches: [...out] };
+}
+
+/** The arch a ref argument names (undefined: none, the run's arches), or null when it is no ref argument. */
+function argArch(arg: string): string | undefined | null {
+  try {
+    return parseRefArg(arg).arch;
+  } catch {
+    return null;
+  }
+}
+
 function stringMeta(meta: VarDict, key: string): string {
   const v = lookup(meta, key);
   return v?.type === 's' ? (v.value as string) : '';
@@ -119,7 +143,7 @@ export async function resolveRun(
     if (input.locked) {
       // Listing first tells a source where each commit is read: an installation's appstream may be the remote's
       // newer one, which its own repo does not have.
-      await source.listRefs();
+      await source.listRefs(listHint(input.locked.map((l) => l.ref)));
       planned = input.locked;
       for (const l of input.locked)
         if (!known.has(l.commit))
@@ -141,7 +165,9 @@ export async function resolveRun(
         ...(opts.arches ? { arches: opts.arches } : {}),
         hostArch: hostArch(),
         sourceKind: source.kind,
-        catalog: await source.listRefs(),
+        catalog: await source.listRefs(
+          listHint([...(input.refs ?? []), ...Object.keys(opts.commits ?? {})], opts.arches ?? [hostArch()]),
+        ),
         metadataOf: async (r) =>
           r.metadataText ?? stringMeta((await readCommit(r.commit)).commit.metadata, KEY.xaMetadata),
         isExtraData: async (r) => {

@@ -27,6 +27,15 @@ export interface TrustedKeys {
   readonly ed25519: readonly Uint8Array[];
 }
 
+/** What a run plans for, so a source reads no more than that to list its refs. */
+export interface ListHint {
+  /**
+   * The arches the run needs refs of: a remote fetches only these arches' subsummaries, as flatpak does (without a
+   * hint, every one). Refs of other arches may then be missing from the list.
+   */
+  readonly arches?: readonly string[];
+}
+
 export interface Source {
   readonly kind: SourceKind;
   /** Human description (`flatpak installation 'user' (/home/…)`, a repo path, a URL). */
@@ -38,7 +47,8 @@ export interface Source {
   readonly installation?: InstallationLocation;
   /** Another installation, not read for this run, that has `ref` deployed (for the message when it is missing). */
   deployedElsewhere?(ref: string): Promise<string | null>;
-  listRefs(): Promise<readonly SourceRef[]>;
+  /** The refs offered; `hint` may narrow what has to be read to list them (other sources ignore it). */
+  listRefs(hint?: ListHint): Promise<readonly SourceRef[]>;
   /** Reads and validates a commit object (re-hashed against its name). */
   readCommit(checksum: string): Promise<{ commit: Commit; bytes: Uint8Array }>;
   /** Upstream summary files for a collection, or null when the source has none. */

@@ -69,7 +69,8 @@ export async function prepareUpstreams(
       copies.set(cid, null);
       warn(
         'no-upstream-summary',
-        `no upstream summary for '${cid}' is available from ${source.description}; the drive will not carry one`,
+        `no upstream summary for '${cid}' is available from ${source.description}: this run carries none (a copy ` +
+          "the drive holds from an earlier run stays as it was, and may not list the refs' newer commits)",
         { collectionId: cid },
       );
       continue;

@@ -149,7 +149,9 @@ async function verifySignatures(
 
 /**
  * Checks an upstream summary set. With an index, the chain is summary.idx.sig → summary.idx → the sha256 of every
- * subsummary (compressed `.gz` files are checked after gunzip by the caller-provided `gunzip`).
+ * subsummary (compressed `.gz` files are checked after gunzip by the caller-provided `gunzip`). With `subsummaries:
+ * 'fetched'` a subsummary not in `up.files` is passed over (a remote fetches them as a run needs them): the signatures
+ * and the subsummaries present are still checked.
  * @throws SignatureError / CorruptError naming the file at fault.
  */
 export async function checkUpstream(
@@ -159,6 +161,7 @@ export async function checkUpstream(
   policy: UpstreamPolicy,
   gunzip: (b: Uint8Array, what?: string) => Uint8Array = gunzipSubsummary,
   fix: string = DEFAULT_GPG_FIX,
+  opts: { readonly subsummaries?: 'all' | 'fetched' } = {},
 ): Promise<UpstreamCheck> {
   const f = up.files;
   const idx = f.get('summary.idx');
@@ -175,6 +178,7 @@ export async function checkUpstream(
     for (const { name, digest: sha } of index.subsummaries) {
       const raw = f.get(`summaries/${sha}.gz`);
       const plain = f.get(`summaries/${sha}`) ?? (raw ? gunzip(raw, `${up.origin} summaries/${sha}.gz`) : undefined);
+      if (!plain && opts.subsummaries === 'fetched') continue; // not fetched (yet): checked when it is
       if (!plain)
         throw new CorruptError(`${up.origin}: subsummary '${name}' (${sha}) listed in summary.idx is missing`, {
           collectionId: cid,

@@ -9,7 +9,7 @@ import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { readLocalFile } from '../transport/local.js';
 import type { DecodedRef } from '../summary/summary.js';
-import { CommitVerifier, type CommitSignatureCheck } from './commit-signatures.js';
+import { CommitVerifier, notSignedText, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
 import type { UpstreamKeys } from './verify-upstream.js';
 import { objectPath, type RepoView } from './verify-view.js';
@@ -55,8 +55,17 @@ export async function checkCopiedCommitSignatures(v: RepoView, keys: UpstreamKey
   for (const [cid, entries] of v.listed) {
     for (const { entry: e, check: r } of await failedCommitChecks(v, verifier, entries)) {
       const signer = r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key';
+      // A commit signed with a kind of key none was given for (GPG-signed, only --upstream-key given) is not
+      // "unsigned": its .commitmeta holds that signature, and the key to check it is what is missing.
+      const fix = !r.kinds?.length
+        ? ''
+        : r.kinds.includes('gpg')
+          ? ": pass the upstream's GPG key with --gpg-import to check it"
+          : ": pass the upstream's ed25519 key with --upstream-key to check it";
       const what =
-        r.problem === 'unsigned' ? 'is not signed' : `is signed by ${signer} that is not among the given upstream keys`;
+        r.problem === 'unsigned'
+          ? `${notSignedText(r)}${fix}`
+          : `is signed by ${signer} that is not among the given upstream keys`;
       findings.push(
         error(
           r.problem === 'unsigned' ? 'unsigned-commit' : 'untrusted-commit',

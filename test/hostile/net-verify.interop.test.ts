@@ -63,6 +63,20 @@ describe('verify: commit signatures against the upstream keys', () => {
     );
   });
 
+  it('GPG-signed commits checked with an ed25519 key only: "not signed with a kind of key given", not "not signed"', async () => {
+    const key = path.join(ex.dir, 'upstream-ed25519');
+    const k = await runCli(['keygen', '-o', key]);
+    expect(k.code, k.stderr).toBe(0);
+    const v = await verify(good, ['--upstream-key', `${key}.pub`]);
+    expect(v.code).toBe(6);
+    const f = findings(v.report).find((x) => x.message.includes(`commit ${APP_COMMIT} `));
+    expect(f).toMatchObject({ code: 'unsigned-commit', path: `objects/9e/${APP_COMMIT.slice(2)}.commitmeta` });
+    // The .commitmeta is there and holds a GPG signature: the message says so, and which key checks it.
+    expect(f?.message).toMatch(
+      /is not signed with a kind of key given \(it names GPG key [0-9A-F]{16}\): pass the upstream's GPG key with --gpg-import to check it$/,
+    );
+  });
+
   it("another commit's .commitmeta in its place does not verify", async () => {
     const d = await copyOfGood();
     const other = '20b8f01d1e3e3984d685a14b3885b3a3ffce9064ad72c5f48f0317db495ff572';

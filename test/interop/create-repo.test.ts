@@ -237,6 +237,42 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
     );
   });
 
+  it("remove --with-deps of one arch's app takes that arch's runtime, extensions and appstream, not the other's", async () => {
+    const ex2 = await makeExampleRepo({ arches: ['aarch64', 'x86_64'] });
+    const d = await tempDir('sideload-arches-rm-');
+    const args = [
+      '--repo',
+      ex2.repo,
+      '--gpg-import',
+      ex2.gpgKey,
+      '--no-fsync',
+      '--arch',
+      'aarch64',
+      '--arch',
+      'x86_64',
+    ];
+    const c = await sideload(['create', '-q', ...args, d, 'org.example.App']);
+    expect(c.code, c.stderr).toBe(0);
+    const r = await sideload(['remove', '--dry-run', '--with-deps', '--json', d, 'app/org.example.App/aarch64/stable']);
+    expect(r.code, r.stderr).toBe(0);
+    const refs = (JSON.parse(r.stdout) as { refs: JsonRef[] }).refs;
+    const aarch64 = [
+      ...appInstallRefs('aarch64'),
+      'runtime/org.example.Platform.GL.default/aarch64/1.4',
+      'appstream/aarch64',
+      'appstream2/aarch64',
+    ].sort();
+    expect(refs.filter((x) => x.change === 'removed').map((x) => x.ref)).toEqual(aarch64);
+    expect(refs.filter((x) => x.change === 'kept').map((x) => x.ref)).toEqual(
+      aarch64.map((a) => a.replace('aarch64', 'x86_64')),
+    );
+    // Without --with-deps only the app goes, and the rest of its arch is named as unneeded (appstream last).
+    const plain = await sideload(['remove', '--dry-run', d, 'app/org.example.App/aarch64/stable']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const named = [...aarch64.filter((a) => a.startsWith('runtime/')), 'appstream/aarch64', 'appstream2/aarch64'];
+    expect(plain.stdout).toContain(`No remaining app needs: ${named.join(', ')} (remove them too with --with-deps)`);
+  });
+
   it('a second run adding a ref keeps the first ones and chains the ostree-metadata commit', async () => {
     const d = await tempDir('sideload-second-');
     const r1 = await create(['--extensions', 'none', '--json', d, 'org.example.App']);

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectPath } from '../../src/ostree/object.js';
+import { decodeSummaryIndex } from '../../src/summary/summary-index.js';
 import {
   APP,
   CID,
@@ -447,6 +448,74 @@ describeInterop('updating a drive from an HTTP remote', () => {
     const { f, result } = await offlineInstall(ex, drive);
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expect((await installedCommits(f)).get(APP)).toBe(newApp);
+  });
+});
+
+describeInterop("a remote's summary.idx and its per-arch subsummaries", () => {
+  let ex: ExampleRepo;
+  let server: TestServer;
+  /** The aarch64 subsummary's path, as summary.idx names it. */
+  let aarch64Sub: string;
+
+  beforeAll(async () => {
+    ex = await makeExampleRepo({ arches: ['aarch64', 'x86_64'] });
+    server = await startServer(ex.repo, { prefix: 'repo' });
+    const index = decodeSummaryIndex(new Uint8Array(await fs.readFile(path.join(ex.repo, 'summary.idx'))));
+    const sub = index.subsummaries.find((s) => s.name === 'aarch64');
+    expect(sub).toBeDefined();
+    aarch64Sub = `summaries/${sub?.digest}.gz`;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const create = (drive: string, args: string[], refs = ['org.example.App']) =>
+    sideload(
+      ['create', '--quiet', '--no-fsync', '--url', server.url, '--gpg-import', ex.gpgKey, ...args, drive, ...refs],
+      {
+        env: NET_ENV,
+      },
+    );
+
+  it("a missing subsummary of an arch the run does not need: flatpak's reading, only the arch's own is fetched", async () => {
+    server.clearFaults();
+    server.addFault(aarch64Sub, { kind: 'status', status: 404 });
+    server.resetLog();
+    const drive = await tempDir('sideload-remote-sub-');
+    const r = await create(drive, ['--no-upstream-summary', '--arch', 'x86_64']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.count(aarch64Sub, 'GET')).toBe(0);
+    expect((await driveRefs(drive)).get('app/org.example.App/x86_64/stable')).toBe(
+      await sourceCommit(ex, 'app/org.example.App/x86_64/stable'),
+    );
+
+    // The carried upstream copy is the whole signed set: there the missing file is an error that says what to do.
+    const carry = await create(await tempDir('sideload-remote-sub-'), ['--arch', 'x86_64']);
+    expect(carry.code, carry.stderr).toBe(3);
+    expect(carry.stderr).toContain(`subsummary aarch64 (${aarch64Sub}) listed in summary.idx is missing`);
+    expect(carry.stderr).toContain('pass --no-upstream-summary to leave the copy off');
+    // An arch the run plans for cannot do without its subsummary.
+    for (const args of [['--arch', 'aarch64'], []]) {
+      const refs = args.length ? ['org.example.App'] : ['app/org.example.App/aarch64/stable'];
+      const need = await create(await tempDir('sideload-remote-sub-'), ['--no-upstream-summary', ...args], refs);
+      expect(need.code, need.stderr).toBe(3);
+      expect(need.stderr).toContain(`subsummary aarch64 (${aarch64Sub}) listed in summary.idx is missing`);
+      expect(need.stderr).toContain('(this run needs the refs of arch aarch64)');
+    }
+  });
+
+  it('a remote with summary.idx and no compat summary: the collection ID comes from the signed index', async () => {
+    server.clearFaults();
+    server.addFault(/^summary(\.sig)?$/, { kind: 'status', status: 404 });
+    server.resetLog();
+    const drive = await tempDir('sideload-remote-idx-only-');
+    const r = await create(drive, ['--arch', 'x86_64']); // no --collection-id
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.count('summary', 'GET')).toBe(1);
+    expect((await driveRefs(drive)).get('app/org.example.App/x86_64/stable')).toBe(
+      await sourceCommit(ex, 'app/org.example.App/x86_64/stable'),
+    );
+    await verifyOk(ex, drive);
   });
 });
 

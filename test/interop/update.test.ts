@@ -108,4 +108,49 @@ describeInterop('updating a drive', () => {
     const v = await sideload(['verify', '--upstream-gpg', ex.gpgKey, drive]);
     expect(v.code, v.stdout).toBe(0);
   });
+
+  it('an update from a source with no summary keeps the carried upstream copy and says so', async () => {
+    const d = await tempDir('sideload-upd-nosummary-');
+    const c = await sideload([
+      'create',
+      '-q',
+      '--repo',
+      v1Repo,
+      '--gpg-import',
+      ex.gpgKey,
+      '--no-fsync',
+      d,
+      'org.example.App',
+    ]);
+    expect(c.code, c.stderr).toBe(0);
+    const bare = path.join(await tempDir('sideload-bare-'), 'repo');
+    await runOk('cp', ['-a', ex.repo, bare]); // build 2, without its summary files
+    for (const f of ['summary', 'summary.sig', 'summary.idx', 'summary.idx.sig', 'summaries'])
+      await fs.rm(path.join(bare, f), { recursive: true, force: true });
+    const upstream = path.join(d, '.ostree/repo/extensions/sideload/upstream', CID);
+    const carried = await snapshotDir(upstream);
+    const args = ['--repo', bare, '--gpg-import', ex.gpgKey, '--no-fsync'];
+    const u = await sideload(['update', ...args, d]);
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stdout).toContain(`updated   ${CID} ${APP}`);
+    // The copy stays as it was, and the run says so (it said "not available", the warning "will not carry one").
+    expect(await snapshotDir(upstream)).toEqual(carried);
+    expect(u.stdout).toContain(
+      `Upstream summary ${CID}: none from the source; the drive keeps the copy an earlier run carried ` +
+        "(it may not list the refs' newer commits)",
+    );
+    expect(u.stderr).toContain(
+      `warning: no upstream summary for '${CID}' is available from ostree repo '${bare}': this run carries none ` +
+        "(a copy the drive holds from an earlier run stays as it was, and may not list the refs' newer commits)",
+    );
+    // A drive without a copy carries none, and says that; --json names the collections that keep theirs.
+    const fresh = await tempDir('sideload-upd-nosummary-');
+    const f = await sideload(['create', ...args, fresh, 'org.example.App']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toContain(`Upstream summary ${CID}: none from the source; the drive carries none\n`);
+    const j = await sideload(['create', '--json', ...args, fresh, 'org.example.App']);
+    expect(JSON.parse(j.stdout)).toMatchObject({ changed: false, upstream: { [CID]: null }, upstreamKept: [] });
+    const ju = await sideload(['update', '--json', ...args, d]);
+    expect(JSON.parse(ju.stdout)).toMatchObject({ changed: false, upstream: { [CID]: null }, upstreamKept: [CID] });
+  });
 });
