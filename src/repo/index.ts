@@ -27,7 +27,14 @@ export { BareSource, type BareMode } from './bare-source.js';
 export { FsTransport } from '../transport/local.js';
 export { contentChecksum, verifyFilez, FilezVerifier, RawVerifier } from './content-verify.js';
 export { walkCommit, matchesPullDir, normalizeSubpaths, type WalkEntry, type WalkOptions } from './traverse.js';
-export { Staging, openStaging, STAGING_DIR, type StagingOptions, type PublishResult } from './writer.js';
+export {
+  checkCompressionLevel,
+  Staging,
+  openStaging,
+  STAGING_DIR,
+  type StagingOptions,
+  type PublishResult,
+} from './writer.js';
 export { copyCommit, defaultConcurrency, type CopyOptions, type CopyProgress, type CopyResult } from './copy.js';
 export { listObjects, verifyObject, type LooseObject } from './list.js';
 export { openXattrReader, type XattrReader } from './xattr.js';

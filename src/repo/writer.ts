@@ -33,6 +33,12 @@ export { writeError } from './write-error.js';
 export { forEachLimit } from './for-each-limit.js';
 export { publishFaults } from './publish-objects.js';
 
+/** @throws UsageError for a deflate level that is not a whole number in 0..9 (a dry run checks it too). */
+export function checkCompressionLevel(level: number): void {
+  if (!Number.isInteger(level) || level < 0 || level > 9)
+    throw new UsageError(`compression level ${level} is not in 0..9`);
+}
+
 /** The staging directory, relative to the repo. */
 export const STAGING_DIR = 'tmp/sideload-staging';
 
@@ -87,8 +93,7 @@ export class Staging {
     this.level = opts.compressionLevel ?? 6;
     this.workerCount = opts.workers ?? defaultWorkers();
     this.deflate = opts.deflate ?? 'auto';
-    if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9)
-      throw new UsageError(`compression level ${this.level} is not in 0..9`);
+    checkCompressionLevel(this.level);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
     this.sync = this.fsync ? new StagingSync(this.dir, opts.earlySyncBytes) : null;
     this.target = {

@@ -11,7 +11,7 @@ import { Warner, type Warning } from '../warnings.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
-import { listRefFiles } from '../repo/index.js';
+import { checkCompressionLevel, listRefFiles } from '../repo/index.js';
 import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
@@ -99,6 +99,7 @@ interface Run {
 async function startRun(opts: CreateOptions): Promise<Run> {
   // A SOURCE_DATE_EPOCH the publish could not write is refused now, before anything is copied (dry runs too).
   if (!opts.now) sourceDateEpoch();
+  if (opts.compressionLevel !== undefined) checkCompressionLevel(opts.compressionLevel);
   const warner = new Warner({
     ...(opts.strict ? { strict: true } : {}),
     ...(opts.allowPartial ? { ignore: ['partial-ref', 'partial-locale'] as const } : {}),

@@ -92,6 +92,10 @@ it('a dry run returns the plan and writes nothing; the real run copies exactly t
   expect(dry.dryRun).toBe(true);
   expect(dry.plan.entries.map((e) => e.action).every((a) => a === 'add')).toBe(true);
   expect(await fs.readdir(drive)).toEqual([]);
+  // A dry run fails where the real run would: a deflate level out of range (it returned a plan).
+  await expect(
+    withSource((s) => createDriveFrom({ drive, dryRun: true, compressionLevel: 12 }, lockedInputs(s))),
+  ).rejects.toMatchObject({ code: 'EUSAGE', message: 'compression level 12 is not in 0..9' });
 
   const run = await withSource((s) => createDriveFrom({ drive, fsync: false }, lockedInputs(s)));
   expect(run.changed).toBe(true);
