@@ -31,6 +31,8 @@ export function renderRun(out: Output, r: CreateResult): void {
     out.info('Checks passed: sources and signatures, drive writable, free space');
     return;
   }
+  if (r.resumedPublish)
+    out.info('Finished the publish an interrupted run had left pending: clients now see what that run meant to write.');
   if (!r.changed) {
     out.info('Nothing new: the drive was left untouched.');
     return;

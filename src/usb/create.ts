@@ -70,6 +70,8 @@ export interface CreateResult extends ApplyResult {
    * earlier run: that copy stays as it was, and may not list the refs' newer commits.
    */
   readonly upstreamKept: readonly string[];
+  /** The run first finished a publish an interrupted run had left pending (the drive changed, even with nothing new). */
+  readonly resumedPublish?: true;
 }
 
 const CHANGE = { add: 'added', update: 'updated', unchanged: 'unchanged', remove: 'removed', kept: 'kept' } as const;
@@ -94,6 +96,8 @@ interface Run {
   readonly state: DriveState;
   /** The run's warnings: --allow-partial quiets the partial ones, --strict fails at the first (before any write). */
   readonly warner: Warner;
+  /** The run first finished a publish an interrupted run had left pending. */
+  readonly resumedPublish: boolean;
 }
 
 async function startRun(opts: CreateOptions): Promise<Run> {
@@ -107,7 +111,8 @@ async function startRun(opts: CreateOptions): Promise<Run> {
   });
   const loc = await locateDrive(opts.drive, opts.destinationRepo);
   let state = await readDriveState(loc.repo);
-  if (state.pendingPublish && !opts.dryRun) {
+  const resumedPublish = state.pendingPublish && !opts.dryRun;
+  if (resumedPublish) {
     // An interrupted run's publish is finished first, so this run plans from the drive it meant to leave (planned
     // from before, the run published everything a second time, with a second ostree-metadata commit).
     await replayUnderLock(loc.repo, opts.fsync ?? true);
@@ -122,7 +127,7 @@ async function startRun(opts: CreateOptions): Promise<Run> {
         'writes does not list (refs/mirrors/<collection>/ only): clients will no longer see them',
       { repo: loc.repo, refs: heads.map(([n]) => n) },
     );
-  return { loc, state, warner };
+  return { loc, state, warner, resumedPublish };
 }
 
 function resolveOptions(opts: CreateOptions): ResolveOptions {
@@ -166,6 +171,7 @@ async function finish(
     if (up === null && (await isDirectory(path.join(run.loc.repo, UPSTREAM_DIR, cid)))) upstreamKept.push(cid);
   return {
     ...applied,
+    ...(run.resumedPublish ? { changed: true, resumedPublish: true as const } : {}),
     upstreamKept,
     drive: run.loc.drive,
     repo: run.loc.repo,

@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDrive, type CreateOptions } from '../../src/usb/create.js';
+import { createDrive, type CreateOptions, type CreateResult } from '../../src/usb/create.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { listDrive } from '../../src/usb/list.js';
@@ -63,11 +63,11 @@ function spyRenames(impl: (real: (a: string, b: string) => Promise<void>, a: str
   return { calls, restore: () => spies.forEach((sp) => sp.mockRestore()) };
 }
 
-async function run(drive: string, refs: string[], now: bigint): Promise<void> {
+async function run(drive: string, refs: string[], now: bigint): Promise<CreateResult> {
   const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
   try {
     const opts: CreateOptions = { drive, refs, arches: [ARCH], fsync: false, now: () => now };
-    await createDrive(opts, source);
+    return await createDrive(opts, source);
   } finally {
     await source.close();
   }
@@ -227,8 +227,10 @@ describe('publish is crash-safe at every step', () => {
         // planned from before the publish and published again, with a second ostree-metadata commit).
         const rerun = await tempDir(`sideload-crash-rerun-${k}-`);
         await fs.copy(drive, rerun);
-        await run(rerun, ['org.example.App'], 1_700_000_100n);
+        const again = await run(rerun, ['org.example.App'], 1_700_000_100n);
         expect(await snapshotDir(rerun, noTmp), `cut ${k}: after the same command again`).toEqual(reference);
+        // It says so: the drive changed, by finishing that publish (it said "Nothing new: ... left untouched").
+        expect([again.changed, again.resumedPublish], `cut ${k}: the result`).toEqual([true, true]);
       }
       const after = await verifyDrive(drive, { repair: true });
       expect(after.ok, `cut ${k}: ${JSON.stringify(after.repos[0]?.findings)}`).toBe(true);
