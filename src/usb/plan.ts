@@ -105,8 +105,24 @@ export function planDrive(input: PlanInput): DrivePlan {
     if (removeKeys.has(k))
       throw new UsageError(`'${w.ref}' (${w.collectionId}) is both removed and wanted`, { ref: w.ref });
     if (!prev) wanted.set(k, w);
-    else if (!sameSubpaths(prev.subpaths, w.subpaths))
-      wanted.set(k, { ...prev, subpaths: mergeSubpaths(prev.subpaths, w.subpaths) });
+    else if (!sameSubpaths(prev.subpaths, w.subpaths)) {
+      // The same commit from two sources (a manifest's): the whole commit comes from the source that planned it
+      // whole (an installation may hold only some languages of it); two subsets merge, as their languages do.
+      const subpaths = mergeSubpaths(prev.subpaths, w.subpaths);
+      const { languages: _l, ...base } = subpaths === null && prev.subpaths !== null ? w : prev;
+      const languages =
+        prev.languages === undefined && w.languages === undefined
+          ? undefined
+          : subpaths === null || prev.languages === 'all' || w.languages === 'all'
+            ? ('all' as const)
+            : [...new Set([...(prev.languages ?? []), ...(w.languages ?? [])])].sort();
+      wanted.set(k, {
+        ...base,
+        ...(prev.reason === 'requested' ? { reason: prev.reason } : {}),
+        subpaths,
+        ...(languages !== undefined ? { languages } : {}),
+      });
+    }
   }
   for (const k of removeKeys)
     if (!onDrive.has(k)) {

@@ -85,6 +85,25 @@ describe('planDrive', () => {
     expect(ok.entries[0]).toMatchObject({ action: 'update', downgrade: true });
   });
 
+  it('one commit wanted whole by one source and in part by another comes whole from the first', () => {
+    // A manifest: an installation with some languages first, a repo with the whole Locale second. The whole
+    // commit was read from the installation, which does not have it (exit 3, a dirtree missing).
+    const part = { ...want(LOC, 3, 10, ['/metadata', '/files/de']), languages: ['de'], source: 0 };
+    const whole = { ...want(LOC, 3, 10), languages: 'all' as const, source: 1 };
+    for (const wanted of [
+      [part, whole],
+      [whole, part],
+    ]) {
+      const e = planDrive({ state: state([]), wanted }).entries[0];
+      expect(e).toMatchObject({ action: 'add', subpaths: null, source: 1, languages: 'all' });
+    }
+    const fr = { ...want(LOC, 3, 10, ['/metadata', '/files/fr']), languages: ['fr'], source: 1 };
+    expect(planDrive({ state: state([]), wanted: [part, fr] }).entries[0]).toMatchObject({
+      subpaths: ['/files/de', '/files/fr', '/metadata'].sort(),
+      languages: ['de', 'fr'],
+    });
+  });
+
   it('same commit with more languages is an update of the subpaths (union), fewer is unchanged', () => {
     const s = state([[LOC, 3, 10, ['/files/de']]]);
     const more = planDrive({ state: s, wanted: [want(LOC, 3, 10, ['/files/fr'])] });
