@@ -17,6 +17,7 @@ export async function addAppDependencies(plan: PlanBuilder, app: SourceRef): Pro
   if (!runtime) throw new UnsupportedError(`'${app.ref}' has no runtime in its metadata`, { ref: app.ref });
   const runtimeRef = `runtime/${runtime}`;
   const rt = plan.one(runtimeRef);
+  if (!rt && input.plannedElsewhere?.(runtimeRef)) return; // another source of the run brings it, with its extensions
   if (!rt) {
     const where =
       input.sourceKind === 'installation' ? 'is not installed in the source installation' : 'is not in the source';

@@ -74,6 +74,11 @@ export interface ResolveInput {
    */
   rebaseOf?(r: SourceRef): Promise<string | null>;
   /**
+   * A runtime another source of the run puts on the drive (a manifest's sources): an app of this source whose runtime
+   * this source lacks runs on that one, rather than failing.
+   */
+  plannedElsewhere?(ref: string): boolean;
+  /**
    * Commit overrides (`--commit REF=CHECKSUM`, a lockfile): a full ref, or a ref argument exactly as requested,
    * → the commit to copy instead of the source's current one. Every key must name a ref of the plan.
    */

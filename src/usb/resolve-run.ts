@@ -132,7 +132,19 @@ export async function resolveRun(
   const commits = new Map<string, { commit: Commit; bytes: Uint8Array }>();
   const wanted: WantedRef[] = [];
   const collections = new Map<string, Source>();
-  for (const [index, input] of inputs.entries()) {
+  // An app of one source may run on a runtime another source of the run puts on the drive (a manifest's): a source
+  // whose app lacks its runtime is resolved again once the others are, taking the runtime from them.
+  const deferred: Array<[number, RunSource]> = [];
+  for (const [index, input] of inputs.entries())
+    await resolveOne(index, input).catch((e: unknown) => {
+      if (inputs.length < 2 || !(e instanceof NotFoundError) || typeof e.data['requestedBy'] !== 'string') throw e;
+      deferred.push([index, input]);
+    });
+  const plannedRefs = new Set(wanted.map((w) => w.ref));
+  for (const [index, input] of deferred) await resolveOne(index, input, (ref) => plannedRefs.has(ref));
+  return { wanted, commits, collections };
+
+  async function resolveOne(index: number, input: RunSource, plannedElsewhere?: (ref: string) => boolean) {
     const { source } = input;
     const readCommit = async (c: string) => {
       let hit = commits.get(c);
@@ -182,6 +194,7 @@ export async function resolveRun(
         bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
         rebaseOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.endOfLifeRebase) || null,
         ...(opts.commits ? { commits: opts.commits } : {}),
+        ...(plannedElsewhere ? { plannedElsewhere } : {}),
       }).catch((e: unknown) => outsideScope(e, source));
       for (const w of plan.warnings) warner.add(w);
       for (const w of source.takeWarnings?.() ?? []) warner.add(w);
@@ -224,7 +237,6 @@ export async function resolveRun(
       if (!collections.has(p.collectionId)) collections.set(p.collectionId, source);
     }
   }
-  return { wanted, commits, collections };
 }
 
 /**
