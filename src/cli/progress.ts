@@ -90,7 +90,9 @@ export class ProgressModel {
 }
 
 export function createProgress(enabled: boolean): ProgressRenderer {
-  if (!enabled || !process.stderr.isTTY) return { onProgress: () => {}, stop: () => {} };
+  // A terminal that cannot move the cursor (TERM=dumb: an editor's shell, a CI log viewer) gets no bar either.
+  if (!enabled || !process.stderr.isTTY || process.env['TERM'] === 'dumb')
+    return { onProgress: () => {}, stop: () => {} };
   const model = new ProgressModel();
   let bar: cliProgress.SingleBar | null = null;
   let phase = '';
@@ -132,6 +134,8 @@ export function createProgress(enabled: boolean): ProgressRenderer {
             hideCursor: true,
             clearOnComplete: false,
             fps: 10,
+            // The bar gives way to the counts on a narrow terminal (its line must not wrap: the bar redraws in place).
+            barsize: Math.max(10, Math.min(40, (process.stderr.columns || 80) - 70)),
           },
           cliProgress.Presets.shades_classic,
         );

@@ -32,7 +32,15 @@ export async function openRepoSource(repoPath: string, opts: RepoSourceOptions =
     if (e instanceof SideloadError || !isErrnoError(e)) throw e;
     return null;
   });
-  if (!b) throw new NotFoundError(`'${repoPath}' is not an ostree repo (no config file)`, { path: root });
+  if (!b) {
+    // A mistyped path is not there at all: say that, not that it is no repo.
+    const there = await fs.pathExists(root);
+    throw new NotFoundError(
+      there ? `'${repoPath}' is not an ostree repo (no config file)` : `source repo '${repoPath}' does not exist`,
+      { path: root },
+      'ENOREPO',
+    );
+  }
   const configText = Buffer.from(b).toString('utf8');
   const config = parseKeyFile(configText);
   const repoCid = config.get('core', 'collection-id') || undefined;

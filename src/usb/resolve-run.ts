@@ -117,6 +117,8 @@ export interface KnownCommit {
   readonly timestamp: bigint;
   readonly version?: string;
   readonly bindings: CommitBindings;
+  /** On the drive: only some subpaths of it are there. */
+  readonly partial?: boolean;
 }
 
 /**
@@ -200,7 +202,9 @@ export async function resolveRun(
       for (const w of source.takeWarnings?.() ?? []) warner.add(w);
       planned = plan.refs;
       for (const p of planned)
-        if (p.languages !== undefined && p.subpaths) await localeWarning(p, readCommit, source, warner.warn);
+        // Not for a commit the drive holds whole: the run keeps it whole (plan.ts merges the subsets).
+        if (p.languages !== undefined && p.subpaths && known.get(p.commit)?.partial !== false)
+          await localeWarning(p, readCommit, source, warner.warn);
     }
     for (const p of planned) {
       // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.

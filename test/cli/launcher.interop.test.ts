@@ -63,7 +63,7 @@ it('the real program runs through the symlink, and its exit codes pass through',
     'org.example.App',
   ]);
   expect(bad.code).toBe(3);
-  expect(bad.stderr).toContain('no-such-repo');
+  expect(bad.stderr).toContain(`source repo '${path.join(dir, 'no-such-repo')}' does not exist`);
   // and as a plain script
   const direct = await run(process.execPath, [main, '--version']);
   expect(direct.stdout.trim()).toBe(pkg.version);
@@ -85,5 +85,17 @@ it('on a terminal, create draws its progress bars and finishes (the bundle as sh
   expect(screen).toMatch(/copy +\[[^\]]*\] 100% \| 105 objects \| [\d.]+ [kM]?B/);
   expect(screen).toMatch(/publish… writing the staged objects out/);
   expect(screen).toMatch(/publish +\[[^\]]*\] (\d+)\/\1 objects/);
-  expect(screen).toMatch(/Refs: 7 to add, 0 to update/);
+  expect(screen).toMatch(/Refs: 7 added, 0 updated/);
+  // A terminal that cannot move the cursor gets no bar (cli-progress drew one, cursor codes and all).
+  const dumb = await run(
+    'script',
+    ['-qec', [bin, 'create', ...exampleCreateArgs(await tempDir('sideload-dumb-'))].join(' '), '/dev/null'],
+    {
+      env: { ...process.env, TERM: 'dumb' },
+    },
+  );
+  expect(dumb.code, dumb.stdout).toBe(0);
+  expect(dumb.stdout).not.toMatch(/copy +\[/);
+  // eslint-disable-next-line no-control-regex
+  expect(dumb.stdout).not.toMatch(/\x1b\[\?25l/);
 });

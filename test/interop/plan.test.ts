@@ -232,6 +232,31 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     expect(r.stdout).toMatch(/added +org\.example\.Stable app\/org\.example\.App\//);
     const v = await sideload(['verify', '--upstream-gpg', path.join(projectRoot, 'examples/example.gpg'), drive]);
     expect(v.code, v.stdout).toBe(0);
+    // On a drive that holds the Locales whole, the manifest's `locales: [de]` keeps them whole: nothing new, and no
+    // warning that they go on "with languages de only" (it said so, then left the drive untouched).
+    const whole = await tempDir('sideload-example-whole-');
+    const gpg = ['--gpg-import', path.join(projectRoot, 'examples/example.gpg')];
+    const all = await sideload([
+      'create',
+      '--repo',
+      path.join(projectRoot, 'examples/repo'),
+      ...gpg,
+      '--no-fsync',
+      whole,
+      'org.example.App',
+    ]);
+    expect(all.code, all.stderr).toBe(0);
+    const again = await sideload([
+      'create',
+      '--manifest',
+      path.join(projectRoot, 'examples/media.yaml'),
+      '--no-fsync',
+      whole,
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Nothing new');
+    expect(again.stderr).not.toContain('partial-locale');
+    expect(again.stderr).not.toMatch(/with languages de only/);
   });
 
   it('a lock keeps its commit after the upstream repo gets a newer build; a commit the source lost is exit 3', async () => {

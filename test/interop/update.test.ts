@@ -133,6 +133,9 @@ describeInterop('updating a drive', () => {
     const u = await sideload(['update', ...args, d]);
     expect(u.code, u.stderr).toBe(0);
     expect(u.stdout).toContain(`updated   ${CID} ${APP}`);
+    // What happened, and the next step (as remove says): it said 'to update' and nothing of prune.
+    expect(u.stdout).toMatch(/Refs: 0 added, [1-9]\d* updated, /);
+    expect(u.stdout).toContain(`Run 'sideload prune ${d}' to free the space the replaced commits take.`);
     // The copy stays as it was, and the run says so (it said "not available", the warning "will not carry one").
     expect(await snapshotDir(upstream)).toEqual(carried);
     expect(u.stdout).toContain(

@@ -32,7 +32,8 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
             ],
             [
               'What would change',
-              'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable /mnt/usb',
+              'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable ' +
+                '--gpg-import flathub.gpg /mnt/usb',
             ],
           ]),
         ) as never,
@@ -72,6 +73,9 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
         progress.stop();
         out.result({ ok: true, ...result });
         renderRun(out, result);
+        // The commits the updated refs left stay on the drive (clients ignore them) until prune, as after remove.
+        if (!result.dryRun && result.refs.some((r) => r.change === 'updated'))
+          out.info(`Run 'sideload prune ${args.drive}' to free the space the replaced commits take.`);
       } finally {
         progress.stop();
         await source.close();
