@@ -630,20 +630,24 @@ describe('--strict', () => {
 
   it('create: a warning (a Locale with one language) fails the run with ESTRICT naming it, the drive untouched', async () => {
     const args = ['--locales', 'de', ...fromExample];
-    // An existing drive and a fresh one: neither is written to.
+    // A fresh drive is not written to. A drive that holds the Locales whole keeps them whole: no warning there.
     const before = await snapshotDir(drive);
-    const json = await sideload(['create', '--strict', '--json', ...args, drive, 'org.example.App']);
+    const kept = await sideload(['create', '--strict', ...args, drive, 'org.example.App']);
+    expect([kept.code, kept.stderr]).toEqual([0, '']);
+    expect(await snapshotDir(drive)).toEqual(before);
+    const target = await fresh('sideload-cli-strict-json-');
+    const json = await sideload(['create', '--strict', '--json', ...args, target, 'org.example.App']);
     expect(json.code, json.stderr).toBe(1);
     const doc = JSON.parse(json.stdout) as ErrorDoc;
     expect(doc).toMatchObject({ ok: false, error: { code: 'ESTRICT', data: { warning: 'partial-locale' } } });
     expect(doc.error.message).toMatch(
       /^--strict: warning partial-locale: '.*Locale.*' goes on the drive with languages de only/,
     );
-    const human = await sideload(['create', '--strict', ...args, drive, 'org.example.App']);
+    const human = await sideload(['create', '--strict', ...args, target, 'org.example.App']);
     expect(human.code).toBe(1);
     expect(human.stderr).toMatch(/^sideload: error: --strict: warning partial-locale: /);
     expect(human.stderr).not.toMatch(/^warning: /m);
-    expect(await snapshotDir(drive)).toEqual(before);
+    expect(await fs.readdir(target)).toEqual([]);
     const empty = await fresh('sideload-cli-strict-');
     expect((await sideload(['create', '--strict', ...args, empty, 'org.example.App'])).code).toBe(1);
     expect(await fs.readdir(empty)).toEqual([]);
