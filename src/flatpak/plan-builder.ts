@@ -97,13 +97,7 @@ export class PlanBuilder {
     let subpaths: readonly string[] | null = null;
     if (prev.subpaths && p.subpaths) subpaths = [...new Set([...prev.subpaths, ...p.subpaths])].sort();
     const keep = prev.reason === 'requested' ? prev : p.reason === 'requested' ? p : prev;
-    // Languages are a Locale extension's: merged like the subpaths, and only where either side named them.
-    const languages =
-      prev.languages === undefined && p.languages === undefined
-        ? undefined
-        : subpaths === null || prev.languages === 'all' || p.languages === 'all'
-          ? ('all' as const)
-          : [...new Set([...(prev.languages ?? []), ...(p.languages ?? [])])].sort();
+    const languages = mergeLanguages(prev.languages, p.languages, subpaths === null);
     const { languages: _drop, ...rest } = keep;
     this.planned.set(key, { ...rest, subpaths, ...(languages !== undefined ? { languages } : {}) });
   }
@@ -118,6 +112,20 @@ export class PlanBuilder {
   get warnings(): readonly Warning[] {
     return this.warner.warnings;
   }
+}
+
+/**
+ * The languages of one Locale commit planned twice: only where either side named them (they are a Locale
+ * extension's), `all` when the whole commit wins, else both lists.
+ */
+export function mergeLanguages(
+  a: PlannedRef['languages'],
+  b: PlannedRef['languages'],
+  whole: boolean,
+): PlannedRef['languages'] {
+  if (a === undefined && b === undefined) return undefined;
+  if (whole || a === 'all' || b === 'all') return 'all';
+  return [...new Set([...(a ?? []), ...(b ?? [])])].sort();
 }
 
 /**

@@ -8,6 +8,7 @@ import { FailureError, NotFoundError, UsageError } from '../errors.js';
 import type { PlannedRef, PlanReason } from '../flatpak/resolve-types.js';
 import type { DriveState } from './drive-state.js';
 import { compareBytewise } from '../ostree/dirtree.js';
+import { mergeLanguages } from '../flatpak/plan-builder.js';
 
 /** A ref a run wants on the drive: a resolved ref (flatpak/resolve.ts) with the facts planning needs. */
 export interface WantedRef extends PlannedRef {
@@ -110,12 +111,7 @@ export function planDrive(input: PlanInput): DrivePlan {
       // whole (an installation may hold only some languages of it); two subsets merge, as their languages do.
       const subpaths = mergeSubpaths(prev.subpaths, w.subpaths);
       const { languages: _l, ...base } = subpaths === null && prev.subpaths !== null ? w : prev;
-      const languages =
-        prev.languages === undefined && w.languages === undefined
-          ? undefined
-          : subpaths === null || prev.languages === 'all' || w.languages === 'all'
-            ? ('all' as const)
-            : [...new Set([...(prev.languages ?? []), ...(w.languages ?? [])])].sort();
+      const languages = mergeLanguages(prev.languages, w.languages, subpaths === null);
       wanted.set(k, {
         ...base,
         ...(prev.reason === 'requested' ? { reason: prev.reason } : {}),

@@ -39,6 +39,19 @@ interface JsonRef {
   partial: boolean;
 }
 
+/** A drive of both arches of a two-arch example repo. */
+const bothArches = (ex: ExampleRepo) => [
+  '--repo',
+  ex.repo,
+  '--gpg-import',
+  ex.gpgKey,
+  '--no-fsync',
+  '--arch',
+  'aarch64',
+  '--arch',
+  'x86_64',
+];
+
 describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', () => {
   let ex: ExampleRepo;
   let gpg: string[];
@@ -198,20 +211,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   it('--arch aarch64 --arch x86_64 puts both arches on one drive', async () => {
     const ex2 = await makeExampleRepo({ arches: ['aarch64', 'x86_64'] });
     const d = await tempDir('sideload-arches-');
-    const r = await sideload([
-      'create',
-      '--repo',
-      ex2.repo,
-      '--gpg-import',
-      ex2.gpgKey,
-      '--no-fsync',
-      '--arch',
-      'aarch64',
-      '--arch',
-      'x86_64',
-      d,
-      'org.example.App',
-    ]);
+    const r = await sideload(['create', ...bothArches(ex2), d, 'org.example.App']);
     expect(r.code, r.stderr).toBe(0);
     const repo = path.join(d, '.ostree/repo');
     const refs = await mirrorRefs(repo);
@@ -240,17 +240,7 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
   it("remove --with-deps of one arch's app takes that arch's runtime, extensions and appstream, not the other's", async () => {
     const ex2 = await makeExampleRepo({ arches: ['aarch64', 'x86_64'] });
     const d = await tempDir('sideload-arches-rm-');
-    const args = [
-      '--repo',
-      ex2.repo,
-      '--gpg-import',
-      ex2.gpgKey,
-      '--no-fsync',
-      '--arch',
-      'aarch64',
-      '--arch',
-      'x86_64',
-    ];
+    const args = bothArches(ex2);
     const c = await sideload(['create', '-q', ...args, d, 'org.example.App']);
     expect(c.code, c.stderr).toBe(0);
     const r = await sideload(['remove', '--dry-run', '--with-deps', '--json', d, 'app/org.example.App/aarch64/stable']);

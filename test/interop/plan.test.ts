@@ -220,22 +220,18 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
   });
 
   it('examples/media.yaml builds a drive as the README says', async () => {
+    const fromManifest = (drive: string) =>
+      sideload(['create', '--manifest', path.join(projectRoot, 'examples/media.yaml'), '--no-fsync', drive]);
+    const gpg = ['--gpg-import', path.join(projectRoot, 'examples/example.gpg')];
     const drive = await tempDir('sideload-example-manifest-');
-    const r = await sideload([
-      'create',
-      '--manifest',
-      path.join(projectRoot, 'examples/media.yaml'),
-      '--no-fsync',
-      drive,
-    ]);
+    const r = await fromManifest(drive);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/added +org\.example\.Stable app\/org\.example\.App\//);
-    const v = await sideload(['verify', '--upstream-gpg', path.join(projectRoot, 'examples/example.gpg'), drive]);
+    const v = await sideload(['verify', ...gpg, drive]);
     expect(v.code, v.stdout).toBe(0);
     // On a drive that holds the Locales whole, the manifest's `locales: [de]` keeps them whole: nothing new, and no
     // warning that they go on "with languages de only" (it said so, then left the drive untouched).
     const whole = await tempDir('sideload-example-whole-');
-    const gpg = ['--gpg-import', path.join(projectRoot, 'examples/example.gpg')];
     const all = await sideload([
       'create',
       '--repo',
@@ -246,13 +242,7 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
       'org.example.App',
     ]);
     expect(all.code, all.stderr).toBe(0);
-    const again = await sideload([
-      'create',
-      '--manifest',
-      path.join(projectRoot, 'examples/media.yaml'),
-      '--no-fsync',
-      whole,
-    ]);
+    const again = await fromManifest(whole);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('Nothing new');
     expect(again.stderr).not.toContain('partial-locale');
