@@ -11,7 +11,7 @@ import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { FsTransport } from '../transport/local.js';
-import { decorateSource, type ObjectSource } from './source.js';
+import { decorateSource, type ContentObject, type ObjectSource } from './source.js';
 import { walkCommit } from './traverse.js';
 import type { Staging } from './writer.js';
 
@@ -93,6 +93,8 @@ export async function copyCommit(
   let copied = 0;
   let skipped = 0;
   let bytes = 0;
+  /** Bytes of large objects still streaming in (a remote's): the bar moves while one arrives, not after. */
+  let streaming = 0;
   let metadata = 0;
   let content = 0;
   let seen = 0;
@@ -108,7 +110,7 @@ export async function copyCommit(
       phase: done ? 'done' : walking ? 'metadata' : 'content',
       objectsDone: copied + skipped,
       ...(total !== undefined ? { objectsTotal: total } : {}),
-      bytesDone: bytes,
+      bytesDone: bytes + streaming,
     });
   };
 
@@ -156,7 +158,38 @@ export async function copyCommit(
     }
     // Small objects come unverified: the staging area verifies them in its workers before naming them.
     const obj = await src.readContent(checksum, { signal, deferVerify: true });
-    const n = await stager.writeContent(obj, signal);
+    let arrived = 0;
+    const counted: ContentObject =
+      obj.data !== null || !opts.onProgress
+        ? obj
+        : {
+            checksum: obj.checksum,
+            info: obj.info,
+            size: obj.size,
+            format: obj.format,
+            location: obj.location,
+            data: null,
+            ...(obj.unverified ? { unverified: true } : {}),
+            pipe: (sink, sig) =>
+              obj.pipe(
+                {
+                  write: (chunk) => {
+                    arrived += chunk.length;
+                    streaming += chunk.length;
+                    emit();
+                    return sink.write(chunk);
+                  },
+                  reset: () => {
+                    streaming -= arrived;
+                    arrived = 0;
+                    sink.reset();
+                  },
+                },
+                sig,
+              ),
+            close: () => obj.close(),
+          };
+    const n = await stager.writeContent(counted, signal).finally(() => (streaming -= arrived));
     bytes += n;
     copied++;
     content++;
