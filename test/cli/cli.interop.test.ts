@@ -718,3 +718,20 @@ describe('shell completion', () => {
     expect(opts.stdout.split('\n')).toEqual(expect.arrayContaining(['--gpg-import', '--upstream-key', '--sign-key']));
   });
 });
+
+describe('shell completion', () => {
+  const complete = async (...words: string[]) =>
+    (await sideload(['--get-yargs-completions', 'sideload', ...words])).stdout.split('\n').filter(Boolean);
+  it('commands first, options after a dash, and no words where a path goes (the shell then completes file names)', async () => {
+    expect(await complete('')).toEqual(expect.arrayContaining(['create', 'list', 'verify']));
+    expect(await complete('li')).toContain('list');
+    // A drive, a ref or a file: nothing, so bash's `-o default` completes file names (it offered every option).
+    expect(await complete('list', '')).toEqual([]);
+    expect(await complete('create', 'DRIVE', '')).toEqual([]);
+    expect(await complete('create', '--repo', '')).toEqual([]);
+    expect(await complete('verify', '--drive-key', '')).toEqual([]);
+    const options = await complete('create', '-');
+    expect(options).toEqual(expect.arrayContaining(['--repo', '--json', '-v']));
+    expect(options.filter((o) => /^--.$/.test(o))).toEqual([]); // it offered --v, --u, --q
+  });
+});
