@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'fs-extra';
-import { isErrnoError, NotFoundError } from '../errors.js';
+import { isErrnoError, NotFoundError, UsageError } from '../errors.js';
 
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
@@ -38,7 +38,10 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
       });
     throw e;
   });
-  const rootDev = (await fs.stat(rootReal)).dev;
+  const rootSt = await fs.stat(rootReal);
+  // A file named for the drive: the same answer as create's (it said "no ostree repo found on 'afile'", exit 3).
+  if (!rootSt.isDirectory()) throw new UsageError(`drive '${drive}' is not a directory`, { path: root });
+  const rootDev = rootSt.dev;
   const offDrive: string[] = [];
   for (const c of candidates) {
     if (!(await isRepo(c).catch(() => false))) continue;

@@ -33,3 +33,13 @@ it('a repos.d link inside the drive counts; one leading off the drive does not, 
   expect(await driveRootOf(own)).toBe(path.resolve(drive));
   expect(await driveRootOf(payload)).toBeNull();
 });
+
+it('a file named for the drive is no directory (exit 2), as create says; it was "no ostree repo found" (exit 3)', async () => {
+  const file = path.join(await tempDir('sideload-afile-'), 'afile');
+  await fs.writeFile(file, 'x');
+  await expect(findDriveRepos(file)).rejects.toMatchObject({
+    code: 'EUSAGE',
+    exitCode: 2,
+    message: `drive '${file}' is not a directory`,
+  });
+});
