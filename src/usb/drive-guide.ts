@@ -150,10 +150,15 @@ export function driveGuide(input: GuideInput): GuideFile[] {
         'commands below. They install for your user only; to install system-wide, drop --user (you will be',
         'asked for an administrator password). Nothing is downloaded: everything comes from this drive.',
       ]
-    : [
-        'This drive holds ostree refs for updating without a network connection.',
-        `The ostree repo is ${input.repoRel}/ (written by sideload).`,
-      ];
+    : cols.length === 0
+      ? [
+          'This drive holds no apps, runtimes or other refs any more: every one was taken off.',
+          `The ostree repo is ${input.repoRel}/ (written by sideload); 'sideload create' puts new ones on it.`,
+        ]
+      : [
+          'This drive holds ostree refs for updating without a network connection.',
+          `The ostree repo is ${input.repoRel}/ (written by sideload).`,
+        ];
   for (const c of cols) {
     if (installTargets(c.refs).length === 0) {
       readme.push('', ...ostreeSection(c));

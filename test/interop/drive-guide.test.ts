@@ -215,6 +215,9 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     const r = await sideload(['remove', '--no-fsync', d, ...refs]);
     expect(r.code, r.stderr).toBe(0);
     expect((await fs.readdir(d)).sort()).toEqual(['.ostree', 'README-sideload.txt']);
-    expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).not.toContain(CID);
+    const emptied = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+    expect(emptied).not.toContain(CID);
+    // It said the drive "holds ostree refs for updating".
+    expect(emptied).toMatch(/^This drive holds no apps, runtimes or other refs any more/);
   });
 });
