@@ -51,7 +51,8 @@ gpg --batch --export "$keyid" > "$out/example.gpg"
 sign=(--gpg-sign="$keyid" --gpg-homedir="$GNUPGHOME")
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# gpg starts an agent for the throwaway home: stop it when done, so no daemon outlives the build.
+trap 'rm -rf "$work"; gpgconf --homedir "$GNUPGHOME" --kill gpg-agent >/dev/null 2>&1 || true' EXIT
 export=(flatpak build-export --no-update-summary --collection-id="$cid" --timestamp="$timestamp" "${sign[@]}")
 
 for arch in "${arches[@]}"; do
