@@ -23,10 +23,10 @@ import { objectPath } from '../ostree/object.js';
 import { MAX_METADATA_SIZE } from '../repo/archive-source.js';
 import { readLocalFile } from '../transport/local.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
-import { assertUnlocked } from '../repo/writer.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer, publicKeyOf } from '../sign/index.js';
 import {
+  checkCanWrite,
   checkCaseCollisions,
   checkWritable,
   ensureReposDLink,
@@ -174,19 +174,14 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
 
   // --- preflight: everything that can fail without writing ---
-  // Every commit to copy is checked against its source's keys, where known (commit-signatures.ts), first: the error
-  // names the ref and the commit.
-  for (const [i, s] of sources.entries())
-    await checkCommitSignatures(
-      s,
-      entriesToCopy(plan).flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
-      { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
-    );
+  // Every commit to copy, and every kept commit whose signatures the run takes anew, is checked against its source's
+  // keys, where known (commit-signatures.ts), first: the error names the ref and the commit.
   const resigned = input.refreshSignatures ? await changedSignatures(input) : [];
+  const toCheck = [...entriesToCopy(plan), ...resigned.map((r) => r.entry)];
   for (const [i, s] of sources.entries())
     await checkCommitSignatures(
       s,
-      resigned.flatMap((r) => (r.entry.source === i ? [{ ...r.entry, commit: r.commit }] : [])),
+      toCheck.flatMap((e) => (e.source === i && e.commit !== null ? [{ ...e, commit: e.commit }] : [])),
       { allowUnsigned: !!opts.allowUnsignedCommits, warn: input.warner.warn },
     );
   const upstream = await prepareUpstreams(
@@ -198,10 +193,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   if (input.upstreamPins) checkUpstreamPins(upstream, input.upstreamPins, input.warner.warn);
   // The write probe comes only where a write is due: a run with nothing new writes nothing, not even a probe.
   // A dry run fails where the real run would: an unwritable drive, or one another run is writing to.
-  if (opts.dryRun) {
-    await checkWritable(loc);
-    await assertUnlocked(loc.repo);
-  }
+  if (opts.dryRun) await checkCanWrite(loc);
   if (loc.repoRel !== path.normalize('.ostree/repo') && loc.repoRel !== path.normalize('ostree/repo'))
     await probeSymlinks(loc);
   await checkCaseCollisions(
@@ -260,17 +252,16 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     upstream: upstreamSummary(upstream),
     objects: { copied: 0, skipped: 0, bytes: 0 },
   };
-  const idle = resigned.length === 0 && (await nothingToWrite(input, upstream, opts));
-  if (
-    !idle &&
-    state.summarySigned &&
-    opts.signKey !== undefined &&
-    !(await summarySignedWith(loc.repo, publicKeyOf(opts.signKey)))
-  )
+  // A signed drive and a key: is the summary signed with that key? (Asked once: idleness and the warning need it.)
+  const signKeyPublic = opts.signKey !== undefined ? publicKeyOf(opts.signKey) : null;
+  const keyChanged =
+    signKeyPublic !== null && state.summarySigned && !(await summarySignedWith(loc.repo, signKeyPublic));
+  const idle = resigned.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
+  if (!idle && keyChanged)
     input.warner.warn(
       'drive-key-changed',
       `the drive's summary is signed with another key than --sign-key's: this run signs it with ` +
-        `${Buffer.from(publicKeyOf(opts.signKey)).toString('base64')}, and a client or verify --drive-key holding ` +
+        `${Buffer.from(signKeyPublic as Uint8Array).toString('base64')}, and a client or verify --drive-key holding ` +
         'the old public key will refuse the drive',
       { path: path.join(loc.repo, 'summary.sig') },
     );
@@ -471,13 +462,18 @@ async function installedBound(
 }
 
 /** A run whose refs, upstream copies and signing state all match the drive writes nothing (reproducible re-runs). */
-async function nothingToWrite(input: ApplyInput, upstream: UpstreamSet, opts: ApplyOptions): Promise<boolean> {
+async function nothingToWrite(
+  input: ApplyInput,
+  upstream: UpstreamSet,
+  opts: ApplyOptions,
+  keyChanged: boolean,
+): Promise<boolean> {
   const { state, plan } = input;
   if (!state.published || state.pendingPublish || plan.refsChanged) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
   if (opts.signKey !== undefined && !state.summarySigned) return false;
   // Signed with another key than the one given: signing it with this one is the run's work.
-  if (opts.signKey !== undefined && !(await summarySignedWith(state.repo, publicKeyOf(opts.signKey)))) return false;
+  if (keyChanged) return false;
   if (opts.unsigned && state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;

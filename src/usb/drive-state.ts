@@ -155,6 +155,11 @@ export function readSummaryBytes(repoPath: string): Promise<Uint8Array | null> {
   return readLocalFile(path.join(repoPath, 'summary'), MAX_SUMMARY_BYTES);
 }
 
+/** The bytes of a drive repo's `summary.sig`, or null; bounded as key files are, no symlink followed. */
+export function readSummarySigBytes(repoPath: string): Promise<Uint8Array | null> {
+  return readLocalFile(path.join(repoPath, 'summary.sig'), MAX_KEY_FILE_BYTES);
+}
+
 /**
  * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey` (false: unsigned, another
  * key, unreadable). A run given --sign-key re-signs a drive signed with another key, and says so.
@@ -162,7 +167,7 @@ export function readSummaryBytes(repoPath: string): Promise<Uint8Array | null> {
 export async function summarySignedWith(repoPath: string, publicKey: Uint8Array): Promise<boolean> {
   const [summary, sig] = await Promise.all([
     readSummaryBytes(repoPath).catch(() => null),
-    readLocalFile(path.join(repoPath, 'summary.sig'), MAX_KEY_FILE_BYTES).catch(() => null),
+    readSummarySigBytes(repoPath).catch(() => null),
   ]);
   if (!summary || !sig) return false;
   return (await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs))).valid;

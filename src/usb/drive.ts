@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { mkdirSafe } from './drive-fs.js';
+import { assertUnlocked } from '../repo/writer.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from '../repo/fs-magic.js';
 import { driveRootOf, findDriveRepos, isRepo } from './find-repos.js';
 
@@ -243,6 +244,15 @@ export async function checkWritable(loc: DriveLocation): Promise<void> {
   } catch (e) {
     throw unwritable(probe, e);
   }
+}
+
+/**
+ * A dry run fails where the real run would, before that run's first write: the drive must be writable and no other
+ * sideload run may be writing to it (the real run takes its lock then).
+ */
+export async function checkCanWrite(loc: DriveLocation): Promise<void> {
+  await checkWritable(loc);
+  await assertUnlocked(loc.repo);
 }
 
 /** Why a drive cannot be written, and what to do about it: a distinct code per cause (EROFS, EACCES, other). */

@@ -14,6 +14,7 @@ import {
   restate,
   SideloadError,
 } from '../errors.js';
+import { existingAncestor } from './path-facts.js';
 import { JOURNAL } from './publish.js';
 
 const STAGING = 'tmp/sideload-staging';
@@ -42,14 +43,6 @@ function mb(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.ceil(n / 1e3)} kB`;
 }
 
-/** statfs of `dir`, or of its nearest existing parent (a failed first run removes what it made). */
-async function statfsNearest(dir: string): Promise<fs.StatsFs | null> {
-  for (let d = dir; ; d = path.dirname(d)) {
-    const sf = await fs.promises.statfs(d).catch(() => null);
-    if (sf || path.dirname(d) === d) return sf;
-  }
-}
-
 /** The error with the step, the drive's state and what to do next added; other errors are returned as they are. */
 export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
   const se = err instanceof SideloadError ? err : null;
@@ -68,7 +61,8 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
   if (ctx.phase !== 'copy' && ctx.phase !== 'publish') return err;
 
   const notes: string[] = [];
-  const sf = await statfsNearest(path.dirname(ctx.repo));
+  // Of the nearest directory that is still there: a failed first run removes what it made.
+  const sf = await fs.promises.statfs(await existingAncestor(path.dirname(ctx.repo))).catch(() => null);
   if (sf) {
     // Measured after the failed run cleaned up after itself: "almost none" rather than zero.
     if (sf.files > 0 && sf.ffree < 64)

@@ -100,7 +100,7 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
       out.push({
         repo,
         ...(summary.lastModified !== undefined ? { lastModified: summary.lastModified } : {}),
-        signed: await fs.pathExists(path.join(repo, 'summary.sig')),
+        signed: state.summarySigned,
         pendingPublish: state.pendingPublish,
         collections,
       });

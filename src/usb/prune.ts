@@ -8,8 +8,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { InterruptedError, NotFoundError } from '../errors.js';
 import { listObjects, openStaging, Repo, STAGING_DIR, walkCommit, type ArchiveRepo } from '../repo/index.js';
-import { assertUnlocked } from '../repo/writer.js';
-import { checkWritable, locateDrive } from './drive.js';
+import { checkCanWrite, locateDrive } from './drive.js';
 import { readDriveState } from './drive-state.js';
 import { replay } from './publish.js';
 
@@ -53,10 +52,7 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
   // What an interrupted run staged goes too (measured before this run adds its own lock and boot ID there).
   const stagedBytes = await sizeOf(path.join(loc.repo, STAGING_DIR));
   // A dry run fails where the real one would: an unwritable drive, or another run writing to it.
-  if (opts.dryRun) {
-    await checkWritable(loc);
-    await assertUnlocked(loc.repo);
-  }
+  if (opts.dryRun) await checkCanWrite(loc);
   // The write lock: no create runs while we delete (its staged objects are not reachable from any ref yet).
   const staging = opts.dryRun ? null : await openStaging(repo, { fsync: opts.fsync ?? true });
   try {

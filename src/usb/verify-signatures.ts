@@ -3,11 +3,9 @@
  * the upstream keys given. (The ostree-metadata commits' signatures are checked with the rest of them, in
  * verify-summary.ts.)
  */
-import path from 'node:path';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
-import { readLocalFile } from '../transport/local.js';
+import { readSummarySigBytes } from './drive-state.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { CommitVerifier, notSignedText, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
@@ -19,7 +17,7 @@ export async function checkDriveSignature(
   v: RepoView,
   trustedKeys: readonly Uint8Array[] | undefined,
 ): Promise<Finding[]> {
-  const sigBytes = await readLocalFile(path.join(v.repo, 'summary.sig'), MAX_KEY_FILE_BYTES).catch(() => null);
+  const sigBytes = await readSummarySigBytes(v.repo).catch(() => null);
   if (!trustedKeys?.length)
     return sigBytes
       ? [
