@@ -39,7 +39,7 @@ export class PlanBuilder {
     const cid = r.collectionId ?? input.collectionId ?? null;
     if (cid) return cid;
     // Only for the message: reading every candidate's commit would fetch commits a drive update does not need (a
-    // binding that contradicts the collection is refused when the commit is copied: collectionBindingError).
+    // binding that contradicts the collection is refused for every planned ref in resolve-run.ts).
     const bound = input.bindingOf ? await input.bindingOf(r) : null;
     const hint =
       r.remote && input.remoteFixHint

@@ -76,6 +76,12 @@ export function commitVersion(c: Commit): string | undefined {
   return v?.type === 's' ? (v.value as string) : undefined;
 }
 
+/** The ref an end-of-life commit names as its replacement (`ostree.endoflife-rebase`), if any. */
+export function commitRebase(c: Commit): string | undefined {
+  const v = lookup(c.metadata, KEY.endOfLifeRebase);
+  return v?.type === 's' && v.value ? (v.value as string) : undefined;
+}
+
 /** What a commit is bound to (format.md §7): `ostree.collection-binding` and `ostree.ref-binding`, where present. */
 export interface CommitBindings {
   readonly collection?: string;

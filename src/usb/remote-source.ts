@@ -182,7 +182,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       : 'allow-unsigned';
   // The subsummaries (one per arch) are fetched as flatpak fetches them: those of the arches a run plans for
   // (listRefs' hint; all without one), and every one only for the copy the drive carries (upstreamSummary).
-  const subsummaries = new Map<string, Uint8Array>(); // name (arch) → uncompressed bytes
+  const fetched = new Set<string>(); // the subsummaries (by name: the arch) fetched and checked so far
   let listed: ReadonlyArray<{ name: string; digest: string }> = [];
   let indexMeta: VarDict = [];
   let indexCid: string | undefined;
@@ -201,7 +201,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
   /** Fetches the listed subsummaries `want` accepts that are not fetched yet; `why` ends the message of a missing one. */
   const fetchNow = async (want: (name: string) => boolean, why: (name: string) => string) => {
     for (const { name, digest: sha } of listed) {
-      if (subsummaries.has(name) || !want(name)) continue;
+      if (fetched.has(name) || !want(name)) continue;
       const gz = await get(`summaries/${sha}.gz`);
       if (!gz)
         throw new NotFoundError(
@@ -211,7 +211,7 @@ export async function openRemoteSource(spec: RemoteSpec): Promise<Source> {
       const plain = gunzipSubsummary(gz, `${at(`summaries/${sha}.gz`)} (subsummary ${name})`);
       if (sha256Hex(plain) !== sha)
         throw new CorruptError(`${facts.url}: subsummary ${name} does not match its digest ${sha}`, { url: facts.url });
-      subsummaries.set(name, plain);
+      fetched.add(name);
       decodedSubs.push(decodeSummary(plain, `${facts.url} subsummary ${name}`));
     }
   };

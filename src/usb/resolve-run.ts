@@ -10,7 +10,7 @@ import { parseRefArg, splitRef, type RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
 import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
-import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
+import { commitBindings, commitRebase, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
@@ -193,8 +193,8 @@ export async function resolveRun(
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
-        bindingOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.collectionBinding) || null,
-        rebaseOf: async (r) => stringMeta((await readCommit(r.commit)).commit.metadata, KEY.endOfLifeRebase) || null,
+        bindingOf: async (r) => commitBindings((await readCommit(r.commit)).commit).collection || null,
+        rebaseOf: async (r) => commitRebase((await readCommit(r.commit)).commit) ?? null,
         ...(opts.commits ? { commits: opts.commits } : {}),
         ...(plannedElsewhere ? { plannedElsewhere } : {}),
       }).catch((e: unknown) => outsideScope(e, source));
