@@ -160,6 +160,7 @@ async function addRequested(
 async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
   const rebaseOf = plan.input.rebaseOf;
   if (!rebaseOf) return;
+  const policy = plan.input.rebaseExtensions ?? plan.input.extensions ?? 'auto';
   const seen = new Set<string>();
   for (let changed = true; changed;) {
     changed = false;
@@ -180,8 +181,8 @@ async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
         continue;
       }
       await addRequested(plan, found, { reason: 'rebase', requestedBy: p.ref });
-      if ((splitRef(found.ref) as RefParts | null)?.kind === 'app') await addAppDependencies(plan, found);
-      await addRelated(plan, found);
+      if ((splitRef(found.ref) as RefParts | null)?.kind === 'app') await addAppDependencies(plan, found, policy);
+      await addRelated(plan, found, policy);
       changed = true;
     }
   }

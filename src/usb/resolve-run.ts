@@ -51,6 +51,8 @@ export interface ResolveOptions {
   readonly locales?: readonly string[];
   /** Which related extensions to take. Default 'auto'. */
   readonly extensions?: ExtensionPolicy;
+  /** Which related extensions end-of-life replacements bring (default `extensions`). */
+  readonly rebaseExtensions?: ExtensionPolicy;
   readonly includeSdk?: boolean;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string, installation?: InstallationLocation) => string;
@@ -190,6 +192,7 @@ export async function resolveRun(
         },
         ...(opts.locales ? { locales: opts.locales } : {}),
         ...(opts.extensions ? { extensions: opts.extensions } : {}),
+        ...(opts.rebaseExtensions ? { rebaseExtensions: opts.rebaseExtensions } : {}),
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
