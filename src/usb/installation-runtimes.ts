@@ -8,6 +8,7 @@
  */
 import { expectFailure } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
+import { parseKeyFile } from '../keyfile/index.js';
 import type { SourceRef } from '../flatpak/catalog.js';
 import type { ObjectSource } from '../repo/index.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
@@ -47,6 +48,8 @@ export function withRuntimesFrom(
     async listRefs(): Promise<readonly SourceRef[]> {
       const out = [...(await primary.listRefs())];
       const have = new Set(out.map((r) => r.ref));
+      /** Extensions (`[ExtensionOf]`) of other installations, in their order: offered once their base is known. */
+      const extensions: Array<{ r: SourceRef; base: string; o: Source; theirs: readonly SourceRef[] }> = [];
       for (const { location, source: o } of opened) {
         let theirs: readonly SourceRef[];
         try {
@@ -59,10 +62,26 @@ export function withRuntimesFrom(
         }
         for (const r of theirs) {
           if (have.has(r.ref) || splitRef(r.ref)?.kind !== 'runtime') continue;
+          const base = extensionOf(r);
+          if (base) {
+            extensions.push({ r, base, o, theirs });
+            continue;
+          }
           have.add(r.ref);
           owner.set(r.commit, o);
           out.push(r);
         }
+      }
+      // An extension goes with the commit of the ref it extends that the drive gets: one of another installation
+      // (an app's Locale of the system's copy of the app) only when that installation has the same commit of it.
+      const chosen = new Map(out.map((r) => [r.ref, r.commit]));
+      for (const { r, base, o, theirs } of extensions) {
+        if (have.has(r.ref)) continue;
+        const commit = chosen.get(base);
+        if (commit !== undefined && !theirs.some((t) => t.ref === base && t.commit === commit)) continue;
+        have.add(r.ref);
+        owner.set(r.commit, o);
+        out.push(r);
       }
       return out;
     },
@@ -93,6 +112,16 @@ export function withRuntimesFrom(
       for (const s of all) await s.close();
     },
   };
+}
+
+/** The ref an installed extension's metadata names in `[ExtensionOf] ref=`, or null. */
+function extensionOf(r: SourceRef): string | null {
+  if (!r.metadataText) return null;
+  try {
+    return parseKeyFile(r.metadataText).get('ExtensionOf', 'ref') ?? null;
+  } catch {
+    return null; // a malformed metadata file: offered as any runtime (the planner reads it again)
+  }
 }
 
 /** The warning for a system-wide installation that could not be read for its runtimes. */
