@@ -48,6 +48,7 @@ export function withRuntimesFrom(
     async listRefs(): Promise<readonly SourceRef[]> {
       const out = [...(await primary.listRefs())];
       const have = new Set(out.map((r) => r.ref));
+      const appstream = new Set(out.map((r) => `${r.collectionId ?? ''}\0${r.ref}`));
       /** Extensions (`[ExtensionOf]`) of other installations, in their order: offered once their base is known. */
       const extensions: Array<{ r: SourceRef; base: string; o: Source; theirs: readonly SourceRef[] }> = [];
       for (const { location, source: o } of opened) {
@@ -61,6 +62,16 @@ export function withRuntimesFrom(
           continue;
         }
         for (const r of theirs) {
+          if (/^appstream2?\//.test(r.ref)) {
+            // The appstream of a collection only another installation's runtimes are from (create-usb carries one
+            // for each collection of the drive).
+            const key = `${r.collectionId ?? ''}\0${r.ref}`;
+            if (!r.collectionId || appstream.has(key)) continue;
+            appstream.add(key);
+            owner.set(r.commit, o);
+            out.push(r);
+            continue;
+          }
           if (have.has(r.ref) || splitRef(r.ref)?.kind !== 'runtime') continue;
           const base = extensionOf(r);
           if (base) {

@@ -82,7 +82,8 @@ async function deployedElsewhere(here: InstallationLocation, ref: string): Promi
 }
 
 /**
- * One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. `label`
+ * One installation as a source; `deployedOnly`: its deployed refs and the appstream it holds, not its remotes'
+ * current appstream. `label`
  * (--collection-id): the collection ID of the requested refs' origin remotes that have none configured, so their
  * keys, summaries, URL and appstream serve that collection as a configured remote's would.
  */
@@ -152,11 +153,19 @@ async function installationSource(
           metadataText: d.metadataText,
         });
       }
-      if (deployedOnly) return out;
       const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
       for (const remote of remotes.values()) {
         const cid = remoteCid(remote);
         if (!cid) continue;
+        if (deployedOnly) {
+          // The appstream the installation holds (its remotes are not read: most of its runtimes go unused).
+          for (const arch of arches)
+            for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
+              const c = await inst.remoteRef(remote.name, name);
+              if (c) out.push({ ref: name, collectionId: cid, commit: c, remote: remote.name });
+            }
+          continue;
+        }
         const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
         const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {
