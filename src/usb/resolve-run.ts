@@ -286,18 +286,40 @@ async function localeWarning(
 }
 
 /**
- * A runtime the source installation lacks may be deployed in another one that sideload does not read for it (the
- * user's, for a system-wide installation; any, for --installation-dir): the error says where.
+ * A ref the source installation lacks may be deployed in another one that sideload does not read for it: a
+ * requested ref in one not in scope (an installations.d one is read only when named), a runtime in the user's for
+ * a system-wide installation (any, for --installation-dir). The error says where.
  */
 async function outsideScope(e: unknown, source: Source): Promise<never> {
   const ref = e instanceof NotFoundError ? e.data['ref'] : undefined;
-  const where = typeof ref === 'string' && e instanceof NotFoundError ? await source.deployedElsewhere?.(ref) : null;
+  const arch = e instanceof NotFoundError ? e.data['arch'] : undefined;
+  const where =
+    typeof ref === 'string' && e instanceof NotFoundError
+      ? await source.deployedElsewhere?.(ref, typeof arch === 'string' ? arch : undefined)
+      : null;
   if (!where || !(e instanceof NotFoundError)) throw e;
+  const data = { ...e.data, installedIn: where.name };
+  if (typeof e.data['requestedBy'] !== 'string')
+    throw restate(e, `${e.message}; it is installed in the '${where.name}' installation: ${nameIt(where)}`, data);
   throw restate(
     e,
-    `${e.message}; it is installed in the '${where}' installation, which sideload does not read for this one ` +
+    `${e.message}; it is installed in the '${where.name}' installation, which sideload does not read for this one ` +
       '(as flatpak, it takes missing runtimes from the system-wide installations only; --installation-dir reads ' +
       'its root alone)',
-    { ...e.data, installedIn: where },
+    data,
   );
+}
+
+/** The option that names an installation to read. */
+function nameIt(l: InstallationLocation): string {
+  switch (l.kind) {
+    case 'user':
+      return 'name it with --user';
+    case 'system':
+      return 'name it with --system';
+    case 'named':
+      return `name it with --installation=${l.name}`;
+    default:
+      return `name it with --installation-dir ${l.root}`;
+  }
 }

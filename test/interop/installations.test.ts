@@ -161,4 +161,37 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
       await commit('--system', APP_LOCALE),
     );
   });
+
+  it('an app installed only in an installations.d installation: the error names it and --installation', async () => {
+    const g = await flatpakEnv();
+    g.env = { ...g.env, ...NO_PROXY };
+    const custom = path.join(g.root, 'custom');
+    await fs.mkdir(path.join(g.root, 'config/installations.d'), { recursive: true });
+    await fs.writeFile(
+      path.join(g.root, 'config/installations.d/custom.conf'),
+      `[Installation "custom"]\nPath=${custom}\nDisplayName=Custom\nStorageType=harddisk\n`,
+    );
+    await g.flatpakOk([
+      '--installation=custom',
+      'remote-add',
+      `--collection-id=${CID}`,
+      `--gpg-import=${ex.gpgKey}`,
+      'example',
+      `file://${ex.repo}`,
+    ]);
+    await g.flatpakOk(['--installation=custom', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+    await remoteAdd(g, 'example', `file://${ex.repo}`, ex.gpgKey); // the user installation exists, without the app
+    const drive = await tempDir('sideload-custom-');
+    const r = await sideload(['create', '--no-fsync', drive, 'org.example.App'], { env: g.env });
+    expect(r.code).toBe(3);
+    // Before the fix: only "is not installed in the source", with no word of the installation that has it.
+    expect(r.stderr).toContain(
+      `ref 'org.example.App' (arch ${ARCH}) is not installed in the source; it is installed in the 'custom' ` +
+        'installation: name it with --installation=custom',
+    );
+    const named = await sideload(['create', '--installation', 'custom', '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(named.code, named.stderr).toBe(0);
+  });
 });
