@@ -139,6 +139,8 @@ export async function resolveRun(
   // An app of one source may run on a runtime another source of the run puts on the drive (a manifest's): a source
   // whose app lacks its runtime is resolved again once the others are, taking the runtime from them.
   const deferred: Array<[number, RunSource]> = [];
+  /** Locale subsets to warn about once every source is resolved: not where another source plans the commit whole. */
+  const partialLocales: Array<() => Promise<void>> = [];
   for (const [index, input] of inputs.entries())
     await resolveOne(index, input).catch((e: unknown) => {
       if (inputs.length < 2 || !(e instanceof NotFoundError) || typeof e.data['requestedBy'] !== 'string') throw e;
@@ -146,6 +148,7 @@ export async function resolveRun(
     });
   const plannedRefs = new Set(wanted.map((w) => w.ref));
   for (const [index, input] of deferred) await resolveOne(index, input, (ref) => plannedRefs.has(ref));
+  for (const warnPartial of partialLocales) await warnPartial();
   return { wanted, commits, collections };
 
   async function resolveOne(index: number, input: RunSource, plannedElsewhere?: (ref: string) => boolean) {
@@ -205,9 +208,15 @@ export async function resolveRun(
       for (const w of source.takeWarnings?.() ?? []) warner.add(w);
       planned = plan.refs;
       for (const p of planned)
-        // Not for a commit the drive holds whole: the run keeps it whole (plan.ts merges the subsets).
+        // Not for a commit the drive holds whole, nor one another source of the run plans whole: the run keeps it
+        // whole (plan.ts merges the subsets).
         if (p.languages !== undefined && p.subpaths && known.get(p.commit)?.partial !== false)
-          await localeWarning(p, readCommit, source, warner.warn);
+          partialLocales.push(async () => {
+            const whole = wanted.some(
+              (w) => w.collectionId === p.collectionId && w.ref === p.ref && w.commit === p.commit && !w.subpaths,
+            );
+            if (!whole) await localeWarning(p, readCommit, source, warner.warn);
+          });
     }
     for (const p of planned) {
       // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
