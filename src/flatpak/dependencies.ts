@@ -40,7 +40,9 @@ export async function addAppDependencies(
   } else {
     const rtCid = (await plan.collectionOf(rt, true)) as string;
     plan.add(planned(rt, rtCid, 'runtime', { subpaths: plan.deployedSubpaths(rt), requestedBy: app.ref }));
-    await addRelated(plan, rt, policy);
+    // A runtime new to the drive (an updated app moved to another branch) brings its Locale and GL as create's do.
+    const isNew = input.onDrive && !input.onDrive.has(rt.ref);
+    await addRelated(plan, rt, isNew ? (input.newRefExtensions ?? policy) : policy);
   }
   const sdk = kf.get('Application', 'sdk');
   if (input.includeSdk && sdk) {

@@ -167,7 +167,7 @@ async function addRequested(
 async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
   const rebaseOf = plan.input.rebaseOf;
   if (!rebaseOf) return;
-  const policy = plan.input.rebaseExtensions ?? plan.input.extensions ?? 'auto';
+  const policy = plan.input.newRefExtensions ?? plan.input.extensions ?? 'auto';
   const seen = new Set<string>();
   for (let changed = true; changed;) {
     changed = false;

@@ -51,8 +51,10 @@ export interface ResolveOptions {
   readonly locales?: readonly string[];
   /** Which related extensions to take. Default 'auto'. */
   readonly extensions?: ExtensionPolicy;
-  /** Which related extensions end-of-life replacements bring (default `extensions`). */
-  readonly rebaseExtensions?: ExtensionPolicy;
+  /** Which related extensions refs new to the drive bring (default `extensions`; see ResolveInput). */
+  readonly newRefExtensions?: ExtensionPolicy;
+  /** The refs the drive holds (`update`). */
+  readonly onDrive?: ReadonlySet<string>;
   readonly includeSdk?: boolean;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string, installation?: InstallationLocation) => string;
@@ -195,7 +197,8 @@ export async function resolveRun(
         },
         ...(opts.locales ? { locales: opts.locales } : {}),
         ...(opts.extensions ? { extensions: opts.extensions } : {}),
-        ...(opts.rebaseExtensions ? { rebaseExtensions: opts.rebaseExtensions } : {}),
+        ...(opts.newRefExtensions ? { newRefExtensions: opts.newRefExtensions } : {}),
+        ...(opts.onDrive ? { onDrive: opts.onDrive } : {}),
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
