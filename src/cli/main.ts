@@ -37,7 +37,7 @@ import {
   unknownOptionsMessage,
   type KnownOptions,
 } from './usage-errors.js';
-import { completeWord, type CompletionFallback } from './completion.js';
+import { completeWord, completionCommand, type CompletionFallback } from './completion.js';
 
 /**
  * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
@@ -158,9 +158,12 @@ export async function main(argv: string[]): Promise<number> {
       .command(capture(verifyCommand(controller.signal, (c) => (code = c))))
       .command(capture(keygenCommand((c) => (code = c))))
       .command(capture(dumpCommand((c) => (code = c))))
+      .command(capture(completionCommand((c) => (code = c))))
+      // yargs' own completion command prints its script for `completion --help` and refuses `completion zsh`:
+      // registered hidden under another name, only for the `--get-yargs-completions` callback the scripts call.
       .completion(
-        'completion',
-        'Print a bash/zsh completion script: sideload completion >> ~/.bashrc',
+        '__completion-yargs',
+        false,
         (current: string, parsed: Record<string, unknown>, fallback: CompletionFallback, done: (l: string[]) => void) =>
           completeWord(current, parsed, fallback, done),
       )
