@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { ARCH, ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
 import { hasTool, requireOrSkip } from '../helpers/tools.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
@@ -497,9 +497,9 @@ describe('--quiet and --json', () => {
     expect(r.stderr).toMatch(
       /the source has no xx for 'runtime\/org\.example\.App\.Locale\/\w+\/stable' \(it has de, es, fr\); .* goes on the drive without any language \(its metadata only\)/,
     );
-    expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] \(partial: metadata only\)/);
+    expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] partial \(metadata only\)/);
     expect(r.stdout + r.stderr).not.toContain('(none)');
-    expect(r.stdout).not.toContain('(partial: )');
+    expect(r.stdout).not.toContain('partial ()');
   });
 
   it("--locales all is every language, as a manifest's `locales: all`, and overrides a manifest's list", async () => {
@@ -717,6 +717,65 @@ describe('shell completion', () => {
     expect(cmds.stdout.split('\n')).toEqual(expect.arrayContaining(['create', 'list', 'verify', 'keygen', 'dump']));
     const opts = await sideload(['--get-yargs-completions', 'sideload', 'create', '--']);
     expect(opts.stdout.split('\n')).toEqual(expect.arrayContaining(['--gpg-import', '--upstream-key', '--sign-key']));
+  });
+});
+
+describe('one form for a partial ref, and columns that line up across collections', () => {
+  it('a Locale with --locales de reads `partial (de)` when added, when kept, and in list; the plan lines up with two collections', async (ctx) => {
+    requireOrSkip(ctx, hasTool('ostree'), 'ostree');
+    const d = await fresh('sideload-cli-2cid-');
+    const first = await sideload(['create', '--locales', 'de', ...fromExample, d, 'org.example.App']);
+    expect(first.code, first.stderr).toBe(0);
+    // A second collection, with a longer ID, from a repo ostree makes: one runtime, bound to no collection.
+    const src = await fresh('sideload-cli-other-');
+    const repo = path.join(src, 'repo');
+    const tree = path.join(src, 'tree');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    const meta = '[Runtime]\nname=org.other.Runtime\n';
+    await fs.writeFile(path.join(tree, 'metadata'), meta);
+    await fs.writeFile(path.join(tree, 'files', 'hello'), 'hi\n');
+    const ref = `runtime/org.other.Runtime/${ARCH}/stable`;
+    execFileSync('ostree', [`--repo=${repo}`, 'init', '--mode=archive']);
+    execFileSync('ostree', [
+      `--repo=${repo}`,
+      'commit',
+      '-b',
+      ref,
+      `--tree=dir=${tree}`,
+      '-s',
+      'x',
+      `--add-metadata-string=xa.metadata=${meta}`,
+    ]);
+    execFileSync('ostree', [`--repo=${repo}`, 'summary', '-u']);
+    const args = [
+      'create',
+      '--no-fsync',
+      '--no-upstream-summary',
+      '--repo',
+      repo,
+      '--collection-id',
+      'org.other.LongerCollection',
+    ];
+    const second = await sideload([...args, d, ref]);
+    expect(second.code, second.stderr).toBe(0);
+    const list = await sideload(['list', d]);
+    expect(list.code, list.stderr).toBe(0);
+
+    // Every ref line of the plan has its commit in the same column.
+    const lines = second.stdout.split('\n').filter((l) => / \[[a-z-]+\]/.test(l));
+    expect(lines).toHaveLength(8);
+    const columns = new Set(lines.map((l) => l.search(/ [0-9a-f]{12} \[/)));
+    expect([...columns], lines.join('\n')).toHaveLength(1);
+
+    const locale = (out: string) => out.split('\n').filter((l) => l.includes('.Locale/'));
+    for (const [name, out] of [
+      ['added', first.stdout],
+      ['kept', second.stdout],
+      ['list', list.stdout],
+    ] as const) {
+      expect(locale(out), name).toHaveLength(2);
+      for (const l of locale(out)) expect(l, name).toMatch(/ partial \(de\)( |$)/);
+    }
   });
 });
 
