@@ -406,6 +406,7 @@ describe('unwritable drives', () => {
     for (const rel of [
       'package.json',
       'dist/cli/main.js',
+      'dist/cli/sideload.js',
       'dist/cli/copy-worker.js',
       'node_modules/openpgp',
       'examples',
