@@ -52,6 +52,11 @@ export interface ResolveInput {
   /** Languages for locale extensions (`--locales`); default: installation → what is installed, else all. */
   readonly locales?: readonly string[];
   readonly extensions?: ExtensionPolicy;
+  /**
+   * The policy for the related refs of end-of-life replacements (default `extensions`): `update` resolves the drive's
+   * apps with none (theirs are on the drive already), but a replacement brings its own, as `create` takes them.
+   */
+  readonly rebaseExtensions?: ExtensionPolicy;
   /** Also copy the SDK of each app (`--include-sdk`). */
   readonly includeSdk?: boolean;
   /** Copy appstream/appstream2 of each collection and arch involved (default true). */

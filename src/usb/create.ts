@@ -268,7 +268,8 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   const deps = requested.length
     ? await resolveRun(
         [{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }],
-        { ...resolveOptions(opts), extensions: 'none' },
+        // An end-of-life app's replacement is new to the drive: it brings its related refs (Locale …) as create's.
+        { ...resolveOptions(opts), extensions: 'none', rebaseExtensions: opts.extensions ?? 'auto' },
         run.warner,
         run.state.commits,
       )

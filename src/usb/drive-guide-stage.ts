@@ -10,12 +10,22 @@ import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
 import { FLATPAKREPO_LIMIT } from '../flatpak/flatpakrepo.js';
-import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
+import {
+  driveGuide,
+  flatpakrepoName,
+  GUIDE_README,
+  parseFlatpakrepo,
+  readmeRemoteNames,
+  type GuideCollection,
+} from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import { findDriveRepos } from './find-repos.js';
 import { readMirrorRefs } from './verify-view.js';
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';
+
+/** A README of ours lists every ref of the drive: a generous bound for reading an earlier one back. */
+const README_LIMIT = 16 << 20;
 
 export async function stageDriveGuide(
   staging: Staging,
@@ -32,6 +42,9 @@ export async function stageDriveGuide(
   previous: Iterable<string> = [],
 ): Promise<PublishOp[]> {
   const collections: GuideCollection[] = [];
+  // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
+  const readme = await readTextSafe(drive, GUIDE_README, README_LIMIT).catch(() => null);
+  const names = readme === null ? new Map<string, string>() : readmeRemoteNames(readme);
   const repoPosix = repoRel.split(path.sep).join('/');
   // The drive's other sideload repos (a second --destination-repo): the README is one file at the root, so it
   // describes them too, with their collections as they are now.
@@ -52,9 +65,15 @@ export async function stageDriveGuide(
     const source = sources.get(cid);
     // What an earlier run's .flatpakrepo says, if it is still there and ours to read (bounded, no symlink).
     const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
-    const earlier = text === null ? null : parseFlatpakrepo(text, cid);
+    const parsed = text === null ? null : parseFlatpakrepo(text, cid);
+    const earlierName = names.get(cid);
+    const earlier = parsed && earlierName ? { ...parsed, remoteName: earlierName } : parsed;
     if (!source) {
-      collections.push(earlier ? { ...earlier, refs, ...where } : { collectionId: cid, refs, known: false, ...where });
+      collections.push(
+        earlier
+          ? { ...earlier, refs, ...where }
+          : { collectionId: cid, refs, known: false, ...(earlierName ? { remoteName: earlierName } : {}), ...where },
+      );
       continue;
     }
     const meta = upstreamMeta.get(cid) ?? [];
@@ -76,7 +95,7 @@ export async function stageDriveGuide(
       icon: str(KEY.xaIcon) ?? earlier?.icon,
       defaultBranch: str(KEY.xaDefaultBranch) ?? earlier?.defaultBranch,
       url: remote?.url ?? earlier?.url,
-      remoteName: remote?.name,
+      remoteName: remote?.name ?? earlier?.remoteName,
     };
     collections.push({
       collectionId: cid,

@@ -59,12 +59,33 @@ export function flatpakrepoName(collectionId: string): string {
   return `${collectionId}.flatpakrepo`;
 }
 
+/** A remote name the README can suggest as it is (no shell quoting, as flatpak accepts it). */
+const REMOTE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/**
+ * The remote name an earlier run's README told to add for each collection (`flatpak remote-add … NAME …` under the
+ * collection's heading): kept by a run whose source knows no name (a local repo, `remove`), as the URL is.
+ */
+export function readmeRemoteNames(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let cid: string | null = null;
+  for (const line of text.split('\n')) {
+    // (On a drive with several repos the heading names the ones that hold the collection: `… in flatpak/repo/`.)
+    const heading = /^== (?:.*\(collection (\S+)(?: in [^)]*)?\)|Collection (\S+)(?: in .*)?) ==$/.exec(line);
+    if (line.startsWith('== ')) cid = heading ? ((heading[1] ?? heading[2]) as string) : null;
+    const add =
+      /^ {3}flatpak remote-add --user --if-not-exists (?:--gpg-import=KEYFILE --collection-id=\S+ )?(\S+) /.exec(line);
+    if (cid && add && REMOTE_NAME.test(add[1] as string) && !out.has(cid)) out.set(cid, add[1] as string);
+  }
+  return out;
+}
+
 /**
  * The remote name the README suggests: the source's remote name when known, else the collection ID's
  * middle part (`org.flathub.Stable` → `flathub`, `com.example.Apps` → `example`), else the collection ID.
  */
 export function remoteNameFor(c: Pick<GuideCollection, 'collectionId' | 'remoteName'>): string {
-  if (c.remoteName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(c.remoteName)) return c.remoteName;
+  if (c.remoteName && REMOTE_NAME.test(c.remoteName)) return c.remoteName;
   const parts = c.collectionId.split('.');
   const mid = parts.length >= 3 ? parts[parts.length - 2] : undefined;
   return mid && /^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(mid) ? mid.toLowerCase() : c.collectionId;

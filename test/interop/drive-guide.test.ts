@@ -186,6 +186,38 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     }
   });
 
+  it('an update from a local repo keeps the remote name the drive had, as it keeps the URL', async () => {
+    const server = await startServer(path.join(EXAMPLES, 'repo'), { prefix: 'repo' });
+    try {
+      const from = path.join(await tempDir('sideload-guide-name-'), 'myremote.flatpakrepo');
+      const key = (await fs.readFile(path.join(EXAMPLES, 'example.gpg'))).toString('base64');
+      await fs.writeFile(
+        from,
+        `[Flatpak Repo]\nTitle=Mine\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`,
+      );
+      const d = await tempDir('sideload-guide-name-drive-');
+      const c = await sideload(['create', '--no-fsync', '--from', from, d, 'org.example.App']);
+      expect(c.code, c.stderr).toBe(0);
+      const addLine = `   flatpak remote-add --user --if-not-exists myremote ${CID}.flatpakrepo\n`;
+      expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).toContain(addLine);
+      const u = await sideload(['update', '--no-fsync', '--repo', EXAMPLE.repo, '--gpg-import', EXAMPLE.gpgKey, d]);
+      expect(u.code, u.stderr).toBe(0);
+      expect(await fs.readFile(path.join(d, `${CID}.flatpakrepo`), 'utf8')).toContain(`Url=${server.url}/\n`);
+      // Before the fix: 'example', the collection ID's middle part, in every command of the README.
+      const readme = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+      expect(readme).toContain(addLine);
+      expect(readme).toContain(
+        `   flatpak install --user --sideload-repo=. myremote app/org.example.App/${ARCH}/stable\n`,
+      );
+      // A run with no source for the collection (remove) keeps it too.
+      const r = await sideload(['remove', '--no-fsync', d, `runtime/org.example.Platform.GL.default/${ARCH}/1.4`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).toContain(addLine);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a run with no source for the collection (remove) keeps the .flatpakrepo and the README's remote-add from it", async () => {
     const d = await tempDir('sideload-guide-keep-');
     const c = await createFromRepo(EXAMPLE, d);
