@@ -185,3 +185,29 @@ it("reads back the remote name each collection's README section gave, titled or 
     ['org.other.Thing', 'other'],
   ]);
 });
+
+it('a drive with two repos: the README names both, each heading its repos, and the remote names still read back', () => {
+  const files = driveGuide({
+    repoRel: 'flatpak/repo',
+    repoRels: ['.ostree/repo', 'flatpak/repo'],
+    collections: [
+      {
+        collectionId: 'org.flathub.Stable',
+        refs,
+        title: 'Flathub',
+        gpgKeys: [key],
+        remoteName: 'fh',
+        repos: ['.ostree/repo', 'flatpak/repo'],
+      },
+      { collectionId: 'com.example.Apps', refs, remoteName: 'mine', repos: ['flatpak/repo'] },
+    ],
+  });
+  const readme = files.find((f) => f.name === 'README-sideload.txt')?.text ?? '';
+  expect(readme).toContain('The ostree repos are .ostree/repo/ and flatpak/repo/ (written by sideload).');
+  expect(readme).toContain('== Flathub (collection org.flathub.Stable in .ostree/repo/ and flatpak/repo/) ==');
+  expect(readme).toContain('== Collection com.example.Apps in flatpak/repo/ ==');
+  expect([...readmeRemoteNames(readme)]).toEqual([
+    ['com.example.Apps', 'mine'],
+    ['org.flathub.Stable', 'fh'],
+  ]);
+});
