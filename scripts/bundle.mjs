@@ -81,7 +81,9 @@ const launcher = fs.readFileSync(path.join(dist, 'cli/main.js'), 'utf8').split('
 if (!launcher.startsWith('//bin/true; exec ')) throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
 const launchFile = path.join(dist, 'cli/launch.js');
 if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc first (npm run build does both)`);
-const launch = fs.readFileSync(launchFile, 'utf8');
+// launch.js with the one module it imports (the command names) inlined; the program's import stays as it is.
+const launch = (await build({ ...common, plugins: [], external: [], entryPoints: [launchFile], write: false }))
+  .outputFiles[0].text;
 // The program goes to dist/cli/sideload.js; dist/cli/main.js becomes the launcher lines and launch.js, which answers
 // Ctrl-C from node's first line of our code on and then imports the program (node compiles a module whole before
 // running it: ~50 ms for the bundle, when a Ctrl-C killed node without a word or a --json document).

@@ -13,6 +13,7 @@ import {
 } from '../errors.js';
 import type { Warning } from '../warnings.js';
 import { KeyFileSyntaxError } from '../keyfile/index.js';
+import { COMMAND_NAMES, commandIn } from './command-names.js';
 
 export interface OutputOptions {
   readonly json: boolean;
@@ -24,23 +25,10 @@ export interface OutputOptions {
 
 /** Version of the JSON documents every command prints with --json (docs/json-schema.md, schemas/). */
 export const JSON_SCHEMA_VERSION = 1;
-const COMMANDS = [
-  'create',
-  'create-usb',
-  'lock',
-  'update',
-  'remove',
-  'prune',
-  'list',
-  'ls',
-  'verify',
-  'keygen',
-  'dump',
-];
 
 /** The envelope every JSON document shares: schemaVersion, command, ok, then the command's fields. */
 export function jsonDocument(command: string | undefined, body: Record<string, unknown>): Record<string, unknown> {
-  const canonical = command === 'create-usb' ? 'create' : command === 'ls' ? 'list' : command;
+  const canonical = command === undefined ? undefined : (COMMAND_NAMES[command] ?? command);
   return { schemaVersion: JSON_SCHEMA_VERSION, ...(canonical ? { command: canonical } : {}), ...body };
 }
 
@@ -136,7 +124,7 @@ export function classifyError(err: unknown): SideloadError | null {
 export function reportError(err: unknown, json: boolean, argv: readonly string[] = []): number {
   const e = classifyError(err);
   const code = e ? e.exitCode : ExitCode.failure;
-  const command = argv.find((a) => COMMANDS.includes(a));
+  const command = commandIn(argv);
   const verbose = argv.includes('-v') || argv.includes('--verbose') || !!process.env['SIDELOAD_DEBUG'];
   if (json) {
     process.stdout.write(

@@ -1,6 +1,7 @@
 /** Human output (src/cli/output.ts): what a drive or a source says cannot drive the user's terminal. */
 import { afterEach, expect, it, vi } from 'vitest';
-import { Output, terminalSafe } from '../../src/cli/output.js';
+import { commandIn } from '../../src/cli/command-names.js';
+import { jsonDocument, Output, terminalSafe } from '../../src/cli/output.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -22,4 +23,12 @@ it('info lines and warnings go out made safe; --json output is left to JSON', ()
   new Output({ command: 'list', json: true, quiet: false }).result({ version: 'v\x1b[31m' });
   expect(JSON.parse(String(out.mock.calls[0]?.[0])).version).toBe('v\x1b[31m');
   expect(String(out.mock.calls[0]?.[0])).not.toContain('\x1b');
+});
+
+it('JSON documents name a command by its canonical name, from the launcher (commandIn) and the program alike', () => {
+  expect(commandIn(['--json', 'ls', '/mnt/usb'])).toBe('list');
+  expect(commandIn(['create-usb', '--json'])).toBe('create');
+  expect(commandIn(['--json', 'constructor', 'toString'])).toBeUndefined();
+  expect(jsonDocument('ls', { ok: true })).toEqual({ schemaVersion: 1, command: 'list', ok: true });
+  expect(jsonDocument(undefined, { ok: false })).toEqual({ schemaVersion: 1, ok: false });
 });
