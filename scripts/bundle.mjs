@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The CLI as shipped: `npm run build` compiles src/ to dist/ with tsc (the library, its types, every module as
 // written), then this bundles the command's entry dist/cli/main.js and the copy worker dist/repo/copy-worker.js
-// into one file each, in place (dist/cli/main.js, dist/cli/copy-worker.js, where worker-pool.js's relative worker
-// URL points from the bundle). Start-up is mostly module loading (~90 ES modules). yargs is inside too: loaded as
-// its own ~20 modules it took 0.10 s of every command's start (a re-run with nothing new 0.37 -> 0.32 CPU s,
-// `--version` 0.19 -> 0.15 s, `list` 0.26 -> 0.19 s); from the bundle its y18n finds no locale files, so its few
-// messages are English like all of ours (a German locale used to give a German first line and an English second).
+// into one file each: dist/cli/sideload.js (which the few lines of dist/cli/main.js load) and
+// dist/cli/copy-worker.js, where worker-pool.js's relative worker URL points from the bundle. Start-up is mostly
+// module loading (~90 ES modules). yargs is inside too: loaded as its own ~20 modules it took 0.10 s of every
+// command's start (a re-run with nothing new 0.37 -> 0.32 CPU s, `--version` 0.19 -> 0.15 s, `list` 0.26 -> 0.19 s);
+// from the bundle its y18n finds no locale files, so its few messages are English like all of ours (a German locale
+// used to give a German first line and an English second).
 // Outside the bundle stay @napi-rs/xattr and koffi (.node binaries) and openpgp (its minified CommonJS build, one
 // file of 0.4 MiB, required only when a GPG signature is checked: sign/gpg.ts).
 import fs from 'node:fs';
@@ -78,12 +79,20 @@ const common = {
 // drops the second, a comment, so it goes back in as the banner, taken from the entry itself (written once, there).
 const launcher = fs.readFileSync(path.join(dist, 'cli/main.js'), 'utf8').split('\n', 2)[1] ?? '';
 if (!launcher.startsWith('//bin/true; exec ')) throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
+const launchFile = path.join(dist, 'cli/launch.js');
+if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc first (npm run build does both)`);
+const launch = fs.readFileSync(launchFile, 'utf8');
+// The program goes to dist/cli/sideload.js; dist/cli/main.js becomes the launcher lines and launch.js, which answers
+// Ctrl-C from node's first line of our code on and then imports the program (node compiles a module whole before
+// running it: ~50 ms for the bundle, when a Ctrl-C killed node without a word or a --json document).
 await build({
   ...common,
   entryPoints: [path.join(dist, 'cli/main.js')],
-  outfile: path.join(dist, 'cli/main.js'),
-  banner: { js: `${launcher}\n${requireShim}` },
+  outfile: path.join(dist, 'cli/sideload.js'),
+  banner: { js: requireShim },
 });
+fs.writeFileSync(path.join(dist, 'cli/main.js'), `#!/bin/sh\n${launcher}\n${launch}`);
+for (const f of ['launch.js', 'launch.d.ts']) fs.rmSync(path.join(dist, 'cli', f), { force: true });
 await build({
   ...common,
   entryPoints: [path.join(dist, 'repo/copy-worker.js')],

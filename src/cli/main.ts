@@ -37,7 +37,7 @@ import {
   unknownOptionsMessage,
   type KnownOptions,
 } from './usage-errors.js';
-import { completeWord, type CompletionFallback } from './completion.js';
+import { completeWord, completionCommand, type CompletionFallback } from './completion.js';
 
 /**
  * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
@@ -90,6 +90,9 @@ function quietOnClosedPipe(): void {
   });
 }
 
+/** The handler the shipped program's first lines install (launch.ts), under this name on globalThis. */
+const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
+
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
   const controller = new AbortController();
@@ -119,8 +122,21 @@ export async function main(argv: string[]): Promise<number> {
     else process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
     controller.abort();
   };
+  // The launcher's handler (launch.ts) answered while the program loaded. A signal that came while node compiled it
+  // waits in libuv until the loop polls again: the program runs from the callback of its file read (the poll phase),
+  // so a first immediate still fires before that poll and a second after it. Then the signal reaches that handler
+  // (nothing was done yet: exit 130 at once), not this one (the run went on, and with the handlers swapped in the
+  // same turn it was dropped: exit 0). This one is added before that one goes: a later signal is not dropped with
+  // the last listener either.
+  const early = (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] as (() => void) | undefined;
+  if (typeof early === 'function')
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (typeof early === 'function') {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+  }
   let code: number = ExitCode.ok;
   const wantsJson = argv.includes('--json');
   const wantsHelp = argv.includes('--help') || argv.includes('-h') || argv.length === 0;
@@ -158,9 +174,12 @@ export async function main(argv: string[]): Promise<number> {
       .command(capture(verifyCommand(controller.signal, (c) => (code = c))))
       .command(capture(keygenCommand((c) => (code = c))))
       .command(capture(dumpCommand((c) => (code = c))))
+      .command(capture(completionCommand((c) => (code = c))))
+      // yargs' own completion command prints its script for `completion --help` and refuses `completion zsh`:
+      // registered hidden under another name, only for the `--get-yargs-completions` callback the scripts call.
       .completion(
-        'completion',
-        'Print a bash/zsh completion script: sideload completion >> ~/.bashrc',
+        '__completion-yargs',
+        false,
         (current: string, parsed: Record<string, unknown>, fallback: CompletionFallback, done: (l: string[]) => void) =>
           completeWord(current, parsed, fallback, done),
       )

@@ -2,18 +2,35 @@
 import type { CreateResult } from '../usb/create.js';
 import { formatBytes, type Output } from './output.js';
 
+/**
+ * What part of a partial ref is on the drive, as every human output (plan, run result, list) says it: a Locale's
+ * languages (`partial (de, fr)`), `partial (metadata only)`, or `partial` when the part is not recorded. The
+ * languages come from the plan, or for a ref already on the drive from its pull subpaths (`/files/de` → de).
+ */
+export function partialNote(ref: {
+  readonly languages?: readonly string[] | 'all';
+  readonly subpaths?: readonly string[] | null;
+}): string {
+  if (!Array.isArray(ref.languages) && !ref.subpaths) return 'partial';
+  const parts = Array.isArray(ref.languages)
+    ? ref.languages
+    : (ref.subpaths ?? []).filter((p) => p !== '/metadata').map((p) => p.replace(/^\/files\//, ''));
+  return `partial (${parts.join(', ') || 'metadata only'})`;
+}
+
 export function renderRun(out: Output, r: CreateResult): void {
   out.info(r.dryRun ? `Plan for ${r.repo} (dry run: nothing written):` : `Drive repo: ${r.repo}`);
+  // Columns line up across collections too (their IDs differ in length).
   const width = Math.max(0, ...r.refs.map((x) => x.ref.length));
+  const cidWidth = Math.max(0, ...r.refs.map((x) => x.collectionId.length));
   for (const ref of r.refs) {
-    const langs = Array.isArray(ref.languages) ? ref.languages.join(',') : (ref.subpaths ?? []).join(',');
-    const extra = ref.partial ? ` (partial: ${langs || 'metadata only'})` : '';
+    const extra = ref.partial ? ` ${partialNote(ref)}` : '';
     const from =
       ref.change === 'updated' && ref.previous
         ? ` (was ${ref.previous.slice(0, 12)}${ref.downgrade ? ', downgrade' : ''})`
         : '';
     out.info(
-      `  ${ref.change.padEnd(9)} ${ref.collectionId} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} ` +
+      `  ${ref.change.padEnd(9)} ${ref.collectionId.padEnd(cidWidth)} ${ref.ref.padEnd(width)} ${ref.commit.slice(0, 12)} ` +
         `[${ref.reason}]${extra}${from}`,
     );
   }

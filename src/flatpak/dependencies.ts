@@ -8,9 +8,14 @@ import type { SourceRef } from './catalog.js';
 import { extensionPoints, type ExtensionPoint } from './metadata.js';
 import { planned, type PlanBuilder } from './plan-builder.js';
 import { splitRef, type RefParts } from './ref.js';
+import type { ExtensionPolicy } from './resolve-types.js';
 
-/** An app's runtime (and its related refs) and, with `includeSdk`, its SDK. */
-export async function addAppDependencies(plan: PlanBuilder, app: SourceRef): Promise<void> {
+/** An app's runtime (and its related refs, by `policy`) and, with `includeSdk`, its SDK. */
+export async function addAppDependencies(
+  plan: PlanBuilder,
+  app: SourceRef,
+  policy: ExtensionPolicy = plan.input.extensions ?? 'auto',
+): Promise<void> {
   const input = plan.input;
   const kf = parseKeyFile(await input.metadataOf(app));
   const runtime = kf.get('Application', 'runtime');
@@ -35,7 +40,9 @@ export async function addAppDependencies(plan: PlanBuilder, app: SourceRef): Pro
   } else {
     const rtCid = (await plan.collectionOf(rt, true)) as string;
     plan.add(planned(rt, rtCid, 'runtime', { subpaths: plan.deployedSubpaths(rt), requestedBy: app.ref }));
-    await addRelated(plan, rt);
+    // A runtime new to the drive (an updated app moved to another branch) brings its Locale and GL as create's do.
+    const isNew = input.onDrive && !input.onDrive.has(rt.ref);
+    await addRelated(plan, rt, isNew ? (input.newRefExtensions ?? policy) : policy);
   }
   const sdk = kf.get('Application', 'sdk');
   if (input.includeSdk && sdk) {
@@ -59,10 +66,13 @@ export async function addAppDependencies(plan: PlanBuilder, app: SourceRef): Pro
   }
 }
 
-/** The related extensions of `owner` its metadata names, as the `--extensions` policy selects them. */
-export async function addRelated(plan: PlanBuilder, owner: SourceRef): Promise<void> {
+/** The related extensions of `owner` its metadata names, as the `--extensions` policy (or `policy`) selects them. */
+export async function addRelated(
+  plan: PlanBuilder,
+  owner: SourceRef,
+  policy: ExtensionPolicy = plan.input.extensions ?? 'auto',
+): Promise<void> {
   const input = plan.input;
-  const policy = input.extensions ?? 'auto';
   if (policy === 'none') return;
   const parts = splitRef(owner.ref);
   if (!parts) return;

@@ -52,6 +52,14 @@ export interface ResolveInput {
   /** Languages for locale extensions (`--locales`); default: installation → what is installed, else all. */
   readonly locales?: readonly string[];
   readonly extensions?: ExtensionPolicy;
+  /**
+   * The policy for the related refs of refs new to the drive (default `extensions`): an end-of-life replacement, and
+   * a runtime not in `onDrive`. `update` resolves the drive's apps with none (theirs are on the drive already, or
+   * were taken off), but a ref it adds brings its own, as `create` takes them.
+   */
+  readonly newRefExtensions?: ExtensionPolicy;
+  /** The refs the drive holds (`update`): a runtime an app needs that is not among them is new to the drive. */
+  readonly onDrive?: ReadonlySet<string>;
   /** Also copy the SDK of each app (`--include-sdk`). */
   readonly includeSdk?: boolean;
   /** Copy appstream/appstream2 of each collection and arch involved (default true). */

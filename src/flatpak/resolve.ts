@@ -44,7 +44,6 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
   const overrides = commitOverrides(input);
   const plan = new PlanBuilder({ ...input, catalog: overrides.catalog });
   const arches = input.arches && input.arches.length ? input.arches : [input.hostArch];
-  const appstreamFor = new Set<string>(); // `${cid}\0${arch}`
 
   for (const arg of input.requested) {
     // A full ref that is not a flatpak ref (an OS commit `os/eos/amd64/master`, ostree's `test-1`): copied as it is.
@@ -59,14 +58,22 @@ export async function resolveRefs(input: ResolveInput): Promise<RefPlan> {
     const parsed = parseRefArg(arg, input.kinds);
     for (const arch of parsed.arch ? [parsed.arch] : arches) {
       const main = findRequested(plan, arg, parsed, arch, overrides);
-      const cid = await addRequested(plan, main);
-      appstreamFor.add(`${cid}\0${arch}`);
+      await addRequested(plan, main);
       if ((splitRef(main.ref) as RefParts).kind === 'app') await addAppDependencies(plan, main);
       await addRelated(plan, main);
     }
   }
   await addRebaseTargets(plan);
-  if (input.appstream ?? true) addAppstream(plan, appstreamFor);
+  if (input.appstream ?? true) {
+    // As flatpak create-usb: for every collection and arch of the drive's flatpak refs, the runtimes' (another
+    // installation's remote) too.
+    const appstreamFor = new Set<string>(); // `${cid}\0${arch}`
+    for (const p of plan.refs()) {
+      const parts = splitRef(p.ref);
+      if (parts) appstreamFor.add(`${p.collectionId}\0${parts.arch}`);
+    }
+    addAppstream(plan, appstreamFor);
+  }
 
   const refs = plan.refs();
   overrides.checkUsed(refs);
@@ -160,6 +167,7 @@ async function addRequested(
 async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
   const rebaseOf = plan.input.rebaseOf;
   if (!rebaseOf) return;
+  const policy = plan.input.newRefExtensions ?? plan.input.extensions ?? 'auto';
   const seen = new Set<string>();
   for (let changed = true; changed;) {
     changed = false;
@@ -180,8 +188,8 @@ async function addRebaseTargets(plan: PlanBuilder): Promise<void> {
         continue;
       }
       await addRequested(plan, found, { reason: 'rebase', requestedBy: p.ref });
-      if ((splitRef(found.ref) as RefParts | null)?.kind === 'app') await addAppDependencies(plan, found);
-      await addRelated(plan, found);
+      if ((splitRef(found.ref) as RefParts | null)?.kind === 'app') await addAppDependencies(plan, found, policy);
+      await addRelated(plan, found, policy);
       changed = true;
     }
   }

@@ -70,16 +70,38 @@ export async function verifyObject(
   checksum: string,
   type: ObjectType,
   signal?: AbortSignal,
+  /**
+   * The object's bytes as they are read and checked (a large content object streams: many calls; any other comes
+   * whole: one); a negative count takes back what a stream that starts over had passed. For a progress display.
+   */
+  onBytes?: (n: number) => void,
 ): Promise<void> {
   switch (type) {
     case 'file': {
       const o = await objects.readContent(checksum, signal ? { signal } : {});
-      if (!o.data) await o.pipe({ write() {}, reset() {} }, signal);
+      if (o.data) onBytes?.(o.data.length);
+      else {
+        let passed = 0;
+        await o.pipe(
+          {
+            write(c) {
+              passed += c.length;
+              onBytes?.(c.length);
+            },
+            reset() {
+              onBytes?.(-passed);
+              passed = 0;
+            },
+          },
+          signal,
+        );
+      }
       return;
     }
     case 'commitmeta': {
       const b = await objects.readCommitMeta(checksum);
       if (!b) return;
+      onBytes?.(b.length);
       try {
         decode(DETACHED_METADATA, b);
       } catch (e) {
@@ -93,6 +115,6 @@ export async function verifyObject(
     case 'tombstone-commit':
       return;
     default:
-      await objects.readMetadata(checksum, type);
+      onBytes?.((await objects.readMetadata(checksum, type)).length);
   }
 }

@@ -268,7 +268,14 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   const deps = requested.length
     ? await resolveRun(
         [{ source, refs: requested, ...(opts.collectionId ? { collectionId: opts.collectionId } : {}) }],
-        { ...resolveOptions(opts), extensions: 'none' },
+        // A ref new to the drive (an end-of-life app's replacement, a runtime branch an updated app moved to) brings
+        // its related refs (Locale …) as create's; the drive's own refs keep what they have.
+        {
+          ...resolveOptions(opts),
+          extensions: 'none',
+          newRefExtensions: opts.extensions ?? 'auto',
+          onDrive: new Set(run.state.refs.map((r) => r.ref)),
+        },
         run.warner,
         run.state.commits,
       )

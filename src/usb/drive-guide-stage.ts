@@ -5,14 +5,27 @@
  * journaled step as the summary (drive.md §7).
  */
 import path from 'node:path';
+import fs from 'fs-extra';
 import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import type { Staging } from '../repo/index.js';
 import { FLATPAKREPO_LIMIT } from '../flatpak/flatpakrepo.js';
-import { driveGuide, flatpakrepoName, parseFlatpakrepo, type GuideCollection } from './drive-guide.js';
+import {
+  driveGuide,
+  flatpakrepoName,
+  GUIDE_README,
+  parseFlatpakrepo,
+  readmeRemoteNames,
+  type GuideCollection,
+} from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
+import { findDriveRepos } from './find-repos.js';
+import { readMirrorRefs } from './verify-view.js';
 import type { PublishOp } from './publish.js';
 import type { Source } from './source.js';
+
+/** A README of ours lists every ref of the drive: a generous bound for reading an earlier one back. */
+const README_LIMIT = 16 << 20;
 
 export async function stageDriveGuide(
   staging: Staging,
@@ -31,14 +44,37 @@ export async function stageDriveGuide(
   redirects: ReadonlyMap<string, string> = new Map(),
 ): Promise<PublishOp[]> {
   const collections: GuideCollection[] = [];
-  for (const [cid, refs] of final) {
+  // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
+  const readme = await readTextSafe(drive, GUIDE_README, README_LIMIT).catch(() => null);
+  const names = readme === null ? new Map<string, string>() : readmeRemoteNames(readme);
+  const repoPosix = repoRel.split(path.sep).join('/');
+  // The drive's other sideload repos (a second --destination-repo): the README is one file at the root, so it
+  // describes them too, with their collections as they are now.
+  const others = await otherRepos(drive, repoRel);
+  const repoRels = others.length ? [repoPosix, ...others.map((o) => o.rel)].sort() : [repoPosix];
+  const reposOf = (cid: string) =>
+    others.length
+      ? repoRels.filter((r) => (r === repoPosix ? final.has(cid) : !!others.find((o) => o.rel === r)?.refs.has(cid)))
+      : undefined;
+  const allRefs = (cid: string) => [
+    ...new Set([...(final.get(cid)?.keys() ?? []), ...others.flatMap((o) => [...(o.refs.get(cid)?.keys() ?? [])])]),
+  ];
+  const everyCollection = new Set([...final.keys(), ...others.flatMap((o) => [...o.refs.keys()])]);
+  for (const cid of everyCollection) {
+    const refs = allRefs(cid);
+    const repos = reposOf(cid);
+    const where = repos ? { repos } : {};
     const source = sources.get(cid);
     // What an earlier run's .flatpakrepo says, if it is still there and ours to read (bounded, no symlink).
     const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
-    const earlier = text === null ? null : parseFlatpakrepo(text, cid);
+    const parsed = text === null ? null : parseFlatpakrepo(text, cid);
+    const earlierName = names.get(cid);
+    const earlier = parsed && earlierName ? { ...parsed, remoteName: earlierName } : parsed;
     if (!source) {
       collections.push(
-        earlier ? { ...earlier, refs: [...refs.keys()] } : { collectionId: cid, refs: [...refs.keys()], known: false },
+        earlier
+          ? { ...earlier, refs, ...where }
+          : { collectionId: cid, refs, known: false, ...(earlierName ? { remoteName: earlierName } : {}), ...where },
       );
       continue;
     }
@@ -62,23 +98,41 @@ export async function stageDriveGuide(
       defaultBranch: str(KEY.xaDefaultBranch) ?? earlier?.defaultBranch,
       url: redirects.get(cid) ?? remote?.url ?? earlier?.url,
       redirectedFrom: redirects.has(cid) ? (remote?.url ?? earlier?.url ?? '') : undefined,
-      remoteName: remote?.name,
+      remoteName: remote?.name ?? earlier?.remoteName,
     };
     collections.push({
       collectionId: cid,
-      refs: [...refs.keys()],
+      refs,
+      ...where,
       ...(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<GuideCollection>),
       ...(gpgKeys.length ? { gpgKeys } : {}),
     });
   }
-  const repoPosix = repoRel.split(path.sep).join('/');
   const driveRoot = repoPosix
     .split('/')
     .map(() => '..')
     .join('/');
   const ops: PublishOp[] = [];
-  for (const f of driveGuide({ repoRel: repoPosix, collections }))
+  for (const f of driveGuide({ repoRel: repoPosix, repoRels, collections }))
     ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });
-  for (const cid of previous) if (!final.has(cid)) ops.push({ op: 'remove', path: flatpakrepoName(cid), driveRoot });
+  for (const cid of previous)
+    if (!everyCollection.has(cid)) ops.push({ op: 'remove', path: flatpakrepoName(cid), driveRoot });
   return ops;
+}
+
+/** The other sideload repos on the drive (as clients find them) and their refs by collection; unreadable ones none. */
+async function otherRepos(
+  drive: string,
+  repoRel: string,
+): Promise<Array<{ rel: string; refs: Map<string, Map<string, string>> }>> {
+  const root = await fs.realpath(drive).catch(() => path.resolve(drive));
+  const here = await fs.realpath(path.join(root, repoRel)).catch(() => path.resolve(root, repoRel));
+  const found = await findDriveRepos(root).catch(() => []);
+  const out: Array<{ rel: string; refs: Map<string, Map<string, string>> }> = [];
+  for (const repo of found) {
+    if (repo === here) continue;
+    const refs = await readMirrorRefs(repo).catch(() => new Map<string, Map<string, string>>());
+    out.push({ rel: path.relative(root, repo).split(path.sep).join('/') || '.', refs });
+  }
+  return out;
 }

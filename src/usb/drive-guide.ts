@@ -30,11 +30,19 @@ export interface GuideCollection extends FlatpakrepoFields {
    * run's `.flatpakrepo` is gone or unusable): no `.flatpakrepo` is written for it, the README still lists it.
    */
   readonly known?: boolean;
+  /** On a drive with several repos: the ones (drive-relative) that hold this collection's refs. */
+  readonly repos?: readonly string[];
 }
 
 export interface GuideInput {
   /** The drive repo's path relative to the drive root (`.ostree/repo`, `flatpak/repo` …). */
   readonly repoRel: string;
+  /**
+   * Every sideload repo on the drive (drive-relative), this one included, when there are several (a second
+   * `--destination-repo`): the README describes them all, whichever run wrote it last.
+   */
+  readonly repoRels?: readonly string[];
+  /** The collections of every repo on the drive (one entry per collection ID, its refs from all of them). */
   readonly collections: readonly GuideCollection[];
 }
 
@@ -53,12 +61,33 @@ export function flatpakrepoName(collectionId: string): string {
   return `${collectionId}.flatpakrepo`;
 }
 
+/** A remote name the README can suggest as it is (no shell quoting, as flatpak accepts it). */
+const REMOTE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/**
+ * The remote name an earlier run's README told to add for each collection (`flatpak remote-add … NAME …` under the
+ * collection's heading): kept by a run whose source knows no name (a local repo, `remove`), as the URL is.
+ */
+export function readmeRemoteNames(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let cid: string | null = null;
+  for (const line of text.split('\n')) {
+    // (On a drive with several repos the heading names the ones that hold the collection: `… in flatpak/repo/`.)
+    const heading = /^== (?:.*\(collection (\S+)(?: in [^)]*)?\)|Collection (\S+)(?: in .*)?) ==$/.exec(line);
+    if (line.startsWith('== ')) cid = heading ? ((heading[1] ?? heading[2]) as string) : null;
+    const add =
+      /^ {3}flatpak remote-add --user --if-not-exists (?:--gpg-import=KEYFILE --collection-id=\S+ )?(\S+) /.exec(line);
+    if (cid && add && REMOTE_NAME.test(add[1] as string) && !out.has(cid)) out.set(cid, add[1] as string);
+  }
+  return out;
+}
+
 /**
  * The remote name the README suggests: the source's remote name when known, else the collection ID's
  * middle part (`org.flathub.Stable` → `flathub`, `com.example.Apps` → `example`), else the collection ID.
  */
 export function remoteNameFor(c: Pick<GuideCollection, 'collectionId' | 'remoteName'>): string {
-  if (c.remoteName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(c.remoteName)) return c.remoteName;
+  if (c.remoteName && REMOTE_NAME.test(c.remoteName)) return c.remoteName;
   const parts = c.collectionId.split('.');
   const mid = parts.length >= 3 ? parts[parts.length - 2] : undefined;
   return mid && /^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(mid) ? mid.toLowerCase() : c.collectionId;
@@ -143,10 +172,23 @@ export function driveGuide(input: GuideInput): GuideFile[] {
   // A collection with no app or runtime (an OS's refs, say) is for ostree clients, not flatpak.
   const forFlatpak = cols.some((c) => installTargets(c.refs).length > 0);
   const forOstree = cols.some((c) => installTargets(c.refs).length === 0);
+  const repoRels = input.repoRels && input.repoRels.length > 1 ? input.repoRels : [input.repoRel];
+  const several = repoRels.length > 1;
+  const theRepos = several
+    ? `The ostree repos are ${repoRels
+        .slice(0, -1)
+        .map((r) => `${r}/`)
+        .join(', ')} and ${repoRels.at(-1)}/ (written by sideload)`
+    : `The ostree repo is ${input.repoRel}/ (written by sideload)`;
+  // Which repos a collection is in, for its heading on a drive with several.
+  const inRepos = (c: GuideCollection) =>
+    several && c.repos?.length ? ` in ${c.repos.map((r) => `${r}/`).join(' and ')}` : '';
   const readme: string[] = forFlatpak
     ? [
         'This drive holds Flatpak apps and runtimes for installing without a network connection.',
-        `The ostree repo is ${input.repoRel}/ (written by sideload). Install from it on a machine with flatpak:`,
+        ...(several
+          ? [`${theRepos}.`, 'Install from them on a machine with flatpak:']
+          : [`${theRepos}. Install from it on a machine with flatpak:`]),
         '',
         'Open a terminal in the directory that holds this file (where the drive is mounted), then run the',
         'commands below. They install for your user only; to install system-wide, drop --user (you will be',
@@ -155,15 +197,12 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     : cols.length === 0
       ? [
           'This drive holds no apps, runtimes or other refs any more: every one was taken off.',
-          `The ostree repo is ${input.repoRel}/ (written by sideload); 'sideload create' puts new ones on it.`,
+          `${theRepos}; 'sideload create' puts new ones on ${several ? 'them' : 'it'}.`,
         ]
-      : [
-          'This drive holds ostree refs for updating without a network connection.',
-          `The ostree repo is ${input.repoRel}/ (written by sideload).`,
-        ];
+      : ['This drive holds ostree refs for updating without a network connection.', `${theRepos}.`];
   for (const c of cols) {
     if (installTargets(c.refs).length === 0) {
-      readme.push('', ...ostreeSection(c));
+      readme.push('', ...ostreeSection(c, inRepos(c)));
       continue;
     }
     const name = remoteNameFor(c);
@@ -173,8 +212,8 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     if (known) files.push({ name: repoFile, text: flatpakrepoText(c) });
     const heading =
       c.title && c.title !== c.collectionId
-        ? `${oneLine(c.title)} (collection ${c.collectionId})`
-        : `Collection ${c.collectionId}`;
+        ? `${oneLine(c.title)} (collection ${c.collectionId}${inRepos(c)})`
+        : `Collection ${c.collectionId}${inRepos(c)}`;
     readme.push('', `== ${heading} ==`, '');
     const targets = installTargets(c.refs);
     if (known && signed) {
@@ -241,10 +280,10 @@ export function driveGuide(input: GuideInput): GuideFile[] {
  * pull them with the keyring of their own remote for it; such pulls require signed commits. No `.flatpakrepo`: a
  * flatpak remote would have nothing to install.
  */
-function ostreeSection(c: GuideCollection): string[] {
+function ostreeSection(c: GuideCollection, inRepos: string): string[] {
   const refs = c.refs.filter((r) => r !== 'ostree-metadata').sort();
   return [
-    `== Collection ${c.collectionId} (ostree refs) ==`,
+    `== Collection ${c.collectionId} (ostree refs${inRepos}) ==`,
     '',
     `These are ostree refs, not Flatpak apps. An ostree client with a remote of collection ID ${c.collectionId}`,
     "finds them on the mounted drive and pulls them from it (their commits must be signed with that remote's",

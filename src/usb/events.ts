@@ -12,8 +12,9 @@ export interface ProgressEvent {
   readonly refCount?: number;
   /**
    * How far the phase is (0 to 1, never going back), where the library can weigh it: the copy, by the refs'
-   * download sizes (copy-progress.ts); verify, by the object directories read (repo/list.ts). Absent where only
-   * objects can be counted.
+   * download sizes (copy-progress.ts); verify, by the object directories read (repo/list.ts) and within a large
+   * object by its bytes read (verify-objects.ts; verify's bytesDone: the objects' bytes on the drive). Absent where
+   * only objects can be counted.
    */
   readonly fraction?: number;
   /** What the phase is doing while there is nothing to count (the progress line shows it). */

@@ -8,6 +8,7 @@
  */
 import { expectFailure } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
+import { parseKeyFile } from '../keyfile/index.js';
 import type { SourceRef } from '../flatpak/catalog.js';
 import type { ObjectSource } from '../repo/index.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
@@ -47,6 +48,9 @@ export function withRuntimesFrom(
     async listRefs(): Promise<readonly SourceRef[]> {
       const out = [...(await primary.listRefs())];
       const have = new Set(out.map((r) => r.ref));
+      const appstream = new Set(out.map((r) => `${r.collectionId ?? ''}\0${r.ref}`));
+      /** Extensions (`[ExtensionOf]`) of other installations, in their order: offered once their base is known. */
+      const extensions: Array<{ r: SourceRef; base: string; o: Source; theirs: readonly SourceRef[] }> = [];
       for (const { location, source: o } of opened) {
         let theirs: readonly SourceRef[];
         try {
@@ -58,11 +62,37 @@ export function withRuntimesFrom(
           continue;
         }
         for (const r of theirs) {
+          if (/^appstream2?\//.test(r.ref)) {
+            // The appstream of a collection only another installation's runtimes are from (create-usb carries one
+            // for each collection of the drive).
+            const key = `${r.collectionId ?? ''}\0${r.ref}`;
+            if (!r.collectionId || appstream.has(key)) continue;
+            appstream.add(key);
+            owner.set(r.commit, o);
+            out.push(r);
+            continue;
+          }
           if (have.has(r.ref) || splitRef(r.ref)?.kind !== 'runtime') continue;
+          const base = extensionOf(r);
+          if (base) {
+            extensions.push({ r, base, o, theirs });
+            continue;
+          }
           have.add(r.ref);
           owner.set(r.commit, o);
           out.push(r);
         }
+      }
+      // An extension goes with the commit of the ref it extends that the drive gets: one of another installation
+      // (an app's Locale of the system's copy of the app) only when that installation has the same commit of it.
+      const chosen = new Map(out.map((r) => [r.ref, r.commit]));
+      for (const { r, base, o, theirs } of extensions) {
+        if (have.has(r.ref)) continue;
+        const commit = chosen.get(base);
+        if (commit !== undefined && !theirs.some((t) => t.ref === base && t.commit === commit)) continue;
+        have.add(r.ref);
+        owner.set(r.commit, o);
+        out.push(r);
       }
       return out;
     },
@@ -93,6 +123,16 @@ export function withRuntimesFrom(
       for (const s of all) await s.close();
     },
   };
+}
+
+/** The ref an installed extension's metadata names in `[ExtensionOf] ref=`, or null. */
+function extensionOf(r: SourceRef): string | null {
+  if (!r.metadataText) return null;
+  try {
+    return parseKeyFile(r.metadataText).get('ExtensionOf', 'ref') ?? null;
+  } catch {
+    return null; // a malformed metadata file: offered as any runtime (the planner reads it again)
+  }
 }
 
 /** The warning for a system-wide installation that could not be read for its runtimes. */

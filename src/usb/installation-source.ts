@@ -9,12 +9,14 @@ import type { Warning } from '../warnings.js';
 import {
   Installation,
   installationsInScope,
+  namedInstallations,
   systemInstallations,
   type DeployedRef,
   type InstallationLocation,
   type InstallationScope,
   type RemoteConfig,
 } from '../flatpak/installation.js';
+import { parseRefArg, refMatchesArg, type ParsedRefArg } from '../flatpak/ref.js';
 import { openObjectSource, readCommitObject } from '../repo/index.js';
 import { loadExtraKeys, publicKeysFromText, type ExtraKeys } from '../sign/key-files.js';
 import { pickInstallation, requestedOrigins } from './pick-installation.js';
@@ -55,7 +57,8 @@ export async function openInstallationSource(
   // user's); a root given by --installation-dir is read alone, so a pipeline depends on nothing else on the host.
   const systems =
     inst.location.kind === 'dir' ? [] : (await systemInstallations()).filter((l) => l.root !== inst.location.root);
-  if (systems.length === 0) return { ...primary, deployedElsewhere: (ref) => deployedElsewhere(inst.location, ref) };
+  const elsewhere = (ref: string, arch?: string) => deployedElsewhere(inst.location, ref, arch);
+  if (systems.length === 0) return { ...primary, deployedElsewhere: elsewhere };
   // Best effort: an installation that cannot be read (permissions, a broken deploy) offers nothing, with a warning.
   const others: Array<{ location: InstallationLocation; source: Source }> = [];
   const unread: Warning[] = [];
@@ -66,23 +69,39 @@ export async function openInstallationSource(
     } catch (e) {
       unread.push(unreadable(l, e));
     }
-  return withRuntimesFrom(primary, others, unread);
+  return { ...withRuntimesFrom(primary, others, unread), deployedElsewhere: elsewhere };
 }
 
-/** Another installation (user, system, installations.d) that has `ref` deployed, or null: only for a message. */
-async function deployedElsewhere(here: InstallationLocation, ref: string): Promise<string | null> {
-  for (const l of await installationsInScope({})) {
-    if (l.root === here.root) continue;
+/**
+ * Another installation (user, system, installations.d) that has `ref` deployed (a full ref, or a ref argument on
+ * `arch`), or null: only for a message.
+ */
+async function deployedElsewhere(
+  here: InstallationLocation,
+  ref: string,
+  arch?: string,
+): Promise<InstallationLocation | null> {
+  let parsed: ParsedRefArg | null = null;
+  try {
+    parsed = parseRefArg(ref);
+  } catch {
+    return null;
+  }
+  const seen = new Set([here.root]);
+  for (const l of [...(await installationsInScope({})), ...(await namedInstallations())]) {
+    if (seen.has(l.root)) continue;
+    seen.add(l.root);
     // An installation that cannot be read here is not named.
     const other = await Installation.open(l).catch(() => null);
     const deployed = other ? await other.deployed().catch(() => []) : [];
-    if (deployed.some((d) => d.ref === ref)) return l.name;
+    if (deployed.some((d) => d.ref === ref || refMatchesArg(d.ref, parsed, arch ? [arch] : undefined))) return l;
   }
   return null;
 }
 
 /**
- * One installation as a source; `deployedOnly`: its deployed refs, not its remotes' current appstream. `label`
+ * One installation as a source; `deployedOnly`: its deployed refs and the appstream it holds, not its remotes'
+ * current appstream. `label`
  * (--collection-id): the collection ID of the requested refs' origin remotes that have none configured, so their
  * keys, summaries, URL and appstream serve that collection as a configured remote's would.
  */
@@ -152,11 +171,19 @@ async function installationSource(
           metadataText: d.metadataText,
         });
       }
-      if (deployedOnly) return out;
       const arches = new Set(deployed.map((d) => d.ref.split('/')[2] as string));
       for (const remote of remotes.values()) {
         const cid = remoteCid(remote);
         if (!cid) continue;
+        if (deployedOnly) {
+          // The appstream the installation holds (its remotes are not read: most of its runtimes go unused).
+          for (const arch of arches)
+            for (const name of [`appstream/${arch}`, `appstream2/${arch}`]) {
+              const c = await inst.remoteRef(remote.name, name);
+              if (c) out.push({ ref: name, collectionId: cid, commit: c, remote: remote.name });
+            }
+          continue;
+        }
         const rs = wanted === null || wanted.has(remote.name) ? await openRemote(remote) : null;
         const current = rs ? await rs.listRefs() : [];
         for (const arch of arches) {

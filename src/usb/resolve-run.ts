@@ -51,6 +51,10 @@ export interface ResolveOptions {
   readonly locales?: readonly string[];
   /** Which related extensions to take. Default 'auto'. */
   readonly extensions?: ExtensionPolicy;
+  /** Which related extensions refs new to the drive bring (default `extensions`; see ResolveInput). */
+  readonly newRefExtensions?: ExtensionPolicy;
+  /** The refs the drive holds (`update`). */
+  readonly onDrive?: ReadonlySet<string>;
   readonly includeSdk?: boolean;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string, installation?: InstallationLocation) => string;
@@ -137,6 +141,8 @@ export async function resolveRun(
   // An app of one source may run on a runtime another source of the run puts on the drive (a manifest's): a source
   // whose app lacks its runtime is resolved again once the others are, taking the runtime from them.
   const deferred: Array<[number, RunSource]> = [];
+  /** Locale subsets to warn about once every source is resolved: not where another source plans the commit whole. */
+  const partialLocales: Array<() => Promise<void>> = [];
   for (const [index, input] of inputs.entries())
     await resolveOne(index, input).catch((e: unknown) => {
       if (inputs.length < 2 || !(e instanceof NotFoundError) || typeof e.data['requestedBy'] !== 'string') throw e;
@@ -144,6 +150,7 @@ export async function resolveRun(
     });
   const plannedRefs = new Set(wanted.map((w) => w.ref));
   for (const [index, input] of deferred) await resolveOne(index, input, (ref) => plannedRefs.has(ref));
+  for (const warnPartial of partialLocales) await warnPartial();
   return { wanted, commits, collections };
 
   async function resolveOne(index: number, input: RunSource, plannedElsewhere?: (ref: string) => boolean) {
@@ -190,6 +197,8 @@ export async function resolveRun(
         },
         ...(opts.locales ? { locales: opts.locales } : {}),
         ...(opts.extensions ? { extensions: opts.extensions } : {}),
+        ...(opts.newRefExtensions ? { newRefExtensions: opts.newRefExtensions } : {}),
+        ...(opts.onDrive ? { onDrive: opts.onDrive } : {}),
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
@@ -202,9 +211,15 @@ export async function resolveRun(
       for (const w of source.takeWarnings?.() ?? []) warner.add(w);
       planned = plan.refs;
       for (const p of planned)
-        // Not for a commit the drive holds whole: the run keeps it whole (plan.ts merges the subsets).
+        // Not for a commit the drive holds whole, nor one another source of the run plans whole: the run keeps it
+        // whole (plan.ts merges the subsets).
         if (p.languages !== undefined && p.subpaths && known.get(p.commit)?.partial !== false)
-          await localeWarning(p, readCommit, source, warner.warn);
+          partialLocales.push(async () => {
+            const whole = wanted.some(
+              (w) => w.collectionId === p.collectionId && w.ref === p.ref && w.commit === p.commit && !w.subpaths,
+            );
+            if (!whole) await localeWarning(p, readCommit, source, warner.warn);
+          });
     }
     for (const p of planned) {
       // Every (collection, ref) becomes a path on the drive: refuse a hostile name before anything is written.
@@ -283,18 +298,40 @@ async function localeWarning(
 }
 
 /**
- * A runtime the source installation lacks may be deployed in another one that sideload does not read for it (the
- * user's, for a system-wide installation; any, for --installation-dir): the error says where.
+ * A ref the source installation lacks may be deployed in another one that sideload does not read for it: a
+ * requested ref in one not in scope (an installations.d one is read only when named), a runtime in the user's for
+ * a system-wide installation (any, for --installation-dir). The error says where.
  */
 async function outsideScope(e: unknown, source: Source): Promise<never> {
   const ref = e instanceof NotFoundError ? e.data['ref'] : undefined;
-  const where = typeof ref === 'string' && e instanceof NotFoundError ? await source.deployedElsewhere?.(ref) : null;
+  const arch = e instanceof NotFoundError ? e.data['arch'] : undefined;
+  const where =
+    typeof ref === 'string' && e instanceof NotFoundError
+      ? await source.deployedElsewhere?.(ref, typeof arch === 'string' ? arch : undefined)
+      : null;
   if (!where || !(e instanceof NotFoundError)) throw e;
+  const data = { ...e.data, installedIn: where.name };
+  if (typeof e.data['requestedBy'] !== 'string')
+    throw restate(e, `${e.message}; it is installed in the '${where.name}' installation: ${nameIt(where)}`, data);
   throw restate(
     e,
-    `${e.message}; it is installed in the '${where}' installation, which sideload does not read for this one ` +
+    `${e.message}; it is installed in the '${where.name}' installation, which sideload does not read for this one ` +
       '(as flatpak, it takes missing runtimes from the system-wide installations only; --installation-dir reads ' +
       'its root alone)',
-    { ...e.data, installedIn: where },
+    data,
   );
+}
+
+/** The option that names an installation to read. */
+function nameIt(l: InstallationLocation): string {
+  switch (l.kind) {
+    case 'user':
+      return 'name it with --user';
+    case 'system':
+      return 'name it with --system';
+    case 'named':
+      return `name it with --installation=${l.name}`;
+    default:
+      return `name it with --installation-dir ${l.root}`;
+  }
 }

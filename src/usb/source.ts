@@ -45,8 +45,11 @@ export interface Source {
   readonly localRepoPath?: string;
   /** The flatpak installation a source reads (the one picked when several were in scope). */
   readonly installation?: InstallationLocation;
-  /** Another installation, not read for this run, that has `ref` deployed (for the message when it is missing). */
-  deployedElsewhere?(ref: string): Promise<string | null>;
+  /**
+   * Another installation, not read for this run, that has `ref` (a full ref, or a ref argument on `arch`) deployed:
+   * for the message when it is missing.
+   */
+  deployedElsewhere?(ref: string, arch?: string): Promise<InstallationLocation | null>;
   /** The refs offered; `hint` may narrow what has to be read to list them (other sources ignore it). */
   listRefs(hint?: ListHint): Promise<readonly SourceRef[]>;
   /** Reads and validates a commit object (re-hashed against its name). */

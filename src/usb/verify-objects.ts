@@ -3,6 +3,8 @@
  * listed commit present (partial refs: within their recorded subpaths), and the commits no ref lists complete or
  * marked partial (as `ostree fsck` wants them).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { expectFailure, SideloadError } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { listObjects, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
@@ -16,7 +18,12 @@ export interface ObjectScanOptions {
   readonly quick?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /** The clock (ms) of the progress cadence; default Date.now. */
+  readonly now?: () => number;
 }
+
+/** How often verify reports progress besides every 256 objects: also within a large object, by its bytes. */
+export const VERIFY_PROGRESS_MS = 200;
 
 /** Lists every object file and (unless quick) re-hashes it. */
 export async function checkObjects(
@@ -27,20 +34,47 @@ export async function checkObjects(
   const findings: Finding[] = [];
   const present = new Set<string>();
   let count = 0;
+  // Progress: every 256 objects, and at least every VERIFY_PROGRESS_MS, within an object too (a drive of a few
+  // large objects showed its bar only at the end). Bytes are those read and hashed; inside an object the fraction
+  // moves from where the last object left it towards this one's share of the listing, by its bytes on the drive.
+  const now = opts.now ?? Date.now;
+  const report = opts.onProgress;
+  let bytes = 0;
+  let fraction = 0;
+  let last = now();
+  const emit = (objectsDone: number, f: number) => {
+    last = now();
+    fraction = Math.max(fraction, f);
+    report?.({ phase: 'verify', objectsDone, bytesDone: bytes, fraction });
+  };
   for await (const o of listObjects(repo)) {
     count++;
     present.add(`${o.checksum}.${o.type}`);
     if (opts.quick) continue;
     checkAbort(opts.signal);
+    let inObject = 0;
+    let size: number | null = null;
+    const from = fraction;
+    const onBytes = !report
+      ? undefined
+      : (n: number) => {
+          bytes += n;
+          inObject += n;
+          if (n <= 0 || now() - last < VERIFY_PROGRESS_MS) return;
+          // Its size once it is worth a report: only objects that take a while are stat()ed.
+          size ??= fs.statSync(path.join(repo, o.path), { throwIfNoEntry: false })?.size ?? 0;
+          const share = size > 0 ? Math.min(1, inObject / size) : 0;
+          emit(count - 1, from + (o.listed - from) * share);
+        };
     try {
-      await verifyObject(objects, o.checksum, o.type, opts.signal);
+      await verifyObject(objects, o.checksum, o.type, opts.signal, onBytes);
     } catch (e) {
       checkAbort(opts.signal); // an object cut short by Ctrl-C is not a corrupt one
       findings.push(error('corrupt-object', expectFailure(e).message, o.path));
     }
-    if (count % 256 === 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0, fraction: o.listed });
+    if (report && (count % 256 === 0 || now() - last >= VERIFY_PROGRESS_MS)) emit(count, o.listed);
   }
-  if (!opts.quick && count > 0) opts.onProgress?.({ phase: 'verify', objectsDone: count, bytesDone: 0, fraction: 1 });
+  if (!opts.quick && count > 0) emit(count, 1);
   return { findings, present, count };
 }
 

@@ -12,6 +12,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { expectFailure, FailureError, UsageError } from '../errors.js';
+import { METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, openRepo, type ObjectSource, type Repo } from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
 import { driveRootOf, findDriveRepos } from './find-repos.js';
@@ -46,7 +47,10 @@ export interface VerifyOptions extends ObjectScanOptions, UpstreamKeys {
 export interface RepoReport {
   readonly repo: string;
   readonly ok: boolean;
+  /** Every ref mirrored in the repo, each collection's `ostree-metadata` included. */
   readonly refs: number;
+  /** The refs apps and runtimes are installed from (and appstream): `refs` without the `ostree-metadata` ones. */
+  readonly flatpakRefs: number;
   readonly objects: number;
   readonly collections: readonly string[];
   readonly findings: readonly Finding[];
@@ -112,11 +116,13 @@ export async function verifyRepo(
   const findings: Finding[] = [];
   let objectCount = 0;
   let refCount = 0;
+  let flatpakRefCount = 0;
   const collections: string[] = [];
   const done = (): RepoReport => ({
     repo,
     ok: !findings.some((f) => f.severity === 'error' || opts.strict),
     refs: refCount,
+    flatpakRefs: flatpakRefCount,
     objects: objectCount,
     collections,
     findings,
@@ -142,6 +148,10 @@ export async function verifyRepo(
 
     const refs = await readMirrorRefs(repo);
     refCount = [...refs.values()].reduce((n, m) => n + m.size, 0);
+    flatpakRefCount = [...refs.values()].reduce(
+      (n, m) => n + [...m.keys()].filter((r) => r !== METADATA_REF).length,
+      0,
+    );
     findings.push(...(await checkHeadRefs(repo)));
     findings.push(...(await checkStrayFiles(repo)));
     collections.push(...[...refs.keys()].sort());

@@ -8,8 +8,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { ARCH, ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
 import { projectRoot } from '../helpers/shared.js';
+import { hasTool, requireOrSkip } from '../helpers/tools.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
 
@@ -405,6 +406,7 @@ describe('unwritable drives', () => {
     for (const rel of [
       'package.json',
       'dist/cli/main.js',
+      'dist/cli/sideload.js',
       'dist/cli/copy-worker.js',
       'node_modules/openpgp',
       'examples',
@@ -496,9 +498,9 @@ describe('--quiet and --json', () => {
     expect(r.stderr).toMatch(
       /the source has no xx for 'runtime\/org\.example\.App\.Locale\/\w+\/stable' \(it has de, es, fr\); .* goes on the drive without any language \(its metadata only\)/,
     );
-    expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] \(partial: metadata only\)/);
+    expect(r.stdout).toMatch(/org\.example\.App\.Locale\/\w+\/stable +\w{12} \[related\] partial \(metadata only\)/);
     expect(r.stdout + r.stderr).not.toContain('(none)');
-    expect(r.stdout).not.toContain('(partial: )');
+    expect(r.stdout).not.toContain('partial ()');
   });
 
   it("--locales all is every language, as a manifest's `locales: all`, and overrides a manifest's list", async () => {
@@ -705,7 +707,7 @@ describe('--strict', () => {
 
 describe('shell completion', () => {
   it('`sideload completion` prints a bash script that calls back into sideload, and the callback completes commands and options', async () => {
-    const script = await sideload(['completion']);
+    const script = await sideload(['completion'], { env: { SHELL: '/bin/bash' } });
     expect(script.code).toBe(0);
     expect(script.stdout).toContain('--get-yargs-completions');
     expect(script.stdout).toContain('complete -o bashdefault -o default -F _sideload_yargs_completions sideload');
@@ -717,6 +719,144 @@ describe('shell completion', () => {
     const opts = await sideload(['--get-yargs-completions', 'sideload', 'create', '--']);
     expect(opts.stdout.split('\n')).toEqual(expect.arrayContaining(['--gpg-import', '--upstream-key', '--sign-key']));
   });
+});
+
+describe('one form for a partial ref, and columns that line up across collections', () => {
+  it('a Locale with --locales de reads `partial (de)` when added, when kept, and in list; the plan lines up with two collections', async (ctx) => {
+    requireOrSkip(ctx, hasTool('ostree'), 'ostree');
+    const d = await fresh('sideload-cli-2cid-');
+    const first = await sideload(['create', '--locales', 'de', ...fromExample, d, 'org.example.App']);
+    expect(first.code, first.stderr).toBe(0);
+    // A second collection, with a longer ID, from a repo ostree makes: one runtime, bound to no collection.
+    const src = await fresh('sideload-cli-other-');
+    const repo = path.join(src, 'repo');
+    const tree = path.join(src, 'tree');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    const meta = '[Runtime]\nname=org.other.Runtime\n';
+    await fs.writeFile(path.join(tree, 'metadata'), meta);
+    await fs.writeFile(path.join(tree, 'files', 'hello'), 'hi\n');
+    const ref = `runtime/org.other.Runtime/${ARCH}/stable`;
+    execFileSync('ostree', [`--repo=${repo}`, 'init', '--mode=archive']);
+    execFileSync('ostree', [
+      `--repo=${repo}`,
+      'commit',
+      '-b',
+      ref,
+      `--tree=dir=${tree}`,
+      '-s',
+      'x',
+      `--add-metadata-string=xa.metadata=${meta}`,
+    ]);
+    execFileSync('ostree', [`--repo=${repo}`, 'summary', '-u']);
+    const args = [
+      'create',
+      '--no-fsync',
+      '--no-upstream-summary',
+      '--repo',
+      repo,
+      '--collection-id',
+      'org.other.LongerCollection',
+    ];
+    const second = await sideload([...args, d, ref]);
+    expect(second.code, second.stderr).toBe(0);
+    const list = await sideload(['list', d]);
+    expect(list.code, list.stderr).toBe(0);
+
+    // Every ref line of the plan has its commit in the same column.
+    const lines = second.stdout.split('\n').filter((l) => / \[[a-z-]+\]/.test(l));
+    expect(lines).toHaveLength(8);
+    const columns = new Set(lines.map((l) => l.search(/ [0-9a-f]{12} \[/)));
+    expect([...columns], lines.join('\n')).toHaveLength(1);
+
+    const locale = (out: string) => out.split('\n').filter((l) => l.includes('.Locale/'));
+    for (const [name, out] of [
+      ['added', first.stdout],
+      ['kept', second.stdout],
+      ['list', list.stdout],
+    ] as const) {
+      expect(locale(out), name).toHaveLength(2);
+      for (const l of locale(out)) expect(l, name).toMatch(/ partial \(de\)( |$)/);
+    }
+  });
+});
+
+describe('shell completion scripts for bash and zsh', () => {
+  // A `sideload` on PATH, as the scripts call it.
+  let bin = '';
+  const withSideload = async () => {
+    if (bin) return bin;
+    bin = await fresh('sideload-cli-bin-');
+    await fs.writeFile(path.join(bin, 'sideload'), `#!/bin/sh\nexec ${q(process.execPath)} ${q(main)} "$@"\n`, {
+      mode: 0o755,
+    });
+    return bin;
+  };
+
+  it('`completion --help` is the help, with examples; an unknown shell is a usage error naming bash and zsh', async () => {
+    const help = await sideload(['completion', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('sideload completion [shell]');
+    expect(help.stdout).toContain('sideload completion zsh >> ~/.zshrc');
+    expect(help.stdout).not.toContain('complete -o');
+    const fish = await sideload(['completion', 'fish']);
+    expect(fish.code).toBe(2);
+    expect(fish.stdout).toBe('');
+    expect(fish.stderr).toContain('"bash", "zsh"');
+  });
+
+  it('`completion bash` completes in bash with plain words, even when the login shell is zsh', async () => {
+    const dir = await withSideload();
+    const r = await run(
+      'bash',
+      [
+        '-c',
+        'eval "$(sideload completion bash)"; COMP_WORDS=(sideload create --js); COMP_CWORD=2; ' +
+          '_sideload_yargs_completions; printf "<%s>\\n" "${COMPREPLY[@]}"',
+      ],
+      { env: { PATH: `${dir}:${process.env['PATH']}`, SHELL: '/usr/bin/zsh' } },
+    );
+    expect(r.stdout).toBe('<--json>\n');
+  });
+
+  it('`completion zsh` is a zsh script that completes commands, options, shells and (where a path goes) files', async (ctx) => {
+    requireOrSkip(ctx, hasTool('zsh'), 'zsh');
+    const dir = await withSideload();
+    const script = path.join(dir, '_sideload');
+    const z = await sideload(['completion', 'zsh'], { env: { SHELL: '/bin/bash' } });
+    expect(z.code, z.stderr).toBe(0);
+    await fs.writeFile(script, z.stdout);
+    expect((await run('zsh', ['-n', script])).code).toBe(0);
+    // Typed into an interactive zsh (zpty) with Tab, then the line echoed: what completion made of it.
+    await fs.mkdir(path.join(dir, 'drive-one'));
+    const driver = [
+      'zmodload zsh/zpty',
+      "zpty z 'EDITOR= VISUAL= TERM=dumb zsh -f -i'",
+      `zpty -w z "PS1='> '; autoload -U compinit; compinit -u -D; source ${q(script)}"`,
+      'for line in "$@"; do',
+      `  zpty -w -n z "$line"$'\\t'; sleep 2; zpty -w z $'\\x01echo LINE:'`,
+      'done',
+      `zpty -w z "echo EN''D:"`,
+      "zpty -r z out '*END:*'",
+      'zpty -d z',
+      'print -r -- "$out"',
+    ].join('\n');
+    const lines = ['sideload li', 'sideload create --js', 'sideload completion z', 'sideload list dr'];
+    const r = await run('zsh', ['-f', '-c', driver, 'zsh', ...lines], {
+      cwd: dir,
+      env: { PATH: `${dir}:${process.env['PATH']}` },
+      timeoutMs: 60_000,
+    });
+    const echoed = r.stdout
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('LINE:'))
+      .map((l) => l.slice(5).trim());
+    expect(echoed).toEqual([
+      'sideload list',
+      'sideload create --json',
+      'sideload completion zsh',
+      'sideload list drive-one',
+    ]);
+  }, 90_000);
 });
 
 describe('shell completion', () => {

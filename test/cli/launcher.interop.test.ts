@@ -3,8 +3,10 @@
  * JavaScript. Run as a program, /bin/sh must exec node with the launcher's V8 flags, the script's own path and every
  * argument unchanged; exit codes must pass through; run as `node dist/cli/main.js`, the same file must work too.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, expect, it } from 'vitest';
 import { ensureBuilt, run } from '../helpers/flatpak-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -99,3 +101,67 @@ it('on a terminal, create draws its progress bars and finishes (the bundle as sh
   // eslint-disable-next-line no-control-regex
   expect(dumb.stdout).not.toMatch(/\x1b\[\?25l/);
 });
+
+it('Ctrl-C while node still loads the program: exit 130, and with --json the one error document', async () => {
+  // A slow machine, made deterministic: an ESM load hook holds back every large module of dist/cli/ (the 1.2 MB
+  // program) for 4 s, either waiting (node idle) or busy (as while node compiles it: the signal waits in libuv until
+  // the program runs, and a handler swapped then dropped it: exit 0, no word). The interrupt comes after 1.5 s: node
+  // runs by then, the program is not loaded yet. Before, the program was that large module itself, and the signal
+  // killed node with no document.
+  const hooks = path.join(dir, 'slow-hooks.mjs');
+  await fs.writeFile(
+    hooks,
+    'export async function load(url, context, next) {\n' +
+      '  const r = await next(url, context);\n' +
+      "  if (!url.includes('/dist/cli/') || !r.source || r.source.length < 100000) return r;\n" +
+      "  if (process.env.SLOW_LOAD === 'wait') await new Promise((resolve) => setTimeout(resolve, 4000));\n" +
+      '  else {\n' +
+      '    const src = String(r.source);\n' +
+      "    const at = src.startsWith('#!') ? src.indexOf('\\n') + 1 : 0;\n" +
+      "    r.source = src.slice(0, at) + 'for (const t = Date.now(); Date.now() - t < 4000; );\\n' + src.slice(at);\n" +
+      '  }\n' +
+      '  return r;\n}\n',
+  );
+  const register = path.join(dir, 'register.mjs');
+  await fs.writeFile(
+    register,
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+  );
+  const interrupted = (args: string[], slow: 'wait' | 'busy') =>
+    new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, ['--import', register, main, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SLOW_LOAD: slow },
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const t = setTimeout(() => p.kill('SIGINT'), 1500);
+      p.on('close', (code, signal) => {
+        clearTimeout(t);
+        resolve({ code, signal, stdout, stderr });
+      });
+    });
+  const drive = await tempDir('sideload-early-int-');
+  for (const slow of ['wait', 'busy'] as const) {
+    const [j, h] = await Promise.all([
+      interrupted(['verify', '--json', drive], slow),
+      interrupted(['list', drive], slow),
+    ]);
+    expect({ slow, code: j.code, signal: j.signal }, j.stderr).toEqual({ slow, code: 130, signal: null });
+    expect(JSON.parse(j.stdout), slow).toEqual({
+      schemaVersion: 1,
+      command: 'verify',
+      ok: false,
+      error: { code: 'EINTERRUPTED', message: 'interrupted before the command started; nothing was done', data: {} },
+    });
+    expect({ slow, code: h.code, signal: h.signal, stdout: h.stdout }).toEqual({
+      slow,
+      code: 130,
+      signal: null,
+      stdout: '',
+    });
+    expect(h.stderr, slow).toContain('sideload: interrupted before the command started; nothing was done');
+  }
+}, 60_000);

@@ -252,10 +252,10 @@ describeInterop('sideload create from a flatpak installation (real flatpak as th
         `warning: the source installation has no fr for '${ref}' (installed: de); the drive gets it without any language (its metadata only)`,
       );
       expect(r.stdout).toMatch(
-        new RegExp(`${ref.replace(/[./]/g, '\\$&')} +[0-9a-f]{12} \\[related\\] \\(partial: metadata only\\)`),
+        new RegExp(`${ref.replace(/[./]/g, '\\$&')} +[0-9a-f]{12} \\[related\\] partial \\(metadata only\\)`),
       );
     }
-    expect(r.stdout + r.stderr).not.toMatch(/\(none\)|\(partial: \)/);
+    expect(r.stdout + r.stderr).not.toMatch(/\(none\)|partial \(\)/);
   });
 
   it('marks the same commits partial as real flatpak create-usb does', async () => {
@@ -495,6 +495,62 @@ describeInterop('an app installed for the user on a runtime installed system-wid
       `sideload: error: the 'system' installation's ${path.join(sysRepo, 'config')} is malformed: line 1: malformed ` +
         "group header '[core'\n",
     ]);
+  });
+});
+
+describeInterop('a runtime of another collection, installed system-wide', () => {
+  it("the drive carries that collection's appstream from the system installation, as create-usb does for each collection", async () => {
+    const ex = await makeExampleRepo();
+    // The runtime (and its Locale) published in a repo of their own, collection org.example.Platforms.
+    const gpg = [
+      `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
+      `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
+    ];
+    const PCID = 'org.example.Platforms';
+    const prt = path.join(await tempDir('sideload-platforms-'), 'repo');
+    await runOk('ostree', ['init', `--repo=${prt}`, '--mode=archive-z2', `--collection-id=${PCID}`]);
+    await runOk('flatpak', [
+      'build-commit-from',
+      ...gpg,
+      '--no-update-summary',
+      `--src-repo=${ex.repo}`,
+      prt,
+      PLATFORM,
+    ]);
+    await runOk('flatpak', [
+      'build-commit-from',
+      ...gpg,
+      '--no-update-summary',
+      `--src-repo=${ex.repo}`,
+      prt,
+      PLATFORM_LOCALE,
+    ]);
+    await runOk('flatpak', ['build-update-repo', ...gpg, prt]);
+    const f = await flatpakEnv();
+    await remoteAdd(f, 'platforms', `file://${prt}`, ex.gpgKey, { scope: '--system', collectionId: PCID });
+    await f.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'platforms', PLATFORM]);
+    await f.flatpakOk(['--system', 'update', '--appstream', 'platforms']); // as software centres keep it current
+    await remoteAdd(f, 'example', `file://${ex.repo}`, ex.gpgKey);
+    await f.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', APP]);
+    expect(await f.flatpakOk(['--user', 'list', '--columns=ref'])).not.toContain('org.example.Platform/');
+    const sysRepo = path.join(f.env['FLATPAK_SYSTEM_DIR'] as string, 'repo');
+    const sysAppstream = (
+      await runOk('ostree', [`--repo=${sysRepo}`, 'rev-parse', `platforms:appstream2/${ARCH}`])
+    ).trim();
+
+    const d = await tempDir('sideload-othercid-');
+    const r = await sideload(['create', '--user', '--json', '--no-fsync', d, 'org.example.App'], { env: f.env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { warnings: Array<{ code: string; message: string }> };
+    // Before the fix: "no appstream data for collection 'org.example.Platforms'", and the drive had none of it.
+    expect(doc.warnings.filter((w) => w.code === 'no-appstream')).toEqual([]);
+    const onDrive = await mirrorRefs(path.join(d, '.ostree/repo'));
+    expect(onDrive.get(`${PCID} ${PLATFORM}`)).toMatch(/^[0-9a-f]{64}$/);
+    expect(onDrive.get(`${PCID} appstream2/${ARCH}`)).toBe(sysAppstream);
+    expect(onDrive.get(`${CID} appstream2/${ARCH}`)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await fsck(path.join(d, '.ostree/repo'))).toMatch(/no errors found/);
+    const v = await sideload(['verify', '--gpg-import', ex.gpgKey, d]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 });
 

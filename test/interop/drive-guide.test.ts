@@ -186,6 +186,38 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     }
   });
 
+  it('an update from a local repo keeps the remote name the drive had, as it keeps the URL', async () => {
+    const server = await startServer(path.join(EXAMPLES, 'repo'), { prefix: 'repo' });
+    try {
+      const from = path.join(await tempDir('sideload-guide-name-'), 'myremote.flatpakrepo');
+      const key = (await fs.readFile(path.join(EXAMPLES, 'example.gpg'))).toString('base64');
+      await fs.writeFile(
+        from,
+        `[Flatpak Repo]\nTitle=Mine\nUrl=${server.url}/\nDeploySideloadCollectionID=${CID}\nGPGKey=${key}\n`,
+      );
+      const d = await tempDir('sideload-guide-name-drive-');
+      const c = await sideload(['create', '--no-fsync', '--from', from, d, 'org.example.App']);
+      expect(c.code, c.stderr).toBe(0);
+      const addLine = `   flatpak remote-add --user --if-not-exists myremote ${CID}.flatpakrepo\n`;
+      expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).toContain(addLine);
+      const u = await sideload(['update', '--no-fsync', '--repo', EXAMPLE.repo, '--gpg-import', EXAMPLE.gpgKey, d]);
+      expect(u.code, u.stderr).toBe(0);
+      expect(await fs.readFile(path.join(d, `${CID}.flatpakrepo`), 'utf8')).toContain(`Url=${server.url}/\n`);
+      // Before the fix: 'example', the collection ID's middle part, in every command of the README.
+      const readme = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+      expect(readme).toContain(addLine);
+      expect(readme).toContain(
+        `   flatpak install --user --sideload-repo=. myremote app/org.example.App/${ARCH}/stable\n`,
+      );
+      // A run with no source for the collection (remove) keeps it too.
+      const r = await sideload(['remove', '--no-fsync', d, `runtime/org.example.Platform.GL.default/${ARCH}/1.4`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8')).toContain(addLine);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a run with no source for the collection (remove) keeps the .flatpakrepo and the README's remote-add from it", async () => {
     const d = await tempDir('sideload-guide-keep-');
     const c = await createFromRepo(EXAMPLE, d);
@@ -201,6 +233,55 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     expect(readme).toContain(`flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`);
     expect(readme).not.toContain('KEYFILE');
     expect(readme).toContain('upstream URL of this collection was not known');
+  });
+
+  it('a second --destination-repo on the drive: the README describes both repos, and its commands install from them', async () => {
+    const d = await tempDir('sideload-guide-two-');
+    const first = await createFromRepo(EXAMPLE, d);
+    expect(first.code, first.stderr).toBe(0);
+    const platform = `runtime/org.example.Platform/${ARCH}/stable`;
+    const second = await createFromRepo(
+      EXAMPLE,
+      d,
+      [platform],
+      ['--destination-repo', 'flatpak/repo', '--extensions', 'none'],
+    );
+    expect(second.code, second.stderr).toBe(0);
+    const readme = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+    // It described the last repo written only: "The ostree repo is flatpak/repo/", and the Platform as the target.
+    expect(readme).toContain('The ostree repos are .ostree/repo/ and flatpak/repo/ (written by sideload).');
+    expect(readme).toContain(`(collection ${CID} in .ostree/repo/ and flatpak/repo/)`);
+    const commands = readme
+      .split('\n')
+      .filter((l) => /^ {3}flatpak /.test(l))
+      .map((l) => l.trim());
+    expect(commands).toEqual([
+      `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`,
+      `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`,
+    ]);
+    const f = await flatpakEnv();
+    for (const c of commands) {
+      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], {
+        env: f.env,
+        cwd: d,
+      });
+      expect(r.code, `${c}\n${r.stderr}`).toBe(0);
+    }
+    expect([...(await installedCommits(f)).keys()].sort()).toEqual(appInstallRefs(ARCH).sort());
+
+    // Taking the collection off flatpak/repo leaves its .flatpakrepo: .ostree/repo still serves it.
+    const repoFile = path.join(d, `${CID}.flatpakrepo`);
+    const before = await fs.readFile(repoFile);
+    const listed = JSON.parse((await sideload(['list', '--json', path.join(d, 'flatpak/repo')])).stdout) as {
+      repos: Array<{ collections: Array<{ refs: Array<{ ref: string }> }> }>;
+    };
+    const refs = listed.repos[0]?.collections[0]?.refs.map((r) => r.ref) ?? [];
+    const rm = await sideload(['remove', '--no-fsync', '--destination-repo', 'flatpak/repo', d, ...refs]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect((await fs.readFile(repoFile)).equals(before)).toBe(true);
+    const after = await fs.readFile(path.join(d, 'README-sideload.txt'), 'utf8');
+    expect(after).toContain(`(collection ${CID} in .ostree/repo/)`);
+    expect(after).toContain(`flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`);
   });
 
   it('taking every ref of a collection off removes its .flatpakrepo; the README stays and lists what is left', async () => {

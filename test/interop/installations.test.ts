@@ -10,12 +10,14 @@ import { decode } from '../../src/gvariant/index.js';
 import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
 import {
   APP,
+  APP_LOCALE,
   ARCH,
   CID,
   describeInterop,
   flatpakEnv,
   makeExampleRepo,
   offlineInstall,
+  PLATFORM,
   remoteAdd,
   sideload,
   tempDir,
@@ -118,5 +120,78 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     // Naming one works.
     const sys = await sideload(['create', '--system', '--no-fsync', d2, 'org.example.App'], { env: g.env });
     expect(sys.code, sys.stderr).toBe(0);
+  });
+
+  it("an app's Locale comes from the installation the app is taken from, not from another one's older copy", async () => {
+    // The system installation has v1 of the app with its Locale; the user installation has v2 of the app (installed
+    // without related refs: no Locale of its own) and runs it on the system's runtime.
+    const v2 = await makeExampleRepo();
+    const v1Repo = path.join(await tempDir('sideload-v1-'), 'repo');
+    await fs.cp(v2.repo, v1Repo, { recursive: true });
+    await v2.update(2);
+    const g = await flatpakEnv();
+    g.env = { ...g.env, ...NO_PROXY };
+    await remoteAdd(g, 'example', `file://${v1Repo}`, v2.gpgKey, { scope: '--system' });
+    await g.flatpakOk(['--system', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+    await remoteAdd(g, 'example', `file://${v2.repo}`, v2.gpgKey);
+    await g.flatpakOk(['--user', 'install', '-y', '--noninteractive', '--no-related', 'example', 'org.example.App']);
+    const commit = async (scope: string, ref: string) =>
+      (await g.flatpakOk([scope, 'info', '--show-commit', ref])).trim();
+    const userApp = await commit('--user', APP);
+    expect(userApp).not.toBe(await commit('--system', APP));
+    expect((await g.flatpak(['--user', 'info', APP_LOCALE])).code).not.toBe(0);
+    const drive = await tempDir('sideload-locale-inst-');
+    const r = await sideload(['create', '--user', '--no-fsync', drive, 'org.example.App'], { env: g.env });
+    expect(r.code, r.stderr).toBe(0);
+    const refs = await mirrorRefs(path.join(drive, '.ostree/repo'));
+    expect(refs.get(`${CID} ${APP}`)).toBe(userApp);
+    // The runtime comes from the system installation (flatpak runs the user's app on it) …
+    expect(refs.get(`${CID} ${PLATFORM}`)).toBe(await commit('--system', PLATFORM));
+    // … but not the system's Locale of its own, older app: before the fix, the drive paired v2 with v1's Locale.
+    expect(refs.has(`${CID} ${APP_LOCALE}`)).toBe(false);
+
+    // Where the other installation has the same commit of the app, its Locale is that app's and comes along.
+    await g.flatpakOk(['--system', 'remote-modify', `--url=file://${v2.repo}`, 'example']);
+    await g.flatpakOk(['--system', 'update', '-y', '--noninteractive', APP, APP_LOCALE]);
+    expect(await commit('--system', APP)).toBe(userApp);
+    const d2 = await tempDir('sideload-locale-same-');
+    const r2 = await sideload(['create', '--user', '--no-fsync', d2, 'org.example.App'], { env: g.env });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect((await mirrorRefs(path.join(d2, '.ostree/repo'))).get(`${CID} ${APP_LOCALE}`)).toBe(
+      await commit('--system', APP_LOCALE),
+    );
+  });
+
+  it('an app installed only in an installations.d installation: the error names it and --installation', async () => {
+    const g = await flatpakEnv();
+    g.env = { ...g.env, ...NO_PROXY };
+    const custom = path.join(g.root, 'custom');
+    await fs.mkdir(path.join(g.root, 'config/installations.d'), { recursive: true });
+    await fs.writeFile(
+      path.join(g.root, 'config/installations.d/custom.conf'),
+      `[Installation "custom"]\nPath=${custom}\nDisplayName=Custom\nStorageType=harddisk\n`,
+    );
+    await g.flatpakOk([
+      '--installation=custom',
+      'remote-add',
+      `--collection-id=${CID}`,
+      `--gpg-import=${ex.gpgKey}`,
+      'example',
+      `file://${ex.repo}`,
+    ]);
+    await g.flatpakOk(['--installation=custom', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+    await remoteAdd(g, 'example', `file://${ex.repo}`, ex.gpgKey); // the user installation exists, without the app
+    const drive = await tempDir('sideload-custom-');
+    const r = await sideload(['create', '--no-fsync', drive, 'org.example.App'], { env: g.env });
+    expect(r.code).toBe(3);
+    // Before the fix: only "is not installed in the source", with no word of the installation that has it.
+    expect(r.stderr).toContain(
+      `ref 'org.example.App' (arch ${ARCH}) is not installed in the source; it is installed in the 'custom' ` +
+        'installation: name it with --installation=custom',
+    );
+    const named = await sideload(['create', '--installation', 'custom', '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(named.code, named.stderr).toBe(0);
   });
 });

@@ -6,7 +6,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { ARCH, describeInterop, makeExampleRepo, runOk, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import {
+  APP_LOCALE,
+  ARCH,
+  CID,
+  describeInterop,
+  installedExample,
+  makeExampleRepo,
+  runOk,
+  sideload,
+  tempDir,
+} from '../helpers/flatpak-fixtures.js';
 import { fsck, mirrorRefs } from './create-helpers.js';
 
 describeInterop('a manifest with two sources', () => {
@@ -43,5 +53,34 @@ describeInterop('a manifest with two sources', () => {
       expect(refs.has(`org.example.Stable runtime/org.example.Platform/${ARCH}/stable`), name).toBe(true);
       expect(await fsck(path.join(drive, '.ostree/repo'))).toMatch(/no errors found/);
     }
+  });
+
+  it('a Locale one source has in part and another whole goes on whole, with no partial-locale warning', async () => {
+    const ex = await makeExampleRepo();
+    // An installation with German only (its App.Locale a partial commit), and the repo it was installed from.
+    const inst = await installedExample(ex, { languages: ['de'] });
+    const work = await tempDir('sideload-mwhole-');
+    const manifest = path.join(work, 'whole.yaml');
+    await fs.writeFile(
+      manifest,
+      'sources:\n' +
+        `  - installation: user\n    refs: [org.example.App]\n` +
+        `  - repo: ${ex.repo}\n    gpg-import: [${ex.gpgKey}]\n    refs: [org.example.App]\n`,
+    );
+    const drive = await tempDir('sideload-mwhole-drive-');
+    const r = await sideload(['create', '--no-fsync', '--json', '--manifest', manifest, drive], { env: inst.env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      refs: Array<{ ref: string; subpaths: string[] | null; languages?: unknown }>;
+      warnings: Array<{ code: string; message: string }>;
+    };
+    const locale = doc.refs.find((x) => x.ref === APP_LOCALE);
+    expect(locale).toMatchObject({ subpaths: null, languages: 'all' });
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await mirrorRefs(repo)).get(`${CID} ${APP_LOCALE}`) as string;
+    await expect(fs.stat(path.join(repo, 'state', `${commit}.commitpartial`))).rejects.toThrow();
+    // Before the fix: the installation's side still warned that the Locale goes on the drive with German only.
+    expect(doc.warnings.filter((w) => w.code === 'partial-locale')).toEqual([]);
+    expect(await fsck(repo)).toMatch(/no errors found/);
   });
 });

@@ -2,7 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { dearmor, driveGuide, flatpakrepoText, parseFlatpakrepo, remoteNameFor } from '../../src/usb/drive-guide.js';
+import {
+  dearmor,
+  driveGuide,
+  flatpakrepoText,
+  parseFlatpakrepo,
+  readmeRemoteNames,
+  remoteNameFor,
+} from '../../src/usb/drive-guide.js';
 import { parseKeyFile } from '../../src/keyfile/index.js';
 import { projectRoot } from '../helpers/shared.js';
 
@@ -153,4 +160,54 @@ it('a collection of OS refs (no app, no runtime) gets the ostree command, not fl
   expect(both).toContain('flatpak install --user --sideload-repo=. flathub app/org.gnome.Maps/x86_64/stable');
   expect(both).toContain('ostree find-remotes --repo=REPO --finders=mount --pull com.example.OS os/eos/amd64/master');
   expect(both).toMatch(/^More: flatpak-install\(1\).*, ostree-find-remotes\(1\)$/m);
+});
+
+it("reads back the remote name each collection's README section gave, titled or not, signed or not", () => {
+  const files = driveGuide({
+    repoRel: '.ostree/repo',
+    collections: [
+      {
+        collectionId: 'org.flathub.Stable',
+        refs,
+        title: 'Flathub (collection x) ==',
+        gpgKeys: [key],
+        remoteName: 'fh',
+      },
+      { collectionId: 'com.example.Apps', refs, remoteName: 'mine' }, // no key: the remote-add with KEYFILE
+      { collectionId: 'org.other.Thing', refs, gpgKeys: [key] }, // no name known: the derived one
+      { collectionId: 'com.example.Os', refs: ['os/example/x86_64/stable'], remoteName: 'os' }, // ostree refs
+    ],
+  });
+  const readme = files.find((f) => f.name === 'README-sideload.txt')?.text ?? '';
+  expect([...readmeRemoteNames(readme)]).toEqual([
+    ['com.example.Apps', 'mine'],
+    ['org.flathub.Stable', 'fh'],
+    ['org.other.Thing', 'other'],
+  ]);
+});
+
+it('a drive with two repos: the README names both, each heading its repos, and the remote names still read back', () => {
+  const files = driveGuide({
+    repoRel: 'flatpak/repo',
+    repoRels: ['.ostree/repo', 'flatpak/repo'],
+    collections: [
+      {
+        collectionId: 'org.flathub.Stable',
+        refs,
+        title: 'Flathub',
+        gpgKeys: [key],
+        remoteName: 'fh',
+        repos: ['.ostree/repo', 'flatpak/repo'],
+      },
+      { collectionId: 'com.example.Apps', refs, remoteName: 'mine', repos: ['flatpak/repo'] },
+    ],
+  });
+  const readme = files.find((f) => f.name === 'README-sideload.txt')?.text ?? '';
+  expect(readme).toContain('The ostree repos are .ostree/repo/ and flatpak/repo/ (written by sideload).');
+  expect(readme).toContain('== Flathub (collection org.flathub.Stable in .ostree/repo/ and flatpak/repo/) ==');
+  expect(readme).toContain('== Collection com.example.Apps in flatpak/repo/ ==');
+  expect([...readmeRemoteNames(readme)]).toEqual([
+    ['com.example.Apps', 'mine'],
+    ['org.flathub.Stable', 'fh'],
+  ]);
 });

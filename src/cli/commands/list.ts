@@ -4,6 +4,7 @@ import { formatBytes } from '../output.js';
 import { examplesEpilog } from '../help.js';
 import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { listRepoJson } from '../json.js';
+import { partialNote } from '../render-plan.js';
 
 interface ListArgs extends OutputArgs {
   drive: string;
@@ -48,14 +49,8 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
           out.info(`  ${c.collectionId}${c.upstreamSummary ? ' (carries the upstream summary)' : ''}`);
           for (const ref of c.refs) {
             const size = ref.installedSize !== undefined ? ` ${formatBytes(Number(ref.installedSize))}` : '';
-            // A Locale subset shows its languages: /files/de → de.
-            const subset = ref.subpaths
-              ? ref.subpaths
-                  .filter((p) => p !== '/metadata')
-                  .map((p) => p.replace(/^\/files\//, ''))
-                  .join(', ')
-              : '';
-            const partial = ref.partial ? (subset ? ` partial (${subset})` : ' partial') : '';
+            // A Locale subset shows its languages (/files/de → de), as the plan shows them.
+            const partial = ref.partial ? ` ${partialNote(ref)}` : '';
             const version = ref.version ? ` v${ref.version}` : '';
             const signed = ref.signed ? ' (signature present)' : '';
             out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${version}${size}${partial}${signed}`);

@@ -129,7 +129,10 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       out.result({ ...report });
       for (const r of report.repos) {
         out.info(
-          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.refs} refs, ${r.objects} objects, collections ` +
+          // The refs apps and runtimes come from (as list and create count them); each collection's
+          // ostree-metadata is checked too, and named, not counted as one of them.
+          `${r.ok ? 'OK  ' : 'FAIL'} ${r.repo}: ${r.flatpakRefs} refs` +
+            `${r.refs > r.flatpakRefs ? ' + ostree-metadata' : ''}, ${r.objects} objects, collections ` +
             `${r.collections.join(', ') || '(none)'}`,
         );
         for (const f of r.findings) out.info(`  ${f.severity}: ${f.message}${f.path ? ` [${f.path}]` : ''}`);

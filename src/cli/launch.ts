@@ -1,0 +1,51 @@
+/**
+ * The first code of the shipped `sideload` program (scripts/bundle.mjs makes dist/cli/main.js of the launcher
+ * lines and this module, and bundles the program into dist/cli/sideload.js beside it). Node compiles a module whole
+ * before running any of it: a Ctrl-C while the 1.2 MB program was read and compiled (~50 ms, more on a busy machine)
+ * killed node with no word, and a `--json` run printed no document. This module is tiny and imports nothing: its
+ * handler is in place as soon as node runs any of our code, and main.ts takes over from it. What is left before it
+ * is node's own start-up (~40-70 ms), where no JavaScript can answer a signal.
+ *
+ * Until the program takes over, nothing has been done: the interrupt ends the run at once, with exit 130, and with
+ * `--json` the one error document a script waits for (the shape reportError in output.ts prints).
+ */
+
+/** Where main.ts finds this handler to take it off when it installs its own (EARLY_INTERRUPT there). */
+const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
+
+/** The commands the error document names (output.ts COMMANDS, with create-usb and ls as their canonical names). */
+const COMMANDS: Readonly<Record<string, string>> = {
+  create: 'create',
+  'create-usb': 'create',
+  lock: 'lock',
+  update: 'update',
+  remove: 'remove',
+  prune: 'prune',
+  list: 'list',
+  ls: 'list',
+  verify: 'verify',
+  keygen: 'keygen',
+  dump: 'dump',
+};
+
+function onEarlySignal(): void {
+  const argv = process.argv.slice(2);
+  const message = 'interrupted before the command started; nothing was done';
+  if (argv.includes('--json')) {
+    const command = argv.map((a) => COMMANDS[a]).find((c) => c !== undefined);
+    const doc = {
+      schemaVersion: 1,
+      ...(command ? { command } : {}),
+      ok: false,
+      error: { code: 'EINTERRUPTED', message, data: {} },
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else process.stderr.write(`\nsideload: ${message}\n`);
+  process.exit(130);
+}
+
+process.on('SIGINT', onEarlySignal);
+process.on('SIGTERM', onEarlySignal);
+(globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] = onEarlySignal;
+// The program, bundled beside this file (a specifier tsc does not resolve: the bundle exists only after the build).
+await import(new URL('./sideload.js', import.meta.url).href);
