@@ -27,6 +27,8 @@ const WARNINGS = {
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
   'eol-rebase-missing': "an end-of-life ref's replacement (ostree.endoflife-rebase) is not in the source: clients fail",
   'drive-key-changed': "--sign-key is not the key the drive's summary was signed with: the run signs it with this one",
+  'upstream-redirect':
+    "an upstream summary moves its remote (xa.redirect-url): the drive hands out the new URL when the summary's signature checked",
   'drive-head-refs':
     'the drive repo has refs under refs/heads (another tool wrote them): the summary lists refs/mirrors only',
 } as const;

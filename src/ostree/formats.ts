@@ -83,6 +83,7 @@ export const KEY = {
   xaHomepage: 'xa.homepage',
   xaIcon: 'xa.icon',
   xaDefaultBranch: 'xa.default-branch',
+  xaRedirectUrl: 'xa.redirect-url',
   xaData: 'xa.data',
   otTs: 'ot.ts',
 } as const;

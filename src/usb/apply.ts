@@ -385,6 +385,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
         upstreamMeta,
         input.upstreamFrom,
         state.metadataCommits.keys(),
+        upstream.redirects,
       )),
     );
     const metadataCommits: Record<string, string> = {};

@@ -40,6 +40,8 @@ export async function stageDriveGuide(
   sources: ReadonlyMap<string, Source>,
   /** Collections on the drive before the run: the .flatpakrepo of one that is gone is removed. */
   previous: Iterable<string> = [],
+  /** The URL a collection's signed upstream summary moves its remote to (xa.redirect-url), handed out instead. */
+  redirects: ReadonlyMap<string, string> = new Map(),
 ): Promise<PublishOp[]> {
   const collections: GuideCollection[] = [];
   // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
@@ -94,7 +96,8 @@ export async function stageDriveGuide(
       homepage: str(KEY.xaHomepage) ?? earlier?.homepage,
       icon: str(KEY.xaIcon) ?? earlier?.icon,
       defaultBranch: str(KEY.xaDefaultBranch) ?? earlier?.defaultBranch,
-      url: remote?.url ?? earlier?.url,
+      url: redirects.get(cid) ?? remote?.url ?? earlier?.url,
+      redirectedFrom: redirects.has(cid) ? (remote?.url ?? earlier?.url ?? '') : undefined,
       remoteName: remote?.name ?? earlier?.remoteName,
     };
     collections.push({

@@ -21,6 +21,8 @@ export interface GuideCollection extends FlatpakrepoFields {
   readonly remoteName?: string;
   /** The upstream's URL; unknown for a local repo source. */
   readonly url?: string;
+  /** The URL the source was read from when `url` is where the upstream's signed summary redirects (xa.redirect-url). */
+  readonly redirectedFrom?: string;
   /** The upstream's OpenPGP public key(s): binary packets or ASCII-armored blocks, one or more. */
   readonly gpgKeys?: readonly Uint8Array[];
   /**
@@ -228,6 +230,13 @@ export function driveGuide(input: GuideInput): GuideFile[] {
         `remote with the collection ID ${c.collectionId}; 'flatpak remotes --columns=name,collection' shows`,
         `it, and 'flatpak remote-modify --user --collection-id=${c.collectionId} NAME' sets it.`,
       );
+      if (c.url && c.redirectedFrom !== undefined)
+        readme.push(
+          `The upstream moved: its signed summary sends remotes ` +
+            `${c.redirectedFrom ? `from ${oneLine(c.redirectedFrom)} ` : ''}to ${oneLine(c.url)},`,
+          `so ${repoFile} gives that URL. flatpak moves a remote you already have the next time it reads`,
+          'the old URL online.',
+        );
       if (!c.url)
         readme.push(
           `The upstream URL of this collection was not known when the drive was written: ${repoFile}`,

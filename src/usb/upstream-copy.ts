@@ -6,7 +6,8 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import type { Warn } from '../warnings.js';
-import type { VarDict } from '../gvariant/index.js';
+import { lookup, type VarDict } from '../gvariant/index.js';
+import { KEY } from '../ostree/formats.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { readLocalFile } from '../transport/local.js';
 import type { Source, UpstreamFiles } from './source.js';
@@ -48,6 +49,11 @@ export interface UpstreamSet {
   readonly copies: ReadonlyMap<string, PreparedUpstream | null>;
   /** collection → descriptive keys (xa.title …) for its ostree-metadata commit. */
   readonly meta: ReadonlyMap<string, VarDict>;
+  /**
+   * collection → the URL its signed, checked upstream summary moves the remote to (`xa.redirect-url`): where
+   * flatpak takes a remote made from the drive's `.flatpakrepo`, so the drive hands out that URL.
+   */
+  readonly redirects?: ReadonlyMap<string, string>;
 }
 
 /** Fetches and checks the upstream summaries of `collections` (collection → the source that offers it). */
@@ -59,6 +65,7 @@ export async function prepareUpstreams(
 ): Promise<UpstreamSet> {
   const copies = new Map<string, PreparedUpstream | null>();
   const meta = new Map<string, VarDict>();
+  const redirects = new Map<string, string>();
   for (const [cid, source] of collections) {
     checkAbort();
     const m = await source.upstreamMetadata(cid);
@@ -81,6 +88,8 @@ export async function prepareUpstreams(
     // What the signed upstream files say wins over what the source read on its own (a repo source's summary file,
     // unchecked there).
     if (!meta.has(cid) || check.signedBy.length > 0) meta.set(cid, check.metadata);
+    const redirect = await upstreamRedirect(cid, source, check.metadata, check.signedBy.length > 0, warn);
+    if (redirect) redirects.set(cid, redirect);
     const record = encodeUpstreamRecord({
       origin: up.origin,
       signedBy: check.signedBy,
@@ -97,7 +106,56 @@ export async function prepareUpstreams(
       root: check.root,
     });
   }
-  return { copies, meta };
+  return { copies, meta, redirects };
+}
+
+/**
+ * The URL a collection's upstream summary moves its remote to (`xa.redirect-url`), when the drive should hand it
+ * out. flatpak 1.14 (flatpak_dir_update_remote_configuration, run by `remote-add` and by every transaction) sets a
+ * remote's URL to it from the summary (or summary.idx) it has verified with the remote's key; so does the drive,
+ * only from a summary whose signature checked here, and only an http(s):// or file:// URL (the kinds it reads).
+ * The run itself goes on reading from the URL it was given: the summary came from there signed, and every object
+ * is checked by its checksum.
+ */
+async function upstreamRedirect(
+  cid: string,
+  source: Source,
+  metadata: VarDict,
+  signed: boolean,
+  warn: Warn,
+): Promise<string | null> {
+  const v = lookup(metadata, KEY.xaRedirectUrl);
+  const to = v?.type === 's' ? (v.value as string) : '';
+  if (!to) return null;
+  const from = (await source.upstreamRemote?.(cid))?.url;
+  const data = { collectionId: cid, redirectUrl: to, ...(from ? { url: from } : {}) };
+  const at = from ? `at ${from} ` : '';
+  let ok = false;
+  try {
+    // URL() drops tabs and line breaks it meets: a value with any is no URL to print into a .flatpakrepo.
+    // eslint-disable-next-line no-control-regex
+    ok = ['http:', 'https:', 'file:'].includes(new URL(to).protocol) && !/[\s\x00-\x1f\x7f]/.test(to);
+  } catch {
+    ok = false;
+  }
+  if (!signed || !ok) {
+    warn(
+      'upstream-redirect',
+      `the upstream summary of '${cid}' ${at}redirects to ${JSON.stringify(to)} (xa.redirect-url), not followed: ` +
+        (signed ? 'not an http(s):// or file:// URL' : 'no signature of the summary was checked'),
+      data,
+    );
+    return null;
+  }
+  if (from && from.replace(/\/+$/, '') === to.replace(/\/+$/, '')) return null;
+  warn(
+    'upstream-redirect',
+    `the signed upstream summary of '${cid}' moves its remote ${from ? `from ${from} ` : ''}to ${to} ` +
+      `(xa.redirect-url), as flatpak does: the drive's ${cid}.flatpakrepo and README hand out ${to}` +
+      (from ? ` (this run read from ${from})` : ''),
+    data,
+  );
+  return to;
 }
 
 /**

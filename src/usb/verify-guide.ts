@@ -16,7 +16,7 @@ import { CommitVerifier } from './commit-signatures.js';
 import { flatpakrepoName } from './drive-guide.js';
 import { readTextSafe } from './drive-fs.js';
 import { error, type Finding } from './findings.js';
-import type { UpstreamKeys } from './verify-upstream.js';
+import { keysFor, type UpstreamKeys } from './verify-upstream.js';
 import { failedCommitChecks } from './verify-signatures.js';
 import type { RepoView } from './verify-view.js';
 
@@ -61,8 +61,9 @@ export async function checkFlatpakrepos(driveRoot: string, v: RepoView, keys: Up
       invalid(`holds a GPGKey that is not an OpenPGP key (${expectFailure(e).message})`);
       continue;
     }
-    if (keys.upstreamGpg?.length) {
-      const trusted = new Set((await GpgVerifier.fromKeyrings(keys.upstreamGpg)).fingerprints());
+    const given = keysFor(keys, cid).upstreamGpg;
+    if (given.length) {
+      const trusted = new Set((await GpgVerifier.fromKeyrings(given)).fingerprints());
       const foreign = handed.filter((f) => !trusted.has(f));
       if (foreign.length)
         findings.push(

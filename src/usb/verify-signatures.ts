@@ -9,7 +9,7 @@ import { readSummarySigBytes } from './drive-state.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { CommitVerifier, notSignedText, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
-import type { UpstreamKeys } from './verify-upstream.js';
+import { keysFor, type UpstreamKeys } from './verify-upstream.js';
 import { objectPath, type RepoView } from './verify-view.js';
 
 /** summary.sig against the trusted keys (or a warning that it was not checked). */
@@ -45,12 +45,13 @@ export async function checkDriveSignature(
       ];
 }
 
-/** With upstream keys given: every copied commit (not ostree-metadata) must be signed by one of them. */
+/** With upstream keys given for its collection: every copied commit (not ostree-metadata) must be signed by one of them. */
 export async function checkCopiedCommitSignatures(v: RepoView, keys: UpstreamKeys): Promise<Finding[]> {
-  const verifier = new CommitVerifier({ gpg: keys.upstreamGpg ?? [], ed25519: keys.upstreamEd25519 ?? [] });
-  if (verifier.empty) return [];
   const findings: Finding[] = [];
   for (const [cid, entries] of v.listed) {
+    const own = keysFor(keys, cid);
+    const verifier = new CommitVerifier({ gpg: own.upstreamGpg, ed25519: own.upstreamEd25519 });
+    if (verifier.empty) continue;
     for (const { entry: e, check: r } of await failedCommitChecks(v, verifier, entries)) {
       const signer = r.signerKeyIds.length ? `GPG key ${r.signerKeyIds.join(', ')}` : 'a key';
       // A commit signed with a kind of key none was given for (GPG-signed, only --upstream-key given) is not

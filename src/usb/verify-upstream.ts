@@ -15,8 +15,29 @@ import { OLD_UPSTREAM_COPY, upstreamStrayFindings } from './verify-hostile.js';
 
 /** Keys to check the carried upstream summaries (and the copied commits) with: GPG keyrings, ed25519 keys. */
 export interface UpstreamKeys {
+  /** For every collection. */
   readonly upstreamGpg?: readonly Uint8Array[];
   readonly upstreamEd25519?: readonly Uint8Array[];
+  /**
+   * For one collection each (`verify --gpg-import COLLECTION_ID=FILE`), beside the ones for every collection: a
+   * drive of two upstreams is checked with each upstream's own keys, so a collection signed by the other
+   * upstream's key fails.
+   */
+  readonly collectionKeys?: Readonly<Record<string, CollectionKeys>>;
+}
+
+export interface CollectionKeys {
+  readonly upstreamGpg?: readonly Uint8Array[];
+  readonly upstreamEd25519?: readonly Uint8Array[];
+}
+
+/** The keys that check collection `cid`: those for every collection and those given for it alone. */
+export function keysFor(k: UpstreamKeys, cid: string): { upstreamGpg: Uint8Array[]; upstreamEd25519: Uint8Array[] } {
+  const own = k.collectionKeys && Object.hasOwn(k.collectionKeys, cid) ? k.collectionKeys[cid] : undefined;
+  return {
+    upstreamGpg: [...(k.upstreamGpg ?? []), ...(own?.upstreamGpg ?? [])],
+    upstreamEd25519: [...(k.upstreamEd25519 ?? []), ...(own?.upstreamEd25519 ?? [])],
+  };
 }
 
 /** Each carried upstream copy: its digest chain and signatures, and that the drive's refs are in it. */
@@ -41,7 +62,8 @@ export async function checkUpstreamCopies(
       const bytes = await readLocalFile(path.join(dir, f), MAX_SUBSUMMARY_BYTES).catch(() => null);
       if (bytes) files.set(f, bytes);
     }
-    const keys = { gpg: opts.upstreamGpg ?? [], ed25519: opts.upstreamEd25519 ?? [] };
+    const own = keysFor(opts, cid);
+    const keys = { gpg: own.upstreamGpg, ed25519: own.upstreamEd25519 };
     // The record's shape and file list, named as such (before the signature check, which stops at a bad record).
     findings.push(...(await checkSideloadJson(dir, rel, await listFiles(dir))));
     try {
@@ -82,7 +104,9 @@ export async function checkUpstreamCopies(
           findings.push(
             warning(
               'upstream-not-checked',
-              `the upstream summary of '${cid}' was not checked: pass --gpg-import or --upstream-key`,
+              `the upstream summary of '${cid}' was not checked: pass --gpg-import or --upstream-key` +
+                // Keys given for other collections alone: name the form that gives this one its own.
+                (Object.keys(opts.collectionKeys ?? {}).length ? ` (for it alone: ${cid}=KEYFILE)` : ''),
               rel,
             ),
           );

@@ -9,7 +9,9 @@
  * family (verify-layout, -objects, -summary, -signatures, -net, -upstream, -hostile, -guide); `verifyRepo` runs
  * them in order over a shared, read-once view of the repo (`RepoView`, verify-view.ts).
  */
-import { expectFailure, FailureError } from '../errors.js';
+import path from 'node:path';
+import fs from 'fs-extra';
+import { expectFailure, FailureError, UsageError } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, openRepo, type ObjectSource, type Repo } from '../repo/index.js';
 import { lockHolder } from '../repo/writer.js';
@@ -25,6 +27,7 @@ import { checkDriveSignature, checkCopiedCommitSignatures } from './verify-signa
 import { checkFlatpakrepos } from './verify-guide.js';
 import { checkMetadataCommits, checkSummaryRefs, readSummaryFile } from './verify-summary.js';
 import { checkAbort, makeView, readMirrorRefs } from './verify-view.js';
+import { UPSTREAM_DIR } from './upstream-copy.js';
 
 export type { Finding, FindingCode } from './findings.js';
 
@@ -62,6 +65,7 @@ export interface VerifyReport {
 export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const repos = await findDriveRepos(drive);
   const driveRoot = await driveRootOf(drive);
+  await checkKeyedCollections(repos, opts);
   const reports: RepoReport[] = [];
   for (const r of repos) {
     checkAbort(opts.signal);
@@ -79,6 +83,28 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
     reports.push(await verifyRepo(r, opts, driveRoot));
   }
   return { ok: reports.every((r) => r.ok), repos: reports };
+}
+
+/**
+ * Keys given for one collection (`--gpg-import COLLECTION_ID=FILE`) must name a collection of the drive: a typo
+ * would otherwise leave the collection meant checked with the keys for every collection, or not at all.
+ * @throws UsageError (exit 2) naming the collections the drive holds.
+ */
+async function checkKeyedCollections(repos: readonly string[], opts: UpstreamKeys): Promise<void> {
+  const named = Object.keys(opts.collectionKeys ?? {});
+  if (!named.length) return;
+  const held = new Set<string>();
+  for (const r of repos) {
+    for (const cid of (await readMirrorRefs(r)).keys()) held.add(cid);
+    for (const cid of await fs.readdir(path.join(r, UPSTREAM_DIR)).catch(() => [] as string[])) held.add(cid);
+  }
+  const unknown = named.filter((c) => !held.has(c));
+  if (unknown.length)
+    throw new UsageError(
+      `keys were given for ${unknown.map((c) => `'${c}'`).join(', ')}, which the drive does not hold ` +
+        `(its collections: ${[...held].sort().join(', ') || 'none'})`,
+      { collections: unknown },
+    );
 }
 
 /** Verifies one repo; with `driveRoot`, also what the drive hands clients there (its `.flatpakrepo` files). */

@@ -1,6 +1,7 @@
 /** `sideload verify DRIVE`: check a drive without trusting it; exit 0 only for a good drive. */
 import type { CommandModule } from 'yargs';
 import { ExitCode } from '../../errors.js';
+import { isValidCollectionId } from '../../repo/refs.js';
 import { createProgress } from '../progress.js';
 import { examplesEpilog } from '../help.js';
 import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
@@ -36,12 +37,16 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('gpg-import', {
           type: 'string',
           array: true,
-          describe: 'OpenPGP keyring/key file of the upstream, to check the carried upstream summaries',
+          describe:
+            'OpenPGP keyring/key file of the upstream, to check the carried upstream summaries and commits: FILE for ' +
+            'every collection, COLLECTION_ID=FILE for that collection only',
         })
         .option('upstream-key', {
           type: 'string',
           array: true,
-          describe: 'ed25519 public key file of the upstream, to check the carried upstream summaries',
+          describe:
+            'ed25519 public key file of the upstream, to check the carried upstream summaries and commits: FILE ' +
+            'or COLLECTION_ID=FILE, as --gpg-import',
         })
         // Earlier spellings, kept working: --trusted-key (the drive key), --upstream-gpg (the upstream GPG key).
         .option('trusted-key', { type: 'string', array: true, hidden: true })
@@ -64,6 +69,11 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
               'Also require the drive signature and check the upstream copy',
               'sideload verify --drive-key drive.key.pub --gpg-import flathub.gpg /mnt/usb',
             ],
+            [
+              'A drive of two upstreams: each collection checked with its own key',
+              'sideload verify --gpg-import org.flathub.Stable=flathub.gpg --gpg-import org.example.Stable=example.gpg ' +
+                '/mnt/usb',
+            ],
           ]),
         ) as never,
     handler: async (args) => {
@@ -75,11 +85,30 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       const trusted = [];
       for (const f of args['drive-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--drive-key')));
       for (const f of args['trusted-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--trusted-key')));
-      const upEd = [];
-      for (const f of args['upstream-key'] ?? []) upEd.push(...(await readPublicKeyFile(f, '--upstream-key')));
-      const upGpg = [];
-      for (const f of args['gpg-import'] ?? []) upGpg.push(await readGpgKeyFile(f, '--gpg-import'));
-      for (const f of args['upstream-gpg'] ?? []) upGpg.push(await readGpgKeyFile(f, '--upstream-gpg'));
+      // FILE: keys for every collection; COLLECTION_ID=FILE: for that collection alone (a drive of two upstreams).
+      const upEd: Uint8Array[] = [];
+      const upGpg: Uint8Array[] = [];
+      const collectionKeys: Record<string, { upstreamGpg: Uint8Array[]; upstreamEd25519: Uint8Array[] }> =
+        Object.create(null);
+      const into = (cid: string | null, kind: 'upstreamGpg' | 'upstreamEd25519') =>
+        cid === null
+          ? kind === 'upstreamGpg'
+            ? upGpg
+            : upEd
+          : (collectionKeys[cid] ??= { upstreamGpg: [], upstreamEd25519: [] })[kind];
+      for (const [option, kind] of [
+        ['upstream-key', 'upstreamEd25519'],
+        ['gpg-import', 'upstreamGpg'],
+        ['upstream-gpg', 'upstreamGpg'],
+      ] as const)
+        for (const arg of args[option] ?? []) {
+          const { collectionId, file } = collectionKeyArg(arg);
+          const keys =
+            kind === 'upstreamGpg'
+              ? [await readGpgKeyFile(file, `--${option}`)]
+              : await readPublicKeyFile(file, `--${option}`);
+          into(collectionId, kind).push(...keys);
+        }
       const progress = createProgress(!args.json && !args.quiet);
       let report;
       try {
@@ -87,6 +116,7 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
           trustedKeys: trusted,
           upstreamGpg: upGpg,
           upstreamEd25519: upEd,
+          collectionKeys,
           quick: !!args.quick,
           repair: !!args.repair,
           strict: !!args.strict,
@@ -110,4 +140,16 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       setCode(report.ok ? ExitCode.ok : ExitCode.verifyFailed);
     },
   };
+}
+
+/**
+ * `COLLECTION_ID=FILE` or a plain `FILE`. What comes before the first `=` is a collection ID only when it is a
+ * valid one (dotted names, no `/`): `./a=b.gpg` and `keys=1.gpg` are files.
+ */
+export function collectionKeyArg(arg: string): { collectionId: string | null; file: string } {
+  const eq = arg.indexOf('=');
+  const cid = eq > 0 ? arg.slice(0, eq) : '';
+  return cid && isValidCollectionId(cid) && eq < arg.length - 1
+    ? { collectionId: cid, file: arg.slice(eq + 1) }
+    : { collectionId: null, file: arg };
 }

@@ -1,0 +1,75 @@
+/**
+ * The commit walk over HTTP when one dirtree waits for a retry (a 503, then the transport's backoff): the walk
+ * goes on with the reads that did arrive and with the subdirectories they name, instead of waiting for the one in
+ * front. A real archive repo made by ostree, served by the test server with one injected 503.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { objectPath } from '../../src/ostree/object.js';
+import { ArchiveSource } from '../../src/repo/archive-source.js';
+import { walkCommit, type WalkEntry } from '../../src/repo/traverse.js';
+import { HttpTransport } from '../../src/transport/http.js';
+import { startServer, type TestServer } from '../helpers/http-server.js';
+import { describeOstree, ostree, ostreeCommit, ostreeInit, tempDir } from '../helpers/repo-fixtures.js';
+
+describeOstree('walkCommit over HTTP: one dirtree waiting for its retry', () => {
+  let repo: string;
+  let commit: string;
+  let held: string;
+  let cleanup: () => Promise<void>;
+  let server: TestServer;
+  /** Dirtrees under b/: the part of the tree the walk can read while a/ waits. */
+  const UNDER_B = 1 + 5 + 5 * 8;
+
+  beforeAll(async () => {
+    const t = await tempDir('sideload-walk-http-');
+    cleanup = t.cleanup;
+    const tree = path.join(t.dir, 'tree');
+    const w = async (rel: string, text: string) => {
+      await fs.mkdir(path.dirname(path.join(tree, rel)), { recursive: true });
+      await fs.writeFile(path.join(tree, rel), text);
+    };
+    await w('a/file', 'the directory whose dirtree gets a 503\n');
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 8; j++) await w(`b/d${i}/e${j}/file`, `b/d${i}/e${j}\n`); // a file apiece: no dirtree alike
+    for (let i = 0; i < 5; i++) await w(`b/d${i}/file`, `b/d${i}\n`);
+    repo = path.join(t.dir, 'repo');
+    await ostreeInit(repo, 'archive');
+    commit = await ostreeCommit(repo, 'tree', tree);
+    // `ostree ls -C -d`: mode, uid, gid, size, the dirtree checksum, the dirmeta checksum, the path.
+    held = (await ostree(['ls', `--repo=${repo}`, '-C', '-d', commit, '/a'])).trim().split(/\s+/)[4] as string;
+    expect(held).toMatch(/^[0-9a-f]{64}$/);
+    server = await startServer(repo);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await cleanup?.();
+  });
+
+  it("reads the rest of the tree while a/'s dirtree waits for its retry, and the walk is whole", async () => {
+    const rel = objectPath(held, 'dirtree', 'archive');
+    server.addFault(rel, { kind: 'status', status: 503 }, { times: 1 });
+    // The retry waits 1 to 3 s: ample time to read the 46 dirtrees under b/ from 127.0.0.1.
+    const transport = new HttpTransport(server.url, { backoffMs: 2000, retries: 2, env: {} });
+    const entries: WalkEntry[] = [];
+    try {
+      for await (const e of walkCommit(new ArchiveSource(transport), commit)) entries.push(e);
+    } finally {
+      await transport.close();
+    }
+    const gets = server.log.filter((r) => r.method === 'GET' && r.rel.endsWith('.dirtree')).map((r) => r.rel);
+    const first = gets.indexOf(rel);
+    const retry = gets.indexOf(rel, first + 1);
+    expect(first).toBeGreaterThan(0);
+    expect(retry).toBeGreaterThan(first);
+    // Between the 503 and the retry: every dirtree under b/ (in queue order the walk waited for a/ before reading
+    // b/'s subdirectories, and only b/'s own dirtree, read beside a/'s, came in between).
+    expect(gets.slice(first + 1, retry)).toHaveLength(UNDER_B);
+    // The walk is whole: each dirtree once (the root, a/, and those under b/), and every file.
+    const trees = entries.filter((e) => e.type === 'dirtree').map((e) => e.checksum);
+    expect(new Set(trees).size).toBe(trees.length);
+    expect(trees).toHaveLength(2 + UNDER_B);
+    expect(entries.filter((e) => e.type === 'file')).toHaveLength(1 + 5 + 5 * 8);
+  });
+});
