@@ -93,6 +93,37 @@ function quietOnClosedPipe(): void {
 /** The handler the shipped program's first lines install (launch.ts), under this name on globalThis. */
 const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
 
+/** The options whose value may be `-` (standard input or output). */
+const DASH_VALUED = new Set(['--lock', '--manifest', '--output', '-o']);
+/** What a lone `-` word is while yargs parses (see stdinValues). */
+const DASH_WORD = '\u0000-';
+
+/**
+ * A lone `-` (stdin or stdout) through yargs, which takes it for a flag: `--lock -` would be read as an empty
+ * string and the `-` as a stray word, and `lock -` as an empty manifest name. `--lock -` goes in as `--lock=-`,
+ * a `-` word as DASH_WORD, which dashWords turns back once parsed.
+ */
+function stdinValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    if (DASH_VALUED.has(a) && argv[i + 1] === '-') {
+      out.push(`${a}=-`);
+      i++;
+    } else out.push(a === '-' ? DASH_WORD : a);
+  }
+  return out;
+}
+
+/** The parsed arguments with each DASH_WORD a `-` again (yargs middleware, before any handler). */
+function dashWords(args: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(args)) {
+    if (v === DASH_WORD) args[k] = '-';
+    else if (Array.isArray(v)) args[k] = v.map((x) => (x === DASH_WORD ? '-' : x));
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
   const controller = new AbortController();
@@ -156,11 +187,12 @@ export async function main(argv: string[]): Promise<number> {
       }) as CommandModule<object, A>['builder'],
     };
   };
-  const root = yargs(argv);
+  const root = yargs(stdinValues(argv));
   try {
     await skipHelpCache(root)
       .scriptName('sideload')
       .parserConfiguration({ 'greedy-arrays': false })
+      .middleware(dashWords, true)
       .usage(
         '$0 <command> [options]\n\nAuthor offline Flatpak/OSTree sideload repos: USB drives, install media, OEM ' +
           'preload payloads.',

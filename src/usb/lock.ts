@@ -3,7 +3,7 @@
  * (requested refs, runtimes, extensions, appstream) at its exact commit, the digest of each collection's upstream
  * summary (checked against the source's keys, as a real run would) and the keys that signed it.
  */
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
 import type { Lockfile, LockSource, Manifest } from './manifest.js';
 import { resolveRun, type ResolveOptions } from './resolve-run.js';
@@ -25,6 +25,11 @@ export async function lockManifest(
   sources: readonly Source[],
   opts: LockOptions = {},
 ): Promise<Lockfile> {
+  if (sources.length !== manifest.sources.length)
+    throw new UsageError(
+      `lockManifest: the manifest names ${manifest.sources.length} source(s) and ${sources.length} were given: ` +
+        'open each of its sources, in its order',
+    );
   const warner = new Warner({
     ...(opts.strict ? { strict: true } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),

@@ -236,14 +236,21 @@ function mapMappings<T>(list: unknown, file: string, where: string, each: (o: Ob
   });
 }
 
-/** Paths in a lockfile are written relative to the lockfile's directory, so the lock moves with its checkout. */
-function rel(base: string, p: string): string {
-  return /^https?:\/\//.test(p) ? p : path.relative(base, p) || '.';
+/**
+ * Paths in a lockfile are written relative to the lockfile's directory, so the lock moves with its checkout; in
+ * full when it has no file (printed to stdout: where it ends up, and what its paths would be relative to, is unknown).
+ */
+function rel(base: string | null, p: string): string {
+  if (/^https?:\/\//.test(p)) return p;
+  return base === null ? path.resolve(p) : path.relative(base, p) || '.';
 }
 
-/** Prints a lockfile (stable key order, one ref per block: reviewable in a diff). The reverse of parseLockfile. */
-export function printLockfile(lock: Lockfile, file: string): string {
-  const base = path.dirname(path.resolve(file));
+/**
+ * Prints a lockfile (stable key order, one ref per block: reviewable in a diff). The reverse of parseLockfile.
+ * `file` is where it will be written (null: stdout, with its paths in full).
+ */
+export function printLockfile(lock: Lockfile, file: string | null): string {
+  const base = file === null ? null : path.dirname(path.resolve(file));
   const doc: Obj = { 'lock-version': 1 };
   if (lock.arches) doc['arches'] = [...lock.arches];
   if (lock.locales) doc['locales'] = [...lock.locales];

@@ -585,6 +585,41 @@ describe('--quiet and --json', () => {
     expect(written).not.toHaveProperty('text');
   });
 
+  it('a lock piped on: `lock -o -` holds full paths, `--lock -` and `lock -` read stdin, `--lock ""` is refused', async () => {
+    await ensureBuilt();
+    const cli = path.join(projectRoot, 'dist/cli/main.js');
+    const work = await fresh('sideload-cli-lockpipe-');
+    await fs.mkdir(path.join(work, 'locks'));
+    await fs.mkdir(path.join(work, 'drive'));
+    const sh = (script: string) =>
+      run('sh', ['-c', script, 'sh', process.execPath, cli, path.join(EX, 'media.yaml')], { env: { W: work } });
+    // Written to stdout from another directory, then read from a file elsewhere: its paths used to be relative to
+    // the directory it was made in ("source repo '…/locks/…/examples/repo' does not exist", exit 3).
+    const piped = await sh(
+      'cd "$W" && "$1" "$2" lock "$3" -o - > locks/m.lock && "$1" "$2" create --lock locks/m.lock --dry-run -q drive',
+    );
+    expect(piped.code, piped.stderr).toBe(0);
+    const text = await fs.readFile(path.join(work, 'locks/m.lock'), 'utf8');
+    expect(text).toContain(`repo: ${path.join(EX, 'repo')}`);
+    // `--lock -` was read as `--lock ''` and the drive as a ref; now stdin, as are `lock -` and a pipe the shell names.
+    const stdin = await sh('cd "$W" && "$1" "$2" create --lock - --dry-run --json drive < locks/m.lock');
+    expect(stdin.code, stdin.stderr).toBe(0);
+    expect((JSON.parse(stdin.stdout) as { refs: unknown[] }).refs.length).toBeGreaterThan(0);
+    const bash = await run(
+      'bash',
+      ['-c', '"$1" "$2" create --lock <(cat "$W/locks/m.lock") --dry-run -q "$W/drive"', 'bash', process.execPath, cli],
+      { env: { W: work } },
+    );
+    expect(bash.code, bash.stderr).toBe(0);
+    const manifestIn = await sh(`cd "${EX}" && "$1" "$2" lock - -o "$W/locks/s.lock" < media.yaml`);
+    expect(manifestIn.code, manifestIn.stderr).toBe(0);
+    expect(await fs.readFile(path.join(work, 'locks/s.lock'), 'utf8')).toContain('repo: ../../');
+    // An empty --lock (an unset $LOCK) was ignored: the run planned from the default installation and exited 0.
+    const empty = await sideload(['create', '--lock', '', '--dry-run', path.join(work, 'drive'), 'org.example.App']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('--lock is given an empty string');
+  });
+
   it('usage errors with --json are a JSON error document on stdout (exit 2)', async () => {
     const r = await sideload(['create', '--json', '--bogus-flag=1', drive, 'org.example.App']);
     expect(r.code).toBe(2);

@@ -16,6 +16,7 @@ import {
   parseManifest,
   printLockfile,
   pruneDrive,
+  SideloadError,
   removeFromDrive,
   updateDrive,
   verifyDrive,
@@ -83,6 +84,19 @@ it('a lock names every ref at its commit and the upstream digest, and reads back
   const file = path.join(work, 'media.lock');
   await fs.writeFile(file, printLockfile(lock, file));
   expect(parseLockfile(await fs.readFile(file, 'utf8'), file)).toEqual(lock);
+});
+
+it("lockManifest wants each of the manifest's sources opened: fewer is a usage error, not a TypeError", async () => {
+  const two = parseManifest(
+    ['sources:', '  - repo: repo', '    refs: [org.example.App]', '  - repo: repo', '    refs: [org.example.App]'].join(
+      '\n',
+    ),
+    path.join(examples, 'media.yaml'),
+  );
+  const err = await withSource((s) => lockManifest(two, [s])).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SideloadError);
+  expect(err).toMatchObject({ code: 'EUSAGE', exitCode: 2 });
+  expect((err as Error).message).toContain('names 2 source(s) and 1 were given');
 });
 
 it('a dry run returns the plan and writes nothing; the real run copies exactly the locked commits', async () => {

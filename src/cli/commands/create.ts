@@ -141,6 +141,11 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       if (compression !== undefined && (!Number.isInteger(compression) || compression < 0 || compression > 9))
         throw new UsageError(`--compression-level must be 0-9, got ${compression}`);
       if (args.app && args.runtime) throw new UsageError('--app and --runtime exclude each other');
+      for (const [opt, v] of [
+        ['--manifest', args.manifest],
+        ['--lock', args.lock],
+      ] as const)
+        if (v === '') throw new UsageError(`${opt} is given an empty string: give its path, or - for stdin`);
       if (args.manifest && args.lock)
         throw new UsageError('--manifest and --lock exclude each other: a lockfile already names its sources');
       args.refs = (args.refs ?? []).filter((r): r is string => typeof r === 'string' && r !== '');

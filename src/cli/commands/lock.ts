@@ -1,5 +1,4 @@
 /** `sideload lock MANIFEST -o FILE`: resolve a manifest to exact commits, write the lockfile; no drive is touched. */
-import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { outputFor, QUIET, type OutputArgs } from '../common-options.js';
@@ -68,7 +67,7 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
           },
           signal,
         });
-        const text = printLockfile(lock, file === '-' ? path.resolve('stdin.lock') : file);
+        const text = printLockfile(lock, file === '-' ? null : file);
         // With --json, stdout holds one JSON document: the text of a lockfile for stdout goes in it (`text`).
         if (file !== '-') await fs.default.outputFile(file, text);
         else if (!args.json) process.stdout.write(text);
