@@ -104,6 +104,8 @@ const DASH_WORD = '\u0000-';
  * a `-` word as DASH_WORD, which dashWords turns back once parsed.
  */
 function stdinValues(argv: readonly string[]): string[] {
+  // Shell completion passes the words typed so far: a lone `-` there is the start of an option to complete.
+  if (argv[0] === '--get-yargs-completions') return [...argv];
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
