@@ -40,6 +40,8 @@ function pidAlive(pid: number): boolean {
  * is live only if it is listed here: one left by an earlier process that had our pid (a crash, pid reuse) is stale.
  */
 const held = new Set<string>();
+/** The key each held lock was taken under, by the path it was taken with (found again if the repo is gone). */
+const heldAs = new Map<string, string>();
 
 async function lockKey(repoPath: string): Promise<string> {
   return fs.realpath(repoPath).catch(() => path.resolve(repoPath));
@@ -69,6 +71,7 @@ export async function acquireLock(repoPath: string): Promise<void> {
     held.delete(key);
     throw e;
   }
+  heldAs.set(path.resolve(repoPath), key);
 }
 
 async function takeLockFile(repoPath: string): Promise<void> {
@@ -91,10 +94,11 @@ async function takeLockFile(repoPath: string): Promise<void> {
 }
 
 export async function releaseLock(repoPath: string): Promise<void> {
-  const key = await lockKey(repoPath);
+  const key = heldAs.get(path.resolve(repoPath)) ?? (await lockKey(repoPath));
   try {
     await fs.rm(path.join(repoPath, LOCK_FILE), { force: true });
   } finally {
+    heldAs.delete(path.resolve(repoPath));
     held.delete(key); // only once the file is gone: a run of this process must not take it as stale meanwhile
   }
 }
