@@ -249,16 +249,20 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
       { path: run.loc.drive },
     );
   }
+  // The collections the source serves: a ref of another one (a drive of several upstreams) is its own source's to
+  // update, and stays without a word; a ref the source's own collection no longer has is worth a warning.
+  const served = new Set([...offered.values()].map((r) => r.collectionId ?? opts.collectionId ?? ''));
   const requested: string[] = [];
   const onDrive: Array<Omit<LockedRef, 'reason'>> = [];
   for (const r of run.state.refs) {
     const s = offered.get(`${r.collectionId}\0${r.ref}`);
     if (!s) {
-      run.warner.warn(
-        'not-in-source',
-        `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`,
-        { ref: r.ref, collectionId: r.collectionId },
-      );
+      if (served.has(r.collectionId))
+        run.warner.warn(
+          'not-in-source',
+          `'${r.ref}' (${r.collectionId}) is not offered by ${source.description}; it stays at ${r.commit.slice(0, 12)}`,
+          { ref: r.ref, collectionId: r.collectionId },
+        );
       continue;
     }
     onDrive.push({ collectionId: r.collectionId, ref: r.ref, commit: s.commit, subpaths: r.subpaths });
