@@ -85,7 +85,7 @@ const NETWORK = {
 const FAILURE = {
   EDOWNGRADE: 'a drive ref newer than the source commit (--allow-downgrade replaces it)',
   ESTRICT: '--strict and a warning: `data.warning` is its code',
-  ELOCKED: 'another sideload process is writing to the repo',
+  ELOCKED: 'another sideload process, or another run in this process, is writing to the repo',
   EJOURNAL: 'a publish journal on the drive that cannot be read',
   EROFS: 'a drive mounted read-only',
   EACCES: 'no permission to write to the drive',

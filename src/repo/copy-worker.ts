@@ -73,7 +73,13 @@ const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fall
 // chmod dirties the inode (journal work) even when the mode is already right, as it is under the usual umask.
 const openTmp = (job: { tmp: string }): number => {
   const fd = fs.openSync(job.tmp, 'wx', 0o644);
-  if ((fs.fstatSync(fd).mode & 0o7777) !== 0o644) fchmodQuiet(() => fs.fchmodSync(fd, 0o644));
+  try {
+    if ((fs.fstatSync(fd).mode & 0o7777) !== 0o644) fchmodQuiet(() => fs.fchmodSync(fd, 0o644));
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(job.tmp, { force: true });
+    throw e;
+  }
   return fd;
 };
 // Source files: never a symlink, and a FIFO must not block the worker in open (fstat refuses it below).
@@ -94,7 +100,11 @@ function readFull(fd: number, buf: Uint8Array, len: number, pos: number): number
   return off;
 }
 
-/** Finishes a tmp file: rename when good, else unlink and the given fallback. */
+/**
+ * Finishes a tmp file: rename when good, else unlink and the given fallback. It closes `out` (exactly once: the fd
+ * table is shared by the threads, so a second close could close a file another worker has just opened) and never
+ * throws: a failed close or rename comes back as the job's error, the tmp file removed.
+ */
 function commit(
   job: Id & { tmp: string; final: string },
   out: number,
@@ -102,17 +112,25 @@ function commit(
   bytes: number,
   why = '',
 ): JobResultMessage {
-  fs.closeSync(out);
-  if (!good) {
+  try {
+    fs.closeSync(out); // the fd is gone even when close reports an error
+    if (!good) {
+      try {
+        fs.unlinkSync(job.tmp);
+      } catch {}
+      return fallback(job, why);
+    }
+    fs.renameSync(job.tmp, job.final);
+    return { id: job.id, ok: true, bytes };
+  } catch (e) {
     try {
       fs.unlinkSync(job.tmp);
     } catch {}
-    return fallback(job, why);
+    return { id: job.id, error: errorOf(e) };
   }
-  fs.renameSync(job.tmp, job.final);
-  return { id: job.id, ok: true, bytes };
 }
 
+/** A copy that failed before commit(): its tmp file, if it was opened (`out`), is closed and removed. */
 function ioError(job: Id & { tmp: string }, e: unknown, out: number | undefined): JobResultMessage {
   if (out !== undefined) {
     try {
@@ -140,8 +158,9 @@ function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly U
       writeAll(fd, p);
       total += p.length;
     }
-    fs.closeSync(fd);
-    fd = undefined;
+    const f = fd;
+    fd = undefined; // closed once, even if close reports an error
+    fs.closeSync(f);
     fs.renameSync(job.tmp, job.final);
     return { id: job.id, ok: true, bytes: total };
   } catch (e) {

@@ -35,17 +35,46 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The pid of a live process of this boot (not us) named by a lock file's text, or null. */
-function liveHolder(text: string): number | null {
+/**
+ * The repos (by real path) whose lock a run in this process holds or is taking. A lock file that names our own pid
+ * is live only if it is listed here: one left by an earlier process that had our pid (a crash, pid reuse) is stale.
+ */
+const held = new Set<string>();
+/** The key each held lock was taken under, by the path it was taken with (found again if the repo is gone). */
+const heldAs = new Map<string, string>();
+
+async function lockKey(repoPath: string): Promise<string> {
+  return fs.realpath(repoPath).catch(() => path.resolve(repoPath));
+}
+
+/** The pid of a live process of this boot named by a lock file's text, or null; our own pid counts if `ours`. */
+function liveHolder(text: string, ours: boolean): number | null {
   const [pidText, boot] = text.trim().split(' ');
   const pid = Number(pidText);
-  return boot === bootId() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
+  if (boot !== bootId() || !Number.isInteger(pid) || pid <= 0) return null;
+  if (pid === process.pid) return ours ? pid : null;
+  return pidAlive(pid) ? pid : null;
 }
 
 /**
- * Takes the repo's write lock (a stale one is replaced). @throws FailureError ELOCKED while another process holds it.
+ * Takes the repo's write lock (a stale one is replaced). @throws FailureError ELOCKED while another process, or
+ * another run in this process, holds it.
  */
 export async function acquireLock(repoPath: string): Promise<void> {
+  const key = await lockKey(repoPath);
+  // Checked and taken with no await in between: of two runs of this process, the second finds the first here.
+  if (held.has(key)) throw lockedError(repoPath, process.pid);
+  held.add(key);
+  try {
+    await takeLockFile(repoPath);
+  } catch (e) {
+    held.delete(key);
+    throw e;
+  }
+  heldAs.set(path.resolve(repoPath), key);
+}
+
+async function takeLockFile(repoPath: string): Promise<void> {
   const file = path.join(repoPath, LOCK_FILE);
   await fs.mkdir(path.dirname(file), { recursive: true });
   const me = `${process.pid} ${bootId()}\n`;
@@ -56,29 +85,55 @@ export async function acquireLock(repoPath: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, repoPath, LOCK_FILE);
     }
-    await assertUnlocked(repoPath);
+    // No other run of this process holds it (we do now): a lock file with our pid is an earlier process's.
+    const pid = liveHolder(await readLock(repoPath), false);
+    if (pid !== null) throw lockedError(repoPath, pid);
     await fs.rm(file, { force: true }); // stale lock
   }
   throw new FailureError(`cannot lock ${file}`, { path: repoPath }, 'ELOCKED');
 }
 
 export async function releaseLock(repoPath: string): Promise<void> {
-  await fs.rm(path.join(repoPath, LOCK_FILE), { force: true });
+  const key = heldAs.get(path.resolve(repoPath)) ?? (await lockKey(repoPath));
+  try {
+    await fs.rm(path.join(repoPath, LOCK_FILE), { force: true });
+  } finally {
+    heldAs.delete(path.resolve(repoPath));
+    held.delete(key); // only once the file is gone: a run of this process must not take it as stale meanwhile
+  }
 }
 
-/** @throws FailureError ELOCKED while another live sideload process holds the repo's write lock (a dry run's check). */
+/** Who holds a lock, for messages: "another sideload process (pid N)" or "another sideload run in this process". */
+export function lockHolderName(pid: number): string {
+  return pid === process.pid ? 'another sideload run in this process' : `another sideload process (pid ${pid})`;
+}
+
+function lockedError(repoPath: string, pid: number): FailureError {
+  return new FailureError(
+    `${lockHolderName(pid)} is writing to ${repoPath}; the drive is left to it: run again once it has finished`,
+    { path: repoPath, pid },
+    'ELOCKED',
+  );
+}
+
+/**
+ * @throws FailureError ELOCKED while another live sideload process, or another run in this process, holds the
+ * repo's write lock (a dry run's check).
+ */
 export async function assertUnlocked(repoPath: string): Promise<void> {
   const pid = await lockHolder(repoPath);
-  if (pid !== null)
-    throw new FailureError(
-      `another sideload process (pid ${pid}) is writing to ${repoPath}; the drive is left to it: run again once ` +
-        'it has finished',
-      { path: repoPath, pid },
-      'ELOCKED',
-    );
+  if (pid !== null) throw lockedError(repoPath, pid);
 }
 
-/** The pid of a live sideload process holding the repo's write lock, or null (no lock, or a stale one). */
+async function readLock(repoPath: string): Promise<string> {
+  return (await readLocalText(path.join(repoPath, LOCK_FILE), 4096).catch(() => null)) ?? '';
+}
+
+/**
+ * The pid of a live sideload process holding the repo's write lock (ours when a run in this process holds it), or
+ * null (no lock, or a stale one).
+ */
 export async function lockHolder(repoPath: string): Promise<number | null> {
-  return liveHolder((await readLocalText(path.join(repoPath, LOCK_FILE), 4096).catch(() => null)) ?? '');
+  const ours = held.has(await lockKey(repoPath));
+  return liveHolder(await readLock(repoPath), ours);
 }

@@ -28,7 +28,7 @@ import { MAX_METADATA_SIZE } from './archive-source.js';
 import { noModes } from './modes.js';
 import type { DeflateEngine } from './libdeflate.js';
 
-export { assertUnlocked, lockHolder } from './staging-lock.js';
+export { assertUnlocked, lockHolder, lockHolderName } from './staging-lock.js';
 export { writeError } from './write-error.js';
 export { forEachLimit } from './for-each-limit.js';
 export { publishFaults } from './publish-objects.js';
@@ -315,9 +315,12 @@ export class Staging {
   async discard(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool?.close();
-    await fs.rm(this.dir, { recursive: true, force: true });
-    await releaseLock(this.repo.path);
+    try {
+      await this.pool?.close();
+      await fs.rm(this.dir, { recursive: true, force: true });
+    } finally {
+      await releaseLock(this.repo.path);
+    }
   }
 
   /**
@@ -327,10 +330,13 @@ export class Staging {
   async close(opts: { keepFiles?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool?.close();
-    if (!opts.keepFiles)
-      await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
-    await releaseLock(this.repo.path);
+    try {
+      await this.pool?.close();
+      if (!opts.keepFiles)
+        await fs.rm(path.join(this.dir, 'files', this.runId), { recursive: true, force: true }).catch(() => {});
+    } finally {
+      await releaseLock(this.repo.path);
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import fs from 'fs-extra';
 import { expectFailure, FailureError, UsageError } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { openObjectSource, openRepo, type ObjectSource, type Repo } from '../repo/index.js';
-import { lockHolder } from '../repo/writer.js';
+import { lockHolder, lockHolderName } from '../repo/writer.js';
 import { driveRootOf, findDriveRepos } from './find-repos.js';
 import { replay } from './publish.js';
 import { error, type Finding } from './findings.js';
@@ -74,8 +74,7 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
     const pid = await lockHolder(r);
     if (pid !== null)
       throw new FailureError(
-        `another sideload process (pid ${pid}) is writing to ${r}; let it finish, then ` +
-          (opts.repair ? 'run --repair' : 'verify'),
+        `${lockHolderName(pid)} is writing to ${r}; let it finish, then ` + (opts.repair ? 'run --repair' : 'verify'),
         { path: r, pid },
         'ELOCKED',
       );

@@ -67,3 +67,43 @@ it('an object larger than a shared buffer goes over as a copy, and the caller ke
     await pool.close();
   }
 });
+
+it('a copy whose final rename fails comes back as an error, its tmp file closed once (no fd warning) and removed', async () => {
+  // An archive object over 1 MiB goes through the part-by-part path, where the tmp file is closed before the rename.
+  const o = filez(randomBytes((1 << 20) + 300_000));
+  const src = path.join(dir, 'rename-src.filez');
+  await fs.writeFile(src, o.data);
+  const printed: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => void warnings.push(w);
+  process.on('warning', onWarning);
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    printed.push(String(chunk));
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  const pool = new CopyWorkerPool(1);
+  try {
+    const base = { owner: false, checksum: '', src, level: 6, limit: Number.MAX_SAFE_INTEGER } as const;
+    const rs = [];
+    for (let i = 0; i < 4; i++) {
+      const job = { ...base, kind: 'archive' as const, checksum: o.checksum, tmp: path.join(dir, `.tmp-rn-${i}`) };
+      // The destination directory does not exist: the rename fails (ENOENT) after the tmp file was written.
+      rs.push(await pool.run({ ...job, final: path.join(dir, 'no-such-dir', `${i}.filez`) }));
+      // A good copy right after: it reuses the fd number a second close would hit.
+      rs.push(await pool.run({ ...job, tmp: path.join(dir, `.tmp-ok-${i}`), final: path.join(dir, `ok-${i}.filez`) }));
+    }
+    for (const [i, r] of rs.entries())
+      if (i % 2) expect(r, `copy ${i}`).toEqual({ id: expect.any(Number), ok: true, bytes: o.data.length });
+      else expect(r, `copy ${i}`).toMatchObject({ error: { code: 'ENOENT' } });
+    for (let i = 0; i < 4; i++) expect((await fs.readFile(path.join(dir, `ok-${i}.filez`))).equals(o.data)).toBe(true);
+    expect((await fs.readdir(dir)).filter((n) => n.startsWith('.tmp-rn') || n.startsWith('.tmp-ok'))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 200)); // the worker's stderr reaches ours asynchronously
+    expect(printed.join('')).not.toMatch(/File descriptor/);
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  } finally {
+    process.stderr.write = write;
+    process.off('warning', onWarning);
+    await pool.close();
+  }
+});

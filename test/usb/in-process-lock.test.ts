@@ -1,0 +1,124 @@
+/**
+ * Two library calls on one drive in one process: the drive's write lock (tmp/sideload-staging.lock, which holds the
+ * pid) names our own pid then, and must still count as live while a run of this process holds it. A create, a
+ * prune or a verify that comes while another run of this process writes gets ELOCKED (exit 1) and leaves the
+ * running one alone. A lock file with our pid that no run of this process holds (pid reuse after a crash) is stale.
+ *
+ * The first run is held at a known point: once it reports its copy phase (after it took the lock), every read of
+ * its source waits for the test to let it go.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import {
+  createDrive,
+  FailureError,
+  openRepoSource,
+  pruneDrive,
+  verifyDrive,
+  type ProgressEvent,
+  type Source,
+} from '../../src/index.js';
+import { decorateSource } from '../../src/repo/source.js';
+import { bootId, LOCK_FILE } from '../../src/repo/staging-lock.js';
+import { tempDir } from '../helpers/tmp.js';
+import { projectRoot } from '../helpers/shared.js';
+
+const examples = path.join(projectRoot, 'examples');
+const open = () =>
+  openRepoSource(path.join(examples, 'repo'), { keys: { gpgKeyrings: [path.join(examples, 'example.gpg')] } });
+const APP = 'org.example.App';
+const RUNTIME = 'runtime/org.example.Platform/x86_64/stable';
+
+/** `source` whose object reads wait for `release()` once `arm()` was called; `held` resolves when one waits. */
+function gated(source: Source) {
+  let armed = false;
+  let release!: () => void;
+  let onHeld!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held = new Promise<void>((r) => (onHeld = r));
+  const wait = async () => {
+    if (!armed) return;
+    onHeld();
+    await gate;
+  };
+  const objects = decorateSource(source.objects, {
+    readMetadata: async (c, t, o) => (await wait(), source.objects.readMetadata(c, t, o)),
+    readContent: async (c, o) => (await wait(), source.objects.readContent(c, o)),
+    hasObject: async (c, t) => (await wait(), source.objects.hasObject(c, t)),
+  });
+  const wrapped: Source = Object.create(source, {
+    objects: { value: objects },
+    objectsFor: { value: () => undefined },
+  }) as Source;
+  const onProgress = (e: ProgressEvent) => void (e.phase === 'copy' && (armed = true));
+  return { source: wrapped, onProgress, held, release };
+}
+
+async function expectLocked(p: Promise<unknown>): Promise<void> {
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(FailureError);
+  expect(e).toMatchObject({ code: 'ELOCKED', exitCode: 1 });
+  expect((e as Error).message).toMatch(/^another sideload run in this process is writing to /);
+}
+
+it('on a new drive: a second create and a verify during a create get ELOCKED; the first create finishes', async () => {
+  const drive = await tempDir('sideload-inproc-');
+  const [s1, s2] = [await open(), await open()];
+  try {
+    const g = gated(s1);
+    const first = createDrive({ drive, refs: [APP], fsync: false, onProgress: g.onProgress }, g.source);
+    await g.held;
+    await expectLocked(createDrive({ drive, refs: [APP], locales: ['de'], fsync: false }, s2));
+    await expectLocked(verifyDrive(drive));
+    g.release();
+    const r = await first;
+    expect(r.refs.map((x) => x.ref)).toContain(`app/${APP}/x86_64/stable`);
+    const v = await verifyDrive(drive);
+    expect(v.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
+    expect(v.ok).toBe(true);
+    // Released: the next run of this process takes the lock.
+    await createDrive({ drive, refs: [APP], locales: ['de'], fsync: false }, s2);
+  } finally {
+    await s1.close();
+    await s2.close();
+  }
+});
+
+it('a prune during a create gets ELOCKED and leaves the create its staged objects', async () => {
+  const drive = await tempDir('sideload-inproc-');
+  const s = await open();
+  try {
+    await createDrive({ drive, refs: [RUNTIME], fsync: false }, s);
+    const g = gated(s);
+    const first = createDrive({ drive, refs: [APP], fsync: false, onProgress: g.onProgress }, g.source);
+    await g.held;
+    await expectLocked(pruneDrive({ drive, fsync: false }));
+    await expectLocked(pruneDrive({ drive, fsync: false, dryRun: true }));
+    g.release();
+    await first;
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  } finally {
+    await s.close();
+  }
+});
+
+it('a lock file with our pid that no run of this process holds (pid reuse after a crash) is stale', async () => {
+  const drive = await tempDir('sideload-inproc-');
+  const s = await open();
+  try {
+    await createDrive({ drive, refs: [RUNTIME], fsync: false }, s);
+    const lock = path.join(drive, '.ostree/repo', LOCK_FILE);
+    await fs.writeFile(lock, `${process.pid} ${bootId()}\n`);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    await createDrive({ drive, refs: [APP], fsync: false }, s);
+    await expect(fs.access(lock)).rejects.toThrow();
+    await fs.writeFile(lock, `${process.pid} ${bootId()}\n`);
+    await pruneDrive({ drive, fsync: false });
+  } finally {
+    await s.close();
+  }
+});
