@@ -129,6 +129,18 @@ export function mergeLanguages(
 }
 
 /**
+ * The languages a Locale extension's pull subpaths hold (`/files/de` → de; `/metadata` is none), sorted; the whole
+ * commit (null) is every language.
+ */
+export function subpathLanguages(subpaths: readonly string[] | null): readonly string[] | 'all' {
+  if (subpaths === null) return 'all';
+  return subpaths
+    .filter((p) => p.startsWith('/files/'))
+    .map((p) => p.slice('/files/'.length))
+    .sort();
+}
+
+/**
  * A PlannedRef for catalog entry `r` under collection `cid` (its commit, its remote when it has one); `fields`:
  * subpaths (default the whole commit), requestedBy, languages, and the commit when another was pinned.
  */

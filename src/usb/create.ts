@@ -193,7 +193,12 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
   const run = await startRun(opts);
-  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warner, run.state.commits);
+  const resolved = await resolveRun(
+    inputs,
+    { ...resolveOptions(opts), driveRefs: run.state.refs },
+    run.warner,
+    run.state.commits,
+  );
   const plan = planDrive({
     state: run.state,
     wanted: resolved.wanted,

@@ -815,6 +815,46 @@ describe('one form for a partial ref, and columns that line up across collection
   });
 });
 
+describe('a second --locales on a drive that holds the Locale in part', () => {
+  it('the plan, the warning and --json say the union the drive will hold, not only the languages asked now', async () => {
+    const d = await fresh('sideload-cli-loc2-');
+    const first = await sideload(['create', '-q', '--locales', 'de', ...fromExample, d, 'org.example.App']);
+    expect(first.code, first.stderr).toBe(0);
+    const fr = await sideload(['create', '--locales', 'fr', ...fromExample, d, 'org.example.App']);
+    expect(fr.code, fr.stderr).toBe(0);
+    const locale = (out: string) => out.split('\n').filter((l) => l.includes('.Locale/'));
+    expect(locale(fr.stdout)).toHaveLength(2);
+    for (const l of locale(fr.stdout)) expect(l).toMatch(/ partial \(de, fr\) /);
+    const warned = locale(fr.stderr);
+    expect(warned).toHaveLength(2);
+    for (const l of warned) expect(l).toMatch(/with languages de, fr only; clients set to es will skip it offline$/);
+    const list = await sideload(['list', d]);
+    for (const l of locale(list.stdout)) expect(l).toMatch(/ partial \(de, fr\)( |$)/);
+    // A dry run adding es: every language is then there (no warning), and `languages` matches `subpaths`.
+    const dry = await sideload([
+      'create',
+      '--dry-run',
+      '--json',
+      '--locales',
+      'es',
+      ...fromExample,
+      d,
+      'org.example.App',
+    ]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const doc = JSON.parse(dry.stdout);
+    const refs = (doc.refs as Array<Record<string, unknown>>).filter((r) => String(r['ref']).includes('.Locale/'));
+    expect(refs).toHaveLength(2);
+    for (const r of refs)
+      expect(r).toMatchObject({
+        change: 'updated',
+        subpaths: ['/files/de', '/files/es', '/files/fr', '/metadata'],
+        languages: ['de', 'es', 'fr'],
+      });
+    expect(doc.warnings).toEqual([]);
+  });
+});
+
 describe('shell completion scripts for bash and zsh', () => {
   // A `sideload` on PATH, as the scripts call it.
   let bin = '';
