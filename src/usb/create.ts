@@ -11,6 +11,7 @@ import { Warner, type Warning } from '../warnings.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
+import { subpathLanguages } from '../flatpak/plan-builder.js';
 import { checkCompressionLevel, listRefFiles } from '../repo/index.js';
 import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
@@ -273,6 +274,16 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     onDrive.push({ collectionId: r.collectionId, ref: r.ref, commit: s.commit, subpaths: r.subpaths });
     if (splitRef(r.ref)?.kind === 'app') requested.push(r.ref);
   }
+  // A Locale new to the drive takes the languages the drive's Locales carry when every one of them is partial (the
+  // union of theirs): a drive made with --locales de holds the languages its users chose, and an update that adds
+  // a replacement app's or a new runtime branch's Locale with every language would quietly grow it (update has no
+  // --locales to say otherwise). One whole Locale on the drive (or none at all) and it comes whole, as create's.
+  const driveLocales = run.state.refs.filter((r) => isLocale(r.ref));
+  const newLocales =
+    opts.locales ??
+    (driveLocales.length && driveLocales.every((r) => r.subpaths !== null)
+      ? [...new Set(driveLocales.flatMap((r) => subpathLanguages(r.subpaths) as readonly string[]))].sort()
+      : undefined);
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
   const deps = requested.length
     ? await resolveRun(
@@ -281,6 +292,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
         // its related refs (Locale …) as create's; the drive's own refs keep what they have.
         {
           ...resolveOptions(opts),
+          ...(newLocales ? { locales: newLocales } : {}),
           extensions: 'none',
           newRefExtensions: opts.extensions ?? 'auto',
           onDrive: new Set(run.state.refs.map((r) => r.ref)),
@@ -373,6 +385,9 @@ async function unneededOnDrive(
     await repo.close();
   }
 }
+
+/** A Locale extension (`runtime/ID.Locale/…`), whose pull subpaths are its languages. */
+const isLocale = (ref: string) => splitRef(ref)?.kind === 'runtime' && !!splitRef(ref)?.id.endsWith('.Locale');
 
 const isDirectory = (p: string) =>
   fs.lstat(p).then(
