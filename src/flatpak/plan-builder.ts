@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { Warner, type Warn, type Warning } from '../warnings.js';
 import type { SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
+import { splitRef } from './ref.js';
 import type { PlannedRef, PlanReason, ResolveInput } from './resolve-types.js';
 
 export class PlanBuilder {
@@ -138,6 +139,15 @@ export function subpathLanguages(subpaths: readonly string[] | null): readonly s
     .filter((p) => p.startsWith('/files/'))
     .map((p) => p.slice('/files/'.length))
     .sort();
+}
+
+/** A Locale extension's languages by its pull subpaths (see subpathLanguages); undefined for any other ref. */
+export function localeLanguages(
+  ref: string,
+  subpaths: readonly string[] | null,
+): readonly string[] | 'all' | undefined {
+  const parts = splitRef(ref);
+  return parts?.kind === 'runtime' && parts.id.endsWith('.Locale') ? subpathLanguages(subpaths) : undefined;
 }
 
 /**

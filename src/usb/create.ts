@@ -11,7 +11,7 @@ import { Warner, type Warning } from '../warnings.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
-import { subpathLanguages } from '../flatpak/plan-builder.js';
+import { localeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 import { checkCompressionLevel, listRefFiles } from '../repo/index.js';
 import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
@@ -86,7 +86,13 @@ function toDriveRef(e: PlanEntry): DriveRef {
     reason: e.reason ?? 'on-drive',
     subpaths: e.subpaths,
     partial: e.subpaths !== null,
-    ...(e.languages !== undefined ? { languages: e.languages } : {}),
+    // A Locale the run did not resolve (kept, or on the drive in update) has the languages its subpaths hold; a
+    // removed one none (its subpaths are gone with it).
+    ...(e.languages !== undefined
+      ? { languages: e.languages }
+      : e.action !== 'remove' && localeLanguages(e.ref, e.subpaths) !== undefined
+        ? { languages: localeLanguages(e.ref, e.subpaths) }
+        : {}),
     change: CHANGE[e.action],
     ...(e.downgrade ? { downgrade: true } : {}),
   };
@@ -387,7 +393,7 @@ async function unneededOnDrive(
 }
 
 /** A Locale extension (`runtime/ID.Locale/…`), whose pull subpaths are its languages. */
-const isLocale = (ref: string) => splitRef(ref)?.kind === 'runtime' && !!splitRef(ref)?.id.endsWith('.Locale');
+const isLocale = (ref: string) => localeLanguages(ref, null) !== undefined;
 
 const isDirectory = (p: string) =>
   fs.lstat(p).then(

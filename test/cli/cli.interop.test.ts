@@ -563,6 +563,29 @@ describe('--quiet and --json', () => {
     // Same ref, same values, whichever command printed it.
     const app = (rs: Array<Record<string, unknown>>) => rs.find((r) => String(r['ref']).startsWith('app/'));
     expect(core.map((k) => app(created.refs)?.[k])).toEqual(core.map((k) => app(listRefs)?.[k]));
+    // `languages`: on every Locale ref (`all` when whole), on no other, with the same value in every command.
+    const shape = (rs: Array<Record<string, unknown>>) =>
+      rs
+        .map((r) => {
+          // Sets of subpaths (the planner sorts a merged set; the drive records the order they were copied in).
+          const sp = r['subpaths'] as string[] | null;
+          return [r['ref'], r['partial'], sp && [...sp].sort(), r['languages'] ?? 'absent'];
+        })
+        .sort();
+    const whole = shape(listRefs);
+    expect(whole.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[3])).toEqual(['all', 'all']);
+    expect(whole.filter((r) => !String(r[0]).includes('.Locale/')).every((r) => r[3] === 'absent')).toBe(true);
+    expect(shape(created.refs)).toEqual(whole);
+    expect(shape(dry.refs)).toEqual(whole);
+    // A drive of partial Locales: create, update (which resolves none of them) and list say the same languages.
+    const part = await fresh('sideload-cli-jp-');
+    const cp = await sideload(['create', '--json', '--locales', 'de', ...fromExample, part, 'org.example.App']);
+    const up = await sideload(['update', '--json', ...fromExample, part]);
+    const lp = await sideload(['list', '--json', part]);
+    const partial = shape(JSON.parse(lp.stdout).repos[0].collections[0].refs);
+    expect(partial.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[3])).toEqual([['de'], ['de']]);
+    expect(shape(JSON.parse(cp.stdout).refs)).toEqual(partial);
+    expect(shape(JSON.parse(up.stdout).refs)).toEqual(partial);
     // Signatures: a file that exists is called present, not "signed".
     expect(listed.repos[0].summarySignature).toBe('present');
     expect(listed.repos[0]).not.toHaveProperty('signed');
