@@ -938,7 +938,14 @@ describe('shell completion scripts for bash and zsh', () => {
       'zpty -d z',
       'print -r -- "$out"',
     ].join('\n');
-    const lines = ['sideload li', 'sideload create --js', 'sideload completion z', 'sideload list dr'];
+    const lines = [
+      'sideload li',
+      'sideload create --js',
+      'sideload completion z',
+      'sideload list dr',
+      'sideload create --repo=dr',
+      'sideload create --extensions lo',
+    ];
     const r = await run('zsh', ['-f', '-c', driver, 'zsh', ...lines], {
       cwd: dir,
       env: { PATH: `${dir}:${process.env['PATH']}` },
@@ -953,6 +960,10 @@ describe('shell completion scripts for bash and zsh', () => {
       'sideload create --json',
       'sideload completion zsh',
       'sideload list drive-one',
+      // It beeped: yargs answered every option for `--repo=dr`, and zsh matched none of them.
+      'sideload create --repo=drive-one',
+      // It offered file names.
+      'sideload create --extensions locale',
     ]);
   }, 90_000);
 });
