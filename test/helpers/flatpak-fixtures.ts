@@ -126,6 +126,12 @@ export async function makeExampleRepo(opts: ExampleOptions = {}): Promise<Exampl
   };
 }
 
+/** `--gpg-homedir=… --gpg-sign=KEYID`: the example repo's own key, for `flatpak build-*` and `ostree` commands. */
+export async function exampleSignArgs(ex: Pick<ExampleRepo, 'dir'>): Promise<string[]> {
+  const keyid = (await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim();
+  return [`--gpg-homedir=${path.join(ex.dir, 'gpghome')}`, `--gpg-sign=${keyid}`];
+}
+
 /** An isolated flatpak world: FLATPAK_USER_DIR, FLATPAK_SYSTEM_DIR and FLATPAK_CONFIG_DIR in a temp dir. */
 export interface FlatpakEnv {
   root: string;

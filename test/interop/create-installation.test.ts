@@ -27,6 +27,7 @@ import {
   tempDir,
   type ExampleRepo,
   type FlatpakEnv,
+  exampleSignArgs,
 } from '../helpers/flatpak-fixtures.js';
 import { decodeSummary } from '../../src/summary/summary.js';
 import { decodeCommit } from '../../src/ostree/commit.js';
@@ -502,10 +503,7 @@ describeInterop('a runtime of another collection, installed system-wide', () => 
   it("the drive carries that collection's appstream from the system installation, as create-usb does for each collection", async () => {
     const ex = await makeExampleRepo();
     // The runtime (and its Locale) published in a repo of their own, collection org.example.Platforms.
-    const gpg = [
-      `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-      `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
-    ];
+    const gpg = await exampleSignArgs(ex);
     const PCID = 'org.example.Platforms';
     const prt = path.join(await tempDir('sideload-platforms-'), 'repo');
     await runOk('ostree', ['init', `--repo=${prt}`, '--mode=archive-z2', `--collection-id=${PCID}`]);

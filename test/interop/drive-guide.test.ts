@@ -13,6 +13,7 @@ import {
   createFromRepo,
   describeInterop,
   flatpakEnv,
+  type FlatpakEnv,
   installedCommits,
   run,
   sideload,
@@ -26,6 +27,30 @@ import { appInstallRefs, mirrorRefs } from './create-helpers.js';
 const EXAMPLES = path.join(projectRoot, 'examples');
 /** The example repo checked into examples/ and the key it is signed with. */
 const EXAMPLE = { repo: path.join(EXAMPLES, 'repo'), gpgKey: path.join(EXAMPLES, 'example.gpg') };
+
+/**
+ * The README's flatpak commands for the example app, which must be exactly these two, run as a person would in the
+ * drive's directory (answering flatpak's prompt up front) in a fresh isolated installation, which is returned.
+ */
+async function runReadmeCommands(readme: string, drive: string): Promise<FlatpakEnv> {
+  const commands = readme
+    .split('\n')
+    .filter((l) => /^ {3}flatpak /.test(l))
+    .map((l) => l.trim());
+  expect(commands).toEqual([
+    `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`,
+    `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`,
+  ]);
+  const f = await flatpakEnv();
+  for (const c of commands) {
+    const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], {
+      env: f.env,
+      cwd: drive,
+    });
+    expect(r.code, `${c}\n${r.stderr}`).toBe(0);
+  }
+  return f;
+}
 
 describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run by real flatpak', () => {
   let drive: string;
@@ -53,30 +78,17 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
 
   it("a fresh installation runs the README's commands in the drive's directory and installs offline", async () => {
     const readme = await fs.readFile(path.join(drive, 'README-sideload.txt'), 'utf8');
-    const commands = readme
-      .split('\n')
-      .filter((l) => /^ {3}flatpak /.test(l))
-      .map((l) => l.trim());
-    expect(commands).toEqual([
-      `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`,
-      `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`,
-    ]);
-    const f = await flatpakEnv();
-    for (const c of commands) {
-      // A person answers flatpak's prompt; the test says yes up front.
-      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], {
-        env: f.env,
-        cwd: drive,
-      });
-      expect(r.code, `${c}\n${r.stderr}`).toBe(0);
-    }
+    const f = await runReadmeCommands(readme, drive);
     const remotes = await f.flatpakOk(['--user', 'remotes', '--columns=name,collection']);
     expect(remotes).toMatch(new RegExp(`^example\\s+${CID.replace(/\./g, '\\.')}$`, 'm'));
     const onDrive = await mirrorRefs(path.join(drive, '.ostree/repo'));
     const expected = new Map(appInstallRefs(ARCH).map((r) => [r, onDrive.get(`${CID} ${r}`) as string]));
     expect(await installedCommits(f)).toEqual(expected);
     // Running them a second time is harmless (--if-not-exists; install says it is installed already).
-    const again = await run('sh', ['-c', commands[0] as string], { env: f.env, cwd: drive });
+    const again = await run('sh', ['-c', `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`], {
+      env: f.env,
+      cwd: drive,
+    });
     expect(again.code, again.stderr).toBe(0);
   });
 
@@ -278,22 +290,7 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     // It described the last repo written only: "The ostree repo is flatpak/repo/", and the Platform as the target.
     expect(readme).toContain('The ostree repos are .ostree/repo/ and flatpak/repo/ (written by sideload).');
     expect(readme).toContain(`(collection ${CID} in .ostree/repo/ and flatpak/repo/)`);
-    const commands = readme
-      .split('\n')
-      .filter((l) => /^ {3}flatpak /.test(l))
-      .map((l) => l.trim());
-    expect(commands).toEqual([
-      `flatpak remote-add --user --if-not-exists example ${CID}.flatpakrepo`,
-      `flatpak install --user --sideload-repo=. example app/org.example.App/${ARCH}/stable`,
-    ]);
-    const f = await flatpakEnv();
-    for (const c of commands) {
-      const r = await run('sh', ['-c', c.replace(/^flatpak install /, 'flatpak install -y --noninteractive ')], {
-        env: f.env,
-        cwd: d,
-      });
-      expect(r.code, `${c}\n${r.stderr}`).toBe(0);
-    }
+    const f = await runReadmeCommands(readme, d);
     expect([...(await installedCommits(f)).keys()].sort()).toEqual(appInstallRefs(ARCH).sort());
 
     // Taking the collection off flatpak/repo leaves its .flatpakrepo: .ostree/repo still serves it.

@@ -16,24 +16,17 @@ import {
   sideload,
   tempDir,
   type ExampleRepo,
+  exampleSignArgs,
 } from '../helpers/flatpak-fixtures.js';
 import { mirrorRefs } from './create-helpers.js';
 import { createExampleApp } from '../hostile/net-helpers.js';
-
-/** The example repo's signing options for flatpak build-* commands. */
-async function signArgs(ex: ExampleRepo): Promise<string[]> {
-  return [
-    `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-    `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
-  ];
-}
 
 /**
  * Exports `app/org.example.NewApp/ARCH/stable` with a Locale extension of its own (`org.example.NewApp.Locale`),
  * on the example runtime, and marks org.example.App end-of-life in its favour; then updates the summary.
  */
 async function rebaseToNewAppWithLocale(ex: ExampleRepo): Promise<void> {
-  const gpg = await signArgs(ex);
+  const gpg = await exampleSignArgs(ex);
   const work = await tempDir('sideload-newapp-');
   const exp = ['build-export', '--no-update-summary', '--collection-id=org.example.Stable', ...gpg, `--arch=${ARCH}`];
   const app = path.join(work, 'app');
@@ -71,10 +64,7 @@ async function rebaseToNewAppWithLocale(ex: ExampleRepo): Promise<void> {
 describeInterop('an end-of-life app with a replacement', () => {
   it('the drive carries the replacement and what it needs; flatpak installs the app from it offline', async () => {
     const ex = await makeExampleRepo();
-    const gpg = [
-      `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-      `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
-    ];
+    const gpg = await exampleSignArgs(ex);
     const OLD = `app/org.example.App/${ARCH}/stable`;
     const NEW = `app/org.example.NewApp/${ARCH}/stable`;
     await runOk('flatpak', ['build-commit-from', ...gpg, '--no-update-summary', `--src-ref=${OLD}`, ex.repo, NEW]);

@@ -13,16 +13,14 @@ import {
   sideload,
   tempDir,
   type ExampleRepo,
+  exampleSignArgs,
 } from '../helpers/flatpak-fixtures.js';
 import { createExampleApp } from '../hostile/net-helpers.js';
 import { mirrorRefs } from './create-helpers.js';
 
 /** The runtime and its Locale copied to branch `next`, and a new build of the app on that runtime. */
 async function moveAppToNextRuntime(ex: ExampleRepo): Promise<void> {
-  const gpg = [
-    `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-    `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
-  ];
+  const gpg = await exampleSignArgs(ex);
   for (const id of ['org.example.Platform', 'org.example.Platform.Locale'])
     await runOk('flatpak', [
       'build-commit-from',

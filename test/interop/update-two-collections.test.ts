@@ -6,7 +6,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { describeInterop, makeExampleRepo, runOk, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import {
+  describeInterop,
+  makeExampleRepo,
+  runOk,
+  sideload,
+  tempDir,
+  exampleSignArgs,
+} from '../helpers/flatpak-fixtures.js';
 import { createExampleApp } from '../hostile/net-helpers.js';
 import { mirrorRefs } from './create-helpers.js';
 
@@ -38,19 +45,10 @@ describeInterop('updating a drive of two upstreams from one', () => {
 
     // A ref the source's own collection no longer has still warns.
     await runOk('ostree', [`--repo=${ex.repo}`, 'refs', '--delete', `app/org.example.App/x86_64/stable`]);
-    await runOk('flatpak', [
-      'build-update-repo',
-      `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-      ...(await sign(ex.dir)),
-      ex.repo,
-    ]);
+    await runOk('flatpak', ['build-update-repo', ...(await exampleSignArgs(ex)), ex.repo]);
     const w = await sideload(args);
     expect(w.code, w.stderr).toBe(0);
     const codes = (JSON.parse(w.stdout) as { warnings: Array<{ code: string; data: { ref?: string } }> }).warnings;
     expect(codes.map((x) => [x.code, x.data.ref])).toEqual([['not-in-source', 'app/org.example.App/x86_64/stable']]);
   });
 });
-
-async function sign(dir: string): Promise<string[]> {
-  return [`--gpg-sign=${(await fs.readFile(path.join(dir, 'gpghome/keyid'), 'utf8')).trim()}`];
-}

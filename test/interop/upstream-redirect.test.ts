@@ -18,6 +18,7 @@ import {
   sideload,
   tempDir,
   type ExampleRepo,
+  exampleSignArgs,
 } from '../helpers/flatpak-fixtures.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
 
@@ -40,10 +41,7 @@ describeInterop('an upstream summary with xa.redirect-url', () => {
     await runOk('cp', ['-a', ex.repo, moved]);
     newServer = await startServer(moved);
     NEW = `${newServer.url}/`;
-    const gpg = [
-      `--gpg-homedir=${path.join(ex.dir, 'gpghome')}`,
-      `--gpg-sign=${(await fs.readFile(path.join(ex.dir, 'gpghome/keyid'), 'utf8')).trim()}`,
-    ];
+    const gpg = await exampleSignArgs(ex);
     // The same redirect in a summary nobody signed: build-update-repo without a key leaves no signature.
     const unsigned = path.join(work, 'unsigned');
     await runOk('cp', ['-a', ex.repo, unsigned]);
