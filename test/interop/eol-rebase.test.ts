@@ -48,6 +48,11 @@ async function rebaseToNewAppWithLocale(ex: ExampleRepo): Promise<void> {
     `[Runtime]\nname=org.example.NewApp.Locale\n\n[ExtensionOf]\nref=app/org.example.NewApp/${ARCH}/stable\n`,
   );
   await runOk('flatpak', [...exp, '--runtime', ex.repo, locale, 'stable']);
+  await markEndOfLife(ex, gpg);
+}
+
+/** A new build of org.example.App marked end-of-life in favour of org.example.NewApp, and the summary updated. */
+async function markEndOfLife(ex: ExampleRepo, gpg: readonly string[]): Promise<void> {
   const OLD = `app/org.example.App/${ARCH}/stable`;
   await runOk('flatpak', [
     'build-commit-from',
@@ -68,16 +73,7 @@ describeInterop('an end-of-life app with a replacement', () => {
     const OLD = `app/org.example.App/${ARCH}/stable`;
     const NEW = `app/org.example.NewApp/${ARCH}/stable`;
     await runOk('flatpak', ['build-commit-from', ...gpg, '--no-update-summary', `--src-ref=${OLD}`, ex.repo, NEW]);
-    await runOk('flatpak', [
-      'build-commit-from',
-      ...gpg,
-      '--no-update-summary',
-      '--end-of-life-rebase=org.example.App=org.example.NewApp',
-      `--src-ref=${OLD}`,
-      ex.repo,
-      OLD,
-    ]);
-    await runOk('flatpak', ['build-update-repo', ...gpg, ex.repo]);
+    await markEndOfLife(ex, gpg);
     const drive = await tempDir('sideload-eol-');
     const r = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--json']);
     expect(r.code, r.stderr).toBe(0);
