@@ -448,6 +448,39 @@ describe('an interrupted first create', () => {
   });
 });
 
+describe('verify --repair of a pending publish', () => {
+  it('says it finished the publish, as create and update do, and --json has resumedPublish', async () => {
+    const d = await fresh('sideload-cli-repair-');
+    await fs.cp(drive, d, { recursive: true });
+    const repo = path.join(d, '.ostree/repo');
+    // The journal a run interrupted in its publish leaves (here: one ref, rewritten to the commit it holds).
+    const [cid] = await fs.readdir(path.join(repo, 'refs/mirrors'));
+    const ref = `refs/mirrors/${cid}/app/org.example.App/${ARCH}/stable`;
+    const checksum = (await fs.readFile(path.join(repo, ref), 'utf8')).trim();
+    const journal = JSON.stringify({ version: 1, ops: [{ op: 'ref', path: ref, checksum }] });
+    await fs.writeFile(path.join(repo, 'tmp/sideload-publish.json'), journal);
+    // Before: just "OK …", nothing about the publish it finished.
+    const r = await sideload(['verify', '--repair', d]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `Finished the publish an interrupted run had left pending in ${await fs.realpath(repo)}: clients now see what`,
+    );
+    await fs.writeFile(path.join(repo, 'tmp/sideload-publish.json'), journal);
+    const j = await sideload(['verify', '--repair', '--json', d]);
+    const doc = JSON.parse(j.stdout) as {
+      ok: boolean;
+      resumedPublish?: boolean;
+      repos: { resumedPublish?: boolean }[];
+    };
+    expect([doc.ok, doc.resumedPublish, doc.repos[0]?.resumedPublish]).toEqual([true, true, true]);
+    // Nothing pending: no such field, no such line.
+    const again = await sideload(['verify', '--repair', '--json', d]);
+    const none = JSON.parse(again.stdout) as { resumedPublish?: boolean; repos: { resumedPublish?: boolean }[] };
+    expect([none.resumedPublish, none.repos[0]?.resumedPublish]).toEqual([undefined, undefined]);
+    expect((await sideload(['verify', '--repair', d])).stdout).not.toContain('Finished the publish');
+  });
+});
+
 describe('--quiet and --json', () => {
   it('-q prints nothing at all on success, warnings included; --json carries the warnings', async () => {
     const d = await fresh('sideload-cli-q-');
