@@ -448,6 +448,20 @@ describe('an interrupted first create', () => {
   });
 });
 
+describe('a real run with nothing new', () => {
+  it('says what happened in the past tense, as a run that changed something does; a dry run keeps the plan tense', async () => {
+    const r = await sideload(['create', ...fromExample, drive, 'org.example.App']);
+    expect(r.code, r.stderr).toBe(0);
+    // Before: "Refs: 0 to add, 0 to update, N unchanged, 0 to remove, 0 kept", the plan's future tense.
+    expect(r.stdout).toMatch(
+      /\nRefs: 0 added, 0 updated, [1-9]\d* unchanged, 0 removed, 0 kept\nNothing new: the drive/,
+    );
+    const dry = await sideload(['create', '--dry-run', ...fromExample, drive, 'org.example.App']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/\nRefs: 0 to add, 0 to update, [1-9]\d* unchanged, 0 to remove, 0 kept\n/);
+  });
+});
+
 describe('verify --repair of a pending publish', () => {
   it('says it finished the publish, as create and update do, and --json has resumedPublish', async () => {
     const d = await fresh('sideload-cli-repair-');
