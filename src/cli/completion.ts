@@ -1,6 +1,8 @@
 /** Shell completion (`sideload completion`): the scripts for bash and zsh, and what they are answered with, word by word. */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
+import { QUIET } from './common-options.js';
 import { examplesEpilog } from './help.js';
 
 export type CompletionFallback = (cb: (err: Error | null, list?: string[]) => void) => void;
@@ -93,6 +95,8 @@ complete -o bashdefault -o default -F _sideload_yargs_completions sideload
 
 interface CompletionArgs {
   shell?: CompletionShell;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 /** `sideload completion [bash|zsh]`: prints the script (without a shell named: zsh when $SHELL is zsh, else bash). */
@@ -107,6 +111,10 @@ export function completionCommand(setCode: (c: number) => void): CommandModule<o
           choices: COMPLETION_SHELLS,
           describe: 'The shell: bash or zsh (default: zsh when $SHELL is zsh, else bash)',
         })
+        // -q as every command takes it: the script is what is printed, errors aside, so it changes nothing.
+        .option('quiet', { ...QUIET, describe: 'Accepted as by every command (the script is the only output)' })
+        // --json is refused with its own reason (and, as every usage error with --json, in a JSON error document).
+        .option('json', { type: 'boolean', hidden: true })
         .epilog(
           examplesEpilog([
             ['bash: complete commands and options in every new shell', 'sideload completion bash >> ~/.bashrc'],
@@ -115,6 +123,8 @@ export function completionCommand(setCode: (c: number) => void): CommandModule<o
           ]),
         ) as never,
     handler: (args) => {
+      if (args.json)
+        throw new UsageError('completion prints a shell script, not a JSON document: run it without --json');
       const shell = args.shell ?? (path.basename(process.env['SHELL'] ?? '') === 'zsh' ? 'zsh' : 'bash');
       process.stdout.write(completionScript(shell));
       setCode(0);

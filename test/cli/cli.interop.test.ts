@@ -886,6 +886,27 @@ describe('shell completion scripts for bash and zsh', () => {
     expect(fish.stderr).toContain('"bash", "zsh"');
   });
 
+  it('`completion -q` prints the script (as every command, it takes -q); `completion --json` is a usage error naming it', async () => {
+    const plain = await sideload(['completion', 'bash']);
+    // Before: "unknown option -q", exit 2.
+    const quiet = await sideload(['completion', '-q', 'bash']);
+    expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, plain.stdout, '']);
+    expect(plain.stdout).toContain('complete -o');
+    // Before: an EUSAGE document without "command" ("unknown option --json").
+    const j = await sideload(['completion', '--json']);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stdout)).toEqual({
+      schemaVersion: 1,
+      command: 'completion',
+      ok: false,
+      error: {
+        code: 'EUSAGE',
+        message: 'completion prints a shell script, not a JSON document: run it without --json',
+        data: {},
+      },
+    });
+  });
+
   it('`completion bash` completes in bash with plain words, even when the login shell is zsh', async () => {
     const dir = await withSideload();
     const r = await run(
