@@ -25,8 +25,10 @@ while True:
             break
     except OSError:
         break
-alive = os.waitpid(pid, os.WNOHANG) == (0, 0)
+done, status = os.waitpid(pid, os.WNOHANG)
+alive = done == 0
 os.close(master)
-_, status = os.waitpid(pid, 0)
+if alive:
+    _, status = os.waitpid(pid, 0)
 end = {"code": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
 print(json.dumps({"alive": alive, **end}))
