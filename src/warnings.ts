@@ -29,6 +29,8 @@ const WARNINGS = {
   'drive-key-changed': "--sign-key is not the key the drive's summary was signed with: the run signs it with this one",
   'upstream-redirect':
     "an upstream summary moves its remote (xa.redirect-url): the drive hands out the new URL when the summary's signature checked",
+  'unverified-remote-key':
+    "the drive's .flatpakrepo hands out the GPG key an upstream summary names, and no key given to the run checked it",
   'drive-head-refs':
     'the drive repo has refs under refs/heads (another tool wrote them): the summary lists refs/mirrors only',
 } as const;

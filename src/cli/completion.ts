@@ -2,12 +2,16 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { EXTENSION_POLICIES } from '../flatpak/resolve-types.js';
 import { QUIET } from './common-options.js';
 import { examplesEpilog } from './help.js';
 
 export type CompletionFallback = (cb: (err: Error | null, list?: string[]) => void) => void;
 
 /** Options whose value is a path: the shell completes file names there. */
+/** The options whose value is one of a few words. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = { extensions: EXTENSION_POLICIES };
+
 const PATH_OPTIONS = [
   'repo',
   'gpg-import',
@@ -39,6 +43,9 @@ export function completeWord(
   const afterPathOption = PATH_OPTIONS.some(
     (o) => parsed[o] === current || (Array.isArray(parsed[o]) && (parsed[o] as unknown[]).at(-1) === current),
   );
+  // An option with fixed values: those (the shell would offer file names).
+  for (const [o, values] of Object.entries(CHOICES))
+    if (parsed[o] === current) return done(values.filter((v) => v.startsWith(current)));
   // `completion`'s one word is a shell (yargs offers its choices), no path.
   const shellWord = words.length === 1 && words[0] === 'completion';
   if (!current.startsWith('-') && !shellWord && (words.length > 0 || afterPathOption)) return done([]);
@@ -64,6 +71,19 @@ export function completionScript(shell: CompletionShell): string {
 # or save it as _sideload in a directory of $fpath.
 _sideload() {
   local -a reply
+  if [[ $PREFIX == --*=* ]]; then
+    # --option=value: the value completes as the word after --option does (plain words: bash's form).
+    local opt=\${PREFIX%%=*}
+    compset -P '*='
+    reply=("\${(@f)$(SHELL=bash sideload --get-yargs-completions "\${(@)words[1,CURRENT-1]}" "$opt" "$PREFIX" 2>/dev/null)}")
+    reply=("\${(@)reply:#}")
+    if (( \${#reply} )); then
+      compadd -a reply
+    else
+      _files
+    fi
+    return
+  fi
   reply=("\${(@f)$(SHELL=zsh sideload --get-yargs-completions "\${(@)words[1,CURRENT]}" 2>/dev/null)}")
   reply=("\${(@)reply:#}")
   if (( \${#reply} )); then

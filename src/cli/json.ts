@@ -2,6 +2,7 @@
  * The JSON shapes the commands print (schemaVersion 1, docs/json-schema.md and schemas/*.json): one ref shape for
  * `create`, `create --dry-run` and `list`, and signature facts named for what they are.
  */
+import { localeLanguages } from '../flatpak/plan-builder.js';
 import type { DriveRef } from '../usb/create.js';
 import type { ListedRef, ListedRepo } from '../usb/list.js';
 
@@ -34,13 +35,11 @@ export function createRefJson(
   };
 }
 
-function languagesOf(subpaths: readonly string[] | undefined): string[] | undefined {
-  const langs = (subpaths ?? []).filter((p) => p.startsWith('/files/')).map((p) => p.slice('/files/'.length));
-  return langs.length ? langs : undefined;
-}
-
 export function listRefJson(collectionId: string, r: ListedRef) {
-  const languages = r.partial ? languagesOf(r.subpaths) : undefined;
+  // As create and update say it: a Locale's languages by its subpaths, `all` when whole (none when a partial ref's
+  // subpaths are not recorded: its languages are not known).
+  const languages =
+    r.partial && !r.subpaths ? undefined : localeLanguages(r.ref, r.partial ? (r.subpaths ?? []) : null);
   return {
     collectionId,
     ref: r.ref,

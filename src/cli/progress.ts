@@ -58,9 +58,7 @@ export class ProgressModel {
     this.total = Math.max(this.total, e.objectsTotal ?? 0, e.objectsDone);
     const secs = Math.max(0.001, (nowMs - this.started) / 1000);
     const growing =
-      e.phase === 'metadata' ||
-      e.objectsTotal === undefined ||
-      (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
+      e.objectsTotal === undefined || (e.refIndex !== undefined && e.refCount !== undefined && e.refIndex < e.refCount);
     // No rate in the first half second of counting: one object over a millisecond is no rate.
     let rate = '';
     if (secs >= 0.5)

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { Warner, type Warn, type Warning } from '../warnings.js';
 import type { SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
+import { splitRef } from './ref.js';
 import type { PlannedRef, PlanReason, ResolveInput } from './resolve-types.js';
 
 export class PlanBuilder {
@@ -126,6 +127,27 @@ export function mergeLanguages(
   if (a === undefined && b === undefined) return undefined;
   if (whole || a === 'all' || b === 'all') return 'all';
   return [...new Set([...(a ?? []), ...(b ?? [])])].sort();
+}
+
+/**
+ * The languages a Locale extension's pull subpaths hold (`/files/de` → de; `/metadata` is none), sorted; the whole
+ * commit (null) is every language.
+ */
+export function subpathLanguages(subpaths: readonly string[] | null): readonly string[] | 'all' {
+  if (subpaths === null) return 'all';
+  return subpaths
+    .filter((p) => p.startsWith('/files/'))
+    .map((p) => p.slice('/files/'.length))
+    .sort();
+}
+
+/** A Locale extension's languages by its pull subpaths (see subpathLanguages); undefined for any other ref. */
+export function localeLanguages(
+  ref: string,
+  subpaths: readonly string[] | null,
+): readonly string[] | 'all' | undefined {
+  const parts = splitRef(ref);
+  return parts?.kind === 'runtime' && parts.id.endsWith('.Locale') ? subpathLanguages(subpaths) : undefined;
 }
 
 /**

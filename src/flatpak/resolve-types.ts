@@ -22,6 +22,9 @@ export type ExtensionPolicy =
   /** No related refs at all. */
   | 'none';
 
+/** Every ExtensionPolicy, in the order help texts list them. */
+export const EXTENSION_POLICIES: readonly ExtensionPolicy[] = ['auto', 'all', 'locale', 'none'];
+
 export interface PlannedRef {
   readonly collectionId: string;
   readonly ref: string;

@@ -11,6 +11,7 @@ import { Warner, type Warning } from '../warnings.js';
 import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
+import { localeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 import { checkCompressionLevel, listRefFiles } from '../repo/index.js';
 import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
@@ -85,7 +86,13 @@ function toDriveRef(e: PlanEntry): DriveRef {
     reason: e.reason ?? 'on-drive',
     subpaths: e.subpaths,
     partial: e.subpaths !== null,
-    ...(e.languages !== undefined ? { languages: e.languages } : {}),
+    // A Locale the run did not resolve (kept, or on the drive in update) has the languages its subpaths hold; a
+    // removed one none (its subpaths are gone with it).
+    ...(e.languages !== undefined
+      ? { languages: e.languages }
+      : e.action !== 'remove' && localeLanguages(e.ref, e.subpaths) !== undefined
+        ? { languages: localeLanguages(e.ref, e.subpaths) }
+        : {}),
     change: CHANGE[e.action],
     ...(e.downgrade ? { downgrade: true } : {}),
   };
@@ -193,7 +200,12 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
   const run = await startRun(opts);
-  const resolved = await resolveRun(inputs, resolveOptions(opts), run.warner, run.state.commits);
+  const resolved = await resolveRun(
+    inputs,
+    { ...resolveOptions(opts), driveRefs: run.state.refs },
+    run.warner,
+    run.state.commits,
+  );
   const plan = planDrive({
     state: run.state,
     wanted: resolved.wanted,
@@ -268,6 +280,16 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     onDrive.push({ collectionId: r.collectionId, ref: r.ref, commit: s.commit, subpaths: r.subpaths });
     if (splitRef(r.ref)?.kind === 'app') requested.push(r.ref);
   }
+  // A Locale new to the drive takes the languages the drive's Locales carry when every one of them is partial (the
+  // union of theirs): a drive made with --locales de holds the languages its users chose, and an update that adds
+  // a replacement app's or a new runtime branch's Locale with every language would quietly grow it (update has no
+  // --locales to say otherwise). One whole Locale on the drive (or none at all) and it comes whole, as create's.
+  const driveLocales = run.state.refs.filter((r) => isLocale(r.ref));
+  const newLocales =
+    opts.locales ??
+    (driveLocales.length && driveLocales.every((r) => r.subpaths !== null)
+      ? [...new Set(driveLocales.flatMap((r) => subpathLanguages(r.subpaths) as readonly string[]))].sort()
+      : undefined);
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
   const deps = requested.length
     ? await resolveRun(
@@ -276,6 +298,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
         // its related refs (Locale …) as create's; the drive's own refs keep what they have.
         {
           ...resolveOptions(opts),
+          ...(newLocales ? { locales: newLocales } : {}),
           extensions: 'none',
           newRefExtensions: opts.extensions ?? 'auto',
           onDrive: new Set(run.state.refs.map((r) => r.ref)),
@@ -368,6 +391,9 @@ async function unneededOnDrive(
     await repo.close();
   }
 }
+
+/** A Locale extension (`runtime/ID.Locale/…`), whose pull subpaths are its languages. */
+const isLocale = (ref: string) => localeLanguages(ref, null) !== undefined;
 
 const isDirectory = (p: string) =>
   fs.lstat(p).then(

@@ -1,7 +1,10 @@
 /** Typed progress events the library emits (it never writes to the console). */
 export interface ProgressEvent {
-  /** 'plan' | 'metadata' | 'content' | 'publish' | 'verify' … */
-  readonly phase: string;
+  /**
+   * 'copy': create and update copying objects into the drive's staging area; 'publish': the journaled publish
+   * moving them in; 'verify': verify re-hashing the drive's objects.
+   */
+  readonly phase: 'copy' | 'publish' | 'verify';
   readonly objectsDone: number;
   readonly objectsTotal?: number;
   readonly bytesDone: number;

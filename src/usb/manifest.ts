@@ -8,7 +8,7 @@
 import path from 'node:path';
 import YAML from 'yaml';
 import { UsageError } from '../errors.js';
-import type { ExtensionPolicy, PlanReason } from '../flatpak/resolve-types.js';
+import { EXTENSION_POLICIES, type ExtensionPolicy, type PlanReason } from '../flatpak/resolve-types.js';
 import type { LockedRef } from './resolve-run.js';
 
 /** Where a source's refs come from: exactly one of url / repo / installation / flatpakrepo. */
@@ -123,7 +123,7 @@ function mediaOptions(o: Obj, file: string, base: string): MediaOptions {
   const loc = o['locales'];
   const locales = loc === 'all' ? undefined : strList(o, 'locales', file, '(top)');
   const ext = o['extensions'];
-  if (ext !== undefined && !['auto', 'all', 'locale', 'none'].includes(ext as string))
+  if (ext !== undefined && !EXTENSION_POLICIES.includes(ext as ExtensionPolicy))
     fail(file, 'extensions', `must be auto, all, locale or none, got '${String(ext)}'`);
   const sdk = o['include-sdk'];
   if (sdk !== undefined && typeof sdk !== 'boolean') fail(file, 'include-sdk', 'must be true or false');

@@ -8,7 +8,7 @@ import { FailureError, NotFoundError, UsageError } from '../errors.js';
 import type { PlannedRef, PlanReason } from '../flatpak/resolve-types.js';
 import type { DriveState } from './drive-state.js';
 import { compareBytewise } from '../ostree/dirtree.js';
-import { mergeLanguages } from '../flatpak/plan-builder.js';
+import { mergeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 
 /** A ref a run wants on the drive: a resolved ref (flatpak/resolve.ts) with the facts planning needs. */
 export interface WantedRef extends PlannedRef {
@@ -145,10 +145,15 @@ export function planDrive(input: PlanInput): DrivePlan {
       continue;
     }
     if (old.commit === w.commit) {
-      // Same commit: the objects of both subpath sets are on the drive.
+      // Same commit: the objects of both subpath sets are on the drive, and so are both sets of a Locale's languages.
       const merged = mergeSubpaths(old.subpaths, w.subpaths);
+      const languages =
+        w.languages !== undefined
+          ? mergeLanguages(w.languages, subpathLanguages(old.subpaths), merged === null)
+          : undefined;
       entries.push({
         ...base,
+        ...(languages !== undefined ? { languages } : {}),
         action: sameSubpaths(merged, old.subpaths) ? 'unchanged' : 'update',
         previous: old.commit,
         subpaths: merged,

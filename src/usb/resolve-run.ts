@@ -10,6 +10,7 @@ import { parseRefArg, splitRef, type RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
 import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
+import { mergeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 import { commitBindings, commitRebase, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
@@ -55,6 +56,16 @@ export interface ResolveOptions {
   readonly newRefExtensions?: ExtensionPolicy;
   /** The refs the drive holds (`update`). */
   readonly onDrive?: ReadonlySet<string>;
+  /**
+   * The drive's refs with their subpaths: a Locale subset of a commit the drive holds in part joins the languages
+   * there (plan.ts merges the subpaths), and its warning names them all.
+   */
+  readonly driveRefs?: ReadonlyArray<{
+    readonly collectionId: string;
+    readonly ref: string;
+    readonly commit: string;
+    readonly subpaths: readonly string[] | null;
+  }>;
   readonly includeSdk?: boolean;
   /** How to tell users to give a remote a collection ID. */
   readonly remoteFixHint?: (remote: string, collectionId?: string, installation?: InstallationLocation) => string;
@@ -218,7 +229,11 @@ export async function resolveRun(
             const whole = wanted.some(
               (w) => w.collectionId === p.collectionId && w.ref === p.ref && w.commit === p.commit && !w.subpaths,
             );
-            if (!whole) await localeWarning(p, readCommit, source, warner.warn);
+            const there = opts.driveRefs?.find(
+              (r) => r.collectionId === p.collectionId && r.ref === p.ref && r.commit === p.commit && r.subpaths,
+            );
+            const languages = there ? mergeLanguages(p.languages, subpathLanguages(there.subpaths), false) : undefined;
+            if (!whole) await localeWarning(languages ? { ...p, languages } : p, readCommit, source, warner.warn);
           });
     }
     for (const p of planned) {

@@ -70,7 +70,10 @@ export async function prepareUpstreams(
     checkAbort();
     const m = await source.upstreamMetadata(cid);
     if (m) meta.set(cid, m);
-    if (policy === 'skip') continue;
+    if (policy === 'skip') {
+      if (m) await warnUnverifiedKey(cid, source, m, warn);
+      continue;
+    }
     const up: UpstreamFiles | null = await source.upstreamSummary(cid);
     if (!up) {
       copies.set(cid, null);
@@ -88,6 +91,7 @@ export async function prepareUpstreams(
     // What the signed upstream files say wins over what the source read on its own (a repo source's summary file,
     // unchecked there).
     if (!meta.has(cid) || check.signedBy.length > 0) meta.set(cid, check.metadata);
+    if (check.signedBy.length === 0) await warnUnverifiedKey(cid, source, meta.get(cid) as VarDict, warn);
     const redirect = await upstreamRedirect(cid, source, check.metadata, check.signedBy.length > 0, warn);
     if (redirect) redirects.set(cid, redirect);
     const record = encodeUpstreamRecord({
@@ -107,6 +111,24 @@ export async function prepareUpstreams(
     });
   }
   return { copies, meta, redirects };
+}
+
+/**
+ * The drive's `.flatpakrepo` is the trust root a client adds the remote from; with no GPG key given for the
+ * collection it hands out the key the upstream summary names (`xa.gpg-keys`, drive-guide-stage.ts). That key is
+ * only as good as the summary, and no key checked this one: say so, so a drive is not handed out on a key nobody
+ * checked (a summary changed on its way in names the changer's key, and clients would trust what it signs).
+ */
+async function warnUnverifiedKey(cid: string, source: Source, metadata: VarDict, warn: Warn): Promise<void> {
+  if (lookup(metadata, KEY.xaGpgKeys)?.type !== 'ay') return;
+  if ((await source.trustedKeys(cid)).gpg.length > 0) return;
+  warn(
+    'unverified-remote-key',
+    `the drive's ${cid}.flatpakrepo hands out the GPG key the upstream summary of '${cid}' names (xa.gpg-keys), ` +
+      `and no key given to this run checked that summary: clients that add the remote from the drive will trust ` +
+      `that key; pass --gpg-import with the upstream's key`,
+    { collectionId: cid },
+  );
 }
 
 /**

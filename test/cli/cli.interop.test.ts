@@ -610,6 +610,29 @@ describe('--quiet and --json', () => {
     // Same ref, same values, whichever command printed it.
     const app = (rs: Array<Record<string, unknown>>) => rs.find((r) => String(r['ref']).startsWith('app/'));
     expect(core.map((k) => app(created.refs)?.[k])).toEqual(core.map((k) => app(listRefs)?.[k]));
+    // `languages`: on every Locale ref (`all` when whole), on no other, with the same value in every command.
+    const shape = (rs: Array<Record<string, unknown>>) =>
+      rs
+        .map((r) => {
+          // Sets of subpaths (the planner sorts a merged set; the drive records the order they were copied in).
+          const sp = r['subpaths'] as string[] | null;
+          return [r['ref'], r['partial'], sp && [...sp].sort(), r['languages'] ?? 'absent'];
+        })
+        .sort();
+    const whole = shape(listRefs);
+    expect(whole.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[3])).toEqual(['all', 'all']);
+    expect(whole.filter((r) => !String(r[0]).includes('.Locale/')).every((r) => r[3] === 'absent')).toBe(true);
+    expect(shape(created.refs)).toEqual(whole);
+    expect(shape(dry.refs)).toEqual(whole);
+    // A drive of partial Locales: create, update (which resolves none of them) and list say the same languages.
+    const part = await fresh('sideload-cli-jp-');
+    const cp = await sideload(['create', '--json', '--locales', 'de', ...fromExample, part, 'org.example.App']);
+    const up = await sideload(['update', '--json', ...fromExample, part]);
+    const lp = await sideload(['list', '--json', part]);
+    const partial = shape(JSON.parse(lp.stdout).repos[0].collections[0].refs);
+    expect(partial.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[3])).toEqual([['de'], ['de']]);
+    expect(shape(JSON.parse(cp.stdout).refs)).toEqual(partial);
+    expect(shape(JSON.parse(up.stdout).refs)).toEqual(partial);
     // Signatures: a file that exists is called present, not "signed".
     expect(listed.repos[0].summarySignature).toBe('present');
     expect(listed.repos[0]).not.toHaveProperty('signed');
@@ -862,6 +885,46 @@ describe('one form for a partial ref, and columns that line up across collection
   });
 });
 
+describe('a second --locales on a drive that holds the Locale in part', () => {
+  it('the plan, the warning and --json say the union the drive will hold, not only the languages asked now', async () => {
+    const d = await fresh('sideload-cli-loc2-');
+    const first = await sideload(['create', '-q', '--locales', 'de', ...fromExample, d, 'org.example.App']);
+    expect(first.code, first.stderr).toBe(0);
+    const fr = await sideload(['create', '--locales', 'fr', ...fromExample, d, 'org.example.App']);
+    expect(fr.code, fr.stderr).toBe(0);
+    const locale = (out: string) => out.split('\n').filter((l) => l.includes('.Locale/'));
+    expect(locale(fr.stdout)).toHaveLength(2);
+    for (const l of locale(fr.stdout)) expect(l).toMatch(/ partial \(de, fr\) /);
+    const warned = locale(fr.stderr);
+    expect(warned).toHaveLength(2);
+    for (const l of warned) expect(l).toMatch(/with languages de, fr only; clients set to es will skip it offline$/);
+    const list = await sideload(['list', d]);
+    for (const l of locale(list.stdout)) expect(l).toMatch(/ partial \(de, fr\)( |$)/);
+    // A dry run adding es: every language is then there (no warning), and `languages` matches `subpaths`.
+    const dry = await sideload([
+      'create',
+      '--dry-run',
+      '--json',
+      '--locales',
+      'es',
+      ...fromExample,
+      d,
+      'org.example.App',
+    ]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const doc = JSON.parse(dry.stdout);
+    const refs = (doc.refs as Array<Record<string, unknown>>).filter((r) => String(r['ref']).includes('.Locale/'));
+    expect(refs).toHaveLength(2);
+    for (const r of refs)
+      expect(r).toMatchObject({
+        change: 'updated',
+        subpaths: ['/files/de', '/files/es', '/files/fr', '/metadata'],
+        languages: ['de', 'es', 'fr'],
+      });
+    expect(doc.warnings).toEqual([]);
+  });
+});
+
 describe('shell completion scripts for bash and zsh', () => {
   // A `sideload` on PATH, as the scripts call it.
   let bin = '';
@@ -943,7 +1006,14 @@ describe('shell completion scripts for bash and zsh', () => {
       'zpty -d z',
       'print -r -- "$out"',
     ].join('\n');
-    const lines = ['sideload li', 'sideload create --js', 'sideload completion z', 'sideload list dr'];
+    const lines = [
+      'sideload li',
+      'sideload create --js',
+      'sideload completion z',
+      'sideload list dr',
+      'sideload create --repo=dr',
+      'sideload create --extensions lo',
+    ];
     const r = await run('zsh', ['-f', '-c', driver, 'zsh', ...lines], {
       cwd: dir,
       env: { PATH: `${dir}:${process.env['PATH']}` },
@@ -958,6 +1028,10 @@ describe('shell completion scripts for bash and zsh', () => {
       'sideload create --json',
       'sideload completion zsh',
       'sideload list drive-one',
+      // It beeped: yargs answered every option for `--repo=dr`, and zsh matched none of them.
+      'sideload create --repo=drive-one',
+      // It offered file names.
+      'sideload create --extensions locale',
     ]);
   }, 90_000);
 });

@@ -4,7 +4,7 @@ import { ProgressModel } from '../../src/cli/progress.js';
 
 it('a phase with nothing to count shows no bar', () => {
   const m = new ProgressModel();
-  expect(m.update({ phase: 'plan', objectsDone: 0, bytesDone: 0 }, 0).bar).toBe(false);
+  expect(m.update({ phase: 'copy', objectsDone: 0, bytesDone: 0 }, 0).bar).toBe(false);
   expect(m.update({ phase: 'publish', objectsDone: 0, bytesDone: 0 }, 10).bar).toBe(false);
 });
 
@@ -62,7 +62,12 @@ it('bytes, rate and ETA on the copy bar once the total is settled', () => {
 
 it('a weighed phase fills by its fraction, which never goes back, and gives the ETA from it', () => {
   const m = new ProgressModel();
-  const e = (done: number, fraction: number) => ({ phase: 'copy', objectsDone: done, bytesDone: done * 100, fraction });
+  const e = (done: number, fraction: number) => ({
+    phase: 'copy' as const,
+    objectsDone: done,
+    bytesDone: done * 100,
+    fraction,
+  });
   const a = m.update(e(10, 0.05), 0);
   expect([a.bar, a.fraction, a.eta]).toEqual([true, 0.05, '']);
   const b = m.update(e(400, 0.25), 3000);

@@ -130,6 +130,33 @@ describeInterop('the drive guide: README-sideload.txt and the .flatpakrepo, run 
     );
   });
 
+  it('a key taken from an upstream summary no given key checked: the run says the .flatpakrepo hands it out', async () => {
+    const drive = await tempDir('sideload-guide-unverified-');
+    // No --gpg-import and no upstream copy: the summary's xa.gpg-keys goes into the .flatpakrepo unchecked.
+    const bare = ['create', '--json', '--no-fsync', '--no-upstream-summary', '--repo', EXAMPLE.repo];
+    const strict = await sideload([...bare, '--strict', drive, 'org.example.App']);
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(strict.stdout).toContain('unverified-remote-key');
+    expect(await fs.readdir(drive)).toEqual([]); // stopped before writing
+    const r = await sideload([...bare, drive, 'org.example.App']);
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = (JSON.parse(r.stdout) as { warnings: Array<{ code: string; data: object }> }).warnings;
+    expect(warnings).toEqual([expect.objectContaining({ code: 'unverified-remote-key', data: { collectionId: CID } })]);
+    expect(
+      parseKeyFile(await fs.readFile(path.join(drive, `${CID}.flatpakrepo`), 'utf8')).get('Flatpak Repo', 'GPGKey'),
+    ).toBeTruthy();
+    // With the upstream's key given, the key is checked: no warning.
+    const keyed = await sideload([
+      ...bare,
+      '--gpg-import',
+      EXAMPLE.gpgKey,
+      await tempDir('sideload-guide-keyed-'),
+      'org.example.App',
+    ]);
+    expect(keyed.code, keyed.stderr).toBe(0);
+    expect((JSON.parse(keyed.stdout) as { warnings: unknown[] }).warnings).toEqual([]);
+  });
+
   it('a remote source: the .flatpakrepo carries its URL; --from names the remote after the file', async () => {
     const server = await startServer(path.join(EXAMPLES, 'repo'), { prefix: 'repo' });
     try {

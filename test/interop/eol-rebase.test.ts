@@ -121,4 +121,28 @@ describeInterop('an end-of-life app with a replacement', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect([...(await installedCommits(f)).keys()]).toEqual(expect.arrayContaining([NEW, NEW_LOCALE]));
   });
+
+  it("update on a drive of partial Locales brings the replacement app's Locale with their languages only", async () => {
+    const ex = await makeExampleRepo();
+    const drive = await tempDir('sideload-eol-part-');
+    const c = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--locales', 'de']);
+    expect(c.code, c.stderr).toBe(0);
+    await rebaseToNewAppWithLocale(ex);
+    const NEW_LOCALE = `runtime/org.example.NewApp.Locale/${ARCH}/stable`;
+    const u = await sideload(['update', '--no-fsync', '--json', '--repo', ex.repo, '--gpg-import', ex.gpgKey, drive]);
+    expect(u.code, u.stderr).toBe(0);
+    const refs = (JSON.parse(u.stdout) as { refs: Array<Record<string, unknown>> }).refs;
+    // Before the fix: the whole commit (subpaths null) on a drive whose Locales hold de only.
+    expect(refs.find((x) => x['ref'] === NEW_LOCALE)).toMatchObject({
+      reason: 'related',
+      change: 'added',
+      partial: true,
+      subpaths: expect.arrayContaining(['/files/de', '/metadata']),
+      languages: ['de'],
+    });
+    expect((await sideload(['verify', drive])).code).toBe(0);
+    const { f, result } = await offlineInstall(ex, drive, ['org.example.App'], { languages: ['de'] });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect([...(await installedCommits(f)).keys()]).toEqual(expect.arrayContaining([NEW_LOCALE]));
+  });
 });

@@ -77,4 +77,51 @@ describeInterop('an update onto a new runtime branch', () => {
     expect(onDrive.has(`org.example.Stable runtime/org.example.Platform.Locale/${ARCH}/stable`)).toBe(true);
     expect((await sideload(['verify', drive])).code).toBe(0);
   });
+
+  it("on a drive whose Locales are all partial, the new runtime's Locale takes the union of their languages", async () => {
+    const ex = await makeExampleRepo();
+    const drive = await tempDir('sideload-next-part-');
+    const c = await createExampleApp(ex.repo, drive, ['--gpg-import', ex.gpgKey, '--locales', 'de']);
+    expect(c.code, c.stderr).toBe(0);
+    // The runtime's Locale gets fr too: the drive then holds de (both Locales) and fr (one).
+    const LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/stable`;
+    const fr = await sideload([
+      'create',
+      '-q',
+      '--no-fsync',
+      '--locales',
+      'fr',
+      '--repo',
+      ex.repo,
+      '--gpg-import',
+      ex.gpgKey,
+      drive,
+      LOCALE,
+    ]);
+    expect(fr.code, fr.stderr).toBe(0);
+    await moveAppToNextRuntime(ex);
+    const u = await sideload(['update', '--no-fsync', '--json', '--repo', ex.repo, '--gpg-import', ex.gpgKey, drive]);
+    expect(u.code, u.stderr).toBe(0);
+    const doc = JSON.parse(u.stdout) as {
+      refs: Array<Record<string, unknown>>;
+      warnings: Array<{ code: string; message: string }>;
+    };
+    const NEXT_LOCALE = `runtime/org.example.Platform.Locale/${ARCH}/next`;
+    // Before the fix: every language (subpaths null), on a drive made with --locales de.
+    expect(doc.refs.find((x) => x['ref'] === NEXT_LOCALE)).toMatchObject({
+      change: 'added',
+      partial: true,
+      subpaths: expect.arrayContaining(['/files/de', '/files/fr', '/metadata']),
+      languages: ['de', 'fr'],
+    });
+    const warned = doc.warnings.filter((w) => w.code === 'partial-locale').map((w) => w.message);
+    expect(warned).toEqual([
+      `'${NEXT_LOCALE}' goes on the drive with languages de, fr only; clients set to es will skip it offline`,
+    ]);
+    // The human plan says it too.
+    const dry = await sideload(['update', '--dry-run', '--repo', ex.repo, '--gpg-import', ex.gpgKey, drive]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/unchanged .* runtime\/org\.example\.Platform\.Locale\/\S+\/next .* partial \(de, fr\)/);
+    expect((await sideload(['verify', drive])).code).toBe(0);
+  });
 });

@@ -116,6 +116,22 @@ describe('planDrive', () => {
     expect(same.entries[0]?.action).toBe('unchanged');
   });
 
+  it("a Locale's languages on the same commit are the union with what the drive holds (whole: all)", () => {
+    const s = state([[LOC, 3, 10, ['/metadata', '/files/de']]]);
+    const fr = { ...want(LOC, 3, 10, ['/metadata', '/files/fr']), languages: ['fr'] };
+    expect(planDrive({ state: s, wanted: [fr] }).entries[0]).toMatchObject({
+      action: 'update',
+      subpaths: ['/files/de', '/files/fr', '/metadata'],
+      languages: ['de', 'fr'],
+    });
+    const whole = state([[LOC, 3, 10]]);
+    expect(planDrive({ state: whole, wanted: [fr] }).entries[0]).toMatchObject({
+      action: 'unchanged',
+      subpaths: null,
+      languages: 'all',
+    });
+  });
+
   it('removes refs, keeps the marker of a removed partial commit (its objects stay until prune), refuses unknown refs and contradictions', () => {
     const s = state([
       [APP, 1, 10],

@@ -6,6 +6,7 @@ import type { LockSource, ManifestSource, MediaOptions } from '../../usb/manifes
 import type { Source } from '../../usb/source.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
 import type { InstallationLocation } from '../../flatpak/installation.js';
+import { EXTENSION_POLICIES } from '../../flatpak/resolve-types.js';
 import { shellWord } from '../../usb/drive-guide.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
@@ -80,7 +81,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             "the installed ones); overrides a manifest's locales",
         })
         .option('extensions', {
-          choices: ['auto', 'all', 'locale', 'none'] as const,
+          choices: EXTENSION_POLICIES,
           describe:
             'Related extensions to copy (default auto): auto = Locale + what clients download by default (GL ' +
             '.default), all = every one in the source',
