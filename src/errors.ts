@@ -185,7 +185,7 @@ export const ERROR_CODES: ReadonlyArray<{
     [ExitCode.signature, SIGNATURE],
     [ExitCode.unsupported, UNSUPPORTED],
     [ExitCode.network, NETWORK],
-    [ExitCode.interrupted, { EINTERRUPTED: 'interrupted (Ctrl-C, SIGTERM)' }],
+    [ExitCode.interrupted, { EINTERRUPTED: 'interrupted (Ctrl-C, SIGTERM, SIGHUP)' }],
   ] as const
 ).flatMap(([exit, codes]) =>
   Object.entries(codes).map(([code, doc]) => ({ code: code as ErrorCode, exit, doc: doc as string })),
@@ -269,7 +269,7 @@ export class NetworkError extends errorKind<NetworkCode>('ENETWORK', ExitCode.ne
 /** A run that failed for a reason that is neither input nor usage (exit 1): the drive, a lock, --strict. */
 export class FailureError extends errorKind<FailureCode>('ESYSTEM', ExitCode.failure) {}
 
-/** The run was interrupted (SIGINT/SIGTERM or an AbortSignal). */
+/** The run was interrupted (SIGINT/SIGTERM/SIGHUP or an AbortSignal). */
 export class InterruptedError extends errorKind<InterruptedCode>('EINTERRUPTED', ExitCode.interrupted) {
   constructor(message = 'interrupted', data?: ErrorData, code?: InterruptedCode, options?: ErrorOptions) {
     super(message, data, code, options);

@@ -15,6 +15,8 @@ export const COMMAND_NAMES: Readonly<Record<string, string>> = {
   verify: 'verify',
   keygen: 'keygen',
   dump: 'dump',
+  // Only in its usage error document: the completion script is no JSON.
+  completion: 'completion',
 };
 
 /** The canonical name of the first word of `argv` that is a command, if any. */

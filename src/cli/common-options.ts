@@ -55,3 +55,26 @@ export function outputFor(command: string, args: OutputArgs): Output {
 export function destinationRepo(args: { readonly 'destination-repo'?: string }): { destinationRepo?: string } {
   return args['destination-repo'] ? { destinationRepo: args['destination-repo'] } : {};
 }
+
+/**
+ * How a hint's command names the repo this run wrote (`repo`): `drive` (shell-quoted as needed), and `flag`,
+ * ` --destination-repo X` when that repo is not the one the drive resolves to by default (a drive with a second
+ * repo: `sideload prune DRIVE` would prune the other one), else empty.
+ */
+export async function hintWords(args: DriveArgs, repo: string): Promise<{ flag: string; drive: string }> {
+  const [{ locateDrive }, { shellWord }] = await Promise.all([
+    import('../usb/drive.js'),
+    import('../usb/drive-guide.js'),
+  ]);
+  const given = args['destination-repo'];
+  const byDefault = given
+    ? await locateDrive(args.drive).then(
+        (l) => l.repo,
+        () => null,
+      )
+    : repo;
+  return {
+    flag: given && byDefault !== repo ? ` --destination-repo ${shellWord(given)}` : '',
+    drive: shellWord(args.drive),
+  };
+}

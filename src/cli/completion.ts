@@ -1,7 +1,9 @@
 /** Shell completion (`sideload completion`): the scripts for bash and zsh, and what they are answered with, word by word. */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
 import { EXTENSION_POLICIES } from '../flatpak/resolve-types.js';
+import { QUIET } from './common-options.js';
 import { examplesEpilog } from './help.js';
 
 export type CompletionFallback = (cb: (err: Error | null, list?: string[]) => void) => void;
@@ -113,6 +115,8 @@ complete -o bashdefault -o default -F _sideload_yargs_completions sideload
 
 interface CompletionArgs {
   shell?: CompletionShell;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 /** `sideload completion [bash|zsh]`: prints the script (without a shell named: zsh when $SHELL is zsh, else bash). */
@@ -127,6 +131,10 @@ export function completionCommand(setCode: (c: number) => void): CommandModule<o
           choices: COMPLETION_SHELLS,
           describe: 'The shell: bash or zsh (default: zsh when $SHELL is zsh, else bash)',
         })
+        // -q as every command takes it: the script is what is printed, errors aside, so it changes nothing.
+        .option('quiet', { ...QUIET, describe: 'Accepted as by every command (the script is the only output)' })
+        // --json is refused with its own reason (and, as every usage error with --json, in a JSON error document).
+        .option('json', { type: 'boolean', hidden: true })
         .epilog(
           examplesEpilog([
             ['bash: complete commands and options in every new shell', 'sideload completion bash >> ~/.bashrc'],
@@ -135,6 +143,8 @@ export function completionCommand(setCode: (c: number) => void): CommandModule<o
           ]),
         ) as never,
     handler: (args) => {
+      if (args.json)
+        throw new UsageError('completion prints a shell script, not a JSON document: run it without --json');
       const shell = args.shell ?? (path.basename(process.env['SHELL'] ?? '') === 'zsh' ? 'zsh' : 'bash');
       process.stdout.write(completionScript(shell));
       setCode(0);

@@ -11,11 +11,13 @@
  */
 
 import { commandIn } from './command-names.js';
+import { onHangup } from './hangup.js';
 
 /** Where main.ts finds this handler to take it off when it installs its own (EARLY_INTERRUPT there). */
 const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
 
-function onEarlySignal(): void {
+function onEarlySignal(signal: NodeJS.Signals): void {
+  if (signal === 'SIGHUP') onHangup();
   const argv = process.argv.slice(2);
   const message = 'interrupted before the command started; nothing was done';
   if (argv.includes('--json')) {
@@ -27,12 +29,17 @@ function onEarlySignal(): void {
       error: { code: 'EINTERRUPTED', message, data: {} },
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else process.stderr.write(`\nsideload: ${message}\n`);
+  } else
+    try {
+      process.stderr.write(`\nsideload: ${message}\n`);
+    } catch {
+      // the terminal is gone (a hangup): nothing to tell
+    }
   process.exit(130);
 }
 
-process.on('SIGINT', onEarlySignal);
-process.on('SIGTERM', onEarlySignal);
+// A hangup (the terminal closed, an ssh session dropped) is an interrupt too, as in main.ts.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onEarlySignal);
 (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] = onEarlySignal;
 // The program, bundled beside this file (a specifier tsc does not resolve: the bundle exists only after the build).
 await import(new URL('./sideload.js', import.meta.url).href);

@@ -29,6 +29,7 @@ import { removeCommand } from './commands/remove.js';
 import { pruneCommand } from './commands/prune.js';
 import { reportError } from './output.js';
 import { runState } from './run-state.js';
+import { onHangup } from './hangup.js';
 import {
   extraArgumentsMessage,
   missingArgumentsMessage,
@@ -83,12 +84,29 @@ export const EXIT_PIPE = 141;
 function quietOnClosedPipe(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_PIPE);
+    // The terminal was hung up (SIGHUP): what it would show is lost; the run ends with its own exit code.
+    if (e.code === 'EIO') return;
     throw e;
   });
-  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
+  // A terminal closed under a run (EIO after a hangup) or a closed pipe: what stderr would say is lost, the run goes
+  // on (a publish must finish).
+  process.stderr.on('error', () => {});
 }
+
+/** A line on stderr that cannot throw: after a hangup the terminal is gone, and the publish must still finish. */
+function tell(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // nothing can be said any more
+  }
+}
+
+/**
+ * The signals that end a run the same way: Ctrl-C, `kill`, and a hangup (the terminal closed, an ssh session
+ * dropped). Each gives exit 130 (ExitCode.interrupted); only SIGKILL stops a publish half way.
+ */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The handler the shipped program's first lines install (launch.ts), under this name on globalThis. */
 const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
@@ -132,16 +150,15 @@ export async function main(argv: string[]): Promise<number> {
   // Ctrl-C reaches every request and object in flight (bounded by the concurrency limits, not a leak).
   setMaxListeners(0, controller.signal);
   let interrupted = 0;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGHUP') onHangup();
     interrupted++;
     // The journaled publish is not stopped half way (the drive must stay consistent), not even by a second Ctrl-C
     // (a common reflex): it takes seconds, and only SIGKILL ends it (the next run or `verify --repair` finishes it).
     if (runState.phase === 'publish') {
       if (interrupted === 1)
-        process.stderr.write(
-          '\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n',
-        );
-      else process.stderr.write('\nsideload: still finishing the publish (it is not stopped half way)…\n');
+        tell('\nsideload: interrupted during publish; finishing the publish so the drive stays consistent…\n');
+      else tell('\nsideload: still finishing the publish (it is not stopped half way)…\n');
       runState.interrupted = true;
       controller.abort();
       return;
@@ -149,10 +166,8 @@ export async function main(argv: string[]): Promise<number> {
     if (interrupted > 1) process.exit(ExitCode.interrupted);
     runState.interrupted = true;
     if (runState.phase === 'prune')
-      process.stderr.write(
-        '\nsideload: interrupted, stopping (what was deleted stays deleted; the drive stays valid)…\n',
-      );
-    else process.stderr.write('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
+      tell('\nsideload: interrupted, stopping (what was deleted stays deleted; the drive stays valid)…\n');
+    else tell('\nsideload: interrupted, stopping (the drive is left as it was)…\n');
     controller.abort();
   };
   // The launcher's handler (launch.ts) answered while the program loaded. A signal that came while node compiled it
@@ -161,15 +176,12 @@ export async function main(argv: string[]): Promise<number> {
   // (nothing was done yet: exit 130 at once), not this one (the run went on, and with the handlers swapped in the
   // same turn it was dropped: exit 0). This one is added before that one goes: a later signal is not dropped with
   // the last listener either.
-  const early = (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] as (() => void) | undefined;
+  const early = (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] as
+    ((signal: NodeJS.Signals) => void) | undefined;
   if (typeof early === 'function')
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  if (typeof early === 'function') {
-    process.off('SIGINT', early);
-    process.off('SIGTERM', early);
-  }
+  for (const sig of INTERRUPTS) process.on(sig, onSignal);
+  if (typeof early === 'function') for (const sig of INTERRUPTS) process.off(sig, early);
   let code: number = ExitCode.ok;
   const wantsJson = argv.includes('--json');
   const wantsHelp = argv.includes('--help') || argv.includes('-h') || argv.length === 0;
@@ -263,11 +275,10 @@ export async function main(argv: string[]): Promise<number> {
     } else code = reportError(e, wantsJson, argv);
   } finally {
     if (runState.interrupted && code === ExitCode.ok)
-      process.stderr.write(
+      tell(
         'sideload: the interrupt came too late to stop the run: it completed and the drive holds the whole update\n',
       );
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of INTERRUPTS) process.off(sig, onSignal);
   }
   return code;
 }

@@ -35,9 +35,8 @@ export function renderRun(out: Output, r: CreateResult): void {
     );
   }
   const c = r.plan.entries.reduce<Record<string, number>>((a, e) => ((a[e.action] = (a[e.action] ?? 0) + 1), a), {});
-  // A plan (a dry run) says what is to happen; a run that wrote, what happened.
-  const [add, update, remove] =
-    r.dryRun || !r.changed ? ['to add', 'to update', 'to remove'] : ['added', 'updated', 'removed'];
+  // A plan (a dry run) says what is to happen; a real run, what happened (nothing new included: 0 added).
+  const [add, update, remove] = r.dryRun ? ['to add', 'to update', 'to remove'] : ['added', 'updated', 'removed'];
   out.info(
     `Refs: ${c['add'] ?? 0} ${add}, ${c['update'] ?? 0} ${update}, ${c['unchanged'] ?? 0} unchanged, ` +
       `${c['remove'] ?? 0} ${remove}, ${c['kept'] ?? 0} kept`,

@@ -54,11 +54,15 @@ export interface RepoReport {
   readonly objects: number;
   readonly collections: readonly string[];
   readonly findings: readonly Finding[];
+  /** `verify --repair` first finished the publish an interrupted run had left pending in this repo. */
+  readonly resumedPublish?: true;
 }
 
 export interface VerifyReport {
   readonly ok: boolean;
   readonly repos: readonly RepoReport[];
+  /** `verify --repair` finished a pending publish in one of the repos (as create/update's `resumedPublish`). */
+  readonly resumedPublish?: true;
 }
 
 /** Verifies every sideload repo on a drive. */
@@ -78,10 +82,15 @@ export async function verifyDrive(drive: string, opts: VerifyOptions = {}): Prom
         { path: r, pid },
         'ELOCKED',
       );
-    if (opts.repair) await replay(r);
-    reports.push(await verifyRepo(r, opts, driveRoot));
+    const resumed = opts.repair ? await replay(r) : false;
+    const report = await verifyRepo(r, opts, driveRoot);
+    reports.push(resumed ? { ...report, resumedPublish: true } : report);
   }
-  return { ok: reports.every((r) => r.ok), repos: reports };
+  return {
+    ok: reports.every((r) => r.ok),
+    repos: reports,
+    ...(reports.some((r) => r.resumedPublish) ? { resumedPublish: true as const } : {}),
+  };
 }
 
 /**

@@ -448,6 +448,53 @@ describe('an interrupted first create', () => {
   });
 });
 
+describe('a real run with nothing new', () => {
+  it('says what happened in the past tense, as a run that changed something does; a dry run keeps the plan tense', async () => {
+    const r = await sideload(['create', ...fromExample, drive, 'org.example.App']);
+    expect(r.code, r.stderr).toBe(0);
+    // Before: "Refs: 0 to add, 0 to update, N unchanged, 0 to remove, 0 kept", the plan's future tense.
+    expect(r.stdout).toMatch(
+      /\nRefs: 0 added, 0 updated, [1-9]\d* unchanged, 0 removed, 0 kept\nNothing new: the drive/,
+    );
+    const dry = await sideload(['create', '--dry-run', ...fromExample, drive, 'org.example.App']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/\nRefs: 0 to add, 0 to update, [1-9]\d* unchanged, 0 to remove, 0 kept\n/);
+  });
+});
+
+describe('verify --repair of a pending publish', () => {
+  it('says it finished the publish, as create and update do, and --json has resumedPublish', async () => {
+    const d = await fresh('sideload-cli-repair-');
+    await fs.cp(drive, d, { recursive: true });
+    const repo = path.join(d, '.ostree/repo');
+    // The journal a run interrupted in its publish leaves (here: one ref, rewritten to the commit it holds).
+    const [cid] = await fs.readdir(path.join(repo, 'refs/mirrors'));
+    const ref = `refs/mirrors/${cid}/app/org.example.App/${ARCH}/stable`;
+    const checksum = (await fs.readFile(path.join(repo, ref), 'utf8')).trim();
+    const journal = JSON.stringify({ version: 1, ops: [{ op: 'ref', path: ref, checksum }] });
+    await fs.writeFile(path.join(repo, 'tmp/sideload-publish.json'), journal);
+    // Before: just "OK …", nothing about the publish it finished.
+    const r = await sideload(['verify', '--repair', d]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `Finished the publish an interrupted run had left pending in ${await fs.realpath(repo)}: clients now see what`,
+    );
+    await fs.writeFile(path.join(repo, 'tmp/sideload-publish.json'), journal);
+    const j = await sideload(['verify', '--repair', '--json', d]);
+    const doc = JSON.parse(j.stdout) as {
+      ok: boolean;
+      resumedPublish?: boolean;
+      repos: { resumedPublish?: boolean }[];
+    };
+    expect([doc.ok, doc.resumedPublish, doc.repos[0]?.resumedPublish]).toEqual([true, true, true]);
+    // Nothing pending: no such field, no such line.
+    const again = await sideload(['verify', '--repair', '--json', d]);
+    const none = JSON.parse(again.stdout) as { resumedPublish?: boolean; repos: { resumedPublish?: boolean }[] };
+    expect([none.resumedPublish, none.repos[0]?.resumedPublish]).toEqual([undefined, undefined]);
+    expect((await sideload(['verify', '--repair', d])).stdout).not.toContain('Finished the publish');
+  });
+});
+
 describe('--quiet and --json', () => {
   it('-q prints nothing at all on success, warnings included; --json carries the warnings', async () => {
     const d = await fresh('sideload-cli-q-');
@@ -900,6 +947,27 @@ describe('shell completion scripts for bash and zsh', () => {
     expect(fish.code).toBe(2);
     expect(fish.stdout).toBe('');
     expect(fish.stderr).toContain('"bash", "zsh"');
+  });
+
+  it('`completion -q` prints the script (as every command, it takes -q); `completion --json` is a usage error naming it', async () => {
+    const plain = await sideload(['completion', 'bash']);
+    // Before: "unknown option -q", exit 2.
+    const quiet = await sideload(['completion', '-q', 'bash']);
+    expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, plain.stdout, '']);
+    expect(plain.stdout).toContain('complete -o');
+    // Before: an EUSAGE document without "command" ("unknown option --json").
+    const j = await sideload(['completion', '--json']);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stdout)).toEqual({
+      schemaVersion: 1,
+      command: 'completion',
+      ok: false,
+      error: {
+        code: 'EUSAGE',
+        message: 'completion prints a shell script, not a JSON document: run it without --json',
+        data: {},
+      },
+    });
   });
 
   it('`completion bash` completes in bash with plain words, even when the login shell is zsh', async () => {

@@ -140,6 +140,77 @@ describe('Ctrl-C during publish', () => {
   });
 });
 
+describe('a hangup (terminal closed) during publish', () => {
+  it('is handled as Ctrl-C: the publish finishes though the terminal is gone, exit 0, nothing pending', async () => {
+    await ensureBuilt();
+    const REF = 'runtime/org.example.Hup/x86_64/stable';
+    const src = path.join(ex.dir, 'hup-src');
+    const tree = path.join(ex.dir, 'hup-tree');
+    await fs.mkdir(path.join(tree, 'files'), { recursive: true });
+    for (let i = 0; i < 4000; i++) await fs.writeFile(path.join(tree, 'files', `f${i}`), `hup ${i}\n`);
+    execFileSync('ostree', ['init', `--repo=${src}`, '--mode=archive']);
+    execFileSync('ostree', [
+      `--repo=${src}`,
+      'commit',
+      `--branch=${REF}`,
+      `--tree=dir=${tree}`,
+      '--add-metadata-string=xa.metadata=[Runtime]\nname=org.example.Hup\n',
+    ]);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const drive = path.join(ex.dir, `hup-${attempt}`);
+      await fs.mkdir(drive);
+      // The CLI on a terminal of its own (progress bars drawn), which is hung up in the publish step: SIGHUP, and
+      // every later write to the terminal fails with EIO.
+      const child = spawn(
+        'python3',
+        [
+          path.join(projectRoot, 'test/helpers/hangup-pty.py'),
+          process.execPath,
+          path.join(projectRoot, 'dist/cli/main.js'),
+          'create',
+          '--repo',
+          src,
+          ...LABEL,
+          drive,
+          REF,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      child.stdin.on('error', () => {}); // the helper ended with the run, before its hangup line
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<void>((r) => child.on('exit', () => r()));
+      const objects = path.join(drive, '.ostree/repo/objects');
+      let sent = false;
+      const t0 = Date.now();
+      while (!sent && child.exitCode === null && Date.now() - t0 < 120_000) {
+        if ((await fs.readdir(objects).catch(() => [] as string[])).length > 0) {
+          child.stdin.end('hangup\n');
+          sent = true;
+        } else await new Promise((r) => setTimeout(r, 2));
+      }
+      if (!sent) child.stdin.end('hangup\n');
+      await exited;
+      // objects/ appears in the publish step, and the run was still going when the terminal was hung up.
+      const repo = path.join(drive, '.ostree/repo');
+      const journal = await fs.stat(path.join(repo, 'tmp/sideload-publish.json')).catch(() => null);
+      const end = JSON.parse(stdout) as { alive: boolean };
+      if (!sent || !end.alive) continue; // the run ended before the hangup
+      // Before: killed by SIGHUP ({"signal":1}), the publish left pending; then (node 20) SIGABRT as node exited.
+      expect(end).toEqual({ alive: true, code: 0 });
+      expect(journal).toBeNull();
+      const list = await runCli(['list', '--json', drive]);
+      expect((JSON.parse(list.stdout) as { repos: { pendingPublish: boolean }[] }).repos[0]?.pendingPublish).toBe(
+        false,
+      );
+      const v = await runCli(['verify', drive]);
+      expect(v.code, v.stdout).toBe(0);
+      return;
+    }
+    throw new Error('could not hang up during the publish step in 3 attempts');
+  });
+});
+
 describe('Ctrl-C twice during the publish of an update', () => {
   it('neither stops it: both are acknowledged, it exits 0 and the drive verifies with the new commit', async () => {
     await ensureBuilt();

@@ -106,6 +106,45 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     await fsck(path.join(drive, '.ostree/repo'));
   });
 
+  it('SIGHUP (terminal closed) half way through the copy: as Ctrl-C, exit 130, the --json document, drive as it was', async () => {
+    const drive = await tempDir('sideload-intr-hup-');
+    const first = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, SMALL]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await snapshotDir(drive, noTmp);
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(projectRoot, 'dist/cli/main.js'),
+        'create',
+        '--json',
+        '--repo',
+        source,
+        '--no-upstream-summary',
+        '--no-fsync',
+        drive,
+        BIG,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
+    for (const t0 = Date.now(); child.exitCode === null && Date.now() - t0 < 60_000;) {
+      if ((await fs.readdir(staging).catch(() => [] as string[])).length > 4) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGHUP');
+    // Before: killed by the signal (exit 129 in a shell), no word, no document.
+    expect(await exited, stderr).toEqual([130, null]);
+    expect(stderr).toContain('interrupted, stopping (the drive is left as it was)');
+    expect(JSON.parse(stdout)).toMatchObject({ ok: false, command: 'create', error: { code: 'EINTERRUPTED' } });
+    expect(await snapshotDir(drive, noTmp)).toEqual(before);
+    const v = await sideload(['verify', drive]);
+    expect(v.code, v.stdout).toBe(0);
+  });
+
   it('Ctrl-C during verify: exit 130 like every other command, "interrupted" on stderr, not a verdict', async (ctx) => {
     const drive = await tempDir('sideload-intr-verify-');
     const made = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG]);

@@ -156,4 +156,29 @@ describeInterop('updating a drive', () => {
     const ju = await sideload(['update', '--json', ...args, d]);
     expect(JSON.parse(ju.stdout)).toMatchObject({ changed: false, upstream: { [CID]: null }, upstreamKept: [CID] });
   });
+  it('on a drive with a second repo, the prune and --with-deps hints name --destination-repo', async () => {
+    const d = await tempDir('sideload-upd-two-');
+    const from = (repo: string) => ['--repo', repo, '--gpg-import', ex.gpgKey, '--no-fsync'];
+    const OTHER = ['--destination-repo', 'flatpak/repo'];
+    for (const extra of [[], OTHER]) {
+      const c = await sideload(['create', '-q', ...from(v1Repo), ...extra, d, 'org.example.App']);
+      expect(c.code, c.stderr).toBe(0);
+    }
+    // Before: "Run 'sideload prune DRIVE'", which pruned the default repo, not the one just updated.
+    const u = await sideload(['update', ...from(ex.repo), ...OTHER, d]);
+    expect(u.code, u.stderr).toBe(0);
+    const hint = `Run 'sideload prune --destination-repo flatpak/repo ${d}' to free the space the replaced commits take.`;
+    expect(u.stdout).toContain(hint);
+    // Followed, the hint prunes the repo that was updated.
+    const p = await sideload(['prune', '--json', ...OTHER, d]);
+    expect(p.code, p.stderr).toBe(0);
+    expect((JSON.parse(p.stdout) as { repo: string }).repo).toBe(path.join(await fs.realpath(d), 'flatpak/repo'));
+    // The default repo's own update keeps the plain hint.
+    const plain = await sideload(['update', ...from(ex.repo), d]);
+    expect(plain.stdout).toContain(`Run 'sideload prune ${d}' to free the space the replaced commits take.`);
+    const r = await sideload(['remove', '--no-fsync', ...OTHER, d, 'org.example.App']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\(remove them too with --with-deps --destination-repo flatpak\/repo\)\n/);
+    expect(r.stdout).toContain(`Run 'sideload prune --destination-repo flatpak/repo ${d}' to free the space their`);
+  });
 });

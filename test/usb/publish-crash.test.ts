@@ -234,6 +234,10 @@ describe('publish is crash-safe at every step', () => {
       }
       const after = await verifyDrive(drive, { repair: true });
       expect(after.ok, `cut ${k}: ${JSON.stringify(after.repos[0]?.findings)}`).toBe(true);
+      // It says whether it finished a publish (create and update do).
+      expect([after.resumedPublish, after.repos[0]?.resumedPublish], `cut ${k}: resumed`).toEqual(
+        journal ? [true, true] : [undefined, undefined],
+      );
       if (journal) expect(await snapshotDir(drive, noTmp), `cut ${k}: repaired drive`).toEqual(reference);
       else {
         // Cut before the journal existed: the drive is exactly as it was (objects aside, which nothing lists).

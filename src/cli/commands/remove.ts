@@ -4,7 +4,7 @@ import { examplesEpilog } from '../help.js';
 import { renderRun } from '../render-plan.js';
 import { writingRun } from '../run-state.js';
 import { signKeyOption, UNSIGNED_DESCRIPTION } from '../write-options.js';
-import { destinationRepo, driveOptions, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
+import { destinationRepo, driveOptions, hintWords, OUTPUT_OPTIONS, outputFor } from '../common-options.js';
 import type { DriveArgs, OutputArgs } from '../common-options.js';
 
 interface RemoveArgs extends DriveArgs, OutputArgs {
@@ -74,12 +74,15 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
       );
       out.result({ ok: true, ...result });
       renderRun(out, result);
+      const hints = (result.unneeded.length && !args['with-deps']) || (!result.dryRun && result.changed);
+      const { flag, drive } = hints ? await hintWords(args, result.repo) : { flag: '', drive: '' };
       if (result.unneeded.length && !args['with-deps'])
         out.info(
-          `No remaining app needs: ${result.unneeded.map((u) => u.ref).join(', ')} (remove them too with --with-deps)`,
+          `No remaining app needs: ${result.unneeded.map((u) => u.ref).join(', ')} (remove them too with ` +
+            `--with-deps${flag})`,
         );
       if (!result.dryRun && result.changed)
-        out.info(`Run 'sideload prune ${args.drive}' to free the space their objects take.`);
+        out.info(`Run 'sideload prune${flag} ${drive}' to free the space their objects take.`);
       setCode(0);
     },
   };

@@ -1,7 +1,7 @@
 /** `sideload update DRIVE`: move every ref on the drive to its source's newest commit (refresh the stick). */
 import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
-import { destinationRepo, driveOptions, outputFor, type DriveArgs } from '../common-options.js';
+import { destinationRepo, driveOptions, hintWords, outputFor, type DriveArgs } from '../common-options.js';
 import { createProgress } from '../progress.js';
 import { renderRun } from '../render-plan.js';
 import { writingRun } from '../run-state.js';
@@ -74,8 +74,10 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
         out.result({ ok: true, ...result });
         renderRun(out, result);
         // The commits the updated refs left stay on the drive (clients ignore them) until prune, as after remove.
-        if (!result.dryRun && result.refs.some((r) => r.change === 'updated'))
-          out.info(`Run 'sideload prune ${args.drive}' to free the space the replaced commits take.`);
+        if (!result.dryRun && result.refs.some((r) => r.change === 'updated')) {
+          const { flag, drive } = await hintWords(args, result.repo);
+          out.info(`Run 'sideload prune${flag} ${drive}' to free the space the replaced commits take.`);
+        }
       } finally {
         progress.stop();
         await source.close();

@@ -128,6 +128,11 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       }
       out.result({ ...report });
       for (const r of report.repos) {
+        if (r.resumedPublish)
+          out.info(
+            `Finished the publish an interrupted run had left pending in ${r.repo}: clients now see what that run ` +
+              'meant to write.',
+          );
         out.info(
           // The refs apps and runtimes come from (as list and create count them); each collection's
           // ostree-metadata is checked too, and named, not counted as one of them.
