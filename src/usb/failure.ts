@@ -43,11 +43,27 @@ function mb(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.ceil(n / 1e3)} kB`;
 }
 
+/** What a failed or interrupted run left staged for the next one, as a line to add to its message; null if nothing. */
+async function stagedNote(repo: string): Promise<string | null> {
+  const staged = path.join(repo, STAGING);
+  if (!(await fs.pathExists(staged))) return null;
+  const n = await duBytes(staged);
+  return n > 0
+    ? `${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them ` +
+        '(remove that directory to reclaim the space instead)'
+    : null;
+}
+
 /** The error with the step, the drive's state and what to do next added; other errors are returned as they are. */
 export async function explainCreateFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
   const se = err instanceof SideloadError ? err : null;
   const ne = isErrnoError(err) ? err : null;
   const errno = ne?.code;
+  // Ctrl-C in the copy: the drive is as it was, and what was staged waits for the same command again.
+  if (se instanceof InterruptedError && ctx.phase === 'copy') {
+    const kept = await stagedNote(ctx.repo);
+    return kept ? restate(se, `${se.message}\n  ${kept}`, { ...se.data, step: ctx.phase }) : err;
+  }
   if (
     se &&
     (se instanceof InterruptedError ||
@@ -78,15 +94,8 @@ export async function explainCreateFailure(err: unknown, ctx: FailureContext): P
       `the publish is pending (${JOURNAL}): clients still see the drive as it was before this run; ` +
         'make room, then run the same command again or `sideload verify --repair` to finish it',
     );
-  const staged = path.join(ctx.repo, STAGING);
-  if (await fs.pathExists(staged)) {
-    const n = await duBytes(staged);
-    if (n > 0)
-      notes.push(
-        `${mb(n)} of staged data are kept in ${staged}: running the same command again reuses them ` +
-          '(remove that directory to reclaim the space instead)',
-      );
-  }
+  const kept = await stagedNote(ctx.repo);
+  if (kept) notes.push(kept);
   const step = ctx.phase === 'publish' ? 'while publishing the update' : 'while copying objects';
   const message = `${step}: ${(err as Error).message}${notes.length ? `\n  ${notes.join('\n  ')}` : ''}`;
   const data = {

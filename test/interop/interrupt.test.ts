@@ -93,6 +93,10 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/interrupted/);
+    // What was staged, and that the same command reuses it (README "When a run is cut short"); it said neither.
+    expect(stderr).toMatch(
+      /\d+(\.\d)? (MB|kB) of staged data are kept in \S+sideload-staging: running the same command/,
+    );
     expect(await snapshotDir(drive, noTmp)).toEqual(before);
     const v = await sideload(['verify', drive]);
     expect(v.code, v.stdout).toBe(0);
