@@ -14,10 +14,9 @@ import {
   restate,
   SideloadError,
 } from '../errors.js';
+import { STAGING_DIR } from '../repo/index.js';
 import { existingAncestor } from './path-facts.js';
 import { JOURNAL } from './publish.js';
-
-const STAGING = 'tmp/sideload-staging';
 
 export interface FailureContext {
   /** The drive repo (`<drive>/.ostree/repo`). */
@@ -45,7 +44,7 @@ function mb(n: number): string {
 
 /** What a failed or interrupted run left staged for the next one, as a line to add to its message; null if nothing. */
 async function stagedNote(repo: string): Promise<string | null> {
-  const staged = path.join(repo, STAGING);
+  const staged = path.join(repo, STAGING_DIR);
   if (!(await fs.pathExists(staged))) return null;
   const n = await duBytes(staged);
   return n > 0

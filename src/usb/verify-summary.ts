@@ -3,7 +3,10 @@
  * same checksum and matches its commit, each ref on disk is listed, and each collection's ostree-metadata commit
  * agrees with the summary (and, given keys, is signed by a trusted one).
  */
+import path from 'node:path';
+import fs from 'fs-extra';
 import { expectFailure } from '../errors.js';
+import { STAGING_DIR } from '../repo/index.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { checkMetadataCommit } from '../summary/metadata-commit.js';
@@ -22,12 +25,17 @@ export async function readSummaryFile(
     // A symlink (to /dev/zero, say), a special file, one too large: named, and not read.
     return { findings: [error('bad-summary', expectFailure(e).message, 'summary')], bytes: null, summary: null };
   }
-  if (!bytes)
-    return {
-      findings: [error('no-summary', 'the repo has no summary: clients ignore it', 'summary')],
-      bytes: null,
-      summary: null,
-    };
+  if (!bytes) {
+    // A first run cut short leaves the repo with its staging area and nothing published: say how to go on.
+    const staged = await fs.pathExists(path.join(repo, STAGING_DIR));
+    const message =
+      'the repo has no summary: clients ignore it' +
+      (staged
+        ? ` (nothing was published yet: a run cut short left objects staged in ${STAGING_DIR}; run the same ` +
+          'command again to finish it)'
+        : '');
+    return { findings: [error('no-summary', message, 'summary')], bytes: null, summary: null };
+  }
   try {
     return { findings: [], bytes, summary: decodeSummary(bytes, 'summary') };
   } catch (e) {

@@ -65,32 +65,7 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     expect(first.code, first.stderr).toBe(0);
     const before = await snapshotDir(drive, noTmp);
 
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(projectRoot, 'dist/cli/main.js'),
-        'create',
-        '--repo',
-        source,
-        '--no-upstream-summary',
-        '--no-fsync',
-        drive,
-        BIG,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Wait until content objects are being staged, then interrupt.
-    const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
-    const t0 = Date.now();
-    for (;;) {
-      const n = (await fs.readdir(staging).catch(() => [] as string[])).length;
-      if (n > 4 || Date.now() - t0 > 60_000) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const { code, stderr } = await interruptWhileStaging(source, drive);
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/interrupted/);
     // What was staged, and that the same command reuses it (README "When a run is cut short"); it said neither.
@@ -108,6 +83,17 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     expect(after.code).toBe(0);
     expect((JSON.parse(after.stdout) as { ok: boolean }).ok).toBe(true);
     await fsck(path.join(drive, '.ostree/repo'));
+  });
+
+  it('a first create cut short: verify says nothing was published yet and how to finish, not only "no summary"', async () => {
+    const drive = await tempDir('sideload-intr-first-');
+    const { code, stderr } = await interruptWhileStaging(source, drive);
+    expect(code, stderr).toBe(130);
+    const v = await sideload(['verify', drive]);
+    expect(v.code).toBe(6); // still no drive a client can use
+    // It said only "the repo has no summary: clients ignore it".
+    expect(v.stdout).toContain('nothing was published yet: a run cut short left objects staged');
+    expect(v.stdout).toContain('run the same command again to finish it');
   });
 
   it('SIGHUP (terminal closed) half way through the copy: as Ctrl-C, exit 130, the --json document, drive as it was', async () => {
@@ -263,3 +249,34 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     expect(v.code, v.stdout).toBe(0);
   });
 });
+
+/** `create` of BIG from `source` onto `drive`, interrupted (SIGINT) once it is staging content objects: its exit code and stderr. */
+async function interruptWhileStaging(source: string, drive: string): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'dist/cli/main.js'),
+      'create',
+      '--repo',
+      source,
+      '--no-upstream-summary',
+      '--no-fsync',
+      drive,
+      BIG,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Wait until content objects are being staged, then interrupt.
+  const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
+  const t0 = Date.now();
+  for (;;) {
+    const n = (await fs.readdir(staging).catch(() => [] as string[])).length;
+    if (n > 4 || Date.now() - t0 > 60_000) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { code, stderr };
+}
