@@ -999,7 +999,10 @@ describe('shell completion scripts for bash and zsh', () => {
       "zpty z 'EDITOR= VISUAL= TERM=dumb zsh -f -i'",
       `zpty -w z "PS1='> '; autoload -U compinit; compinit -u -D; source ${q(script)}"`,
       'for line in "$@"; do',
-      `  zpty -w -n z "$line"$'\\t'; sleep 2; zpty -w z $'\\x01echo LINE:'`,
+      // The Tab's completion runs sideload; the line is echoed once it is done (up to 15 s on a loaded machine).
+      `  zpty -w -n z "$line"$'\\t'; sleep 1.5`,
+      "  for i in {1..28}; do pgrep -f 'get-yargs-completion[s]' >/dev/null || break; sleep 0.5; done",
+      `  sleep 0.5; zpty -w z $'\\x01echo LINE:'`,
       'done',
       `zpty -w z "echo EN''D:"`,
       "zpty -r z out '*END:*'",
