@@ -1020,7 +1020,7 @@ describe('shell completion scripts for bash and zsh', () => {
     const r = await run('zsh', ['-f', '-c', driver, 'zsh', ...lines], {
       cwd: dir,
       env: { PATH: `${dir}:${process.env['PATH']}` },
-      timeoutMs: 60_000,
+      timeoutMs: 110_000,
     });
     const echoed = r.stdout
       .split(/\r?\n/)
@@ -1036,7 +1036,7 @@ describe('shell completion scripts for bash and zsh', () => {
       // It offered file names.
       'sideload create --extensions locale',
     ]);
-  }, 90_000);
+  }, 130_000);
 });
 
 describe('shell completion', () => {
