@@ -49,15 +49,9 @@ export {
 export { findDriveRepos } from './usb/find-repos.js';
 
 // Drives: several sources in one run, maintenance, manifests and locks (the CLI's update, remove, prune, lock)
-export {
-  createDriveFrom,
-  updateDrive,
-  removeFromDrive,
-  type RemoveOptions,
-  type RemoveResult,
-  type RunSource,
-  type LockedRef,
-} from './usb/create.js';
+export { createDriveFrom, type RunSource, type LockedRef } from './usb/create.js';
+export { updateDrive } from './usb/update.js';
+export { removeFromDrive, type RemoveOptions, type RemoveResult } from './usb/remove.js';
 export { pruneDrive, type PruneOptions, type PruneResult } from './usb/prune.js';
 export { lockManifest, type LockOptions } from './usb/lock.js';
 export {

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import fsExtra from 'fs-extra';
 import { expect, it, vi } from 'vitest';
-import { removeFromDrive } from '../../src/usb/create.js';
+import { removeFromDrive } from '../../src/usb/remove.js';
 import { pruneDrive } from '../../src/usb/prune.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { createExampleDrive } from '../helpers/example-drive.js';

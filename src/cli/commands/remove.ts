@@ -54,7 +54,7 @@ export function removeCommand(signal: AbortSignal, setCode: (c: number) => void)
     handler: async (args) => {
       const out = outputFor('remove', args);
       const [{ removeFromDrive }, signKey] = await Promise.all([
-        import('../../usb/create.js'),
+        import('../../usb/remove.js'),
         signKeyOption(args['sign-key']),
       ]);
       const result = await writingRun(args.drive, args['destination-repo'], undefined, (onProgress) =>

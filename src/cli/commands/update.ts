@@ -40,7 +40,7 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
     handler: async (args) => {
       const out = outputFor('update', args);
       const [{ updateDrive }, signKey] = await Promise.all([
-        import('../../usb/create.js'),
+        import('../../usb/update.js'),
         signKeyOption(args['sign-key']),
       ]);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
