@@ -101,33 +101,9 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     const first = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, SMALL]);
     expect(first.code, first.stderr).toBe(0);
     const before = await snapshotDir(drive, noTmp);
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(projectRoot, 'dist/cli/main.js'),
-        'create',
-        '--json',
-        '--repo',
-        source,
-        '--no-upstream-summary',
-        '--no-fsync',
-        drive,
-        BIG,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let [stdout, stderr] = ['', ''];
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
-    const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
-    for (const t0 = Date.now(); child.exitCode === null && Date.now() - t0 < 60_000;) {
-      if ((await fs.readdir(staging).catch(() => [] as string[])).length > 4) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGHUP');
+    const { code, signal, stdout, stderr } = await interruptWhileStaging(source, drive, 'SIGHUP', ['--json']);
     // Before: killed by the signal (exit 129 in a shell), no word, no document.
-    expect(await exited, stderr).toEqual([130, null]);
+    expect([code, signal], stderr).toEqual([130, null]);
     expect(stderr).toContain('interrupted, stopping (the drive is left as it was)');
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, command: 'create', error: { code: 'EINTERRUPTED' } });
     expect(await snapshotDir(drive, noTmp)).toEqual(before);
@@ -250,33 +226,30 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
   });
 });
 
-/** `create` of BIG from `source` onto `drive`, interrupted (SIGINT) once it is staging content objects: its exit code and stderr. */
-async function interruptWhileStaging(source: string, drive: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/cli/main.js'),
-      'create',
-      '--repo',
-      source,
-      '--no-upstream-summary',
-      '--no-fsync',
-      drive,
-      BIG,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
+/**
+ * `create` (with `extra` options) of BIG from `source` onto `drive`, sent `sig` once it is staging content objects:
+ * how it ended, and what it printed.
+ */
+async function interruptWhileStaging(
+  source: string,
+  drive: string,
+  sig: NodeJS.Signals = 'SIGINT',
+  extra: readonly string[] = [],
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  const cli = path.join(projectRoot, 'dist/cli/main.js');
+  const args = ['create', ...extra, '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG];
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
   // Wait until content objects are being staged, then interrupt.
   const staging = path.join(drive, '.ostree/repo/tmp/sideload-staging/objects');
-  const t0 = Date.now();
-  for (;;) {
-    const n = (await fs.readdir(staging).catch(() => [] as string[])).length;
-    if (n > 4 || Date.now() - t0 > 60_000) break;
+  for (const t0 = Date.now(); child.exitCode === null && Date.now() - t0 < 60_000;) {
+    if ((await fs.readdir(staging).catch(() => [] as string[])).length > 4) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  return { code, stderr };
+  child.kill(sig);
+  const [code, signal] = await exited;
+  return { code, signal, stdout, stderr };
 }
