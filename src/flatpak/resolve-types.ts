@@ -61,7 +61,7 @@ export interface ResolveInput {
    * were taken off), but a ref it adds brings its own, as `create` takes them.
    */
   readonly newRefExtensions?: ExtensionPolicy;
-  /** The refs the drive holds (`update`): a runtime an app needs that is not among them is new to the drive. */
+  /** The refs the drive holds: a runtime an app needs that is not among them is new to the drive. */
   readonly onDrive?: ReadonlySet<string>;
   /** Also copy the SDK of each app (`--include-sdk`). */
   readonly includeSdk?: boolean;

@@ -52,13 +52,11 @@ export interface ResolveOptions {
   readonly locales?: readonly string[];
   /** Which related extensions to take. Default 'auto'. */
   readonly extensions?: ExtensionPolicy;
-  /** Which related extensions refs new to the drive bring (default `extensions`; see ResolveInput). */
+  /** Which related extensions refs new to the drive (not in `driveRefs`) bring; default `extensions`. */
   readonly newRefExtensions?: ExtensionPolicy;
-  /** The refs the drive holds (`update`). */
-  readonly onDrive?: ReadonlySet<string>;
   /**
    * The drive's refs with their subpaths: a Locale subset of a commit the drive holds in part joins the languages
-   * there (plan.ts merges the subpaths), and its warning names them all.
+   * there (plan.ts merges the subpaths), and its warning names them all; a runtime not among them is new to the drive.
    */
   readonly driveRefs?: ReadonlyArray<{
     readonly collectionId: string;
@@ -154,6 +152,7 @@ export async function resolveRun(
   const deferred: Array<[number, RunSource]> = [];
   /** Locale subsets to warn about once every source is resolved: not where another source plans the commit whole. */
   const partialLocales: Array<() => Promise<void>> = [];
+  const onDrive = opts.driveRefs ? new Set(opts.driveRefs.map((r) => r.ref)) : undefined;
   for (const [index, input] of inputs.entries())
     await resolveOne(index, input).catch((e: unknown) => {
       if (inputs.length < 2 || !(e instanceof NotFoundError) || typeof e.data['requestedBy'] !== 'string') throw e;
@@ -209,7 +208,7 @@ export async function resolveRun(
         ...(opts.locales ? { locales: opts.locales } : {}),
         ...(opts.extensions ? { extensions: opts.extensions } : {}),
         ...(opts.newRefExtensions ? { newRefExtensions: opts.newRefExtensions } : {}),
-        ...(opts.onDrive ? { onDrive: opts.onDrive } : {}),
+        ...(onDrive ? { onDrive } : {}),
         ...(opts.includeSdk ? { includeSdk: true } : {}),
         ...(input.collectionId ? { collectionId: input.collectionId } : {}),
         ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),

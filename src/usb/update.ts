@@ -85,7 +85,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
           ...(newLocales ? { locales: newLocales } : {}),
           extensions: 'none',
           newRefExtensions: opts.extensions ?? 'auto',
-          onDrive: new Set(run.state.refs.map((r) => r.ref)),
+          driveRefs: run.state.refs,
         },
         run.warner,
         run.state.commits,
