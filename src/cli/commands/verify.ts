@@ -86,16 +86,11 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
       for (const f of args['drive-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--drive-key')));
       for (const f of args['trusted-key'] ?? []) trusted.push(...(await readPublicKeyFile(f, '--trusted-key')));
       // FILE: keys for every collection; COLLECTION_ID=FILE: for that collection alone (a drive of two upstreams).
-      const upEd: Uint8Array[] = [];
-      const upGpg: Uint8Array[] = [];
-      const collectionKeys: Record<string, { upstreamGpg: Uint8Array[]; upstreamEd25519: Uint8Array[] }> =
-        Object.create(null);
-      const into = (cid: string | null, kind: 'upstreamGpg' | 'upstreamEd25519') =>
-        cid === null
-          ? kind === 'upstreamGpg'
-            ? upGpg
-            : upEd
-          : (collectionKeys[cid] ??= { upstreamGpg: [], upstreamEd25519: [] })[kind];
+      type Keys = { upstreamGpg: Uint8Array[]; upstreamEd25519: Uint8Array[] };
+      const every: Keys = { upstreamGpg: [], upstreamEd25519: [] };
+      const collectionKeys: Record<string, Keys> = Object.create(null);
+      const into = (cid: string | null): Keys =>
+        cid === null ? every : (collectionKeys[cid] ??= { upstreamGpg: [], upstreamEd25519: [] });
       for (const [option, kind] of [
         ['upstream-key', 'upstreamEd25519'],
         ['gpg-import', 'upstreamGpg'],
@@ -107,15 +102,14 @@ export function verifyCommand(signal: AbortSignal, setCode: (c: number) => void)
             kind === 'upstreamGpg'
               ? [await readGpgKeyFile(file, `--${option}`)]
               : await readPublicKeyFile(file, `--${option}`);
-          into(collectionId, kind).push(...keys);
+          into(collectionId)[kind].push(...keys);
         }
       const progress = createProgress(!args.json && !args.quiet);
       let report;
       try {
         report = await verifyDrive(args.drive, {
           trustedKeys: trusted,
-          upstreamGpg: upGpg,
-          upstreamEd25519: upEd,
+          ...every,
           collectionKeys,
           quick: !!args.quick,
           repair: !!args.repair,
