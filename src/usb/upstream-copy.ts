@@ -10,7 +10,7 @@ import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { readLocalFile } from '../transport/local.js';
-import type { Source, UpstreamFiles } from './source.js';
+import type { Source, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, type UpstreamPolicy } from './upstream.js';
 import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
 
@@ -71,7 +71,7 @@ export async function prepareUpstreams(
     const m = await source.upstreamMetadata(cid);
     if (m) meta.set(cid, m);
     if (policy === 'skip') {
-      if (m) await warnUnverifiedKey(cid, source, m, warn);
+      if (m) await warnUnverifiedKey(cid, m, () => source.trustedKeys(cid), warn);
       continue;
     }
     const up: UpstreamFiles | null = await source.upstreamSummary(cid);
@@ -85,13 +85,14 @@ export async function prepareUpstreams(
       );
       continue;
     }
-    const check = await checkUpstream(cid, up, await source.trustedKeys(cid), policy, (b, what) =>
+    const keys = await source.trustedKeys(cid);
+    const check = await checkUpstream(cid, up, keys, policy, (b, what) =>
       gunzipSubsummary(b, what, MAX_SUBSUMMARY_BYTES),
     );
     // What the signed upstream files say wins over what the source read on its own (a repo source's summary file,
     // unchecked there).
     if (!meta.has(cid) || check.signedBy.length > 0) meta.set(cid, check.metadata);
-    if (check.signedBy.length === 0) await warnUnverifiedKey(cid, source, meta.get(cid) as VarDict, warn);
+    if (check.signedBy.length === 0) await warnUnverifiedKey(cid, meta.get(cid) as VarDict, async () => keys, warn);
     const redirect = await upstreamRedirect(cid, source, check.metadata, check.signedBy.length > 0, warn);
     if (redirect) redirects.set(cid, redirect);
     const record = encodeUpstreamRecord({
@@ -119,9 +120,15 @@ export async function prepareUpstreams(
  * only as good as the summary, and no key checked this one: say so, so a drive is not handed out on a key nobody
  * checked (a summary changed on its way in names the changer's key, and clients would trust what it signs).
  */
-async function warnUnverifiedKey(cid: string, source: Source, metadata: VarDict, warn: Warn): Promise<void> {
+async function warnUnverifiedKey(
+  cid: string,
+  metadata: VarDict,
+  /** The collection's keys, asked for only when the summary names a key. */
+  keys: () => Promise<TrustedKeys>,
+  warn: Warn,
+): Promise<void> {
   if (lookup(metadata, KEY.xaGpgKeys)?.type !== 'ay') return;
-  if ((await source.trustedKeys(cid)).gpg.length > 0) return;
+  if ((await keys()).gpg.length > 0) return;
   warn(
     'unverified-remote-key',
     `the drive's ${cid}.flatpakrepo hands out the GPG key the upstream summary of '${cid}' names (xa.gpg-keys), ` +
