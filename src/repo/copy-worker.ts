@@ -31,7 +31,17 @@ import {
   type WriteJob,
 } from './copy-jobs.js';
 import { incompressible } from './incompressible.js';
-import { deflateWhole, filezChecker, getDeflater, OUT, setLevel, type FilezCheck, type Sink } from './worker-zlib.js';
+import {
+  canDeflateParts,
+  deflatePart,
+  deflateWhole,
+  filezChecker,
+  getDeflater,
+  OUT,
+  setLevel,
+  type FilezCheck,
+  type Sink,
+} from './worker-zlib.js';
 import { zrun } from './zlib-raw.js';
 import { fchmodQuiet } from './modes.js';
 
@@ -224,8 +234,10 @@ function bare(job: CopyJob & Id): JobResultMessage {
         return commit(job, o, false, 0, 'deflate');
       return commit(job, o, true, bytes);
     }
-    const d = getDeflater(job.level);
-    if (!d) return fallback(job, 'zlib');
+    // Larger than one part: libdeflate part by part, joined into one stream (deflate-join.ts), else zlib's stream.
+    const parts = canDeflateParts(job.level);
+    const d = parts ? null : getDeflater(job.level);
+    if (!parts && !d) return fallback(job, 'zlib');
     const o = (out = openTmp(job));
     const head = archiveHeader(info, size);
     writeAll(o, head);
@@ -243,9 +255,15 @@ function bare(job: CopyJob & Id): JobResultMessage {
       const part = IN.subarray(0, n);
       hash.update(part);
       const last = pos >= size;
-      if (job.level > 0 && !setLevel(d, incompressible(part) ? 0 : job.level, w))
-        return commit(job, o, false, 0, 'deflate');
-      if (!zrun(d.z, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, w)) return commit(job, o, false, 0, 'deflate');
+      const level = job.level > 0 && incompressible(part) ? 0 : job.level;
+      if (d) {
+        if (!setLevel(d, level, w) || !zrun(d.z, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, w))
+          return commit(job, o, false, 0, 'deflate');
+      } else {
+        const z = deflatePart(level, part, last);
+        if (!z) return commit(job, o, false, 0, 'deflate');
+        w(z);
+      }
       if (last) break;
       n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
     }

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 export type DeflateEngine = 'auto' | 'zlib';
 
 export interface WholeDeflate {
-  /** Raw DEFLATE of `input` at `level` (1-9) into `out`; the bytes written, or 0 when they did not fit. */
+  /** Raw DEFLATE of `input` at `level` (0-12; 0 = stored blocks) into `out`; the bytes written, or 0 when they did not fit. */
   compress(level: number, input: Uint8Array, out: Uint8Array): number;
   /** The most `compress` at `level` can write for `n` input bytes (size `out` with it and it always fits). */
   bound(level: number, n: number): number;
@@ -47,7 +47,7 @@ export function loadLibdeflate(engine: DeflateEngine = 'auto'): WholeDeflate | n
   const compressor = (level: number): unknown => {
     let c = compressors.get(level);
     if (c === undefined) {
-      if (!Number.isInteger(level) || level < 1 || level > 12) throw new RangeError(`libdeflate level ${level}`);
+      if (!Number.isInteger(level) || level < 0 || level > 12) throw new RangeError(`libdeflate level ${level}`);
       c = alloc(level);
       if (c === null) throw new Error(`libdeflate_alloc_compressor(${level}) failed (out of memory)`);
       compressors.set(level, c);

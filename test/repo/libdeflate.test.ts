@@ -4,7 +4,7 @@
  * both inflate to the object. Comparing with each library's own output is what tells the engines apart (they
  * produce different bytes), so a worker that silently kept zlib fails here.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -30,16 +30,16 @@ beforeAll(async () => {
   await fs.writeFile(path.join(dir, 'src'), content, { mode: 0o644 });
 });
 
-/** The `.filez` a one-worker pool with `engine` stages for the bare file `src`. */
-async function stage(engine: 'auto' | 'zlib', level = 6): Promise<Buffer> {
+/** The `.filez` a one-worker pool with `engine` stages for the bare file `src` (or `file`, of `sum`). */
+async function stage(engine: 'auto' | 'zlib', level = 6, file = 'src', sum = checksum): Promise<Buffer> {
   const pool = new CopyWorkerPool(1, engine);
   try {
-    const final = path.join(dir, `${engine}-${level}.filez`);
+    const final = path.join(dir, `${file}-${engine}-${level}.filez`);
     const r = await pool.run({
       kind: 'bare',
       owner: false,
-      checksum,
-      src: path.join(dir, 'src'),
+      checksum: sum,
+      src: path.join(dir, file),
       tmp: path.join(dir, `.tmp-${engine}`),
       final,
       level,
@@ -81,6 +81,33 @@ describe('libdeflate', () => {
     ).toBe(true);
     expect(viaZlib.equals(expected)).toBe(false);
     expect(inflateRawSync(viaZlib.subarray(head.length)).equals(content)).toBe(true);
+  });
+
+  it('an object over one part is libdeflate part by part, joined (ostree reads it: deflate-join.interop.test.ts)', async (ctx) => {
+    requireOrSkip(ctx, lib !== null, 'libdeflate.so.0 and koffi');
+    // Three parts: text, random bytes (stored, level 0), text; the copy worker reads 1 MiB at a time.
+    const parts = [
+      Buffer.concat(Array.from({ length: 16 }, () => content)).subarray(0, 1 << 20),
+      randomBytes(1 << 20),
+      content.subarray(0, 30_000),
+    ];
+    expect(parts[0]!.length).toBe(1 << 20);
+    const big = Buffer.concat(parts);
+    const sum = createHash('sha256').update(contentStreamHeader(info)).update(big).digest('hex');
+    await fs.writeFile(path.join(dir, 'big'), big, { mode: 0o644 });
+    const filez = await stage('auto', 6, 'big', sum);
+    const bigHead = archiveHeader(info, big.length);
+    expect(filez.subarray(0, bigHead.length).equals(bigHead)).toBe(true);
+    const payload = filez.subarray(bigHead.length);
+    expect(inflateRawSync(payload).equals(big)).toBe(true);
+    // The last part is libdeflate's own stream of it, at the end of the object; zlib's stream is other bytes.
+    const out = Buffer.alloc(lib!.bound(6, parts[2]!.length));
+    const tail = out.subarray(0, lib!.compress(6, parts[2]!, out));
+    expect(tail.length).toBeGreaterThan(100);
+    expect(payload.subarray(payload.length - tail.length).equals(tail)).toBe(true);
+    const viaZlib = await stage('zlib', 6, 'big', sum);
+    expect(viaZlib.equals(filez)).toBe(false);
+    expect(inflateRawSync(viaZlib.subarray(bigHead.length)).equals(big)).toBe(true);
   });
 
   it('level 0 stays stored blocks (zlib), whatever the engine', async () => {
