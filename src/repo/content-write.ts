@@ -16,7 +16,13 @@ import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js
 import { checkAborted } from '../transport/local.js';
 import type { ByteSink, ContentObject } from './source.js';
 import type { StagedIndex } from './staged-index.js';
-import { DEFLATE_MEM_LEVEL, WORKER_OBJECT_LIMIT, type CopyWorkerPool, type LocalLayout } from './worker-pool.js';
+import {
+  DEFAULT_LEVEL,
+  DEFLATE_MEM_LEVEL,
+  WORKER_OBJECT_LIMIT,
+  type CopyWorkerPool,
+  type LocalLayout,
+} from './worker-pool.js';
 import { workerError, writeError } from './write-error.js';
 import { noModes } from './modes.js';
 
@@ -25,8 +31,8 @@ const deflateRawAsync = promisify(zlib.deflateRaw) as (buf: Uint8Array, opts: zl
 /** What the content paths need of a staging area. */
 export interface ContentTarget {
   readonly repoPath: string;
-  /** zlib level for content deflated here. */
-  readonly level: number;
+  /** Deflate level for content deflated here; null: DEFAULT_LEVEL (copy-jobs.ts) of the engine. */
+  readonly level: number | null;
   /** The largest file the destination holds: a streamed object that would grow past it fails with EFBIG. */
   readonly maxFileSize: number;
   readonly index: StagedIndex;
@@ -56,7 +62,7 @@ export async function writeContent(t: ContentTarget, obj: ContentObject, signal?
     const header = archiveHeader(obj.info, obj.size);
     if (isSymlink(obj.info)) return t.stageBytes(obj.checksum, type, [header]);
     const z = await deflateRawAsync(obj.data, {
-      level: t.level,
+      level: t.level ?? DEFAULT_LEVEL.zlib,
       memLevel: DEFLATE_MEM_LEVEL,
       chunkSize: Math.max(16384, Math.min(obj.data.length + 1024, 4 << 20)),
     });
@@ -194,7 +200,11 @@ export async function copyLocal(t: ContentTarget, layout: LocalLayout, checksum:
 async function deflateInto(t: ContentTarget, obj: ContentObject, out: FileSink, signal?: AbortSignal): Promise<void> {
   const header = archiveHeader(obj.info, obj.size);
   await out.write(header);
-  const z = zlib.createDeflateRaw({ level: t.level, memLevel: DEFLATE_MEM_LEVEL, chunkSize: 256 << 10 });
+  const z = zlib.createDeflateRaw({
+    level: t.level ?? DEFAULT_LEVEL.zlib,
+    memLevel: DEFLATE_MEM_LEVEL,
+    chunkSize: 256 << 10,
+  });
   let failed: unknown = null;
   let writing: Promise<void> = Promise.resolve();
   z.on('data', (d: Buffer) => {

@@ -9,6 +9,15 @@ import type { DeflateEngine } from './libdeflate.js';
  */
 export const DEFLATE_MEM_LEVEL = 9;
 
+/**
+ * The deflate level when none is given: drives the size ostree makes them, as `flatpak create-usb` does with zlib's
+ * level 6 (OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). libdeflate gets there at its level 5: on the bench's
+ * installation its `.filez` total 180.34 MB against create-usb's 180.66 (its level 6: 179.99, level 4: 181.29), and
+ * on the 6,767 compressible objects up to 1 MiB level 5 takes 0.82x level 6's CPU (1.27 against 1.55 s) for 0.6%
+ * more bytes (docs/benchmark.md, round 13).
+ */
+export const DEFAULT_LEVEL = { zlib: 6, libdeflate: 5 } as const;
+
 /** What each worker is started with (its workerData). */
 export interface CopyWorkerData {
   readonly deflate: DeflateEngine;
@@ -29,7 +38,8 @@ export interface CopyJob {
   readonly src: string;
   readonly tmp: string;
   readonly final: string;
-  readonly level: number;
+  /** The deflate level; null: DEFAULT_LEVEL for the engine the worker has. */
+  readonly level: number | null;
   readonly limit: number;
 }
 

@@ -37,6 +37,7 @@ import {
   deflateWhole,
   filezChecker,
   getDeflater,
+  levelOf,
   OUT,
   setLevel,
   type FilezCheck,
@@ -211,13 +212,14 @@ function bare(job: CopyJob & Id): JobResultMessage {
     if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
     const info = plain(job.owner ? st.uid : 0, job.owner ? st.gid : 0, st.mode);
     const size = st.size;
+    const jobLevel = levelOf(job.level);
     const first = readFull(fd, IN, Math.min(size, CHUNK), 0);
     if (size <= CHUNK) {
       // Whole file in one part: check before creating anything.
       if (first !== size) return fallback(job, 'short');
       const data = IN.subarray(0, size);
       if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback(job, 'mismatch');
-      const level = job.level > 0 && incompressible(data) ? 0 : job.level;
+      const level = jobLevel > 0 && incompressible(data) ? 0 : jobLevel;
       const z = deflateWhole(level, data);
       if (z) return writeStaged(job, [archiveHeader(info, size), z]);
       const d = getDeflater(level);
@@ -235,8 +237,8 @@ function bare(job: CopyJob & Id): JobResultMessage {
       return commit(job, o, true, bytes);
     }
     // Larger than one part: libdeflate part by part, joined into one stream (deflate-join.ts), else zlib's stream.
-    const parts = canDeflateParts(job.level);
-    const d = parts ? null : getDeflater(job.level);
+    const parts = canDeflateParts(jobLevel);
+    const d = parts ? null : getDeflater(jobLevel);
     if (!parts && !d) return fallback(job, 'zlib');
     const o = (out = openTmp(job));
     const head = archiveHeader(info, size);
@@ -255,7 +257,7 @@ function bare(job: CopyJob & Id): JobResultMessage {
       const part = IN.subarray(0, n);
       hash.update(part);
       const last = pos >= size;
-      const level = job.level > 0 && incompressible(part) ? 0 : job.level;
+      const level = jobLevel > 0 && incompressible(part) ? 0 : jobLevel;
       if (d) {
         if (!setLevel(d, level, w) || !zrun(d.z, last ? Z.Z_FINISH : Z.Z_NO_FLUSH, part, OUT, w))
           return commit(job, o, false, 0, 'deflate');

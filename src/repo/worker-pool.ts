@@ -18,6 +18,7 @@ import type { DeflateEngine } from './libdeflate.js';
 import { SMALL_OBJECT_LIMIT } from './source.js';
 
 export {
+  DEFAULT_LEVEL,
   DEFLATE_MEM_LEVEL,
   type LocalLayout,
   type Job,

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { contentStreamHeader, type ParsedArchiveHeader } from '../ostree/content.js';
-import { DEFLATE_MEM_LEVEL, type CopyWorkerData } from './copy-jobs.js';
+import { DEFAULT_LEVEL, DEFLATE_MEM_LEVEL, type CopyWorkerData } from './copy-jobs.js';
 import { JOIN_EXTRA, loadBlockScanner, type BlockScanner } from './deflate-join.js';
 import { loadLibdeflate } from './libdeflate.js';
 import { RAW_ZLIB, rawStream, setParams, zrun } from './zlib-raw.js';
@@ -27,6 +27,13 @@ let whole: ReturnType<typeof loadLibdeflate> | undefined;
 let wholeOut: Buffer | null = null;
 
 let joiner: BlockScanner | null | undefined;
+
+/** The level of a job that gives none: DEFAULT_LEVEL for libdeflate when it loads, else for zlib. */
+export function levelOf(level: number | null): number {
+  if (level !== null) return level;
+  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+  return whole ? DEFAULT_LEVEL.libdeflate : DEFAULT_LEVEL.zlib;
+}
 
 /** libdeflate's raw DEFLATE of `data` into the reused buffer (with JOIN_EXTRA bytes of room after it), or null. */
 function libdeflate(level: number, data: Uint8Array): { buf: Buffer; n: number } | null {

@@ -50,7 +50,10 @@ export interface StagingOptions {
   readonly fsync?: boolean;
   /** With fsync: bytes staged between two background writebacks (default 16 MiB; staging-sync.ts). */
   readonly earlySyncBytes?: number;
-  /** zlib level for content deflated from bare sources (default 6, OSTREE_ARCHIVE_DEFAULT_COMPRESSION_LEVEL). */
+  /**
+   * Deflate level for content deflated from bare sources (0-9); by default DEFAULT_LEVEL (copy-jobs.ts) of the
+   * engine that deflates it: the ratio of ostree's own level 6.
+   */
   readonly compressionLevel?: number;
   /** Which deflate the copy workers use (default 'auto': libdeflate when it loads, else zlib). */
   readonly deflate?: DeflateEngine;
@@ -72,7 +75,8 @@ export class Staging {
   /** Absolute staging directory. */
   readonly dir: string;
   readonly fsync: boolean;
-  readonly level: number;
+  /** null: DEFAULT_LEVEL of the deflating engine. */
+  readonly level: number | null;
   private readonly index: StagedIndex;
   /** null: fsync off. */
   private readonly sync: StagingSync | null;
@@ -90,10 +94,10 @@ export class Staging {
   ) {
     this.dir = path.join(repo.path, STAGING_DIR);
     this.fsync = opts.fsync ?? true;
-    this.level = opts.compressionLevel ?? 6;
+    this.level = opts.compressionLevel ?? null;
     this.workerCount = opts.workers ?? defaultWorkers();
     this.deflate = opts.deflate ?? 'auto';
-    checkCompressionLevel(this.level);
+    if (this.level !== null) checkCompressionLevel(this.level);
     this.index = new StagedIndex(this.dir, repo.path, this.runId);
     this.sync = this.fsync ? new StagingSync(this.dir, opts.earlySyncBytes) : null;
     this.target = {

@@ -18,6 +18,7 @@ import type { ContentObject, ObjectSource } from '../../src/repo/source.js';
 import { copyCommit, type CopyProgress } from '../../src/repo/copy.js';
 import { incompressible } from '../../src/repo/incompressible.js';
 import { loadLibdeflate } from '../../src/repo/libdeflate.js';
+import { DEFAULT_LEVEL } from '../../src/repo/copy-jobs.js';
 import { publishFaults } from '../../src/repo/publish-objects.js';
 import { openStaging, STAGING_DIR, type StagingOptions } from '../../src/repo/writer.js';
 import {
@@ -350,8 +351,8 @@ describe('incompressible parts go out as stored blocks', () => {
       const lib = loadLibdeflate();
       if (!lib) return;
       const tail = mixed.subarray(mixed.length - 1000);
-      const out = Buffer.alloc(lib.bound(6, tail.length));
-      const own = out.subarray(0, lib.compress(6, tail, out));
+      const out = Buffer.alloc(lib.bound(DEFAULT_LEVEL.libdeflate, tail.length));
+      const own = out.subarray(0, lib.compress(DEFAULT_LEVEL.libdeflate, tail, out));
       const ends: boolean[] = [];
       for (const name of (await looseObjects(dest)).filter((n) => n.endsWith('.file'))) {
         const buf = await fs.readFile(objFile(dest, name));

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deflateFromEnv } from '../../src/cli/write-options.js';
 import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
 import { loadLibdeflate } from '../../src/repo/libdeflate.js';
-import { CopyWorkerPool, DEFLATE_MEM_LEVEL } from '../../src/repo/worker-pool.js';
+import { CopyWorkerPool, DEFAULT_LEVEL, DEFLATE_MEM_LEVEL } from '../../src/repo/worker-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireOrSkip } from '../helpers/tools.js';
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 /** The `.filez` a one-worker pool with `engine` stages for the bare file `src` (or `file`, of `sum`). */
-async function stage(engine: 'auto' | 'zlib', level = 6, file = 'src', sum = checksum): Promise<Buffer> {
+async function stage(engine: 'auto' | 'zlib', level: number | null = 6, file = 'src', sum = checksum): Promise<Buffer> {
   const pool = new CopyWorkerPool(1, engine);
   try {
     const final = path.join(dir, `${file}-${engine}-${level}.filez`);
@@ -108,6 +108,17 @@ describe('libdeflate', () => {
     const viaZlib = await stage('zlib', 6, 'big', sum);
     expect(viaZlib.equals(filez)).toBe(false);
     expect(inflateRawSync(viaZlib.subarray(bigHead.length)).equals(big)).toBe(true);
+  });
+
+  it("without a level: libdeflate's 5, the ratio of ostree's zlib 6; zlib's 6 without libdeflate", async (ctx) => {
+    requireOrSkip(ctx, lib !== null, 'libdeflate.so.0 and koffi');
+    expect(DEFAULT_LEVEL).toEqual({ zlib: 6, libdeflate: 5 });
+    const out = Buffer.alloc(lib!.bound(5, content.length));
+    const five = Buffer.concat([head, out.subarray(0, lib!.compress(5, content, out))]);
+    expect((await stage('auto', null)).equals(five)).toBe(true);
+    expect((await stage('auto', 6)).equals(five)).toBe(false);
+    const zlib6 = Buffer.concat([head, deflateRawSync(content, { level: 6, memLevel: DEFLATE_MEM_LEVEL })]);
+    expect((await stage('zlib', null)).equals(zlib6)).toBe(true);
   });
 
   it('level 0 stays stored blocks (zlib), whatever the engine', async () => {

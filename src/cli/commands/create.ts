@@ -95,8 +95,8 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
         .option('compression-level', {
           type: 'number',
           describe:
-            'Deflate level for files compressed from an installation (0-9, default 6, as ostree; libdeflate when ' +
-            'installed, else zlib); data that is already compressed is stored at any level',
+            'Deflate level for files compressed from an installation (0-9; default: as small as ostree makes them, ' +
+            "zlib's 6, or 5 with libdeflate, used when installed); data that is already compressed is stored at any level",
         })
         .option('allow-unsigned-commits', {
           type: 'boolean',
