@@ -10,7 +10,7 @@ import { parseRefArg, splitRef, type RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
 import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
-import { mergeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
+import { mergeLanguages, sortedSubpaths, subpathLanguages } from '../flatpak/plan-builder.js';
 import { commitBindings, commitRebase, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
@@ -259,7 +259,8 @@ export async function resolveRun(
         collectionId: p.collectionId,
         ref: p.ref,
         commit: p.commit,
-        subpaths: p.subpaths,
+        // Where subpaths enter the run's plan (from a source's resolution or a lockfile): in the one order.
+        subpaths: sortedSubpaths(p.subpaths),
         reason: p.reason,
         timestamp: facts.timestamp,
         source: index,
