@@ -983,6 +983,13 @@ describe('shell completion scripts for bash and zsh', () => {
         data: {},
       },
     });
+    // A mistyped flag is offered only what completion takes: before, "did you mean --json?", which it then refused.
+    const typo = await sideload(['completion', '--jsn']);
+    expect([typo.code, typo.stdout]).toEqual([2, '']);
+    expect(typo.stderr).toMatch(/^sideload: unknown option --jsn\n/);
+    expect((await sideload(['completion', '--quit'])).stderr).toContain(
+      'unknown option --quit (did you mean --quiet?)',
+    );
   });
 
   it('`completion bash` completes in bash with plain words, even when the login shell is zsh', async () => {
