@@ -15,6 +15,7 @@ import { commitBindings, commitRebase, commitVersion, type Commit, type CommitBi
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
+import { shellWord } from './drive-guide.js';
 import { mirrorRefPath } from './publication.js';
 import type { ListHint, Source } from './source.js';
 import type { UpstreamPin } from './upstream-copy.js';
@@ -337,16 +338,16 @@ async function outsideScope(e: unknown, source: Source): Promise<never> {
   );
 }
 
-/** The option that names an installation to read. */
-function nameIt(l: InstallationLocation): string {
+/** The option that names an installation to read, shell-quoted to paste (a name or root with spaces or quotes). */
+export function nameIt(l: InstallationLocation): string {
   switch (l.kind) {
     case 'user':
       return 'name it with --user';
     case 'system':
       return 'name it with --system';
     case 'named':
-      return `name it with --installation=${l.name}`;
+      return `name it with --installation=${shellWord(l.name)}`;
     default:
-      return `name it with --installation-dir ${l.root}`;
+      return `name it with --installation-dir ${shellWord(l.root)}`;
   }
 }
