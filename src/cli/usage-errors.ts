@@ -11,6 +11,11 @@ import { didYouMean } from '../flatpak/ref.js';
 export interface KnownOptions {
   readonly key: Readonly<Record<string, unknown>>;
   readonly alias?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Options declared but not in the help: one a command declares only to refuse it with its own reason
+   * (`completion --json`) and old spellings kept working (`--trusted-key`). Never offered as "did you mean".
+   */
+  readonly hiddenOptions?: readonly string[];
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -34,9 +39,13 @@ export function unknownOptions(argv: readonly string[], known: KnownOptions): st
   return [...new Set(out)];
 }
 
-/** "unknown option --jsn (did you mean --json?)", for one or more. */
+/**
+ * "unknown option --jsn (did you mean --json?)", for one or more. The hint is one of the options the command's help
+ * lists: `completion --jsn` offered --json, which completion then refused.
+ */
 export function unknownOptionsMessage(unknown: readonly string[], known: KnownOptions): string {
-  const long = Object.keys(known.key).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
+  const hidden = new Set(known.hiddenOptions ?? []);
+  const long = Object.keys(known.key).filter((k) => k.length > 1 && !/[A-Z]/.test(k) && !hidden.has(k));
   const told = unknown.map((u) => {
     const [hint] = u.startsWith('--') ? didYouMean(u.slice(2), long) : [];
     return hint ? `${u} (did you mean --${hint}?)` : u;

@@ -4,6 +4,7 @@
  * extension's subpaths, and adding a ref to the plan (merging it with one planned already).
  */
 import { UsageError } from '../errors.js';
+import { compareBytewise } from '../ostree/dirtree.js';
 import { Warner, type Warn, type Warning } from '../warnings.js';
 import type { SourceRef } from './catalog.js';
 import { pullSubpathsFromDeploy } from './deploy.js';
@@ -96,7 +97,7 @@ export class PlanBuilder {
     }
     // The whole commit wins over a subset; two subsets merge.
     let subpaths: readonly string[] | null = null;
-    if (prev.subpaths && p.subpaths) subpaths = [...new Set([...prev.subpaths, ...p.subpaths])].sort();
+    if (prev.subpaths && p.subpaths) subpaths = sortedSubpaths([...prev.subpaths, ...p.subpaths]);
     const keep = prev.reason === 'requested' ? prev : p.reason === 'requested' ? p : prev;
     const languages = mergeLanguages(prev.languages, p.languages, subpaths === null);
     const { languages: _drop, ...rest } = keep;
@@ -127,6 +128,15 @@ export function mergeLanguages(
   if (a === undefined && b === undefined) return undefined;
   if (whole || a === 'all' || b === 'all') return 'all';
   return [...new Set([...(a ?? []), ...(b ?? [])])].sort();
+}
+
+/**
+ * A partial ref's pull subpaths in the one order sideload prints and records them in: each once, in byte order
+ * (strcmp, as flatpak's flatpak_subpaths_merge sorts them), so `/files/de` comes before `/metadata` whichever
+ * source, lockfile or drive they came from. null (the whole commit) stays null.
+ */
+export function sortedSubpaths(subpaths: readonly string[] | null): readonly string[] | null {
+  return subpaths && [...new Set(subpaths)].sort(compareBytewise);
 }
 
 /**

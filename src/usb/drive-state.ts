@@ -12,6 +12,7 @@ import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo } from '../repo/index.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
+import { sortedSubpaths } from '../flatpak/plan-builder.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
 import { expectFailure } from '../errors.js';
@@ -114,7 +115,13 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
         const commit = byRef.get(ref) as string;
         await facts(commit);
         const partial = commits.get(commit)?.partial ?? false;
-        refs.push({ collectionId: cid, ref, commit, subpaths: partial ? (recorded.get(ref) ?? null) : null });
+        // In the one order (a drive written before sideload sorted them holds them as they were copied).
+        refs.push({
+          collectionId: cid,
+          ref,
+          commit,
+          subpaths: partial ? sortedSubpaths(recorded.get(ref) ?? null) : null,
+        });
       }
     }
     return {

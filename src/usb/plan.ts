@@ -8,7 +8,7 @@ import { FailureError, NotFoundError, UsageError } from '../errors.js';
 import type { PlannedRef, PlanReason } from '../flatpak/resolve-types.js';
 import type { DriveState } from './drive-state.js';
 import { compareBytewise } from '../ostree/dirtree.js';
-import { mergeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
+import { mergeLanguages, sortedSubpaths, subpathLanguages } from '../flatpak/plan-builder.js';
 
 /** A ref a run wants on the drive: a resolved ref (flatpak/resolve.ts) with the facts planning needs. */
 export interface WantedRef extends PlannedRef {
@@ -77,7 +77,7 @@ function isoTime(ts: bigint): string {
 /** Union of two subpath sets on the same commit (both partial: both sets of objects are on the drive). */
 function mergeSubpaths(a: readonly string[] | null, b: readonly string[] | null): readonly string[] | null {
   if (a === null || b === null) return null;
-  return [...new Set([...a, ...b])].sort(compareBytewise);
+  return sortedSubpaths([...a, ...b]);
 }
 
 function sameSubpaths(a: readonly string[] | null, b: readonly string[] | null): boolean {

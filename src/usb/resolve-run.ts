@@ -10,11 +10,12 @@ import { parseRefArg, splitRef, type RefKind } from '../flatpak/ref.js';
 import type { InstallationLocation } from '../flatpak/installation.js';
 import { collectionBindingError, refBindingError, resolveRefs } from '../flatpak/resolve.js';
 import type { ExtensionPolicy, PlannedRef } from '../flatpak/resolve-types.js';
-import { mergeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
+import { mergeLanguages, sortedSubpaths, subpathLanguages } from '../flatpak/plan-builder.js';
 import { commitBindings, commitRebase, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import { KEY } from '../ostree/formats.js';
 import type { WantedRef } from './plan.js';
+import { shellWord } from './drive-guide.js';
 import { mirrorRefPath } from './publication.js';
 import type { ListHint, Source } from './source.js';
 import type { UpstreamPin } from './upstream-copy.js';
@@ -259,7 +260,8 @@ export async function resolveRun(
         collectionId: p.collectionId,
         ref: p.ref,
         commit: p.commit,
-        subpaths: p.subpaths,
+        // Where subpaths enter the run's plan (from a source's resolution or a lockfile): in the one order.
+        subpaths: sortedSubpaths(p.subpaths),
         reason: p.reason,
         timestamp: facts.timestamp,
         source: index,
@@ -336,16 +338,16 @@ async function outsideScope(e: unknown, source: Source): Promise<never> {
   );
 }
 
-/** The option that names an installation to read. */
-function nameIt(l: InstallationLocation): string {
+/** The option that names an installation to read, shell-quoted to paste (a name or root with spaces or quotes). */
+export function nameIt(l: InstallationLocation): string {
   switch (l.kind) {
     case 'user':
       return 'name it with --user';
     case 'system':
       return 'name it with --system';
     case 'named':
-      return `name it with --installation=${l.name}`;
+      return `name it with --installation=${shellWord(l.name)}`;
     default:
-      return `name it with --installation-dir ${l.root}`;
+      return `name it with --installation-dir ${shellWord(l.root)}`;
   }
 }

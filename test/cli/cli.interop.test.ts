@@ -4,11 +4,16 @@
  * drive, --quiet, the JSON envelope, help text and shell completion.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCH, ensureBuilt, run, sideload, tempDir } from '../helpers/flatpak-fixtures.js';
+import { Variant } from '../../src/gvariant/index.js';
+import { encodeCommit } from '../../src/ostree/commit.js';
+import { Repo, type RefLocation } from '../../src/repo/index.js';
+import { SIDELOAD_SUBPATHS_KEY } from '../../src/summary/metadata-commit.js';
 import { projectRoot } from '../helpers/shared.js';
 import { hasTool, requireOrSkip } from '../helpers/tools.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
@@ -614,9 +619,8 @@ describe('--quiet and --json', () => {
     const shape = (rs: Array<Record<string, unknown>>) =>
       rs
         .map((r) => {
-          // Sets of subpaths (the planner sorts a merged set; the drive records the order they were copied in).
-          const sp = r['subpaths'] as string[] | null;
-          return [r['ref'], r['partial'], sp && [...sp].sort(), r['languages'] ?? 'absent'];
+          // Subpaths as printed: one order (sorted, as flatpak merges them) whichever command wrote or read them.
+          return [r['ref'], r['partial'], r['subpaths'], r['languages'] ?? 'absent'];
         })
         .sort();
     const whole = shape(listRefs);
@@ -633,6 +637,17 @@ describe('--quiet and --json', () => {
     expect(partial.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[3])).toEqual([['de'], ['de']]);
     expect(shape(JSON.parse(cp.stdout).refs)).toEqual(partial);
     expect(shape(JSON.parse(up.stdout).refs)).toEqual(partial);
+    expect(partial.filter((r) => String(r[0]).includes('.Locale/')).map((r) => r[2])).toEqual([
+      ['/files/de', '/metadata'],
+      ['/files/de', '/metadata'],
+    ]);
+    // A drive an earlier sideload wrote records them as copied (`/metadata` first): list and update still say them
+    // in the one order (before, list printed the recorded order and update's plan the sorted one).
+    await recordSubpathsReversed(part);
+    const oldList = shape(JSON.parse((await sideload(['list', '--json', part])).stdout).repos[0].collections[0].refs);
+    const oldUp = await sideload(['update', '--json', ...fromExample, part]);
+    expect(oldList).toEqual(partial);
+    expect(shape(JSON.parse(oldUp.stdout).refs)).toEqual(partial);
     // Signatures: a file that exists is called present, not "signed".
     expect(listed.repos[0].summarySignature).toBe('present');
     expect(listed.repos[0]).not.toHaveProperty('signed');
@@ -968,6 +983,13 @@ describe('shell completion scripts for bash and zsh', () => {
         data: {},
       },
     });
+    // A mistyped flag is offered only what completion takes: before, "did you mean --json?", which it then refused.
+    const typo = await sideload(['completion', '--jsn']);
+    expect([typo.code, typo.stdout]).toEqual([2, '']);
+    expect(typo.stderr).toMatch(/^sideload: unknown option --jsn\n/);
+    expect((await sideload(['completion', '--quit'])).stderr).toContain(
+      'unknown option --quit (did you mean --quiet?)',
+    );
   });
 
   it('`completion bash` completes in bash with plain words, even when the login shell is zsh', async () => {
@@ -1055,3 +1077,30 @@ describe('shell completion', () => {
     expect(options.filter((o) => /^--.$/.test(o))).toEqual([]); // it offered --v, --u, --q
   });
 });
+
+/**
+ * Rewrites a drive's ostree-metadata commit so that `sideload.subpaths` holds each partial ref's subpaths in reverse
+ * byte order (`/metadata` first), as sideload recorded them before it sorted them.
+ */
+async function recordSubpathsReversed(drive: string): Promise<void> {
+  const repo = await Repo.open(path.join(drive, '.ostree/repo'));
+  const [meta] = (await repo.listRefs('mirrors')).filter((r) => r.location.ref === 'ostree-metadata');
+  const loc = meta?.location as RefLocation;
+  const { commit } = await repo.readCommit((await repo.readRef(loc)) as string);
+  const metadata = commit.metadata.map(([k, val]): [string, Variant] =>
+    k === SIDELOAD_SUBPATHS_KEY
+      ? [
+          k,
+          new Variant(
+            val.type,
+            (val.value as Array<[string, string[]]>).map(([r, sp]) => [r, [...sp].sort().reverse()]),
+          ),
+        ]
+      : [k, val],
+  );
+  const bytes = encodeCommit({ ...commit, metadata });
+  const checksum = createHash('sha256').update(bytes).digest('hex');
+  await fs.mkdir(path.dirname(repo.objectFile(checksum, 'commit')), { recursive: true });
+  await fs.writeFile(repo.objectFile(checksum, 'commit'), bytes);
+  await repo.writeRef(loc, checksum);
+}

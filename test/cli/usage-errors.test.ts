@@ -30,6 +30,15 @@ it('names them with the closest real option', () => {
   );
 });
 
+it('offers only the options the help lists: not one declared hidden to be refused, nor an old spelling', () => {
+  // `completion` declares --json only to refuse it; `verify` keeps --trusted-key working under its new name.
+  const completion = { key: { json: true, quiet: true, q: true }, alias: { quiet: ['q'] }, hiddenOptions: ['json'] };
+  expect(unknownOptionsMessage(['--jsn'], completion)).toBe('unknown option --jsn');
+  expect(unknownOptionsMessage(['--quit'], completion)).toBe('unknown option --quit (did you mean --quiet?)');
+  const verify = { key: { 'trusted-key': true, 'drive-key': true }, hiddenOptions: ['trusted-key'] };
+  expect(unknownOptionsMessage(['--trusted-kye'], verify)).toBe('unknown option --trusted-kye');
+});
+
 it('a missing positional from the usage line; other messages are left to yargs', () => {
   const msg = (got: number, need: number) => `Not enough non-option arguments: got ${got}, need at least ${need}`;
   expect(missingArgumentsMessage(msg(1, 2), 'remove <drive> <refs..>')).toBe(

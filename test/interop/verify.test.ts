@@ -670,7 +670,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     const prefs = await mirrorRefs(prepo);
     const pmeta = prefs.get(`${CID} ostree-metadata`) as string;
     expect(await metaKey(prepo, pmeta, 'sideload.subpaths')).toBe(
-      `{'runtime/org.example.App.Locale/${ARCH}/stable': ['/metadata', '/files/de'], 'runtime/org.example.Platform.Locale/${ARCH}/stable': ['/metadata', '/files/de']}`,
+      `{'runtime/org.example.App.Locale/${ARCH}/stable': ['/files/de', '/metadata'], 'runtime/org.example.Platform.Locale/${ARCH}/stable': ['/files/de', '/metadata']}`,
     );
     const locale = prefs.get(`${CID} runtime/org.example.Platform.Locale/${ARCH}/stable`) as string;
     expect(await fs.stat(path.join(prepo, 'state', `${locale}.commitpartial`)).then(() => true)).toBe(true);
@@ -687,7 +687,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
     };
     expect(
       lj.repos[0]?.collections[0]?.refs.find((r) => r.ref.startsWith('runtime/org.example.Platform.Locale/'))?.subpaths,
-    ).toEqual(['/metadata', '/files/de']);
+    ).toEqual(['/files/de', '/metadata']);
     // One file under /files/de of the Platform locale goes missing.
     const ls = await runOk('ostree', ['ls', `--repo=${prepo}`, '-R', '-C', locale, '/files/de']);
     const obj = (ls.split('\n').find((l) => l.startsWith('-')) as string).split(/\s+/)[4] as string;
