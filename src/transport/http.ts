@@ -20,6 +20,7 @@ import { attemptRequest, type AttemptContext } from './http-attempt.js';
 import { MISSING, Redirect, Transient, type Missing } from './http-outcome.js';
 import { proxyFor } from './http-proxy.js';
 import { checkRedirect, DEFAULT_MAX_REDIRECTS } from './http-redirect.js';
+import { Slots } from './slots.js';
 import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 export interface HttpTransportOptions {
@@ -88,25 +89,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-
-/** A queue bounding requests in flight. */
-class Slots {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async acquire(): Promise<void> {
-    if (this.active < this.max) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((r) => this.waiting.push(r));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
-  }
-}
 
 export class HttpTransport implements TransportLike {
   readonly base: string;
@@ -211,7 +193,11 @@ export class HttpTransport implements TransportLike {
           ...(retryAfter !== null ? { retryAfterMs: retryAfter } : {}),
         });
         sink?.reset(); // before the wait: what the failed attempt delivered is not held through it
+        // The caller's slot is lent back for the wait (ReadOptions.slot), as ours is (released after each attempt).
+        opts?.slot?.release();
         await sleep(waitMs, signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
+        await opts?.slot?.acquire();
+        if (signals.some((s) => s.aborted) || this.closed) throw new InterruptedError('interrupted', { url: url.href });
       }
       await this.slots.acquire();
       try {
