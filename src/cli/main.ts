@@ -71,7 +71,8 @@ export const EPILOG = `Exit codes:
                                      141 output pipe closed (as ls, git)
 Environment (README "Network", "Compression"):
   SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS,
-  SIDELOAD_HTTP_TIMEOUT_MS, SIDELOAD_HTTP_CONCURRENCY: HTTP sources
+  SIDELOAD_HTTP_TIMEOUT_MS, SIDELOAD_HTTP_CONCURRENCY,
+  SIDELOAD_HTTP_RETRY_AFTER_MAX_MS: HTTP sources
   SIDELOAD_DEFLATE=zlib: keep the system's libdeflate out
 Docs: README.md`;
 

@@ -129,7 +129,7 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
 
 /**
  * HTTP tuning from the environment (README "Network"): retries, first backoff, stall timeout, overall deadline,
- * concurrency.
+ * concurrency, the longest Retry-After waited out.
  */
 export const HTTP_ENV = {
   SIDELOAD_HTTP_RETRIES: 'retries',
@@ -137,6 +137,7 @@ export const HTTP_ENV = {
   SIDELOAD_HTTP_STALL_MS: 'stallTimeoutMs',
   SIDELOAD_HTTP_TIMEOUT_MS: 'timeoutMs',
   SIDELOAD_HTTP_CONCURRENCY: 'concurrency',
+  SIDELOAD_HTTP_RETRY_AFTER_MAX_MS: 'maxRetryAfterMs',
 } as const;
 
 export function httpOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, number> {
@@ -145,7 +146,7 @@ export function httpOptionsFromEnv(env: Readonly<Record<string, string | undefin
     const v = env[name];
     if (v === undefined || v === '') continue;
     const n = Number(v);
-    const min = key === 'retries' || key === 'backoffMs' ? 0 : 1;
+    const min = key === 'retries' || key === 'backoffMs' || key === 'maxRetryAfterMs' ? 0 : 1;
     if (!/^\d+$/.test(v.trim()) || n < min)
       throw new UsageError(`${name} must be a whole number${min ? ' ≥ 1' : ''}, got '${v}'`, { [name]: v });
     out[key] = n;

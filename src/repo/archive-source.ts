@@ -144,7 +144,7 @@ export class ArchiveSource implements ObjectSource {
       if (r === null) throw missingObject(checksum, 'file', location);
       if ('data' in r) return wholeObject(checksum, location, r.data, opts.deferVerify ?? false);
     }
-    return this.readStreamed(checksum, rel, location, limit, opts.signal, opts.deferVerify ?? false);
+    return this.readStreamed(checksum, rel, location, limit, opts);
   }
 
   /**
@@ -157,9 +157,10 @@ export class ArchiveSource implements ObjectSource {
     rel: string,
     location: string,
     limit: number,
-    signal: AbortSignal | undefined,
-    deferVerify: boolean,
+    opts: ReadContentOptions,
   ): Promise<ContentObject> {
+    const { signal, slot } = opts;
+    const deferVerify = opts.deferVerify ?? false;
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -218,7 +219,11 @@ export class ArchiveSource implements ObjectSource {
         },
       };
 
-      const done = this.transport.stream(rel, sink, { signal: ac.signal, priority: 'content' });
+      const done = this.transport.stream(rel, sink, {
+        signal: ac.signal,
+        priority: 'content',
+        ...(slot ? { slot } : {}),
+      });
       done.then(
         async (n) => {
           if (settled) return;

@@ -11,6 +11,7 @@ import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { FsTransport } from '../transport/local.js';
+import { Slots, type HeldSlot } from '../transport/slots.js';
 import { decorateSource, type ContentObject, type ObjectSource } from './source.js';
 import { walkCommit } from './traverse.js';
 import type { Staging } from './writer.js';
@@ -36,7 +37,10 @@ export interface CopyOptions {
   readonly progressInterval?: number;
   /** Re-hash objects the destination already has, and replace corrupt ones. Default false. */
   readonly verifyExisting?: boolean;
-  /** Content objects in flight. Default 4 × cores (IO latency and deflate in libuv's threadpool overlap). */
+  /**
+   * Objects in flight. Default 4 × cores (IO latency and deflate in libuv's threadpool overlap). One whose read waits
+   * out a retry delay gives its place to another meanwhile (at most this many more such waiting objects).
+   */
   readonly concurrency?: number;
   /** Dirtree reads in flight during the walk. Default 16. */
   readonly metadataConcurrency?: number;
@@ -129,14 +133,25 @@ export async function copyCommit(
     }
   };
 
+  // At most `limit` tasks hold a slot: those are the objects whose bytes the copy holds (the memory bound). A task
+  // whose read waits out a retry delay lends its slot back meanwhile (ReadOptions.slot, after dropping what it had
+  // of the body), so objects backing off do not stall the copy; it takes a slot again before its next attempt.
+  // Tasks started and not done, waiting ones included, are at most 2 × `limit`.
+  const slots = new Slots(limit);
   const inflight = new Set<Promise<void>>();
-  /** Wakes the walk loop when it waits for a free slot (a semaphore of size `limit`, without Promise.race). */
-  let slotFree: (() => void) | null = null;
-  const release = (p: Promise<void>) => {
+  /** Wakes the walk loop when it waits for a task to end (without Promise.race). */
+  let taskDone: (() => void) | null = null;
+  const release = (p: Promise<void>, slot: HeldSlot) => {
+    slot.done();
     inflight.delete(p);
-    const r = slotFree;
-    slotFree = null;
+    const r = taskDone;
+    taskDone = null;
     r?.();
+  };
+  /** A slot for the next task, once one is free and fewer than 2 × `limit` tasks are started. */
+  const admit = async (): Promise<HeldSlot> => {
+    while (inflight.size >= 2 * limit) await new Promise<void>((r) => (taskDone = r));
+    return slots.take();
   };
   let failure: unknown = null;
   const fail = (e: unknown) => {
@@ -144,7 +159,7 @@ export async function copyCommit(
     ac.abort();
   };
 
-  const copyContent = async (checksum: string) => {
+  const copyContent = async (checksum: string, slot: HeldSlot) => {
     if (layout) {
       const n = await stager.copyLocal(layout, checksum);
       if (n !== null) {
@@ -157,7 +172,7 @@ export async function copyCommit(
       if (signal.aborted) throw new InterruptedError();
     }
     // Small objects come unverified: the staging area verifies them in its workers before naming them.
-    const obj = await src.readContent(checksum, { signal, deferVerify: true });
+    const obj = await src.readContent(checksum, { signal, deferVerify: true, slot });
     let arrived = 0;
     const counted: ContentObject =
       obj.data !== null || !opts.onProgress
@@ -211,12 +226,15 @@ export async function copyCommit(
           skipped++;
           continue;
         }
-        if (inflight.size >= limit) await new Promise<void>((r) => (slotFree = r));
-        if (failure !== null) break;
-        const p: Promise<void> = copyContent(e.checksum).then(
-          () => release(p),
+        const slot = await admit();
+        if (failure !== null) {
+          slot.done();
+          break;
+        }
+        const p: Promise<void> = copyContent(e.checksum, slot).then(
+          () => release(p, slot),
           (err: unknown) => {
-            release(p);
+            release(p, slot);
             fail(err);
           },
         );
@@ -236,12 +254,15 @@ export async function copyCommit(
         metadata++;
         bytes += data.length;
       };
-      if (inflight.size >= limit) await new Promise<void>((r) => (slotFree = r));
-      if (failure !== null) break;
+      const slot = await admit();
+      if (failure !== null) {
+        slot.done();
+        break;
+      }
       const p: Promise<void> = task().then(
-        () => release(p),
+        () => release(p, slot),
         (err: unknown) => {
-          release(p);
+          release(p, slot);
           fail(err);
         },
       );

@@ -7,7 +7,7 @@
 import { decodeCommit, type Commit } from '../ostree/commit.js';
 import type { FileInfo } from '../ostree/content.js';
 import type { MetadataType, ObjectType, RepoMode } from '../ostree/object.js';
-import type { ByteSink, ReadOptions } from '../transport/types.js';
+import type { ByteSink, LentSlot, ReadOptions } from '../transport/types.js';
 
 export type { ByteSink, Priority, ReadOptions, TransportLike } from '../transport/types.js';
 
@@ -57,6 +57,8 @@ export interface ReadContentOptions {
    * them here, for a consumer that verifies them itself (Staging.writeContent does, in its worker threads).
    */
   readonly deferVerify?: boolean;
+  /** The caller's slot, lent back while a transport waits out a retry delay (ReadOptions.slot). */
+  readonly slot?: LentSlot;
 }
 
 /** Objects at most this big are read (and verified) in one go. */

@@ -2,14 +2,16 @@
  * One attempt of an HTTP request, bounded against a hostile server: an overall deadline, a stall timer (a response
  * must deliver MIN_PROGRESS_BYTES per stall window, so a server trickling a byte a second counts as stalled), and
  * the caller's `maxBytes`, refused on the Content-Length or cut off mid-body. The answer is mapped to an outcome:
- * the body length, MISSING (404, 410), a Redirect, a Transient failure a retry may fix, or an error that ends the
- * request (NetworkError, CorruptError ETOOBIG, InterruptedError).
+ * the body length, MISSING (404, 410), a Redirect, a Transient failure a retry may fix (with the wait a 503's
+ * or 429's `Retry-After` asks for), or an error that ends the request (NetworkError, CorruptError ETOOBIG,
+ * InterruptedError).
  */
 import type http from 'node:http';
 import { CorruptError, InterruptedError, NetworkError } from '../errors.js';
 import { MISSING, Redirect, Transient, type Missing } from './http-outcome.js';
 import { openRequest } from './http-proxy.js';
 import { redirectOf, REDIRECT_STATUS } from './http-redirect.js';
+import { parseRetryAfter } from './http-retry-after.js';
 import type { ByteSink } from './types.js';
 
 /** A response must deliver at least this many bytes per stall window (or end) to count as making progress. */
@@ -106,7 +108,12 @@ export function attemptRequest(t: AttemptContext, a: AttemptRequest): Promise<nu
       }
       if (status >= 500 || status === 408 || status === 429) {
         res.resume();
-        return finish(new Transient(`HTTP ${status}${url.href !== asked.href ? ` from ${url.href}` : ''}`));
+        return finish(
+          new Transient(
+            `HTTP ${status}${url.href !== asked.href ? ` from ${url.href}` : ''}`,
+            status === 503 || status === 429 ? parseRetryAfter(res.headers['retry-after'], res.headers.date) : null,
+          ),
+        );
       }
       if (REDIRECT_STATUS.has(status) && res.headers.location) {
         res.resume();

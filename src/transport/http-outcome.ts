@@ -12,5 +12,12 @@ export class Redirect {
   ) {}
 }
 
-/** Retryable failure of one attempt. */
-export class Transient extends Error {}
+/** Retryable failure of one attempt; `retryAfterMs`: the wait the answer's `Retry-After` asked for (http-retry-after.ts). */
+export class Transient extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * HTTP(S) transport for archive repos on a web server: kept-alive connections, a bounded number of requests in
  * flight (first come, first served), retries with exponential backoff on network errors, 5xx, 408/429,
- * truncated bodies and stalls, and the usual proxy variables (`http_proxy`, `https_proxy`, `no_proxy`).
+ * truncated bodies and stalls, and the usual proxy variables (`http_proxy`, `https_proxy`, `no_proxy`). A server's
+ * `Retry-After` (503, 429) is waited out, up to `maxRetryAfterMs` (and never longer than `timeoutMs`).
  * A 404 (or 410) is "missing", never retried. Every byte is still verified by the object readers above this.
  *
  * Hostile servers are bounded: a body larger than the caller's `maxBytes` is refused on its Content-Length or cut
@@ -19,6 +20,7 @@ import { attemptRequest, type AttemptContext } from './http-attempt.js';
 import { MISSING, Redirect, Transient, type Missing } from './http-outcome.js';
 import { proxyFor } from './http-proxy.js';
 import { checkRedirect, DEFAULT_MAX_REDIRECTS } from './http-redirect.js';
+import { Slots } from './slots.js';
 import type { ByteSink, ReadOptions, TransportLike } from './types.js';
 
 export interface HttpTransportOptions {
@@ -45,8 +47,24 @@ export interface HttpTransportOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Extra request headers (User-Agent is set by default). */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Called on each retry, for progress reports and tests. */
-  readonly onRetry?: (info: { path: string; attempt: number; error: string }) => void;
+  /**
+   * The longest wait a server's `Retry-After` gets (default 60 000 ms; never more than `timeoutMs`). A server asking
+   * for more is retried after this long, and the error, if it comes to one, says so.
+   */
+  readonly maxRetryAfterMs?: number;
+  /**
+   * Called before each retry's wait, for progress reports and tests: `waitMs` is the wait, `retryAfterMs` what the
+   * server's `Retry-After` asked for (absent without one).
+   */
+  readonly onRetry?: (info: RetryInfo) => void;
+}
+
+export interface RetryInfo {
+  readonly path: string;
+  readonly attempt: number;
+  readonly error: string;
+  readonly waitMs: number;
+  readonly retryAfterMs?: number;
 }
 
 /** Counters for the benchmark and tests. */
@@ -57,6 +75,7 @@ export interface HttpStats {
 }
 
 export const DEFAULT_TIMEOUT_MS = 900_000;
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -71,25 +90,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/** A queue bounding requests in flight. */
-class Slots {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async acquire(): Promise<void> {
-    if (this.active < this.max) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((r) => this.waiting.push(r));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
-  }
-}
-
 export class HttpTransport implements TransportLike {
   readonly base: string;
   readonly stats: HttpStats = { requests: 0, retries: 0, bytes: 0 };
@@ -97,7 +97,10 @@ export class HttpTransport implements TransportLike {
   private readonly agents: Record<'http:' | 'https:', http.Agent>;
   private readonly slots: Slots;
   private readonly opts: Required<
-    Pick<HttpTransportOptions, 'retries' | 'backoffMs' | 'stallTimeoutMs' | 'timeoutMs' | 'maxRedirects'>
+    Pick<
+      HttpTransportOptions,
+      'retries' | 'backoffMs' | 'stallTimeoutMs' | 'timeoutMs' | 'maxRedirects' | 'maxRetryAfterMs'
+    >
   > &
     HttpTransportOptions;
   /** Request headers, the same for every request (node:http copies them). */
@@ -113,6 +116,7 @@ export class HttpTransport implements TransportLike {
       stallTimeoutMs: 30_000,
       timeoutMs: DEFAULT_TIMEOUT_MS,
       maxRedirects: DEFAULT_MAX_REDIRECTS,
+      maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
       ...opts,
     };
     // 6 requests in flight (as browsers per host; ostree's pull has 8). Against 8 (bench --ab, issue 15): on a server
@@ -165,16 +169,35 @@ export class HttpTransport implements TransportLike {
     const signals = [this.opts.signal, opts?.signal].filter((s): s is AbortSignal => !!s);
     const url = this.url(rel);
     let lastError = '';
+    /** The last attempt's Retry-After (ms), and the largest one that was cut to the cap, for the message. */
+    let retryAfter: number | null = null;
+    let cut = 0;
     /** Where the last attempt's redirects led, for the messages. */
     let via = '';
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (signals.some((s) => s.aborted) || this.closed) throw new InterruptedError('interrupted', { url: url.href });
       if (attempt > 0) {
         this.stats.retries++;
-        this.opts.onRetry?.({ path: rel, attempt, error: lastError });
         const delay = this.opts.backoffMs * 2 ** (attempt - 1);
-        await sleep(delay / 2 + Math.random() * delay, signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
-        sink?.reset();
+        let waitMs = delay / 2 + Math.random() * delay;
+        // The server's wait, bounded: never shorter than our own backoff, never longer than the cap.
+        if (retryAfter !== null) {
+          if (retryAfter > this.retryAfterCap()) cut = Math.max(cut, retryAfter);
+          waitMs = Math.max(waitMs, Math.min(retryAfter, this.retryAfterCap()));
+        }
+        this.opts.onRetry?.({
+          path: rel,
+          attempt,
+          error: lastError,
+          waitMs,
+          ...(retryAfter !== null ? { retryAfterMs: retryAfter } : {}),
+        });
+        sink?.reset(); // before the wait: what the failed attempt delivered is not held through it
+        // The caller's slot is lent back for the wait (ReadOptions.slot), as ours is (released after each attempt).
+        opts?.slot?.release();
+        await sleep(waitMs, signals.length > 1 ? AbortSignal.any(signals) : signals[0]);
+        await opts?.slot?.acquire();
+        if (signals.some((s) => s.aborted) || this.closed) throw new InterruptedError('interrupted', { url: url.href });
       }
       await this.slots.acquire();
       try {
@@ -206,14 +229,31 @@ export class HttpTransport implements TransportLike {
       } catch (e) {
         if (!(e instanceof Transient)) throw e;
         lastError = e.message;
+        retryAfter = e.retryAfterMs;
       } finally {
         this.slots.release();
       }
     }
-    throw new NetworkError(`${url.href}: giving up after ${this.opts.retries + 1} attempts: ${lastError}${via}`, {
-      url: url.href,
-      attempts: this.opts.retries + 1,
-    });
+    throw new NetworkError(
+      `${url.href}: giving up after ${this.opts.retries + 1} attempts: ${lastError}${via}${this.cutNote(cut)}`,
+      { url: url.href, attempts: this.opts.retries + 1, ...(cut ? { retryAfterMs: cut } : {}) },
+    );
+  }
+
+  /** The longest a Retry-After is waited out: the option, and never longer than a request may take. */
+  private retryAfterCap(): number {
+    return Math.min(this.opts.maxRetryAfterMs, this.opts.timeoutMs);
+  }
+
+  /** For the final error: the server asked for a longer wait than it got. */
+  private cutNote(asked: number): string {
+    if (!asked) return '';
+    const t = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${Math.round(ms)} ms`);
+    const by =
+      this.opts.maxRetryAfterMs <= this.opts.timeoutMs
+        ? 'SIDELOAD_HTTP_RETRY_AFTER_MAX_MS'
+        : 'SIDELOAD_HTTP_TIMEOUT_MS';
+    return ` (its Retry-After asked for ${t(asked)}; sideload waits at most ${t(this.retryAfterCap())}, ${by})`;
   }
 
   /** What an attempt at `url` uses: the limits, the headers, the agent and proxy for its origin, the counters. */

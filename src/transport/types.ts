@@ -14,6 +14,19 @@ export interface ReadOptions {
    * runs past it (CorruptError naming the URL or path). Absent: no limit.
    */
   readonly maxBytes?: number;
+  /**
+   * A slot of the caller's own bound that this read holds (src/repo/copy.ts: the objects in flight). While a
+   * transport waits out a retry delay it lends the slot back (`release`, after the sink was reset, so it holds no
+   * body meanwhile) and takes it again (`acquire`) before the next attempt: a read that backs off does not hold up
+   * the caller's others. A read that ends during the wait (an abort) does not take it again.
+   */
+  readonly slot?: LentSlot;
+}
+
+/** See ReadOptions.slot (src/transport/slots.ts makes them). */
+export interface LentSlot {
+  release(): void;
+  acquire(): Promise<void>;
 }
 
 /**

@@ -12,8 +12,8 @@ import path from 'node:path';
 export type Fault =
   /** Send the headers (full Content-Length) and `afterBytes` of the body (default half), then destroy the socket. */
   | { readonly kind: 'drop'; readonly afterBytes?: number }
-  /** Answer with this status and a short body. */
-  | { readonly kind: 'status'; readonly status: number }
+  /** Answer with this status, these extra headers (`retry-after` …) and a short body. */
+  | { readonly kind: 'status'; readonly status: number; readonly headers?: Readonly<Record<string, string>> }
   /** Declare the full Content-Length but send only `afterBytes` (default half) and end the response cleanly. */
   | { readonly kind: 'truncate'; readonly afterBytes?: number }
   /** Serve these bytes instead of the file's (with a matching Content-Length). */
@@ -40,6 +40,8 @@ export interface RequestRecord {
   readonly method: string;
   readonly rel: string;
   readonly fault: Fault['kind'] | null;
+  /** When it arrived (`performance.now()`, ms). */
+  readonly at: number;
 }
 
 export interface TestServer {
@@ -106,7 +108,7 @@ export async function startServer(root: string, opts: { prefix?: string } = {}):
     const method = req.method ?? 'GET';
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     if (!pathname.startsWith(prefix + '/')) {
-      log.push({ method, rel: pathname, fault: null });
+      log.push({ method, rel: pathname, fault: null, at: performance.now() });
       res.writeHead(404).end();
       return;
     }
@@ -116,10 +118,12 @@ export async function startServer(root: string, opts: { prefix?: string } = {}):
     );
     if (rule) rule.hits++;
     const fault = rule?.fault ?? null;
-    log.push({ method, rel, fault: fault?.kind ?? null });
+    log.push({ method, rel, fault: fault?.kind ?? null, at: performance.now() });
 
     if (fault?.kind === 'status') {
-      res.writeHead(fault.status, { 'content-type': 'text/plain' }).end(`injected ${fault.status}\n`);
+      res
+        .writeHead(fault.status, { 'content-type': 'text/plain', ...(fault.headers ?? {}) })
+        .end(`injected ${fault.status}\n`);
       return;
     }
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));

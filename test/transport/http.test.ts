@@ -324,6 +324,7 @@ describe('SIDELOAD_HTTP_* environment variables', () => {
         SIDELOAD_HTTP_BACKOFF_MS: '10',
         SIDELOAD_HTTP_STALL_MS: '400',
         SIDELOAD_HTTP_CONCURRENCY: '2',
+        SIDELOAD_HTTP_RETRY_AFTER_MAX_MS: '0',
         OTHER: 'x',
       }),
     ).toEqual({
@@ -331,12 +332,14 @@ describe('SIDELOAD_HTTP_* environment variables', () => {
       backoffMs: 10,
       stallTimeoutMs: 400,
       concurrency: 2,
+      maxRetryAfterMs: 0,
     });
     for (const [k, v] of [
       ['SIDELOAD_HTTP_STALL_MS', '0'],
       ['SIDELOAD_HTTP_RETRIES', '-1'],
       ['SIDELOAD_HTTP_CONCURRENCY', 'many'],
       ['SIDELOAD_HTTP_BACKOFF_MS', '1.5'],
+      ['SIDELOAD_HTTP_RETRY_AFTER_MAX_MS', '-1'],
     ] as const) {
       let err: unknown = null;
       try {
