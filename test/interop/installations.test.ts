@@ -20,6 +20,7 @@ import {
   offlineInstall,
   PLATFORM,
   remoteAdd,
+  run,
   sideload,
   tempDir,
   type ExampleRepo,
@@ -240,5 +241,32 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     const r = await sideload(['create', '--installation', "Bob's custom", drive, 'org.example.App'], { env: g.env });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain("no flatpak installation named 'Bob's custom' in installations.d");
+  });
+
+  it('the fix for a remote with no collection ID in installation "Bob\'s" runs as printed', async () => {
+    const g = await flatpakEnv();
+    const custom = path.join(g.root, 'custom');
+    await fs.mkdir(path.join(g.root, 'config/installations.d'), { recursive: true });
+    await fs.writeFile(
+      path.join(g.root, 'config/installations.d/bob.conf'),
+      `[Installation "Bob's"]\nPath=${custom}\n`,
+    );
+    const bob = "--installation=Bob's";
+    await g.flatpakOk([bob, 'remote-add', `--gpg-import=${ex.gpgKey}`, 'nocid', `file://${ex.repo}`]);
+    await g.flatpakOk([bob, 'install', '-y', '--noninteractive', 'nocid', 'org.example.App']);
+    const drive = await tempDir('sideload-bob-');
+    const r = await sideload(['create', '--installation', "Bob's", '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    const fix = /Fix it with: (.*) \(the collection its commits are bound to\)/.exec(r.stderr)?.[1];
+    // Before: `flatpak --installation=Bob's remote-modify …`, an unterminated quote to a shell.
+    expect(fix).toBe(`flatpak --installation='Bob'\\''s' remote-modify --collection-id=${CID} nocid`);
+    const fixed = await run('sh', ['-c', fix as string], { env: g.env });
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const ok = await sideload(['create', '--installation', "Bob's", '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });
