@@ -68,7 +68,20 @@ export function systemInstallationRoot(): string {
   return env('FLATPAK_SYSTEM_DIR') ?? '/var/lib/flatpak';
 }
 
-/** Extra installations from `$FLATPAK_CONFIG_DIR/installations.d/*.conf` (default /etc/flatpak). */
+/**
+ * An installation ID flatpak accepts from installations.d (flatpak-dir.c is_good_installation_id): not empty, not
+ * `user`, `system` or `default` (the default system installation), ASCII, no space, `/` or newline, at most 80
+ * bytes. flatpak ignores an entry with any other ID ("Bad installation ID … Ignoring"), and so does sideload.
+ */
+function isGoodInstallationId(id: string): boolean {
+  if (id === '' || id === 'user' || id === 'system' || id === 'default') return false;
+  return /^\p{ASCII}*$/u.test(id) && !/[ /\n]/.test(id) && id.length <= 80;
+}
+
+/**
+ * Extra installations from `$FLATPAK_CONFIG_DIR/installations.d/*.conf` (default /etc/flatpak), as flatpak reads
+ * them: an entry with a bad ID (isGoodInstallationId) or an ID seen already is ignored, as is one without `Path`.
+ */
 export async function namedInstallations(): Promise<InstallationLocation[]> {
   const dir = path.join(env('FLATPAK_CONFIG_DIR') ?? '/etc/flatpak', 'installations.d');
   const out: InstallationLocation[] = [];
@@ -83,7 +96,9 @@ export async function namedInstallations(): Promise<InstallationLocation[]> {
     for (const g of kf.groups()) {
       const m = /^Installation "(.+)"$/.exec(g);
       const p = kf.get(g, 'Path');
-      if (m && p) out.push({ name: m[1] as string, root: p, kind: 'named' });
+      const id = m?.[1];
+      if (id === undefined || !p || !isGoodInstallationId(id) || out.some((l) => l.name === id)) continue;
+      out.push({ name: id, root: p, kind: 'named' });
     }
   }
   return out;

@@ -104,10 +104,10 @@ export class PlanBuilder {
     this.planned.set(key, { ...rest, subpaths, ...(languages !== undefined ? { languages } : {}) });
   }
 
-  /** The planned refs, sorted by collection and ref. */
+  /** The planned refs, sorted by collection and ref (byte order, as planDrive sorts them). */
   refs(): PlannedRef[] {
-    return [...this.planned.values()].sort((a, b) =>
-      a.collectionId + '\0' + a.ref < b.collectionId + '\0' + b.ref ? -1 : 1,
+    return [...this.planned.values()].sort(
+      (a, b) => compareBytewise(a.collectionId, b.collectionId) || compareBytewise(a.ref, b.ref),
     );
   }
 
@@ -127,7 +127,15 @@ export function mergeLanguages(
 ): PlannedRef['languages'] {
   if (a === undefined && b === undefined) return undefined;
   if (whole || a === 'all' || b === 'all') return 'all';
-  return [...new Set([...(a ?? []), ...(b ?? [])])].sort();
+  return sortedLanguages([...(a ?? []), ...(b ?? [])]);
+}
+
+/**
+ * Languages in the one order sideload prints and records them in: each once, in byte order, the order of their
+ * subpaths (sortedSubpaths), so `/files/X` and language X sort alike, ASCII or not.
+ */
+export function sortedLanguages(languages: Iterable<string>): string[] {
+  return [...new Set(languages)].sort(compareBytewise);
 }
 
 /**
@@ -145,10 +153,7 @@ export function sortedSubpaths(subpaths: readonly string[] | null): readonly str
  */
 export function subpathLanguages(subpaths: readonly string[] | null): readonly string[] | 'all' {
   if (subpaths === null) return 'all';
-  return subpaths
-    .filter((p) => p.startsWith('/files/'))
-    .map((p) => p.slice('/files/'.length))
-    .sort();
+  return sortedLanguages(subpaths.filter((p) => p.startsWith('/files/')).map((p) => p.slice('/files/'.length)));
 }
 
 /** A Locale extension's languages by its pull subpaths (see subpathLanguages); undefined for any other ref. */

@@ -4,7 +4,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
-import { localeLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
+import { localeLanguages, sortedLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 import { finish, resolveOptions, startRun, type CreateOptions, type CreateResult } from './create.js';
 import { planDrive } from './plan.js';
 import { listHint, resolveRun, type LockedRef } from './resolve-run.js';
@@ -72,7 +72,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
   const newLocales =
     opts.locales ??
     (driveLocales.length && driveLocales.every((r) => r.subpaths !== null)
-      ? [...new Set(driveLocales.flatMap((r) => subpathLanguages(r.subpaths) as readonly string[]))].sort()
+      ? sortedLanguages(driveLocales.flatMap((r) => subpathLanguages(r.subpaths) as readonly string[]))
       : undefined);
   // The apps' runtimes at the source's newest commits: a new runtime branch an update needs comes along.
   const deps = requested.length

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decode } from '../../src/gvariant/index.js';
 import { SUMMARY_INDEX } from '../../src/ostree/formats.js';
+import { namedInstallations } from '../../src/flatpak/installation.js';
 import {
   APP,
   APP_LOCALE,
@@ -19,6 +20,7 @@ import {
   offlineInstall,
   PLATFORM,
   remoteAdd,
+  run,
   sideload,
   tempDir,
   type ExampleRepo,
@@ -193,5 +195,78 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
       env: g.env,
     });
     expect(named.code, named.stderr).toBe(0);
+  });
+
+  it('reads the installations.d entries flatpak reads: an entry with a bad or repeated ID is ignored, as flatpak does', async () => {
+    const g = await flatpakEnv();
+    const conf = path.join(g.root, 'config/installations.d');
+    await fs.mkdir(conf, { recursive: true });
+    const x80 = 'x'.repeat(80);
+    // flatpak-dir.c is_good_installation_id: not empty, user, system or default; ASCII; no space, `/` or newline;
+    // at most 80 bytes. A repeated ID is ignored too (the first wins).
+    const ids = ["Bob's custom", 'user', 'system', 'default', 'café', 'a/b', `${x80}y`, x80, "Bob's", 'dup'];
+    const root = (id: string) => path.join(g.root, 'inst', Buffer.from(id).toString('hex'));
+    for (const id of ids) await fs.mkdir(root(id), { recursive: true });
+    const entry = (id: string) => `[Installation "${id}"]\nPath=${root(id)}\n`;
+    await fs.writeFile(path.join(conf, 'a.conf'), ids.map(entry).join('\n'));
+    await fs.writeFile(path.join(conf, 'b.conf'), `[Installation "dup"]\nPath=${path.join(g.root, 'elsewhere')}\n`);
+    await fs.mkdir(path.join(g.root, 'elsewhere'));
+
+    const listed = await g.flatpak(['--installations']);
+    expect(listed.code, listed.stderr).toBe(0);
+    for (const bad of ["Bob's custom", 'user', 'system', 'default', 'café', 'a/b', `${x80}y`])
+      expect(listed.stderr).toContain(`Bad installation ID '${bad}'. Ignoring`);
+    expect(listed.stderr).toContain(`Duplicate installation ID 'dup'. Ignoring`);
+    const theirs = listed.stdout
+      .split('\n')
+      .filter((l) => l !== '' && l !== g.env['FLATPAK_SYSTEM_DIR'])
+      .sort();
+
+    const saved = process.env['FLATPAK_CONFIG_DIR'];
+    process.env['FLATPAK_CONFIG_DIR'] = g.env['FLATPAK_CONFIG_DIR'];
+    try {
+      const ours = await namedInstallations();
+      // Before the fix: all ten entries of a.conf and b.conf's dup, each a --installation name.
+      expect(ours.map((l) => l.name)).toEqual([x80, "Bob's", 'dup']);
+      expect(ours.map((l) => l.root).sort()).toEqual(theirs);
+    } finally {
+      if (saved === undefined) delete process.env['FLATPAK_CONFIG_DIR'];
+      else process.env['FLATPAK_CONFIG_DIR'] = saved;
+    }
+
+    // Named, an ignored one is not found, by flatpak (`Could not find installation`) or sideload (exit 3).
+    const fp = await g.flatpak(["--installation=Bob's custom", 'list']);
+    expect(fp.stderr).toContain("Could not find installation Bob's custom");
+    const drive = await tempDir('sideload-badid-');
+    const r = await sideload(['create', '--installation', "Bob's custom", drive, 'org.example.App'], { env: g.env });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain("no flatpak installation named 'Bob's custom' in installations.d");
+  });
+
+  it('the fix for a remote with no collection ID in installation "Bob\'s" runs as printed', async () => {
+    const g = await flatpakEnv();
+    const custom = path.join(g.root, 'custom');
+    await fs.mkdir(path.join(g.root, 'config/installations.d'), { recursive: true });
+    await fs.writeFile(
+      path.join(g.root, 'config/installations.d/bob.conf'),
+      `[Installation "Bob's"]\nPath=${custom}\n`,
+    );
+    const bob = "--installation=Bob's";
+    await g.flatpakOk([bob, 'remote-add', `--gpg-import=${ex.gpgKey}`, 'nocid', `file://${ex.repo}`]);
+    await g.flatpakOk([bob, 'install', '-y', '--noninteractive', 'nocid', 'org.example.App']);
+    const drive = await tempDir('sideload-bob-');
+    const r = await sideload(['create', '--installation', "Bob's", '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    const fix = /Fix it with: (.*) \(the collection its commits are bound to\)/.exec(r.stderr)?.[1];
+    // Before: `flatpak --installation=Bob's remote-modify …`, an unterminated quote to a shell.
+    expect(fix).toBe(`flatpak --installation='Bob'\\''s' remote-modify --collection-id=${CID} nocid`);
+    const fixed = await run('sh', ['-c', fix as string], { env: g.env });
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const ok = await sideload(['create', '--installation', "Bob's", '--no-fsync', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });

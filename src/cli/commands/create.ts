@@ -234,9 +234,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
                 ...opts,
                 onProgress,
                 remoteFixHint: (remote, cid, installation) =>
-                  `${flatpakFor(installation ?? first.installation)} remote-modify ` +
-                  `--collection-id=${cid ?? '<COLLECTION-ID>'} ${remote}` +
-                  (cid ? ' (the collection its commits are bound to)' : ''),
+                  remoteFixHint(remote, cid, installation ?? first.installation),
               },
               inputs,
             ),
@@ -327,6 +325,18 @@ function withoutAbsentLanguages(ref: DriveRef, r: CreateResult): DriveRef {
 }
 
 /**
+ * The command that gives `remote` of installation `inst` a collection ID (`cid` when its commits are bound to one),
+ * each word shell-quoted to paste.
+ */
+export function remoteFixHint(remote: string, cid: string | undefined, inst: InstallationLocation | undefined): string {
+  return (
+    `${flatpakFor(inst)} remote-modify --collection-id=${cid ? shellWord(cid) : '<COLLECTION-ID>'} ` +
+    shellWord(remote) +
+    (cid ? ' (the collection its commits are bound to)' : '')
+  );
+}
+
+/**
  * The `flatpak` command line that acts on the installation a source read (the one it picked when several were in
  * scope): `--user`, `--system`, `--installation=NAME`, or for a root given by path, the user installation pointed
  * there (flatpak has no flag for a path).
@@ -338,7 +348,7 @@ function flatpakFor(inst: InstallationLocation | undefined): string {
     case 'system':
       return 'flatpak --system';
     case 'named':
-      return `flatpak --installation=${inst.name}`;
+      return `flatpak --installation=${shellWord(inst.name)}`;
     case 'dir':
       return `FLATPAK_USER_DIR=${shellWord(inst.root)} flatpak --user`;
     default:
