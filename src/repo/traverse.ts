@@ -9,6 +9,8 @@ import { decodeCommit } from '../ostree/commit.js';
 import { decodeDirTree } from '../ostree/dirtree.js';
 import type { ObjectType } from '../ostree/object.js';
 import { checkAborted } from '../transport/local.js';
+import { Slots, type HeldSlot } from '../transport/slots.js';
+import type { LentSlot } from '../transport/types.js';
 import type { ObjectSource } from './source.js';
 
 export interface WalkEntry {
@@ -32,7 +34,11 @@ export interface WalkOptions {
   readonly contentLast?: boolean;
   /** Include the commit's `.commitmeta` when it has one. Default true. */
   readonly commitMeta?: boolean;
-  /** Dirtree reads in flight. Default 16. */
+  /**
+   * Directories whose reads are in flight or done and not yet taken up (the bytes the walk holds). Default 16. One
+   * whose dirtree read waits out a retry delay gives its place to another meanwhile (at most this many more such
+   * waiting ones).
+   */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   /** What the commit is (a ref name), for messages. */
@@ -114,6 +120,62 @@ interface DirTask {
   readonly depth: number;
   treeP?: Promise<Uint8Array | null>;
   metaP?: Promise<Uint8Array | null> | null;
+  slot?: DirSlot;
+}
+
+type ReadState = 'reading' | 'waiting' | 'done';
+
+/**
+ * A directory's place in the walk's bound, shared by its reads (the dirtree, and the dirmeta when not seen before).
+ * It is lent back (ReadOptions.slot) while the dirtree read waits out a retry delay (the transport dropped what it
+ * had of the body) and the dirmeta read is not receiving (none, done, or waiting too), so directories backing off
+ * do not stall the walk; the read that wakes first takes it again for both. A directory then holds no dirtree bytes,
+ * at most its dirmeta (mode, owner, xattrs: tens of bytes). A dirtree that has arrived keeps the place while the
+ * dirmeta read waits: its bytes are held.
+ */
+class DirSlot {
+  private tree: ReadState = 'reading';
+  private meta: ReadState | 'none';
+  private lent = false;
+  private back: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly held: HeldSlot,
+    hasMeta: boolean,
+    /** Called when the place is lent: another directory may start. */
+    private readonly onLend: () => void,
+  ) {
+    this.meta = hasMeta ? 'reading' : 'none';
+  }
+
+  /** What the transport gets for one of the reads. */
+  lender(which: 'tree' | 'meta'): LentSlot {
+    return {
+      release: () => this.set(which, 'waiting'),
+      acquire: async () => {
+        this.set(which, 'reading');
+        if (this.lent) {
+          this.lent = false;
+          this.back = this.held.acquire();
+        }
+        await this.back;
+      },
+    };
+  }
+
+  settled(which: 'tree' | 'meta'): void {
+    this.set(which, 'done');
+  }
+
+  private set(which: 'tree' | 'meta', state: ReadState): void {
+    if (which === 'tree') this.tree = state;
+    else this.meta = state;
+    if (!this.lent && this.tree === 'waiting' && this.meta !== 'reading') {
+      this.lent = true;
+      this.held.release();
+      this.onLend();
+    }
+  }
 }
 
 /**
@@ -122,8 +184,9 @@ interface DirTask {
  * found and read in turn. In queue order, one waiting read stopped new reads from starting (the window could not
  * move past it), so on a server that answered 503 to one request in five the waits added up along the walk:
  * create --url of a tree of 5,463 directories took 147 s (26 s in completion order; 6 s with no 503). At most `window` reads are in flight or
- * done and not yet taken up, as before. Entries come in the order reads finish: for a local archive (whose small
- * reads are synchronous) that is still queue order; the callers (copy, estimate, prune, verify) collect sets.
+ * done and not yet taken up, less those waiting out a retry with their place lent (DirSlot). Entries come in the
+ * order reads finish: for a local archive (whose small reads are synchronous) that is still queue order; the
+ * callers (copy, estimate, prune, verify) collect sets.
  */
 class ReadWindow {
   private readonly done: DirTask[] = [];
@@ -145,9 +208,17 @@ class ReadWindow {
     void Promise.all([t.treeP, t.metaP]).then(settled, settled);
   }
 
-  /** The next task whose reads have settled (waiting for one when none has). */
-  async next(): Promise<DirTask> {
-    while (this.done.length === 0) await new Promise<void>((r) => (this.wake = r));
+  /** Wakes `next` without a task: a directory lent its place, another may start. */
+  poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** The next task whose reads have settled (waiting for one when none has), or null when poked meanwhile. */
+  async next(): Promise<DirTask | null> {
+    if (this.done.length === 0) await new Promise<void>((r) => (this.wake = r));
+    if (this.done.length === 0) return null;
     this.active--;
     return this.done.shift() as DirTask;
   }
@@ -168,8 +239,8 @@ export async function* walkCommit(
   const signal = opts.signal;
   const ro = { priority: 'metadata' as const, ...(signal ? { signal } : {}) };
 
-  const read = (checksum: string, type: 'dirtree' | 'dirmeta'): Promise<Uint8Array | null> => {
-    const p = src.readMetadata(checksum, type, ro).catch((e: unknown) => {
+  const read = (checksum: string, type: 'dirtree' | 'dirmeta', slot?: LentSlot): Promise<Uint8Array | null> => {
+    const p = src.readMetadata(checksum, type, slot ? { ...ro, slot } : ro).catch((e: unknown) => {
       if (tolerate && e instanceof NotFoundError) return null;
       throw e;
     });
@@ -200,21 +271,34 @@ export async function* walkCommit(
   ];
   let head = 0;
   const reads = new ReadWindow();
+  // At most `window` directories hold a place: those whose bytes the walk holds (the memory bound). One whose
+  // dirtree read waits out a retry delay lends its place meanwhile (DirSlot); directories started and not taken up,
+  // waiting ones included, are at most 2 × `window`.
+  const places = new Slots(window);
 
-  const start = (t: DirTask) => {
-    t.treeP = read(t.tree, 'dirtree');
-    t.metaP = seenMeta.has(t.meta) ? null : read(t.meta, 'dirmeta');
+  const start = (t: DirTask, held: HeldSlot) => {
+    const slot = new DirSlot(held, !seenMeta.has(t.meta), () => reads.poke());
+    t.slot = slot;
+    t.treeP = read(t.tree, 'dirtree', slot.lender('tree'));
+    t.metaP = seenMeta.has(t.meta) ? null : read(t.meta, 'dirmeta', slot.lender('meta'));
     seenMeta.add(t.meta);
+    const settled = (which: 'tree' | 'meta') => () => slot.settled(which);
+    void t.treeP.then(settled('tree'), settled('tree'));
+    void t.metaP?.then(settled('meta'), settled('meta'));
     reads.add(t);
   };
 
   while (head < queue.length || reads.size > 0) {
     checkAborted(signal);
-    while (reads.size < window && head < queue.length) {
-      start(queue[head] as DirTask);
+    while (reads.size < 2 * window && head < queue.length) {
+      const held = places.tryTake();
+      if (!held) break;
+      start(queue[head] as DirTask, held);
       queue[head++] = undefined;
     }
     const task = await reads.next();
+    if (!task) continue; // a place was lent: start another directory
+    task.slot?.held.done();
     const dirPath = task.path === '/' ? '/' : task.path.slice(0, -1);
     const [treeBytes, metaBytes] = await Promise.all([task.treeP as Promise<Uint8Array | null>, task.metaP ?? null]);
     if (metaBytes) yield { checksum: task.meta, type: 'dirmeta', path: dirPath, bytes: metaBytes };

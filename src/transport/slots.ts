@@ -1,6 +1,6 @@
 /**
- * A queue bounding work in flight, first come, first served: the HTTP transport's requests (http.ts) and the copy's
- * objects (src/repo/copy.ts). A slot taken with `take` can be lent back while its holder waits out a retry delay
+ * A queue bounding work in flight, first come, first served: the HTTP transport's requests (http.ts), the copy's
+ * objects (src/repo/copy.ts) and the walk's dirtree reads (src/repo/traverse.ts). A slot taken with `take` can be lent back while its holder waits out a retry delay
  * (ReadOptions.slot): the holder then keeps nothing of the body, and others run meanwhile.
  */
 import type { LentSlot } from './types.js';
@@ -27,6 +27,13 @@ export class Slots {
   /** A slot, once one is free: lendable while held, and given back by `done` whether it is lent at the time or not. */
   async take(): Promise<HeldSlot> {
     await this.acquire();
+    return new HeldSlot(this);
+  }
+
+  /** A slot if one is free now (none is while others wait for one), else null. */
+  tryTake(): HeldSlot | null {
+    if (this.active >= this.max) return null;
+    this.active++;
     return new HeldSlot(this);
   }
 }

@@ -46,4 +46,20 @@ describe('Slots: lending a held slot', () => {
     expect(await settled(c)).toBe(true);
     (await c).done();
   });
+
+  it('tryTake: a slot only when one is free now, never ahead of those waiting for one', async () => {
+    const slots = new Slots(1);
+    const a = slots.tryTake();
+    expect(a).not.toBeNull();
+    expect(slots.tryTake()).toBeNull();
+    a?.release(); // lent: free for the next
+    const b = slots.tryTake();
+    expect(b).not.toBeNull();
+    const back = a?.acquire() as Promise<void>; // a waits for its turn
+    b?.done();
+    expect(slots.tryTake()).toBeNull(); // the freed slot went to a, who was waiting
+    await back;
+    a?.done();
+    expect(slots.tryTake()).not.toBeNull();
+  });
 });
