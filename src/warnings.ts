@@ -23,7 +23,8 @@ const WARNINGS = {
   'remote-url-unsupported': "an installation's remote whose URL sideload cannot read (only http(s):// and file://)",
   'remote-offline': 'a remote not read (--offline): its upstream summary and appstream come from the source',
   'remote-unreachable': 'a remote that could not be read: its upstream summary and appstream come from the source',
-  'installation-unreadable': 'a system-wide installation that could not be read: its runtimes are not offered',
+  'installation-unreadable':
+    'a system-wide installation (or an installations.d file) that could not be read: its runtimes are not offered',
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
   'eol-rebase-missing': "an end-of-life ref's replacement (ostree.endoflife-rebase) is not in the source: clients fail",
   'drive-key-changed': "--sign-key is not the key the drive's summary was signed with: the run signs it with this one",

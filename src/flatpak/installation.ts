@@ -78,21 +78,46 @@ function isGoodInstallationId(id: string): boolean {
   return /^\p{ASCII}*$/u.test(id) && !/[ /\n]/.test(id) && id.length <= 80;
 }
 
+/** What installations.d holds: the installations its files name, and the files that could not be read. */
+export interface InstallationsD {
+  readonly installations: InstallationLocation[];
+  /** A CorruptError per file skipped (malformed, too large, unreadable), naming the file. */
+  readonly unreadable: readonly CorruptError[];
+}
+
 /**
  * Extra installations from `$FLATPAK_CONFIG_DIR/installations.d/*.conf` (default /etc/flatpak), as flatpak reads
  * them: an entry with a bad ID (isGoodInstallationId) or an ID seen already is ignored, as is one without `Path`.
+ * A file that cannot be read or parsed is skipped and reported in `unreadable`. flatpak 1.14 stops reading
+ * installations.d at such a file (in directory order, so which entries it kept is a matter of chance) and then
+ * fails every command that needs the list (`--installation=NAME`, `list` over all installations; `flatpak --user`
+ * never reads it); sideload reads the other files, and the callers say which file was skipped.
  */
-export async function namedInstallations(): Promise<InstallationLocation[]> {
+export async function readInstallationsD(): Promise<InstallationsD> {
   const dir = path.join(env('FLATPAK_CONFIG_DIR') ?? '/etc/flatpak', 'installations.d');
   const out: InstallationLocation[] = [];
+  const unreadable: CorruptError[] = [];
   let files: string[] = [];
   try {
     files = (await fs.readdir(dir)).filter((f) => f.endsWith('.conf')).sort();
   } catch {
-    return out;
+    return { installations: out, unreadable };
   }
   for (const f of files) {
-    const kf = parseKeyFile(await readInstallationText(path.join(dir, f)));
+    const file = path.join(dir, f);
+    let kf: KeyFile;
+    try {
+      kf = parseKeyFile(await readInstallationText(file));
+    } catch (e) {
+      const why = e instanceof KeyFileSyntaxError ? `is malformed: ${e.message}` : `cannot be read: ${errorText(e)}`;
+      unreadable.push(
+        new CorruptError(`installations.d file ${file} ${why}`, {
+          path: file,
+          ...(e instanceof KeyFileSyntaxError ? { line: e.line } : {}),
+        }),
+      );
+      continue;
+    }
     for (const g of kf.groups()) {
       const m = /^Installation "(.+)"$/.exec(g);
       const p = kf.get(g, 'Path');
@@ -101,7 +126,16 @@ export async function namedInstallations(): Promise<InstallationLocation[]> {
       out.push({ name: id, root: p, kind: 'named' });
     }
   }
-  return out;
+  return { installations: out, unreadable };
+}
+
+/** The installations installations.d names (readInstallationsD), without a word of the files that were skipped. */
+export async function namedInstallations(): Promise<InstallationLocation[]> {
+  return (await readInstallationsD()).installations;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export interface InstallationScope {
@@ -124,7 +158,16 @@ export async function installationsInScope(scope: InstallationScope): Promise<In
   if (scope.user) out.push(USER());
   if (scope.system) out.push(SYSTEM());
   if (scope.installation) {
-    const named = (await namedInstallations()).find((i) => i.name === scope.installation);
+    const d = await readInstallationsD();
+    const named = d.installations.find((i) => i.name === scope.installation);
+    // A name not found may be in a file that could not be read: that file is the fault.
+    const skipped = d.unreadable[0];
+    if (!named && skipped)
+      throw new CorruptError(
+        `no flatpak installation named '${scope.installation}' in installations.d: ${skipped.message}` +
+          (d.unreadable.length > 1 ? ` (and ${d.unreadable.length - 1} more)` : ''),
+        { installation: scope.installation, ...skipped.data },
+      );
     if (!named)
       throw new NotFoundError(`no flatpak installation named '${scope.installation}' in installations.d`, {
         installation: scope.installation,
@@ -138,10 +181,15 @@ export async function installationsInScope(scope: InstallationScope): Promise<In
 /**
  * The system-wide installations (the default one and those of installations.d) that exist: what flatpak takes a
  * user installation's runtimes from when it lacks them (`flatpak --user install` of an app whose runtime is
- * installed system-wide installs only the app; flatpak_transaction_add_default_dependency_sources).
+ * installed system-wide installs only the app; flatpak_transaction_add_default_dependency_sources). `unreadable`:
+ * the installations.d files skipped (readInstallationsD), for the caller's warnings.
  */
-export async function systemInstallations(): Promise<InstallationLocation[]> {
-  return existing([SYSTEM(), ...(await namedInstallations())]);
+export async function systemInstallations(): Promise<{
+  locations: InstallationLocation[];
+  unreadable: readonly CorruptError[];
+}> {
+  const d = await readInstallationsD();
+  return { locations: await existing([SYSTEM(), ...d.installations]), unreadable: d.unreadable };
 }
 
 async function existing(locations: readonly InstallationLocation[]): Promise<InstallationLocation[]> {

@@ -55,13 +55,18 @@ export async function openInstallationSource(
   const primary = await installationSource(inst, extraKeys, requested ?? [], remoteRead, false, label);
   // As flatpak installs: runtimes an installation lacks may come from the system-wide installations (not the
   // user's); a root given by --installation-dir is read alone, so a pipeline depends on nothing else on the host.
-  const systems =
-    inst.location.kind === 'dir' ? [] : (await systemInstallations()).filter((l) => l.root !== inst.location.root);
+  const found = inst.location.kind === 'dir' ? { locations: [], unreadable: [] } : await systemInstallations();
+  const systems = found.locations.filter((l) => l.root !== inst.location.root);
   const elsewhere = (ref: string, arch?: string) => deployedElsewhere(inst.location, ref, arch);
-  if (systems.length === 0) return { ...primary, deployedElsewhere: elsewhere };
-  // Best effort: an installation that cannot be read (permissions, a broken deploy) offers nothing, with a warning.
+  if (systems.length === 0 && found.unreadable.length === 0) return { ...primary, deployedElsewhere: elsewhere };
+  // Best effort: an installation that cannot be read (permissions, a broken deploy) offers nothing, with a warning;
+  // so does an installations.d file that cannot be read.
   const others: Array<{ location: InstallationLocation; source: Source }> = [];
-  const unread: Warning[] = [];
+  const unread: Warning[] = found.unreadable.map((e) => ({
+    code: 'installation-unreadable',
+    message: `${e.message}: the installations it names are not read for runtimes`,
+    data: e.data,
+  }));
   for (const l of systems)
     try {
       const open = installations.find((i) => i.location.root === l.root) ?? (await Installation.open(l));

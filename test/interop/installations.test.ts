@@ -269,4 +269,60 @@ describeInterop('installation sources: upstream summary from flatpak caches, sev
     });
     expect(ok.code, ok.stderr).toBe(0);
   });
+
+  it('a malformed installations.d file: --user runs as flatpak --user does; a run naming an installation names the file', async () => {
+    const g = await flatpakEnv();
+    const conf = path.join(g.root, 'config/installations.d');
+    await fs.mkdir(conf, { recursive: true });
+    const custom = path.join(g.root, 'custom');
+    await fs.writeFile(path.join(conf, 'a.conf'), `[Installation "custom"]\nPath=${custom}\n`);
+    await g.flatpakOk([
+      '--installation=custom',
+      'remote-add',
+      `--gpg-import=${ex.gpgKey}`,
+      'example',
+      `file://${ex.repo}`,
+    ]);
+    await remoteAdd(g, 'example', `file://${ex.repo}`, ex.gpgKey);
+    await g.flatpakOk(['--user', 'install', '-y', '--noninteractive', 'example', 'org.example.App']);
+    const bad = path.join(conf, 'bad.conf');
+    await fs.writeFile(bad, '[Installation "x"\nPath=/tmp\n');
+    // flatpak: --user never reads installations.d; naming an installation fails (on a file it cannot parse).
+    expect((await g.flatpak(['--user', 'list'])).code).toBe(0);
+    const fp = await g.flatpak(['--installation=x', 'list']);
+    expect(fp.code).not.toBe(0);
+    expect(fp.stderr).toContain('[Installation "x"');
+
+    const drive = await tempDir('sideload-badconf-');
+    // Before the fix: exit 4, "malformed key file: line 1: malformed group header", no word of which file.
+    const user = await sideload(['create', '--user', '--dry-run', drive, 'org.example.App'], { env: g.env });
+    expect(user.code, user.stderr).toBe(0);
+    expect(user.stderr).toContain(
+      `warning: installations.d file ${bad} is malformed: line 1: malformed group header '[Installation "x"': ` +
+        'the installations it names are not read for runtimes',
+    );
+    const json = await sideload(['create', '--user', '--dry-run', '--json', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as { warnings: Array<{ code: string; data: { path: string; line: number } }> };
+    expect(doc.warnings).toContainEqual(
+      expect.objectContaining({ code: 'installation-unreadable', data: { path: bad, line: 1 } }),
+    );
+    // A name only the malformed file could hold: the error names the file (exit 4, as a malformed input).
+    const named = await sideload(['create', '--installation', 'x', '--dry-run', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(named.code, named.stderr).toBe(4);
+    expect(named.stderr).toContain(
+      `no flatpak installation named 'x' in installations.d: installations.d file ${bad} is malformed: line 1`,
+    );
+    // A name in a readable file is found (it has no app installed: that is the error, not the file skipped).
+    const other = await sideload(['create', '--installation', 'custom', '--dry-run', drive, 'org.example.App'], {
+      env: g.env,
+    });
+    expect(other.code, other.stderr).toBe(3);
+    expect(other.stderr).toContain("ref 'org.example.App'");
+    expect(other.stderr).toContain('is not installed in the source');
+  });
 });
