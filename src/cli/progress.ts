@@ -8,6 +8,7 @@
  * marks it `+` while it may still grow); the ETA is shown once a tenth of a known total is done. Where the library
  * weighs the phase (`fraction`: the copy, by the refs' download sizes) the bar fills by that instead, with a
  * percentage: an object total that grows as fast as it is copied would keep the bar full from start to end.
+ * A note (an HTTP retry's wait) takes the bar's line, and the bar is drawn again below it at the next event.
  */
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../usb/events.js';
@@ -15,6 +16,8 @@ import { formatBytes } from './output.js';
 
 export interface ProgressRenderer {
   onProgress(e: ProgressEvent): void;
+  /** A line on stderr (retry-notes.ts): above the bar while one is drawn, else plain. */
+  note(line: string): void;
   stop(): void;
 }
 
@@ -90,7 +93,7 @@ export class ProgressModel {
 export function createProgress(enabled: boolean): ProgressRenderer {
   // A terminal that cannot move the cursor (TERM=dumb: an editor's shell, a CI log viewer) gets no bar either.
   if (!enabled || !process.stderr.isTTY || process.env['TERM'] === 'dumb')
-    return { onProgress: () => {}, stop: () => {} };
+    return { onProgress: () => {}, note: (line) => void process.stderr.write(`${line}\n`), stop: () => {} };
   const model = new ProgressModel();
   let bar: cliProgress.SingleBar | null = null;
   let phase = '';
@@ -141,6 +144,16 @@ export function createProgress(enabled: boolean): ProgressRenderer {
       }
       bar.setTotal(total);
       bar.update(value, payload);
+    },
+    note(line) {
+      if (bar) {
+        // The bar's last state is replaced by the note (stop leaves the cursor on the line below it); the next
+        // event starts a bar below the note.
+        bar.stop();
+        bar = null;
+        process.stderr.write('\x1b[1A\r\x1b[2K');
+      }
+      process.stderr.write(`${line}\n`);
     },
     stop() {
       bar?.stop();

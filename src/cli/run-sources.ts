@@ -1,4 +1,5 @@
 /** Opening the sources a manifest or lockfile names, through the same code as the command-line source options. */
+import type { RetryInfo } from '../transport/http.js';
 import type { Source } from '../usb/source.js';
 import type { SourceSpec } from '../usb/manifest.js';
 import { openSourceFromArgs, type SourceArgs } from './source-args.js';
@@ -22,12 +23,13 @@ export function specToArgs(s: SourceSpec): SourceArgs {
 export async function openSpecs(
   specs: ReadonlyArray<SourceSpec & { refs?: readonly unknown[] }>,
   signal: AbortSignal,
+  onRetry?: (info: RetryInfo) => void,
 ): Promise<Source[]> {
   const out: Source[] = [];
   try {
     for (const s of specs) {
       const refs = (s.refs ?? []).map((r) => (typeof r === 'string' ? r : (r as { ref: string }).ref));
-      out.push(await openSourceFromArgs({ ...specToArgs(s), refs } as SourceArgs, signal));
+      out.push(await openSourceFromArgs({ ...specToArgs(s), refs } as SourceArgs, signal, onRetry));
     }
     return out;
   } catch (e) {

@@ -1,6 +1,7 @@
 /** The source options every copying command shares, and opening the source they name. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
+import type { RetryInfo } from '../transport/http.js';
 import type { Source } from '../usb/source.js';
 
 export interface SourceArgs {
@@ -70,7 +71,15 @@ export function sourceOptions<T>(y: Argv<T>): Argv<T & SourceArgs> {
     }) as unknown as Argv<T & SourceArgs>;
 }
 
-export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal): Promise<Source> {
+/**
+ * Opens the source the options name. `onRetry`: told of each HTTP retry's wait, for the notes on stderr
+ * (retry-notes.ts).
+ */
+export async function openSourceFromArgs(
+  args: SourceArgs,
+  signal?: AbortSignal,
+  onRetry?: (info: RetryInfo) => void,
+): Promise<Source> {
   const kinds = [args.repo && '--repo', args.url && '--url', args.from && '--from', args.remote && '--remote'].filter(
     Boolean,
   );
@@ -90,10 +99,11 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       : {}),
     optionOf,
   };
+  const transport = { ...httpOptionsFromEnv(process.env), ...(onRetry ? { onRetry } : {}) };
   const remoteRead = {
     ...(args.offline ? { offline: true } : {}),
     ...(signal ? { signal } : {}),
-    transport: httpOptionsFromEnv(process.env),
+    transport,
   };
   if (args.repo)
     return openRepoSource(args.repo, {
@@ -115,7 +125,7 @@ export async function openSourceFromArgs(args: SourceArgs, signal?: AbortSignal)
       ...(args['collection-id'] ? { collectionId: args['collection-id'] } : {}),
       keys,
       ...(signal ? { signal } : {}),
-      transport: httpOptionsFromEnv(process.env),
+      transport,
     });
   // With several installations in scope, the refs on the command line choose the one to read (as in flatpak).
   return openInstallationSource(

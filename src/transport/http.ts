@@ -61,6 +61,8 @@ export interface HttpTransportOptions {
 
 export interface RetryInfo {
   readonly path: string;
+  /** The URL asked for (`path` under the transport's base). */
+  readonly url?: string;
   readonly attempt: number;
   readonly error: string;
   readonly waitMs: number;
@@ -187,6 +189,7 @@ export class HttpTransport implements TransportLike {
         }
         this.opts.onRetry?.({
           path: rel,
+          url: url.href,
           attempt,
           error: lastError,
           waitMs,

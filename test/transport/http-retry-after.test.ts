@@ -53,7 +53,9 @@ describe('Retry-After is waited out', () => {
     expect(Buffer.from(got as Uint8Array).toString()).toBe(BODY);
     expect(gaps('small')).toHaveLength(1);
     expect(gaps('small')[0]).toBeGreaterThanOrEqual(990);
-    expect(retries).toEqual([{ path: 'small', attempt: 1, error: 'HTTP 503', waitMs: 1000, retryAfterMs: 1000 }]);
+    expect(retries).toEqual([
+      { path: 'small', url: `${server.url}/small`, attempt: 1, error: 'HTTP 503', waitMs: 1000, retryAfterMs: 1000 },
+    ]);
   });
 
   it('429 with an HTTP-date two seconds ahead of the answer: waited out too', async () => {

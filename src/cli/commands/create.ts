@@ -10,6 +10,7 @@ import { EXTENSION_POLICIES } from '../../flatpak/resolve-types.js';
 import { shellWord } from '../../usb/drive-guide.js';
 import { signKeyOption, writeOptions, writeSettings, type WriteArgs } from '../write-options.js';
 import { createProgress } from '../progress.js';
+import { retryNotes } from '../retry-notes.js';
 import { terminalSafe, type Output } from '../output.js';
 import { DRIVE, outputFor, type DriveArgs } from '../common-options.js';
 import { writingRun } from '../run-state.js';
@@ -195,7 +196,11 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
       );
       const opts = createOptions(args, media, out, signal, compression, signKey);
       const progress = createProgress(!args.json && !args.quiet && args.progress !== false);
-      const sources = media ? await openSpecs(media.sources, signal) : [await openSourceFromArgs(args, signal)];
+      // HTTP retries that wait a second or more get a note on stderr (none with --quiet).
+      const onRetry = args.quiet ? undefined : retryNotes((line) => progress.note(line));
+      const sources = media
+        ? await openSpecs(media.sources, signal, onRetry)
+        : [await openSourceFromArgs(args, signal, onRetry)];
       if ((args as { verbose?: boolean }).verbose && !args.quiet && !args.json)
         for (const s of sources) process.stderr.write(`source: ${terminalSafe(s.description)}\n`);
       let result: CreateResult;

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { closeAll, openSpecs } from '../run-sources.js';
+import { retryNotes } from '../retry-notes.js';
 import { readTextFile } from '../input-file.js';
 import { STRICT_DESCRIPTION, upstreamPolicy } from '../write-options.js';
 import type { Warning } from '../../warnings.js';
@@ -55,7 +56,8 @@ export function lockCommand(signal: AbortSignal, setCode: (c: number) => void): 
       ]);
       const manifest = parseManifest(await readTextFile(args.manifest, 'manifest'), args.manifest);
       const file = args.output ?? args.manifest.replace(/\.(ya?ml|json)$/i, '') + '.lock';
-      const sources = await openSpecs(manifest.sources, signal);
+      const onRetry = args.quiet ? undefined : retryNotes((line) => void process.stderr.write(`${line}\n`));
+      const sources = await openSpecs(manifest.sources, signal, onRetry);
       try {
         const warnings: Warning[] = [];
         const lock = await lockManifest(manifest, sources, {

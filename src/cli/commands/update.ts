@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { examplesEpilog } from '../help.js';
 import { destinationRepo, driveOptions, hintWords, outputFor, type DriveArgs } from '../common-options.js';
 import { createProgress } from '../progress.js';
+import { retryNotes } from '../retry-notes.js';
 import { renderRun } from '../render-plan.js';
 import { writingRun } from '../run-state.js';
 import { openSourceFromArgs, sourceOptions, type SourceArgs } from '../source-args.js';
@@ -48,7 +49,8 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
       // as the refs on create's command line do: the one they are installed in.
       const installation = !(args.repo || args.url || args.from || args.remote);
       const refs = installation ? await driveApps(args.drive, args['destination-repo']) : [];
-      const source = await openSourceFromArgs({ ...args, refs } as SourceArgs, signal);
+      const onRetry = args.quiet ? undefined : retryNotes((line) => progress.note(line));
+      const source = await openSourceFromArgs({ ...args, refs } as SourceArgs, signal, onRetry);
       try {
         const result = await writingRun(
           args.drive,
