@@ -7,7 +7,7 @@
  * files through an O_EXCL|O_NOFOLLOW temp file (0644) and a rename, which replaces a symlink at the leaf itself
  * rather than writing through it. Uses fs-extra's functions so tests can cut renames (test/usb/publish-crash).
  */
-import { constants as C } from 'node:fs';
+import { constants as C, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { CorruptError } from '../errors.js';
@@ -34,7 +34,7 @@ export function lexicalInside(repo: string, rel: string): string {
   return abs;
 }
 
-async function lstatOrNull(p: string): Promise<fs.Stats | null> {
+async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await fs.lstat(p);
   } catch (e) {
@@ -87,7 +87,7 @@ export async function mkdirSafe(repo: string, rel: string): Promise<string> {
 }
 
 /** lstat of `repo/rel` (parents checked), or null when it does not exist. */
-export async function lstatSafe(repo: string, rel: string): Promise<fs.Stats | null> {
+export async function lstatSafe(repo: string, rel: string): Promise<Stats | null> {
   const abs = await safePath(repo, rel);
   try {
     return await fs.lstat(abs);
@@ -202,7 +202,7 @@ export async function checkRepoTree(repo: string): Promise<void> {
     return true;
   };
   const entries = async (rel: string) =>
-    await fs.readdir(path.join(repo, rel), { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
+    await fs.readdir(path.join(repo, rel), { withFileTypes: true }).catch(() => [] as Dirent[]);
   const walk = async (rel: string): Promise<void> => {
     for (const e of await entries(rel)) {
       const r = path.join(rel, e.name);

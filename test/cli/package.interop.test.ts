@@ -155,6 +155,17 @@ it('npx sideload --help and a create from the shipped example work in the consum
 });
 
 it('a strict TypeScript consumer type-checks against the shipped declarations (skipLibCheck off)', async () => {
+  // The library's declarations name only node's built-ins and each other: a dependency whose types are a dev
+  // dependency here (@types/fs-extra) is not installed with the package. drive-fs.d.ts imported fs-extra's types,
+  // and the consumer's check below passed only where an @types/fs-extra happened to sit in a parent directory.
+  const dist = path.join(consumer, 'node_modules/sideload/dist');
+  const bare: string[] = [];
+  for (const f of files.filter((f) => f.endsWith('.d.ts') && f.startsWith('dist/') && !f.startsWith('dist/cli/'))) {
+    const text = await fs.readFile(path.join(dist, '..', f), 'utf8');
+    for (const m of text.matchAll(/(?:from|import\()\s*'([^']+)'/g))
+      if (!/^(\.|node:)/.test(m[1] as string)) bare.push(`${f}: ${m[1]}`);
+  }
+  expect(bare).toEqual([]);
   await fs.writeFile(
     path.join(consumer, 'use.ts'),
     [
