@@ -126,8 +126,10 @@ function deflateBound(n: number): number {
   return n + Math.ceil(n / 16384) * 5 + 65536;
 }
 
+/** A size for a message: GiB, MiB, or KiB below 1 MiB (a nearly full drive and a small run were both "0.0 MiB"). */
 function gib(n: number): string {
-  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
 /**
