@@ -11,6 +11,7 @@ import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo } from '../repo/index.js';
+import { findDriveRepos } from './find-repos.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
@@ -145,6 +146,30 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * The drive's other repos (relative to the drive, in the order clients look) with a ref `holds` accepts, by name
+ * alone: where an error about a ref the run's repo lacks points, on a drive of several repos (`--destination-repo`).
+ * A repo that cannot be read is passed over.
+ */
+export async function otherReposHolding(
+  drive: string,
+  repoPath: string,
+  holds: (collectionId: string, ref: string) => boolean,
+): Promise<string[]> {
+  const root = await fs.realpath(drive);
+  const self = await fs.realpath(repoPath).catch(() => repoPath);
+  const out: string[] = [];
+  for (const other of await findDriveRepos(drive).catch(() => [] as string[])) {
+    if (other === self) continue;
+    const repo = await Repo.open(other).catch(() => null);
+    const refs = (await repo?.listMirrorRefs().catch(() => null)) ?? new Map<string, Map<string, string>>();
+    await repo?.close();
+    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref))))
+      out.push(path.relative(root, other));
+  }
+  return out;
 }
 
 /**
