@@ -314,8 +314,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       if (!source || e.commit === null) throw new InternalError(`plan entry ${e.ref} has no source`, { ref: e.ref });
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
+      // A ref whose commit the drive lost or cannot read (the plan copies it again): its objects are re-hashed on
+      // the way, and a corrupt one is replaced, so the same command mends the ref.
+      const mend = e.previous === e.commit && !state.commits.has(e.commit);
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
       if (
+        !mend &&
         e.subpaths === null &&
         (await staging.inDestination(e.commit, 'commit')) &&
         !(await dest.isCommitPartial(e.commit))
@@ -326,6 +330,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,
+        ...(mend ? { verifyExisting: true } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>
           opts.onProgress?.({

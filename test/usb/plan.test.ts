@@ -56,6 +56,21 @@ describe('planDrive', () => {
     expect(planCounts(upd)).toEqual({ add: 0, update: 1, unchanged: 0, remove: 0, kept: 1 });
   });
 
+  it('a ref whose commit the drive lacks (deleted, unreadable) is copied again: an update, not unchanged', () => {
+    const s = state([
+      [APP, 1, 10],
+      [RT, 2, 10],
+    ]);
+    const lost = { refs: s.refs, commits: new Map([...s.commits].filter(([c]) => c !== C(1))) };
+    const plan = planDrive({ state: lost, wanted: [want(APP, 1, 10), want(RT, 2, 10)] });
+    expect(plan.entries.map((e) => [e.ref, e.action, e.commit, e.previous])).toEqual([
+      [APP, 'update', C(1), C(1)],
+      [RT, 'unchanged', C(2), C(2)],
+    ]);
+    expect(plan.refsChanged).toBe(true);
+    expect(plan.partialMarkers).toEqual([{ commit: C(1), present: false }]);
+  });
+
   it('refuses a downgrade with both commits named, unless allowed', () => {
     const s = state([[APP, 1, 100]]);
     expect(() => planDrive({ state: s, wanted: [want(APP, 2, 50)] })).toThrow(/newer than .*--allow-downgrade/);

@@ -1,0 +1,85 @@
+/**
+ * A drive that lost a ref's commit object (deleted, or its bytes damaged) is mended by the same `create` again, as
+ * `ostree pull` fetches a commit it lacks: before, the run planned the ref as unchanged ("Nothing new: the drive
+ * was left untouched", exit 0) and the drive stayed broken for good (verify: missing-commit / corrupt-object).
+ * Uses the bundled example repo (no tools needed).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createDrive, type CreateResult } from '../../src/usb/create.js';
+import { openRepoSource } from '../../src/usb/repo-source.js';
+import { verifyDrive } from '../../src/usb/verify.js';
+import { objectPath } from '../../src/ostree/object.js';
+import { openObjectSource, walkCommit } from '../../src/repo/index.js';
+import { tempDir } from '../helpers/tmp.js';
+import { projectRoot } from '../helpers/shared.js';
+
+const exampleRepo = path.join(projectRoot, 'examples/repo');
+const gpg = path.join(projectRoot, 'examples/example.gpg');
+const APP = 'app/org.example.App/x86_64/stable';
+
+async function run(drive: string): Promise<CreateResult> {
+  const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
+  try {
+    return await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function flip(file: string, at: number): Promise<void> {
+  const b = await fs.readFile(file);
+  const i = at < 0 ? b.length + at : at;
+  b.writeUInt8(b.readUInt8(i) ^ 0xff, i);
+  await fs.writeFile(file, b);
+}
+
+describe('the same create again mends a ref whose commit the drive lost', () => {
+  it('a deleted commit object: copied again, the ref updated in place, verify passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const file = path.join(repo, objectPath(commit, 'commit', 'archive'));
+    const bytes = await fs.readFile(file);
+    await fs.rm(file);
+    expect((await verifyDrive(drive)).ok).toBe(false);
+
+    const r = await run(drive);
+    expect(r.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit, previous: commit });
+    expect(r.refs.filter((x) => x.ref !== APP).every((x) => x.change === 'unchanged')).toBe(true);
+    expect(await fs.readFile(file)).toEqual(bytes);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    // Mended, the drive is as it was: the next run has nothing new.
+    expect((await run(drive)).changed).toBe(false);
+  });
+
+  it('a damaged commit object and a damaged file under it: both replaced, verify passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const commitFile = path.join(repo, objectPath(commit, 'commit', 'archive'));
+    // The app's own content (the launcher script): the first content object its walk reaches.
+    const objects = await openObjectSource(repo);
+    let content: string | undefined;
+    try {
+      for await (const w of walkCommit(objects, commit)) if (w.type === 'file' && !content) content = w.checksum;
+    } finally {
+      await objects.close();
+    }
+    const contentFile = path.join(repo, objectPath(content as string, 'file', 'archive'));
+    const before = await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)]);
+    await flip(commitFile, 10);
+    await flip(contentFile, -3);
+    const broken = await verifyDrive(drive);
+    expect(broken.ok).toBe(false);
+    expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toContain('corrupt-object');
+
+    const r = await run(drive);
+    expect(r.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit, previous: commit });
+    expect(await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)])).toEqual(before);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+});
