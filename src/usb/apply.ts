@@ -34,7 +34,7 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import { summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
+import { repoIntact, summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -484,6 +484,8 @@ async function nothingToWrite(
   if (keyChanged) return false;
   if (opts.unsigned && state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
+  // A repo directory or an ostree-metadata commit lost (a careless hand, a FAT fsck): the publish writes them again.
+  if (!(await repoIntact(state))) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;
   const listed = new Map(
     [...plan.final].map(([cid, refs]) => [

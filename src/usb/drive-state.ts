@@ -10,7 +10,7 @@ import { commitBindings, commitVersion, type Commit, type CommitBindings } from 
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
-import { Repo } from '../repo/index.js';
+import { Repo, REPO_DIRS } from '../repo/index.js';
 import { findDriveRepos } from './find-repos.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
@@ -146,6 +146,24 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * Whether the drive repo still has what a run with nothing new leaves as it is: every directory of a new repo
+ * (format.md §1.2; ostree fsck and a read-only open need them) and each collection's ostree-metadata commit, whole
+ * and readable. A repo that lost one is not idle: the same command's publish writes both again.
+ */
+export async function repoIntact(state: DriveState): Promise<boolean> {
+  for (const d of REPO_DIRS)
+    if (!(await fs.lstat(path.join(state.repo, d)).catch(() => null))?.isDirectory()) return false;
+  if (state.metadataCommits.size === 0) return true;
+  const repo = await Repo.open(state.repo);
+  try {
+    for (const c of state.metadataCommits.values()) if (!(await repo.readCommit(c).catch(() => null))) return false;
+  } finally {
+    await repo.close();
+  }
+  return true;
 }
 
 /**

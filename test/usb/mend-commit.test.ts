@@ -82,4 +82,28 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     expect(await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)])).toEqual(before);
     expect((await verifyDrive(drive)).ok).toBe(true);
   });
+
+  it('a lost ostree-metadata commit and repo directories: written again, not "nothing new"', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const meta = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable/ostree-metadata'), 'utf8')).trim();
+    await fs.rm(path.join(repo, objectPath(meta, 'commit', 'archive')));
+    // ostree fsck stops at a repo without refs/heads ("Listing refs: opendir(refs/heads)"); a read-only open needs tmp/.
+    for (const d of ['refs/heads', 'state', 'tmp']) await fs.rm(path.join(repo, d), { recursive: true });
+    const broken = await verifyDrive(drive);
+    expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toEqual(
+      expect.arrayContaining(['missing-dir', 'missing-commit']),
+    );
+
+    const r = await run(drive);
+    expect(r.changed).toBe(true);
+    expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+    for (const d of ['refs/heads', 'state', 'tmp'])
+      expect((await fs.stat(path.join(repo, d))).isDirectory()).toBe(true);
+    const report = await verifyDrive(drive);
+    expect(report.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect((await run(drive)).changed).toBe(false);
+  });
 });
