@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FailureError } from '../errors.js';
 import { writeError } from './write-error.js';
+import { mkdirp } from './staged-files.js';
 import { readLocalText } from '../transport/local.js';
 
 /** The lock file, relative to the repo. */
@@ -99,7 +100,9 @@ export async function acquireLock(repoPath: string): Promise<void> {
 
 async function takeLockFile(repoPath: string): Promise<void> {
   const file = path.join(repoPath, LOCK_FILE);
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await mkdirp(path.dirname(file)).catch((e: unknown) => {
+    throw writeError(e, repoPath, path.dirname(LOCK_FILE));
+  });
   const start = processStart(process.pid);
   const me = `${process.pid} ${bootId()}${start === null ? '' : ` ${start}`}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
