@@ -148,7 +148,10 @@ export function planDrive(input: PlanInput): DrivePlan {
     // a Locale's languages. A ref whose commit object is gone or unreadable (drive-state.ts leaves it out) is copied
     // again, as `ostree pull` fetches a commit it lacks: else the same command said "nothing new" and left the ref
     // broken for good.
-    if (old.commit === w.commit && input.state.commits.has(old.commit)) {
+    // A partial commit whose subpaths the drive no longer records (its ostree-metadata commit lost) is not known to
+    // hold what the run wants: it is walked again within the wanted subpaths, which the run records anew.
+    const unknownSubset = old.subpaths === null && input.state.commits.get(old.commit)?.partial === true;
+    if (old.commit === w.commit && input.state.commits.has(old.commit) && !unknownSubset) {
       const merged = mergeSubpaths(old.subpaths, w.subpaths);
       const languages =
         w.languages !== undefined

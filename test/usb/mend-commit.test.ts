@@ -19,10 +19,17 @@ const exampleRepo = path.join(projectRoot, 'examples/repo');
 const gpg = path.join(projectRoot, 'examples/example.gpg');
 const APP = 'app/org.example.App/x86_64/stable';
 
-async function run(drive: string): Promise<CreateResult> {
+async function run(drive: string, locales?: string[]): Promise<CreateResult> {
   const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
   try {
-    return await createDrive({ drive, refs: ['org.example.App'], arches: ['x86_64'], fsync: false }, source);
+    const opts = {
+      drive,
+      refs: ['org.example.App'],
+      arches: ['x86_64'],
+      fsync: false,
+      ...(locales ? { locales } : {}),
+    };
+    return await createDrive(opts, source);
   } finally {
     await source.close();
   }
@@ -105,5 +112,26 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     expect(report.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
     expect(report.ok).toBe(true);
     expect((await run(drive)).changed).toBe(false);
+  });
+
+  it('a lost ostree-metadata commit on a drive of partial Locales: their languages are recorded again', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    const meta = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable/ostree-metadata'), 'utf8')).trim();
+    await fs.rm(path.join(repo, objectPath(meta, 'commit', 'archive')));
+    const r = await run(drive, ['de']);
+    expect(r.changed).toBe(true);
+    // Before: published as unchanged with no subpaths, the new ostree-metadata commit recorded the Locales as complete
+    // beside their commitpartial markers (verify: unexpected-partial, incomplete-ref).
+    const report = await verifyDrive(drive);
+    expect(report.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
+    expect(report.ok).toBe(true);
+    const locales = r.refs.filter((x) => x.ref.includes('.Locale/'));
+    expect(locales.map((x) => [...(x.subpaths ?? [])].sort())).toEqual([
+      ['/files/de', '/metadata'],
+      ['/files/de', '/metadata'],
+    ]);
+    expect((await run(drive, ['de'])).changed).toBe(false);
   });
 });
