@@ -134,4 +134,22 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     ]);
     expect((await run(drive, ['de'])).changed).toBe(false);
   });
+
+  it('a repo that lost its config: create and verify say so and how to restore it, not "no ostree repo found"', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const config = await fs.readFile(path.join(repo, 'config'), 'utf8');
+    await fs.rm(path.join(repo, 'config'));
+    const said = `'${repo}' has objects/ but no config file (a damaged repo: nothing opens it); a drive repo's config is the one ostree writes for an archive repo: restore it with printf '[core]\\nrepo_version=1\\nmode=archive-z2\\n' > '${repo}/config', then run again`;
+    await expect(verifyDrive(drive)).rejects.toMatchObject({
+      code: 'ENOTFOUND',
+      message: expect.stringContaining(said),
+    });
+    await expect(run(drive)).rejects.toMatchObject({ code: 'ENOREPO', message: said });
+    // The command it gives writes what was there.
+    expect(config).toBe('[core]\nrepo_version=1\nmode=archive-z2\n');
+    await fs.writeFile(path.join(repo, 'config'), config);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
 });
