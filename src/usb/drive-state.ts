@@ -15,7 +15,7 @@ import { findDriveRepos } from './find-repos.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
-import { expectFailure } from '../errors.js';
+import { CorruptError, expectFailure, restate } from '../errors.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { readLocalFile } from '../transport/local.js';
 import { MAX_SUMMARY_BYTES } from './upstream.js';
@@ -79,7 +79,11 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
   if (!(await fs.pathExists(path.join(repoPath, 'config')))) return emptyDriveState(repoPath);
   const repo = await Repo.open(repoPath);
   try {
-    const mirrors = await repo.listMirrorRefs();
+    // A ref file that holds no checksum (damage): a create mends the ref once the file is gone; the error says so.
+    const mirrors = await repo.listMirrorRefs().catch((e: unknown) => {
+      if (!(e instanceof CorruptError) || typeof e.data['path'] !== 'string') throw e;
+      throw restate(e, `${e.message}: remove that file, and 'sideload create' with that ref writes it anew`, e.data);
+    });
     const commits = new Map<string, CommitFacts>();
     const metadataCommits = new Map<string, string>();
     const decoded = new Map<string, Commit>();

@@ -152,4 +152,23 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     await fs.writeFile(path.join(repo, 'config'), config);
     expect((await verifyDrive(drive)).ok).toBe(true);
   });
+
+  it('a ref file that holds no checksum: verify says so (not "does not exist"), create says how to mend it', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const rel = path.join('refs/mirrors/org.example.Stable', APP);
+    const file = path.join(drive, '.ostree/repo', rel);
+    await fs.writeFile(file, 'garbage\n');
+    const report = await verifyDrive(drive);
+    expect(report.repos[0]?.findings.find((f) => f.code === 'summary-ref-missing')?.message).toBe(
+      `the summary lists '${APP}' of 'org.example.Stable' but ${rel} does not hold a checksum`,
+    );
+    await expect(run(drive)).rejects.toMatchObject({
+      code: 'ECORRUPT',
+      message: `ref file ${file} does not hold a checksum: remove that file, and 'sideload create' with that ref writes it anew`,
+    });
+    await fs.rm(file);
+    expect((await run(drive)).refs.find((x) => x.ref === APP)?.change).toBe('added');
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
 });
