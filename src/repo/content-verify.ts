@@ -111,6 +111,9 @@ export async function verifyFilez(checksum: string, bytes: Uint8Array, location:
       });
     } catch (e) {
       if (!isInflateError(e)) throw e;
+      // Past maxOutputLength zlib says "Cannot create a Buffer larger than N bytes": what the stream says instead.
+      if (e.code === 'ERR_BUFFER_TOO_LARGE')
+        throw contentMismatch(checksum, location, `payload inflates to more than the ${h.size} bytes the header says`);
       throw contentMismatch(checksum, location, `compressed payload is corrupt (${e.message})`);
     }
   }

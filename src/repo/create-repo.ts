@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UnsupportedError } from '../errors.js';
+import { NotFoundError, UnsupportedError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { noModes } from './modes.js';
 import { isArchiveRepo, Repo, type ArchiveRepo } from './repo.js';
@@ -23,6 +23,19 @@ export const REPO_DIRS = [
   'refs/remotes',
   'objects',
 ] as const;
+
+/**
+ * What to say of a repo directory that has `objects/` but lost its `config` (a damaged drive repo: ostree and
+ * sideload no longer open it), with the command that restores the text ostree writes for an archive repo.
+ */
+export function lostConfigMessage(repoPath: string): string {
+  const cfg = path.join(repoPath, 'config');
+  return (
+    `'${repoPath}' has objects/ but no config file (a damaged repo: nothing opens it); a drive repo's config is ` +
+    `the one ostree writes for an archive repo: restore it with printf '${ARCHIVE_CONFIG.replace(/\n/g, '\\n')}' ` +
+    `> '${cfg}', then run again`
+  );
+}
 
 /**
  * Creates an archive repo at `repoPath` (mkdir -p, the exact ostree config text, every directory of format.md §1.2),
@@ -46,6 +59,8 @@ export async function createArchiveRepo(repoPath: string): Promise<ArchiveRepo> 
       await fs.chmod(path.join(abs, d), 0o755).catch(noModes);
     }
   }
+  if (!(await fs.lstat(path.join(abs, 'config')).catch(() => null)))
+    throw new NotFoundError(lostConfigMessage(abs), { path: abs }, 'ENOREPO');
   const repo = await Repo.open(abs);
   if (!isArchiveRepo(repo))
     throw new UnsupportedError(

@@ -30,7 +30,9 @@ export async function stagePlainTree(
   extra: Readonly<Record<string, string>>,
 ): Promise<string> {
   const dir = path.posix.join(t.filesDir, 'trees', safeRel(rel));
-  await mkdirWorldReadable(path.join(t.repoPath, dir));
+  await mkdirWorldReadable(path.join(t.repoPath, dir)).catch((e: unknown) => {
+    throw writeError(e, t.repoPath, dir);
+  });
   for (const [name, bytes] of files) await writePlain(t, path.posix.join(dir, safeRel(name)), bytes);
   for (const [name, text] of Object.entries(extra)) await writePlain(t, path.posix.join(dir, safeRel(name)), text);
   return dir;
@@ -38,8 +40,8 @@ export async function stagePlainTree(
 
 async function writePlain(t: PlainFileTarget, rel: string, data: Uint8Array | string): Promise<void> {
   const abs = path.join(t.repoPath, rel);
-  await mkdirWorldReadable(path.dirname(abs));
   try {
+    await mkdirWorldReadable(path.dirname(abs));
     const fh = await fs.open(abs, 'w', 0o644);
     await fh.chmod(0o644).catch(noModes); // whatever the umask
     try {
@@ -61,9 +63,33 @@ function safeRel(rel: string): string {
   return rel;
 }
 
+/**
+ * `fs.mkdir(dir, { recursive: true })` with the errno the system gave: Node's promise version reports a directory it
+ * could not make for want of space or inodes as ENOENT (its sync version says ENOSPC), so a full drive read
+ * "ENOENT: no such file or directory, mkdir …". On ENOENT the missing directories are made one at a time, and the
+ * first that fails says why. @returns the first directory made, as fs.mkdir does.
+ */
+export async function mkdirp(dir: string): Promise<string | undefined> {
+  try {
+    return await fs.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const missing: string[] = [];
+    for (let d = path.resolve(dir); !(await fs.stat(d).catch(() => null)); d = path.dirname(d)) {
+      if (d === path.dirname(d)) throw e;
+      missing.unshift(d);
+    }
+    for (const d of missing)
+      await fs.mkdir(d).catch((m: NodeJS.ErrnoException) => {
+        if (m.code !== 'EEXIST') throw m;
+      });
+    return missing[0];
+  }
+}
+
 /** mkdir -p whose new directories are 0755 whatever the umask (they become drive directories: upstream copies). */
 export async function mkdirWorldReadable(dir: string): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true });
+  const first = await mkdirp(dir);
   if (first === undefined) return;
   for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, 0o755).catch(noModes);
 }

@@ -3,7 +3,7 @@
  * lazily read listing of each destination `objects/xx`, the directories made so far, and the names of staged
  * and temporary files.
  */
-import { mkdirWorldReadable } from './staged-files.js';
+import { mkdirp, mkdirWorldReadable } from './staged-files.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { looseName, objectPathUnder, parseLooseName, type ObjectType } from '../ostree/object.js';
@@ -55,7 +55,7 @@ export class StagedIndex {
     const idFile = path.join(this.dir, 'boot-id');
     const prev = await readLocalText(idFile, 4096).catch(() => null);
     if (prev !== null && prev.trim() !== bootId()) await fs.rm(this.dir, { recursive: true, force: true });
-    await fs.mkdir(path.join(this.dir, 'objects'), { recursive: true });
+    await mkdirp(path.join(this.dir, 'objects'));
     if (prev === null || prev.trim() !== bootId()) await fs.writeFile(idFile, `${bootId()}\n`);
     for (const prefix of await fs.readdir(path.join(this.dir, 'objects'))) {
       const d = path.join(this.dir, 'objects', prefix);

@@ -1,6 +1,7 @@
 /**
- * The write lock of a repo's staging area (`tmp/sideload-staging.lock`: "<pid> <boot id>"), and the boot ID that
- * also decides whether staged objects of an interrupted run can be trusted.
+ * The write lock of a repo's staging area (`tmp/sideload-staging.lock`: "<pid> <boot id> <start time>", the start
+ * time where /proc gives it: see processStart), and the boot ID that also decides whether staged objects of an
+ * interrupted run can be trusted.
  */
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FailureError } from '../errors.js';
 import { writeError } from './write-error.js';
+import { mkdirp } from './staged-files.js';
 import { readLocalText } from '../transport/local.js';
 
 /** The lock file, relative to the repo. */
@@ -24,6 +26,21 @@ export function bootId(): string {
     }
   }
   return cachedBootId;
+}
+
+/**
+ * When process `pid` started (clock ticks after boot: field 22 of Linux's /proc/PID/stat), or null where that is
+ * unknown (no /proc, the process is gone). With the pid and the boot ID it names one process: a pid is reused.
+ */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "PID (COMM) STATE PPID …": COMM may hold spaces and parentheses; the fields after it start at field 3.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start && /^\d+$/.test(start) ? start : null;
+  } catch {
+    return null;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -47,13 +64,20 @@ async function lockKey(repoPath: string): Promise<string> {
   return fs.realpath(repoPath).catch(() => path.resolve(repoPath));
 }
 
-/** The pid of a live process of this boot named by a lock file's text, or null; our own pid counts if `ours`. */
+/**
+ * The pid of a live process of this boot named by a lock file's text ("<pid> <boot id> [<start time>]"), or null;
+ * our own pid counts if `ours`. A lock that records when its process started is stale once its pid is another
+ * process's (a run killed with kill -9, its pid reused: a container's pid 1 is the host's init): without that check
+ * such a lock blocked every run and verify for good, naming "another sideload process" that was none.
+ */
 function liveHolder(text: string, ours: boolean): number | null {
-  const [pidText, boot] = text.trim().split(' ');
+  const [pidText, boot, start] = text.trim().split(' ');
   const pid = Number(pidText);
   if (boot !== bootId() || !Number.isInteger(pid) || pid <= 0) return null;
   if (pid === process.pid) return ours ? pid : null;
-  return pidAlive(pid) ? pid : null;
+  if (!pidAlive(pid)) return null;
+  const now = start === undefined ? null : processStart(pid);
+  return now !== null && now !== start ? null : pid;
 }
 
 /**
@@ -76,8 +100,11 @@ export async function acquireLock(repoPath: string): Promise<void> {
 
 async function takeLockFile(repoPath: string): Promise<void> {
   const file = path.join(repoPath, LOCK_FILE);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const me = `${process.pid} ${bootId()}\n`;
+  await mkdirp(path.dirname(file)).catch((e: unknown) => {
+    throw writeError(e, repoPath, path.dirname(LOCK_FILE));
+  });
+  const start = processStart(process.pid);
+  const me = `${process.pid} ${bootId()}${start === null ? '' : ` ${start}`}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await fs.writeFile(file, me, { flag: 'wx', mode: 0o644 });

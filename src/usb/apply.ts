@@ -34,7 +34,7 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import { summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
+import { repoIntact, summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
 import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -126,8 +126,10 @@ function deflateBound(n: number): number {
   return n + Math.ceil(n / 16384) * 5 + 65536;
 }
 
+/** A size for a message: GiB, MiB, or KiB below 1 MiB (a nearly full drive and a small run were both "0.0 MiB"). */
 function gib(n: number): string {
-  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
 /**
@@ -312,8 +314,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       if (!source || e.commit === null) throw new InternalError(`plan entry ${e.ref} has no source`, { ref: e.ref });
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
+      // A ref whose commit the drive lost or cannot read (the plan copies it again): its objects are re-hashed on
+      // the way, and a corrupt one is replaced, so the same command mends the ref.
+      const mend = e.previous === e.commit && !state.commits.has(e.commit);
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
       if (
+        !mend &&
         e.subpaths === null &&
         (await staging.inDestination(e.commit, 'commit')) &&
         !(await dest.isCommitPartial(e.commit))
@@ -324,6 +330,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,
+        ...(mend ? { verifyExisting: true } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>
           opts.onProgress?.({
@@ -477,6 +484,8 @@ async function nothingToWrite(
   if (keyChanged) return false;
   if (opts.unsigned && state.summarySigned) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
+  // A repo directory or an ostree-metadata commit lost (a careless hand, a FAT fsck): the publish writes them again.
+  if (!(await repoIntact(state))) return false;
   for (const up of upstream.copies.values()) if (up && !(await upstreamOnDrive(state.repo, up))) return false;
   const listed = new Map(
     [...plan.final].map(([cid, refs]) => [

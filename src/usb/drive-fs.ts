@@ -10,7 +10,7 @@
 import { constants as C, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import fs from 'fs-extra';
-import { CorruptError } from '../errors.js';
+import { CorruptError, isErrnoError } from '../errors.js';
 import { noModes } from '../repo/modes.js';
 import { readLocalText } from '../transport/local.js';
 
@@ -117,6 +117,21 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Node names no file in an error of write, fsync or close (only open's and rename's say the path): the same system
+ * error, with the file it was writing added to its message and as its `path`, so a full drive mid-publish says
+ * which ref, marker or journal it could not write.
+ */
+function namingFile(e: unknown, file: string): unknown {
+  if (!isErrnoError(e) || e.path !== undefined) return e;
+  return Object.assign(new Error(`${e.message} '${file}'`, { cause: e }), {
+    code: e.code,
+    errno: e.errno,
+    syscall: e.syscall,
+    path: file,
+  });
+}
+
 /** Writes `repo/rel` (0644) through a temp file beside it and a rename; parents made with mkdirSafe. */
 export async function writeFileSafe(repo: string, rel: string, data: Uint8Array | string, fsync = true): Promise<void> {
   const file = lexicalInside(repo, rel);
@@ -135,7 +150,7 @@ export async function writeFileSafe(repo: string, rel: string, data: Uint8Array 
   } catch (e) {
     // A failed write (full disk, I/O error) leaves no stray temp file; ostree would ignore it, but the user sees it.
     await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
+    throw namingFile(e, file);
   }
   if (fsync) await fsyncDir(dir);
 }

@@ -93,6 +93,34 @@ export function remoteNameFor(c: Pick<GuideCollection, 'collectionId' | 'remoteN
   return mid && /^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(mid) ? mid.toLowerCase() : c.collectionId;
 }
 
+/**
+ * The remote name the README gives each collection, distinct across the drive: `flatpak remote-add
+ * --if-not-exists` does nothing for a name that exists, so two collections under one name (`org.example.Stable` and
+ * `org.example.Beta` both gave `example`) left the second one's install going to the first one's remote, where it
+ * fails. A name given by a source or an earlier README is kept (first come, in collection ID order); a derived one
+ * that is taken gets the collection ID's last part (`example-beta`), else is the collection ID itself.
+ */
+export function remoteNames(
+  cols: ReadonlyArray<Pick<GuideCollection, 'collectionId' | 'remoteName'>>,
+): Map<string, string> {
+  const sorted = [...cols].sort((a, b) =>
+    a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0,
+  );
+  const out = new Map<string, string>();
+  const taken = new Set<string>();
+  const give = (cid: string, name: string) => (out.set(cid, name), taken.add(name));
+  for (const c of sorted)
+    if (c.remoteName && REMOTE_NAME.test(c.remoteName) && !taken.has(c.remoteName)) give(c.collectionId, c.remoteName);
+  for (const c of sorted) {
+    if (out.has(c.collectionId)) continue;
+    const base = remoteNameFor({ collectionId: c.collectionId });
+    const last = (c.collectionId.split('.').at(-1) ?? '').toLowerCase();
+    const candidates = [base, ...(/^[a-z0-9_-]+$/.test(last) && base !== c.collectionId ? [`${base}-${last}`] : [])];
+    give(c.collectionId, candidates.find((n) => !taken.has(n)) ?? c.collectionId);
+  }
+  return out;
+}
+
 /** ASCII-armored OpenPGP text → its binary packets; binary input is returned as it is. */
 export function dearmor(bytes: Uint8Array): Uint8Array {
   const text = Buffer.from(bytes).toString('latin1');
@@ -169,6 +197,7 @@ export function driveGuide(input: GuideInput): GuideFile[] {
     a.collectionId < b.collectionId ? -1 : a.collectionId > b.collectionId ? 1 : 0,
   );
   const files: GuideFile[] = [];
+  const names = remoteNames(cols.filter((c) => installTargets(c.refs).length > 0));
   // A collection with no app or runtime (an OS's refs, say) is for ostree clients, not flatpak.
   const forFlatpak = cols.some((c) => installTargets(c.refs).length > 0);
   const forOstree = cols.some((c) => installTargets(c.refs).length === 0);
@@ -205,7 +234,7 @@ export function driveGuide(input: GuideInput): GuideFile[] {
       readme.push('', ...ostreeSection(c, inRepos(c)));
       continue;
     }
-    const name = remoteNameFor(c);
+    const name = names.get(c.collectionId) ?? remoteNameFor(c);
     const repoFile = flatpakrepoName(c.collectionId);
     const signed = !!c.gpgKeys?.length;
     const known = c.known !== false;

@@ -10,12 +10,13 @@ import { commitBindings, commitVersion, type Commit, type CommitBindings } from 
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
-import { Repo } from '../repo/index.js';
+import { Repo, REPO_DIRS } from '../repo/index.js';
+import { findDriveRepos } from './find-repos.js';
 import { recordedSubpaths } from '../summary/metadata-commit.js';
 import { sortedSubpaths } from '../flatpak/plan-builder.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
-import { expectFailure } from '../errors.js';
+import { CorruptError, expectFailure, restate } from '../errors.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { readLocalFile } from '../transport/local.js';
 import { MAX_SUMMARY_BYTES } from './upstream.js';
@@ -79,7 +80,11 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
   if (!(await fs.pathExists(path.join(repoPath, 'config')))) return emptyDriveState(repoPath);
   const repo = await Repo.open(repoPath);
   try {
-    const mirrors = await repo.listMirrorRefs();
+    // A ref file that holds no checksum (damage): a create mends the ref once the file is gone; the error says so.
+    const mirrors = await repo.listMirrorRefs().catch((e: unknown) => {
+      if (!(e instanceof CorruptError) || typeof e.data['path'] !== 'string') throw e;
+      throw restate(e, `${e.message}: remove that file, and 'sideload create' with that ref writes it anew`, e.data);
+    });
     const commits = new Map<string, CommitFacts>();
     const metadataCommits = new Map<string, string>();
     const decoded = new Map<string, Commit>();
@@ -152,6 +157,48 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * Whether the drive repo still has what a run with nothing new leaves as it is: every directory of a new repo
+ * (format.md §1.2; ostree fsck and a read-only open need them) and each collection's ostree-metadata commit, whole
+ * and readable. A repo that lost one is not idle: the same command's publish writes both again.
+ */
+export async function repoIntact(state: DriveState): Promise<boolean> {
+  for (const d of REPO_DIRS)
+    if (!(await fs.lstat(path.join(state.repo, d)).catch(() => null))?.isDirectory()) return false;
+  if (state.metadataCommits.size === 0) return true;
+  const repo = await Repo.open(state.repo);
+  try {
+    for (const c of state.metadataCommits.values()) if (!(await repo.readCommit(c).catch(() => null))) return false;
+  } finally {
+    await repo.close();
+  }
+  return true;
+}
+
+/**
+ * The drive's other repos (relative to the drive, in the order clients look) with a ref `holds` accepts, by name
+ * alone: where an error about a ref the run's repo lacks points, on a drive of several repos (`--destination-repo`).
+ * A repo that cannot be read is passed over.
+ */
+export async function otherReposHolding(
+  drive: string,
+  repoPath: string,
+  holds: (collectionId: string, ref: string) => boolean,
+): Promise<string[]> {
+  const root = await fs.realpath(drive);
+  const self = await fs.realpath(repoPath).catch(() => repoPath);
+  const out: string[] = [];
+  for (const other of await findDriveRepos(drive).catch(() => [] as string[])) {
+    if (other === self) continue;
+    const repo = await Repo.open(other).catch(() => null);
+    const refs = (await repo?.listMirrorRefs().catch(() => null)) ?? new Map<string, Map<string, string>>();
+    await repo?.close();
+    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref))))
+      out.push(path.relative(root, other));
+  }
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { isErrnoError, NotFoundError, UsageError } from '../errors.js';
+import { lostConfigMessage } from '../repo/create-repo.js';
 
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
@@ -43,8 +44,14 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   if (!rootSt.isDirectory()) throw new UsageError(`drive '${drive}' is not a directory`, { path: root });
   const rootDev = rootSt.dev;
   const offDrive: string[] = [];
+  const lostConfig: string[] = [];
   for (const c of candidates) {
-    if (!(await isRepo(c).catch(() => false))) continue;
+    if (!(await isRepo(c).catch(() => false))) {
+      // A repo that lost its config: said so when no repo is found, rather than "no ostree repo found" alone.
+      if ((await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config'))))
+        lostConfig.push(c);
+      continue;
+    }
     const real = await fs.realpath(c);
     const rel = path.relative(rootReal, real);
     if (rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev) {
@@ -58,7 +65,8 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   if (out.length === 0)
     throw new NotFoundError(
       `no ostree repo found on '${drive}' (looked for .ostree/repo, ostree/repo, .ostree/repos.d/*, flatpak/repo)` +
-        (offDrive.length ? `; ${offDrive.join(', ')} leads off the drive, which clients do not follow` : ''),
+        (offDrive.length ? `; ${offDrive.join(', ')} leads off the drive, which clients do not follow` : '') +
+        (lostConfig[0] !== undefined ? `; ${lostConfigMessage(lostConfig[0])}` : ''),
       { path: root },
     );
   return out;

@@ -144,8 +144,14 @@ export function planDrive(input: PlanInput): DrivePlan {
       entries.push({ ...base, action: 'add', previous: null, subpaths: w.subpaths });
       continue;
     }
-    if (old.commit === w.commit) {
-      // Same commit: the objects of both subpath sets are on the drive, and so are both sets of a Locale's languages.
+    // Same commit, and the drive holds it: the objects of both subpath sets are on the drive, and so are both sets of
+    // a Locale's languages. A ref whose commit object is gone or unreadable (drive-state.ts leaves it out) is copied
+    // again, as `ostree pull` fetches a commit it lacks: else the same command said "nothing new" and left the ref
+    // broken for good.
+    // A partial commit whose subpaths the drive no longer records (its ostree-metadata commit lost) is not known to
+    // hold what the run wants: it is walked again within the wanted subpaths, which the run records anew.
+    const unknownSubset = old.subpaths === null && input.state.commits.get(old.commit)?.partial === true;
+    if (old.commit === w.commit && input.state.commits.has(old.commit) && !unknownSubset) {
       const merged = mergeSubpaths(old.subpaths, w.subpaths);
       const languages =
         w.languages !== undefined

@@ -8,7 +8,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { InterruptedError, NotFoundError } from '../errors.js';
 import { listObjects, openStaging, Repo, STAGING_DIR, walkCommit, type ArchiveRepo } from '../repo/index.js';
-import { checkCanWrite, locateDrive } from './drive.js';
+import { checkCanWrite, checkWritable, locateDrive } from './drive.js';
 import { readDriveState } from './drive-state.js';
 import { replay } from './publish.js';
 
@@ -51,8 +51,10 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
   const repo = (await Repo.open(loc.repo)) as ArchiveRepo;
   // What an interrupted run staged goes too (measured before this run adds its own lock and boot ID there).
   const stagedBytes = await sizeOf(path.join(loc.repo, STAGING_DIR));
-  // A dry run fails where the real one would: an unwritable drive, or another run writing to it.
+  // A dry run fails where the real one would: an unwritable drive, or another run writing to it. The real one says
+  // why it cannot write as create does (a read-only drive: remount it read-write), not with the lock file's errno.
   if (opts.dryRun) await checkCanWrite(loc);
+  else await checkWritable(loc);
   // The write lock: no create runs while we delete (its staged objects are not reachable from any ref yet).
   const staging = opts.dryRun ? null : await openStaging(repo, { fsync: opts.fsync ?? true });
   try {

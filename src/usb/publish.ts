@@ -207,6 +207,21 @@ export async function publish(repo: string, ops: readonly PublishOp[], fsync = t
 }
 
 /**
+ * A journal that cannot be replayed, and the way out (`verify` sends the user to `verify --repair`, which ends
+ * here): every object was in place before the journal was written and the summary is renamed last, so without the
+ * journal the drive is still what its summary says, and the next run plans from its refs and publishes anew.
+ */
+function journalError(file: string, message: string, cause?: unknown): FailureError {
+  return new FailureError(
+    `${message}; clients still see the drive as its summary describes it: remove that file and run the same ` +
+      'command again, which publishes anew',
+    { path: file },
+    'EJOURNAL',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
  * Finishes an interrupted publish, if any, then removes what interrupted runs leave behind (see sweepLeftovers).
  * Call it only while holding the drive's write lock (create) or after checking no live process holds it (verify
  * --repair). Returns true when there was a journal.
@@ -219,20 +234,17 @@ export async function replay(repo: string, fsync = true): Promise<boolean> {
     await sweepLeftovers(repo);
     return false;
   }
-  if (!st.isFile())
-    throw new FailureError(`the publish journal ${file} is not a regular file`, { path: file }, 'EJOURNAL');
+  if (!st.isFile()) throw journalError(file, `the publish journal ${file} is not a regular file`);
   let journal: Journal;
   try {
     journal = JSON.parse((await readLocalText(file, JOURNAL_LIMIT)) ?? '') as Journal;
   } catch (e) {
     // A journal that cannot be read (too large, an I/O error) or parsed; anything else is a bug of ours.
     if (!isErrnoError(e) && !(e instanceof SideloadError)) expectOnly(e, SyntaxError);
-    throw new FailureError(`unreadable publish journal ${file}: ${(e as Error).message}`, { path: file }, 'EJOURNAL', {
-      cause: e,
-    });
+    throw journalError(file, `unreadable publish journal ${file}: ${(e as Error).message}`, e);
   }
   if (journal.version !== 1 || !Array.isArray(journal.ops))
-    throw new FailureError(`unknown publish journal format in ${file}`, { path: file }, 'EJOURNAL');
+    throw journalError(file, `unknown publish journal format in ${file}`);
   for (const op of journal.ops) await applyOp(repo, op, fsync);
   if (fsync) await syncIfFuse(repo);
   await fs.rm(file, { force: true });

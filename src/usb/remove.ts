@@ -7,7 +7,7 @@ import { lookup } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { splitRef } from '../flatpak/ref.js';
 import { finish, startRun, type CreateOptions, type CreateResult } from './create.js';
-import type { DriveState } from './drive-state.js';
+import { otherReposHolding, type DriveState } from './drive-state.js';
 import { planDrive } from './plan.js';
 import { unneededRefs } from './unneeded.js';
 
@@ -30,9 +30,19 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
   const run = await startRun(opts);
   const picked = new Map<string, { collectionId: string; ref: string }>();
   for (const arg of opts.refs) {
-    const hits = run.state.refs.filter((r) => r.ref === arg || splitRef(r.ref)?.id === arg);
-    if (hits.length === 0)
-      throw new NotFoundError(`'${arg}' is not on the drive '${run.loc.drive}'`, { ref: arg }, 'ENOTONDRIVE');
+    const hits = run.state.refs.filter((r) => matches(r.ref, arg));
+    if (hits.length === 0) {
+      // A drive of several repos: the run reads one (.ostree/repo unless told); the ref may be in another.
+      const elsewhere = await otherReposHolding(run.loc.drive, run.loc.repo, (_, r) => matches(r, arg));
+      throw new NotFoundError(
+        elsewhere[0] === undefined
+          ? `'${arg}' is not on the drive '${run.loc.drive}'`
+          : `'${arg}' is not in the repo ${run.loc.repoRel} of the drive '${run.loc.drive}'; its repo ` +
+              `${elsewhere[0]} holds it: pass --destination-repo ${elsewhere[0]}`,
+        { ref: arg, ...(elsewhere.length ? { repo: run.loc.repo, repos: elsewhere } : {}) },
+        'ENOTONDRIVE',
+      );
+    }
     for (const h of hits) picked.set(`${h.collectionId}\0${h.ref}`, { collectionId: h.collectionId, ref: h.ref });
   }
   const unneeded = await unneededOnDrive(run.state, new Set(picked.keys()));
@@ -41,6 +51,9 @@ export async function removeFromDrive(opts: RemoveOptions): Promise<RemoveResult
   const result = await finish(run, opts, plan, [], null);
   return { ...result, unneeded };
 }
+
+/** A drive ref named by `arg`: in full, or by its app or runtime ID (every arch and branch). */
+const matches = (ref: string, arg: string) => ref === arg || splitRef(ref)?.id === arg;
 
 /**
  * Runtimes and extensions that no app left on the drive needs once `removed` is gone, by the apps' and runtimes'

@@ -6,6 +6,7 @@ import { NotFoundError } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
 import { localeLanguages, sortedLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
 import { finish, resolveOptions, startRun, type CreateOptions, type CreateResult } from './create.js';
+import { otherReposHolding } from './drive-state.js';
 import { planDrive } from './plan.js';
 import { listHint, resolveRun, type LockedRef } from './resolve-run.js';
 import type { Source } from './source.js';
@@ -36,13 +37,20 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     const gives = [...new Set([...offered.values()].map((r) => r.collectionId ?? '(none)'))].sort().join(', ');
     // Refs without a collection ID (a repo with none configured, as `create` needed --collection-id for): say so.
     const unlabelled = !opts.collectionId && [...offered.values()].some((r) => r.collectionId === null);
+    // A drive of several repos: the run reads one (.ostree/repo unless told); the source's refs may be in another.
+    const elsewhere = unlabelled
+      ? []
+      : await otherReposHolding(run.loc.drive, run.loc.repo, (cid, ref) => offered.has(`${cid}\0${ref}`));
     throw new NotFoundError(
       `${source.description} offers none of the ${run.state.refs.length} refs on '${run.loc.drive}' (the drive ` +
         `holds collection ${has}; the source offers ${gives || 'no refs'}): ` +
         (unlabelled
           ? `its refs have no collection ID; pass --collection-id ${run.state.refs[0]?.collectionId ?? 'ID'} as create had`
-          : 'update from the source the drive was made from'),
-      { path: run.loc.drive },
+          : elsewhere[0] !== undefined
+            ? `those are in the repo ${run.loc.repoRel}; the drive's repo ${elsewhere[0]} holds refs this source ` +
+              `offers: pass --destination-repo ${elsewhere[0]}`
+            : 'update from the source the drive was made from'),
+      { path: run.loc.drive, ...(elsewhere.length ? { repos: elsewhere } : {}) },
     );
   }
   // The collections the source serves: a ref of another one (a drive of several upstreams) is its own source's to

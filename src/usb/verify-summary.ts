@@ -83,9 +83,17 @@ export async function checkSummaryRefs(v: RepoView): Promise<Finding[]> {
 async function checkListedRef(v: RepoView, cid: string, e: DecodedRef, disk: string | undefined): Promise<Finding[]> {
   const findings: Finding[] = [];
   const p = `refs/mirrors/${cid}/${e.ref}`;
-  if (disk === undefined)
-    findings.push(error('summary-ref-missing', `the summary lists '${e.ref}' of '${cid}' but ${p} does not exist`, p));
-  else if (disk !== e.checksum)
+  if (disk === undefined) {
+    // A ref file that holds no checksum is read as no ref (lenient): it is there, and says so.
+    const there = (await fs.lstat(path.join(v.repo, p)).catch(() => null))?.isFile() ?? false;
+    findings.push(
+      error(
+        'summary-ref-missing',
+        `the summary lists '${e.ref}' of '${cid}' but ${p} ${there ? 'does not hold a checksum' : 'does not exist'}`,
+        p,
+      ),
+    );
+  } else if (disk !== e.checksum)
     findings.push(
       error(
         'summary-ref-mismatch',

@@ -440,6 +440,17 @@ describeInterop('sideload create --repo (real ostree/flatpak as the oracle)', ()
         ),
         d,
       );
+      // prune says the same as create and prune --dry-run (before: "the filesystem is read-only …: open
+      // '…/tmp/sideload-staging.lock'", the lock file's errno and no way forward).
+      const roMessage = `the drive is mounted read-only ('${path.join(d, '.ostree/repo')}' is on a read-only filesystem)`;
+      for (const dry of [[], ['--dry-run']]) {
+        const p = await sideload(['prune', '--json', ...dry, d]);
+        expect(p.code, p.stdout).toBe(1);
+        const j = JSON.parse(p.stdout) as { error: { code: string; message: string; data: { path: string } } };
+        expect(j.error.code).toBe('EROFS');
+        expect(j.error.message).toContain(roMessage);
+        expect(j.error.data.path).toBe(path.join(d, '.ostree/repo'));
+      }
     } finally {
       await run('umount', [d]);
       roMount = null;

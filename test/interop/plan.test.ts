@@ -118,6 +118,26 @@ describeInterop('plans, manifests, locks and drive maintenance', () => {
     },
   );
 
+  it.runIf(isRoot)(
+    'a nearly full drive: the free-space error gives both sizes in KiB, not "0.0 MiB free … needs at least 0.0 MiB"',
+    async () => {
+      const small = await tmpfs('size=1m');
+      // Leave 8 KiB: less than the example app's objects take (their exact bytes, about 12 KB), far below 1 MiB.
+      const free = Number(execFileSync('df', ['-B1', '--output=avail', small], { encoding: 'utf8' }).split('\n')[1]);
+      await runOk('fallocate', ['-l', String(free - 8192), path.join(small, 'fill')]);
+      const drive = path.join(small, 'usb');
+      await fs.mkdir(drive);
+      const r = await sideload(['create', ...repoArgs(v1Repo), '--json', drive, 'org.example.App']);
+      expect(r.code, r.stdout).toBe(1);
+      const j = json(r);
+      expect(j.error?.code).toBe('ENOSPC');
+      expect(j.error?.message).toMatch(
+        /has [0-8]\.\d KiB free .*, and this run needs at least [1-9]\d*\.\d KiB \(\d+ objects\)/,
+      );
+      expect(await fs.readdir(drive)).toEqual([]);
+    },
+  );
+
   it('dry run against a drive: add, update, unchanged per ref with bytes and free space; the drive untouched', async () => {
     const drive = await tempDir('sideload-plan-');
     expect((await sideload(['create', ...repoArgs(v1Repo), drive, 'org.example.App'])).code).toBe(0);

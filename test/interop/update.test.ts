@@ -156,6 +156,62 @@ describeInterop('updating a drive', () => {
     const ju = await sideload(['update', '--json', ...args, d]);
     expect(JSON.parse(ju.stdout)).toMatchObject({ changed: false, upstream: { [CID]: null }, upstreamKept: [CID] });
   });
+  it('on a drive with a second repo, a ref or source of the other repo is named with its --destination-repo', async () => {
+    const d = await tempDir('sideload-upd-other-');
+    // .ostree/repo: an OS commit of its own collection; flatpak/repo: the example app.
+    const os = path.join(await tempDir('sideload-upd-os-'), 'repo');
+    await runOk('ostree', ['init', `--repo=${os}`, '--mode=archive']);
+    await runOk('ostree', ['config', `--repo=${os}`, 'set', 'core.collection-id', 'com.example.OS']);
+    const tree = path.join(path.dirname(os), 'tree');
+    await fs.mkdir(path.join(tree, 'usr/lib'), { recursive: true });
+    await fs.writeFile(path.join(tree, 'usr/lib/os-release'), 'NAME=ExampleOS\n');
+    await runOk('ostree', ['commit', `--repo=${os}`, '--branch=os/example/x86_64/stable', `--tree=dir=${tree}`]);
+    const c1 = await sideload(['create', '-q', '--repo', os, '--no-fsync', d, 'os/example/x86_64/stable']);
+    expect(c1.code, c1.stderr).toBe(0);
+    const c2 = await sideload([
+      'create',
+      '-q',
+      ...['--repo', v1Repo, '--gpg-import', ex.gpgKey, '--no-fsync', '--destination-repo', 'flatpak/repo'],
+      d,
+      'org.example.App',
+    ]);
+    expect(c2.code, c2.stderr).toBe(0);
+    const before = await snapshotDir(d);
+    // Before: "'org.example.App' is not on the drive": it is, in the repo the run did not read.
+    const r = await sideload(['remove', '--json', '--no-fsync', d, 'org.example.App']);
+    expect(r.code, r.stdout).toBe(3);
+    const jr = JSON.parse(r.stdout) as JsonResult;
+    expect(jr.error?.code).toBe('ENOTONDRIVE');
+    expect(jr.error?.message).toBe(
+      `'org.example.App' is not in the repo .ostree/repo of the drive '${d}'; its repo flatpak/repo holds it: ` +
+        'pass --destination-repo flatpak/repo',
+    );
+    expect(jr.error?.data['repos']).toEqual(['flatpak/repo']);
+    // Before: "update from the source the drive was made from", and it was.
+    const u = await sideload(['update', '--json', '--repo', ex.repo, '--gpg-import', ex.gpgKey, '--no-fsync', d]);
+    expect(u.code, u.stdout).toBe(3);
+    const ju = JSON.parse(u.stdout) as JsonResult;
+    expect(ju.error?.message).toMatch(
+      /offers none of the 1 refs on .*: those are in the repo \.ostree\/repo; the drive's repo flatpak\/repo holds refs this source offers: pass --destination-repo flatpak\/repo$/,
+    );
+    expect(ju.error?.data['repos']).toEqual(['flatpak/repo']);
+    // A ref in no repo of the drive says what it said.
+    const m = await sideload(['remove', d, 'org.example.Missing']);
+    expect(m.code).toBe(3);
+    expect(m.stderr).toContain(`'org.example.Missing' is not on the drive '${d}'`);
+    expect(await snapshotDir(d)).toEqual(before);
+    // Followed, the hints work.
+    const rr = await sideload([
+      'remove',
+      '-q',
+      '--no-fsync',
+      '--destination-repo',
+      'flatpak/repo',
+      d,
+      'org.example.App',
+    ]);
+    expect(rr.code, rr.stderr).toBe(0);
+  });
   it('on a drive with a second repo, the prune and --with-deps hints name --destination-repo', async () => {
     const d = await tempDir('sideload-upd-two-');
     const from = (repo: string) => ['--repo', repo, '--gpg-import', ex.gpgKey, '--no-fsync'];

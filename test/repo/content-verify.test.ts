@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import { expect, it } from 'vitest';
 import { CorruptError } from '../../src/errors.js';
 import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
-import { verifyFilez } from '../../src/repo/content-verify.js';
+import { FilezVerifier, verifyFilez } from '../../src/repo/content-verify.js';
 
 const info: FileInfo = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
 const checksumOf = (payload: Uint8Array) =>
@@ -37,4 +37,21 @@ it('a good 80 MiB payload (past the whole-buffer limit) verifies as a stream', a
       'x',
     ),
   ).rejects.toBeInstanceOf(CorruptError);
+});
+
+it('a payload that inflates past its header size says so, as the stream does (not zlib\'s "Cannot create a Buffer")', async () => {
+  // A drive's .filez whose size field was damaged, or whose payload grew: 16 bytes declared, 32 inflated.
+  const payload = Buffer.from('sixteen bytes!!\nsixteen bytes!!\n');
+  const sum = checksumOf(payload);
+  const whole = await verifyFilez(sum, filez(16, payload), 'objects/xx/yy.filez').catch((e: unknown) => e);
+  expect(whole).toBeInstanceOf(CorruptError);
+  expect((whole as Error).message).toContain(sum);
+  expect((whole as Error).message).toContain('payload inflates to more than the 16 bytes the header says');
+  expect((whole as Error).message).not.toMatch(/Cannot create a Buffer/);
+  const v = new FilezVerifier(sum, 'objects/xx/yy.filez');
+  const streamed = await v
+    .write(filez(16, payload))
+    .then(() => v.finish())
+    .catch((e: unknown) => e);
+  expect((streamed as Error).message).toContain('payload inflates to more than the 16 bytes the header says');
 });

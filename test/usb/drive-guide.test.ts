@@ -9,6 +9,7 @@ import {
   parseFlatpakrepo,
   readmeRemoteNames,
   remoteNameFor,
+  remoteNames,
 } from '../../src/usb/drive-guide.js';
 import { parseKeyFile } from '../../src/keyfile/index.js';
 import { projectRoot } from '../helpers/shared.js';
@@ -210,4 +211,43 @@ it('a drive with two repos: the README names both, each heading its repos, and t
     ['com.example.Apps', 'mine'],
     ['org.flathub.Stable', 'fh'],
   ]);
+});
+
+it('two collections whose names would clash get distinct remotes: a README followed line by line installs both', () => {
+  // org.example.Stable and org.example.Beta both gave "example": the second `remote-add --if-not-exists example`
+  // did nothing, and the Stable app's install went to the Beta remote, offline, and failed.
+  const two = (stable?: string) =>
+    driveGuide({
+      repoRel: '.ostree/repo',
+      collections: [
+        { collectionId: 'org.example.Stable', refs, gpgKeys: [key], ...(stable ? { remoteName: stable } : {}) },
+        { collectionId: 'org.example.Beta', refs, gpgKeys: [key] },
+      ],
+    }).find((f) => f.name === 'README-sideload.txt')?.text ?? '';
+  const fresh = two();
+  expect([...readmeRemoteNames(fresh)]).toEqual([
+    ['org.example.Beta', 'example'],
+    ['org.example.Stable', 'example-stable'],
+  ]);
+  expect(fresh).toContain('flatpak remote-add --user --if-not-exists example-stable org.example.Stable.flatpakrepo');
+  expect(fresh).toContain('flatpak install --user --sideload-repo=. example-stable app/org.gnome.Maps/x86_64/stable');
+  // A name the drive already gave (an earlier README, read back) stays; the newcomer takes another.
+  expect([...readmeRemoteNames(two('example'))]).toEqual([
+    ['org.example.Beta', 'example-beta'],
+    ['org.example.Stable', 'example'],
+  ]);
+  // Given names that clash: the first keeps it, the other falls back to a derived name.
+  expect(
+    remoteNames([
+      { collectionId: 'org.a.Stable', remoteName: 'flathub' },
+      { collectionId: 'org.b.Stable', remoteName: 'flathub' },
+      { collectionId: 'org.b.Beta' },
+    ]),
+  ).toEqual(
+    new Map([
+      ['org.a.Stable', 'flathub'],
+      ['org.b.Beta', 'b'],
+      ['org.b.Stable', 'b-stable'],
+    ]),
+  );
 });

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { requireOrSkip } from '../helpers/tools.js';
 import {
   createDrive,
   FailureError,
@@ -20,7 +21,7 @@ import {
   type Source,
 } from '../../src/index.js';
 import { decorateSource } from '../../src/repo/source.js';
-import { bootId, LOCK_FILE } from '../../src/repo/staging-lock.js';
+import { bootId, LOCK_FILE, processStart } from '../../src/repo/staging-lock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../helpers/shared.js';
 
@@ -118,6 +119,46 @@ it('a lock file with our pid that no run of this process holds (pid reuse after 
     await expect(fs.access(lock)).rejects.toThrow();
     await fs.writeFile(lock, `${process.pid} ${bootId()}\n`);
     await pruneDrive({ drive, fsync: false });
+  } finally {
+    await s.close();
+  }
+});
+
+it('a lock whose pid is now another process (kill -9, the pid reused) is stale; its own process still holds it', async (ctx) => {
+  const parentStart = processStart(process.ppid);
+  requireOrSkip(ctx, parentStart !== null, '/proc/PID/stat (Linux /proc)');
+  const drive = await tempDir('sideload-inproc-');
+  const s = await open();
+  const lockedBy = (pid: number) =>
+    expect.objectContaining({
+      code: 'ELOCKED',
+      message: expect.stringMatching(new RegExp(`^another sideload process \\(pid ${pid}\\) is writing to `)),
+    });
+  try {
+    await createDrive({ drive, refs: [RUNTIME], fsync: false }, s);
+    const lock = path.join(drive, '.ostree/repo', LOCK_FILE);
+    // The test runner's parent process is alive: as the lock's holder it stands for the process that wrote it.
+    await fs.writeFile(lock, `${process.ppid} ${bootId()} ${parentStart}\n`);
+    await expect(verifyDrive(drive)).rejects.toEqual(lockedBy(process.ppid));
+    await expect(createDrive({ drive, refs: [APP], fsync: false }, s)).rejects.toEqual(lockedBy(process.ppid));
+    // The same pid, another start time: the process that wrote the lock is gone and its pid went to another one.
+    // Before, such a lock blocked verify, create and prune for good ("another sideload process (pid N) is writing").
+    await fs.writeFile(lock, `${process.ppid} ${bootId()} ${BigInt(parentStart as string) + 1n}\n`);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    await createDrive({ drive, refs: [APP], fsync: false }, s);
+    await expect(fs.access(lock)).rejects.toThrow();
+    await fs.writeFile(lock, `${process.ppid} ${bootId()} 1\n`);
+    await pruneDrive({ drive, fsync: false });
+    // The lock a run takes records its own start time.
+    const fresh = await tempDir('sideload-inproc-');
+    const g = gated(s);
+    const run = createDrive({ drive: fresh, refs: [APP], fsync: false, onProgress: g.onProgress }, g.source);
+    await g.held;
+    expect((await fs.readFile(path.join(fresh, '.ostree/repo', LOCK_FILE), 'utf8')).trim()).toBe(
+      `${process.pid} ${bootId()} ${processStart(process.pid)}`,
+    );
+    g.release();
+    await run;
   } finally {
     await s.close();
   }

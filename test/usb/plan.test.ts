@@ -56,6 +56,42 @@ describe('planDrive', () => {
     expect(planCounts(upd)).toEqual({ add: 0, update: 1, unchanged: 0, remove: 0, kept: 1 });
   });
 
+  it('a ref whose commit the drive lacks (deleted, unreadable) is copied again: an update, not unchanged', () => {
+    const s = state([
+      [APP, 1, 10],
+      [RT, 2, 10],
+    ]);
+    const lost = { refs: s.refs, commits: new Map([...s.commits].filter(([c]) => c !== C(1))) };
+    const plan = planDrive({ state: lost, wanted: [want(APP, 1, 10), want(RT, 2, 10)] });
+    expect(plan.entries.map((e) => [e.ref, e.action, e.commit, e.previous])).toEqual([
+      [APP, 'update', C(1), C(1)],
+      [RT, 'unchanged', C(2), C(2)],
+    ]);
+    expect(plan.refsChanged).toBe(true);
+    expect(plan.partialMarkers).toEqual([{ commit: C(1), present: false }]);
+  });
+
+  it('a partial commit whose subpaths the drive lost is walked again within the wanted ones, and recorded', () => {
+    // state(): a 4th element marks the commit partial; its subpaths, as drive-state.ts reads them, are unknown (null).
+    const s = state([[LOC, 3, 10, ['/files/de']]]);
+    const lost = { refs: s.refs.map((r) => ({ ...r, subpaths: null })), commits: s.commits };
+    const subset = planDrive({ state: lost, wanted: [want(LOC, 3, 10, ['/files/de'])] });
+    expect(subset.entries[0]).toMatchObject({
+      action: 'update',
+      commit: C(3),
+      previous: C(3),
+      subpaths: ['/files/de'],
+    });
+    expect(subset.final.get(CID)?.get(LOC)?.subpaths).toEqual(['/files/de']);
+    expect(subset.partialMarkers).toEqual([{ commit: C(3), present: true }]);
+    // Wanted whole: copied whole, and the marker goes.
+    const whole = planDrive({ state: lost, wanted: [want(LOC, 3, 10)] });
+    expect(whole.entries[0]).toMatchObject({ action: 'update', subpaths: null });
+    expect(whole.partialMarkers).toEqual([{ commit: C(3), present: false }]);
+    // Recorded subpaths: unchanged, as before.
+    expect(planDrive({ state: s, wanted: [want(LOC, 3, 10, ['/files/de'])] }).entries[0]?.action).toBe('unchanged');
+  });
+
   it('refuses a downgrade with both commits named, unless allowed', () => {
     const s = state([[APP, 1, 100]]);
     expect(() => planDrive({ state: s, wanted: [want(APP, 2, 50)] })).toThrow(/newer than .*--allow-downgrade/);

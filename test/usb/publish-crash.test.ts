@@ -250,4 +250,47 @@ describe('publish is crash-safe at every step', () => {
       }
     }
   });
+
+  it('a journal damaged after the cut: the error says how out, and following it ends in a valid drive', async () => {
+    const refLines = reference.filter((l) => l.includes('/refs/mirrors/') && !l.includes('ostree-metadata'));
+    expect(refLines.length).toBeGreaterThan(1);
+    let damaged = 0;
+    for (let k = 1; k <= renames; k++) {
+      const drive = await tempDir(`sideload-crash-journal-${k}-`);
+      await fs.copy(base, drive);
+      let n = 0;
+      const spy = spyRenames(async (real, a, b) => {
+        if (publishRename(String(b)) && ++n === k) throw new Crash(`power cut before rename #${k}`);
+        return real(a, b);
+      });
+      await expect(run(drive, ['org.example.App'], 1_700_000_100n), `cut ${k}`).rejects.toThrow(Crash);
+      spy.restore();
+      const repo = path.join(drive, '.ostree/repo');
+      const journal = path.join(repo, JOURNAL);
+      if (!(await fs.pathExists(journal))) continue;
+      damaged++;
+      await fs.writeFile(journal, '{"version":1,"ops":[{"op":'); // torn
+      // verify sends the user to --repair; --repair (and the same command) must say how to go on from here.
+      expect((await verifyDrive(drive)).repos[0]?.findings.map((f) => f.code)).toContain('pending-publish');
+      for (const attempt of [
+        () => verifyDrive(drive, { repair: true }),
+        () => run(drive, ['org.example.App'], 1_700_000_100n),
+      ])
+        await expect(attempt(), `cut ${k}`).rejects.toMatchObject({
+          code: 'EJOURNAL',
+          message: expect.stringMatching(/remove that file and run the same command again, which publishes anew$/),
+        });
+      expect(await clientView(repo), `cut ${k}: client view`).toEqual([]);
+      await fs.rm(journal);
+      await run(drive, ['org.example.App'], 1_700_000_100n);
+      expect(await clientView(repo), `cut ${k}: client view after`).toEqual([]);
+      const report = await verifyDrive(drive);
+      expect(report.ok, `cut ${k}: ${JSON.stringify(report.repos[0]?.findings)}`).toBe(true);
+      const refs = (await snapshotDir(drive, noTmp)).filter(
+        (l) => l.includes('/refs/mirrors/') && !l.includes('ostree-metadata'),
+      );
+      expect(refs, `cut ${k}: refs`).toEqual(refLines);
+    }
+    expect(damaged).toBe(renames - 1); // every cut after the journal's own rename
+  });
 });

@@ -1,0 +1,174 @@
+/**
+ * A drive that lost a ref's commit object (deleted, or its bytes damaged) is mended by the same `create` again, as
+ * `ostree pull` fetches a commit it lacks: before, the run planned the ref as unchanged ("Nothing new: the drive
+ * was left untouched", exit 0) and the drive stayed broken for good (verify: missing-commit / corrupt-object).
+ * Uses the bundled example repo (no tools needed).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createDrive, type CreateResult } from '../../src/usb/create.js';
+import { openRepoSource } from '../../src/usb/repo-source.js';
+import { verifyDrive } from '../../src/usb/verify.js';
+import { objectPath } from '../../src/ostree/object.js';
+import { openObjectSource, walkCommit } from '../../src/repo/index.js';
+import { tempDir } from '../helpers/tmp.js';
+import { projectRoot } from '../helpers/shared.js';
+
+const exampleRepo = path.join(projectRoot, 'examples/repo');
+const gpg = path.join(projectRoot, 'examples/example.gpg');
+const APP = 'app/org.example.App/x86_64/stable';
+
+async function run(drive: string, locales?: string[]): Promise<CreateResult> {
+  const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
+  try {
+    const opts = {
+      drive,
+      refs: ['org.example.App'],
+      arches: ['x86_64'],
+      fsync: false,
+      ...(locales ? { locales } : {}),
+    };
+    return await createDrive(opts, source);
+  } finally {
+    await source.close();
+  }
+}
+
+async function flip(file: string, at: number): Promise<void> {
+  const b = await fs.readFile(file);
+  const i = at < 0 ? b.length + at : at;
+  b.writeUInt8(b.readUInt8(i) ^ 0xff, i);
+  await fs.writeFile(file, b);
+}
+
+describe('the same create again mends a ref whose commit the drive lost', () => {
+  it('a deleted commit object: copied again, the ref updated in place, verify passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const file = path.join(repo, objectPath(commit, 'commit', 'archive'));
+    const bytes = await fs.readFile(file);
+    await fs.rm(file);
+    expect((await verifyDrive(drive)).ok).toBe(false);
+
+    const r = await run(drive);
+    expect(r.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit, previous: commit });
+    expect(r.refs.filter((x) => x.ref !== APP).every((x) => x.change === 'unchanged')).toBe(true);
+    expect(await fs.readFile(file)).toEqual(bytes);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    // Mended, the drive is as it was: the next run has nothing new.
+    expect((await run(drive)).changed).toBe(false);
+  });
+
+  it('a damaged commit object and a damaged file under it: both replaced, verify passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const commitFile = path.join(repo, objectPath(commit, 'commit', 'archive'));
+    // The app's own content (the launcher script): the first content object its walk reaches.
+    const objects = await openObjectSource(repo);
+    let content: string | undefined;
+    try {
+      for await (const w of walkCommit(objects, commit)) if (w.type === 'file' && !content) content = w.checksum;
+    } finally {
+      await objects.close();
+    }
+    const contentFile = path.join(repo, objectPath(content as string, 'file', 'archive'));
+    const before = await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)]);
+    await flip(commitFile, 10);
+    await flip(contentFile, -3);
+    const broken = await verifyDrive(drive);
+    expect(broken.ok).toBe(false);
+    expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toContain('corrupt-object');
+
+    const r = await run(drive);
+    expect(r.refs.find((x) => x.ref === APP)).toMatchObject({ change: 'updated', commit, previous: commit });
+    expect(await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)])).toEqual(before);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+
+  it('a lost ostree-metadata commit and repo directories: written again, not "nothing new"', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const meta = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable/ostree-metadata'), 'utf8')).trim();
+    await fs.rm(path.join(repo, objectPath(meta, 'commit', 'archive')));
+    // ostree fsck stops at a repo without refs/heads ("Listing refs: opendir(refs/heads)"); a read-only open needs tmp/.
+    for (const d of ['refs/heads', 'state', 'tmp']) await fs.rm(path.join(repo, d), { recursive: true });
+    const broken = await verifyDrive(drive);
+    expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toEqual(
+      expect.arrayContaining(['missing-dir', 'missing-commit']),
+    );
+
+    const r = await run(drive);
+    expect(r.changed).toBe(true);
+    expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+    for (const d of ['refs/heads', 'state', 'tmp'])
+      expect((await fs.stat(path.join(repo, d))).isDirectory()).toBe(true);
+    const report = await verifyDrive(drive);
+    expect(report.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect((await run(drive)).changed).toBe(false);
+  });
+
+  it('a lost ostree-metadata commit on a drive of partial Locales: their languages are recorded again', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    const meta = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable/ostree-metadata'), 'utf8')).trim();
+    await fs.rm(path.join(repo, objectPath(meta, 'commit', 'archive')));
+    const r = await run(drive, ['de']);
+    expect(r.changed).toBe(true);
+    // Before: published as unchanged with no subpaths, the new ostree-metadata commit recorded the Locales as complete
+    // beside their commitpartial markers (verify: unexpected-partial, incomplete-ref).
+    const report = await verifyDrive(drive);
+    expect(report.repos.flatMap((x) => x.findings.filter((f) => f.severity === 'error'))).toEqual([]);
+    expect(report.ok).toBe(true);
+    const locales = r.refs.filter((x) => x.ref.includes('.Locale/'));
+    expect(locales.map((x) => [...(x.subpaths ?? [])].sort())).toEqual([
+      ['/files/de', '/metadata'],
+      ['/files/de', '/metadata'],
+    ]);
+    expect((await run(drive, ['de'])).changed).toBe(false);
+  });
+
+  it('a repo that lost its config: create and verify say so and how to restore it, not "no ostree repo found"', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const config = await fs.readFile(path.join(repo, 'config'), 'utf8');
+    await fs.rm(path.join(repo, 'config'));
+    const said = `'${repo}' has objects/ but no config file (a damaged repo: nothing opens it); a drive repo's config is the one ostree writes for an archive repo: restore it with printf '[core]\\nrepo_version=1\\nmode=archive-z2\\n' > '${repo}/config', then run again`;
+    await expect(verifyDrive(drive)).rejects.toMatchObject({
+      code: 'ENOTFOUND',
+      message: expect.stringContaining(said),
+    });
+    await expect(run(drive)).rejects.toMatchObject({ code: 'ENOREPO', message: said });
+    // The command it gives writes what was there.
+    expect(config).toBe('[core]\nrepo_version=1\nmode=archive-z2\n');
+    await fs.writeFile(path.join(repo, 'config'), config);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+
+  it('a ref file that holds no checksum: verify says so (not "does not exist"), create says how to mend it', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const rel = path.join('refs/mirrors/org.example.Stable', APP);
+    const file = path.join(drive, '.ostree/repo', rel);
+    await fs.writeFile(file, 'garbage\n');
+    const report = await verifyDrive(drive);
+    expect(report.repos[0]?.findings.find((f) => f.code === 'summary-ref-missing')?.message).toBe(
+      `the summary lists '${APP}' of 'org.example.Stable' but ${rel} does not hold a checksum`,
+    );
+    await expect(run(drive)).rejects.toMatchObject({
+      code: 'ECORRUPT',
+      message: `ref file ${file} does not hold a checksum: remove that file, and 'sideload create' with that ref writes it anew`,
+    });
+    await fs.rm(file);
+    expect((await run(drive)).refs.find((x) => x.ref === APP)?.change).toBe('added');
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+});
