@@ -44,6 +44,10 @@ export function renderRun(out: Output, r: CreateResult): void {
   if (r.estimate)
     out.info(
       `To write: ${r.estimate.objects} objects, ${r.estimate.exact ? '' : 'up to '}${formatBytes(r.estimate.bytes)}` +
+        // Large allocation units (exFAT's 128 KiB clusters): the room the files take, which the free space must hold.
+        (r.estimate.unit > 16 * 1024
+          ? ` (${formatBytes(r.estimate.space)} in ${r.estimate.unit / 1024} KiB clusters)`
+          : '') +
         (r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''),
     );
   if (r.dryRun) {

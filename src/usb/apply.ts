@@ -35,7 +35,7 @@ import {
   type DriveLocation,
 } from './drive.js';
 import { repoIntact, summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
-import { estimateCopy, freeSpace, type CopyEstimate } from './estimate.js';
+import { driveSpace, estimateCopy, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
 import type { ProgressCallback } from './events.js';
@@ -126,6 +126,15 @@ function deflateBound(n: number): number {
   return n + Math.ceil(n / 16384) * 5 + 65536;
 }
 
+/** Allocation units above this (exFAT's 32 KiB+ clusters) make object counts, not bytes, decide the room a run takes. */
+const LARGE_UNIT = 16 * 1024;
+
+/** An allocation unit for a message: `128 KiB clusters` (FAT, exFAT), `64 KiB blocks`. */
+function unitName(unit: number, fat: boolean): string {
+  const size = unit % 1024 === 0 ? `${unit / 1024} KiB` : `${unit} bytes`;
+  return `${size} ${fat ? 'clusters' : 'blocks'}`;
+}
+
 /** A size for a message: GiB, MiB, or KiB below 1 MiB (a nearly full drive and a small run were both "0.0 MiB"). */
 function gib(n: number): string {
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
@@ -207,22 +216,30 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       throw new UsageError(`the destination repo '${loc.repo}' is the source repo itself`, { path: loc.repo });
   const toCopy = entriesToCopy(plan);
   for (const s of sources) for (const w of s.takeWarnings?.() ?? []) input.warner.add(w);
-  const freeBytes = await freeSpace(await existingAncestor(loc.repo));
+  const { free: freeBytes, unit } = await driveSpace(await existingAncestor(loc.repo));
   // The estimate walks the source commits' metadata and stats every object: from local sources, for a dry run, and
   // where the drive's room or file size limit is in question (not when free space is twice the refs' installed size).
+  // Each object takes whole allocation units: on large ones (exFAT's 128 KiB clusters) many small objects need far
+  // more room than their installed size says, so only the walk, which counts them, can tell.
   const local = sources.every((s) => s.kind !== 'remote');
   const ample =
     !opts.dryRun &&
     loc.maxFileSize === null &&
     freeBytes !== null &&
-    2 * (await installedBound(toCopy, input.commits, local, (es) => estimateCopy(es, sources, loc.repo, opts.signal))) <
+    unit <= LARGE_UNIT &&
+    2 *
+      (await installedBound(toCopy, input.commits, local, (es) =>
+        estimateCopy(es, sources, loc.repo, opts.signal, unit),
+      )) <
       freeBytes;
-  const estimate = opts.dryRun || (!ample && local) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal) : null;
-  if (estimate && freeBytes !== null && estimate.minBytes > freeBytes)
+  const estimate =
+    opts.dryRun || (!ample && local) ? await estimateCopy(toCopy, sources, loc.repo, opts.signal, unit) : null;
+  if (estimate && freeBytes !== null && estimate.minSpace > freeBytes)
     throw new FailureError(
       `the drive has ${gib(freeBytes)} free at '${loc.drive}', and this run needs at least ` +
-        `${gib(estimate.minBytes)} (${estimate.objects} objects); free some space or use a larger drive`,
-      { path: loc.drive, freeBytes, neededBytes: estimate.minBytes },
+        `${gib(estimate.minSpace)} (${estimate.objects} objects${unit > LARGE_UNIT ? `, in ${unitName(unit, loc.fat)}` : ''}); ` +
+        'free some space or use a larger drive',
+      { path: loc.drive, freeBytes, neededBytes: estimate.minSpace, unit },
       'ENOSPC',
     );
   // FAT12/16/32 (not exFAT) hold files under 4 GiB; fusefat even wraps a larger write around silently. An archive

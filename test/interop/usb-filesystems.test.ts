@@ -5,7 +5,8 @@
  * directory replaced in the publish step, which fusefat's directory rename used to empty); interrupt a run with
  * SIGINT and with SIGKILL half way through the copy, then finish it; fill the filesystem up; and on FAT32 refuse a
  * file over 4 GiB before copying (fusefat silently wraps such a write around); on both refuse refs that differ only
- * in case. After each case the image is unmounted and checked with fsck.vfat / fsck.exfat -n.
+ * in case; refuse, before copying, objects that fit an exFAT drive in bytes but not in its 128 KiB clusters. After
+ * each case the image is unmounted and checked with fsck.vfat / fsck.exfat -n.
  *
  * Needs root (loop devices, mounts) and /dev/fuse: skipped, with the reason, without them. As root with FUSE, a
  * missing tool fails the suite under CI=true (.ci/run installs exfat-fuse, fusefat, exfatprogs, dosfstools).
@@ -72,8 +73,8 @@ interface Mounted {
   fsck(): Promise<{ code: number; out: string }>;
 }
 
-/** A fresh `kind` filesystem of `mib` MiB in an image file, mounted through FUSE. */
-async function mountImage(kind: Kind, mib: number): Promise<Mounted> {
+/** A fresh `kind` filesystem of `mib` MiB in an image file, mounted through FUSE; exFAT with `cluster` (`128K`). */
+async function mountImage(kind: Kind, mib: number, cluster?: string): Promise<Mounted> {
   const dir = await tempDir(`sideload-${kind}-`);
   const img = path.join(dir, 'drive.img');
   const mnt = path.join(dir, 'mnt');
@@ -82,7 +83,7 @@ async function mountImage(kind: Kind, mib: number): Promise<Mounted> {
   await fs.truncate(img, mib << 20);
   let loop = '';
   if (kind === 'exfat') {
-    await runOk('mkfs.exfat', [img]);
+    await runOk('mkfs.exfat', [...(cluster ? ['-c', cluster] : []), img]);
     loop = (await runOk('losetup', ['-f', '--show', img])).trim();
     cleanups.push(() => run('losetup', ['-d', loop]));
     await runOk('mount.exfat-fuse', [loop, mnt]);
@@ -315,6 +316,43 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       expect(await stagedBytes(path.join(mnt, '.ostree/repo/tmp/sideload-staging'))).toBe(0);
       await expectCleanFs(m);
     });
+  });
+
+  it('exFAT with 128 KiB clusters: objects that fit in bytes but not in clusters are refused before copying', async () => {
+    // 8 MiB in 128 KiB clusters: 45 free (5.6 MiB). The example app's 91 objects are some 12 KB of bytes (twice
+    // the refs' installed size fits too), but every object is a file taking a whole cluster, and every objects/xx
+    // directory one more: the copy would run out of clusters half way (it did, with ENOSPC, before the preflight
+    // counted clusters).
+    const m = await mountImage('exfat', 8, '128K');
+    const st = await fs.statfs(m.mnt);
+    expect(st.bsize).toBe(128 * 1024);
+    const before = await snapshotDir(m.mnt);
+    const r = await sideload(['create', '--repo', bundled.repo, ...gpgOf(bundled), m.mnt, 'org.example.App']);
+    // ENOSPC: exit 1, as the README's exit code table says for a drive without the room.
+    expect(r.code, r.stderr).toBe(1);
+    const needed = /this run needs at least ([\d.]+) MiB \((\d+) objects, in 128 KiB clusters\); free some space/.exec(
+      r.stderr,
+    );
+    expect(needed, r.stderr).not.toBeNull();
+    const [mib, objects] = [Number(needed?.[1]), Number(needed?.[2])];
+    // At least a cluster per object: more than the free space, and more than the objects' bytes by far.
+    expect(mib * 2 ** 20).toBeGreaterThanOrEqual(objects * 128 * 1024);
+    expect(mib * 2 ** 20).toBeGreaterThan(Number(st.bavail) * 128 * 1024);
+    expect(r.stderr).toMatch(new RegExp(`the drive has [\\d.]+ MiB free at '${m.mnt}'`));
+    expect(await snapshotDir(m.mnt)).toEqual(before);
+    // A dry run fails alike.
+    const dry = await sideload([
+      'create',
+      '--dry-run',
+      '--repo',
+      bundled.repo,
+      ...gpgOf(bundled),
+      m.mnt,
+      'org.example.App',
+    ]);
+    expect(dry.code, dry.stderr).toBe(1);
+    expect(dry.stderr).toContain(needed?.[0]);
+    await expectCleanFs(m);
   });
 
   it.concurrent.each(KINDS)(
