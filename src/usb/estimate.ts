@@ -73,6 +73,8 @@ export async function estimateCopy(
   let guessBytes = 0;
   let exactSpace = 0;
   let guessSpace = 0;
+  /** Bare content: a unit per object, the least its `.filez` takes whatever deflate makes of it. */
+  let floorSpace = 0;
   let exact = true;
   let largest: { name: string; bytes: number } | null = null;
   let largestRaw: { name: string; bytes: number } | null = null;
@@ -118,6 +120,8 @@ export async function estimateCopy(
       else if (size !== null) {
         guessBytes += size;
         guessSpace += allocated(size, unit);
+        // Its deflated size is unknown, but a .filez holds at least its header: one unit at the least.
+        floorSpace += unit > 1 ? unit : 0;
         exact = false;
         if (!largestRaw || size > largestRaw.bytes)
           largestRaw = { name: `${w.checksum}.file (${w.path} in ${e.ref})`, bytes: size };
@@ -143,7 +147,7 @@ export async function estimateCopy(
     largestRaw,
     unit,
     space: exactSpace + guessSpace + dirs,
-    minSpace: exactSpace + dirs,
+    minSpace: exactSpace + floorSpace + dirs,
   };
 }
 
