@@ -8,7 +8,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { decodeDetached, Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo, REPO_DIRS } from '../repo/index.js';
 import { findDriveRepos } from './find-repos.js';
@@ -215,16 +215,35 @@ export function readSummarySigBytes(repoPath: string): Promise<Uint8Array | null
 }
 
 /**
- * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey` (false: unsigned, another
- * key, unreadable). A run given --sign-key re-signs a drive signed with another key, and says so.
+ * Why `summary.sig`'s bytes are not the detached metadata ostree writes (an `a{sv}`, format.md §7), or null when
+ * they decode: damage, not another key.
  */
-export async function summarySignedWith(repoPath: string, publicKey: Uint8Array): Promise<boolean> {
+export function summarySigProblem(bytes: Uint8Array): string | null {
+  try {
+    decodeDetached(bytes);
+    return null;
+  } catch (e) {
+    return expectFailure(e).message;
+  }
+}
+
+/**
+ * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey`: 'valid', 'damaged' (it
+ * does not decode), or 'other' (unsigned, another key, no summary). A run given --sign-key re-signs a drive signed
+ * with another key or a damaged signature, and says which.
+ */
+export async function summarySignedWith(
+  repoPath: string,
+  publicKey: Uint8Array,
+): Promise<'valid' | 'damaged' | 'other'> {
   const [summary, sig] = await Promise.all([
     readSummaryBytes(repoPath).catch(() => null),
     readSummarySigBytes(repoPath).catch(() => null),
   ]);
-  if (!summary || !sig) return false;
-  return (await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs))).valid;
+  if (sig && summarySigProblem(sig) !== null) return 'damaged';
+  if (!summary || !sig) return 'other';
+  const r = await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs));
+  return r.valid ? 'valid' : 'other';
 }
 
 /**

@@ -539,6 +539,17 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         message: /summary\.sig does not verify with the trusted keys \(1 signature\(s\), none valid/,
       },
       {
+        name: 'a garbage summary.sig, no key given',
+        // Not what ostree writes (an a{sv}): a client holding the key refuses it, so it fails without a key too.
+        apply: async (r) => {
+          await fs.truncate(path.join(r, 'summary.sig'), 20);
+          return 'summary.sig';
+        },
+        codes: ['corrupt-summary-signature'],
+        message: /^summary\.sig does not decode as signatures \(.+\): a client holding the drive's key refuses/,
+        keys: false,
+      },
+      {
         name: 'a tampered upstream summary.idx',
         apply: async (r) => {
           await flipByte(path.join(r, UPSTREAM, 'summary.idx'), (n) => n - 12);
