@@ -40,7 +40,7 @@ const FINDINGS = {
   'unexpected-partial': 'a ref marked partial that its ostree-metadata commit records as complete',
   'partial-unknown-subpaths': 'a partial ref whose subpaths are recorded nowhere: what is reachable was checked',
   'partial-marker-missing': 'a partial ref without its commitpartial marker: online clients would take it as whole',
-  'incomplete-ref': 'objects a ref reaches (within its subpaths) are missing',
+  'incomplete-ref': 'objects a ref reaches (within its subpaths) are missing, or a tree on the way is corrupt',
   'unreferenced-incomplete': 'a commit no ref points at lacks objects and its marker: ostree fsck fails; prune it',
   // drive signature
   'unsigned-summary': 'the summary is not signed (--drive-key given)',

@@ -431,7 +431,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         },
         codes: ['incomplete-ref'],
         message:
-          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 objects missing, first objects\//,
+          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 object missing, first objects\//,
         fsckFails: true,
       },
       {
