@@ -178,6 +178,17 @@ export async function repoIntact(state: DriveState): Promise<boolean> {
 }
 
 /**
+ * The drive's repos other than `repoPath`, relative to the drive, in the order clients look (a second
+ * `--destination-repo`): what a command that works on one repo names as left alone.
+ */
+export async function otherDriveRepos(drive: string, repoPath: string): Promise<string[]> {
+  const root = await fs.realpath(drive);
+  const self = await fs.realpath(repoPath).catch(() => repoPath);
+  const repos = await findDriveRepos(drive).catch(() => [] as string[]);
+  return repos.filter((r) => r !== self).map((r) => path.relative(root, r));
+}
+
+/**
  * The drive's other repos (relative to the drive, in the order clients look) with a ref `holds` accepts, by name
  * alone: where an error about a ref the run's repo lacks points, on a drive of several repos (`--destination-repo`).
  * A repo that cannot be read is passed over.
@@ -188,15 +199,12 @@ export async function otherReposHolding(
   holds: (collectionId: string, ref: string) => boolean,
 ): Promise<string[]> {
   const root = await fs.realpath(drive);
-  const self = await fs.realpath(repoPath).catch(() => repoPath);
   const out: string[] = [];
-  for (const other of await findDriveRepos(drive).catch(() => [] as string[])) {
-    if (other === self) continue;
-    const repo = await Repo.open(other).catch(() => null);
+  for (const rel of await otherDriveRepos(drive, repoPath)) {
+    const repo = await Repo.open(path.join(root, rel)).catch(() => null);
     const refs = (await repo?.listMirrorRefs().catch(() => null)) ?? new Map<string, Map<string, string>>();
     await repo?.close();
-    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref))))
-      out.push(path.relative(root, other));
+    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref)))) out.push(rel);
   }
   return out;
 }
