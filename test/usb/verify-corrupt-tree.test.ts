@@ -46,3 +46,22 @@ it('one object missing is told in the singular', async () => {
   const mine = found.find((f) => f.path === `refs/mirrors/org.example.Stable/${app?.ref}`);
   expect(mine?.message).toMatch(new RegExp(`is incomplete: 1 object missing, first ${rel}`));
 });
+
+it('verify without a progress callback (the library) still hashes metadata objects: a flipped .dirtree is corrupt-object', async () => {
+  const drive = await tempDir('sideload-corrupt-meta-');
+  const r = await createExampleDrive(drive);
+  const app = r.refs.find((x) => x.ref.startsWith('app/org.example.App/'));
+  const repoPath = path.join(drive, '.ostree/repo');
+  const repo = await Repo.open(repoPath);
+  const tree = (await repo.readCommit(app?.commit as string)).commit.rootTree;
+  await repo.close();
+  const rel = `objects/${tree.slice(0, 2)}/${tree.slice(2)}.dirtree`;
+  const bytes = await fs.readFile(path.join(repoPath, rel));
+  bytes[0] = (bytes[0] as number) ^ 0xff;
+  await fs.writeFile(path.join(repoPath, rel), bytes);
+  const corrupt = (await verifyDrive(drive)).repos
+    .flatMap((x) => x.findings)
+    .filter((f) => f.code === 'corrupt-object');
+  expect(corrupt.map((f) => f.path)).toEqual([rel]);
+  expect(corrupt[0]?.message).toMatch(/content does not match its name/);
+});
