@@ -27,7 +27,8 @@ const WARNINGS = {
     'a system-wide installation (or an installations.d file) that could not be read: its runtimes are not offered',
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
   'eol-rebase-missing': "an end-of-life ref's replacement (ostree.endoflife-rebase) is not in the source: clients fail",
-  'drive-key-changed': "--sign-key is not the key the drive's summary was signed with: the run signs it with this one",
+  'drive-key-changed':
+    "--sign-key is not the key the drive's summary was signed with, or its summary.sig is damaged: the run signs it with this one",
   'upstream-redirect':
     "an upstream summary moves its remote (xa.redirect-url): the drive hands out the new URL when the summary's signature checked",
   'unverified-remote-key':

@@ -273,17 +273,21 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   };
   // A signed drive and a key: is the summary signed with that key? (Asked once: idleness and the warning need it.)
   const signKeyPublic = opts.signKey !== undefined ? publicKeyOf(opts.signKey) : null;
-  const keyChanged =
-    signKeyPublic !== null && state.summarySigned && !(await summarySignedWith(loc.repo, signKeyPublic));
+  const signedWith =
+    signKeyPublic !== null && state.summarySigned ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
+  const keyChanged = signedWith !== 'valid';
   const idle = resigned.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
-  if (!idle && keyChanged)
+  if (!idle && keyChanged) {
+    const key = Buffer.from(signKeyPublic as Uint8Array).toString('base64');
     input.warner.warn(
       'drive-key-changed',
-      `the drive's summary is signed with another key than --sign-key's: this run signs it with ` +
-        `${Buffer.from(signKeyPublic as Uint8Array).toString('base64')}, and a client or verify --drive-key holding ` +
-        'the old public key will refuse the drive',
+      signedWith === 'damaged'
+        ? `the drive's summary.sig does not decode (damaged): this run signs the summary again with ${key}`
+        : `the drive's summary is signed with another key than --sign-key's: this run signs it with ${key}, and a ` +
+            'client or verify --drive-key holding the old public key will refuse the drive',
       { path: path.join(loc.repo, 'summary.sig') },
     );
+  }
   if (!idle && state.summarySigned && opts.signKey === undefined && !opts.unsigned)
     throw new UsageError(
       `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +

@@ -8,7 +8,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
 import { KEY, METADATA_REF } from '../ostree/formats.js';
-import { Ed25519Verifier, readSignatures } from '../sign/index.js';
+import { decodeDetached, Ed25519Verifier, readSignatures } from '../sign/index.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo, REPO_DIRS } from '../repo/index.js';
 import { findDriveRepos } from './find-repos.js';
@@ -178,6 +178,17 @@ export async function repoIntact(state: DriveState): Promise<boolean> {
 }
 
 /**
+ * The drive's repos other than `repoPath`, relative to the drive, in the order clients look (a second
+ * `--destination-repo`): what a command that works on one repo names as left alone.
+ */
+export async function otherDriveRepos(drive: string, repoPath: string): Promise<string[]> {
+  const root = await fs.realpath(drive);
+  const self = await fs.realpath(repoPath).catch(() => repoPath);
+  const repos = await findDriveRepos(drive).catch(() => [] as string[]);
+  return repos.filter((r) => r !== self).map((r) => path.relative(root, r));
+}
+
+/**
  * The drive's other repos (relative to the drive, in the order clients look) with a ref `holds` accepts, by name
  * alone: where an error about a ref the run's repo lacks points, on a drive of several repos (`--destination-repo`).
  * A repo that cannot be read is passed over.
@@ -188,15 +199,12 @@ export async function otherReposHolding(
   holds: (collectionId: string, ref: string) => boolean,
 ): Promise<string[]> {
   const root = await fs.realpath(drive);
-  const self = await fs.realpath(repoPath).catch(() => repoPath);
   const out: string[] = [];
-  for (const other of await findDriveRepos(drive).catch(() => [] as string[])) {
-    if (other === self) continue;
-    const repo = await Repo.open(other).catch(() => null);
+  for (const rel of await otherDriveRepos(drive, repoPath)) {
+    const repo = await Repo.open(path.join(root, rel)).catch(() => null);
     const refs = (await repo?.listMirrorRefs().catch(() => null)) ?? new Map<string, Map<string, string>>();
     await repo?.close();
-    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref))))
-      out.push(path.relative(root, other));
+    if ([...refs].some(([cid, byRef]) => [...byRef.keys()].some((ref) => holds(cid, ref)))) out.push(rel);
   }
   return out;
 }
@@ -215,16 +223,35 @@ export function readSummarySigBytes(repoPath: string): Promise<Uint8Array | null
 }
 
 /**
- * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey` (false: unsigned, another
- * key, unreadable). A run given --sign-key re-signs a drive signed with another key, and says so.
+ * Why `summary.sig`'s bytes are not the detached metadata ostree writes (an `a{sv}`, format.md §7), or null when
+ * they decode: damage, not another key.
  */
-export async function summarySignedWith(repoPath: string, publicKey: Uint8Array): Promise<boolean> {
+export function summarySigProblem(bytes: Uint8Array): string | null {
+  try {
+    decodeDetached(bytes);
+    return null;
+  } catch (e) {
+    return expectFailure(e).message;
+  }
+}
+
+/**
+ * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey`: 'valid', 'damaged' (it
+ * does not decode), or 'other' (unsigned, another key, no summary). A run given --sign-key re-signs a drive signed
+ * with another key or a damaged signature, and says which.
+ */
+export async function summarySignedWith(
+  repoPath: string,
+  publicKey: Uint8Array,
+): Promise<'valid' | 'damaged' | 'other'> {
   const [summary, sig] = await Promise.all([
     readSummaryBytes(repoPath).catch(() => null),
     readSummarySigBytes(repoPath).catch(() => null),
   ]);
-  if (!summary || !sig) return false;
-  return (await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs))).valid;
+  if (sig && summarySigProblem(sig) !== null) return 'damaged';
+  if (!summary || !sig) return 'other';
+  const r = await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs));
+  return r.valid ? 'valid' : 'other';
 }
 
 /**

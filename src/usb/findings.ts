@@ -40,12 +40,13 @@ const FINDINGS = {
   'unexpected-partial': 'a ref marked partial that its ostree-metadata commit records as complete',
   'partial-unknown-subpaths': 'a partial ref whose subpaths are recorded nowhere: what is reachable was checked',
   'partial-marker-missing': 'a partial ref without its commitpartial marker: online clients would take it as whole',
-  'incomplete-ref': 'objects a ref reaches (within its subpaths) are missing',
+  'incomplete-ref': 'objects a ref reaches (within its subpaths) are missing, or a tree on the way is corrupt',
   'unreferenced-incomplete': 'a commit no ref points at lacks objects and its marker: ostree fsck fails; prune it',
   // drive signature
   'unsigned-summary': 'the summary is not signed (--drive-key given)',
   'bad-summary-signature': 'summary.sig does not verify with the --drive-key given',
   'signature-not-checked': 'the summary is signed, and no --drive-key was given to check it',
+  'corrupt-summary-signature': 'summary.sig does not decode as signatures: a client holding the drive key refuses it',
   // upstream copies
   'upstream-unverified': 'the carried upstream summary is not signed by the upstream keys given',
   'upstream-not-checked': 'the carried upstream summary was not checked: no upstream keys given',

@@ -9,7 +9,7 @@ import fs from 'fs-extra';
 import { InterruptedError, NotFoundError } from '../errors.js';
 import { listObjects, openStaging, Repo, STAGING_DIR, walkCommit, type ArchiveRepo } from '../repo/index.js';
 import { checkCanWrite, checkWritable, locateDrive } from './drive.js';
-import { readDriveState } from './drive-state.js';
+import { otherDriveRepos, readDriveState } from './drive-state.js';
 import { replay } from './publish.js';
 
 export interface PruneOptions {
@@ -22,7 +22,14 @@ export interface PruneOptions {
 }
 
 export interface PruneResult {
+  /** The repo pruned (absolute) and the same relative to the drive. */
   readonly repo: string;
+  readonly repoRel: string;
+  /**
+   * The drive's other repos (relative to it), which this prune left alone: each is pruned with its own
+   * `destinationRepo` (`--destination-repo`).
+   */
+  readonly otherRepos: readonly string[];
   readonly dryRun: boolean;
   readonly objectsDeleted: number;
   readonly markersDeleted: number;
@@ -104,7 +111,16 @@ export async function pruneDrive(opts: PruneOptions): Promise<PruneResult> {
     }
     bytesFreed += stagedBytes;
     await staging?.discard();
-    return { repo: loc.repo, dryRun: !!opts.dryRun, objectsDeleted, markersDeleted, bytesFreed, objectsKept };
+    return {
+      repo: loc.repo,
+      repoRel: loc.repoRel,
+      otherRepos: await otherDriveRepos(loc.drive, loc.repo),
+      dryRun: !!opts.dryRun,
+      objectsDeleted,
+      markersDeleted,
+      bytesFreed,
+      objectsKept,
+    };
   } finally {
     await staging?.close().catch(() => {});
     await repo.close();

@@ -120,11 +120,11 @@ export async function checkCompleteness(v: RepoView): Promise<Finding[]> {
         findings.push(error('tree-too-deep', walk.tooDeep, `refs/mirrors/${cid}/${e.ref}`));
         continue;
       }
-      if (walk.missing)
+      if (walk.missing || walk.corrupt)
         findings.push(
           error(
             'incomplete-ref',
-            `'${e.ref}' of '${cid}' is incomplete: ${walk.missing} objects missing, first ${walk.first}`,
+            `'${e.ref}' of '${cid}' is incomplete: ${walkProblems(walk)}`,
             `refs/mirrors/${cid}/${e.ref}`,
           ),
         );
@@ -146,11 +146,11 @@ export async function checkUnreferencedCommits(v: RepoView): Promise<Finding[]> 
     const checksum = key.slice(0, -'.commit'.length);
     if (referenced.has(checksum) || (await v.store.isCommitPartial(checksum))) continue;
     const walk = await missingObjects(v, checksum, `commit ${checksum}`, null, false);
-    if (walk.missing)
+    if (walk.missing || walk.corrupt)
       findings.push(
         warning(
           'unreferenced-incomplete',
-          `commit ${checksum}, which no ref points at, lacks objects (first ${walk.first}) and has no ` +
+          `commit ${checksum}, which no ref points at, lacks objects (${walk.corrupt ? walkProblems(walk) : `first ${walk.first}`}) and has no ` +
             "commitpartial marker: 'ostree fsck' reports the repo as corrupt; 'sideload prune' deletes it",
           objectPath(checksum, 'commit'),
         ),
@@ -181,7 +181,8 @@ async function recordedPartials(
 
 /**
  * Walks a commit and counts the reachable objects that are not on the drive (`first`: the first one, for the
- * message); a dirtree or dirmeta that is missing or does not decode counts once, as the walk stops there.
+ * message); a dirtree or dirmeta that is missing counts once, as the walk stops there, and one that is on the drive
+ * but does not decode or match its name is `corrupt` (its path: the walk stops there too).
  * `tooDeep`: the message of a tree nested past the limit (then nothing is counted).
  */
 async function missingObjects(
@@ -190,7 +191,7 @@ async function missingObjects(
   ref: string,
   subpaths: readonly string[] | null,
   tolerateMissing: boolean,
-): Promise<{ missing: number; first: string; tooDeep?: string }> {
+): Promise<Walk> {
   let missing = 0;
   let first = '';
   try {
@@ -206,12 +207,27 @@ async function missingObjects(
       return { missing, first, tooDeep: failure.message };
     // A dirtree or dirmeta that is missing or does not decode: the walk cannot go past it.
     const d = failure instanceof SideloadError ? failure.data : {};
-    const at =
-      typeof d['checksum'] === 'string' && typeof d['type'] === 'string'
-        ? objectPath(d['checksum'], d['type'])
-        : failure.message;
+    const known = typeof d['checksum'] === 'string' && typeof d['type'] === 'string';
+    // On the drive, yet it does not decode or hash to its name: corrupt (its corrupt-object finding says how).
+    if (known && v.present.has(`${d['checksum'] as string}.${d['type'] as string}`))
+      return { missing, first, corrupt: `${objectPath(d['checksum'] as string, d['type'] as string)} is corrupt` };
     missing++;
-    first ||= `${at} (the walk stops there)`;
+    first ||= `${known ? objectPath(d['checksum'] as string, d['type'] as string) : failure.message} (the walk stops there)`;
   }
   return { missing, first };
+}
+
+interface Walk {
+  readonly missing: number;
+  readonly first: string;
+  readonly corrupt?: string;
+  readonly tooDeep?: string;
+}
+
+/** What a walk found wrong, for a message ("1 object missing, first …", "… is corrupt (…): the walk stops there"). */
+function walkProblems(w: Walk): string {
+  return [
+    ...(w.missing ? [`${w.missing} ${w.missing === 1 ? 'object' : 'objects'} missing, first ${w.first}`] : []),
+    ...(w.corrupt ? [`${w.corrupt}: the walk stops there`] : []),
+  ].join('; ');
 }

@@ -5,7 +5,7 @@
  */
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { readSummarySigBytes } from './drive-state.js';
+import { readSummarySigBytes, summarySigProblem } from './drive-state.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { CommitVerifier, notSignedText, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
@@ -18,6 +18,16 @@ export async function checkDriveSignature(
   trustedKeys: readonly Uint8Array[] | undefined,
 ): Promise<Finding[]> {
   const sigBytes = await readSummarySigBytes(v.repo).catch(() => null);
+  // What ostree writes is detached metadata (an a{sv}); anything else, a client holding the key refuses.
+  const problem = sigBytes ? summarySigProblem(sigBytes) : null;
+  if (problem !== null)
+    return [
+      error(
+        'corrupt-summary-signature',
+        `summary.sig does not decode as signatures (${problem}): a client holding the drive's key refuses the drive`,
+        'summary.sig',
+      ),
+    ];
   if (!trustedKeys?.length)
     return sigBytes
       ? [

@@ -237,4 +237,32 @@ describeInterop('updating a drive', () => {
     expect(r.stdout).toMatch(/\(remove them too with --with-deps --destination-repo flatpak\/repo\)\n/);
     expect(r.stdout).toContain(`Run 'sideload prune --destination-repo flatpak/repo ${d}' to free the space their`);
   });
+  it('prune on a drive with a second repo names the repo it pruned, and how to prune the other', async () => {
+    const d = await tempDir('sideload-prune-two-');
+    const from = ['--repo', ex.repo, '--gpg-import', ex.gpgKey, '--no-fsync'];
+    for (const extra of [[], ['--destination-repo', 'flatpak/repo']]) {
+      const c = await sideload(['create', '-q', ...from, ...extra, d, 'org.example.App']);
+      expect(c.code, c.stderr).toBe(0);
+    }
+    // Before: 'Deleted 0 objects and 0 stale markers, …' and not a word of flatpak/repo, left unpruned.
+    const p = await sideload(['prune', '--no-fsync', d]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/^Deleted \d+ objects and \d+ stale markers in \.ostree\/repo, /);
+    expect(p.stdout).toContain(
+      `The drive also holds the repo flatpak/repo, left as it was: prune it with ` +
+        `'sideload prune --destination-repo flatpak/repo ${d}'`,
+    );
+    const j = await sideload(['prune', '--json', '--dry-run', d]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      repo: path.join(await fs.realpath(d), '.ostree/repo'),
+      repoRel: '.ostree/repo',
+      otherRepos: ['flatpak/repo'],
+    });
+    // Followed, the hint prunes the other repo, and names the first in turn.
+    const o = await sideload(['prune', '--no-fsync', '--destination-repo', 'flatpak/repo', d]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stdout).toMatch(/^Deleted \d+ objects and \d+ stale markers in flatpak\/repo, /);
+    expect(o.stdout).toContain(`The drive also holds the repo .ostree/repo, left as it was`);
+  });
 });

@@ -431,7 +431,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         },
         codes: ['incomplete-ref'],
         message:
-          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 objects missing, first objects\//,
+          /'app\/org\.example\.App\/[^']+' of 'org\.example\.Stable' is incomplete: 1 object missing, first objects\//,
         fsckFails: true,
       },
       {
@@ -537,6 +537,17 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         },
         codes: ['bad-summary-signature'],
         message: /summary\.sig does not verify with the trusted keys \(1 signature\(s\), none valid/,
+      },
+      {
+        name: 'a garbage summary.sig, no key given',
+        // Not what ostree writes (an a{sv}): a client holding the key refuses it, so it fails without a key too.
+        apply: async (r) => {
+          await fs.truncate(path.join(r, 'summary.sig'), 20);
+          return 'summary.sig';
+        },
+        codes: ['corrupt-summary-signature'],
+        message: /^summary\.sig does not decode as signatures \(.+\): a client holding the drive's key refuses/,
+        keys: false,
       },
       {
         name: 'a tampered upstream summary.idx',

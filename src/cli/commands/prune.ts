@@ -41,8 +41,18 @@ export function pruneCommand(signal: AbortSignal, setCode: (c: number) => void):
       out.result({ ok: true, ...r });
       out.info(
         `${r.dryRun ? 'Would delete' : 'Deleted'} ${r.objectsDeleted} objects and ${r.markersDeleted} stale ` +
-          `markers, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ${r.objectsKept} objects kept`,
+          `markers in ${r.repoRel}, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ` +
+          `${r.objectsKept} objects kept`,
       );
+      // A drive of several repos: this prune worked on one; say how to prune each other one.
+      if (r.otherRepos.length) {
+        const { shellWord } = await import('../../usb/drive-guide.js');
+        for (const other of r.otherRepos)
+          out.info(
+            `The drive also holds the repo ${other}, left as it was: prune it with ` +
+              `'sideload prune${r.dryRun ? ' --dry-run' : ''} --destination-repo ${shellWord(other)} ${shellWord(args.drive)}'`,
+          );
+      }
       setCode(0);
     },
   };

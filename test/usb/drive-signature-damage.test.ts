@@ -1,0 +1,38 @@
+/**
+ * A damaged summary.sig (a file that does not decode as the detached metadata ostree writes): verify reports it
+ * with or without --drive-key (a client holding the key would refuse the drive), and a create given --sign-key
+ * says the old signature was unreadable, not that it was made with another key. Uses the bundled example repo.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { generateKeyPair } from '../../src/sign/index.js';
+import { verifyDrive } from '../../src/usb/verify.js';
+import type { Warning } from '../../src/warnings.js';
+import { createExampleDrive } from '../helpers/example-drive.js';
+import { tempDir } from '../helpers/tmp.js';
+
+it('a summary.sig that does not decode fails verify, keys given or not, and create re-signs it saying so', async () => {
+  const drive = await tempDir('sideload-sig-damage-');
+  const key = generateKeyPair();
+  await createExampleDrive(drive, { signKey: key.secretKey });
+  const sig = path.join(drive, '.ostree/repo/summary.sig');
+  expect((await verifyDrive(drive)).ok).toBe(true);
+  await fs.truncate(sig, 20);
+
+  for (const opts of [{}, { trustedKeys: [key.publicKey] }]) {
+    const r = await verifyDrive(drive, opts);
+    expect(r.ok).toBe(false);
+    const errs = r.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error');
+    expect(errs).toEqual([expect.objectContaining({ code: 'corrupt-summary-signature', path: 'summary.sig' })]);
+    expect(errs[0]?.message).toMatch(/^summary\.sig does not decode as signatures \(.+\): a client .* refuses/);
+  }
+
+  const warnings: Warning[] = [];
+  await createExampleDrive(drive, { signKey: key.secretKey, onWarning: (w) => warnings.push(w) });
+  expect(warnings.map((w) => w.code)).toEqual(['drive-key-changed']);
+  expect(warnings[0]?.message).toMatch(/^the drive's summary\.sig does not decode \(damaged\): this run signs/);
+  expect(warnings[0]?.message).not.toMatch(/another key/);
+  const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
+  expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
+});
