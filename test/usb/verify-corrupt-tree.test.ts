@@ -10,55 +10,52 @@ import { verifyDrive } from '../../src/usb/verify.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
 import { tempDir } from '../helpers/tmp.js';
 
-it('a byte-flipped .dirtree: the incomplete-ref finding says it is corrupt and names it', async () => {
-  const drive = await tempDir('sideload-corrupt-tree-');
+/** An example drive, the app's ref, and its root dirtree's or dirmeta's path in the drive repo (relative to it). */
+async function exampleDriveObject(
+  prefix: string,
+  which: 'rootTree' | 'rootMeta',
+): Promise<{ drive: string; ref: string; repoPath: string; rel: string }> {
+  const drive = await tempDir(prefix);
   const r = await createExampleDrive(drive);
   const app = r.refs.find((x) => x.ref.startsWith('app/org.example.App/'));
   const repoPath = path.join(drive, '.ostree/repo');
   const repo = await Repo.open(repoPath);
-  const tree = (await repo.readCommit(app?.commit as string)).commit.rootTree;
+  const id = (await repo.readCommit(app?.commit as string)).commit[which];
   await repo.close();
-  const rel = `objects/${tree.slice(0, 2)}/${tree.slice(2)}.dirtree`;
-  const file = path.join(repoPath, rel);
+  const rel = `objects/${id.slice(0, 2)}/${id.slice(2)}.${which === 'rootTree' ? 'dirtree' : 'dirmeta'}`;
+  return { drive, ref: app?.ref as string, repoPath, rel };
+}
+
+/** Flips the first byte of `file`. */
+async function flipFirstByte(file: string): Promise<void> {
   const bytes = await fs.readFile(file);
   bytes[0] = (bytes[0] as number) ^ 0xff;
   await fs.writeFile(file, bytes);
+}
+
+it('a byte-flipped .dirtree: the incomplete-ref finding says it is corrupt and names it', async () => {
+  const { drive, ref, repoPath, rel } = await exampleDriveObject('sideload-corrupt-tree-', 'rootTree');
+  await flipFirstByte(path.join(repoPath, rel));
 
   const all = (await verifyDrive(drive)).repos.flatMap((x) => x.findings);
   const found = all.filter((f) => f.code === 'incomplete-ref');
   expect(found.length).toBeGreaterThan(0);
-  const mine = found.find((f) => f.path === `refs/mirrors/org.example.Stable/${app?.ref}`);
+  const mine = found.find((f) => f.path === `refs/mirrors/org.example.Stable/${ref}`);
   expect(mine?.message).toMatch(new RegExp(`is incomplete: ${rel} is corrupt: the walk stops there$`));
   for (const f of found) expect(f.message).not.toMatch(/missing/);
 });
 
 it('one object missing is told in the singular', async () => {
-  const drive = await tempDir('sideload-one-missing-');
-  const r = await createExampleDrive(drive);
-  const app = r.refs.find((x) => x.ref.startsWith('app/org.example.App/'));
-  const repoPath = path.join(drive, '.ostree/repo');
-  const repo = await Repo.open(repoPath);
-  const meta = (await repo.readCommit(app?.commit as string)).commit.rootMeta;
-  await repo.close();
-  const rel = `objects/${meta.slice(0, 2)}/${meta.slice(2)}.dirmeta`;
+  const { drive, ref, repoPath, rel } = await exampleDriveObject('sideload-one-missing-', 'rootMeta');
   await fs.rm(path.join(repoPath, rel));
   const found = (await verifyDrive(drive)).repos.flatMap((x) => x.findings).filter((f) => f.code === 'incomplete-ref');
-  const mine = found.find((f) => f.path === `refs/mirrors/org.example.Stable/${app?.ref}`);
+  const mine = found.find((f) => f.path === `refs/mirrors/org.example.Stable/${ref}`);
   expect(mine?.message).toMatch(new RegExp(`is incomplete: 1 object missing, first ${rel}`));
 });
 
 it('verify without a progress callback (the library) still hashes metadata objects: a flipped .dirtree is corrupt-object', async () => {
-  const drive = await tempDir('sideload-corrupt-meta-');
-  const r = await createExampleDrive(drive);
-  const app = r.refs.find((x) => x.ref.startsWith('app/org.example.App/'));
-  const repoPath = path.join(drive, '.ostree/repo');
-  const repo = await Repo.open(repoPath);
-  const tree = (await repo.readCommit(app?.commit as string)).commit.rootTree;
-  await repo.close();
-  const rel = `objects/${tree.slice(0, 2)}/${tree.slice(2)}.dirtree`;
-  const bytes = await fs.readFile(path.join(repoPath, rel));
-  bytes[0] = (bytes[0] as number) ^ 0xff;
-  await fs.writeFile(path.join(repoPath, rel), bytes);
+  const { drive, repoPath, rel } = await exampleDriveObject('sideload-corrupt-meta-', 'rootTree');
+  await flipFirstByte(path.join(repoPath, rel));
   const corrupt = (await verifyDrive(drive)).repos
     .flatMap((x) => x.findings)
     .filter((f) => f.code === 'corrupt-object');
