@@ -317,9 +317,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       // A ref whose commit the drive lost or cannot read (the plan copies it again): its objects are re-hashed on
       // the way, and a corrupt one is replaced, so the same command mends the ref.
       const mend = e.previous === e.commit && !state.commits.has(e.commit);
-      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
+      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete; one
+      // the drive records as partial (its marker lost) is not.
+      const wasPartial = state.refs.some((r) => r.commit === e.commit && r.subpaths !== null);
       if (
         !mend &&
+        !wasPartial &&
         e.subpaths === null &&
         (await staging.inDestination(e.commit, 'commit')) &&
         !(await dest.isCommitPartial(e.commit))
@@ -477,7 +480,7 @@ async function nothingToWrite(
   keyChanged: boolean,
 ): Promise<boolean> {
   const { state, plan } = input;
-  if (!state.published || state.pendingPublish || plan.refsChanged) return false;
+  if (!state.published || state.pendingPublish || plan.refsChanged || plan.partialMarkers.length) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
   if (opts.signKey !== undefined && !state.summarySigned) return false;
   // Signed with another key than the one given: signing it with this one is the run's work.

@@ -13,6 +13,7 @@ import { verifyDrive } from '../../src/usb/verify.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { fsck } from '../helpers/fsck.js';
 import { projectRoot } from '../helpers/shared.js';
 
 const exampleRepo = path.join(projectRoot, 'examples/repo');
@@ -170,5 +171,31 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     await fs.rm(file);
     expect((await run(drive)).refs.find((x) => x.ref === APP)?.change).toBe('added');
     expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+  it('lost commitpartial markers of partial Locales: written again, ostree fsck and verify pass', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    const markers = (await fs.readdir(path.join(repo, 'state'))).sort();
+    expect(markers.length).toBe(2);
+    // The markers alone (before: "Nothing new"), then the whole state directory (before: published without them).
+    const losses = [
+      () => Promise.all(markers.map((m) => fs.rm(path.join(repo, 'state', m)))),
+      () => fs.rm(path.join(repo, 'state'), { recursive: true }),
+    ];
+    for (const lose of losses) {
+      await lose();
+      expect(await fsck(repo, 'fails')).toContain('No such metadata object');
+      const broken = await verifyDrive(drive);
+      expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toContain('partial-marker-missing');
+
+      const r = await run(drive, ['de']);
+      expect(r.changed).toBe(true);
+      expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+      expect((await fs.readdir(path.join(repo, 'state'))).sort()).toEqual(markers);
+      await fsck(repo);
+      expect((await verifyDrive(drive)).ok).toBe(true);
+      expect((await run(drive, ['de'])).changed).toBe(false);
+    }
   });
 });
