@@ -93,8 +93,9 @@ export interface ApplyInput {
   /** Commits read from the sources while resolving (checksum → decoded commit and bytes). */
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
   /**
-   * `update`: also take the source's detached signatures of commits the drive keeps (an upstream that re-signed them
-   * with a new key), so the drive verifies with the keys it now hands out.
+   * `update`: take the source's detached signatures of commits the drive keeps (an upstream that re-signed them with
+   * a new key) from every source, remote ones too, so the drive verifies with the keys it now hands out. Without it
+   * (`create`), from local sources only: what mends a lost or damaged `.commitmeta`.
    */
   readonly refreshSignatures?: boolean;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
@@ -146,18 +147,21 @@ export async function replayUnderLock(repo: string, fsync: boolean): Promise<voi
 }
 
 /**
- * Commits the drive keeps whose detached metadata (`.commitmeta`: their signatures) differs at the source: an
- * upstream that rotated its key re-signs its commits, and a drive that kept the old signatures would fail verify
- * against the key its .flatpakrepo now hands out.
+ * Commits the drive keeps whose detached metadata (`.commitmeta`: their signatures) differs at the source, or that
+ * the drive lost: an upstream that rotated its key re-signs its commits, and a drive that kept the old signatures
+ * would fail verify against the key its .flatpakrepo now hands out; a deleted or damaged one (the drive holds it
+ * byte-identical to the source, drive.md §1) fails verify too. A few small files, one per ref the run keeps.
+ * `localOnly`: from local sources alone (a create's re-run asks a remote nothing per ref).
  */
 async function changedSignatures(
   input: ApplyInput,
+  localOnly: boolean,
 ): Promise<Array<{ readonly entry: PlanEntry; readonly commit: string; readonly bytes: Uint8Array }>> {
   const out = [];
   for (const e of input.plan.entries) {
     if (e.action !== 'unchanged' || e.commit === null || e.source === undefined) continue;
     const s = input.sources[e.source];
-    if (!s) continue;
+    if (!s || (localOnly && s.kind === 'remote')) continue;
     const fresh = await (s.objectsFor?.(e.commit) ?? s.objects).readCommitMeta(e.commit);
     if (!fresh) continue;
     const file = path.join(input.loc.repo, objectPath(e.commit, 'commitmeta', 'archive'));
@@ -178,7 +182,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // --- preflight: everything that can fail without writing ---
   // Every commit to copy, and every kept commit whose signatures the run takes anew, is checked against its source's
   // keys, where known (commit-signatures.ts), first: the error names the ref and the commit.
-  const resigned = input.refreshSignatures ? await changedSignatures(input) : [];
+  const resigned = await changedSignatures(input, !input.refreshSignatures);
   const toCheck = [...entriesToCopy(plan), ...resigned.map((r) => r.entry)];
   for (const [i, s] of sources.entries())
     await checkCommitSignatures(

@@ -198,4 +198,27 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
       expect((await run(drive, ['de'])).changed).toBe(false);
     }
   });
+
+  it('a deleted or damaged .commitmeta of a drive commit: copied again from the source', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const rel = objectPath(commit, 'commitmeta', 'archive');
+    const want = await fs.readFile(path.join(exampleRepo, rel));
+    const file = path.join(repo, rel);
+    expect(await fs.readFile(file)).toEqual(want);
+    for (const damage of [() => fs.rm(file), () => flip(file, -5)]) {
+      await damage();
+      expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(false);
+      // Before: "Nothing new", the signatures lost or broken for good.
+      const r = await run(drive);
+      expect(r.changed).toBe(true);
+      expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+      expect(await fs.readFile(file)).toEqual(want);
+      await fsck(repo);
+      expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(true);
+      expect((await run(drive)).changed).toBe(false);
+    }
+  });
 });
