@@ -44,7 +44,7 @@ import { buildPublication, mirrorRefPath } from './publication.js';
 import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
 import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
-import { stageDriveGuide } from './drive-guide-stage.js';
+import { driveGuideCurrent, driveGuideWrites, stageDriveGuide, type GuideWrites } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from './upstream.js';
@@ -390,18 +390,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       upstreamMeta,
     });
     // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
-    ops.push(
-      ...(await stageDriveGuide(
-        staging,
-        loc.drive,
-        loc.repoRel,
-        plan.final,
-        upstreamMeta,
-        input.upstreamFrom,
-        state.metadataCommits.keys(),
-        upstream.redirects,
-      )),
-    );
+    ops.push(...(await stageDriveGuide(staging, await guideWrites(input, upstream, upstreamMeta))));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -503,7 +492,33 @@ async function nothingToWrite(
       ]),
     ]),
   );
-  return summaryAgrees(state.repo, listed);
+  if (!(await summaryAgrees(state.repo, listed))) return false;
+  // The drive guide (small files): a truncated or deleted one is written again, an intact one left as it is.
+  const repo = await Repo.open(state.repo);
+  let meta;
+  try {
+    meta = await upstreamMetaWithFallback(upstream, plan, state, repo);
+  } finally {
+    await repo.close();
+  }
+  return driveGuideCurrent(input.loc.drive, await guideWrites(input, upstream, meta));
+}
+
+/** The drive guide this run writes (drive-guide-stage.ts). */
+function guideWrites(
+  input: ApplyInput,
+  upstream: UpstreamSet,
+  upstreamMeta: ReadonlyMap<string, VarDict>,
+): Promise<GuideWrites> {
+  return driveGuideWrites(
+    input.loc.drive,
+    input.loc.repoRel,
+    input.plan.final,
+    upstreamMeta,
+    input.upstreamFrom,
+    input.state.metadataCommits.keys(),
+    upstream.redirects,
+  );
 }
 
 /** Descriptive keys per collection: from the source, else as the drive's previous ostree-metadata commit had them. */

@@ -14,6 +14,7 @@ import { objectPath } from '../../src/ostree/object.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fsck } from '../helpers/fsck.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { projectRoot } from '../helpers/shared.js';
 
 const exampleRepo = path.join(projectRoot, 'examples/repo');
@@ -220,5 +221,23 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
       expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(true);
       expect((await run(drive)).changed).toBe(false);
     }
+  });
+  it('a truncated .flatpakrepo: written again; an intact drive gets no write', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const file = path.join(drive, 'org.example.Stable.flatpakrepo');
+    const want = await fs.readFile(file);
+    const before = await snapshotDir(drive);
+    expect((await run(drive)).changed).toBe(false);
+    expect(await snapshotDir(drive)).toEqual(before);
+
+    await fs.truncate(file, 10);
+    expect((await verifyDrive(drive)).ok).toBe(false);
+    // Before: "Nothing new", the guide file left cut short.
+    expect((await run(drive)).changed).toBe(true);
+    expect(await fs.readFile(file)).toEqual(want);
+    await fsck(path.join(drive, '.ostree/repo'));
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    expect((await run(drive)).changed).toBe(false);
   });
 });
