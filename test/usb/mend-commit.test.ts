@@ -240,4 +240,19 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     expect((await verifyDrive(drive)).ok).toBe(true);
     expect((await run(drive)).changed).toBe(false);
   });
+  it('lost commitpartial markers, then a create that wants the Locales whole: their objects copied, fsck passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    await fs.rm(path.join(repo, 'state'), { recursive: true });
+    // Before: the commits, held without a marker, were taken for complete and not walked (fsck: objects missing).
+    const r = await run(drive);
+    const locales = r.refs.filter((x) => x.ref.includes('.Locale/'));
+    expect(locales.map((x) => [x.change, x.subpaths ?? null])).toEqual([
+      ['updated', null],
+      ['updated', null],
+    ]);
+    await fsck(repo);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
 });
