@@ -164,6 +164,18 @@ export function recordedSubpaths(metadata: VarDict): Map<string, readonly string
   return new Map(sp?.type === 'a{sas}' ? (sp.value as Array<[string, string[]]>) : []);
 }
 
+/** The commit of each ref an ostree-metadata commit's `sideload.refs` records (ref → checksum; none: an empty map). */
+export function recordedRefCommits(metadata: VarDict): Map<string, string> {
+  const v = lookup(metadata, SIDELOAD_REFS_KEY);
+  if (v?.type !== REF_MAP) return new Map();
+  return new Map(
+    (v.value as Array<[string, [bigint, Uint8Array, VarDict]]>).map(([r, [, c]]) => [
+      r,
+      Buffer.from(c).toString('hex'),
+    ]),
+  );
+}
+
 /**
  * True when an ostree-metadata commit was written by sideload (it records its collection's refs, partial ones
  * included).

@@ -44,7 +44,7 @@ import { buildPublication, mirrorRefPath } from './publication.js';
 import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
 import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
-import { stageDriveGuide } from './drive-guide-stage.js';
+import { driveGuideCurrent, driveGuideWrites, stageDriveGuide, type GuideWrites } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { UpstreamPolicy } from './upstream.js';
@@ -93,8 +93,9 @@ export interface ApplyInput {
   /** Commits read from the sources while resolving (checksum → decoded commit and bytes). */
   readonly commits: Map<string, { commit: Commit; bytes: Uint8Array }>;
   /**
-   * `update`: also take the source's detached signatures of commits the drive keeps (an upstream that re-signed them
-   * with a new key), so the drive verifies with the keys it now hands out.
+   * `update`: take the source's detached signatures of commits the drive keeps (an upstream that re-signed them with
+   * a new key) from every source, remote ones too, so the drive verifies with the keys it now hands out. Without it
+   * (`create`), from local sources only: what mends a lost or damaged `.commitmeta`.
    */
   readonly refreshSignatures?: boolean;
   /** Collections whose upstream copy this run refreshes, with the source that offers each. */
@@ -155,18 +156,21 @@ export async function replayUnderLock(repo: string, fsync: boolean): Promise<voi
 }
 
 /**
- * Commits the drive keeps whose detached metadata (`.commitmeta`: their signatures) differs at the source: an
- * upstream that rotated its key re-signs its commits, and a drive that kept the old signatures would fail verify
- * against the key its .flatpakrepo now hands out.
+ * Commits the drive keeps whose detached metadata (`.commitmeta`: their signatures) differs at the source, or that
+ * the drive lost: an upstream that rotated its key re-signs its commits, and a drive that kept the old signatures
+ * would fail verify against the key its .flatpakrepo now hands out; a deleted or damaged one (the drive holds it
+ * byte-identical to the source, drive.md §1) fails verify too. A few small files, one per ref the run keeps.
+ * `localOnly`: from local sources alone (a create's re-run asks a remote nothing per ref).
  */
 async function changedSignatures(
   input: ApplyInput,
+  localOnly: boolean,
 ): Promise<Array<{ readonly entry: PlanEntry; readonly commit: string; readonly bytes: Uint8Array }>> {
   const out = [];
   for (const e of input.plan.entries) {
     if (e.action !== 'unchanged' || e.commit === null || e.source === undefined) continue;
     const s = input.sources[e.source];
-    if (!s) continue;
+    if (!s || (localOnly && s.kind === 'remote')) continue;
     const fresh = await (s.objectsFor?.(e.commit) ?? s.objects).readCommitMeta(e.commit);
     if (!fresh) continue;
     const file = path.join(input.loc.repo, objectPath(e.commit, 'commitmeta', 'archive'));
@@ -187,7 +191,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // --- preflight: everything that can fail without writing ---
   // Every commit to copy, and every kept commit whose signatures the run takes anew, is checked against its source's
   // keys, where known (commit-signatures.ts), first: the error names the ref and the commit.
-  const resigned = input.refreshSignatures ? await changedSignatures(input) : [];
+  const resigned = await changedSignatures(input, !input.refreshSignatures);
   const toCheck = [...entriesToCopy(plan), ...resigned.map((r) => r.entry)];
   for (const [i, s] of sources.entries())
     await checkCommitSignatures(
@@ -338,9 +342,12 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       // A ref whose commit the drive lost or cannot read (the plan copies it again): its objects are re-hashed on
       // the way, and a corrupt one is replaced, so the same command mends the ref.
       const mend = e.previous === e.commit && !state.commits.has(e.commit);
-      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete.
+      // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete; one
+      // the drive records as partial (its marker lost) is not.
+      const wasPartial = state.refs.some((r) => r.commit === e.commit && r.subpaths !== null);
       if (
         !mend &&
+        !wasPartial &&
         e.subpaths === null &&
         (await staging.inDestination(e.commit, 'commit')) &&
         !(await dest.isCommitPartial(e.commit))
@@ -404,18 +411,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       upstreamMeta,
     });
     // The drive explains itself (drive.md §7): README + one .flatpakrepo per collection at the drive root.
-    ops.push(
-      ...(await stageDriveGuide(
-        staging,
-        loc.drive,
-        loc.repoRel,
-        plan.final,
-        upstreamMeta,
-        input.upstreamFrom,
-        state.metadataCommits.keys(),
-        upstream.redirects,
-      )),
-    );
+    ops.push(...(await stageDriveGuide(staging, await guideWrites(input, upstream, upstreamMeta))));
     const metadataCommits: Record<string, string> = {};
     if (pub.metadataCommits.length) {
       await staging.writeMetadata('dirtree', EMPTY_DIRTREE, EMPTY_DIRTREE_BYTES);
@@ -498,7 +494,7 @@ async function nothingToWrite(
   keyChanged: boolean,
 ): Promise<boolean> {
   const { state, plan } = input;
-  if (!state.published || state.pendingPublish || plan.refsChanged) return false;
+  if (!state.published || state.pendingPublish || plan.refsChanged || plan.partialMarkers.length) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
   if (opts.signKey !== undefined && !state.summarySigned) return false;
   // Signed with another key than the one given: signing it with this one is the run's work.
@@ -517,7 +513,33 @@ async function nothingToWrite(
       ]),
     ]),
   );
-  return summaryAgrees(state.repo, listed);
+  if (!(await summaryAgrees(state.repo, listed))) return false;
+  // The drive guide (small files): a truncated or deleted one is written again, an intact one left as it is.
+  const repo = await Repo.open(state.repo);
+  let meta;
+  try {
+    meta = await upstreamMetaWithFallback(upstream, plan, state, repo);
+  } finally {
+    await repo.close();
+  }
+  return driveGuideCurrent(input.loc.drive, await guideWrites(input, upstream, meta));
+}
+
+/** The drive guide this run writes (drive-guide-stage.ts). */
+function guideWrites(
+  input: ApplyInput,
+  upstream: UpstreamSet,
+  upstreamMeta: ReadonlyMap<string, VarDict>,
+): Promise<GuideWrites> {
+  return driveGuideWrites(
+    input.loc.drive,
+    input.loc.repoRel,
+    input.plan.final,
+    upstreamMeta,
+    input.upstreamFrom,
+    input.state.metadataCommits.keys(),
+    upstream.redirects,
+  );
 }
 
 /** Descriptive keys per collection: from the source, else as the drive's previous ostree-metadata commit had them. */

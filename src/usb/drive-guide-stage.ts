@@ -2,7 +2,8 @@
  * The IO half of drive-guide.ts: gathers what the source knows about each collection on the drive (remote name,
  * URL, descriptive keys, GPG key), or for a collection this run has no source for, what an earlier run wrote in its
  * `.flatpakrepo`; stages the guide files and returns the publish ops that put them at the drive root in the same
- * journaled step as the summary (drive.md §7).
+ * journaled step as the summary (drive.md §7); tells a run with nothing else new whether the guide is as it would
+ * write it.
  */
 import path from 'node:path';
 import fs from 'fs-extra';
@@ -15,6 +16,7 @@ import {
   flatpakrepoName,
   GUIDE_README,
   parseFlatpakrepo,
+  type GuideFile,
   readmeRemoteNames,
   type GuideCollection,
 } from './drive-guide.js';
@@ -27,8 +29,40 @@ import type { Source } from './source.js';
 /** A README of ours lists every ref of the drive: a generous bound for reading an earlier one back. */
 const README_LIMIT = 16 << 20;
 
-export async function stageDriveGuide(
-  staging: Staging,
+/** The guide files a run writes at the drive root, and the `.flatpakrepo` files it removes. */
+export interface GuideWrites {
+  readonly files: readonly GuideFile[];
+  readonly removed: readonly string[];
+  /** The drive root, relative to the repo (`/`-separated): where the publish ops point. */
+  readonly driveRoot: string;
+}
+
+/** Stages the guide files (driveGuideWrites) and returns the publish ops that put them at the drive root. */
+export async function stageDriveGuide(staging: Staging, w: GuideWrites): Promise<PublishOp[]> {
+  const ops: PublishOp[] = [];
+  const { driveRoot } = w;
+  for (const f of w.files)
+    ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });
+  for (const name of w.removed) ops.push({ op: 'remove', path: name, driveRoot });
+  return ops;
+}
+
+/**
+ * The guide on the drive is what a run would write: every file byte for byte (they are small), every one it would
+ * remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
+ * truncated or deleted `.flatpakrepo` or README).
+ */
+export async function driveGuideCurrent(drive: string, w: GuideWrites): Promise<boolean> {
+  for (const f of w.files) {
+    const held = await readTextSafe(drive, f.name, Buffer.byteLength(f.text) + 1).catch(() => null);
+    if (held !== f.text) return false;
+  }
+  for (const name of w.removed) if (await fs.lstat(path.join(drive, name)).catch(() => null)) return false;
+  return true;
+}
+
+/** What the drive guide a run writes holds, from what the sources know and what the drive's guide says now. */
+export async function driveGuideWrites(
   /** The drive's root directory, and the repo's path under it. */
   drive: string,
   repoRel: string,
@@ -42,7 +76,7 @@ export async function stageDriveGuide(
   previous: Iterable<string> = [],
   /** The URL a collection's signed upstream summary moves its remote to (xa.redirect-url), handed out instead. */
   redirects: ReadonlyMap<string, string> = new Map(),
-): Promise<PublishOp[]> {
+): Promise<GuideWrites> {
   const collections: GuideCollection[] = [];
   // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
   const readme = await readTextSafe(drive, GUIDE_README, README_LIMIT).catch(() => null);
@@ -112,12 +146,11 @@ export async function stageDriveGuide(
     .split('/')
     .map(() => '..')
     .join('/');
-  const ops: PublishOp[] = [];
-  for (const f of driveGuide({ repoRel: repoPosix, repoRels, collections }))
-    ops.push({ op: 'replace', from: await staging.stageFile(`drive-guide/${f.name}`, f.text), to: f.name, driveRoot });
-  for (const cid of previous)
-    if (!everyCollection.has(cid)) ops.push({ op: 'remove', path: flatpakrepoName(cid), driveRoot });
-  return ops;
+  return {
+    files: driveGuide({ repoRel: repoPosix, repoRels, collections }),
+    removed: [...previous].filter((cid) => !everyCollection.has(cid)).map(flatpakrepoName),
+    driveRoot,
+  };
 }
 
 /** The other sideload repos on the drive (as clients find them) and their refs by collection; unreadable ones none. */

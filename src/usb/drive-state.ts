@@ -12,7 +12,7 @@ import { decodeDetached, Ed25519Verifier, readSignatures } from '../sign/index.j
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
 import { Repo, REPO_DIRS } from '../repo/index.js';
 import { findDriveRepos } from './find-repos.js';
-import { recordedSubpaths } from '../summary/metadata-commit.js';
+import { recordedRefCommits, recordedSubpaths } from '../summary/metadata-commit.js';
 import { sortedSubpaths } from '../flatpak/plan-builder.js';
 import { hasPendingPublish } from './publish.js';
 import { compareBytewise } from '../ostree/dirtree.js';
@@ -109,17 +109,23 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       // The subpaths of partial refs, as this collection's ostree-metadata commit recorded them; they describe the
       // commit the ref pointed at then, so they only count while the ref still points at the same commit.
       const recorded = new Map<string, readonly string[]>();
+      let recordedCommits = new Map<string, string>();
       const meta = byRef.get(METADATA_REF);
       if (meta) {
         metadataCommits.set(cid, meta);
         const mc = await repo.readCommit(meta).catch(() => null);
         for (const [ref, paths] of mc ? recordedSubpaths(mc.commit.metadata) : []) recorded.set(ref, paths);
+        if (mc) recordedCommits = recordedRefCommits(mc.commit.metadata);
       }
       for (const ref of [...byRef.keys()].sort(compareBytewise)) {
         if (ref === METADATA_REF) continue;
         const commit = byRef.get(ref) as string;
         await facts(commit);
-        const partial = commits.get(commit)?.partial ?? false;
+        // Partial: its commitpartial marker says so, or (the marker lost: `ostree fsck` then fails on the objects it
+        // lacks) the ostree-metadata commit records subpaths for the ref at this very commit; the plan writes the
+        // marker again (plan.ts).
+        const partial =
+          (commits.get(commit)?.partial ?? false) || (recorded.has(ref) && recordedCommits.get(ref) === commit);
         // In the one order (a drive written before sideload sorted them holds them as they were copied).
         refs.push({
           collectionId: cid,

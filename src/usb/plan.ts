@@ -55,7 +55,7 @@ export interface DrivePlan {
   readonly final: ReadonlyMap<string, ReadonlyMap<string, FinalRef>>;
   /** `state/<commit>.commitpartial` markers to create (present) or remove. */
   readonly partialMarkers: ReadonlyArray<{ readonly commit: string; readonly present: boolean }>;
-  /** Any ref added, updated or removed. */
+  /** Any ref added, updated or removed (a lost marker to write again is in `partialMarkers` alone). */
   readonly refsChanged: boolean;
 }
 
@@ -223,7 +223,13 @@ export function planDrive(input: PlanInput): DrivePlan {
   // with objects missing); prune deletes both.
   const markers = new Map<string, boolean>();
   for (const e of entries) {
-    if (e.action === 'kept' || e.action === 'unchanged') continue;
+    if (e.action === 'kept' || e.action === 'unchanged') {
+      // A partial commit whose marker the drive lost (drive-state.ts: its subpaths recorded at this commit): the
+      // marker is written again, else `ostree fsck` fails on the objects the commit lacks.
+      if (e.commit && finalPartial.get(e.commit) && input.state.commits.get(e.commit)?.partial === false)
+        markers.set(e.commit, true);
+      continue;
+    }
     if (e.commit) markers.set(e.commit, finalPartial.get(e.commit) ?? false);
   }
   return {

@@ -13,6 +13,8 @@ import { verifyDrive } from '../../src/usb/verify.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { fsck } from '../helpers/fsck.js';
+import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { projectRoot } from '../helpers/shared.js';
 
 const exampleRepo = path.join(projectRoot, 'examples/repo');
@@ -169,6 +171,88 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     });
     await fs.rm(file);
     expect((await run(drive)).refs.find((x) => x.ref === APP)?.change).toBe('added');
+    expect((await verifyDrive(drive)).ok).toBe(true);
+  });
+  it('lost commitpartial markers of partial Locales: written again, ostree fsck and verify pass', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    const markers = (await fs.readdir(path.join(repo, 'state'))).sort();
+    expect(markers.length).toBe(2);
+    // The markers alone (before: "Nothing new"), then the whole state directory (before: published without them).
+    const losses = [
+      () => Promise.all(markers.map((m) => fs.rm(path.join(repo, 'state', m)))),
+      () => fs.rm(path.join(repo, 'state'), { recursive: true }),
+    ];
+    for (const lose of losses) {
+      await lose();
+      expect(await fsck(repo, 'fails')).toContain('No such metadata object');
+      const broken = await verifyDrive(drive);
+      expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toContain('partial-marker-missing');
+
+      const r = await run(drive, ['de']);
+      expect(r.changed).toBe(true);
+      expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+      expect((await fs.readdir(path.join(repo, 'state'))).sort()).toEqual(markers);
+      await fsck(repo);
+      expect((await verifyDrive(drive)).ok).toBe(true);
+      expect((await run(drive, ['de'])).changed).toBe(false);
+    }
+  });
+
+  it('a deleted or damaged .commitmeta of a drive commit: copied again from the source', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const commit = (await fs.readFile(path.join(repo, 'refs/mirrors/org.example.Stable', APP), 'utf8')).trim();
+    const rel = objectPath(commit, 'commitmeta', 'archive');
+    const want = await fs.readFile(path.join(exampleRepo, rel));
+    const file = path.join(repo, rel);
+    expect(await fs.readFile(file)).toEqual(want);
+    for (const damage of [() => fs.rm(file), () => flip(file, -5)]) {
+      await damage();
+      expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(false);
+      // Before: "Nothing new", the signatures lost or broken for good.
+      const r = await run(drive);
+      expect(r.changed).toBe(true);
+      expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+      expect(await fs.readFile(file)).toEqual(want);
+      await fsck(repo);
+      expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(true);
+      expect((await run(drive)).changed).toBe(false);
+    }
+  });
+  it('a truncated .flatpakrepo: written again; an intact drive gets no write', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const file = path.join(drive, 'org.example.Stable.flatpakrepo');
+    const want = await fs.readFile(file);
+    const before = await snapshotDir(drive);
+    expect((await run(drive)).changed).toBe(false);
+    expect(await snapshotDir(drive)).toEqual(before);
+
+    await fs.truncate(file, 10);
+    expect((await verifyDrive(drive)).ok).toBe(false);
+    // Before: "Nothing new", the guide file left cut short.
+    expect((await run(drive)).changed).toBe(true);
+    expect(await fs.readFile(file)).toEqual(want);
+    await fsck(path.join(drive, '.ostree/repo'));
+    expect((await verifyDrive(drive)).ok).toBe(true);
+    expect((await run(drive)).changed).toBe(false);
+  });
+  it('lost commitpartial markers, then a create that wants the Locales whole: their objects copied, fsck passes', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive, ['de']);
+    const repo = path.join(drive, '.ostree/repo');
+    await fs.rm(path.join(repo, 'state'), { recursive: true });
+    // Before: the commits, held without a marker, were taken for complete and not walked (fsck: objects missing).
+    const r = await run(drive);
+    const locales = r.refs.filter((x) => x.ref.includes('.Locale/'));
+    expect(locales.map((x) => [x.change, x.subpaths ?? null])).toEqual([
+      ['updated', null],
+      ['updated', null],
+    ]);
+    await fsck(repo);
     expect((await verifyDrive(drive)).ok).toBe(true);
   });
 });

@@ -56,6 +56,22 @@ describe('planDrive', () => {
     expect(planCounts(upd)).toEqual({ add: 0, update: 1, unchanged: 0, remove: 0, kept: 1 });
   });
 
+  it('a partial ref whose commitpartial marker the drive lost: unchanged or kept, the marker written again', () => {
+    const s = state([
+      [APP, 1, 10],
+      [LOC, 3, 10, ['/files/de', '/metadata']],
+    ]);
+    const lost = { ...s, commits: new Map([...s.commits].map(([c, f]) => [c, { ...f, partial: false }])) };
+    const same = planDrive({ state: lost, wanted: [want(LOC, 3, 10, ['/files/de', '/metadata'])] });
+    expect(same.entries.map((e) => e.action)).toEqual(['kept', 'unchanged']);
+    expect(same.refsChanged).toBe(false);
+    expect(same.partialMarkers).toEqual([{ commit: C(3), present: true }]);
+    expect(planDrive({ state: lost, wanted: [want(APP, 1, 10)] }).partialMarkers).toEqual([
+      { commit: C(3), present: true },
+    ]);
+    expect(planDrive({ state: s, wanted: [want(APP, 1, 10)] }).partialMarkers).toEqual([]);
+  });
+
   it('a ref whose commit the drive lacks (deleted, unreadable) is copied again: an update, not unchanged', () => {
     const s = state([
       [APP, 1, 10],
