@@ -56,6 +56,8 @@ export function renderRun(out: Output, r: CreateResult): void {
   }
   if (r.resumedPublish)
     out.info('Finished the publish an interrupted run had left pending: clients now see what that run meant to write.');
+  if (r.repaired && !r.repaired.refs.length)
+    out.info('Repair: every object the refs reach is on the drive and intact.');
   if (!r.changed) {
     out.info('Nothing new: the drive was left untouched.');
     return;
@@ -65,6 +67,10 @@ export function renderRun(out: Output, r: CreateResult): void {
     out.info(
       `Objects: ${r.objects.copied} copied (${formatBytes(r.objects.bytes)}), ${r.objects.skipped} already there ` +
         '(on the drive, or shared with a ref copied before)',
+    );
+  if (r.repaired?.refs.length)
+    out.info(
+      `Repaired: ${r.repaired.objects} missing or corrupt objects copied again, in ${r.repaired.refs.join(', ')}`,
     );
   for (const [cid, up] of Object.entries(r.upstream))
     out.info(

@@ -18,6 +18,7 @@ export interface WriteArgs extends OutputArgs {
   fsync?: boolean;
   strict?: boolean;
   progress?: boolean;
+  repair?: boolean;
 }
 
 /** --unsigned, as create, update and remove take it. */
@@ -48,6 +49,12 @@ export function writeOptions<T>(y: Argv<T>, text: { upstream: string; dryRun: st
       describe: 'fsync written data (--no-fsync for throwaway targets)',
     })
     .option('strict', { type: 'boolean', describe: STRICT_DESCRIPTION })
+    .option('repair', {
+      type: 'boolean',
+      describe:
+        'Also walk every ref the drive keeps and re-hash each object: copy missing or corrupt ones again from the ' +
+        'source (a drive with nothing to mend is only read)',
+    })
     .options(OUTPUT_OPTIONS)
     .option('progress', {
       type: 'boolean',
@@ -70,11 +77,13 @@ export function writeSettings(args: WriteArgs): {
   fsync: boolean;
   deflate: DeflateEngine;
   unsigned: boolean;
+  repair: boolean;
 } {
   // Checked before any source is read (the library checks it again before a run writes).
   sourceDateEpoch(process.env);
   return {
     unsigned: !!args.unsigned,
+    repair: !!args.repair,
     strict: !!args.strict,
     upstream: upstreamPolicy(args),
     dryRun: !!args['dry-run'],

@@ -7,10 +7,12 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import {
+  CorruptError,
   FailureError,
   InternalError,
   InterruptedError,
   NetworkError,
+  NotFoundError,
   UnsupportedError,
   UsageError,
 } from '../errors.js';
@@ -22,7 +24,16 @@ import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js'
 import { objectPath } from '../ostree/object.js';
 import { MAX_METADATA_SIZE } from '../repo/archive-source.js';
 import { readLocalFile } from '../transport/local.js';
-import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
+import {
+  copyCommit,
+  createArchiveRepo,
+  openObjectSource,
+  openStaging,
+  Repo,
+  syncIfFuse,
+  verifyObject,
+  walkCommit,
+} from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer, publicKeyOf } from '../sign/index.js';
 import {
@@ -83,6 +94,12 @@ export interface ApplyOptions {
   readonly onProgress?: ProgressCallback;
   /** Copy commits that are unsigned or signed by an untrusted key although the source's keys are known. */
   readonly allowUnsignedCommits?: boolean;
+  /**
+   * Walk every ref the drive keeps (unchanged and kept ones too) and re-hash each object it reaches: a ref with a
+   * missing or corrupt object is copied again from a source that holds its commit, corrupt objects replaced. A drive
+   * with nothing to mend is only read.
+   */
+  readonly repair?: boolean;
 }
 
 export interface ApplyInput {
@@ -116,6 +133,8 @@ export interface ApplyResult {
   readonly upstream: Readonly<Record<string, { signedBy: readonly string[]; root: string; files: number } | null>>;
   readonly summary?: { readonly lastModified: bigint; readonly signed: boolean };
   readonly reposDLink?: string | null;
+  /** `repair`: the refs found damaged on the drive and copied again, and the objects that took (missing or corrupt). */
+  readonly repaired?: { readonly refs: readonly string[]; readonly objects: number };
 }
 
 export function nowSeconds(): bigint {
@@ -178,6 +197,70 @@ async function changedSignatures(
     if (!held || !Buffer.from(held).equals(Buffer.from(fresh))) out.push({ entry: e, commit: e.commit, bytes: fresh });
   }
   return out;
+}
+
+/**
+ * `repair`: the refs the run keeps whose commit the drive holds but not everything it reaches intact (an object
+ * missing, or whose bytes do not match its name), each with a source that holds the commit. Only reads the drive:
+ * every object reached is re-hashed once. @throws NotFoundError for a damaged ref no source of the run holds.
+ */
+async function damagedRefs(
+  input: ApplyInput,
+  signal?: AbortSignal,
+): Promise<Array<{ readonly entry: PlanEntry; readonly source: Source }>> {
+  const kept = input.plan.entries.filter(
+    (e) => (e.action === 'unchanged' || e.action === 'kept') && e.commit !== null && input.state.commits.has(e.commit),
+  );
+  if (!kept.length) return [];
+  const out = [];
+  const checked = new Set<string>();
+  const drive = await openObjectSource(input.loc.repo);
+  try {
+    for (const e of kept) {
+      const commit = e.commit as string;
+      let damaged = false;
+      try {
+        for await (const w of walkCommit(drive, commit, {
+          subpaths: e.subpaths,
+          ref: e.ref,
+          ...(signal ? { signal } : {}),
+        })) {
+          if (w.type !== 'file' || checked.has(w.checksum)) continue;
+          await verifyObject(drive, w.checksum, 'file', signal);
+          checked.add(w.checksum);
+        }
+      } catch (err) {
+        if (!(err instanceof CorruptError) && !(err instanceof NotFoundError)) throw err;
+        damaged = true;
+      }
+      if (!damaged) continue;
+      out.push({ entry: e, source: await sourceHolding(input.sources, e, commit) });
+    }
+  } finally {
+    await drive.close();
+  }
+  return out;
+}
+
+/** The run's source that planned `e`, else the first that holds its commit. */
+async function sourceHolding(sources: readonly Source[], e: PlanEntry, commit: string): Promise<Source> {
+  const planned = e.source !== undefined ? sources[e.source] : undefined;
+  if (planned) return planned;
+  for (const s of sources) {
+    const has = await (s.objectsFor?.(commit) ?? s.objects).readMetadata(commit, 'commit').then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof NotFoundError || err instanceof CorruptError) return false;
+        throw err;
+      },
+    );
+    if (has) return s;
+  }
+  throw new NotFoundError(
+    `'${e.ref}' (${e.collectionId}) on the drive is damaged (an object missing or corrupt) and no source of this run ` +
+      `holds its commit ${commit}: name a source that has it to repair it`,
+    { ref: e.ref, collectionId: e.collectionId, commit },
+  );
 }
 
 /** Runs the plan. See ApplyOptions. */
@@ -280,7 +363,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const signedWith =
     signKeyPublic !== null && state.summarySigned ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
   const keyChanged = signedWith !== 'valid';
-  const idle = resigned.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
+  const damaged = opts.repair ? await damagedRefs(input, opts.signal) : [];
+  const idle =
+    resigned.length === 0 && damaged.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
   if (!idle && keyChanged) {
     const key = Buffer.from(signKeyPublic as Uint8Array).toString('base64');
     input.warner.warn(
@@ -298,11 +383,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
         'it signed, or --unsigned to publish it without a signature',
       { path: path.join(loc.repo, 'summary.sig') },
     );
-  if (opts.dryRun) return { changed: false, ...base };
+  // A dry run names the damaged refs it would repair; a run with nothing to mend, none.
+  const found = opts.repair ? { repaired: { refs: damaged.map((d) => d.entry.ref), objects: 0 } } : {};
+  if (opts.dryRun) return { changed: false, ...base, ...found };
   if (idle) {
     // Nothing to publish, but an interrupted run may have left temp files: remove them under the drive's lock.
     if ((await listLeftovers(loc.repo).catch(() => [])).length) await replayUnderLock(loc.repo, fsync);
-    return { changed: false, ...base };
+    return { changed: false, ...base, ...found };
   }
   await checkWritable(loc);
 
@@ -325,23 +412,27 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   let journaled = false;
   try {
     await replay(loc.repo, fsync);
-    let [copied, skipped, bytes, refIndex] = [0, 0, 0, 0];
+    let [copied, skipped, bytes, refIndex, repairedObjects] = [0, 0, 0, 0, 0];
     let copiedAny = false;
+    // The refs to copy, then those `repair` found damaged (copied again, every object re-hashed on the way).
+    const work = [
+      ...toCopy.map((e) => ({ e, source: sources[e.source ?? -1], repair: false })),
+      ...damaged.map((d) => ({ e: d.entry, source: d.source, repair: true })),
+    ];
     const weighed = CopyFraction.of(
-      toCopy.map((e) => {
+      work.map(({ e }) => {
         const size = e.commit ? commitSize(input.commits.get(e.commit)?.commit.metadata, 'download') : null;
         return size === null ? null : Number(size);
       }),
     );
-    for (const e of toCopy) {
+    for (const { e, source, repair } of work) {
       checkAbort();
-      const source = sources[e.source ?? -1];
       if (!source || e.commit === null) throw new InternalError(`plan entry ${e.ref} has no source`, { ref: e.ref });
       const [objBase, byteBase] = [copied + skipped, bytes];
       refIndex++;
       // A ref whose commit the drive lost or cannot read (the plan copies it again): its objects are re-hashed on
       // the way, and a corrupt one is replaced, so the same command mends the ref.
-      const mend = e.previous === e.commit && !state.commits.has(e.commit);
+      const mend = repair || (e.previous === e.commit && !state.commits.has(e.commit));
       // As ostree's pull does: a commit the drive already holds in full (no commitpartial marker) is complete; one
       // the drive records as partial (its marker lost) is not.
       const wasPartial = state.refs.some((r) => r.commit === e.commit && r.subpaths !== null);
@@ -365,7 +456,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
             phase: 'copy',
             ref: e.ref,
             refIndex,
-            refCount: toCopy.length,
+            refCount: work.length,
             objectsDone: objBase + p.objectsDone,
             ...(p.objectsTotal !== undefined ? { objectsTotal: objBase + p.objectsTotal } : {}),
             bytesDone: byteBase + p.bytesDone,
@@ -373,6 +464,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
           }),
       });
       copied += r.copied;
+      if (repair) repairedObjects += r.copied;
       skipped += r.skipped;
       bytes += r.bytes;
       copiedAny = true;
@@ -446,6 +538,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       metadataCommits,
       summary: { lastModified, signed: signer !== null },
       reposDLink: link,
+      ...(opts.repair ? { repaired: { refs: damaged.map((d) => d.entry.ref), objects: repairedObjects } } : {}),
     };
   } catch (e) {
     // Keep staged objects for a resume after an interrupt or a network failure; drop them otherwise.

@@ -15,7 +15,9 @@ const FINDINGS = {
   'pending-publish': 'a publish was interrupted: `verify --repair` or the next create finishes it',
   'open-failed': 'the repo cannot be opened',
   // objects
-  'corrupt-object': "an object's content does not match its name, or it does not decode",
+  'corrupt-object':
+    "an object's content does not match its name, or it does not decode: `create --repair` with the source " +
+    'copies it again',
   // refs and summary
   'head-ref': 'a ref under refs/heads: offline clients see only refs/mirrors',
   'no-summary': 'the repo has no summary: clients ignore it',
@@ -40,7 +42,9 @@ const FINDINGS = {
   'unexpected-partial': 'a ref marked partial that its ostree-metadata commit records as complete',
   'partial-unknown-subpaths': 'a partial ref whose subpaths are recorded nowhere: what is reachable was checked',
   'partial-marker-missing': 'a partial ref without its commitpartial marker: online clients would take it as whole',
-  'incomplete-ref': 'objects a ref reaches (within its subpaths) are missing, or a tree on the way is corrupt',
+  'incomplete-ref':
+    'objects a ref reaches (within its subpaths) are missing, or a tree on the way is corrupt: `create --repair` with ' +
+    'the source copies them again',
   'unreferenced-incomplete': 'a commit no ref points at lacks objects and its marker: ostree fsck fails; prune it',
   // drive signature
   'unsigned-summary': 'the summary is not signed (--drive-key given)',

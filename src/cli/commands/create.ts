@@ -135,6 +135,10 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
             ['Show the plan as JSON, write nothing', 'sideload create --dry-run --json /mnt/usb org.gnome.Maps'],
             ['Sources, refs and options from a manifest', 'sideload create --manifest media.yaml /mnt/usb'],
             ['Exactly the commits a lockfile pins', 'sideload create --lock media.lock /mnt/usb'],
+            [
+              'Re-hash every object on the drive and copy missing or corrupt ones again',
+              'sideload create --repair --repo ./repo --gpg-import repo.gpg /mnt/usb org.example.App',
+            ],
           ]),
         ) as never,
     handler: async (args) => {

@@ -32,6 +32,10 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
               'sideload update --repo ./repo --gpg-import repo.gpg /mnt/usb',
             ],
             [
+              'Also mend objects the drive lost or that are damaged (every one re-hashed)',
+              'sideload update --repair --repo ./repo --gpg-import repo.gpg /mnt/usb',
+            ],
+            [
               'What would change',
               'sideload update --dry-run --url https://dl.flathub.org/repo --collection-id org.flathub.Stable ' +
                 '--gpg-import flathub.gpg /mnt/usb',
