@@ -171,9 +171,12 @@ describe('options', () => {
       .replace(/ \\\n\s+/g, ' ')
       .split('\n')
       .filter((l) => l.trim().startsWith('sideload '));
-    expect(commands.length).toBe(7);
+    expect(commands.length).toBe(8);
     expect(commands).toContain(
       '  sideload create --repo ./repo --gpg-import repo.gpg --arch x86_64 --arch aarch64 /mnt/usb org.example.App',
+    );
+    expect(commands).toContain(
+      '  sideload create --repair --repo ./repo --gpg-import repo.gpg /mnt/usb org.example.App',
     );
   });
 });
