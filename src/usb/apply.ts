@@ -7,12 +7,10 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import {
-  CorruptError,
   FailureError,
   InternalError,
   InterruptedError,
   NetworkError,
-  NotFoundError,
   UnsupportedError,
   UsageError,
 } from '../errors.js';
@@ -24,16 +22,7 @@ import { EMPTY_DIRTREE, METADATA_REF, ROOT_DIRMETA } from '../ostree/formats.js'
 import { objectPath } from '../ostree/object.js';
 import { MAX_METADATA_SIZE } from '../repo/archive-source.js';
 import { readLocalFile } from '../transport/local.js';
-import {
-  copyCommit,
-  createArchiveRepo,
-  openObjectSource,
-  openStaging,
-  Repo,
-  syncIfFuse,
-  verifyObject,
-  walkCommit,
-} from '../repo/index.js';
+import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer, publicKeyOf } from '../sign/index.js';
 import {
@@ -58,6 +47,7 @@ import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { driveGuideCurrent, driveGuideWrites, stageDriveGuide, type GuideWrites } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
+import { damagedRefs } from './repair.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { checkCommitSignatures } from './commit-signatures.js';
 import { sourceDateEpoch } from './source-date.js';
@@ -199,70 +189,6 @@ async function changedSignatures(
   return out;
 }
 
-/**
- * `repair`: the refs the run keeps whose commit the drive holds but not everything it reaches intact (an object
- * missing, or whose bytes do not match its name), each with a source that holds the commit. Only reads the drive:
- * every object reached is re-hashed once. @throws NotFoundError for a damaged ref no source of the run holds.
- */
-async function damagedRefs(
-  input: ApplyInput,
-  signal?: AbortSignal,
-): Promise<Array<{ readonly entry: PlanEntry; readonly source: Source }>> {
-  const kept = input.plan.entries.filter(
-    (e) => (e.action === 'unchanged' || e.action === 'kept') && e.commit !== null && input.state.commits.has(e.commit),
-  );
-  if (!kept.length) return [];
-  const out = [];
-  const checked = new Set<string>();
-  const drive = await openObjectSource(input.loc.repo);
-  try {
-    for (const e of kept) {
-      const commit = e.commit as string;
-      let damaged = false;
-      try {
-        for await (const w of walkCommit(drive, commit, {
-          subpaths: e.subpaths,
-          ref: e.ref,
-          ...(signal ? { signal } : {}),
-        })) {
-          if (w.type !== 'file' || checked.has(w.checksum)) continue;
-          await verifyObject(drive, w.checksum, 'file', signal);
-          checked.add(w.checksum);
-        }
-      } catch (err) {
-        if (!(err instanceof CorruptError) && !(err instanceof NotFoundError)) throw err;
-        damaged = true;
-      }
-      if (!damaged) continue;
-      out.push({ entry: e, source: await sourceHolding(input.sources, e, commit) });
-    }
-  } finally {
-    await drive.close();
-  }
-  return out;
-}
-
-/** The run's source that planned `e`, else the first that holds its commit. */
-async function sourceHolding(sources: readonly Source[], e: PlanEntry, commit: string): Promise<Source> {
-  const planned = e.source !== undefined ? sources[e.source] : undefined;
-  if (planned) return planned;
-  for (const s of sources) {
-    const has = await (s.objectsFor?.(commit) ?? s.objects).readMetadata(commit, 'commit').then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof NotFoundError || err instanceof CorruptError) return false;
-        throw err;
-      },
-    );
-    if (has) return s;
-  }
-  throw new NotFoundError(
-    `'${e.ref}' (${e.collectionId}) on the drive is damaged (an object missing or corrupt) and no source of this run ` +
-      `holds its commit ${commit}: name a source that has it to repair it`,
-    { ref: e.ref, collectionId: e.collectionId, commit },
-  );
-}
-
 /** Runs the plan. See ApplyOptions. */
 export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<ApplyResult> {
   const { loc, state, plan, sources } = input;
@@ -363,7 +289,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const signedWith =
     signKeyPublic !== null && state.summarySigned ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
   const keyChanged = signedWith !== 'valid';
-  const damaged = opts.repair ? await damagedRefs(input, opts.signal) : [];
+  const damaged = opts.repair ? await damagedRefs({ plan, state, repo: loc.repo, sources }, opts.signal) : [];
   const idle =
     resigned.length === 0 && damaged.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
   if (!idle && keyChanged) {
