@@ -28,7 +28,7 @@ const WARNINGS = {
   'lock-upstream-changed': '`--lock`: an upstream summary now differs from the locked one, or is signed by another key',
   'eol-rebase-missing': "an end-of-life ref's replacement (ostree.endoflife-rebase) is not in the source: clients fail",
   'drive-key-changed':
-    "--sign-key is not the key the drive's summary was signed with, or its summary.sig is damaged: the run signs it with this one",
+    "--sign-key is not the key the drive's summary was signed with, or its summary.sig is damaged or holds no signature: the run signs it with this one",
   'upstream-redirect':
     "an upstream summary moves its remote (xa.redirect-url): the drive hands out the new URL when the summary's signature checked",
   'unverified-remote-key':

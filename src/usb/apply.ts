@@ -298,7 +298,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       'drive-key-changed',
       signedWith === 'damaged'
         ? `the drive's summary.sig does not decode (damaged): this run signs the summary again with ${key}`
-        : `the drive's summary is signed with another key than --sign-key's: this run signs it with ${key}, and a ` +
+        : signedWith === 'empty'
+          ? `the drive's summary.sig holds no signature (no ed25519, no GPG): this run signs the summary with ${key}`
+          : `the drive's summary is signed with another key than --sign-key's: this run signs it with ${key}, and a ` +
             'client or verify --drive-key holding the old public key will refuse the drive',
       { path: path.join(loc.repo, 'summary.sig') },
     );

@@ -242,19 +242,29 @@ export function summarySigProblem(bytes: Uint8Array): string | null {
 }
 
 /**
+ * Whether `summary.sig`'s bytes (decoded, see summarySigProblem) hold a signature at all: an ed25519 or a GPG one.
+ * Detached metadata with neither (an empty dict, only other keys) signs nothing: a client verifying the summary
+ * refuses it ("No signatures found"), one that does not verify takes the drive as unsigned.
+ */
+export function summarySigSigns(bytes: Uint8Array): boolean {
+  return readSignatures(bytes, KEY.ed25519Sigs).length > 0 || readSignatures(bytes, KEY.gpgSigs).length > 0;
+}
+
+/**
  * Whether the drive's summary.sig holds a valid signature of its summary by `publicKey`: 'valid', 'damaged' (it
- * does not decode), or 'other' (unsigned, another key, no summary). A run given --sign-key re-signs a drive signed
- * with another key or a damaged signature, and says which.
+ * does not decode), 'empty' (it decodes but holds no signature), or 'other' (unsigned, another key, no summary).
+ * A run given --sign-key re-signs a drive signed with another key, a damaged or an empty signature, and says which.
  */
 export async function summarySignedWith(
   repoPath: string,
   publicKey: Uint8Array,
-): Promise<'valid' | 'damaged' | 'other'> {
+): Promise<'valid' | 'damaged' | 'empty' | 'other'> {
   const [summary, sig] = await Promise.all([
     readSummaryBytes(repoPath).catch(() => null),
     readSummarySigBytes(repoPath).catch(() => null),
   ]);
   if (sig && summarySigProblem(sig) !== null) return 'damaged';
+  if (sig && !summarySigSigns(sig)) return 'empty';
   if (!summary || !sig) return 'other';
   const r = await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs));
   return r.valid ? 'valid' : 'other';

@@ -51,6 +51,8 @@ const FINDINGS = {
   'bad-summary-signature': 'summary.sig does not verify with the --drive-key given',
   'signature-not-checked': 'the summary is signed, and no --drive-key was given to check it',
   'corrupt-summary-signature': 'summary.sig does not decode as signatures: a client holding the drive key refuses it',
+  'empty-summary-signature':
+    'summary.sig decodes but holds no ed25519 or GPG signature: the drive is in effect unsigned, a verifying client refuses it',
   // upstream copies
   'upstream-unverified': 'the carried upstream summary is not signed by the upstream keys given',
   'upstream-not-checked': 'the carried upstream summary was not checked: no upstream keys given',

@@ -33,7 +33,7 @@ export interface PruneResult {
   readonly dryRun: boolean;
   readonly objectsDeleted: number;
   readonly markersDeleted: number;
-  /** Bytes freed by objects, markers and the stale staging area. */
+  /** Bytes freed by the objects deleted and the stale staging area (the markers, empty files, are not counted). */
   readonly bytesFreed: number;
   readonly objectsKept: number;
 }

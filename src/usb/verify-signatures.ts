@@ -5,7 +5,7 @@
  */
 import { KEY, METADATA_REF } from '../ostree/formats.js';
 import { Ed25519Verifier, readSignatures } from '../sign/index.js';
-import { readSummarySigBytes, summarySigProblem } from './drive-state.js';
+import { readSummarySigBytes, summarySigProblem, summarySigSigns } from './drive-state.js';
 import type { DecodedRef } from '../summary/summary.js';
 import { CommitVerifier, notSignedText, type CommitSignatureCheck } from './commit-signatures.js';
 import { error, warning, type Finding } from './findings.js';
@@ -25,6 +25,16 @@ export async function checkDriveSignature(
       error(
         'corrupt-summary-signature',
         `summary.sig does not decode as signatures (${problem}): a client holding the drive's key refuses the drive`,
+        'summary.sig',
+      ),
+    ];
+  // Decodes, but holds neither an ed25519 nor a GPG signature: it signs nothing, with a key given or not.
+  if (sigBytes && !summarySigSigns(sigBytes))
+    return [
+      error(
+        'empty-summary-signature',
+        'summary.sig holds no signature (no ostree.sign.ed25519, no ostree.gpgsigs): the drive is in effect unsigned, ' +
+          'and a client verifying its summary refuses it ("No signatures found")',
         'summary.sig',
       ),
     ];

@@ -18,6 +18,7 @@ import {
   tempDir,
   type ExampleRepo,
 } from '../helpers/flatpak-fixtures.js';
+import { projectRoot } from '../helpers/shared.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { mirrorRefs } from './create-helpers.js';
 
@@ -259,6 +260,13 @@ describeInterop('updating a drive', () => {
       repoRel: '.ostree/repo',
       otherRepos: ['flatpak/repo'],
     });
+    // docs/json-schema.md's prune entry names every field of the document (before: none of them).
+    const schema = await fs.readFile(path.join(projectRoot, 'docs/json-schema.md'), 'utf8');
+    const entry = /^\* \*\*prune\*\*: ([^*]+)/m.exec(schema)?.[1] ?? '';
+    const envelope = ['schemaVersion', 'command', 'ok'];
+    const fields = Object.keys(JSON.parse(j.stdout) as object).filter((k) => !envelope.includes(k));
+    expect(fields.length).toBeGreaterThan(0);
+    expect(fields.filter((k) => !entry.includes(`\`${k}\``))).toEqual([]);
     // Followed, the hint prunes the other repo, and names the first in turn.
     const o = await sideload(['prune', '--no-fsync', '--destination-repo', 'flatpak/repo', d]);
     expect(o.code, o.stderr).toBe(0);

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { generateKeyPair } from '../../src/sign/index.js';
+import { encodeDetached, generateKeyPair } from '../../src/sign/index.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import type { Warning } from '../../src/warnings.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
@@ -32,6 +32,38 @@ it('a summary.sig that does not decode fails verify, keys given or not, and crea
   await createExampleDrive(drive, { signKey: key.secretKey, onWarning: (w) => warnings.push(w) });
   expect(warnings.map((w) => w.code)).toEqual(['drive-key-changed']);
   expect(warnings[0]?.message).toMatch(/^the drive's summary\.sig does not decode \(damaged\): this run signs/);
+  expect(warnings[0]?.message).not.toMatch(/another key/);
+  const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
+  expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
+});
+
+it('a summary.sig that decodes but holds no signature fails verify, keys given or not, and create says so', async () => {
+  const drive = await tempDir('sideload-sig-empty-');
+  const key = generateKeyPair();
+  await createExampleDrive(drive, { signKey: key.secretKey });
+  const sig = path.join(drive, '.ostree/repo/summary.sig');
+  // What ostree writes, minus the signatures: an empty a{sv}, and one with only a key no verifier reads.
+  const emptyDicts = [encodeDetached([]), encodeDetached([['ostree.sign.spki', [new Uint8Array(64).fill(7)]]])];
+  for (const bytes of emptyDicts) {
+    await fs.writeFile(sig, bytes);
+    for (const opts of [{}, { trustedKeys: [key.publicKey] }]) {
+      const r = await verifyDrive(drive, opts);
+      expect(r.ok).toBe(false);
+      const found = r.repos.flatMap((x) => x.findings);
+      expect(found.filter((f) => f.severity === 'error')).toEqual([
+        expect.objectContaining({ code: 'empty-summary-signature', path: 'summary.sig' }),
+      ]);
+      expect(found.map((f) => f.code)).not.toContain('signature-not-checked');
+      expect(found.find((f) => f.severity === 'error')?.message).toMatch(
+        /^summary\.sig holds no signature \(no ostree\.sign\.ed25519, no ostree\.gpgsigs\): .* refuses it/,
+      );
+    }
+  }
+
+  const warnings: Warning[] = [];
+  await createExampleDrive(drive, { signKey: key.secretKey, onWarning: (w) => warnings.push(w) });
+  expect(warnings.map((w) => w.code)).toEqual(['drive-key-changed']);
+  expect(warnings[0]?.message).toMatch(/^the drive's summary\.sig holds no signature \(no ed25519, no GPG\): this run/);
   expect(warnings[0]?.message).not.toMatch(/another key/);
   const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
   expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
