@@ -16,6 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { fsck } from '../helpers/fsck.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { projectRoot } from '../helpers/shared.js';
+import { flipByteIn } from '../helpers/damage.js';
 
 const exampleRepo = path.join(projectRoot, 'examples/repo');
 const gpg = path.join(projectRoot, 'examples/example.gpg');
@@ -35,13 +36,6 @@ async function run(drive: string, locales?: string[]): Promise<CreateResult> {
   } finally {
     await source.close();
   }
-}
-
-async function flip(file: string, at: number): Promise<void> {
-  const b = await fs.readFile(file);
-  const i = at < 0 ? b.length + at : at;
-  b.writeUInt8(b.readUInt8(i) ^ 0xff, i);
-  await fs.writeFile(file, b);
 }
 
 describe('the same create again mends a ref whose commit the drive lost', () => {
@@ -80,8 +74,8 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     }
     const contentFile = path.join(repo, objectPath(content as string, 'file', 'archive'));
     const before = await Promise.all([fs.readFile(commitFile), fs.readFile(contentFile)]);
-    await flip(commitFile, 10);
-    await flip(contentFile, -3);
+    await flipByteIn(commitFile, 10);
+    await flipByteIn(contentFile, -3);
     const broken = await verifyDrive(drive);
     expect(broken.ok).toBe(false);
     expect(broken.repos.flatMap((x) => x.findings.map((f) => f.code))).toContain('corrupt-object');
@@ -209,7 +203,7 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     const want = await fs.readFile(path.join(exampleRepo, rel));
     const file = path.join(repo, rel);
     expect(await fs.readFile(file)).toEqual(want);
-    for (const damage of [() => fs.rm(file), () => flip(file, -5)]) {
+    for (const damage of [() => fs.rm(file), () => flipByteIn(file, -5)]) {
       await damage();
       expect((await verifyDrive(drive, { upstreamGpg: [await fs.readFile(gpg)] })).ok).toBe(false);
       // Before: "Nothing new", the signatures lost or broken for good.

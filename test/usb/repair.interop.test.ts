@@ -18,6 +18,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { fsck } from '../helpers/fsck.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { projectRoot } from '../helpers/shared.js';
+import { flipByteIn } from '../helpers/damage.js';
 
 const exampleRepo = path.join(projectRoot, 'examples/repo');
 const gpg = path.join(projectRoot, 'examples/example.gpg');
@@ -40,13 +41,6 @@ async function run(drive: string, opts: { repair?: boolean; refs?: string[] } = 
   } finally {
     await source.close();
   }
-}
-
-async function flip(file: string, at: number): Promise<void> {
-  const b = await fs.readFile(file);
-  const i = at < 0 ? b.length + at : at;
-  b.writeUInt8(b.readUInt8(i) ^ 0xff, i);
-  await fs.writeFile(file, b);
 }
 
 /**
@@ -82,7 +76,7 @@ describe('create --repair', () => {
     const damaged = await firstObject(repo, PLATFORM, 'dirtree');
     const want = await Promise.all([fs.readFile(lost), fs.readFile(damaged)]);
     await fs.rm(lost);
-    await flip(damaged, 0);
+    await flipByteIn(damaged, 0);
     expect(await codes(drive)).toEqual(expect.arrayContaining(['incomplete-ref', 'corrupt-object']));
     await fsck(repo, 'fails');
 
@@ -108,7 +102,7 @@ describe('create --repair', () => {
     const repo = path.join(drive, '.ostree/repo');
     const damaged = await firstObject(repo, APP, 'file');
     const want = await fs.readFile(damaged);
-    await flip(damaged, -3);
+    await flipByteIn(damaged, -3);
     const r = await run(drive, { repair: true, refs: ['org.example.Platform'] });
     expect(r.refs.find((x) => x.ref === APP)?.change).toBe('kept');
     expect(r.repaired).toEqual({ refs: [APP], objects: 1 });

@@ -8,6 +8,7 @@ import { expect, it } from 'vitest';
 import { Repo } from '../../src/repo/index.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
+import { flipByteIn } from '../helpers/damage.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** An example drive, the app's ref, and its root dirtree's or dirmeta's path in the drive repo (relative to it). */
@@ -26,16 +27,9 @@ async function exampleDriveObject(
   return { drive, ref: app?.ref as string, repoPath, rel };
 }
 
-/** Flips the first byte of `file`. */
-async function flipFirstByte(file: string): Promise<void> {
-  const bytes = await fs.readFile(file);
-  bytes[0] = (bytes[0] as number) ^ 0xff;
-  await fs.writeFile(file, bytes);
-}
-
 it('a byte-flipped .dirtree: the incomplete-ref finding says it is corrupt and names it', async () => {
   const { drive, ref, repoPath, rel } = await exampleDriveObject('sideload-corrupt-tree-', 'rootTree');
-  await flipFirstByte(path.join(repoPath, rel));
+  await flipByteIn(path.join(repoPath, rel), 0);
 
   const all = (await verifyDrive(drive)).repos.flatMap((x) => x.findings);
   const found = all.filter((f) => f.code === 'incomplete-ref');
@@ -55,7 +49,7 @@ it('one object missing is told in the singular', async () => {
 
 it('verify without a progress callback (the library) still hashes metadata objects: a flipped .dirtree is corrupt-object', async () => {
   const { drive, repoPath, rel } = await exampleDriveObject('sideload-corrupt-meta-', 'rootTree');
-  await flipFirstByte(path.join(repoPath, rel));
+  await flipByteIn(path.join(repoPath, rel), 0);
   const corrupt = (await verifyDrive(drive)).repos
     .flatMap((x) => x.findings)
     .filter((f) => f.code === 'corrupt-object');
