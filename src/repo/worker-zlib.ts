@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { contentStreamHeader, type ParsedArchiveHeader } from '../ostree/content.js';
 import { DEFAULT_LEVEL, DEFLATE_MEM_LEVEL, type CopyWorkerData } from './copy-jobs.js';
 import { JOIN_EXTRA, loadBlockScanner, type BlockScanner } from './deflate-join.js';
-import { loadLibdeflate } from './libdeflate.js';
+import { loadLibdeflate, type WholeDeflate } from './libdeflate.js';
 import { RAW_ZLIB, rawStream, setParams, zrun } from './zlib-raw.js';
 
 export type Sink = (b: Uint8Array) => boolean | void;
@@ -23,21 +23,26 @@ const deflaters = new Map<number, Deflater>();
 
 // Loaded at the first object to deflate: a worker that only copies `.filez` (archive and HTTP sources) never maps
 // koffi and libdeflate (1-3 MiB of peak RSS).
-let whole: ReturnType<typeof loadLibdeflate> | undefined;
+let whole: WholeDeflate | null | undefined;
 let wholeOut: Buffer | null = null;
 
 let joiner: BlockScanner | null | undefined;
 
+/** libdeflate for this worker's engine (workerData), loaded on first use; null without it. */
+function engine(): WholeDeflate | null {
+  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+  return whole;
+}
+
 /** The level of a job that gives none: DEFAULT_LEVEL for libdeflate when it loads, else for zlib. */
 export function levelOf(level: number | null): number {
   if (level !== null) return level;
-  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
-  return whole ? DEFAULT_LEVEL.libdeflate : DEFAULT_LEVEL.zlib;
+  return engine() ? DEFAULT_LEVEL.libdeflate : DEFAULT_LEVEL.zlib;
 }
 
 /** libdeflate's raw DEFLATE of `data` into the reused buffer (with JOIN_EXTRA bytes of room after it), or null. */
 function libdeflate(level: number, data: Uint8Array): { buf: Buffer; n: number } | null {
-  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
+  const whole = engine();
   if (!whole) return null;
   const need = whole.bound(level, data.length) + JOIN_EXTRA;
   if (!wholeOut || wholeOut.length < need) wholeOut = Buffer.allocUnsafe(need);
@@ -58,9 +63,8 @@ export function deflateWhole(level: number, data: Uint8Array): Uint8Array | null
 /** Whether deflatePart can serve an object larger than one part at `level` (libdeflate and the joins load). */
 export function canDeflateParts(level: number): boolean {
   if (level === 0) return false; // stored blocks throughout: zlib's stream does those at no cost
-  if (whole === undefined) whole = loadLibdeflate((workerData as CopyWorkerData | null)?.deflate ?? 'auto');
-  if (joiner === undefined) joiner = whole ? loadBlockScanner() : null;
-  return !!whole && !!joiner;
+  if (joiner === undefined) joiner = engine() ? loadBlockScanner() : null;
+  return !!joiner;
 }
 
 /**
