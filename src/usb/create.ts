@@ -15,7 +15,7 @@ import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from 
 import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
-import { planDrive, type DrivePlan, type PlanEntry } from './plan.js';
+import { planDrive, type DrivePlan, type PlanEntry, type WantedRef } from './plan.js';
 import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
 import type { Source } from './source.js';
 import { UPSTREAM_DIR, type UpstreamPin } from './upstream-copy.js';
@@ -75,6 +75,9 @@ export interface CreateResult extends ApplyResult {
 const CHANGE = { add: 'added', update: 'updated', unchanged: 'unchanged', remove: 'removed', kept: 'kept' } as const;
 
 function toDriveRef(e: PlanEntry): DriveRef {
+  // A Locale the run did not resolve (kept, or on the drive in update) has the languages its subpaths hold; a
+  // removed one none (its subpaths are gone with it).
+  const languages = e.languages ?? (e.action !== 'remove' ? localeLanguages(e.ref, e.subpaths) : undefined);
   return {
     collectionId: e.collectionId,
     ref: e.ref,
@@ -83,13 +86,7 @@ function toDriveRef(e: PlanEntry): DriveRef {
     reason: e.reason ?? 'on-drive',
     subpaths: e.subpaths,
     partial: e.subpaths !== null,
-    // A Locale the run did not resolve (kept, or on the drive in update) has the languages its subpaths hold; a
-    // removed one none (its subpaths are gone with it).
-    ...(e.languages !== undefined
-      ? { languages: e.languages }
-      : e.action !== 'remove' && localeLanguages(e.ref, e.subpaths) !== undefined
-        ? { languages: localeLanguages(e.ref, e.subpaths) }
-        : {}),
+    ...(languages !== undefined ? { languages } : {}),
     change: CHANGE[e.action],
     ...(e.downgrade ? { downgrade: true } : {}),
   };
@@ -145,6 +142,11 @@ export function resolveOptions(opts: CreateOptions): ResolveOptions {
     ...(opts.remoteFixHint ? { remoteFixHint: opts.remoteFixHint } : {}),
     ...(opts.commits ? { commits: opts.commits } : {}),
   };
+}
+
+/** The plan of a create or update run: the refs it wants against what the drive holds. */
+export function planRun(run: Run, wanted: readonly WantedRef[], opts: CreateOptions): DrivePlan {
+  return planDrive({ state: run.state, wanted, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) });
 }
 
 export async function finish(
@@ -204,11 +206,7 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
     run.warner,
     run.state.commits,
   );
-  const plan = planDrive({
-    state: run.state,
-    wanted: resolved.wanted,
-    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
-  });
+  const plan = planRun(run, resolved.wanted, opts);
   // A lock's record of each collection's upstream summary, for the collections whose copy comes from its source.
   const pins = new Map<string, UpstreamPin>();
   for (const i of inputs)

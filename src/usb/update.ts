@@ -5,9 +5,8 @@
 import { NotFoundError } from '../errors.js';
 import { splitRef } from '../flatpak/ref.js';
 import { localeLanguages, sortedLanguages, subpathLanguages } from '../flatpak/plan-builder.js';
-import { finish, resolveOptions, startRun, type CreateOptions, type CreateResult } from './create.js';
+import { finish, planRun, resolveOptions, startRun, type CreateOptions, type CreateResult } from './create.js';
 import { otherReposHolding } from './drive-state.js';
-import { planDrive } from './plan.js';
 import { listHint, resolveRun, type LockedRef } from './resolve-run.js';
 import type { Source } from './source.js';
 
@@ -121,11 +120,7 @@ export async function updateDrive(opts: Omit<CreateOptions, 'refs'>, source: Sou
     run.warner,
     run.state.commits,
   );
-  const plan = planDrive({
-    state: run.state,
-    wanted: resolved.wanted,
-    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
-  });
+  const plan = planRun(run, resolved.wanted, opts);
   return finish(run, opts, plan, [source], resolved, undefined, true);
 }
 
