@@ -55,6 +55,8 @@ export interface DriveState {
   readonly refs: readonly DriveStateRef[];
   /** collection ID → its ostree-metadata commit. */
   readonly metadataCommits: ReadonlyMap<string, string>;
+  /** The collections whose ostree-metadata commit (named by their ref) is missing or does not read. */
+  readonly lostMetadataCommits: ReadonlySet<string>;
   /** commit checksum → facts, for every commit a ref points at (missing commits are absent). */
   readonly commits: ReadonlyMap<string, CommitFacts>;
   /** `summary.sig` is present. */
@@ -70,6 +72,7 @@ export function emptyDriveState(repo: string): DriveState {
     pendingPublish: false,
     refs: [],
     metadataCommits: new Map(),
+    lostMetadataCommits: new Set(),
     commits: new Map(),
     summarySigned: false,
   };
@@ -87,6 +90,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
     });
     const commits = new Map<string, CommitFacts>();
     const metadataCommits = new Map<string, string>();
+    const lostMetadataCommits = new Set<string>();
     const decoded = new Map<string, Commit>();
     const facts = async (checksum: string): Promise<Commit | null> => {
       if (decoded.has(checksum)) return decoded.get(checksum) as Commit;
@@ -114,6 +118,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       if (meta) {
         metadataCommits.set(cid, meta);
         const mc = await repo.readCommit(meta).catch(() => null);
+        if (!mc) lostMetadataCommits.add(cid);
         for (const [ref, paths] of mc ? recordedSubpaths(mc.commit.metadata) : []) recorded.set(ref, paths);
         if (mc) recordedCommits = recordedRefCommits(mc.commit.metadata);
       }
@@ -142,6 +147,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       pendingPublish: await hasPendingPublish(repoPath),
       refs,
       metadataCommits,
+      lostMetadataCommits,
       commits,
       summarySigned: await fs.pathExists(path.join(repoPath, 'summary.sig')),
     };
@@ -173,14 +179,7 @@ export async function driveAppRefs(repoPath: string): Promise<string[]> {
 export async function repoIntact(state: DriveState): Promise<boolean> {
   for (const d of REPO_DIRS)
     if (!(await fs.lstat(path.join(state.repo, d)).catch(() => null))?.isDirectory()) return false;
-  if (state.metadataCommits.size === 0) return true;
-  const repo = await Repo.open(state.repo);
-  try {
-    for (const c of state.metadataCommits.values()) if (!(await repo.readCommit(c).catch(() => null))) return false;
-  } finally {
-    await repo.close();
-  }
-  return true;
+  return state.lostMetadataCommits.size === 0;
 }
 
 /**
