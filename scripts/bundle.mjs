@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // The CLI as shipped: `npm run build` compiles src/ to dist/ with tsc (the library, its types, every module as
 // written), then this bundles the command's entry dist/cli/main.js and the copy worker dist/repo/copy-worker.js
-// into one file each: dist/cli/sideload.js (which the few lines of dist/cli/main.js load) and
-// dist/cli/copy-worker.js, where worker-pool.js's relative worker URL points from the bundle. Start-up is mostly
+// into one file each: dist/cli/sideload.cjs (which the few lines of dist/cli/main.js load) and
+// dist/cli/copy-worker.js, where worker-pool.js's relative worker URL points from the bundle; then
+// scripts/code-cache.mjs writes V8's code cache for the program and for openpgp beside them (src/code-cache.ts). Start-up is mostly
 // module loading (~90 ES modules). yargs is inside too: loaded as its own ~20 modules it took 0.10 s of every
 // command's start (a re-run with nothing new 0.37 -> 0.32 CPU s, `--version` 0.19 -> 0.15 s, `list` 0.26 -> 0.19 s);
 // from the bundle its y18n finds no locale files, so its few messages are English like all of ours (a German locale
 // used to give a German first line and an English second).
 // Outside the bundle stay @napi-rs/xattr and koffi (.node binaries) and openpgp (its minified CommonJS build, one
 // file of 0.4 MiB, required only when a GPG signature is checked: sign/gpg.ts).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +66,17 @@ function packageType(file) {
   }
   return 'commonjs';
 }
+/**
+ * Rewrites the few characters outside ASCII that esbuild leaves (in comments it keeps: `→`, `…`, `§`) as `\\u`
+ * escapes, the same text wherever JavaScript reads them (comments, strings, identifiers). One such character made V8
+ * hold the whole 1.3 MB program as a two-byte string: 2.6 MB, in each copy node makes while loading it.
+ */
+function asciiOnly(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  // eslint-disable-next-line no-control-regex
+  const ascii = text.replace(/[^\x00-\x7f]/g, (u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== text) fs.writeFileSync(file, ascii);
+}
 const common = {
   bundle: true,
   plugins: [lazyStringWidth],
@@ -81,18 +94,24 @@ const launcher = fs.readFileSync(path.join(dist, 'cli/main.js'), 'utf8').split('
 if (!launcher.startsWith('//bin/true; exec ')) throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
 const launchFile = path.join(dist, 'cli/launch.js');
 if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc first (npm run build does both)`);
-// launch.js with the one module it imports (the command names) inlined; the program's import stays as it is.
+// launch.js with the modules it imports (the command names, the code cache loader) inlined; the program stays apart.
 const launch = (await build({ ...common, plugins: [], external: [], entryPoints: [launchFile], write: false }))
   .outputFiles[0].text;
-// The program goes to dist/cli/sideload.js; dist/cli/main.js becomes the launcher lines and launch.js, which answers
+// The program goes to dist/cli/sideload.cjs; dist/cli/main.js becomes the launcher lines and launch.js, which answers
 // Ctrl-C from node's first line of our code on and then imports the program (node compiles a module whole before
 // running it: ~50 ms for the bundle, when a Ctrl-C killed node without a word or a --json document).
+// CommonJS, so that launch.js can compile it with V8's code cache (vm.Script; an ES module has no such option in
+// Node 20): import.meta.url becomes the bundle's own file URL.
 await build({
   ...common,
+  format: 'cjs',
   entryPoints: [path.join(dist, 'cli/main.js')],
-  outfile: path.join(dist, 'cli/sideload.js'),
-  banner: { js: requireShim },
+  outfile: path.join(dist, 'cli/sideload.cjs'),
+  define: { 'import.meta.url': '__sideloadImportMetaUrl' },
+  banner: { js: 'var __sideloadImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
+fs.rmSync(path.join(dist, 'cli/sideload.js'), { force: true }); // the ES module bundle of earlier builds
+asciiOnly(path.join(dist, 'cli/sideload.cjs'));
 fs.writeFileSync(path.join(dist, 'cli/main.js'), `#!/bin/sh\n${launcher}\n${launch}`);
 for (const f of ['launch.js', 'launch.d.ts']) fs.rmSync(path.join(dist, 'cli', f), { force: true });
 await build({
@@ -101,3 +120,7 @@ await build({
   outfile: path.join(dist, 'cli/copy-worker.js'),
   banner: { js: requireShim },
 });
+// V8's code cache, made under the launcher's V8 flags (V8 refuses data made under other flags): node runs with them.
+const flags = /\bnode((?: --[^\s"]+)*) "\$0"/.exec(launcher)?.[1]?.trim().split(/\s+/) ?? [];
+const made = spawnSync(process.execPath, [...flags, path.join(root, 'scripts/code-cache.mjs')], { stdio: 'inherit' });
+if (made.status !== 0) throw new Error(`scripts/code-cache.mjs failed (${made.status ?? made.signal})`);

@@ -1,6 +1,7 @@
 /**
  * The first code of the shipped `sideload` program (scripts/bundle.mjs makes dist/cli/main.js of the launcher
- * lines and this module, and bundles the program into dist/cli/sideload.js beside it). Node compiles a module whole
+ * lines and this module, and bundles the program into dist/cli/sideload.cjs beside it, with V8's code cache for it
+ * in dist/cli/sideload.cache: see code-cache.ts). Node compiles a module whole
  * before running any of it: a Ctrl-C while the 1.2 MB program was read and compiled (~50 ms, more on a busy machine)
  * killed node with no word, and a `--json` run printed no document. This module is tiny and imports only the command
  * names (bundled into it): its handler is in place as soon as node runs any of our code, and main.ts takes over
@@ -10,6 +11,8 @@
  * `--json` the one error document a script waits for (the shape reportError in output.ts prints).
  */
 
+import { fileURLToPath } from 'node:url';
+import { loadCommonJs } from '../code-cache.js';
 import { commandIn } from './command-names.js';
 import { onHangup } from './hangup.js';
 
@@ -41,5 +44,6 @@ function onEarlySignal(signal: NodeJS.Signals): void {
 // A hangup (the terminal closed, an ssh session dropped) is an interrupt too, as in main.ts.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onEarlySignal);
 (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] = onEarlySignal;
-// The program, bundled beside this file (a specifier tsc does not resolve: the bundle exists only after the build).
-await import(new URL('./sideload.js', import.meta.url).href);
+// The program, bundled beside this file as CommonJS (vm.Script takes V8's code cache; an ES module cannot).
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+loadCommonJs(here('./sideload.cjs'), here('./sideload.cache'));

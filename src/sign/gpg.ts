@@ -4,6 +4,8 @@
  * `xa.gpg-keys` / `GPGKey=` bytes, or armored exports. Uses OpenPGP.js (see the README for why a library).
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { loadCommonJs } from '../code-cache.js';
 import { FailureError } from '../errors.js';
 import type * as OpenPGP from 'openpgp';
 import type { VerifyResult } from './ed25519.js';
@@ -49,7 +51,12 @@ function stripTrustPackets(bytes: Uint8Array): Uint8Array {
  */
 let loaded: Promise<typeof OpenPGP> | null = null;
 const openpgpLib = () =>
-  (loaded ??= new Promise((resolve) => resolve(createRequire(import.meta.url)('openpgp') as typeof OpenPGP)));
+  (loaded ??= new Promise((resolve) => {
+    const file = createRequire(import.meta.url).resolve('openpgp');
+    // V8's code cache for it sits beside the code that loads it: dist/cli/openpgp.cache beside the bundled program
+    // (the build writes it, scripts/code-cache.mjs); the library's dist/sign has none and compiles it.
+    resolve(loadCommonJs(file, fileURLToPath(new URL('./openpgp.cache', import.meta.url))) as typeof OpenPGP);
+  }));
 
 async function readKeyring(bytes: Uint8Array): Promise<OpenPGP.Key[]> {
   const openpgp = await openpgpLib();

@@ -414,7 +414,8 @@ describe('unwritable drives', () => {
     for (const rel of [
       'package.json',
       'dist/cli/main.js',
-      'dist/cli/sideload.js',
+      'dist/cli/sideload.cjs',
+      'dist/cli/sideload.cache',
       'dist/cli/copy-worker.js',
       'node_modules/openpgp',
       'examples',

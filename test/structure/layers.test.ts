@@ -15,6 +15,7 @@ const SRC = path.join(projectRoot, 'src');
 export const LAYERS: Readonly<Record<string, number>> = {
   'errors.ts': 0, // shared at the bottom
   'warnings.ts': 0, // likewise (it imports errors.ts only)
+  'code-cache.ts': 0, // loads code with V8's code cache (cli's launcher, sign's OpenPGP.js); node's modules only
   gvariant: 1,
   keyfile: 1,
   ostree: 2,

@@ -1,0 +1,57 @@
+/**
+ * src/code-cache.ts: a CommonJS file run with V8's code cache, used only for the exact source it was made from.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, expect, it, vi } from 'vitest';
+import { loadCommonJs, writeCodeCache } from '../../src/code-cache.js';
+import { tempDir } from '../helpers/tmp.js';
+
+afterEach(() => vi.unstubAllEnvs());
+
+/** Runs loadCommonJs with SIDELOAD_DEBUG=code-cache and returns its exports and what it said about the cache. */
+function load(file: string, cache: string): { exports: unknown; said: string } {
+  vi.stubEnv('SIDELOAD_DEBUG', 'code-cache');
+  const said: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+  try {
+    return { exports: loadCommonJs(file, cache), said: said.join('') };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+it('runs the file as require would, with the cache the build wrote, and the cache holds compiled code', async () => {
+  const dir = await tempDir('sideload-code-cache-');
+  const file = path.join(dir, 'm.cjs');
+  const cache = path.join(dir, 'm.cache');
+  await fs.writeFile(
+    file,
+    '#!/usr/bin/env node\nconst p = require("node:path");\n' +
+      'module.exports = { name: p.basename(__filename), dir: __dirname, self: this === module.exports };\n',
+  );
+  expect(writeCodeCache(file, cache)).toBeGreaterThan(0);
+  const bytes = await fs.readFile(cache);
+  expect(bytes.subarray(0, 6).toString()).toBe('SLCC1\n');
+  expect(load(file, cache)).toEqual({
+    exports: { name: 'm.cjs', dir, self: true },
+    said: 'sideload: code cache accepted: m.cjs\n',
+  });
+  expect(load(file, path.join(dir, 'none.cache')).said).toBe('sideload: code cache none: m.cjs\n');
+});
+
+it('a source changed in place, even to the same length, is compiled again, not run from the old cache', async () => {
+  // V8 checks no more than the source's length: without the digest, the old code would run.
+  const dir = await tempDir('sideload-code-cache-');
+  const file = path.join(dir, 'm.cjs');
+  const cache = path.join(dir, 'm.cache');
+  await fs.writeFile(file, 'module.exports = function answer() { return 41; };\n');
+  writeCodeCache(file, cache, (exports) => (exports as () => number)());
+  await fs.writeFile(file, 'module.exports = function answer() { return 42; };\n');
+  const { exports, said } = load(file, cache);
+  expect((exports as () => number)()).toBe(42);
+  expect(said).toBe('sideload: code cache stale: m.cjs\n');
+  // a cache file that is not ours at all
+  await fs.writeFile(cache, 'garbage');
+  expect(load(file, cache).said).toBe('sideload: code cache stale: m.cjs\n');
+});
