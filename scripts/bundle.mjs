@@ -12,6 +12,7 @@
 // file of 0.4 MiB, required only when a GPG signature is checked: sign/gpg.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -58,6 +59,40 @@ const lazyStringWidth = {
     });
   },
 };
+/**
+ * Node's built-in modules that only some runs use (HTTP sources, the `sync` fallback of fsync, progress bars, the
+ * copy workers): each import of one gets a stand-in whose properties load the real module on first use, as
+ * string-width above; child_process alone brings 20 more internal modules (net, dgram, streams). The stand-in has
+ * the module's own property names, read in this process, and a callable module stays callable. Not among them:
+ * assert, which yargs reads as it loads.
+ */
+const LAZY_BUILTINS = ['child_process', 'http', 'https', 'net', 'readline', 'tls', 'worker_threads'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true } // the stand-in's own require of the real module
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path: name }) => {
+      const real = builtinRequire(`node:${name}`);
+      const names = Object.keys(real).filter((k) => k !== 'default');
+      return {
+        contents:
+          `let real;\nconst load = () => (real ??= require(${JSON.stringify(`node:${name}`)}));\n` +
+          (typeof real === 'function'
+            ? 'module.exports = function (...args) { return load().apply(this, args); };\n'
+            : 'module.exports = {};\n') +
+          `for (const k of ${JSON.stringify(names)})\n` +
+          '  Object.defineProperty(module.exports, k, { get: () => load()[k], enumerable: true });\n',
+        loader: 'js',
+      };
+    });
+  },
+};
+const builtinRequire = createRequire(import.meta.url);
 /** The `type` of the package.json nearest to `file` ('commonjs' when it has none). */
 function packageType(file) {
   for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
@@ -105,6 +140,7 @@ const launch = (await build({ ...common, plugins: [], external: [], entryPoints:
 await build({
   ...common,
   format: 'cjs',
+  plugins: [lazyStringWidth, lazyBuiltins],
   entryPoints: [path.join(dist, 'cli/main.js')],
   outfile: path.join(dist, 'cli/sideload.cjs'),
   define: { 'import.meta.url': '__sideloadImportMetaUrl' },

@@ -7,11 +7,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { FUSE_MAGIC, statfsType } from './fs-magic.js';
 import { noModes } from './modes.js';
-
-const execFileAsync = promisify(execFile);
 
 export interface WriteOptions {
   /** fsync the file and its directory (default true). */
@@ -60,7 +57,10 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** coreutils `sync` with `args`; false when it failed (or is missing). */
 async function runSync(args: string[]): Promise<boolean> {
   try {
-    await execFileAsync('sync', args, { timeout: 600_000 });
+    await new Promise<void>((resolve, reject) =>
+      // execFile is read here, not at load: the CLI bundle loads node's child_process (and net, dgram …) on first use.
+      execFile('sync', args, { timeout: 600_000 }, (e) => (e ? reject(e) : resolve())),
+    );
     return true;
   } catch {
     return false;
