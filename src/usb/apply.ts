@@ -287,7 +287,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // A signed drive and a key: is the summary signed with that key? (Asked once: idleness and the warning need it.)
   const signKeyPublic = opts.signKey !== undefined ? publicKeyOf(opts.signKey) : null;
   const signedWith =
-    signKeyPublic !== null && state.summarySigned ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
+    signKeyPublic !== null && state.summarySigPresent ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
   const keyChanged = signedWith !== 'valid';
   const damaged = opts.repair ? await damagedRefs({ plan, state, repo: loc.repo, sources }, opts.signal) : [];
   const idle =
@@ -305,7 +305,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       { path: path.join(loc.repo, 'summary.sig') },
     );
   }
-  if (!idle && state.summarySigned && opts.signKey === undefined && !opts.unsigned)
+  if (!idle && state.summarySigPresent && opts.signKey === undefined && !opts.unsigned)
     throw new UsageError(
       `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +
         'it signed, or --unsigned to publish it without a signature',
@@ -517,10 +517,10 @@ async function nothingToWrite(
   const { state, plan } = input;
   if (!state.published || state.pendingPublish || plan.refsChanged || plan.partialMarkers.length) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
-  if (opts.signKey !== undefined && !state.summarySigned) return false;
+  if (opts.signKey !== undefined && !state.summarySigPresent) return false;
   // Signed with another key than the one given: signing it with this one is the run's work.
   if (keyChanged) return false;
-  if (opts.unsigned && state.summarySigned) return false;
+  if (opts.unsigned && state.summarySigPresent) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   // A repo directory or an ostree-metadata commit lost (a careless hand, a FAT fsck): the publish writes them again.
   if (!(await repoIntact(state))) return false;
