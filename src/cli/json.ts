@@ -60,7 +60,7 @@ export function listRepoJson(r: ListedRepo) {
   return {
     repo: r.repo,
     ...(r.lastModified !== undefined ? { lastModified: r.lastModified } : {}),
-    summarySignature: r.signed ? ('present' as const) : ('absent' as const),
+    summarySignature: r.summarySignature,
     pendingPublish: r.pendingPublish,
     collections: r.collections.map((c) => ({
       collectionId: c.collectionId,

@@ -18,6 +18,8 @@ export function partialNote(ref: {
   return `partial (${parts.join(', ') || 'metadata only'})`;
 }
 
+const REPAIR_NOTHING = 'Repair: every object the refs reach is on the drive and intact.';
+
 export function renderRun(out: Output, r: CreateResult): void {
   out.info(r.dryRun ? `Plan for ${r.repo} (dry run: nothing written):` : `Drive repo: ${r.repo}`);
   // Columns line up across collections too (their IDs differ in length).
@@ -51,13 +53,19 @@ export function renderRun(out: Output, r: CreateResult): void {
         (r.freeBytes !== null ? `; free on the drive: ${formatBytes(r.freeBytes)}` : ''),
     );
   if (r.dryRun) {
+    // --repair: the damaged refs found, named as a run names them (before, only --json did), or that there are none.
+    if (r.repaired)
+      out.info(
+        r.repaired.refs.length
+          ? `To repair: missing or corrupt objects in ${r.repaired.refs.join(', ')}, to be copied again`
+          : REPAIR_NOTHING,
+      );
     out.info('Checks passed: sources and signatures, drive writable, free space');
     return;
   }
   if (r.resumedPublish)
     out.info('Finished the publish an interrupted run had left pending: clients now see what that run meant to write.');
-  if (r.repaired && !r.repaired.refs.length)
-    out.info('Repair: every object the refs reach is on the drive and intact.');
+  if (r.repaired && !r.repaired.refs.length) out.info(REPAIR_NOTHING);
   if (!r.changed) {
     out.info('Nothing new: the drive was left untouched.');
     return;

@@ -287,7 +287,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   // A signed drive and a key: is the summary signed with that key? (Asked once: idleness and the warning need it.)
   const signKeyPublic = opts.signKey !== undefined ? publicKeyOf(opts.signKey) : null;
   const signedWith =
-    signKeyPublic !== null && state.summarySigned ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
+    signKeyPublic !== null && state.summarySigPresent ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
   const keyChanged = signedWith !== 'valid';
   const damaged = opts.repair ? await damagedRefs({ plan, state, repo: loc.repo, sources }, opts.signal) : [];
   const idle =
@@ -305,7 +305,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       { path: path.join(loc.repo, 'summary.sig') },
     );
   }
-  if (!idle && state.summarySigned && opts.signKey === undefined && !opts.unsigned)
+  if (!idle && state.summarySigPresent && opts.signKey === undefined && !opts.unsigned)
     throw new UsageError(
       `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +
         'it signed, or --unsigned to publish it without a signature',
@@ -338,7 +338,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   });
   let keepStaging = false;
   let journaled = false;
+  // A repo elsewhere than the default places is found through its repos.d link (made here, under the drive's lock,
+  // not after the publish as flatpak does): verify and list find the repo while this run writes it, and say so
+  // (they said "no ostree repo found"), as they do for a repo at .ostree/repo; and after an interrupted first run.
+  const linkDirs = await outermostMissing(path.join(loc.drive, '.ostree', 'repos.d'), loc.drive);
+  let link: Awaited<ReturnType<typeof ensureReposDLink>> = null;
   try {
+    link = await ensureReposDLink(loc);
     await replay(loc.repo, fsync);
     let [copied, skipped, bytes, refIndex, repairedObjects] = [0, 0, 0, 0, 0];
     let copiedAny = false;
@@ -458,14 +464,13 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     // From here the journal names staged files: the staging area must survive a failure (resume / verify --repair).
     journaled = true;
     await publish(loc.repo, [...pub.refOps, ...ops], fsync);
-    const link = await ensureReposDLink(loc);
     return {
       ...base,
       changed: true,
       objects: { copied, skipped, bytes },
       metadataCommits,
       summary: { lastModified, signed: signer !== null },
-      reposDLink: link,
+      reposDLink: link?.link ?? null,
       ...(opts.repair ? { repaired: { refs: damaged.map((d) => d.entry.ref), objects: repairedObjects } } : {}),
     };
   } catch (e) {
@@ -478,8 +483,17 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     // Through FUSE the cleanup above (the staging area, the lock) is written by the daemon after the publish's last
     // global sync: flushed too, so the drive can be unplugged once `create` exits.
     if (fsync) await syncIfFuse(loc.repo).catch(() => {});
-    if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary'))))
+    if (!keepStaging && createdDir && !(await fs.pathExists(path.join(loc.repo, 'summary')))) {
       await fs.rm(createdDir, { recursive: true, force: true }).catch(() => {});
+      // The link this run made to the repo it made, and the directories made for it if nothing else is in them.
+      if (link?.made) await fs.rm(link.link, { force: true }).catch(() => {});
+      for (
+        let d = path.join(loc.drive, '.ostree', 'repos.d');
+        linkDirs && d.length >= linkDirs.length;
+        d = path.dirname(d)
+      )
+        await fs.rmdir(d).catch(() => {});
+    }
   }
 }
 
@@ -517,10 +531,10 @@ async function nothingToWrite(
   const { state, plan } = input;
   if (!state.published || state.pendingPublish || plan.refsChanged || plan.partialMarkers.length) return false;
   // Signing an unsigned drive, or dropping a signature on purpose, is a write; a signed drive and no key is not.
-  if (opts.signKey !== undefined && !state.summarySigned) return false;
+  if (opts.signKey !== undefined && !state.summarySigPresent) return false;
   // Signed with another key than the one given: signing it with this one is the run's work.
   if (keyChanged) return false;
-  if (opts.unsigned && state.summarySigned) return false;
+  if (opts.unsigned && state.summarySigPresent) return false;
   for (const cid of plan.final.keys()) if (!state.metadataCommits.has(cid)) return false;
   // A repo directory or an ostree-metadata commit lost (a careless hand, a FAT fsck): the publish writes them again.
   if (!(await repoIntact(state))) return false;

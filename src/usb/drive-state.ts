@@ -59,8 +59,11 @@ export interface DriveState {
   readonly lostMetadataCommits: ReadonlySet<string>;
   /** commit checksum → facts, for every commit a ref points at (missing commits are absent). */
   readonly commits: ReadonlyMap<string, CommitFacts>;
-  /** `summary.sig` is present. */
-  readonly summarySigned: boolean;
+  /**
+   * A `summary.sig` file is present, whatever it holds (an empty or damaged one too): what the run's signing
+   * decisions start from (apply.ts). What it holds: summarySignatureOf.
+   */
+  readonly summarySigPresent: boolean;
 }
 
 /** An empty state for a drive that has no repo yet. */
@@ -74,7 +77,7 @@ export function emptyDriveState(repo: string): DriveState {
     metadataCommits: new Map(),
     lostMetadataCommits: new Set(),
     commits: new Map(),
-    summarySigned: false,
+    summarySigPresent: false,
   };
 }
 
@@ -149,7 +152,7 @@ export async function readDriveState(repoPath: string): Promise<DriveState> {
       metadataCommits,
       lostMetadataCommits,
       commits,
-      summarySigned: await fs.pathExists(path.join(repoPath, 'summary.sig')),
+      summarySigPresent: await fs.pathExists(path.join(repoPath, 'summary.sig')),
     };
   } finally {
     await repo.close();
@@ -247,6 +250,26 @@ export function summarySigProblem(bytes: Uint8Array): string | null {
  */
 export function summarySigSigns(bytes: Uint8Array): boolean {
   return readSignatures(bytes, KEY.ed25519Sigs).length > 0 || readSignatures(bytes, KEY.gpgSigs).length > 0;
+}
+
+/**
+ * What a drive repo's summary.sig holds, read bounded (no key, nothing checked): 'present' (a signature, ed25519 or
+ * GPG), 'absent' (no file), 'empty' (it decodes but holds no signature: the drive is in effect unsigned) or
+ * 'damaged' (it does not decode, or is no file that can be read: a symlink, a special file, one too large).
+ */
+export type SummarySignature = 'present' | 'absent' | 'empty' | 'damaged';
+
+export async function summarySignatureOf(repoPath: string): Promise<SummarySignature> {
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readSummarySigBytes(repoPath);
+  } catch (e) {
+    expectFailure(e);
+    return 'damaged';
+  }
+  if (!bytes) return 'absent';
+  if (summarySigProblem(bytes) !== null) return 'damaged';
+  return summarySigSigns(bytes) ? 'present' : 'empty';
 }
 
 /**

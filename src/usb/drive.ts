@@ -284,10 +284,11 @@ export function unwritable(probe: string, e: unknown): FailureError {
 }
 
 /**
- * The `.ostree/repos.d/NN-generated` link flatpak and ostree use to find a repo outside the default places.
- * Unlike flatpak we compare link targets, so re-runs never add a second link to the same repo.
+ * The `.ostree/repos.d/NN-generated` link flatpak and ostree use to find a repo outside the default places, and
+ * whether this call made it. Unlike flatpak we compare link targets, so re-runs never add a second link to the same
+ * repo.
  */
-export async function ensureReposDLink(loc: DriveLocation): Promise<string | null> {
+export async function ensureReposDLink(loc: DriveLocation): Promise<{ link: string; made: boolean } | null> {
   const rel = loc.repoRel.split(path.sep).join('/');
   if (rel === '.ostree/repo' || rel === 'ostree/repo') return null;
   const dir = path.join(loc.drive, '.ostree', 'repos.d');
@@ -296,7 +297,7 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
   for (const e of entries) {
     const p = path.join(dir, e);
     try {
-      if ((await fs.realpath(p)) === (await fs.realpath(loc.repo))) return p;
+      if ((await fs.realpath(p)) === (await fs.realpath(loc.repo))) return { link: p, made: false };
     } catch {
       // dangling link: ignore
     }
@@ -319,7 +320,7 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<string | nul
         );
       throw e;
     }
-    return link;
+    return { link, made: true };
   }
   throw new UnsupportedError(`'${dir}' already holds 100 links`, { path: dir });
 }

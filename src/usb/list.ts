@@ -8,7 +8,7 @@ import { openObjectSource } from '../repo/index.js';
 import { commitSize } from '../flatpak/metadata.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
-import { readDriveState, readSummaryBytes } from './drive-state.js';
+import { readDriveState, readSummaryBytes, summarySignatureOf, type SummarySignature } from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish } from './publish.js';
 
@@ -29,8 +29,10 @@ export interface ListedRef {
 export interface ListedRepo {
   readonly repo: string;
   readonly lastModified?: bigint;
-  /** summary.sig present. */
+  /** summary.sig holds a signature (not checked: list has no keys; `sideload verify --drive-key` checks it). */
   readonly signed: boolean;
+  /** What summary.sig holds: a signature, no file, a file that decodes to none ('empty'), or one that does not. */
+  readonly summarySignature: SummarySignature;
   /** An interrupted run left its publish journal: `verify --repair` or the same command again finishes it. */
   readonly pendingPublish: boolean;
   readonly collections: ReadonlyArray<{
@@ -97,10 +99,13 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
           upstreamSummary: await fs.pathExists(path.join(repo, UPSTREAM_DIR, cid)),
         });
       }
+      // Read, not taken from the file's presence: an empty or undecodable summary.sig signs nothing.
+      const summarySignature = await summarySignatureOf(repo);
       out.push({
         repo,
         ...(summary.lastModified !== undefined ? { lastModified: summary.lastModified } : {}),
-        signed: state.summarySigned,
+        signed: summarySignature === 'present',
+        summarySignature,
         pendingPublish: state.pendingPublish,
         collections,
       });

@@ -723,7 +723,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
         repos: Array<{
           repo: string;
           lastModified: number;
-          summarySignature: 'present' | 'absent';
+          summarySignature: 'present' | 'absent' | 'empty' | 'damaged';
           collections: Array<{
             collectionId: string;
             upstreamSummary: boolean;

@@ -1,12 +1,16 @@
 /**
  * A damaged summary.sig (a file that does not decode as the detached metadata ostree writes): verify reports it
  * with or without --drive-key (a client holding the key would refuse the drive), and a create given --sign-key
- * says the old signature was unreadable, not that it was made with another key. Uses the bundled example repo.
+ * says the old signature was unreadable, not that it was made with another key; `list` does not call such a drive
+ * signed. Uses the bundled example repo.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
+import { listCommand } from '../../src/cli/commands/list.js';
+import { listRepoJson } from '../../src/cli/json.js';
 import { encodeDetached, generateKeyPair } from '../../src/sign/index.js';
+import { listDrive } from '../../src/usb/list.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import type { Warning } from '../../src/warnings.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
@@ -67,4 +71,39 @@ it('a summary.sig that decodes but holds no signature fails verify, keys given o
   expect(warnings[0]?.message).not.toMatch(/another key/);
   const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
   expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
+});
+
+it('list reads summary.sig: an empty, undecodable or unreadable one is not shown as a signature, in JSON or text', async () => {
+  const drive = await tempDir('sideload-sig-list-');
+  await createExampleDrive(drive, { signKey: generateKeyPair().secretKey });
+  const sig = path.join(drive, '.ostree/repo/summary.sig');
+  const human = async (): Promise<string> => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const handler = listCommand(() => undefined).handler as (a: object) => Promise<void>;
+      await handler({ drive, json: false, quiet: false });
+      return out.mock.calls.map((c) => String(c[0])).join('');
+    } finally {
+      out.mockRestore();
+    }
+  };
+  const cases: Array<[string, () => Promise<void>, string, RegExp]> = [
+    ['signed', async () => undefined, 'present', /\(summary\.sig present, unchecked: sideload verify checks it\)/],
+    ['truncated', () => fs.truncate(sig, 20), 'damaged', /\(summary\.sig damaged, it does not decode: sideload verify/],
+    ['empty dict', () => fs.writeFile(sig, encodeDetached([])), 'empty', /\(summary\.sig holds no signature: unsigned/],
+    ['zero bytes', () => fs.writeFile(sig, ''), 'empty', /\(summary\.sig holds no signature/],
+    ['symlink', () => fs.rm(sig).then(() => fs.symlink('/dev/zero', sig)), 'damaged', /\(summary\.sig damaged/],
+    ['removed', () => fs.rm(sig), 'absent', /^\S+repo, updated /],
+  ];
+  // One table of what list says, against what it should say: a failure shows every case.
+  const seen = [];
+  const expected = [];
+  for (const [what, damage, kind, text] of cases) {
+    await damage();
+    const [repo] = await listDrive(drive);
+    const line = (await human()).split('\n')[0] ?? '';
+    seen.push([what, repo?.signed, listRepoJson(repo as NonNullable<typeof repo>).summarySignature, text.test(line)]);
+    expected.push([what, kind === 'present', kind, true]);
+  }
+  expect(seen).toEqual(expected);
 });

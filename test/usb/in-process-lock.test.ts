@@ -14,6 +14,7 @@ import { requireOrSkip } from '../helpers/tools.js';
 import {
   createDrive,
   FailureError,
+  listDrive,
   openRepoSource,
   pruneDrive,
   verifyDrive,
@@ -31,12 +32,16 @@ const open = () =>
 const APP = 'org.example.App';
 const RUNTIME = 'runtime/org.example.Platform/x86_64/stable';
 
-/** `source` whose object reads wait for `release()` once `arm()` was called; `held` resolves when one waits. */
+/**
+ * `source` whose object reads wait, once the run reports its copy phase, for `release()` (or fail at `fail(e)`);
+ * `held` resolves when one waits.
+ */
 function gated(source: Source) {
   let armed = false;
   let release!: () => void;
+  let fail!: (e: Error) => void;
   let onHeld!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
+  const gate = new Promise<void>((r, j) => ((release = r), (fail = j)));
   const held = new Promise<void>((r) => (onHeld = r));
   const wait = async () => {
     if (!armed) return;
@@ -53,7 +58,7 @@ function gated(source: Source) {
     objectsFor: { value: () => undefined },
   }) as Source;
   const onProgress = (e: ProgressEvent) => void (e.phase === 'copy' && (armed = true));
-  return { source: wrapped, onProgress, held, release };
+  return { source: wrapped, onProgress, held, release, fail };
 }
 
 async function expectLocked(p: Promise<unknown>): Promise<void> {
@@ -86,6 +91,47 @@ it('on a new drive: a second create and a verify during a create get ELOCKED; th
   } finally {
     await s1.close();
     await s2.close();
+  }
+});
+
+it('--destination-repo on a new drive: verify and list during the first create find the repo being written', async () => {
+  // The repo is found through its .ostree/repos.d link, which a run made only after its publish: verify and list
+  // said "no ostree repo found" all the while the first create wrote it.
+  const drive = await tempDir('sideload-inproc-');
+  const s = await open();
+  try {
+    const g = gated(s);
+    const first = createDrive(
+      { drive, destinationRepo: 'media/repo', refs: [APP], fsync: false, onProgress: g.onProgress },
+      g.source,
+    );
+    await g.held;
+    await expectLocked(verifyDrive(drive));
+    await expect(verifyDrive(drive)).rejects.toThrow(`is writing to ${path.join(drive, 'media/repo')};`);
+    await expect(listDrive(drive)).rejects.toMatchObject({
+      code: 'ENOTPUBLISHED',
+      message: expect.stringMatching(/^nothing published yet on .*media\/repo': a first 'sideload create' was/),
+    });
+    g.release();
+    const r = await first;
+    expect(r.reposDLink).toBe(path.join(drive, '.ostree/repos.d/00-generated'));
+    expect(await fs.readdir(path.join(drive, '.ostree/repos.d'))).toEqual(['00-generated']);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+
+    // A first run that fails (not an interrupt) takes back the repo it made, and the link and directories with it.
+    const other = await tempDir('sideload-inproc-');
+    const h = gated(s);
+    const failing = createDrive(
+      { drive: other, destinationRepo: 'media/repo', refs: [APP], fsync: false, onProgress: h.onProgress },
+      h.source,
+    );
+    await h.held;
+    expect(await fs.readdir(path.join(other, '.ostree/repos.d'))).toEqual(['00-generated']);
+    h.fail(new Error('source gone'));
+    await expect(failing).rejects.toThrow(/source gone/);
+    expect(await fs.readdir(other)).toEqual([]);
+  } finally {
+    await s.close();
   }
 });
 

@@ -1,5 +1,5 @@
 /**
- * `create --repair`: a drive that lost or damaged an object below an intact commit (a `.filez` deleted, a
+ * `create --repair` (and `update --repair`, which shares its code path): a drive that lost or damaged an object below an intact commit (a `.filez` deleted, a
  * `.dirtree` with a flipped byte) is mended from the source. A plain re-run trusts the commits it holds ("Nothing
  * new") and leaves the drive failing verify and `ostree fsck`; `--repair` walks every ref, re-hashes each object,
  * copies the missing and corrupt ones again, and on an intact drive writes nothing. The example repo is the source;
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDrive, type CreateResult } from '../../src/usb/create.js';
 import { openRepoSource } from '../../src/usb/repo-source.js';
+import { updateDrive } from '../../src/usb/update.js';
 import { verifyDrive } from '../../src/usb/verify.js';
 import { objectPath } from '../../src/ostree/object.js';
 import { openObjectSource, walkCommit } from '../../src/repo/index.js';
@@ -36,6 +37,19 @@ async function run(drive: string, opts: { repair?: boolean; refs?: string[] } = 
         fsync: false,
         ...(opts.repair ? { repair: true } : {}),
       },
+      source,
+    );
+  } finally {
+    await source.close();
+  }
+}
+
+/** `update` of the drive from the example repo (every ref on the drive, at the commit the repo offers). */
+async function update(drive: string, opts: { repair?: boolean } = {}): Promise<CreateResult> {
+  const source = await openRepoSource(exampleRepo, { keys: { gpgKeyrings: [gpg] } });
+  try {
+    return await updateDrive(
+      { drive, arches: ['x86_64'], fsync: false, ...(opts.repair ? { repair: true } : {}) },
       source,
     );
   } finally {
@@ -124,5 +138,42 @@ describe('create --repair', () => {
     expect(r.repaired).toEqual({ refs: [], objects: 0 });
     expect(await snapshotDir(drive)).toEqual(before);
     expect(newer(drive, marker)).toEqual([]);
+  });
+});
+
+describe('update --repair', () => {
+  it('a deleted .filez and a damaged .dirtree below intact commits: plain update misses them, --repair mends them', async () => {
+    const drive = await tempDir('sideload-update-repair-');
+    await run(drive);
+    const repo = path.join(drive, '.ostree/repo');
+    const lost = await firstObject(repo, PLATFORM, 'file');
+    const damaged = await firstObject(repo, APP, 'dirtree');
+    const want = await Promise.all([fs.readFile(lost), fs.readFile(damaged)]);
+    await fs.rm(lost);
+    await flipByteIn(damaged, 1);
+    expect(await codes(drive)).toEqual(expect.arrayContaining(['incomplete-ref', 'corrupt-object']));
+    await fsck(repo, 'fails');
+
+    // A plain update finds every ref at the source's commit and trusts what the drive holds: nothing written.
+    const before = await snapshotDir(drive);
+    const plain = await update(drive);
+    expect(plain.changed).toBe(false);
+    expect(plain.repaired).toBeUndefined();
+    expect(await snapshotDir(drive)).toEqual(before);
+    expect((await verifyDrive(drive)).ok).toBe(false);
+
+    const r = await update(drive, { repair: true });
+    expect(r.changed).toBe(true);
+    expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+    expect(r.repaired).toEqual({ refs: [APP, PLATFORM], objects: 2 });
+    expect(await Promise.all([fs.readFile(lost), fs.readFile(damaged)])).toEqual(want);
+    await fsck(repo);
+    expect(await codes(drive)).toEqual([]);
+    expect((await verifyDrive(drive)).ok).toBe(true);
+
+    // Mended: the next update --repair finds nothing and writes nothing.
+    const again = await update(drive, { repair: true });
+    expect(again.changed).toBe(false);
+    expect(again.repaired).toEqual({ refs: [], objects: 0 });
   });
 });

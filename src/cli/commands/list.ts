@@ -5,6 +5,7 @@ import { examplesEpilog } from '../help.js';
 import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { listRepoJson } from '../json.js';
 import { partialNote } from '../render-plan.js';
+import type { ListedRepo } from '../../usb/list.js';
 
 interface ListArgs extends OutputArgs {
   drive: string;
@@ -37,7 +38,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
         return;
       }
       for (const r of repos) {
-        const signed = r.signed ? ' (summary.sig present, unchecked: sideload verify checks it)' : '';
+        const signed = SUMMARY_SIGNATURE_NOTE[r.summarySignature];
         const updated = r.lastModified !== undefined ? `, updated ${dateOf(r.lastModified)}` : '';
         out.info(`${r.repo}${signed}${updated}`);
         if (r.pendingPublish)
@@ -61,6 +62,14 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
     },
   };
 }
+
+/** What the repo line says of summary.sig: a signature is unchecked (list has no keys); one that signs nothing says so. */
+const SUMMARY_SIGNATURE_NOTE: Record<ListedRepo['summarySignature'], string> = {
+  present: ' (summary.sig present, unchecked: sideload verify checks it)',
+  absent: '',
+  empty: ' (summary.sig holds no signature: unsigned in effect; sideload verify reports it)',
+  damaged: ' (summary.sig damaged, it does not decode: sideload verify reports it)',
+};
 
 /** Seconds since 1970 as an ISO date; a time past what a date can show (the year 275760) as the number it is. */
 function dateOf(seconds: bigint): string {
