@@ -2,11 +2,12 @@
  * A damaged summary.sig (a file that does not decode as the detached metadata ostree writes): verify reports it
  * with or without --drive-key (a client holding the key would refuse the drive), and a create given --sign-key
  * says the old signature was unreadable, not that it was made with another key; `list` does not call such a drive
- * signed. Uses the bundled example repo.
+ * signed, nor a commit whose .commitmeta is damaged or empty. Uses the bundled example repo.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it, vi } from 'vitest';
+import { MAX_METADATA_SIZE } from '../../src/repo/archive-source.js';
 import { listCommand } from '../../src/cli/commands/list.js';
 import { listRepoJson } from '../../src/cli/json.js';
 import { encodeDetached, generateKeyPair } from '../../src/sign/index.js';
@@ -77,16 +78,6 @@ it('list reads summary.sig: an empty, undecodable or unreadable one is not shown
   const drive = await tempDir('sideload-sig-list-');
   await createExampleDrive(drive, { signKey: generateKeyPair().secretKey });
   const sig = path.join(drive, '.ostree/repo/summary.sig');
-  const human = async (): Promise<string> => {
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    try {
-      const handler = listCommand(() => undefined).handler as (a: object) => Promise<void>;
-      await handler({ drive, json: false, quiet: false });
-      return out.mock.calls.map((c) => String(c[0])).join('');
-    } finally {
-      out.mockRestore();
-    }
-  };
   const cases: Array<[string, () => Promise<void>, string, RegExp]> = [
     ['signed', async () => undefined, 'present', /\(summary\.sig present, unchecked: sideload verify checks it\)/],
     ['truncated', () => fs.truncate(sig, 20), 'damaged', /\(summary\.sig damaged, it does not decode: sideload verify/],
@@ -101,9 +92,63 @@ it('list reads summary.sig: an empty, undecodable or unreadable one is not shown
   for (const [what, damage, kind, text] of cases) {
     await damage();
     const [repo] = await listDrive(drive);
-    const line = (await human()).split('\n')[0] ?? '';
+    const line = (await human(drive)).split('\n')[0] ?? '';
     seen.push([what, repo?.signed, listRepoJson(repo as NonNullable<typeof repo>).summarySignature, text.test(line)]);
     expected.push([what, kind === 'present', kind, true]);
   }
   expect(seen).toEqual(expected);
 });
+
+it("list reads each commit's .commitmeta: an empty, truncated or unreadable one is not shown as a signature", async () => {
+  const drive = await tempDir('sideload-commitmeta-list-');
+  await createExampleDrive(drive);
+  const [first] = await listDrive(drive);
+  const app = first?.collections[0]?.refs.find((r) => r.ref.startsWith('app/'));
+  if (!app) throw new Error('no app ref listed');
+  const meta = path.join(drive, '.ostree/repo/objects', app.commit.slice(0, 2), `${app.commit.slice(2)}.commitmeta`);
+  const signedBytes = await fs.readFile(meta);
+  const cases: Array<[string, () => Promise<void>, string, string]> = [
+    ['signed', async () => undefined, 'present', ' (signature present)'],
+    ['truncated', () => fs.truncate(meta, 5), 'damaged', ' (.commitmeta damaged, it does not decode: sideload verify'],
+    ['empty dict', () => fs.writeFile(meta, encodeDetached([])), 'empty', ' (.commitmeta holds no signature'],
+    ['zero bytes', () => fs.writeFile(meta, ''), 'empty', ' (.commitmeta holds no signature'],
+    ['too large', () => fs.truncate(meta, MAX_METADATA_SIZE + 1), 'damaged', ' (.commitmeta damaged'],
+    ['symlink', () => fs.rm(meta).then(() => fs.symlink('/dev/zero', meta)), 'damaged', ' (.commitmeta damaged'],
+    ['removed', () => fs.rm(meta), 'absent', `${app.commit.slice(0, 12)} `],
+    ['restored', () => fs.writeFile(meta, signedBytes), 'present', ' (signature present)'],
+  ];
+  const seen = [];
+  const expected = [];
+  for (const [what, damage, kind, note] of cases) {
+    await damage();
+    const [repo] = await listDrive(drive);
+    const ref = repo?.collections[0]?.refs.find((r) => r.ref === app.ref);
+    const jsonRefs = listRepoJson(repo as NonNullable<typeof repo>).collections[0]?.refs ?? [];
+    const json = jsonRefs.find((r) => r.ref === app.ref);
+    const line = (await human(drive)).split('\n').find((l) => l.includes(app.ref)) ?? '';
+    // Only the one commit is touched: every other ref's .commitmeta still holds its GPG signature.
+    const others = new Set(jsonRefs.filter((r) => r.ref !== app.ref).map((r) => r.commitSignature));
+    seen.push([
+      what,
+      ref?.signed,
+      json?.commitSignature,
+      line.includes(note),
+      kind === 'absent' ? !/\(/.test(line) : true,
+      [...others],
+    ]);
+    expected.push([what, kind === 'present', kind, true, true, ['present']]);
+  }
+  expect(seen).toEqual(expected);
+});
+
+/** What `sideload list <drive>` prints as text. */
+async function human(drive: string): Promise<string> {
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    const handler = listCommand(() => undefined).handler as (a: object) => Promise<void>;
+    await handler({ drive, json: false, quiet: false });
+    return out.mock.calls.map((c) => String(c[0])).join('');
+  } finally {
+    out.mockRestore();
+  }
+}
