@@ -1,13 +1,14 @@
 /**
  * A damaged summary.sig (a file that does not decode as the detached metadata ostree writes): verify reports it
  * with or without --drive-key (a client holding the key would refuse the drive), and a create given --sign-key
- * says the old signature was unreadable, not that it was made with another key; `list` does not call such a drive
- * signed, nor a commit whose .commitmeta is damaged or empty. Uses the bundled example repo.
+ * says the old signature was unreadable, not that it was made with another key (and one given neither --sign-key
+ * nor --unsigned says what the file holds); `list` does not call such a drive signed, nor a commit whose .commitmeta is damaged or empty. Uses the bundled example repo.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it, vi } from 'vitest';
 import { MAX_METADATA_SIZE } from '../../src/repo/archive-source.js';
+import { UsageError } from '../../src/errors.js';
 import { listCommand } from '../../src/cli/commands/list.js';
 import { listRepoJson } from '../../src/cli/json.js';
 import { encodeDetached, generateKeyPair } from '../../src/sign/index.js';
@@ -72,6 +73,49 @@ it('a summary.sig that decodes but holds no signature fails verify, keys given o
   expect(warnings[0]?.message).not.toMatch(/another key/);
   const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
   expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
+});
+
+it('a create without --sign-key or --unsigned on a drive whose summary.sig signs nothing says what the file holds', async () => {
+  const drive = await tempDir('sideload-sig-choice-');
+  const key = generateKeyPair();
+  // Only the runtime at first, so that adding the app has something to publish.
+  await createExampleDrive(drive, { signKey: key.secretKey, refs: ['org.example.Platform'] });
+  const sig = path.join(drive, '.ostree/repo/summary.sig');
+  const signed = await fs.readFile(sig);
+  const choice =
+    `(${sig}): pass --sign-key to write a valid signature of the summary, or --unsigned to remove summary.sig and ` +
+    'publish the summary without a signature';
+  const cases: Array<[string, Uint8Array | string, string]> = [
+    [
+      'signed',
+      signed,
+      `the drive's summary is signed (${sig}): pass --sign-key with its key to keep it signed, or --unsigned to publish it without a signature`,
+    ],
+    ['empty dict', encodeDetached([]), `the drive's summary.sig holds no signature (no ed25519, no GPG) ${choice}`],
+    ['zero bytes', '', `the drive's summary.sig holds no signature (no ed25519, no GPG) ${choice}`],
+    ['truncated', signed.subarray(0, 20), `the drive's summary.sig does not decode (damaged) ${choice}`],
+    ['garbage', 'garbage!!', `the drive's summary.sig does not decode (damaged) ${choice}`],
+  ];
+  const seen = [];
+  const expected = [];
+  for (const [what, bytes, message] of cases) {
+    await fs.writeFile(sig, bytes);
+    for (const dryRun of [true, false]) {
+      const e = await createExampleDrive(drive, { refs: ['org.example.App'], dryRun }).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      seen.push([what, dryRun, e instanceof UsageError, (e as Error | null)?.message]);
+      expected.push([what, dryRun, true, message]);
+    }
+    // Refused before writing: the file is as it was.
+    expect(Buffer.from(await fs.readFile(sig)).equals(Buffer.from(bytes)), what).toBe(true);
+  }
+  expect(seen).toEqual(expected);
+  // What the message says --unsigned does (--sign-key re-signing such a file: the tests above).
+  await createExampleDrive(drive, { refs: ['org.example.App'], unsigned: true });
+  await expect(fs.lstat(sig)).rejects.toThrow(/ENOENT/);
+  expect((await verifyDrive(drive)).ok).toBe(true);
 });
 
 it('list reads summary.sig: an empty, undecodable or unreadable one is not shown as a signature, in JSON or text', async () => {
