@@ -51,8 +51,8 @@ export function listRefJson(collectionId: string, r: ListedRef) {
     ...(r.version !== undefined ? { version: r.version } : {}),
     ...(r.installedSize !== undefined ? { installedSize: r.installedSize } : {}),
     ...(r.downloadSize !== undefined ? { downloadSize: r.downloadSize } : {}),
-    // A file that exists, not a signature that verified: `sideload verify` checks them.
-    commitSignature: r.signed ? ('present' as const) : ('absent' as const),
+    // What the .commitmeta holds, not a signature that verified: `sideload verify` checks them.
+    commitSignature: r.commitSignature,
   };
 }
 

@@ -34,7 +34,7 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import { repoIntact, summaryAgrees, summarySignedWith, type DriveState } from './drive-state.js';
+import { repoIntact, summaryAgrees, summarySignatureOf, summarySignedWith, type DriveState } from './drive-state.js';
 import { driveSpace, estimateCopy, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -162,6 +162,29 @@ export async function replayUnderLock(repo: string, fsync: boolean): Promise<voi
   } finally {
     await lock.close();
   }
+}
+
+/**
+ * The refusal of a run that would publish a drive with a summary.sig, given neither --sign-key nor --unsigned: what
+ * the file holds (read, not taken from its presence) and what each option does.
+ */
+async function signedDriveNeedsChoice(repo: string): Promise<UsageError> {
+  const sig = path.join(repo, 'summary.sig');
+  const kind = await summarySignatureOf(repo);
+  const holds =
+    kind === 'empty'
+      ? 'holds no signature (no ed25519, no GPG)'
+      : kind === 'damaged'
+        ? 'does not decode (damaged)'
+        : null;
+  return new UsageError(
+    holds !== null
+      ? `the drive's summary.sig ${holds} (${sig}): pass --sign-key to write a valid signature of the summary, or ` +
+          '--unsigned to remove summary.sig and publish the summary without a signature'
+      : `the drive's summary is signed (${sig}): pass --sign-key with its key to keep it signed, or --unsigned to ` +
+          'publish it without a signature',
+    { path: sig },
+  );
 }
 
 /**
@@ -306,11 +329,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     );
   }
   if (!idle && state.summarySigPresent && opts.signKey === undefined && !opts.unsigned)
-    throw new UsageError(
-      `the drive's summary is signed (${path.join(loc.repo, 'summary.sig')}): pass --sign-key with its key to keep ` +
-        'it signed, or --unsigned to publish it without a signature',
-      { path: path.join(loc.repo, 'summary.sig') },
-    );
+    throw await signedDriveNeedsChoice(loc.repo);
   // A dry run names the damaged refs it would repair; a run with nothing to mend, none.
   const found = opts.repair ? { repaired: { refs: damaged.map((d) => d.entry.ref), objects: 0 } } : {};
   if (opts.dryRun) return { changed: false, ...base, ...found };

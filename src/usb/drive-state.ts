@@ -231,7 +231,7 @@ export function readSummarySigBytes(repoPath: string): Promise<Uint8Array | null
 }
 
 /**
- * Why `summary.sig`'s bytes are not the detached metadata ostree writes (an `a{sv}`, format.md §7), or null when
+ * Why `summary.sig`'s (or a `.commitmeta`'s) bytes are not the detached metadata ostree writes (an `a{sv}`, format.md §7), or null when
  * they decode: damage, not another key.
  */
 export function summarySigProblem(bytes: Uint8Array): string | null {
@@ -244,7 +244,7 @@ export function summarySigProblem(bytes: Uint8Array): string | null {
 }
 
 /**
- * Whether `summary.sig`'s bytes (decoded, see summarySigProblem) hold a signature at all: an ed25519 or a GPG one.
+ * Whether `summary.sig`'s (or a `.commitmeta`'s) bytes (decoded, see summarySigProblem) hold a signature at all: an ed25519 or a GPG one.
  * Detached metadata with neither (an empty dict, only other keys) signs nothing: a client verifying the summary
  * refuses it ("No signatures found"), one that does not verify takes the drive as unsigned.
  */
@@ -253,23 +253,36 @@ export function summarySigSigns(bytes: Uint8Array): boolean {
 }
 
 /**
- * What a drive repo's summary.sig holds, read bounded (no key, nothing checked): 'present' (a signature, ed25519 or
- * GPG), 'absent' (no file), 'empty' (it decodes but holds no signature: the drive is in effect unsigned) or
- * 'damaged' (it does not decode, or is no file that can be read: a symlink, a special file, one too large).
+ * What detached metadata holds (a drive repo's summary.sig, a commit's .commitmeta), read bounded (no key, nothing
+ * checked): 'present' (a signature, ed25519 or GPG), 'absent' (no file), 'empty' (it decodes but holds no
+ * signature: unsigned in effect) or 'damaged' (it does not decode, or is no file that can be read: a symlink, a
+ * special file, one too large).
  */
-export type SummarySignature = 'present' | 'absent' | 'empty' | 'damaged';
+export type SignatureKind = 'present' | 'absent' | 'empty' | 'damaged';
 
-export async function summarySignatureOf(repoPath: string): Promise<SummarySignature> {
-  let bytes: Uint8Array | null;
+/** The SignatureKind of detached metadata's bytes (null: no file), decoded as verify decodes them. */
+export function signatureKindOf(bytes: Uint8Array | null): SignatureKind {
+  if (!bytes) return 'absent';
+  if (summarySigProblem(bytes) !== null) return 'damaged';
+  return summarySigSigns(bytes) ? 'present' : 'empty';
+}
+
+/**
+ * The SignatureKind of what `read` answers (a bounded reader of summary.sig or a .commitmeta: null when there is
+ * none); a file it refuses (too large, not a regular file) is 'damaged'.
+ */
+export async function signatureKindRead(read: () => Promise<Uint8Array | null>): Promise<SignatureKind> {
   try {
-    bytes = await readSummarySigBytes(repoPath);
+    return signatureKindOf(await read());
   } catch (e) {
     expectFailure(e);
     return 'damaged';
   }
-  if (!bytes) return 'absent';
-  if (summarySigProblem(bytes) !== null) return 'damaged';
-  return summarySigSigns(bytes) ? 'present' : 'empty';
+}
+
+/** What a drive repo's summary.sig holds (see SignatureKind). */
+export function summarySignatureOf(repoPath: string): Promise<SignatureKind> {
+  return signatureKindRead(() => readSummarySigBytes(repoPath));
 }
 
 /**

@@ -8,7 +8,13 @@ import { openObjectSource } from '../repo/index.js';
 import { commitSize } from '../flatpak/metadata.js';
 import { decodeSummary, summaryCollections } from '../summary/summary.js';
 import { UPSTREAM_DIR } from './upstream-copy.js';
-import { readDriveState, readSummaryBytes, summarySignatureOf, type SummarySignature } from './drive-state.js';
+import {
+  readDriveState,
+  readSummaryBytes,
+  signatureKindRead,
+  summarySignatureOf,
+  type SignatureKind,
+} from './drive-state.js';
 import { findDriveRepos } from './find-repos.js';
 import { hasPendingPublish } from './publish.js';
 
@@ -22,8 +28,10 @@ export interface ListedRef {
   readonly partial: boolean;
   /** For a partial ref, the pull subpaths it was copied with (`/metadata`, `/files/de` …), from ostree-metadata. */
   readonly subpaths?: readonly string[];
-  /** The commit has a detached signature (.commitmeta). */
+  /** The commit's .commitmeta holds a signature (not checked: list has no keys; `sideload verify` checks it). */
   readonly signed: boolean;
+  /** What the commit's .commitmeta holds: a signature, no file, a file that decodes to none ('empty'), or one that does not. */
+  readonly commitSignature: SignatureKind;
 }
 
 export interface ListedRepo {
@@ -32,7 +40,7 @@ export interface ListedRepo {
   /** summary.sig holds a signature (not checked: list has no keys; `sideload verify --drive-key` checks it). */
   readonly signed: boolean;
   /** What summary.sig holds: a signature, no file, a file that decodes to none ('empty'), or one that does not. */
-  readonly summarySignature: SummarySignature;
+  readonly summarySignature: SignatureKind;
   /** An interrupted run left its publish journal: `verify --repair` or the same command again finishes it. */
   readonly pendingPublish: boolean;
   readonly collections: ReadonlyArray<{
@@ -79,6 +87,8 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
           const inst = commitSize(commit?.metadata, 'installed');
           const dl = commitSize(commit?.metadata, 'download');
           const version = commit ? commitVersion(commit) : undefined;
+          // Read, not taken from the file's presence: an empty or undecodable .commitmeta signs nothing.
+          const commitSignature = await signatureKindRead(() => objects.readCommitMeta(e.checksum));
           refs.push({
             ref: e.ref,
             commit: e.checksum,
@@ -90,7 +100,8 @@ export async function listDrive(drive: string): Promise<ListedRepo[]> {
               state.commits.get(e.checksum)?.partial ??
               (await fs.pathExists(path.join(repo, 'state', `${e.checksum}.commitpartial`))),
             ...(subpathsOf.has(e.ref) ? { subpaths: subpathsOf.get(e.ref) as readonly string[] } : {}),
-            signed: (await objects.readCommitMeta(e.checksum).catch(() => null)) !== null,
+            signed: commitSignature === 'present',
+            commitSignature,
           });
         }
         collections.push({

@@ -734,7 +734,7 @@ describeInterop('a signed drive against ostree, gpg, openssl and flatpak; sidelo
               installedSize?: number;
               downloadSize?: number;
               partial: boolean;
-              commitSignature: 'present' | 'absent';
+              commitSignature: 'present' | 'absent' | 'empty' | 'damaged';
             }>;
           }>;
         }>;

@@ -5,7 +5,7 @@ import { examplesEpilog } from '../help.js';
 import { JSON_DOCUMENT, outputFor, QUIET, type OutputArgs } from '../common-options.js';
 import { listRepoJson } from '../json.js';
 import { partialNote } from '../render-plan.js';
-import type { ListedRepo } from '../../usb/list.js';
+import type { ListedRef, ListedRepo } from '../../usb/list.js';
 
 interface ListArgs extends OutputArgs {
   drive: string;
@@ -53,7 +53,7 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
             // A Locale subset shows its languages (/files/de → de), as the plan shows them.
             const partial = ref.partial ? ` ${partialNote(ref)}` : '';
             const version = ref.version ? ` v${ref.version}` : '';
-            const signed = ref.signed ? ' (signature present)' : '';
+            const signed = COMMIT_SIGNATURE_NOTE[ref.commitSignature];
             out.info(`    ${ref.ref} ${ref.commit.slice(0, 12)}${version}${size}${partial}${signed}`);
           }
         }
@@ -69,6 +69,14 @@ const SUMMARY_SIGNATURE_NOTE: Record<ListedRepo['summarySignature'], string> = {
   absent: '',
   empty: ' (summary.sig holds no signature: unsigned in effect; sideload verify reports it)',
   damaged: ' (summary.sig damaged, it does not decode: sideload verify reports it)',
+};
+
+/** What a ref line says of its commit's .commitmeta (unchecked, as the summary's). */
+const COMMIT_SIGNATURE_NOTE: Record<ListedRef['commitSignature'], string> = {
+  present: ' (signature present)',
+  absent: '',
+  empty: ' (.commitmeta holds no signature: unsigned in effect)',
+  damaged: ' (.commitmeta damaged, it does not decode: sideload verify reports it)',
 };
 
 /** Seconds since 1970 as an ISO date; a time past what a date can show (the year 275760) as the number it is. */
