@@ -296,9 +296,10 @@ export async function summarySignedWith(
 ): Promise<'valid' | 'damaged' | 'empty' | 'other'> {
   const [summary, sig] = await Promise.all([
     readSummaryBytes(repoPath).catch(() => null),
-    readSummarySigBytes(repoPath).catch(() => null),
+    // One that cannot be read (a symlink, not followed; a special file; one too large) is damaged, not absent.
+    readSummarySigBytes(repoPath).catch(() => 'unreadable' as const),
   ]);
-  if (sig && summarySigProblem(sig) !== null) return 'damaged';
+  if (sig === 'unreadable' || (sig && summarySigProblem(sig) !== null)) return 'damaged';
   if (sig && !summarySigSigns(sig)) return 'empty';
   if (!summary || !sig) return 'other';
   const r = await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs));

@@ -43,6 +43,22 @@ it('a summary.sig that does not decode fails verify, keys given or not, and crea
   expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
 });
 
+it('a summary.sig that cannot be read (a symlink, not followed) is called damaged by create, not another key', async () => {
+  const drive = await tempDir('sideload-sig-link-');
+  const key = generateKeyPair();
+  await createExampleDrive(drive, { signKey: key.secretKey });
+  const sig = path.join(drive, '.ostree/repo/summary.sig');
+  await fs.rm(sig);
+  await fs.symlink('/dev/zero', sig);
+  const warnings: Warning[] = [];
+  await createExampleDrive(drive, { signKey: key.secretKey, onWarning: (w) => warnings.push(w) });
+  expect(warnings.map((w) => w.code)).toEqual(['drive-key-changed']);
+  expect(warnings[0]?.message).toMatch(/^the drive's summary\.sig does not decode \(damaged\): this run signs/);
+  expect((await fs.lstat(sig)).isFile()).toBe(true);
+  const after = await verifyDrive(drive, { trustedKeys: [key.publicKey] });
+  expect(after.repos.flatMap((x) => x.findings).filter((f) => f.severity === 'error')).toEqual([]);
+});
+
 it('a summary.sig that decodes but holds no signature fails verify, keys given or not, and create says so', async () => {
   const drive = await tempDir('sideload-sig-empty-');
   const key = generateKeyPair();
