@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { Transient } from './http-outcome.js';
 
@@ -56,10 +57,11 @@ export function openRequest(
       agent: undefined,
     });
   } else if (proxy) {
-    // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels).
+    // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels). No agent: node uses
+    // createConnection only without one (`agent: false` is a fresh agent, which connected to the server directly).
     return https.request(url, {
       ...reqOpts,
-      agent: false,
+      agent: undefined,
       createConnection: (_o, cb) => {
         const connect = http.request({
           host: proxy.hostname,
@@ -71,7 +73,9 @@ export function openRequest(
         connect.once('connect', (res, socket) => {
           if (res.statusCode !== 200)
             return cb(new Transient(`proxy CONNECT answered ${res.statusCode}`), undefined as never);
-          cb(null, tls.connect({ socket, servername: url.hostname }));
+          // The server's name checked against its certificate; sent as SNI unless an IP address (RFC 6066).
+          const host = url.hostname.replace(/^\[|\]$/g, '');
+          cb(null, tls.connect({ socket, host, ...(net.isIP(host) ? {} : { servername: host }) }));
         });
         connect.once('error', (e) => cb(new Transient(`proxy: ${e.message}`), undefined as never));
         connect.end();
