@@ -124,9 +124,10 @@ const common = {
   logLevel: 'warning',
 };
 // main.ts starts with two lines that are both shell and JavaScript (see there); esbuild keeps the first (#!) and
-// drops the second, a comment, so it goes back in as the banner, taken from the entry itself (written once, there).
+// drops or rewrites the second, so it goes back in as the banner, taken from the entry itself (written once, there).
 const launcher = fs.readFileSync(path.join(dist, 'cli/main.js'), 'utf8').split('\n', 2)[1] ?? '';
-if (!launcher.startsWith('//bin/true; exec ')) throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
+if (!/; exec \/usr\/bin\/env .* node .*"\$0" "\$@"$/.test(launcher))
+  throw new Error(`dist/cli/main.js: no launcher line: ${launcher}`);
 const launchFile = path.join(dist, 'cli/launch.js');
 if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc first (npm run build does both)`);
 // launch.js with the modules it imports (the command names, the code cache loader) inlined; the program stays apart.

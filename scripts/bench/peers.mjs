@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CID } from './fixture.mjs';
-import { defaultBuild, log, runOk } from './proc.mjs';
+import { defaultBuild, log, nodeFirstPath, runOk } from './proc.mjs';
 
 /**
  * `pair`: the peer this case is compared with, by per-round ratio (paired alternation). `extra`: only with --only.
@@ -76,11 +76,11 @@ export async function resolveCommits(fx, arch) {
   return { refs, inst, instCommits };
 }
 
-/** A sideload run of `build` (proc.mjs buildOf; default this checkout's dist/). */
+/** A sideload run of `build` (proc.mjs buildOf; default this checkout's dist/), through its launcher. */
 export const sideloadCommand = (args, env, build = defaultBuild) => [
-  process.execPath,
-  [...build.flags, build.cli, ...args],
-  { env: { ...env, ...build.env } },
+  build.argv[0],
+  [...build.argv.slice(1), ...args],
+  { env: { ...env, PATH: nodeFirstPath(env) } },
 ];
 
 /** Per case: the command line for one run into `target` (prepared by setupTarget); sideload is `ctx.build`'s. */

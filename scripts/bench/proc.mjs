@@ -9,23 +9,27 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cli = path.join(root, 'dist/cli/main.js');
 /**
- * A build of sideload to run: a dist/ directory's `cli/main.js` and the environment and node flags of its launcher
- * (the file's first lines: `#!/bin/sh` and `//bin/true; exec /usr/bin/env [VAR=value …] node <flags> "$0" "$@"`), so
- * each run is the process an installed `sideload` starts: the same V8 heap and allocator settings, with this node.
+ * A build of sideload to run: a dist/ directory's `cli/main.js`, started as an installed `sideload` starts: through
+ * its launcher (`sh cli/main.js …`: the file's first lines exec node with the launcher's environment and V8 flags,
+ * and keep NODE_EXTRA_CA_CERTS from node's start-up; sh, env and node are one pid, so /usr/bin/time's peak RSS is
+ * node's), with this node first in PATH. A build whose main.js has no launcher (`#!/usr/bin/env node`) runs as
+ * `node cli/main.js`. Older builds' launcher lines (`//bin/true; exec …`) run as they are, so --ab compares them.
  */
 export function buildOf(distDir, name = 'dist') {
   const main = path.join(distDir, 'cli/main.js');
-  let flags = [];
-  const env = {};
-  if (fs.existsSync(main)) {
-    const head = fs.readFileSync(main, 'utf8').split('\n', 3).join('\n');
-    const m = /exec \S*env((?: [A-Z_]+=[^\s"]+)*) node((?: --[^\s"]+)*) "\$0"/.exec(head);
-    if (m) {
-      for (const [, k, v] of m[1].matchAll(/([A-Z_]+)=(\S+)/g)) env[k] = v;
-      flags = m[2].trim().split(/\s+/).filter(Boolean);
-    }
+  const launcher = fs.existsSync(main) && fs.readFileSync(main, 'utf8').startsWith('#!/bin/sh\n');
+  return { name, dir: distDir, cli: main, argv: launcher ? ['sh', main] : [process.execPath, main] };
+}
+/** `env`'s PATH, with this node's directory first unless its `node` is already the first: a launcher execs this node. */
+export function nodeFirstPath(env) {
+  const PATH = env.PATH ?? process.env.PATH ?? '';
+  for (const dir of PATH.split(path.delimiter)) {
+    const node = path.join(dir || '.', 'node');
+    if (!fs.existsSync(node)) continue;
+    if (fs.realpathSync(node) === fs.realpathSync(process.execPath)) return PATH;
+    break;
   }
-  return { name, dir: distDir, cli: main, flags, env };
+  return `${path.dirname(process.execPath)}${path.delimiter}${PATH}`;
 }
 /** This checkout's build (npm run build). */
 export const defaultBuild = buildOf(path.join(root, 'dist'));

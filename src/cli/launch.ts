@@ -16,6 +16,17 @@ import { loadCommonJs } from '../code-cache.js';
 import { commandIn } from './command-names.js';
 import { onHangup } from './hangup.js';
 
+// NODE_EXTRA_CA_CERTS: the launcher (main.ts) kept it from node, which parses the file before any JavaScript in every
+// process that has it (~40 ms for a system bundle of ~150 certificates), and handed it over under this other name.
+// Child processes and worker threads get it back as it was; HTTPS loads the file on its first connection (main.ts
+// tells transport/extra-ca.ts what it finds under DEFERRED_EXTRA_CA_CERTS).
+const handedOver = process.env['SIDELOAD_EXTRA_CA_CERTS'];
+delete process.env['SIDELOAD_EXTRA_CA_CERTS'];
+if (handedOver && process.env['NODE_EXTRA_CA_CERTS'] === undefined) {
+  process.env['NODE_EXTRA_CA_CERTS'] = handedOver;
+  (globalThis as Record<symbol, unknown>)[Symbol.for('sideload.deferredExtraCaCerts')] = handedOver;
+}
+
 /** Where main.ts finds this handler to take it off when it installs its own (EARLY_INTERRUPT there). */
 const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
 

@@ -1,13 +1,20 @@
 #!/bin/sh
-//bin/true; exec /usr/bin/env MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 "$0" "$@"
+':' + '"\''; /* eslint-disable-line @typescript-eslint/no-unused-expressions */ // '; exec /usr/bin/env -u NODE_EXTRA_CA_CERTS SIDELOAD_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 "$0" "$@"
 /**
  * (The two lines above are both shell and JavaScript: run as a program, /bin/sh starts node with what cannot be set
  * from inside a running process: V8's young generation at 2 MiB (see src/cli/heap.ts) and glibc's mmap threshold
  * fixed at its initial 128 KiB, so that buffers of 128 KiB and more go back to the system when freed instead of
  * fragmenting the threads' malloc arenas (glibc otherwise raises the threshold to the largest block freed so far;
- * peak RSS over HTTP 0.93x, docs/benchmark.md; other C libraries ignore the variable). To node both lines are
- * comments (the second runs `/bin/true` in the shell). This works with any POSIX sh, where `#!/usr/bin/env -S` would
- * need GNU coreutils 8.30 and fails with busybox.)
+ * peak RSS over HTTP 0.93x, docs/benchmark.md; other C libraries ignore the variable). And it keeps
+ * NODE_EXTRA_CA_CERTS from node, which would parse that file before running any JavaScript (a system bundle of ~150
+ * certificates: `--version` and a re-run with nothing new took ~40 ms longer): it goes in as SIDELOAD_EXTRA_CA_CERTS,
+ * launch.ts puts it back for child processes, and HTTPS reads the file on its first connection
+ * (transport/extra-ca.ts). `env -u` is in GNU coreutils, busybox and the BSDs.
+ * To the shell the second line is `: + '"\; … '` (the no-op builtin, its arguments quoted) and then `exec`; to
+ * JavaScript an unused string expression and comments. The shell forks nothing before the exec (the line was
+ * `//bin/true; exec …`, which ran /bin/true: 4-6 ms of CPU a start); prettier puts a `;` after the classic `":" //; exec …`,
+ * where the shell then runs `//`. This works with any POSIX sh, where `#!/usr/bin/env -S` would need GNU coreutils
+ * 8.30 and fails with busybox.)
  *
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.
@@ -18,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode, UsageError } from '../errors.js';
+import { deferExtraCaCerts } from '../transport/extra-ca.js';
 import { createCommand } from './commands/create.js';
 import { listCommand } from './commands/list.js';
 import { verifyCommand } from './commands/verify.js';
@@ -111,6 +119,8 @@ const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The handler the shipped program's first lines install (launch.ts), under this name on globalThis. */
 const EARLY_INTERRUPT = Symbol.for('sideload.earlyInterrupt');
+/** NODE_EXTRA_CA_CERTS when the launcher kept it from node (launch.ts), under this name on globalThis. */
+const DEFERRED_EXTRA_CA_CERTS = Symbol.for('sideload.deferredExtraCaCerts');
 
 /** The options whose value may be `-` (standard input or output). */
 const DASH_VALUED = new Set(['--lock', '--manifest', '--output', '-o']);
@@ -147,6 +157,8 @@ function dashWords(args: Record<string, unknown>): void {
 
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
+  const extraCaCerts = (globalThis as Record<symbol, unknown>)[DEFERRED_EXTRA_CA_CERTS];
+  if (typeof extraCaCerts === 'string') deferExtraCaCerts(extraCaCerts);
   const controller = new AbortController();
   // Ctrl-C reaches every request and object in flight (bounded by the concurrency limits, not a leak).
   setMaxListeners(0, controller.signal);

@@ -4,7 +4,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
+import { extraCaOptions } from './extra-ca.js';
 import { Transient } from './http-outcome.js';
 
 /** Picks the proxy for a URL from the environment, honouring no_proxy; null for a direct connection. */
@@ -34,7 +36,8 @@ export function proxyFor(url: URL, env: Readonly<Record<string, string | undefin
 
 /**
  * Starts a request for `url` (not yet ended): through `agent` when direct, else through `proxy`. A failed CONNECT
- * surfaces as the request's error, a Transient.
+ * surfaces as the request's error, a Transient. HTTPS trusts what extra-ca.ts says (node's own roots unless the
+ * command deferred NODE_EXTRA_CA_CERTS).
  */
 export function openRequest(
   url: URL,
@@ -44,7 +47,6 @@ export function openRequest(
   proxy: URL | null,
 ): http.ClientRequest {
   const reqOpts: http.RequestOptions = { method, headers, agent };
-  const lib = url.protocol === 'https:' ? https : http;
   if (proxy && url.protocol === 'http:') {
     // Plain HTTP through a proxy: absolute-form request line to the proxy.
     return http.request({
@@ -56,10 +58,11 @@ export function openRequest(
       agent: undefined,
     });
   } else if (proxy) {
-    // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels).
+    // HTTPS through a proxy: a CONNECT tunnel per request (no keep-alive across tunnels). No agent: node uses
+    // createConnection only without one (`agent: false` is a fresh agent, which connected to the server directly).
     return https.request(url, {
       ...reqOpts,
-      agent: false,
+      agent: undefined,
       createConnection: (_o, cb) => {
         const connect = http.request({
           host: proxy.hostname,
@@ -71,7 +74,9 @@ export function openRequest(
         connect.once('connect', (res, socket) => {
           if (res.statusCode !== 200)
             return cb(new Transient(`proxy CONNECT answered ${res.statusCode}`), undefined as never);
-          cb(null, tls.connect({ socket, servername: url.hostname }));
+          // The server's name checked against its certificate; sent as SNI unless an IP address (RFC 6066).
+          const host = url.hostname.replace(/^\[|\]$/g, '');
+          cb(null, tls.connect({ socket, host, ...(net.isIP(host) ? {} : { servername: host }), ...extraCaOptions() }));
         });
         connect.once('error', (e) => cb(new Transient(`proxy: ${e.message}`), undefined as never));
         connect.end();
@@ -79,7 +84,9 @@ export function openRequest(
       },
     });
   }
-  return lib.request(url, reqOpts);
+  return url.protocol === 'https:'
+    ? https.request(url, { ...reqOpts, ...extraCaOptions() })
+    : http.request(url, reqOpts);
 }
 
 function proxyAuth(p: URL): Record<string, string> {

@@ -35,21 +35,28 @@ export interface CliRun {
   rssMiB: number;
 }
 
-/** Runs `node dist/cli/main.js …args` under /usr/bin/time; kills it after `killAfterMs` (then code is -1). */
+/**
+ * Runs `node dist/cli/main.js …args` under /usr/bin/time; kills it after `killAfterMs` (then code is -1). With
+ * `via: 'launcher'`, `sh dist/cli/main.js …args`, as the installed command runs (its launcher line execs the `node`
+ * of PATH: this node's directory goes first unless `env` sets PATH). A variable set to undefined in `env` is left out.
+ */
 export async function runCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   killAfterMs = 120_000,
+  via: 'node' | 'launcher' = 'node',
 ): Promise<CliRun> {
   await ensureBuilt();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-time-'));
   const out = path.join(tmp, 'rss');
   const t0 = Date.now();
+  const main = path.join(projectRoot, 'dist/cli/main.js');
+  const PATH = env['PATH'] ?? `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
   const child = spawn(
     '/usr/bin/time',
-    ['-f', '%M', '-o', out, process.execPath, path.join(projectRoot, 'dist/cli/main.js'), ...args],
+    ['-f', '%M', '-o', out, ...(via === 'launcher' ? ['sh', main] : [process.execPath, main]), ...args],
     {
-      env: { ...process.env, ...NET_ENV, ...env },
+      env: { ...process.env, ...NET_ENV, ...env, ...(via === 'launcher' ? { PATH } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

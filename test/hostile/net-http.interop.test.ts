@@ -220,6 +220,49 @@ describe('redirects', () => {
       expect(tlsServer.log).toContain('mirror/summary.idx');
     });
 
+    it('through the installed launcher (sh dist/cli/main.js), NODE_EXTRA_CA_CERTS is trusted and children see it as set', async () => {
+      // The launcher keeps the variable from node's start-up (launch.ts, transport/extra-ca.ts): the certificate must
+      // still be trusted, and a child process (here `sync -f`, a stand-in that logs its environment) must see the
+      // variable as the user set it, and not the name it was handed over under.
+      tlsServer.rules.length = 0;
+      const fake = path.join(ex.dir, 'fake-sync');
+      const log = path.join(fake, 'env.log');
+      await fs.mkdir(fake, { recursive: true });
+      await fs.writeFile(
+        path.join(fake, 'sync'),
+        `#!/bin/sh\necho "\${NODE_EXTRA_CA_CERTS-unset}|\${SIDELOAD_EXTRA_CA_CERTS-unset}" >> ${log}\n`,
+        { mode: 0o755 },
+      );
+      const args = ['create', '--quiet', '--url', tlsServer.url, '--collection-id', CID, '--gpg-import', ex.gpgKey];
+      const PATH = `${fake}:${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
+      const drive = await ex.freshDrive();
+      const r = await runCli(
+        [...args, drive, 'org.example.App'],
+        { NODE_EXTRA_CA_CERTS: certFile, PATH },
+        120_000,
+        'launcher',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(await fs.readdir(path.join(drive, '.ostree/repo/refs/mirrors', CID, 'app/org.example.App'))).toHaveLength(
+        1,
+      );
+      const seen = (await fs.readFile(log, 'utf8')).trim().split('\n');
+      expect(seen.length).toBeGreaterThan(0);
+      expect(new Set(seen)).toEqual(new Set([`${certFile}|unset`]));
+      // Without the variable the server's certificate is unknown: refused, exit 8.
+      const other = await ex.freshDrive();
+      const refused = await runCli(
+        [...args, other, 'org.example.App'],
+        { NODE_EXTRA_CA_CERTS: undefined },
+        120_000,
+        'launcher',
+      );
+      expect(refused.code, refused.stderr).toBe(8);
+      expect(refused.stderr).toMatch(/self[- ]signed certificate/);
+      await untouched(other);
+    });
+
     it('https → http is refused, exit 8, naming both URLs', async () => {
       server.rules.length = 0;
       tlsServer.rules.length = 0;

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpOptionsFromEnv } from '../../src/cli/source-args.js';
@@ -18,6 +19,7 @@ import type { ByteSink } from '../../src/repo/source.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http.js';
 import { proxyFor } from '../../src/transport/http-proxy.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
+import { TLS_CERT, TLS_KEY } from '../helpers/tls-cert.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let root: string;
@@ -310,6 +312,44 @@ describe('proxies', () => {
       expect(seen).toHaveLength(1);
       expect(server.count('small')).toBe(1);
     } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+});
+
+describe('HTTPS through a proxy', () => {
+  it('is a CONNECT tunnel to the server, through which the TLS handshake reaches it', async () => {
+    // The server's certificate is trusted nowhere: the handshake fails, but at the server, through the tunnel.
+    // With `agent: false` node ignored the tunnel and connected to the server directly: the proxy saw nothing.
+    const tlsServer = https.createServer({ key: TLS_KEY, cert: TLS_CERT }, (_req, res) => void res.end('direct'));
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    const target = `127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+    const connects: string[] = [];
+    const proxy = http.createServer();
+    proxy.on('connect', (req: http.IncomingMessage, client: net.Socket) => {
+      connects.push(req.url ?? '');
+      const upstream = net.connect(Number(req.url?.split(':')[1]), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client).pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const https_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const t = new HttpTransport(`https://${target}/repo`, { env: { https_proxy }, retries: 0 });
+      open.push(t);
+      await expect(t.read('summary.idx')).rejects.toThrow(/self[- ]signed certificate/);
+      expect(connects).toEqual([target]);
+      expect(warnings).toEqual([]); // no SNI for an IP address (node's DEP0123)
+    } finally {
+      process.off('warning', onWarning);
+      tlsServer.closeAllConnections();
+      await new Promise<void>((r) => tlsServer.close(() => r()));
       await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
