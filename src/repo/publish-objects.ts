@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { objectPath, objectPathUnder, type ObjectType } from '../ostree/object.js';
+import { looseName, objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from './fs-magic.js';
@@ -110,8 +110,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       throw writeError(e, repoPath, `objects/${prefix}/`);
     }
     index.movedAway(from);
-    for (const [name, type] of inside)
-      index.published(name, objectPathUnder(repoPath, name.slice(0, 64), type, 'archive'));
+    for (const [name, type] of inside) index.published(name, looseName(name.slice(0, 64), type, 'archive'));
     done += inside.length;
     opts.onProgress?.(done, total);
   };
@@ -130,7 +129,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       return [`${index.dir}/${rel}`, `${repoPath}/${rel}`];
     };
     const moved = (i: number, to: string) => {
-      index.published((names[i] as [string, ObjectType])[0], to);
+      index.published((names[i] as [string, ObjectType])[0], to.slice(to.lastIndexOf('/') + 1));
       done++;
       if (done % 1024 === 0) opts.onProgress?.(done, total);
     };
