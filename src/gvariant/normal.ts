@@ -2,6 +2,7 @@
 import {
   arrayElementEnd,
   arrayFrame,
+  isStringAt,
   offsetWidthForSize,
   readOffset,
   stringAt,
@@ -47,6 +48,7 @@ function normalAt(info: TypeInfo, s: Slice): Problem | null {
           return here(`: boolean byte ${buf[start]} at offset ${start} is not 0 or 1`);
         return null;
       }
+      if (info.str === 's' && isStringAt(buf, start, size)) return null;
       const str = stringAt(buf, start, size);
       if (str === null) return here(`: invalid string at offset ${start} (needs one terminating NUL and valid UTF-8)`);
       if (info.str === 'o' && !isObjectPath(str)) return here(`: '${str}' is not an object path`);
