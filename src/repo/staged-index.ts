@@ -95,7 +95,9 @@ export class StagedIndex {
    */
   inDestinationNow(checksum: string, type: ObjectType): boolean | undefined {
     const names = this.destRead.get(checksum.slice(0, 2));
-    return names?.has(looseName(checksum, type, 'archive'));
+    if (!names) return undefined;
+    // An empty listing (every prefix of a new drive) answers without making the name.
+    return names.size > 0 && names.has(looseName(checksum, type, 'archive'));
   }
 
   private listing(prefix: string): Promise<Set<string>> {
