@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { CorruptError, InternalError, InterruptedError, systemError } from '../errors.js';
 import { archiveHeader, isSymlink } from '../ostree/content.js';
-import type { ObjectType } from '../ostree/object.js';
+import { objectPathUnder, type ObjectType } from '../ostree/object.js';
 import { contentMismatch, FilezVerifier, verifyFilez } from './content-verify.js';
 import { checkAborted } from '../transport/local.js';
 import type { ByteSink, ContentObject } from './source.js';
@@ -174,19 +174,19 @@ async function checkFilezFile(
 export function copyLocal(t: ContentTarget, layout: LocalLayout, checksum: string): Promise<number | null> {
   const pool = t.startPool();
   if (!pool) return Promise.resolve(null);
-  const dir = t.index.objectsDir(checksum.slice(0, 2));
+  const final = t.index.stagedPath(checksum, 'file');
+  const dir = final.slice(0, final.lastIndexOf('/'));
   // Not async, and no wait for a directory made already: a promise and a suspended frame less per object (8,700
-  // from the bench's installation). The worker makes the paths from the roots (copy-jobs.ts).
+  // from the bench's installation).
   const run = (): Promise<number | null> =>
     pool
       .run({
         kind: layout.kind === 'archive' ? 'archive' : 'bare',
         owner: layout.kind === 'bare',
         checksum,
-        srcRoot: layout.root,
-        staging: t.index.dir,
-        runId: t.index.runId,
-        seq: t.index.nextTmpSeq(),
+        src: objectPathUnder(layout.root, checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'),
+        tmp: t.index.tmpFor(final),
+        final,
         level: t.level,
         limit: WORKER_OBJECT_LIMIT,
       })

@@ -2,7 +2,6 @@
  * The messages between CopyWorkerPool (worker-pool.ts) and its workers (copy-worker.ts): one type per job kind,
  * one result type. Both sides import these, so a field renamed on one side does not compile on the other.
  */
-import { objectPathUnder } from '../ostree/object.js';
 import type { DeflateEngine } from './libdeflate.js';
 
 /**
@@ -28,48 +27,20 @@ export interface CopyWorkerData {
 export type { LocalLayout } from './source.js';
 
 /**
- * Copy one content object from a local repo file to a staged `.filez`, through a temporary name renamed once it
- * matched. The job names the roots and the worker makes the paths (copyPaths): a job from the main thread makes no
- * path per object (three of them were ~5% of its allocation in a copy from an installation).
+ * Copy one content object from a local repo file (`src`) to a staged `.filez`: `tmp`, renamed to `final` once it
+ * matched.
  */
 export interface CopyJob {
   readonly kind: 'archive' | 'bare';
   /** bare: take uid/gid from stat (bare mode) instead of 0 (bare-user-only). */
   readonly owner: boolean;
   readonly checksum: string;
-  /** The source repo, absolute and normalized: the object is its `objects/xx/…` (`.filez` archive, `.file` bare). */
-  readonly srcRoot: string;
-  /** The staging directory, absolute and normalized: the object is staged as its `objects/xx/….filez`. */
-  readonly staging: string;
-  /** The run's id and the job's number, which make the temporary name unique (tmpName). */
-  readonly runId: string;
-  readonly seq: number;
-  /** The deflate level; null: DEFAULT_LEVEL for the engine the worker has. */
-  readonly level: number | null;
-  readonly limit: number;
-}
-
-/** Where a CopyJob reads (`src`) and writes (`tmp`, renamed to `final`). */
-export interface CopyPaths {
   readonly src: string;
   readonly tmp: string;
   readonly final: string;
-}
-
-/** The files of a CopyJob, made from its roots (in the worker). */
-export function copyPaths(job: CopyJob): CopyPaths {
-  const final = objectPathUnder(job.staging, job.checksum, 'file', 'archive');
-  return {
-    src: objectPathUnder(job.srcRoot, job.checksum, 'file', job.kind),
-    tmp: tmpName(final, job.runId, job.seq),
-    final,
-  };
-}
-
-/** A temporary name beside `final`, unique to the run `runId` by `seq`. */
-export function tmpName(final: string, runId: string, seq: number): string {
-  const slash = final.lastIndexOf('/');
-  return `${final.slice(0, slash)}/.tmp-${final.slice(slash + 1)}-${runId}-${seq}`;
+  /** The deflate level; null: DEFAULT_LEVEL for the engine the worker has. */
+  readonly level: number | null;
+  readonly limit: number;
 }
 
 /** Stage bytes (metadata objects): write `data` to `tmp`, rename to `final`. */

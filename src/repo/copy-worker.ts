@@ -21,11 +21,9 @@ import {
   type ParsedArchiveHeader,
 } from '../ostree/content.js';
 import {
-  copyPaths,
   DEFLATE_MEM_LEVEL,
   type CheckJob,
   type CopyJob,
-  type CopyPaths,
   type FilezJob,
   type Job,
   type JobResult,
@@ -181,7 +179,7 @@ function writeStaged(job: { tmp: string; final: string }, parts: readonly Uint8A
 }
 
 /** Bare file → .filez: read in CHUNK parts (hash + deflate each into the tmp file), named only if the hash matched. */
-function bare(job: CopyJob & CopyPaths): JobResult {
+function bare(job: CopyJob): JobResult {
   let fd: number;
   try {
     fd = fs.openSync(job.src, SRC_FLAGS);
@@ -286,7 +284,7 @@ function startFilez(
 }
 
 /** Archive .filez → the same bytes: read in CHUNK parts, written verbatim to the tmp file while inflated and hashed. */
-function archive(job: CopyJob & CopyPaths): JobResult {
+function archive(job: CopyJob): JobResult {
   let fd: number;
   let out: number | undefined;
   try {
@@ -399,9 +397,9 @@ function renames(job: RenameJob): JobResult {
 function runJob(job: Job): JobResult {
   switch (job.kind) {
     case 'archive':
-      return archive({ ...job, ...copyPaths(job) });
+      return archive(job);
     case 'bare':
-      return bare({ ...job, ...copyPaths(job) });
+      return bare(job);
     case 'filez':
       return filez(job);
     case 'check':

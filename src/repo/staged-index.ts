@@ -9,7 +9,6 @@ import path from 'node:path';
 import { looseName, objectPathUnder, parseLooseName, type ObjectType } from '../ostree/object.js';
 import { isENOENT, readLocalText } from '../transport/local.js';
 import { bootId } from './staging-lock.js';
-import { tmpName } from './copy-jobs.js';
 import { writeError } from './write-error.js';
 import { noModes } from './modes.js';
 
@@ -33,7 +32,6 @@ export class StagedIndex {
   /** The destination's `objects/` listing, read once: a prefix not in it is empty, without a readdir. */
   private destPrefixes: Promise<Set<string>> | null = null;
   private readonly madeDirs = new Map<string, Promise<void>>();
-  private readonly prefixDirs = new Map<string, string>();
   /** The directories of madeDirs that exist: a copy into one goes ahead without waiting. */
   private readonly dirsReady = new Set<string>();
   /** Per parent directory: whether mkdir(…, 0o755) gives 0755 there (umask, default ACL), so no chmod is needed. */
@@ -46,8 +44,7 @@ export class StagedIndex {
   constructor(
     dir: string,
     repoPath: string,
-    /** Makes temporary names unique to this run (with a number per name). */
-    readonly runId: string,
+    private readonly runId: string,
   ) {
     // Resolved once: the per-object paths below are concatenated onto them (objectPathUnder).
     this.dir = path.resolve(dir);
@@ -192,19 +189,8 @@ export class StagedIndex {
 
   /** A temporary name beside `final`, unique to this run. */
   tmpFor(final: string): string {
-    return tmpName(final, this.runId, this.nextTmpSeq());
-  }
-
-  /** The number of the next temporary name (with runId: a worker's copy makes the name itself, copy-jobs.ts). */
-  nextTmpSeq(): number {
-    return ++tmpCounter;
-  }
-
-  /** `<staging>/objects/<prefix>` (the directory of stagedPath), one string per prefix. */
-  objectsDir(prefix: string): string {
-    let d = this.prefixDirs.get(prefix);
-    if (d === undefined) this.prefixDirs.set(prefix, (d = `${this.dir}/objects/${prefix}`));
-    return d;
+    const slash = final.lastIndexOf('/');
+    return `${final.slice(0, slash)}/.tmp-${final.slice(slash + 1)}-${this.runId}-${++tmpCounter}`;
   }
 }
 

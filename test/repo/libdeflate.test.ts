@@ -11,7 +11,6 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deflateFromEnv } from '../../src/cli/write-options.js';
 import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
-import { objectPathUnder } from '../../src/ostree/object.js';
 import { loadLibdeflate } from '../../src/repo/libdeflate.js';
 import { CopyWorkerPool, DEFAULT_LEVEL, DEFLATE_MEM_LEVEL } from '../../src/repo/worker-pool.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -35,22 +34,14 @@ beforeAll(async () => {
 async function stage(engine: 'auto' | 'zlib', level: number | null = 6, file = 'src', sum = checksum): Promise<Buffer> {
   const pool = new CopyWorkerPool(1, engine);
   try {
-    // The job names a bare repo holding the file as object `sum`, and a staging directory (copy-jobs.ts).
-    const srcRoot = path.join(dir, `repo-${file}`);
-    const src = objectPathUnder(srcRoot, sum, 'file', 'bare');
-    await fs.mkdir(path.dirname(src), { recursive: true });
-    await fs.copyFile(path.join(dir, file), src);
-    const staging = path.join(dir, `staging-${file}-${engine}-${level}`);
-    const final = objectPathUnder(staging, sum, 'file', 'archive');
-    await fs.mkdir(path.dirname(final), { recursive: true });
+    const final = path.join(dir, `${file}-${engine}-${level}.filez`);
     const r = await pool.run({
       kind: 'bare',
       owner: false,
       checksum: sum,
-      srcRoot,
-      staging,
-      runId: 'test',
-      seq: 1,
+      src: path.join(dir, file),
+      tmp: path.join(dir, `.tmp-${engine}`),
+      final,
       level,
       limit: Number.MAX_SAFE_INTEGER,
     });

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { beforeAll, expect, it } from 'vitest';
 import { archiveHeader, contentStreamHeader, type FileInfo } from '../../src/ostree/content.js';
-import { objectPathUnder } from '../../src/ostree/object.js';
 import { CopyWorkerPool, FILEZ_SLOT_SIZE } from '../../src/repo/worker-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -74,15 +73,8 @@ it('an object larger than a shared buffer goes over as a copy, and the caller ke
 it('a copy whose final rename fails comes back as an error, its tmp file closed once (no fd warning) and removed', async () => {
   // An archive object over 1 MiB goes through the part-by-part path, where the tmp file is closed before the rename.
   const o = filez(randomBytes((1 << 20) + 300_000));
-  // The job names roots; the worker stages the object as <staging>/objects/xx/<rest>.filez (copyPaths).
-  const srcRoot = path.join(dir, 'rename-src');
-  const at = (root: string) => objectPathUnder(root, o.checksum, 'file', 'archive');
-  await fs.mkdir(path.dirname(at(srcRoot)), { recursive: true });
-  await fs.writeFile(at(srcRoot), o.data);
-  const staging = (name: string) => path.join(dir, name);
-  // The rename fails: the staged name is a directory with a file in it (EISDIR), after the tmp file was written.
-  await fs.mkdir(at(staging('rename-bad')), { recursive: true });
-  await fs.writeFile(path.join(at(staging('rename-bad')), 'x'), '');
+  const src = path.join(dir, 'rename-src.filez');
+  await fs.writeFile(src, o.data);
   const printed: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   const warnings: Error[] = [];
@@ -94,29 +86,20 @@ it('a copy whose final rename fails comes back as an error, its tmp file closed 
   }) as typeof process.stderr.write;
   const pool = new CopyWorkerPool(1);
   try {
-    const base = { owner: false, srcRoot, runId: 'test', level: 6, limit: Number.MAX_SAFE_INTEGER } as const;
+    const base = { owner: false, checksum: '', src, level: 6, limit: Number.MAX_SAFE_INTEGER } as const;
     const rs = [];
     for (let i = 0; i < 4; i++) {
-      const job = { ...base, kind: 'archive' as const, checksum: o.checksum };
-      rs.push(await pool.run({ ...job, staging: staging('rename-bad'), seq: 2 * i }));
+      const job = { ...base, kind: 'archive' as const, checksum: o.checksum, tmp: path.join(dir, `.tmp-rn-${i}`) };
+      // The destination directory does not exist: the rename fails (ENOENT) after the tmp file was written.
+      rs.push(await pool.run({ ...job, final: path.join(dir, 'no-such-dir', `${i}.filez`) }));
       // A good copy right after: it reuses the fd number a second close would hit.
-      await fs.mkdir(path.dirname(at(staging(`rename-ok-${i}`))), { recursive: true });
-      rs.push(await pool.run({ ...job, staging: staging(`rename-ok-${i}`), seq: 2 * i + 1 }));
+      rs.push(await pool.run({ ...job, tmp: path.join(dir, `.tmp-ok-${i}`), final: path.join(dir, `ok-${i}.filez`) }));
     }
     for (const [i, r] of rs.entries())
       if (i % 2) expect(r, `copy ${i}`).toEqual({ ok: true, bytes: o.data.length });
-      else expect(r, `copy ${i}`).toMatchObject({ error: { code: 'EISDIR' } });
-    for (let i = 0; i < 4; i++)
-      expect((await fs.readFile(at(staging(`rename-ok-${i}`)))).equals(o.data), `copy ${i}`).toBe(true);
-    const staged = [
-      path.dirname(at(staging('rename-bad'))),
-      ...[0, 1, 2, 3].map((i) => path.dirname(at(staging(`rename-ok-${i}`)))),
-    ];
-    for (const d of staged)
-      expect(
-        (await fs.readdir(d)).filter((n) => n.startsWith('.tmp-')),
-        d,
-      ).toEqual([]);
+      else expect(r, `copy ${i}`).toMatchObject({ error: { code: 'ENOENT' } });
+    for (let i = 0; i < 4; i++) expect((await fs.readFile(path.join(dir, `ok-${i}.filez`))).equals(o.data)).toBe(true);
+    expect((await fs.readdir(dir)).filter((n) => n.startsWith('.tmp-rn') || n.startsWith('.tmp-ok'))).toEqual([]);
     await new Promise((r) => setTimeout(r, 200)); // the worker's stderr reaches ours asynchronously
     expect(printed.join('')).not.toMatch(/File descriptor/);
     expect(warnings.map((w) => w.message)).toEqual([]);
