@@ -186,25 +186,26 @@ function readTuple(types: readonly TypeInfo[], s: Slice): GValue[] {
   const width = offsetWidthForSize(s.size);
   const out = new Array<GValue>(layout.length);
   if (layout.length === 0) return out;
-  const lastEnd = memberBounds(layout[layout.length - 1]!, s, width)[1];
+  // Each member's bounds once (they were computed three times for the last member, twice for the others).
+  const bounds = layout.map((m) => memberBounds(m, s, width));
+  const lastEnd = bounds[layout.length - 1]![1];
   // GLib's ordering check: members 0..k must not overlap or run backwards for member k to be read.
   let orderedUpTo = -1;
   let prevEnd = 0;
   let broken = false;
   for (let k = 0; k < layout.length; k++) {
     const m = layout[k]!;
+    const [start, end] = bounds[k]!;
     if (!broken) {
-      const [a, b] = memberBounds(m, s, width);
-      if (!(a <= b) || a < prevEnd || b > s.size) broken = true;
+      if (!(start <= end) || start < prevEnd || end > s.size) broken = true;
       else {
-        prevEnd = b;
+        prevEnd = end;
         orderedUpTo = k;
       }
     }
     // GLib quirk: member 0 is never checked, and a failure at member 0 wraps its counter so nothing is refused.
     const orderedOk = k === 0 || orderedUpTo >= k || orderedUpTo === -1;
     const tableOk = width * (m.i + (m.ending === 'offset' ? 2 : 1)) <= s.size;
-    const [start, end] = memberBounds(m, s, width);
     const ok = s.valid && orderedOk && tableOk && start < end && end <= s.size && end <= lastEnd;
     const child: Slice = ok
       ? { buf: s.buf, start: s.start + start, size: end - start, valid: true, depth: s.depth + 1 }

@@ -129,6 +129,21 @@ export function memberBounds(m: Member, s: Slice, width: number): [number, numbe
   return [start, end];
 }
 
+/**
+ * True when stringAt would give a string: checked without making it when the bytes are ASCII (file names, keys: the
+ * normal-form check looks at every one of a dirtree's names).
+ */
+export function isStringAt(buf: Uint8Array, start: number, size: number): boolean {
+  if (size === 0 || buf[start + size - 1] !== 0) return false;
+  const end = start + size - 1;
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b === 0) return false;
+    if (b > 0x7f) return stringAt(buf, start, size) !== null;
+  }
+  return true;
+}
+
 /** A valid GVariant string: NUL-terminated, no other NUL, valid UTF-8; null otherwise. */
 export function stringAt(buf: Uint8Array, start: number, size: number): string | null {
   if (size === 0 || buf[start + size - 1] !== 0) return null;

@@ -58,12 +58,15 @@ export function decodeDirTree(bytes: Uint8Array, name = 'dirtree'): DirTree {
       if (!isValidFilename(n)) throw new CorruptError(`invalid file name '${n}'`);
       return n;
     };
+    // What a bad checksum is, in its message: built only for one (it was built for every entry).
+    const sum = (b: Uint8Array, what: string, n: string) =>
+      b.length === 32 ? checksumFromBytes(b) : checksumFromBytes(b, `${what} of '${n}'`);
     return {
-      files: files.map(([n, c]) => ({ name: check(n), checksum: checksumFromBytes(c, `checksum of '${n}'`) })),
+      files: files.map(([n, c]) => ({ name: check(n), checksum: sum(c, 'checksum', n) })),
       dirs: dirs.map(([n, t, m]) => ({
         name: check(n),
-        tree: checksumFromBytes(t, `dirtree of '${n}'`),
-        meta: checksumFromBytes(m, `dirmeta of '${n}'`),
+        tree: sum(t, 'dirtree', n),
+        meta: sum(m, 'dirmeta', n),
       })),
     };
   } catch (e) {

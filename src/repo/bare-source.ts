@@ -82,7 +82,8 @@ export class BareSource implements ObjectSource {
   ): Promise<Uint8Array> {
     validateChecksum(checksum);
     const rel = objectPath(checksum, type, this.mode);
-    const loc = path.join(this.repoPath, rel);
+    // For messages only (as this.abs: the root is resolved, `rel` normal): no path.join per dirtree read.
+    const loc = `${this.repoPath}/${rel}`;
     const r = await this.files.readSmall(rel, MAX_METADATA_SIZE, opts);
     if (r === null) throw missingObject(checksum, type, loc);
     if ('size' in r)

@@ -171,29 +171,34 @@ async function checkFilezFile(
  * bytes written, or null when the worker declined (large, unusual, missing or corrupt object, or no workers):
  * the caller then uses `readContent` + `writeContent`, which gives the definitive result.
  */
-export async function copyLocal(t: ContentTarget, layout: LocalLayout, checksum: string): Promise<number | null> {
+export function copyLocal(t: ContentTarget, layout: LocalLayout, checksum: string): Promise<number | null> {
   const pool = t.startPool();
-  if (!pool) return null;
+  if (!pool) return Promise.resolve(null);
   const final = t.index.stagedPath(checksum, 'file');
-  await t.index.ensureDir(path.dirname(final));
-  const r = await pool.run({
-    kind: layout.kind === 'archive' ? 'archive' : 'bare',
-    owner: layout.kind === 'bare',
-    checksum,
-    src: objectPathUnder(layout.root, checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'),
-    tmp: t.index.tmpFor(final),
-    final,
-    level: t.level,
-    limit: WORKER_OBJECT_LIMIT,
-  });
-  if ('ok' in r) {
-    t.noteStaged(`${checksum}.file`, 'file', r.bytes);
-    return r.bytes;
-  }
-  if ('error' in r) {
-    throw workerError(r.error, t.repoPath, `${checksum}.file`);
-  }
-  return null;
+  const dir = final.slice(0, final.lastIndexOf('/'));
+  // Not async, and no wait for a directory made already: a promise and a suspended frame less per object (8,700
+  // from the bench's installation).
+  const run = (): Promise<number | null> =>
+    pool
+      .run({
+        kind: layout.kind === 'archive' ? 'archive' : 'bare',
+        owner: layout.kind === 'bare',
+        checksum,
+        src: objectPathUnder(layout.root, checksum, 'file', layout.kind === 'archive' ? 'archive' : 'bare'),
+        tmp: t.index.tmpFor(final),
+        final,
+        level: t.level,
+        limit: WORKER_OBJECT_LIMIT,
+      })
+      .then((r) => {
+        if ('ok' in r) {
+          t.noteStaged(`${checksum}.file`, 'file', r.bytes);
+          return r.bytes;
+        }
+        if ('error' in r) throw workerError(r.error, t.repoPath, `${checksum}.file`);
+        return null;
+      });
+  return t.index.dirReady(dir) ? run() : t.index.ensureDir(dir).then(run);
 }
 
 /** Streams a raw payload through a deflate stream into `out`, after the archive header. */

@@ -78,8 +78,10 @@ export interface CheckJob {
 
 export type Job = CopyJob | WriteJob | RenameJob | FilezJob | CheckJob;
 
-/** A job as it travels: with the id its result comes back under. */
-export type JobMessage = Job & { readonly id: number };
+/**
+ * A message to a worker is an array of jobs; its answer is the array of their results, in the same order (a
+ * worker runs the jobs of a message one after the other, and answers each message in the order received).
+ */
 
 /**
  * An errno-style failure: the caller maps it like a local one (write-error.ts). `code` is absent for an exception
@@ -97,5 +99,3 @@ export interface JobError {
  */
 export type JobResult =
   { readonly ok: true; readonly bytes: number } | { readonly fallback: string } | { readonly error: JobError };
-
-export type JobResultMessage = JobResult & { readonly id: number };

@@ -25,8 +25,8 @@ import {
   type CheckJob,
   type CopyJob,
   type FilezJob,
-  type JobMessage,
-  type JobResultMessage,
+  type Job,
+  type JobResult,
   type RenameJob,
   type WriteJob,
 } from './copy-jobs.js';
@@ -45,8 +45,6 @@ import {
 } from './worker-zlib.js';
 import { zrun } from './zlib-raw.js';
 import { fchmodQuiet } from './modes.js';
-
-type Id = { readonly id: number };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const Z = zlib.constants;
@@ -79,7 +77,7 @@ const errorOf = (e: unknown) => ({
   code: (e as NodeJS.ErrnoException | null)?.code,
   message: String((e as Error)?.message ?? e),
 });
-const fallback = (job: Id, why: string): JobResultMessage => ({ id: job.id, fallback: why });
+const fallback = (why: string): JobResult => ({ fallback: why });
 // 0644 whatever the umask: other users (a client installing as another user) must read the drive. fstat first: a
 // chmod dirties the inode (journal work) even when the mode is already right, as it is under the usual umask.
 const openTmp = (job: { tmp: string }): number => {
@@ -116,33 +114,27 @@ function readFull(fd: number, buf: Uint8Array, len: number, pos: number): number
  * table is shared by the threads, so a second close could close a file another worker has just opened) and never
  * throws: a failed close or rename comes back as the job's error, the tmp file removed.
  */
-function commit(
-  job: Id & { tmp: string; final: string },
-  out: number,
-  good: boolean,
-  bytes: number,
-  why = '',
-): JobResultMessage {
+function commit(job: { tmp: string; final: string }, out: number, good: boolean, bytes: number, why = ''): JobResult {
   try {
     fs.closeSync(out); // the fd is gone even when close reports an error
     if (!good) {
       try {
         fs.unlinkSync(job.tmp);
       } catch {}
-      return fallback(job, why);
+      return fallback(why);
     }
     fs.renameSync(job.tmp, job.final);
-    return { id: job.id, ok: true, bytes };
+    return { ok: true, bytes };
   } catch (e) {
     try {
       fs.unlinkSync(job.tmp);
     } catch {}
-    return { id: job.id, error: errorOf(e) };
+    return { error: errorOf(e) };
   }
 }
 
 /** A copy that failed before commit(): its tmp file, if it was opened (`out`), is closed and removed. */
-function ioError(job: Id & { tmp: string }, e: unknown, out: number | undefined): JobResultMessage {
+function ioError(job: { tmp: string }, e: unknown, out: number | undefined): JobResult {
   if (out !== undefined) {
     try {
       fs.closeSync(out);
@@ -151,7 +143,7 @@ function ioError(job: Id & { tmp: string }, e: unknown, out: number | undefined)
       fs.unlinkSync(job.tmp);
     } catch {}
   }
-  return { id: job.id, error: errorOf(e) };
+  return { error: errorOf(e) };
 }
 
 function sha(h: Uint8Array, p?: Uint8Array): string {
@@ -160,7 +152,7 @@ function sha(h: Uint8Array, p?: Uint8Array): string {
   return x.digest('hex');
 }
 
-function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly Uint8Array[]): JobResultMessage {
+function writeStaged(job: { tmp: string; final: string }, parts: readonly Uint8Array[]): JobResult {
   let fd: number | undefined;
   try {
     fd = openTmp(job);
@@ -173,7 +165,7 @@ function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly U
     fd = undefined; // closed once, even if close reports an error
     fs.closeSync(f);
     fs.renameSync(job.tmp, job.final);
-    return { id: job.id, ok: true, bytes: total };
+    return { ok: true, bytes: total };
   } catch (e) {
     if (fd !== undefined)
       try {
@@ -182,43 +174,42 @@ function writeStaged(job: Id & { tmp: string; final: string }, parts: readonly U
     try {
       fs.unlinkSync(job.tmp);
     } catch {}
-    return { id: job.id, error: errorOf(e) };
+    return { error: errorOf(e) };
   }
 }
 
 /** Bare file → .filez: read in CHUNK parts (hash + deflate each into the tmp file), named only if the hash matched. */
-function bare(job: CopyJob & Id): JobResultMessage {
+function bare(job: CopyJob): JobResult {
   let fd: number;
   try {
     fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ELOOP')
-      return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') return fallback((e as NodeJS.ErrnoException).code || 'open');
     let st: fs.Stats;
     let target: string;
     try {
       st = fs.lstatSync(job.src);
       target = utf8.decode(fs.readlinkSync(job.src, { encoding: 'buffer' }));
     } catch {
-      return fallback(job, 'symlink');
+      return fallback('symlink');
     }
     const info = plain(job.owner ? st.uid : 0, job.owner ? st.gid : 0, st.mode, target);
-    if (sha(contentStreamHeader(info)) !== job.checksum) return fallback(job, 'mismatch');
+    if (sha(contentStreamHeader(info)) !== job.checksum) return fallback('mismatch');
     return writeStaged(job, [archiveHeader(info, 0)]);
   }
   let out: number | undefined;
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    if (!st.isFile() || st.size > job.limit) return fallback('size');
     const info = plain(job.owner ? st.uid : 0, job.owner ? st.gid : 0, st.mode);
     const size = st.size;
     const jobLevel = levelOf(job.level);
     const first = readFull(fd, IN, Math.min(size, CHUNK), 0);
     if (size <= CHUNK) {
       // Whole file in one part: check before creating anything.
-      if (first !== size) return fallback(job, 'short');
+      if (first !== size) return fallback('short');
       const data = IN.subarray(0, size);
-      if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback(job, 'mismatch');
+      if (sha(contentStreamHeader(info), data) !== job.checksum) return fallback('mismatch');
       const level = jobLevel > 0 && incompressible(data) ? 0 : jobLevel;
       const z = deflateWhole(level, data);
       if (z) return writeStaged(job, [archiveHeader(info, size), z]);
@@ -239,7 +230,7 @@ function bare(job: CopyJob & Id): JobResultMessage {
     // Larger than one part: libdeflate part by part, joined into one stream (deflate-join.ts), else zlib's stream.
     const parts = canDeflateParts(jobLevel);
     const d = parts ? null : getDeflater(jobLevel);
-    if (!parts && !d) return fallback(job, 'zlib');
+    if (!parts && !d) return fallback('zlib');
     const o = (out = openTmp(job));
     const head = archiveHeader(info, size);
     writeAll(o, head);
@@ -279,39 +270,39 @@ function bare(job: CopyJob & Id): JobResultMessage {
 
 /** The first part of a .filez in IN, its header parsed and its check set up, or a fallback result. */
 function startFilez(
-  job: Id & { checksum: string },
+  job: { checksum: string },
   fd: number,
   size: number,
-): { n: number; h: ParsedArchiveHeader; c: FilezCheck } | JobResultMessage {
+): { n: number; h: ParsedArchiveHeader; c: FilezCheck } | JobResult {
   const n = readFull(fd, IN, Math.min(size, CHUNK), 0);
-  if (n === 0 || (n < CHUNK && n !== size)) return fallback(job, 'short');
+  if (n === 0 || (n < CHUNK && n !== size)) return fallback('short');
   const h = parseArchive(IN.subarray(0, n), size);
-  if (!h) return fallback(job, 'header');
+  if (!h) return fallback('header');
   const c = filezChecker(h, job.checksum);
-  if (!c) return fallback(job, 'zlib');
+  if (!c) return fallback('zlib');
   return { n, h, c };
 }
 
 /** Archive .filez → the same bytes: read in CHUNK parts, written verbatim to the tmp file while inflated and hashed. */
-function archive(job: CopyJob & Id): JobResultMessage {
+function archive(job: CopyJob): JobResult {
   let fd: number;
   let out: number | undefined;
   try {
     fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
-    return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+    return fallback((e as NodeJS.ErrnoException).code || 'open');
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > job.limit) return fallback(job, 'size');
+    if (!st.isFile() || st.size > job.limit) return fallback('size');
     const size = st.size;
     const start = startFilez(job, fd, size);
-    if ('id' in start) return start;
+    if (!('c' in start)) return start;
     const { h, c } = start;
     let n = start.n;
     if (size <= CHUNK) {
       // Whole object in one part: check before creating anything.
-      if (!c.push(IN.subarray(h.payloadOffset, n), true) || !c.done()) return fallback(job, 'mismatch');
+      if (!c.push(IN.subarray(h.payloadOffset, n), true) || !c.done()) return fallback('mismatch');
       return writeStaged(job, [IN.subarray(0, n)]);
     }
     const o = (out = openTmp(job));
@@ -340,70 +331,70 @@ function archive(job: CopyJob & Id): JobResultMessage {
  * A .filez already written to job.src (a tmp file; streamed from HTTP): read back (page cache) in CHUNK parts,
  * inflated and hashed; renamed to job.final only if it matched. The file is left alone otherwise.
  */
-function check(job: CheckJob & Id): JobResultMessage {
+function check(job: CheckJob): JobResult {
   let fd: number;
   try {
     fd = fs.openSync(job.src, SRC_FLAGS);
   } catch (e) {
-    return fallback(job, (e as NodeJS.ErrnoException).code || 'open');
+    return fallback((e as NodeJS.ErrnoException).code || 'open');
   }
   try {
     const size = fs.fstatSync(fd).size;
     const start = startFilez(job, fd, size);
-    if ('id' in start) return start;
+    if (!('c' in start)) return start;
     const { h, c } = start;
     let n = start.n;
     let pos = 0;
     let payloadOffset = h.payloadOffset;
     for (;;) {
-      if (n === 0 && pos < size) return fallback(job, 'short');
+      if (n === 0 && pos < size) return fallback('short');
       pos += n;
       const last = pos >= size;
-      if (!c.push(IN.subarray(payloadOffset, n), last)) return fallback(job, 'mismatch');
+      if (!c.push(IN.subarray(payloadOffset, n), last)) return fallback('mismatch');
       payloadOffset = 0;
       if (last) break;
       n = readFull(fd, IN, Math.min(size - pos, CHUNK), pos);
     }
-    if (!c.done()) return fallback(job, 'mismatch');
+    if (!c.done()) return fallback('mismatch');
   } catch (e) {
-    return fallback(job, `exception: ${(e as Error).message}`);
+    return fallback(`exception: ${(e as Error).message}`);
   } finally {
     fs.closeSync(fd);
   }
   try {
     fs.renameSync(job.src, job.final);
   } catch (e) {
-    return { id: job.id, error: errorOf(e) };
+    return { error: errorOf(e) };
   }
-  return { id: job.id, ok: true, bytes: 0 };
+  return { ok: true, bytes: 0 };
 }
 
 /** A .filez whose bytes came in the message (HTTP): the same check as archive(), then staged. */
-function filez(job: FilezJob & Id): JobResultMessage {
+function filez(job: FilezJob): JobResult {
   const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const h = parseArchive(data, data.length);
-  if (!h) return fallback(job, 'header');
+  if (!h) return fallback('header');
   const c = filezChecker(h, job.checksum);
-  if (!c) return fallback(job, 'zlib');
-  if (!c.push(data.subarray(h.payloadOffset), true) || !c.done()) return fallback(job, 'mismatch');
+  if (!c) return fallback('zlib');
+  if (!c.push(data.subarray(h.payloadOffset), true) || !c.done()) return fallback('mismatch');
   return writeStaged(job, [data]);
 }
 
 /** Renames (publish): [from, to] pairs; stops at the first failure. */
-function renames(job: RenameJob & Id): JobResultMessage {
+function renames(job: RenameJob): JobResult {
   let done = 0;
   try {
     for (const [from, to] of job.pairs) {
       fs.renameSync(from, to);
       done++;
     }
-    return { id: job.id, ok: true, bytes: done };
+    return { ok: true, bytes: done };
   } catch (e) {
-    return { id: job.id, error: { ...errorOf(e), done } };
+    return { error: { ...errorOf(e), done } };
   }
 }
 
-function runJob(job: JobMessage): JobResultMessage {
+function runJob(job: Job): JobResult {
   switch (job.kind) {
     case 'archive':
       return archive(job);
@@ -414,19 +405,19 @@ function runJob(job: JobMessage): JobResultMessage {
     case 'check':
       return check(job);
     case 'write':
-      return writeStaged(job as WriteJob & Id, [job.data]);
+      return writeStaged(job as WriteJob, [job.data]);
     case 'rename':
       return renames(job);
   }
 }
 
-parentPort?.on('message', (jobs: JobMessage[]) => {
-  const out: JobResultMessage[] = [];
+parentPort?.on('message', (jobs: Job[]) => {
+  const out: JobResult[] = [];
   for (const job of jobs) {
     try {
       out.push(runJob(job));
     } catch (e) {
-      out.push(fallback(job, `exception: ${(e as Error | null)?.message}`));
+      out.push(fallback(`exception: ${(e as Error | null)?.message}`));
     }
   }
   parentPort?.postMessage(out);

@@ -11,7 +11,7 @@ import { CorruptError, InterruptedError, NotFoundError } from '../errors.js';
 import type { ObjectType } from '../ostree/object.js';
 import { ArchiveSource } from './archive-source.js';
 import { FsTransport } from '../transport/local.js';
-import { Slots, type HeldSlot } from '../transport/slots.js';
+import { HeldSlot, Slots } from '../transport/slots.js';
 import { decorateSource, type ContentObject, type ObjectSource } from './source.js';
 import { walkCommit } from './traverse.js';
 import type { Staging } from './writer.js';
@@ -118,8 +118,13 @@ export async function copyCommit(
     });
   };
 
-  /** Present and (when asked) intact in the destination or staging. */
-  const present = async (checksum: string, type: ObjectType): Promise<boolean> => {
+  /**
+   * Present and (when asked) intact in the destination or staging: known at once when the staging index can tell
+   * without a read (every object but the first few of each prefix), else a promise.
+   */
+  const present = (checksum: string, type: ObjectType): boolean | Promise<boolean> =>
+    (opts.verifyExisting ? undefined : stager.hasNow(checksum, type)) ?? presentRead(checksum, type);
+  const presentRead = async (checksum: string, type: ObjectType): Promise<boolean> => {
     if (!(await stager.has(checksum, type))) return false;
     if (!opts.verifyExisting || !(await stager.inDestination(checksum, type))) return true;
     try {
@@ -148,8 +153,9 @@ export async function copyCommit(
     taskDone = null;
     r?.();
   };
-  /** A slot for the next task, once one is free and fewer than 2 × `limit` tasks are started. */
-  const admit = async (): Promise<HeldSlot> => {
+  /** A slot for the next task, once one is free and fewer than 2 × `limit` tasks are started: at once if one is. */
+  const admit = (): HeldSlot | Promise<HeldSlot> => (inflight.size < 2 * limit && slots.tryTake()) || admitLater();
+  const admitLater = async (): Promise<HeldSlot> => {
     while (inflight.size >= 2 * limit) await new Promise<void>((r) => (taskDone = r));
     return slots.take();
   };
@@ -159,18 +165,22 @@ export async function copyCommit(
     ac.abort();
   };
 
-  const copyContent = async (checksum: string, slot: HeldSlot) => {
-    if (layout) {
-      const n = await stager.copyLocal(layout, checksum);
-      if (n !== null) {
-        bytes += n;
-        copied++;
-        content++;
-        emit();
-        return;
-      }
-      if (signal.aborted) throw new InterruptedError();
-    }
+  /** A content object: through the workers straight from a local repo's file, else read and written here. */
+  const copyContent = (checksum: string, slot: HeldSlot): Promise<void> =>
+    layout
+      ? stager.copyLocal(layout, checksum).then((n) => {
+          if (n === null) {
+            if (signal.aborted) throw new InterruptedError();
+            return copyRead(checksum, slot);
+          }
+          bytes += n;
+          copied++;
+          content++;
+          emit();
+          return undefined;
+        })
+      : copyRead(checksum, slot);
+  const copyRead = async (checksum: string, slot: HeldSlot) => {
     // Small objects come unverified: the staging area verifies them in its workers before naming them.
     const obj = await src.readContent(checksum, { signal, deferVerify: true, slot });
     let arrived = 0;
@@ -222,11 +232,14 @@ export async function copyCommit(
       if (failure !== null) break;
       seen++;
       if (e.type === 'file') {
-        if (await present(e.checksum, 'file')) {
+        // Neither waits when it need not: no promise per object for what is known at once.
+        const have = present(e.checksum, 'file');
+        if (have === true || (have !== false && (await have))) {
           skipped++;
           continue;
         }
-        const slot = await admit();
+        const next = admit();
+        const slot = next instanceof HeldSlot ? next : await next;
         if (failure !== null) {
           slot.done();
           break;
@@ -248,13 +261,14 @@ export async function copyCommit(
       const task = async () => {
         if (type === 'commitmeta') {
           if (!(await stager.writeCommitMeta(checksum, data))) return void skipped++;
-        } else if (await present(checksum, type)) return void skipped++;
+        } else if (await presentRead(checksum, type)) return void skipped++;
         else await stager.writeMetadata(type as 'commit' | 'dirtree' | 'dirmeta', checksum, data);
         copied++;
         metadata++;
         bytes += data.length;
       };
-      const slot = await admit();
+      const next = admit();
+      const slot = next instanceof HeldSlot ? next : await next;
       if (failure !== null) {
         slot.done();
         break;

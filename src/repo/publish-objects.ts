@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { objectPath, objectPathUnder, type ObjectType } from '../ostree/object.js';
+import { looseName, objectPath, type ObjectType } from '../ostree/object.js';
 import { forEachLimit } from './for-each-limit.js';
 import { checkAborted } from '../transport/local.js';
 import { EXFAT_MAGIC, FUSE_MAGIC, MSDOS_MAGIC, statfsType } from './fs-magic.js';
@@ -53,23 +53,24 @@ async function wholePrefixes(
   index: StagedIndex,
   repoPath: string,
   kind: number | null,
-): Promise<Map<string, Array<[string, ObjectType]>>> {
-  const whole = new Map<string, Array<[string, ObjectType]>>();
+): Promise<Map<string, string[]>> {
+  const whole = new Map<string, string[]>();
   if (kind === null || kind === FUSE_MAGIC || kind === MSDOS_MAGIC || kind === EXFAT_MAGIC) return whole;
   const present = await fs.readdir(`${repoPath}/objects`).then(
     (l) => new Set(l),
     () => null,
   );
   if (!present) return whole;
-  const byPrefix = new Map<string, Array<[string, ObjectType]>>();
+  // The staged names by prefix (forEach: no [name, type] pair per object, as an iteration of the entries makes).
+  const byPrefix = new Map<string, string[]>();
   const commits = new Set<string>();
-  for (const [name, type] of index.staged) {
+  index.staged.forEach((type, name) => {
     const prefix = name.slice(0, 2);
     let list = byPrefix.get(prefix);
     if (!list) byPrefix.set(prefix, (list = []));
-    list.push([name, type]);
+    list.push(name);
     if (!(PUBLISH_ORDER[0] as ObjectType[]).includes(type)) commits.add(prefix);
-  }
+  });
   await forEachLimit([...byPrefix], 16, async ([prefix, list]) => {
     if (present.has(prefix) || commits.has(prefix)) return;
     // Only the staged objects: a temporary file (`.tmp-…`) would land in the drive's objects/.
@@ -101,7 +102,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
     t.sync?.syncAll(() => [...index.staged].map(([name, type]) => index.stagedPath(name.slice(0, 64), type)), fsType),
     forEachLimit([...dirs], 16, (dir) => index.ensureDir(dir)),
   ]);
-  const moveWhole = async ([prefix, inside]: [string, Array<[string, ObjectType]>]): Promise<void> => {
+  const moveWhole = async ([prefix, inside]: [string, string[]]): Promise<void> => {
     const [from, to] = [`${index.dir}/objects/${prefix}`, `${repoPath}/objects/${prefix}`];
     publishFaults.beforeRename?.(from, to);
     try {
@@ -110,8 +111,8 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       throw writeError(e, repoPath, `objects/${prefix}/`);
     }
     index.movedAway(from);
-    for (const [name, type] of inside)
-      index.published(name, objectPathUnder(repoPath, name.slice(0, 64), type, 'archive'));
+    for (const name of inside)
+      index.published(name, looseName(name.slice(0, 64), index.staged.get(name) as ObjectType, 'archive'));
     done += inside.length;
     opts.onProgress?.(done, total);
   };
@@ -130,7 +131,7 @@ export async function publishStaged(t: PublishTarget, opts: PublishOptions): Pro
       return [`${index.dir}/${rel}`, `${repoPath}/${rel}`];
     };
     const moved = (i: number, to: string) => {
-      index.published((names[i] as [string, ObjectType])[0], to);
+      index.published((names[i] as [string, ObjectType])[0], to.slice(to.lastIndexOf('/') + 1));
       done++;
       if (done % 1024 === 0) opts.onProgress?.(done, total);
     };

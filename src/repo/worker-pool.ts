@@ -13,7 +13,7 @@
 import os from 'node:os';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InternalError } from '../errors.js';
-import type { CopyWorkerData, FilezJob, Job, JobResult, JobResultMessage, JobMessage } from './copy-jobs.js';
+import type { CopyWorkerData, FilezJob, Job, JobResult } from './copy-jobs.js';
 import type { DeflateEngine } from './libdeflate.js';
 import { SMALL_OBJECT_LIMIT } from './source.js';
 
@@ -42,7 +42,7 @@ const WORKER_OPTIONS: WorkerOptions = FROM_SOURCES
     }
   : {};
 
-type Pending = { job: JobMessage; resolve: (r: JobResult) => void; reject: (e: Error) => void };
+type Pending = { job: Job; resolve: (r: JobResult) => void; reject: (e: Error) => void };
 
 /** Bytes per shared buffer of CopyWorkerPool.runFilez: the largest object a source hands out whole. */
 export const FILEZ_SLOT_SIZE = SMALL_OBJECT_LIMIT;
@@ -57,12 +57,13 @@ export const WORKER_OBJECT_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
  * A fixed set of copy workers. Jobs travel in batches (up to BATCH per message, fewer when the queue is short) and
- * each worker has up to DEPTH jobs queued, so none waits on the main thread and context switches stay few.
+ * each worker has up to DEPTH jobs queued, so none waits on the main thread and context switches stay few. A
+ * worker answers its batches in order, each with its jobs' results in order (copy-jobs.ts): results are matched to
+ * jobs by place, so a job carries no id (it was a copy of each job object with one, and a map entry per job).
  */
 export class CopyWorkerPool {
-  private readonly workers: Array<{ w: Worker; busy: Map<number, Pending>; batches: number }> = [];
+  private readonly workers: Array<{ w: Worker; sent: Pending[][]; queued: number }> = [];
   private readonly queue: Pending[] = [];
-  private nextId = 1;
   private closed = false;
   private scheduled = false;
   /** Shared buffers that carry whole `.filez` objects to the workers (runFilez), made on first use. */
@@ -79,21 +80,17 @@ export class CopyWorkerPool {
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_URL, { ...WORKER_OPTIONS, workerData });
       w.unref();
-      const slot = { w, busy: new Map<number, Pending>(), batches: 0 };
-      w.on('message', (rs: JobResultMessage[]) => {
-        slot.batches--;
-        for (const r of rs) {
-          const p = slot.busy.get(r.id);
-          slot.busy.delete(r.id);
-          p?.resolve(r);
-        }
-        if (slot.busy.size === 0) w.unref();
+      const slot = { w, sent: [] as Pending[][], queued: 0 };
+      w.on('message', (rs: JobResult[]) => {
+        const batch = slot.sent.shift() ?? [];
+        slot.queued -= batch.length;
+        for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(rs[i] as JobResult);
+        if (slot.queued === 0) w.unref();
         this.pump();
       });
       w.on('error', (e) => {
-        for (const p of slot.busy.values()) p.reject(e);
-        slot.busy.clear();
-        slot.batches = 0;
+        for (const batch of slot.sent.splice(0)) for (const p of batch) p.reject(e);
+        slot.queued = 0;
       });
       this.workers.push(slot);
     }
@@ -106,7 +103,7 @@ export class CopyWorkerPool {
   run(job: Job): Promise<JobResult> {
     if (this.closed) return Promise.reject(new InternalError('copy worker pool closed'));
     return new Promise<JobResult>((resolve, reject) => {
-      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
+      this.queue.push({ job, resolve, reject });
       // Collect jobs into batches: a message wakes a sleeping worker, which costs far more than the message itself
       // (tens of microseconds in a VM). The jobs queued in this event-loop turn go at its end, unless a worker's
       // results pump them first. (Waiting 1 ms more for a fuller batch changed nothing measurable: issue 14.)
@@ -163,21 +160,20 @@ export class CopyWorkerPool {
       // DEPTH queued jobs) gets a batch of up to BATCH jobs, its share of the queue; jobs that come in while all are
       // full wait here and go over together when results come back.
       let best: (typeof this.workers)[number] | null = null;
-      for (const s of this.workers)
-        if (s.busy.size < CopyWorkerPool.DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
+      for (const s of this.workers) if (s.queued < CopyWorkerPool.DEPTH && (!best || s.queued < best.queued)) best = s;
       if (!best) return;
       const n = Math.max(
         1,
         Math.min(
           CopyWorkerPool.BATCH,
-          CopyWorkerPool.DEPTH - best.busy.size,
+          CopyWorkerPool.DEPTH - best.queued,
           Math.ceil(this.queue.length / this.workers.length),
         ),
       );
       const batch = this.queue.splice(0, n);
-      if (best.busy.size === 0) best.w.ref();
-      for (const p of batch) best.busy.set(p.job.id, p);
-      best.batches++;
+      if (best.queued === 0) best.w.ref();
+      best.sent.push(batch);
+      best.queued += batch.length;
       // A filez job's bytes go over as a private copy, transferred (not cloned with whatever buffer they are a
       // view of).
       const transfer: ArrayBuffer[] = [];

@@ -147,6 +147,15 @@ export class Staging {
     return this.index.inDestination(checksum, type);
   }
 
+  /**
+   * `has` without waiting: undefined while the destination's listing of the object's prefix has not been read (then
+   * ask `has`).
+   */
+  hasNow(checksum: string, type: ObjectType): boolean | undefined {
+    if (this.index.isStaged(checksum, type)) return true;
+    return this.index.inDestinationNow(checksum, type);
+  }
+
   /** True if the object is in the destination's objects/ (ignores staging). */
   async inDestination(checksum: string, type: ObjectType): Promise<boolean> {
     return this.index.inDestination(checksum, type);
@@ -259,9 +268,14 @@ export class Staging {
    * bytes written, or null when the worker declined (large, unusual, missing or corrupt object, or no workers):
    * the caller then uses `readContent` + `writeContent`, which gives the definitive result.
    */
-  async copyLocal(layout: LocalLayout, checksum: string): Promise<number | null> {
-    this.check();
-    return copyLocal(this.target, layout, checksum);
+  copyLocal(layout: LocalLayout, checksum: string): Promise<number | null> {
+    // Not async: one object's copy is a promise from the pool and one step after it (one per object copied).
+    try {
+      this.check();
+      return copyLocal(this.target, layout, checksum);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Stages a plain file (summary, summary.sig …) for publish.ts; returns its path relative to the repo. */

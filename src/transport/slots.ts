@@ -25,9 +25,9 @@ export class Slots {
   }
 
   /** A slot, once one is free: lendable while held, and given back by `done` whether it is lent at the time or not. */
-  async take(): Promise<HeldSlot> {
-    await this.acquire();
-    return new HeldSlot(this);
+  take(): Promise<HeldSlot> {
+    const now = this.tryTake();
+    return now ? Promise.resolve(now) : this.acquire().then(() => new HeldSlot(this));
   }
 
   /** A slot if one is free now (none is while others wait for one), else null. */

@@ -218,6 +218,36 @@ describe('property: hostile bytes', () => {
     );
   });
 
+  it('a value not in normal form is named by its path, below variants, maybes, arrays and tuples', () => {
+    const problem = (type: string, bytes: Uint8Array) => {
+      try {
+        decode(type, bytes);
+      } catch (e) {
+        return (e as Error).message.replace(/^.*not in normal form: /, '');
+      }
+      return null;
+    };
+    // The second file name of a dirtree without its NUL.
+    const tree = encode('(a(say)a(sayay))', [
+      [
+        ['a', new Uint8Array([1])],
+        ['b', new Uint8Array([2])],
+      ],
+      [],
+    ]);
+    const at = Buffer.from(tree).indexOf(0x62); // 'b'
+    tree[at + 1] = 0x63;
+    expect(problem('(a(say)a(sayay))', tree)).toBe(
+      `.0[1].0: invalid string at offset ${at} (needs one terminating NUL and valid UTF-8)`,
+    );
+    // A boolean of 2 inside a maybe inside a variant.
+    const v = encode('v', new Variant('mb', true));
+    v[0] = 2;
+    expect(problem('v', v)).toBe('<mb>?: boolean byte 2 at offset 0 is not 0 or 1');
+    expect(problem('b', new Uint8Array([2]))).toBe('value: boolean byte 2 at offset 0 is not 0 or 1');
+    expect(problem('(a(say)a(sayay))', encode('(a(say)a(sayay))', [[['a', new Uint8Array([1])]], []]))).toBeNull();
+  });
+
   it('deep nesting is refused, not a stack overflow', () => {
     // a variant holding a variant holding … 200 deep
     let bytes: Uint8Array = encode('u', 1);
