@@ -5,6 +5,7 @@
  * journaled step as the summary (drive.md §7); tells a run with nothing else new whether the guide is as it would
  * write it.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { lookup, type VarDict } from '../gvariant/index.js';
@@ -158,8 +159,8 @@ async function otherRepos(
   drive: string,
   repoRel: string,
 ): Promise<Array<{ rel: string; refs: Map<string, Map<string, string>> }>> {
-  const root = await fs.realpath(drive).catch(() => path.resolve(drive));
-  const here = await fs.realpath(path.join(root, repoRel)).catch(() => path.resolve(root, repoRel));
+  const root = await realpath(drive).catch(() => path.resolve(drive));
+  const here = await realpath(path.join(root, repoRel)).catch(() => path.resolve(root, repoRel));
   const found = await findDriveRepos(root).catch(() => []);
   const out: Array<{ rel: string; refs: Map<string, Map<string, string>> }> = [];
   for (const repo of found) {

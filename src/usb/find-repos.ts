@@ -3,6 +3,7 @@
  * a repo, `.ostree/repos.d/*` (lexical order), `.ostree/repo`, `ostree/repo`, and the installer payload `flatpak/repo`;
  * never one that resolves outside the drive.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { isErrnoError, NotFoundError, UsageError } from '../errors.js';
@@ -31,7 +32,7 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const out: string[] = [];
   // As ostree's mount finder (scan_repo), a repo that resolves off the drive is not one of its repos: a repos.d
   // link may not lead a reader (or a writer) elsewhere. Ours is stricter: inside the drive's directory too.
-  const rootReal = await fs.realpath(root).catch((e: unknown) => {
+  const rootReal = await realpath(root).catch((e: unknown) => {
     // A mistyped or unmounted drive path is not found (exit 3), as create says, not a raw ENOENT.
     if (isErrnoError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR'))
       throw new NotFoundError(`drive directory '${drive}' does not exist (is the drive mounted there?)`, {
@@ -52,7 +53,7 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
         lostConfig.push(c);
       continue;
     }
-    const real = await fs.realpath(c);
+    const real = await realpath(c);
     const rel = path.relative(rootReal, real);
     if (rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev) {
       offDrive.push(path.relative(root, c));
