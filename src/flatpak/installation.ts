@@ -11,7 +11,7 @@ import { KeyFileSyntaxError, parseKeyFile, type KeyFile } from '../keyfile/index
 import { decodeDeployData, type DeployData } from './deploy.js';
 import { readLocalFile, readNamedFile } from '../transport/local.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
-import { forEachLimit } from '../repo/for-each-limit.js';
+import { forEachLimit, mapLimit } from '../repo/for-each-limit.js';
 
 /** A deploy file holds the deployed commit, its subpaths and some appdata: a few KiB. */
 const DEPLOY_LIMIT = 16 << 20;
@@ -293,20 +293,10 @@ export class Installation {
     }
     // Read a few at a time; a damaged deploy file fails the listing with the error of the first in ref order.
     const refs = level.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const read: Array<{ dep: DeployedRef | null } | { err: unknown }> = [];
-    await forEachLimit([...refs.keys()], 4, async (i) => {
-      const ref = refs[i] as string;
-      read[i] = await this.readDeploy(ref, path.join(this.root, ...ref.split('/'), 'active')).then(
-        (dep) => ({ dep }),
-        (err: unknown) => ({ err }),
-      );
-    });
-    const out: DeployedRef[] = [];
-    for (const r of read) {
-      if ('err' in r) throw r.err;
-      if (r.dep) out.push(r.dep);
-    }
-    return out;
+    const read = await mapLimit(refs, 4, (ref) =>
+      this.readDeploy(ref, path.join(this.root, ...ref.split('/'), 'active')),
+    );
+    return read.filter((d): d is DeployedRef => d !== null);
   }
 
   /** The deployed ref, or null when not deployed. */
