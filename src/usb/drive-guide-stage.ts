@@ -36,6 +36,8 @@ export interface GuideWrites {
   readonly removed: readonly string[];
   /** The drive root, relative to the repo (`/`-separated): where the publish ops point. */
   readonly driveRoot: string;
+  /** The guide files as the drive held them when these were worked out (name → text, null: none or unreadable). */
+  readonly held?: ReadonlyMap<string, string | null>;
 }
 
 /** Stages the guide files (driveGuideWrites) and returns the publish ops that put them at the drive root. */
@@ -49,13 +51,15 @@ export async function stageDriveGuide(staging: Staging, w: GuideWrites): Promise
 }
 
 /**
- * The guide on the drive is what a run would write: every file byte for byte (they are small), every one it would
- * remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
+ * The guide on the drive is what a run would write: every file byte for byte (they are small; as driveGuideWrites
+ * read them a moment before, the others read now), every one it would remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
  * truncated or deleted `.flatpakrepo` or README).
  */
 export async function driveGuideCurrent(drive: string, w: GuideWrites): Promise<boolean> {
   for (const f of w.files) {
-    const held = await readTextSafe(drive, f.name, Buffer.byteLength(f.text) + 1).catch(() => null);
+    const held = w.held?.has(f.name)
+      ? w.held.get(f.name)
+      : await readTextSafe(drive, f.name, Buffer.byteLength(f.text) + 1).catch(() => null);
     if (held !== f.text) return false;
   }
   for (const name of w.removed) if (await fs.lstat(path.join(drive, name)).catch(() => null)) return false;
@@ -81,6 +85,7 @@ export async function driveGuideWrites(
   const collections: GuideCollection[] = [];
   // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
   const readme = await readTextSafe(drive, GUIDE_README, README_LIMIT).catch(() => null);
+  const held = new Map([[GUIDE_README, readme]]);
   const names = readme === null ? new Map<string, string>() : readmeRemoteNames(readme);
   const repoPosix = repoRel.split(path.sep).join('/');
   // The drive's other sideload repos (a second --destination-repo): the README is one file at the root, so it
@@ -102,6 +107,7 @@ export async function driveGuideWrites(
     const source = sources.get(cid);
     // What an earlier run's .flatpakrepo says, if it is still there and ours to read (bounded, no symlink).
     const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
+    held.set(flatpakrepoName(cid), text);
     const parsed = text === null ? null : parseFlatpakrepo(text, cid);
     const earlierName = names.get(cid);
     const earlier = parsed && earlierName ? { ...parsed, remoteName: earlierName } : parsed;
@@ -151,6 +157,7 @@ export async function driveGuideWrites(
     files: driveGuide({ repoRel: repoPosix, repoRels, collections }),
     removed: [...previous].filter((cid) => !everyCollection.has(cid)).map(flatpakrepoName),
     driveRoot,
+    held,
   };
 }
 
