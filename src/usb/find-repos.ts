@@ -8,12 +8,17 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { isErrnoError, NotFoundError, UsageError } from '../errors.js';
 import { lostConfigMessage } from '../repo/create-repo.js';
+import { mapLimit } from '../repo/for-each-limit.js';
 
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
 
 export async function isRepo(dir: string): Promise<boolean> {
-  return (await fs.pathExists(path.join(dir, 'config'))) && (await fs.pathExists(path.join(dir, 'objects')));
+  const [config, objects] = await Promise.all([
+    fs.pathExists(path.join(dir, 'config')),
+    fs.pathExists(path.join(dir, 'objects')),
+  ]);
+  return config && objects;
 }
 
 /** The distinct repos on a drive (real paths), in client search order. @throws NotFoundError when none. */
@@ -46,22 +51,30 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const rootDev = rootSt.dev;
   const offDrive: string[] = [];
   const lostConfig: string[] = [];
-  for (const c of candidates) {
+  // The candidates looked at a few at a time, taken in order (a failure is the first candidate's that fails).
+  const looks = await mapLimit(candidates, 4, async (c) => {
     if (!(await isRepo(c).catch(() => false))) {
       // A repo that lost its config: said so when no repo is found, rather than "no ostree repo found" alone.
-      if ((await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config'))))
-        lostConfig.push(c);
-      continue;
+      const lost = (await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config')));
+      return { c, real: null, lost };
     }
     const real = await realpath(c);
     const rel = path.relative(rootReal, real);
-    if (rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev) {
-      offDrive.push(path.relative(root, c));
+    const off = rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev;
+    return { c, real, off };
+  });
+  for (const look of looks) {
+    if (look.real === null) {
+      if (look.lost) lostConfig.push(look.c);
       continue;
     }
-    if (seen.has(real)) continue;
-    seen.add(real);
-    out.push(real);
+    if (look.off) {
+      offDrive.push(path.relative(root, look.c));
+      continue;
+    }
+    if (seen.has(look.real)) continue;
+    seen.add(look.real);
+    out.push(look.real);
   }
   if (out.length === 0)
     throw new NotFoundError(
