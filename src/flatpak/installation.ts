@@ -11,6 +11,7 @@ import { KeyFileSyntaxError, parseKeyFile, type KeyFile } from '../keyfile/index
 import { decodeDeployData, type DeployData } from './deploy.js';
 import { readLocalFile, readNamedFile } from '../transport/local.js';
 import { MAX_KEY_FILE_BYTES } from '../sign/key-files.js';
+import { forEachLimit, mapLimit } from '../repo/for-each-limit.js';
 
 /** A deploy file holds the deployed commit, its subpaths and some appdata: a few KiB. */
 const DEPLOY_LIMIT = 16 << 20;
@@ -37,7 +38,6 @@ export interface RemoteConfig {
 export interface DeployedRef {
   /** `app/ID/ARCH/BRANCH` or `runtime/…`. */
   readonly ref: string;
-  readonly deployDir: string;
   readonly deploy: DeployData;
   /** The deployed `metadata` keyfile text. */
   readonly metadataText: string;
@@ -282,20 +282,21 @@ export class Installation {
   private deployedOnce: Promise<DeployedRef[]> | null = null;
 
   private async readAllDeployed(): Promise<DeployedRef[]> {
-    const out: DeployedRef[] = [];
-    for (const kind of ['app', 'runtime']) {
-      const kindDir = path.join(this.root, kind);
-      for (const id of await safeReaddir(kindDir)) {
-        for (const arch of await safeReaddir(path.join(kindDir, id))) {
-          for (const branch of await safeReaddir(path.join(kindDir, id, arch))) {
-            const active = path.join(kindDir, id, arch, branch, 'active');
-            const dep = await this.readDeploy(`${kind}/${id}/${arch}/${branch}`, active);
-            if (dep) out.push(dep);
-          }
-        }
-      }
+    // The ref directories (KIND/ID/ARCH/BRANCH) level by level, then their deploy files: a few at a time.
+    let level = ['app', 'runtime'];
+    for (let depth = 0; depth < 3; depth++) {
+      const next: string[] = [];
+      await forEachLimit(level, 4, async (rel) => {
+        for (const name of await safeReaddir(path.join(this.root, rel))) next.push(`${rel}/${name}`);
+      });
+      level = next;
     }
-    return out.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+    // Read a few at a time; a damaged deploy file fails the listing with the error of the first in ref order.
+    const refs = level.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const read = await mapLimit(refs, 4, (ref) =>
+      this.readDeploy(ref, path.join(this.root, ...ref.split('/'), 'active')),
+    );
+    return read.filter((d): d is DeployedRef => d !== null);
   }
 
   /** The deployed ref, or null when not deployed. */
@@ -307,11 +308,12 @@ export class Installation {
   }
 
   private async readDeploy(ref: string, active: string): Promise<DeployedRef | null> {
-    const deployBytes = await readNamedFile(path.join(active, 'deploy'), DEPLOY_LIMIT).catch(() => null);
+    const [deployBytes, metadataText] = await Promise.all([
+      readNamedFile(path.join(active, 'deploy'), DEPLOY_LIMIT).catch(() => null),
+      readInstallationText(path.join(active, 'metadata')).catch(() => ''),
+    ]);
     if (!deployBytes) return null;
-    const deploy = decodeDeployData(deployBytes, path.join(active, 'deploy'));
-    const metadataText = await readInstallationText(path.join(active, 'metadata')).catch(() => '');
-    return { ref, deployDir: await fs.realpath(active), deploy, metadataText };
+    return { ref, deploy: decodeDeployData(deployBytes, path.join(active, 'deploy')), metadataText };
   }
 
   /** `refs/remotes/<remote>/<ref>` in the installation repo, or null. */

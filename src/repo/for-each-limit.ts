@@ -21,3 +21,25 @@ export async function forEachLimit<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed !== null) throw failed;
 }
+
+/**
+ * `fn` over `items` with at most `limit` at once, the results in the items' order. Every item runs; when some
+ * fail, the error of the first in order is thrown, as a loop over them would have thrown it.
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const done: Array<{ ok: R } | { err: unknown }> = [];
+  await forEachLimit([...items.keys()], limit, async (i) => {
+    done[i] = await fn(items[i] as T, i).then(
+      (ok) => ({ ok }),
+      (err: unknown) => ({ err }),
+    );
+  });
+  return done.map((r) => {
+    if ('err' in r) throw r.err;
+    return r.ok;
+  });
+}

@@ -23,6 +23,7 @@ import { objectPath } from '../ostree/object.js';
 import { MAX_METADATA_SIZE } from '../repo/archive-source.js';
 import { readLocalFile } from '../transport/local.js';
 import { copyCommit, createArchiveRepo, openStaging, Repo, syncIfFuse } from '../repo/index.js';
+import { mapLimit } from '../repo/for-each-limit.js';
 import { EMPTY_DIRTREE_BYTES, ROOT_DIRMETA_BYTES, UPSTREAM_KEYS } from '../summary/metadata-commit.js';
 import { Ed25519Signer, publicKeyOf } from '../sign/index.js';
 import {
@@ -198,18 +199,22 @@ async function changedSignatures(
   input: ApplyInput,
   localOnly: boolean,
 ): Promise<Array<{ readonly entry: PlanEntry; readonly commit: string; readonly bytes: Uint8Array }>> {
-  const out = [];
-  for (const e of input.plan.entries) {
-    if (e.action !== 'unchanged' || e.commit === null || e.source === undefined) continue;
-    const s = input.sources[e.source];
-    if (!s || (localOnly && s.kind === 'remote')) continue;
-    const fresh = await (s.objectsFor?.(e.commit) ?? s.objects).readCommitMeta(e.commit);
-    if (!fresh) continue;
-    const file = path.join(input.loc.repo, objectPath(e.commit, 'commitmeta', 'archive'));
-    const held = await readLocalFile(file, MAX_METADATA_SIZE).catch(() => null);
-    if (!held || !Buffer.from(held).equals(Buffer.from(fresh))) out.push({ entry: e, commit: e.commit, bytes: fresh });
-  }
-  return out;
+  const kept = input.plan.entries.flatMap((entry) => {
+    const s = entry.source === undefined ? undefined : input.sources[entry.source];
+    if (entry.action !== 'unchanged' || entry.commit === null || !s || (localOnly && s.kind === 'remote')) return [];
+    return [{ entry, commit: entry.commit, objects: s.objectsFor?.(entry.commit) ?? s.objects }];
+  });
+  // A few refs at a time, the source's file and the drive's side by side; a source that fails names the first ref.
+  const changed = await mapLimit(kept, 4, async ({ entry, commit, objects }) => {
+    const file = path.join(input.loc.repo, objectPath(commit, 'commitmeta', 'archive'));
+    const [fresh, held] = await Promise.all([
+      objects.readCommitMeta(commit),
+      readLocalFile(file, MAX_METADATA_SIZE).catch(() => null),
+    ]);
+    if (!fresh || (held && Buffer.from(held).equals(Buffer.from(fresh)))) return [];
+    return [{ entry, commit, bytes: fresh }];
+  });
+  return changed.flat();
 }
 
 /** Runs the plan. See ApplyOptions. */

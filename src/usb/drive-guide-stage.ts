@@ -5,6 +5,7 @@
  * journaled step as the summary (drive.md §7); tells a run with nothing else new whether the guide is as it would
  * write it.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { lookup, type VarDict } from '../gvariant/index.js';
@@ -35,6 +36,8 @@ export interface GuideWrites {
   readonly removed: readonly string[];
   /** The drive root, relative to the repo (`/`-separated): where the publish ops point. */
   readonly driveRoot: string;
+  /** The guide files as the drive held them when these were worked out (name → text, null: none or unreadable). */
+  readonly held?: ReadonlyMap<string, string | null>;
 }
 
 /** Stages the guide files (driveGuideWrites) and returns the publish ops that put them at the drive root. */
@@ -48,13 +51,15 @@ export async function stageDriveGuide(staging: Staging, w: GuideWrites): Promise
 }
 
 /**
- * The guide on the drive is what a run would write: every file byte for byte (they are small), every one it would
- * remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
+ * The guide on the drive is what a run would write: every file byte for byte (they are small; as driveGuideWrites
+ * read them a moment before, the others read now), every one it would remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
  * truncated or deleted `.flatpakrepo` or README).
  */
 export async function driveGuideCurrent(drive: string, w: GuideWrites): Promise<boolean> {
   for (const f of w.files) {
-    const held = await readTextSafe(drive, f.name, Buffer.byteLength(f.text) + 1).catch(() => null);
+    const held = w.held?.has(f.name)
+      ? w.held.get(f.name)
+      : await readTextSafe(drive, f.name, Buffer.byteLength(f.text) + 1).catch(() => null);
     if (held !== f.text) return false;
   }
   for (const name of w.removed) if (await fs.lstat(path.join(drive, name)).catch(() => null)) return false;
@@ -80,6 +85,7 @@ export async function driveGuideWrites(
   const collections: GuideCollection[] = [];
   // The remote names an earlier run's README gave (its .flatpakrepo does not carry one).
   const readme = await readTextSafe(drive, GUIDE_README, README_LIMIT).catch(() => null);
+  const held = new Map([[GUIDE_README, readme]]);
   const names = readme === null ? new Map<string, string>() : readmeRemoteNames(readme);
   const repoPosix = repoRel.split(path.sep).join('/');
   // The drive's other sideload repos (a second --destination-repo): the README is one file at the root, so it
@@ -101,6 +107,7 @@ export async function driveGuideWrites(
     const source = sources.get(cid);
     // What an earlier run's .flatpakrepo says, if it is still there and ours to read (bounded, no symlink).
     const text = await readTextSafe(drive, flatpakrepoName(cid), FLATPAKREPO_LIMIT).catch(() => null);
+    held.set(flatpakrepoName(cid), text);
     const parsed = text === null ? null : parseFlatpakrepo(text, cid);
     const earlierName = names.get(cid);
     const earlier = parsed && earlierName ? { ...parsed, remoteName: earlierName } : parsed;
@@ -150,6 +157,7 @@ export async function driveGuideWrites(
     files: driveGuide({ repoRel: repoPosix, repoRels, collections }),
     removed: [...previous].filter((cid) => !everyCollection.has(cid)).map(flatpakrepoName),
     driveRoot,
+    held,
   };
 }
 
@@ -158,8 +166,8 @@ async function otherRepos(
   drive: string,
   repoRel: string,
 ): Promise<Array<{ rel: string; refs: Map<string, Map<string, string>> }>> {
-  const root = await fs.realpath(drive).catch(() => path.resolve(drive));
-  const here = await fs.realpath(path.join(root, repoRel)).catch(() => path.resolve(root, repoRel));
+  const root = await realpath(drive).catch(() => path.resolve(drive));
+  const here = await realpath(path.join(root, repoRel)).catch(() => path.resolve(root, repoRel));
   const found = await findDriveRepos(root).catch(() => []);
   const out: Array<{ rel: string; refs: Map<string, Map<string, string>> }> = [];
   for (const repo of found) {

@@ -4,6 +4,7 @@
  * the carried upstream copies and a pending publish. The planner (plan.ts) and `create`, `update`, `remove`, `prune`
  * and `list` read a drive through this module only. Writes nothing, not even a lock.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { commitBindings, commitVersion, type Commit, type CommitBindings } from '../ostree/commit.js';
@@ -190,8 +191,8 @@ export async function repoIntact(state: DriveState): Promise<boolean> {
  * `--destination-repo`): what a command that works on one repo names as left alone.
  */
 export async function otherDriveRepos(drive: string, repoPath: string): Promise<string[]> {
-  const root = await fs.realpath(drive);
-  const self = await fs.realpath(repoPath).catch(() => repoPath);
+  const root = await realpath(drive);
+  const self = await realpath(repoPath).catch(() => repoPath);
   const repos = await findDriveRepos(drive).catch(() => [] as string[]);
   return repos.filter((r) => r !== self).map((r) => path.relative(root, r));
 }
@@ -206,7 +207,7 @@ export async function otherReposHolding(
   repoPath: string,
   holds: (collectionId: string, ref: string) => boolean,
 ): Promise<string[]> {
-  const root = await fs.realpath(drive);
+  const root = await realpath(drive);
   const out: string[] = [];
   for (const rel of await otherDriveRepos(drive, repoPath)) {
     const repo = await Repo.open(path.join(root, rel)).catch(() => null);

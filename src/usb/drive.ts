@@ -3,6 +3,7 @@
  * `.ostree/repo`, `--destination-repo` inside the drive with its repos.d link (one, never a duplicate), and the
  * filesystem facts that matter (FAT: no symlinks, 4 GiB file limit, case-insensitive names).
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { FailureError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
@@ -40,7 +41,7 @@ export const FAT_MAX_FILE_SIZE = 2 ** 32 - 1;
  */
 async function repoOnDrive(drive: string, noSymlinks: boolean): Promise<string> {
   const found = await findDriveRepos(drive).catch(() => [] as string[]);
-  const root = await fs.realpath(drive);
+  const root = await realpath(drive);
   // findDriveRepos keeps only repos inside the drive; '' is the drive itself given as a repo.
   const rels = found
     .map((r) => path.relative(root, r))
@@ -97,8 +98,8 @@ export async function locateDrive(driveArg: string, destinationRepo?: string): P
   // Existing parts of the path must not lead outside the drive (a symlink on the drive pointing elsewhere).
   let probe = repo;
   while (!(await fs.pathExists(probe))) probe = path.dirname(probe);
-  const realProbe = await fs.realpath(probe);
-  const realDrive = await fs.realpath(drive);
+  const realProbe = await realpath(probe);
+  const realDrive = await realpath(drive);
   if (realProbe !== realDrive && !realProbe.startsWith(realDrive + path.sep))
     throw new UsageError(`--destination-repo '${repoRel}' resolves to '${realProbe}', outside the drive '${drive}'`, {
       path: repoRel,
@@ -297,7 +298,7 @@ export async function ensureReposDLink(loc: DriveLocation): Promise<{ link: stri
   for (const e of entries) {
     const p = path.join(dir, e);
     try {
-      if ((await fs.realpath(p)) === (await fs.realpath(loc.repo))) return { link: p, made: false };
+      if ((await realpath(p)) === (await realpath(loc.repo))) return { link: p, made: false };
     } catch {
       // dangling link: ignore
     }

@@ -3,16 +3,22 @@
  * a repo, `.ostree/repos.d/*` (lexical order), `.ostree/repo`, `ostree/repo`, and the installer payload `flatpak/repo`;
  * never one that resolves outside the drive.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { isErrnoError, NotFoundError, UsageError } from '../errors.js';
 import { lostConfigMessage } from '../repo/create-repo.js';
+import { mapLimit } from '../repo/for-each-limit.js';
 
 /** The repo paths clients look at under a drive's root, after `.ostree/repos.d/*`, in their order. */
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
 
 export async function isRepo(dir: string): Promise<boolean> {
-  return (await fs.pathExists(path.join(dir, 'config'))) && (await fs.pathExists(path.join(dir, 'objects')));
+  const [config, objects] = await Promise.all([
+    fs.pathExists(path.join(dir, 'config')),
+    fs.pathExists(path.join(dir, 'objects')),
+  ]);
+  return config && objects;
 }
 
 /** The distinct repos on a drive (real paths), in client search order. @throws NotFoundError when none. */
@@ -31,7 +37,7 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const out: string[] = [];
   // As ostree's mount finder (scan_repo), a repo that resolves off the drive is not one of its repos: a repos.d
   // link may not lead a reader (or a writer) elsewhere. Ours is stricter: inside the drive's directory too.
-  const rootReal = await fs.realpath(root).catch((e: unknown) => {
+  const rootReal = await realpath(root).catch((e: unknown) => {
     // A mistyped or unmounted drive path is not found (exit 3), as create says, not a raw ENOENT.
     if (isErrnoError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR'))
       throw new NotFoundError(`drive directory '${drive}' does not exist (is the drive mounted there?)`, {
@@ -45,22 +51,30 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const rootDev = rootSt.dev;
   const offDrive: string[] = [];
   const lostConfig: string[] = [];
-  for (const c of candidates) {
+  // The candidates looked at a few at a time, taken in order (a failure is the first candidate's that fails).
+  const looks = await mapLimit(candidates, 4, async (c) => {
     if (!(await isRepo(c).catch(() => false))) {
       // A repo that lost its config: said so when no repo is found, rather than "no ostree repo found" alone.
-      if ((await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config'))))
-        lostConfig.push(c);
-      continue;
+      const lost = (await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config')));
+      return { c, real: null, lost };
     }
-    const real = await fs.realpath(c);
+    const real = await realpath(c);
     const rel = path.relative(rootReal, real);
-    if (rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev) {
-      offDrive.push(path.relative(root, c));
+    const off = rel.startsWith('..') || path.isAbsolute(rel) || (await fs.stat(real)).dev !== rootDev;
+    return { c, real, off };
+  });
+  for (const look of looks) {
+    if (look.real === null) {
+      if (look.lost) lostConfig.push(look.c);
       continue;
     }
-    if (seen.has(real)) continue;
-    seen.add(real);
-    out.push(real);
+    if (look.off) {
+      offDrive.push(path.relative(root, look.c));
+      continue;
+    }
+    if (seen.has(look.real)) continue;
+    seen.add(look.real);
+    out.push(look.real);
   }
   if (out.length === 0)
     throw new NotFoundError(

@@ -134,12 +134,23 @@ async function installationSource(
   // The origin remotes are read at their URLs for what the installation lacks: the current appstream (as flatpak
   // create-usb fetches it) and the upstream summary when none is cached.
   const fetcher = new RemoteFetcher({ ...remoteRead, where: `the ${inst.location.name} installation` });
+  // Read once per remote (the remote's listing, the upstream check, the commits' and the drive guide's keys).
+  const keyrings = new Map<string, Promise<TrustedKeys>>();
   const remoteKeys = async (r: RemoteConfig): Promise<TrustedKeys> => {
-    const gpg: Uint8Array[] = [];
-    const k = await inst.trustedKeys(r.name);
-    if (k) gpg.push(k);
-    const ed = r.options['verification-ed25519-key'];
-    return { gpg, ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [] };
+    let keys = keyrings.get(r.name);
+    if (!keys) {
+      keys = (async () => {
+        const k = await inst.trustedKeys(r.name);
+        const ed = r.options['verification-ed25519-key'];
+        return {
+          gpg: k ? [k] : [],
+          ed25519: ed ? publicKeysFromText(ed, `remote '${r.name}' verification-ed25519-key`) : [],
+        };
+      })();
+      keyrings.set(r.name, keys);
+    }
+    const { gpg, ed25519 } = await keys;
+    return { gpg: [...gpg], ed25519: [...ed25519] };
   };
   const openRemote = async (r: RemoteConfig) => {
     const cid = remoteCid(r);

@@ -1,4 +1,5 @@
 /** Facts about paths that apply.ts asks before it writes: what exists yet, and whether two paths are one. */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import fs from 'fs-extra';
 
@@ -24,7 +25,7 @@ export async function outermostMissing(dir: string, stop: string): Promise<strin
 /** Both paths lead to the same file (after symlinks); false when either does not exist. */
 export async function samePath(a: string, b: string): Promise<boolean> {
   try {
-    return (await fs.realpath(a)) === (await fs.realpath(b));
+    return (await realpath(a)) === (await realpath(b));
   } catch {
     return false;
   }

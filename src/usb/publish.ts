@@ -24,6 +24,7 @@ import {
 } from './drive-fs.js';
 import { noModes } from '../repo/modes.js';
 import { syncIfFuse } from '../repo/index.js';
+import { forEachLimit } from '../repo/for-each-limit.js';
 
 /** A journal lists the publish's file operations (object renames go in chunks elsewhere): far below this. */
 const JOURNAL_LIMIT = 256 << 20;
@@ -269,32 +270,37 @@ const UPSTREAM = 'extensions/sideload/upstream';
  */
 export async function listLeftovers(repo: string): Promise<string[]> {
   const out: string[] = [];
-  const scan = async (rel: string, recurse: boolean): Promise<void> => {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.readdir(await safePath(repo, path.join(rel, 'x')).then(path.dirname), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = rel ? path.join(rel, e.name) : e.name;
-      if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
-      else if (e.isDirectory() && recurse) await scan(r, true);
+  // Each directory listed is a real one: the repo, one its parent's listing showed as a directory (a Dirent is
+  // lstat's answer, never a symlink), or one safePath checked. Its entries are read once.
+  const list = (rel: string) =>
+    fs.readdir(path.join(repo, rel), { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
+  const scan = async (roots: readonly string[], recurse: boolean): Promise<void> => {
+    // Level by level, a few directories at a time (refs/ has one per ref name part).
+    for (let level = roots; level.length;) {
+      const next: string[] = [];
+      await forEachLimit(level, 4, async (rel) => {
+        for (const e of await list(rel)) {
+          const r = path.join(rel, e.name);
+          if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
+          else if (e.isDirectory() && recurse) next.push(r);
+          else if (rel === UPSTREAM && OLD_COPY.test(e.name)) out.push(r);
+        }
+      });
+      level = next;
     }
   };
-  await scan('', false);
-  await scan('refs', true);
-  await scan('state', false);
-  await scan('tmp', false);
-  await scan(UPSTREAM, false);
-  try {
-    for (const e of await fs.readdir(await safePath(repo, path.join(UPSTREAM, 'x')).then(path.dirname), {
-      withFileTypes: true,
-    }))
-      if (OLD_COPY.test(e.name)) out.push(path.join(UPSTREAM, e.name));
-  } catch {
-    // no upstream copies
-  }
+  const top = await list('');
+  for (const e of top) if (e.isFile() && TEMP_FILE.test(e.name)) out.push(e.name);
+  const dirs = (names: readonly string[]) => names.filter((n) => top.some((e) => e.name === n && e.isDirectory()));
+  await Promise.all([
+    scan(dirs(['refs']), true),
+    scan(dirs(['state', 'tmp']), false),
+    // A symlink or a file on the way to the upstream copies: not ours to list.
+    safePath(repo, path.join(UPSTREAM, 'x')).then(
+      () => scan([UPSTREAM], false),
+      () => {},
+    ),
+  ]);
   return out.sort();
 }
 

@@ -10,6 +10,7 @@ import { lookup, type VarDict } from '../gvariant/index.js';
 import { KEY } from '../ostree/formats.js';
 import { sha256Hex } from '../ostree/checksum.js';
 import { readLocalFile } from '../transport/local.js';
+import { mapLimit } from '../repo/for-each-limit.js';
 import type { Source, TrustedKeys, UpstreamFiles } from './source.js';
 import { checkUpstream, gunzipSubsummary, type UpstreamPolicy } from './upstream.js';
 import { encodeUpstreamRecord, UPSTREAM_RECORD } from './upstream-record.js';
@@ -243,12 +244,12 @@ export async function upstreamOnDrive(repo: string, up: PreparedUpstream): Promi
     return true;
   };
   if (!(await walk(dir, ''))) return false;
-  if (have.length !== want.size) return false;
-  for (const name of have) {
-    const bytes = want.get(name);
-    if (!bytes) return false;
+  if (have.length !== want.size || have.some((name) => !want.has(name))) return false;
+  // A few files at a time (small ones: the signed summary set and the record).
+  const same = await mapLimit(have, 4, async (name) => {
+    const bytes = want.get(name) as Uint8Array;
     const onDisk = await readLocalFile(path.join(dir, name), bytes.length).catch(() => null);
-    if (!onDisk || !Buffer.from(bytes).equals(onDisk)) return false;
-  }
-  return true;
+    return !!onDisk && Buffer.from(bytes).equals(onDisk);
+  });
+  return same.every(Boolean);
 }

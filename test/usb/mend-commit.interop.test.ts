@@ -234,6 +234,36 @@ describe('the same create again mends a ref whose commit the drive lost', () => 
     expect((await verifyDrive(drive)).ok).toBe(true);
     expect((await run(drive)).changed).toBe(false);
   });
+  it('a damaged README or upstream copy file (bytes, length, gone, one too many): written again, then nothing new', async () => {
+    const drive = await tempDir('sideload-mend-');
+    await run(drive);
+    const up = path.join(drive, '.ostree/repo/extensions/sideload/upstream/org.example.Stable');
+    const readme = path.join(drive, 'README-sideload.txt');
+    const sub = path.join(
+      up,
+      'summaries',
+      (await fs.readdir(path.join(up, 'summaries'))).find((f) => f.endsWith('.gz')) ?? '',
+    );
+    const damages: Array<[string, string, () => Promise<void>]> = [
+      ['README flipped', readme, () => flipByteIn(readme, 5)],
+      ['README cut short', readme, () => fs.truncate(readme, 10)],
+      ['README gone', readme, () => fs.rm(readme)],
+      ['summary.idx flipped', path.join(up, 'summary.idx'), () => flipByteIn(path.join(up, 'summary.idx'), -2)],
+      ['subsummary cut short', sub, () => fs.truncate(sub, 5)],
+      ['summary.sig gone', path.join(up, 'summary.sig'), () => fs.rm(path.join(up, 'summary.sig'))],
+      ['sideload.json flipped', path.join(up, 'sideload.json'), () => flipByteIn(path.join(up, 'sideload.json'), 3)],
+      ['a file too many', path.join(up, 'summary'), () => fs.writeFile(path.join(up, 'extra'), 'x')],
+    ];
+    for (const [what, file, damage] of damages) {
+      const want = await fs.readFile(file);
+      await damage();
+      expect((await run(drive)).changed, what).toBe(true);
+      expect(await fs.readFile(file), what).toEqual(want);
+      await expect(fs.access(path.join(up, 'extra')), what).rejects.toThrow();
+      expect((await verifyDrive(drive)).ok, what).toBe(true);
+      expect((await run(drive)).changed, what).toBe(false);
+    }
+  });
   it('lost commitpartial markers, then a create that wants the Locales whole: their objects copied, fsck passes', async () => {
     const drive = await tempDir('sideload-mend-');
     await run(drive, ['de']);
