@@ -81,18 +81,41 @@ const codes = async (drive: string) =>
 const newer = (dir: string, marker: string) =>
   execFileSync('find', [dir, '-newer', marker], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
+/**
+ * A drive made from the example, then a `.filez` of `fileRef` deleted and a byte of a `.dirtree` of `dirtreeRef`
+ * flipped, below intact commits: verify and fsck fail. Returns both paths and their bytes before.
+ */
+async function damagedDrive(prefix: string, fileRef: string, dirtreeRef: string, at: number) {
+  const drive = await tempDir(prefix);
+  await run(drive);
+  const repo = path.join(drive, '.ostree/repo');
+  const lost = await firstObject(repo, fileRef, 'file');
+  const damaged = await firstObject(repo, dirtreeRef, 'dirtree');
+  const want = await Promise.all([fs.readFile(lost), fs.readFile(damaged)]);
+  await fs.rm(lost);
+  await flipByteIn(damaged, at);
+  expect(await codes(drive)).toEqual(expect.arrayContaining(['incomplete-ref', 'corrupt-object']));
+  await fsck(repo, 'fails');
+  return { drive, repo, lost, damaged, want };
+}
+
+/** A --repair run on damagedDrive's drive: both objects copied again, byte for byte; fsck and verify pass. */
+async function expectMended(
+  r: { changed: boolean; refs: readonly { change: string }[]; repaired?: unknown },
+  d: Awaited<ReturnType<typeof damagedDrive>>,
+) {
+  expect(r.changed).toBe(true);
+  expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
+  expect(r.repaired).toEqual({ refs: [APP, PLATFORM], objects: 2 });
+  expect(await Promise.all([fs.readFile(d.lost), fs.readFile(d.damaged)])).toEqual(d.want);
+  await fsck(d.repo);
+  expect(await codes(d.drive)).toEqual([]);
+  expect((await verifyDrive(d.drive)).ok).toBe(true);
+}
+
 describe('create --repair', () => {
   it('a deleted .filez and a damaged .dirtree below intact commits: copied again, fsck and verify pass', async () => {
-    const drive = await tempDir('sideload-repair-');
-    await run(drive);
-    const repo = path.join(drive, '.ostree/repo');
-    const lost = await firstObject(repo, APP, 'file');
-    const damaged = await firstObject(repo, PLATFORM, 'dirtree');
-    const want = await Promise.all([fs.readFile(lost), fs.readFile(damaged)]);
-    await fs.rm(lost);
-    await flipByteIn(damaged, 0);
-    expect(await codes(drive)).toEqual(expect.arrayContaining(['incomplete-ref', 'corrupt-object']));
-    await fsck(repo, 'fails');
+    const { drive, repo, lost, damaged, want } = await damagedDrive('sideload-repair-', APP, PLATFORM, 0);
 
     // The limitation --repair answers: a re-run trusts the commits it holds and writes nothing.
     const plain = await run(drive);
@@ -101,13 +124,7 @@ describe('create --repair', () => {
     expect((await verifyDrive(drive)).ok).toBe(false);
 
     const r = await run(drive, { repair: true });
-    expect(r.changed).toBe(true);
-    expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
-    expect(r.repaired).toEqual({ refs: [APP, PLATFORM], objects: 2 });
-    expect(await Promise.all([fs.readFile(lost), fs.readFile(damaged)])).toEqual(want);
-    await fsck(repo);
-    expect(await codes(drive)).toEqual([]);
-    expect((await verifyDrive(drive)).ok).toBe(true);
+    await expectMended(r, { drive, repo, lost, damaged, want });
   });
 
   it('a damaged ref the run does not name (kept): mended from the source that holds its commit', async () => {
@@ -143,16 +160,7 @@ describe('create --repair', () => {
 
 describe('update --repair', () => {
   it('a deleted .filez and a damaged .dirtree below intact commits: plain update misses them, --repair mends them', async () => {
-    const drive = await tempDir('sideload-update-repair-');
-    await run(drive);
-    const repo = path.join(drive, '.ostree/repo');
-    const lost = await firstObject(repo, PLATFORM, 'file');
-    const damaged = await firstObject(repo, APP, 'dirtree');
-    const want = await Promise.all([fs.readFile(lost), fs.readFile(damaged)]);
-    await fs.rm(lost);
-    await flipByteIn(damaged, 1);
-    expect(await codes(drive)).toEqual(expect.arrayContaining(['incomplete-ref', 'corrupt-object']));
-    await fsck(repo, 'fails');
+    const { drive, repo, lost, damaged, want } = await damagedDrive('sideload-update-repair-', PLATFORM, APP, 1);
 
     // A plain update finds every ref at the source's commit and trusts what the drive holds: nothing written.
     const before = await snapshotDir(drive);
@@ -163,13 +171,7 @@ describe('update --repair', () => {
     expect((await verifyDrive(drive)).ok).toBe(false);
 
     const r = await update(drive, { repair: true });
-    expect(r.changed).toBe(true);
-    expect(r.refs.every((x) => x.change === 'unchanged')).toBe(true);
-    expect(r.repaired).toEqual({ refs: [APP, PLATFORM], objects: 2 });
-    expect(await Promise.all([fs.readFile(lost), fs.readFile(damaged)])).toEqual(want);
-    await fsck(repo);
-    expect(await codes(drive)).toEqual([]);
-    expect((await verifyDrive(drive)).ok).toBe(true);
+    await expectMended(r, { drive, repo, lost, damaged, want });
 
     // Mended: the next update --repair finds nothing and writes nothing.
     const again = await update(drive, { repair: true });
