@@ -63,6 +63,11 @@ export function loadCommonJs(file: string, cacheFile: string): unknown {
   const use: CacheUse = typeof cached === 'string' ? cached : script.cachedDataRejected ? 'rejected' : 'accepted';
   if (process.env['SIDELOAD_DEBUG']?.split(',').includes('code-cache'))
     process.stderr.write(`sideload: code cache ${use}: ${path.basename(file)}\n`);
+  return run(script, file);
+}
+
+/** Runs the compiled wrapper as node runs a required file (its own `require`, `this` its exports); its exports. */
+function run(script: vm.Script, file: string): unknown {
   const module = { exports: {} as unknown };
   const fn = script.runInThisContext() as (...args: unknown[]) => void;
   fn.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
@@ -77,12 +82,7 @@ export function loadCommonJs(file: string, cacheFile: string): unknown {
 export function writeCodeCache(file: string, cacheFile: string, warm?: (exports: unknown) => void): number {
   const source = body(fs.readFileSync(file, 'utf8'));
   const script = compile(file, source);
-  if (warm) {
-    const module = { exports: {} as unknown };
-    const fn = script.runInThisContext() as (...args: unknown[]) => void;
-    fn.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
-    warm(module.exports);
-  }
+  if (warm) warm(run(script, file));
   const data = script.createCachedData();
   fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(source), data]));
   return data.length;
