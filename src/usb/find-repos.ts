@@ -14,11 +14,17 @@ import { mapLimit } from '../repo/for-each-limit.js';
 const REPO_PATHS = ['.ostree/repo', 'ostree/repo', 'flatpak/repo'];
 
 export async function isRepo(dir: string): Promise<boolean> {
+  const { config, objects } = await repoParts(dir);
+  return config && objects;
+}
+
+/** Whether `dir` has a repo's `config` and `objects` (both looked at at once). */
+async function repoParts(dir: string): Promise<{ config: boolean; objects: boolean }> {
   const [config, objects] = await Promise.all([
     fs.pathExists(path.join(dir, 'config')),
     fs.pathExists(path.join(dir, 'objects')),
   ]);
-  return config && objects;
+  return { config, objects };
 }
 
 /** The distinct repos on a drive (real paths), in client search order. @throws NotFoundError when none. */
@@ -53,10 +59,10 @@ export async function findDriveRepos(drive: string): Promise<string[]> {
   const lostConfig: string[] = [];
   // The candidates looked at a few at a time, taken in order (a failure is the first candidate's that fails).
   const looks = await mapLimit(candidates, 4, async (c) => {
-    if (!(await isRepo(c).catch(() => false))) {
+    const parts = await repoParts(c).catch(() => ({ config: false, objects: false }));
+    if (!parts.config || !parts.objects) {
       // A repo that lost its config: said so when no repo is found, rather than "no ostree repo found" alone.
-      const lost = (await fs.pathExists(path.join(c, 'objects'))) && !(await fs.pathExists(path.join(c, 'config')));
-      return { c, real: null, lost };
+      return { c, real: null, lost: parts.objects && !parts.config };
     }
     const real = await realpath(c);
     const rel = path.relative(rootReal, real);
