@@ -52,8 +52,8 @@ export async function stageDriveGuide(staging: Staging, w: GuideWrites): Promise
 
 /**
  * The guide on the drive is what a run would write: every file byte for byte (they are small; as driveGuideWrites
- * read them a moment before, the others read now), every one it would remove gone. A run with nothing else new writes nothing when it is, and the guide again when it is not (a
- * truncated or deleted `.flatpakrepo` or README).
+ * read them a moment before, the others read now), every one it would remove gone. A run with nothing else new
+ * writes nothing when it is, and the guide again when it is not (a truncated or deleted `.flatpakrepo` or README).
  */
 export async function driveGuideCurrent(drive: string, w: GuideWrites): Promise<boolean> {
   for (const f of w.files) {

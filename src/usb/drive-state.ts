@@ -232,8 +232,8 @@ export function readSummarySigBytes(repoPath: string): Promise<Uint8Array | null
 }
 
 /**
- * Why `summary.sig`'s (or a `.commitmeta`'s) bytes are not the detached metadata ostree writes (an `a{sv}`, format.md §7), or null when
- * they decode: damage, not another key.
+ * Why `summary.sig`'s (or a `.commitmeta`'s) bytes are not the detached metadata ostree writes (an `a{sv}`,
+ * format.md §7), or null when they decode: damage, not another key.
  */
 export function summarySigProblem(bytes: Uint8Array): string | null {
   try {
@@ -245,8 +245,8 @@ export function summarySigProblem(bytes: Uint8Array): string | null {
 }
 
 /**
- * Whether `summary.sig`'s (or a `.commitmeta`'s) bytes (decoded, see summarySigProblem) hold a signature at all: an ed25519 or a GPG one.
- * Detached metadata with neither (an empty dict, only other keys) signs nothing: a client verifying the summary
+ * Whether `summary.sig`'s (or a `.commitmeta`'s) bytes (decoded, see summarySigProblem) hold a signature at all: an
+ * ed25519 or a GPG one. Detached metadata with neither (an empty dict, only other keys) signs nothing: a client verifying the summary
  * refuses it ("No signatures found"), one that does not verify takes the drive as unsigned.
  */
 export function summarySigSigns(bytes: Uint8Array): boolean {
@@ -300,9 +300,9 @@ export async function summarySignedWith(
     // One that cannot be read (a symlink, not followed; a special file; one too large) is damaged, not absent.
     readSummarySigBytes(repoPath).catch(() => 'unreadable' as const),
   ]);
-  if (sig === 'unreadable' || (sig && summarySigProblem(sig) !== null)) return 'damaged';
-  if (sig && !summarySigSigns(sig)) return 'empty';
-  if (!summary || !sig) return 'other';
+  const kind = sig === 'unreadable' ? 'damaged' : signatureKindOf(sig);
+  if (kind === 'damaged' || kind === 'empty') return kind;
+  if (!summary || !sig || sig === 'unreadable') return 'other';
   const r = await new Ed25519Verifier([publicKey]).verify(summary, readSignatures(sig, KEY.ed25519Sigs));
   return r.valid ? 'valid' : 'other';
 }

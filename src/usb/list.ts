@@ -30,7 +30,10 @@ export interface ListedRef {
   readonly subpaths?: readonly string[];
   /** The commit's .commitmeta holds a signature (not checked: list has no keys; `sideload verify` checks it). */
   readonly signed: boolean;
-  /** What the commit's .commitmeta holds: a signature, no file, a file that decodes to none ('empty'), or one that does not. */
+  /**
+   * What the commit's .commitmeta holds: a signature, no file, a file that decodes to none ('empty'), or one that
+   * does not.
+   */
   readonly commitSignature: SignatureKind;
 }
 

@@ -63,7 +63,10 @@ export function listCommand(setCode: (c: number) => void): CommandModule<object,
   };
 }
 
-/** What the repo line says of summary.sig: a signature is unchecked (list has no keys); one that signs nothing says so. */
+/**
+ * What the repo line says of summary.sig: a signature is unchecked (list has no keys); one that signs nothing says
+ * so.
+ */
 const SUMMARY_SIGNATURE_NOTE: Record<ListedRepo['summarySignature'], string> = {
   present: ' (summary.sig present, unchecked: sideload verify checks it)',
   absent: '',
