@@ -8,7 +8,7 @@
  * place would otherwise run the old code. V8 refuses data from another V8 version or made under other V8 flags
  * (`cachedDataRejected`); then, as with no cache at all, the source is compiled as node would.
  */
-import { createHash } from 'node:crypto';
+import type { createHash as CreateHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,7 +26,16 @@ const wrap = (source: string): string => `(function (exports, require, module, _
 /** The source without a leading `#!` line (node strips it from a required file too). */
 const body = (source: string): string => (source.startsWith('#!') ? source.replace(/^#!.*/, '') : source);
 
-const digestOf = (source: string): Buffer => createHash('sha256').update(source).digest();
+/**
+ * node:crypto, loaded on first use rather than imported: the launcher (cli/launch.ts) is one ES module, whose
+ * imported built-ins node loads before any of its code runs, and so before cli/heap.ts's afterStartup has made V8's
+ * flags match node's own code cache again (crypto compiled from its source: ~10 ms a start).
+ */
+let createHash: typeof CreateHash | undefined;
+const digestOf = (file: string, source: string): Buffer => {
+  createHash ??= (createRequire(file)('node:crypto') as typeof import('node:crypto')).createHash;
+  return createHash('sha256').update(source).digest();
+};
 
 function compile(file: string, source: string, cachedData?: Buffer): vm.Script {
   // Dynamic import() from the file (none in our bundle; a dependency's) goes to node's own loader.
@@ -38,8 +47,8 @@ function compile(file: string, source: string, cachedData?: Buffer): vm.Script {
   });
 }
 
-/** V8's data from `cacheFile` when it was made from `source`, else why not. */
-function readCache(cacheFile: string, source: string): Buffer | 'none' | 'stale' {
+/** V8's data from `cacheFile` when it was made from `source` (the text of `file`), else why not. */
+function readCache(file: string, cacheFile: string, source: string): Buffer | 'none' | 'stale' {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(cacheFile);
@@ -48,7 +57,7 @@ function readCache(cacheFile: string, source: string): Buffer | 'none' | 'stale'
   }
   const head = MAGIC.length + DIGEST_BYTES;
   if (bytes.length <= head || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return 'stale';
-  if (!bytes.subarray(MAGIC.length, head).equals(digestOf(source))) return 'stale';
+  if (!bytes.subarray(MAGIC.length, head).equals(digestOf(file, source))) return 'stale';
   return bytes.subarray(head);
 }
 
@@ -58,7 +67,7 @@ function readCache(cacheFile: string, source: string): Buffer | 'none' | 'stale'
  */
 export function loadCommonJs(file: string, cacheFile: string): unknown {
   const source = body(fs.readFileSync(file, 'utf8'));
-  const cached = readCache(cacheFile, source);
+  const cached = readCache(file, cacheFile, source);
   const script = compile(file, source, typeof cached === 'string' ? undefined : cached);
   const use: CacheUse = typeof cached === 'string' ? cached : script.cachedDataRejected ? 'rejected' : 'accepted';
   if (process.env['SIDELOAD_DEBUG']?.split(',').includes('code-cache'))
@@ -84,6 +93,6 @@ export function writeCodeCache(file: string, cacheFile: string, warm?: (exports:
   const script = compile(file, source);
   if (warm) warm(run(script, file));
   const data = script.createCachedData();
-  fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(source), data]));
+  fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(file, source), data]));
   return data.length;
 }

@@ -1,15 +1,42 @@
 /**
- * V8 heap sizing for the CLI process, imported first by main.ts. V8 lets the old generation grow to a multiple
- * (up to 4x) of what survived the last full GC before collecting again; the copy engine's main thread promotes
- * a steady stream of short-lived job bookkeeping, so that headroom grew with the number of objects copied
- * (~1.25 MiB of peak RSS per 1,000 objects). A growing factor of 1.3 keeps peak memory flat in the object count
- * for a few more full GCs, each a few milliseconds at this heap size (see docs/benchmark.md, scale check).
+ * V8 heap sizing for the CLI process, and keeping V8's code caches usable while doing it.
  *
- * The young generation is set on the launcher line instead (`--max-semi-space-size`): V8 fixes it at start-up.
- * The flag exists in V8 7 to 13 (Node 12 to 24); on a later Node it is left alone rather than risk an
+ * The young generation is set on the launcher line (`--max-semi-space-size=2`, main.ts): V8 sizes an isolate's young
+ * generation once, when it makes the isolate, and a main thread with a 16 MiB semi-space grew the copy's peak RSS to
+ * 138 MiB (docs/benchmark.md, round 9).
+ *
+ * V8 takes code-cache data only when it was made under the same flags (a hash over every flag that is not at its
+ * default), and node's built-in modules carry a cache made under none. With the launcher's flag still set, each
+ * built-in module a run loaded after start-up (crypto, stream, zlib and ~30 more in a re-run with nothing new) was
+ * compiled from its source: ~15 ms against ~5 for those five alone. So `afterStartup` puts the flag back to its
+ * default once node has made the main isolate: the young generation stays as made (2 MiB semi-spaces), the
+ * worker threads get theirs from their `resourceLimits` (repo/worker-pool.ts), and every cache matches again.
+ *
+ * `forCopy` then sets the old generation's growing factor, for a run that copies objects: V8 lets the old
+ * generation grow to a multiple (up to 4x) of what survived the last full GC before collecting again, and the copy
+ * engine's main thread promotes a steady stream of short-lived job bookkeeping, so that headroom grew with the
+ * number of objects copied (~1.25 MiB of peak RSS per 1,000 objects). A factor of 1.3 keeps peak memory flat in the
+ * object count for a few more full GCs, each a few milliseconds at this heap size (docs/benchmark.md, scale check).
+ * It is set only then, since it too changes the flags' hash: a module loaded after it compiles from source.
+ *
+ * The flags exist in V8 7 to 13 (Node 12 to 24); on a later Node they are left alone rather than risk an
  * "unrecognized flag" line on stderr.
  */
 import v8 from 'node:v8';
 
 const major = Number(process.versions.node.split('.')[0]);
-if (major >= 20 && major <= 24) v8.setFlagsFromString('--heap-growing-percent=30');
+const known = major >= 20 && major <= 24;
+
+/** Called before the program is loaded (launch.ts) and by the build before it makes the code caches. */
+export function afterStartup(): void {
+  if (known) v8.setFlagsFromString('--max-semi-space-size=0');
+}
+
+let tuned = false;
+
+/** Called when a run starts copying objects (run-state.ts); once. */
+export function forCopy(): void {
+  if (tuned || !known) return;
+  tuned = true;
+  v8.setFlagsFromString('--heap-growing-percent=30');
+}

@@ -13,6 +13,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { loadCommonJs } from '../code-cache.js';
+import { afterStartup } from './heap.js';
 import { commandIn } from './command-names.js';
 import { onHangup } from './hangup.js';
 
@@ -55,6 +56,8 @@ function onEarlySignal(signal: NodeJS.Signals): void {
 // A hangup (the terminal closed, an ssh session dropped) is an interrupt too, as in main.ts.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onEarlySignal);
 (globalThis as Record<symbol, unknown>)[EARLY_INTERRUPT] = onEarlySignal;
+// V8's flags back to node's defaults before anything more is compiled (heap.ts), so code caches are taken.
+afterStartup();
 // The program, bundled beside this file as CommonJS (vm.Script takes V8's code cache; an ES module cannot).
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 loadCommonJs(here('./sideload.cjs'), here('./sideload.cache'));

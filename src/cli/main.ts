@@ -19,7 +19,6 @@
  * The `sideload` command: a yargs root over one thin module per command. The only place that maps errors to
  * exit codes (reportError) and turns Ctrl-C into a clean abort.
  */
-import './heap.js';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';

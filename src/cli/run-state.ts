@@ -5,6 +5,7 @@
  * plan (create, update, remove) and explains a failure with the step and the drive's state.
  */
 import type { ProgressCallback, ProgressEvent } from '../usb/events.js';
+import { forCopy } from './heap.js';
 
 export const runState: { phase: string; interrupted: boolean } = { phase: 'idle', interrupted: false };
 
@@ -21,6 +22,7 @@ export async function writingRun<T>(
 ): Promise<T> {
   try {
     return await run((e) => {
+      if (e.phase === 'copy') forCopy();
       runState.phase = e.phase;
       show?.(e);
     });
