@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI as shipped: `npm run build` compiles src/ to dist/ with tsc (the library, its types, every module as
 // written), then this bundles the command's entry dist/cli/main.js and the copy worker dist/repo/copy-worker.js
-// into one file each: dist/cli/sideload.cjs (which the few lines of dist/cli/main.js load) and
+// into one file each: dist/cli/sideload.cjs (which the few lines of dist/cli/main.cjs, the installed command, load) and
 // dist/cli/copy-worker.js, where worker-pool.js's relative worker URL points from the bundle; then
 // scripts/code-cache.mjs writes V8's code cache for the program and for openpgp beside them (src/code-cache.ts). Start-up is mostly
 // module loading (~90 ES modules). yargs is inside too: loaded as its own ~20 modules it took 0.10 s of every
@@ -131,9 +131,25 @@ if (!/; exec \/usr\/bin\/env .* node .*"\$0" "\$@"$/.test(launcher))
 const launchFile = path.join(dist, 'cli/launch.js');
 if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc first (npm run build does both)`);
 // launch.js with the modules it imports (the command names, the code cache loader) inlined; the program stays apart.
-const launch = (await build({ ...common, plugins: [], external: [], entryPoints: [launchFile], write: false }))
-  .outputFiles[0].text;
-// The program goes to dist/cli/sideload.cjs; dist/cli/main.js becomes the launcher lines and launch.js, which answers
+// CommonJS, as the program: node starting an ES module first loads its ES module loader and, for `import fs from
+// 'node:fs'`, the stream modules behind fs's lazy getters, all before any code of ours has put V8's flags back to
+// node's defaults (src/cli/heap.ts), so without node's code cache (~20 modules). Re-run with nothing new 176 -> 168 ms.
+const importMetaUrl = {
+  define: { 'import.meta.url': '__sideloadImportMetaUrl' },
+  banner: { js: 'var __sideloadImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+};
+const launch = (
+  await build({
+    ...common,
+    ...importMetaUrl,
+    format: 'cjs',
+    plugins: [],
+    external: [],
+    entryPoints: [launchFile],
+    write: false,
+  })
+).outputFiles[0].text;
+// The program goes to dist/cli/sideload.cjs; dist/cli/main.cjs is the launcher lines and launch.js, which answers
 // Ctrl-C from node's first line of our code on and then imports the program (node compiles a module whole before
 // running it: ~50 ms for the bundle, when a Ctrl-C killed node without a word or a --json document).
 // CommonJS, so that launch.js can compile it with V8's code cache (vm.Script; an ES module has no such option in
@@ -144,13 +160,16 @@ await build({
   plugins: [lazyStringWidth, lazyBuiltins],
   entryPoints: [path.join(dist, 'cli/main.js')],
   outfile: path.join(dist, 'cli/sideload.cjs'),
-  define: { 'import.meta.url': '__sideloadImportMetaUrl' },
-  banner: { js: 'var __sideloadImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  ...importMetaUrl,
 });
 fs.rmSync(path.join(dist, 'cli/sideload.js'), { force: true }); // the ES module bundle of earlier builds
 asciiOnly(path.join(dist, 'cli/sideload.cjs'));
-fs.writeFileSync(path.join(dist, 'cli/main.js'), `#!/bin/sh\n${launcher}\n${launch}`);
-for (const f of ['launch.js', 'launch.d.ts']) fs.rmSync(path.join(dist, 'cli', f), { force: true });
+fs.writeFileSync(path.join(dist, 'cli/main.cjs'), `#!/bin/sh\n${launcher}\n${launch}`);
+fs.chmodSync(path.join(dist, 'cli/main.cjs'), 0o755);
+// tsc's main.js is in the program now (left in place, it would run that without the launcher's lines), and
+// launch.js in main.cjs.
+for (const f of ['main.js', 'main.d.ts', 'launch.js', 'launch.d.ts'])
+  fs.rmSync(path.join(dist, 'cli', f), { force: true });
 await build({
   ...common,
   entryPoints: [path.join(dist, 'repo/copy-worker.js')],

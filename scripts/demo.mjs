@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = path.join(root, 'dist/cli/main.cjs');
 const drive = process.argv[2] ?? mkdtempSync(path.join(tmpdir(), 'sideload-demo-'));
 const run = (args) => {
   console.log(`\n$ sideload ${args.join(' ')}`);

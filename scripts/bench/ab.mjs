@@ -1,4 +1,4 @@
-// A/B of builds of sideload (`--ab DIR_A,DIR_B[,…]`, each a dist/ directory with cli/main.js): per round and case,
+// A/B of builds of sideload (`--ab DIR_A,DIR_B[,…]`, each a dist/ directory with cli/main.cjs): per round and case,
 // each build B after the first runs right next to A, in the order A B on even rounds and B A on odd ones (with more
 // builds, each pair has its own A run); per case, the median over rounds of the ratio B/A for wall time, CPU time
 // and peak RSS, with the min–max of the per-round ratios. Targets stay until the end (no deletes between runs: see

@@ -83,7 +83,7 @@ export function parseArgs(argv, caseKeys) {
   --quick         small sizes (96 MiB real mix), so a run fits in a few minutes on a loaded machine
   --scale-check   instead: sideload from the installation, the repo and HTTP at 1x and 3x
                   --size-mb (and --files), compare peak RSS
-  --ab A,B        instead: A/B of two (or more) builds of sideload, each a dist/ directory (DIR/cli/main.js): the
+  --ab A,B        instead: A/B of two (or more) builds of sideload, each a dist/ directory (DIR/cli/main.cjs): the
                   sideload cases (--only: sideload-inst-fsync, sideload-repo, sideload-url, sideload-rerun,
                   flathub-create, flathub-list, flathub-verify, bigtree-repo) per build, alternating; ratios B/A
   --tree-dirs N   directories of the bigtree-repo case (default 20000)

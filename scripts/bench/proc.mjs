@@ -7,16 +7,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cli = path.join(root, 'dist/cli/main.js');
+export const cli = path.join(root, 'dist/cli/main.cjs');
 /**
- * A build of sideload to run: a dist/ directory's `cli/main.js`, started as an installed `sideload` starts: through
- * its launcher (`sh cli/main.js …`: the file's first lines exec node with the launcher's environment and V8 flags,
+ * A build of sideload to run: a dist/ directory's `cli/main.cjs` (`cli/main.js` in builds before 2026-11-30),
+ * started as an installed `sideload` starts: through its launcher (`sh cli/main.cjs …`: the file's first lines exec node with the launcher's environment and V8 flags,
  * and keep NODE_EXTRA_CA_CERTS from node's start-up; sh, env and node are one pid, so /usr/bin/time's peak RSS is
  * node's), with this node first in PATH. A build whose main.js has no launcher (`#!/usr/bin/env node`) runs as
  * `node cli/main.js`. Older builds' launcher lines (`//bin/true; exec …`) run as they are, so --ab compares them.
  */
 export function buildOf(distDir, name = 'dist') {
-  const main = path.join(distDir, 'cli/main.js');
+  const cjs = path.join(distDir, 'cli/main.cjs');
+  const main = fs.existsSync(cjs) ? cjs : path.join(distDir, 'cli/main.js');
   const launcher = fs.existsSync(main) && fs.readFileSync(main, 'utf8').startsWith('#!/bin/sh\n');
   return { name, dir: distDir, cli: main, argv: launcher ? ['sh', main] : [process.execPath, main] };
 }

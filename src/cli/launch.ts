@@ -1,5 +1,5 @@
 /**
- * The first code of the shipped `sideload` program (scripts/bundle.mjs makes dist/cli/main.js of the launcher
+ * The first code of the shipped `sideload` program (scripts/bundle.mjs makes dist/cli/main.cjs of the launcher
  * lines and this module, and bundles the program into dist/cli/sideload.cjs beside it, with V8's code cache for it
  * in dist/cli/sideload.cache: see code-cache.ts). Node compiles a module whole
  * before running any of it: a Ctrl-C while the 1.2 MB program was read and compiled (~50 ms, more on a busy machine)

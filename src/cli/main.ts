@@ -48,7 +48,7 @@ import {
 import { completeWord, completionCommand, type CompletionFallback } from './completion.js';
 
 /**
- * The version in our own package.json (dist/cli/main.js → ../../package.json, where npm installs it too). yargs'
+ * The version in our own package.json (dist/cli/sideload.cjs → ../../package.json, where npm installs it too). yargs'
  * own guess starts from the directory holding node_modules and, when that directory's name has a dot in it
  * (`~/src/sideload-0.1`, mktemp's `tmp.XXXX`), looks one level too high and prints "unknown".
  */

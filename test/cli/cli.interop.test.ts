@@ -19,7 +19,7 @@ import { hasTool, requireOrSkip } from '../helpers/tools.js';
 import { snapshotDir } from '../helpers/tree-snapshot.js';
 import { createExampleDrive } from '../helpers/example-drive.js';
 
-const main = path.join(projectRoot, 'dist/cli/main.js');
+const main = path.join(projectRoot, 'dist/cli/main.cjs');
 const EX = path.join(projectRoot, 'examples');
 const fromExample = ['--repo', path.join(EX, 'repo'), '--gpg-import', path.join(EX, 'example.gpg'), '--no-fsync'];
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -413,7 +413,7 @@ describe('unwritable drives', () => {
     const copy = (rel: string) => fs.cp(path.join(projectRoot, rel), path.join(parent, rel), { recursive: true });
     for (const rel of [
       'package.json',
-      'dist/cli/main.js',
+      'dist/cli/main.cjs',
       'dist/cli/sideload.cjs',
       'dist/cli/sideload.cache',
       'dist/cli/copy-worker.js',
@@ -422,7 +422,7 @@ describe('unwritable drives', () => {
     ])
       await copy(rel);
     const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath];
-    const prog = path.join(parent, 'dist/cli/main.js');
+    const prog = path.join(parent, 'dist/cli/main.cjs');
     const ex = path.join(parent, 'examples');
     const args = ['--repo', path.join(ex, 'repo'), '--gpg-import', path.join(ex, 'example.gpg'), '--no-fsync'];
     await run('chmod', ['-R', 'a+rX', parent]);
@@ -676,7 +676,7 @@ describe('--quiet and --json', () => {
 
   it('a lock piped on: `lock -o -` holds full paths, `--lock -` and `lock -` read stdin, `--lock ""` is refused', async () => {
     await ensureBuilt();
-    const cli = path.join(projectRoot, 'dist/cli/main.js');
+    const cli = path.join(projectRoot, 'dist/cli/main.cjs');
     const work = await fresh('sideload-cli-lockpipe-');
     await fs.mkdir(path.join(work, 'locks'));
     await fs.mkdir(path.join(work, 'drive'));

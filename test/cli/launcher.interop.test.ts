@@ -1,7 +1,7 @@
 /**
- * The installed `sideload` program: npm links bin → dist/cli/main.js, whose first two lines are both shell and
+ * The installed `sideload` program: npm links bin → dist/cli/main.cjs, whose first two lines are both shell and
  * JavaScript. Run as a program, /bin/sh must exec node with the launcher's V8 flags, the script's own path and every
- * argument unchanged; exit codes must pass through; run as `node dist/cli/main.js`, the same file must work too.
+ * argument unchanged; exit codes must pass through; run as `node dist/cli/main.cjs`, the same file must work too.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { hasTool } from '../helpers/tools.js';
 import { exampleCreateArgs, projectRoot } from '../helpers/shared.js';
 
-const main = path.join(projectRoot, 'dist/cli/main.js');
+const main = path.join(projectRoot, 'dist/cli/main.cjs');
 let dir = '';
 let bin = '';
 
@@ -135,7 +135,7 @@ it('Ctrl-C while node still loads the program: exit 130, and with --json the one
   for (const slow of ['wait', 'busy'] as const) {
     const cli = path.join(dir, `slow-${slow}`, 'dist/cli');
     await fs.mkdir(cli, { recursive: true });
-    await fs.copyFile(main, path.join(cli, 'main.js'));
+    await fs.copyFile(main, path.join(cli, 'main.cjs'));
     const hold =
       slow === 'wait'
         ? 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);'
@@ -143,7 +143,7 @@ it('Ctrl-C while node still loads the program: exit 130, and with --json the one
     const program = await fs.readFile(path.join(projectRoot, 'dist/cli/sideload.cjs'), 'utf8');
     const at = program.startsWith('#!') ? program.indexOf('\n') + 1 : 0; // after the bundle's #! line
     await fs.writeFile(path.join(cli, 'sideload.cjs'), `${program.slice(0, at)}${hold}\n${program.slice(at)}`);
-    copies[slow] = path.join(cli, 'main.js');
+    copies[slow] = path.join(cli, 'main.cjs');
   }
   const interrupted = (args: string[], slow: 'wait' | 'busy') =>
     new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {

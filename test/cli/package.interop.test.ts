@@ -98,7 +98,7 @@ it('ships LICENSE (LGPL-2.1 text), dist without source maps, the docs and exampl
   expect(files.filter((f) => f.startsWith('src/'))).toEqual([]);
   expect(files).toEqual(
     expect.arrayContaining([
-      'dist/cli/main.js',
+      'dist/cli/main.cjs',
       'dist/index.js',
       'dist/index.d.ts',
       'docs/json-schema.md',

@@ -93,7 +93,7 @@ describeInterop('README commands', () => {
           .replaceAll('/tmp/usb', path.join(t, 'tmp-usb'))
           // flatpak asks before installing; a person answers, the test says yes up front.
           .replace(/^flatpak install /gm, 'flatpak install -y --noninteractive ');
-      const prelude = `sideload() { ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(projectRoot, 'dist/cli/main.js'))} "$@"; }\n`;
+      const prelude = `sideload() { ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(projectRoot, 'dist/cli/main.cjs'))} "$@"; }\n`;
       let ran = 0;
       for (const block of blocks) {
         const lines = block.split('\n').filter((l) => !/^(npm|npx) /.test(l.trim()));
@@ -108,7 +108,7 @@ describeInterop('README commands', () => {
       expect(ran).toBeGreaterThanOrEqual(17);
       // What they made: the drive from the installation still holds the app; the two-arch one had it taken off
       // again (remove --with-deps, then prune) by the last block.
-      const cli = path.join(projectRoot, 'dist/cli/main.js');
+      const cli = path.join(projectRoot, 'dist/cli/main.cjs');
       expect((await run(process.execPath, [cli, 'list', path.join(t, 'USB')])).stdout).toMatch(
         /app\/org\.example\.App\/\w+\/stable/,
       );

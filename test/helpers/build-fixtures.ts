@@ -20,7 +20,7 @@ export async function buildDist(): Promise<void> {
     '-p',
     path.join(projectRoot, 'tsconfig.build.json'),
   ]);
-  // The CLI as shipped: main.js and the copy worker bundled (scripts/bundle.mjs, what `npm run build` runs).
+  // The CLI as shipped: main.cjs and the copy worker bundled (scripts/bundle.mjs, what `npm run build` runs).
   await runOk(process.execPath, [path.join(projectRoot, 'scripts/bundle.mjs')]);
 }
 

@@ -52,7 +52,7 @@ export async function sideload(
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   await ensureBuilt();
-  return run(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], opts);
+  return run(process.execPath, [path.join(projectRoot, 'dist/cli/main.cjs'), ...args], opts);
 }
 
 /**
@@ -77,7 +77,7 @@ export function installedTranslation(f: FlatpakEnv, lang: string): Promise<strin
 let built: Promise<void> | null = null;
 /**
  * Resolves once dist/ holds the compiled CLI: built once per run by the globalSetup (every test process waits for
- * that one build; none compiles while another runs dist/cli/main.js), or once per process outside it.
+ * that one build; none compiles while another runs dist/cli/main.cjs), or once per process outside it.
  */
 export function ensureBuilt(): Promise<void> {
   const fixtures = fixturesRoot();

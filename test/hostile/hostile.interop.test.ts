@@ -1,6 +1,6 @@
 /**
  * Hostile local input (issue 12, "trust nothing"): sources and drives that were tampered with. Each case builds the
- * hostile tree in a sandbox directory, runs the real CLI (dist/cli/main.js) and asserts the exit code, an error
+ * hostile tree in a sandbox directory, runs the real CLI (dist/cli/main.cjs) and asserts the exit code, an error
  * naming the path or ref at fault, a bounded run time, that nothing outside the drive changed (the sandbox minus the
  * drive is snapshotted before and after), and that the drive still verifies. Needs ostree (describeOstree).
  */
@@ -34,7 +34,7 @@ interface Cli {
 
 /** Runs the CLI (optionally under a umask), killing it after 2×BOUND_MS; `ms` is the wall time. */
 function cli(args: readonly string[], opts: { umask?: string } = {}): Promise<Cli> {
-  const main = path.join(projectRoot, 'dist/cli/main.js');
+  const main = path.join(projectRoot, 'dist/cli/main.cjs');
   const t0 = Date.now();
   const child = opts.umask
     ? spawn('sh', ['-c', `umask ${opts.umask}; exec "$0" "$@"`, process.execPath, main, ...args], {

@@ -31,7 +31,7 @@ const FULL = KILLS > 3;
 const EXAMPLE = path.join(projectRoot, 'examples/repo');
 const GPG = path.join(projectRoot, 'examples/example.gpg');
 const RUNTIME = 'runtime/org.example.Platform/x86_64/stable';
-const MAIN = path.join(projectRoot, 'dist/cli/main.js');
+const MAIN = path.join(projectRoot, 'dist/cli/main.cjs');
 
 type Phase = 'copy' | 'stage-publish' | 'journal';
 const ALL_PHASES: readonly Phase[] = ['copy', 'stage-publish', 'journal'];

@@ -36,8 +36,8 @@ export interface CliRun {
 }
 
 /**
- * Runs `node dist/cli/main.js …args` under /usr/bin/time; kills it after `killAfterMs` (then code is -1). With
- * `via: 'launcher'`, `sh dist/cli/main.js …args`, as the installed command runs (its launcher line execs the `node`
+ * Runs `node dist/cli/main.cjs …args` under /usr/bin/time; kills it after `killAfterMs` (then code is -1). With
+ * `via: 'launcher'`, `sh dist/cli/main.cjs …args`, as the installed command runs (its launcher line execs the `node`
  * of PATH: this node's directory goes first unless `env` sets PATH). A variable set to undefined in `env` is left out.
  */
 export async function runCli(
@@ -50,7 +50,7 @@ export async function runCli(
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sideload-time-'));
   const out = path.join(tmp, 'rss');
   const t0 = Date.now();
-  const main = path.join(projectRoot, 'dist/cli/main.js');
+  const main = path.join(projectRoot, 'dist/cli/main.cjs');
   const PATH = env['PATH'] ?? `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
   const child = spawn(
     '/usr/bin/time',

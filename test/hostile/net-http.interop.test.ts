@@ -220,7 +220,7 @@ describe('redirects', () => {
       expect(tlsServer.log).toContain('mirror/summary.idx');
     });
 
-    it('through the installed launcher (sh dist/cli/main.js), NODE_EXTRA_CA_CERTS is trusted and children see it as set', async () => {
+    it('through the installed launcher (sh dist/cli/main.cjs), NODE_EXTRA_CA_CERTS is trusted and children see it as set', async () => {
       // The launcher keeps the variable from node's start-up (launch.ts, transport/extra-ca.ts): the certificate must
       // still be trusted, and a child process (here `sync -f`, a stand-in that logs its environment) must see the
       // variable as the user set it, and not the name it was handed over under.

@@ -18,7 +18,9 @@ const isRoot = process.getuid?.() === 0;
 const LABEL = ['--collection-id', 'org.example.Stable'];
 /** The CLI as a child process whose stderr the test reads while it runs (to interrupt it at a chosen moment). */
 const spawnCli = (args: readonly string[]) =>
-  spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.cjs'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 let ex: ExampleCopy;
 const mounts: string[] = [];
 
@@ -166,7 +168,7 @@ describe('a hangup (terminal closed) during publish', () => {
         [
           path.join(projectRoot, 'test/helpers/hangup-pty.py'),
           process.execPath,
-          path.join(projectRoot, 'dist/cli/main.js'),
+          path.join(projectRoot, 'dist/cli/main.cjs'),
           'create',
           '--repo',
           src,

@@ -116,7 +116,7 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     const made = await sideload(['create', '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG]);
     expect(made.code, made.stderr).toBe(0);
     const objects = path.join(await fs.realpath(drive), '.ostree/repo/objects/');
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'verify', '--json', drive], {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.cjs'), 'verify', '--json', drive], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let [stdout, stderr] = ['', ''];
@@ -174,7 +174,7 @@ describeOstree('interrupted and failed runs leave the drive as it was', () => {
     if (m.code !== 0) return ctx.skip();
     mountPoint.resume = dir;
     const args = ['create', '--repo', archive, '--no-upstream-summary', '--no-fsync', dir, BIG];
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.cjs'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -236,7 +236,7 @@ async function interruptWhileStaging(
   sig: NodeJS.Signals = 'SIGINT',
   extra: readonly string[] = [],
 ): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  const cli = path.join(projectRoot, 'dist/cli/main.js');
+  const cli = path.join(projectRoot, 'dist/cli/main.cjs');
   const args = ['create', ...extra, '--repo', source, '--no-upstream-summary', '--no-fsync', drive, BIG];
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let [stdout, stderr] = ['', ''];

@@ -242,7 +242,7 @@ describeInterop('OS refs, --commit and commit signatures', () => {
     ]);
     await runOk('truncate', ['-s', '32M', img]);
     const mkfs = await run('mkfs.ext4', ['-q', '-F', img]);
-    const cli = path.resolve('dist/cli/main.js');
+    const cli = path.resolve('dist/cli/main.cjs');
     // A private mount namespace: the mount is seen by the commands below only, and goes when they end.
     const mnt = `/run/media/${process.env['USER'] ?? 'root'}/SIDELOADTEST${process.pid}`;
     const script = [

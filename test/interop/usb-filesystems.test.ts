@@ -251,7 +251,7 @@ describeFilesystems('drives on real FAT32 and exFAT (FUSE)', () => {
       for (const signal of ['SIGINT', 'SIGKILL'] as const) {
         const child = spawn(
           process.execPath,
-          [path.join(projectRoot, 'dist/cli/main.js'), ...args, 'org.example.App'],
+          [path.join(projectRoot, 'dist/cli/main.cjs'), ...args, 'org.example.App'],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let stderr = '';

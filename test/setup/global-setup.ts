@@ -1,7 +1,7 @@
 /**
  * Once per run and vitest project: a temp root for every test directory (test/helpers/tmp.ts), removed at the end
  * of the run. For the interop project it also starts, in the background, what many suites used to build for
- * themselves: dist/ (tsc, so no test compiles while another runs dist/cli/main.js) and the default example repo.
+ * themselves: dist/ (tsc, so no test compiles while another runs dist/cli/main.cjs) and the default example repo.
  * Tests start at once; the helpers (`ensureBuilt`, `sideload`, `makeExampleRepo`) wait for these builds.
  */
 import fs from 'node:fs/promises';
