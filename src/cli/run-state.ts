@@ -22,7 +22,7 @@ export async function writingRun<T>(
 ): Promise<T> {
   try {
     return await run((e) => {
-      if (e.phase === 'copy') forCopy();
+      if (e.phase === 'copy' && e.objectsDone > 0) forCopy(); // after the copy workers have loaded (heap.ts)
       runState.phase = e.phase;
       show?.(e);
     });

@@ -48,6 +48,7 @@ import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { driveGuideCurrent, driveGuideWrites, stageDriveGuide, type GuideWrites } from './drive-guide-stage.js';
 import type { Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
+import type { CopyWorkerPool } from '../repo/worker-pool.js';
 import { damagedRefs } from './repair.js';
 import type { UpstreamPolicy } from './upstream.js';
 import { checkCommitSignatures } from './commit-signatures.js';
@@ -112,6 +113,8 @@ export interface ApplyInput {
   readonly upstreamPins?: ReadonlyMap<string, UpstreamPin>;
   /** The run's warnings (strict or not: see `strict`). */
   readonly warner: Warner;
+  /** Copy workers started while the run planned (create.ts): the staging area takes them. */
+  readonly pool?: CopyWorkerPool;
 }
 
 export interface ApplyResult {
@@ -359,6 +362,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     // SHA-256) and write it: one keeps up (384 MiB real mix, bench --ab 5 pairs: wall 0.97x, CPU 0.93x, peak RSS
     // 0.90x, 118-126 against 133-140 MiB with two; each worker is a V8 isolate of its own).
     ...(sources.length > 0 && sources.every((s) => s.kind === 'remote') ? { workers: 1 } : {}),
+    ...(input.pool ? { pool: input.pool } : {}),
   });
   let keepStaging = false;
   let journaled = false;

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { Warner, type Warning } from '../warnings.js';
 import { localeLanguages } from '../flatpak/plan-builder.js';
 import { checkCompressionLevel, listRefFiles } from '../repo/index.js';
+import { CopyWorkerPool, defaultWorkers } from '../repo/worker-pool.js';
 import { applyPlan, replayUnderLock, type ApplyOptions, type ApplyResult } from './apply.js';
 import { sourceDateEpoch } from './source-date.js';
 import { locateDrive, type DriveLocation } from './drive.js';
@@ -100,6 +101,8 @@ export interface Run {
   readonly warner: Warner;
   /** The run first finished a publish an interrupted run had left pending. */
   readonly resumedPublish: boolean;
+  /** Copy workers started while the run plans (createDriveFrom), for the staging area to take. */
+  readonly pool?: CopyWorkerPool;
 }
 
 export async function startRun(opts: CreateOptions): Promise<Run> {
@@ -169,6 +172,7 @@ export async function finish(
       upstreamFrom: resolved?.collections ?? new Map(),
       ...(upstreamPins?.size ? { upstreamPins } : {}),
       warner: run.warner,
+      ...(run.pool ? { pool: run.pool } : {}),
     },
     opts,
   );
@@ -199,27 +203,42 @@ export async function createDrive(opts: CreateOptions, source: Source): Promise<
 
 /** Builds or updates a drive from several sources (a manifest, a lockfile) in one publish step. */
 export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunSource[]): Promise<CreateResult> {
-  const run = await startRun(opts);
-  const resolved = await resolveRun(
-    inputs,
-    { ...resolveOptions(opts), driveRefs: run.state.refs },
-    run.warner,
-    run.state.commits,
-  );
-  const plan = planRun(run, resolved.wanted, opts);
-  // A lock's record of each collection's upstream summary, for the collections whose copy comes from its source.
-  const pins = new Map<string, UpstreamPin>();
-  for (const i of inputs)
-    for (const [cid, from] of resolved.collections)
-      if (i.pinnedUpstream && from === i.source) pins.set(cid, i.pinnedUpstream);
-  return finish(
-    run,
-    opts,
-    plan,
-    inputs.map((i) => i.source),
-    resolved,
-    pins,
-  );
+  const run = withEarlyWorkers(await startRun(opts), opts, inputs);
+  try {
+    const resolved = await resolveRun(
+      inputs,
+      { ...resolveOptions(opts), driveRefs: run.state.refs },
+      run.warner,
+      run.state.commits,
+    );
+    const plan = planRun(run, resolved.wanted, opts);
+    // A lock's record of each collection's upstream summary, for the collections whose copy comes from its source.
+    const pins = new Map<string, UpstreamPin>();
+    for (const i of inputs)
+      for (const [cid, from] of resolved.collections)
+        if (i.pinnedUpstream && from === i.source) pins.set(cid, i.pinnedUpstream);
+    return await finish(
+      run,
+      opts,
+      plan,
+      inputs.map((i) => i.source),
+      resolved,
+      pins,
+    );
+  } finally {
+    await run.pool?.close(); // the staging area has closed them, or the run failed before it opened
+  }
+}
+
+/**
+ * A first run (a drive with no refs yet) copies all it plans: its copy workers start now, while the sources are
+ * resolved and checked, not when the copy begins. A worker takes ~70 ms to start and load its modules, and the first
+ * objects waited for that (0.24 -> 0.33 s into a 2.6 s run, 384 MiB installation onto fresh ext4). From HTTP alone
+ * the copy uses one worker (apply.ts), and a dry run or a re-run may copy nothing: those start theirs when needed.
+ */
+function withEarlyWorkers(run: Run, opts: CreateOptions, inputs: readonly RunSource[]): Run {
+  if (opts.dryRun || run.state.refs.length > 0 || inputs.every((i) => i.source.kind === 'remote')) return run;
+  return { ...run, pool: new CopyWorkerPool(defaultWorkers(), opts.deflate ?? 'auto') };
 }
 
 const isDirectory = (p: string) =>
