@@ -93,7 +93,7 @@ it('not deferred: no options of its own, and node’s own trust stands (the self
   expect(await get(openRequest, 'proxy')).toBe('error DEPTH_ZERO_SELF_SIGNED_CERT');
 });
 
-it('deferred: one context of the bundled roots and the file, built on first use, trusted directly and through a proxy', async () => {
+it('deferred: one context of node’s roots and the file, built on first use, trusted directly and through a proxy', async () => {
   const { extraCa, openRequest } = await fresh();
   const made = vi.spyOn(tls, 'createSecureContext');
   extraCa.deferExtraCaCerts(certFile);
@@ -103,11 +103,31 @@ it('deferred: one context of the bundled roots and the file, built on first use,
   expect(await get(openRequest, 'proxy')).toBe('hello');
   expect(await get(openRequest, 'direct')).toBe('hello');
   expect(made).toHaveBeenCalledTimes(1);
-  const ca = made.mock.calls[0]?.[0]?.ca as unknown[];
-  expect(ca.slice(0, -1)).toEqual(tls.rootCertificates);
-  expect(Buffer.from(ca.at(-1) as Uint8Array).toString()).toBe(TLS_CERT);
+  // No `ca` list: that would replace node's default store (bundled, or OpenSSL's under --use-openssl-ca).
+  expect(made.mock.calls[0]).toEqual([]);
   const opts = extraCa.extraCaOptions();
   expect(opts.secureContext).toBe(made.mock.results[0]?.value);
+});
+
+it('deferred, a file node refuses (a certificate cut short): node’s warning, and none of the file is trusted', async () => {
+  const { extraCa, openRequest } = await fresh();
+  // The server's certificate whole, then a second one without its END line: node ignores the whole file.
+  const cut = path.join(dir, 'cut.pem');
+  await fs.writeFile(cut, `${TLS_CERT}${TLS_CERT.slice(0, TLS_CERT.length - 40)}`);
+  const said: string[] = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    said.push(String(chunk));
+    return true;
+  });
+  extraCa.deferExtraCaCerts(cut);
+  expect(await get(openRequest, 'direct')).toBe('error DEPTH_ZERO_SELF_SIGNED_CERT');
+  expect(said).toEqual([
+    `Warning: Ignoring extra certs from \`${cut}\`, load failed: bad end line (a certificate without its -----END CERTIFICATE----- line)\n`,
+  ]);
+  // A file of no certificates at all: nothing to trust, and no warning (node says nothing either).
+  expect(extraCa.pemCertificates('not a certificate\n')).toEqual([]);
+  // A certificate whose body is not DER: refused.
+  expect(() => extraCa.pemCertificates('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')).toThrow();
 });
 
 it('deferred but unreadable: node’s warning naming the file, once, and the bundled roots alone', async () => {
