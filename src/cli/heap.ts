@@ -12,12 +12,19 @@
  * default once node has made the main isolate: the young generation stays as made (2 MiB semi-spaces), the
  * worker threads get theirs from their `resourceLimits` (repo/worker-pool.ts), and every cache matches again.
  *
- * `forCopy` then sets the old generation's growing factor, for a run that copies objects: V8 lets the old
+ * `forCopy` then tunes V8 for a run that copies objects. The old generation's growing factor: V8 lets the old
  * generation grow to a multiple (up to 4x) of what survived the last full GC before collecting again, and the copy
  * engine's main thread promotes a steady stream of short-lived job bookkeeping, so that headroom grew with the
  * number of objects copied (~1.25 MiB of peak RSS per 1,000 objects). A factor of 1.3 keeps peak memory flat in the
  * object count for a few more full GCs, each a few milliseconds at this heap size (docs/benchmark.md, scale check).
- * It is set only then, since it too changes the flags' hash: a module loaded after it compiles from source.
+ * And from local sources only, the interrupt budget (how much a function runs before V8 considers optimizing it):
+ * there the JavaScript is bookkeeping around libdeflate, SHA-256 and the file system, and TurboFan compiling the copy's
+ * large async functions, some twice after a deopt, was ~8% of a run's CPU. Optimized later (~15x the default
+ * budget), fewer functions get compiled: 384 MiB installation, 6 alternated pairs, wall 2.73 -> 2.60 s, CPU
+ * 4.65 -> 4.39 s. Over HTTP the main thread's JavaScript (the HTTP client, the summaries) is the work: the same
+ * budget measured 1.03x the wall time there (bench --ab, 5 pairs), within what two identical builds measured (1.04x),
+ * so no gain was shown, and it stays at V8's default.
+ * Both are set only then, since they change the flags' hash: a module loaded after them compiles from source.
  *
  * The flags exist in V8 7 to 13 (Node 12 to 24); on a later Node they are left alone rather than risk an
  * "unrecognized flag" line on stderr.
@@ -34,9 +41,13 @@ export function afterStartup(): void {
 
 let tuned = false;
 
-/** Called when a run starts copying objects (run-state.ts); once. */
-export function forCopy(): void {
+/**
+ * Called when a run has copied its first object (run-state.ts), after its copy workers have loaded; once. `local`:
+ * every source of the run is local (an installation or a repo).
+ */
+export function forCopy(local: boolean): void {
   if (tuned || !known) return;
   tuned = true;
   v8.setFlagsFromString('--heap-growing-percent=30');
+  if (local) v8.setFlagsFromString('--interrupt-budget=1000000');
 }

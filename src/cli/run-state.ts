@@ -5,6 +5,7 @@
  * plan (create, update, remove) and explains a failure with the step and the drive's state.
  */
 import type { ProgressCallback, ProgressEvent } from '../usb/events.js';
+import type { Source } from '../usb/source.js';
 import { forCopy } from './heap.js';
 
 export const runState: { phase: string; interrupted: boolean } = { phase: 'idle', interrupted: false };
@@ -12,17 +13,19 @@ export const runState: { phase: string; interrupted: boolean } = { phase: 'idle'
 /**
  * Runs a drive-writing call with a progress callback that records the phase (and passes events on to `show`). A
  * failure comes back with the step it failed in, whether the drive is full, whether a publish is pending and what
- * staged data was kept (usb/failure.ts).
+ * staged data was kept (usb/failure.ts). `sources`: those the run copies from (V8 is tuned for the copy: heap.ts).
  */
 export async function writingRun<T>(
   drive: string,
   destinationRepo: string | undefined,
   show: ((e: ProgressEvent) => void) | undefined,
   run: (onProgress: ProgressCallback) => Promise<T>,
+  sources: readonly Pick<Source, 'kind'>[] = [],
 ): Promise<T> {
+  const local = sources.length > 0 && sources.every((s) => s.kind !== 'remote');
   try {
     return await run((e) => {
-      if (e.phase === 'copy' && e.objectsDone > 0) forCopy(); // after the copy workers have loaded (heap.ts)
+      if (e.phase === 'copy' && e.objectsDone > 0) forCopy(local); // after the copy workers have loaded (heap.ts)
       runState.phase = e.phase;
       show?.(e);
     });

@@ -247,6 +247,7 @@ export function createCommand(signal: AbortSignal, setCode: (c: number) => void)
               },
               inputs,
             ),
+          sources,
         );
       } finally {
         progress.stop();

@@ -75,6 +75,7 @@ export function updateCommand(signal: AbortSignal, setCode: (c: number) => void)
               },
               source,
             ),
+          [source],
         );
         progress.stop();
         out.result({ ok: true, ...result });
