@@ -71,6 +71,16 @@ async function fresh() {
   };
 }
 
+/** What the code under test writes to stderr from now on (not passed to the terminal). */
+function stderrLines(): string[] {
+  const said: string[] = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    said.push(String(chunk));
+    return true;
+  });
+  return said;
+}
+
 /** GET `url` through openRequest, directly or through the proxy: the body, or the error's code. */
 function get(openRequest: Awaited<ReturnType<typeof fresh>>['openRequest'], via: 'direct' | 'proxy'): Promise<string> {
   return new Promise((resolve) => {
@@ -114,11 +124,7 @@ it('deferred, a file node refuses (a certificate cut short): node’s warning, a
   // The server's certificate whole, then a second one without its END line: node ignores the whole file.
   const cut = path.join(dir, 'cut.pem');
   await fs.writeFile(cut, `${TLS_CERT}${TLS_CERT.slice(0, TLS_CERT.length - 40)}`);
-  const said: string[] = [];
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    said.push(String(chunk));
-    return true;
-  });
+  const said = stderrLines();
   extraCa.deferExtraCaCerts(cut);
   expect(await get(openRequest, 'direct')).toBe('error DEPTH_ZERO_SELF_SIGNED_CERT');
   expect(said).toEqual([
@@ -133,11 +139,7 @@ it('deferred, a file node refuses (a certificate cut short): node’s warning, a
 it('deferred but unreadable: node’s warning naming the file, once, and the bundled roots alone', async () => {
   const { extraCa, openRequest } = await fresh();
   const missing = path.join(dir, 'no-such.pem');
-  const said: string[] = [];
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    said.push(String(chunk));
-    return true;
-  });
+  const said = stderrLines();
   extraCa.deferExtraCaCerts(missing);
   expect(await get(openRequest, 'direct')).toBe('error DEPTH_ZERO_SELF_SIGNED_CERT');
   expect(extraCa.extraCaOptions()).toEqual({});
