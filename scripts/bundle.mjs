@@ -133,7 +133,7 @@ if (!fs.existsSync(launchFile)) throw new Error(`${launchFile} missing: run tsc 
 // launch.js with the modules it imports (the command names, the code cache loader) inlined; the program stays apart.
 // CommonJS, as the program: node starting an ES module first loads its ES module loader and, for `import fs from
 // 'node:fs'`, the stream modules behind fs's lazy getters, all before any code of ours has put V8's flags back to
-// node's defaults (src/cli/heap.ts), so without node's code cache (~20 modules). Re-run with nothing new 176 -> 168 ms.
+// node's defaults (src/cli/heap.ts), so without node's code cache (~20 modules). Re-run with nothing new 185 -> 179 ms.
 const importMetaUrl = {
   define: { 'import.meta.url': '__sideloadImportMetaUrl' },
   banner: { js: 'var __sideloadImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },

@@ -27,9 +27,9 @@ const wrap = (source: string): string => `(function (exports, require, module, _
 const body = (source: string): string => (source.startsWith('#!') ? source.replace(/^#!.*/, '') : source);
 
 /**
- * node:crypto, loaded on first use rather than imported: the launcher (cli/launch.ts) is one ES module, whose
- * imported built-ins node loads before any of its code runs, and so before cli/heap.ts's afterStartup has made V8's
- * flags match node's own code cache again (crypto compiled from its source: ~10 ms a start).
+ * node:crypto, loaded on first use rather than imported: the launcher (cli/launch.ts) is bundled with this module,
+ * and a bundle's imports run before any of its code, so before cli/heap.ts's afterStartup has made V8's flags match
+ * node's own code cache again (crypto compiled from its source: ~10 ms a start).
  */
 let createHash: typeof CreateHash | undefined;
 const digestOf = (file: string, source: string): Buffer => {
