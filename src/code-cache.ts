@@ -88,10 +88,14 @@ function run(script: vm.Script, file: string): unknown {
  * it first runs is in the cache only if it ran), and saves V8's data. Run under the V8 flags the program runs with:
  * V8 refuses data made under other flags.
  */
-export function writeCodeCache(file: string, cacheFile: string, warm?: (exports: unknown) => void): number {
+export async function writeCodeCache(
+  file: string,
+  cacheFile: string,
+  warm?: (exports: unknown) => void | Promise<void>,
+): Promise<number> {
   const source = body(fs.readFileSync(file, 'utf8'));
   const script = compile(file, source);
-  if (warm) warm(run(script, file));
+  if (warm) await warm(run(script, file));
   const data = script.createCachedData();
   fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(file, source), data]));
   return data.length;

@@ -316,7 +316,8 @@ process.once('beforeExit', () => {
   process.stderr.write('sideload: internal error: the command stopped before it finished (nothing left to wait on)\n');
   process.exitCode = ExitCode.failure;
 });
-main(hideBin(process.argv)).then(
+/** The command line's run, settled when it has set the exit code (the build's code-cache warm-up waits for it). */
+export const finished: Promise<void> = main(hideBin(process.argv)).then(
   (code) => {
     settled = true;
     process.exitCode = code;

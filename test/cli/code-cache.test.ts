@@ -30,7 +30,7 @@ it('runs the file as require would, with the cache the build wrote, and the cach
     '#!/usr/bin/env node\nconst p = require("node:path");\n' +
       'module.exports = { name: p.basename(__filename), dir: __dirname, self: this === module.exports };\n',
   );
-  expect(writeCodeCache(file, cache)).toBeGreaterThan(0);
+  expect(await writeCodeCache(file, cache)).toBeGreaterThan(0);
   const bytes = await fs.readFile(cache);
   expect(bytes.subarray(0, 6).toString()).toBe('SLCC1\n');
   expect(load(file, cache)).toEqual({
@@ -46,7 +46,7 @@ it('a source changed in place, even to the same length, is compiled again, not r
   const file = path.join(dir, 'm.cjs');
   const cache = path.join(dir, 'm.cache');
   await fs.writeFile(file, 'module.exports = function answer() { return 41; };\n');
-  writeCodeCache(file, cache, (exports) => (exports as () => number)());
+  await writeCodeCache(file, cache, (exports) => void (exports as () => number)());
   await fs.writeFile(file, 'module.exports = function answer() { return 42; };\n');
   const { exports, said } = load(file, cache);
   expect((exports as () => number)()).toBe(42);
@@ -54,4 +54,19 @@ it('a source changed in place, even to the same length, is compiled again, not r
   // a cache file that is not ours at all
   await fs.writeFile(cache, 'garbage');
   expect(load(file, cache).said).toBe('sideload: code cache stale: m.cjs\n');
+});
+
+it("a warm-up that returns a promise is awaited before V8's data is taken (the build runs a whole command)", async () => {
+  const dir = await tempDir('sideload-code-cache-');
+  const file = path.join(dir, 'm.cjs');
+  const cache = path.join(dir, 'm.cache');
+  await fs.writeFile(file, 'module.exports = async function later() { await null; return 1; };\n');
+  const order: string[] = [];
+  const written = writeCodeCache(file, cache, async (exports) => {
+    await new Promise((r) => setTimeout(r, 20));
+    order.push(`ran ${await (exports as () => Promise<number>)()}`);
+  }).then((n) => order.push(`written ${n > 0}`));
+  await written;
+  expect(order).toEqual(['ran 1', 'written true']);
+  expect(load(file, cache).said).toBe('sideload: code cache accepted: m.cjs\n');
 });
