@@ -72,7 +72,32 @@ export function loadCommonJs(file: string, cacheFile: string): unknown {
   const use: CacheUse = typeof cached === 'string' ? cached : script.cachedDataRejected ? 'rejected' : 'accepted';
   if (process.env['SIDELOAD_DEBUG']?.split(',').includes('code-cache'))
     process.stderr.write(`sideload: code cache ${use}: ${path.basename(file)}\n`);
+  loaded().set(cacheFile, { file, source, script });
   return run(script, file);
+}
+
+/**
+ * The scripts loadCommonJs compiled in this process, by cache file, for writeLoadedCache. Kept on globalThis: the
+ * program bundles its own copy of this module, and the build's warm-up run (scripts/code-cache.mjs) loads OpenPGP.js
+ * through that copy.
+ */
+function loaded(): Map<string, { file: string; source: string; script: vm.Script }> {
+  const key = Symbol.for('sideload.codeCache.loaded');
+  const g = globalThis as Record<symbol, Map<string, { file: string; source: string; script: vm.Script }>>;
+  return (g[key] ??= new Map());
+}
+
+/**
+ * Writes `cacheFile` for the script loadCommonJs compiled for it in this process, with the code the process has run
+ * since: the build takes OpenPGP.js's cache after its warm-up run checked a signature. @returns the bytes of V8's
+ * data, or null when no such script was loaded.
+ */
+export function writeLoadedCache(cacheFile: string): number | null {
+  const entry = loaded().get(cacheFile);
+  if (!entry) return null;
+  const data = entry.script.createCachedData();
+  fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(entry.file, entry.source), data]));
+  return data.length;
 }
 
 /** Runs the compiled wrapper as node runs a required file (its own `require`, `this` its exports); its exports. */

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, expect, it, vi } from 'vitest';
-import { loadCommonJs, writeCodeCache } from '../../src/code-cache.js';
+import { loadCommonJs, writeCodeCache, writeLoadedCache } from '../../src/code-cache.js';
 import { tempDir } from '../helpers/tmp.js';
 
 afterEach(() => vi.unstubAllEnvs());
@@ -69,4 +69,20 @@ it("a warm-up that returns a promise is awaited before V8's data is taken (the b
   await written;
   expect(order).toEqual(['ran 1', 'written true']);
   expect(load(file, cache).said).toBe('sideload: code cache accepted: m.cjs\n');
+});
+
+it("a script loaded and run in this process has its cache written as it is now (OpenPGP.js after the build's run)", async () => {
+  const dir = await tempDir('sideload-code-cache-');
+  const file = path.join(dir, 'lib.cjs');
+  const cache = path.join(dir, 'lib.cache');
+  await fs.writeFile(file, 'exports.twice = function twice(n) { return n * 2; };\n');
+  expect(writeLoadedCache(cache)).toBeNull(); // nothing loaded for it yet
+  const first = load(file, cache);
+  expect(first.said).toBe('sideload: code cache none: lib.cjs\n');
+  expect((first.exports as { twice: (n: number) => number }).twice(21)).toBe(42);
+  expect(writeLoadedCache(cache)).toBeGreaterThan(0);
+  expect((await fs.readFile(cache)).subarray(0, 6).toString()).toBe('SLCC1\n');
+  const again = load(file, cache);
+  expect(again.said).toBe('sideload: code cache accepted: lib.cjs\n');
+  expect((again.exports as { twice: (n: number) => number }).twice(4)).toBe(8);
 });
