@@ -95,9 +95,7 @@ function loaded(): Map<string, { file: string; source: string; script: vm.Script
 export function writeLoadedCache(cacheFile: string): number | null {
   const entry = loaded().get(cacheFile);
   if (!entry) return null;
-  const data = entry.script.createCachedData();
-  fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(entry.file, entry.source), data]));
-  return data.length;
+  return save(cacheFile, entry.file, entry.source, entry.script);
 }
 
 /** Runs the compiled wrapper as node runs a required file (its own `require`, `this` its exports); its exports. */
@@ -121,6 +119,11 @@ export async function writeCodeCache(
   const source = body(fs.readFileSync(file, 'utf8'));
   const script = compile(file, source);
   if (warm) await warm(run(script, file));
+  return save(cacheFile, file, source, script);
+}
+
+/** Writes V8's data for `script` (compiled from `source`, the text of `file`) with our header; its size. */
+function save(cacheFile: string, file: string, source: string, script: vm.Script): number {
   const data = script.createCachedData();
   fs.writeFileSync(cacheFile, Buffer.concat([MAGIC, digestOf(file, source), data]));
   return data.length;
