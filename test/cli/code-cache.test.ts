@@ -32,7 +32,7 @@ it('runs the file as require would, with the cache the build wrote, and the cach
   );
   expect(await writeCodeCache(file, cache)).toBeGreaterThan(0);
   const bytes = await fs.readFile(cache);
-  expect(bytes.subarray(0, 6).toString()).toBe('SLCC1\n');
+  expect(bytes.subarray(0, 6).toString()).toBe('SLCC2\n');
   expect(load(file, cache)).toEqual({
     exports: { name: 'm.cjs', dir, self: true },
     said: 'sideload: code cache accepted: m.cjs\n',
@@ -54,6 +54,18 @@ it('a source changed in place, even to the same length, is compiled again, not r
   // a cache file that is not ours at all
   await fs.writeFile(cache, 'garbage');
   expect(load(file, cache).said).toBe('sideload: code cache stale: m.cjs\n');
+});
+
+it('a source outside ASCII is read as UTF-8, with and without its cache', async () => {
+  // ASCII is decoded as Latin-1 (the same string, faster): text beyond it must not be.
+  const dir = await tempDir('sideload-code-cache-');
+  const file = path.join(dir, 'm.cjs');
+  const cache = path.join(dir, 'm.cache');
+  await fs.writeFile(file, 'module.exports = "café → 📦";\n');
+  expect(load(file, path.join(dir, 'none.cache')).exports).toBe('café → 📦');
+  await writeCodeCache(file, cache);
+  const again = load(file, cache);
+  expect(again).toEqual({ exports: 'café → 📦', said: 'sideload: code cache accepted: m.cjs\n' });
 });
 
 it("a warm-up that returns a promise is awaited before V8's data is taken (the build runs a whole command)", async () => {
@@ -81,7 +93,7 @@ it("a script loaded and run in this process has its cache written as it is now (
   expect(first.said).toBe('sideload: code cache none: lib.cjs\n');
   expect((first.exports as { twice: (n: number) => number }).twice(21)).toBe(42);
   expect(writeLoadedCache(cache)).toBeGreaterThan(0);
-  expect((await fs.readFile(cache)).subarray(0, 6).toString()).toBe('SLCC1\n');
+  expect((await fs.readFile(cache)).subarray(0, 6).toString()).toBe('SLCC2\n');
   const again = load(file, cache);
   expect(again.said).toBe('sideload: code cache accepted: lib.cjs\n');
   expect((again.exports as { twice: (n: number) => number }).twice(4)).toBe(8);
