@@ -75,6 +75,24 @@ it('the real program runs through the symlink, and its exit codes pass through',
   expect(direct.stdout.trim()).toBe(pkg.version);
 });
 
+it('the program reads nothing of the working directory it starts in: not even a FIFO named package.json', async () => {
+  // yargs guessed a version from the package.json nearest the working directory (scripts/bundle.mjs, yargsMainFile):
+  // it read each directory up to / and opened that file, and a FIFO there blocked node for good, deaf to SIGTERM.
+  const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+  const cwd = path.join(dir, 'fifo-cwd');
+  await fs.mkdir(cwd);
+  expect((await run('mkfifo', [path.join(cwd, 'package.json')])).code).toBe(0);
+  const child = spawn(bin, ['--version'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  );
+  clearTimeout(killer);
+  expect({ code, signal, out: out.trim() }).toEqual({ code: 0, signal: null, out: pkg.version });
+});
+
 it("V8 takes the build's code cache for the program, for OpenPGP.js and for node's own modules, run as installed", async () => {
   // V8 refuses a code cache made under other V8 flags (the run still works, compiling everything again). The
   // launcher's --max-semi-space-size is put back to its default before the program loads (cli/heap.ts), so the
