@@ -46,7 +46,7 @@ import { listLeftovers, publish, replay, type PublishOp } from './publish.js';
 import { checkRepoTree } from './drive-fs.js';
 import { existingAncestor, outermostMissing, samePath } from './path-facts.js';
 import { driveGuideCurrent, driveGuideWrites, stageDriveGuide, type GuideWrites } from './drive-guide-stage.js';
-import type { Source } from './source.js';
+import { remoteOnly, type Source } from './source.js';
 import type { DeflateEngine } from '../repo/libdeflate.js';
 import type { CopyWorkerPool } from '../repo/worker-pool.js';
 import { damagedRefs } from './repair.js';
@@ -361,7 +361,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
     // From HTTP alone, the main thread is busy receiving and the workers only check each `.filez` (inflate and
     // SHA-256) and write it: one keeps up (384 MiB real mix, bench --ab 5 pairs: wall 0.97x, CPU 0.93x, peak RSS
     // 0.90x, 118-126 against 133-140 MiB with two; each worker is a V8 isolate of its own).
-    ...(sources.length > 0 && sources.every((s) => s.kind === 'remote') ? { workers: 1 } : {}),
+    ...(remoteOnly(sources) ? { workers: 1 } : {}),
     ...(input.pool ? { pool: input.pool } : {}),
   });
   let keepStaging = false;

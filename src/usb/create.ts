@@ -18,7 +18,7 @@ import { locateDrive, type DriveLocation } from './drive.js';
 import { readDriveState, type DriveState } from './drive-state.js';
 import { planDrive, type DrivePlan, type PlanEntry, type WantedRef } from './plan.js';
 import { hostArch, resolveRun, type LockedRef, type ResolveOptions, type RunSource } from './resolve-run.js';
-import type { Source } from './source.js';
+import { remoteOnly, type Source } from './source.js';
 import { UPSTREAM_DIR, type UpstreamPin } from './upstream-copy.js';
 
 export { UPSTREAM_DIR } from './upstream-copy.js';
@@ -237,7 +237,8 @@ export async function createDriveFrom(opts: CreateOptions, inputs: readonly RunS
  * the copy uses one worker (apply.ts), and a dry run or a re-run may copy nothing: those start theirs when needed.
  */
 function withEarlyWorkers(run: Run, opts: CreateOptions, inputs: readonly RunSource[]): Run {
-  if (opts.dryRun || run.state.refs.length > 0 || inputs.every((i) => i.source.kind === 'remote')) return run;
+  const sources = inputs.map((i) => i.source);
+  if (opts.dryRun || run.state.refs.length > 0 || sources.length === 0 || remoteOnly(sources)) return run;
   return { ...run, pool: new CopyWorkerPool(defaultWorkers(), opts.deflate ?? 'auto') };
 }
 
