@@ -86,6 +86,7 @@ const FAILURE = {
   EDOWNGRADE: 'a drive ref newer than the source commit (--allow-downgrade replaces it)',
   ESTRICT: '--strict and a warning: `data.warning` is its code',
   ELOCKED: 'another sideload process, or another run in this process, is writing to the repo',
+  ECHANGED: 'another run wrote to the drive while this one planned: nothing was written, run again',
   EJOURNAL: 'a publish journal on the drive that cannot be read',
   EROFS: 'a drive mounted read-only',
   EACCES: 'no permission to write to the drive',

@@ -35,7 +35,15 @@ import {
   probeSymlinks,
   type DriveLocation,
 } from './drive.js';
-import { repoIntact, summaryAgrees, summarySignatureOf, summarySignedWith, type DriveState } from './drive-state.js';
+import {
+  driveChanged,
+  readDriveState,
+  repoIntact,
+  summaryAgrees,
+  summarySignatureOf,
+  summarySignedWith,
+  type DriveState,
+} from './drive-state.js';
 import { driveSpace, estimateCopy, type CopyEstimate } from './estimate.js';
 import { CopyFraction } from './copy-progress.js';
 import { commitSize } from '../flatpak/metadata.js';
@@ -372,6 +380,14 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const linkDirs = await outermostMissing(path.join(loc.drive, '.ostree', 'repos.d'), loc.drive);
   let link: Awaited<ReturnType<typeof ensureReposDLink>> = null;
   try {
+    // The plan was made from the drive as read before this run held its lock: a run that published since (two jobs
+    // adding apps to one drive at once) would lose its refs from the summary this one writes. Read again, under it.
+    if (driveChanged(state, await readDriveState(loc.repo)))
+      throw new FailureError(
+        `another sideload run wrote to ${loc.repo} while this one planned: nothing was written; run the command again`,
+        { path: loc.repo },
+        'ECHANGED',
+      );
     link = await ensureReposDLink(loc);
     await replay(loc.repo, fsync);
     let [copied, skipped, bytes, refIndex, repairedObjects] = [0, 0, 0, 0, 0];

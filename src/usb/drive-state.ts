@@ -67,6 +67,26 @@ export interface DriveState {
   readonly summarySigPresent: boolean;
 }
 
+/**
+ * Whether `now` differs from `before` in what a plan is made of: the refs with their commits and subpaths, the
+ * ostree-metadata commits, a summary, its signature, a pending publish. (Not `exists`: a run makes the repo itself
+ * before it takes the drive's lock.)
+ */
+export function driveChanged(before: DriveState, now: DriveState): boolean {
+  const refKey = (r: DriveStateRef) => `${r.collectionId}\0${r.ref}\0${r.commit}\0${r.subpaths?.join('\0') ?? '*'}`;
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return (
+    before.published !== now.published ||
+    before.pendingPublish !== now.pendingPublish ||
+    before.summarySigPresent !== now.summarySigPresent ||
+    !same(before.refs.map(refKey), now.refs.map(refKey)) ||
+    !same(
+      [...before.metadataCommits].map((e) => e.join('\0')).sort(),
+      [...now.metadataCommits].map((e) => e.join('\0')).sort(),
+    )
+  );
+}
+
 /** An empty state for a drive that has no repo yet. */
 export function emptyDriveState(repo: string): DriveState {
   return {
