@@ -93,24 +93,39 @@ const lazyBuiltins = {
   },
 };
 /**
- * yargs' node shim takes its "main file" to be the directory above the node_modules that holds yargs, or, with none
- * in its path (a bundle in a checkout), the working directory; each yargs() then guesses a version from the nearest
- * package.json above it, reading every directory on the way up: in a working directory of 20,000 files that read
- * alone is 13-17 ms (`--version` CPU 0.10 -> 0.08 s there, 10 alternated runs), and a global install read /usr/lib.
- * main.ts sets the version itself. In the bundle the main file is the package's own directory, above dist/cli/.
+ * Two lines of yargs' node shim, rewritten; the build fails if either changes.
+ * - Its "main file" is the directory above the node_modules that holds yargs, or, with none in its path (a bundle in
+ *   a checkout), the working directory; each yargs() then guesses a version (which main.ts then sets itself) from the
+ *   nearest package.json above it, reading every directory on the way up: in a working directory of 20,000 files
+ *   that read alone is 13-17 ms (`--version` CPU 0.10 -> 0.08 s there, 10 alternated runs), a global install read
+ *   /usr/lib, and a FIFO named package.json there blocked the program for good. In the bundle the main file is the
+ *   package's own directory, above dist/cli/.
+ * - It imports node:assert for two invariant checks, and node:assert loads seven built-in modules (net among them):
+ *   3.6 ms of a re-run's start. The checks are done here and node:assert is loaded only to throw its own error, so a
+ *   failing check reads as it did.
  */
-const YARGS_MAIN = "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));";
-const yargsMainFile = {
-  name: 'yargs-main-file',
+const YARGS_SHIM_LINES = [
+  [
+    "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));",
+    "const mainFilename = fileURLToPath(new URL('../..', import.meta.url));",
+  ],
+  [
+    "import { notStrictEqual, strictEqual } from 'assert'",
+    "const assert = () => createRequire(import.meta.url)('node:assert');\n" +
+      'const notStrictEqual = (a, b, m) => void (Object.is(a, b) && assert().notStrictEqual(a, b, m));\n' +
+      'const strictEqual = (a, b, m) => void (Object.is(a, b) || assert().strictEqual(a, b, m));',
+  ],
+];
+const yargsShim = {
+  name: 'yargs-shim',
   setup(b) {
     b.onLoad({ filter: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
-      const text = fs.readFileSync(args.path, 'utf8');
-      if (!text.includes(YARGS_MAIN)) throw new Error(`${args.path}: no line ${YARGS_MAIN}: update yargsMainFile`);
-      return {
-        contents: text.replace(YARGS_MAIN, "const mainFilename = fileURLToPath(new URL('../..', import.meta.url));"),
-        loader: 'js',
-        resolveDir: path.dirname(args.path),
-      };
+      let text = fs.readFileSync(args.path, 'utf8');
+      for (const [line, by] of YARGS_SHIM_LINES) {
+        if (!text.includes(line)) throw new Error(`${args.path}: no line ${line}: update yargsShim`);
+        text = text.replace(line, by);
+      }
+      return { contents: text, loader: 'js', resolveDir: path.dirname(args.path) };
     });
   },
 };
@@ -179,7 +194,7 @@ const launch = (
 await build({
   ...common,
   format: 'cjs',
-  plugins: [lazyStringWidth, lazyBuiltins, yargsMainFile],
+  plugins: [lazyStringWidth, lazyBuiltins, yargsShim],
   entryPoints: [path.join(dist, 'cli/main.js')],
   outfile: path.join(dist, 'cli/sideload.cjs'),
   ...importMetaUrl,

@@ -76,7 +76,7 @@ it('the real program runs through the symlink, and its exit codes pass through',
 });
 
 it('the program reads nothing of the working directory it starts in: not even a FIFO named package.json', async () => {
-  // yargs guessed a version from the package.json nearest the working directory (scripts/bundle.mjs, yargsMainFile):
+  // yargs guessed a version from the package.json nearest the working directory (scripts/bundle.mjs, yargsShim):
   // it read each directory up to / and opened that file, and a FIFO there blocked node for good, deaf to SIGTERM.
   const pkg = JSON.parse(await fs.readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
   const cwd = path.join(dir, 'fifo-cwd');
