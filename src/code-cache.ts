@@ -3,9 +3,9 @@
  * build (scripts/code-cache.mjs), so that a run deserializes the program instead of parsing and compiling 1.3 MB
  * of JavaScript. Node 20 has no compile cache of its own (module.enableCompileCache is Node 22).
  *
- * The cache file is `SLCC2\n`, the SHA-256 of the file it was made from (its bytes), then V8's data. A cache is used only for
- * the exact source it was made from: V8 itself compares no more than the source's length, and a file edited in
- * place would otherwise run the old code. V8 refuses data from another V8 version or made under other V8 flags
+ * The cache file is `SLCC2\n`, the SHA-256 of the file it was made from (its bytes), then V8's data. A cache is used
+ * only for the exact source it was made from: V8 itself compares no more than the source's length, and a file edited
+ * in place would otherwise run the old code. V8 refuses data from another V8 version or made under other V8 flags
  * (`cachedDataRejected`); then, as with no cache at all, the source is compiled as node would.
  */
 import { isAscii } from 'node:buffer';
