@@ -69,7 +69,6 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** Both key sets, `a`'s keys first. */
 /**
  * A run whose sources are all HTTP(S) remotes (and at least one): its copy receives on the main thread and needs one
  * copy worker, started when the copy begins (apply.ts, create.ts).
@@ -77,6 +76,7 @@ export interface Source {
 export const remoteOnly = (sources: readonly Pick<Source, 'kind'>[]): boolean =>
   sources.length > 0 && sources.every((s) => s.kind === 'remote');
 
+/** Both key sets, `a`'s keys first. */
 export function mergeKeys(a: TrustedKeys, b: TrustedKeys): TrustedKeys {
   return { gpg: [...a.gpg, ...b.gpg], ed25519: [...a.ed25519, ...b.ed25519] };
 }
