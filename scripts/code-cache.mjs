@@ -23,6 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// No records of GPG checks (src/sign/check-records.ts): the warm-up's check must load OpenPGP.js, and a build writes
+// nothing into the user's home.
+process.env.SIDELOAD_CACHE_DIR = 'off';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli');
 const { writeCodeCache, writeLoadedCache } = await import(path.join(root, 'dist/code-cache.js'));

@@ -2,6 +2,7 @@
  * OpenPGP verification of ostree GPG signatures (format.md §7.1): `ostree.gpgsigs` holds binary detached
  * signatures over the exact bytes. Keyrings are what flatpak keeps (`<remote>.trustedkeys.gpg`, binary),
  * `xa.gpg-keys` / `GPGKey=` bytes, or armored exports. Uses OpenPGP.js (see the README for why a library).
+ * verifyGpg and keyringKeys answer from a record of the same check having passed before (check-records.ts).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCommonJs } from '../code-cache.js';
 import { FailureError } from '../errors.js';
 import type * as OpenPGP from 'openpgp';
+import { readRecord, recordName, recordsDir, writeRecord } from './check-records.js';
 import type { VerifyResult } from './ed25519.js';
 
 /** Splits a binary keyring into packets and drops GnuPG trust packets (tag 12), which OpenPGP.js refuses. */
@@ -62,6 +64,17 @@ function openpgpFile(): string {
   return require.resolve('openpgp');
 }
 
+/** OpenPGP.js's version, from the package.json of the package its file is in ('unknown' when there is none). */
+function openpgpVersion(): string {
+  for (let dir = path.dirname(openpgpFile()); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+    if (pkg.name === 'openpgp') return String(pkg.version);
+  }
+  return 'unknown';
+}
+
 /**
  * OpenPGP.js is large: only runs that check GPG signatures load it, and they load its minified CommonJS build (the
  * package's `require` export): median 53 ms against 71 ms for its ES module build, 15 alternated loads each. Every
@@ -102,6 +115,41 @@ export async function signatureKeyIds(signatures: readonly Uint8Array[]): Promis
   return [...ids];
 }
 
+/** One signature's answer from OpenPGP.js's verify. */
+type Verification = Awaited<ReturnType<typeof OpenPGP.verify>>['signatures'][number];
+
+/** When a pass holds, ms since the epoch (check-records.ts): from the signature's creation to the first expiry. */
+export interface PassWindow {
+  readonly notBefore: number;
+  readonly notAfter: number | null;
+}
+
+/** GpgVerifier's answer; a pass also says when it holds. */
+export interface GpgVerifyResult extends VerifyResult {
+  readonly window?: PassWindow;
+}
+
+/**
+ * The window a verified signature holds for: from its creation to the first of its own expiry, the key's and the
+ * signing subkey's. Null when a time is missing (no record is made then).
+ */
+async function passWindow(key: OpenPGP.Key, s: Verification): Promise<PassWindow | null> {
+  const packet = (await s.signature).packets[0];
+  if (!packet?.created) return null;
+  const signer = key.getKeys(s.keyID)[0];
+  const ends: Array<Date | number | null> = [packet.getExpirationTime(), await key.getExpirationTime()];
+  if (signer && signer !== key) ends.push(await (signer as OpenPGP.Subkey).getExpirationTime());
+  let notAfter: number | null = null;
+  for (const end of ends) {
+    if (end === null) return null;
+    if (end === Infinity) continue;
+    const t = end instanceof Date ? end.getTime() : NaN;
+    if (!Number.isSafeInteger(t)) return null;
+    notAfter = notAfter === null ? t : Math.min(notAfter, t);
+  }
+  return { notBefore: packet.created.getTime(), notAfter };
+}
+
 /** Verifies binary detached OpenPGP signatures against a set of keyrings. */
 export class GpgVerifier {
   readonly name = 'gpg';
@@ -132,7 +180,7 @@ export class GpgVerifier {
   }
 
   /** Valid when one of the signatures verifies with one of the keys. Never throws for bad signatures. */
-  async verify(data: Uint8Array, signatures: readonly Uint8Array[]): Promise<VerifyResult> {
+  async verify(data: Uint8Array, signatures: readonly Uint8Array[]): Promise<GpgVerifyResult> {
     if (this.keys.length === 0) return { valid: false, reason: 'no trusted GPG key' };
     if (signatures.length === 0) return { valid: false, reason: 'no GPG signature' };
     const reasons: string[] = [];
@@ -157,7 +205,9 @@ export class GpgVerifier {
           try {
             await s.verified;
             const key = this.keys.find((k) => k.getKeys(s.keyID).length > 0);
-            return { valid: true, keyId: key ? key.getFingerprint().toUpperCase() : s.keyID.toHex().toUpperCase() };
+            if (!key) return { valid: true, keyId: s.keyID.toHex().toUpperCase() };
+            const window = await passWindow(key, s);
+            return { valid: true, keyId: key.getFingerprint().toUpperCase(), ...(window ? { window } : {}) };
           } catch (e) {
             reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(e as Error).message}`);
           }
@@ -168,4 +218,39 @@ export class GpgVerifier {
     }
     return { valid: false, reason: reasons.join('; ') || 'no valid signature' };
   }
+}
+
+/** What a record's answer depends on besides the bytes: this check's version and OpenPGP.js's (check-records.ts). */
+export const recordDomain = (what = 'check'): string => `sideload gpg ${what} 1, openpgp ${openpgpVersion()}`;
+
+/**
+ * The number of keys a keyring holds, at least 1 when a record says OpenPGP.js read this keyring before (as
+ * `--gpg-import` files are, on every run: check-records.ts). @throws FailureError EKEYRING as fromKeyrings.
+ */
+export async function keyringKeys(bytes: Uint8Array): Promise<number> {
+  const dir = recordsDir();
+  const name = dir ? recordName(recordDomain('keyring'), [bytes], new Uint8Array(), []) : '';
+  if (dir && (await readRecord(dir, name))) return 1;
+  const fingerprints = (await GpgVerifier.fromKeyrings([bytes])).fingerprints();
+  if (dir && fingerprints[0]) await writeRecord(dir, name, { keyId: fingerprints[0], notBefore: 0, notAfter: null });
+  return fingerprints.length;
+}
+
+/**
+ * Checks binary detached signatures over `data` against `keyrings` as GpgVerifier does, answering from a record of
+ * the same check having passed (check-records.ts) where one holds now: then OpenPGP.js is not loaded at all.
+ */
+export async function verifyGpg(
+  keyrings: readonly Uint8Array[],
+  data: Uint8Array,
+  signatures: readonly Uint8Array[],
+): Promise<VerifyResult> {
+  const dir = keyrings.length && signatures.length ? recordsDir() : null;
+  const name = dir ? recordName(recordDomain(), keyrings, data, signatures) : '';
+  const known = dir ? await readRecord(dir, name) : null;
+  if (known) return { valid: true, keyId: known.keyId };
+  const { window, ...result } = await (await GpgVerifier.fromKeyrings(keyrings)).verify(data, signatures);
+  const holds = window && (window.notAfter === null || window.notAfter > Date.now());
+  if (dir && result.valid && result.keyId && holds) await writeRecord(dir, name, { keyId: result.keyId, ...window });
+  return result;
 }

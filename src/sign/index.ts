@@ -11,5 +11,5 @@ export {
   loadSecretKey,
   type VerifyResult,
 } from './ed25519.js';
-export { GpgVerifier, signatureKeyIds } from './gpg.js';
+export { GpgVerifier, signatureKeyIds, verifyGpg } from './gpg.js';
 export { readSecretKeyFile, readPublicKeyFile, readGpgKeyFile, publicKeysFromText } from './key-files.js';

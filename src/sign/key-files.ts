@@ -116,10 +116,10 @@ export async function readGpgKeyFile(file: string, option = '--gpg-import'): Pro
       `'${file}' (${option}) is not an OpenPGP key file (neither a binary keyring nor an armored key)`,
       { path: file, option },
     );
-  const { GpgVerifier } = await import('./gpg.js');
+  const { keyringKeys } = await import('./gpg.js');
   let n: number;
   try {
-    n = (await GpgVerifier.fromKeyrings([bytes])).fingerprints().length;
+    n = await keyringKeys(bytes);
   } catch (e) {
     const why = expectFailure(e).message.replace(/^GPG keyring #1 cannot be read: /, '');
     throw new UsageError(

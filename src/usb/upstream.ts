@@ -9,7 +9,7 @@ import { sha256Hex } from '../ostree/checksum.js';
 import { KEY } from '../ostree/formats.js';
 import { decodeSummary } from '../summary/summary.js';
 import { decodeSummaryIndex } from '../summary/summary-index.js';
-import { GpgVerifier, Ed25519Verifier, readSignatures, signatureKeyIds } from '../sign/index.js';
+import { Ed25519Verifier, readSignatures, signatureKeyIds, verifyGpg } from '../sign/index.js';
 import type { TrustedKeys, UpstreamFiles } from './source.js';
 
 export type UpstreamPolicy =
@@ -128,7 +128,7 @@ async function verifySignatures(
         `signed with GPG key ID ${kid.join(', ') || '(unreadable)'} but no trusted GPG key is known: ${fix}`,
       );
     } else {
-      const r = await (await GpgVerifier.fromKeyrings(keys.gpg)).verify(data, gpgSigs);
+      const r = await verifyGpg(keys.gpg, data, gpgSigs);
       if (r.valid) {
         signedBy.push('gpg');
         if (r.keyId) ids.push(r.keyId);

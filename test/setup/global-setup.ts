@@ -16,6 +16,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await fs.mkdir(fixtures);
   project.provide('sideloadTmp', root);
   project.provide('sideloadFixtures', fixtures);
+  // Records of passed GPG checks (src/sign/check-records.ts) go in the run's temp root, not the user's home; the
+  // forks that run the tests, and the CLI they start, inherit it.
+  process.env['SIDELOAD_CACHE_DIR'] ??= path.join(root, 'cache');
   const pending: Array<Promise<unknown>> = [];
   if (project.name === 'interop') {
     // Failures are recorded for the tests that wait on them (they fail naming the build's error).

@@ -84,7 +84,7 @@ describeInterop('GpgVerifier against gpg', () => {
   it('accepts a gpg --detach-sign signature with the gpg --export keyring, naming the key by fingerprint', async () => {
     const v = await GpgVerifier.fromKeyrings([a.exported]);
     expect(v.fingerprints()).toEqual([a.fpr]);
-    expect(await v.verify(data, [sigA])).toEqual({ valid: true, keyId: a.fpr });
+    expect(await v.verify(data, [sigA])).toMatchObject({ valid: true, keyId: a.fpr });
   });
 
   it('rejects the signature over the data with one flipped byte', async () => {
@@ -118,7 +118,7 @@ describeInterop('GpgVerifier against gpg', () => {
   });
 
   it('checks RSA signatures too (Flathub signs with RSA)', async () => {
-    expect(await (await GpgVerifier.fromKeyrings([b.exported])).verify(data, [sigB])).toEqual({
+    expect(await (await GpgVerifier.fromKeyrings([b.exported])).verify(data, [sigB])).toMatchObject({
       valid: true,
       keyId: b.fpr,
     });
@@ -128,10 +128,10 @@ describeInterop('GpgVerifier against gpg', () => {
     const both = new Uint8Array(Buffer.concat([a.exported, b.exported]));
     const v = await GpgVerifier.fromKeyrings([both]);
     expect(v.fingerprints().sort()).toEqual([a.fpr, b.fpr].sort());
-    expect(await v.verify(data, [sigB])).toEqual({ valid: true, keyId: b.fpr });
+    expect(await v.verify(data, [sigB])).toMatchObject({ valid: true, keyId: b.fpr });
     const bad = new Uint8Array(sigA);
     bad[bad.length - 5] = (bad[bad.length - 5] as number) ^ 0x01;
-    expect(await (await GpgVerifier.fromKeyrings([a.exported])).verify(data, [sigB, bad, sigA])).toEqual({
+    expect(await (await GpgVerifier.fromKeyrings([a.exported])).verify(data, [sigB, bad, sigA])).toMatchObject({
       valid: true,
       keyId: a.fpr,
     });
@@ -141,7 +141,7 @@ describeInterop('GpgVerifier against gpg', () => {
     const armored = await gpg(a.home, ['--export', '--armor', a.fpr]);
     expect(armored).toContain('-----BEGIN PGP PUBLIC KEY BLOCK-----');
     const v = await GpgVerifier.fromKeyrings([new Uint8Array(Buffer.from(armored))]);
-    expect(await v.verify(data, [sigA])).toEqual({ valid: true, keyId: a.fpr });
+    expect(await v.verify(data, [sigA])).toMatchObject({ valid: true, keyId: a.fpr });
   });
 
   it('a signature by a signing subkey verifies and names the primary key', async () => {
@@ -163,7 +163,40 @@ describeInterop('GpgVerifier against gpg', () => {
       ),
     );
     const sig = await detachSign({ home, fpr, exported }, data, sub);
-    expect(await (await GpgVerifier.fromKeyrings([exported])).verify(data, [sig])).toEqual({ valid: true, keyId: fpr });
+    expect(await (await GpgVerifier.fromKeyrings([exported])).verify(data, [sig])).toMatchObject({
+      valid: true,
+      keyId: fpr,
+    });
+  });
+
+  it('a pass holds from the signature to the first expiry gpg set: the signing subkey before the primary', async () => {
+    const home = await tempDir('sideload-gpg-exp-');
+    await fs.chmod(home, 0o700);
+    await gpg(home, ['--quick-gen-key', 'dave <dave@example.invalid>', 'ed25519', 'cert', '2y']);
+    const fpr = primaryFingerprint(await gpg(home, ['--list-keys', '--with-colons']));
+    await gpg(home, ['--quick-add-key', fpr, 'ed25519', 'sign', '1y']);
+    const colons = await gpg(home, ['--list-keys', '--with-colons']);
+    const expiry = (kind: string) =>
+      Number(
+        colons
+          .split('\n')
+          .find((l) => l.startsWith(`${kind}:`))
+          ?.split(':')[6],
+      );
+    expect(expiry('sub')).toBeLessThan(expiry('pub'));
+    const sub = [...colons.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1] as string).find((f) => f !== fpr);
+    const exported = new Uint8Array(
+      Buffer.from(
+        await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]),
+        'base64',
+      ),
+    );
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const sig = await detachSign({ home, fpr, exported }, data, sub);
+    const r = await (await GpgVerifier.fromKeyrings([exported])).verify(data, [sig]);
+    expect(r).toMatchObject({ valid: true, keyId: fpr, window: { notAfter: expiry('sub') * 1000 } });
+    expect(r.window?.notBefore).toBeGreaterThanOrEqual(before);
+    expect(r.window?.notBefore).toBeLessThanOrEqual(Date.now());
   });
 
   it("loads flatpak's <remote>.trustedkeys.gpg (with GnuPG trust packets) and verifies with it", async () => {
@@ -180,10 +213,10 @@ describeInterop('GpgVerifier against gpg', () => {
     expect(bytes).not.toEqual(a.exported); // not just the export: the keyring flatpak keeps
     const v = await GpgVerifier.fromKeyrings([bytes]);
     expect(v.fingerprints()).toEqual([a.fpr]);
-    expect(await v.verify(data, [sigA])).toEqual({ valid: true, keyId: a.fpr });
+    expect(await v.verify(data, [sigA])).toMatchObject({ valid: true, keyId: a.fpr });
     expect((await v.verify(data, [sigB])).valid).toBe(false);
     // With a second keyring (the upstream's own export) both signers are trusted.
-    expect(await (await GpgVerifier.fromKeyrings([bytes, b.exported])).verify(data, [sigB])).toEqual({
+    expect(await (await GpgVerifier.fromKeyrings([bytes, b.exported])).verify(data, [sigB])).toMatchObject({
       valid: true,
       keyId: b.fpr,
     });
