@@ -42,8 +42,15 @@ export function recordsDir(env: NodeJS.ProcessEnv = process.env): string | null 
   const set = env['SIDELOAD_CACHE_DIR'];
   if (set === 'off') return null;
   if (set) return path.resolve(set, SUBDIR);
-  const base = env['XDG_CACHE_HOME'] || path.join(env['HOME'] || os.homedir(), '.cache');
-  return path.resolve(base, 'sideload', SUBDIR);
+  const xdg = env['XDG_CACHE_HOME'];
+  if (xdg) return path.resolve(xdg, 'sideload', SUBDIR);
+  let home = env['HOME'];
+  try {
+    home ||= os.homedir();
+  } catch {
+    return null; // no home directory: no records
+  }
+  return path.resolve(home, '.cache', 'sideload', SUBDIR);
 }
 
 /** The record name for one check: SHA-256 over the domain and each part, each part length-prefixed. */
@@ -73,14 +80,20 @@ function ownPrivate(st: { uid: number; mode: number }): boolean {
   return (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
 }
 
+/** `dir` and its parent are directories (not symlinks) of this user's that nobody else may write to. */
+async function privateDirs(dir: string): Promise<boolean> {
+  for (const d of [path.dirname(dir), dir]) {
+    const st = await fs.lstat(d);
+    if (!st.isDirectory() || !ownPrivate(st)) return false;
+  }
+  return true;
+}
+
 /** The record `name` in `dir` when it is there, trustworthy, well-formed, for this name, and holds at `now`. */
 export async function readRecord(dir: string, name: string, now = Date.now()): Promise<CheckRecord | null> {
   if (!NAME.test(name)) return null;
   try {
-    for (const d of [path.dirname(dir), dir]) {
-      const st = await fs.lstat(d);
-      if (!st.isDirectory() || !ownPrivate(st)) return null;
-    }
+    if (!(await privateDirs(dir))) return null;
     const fh = await fs.open(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     let text: string;
     try {
@@ -111,7 +124,10 @@ function parseRecord(text: string, name: string): CheckRecord | null {
   return { keyId, notBefore, notAfter };
 }
 
-/** Writes the record (mode 0600, through a temp file and a rename); failures are ignored. */
+/**
+ * Writes the record (mode 0600, through a temp file and a rename) where readRecord would trust it, else nowhere;
+ * failures are ignored.
+ */
 export async function writeRecord(dir: string, name: string, record: CheckRecord): Promise<void> {
   if (!NAME.test(name)) return;
   const tmp = path.join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -120,6 +136,7 @@ export async function writeRecord(dir: string, name: string, record: CheckRecord
     await fs.mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
+    if (!(await privateDirs(dir))) return; // a record there would never be read: write none
     const C = fs.constants;
     const fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {

@@ -200,5 +200,15 @@ describe('recording GPG checks that passed', () => {
       notAfter: null,
     });
     expect(await fs.readFile(blocked, 'utf8')).toBe('');
+    // A directory others may write to would never be read from: nothing is written there either.
+    const shared = path.join(await tempDir('records-'), 'shared');
+    await fs.mkdir(shared, { mode: 0o777 });
+    await fs.chmod(shared, 0o777);
+    await writeRecord(path.join(shared, 'gpg-checks'), 'a'.repeat(64), {
+      keyId: 'A'.repeat(40),
+      notBefore: 0,
+      notAfter: null,
+    });
+    expect(await fs.readdir(path.join(shared, 'gpg-checks'))).toEqual([]);
   });
 });
