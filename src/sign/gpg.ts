@@ -207,7 +207,14 @@ export class GpgVerifier {
             const key = this.keys.find((k) => k.getKeys(s.keyID).length > 0);
             if (!key) return { valid: true, keyId: s.keyID.toHex().toUpperCase() };
             const window = await passWindow(key, s);
-            return { valid: true, keyId: key.getFingerprint().toUpperCase(), ...(window ? { window } : {}) };
+            const fingerprint = key.getFingerprint().toUpperCase();
+            // OpenPGP.js takes a key as it was when it signed; ostree (gpgme's KEY_EXPIRED) refuses a signature whose
+            // key has expired since, and so does this.
+            if (window?.notAfter != null && Date.now() >= window.notAfter) {
+              reasons.push(`key ${fingerprint} expired on ${new Date(window.notAfter).toISOString()}`);
+              continue;
+            }
+            return { valid: true, keyId: fingerprint, ...(window ? { window } : {}) };
           } catch (e) {
             reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(e as Error).message}`);
           }
@@ -220,8 +227,11 @@ export class GpgVerifier {
   }
 }
 
-/** What a record's answer depends on besides the bytes: this check's version and OpenPGP.js's (check-records.ts). */
-export const recordDomain = (what = 'check'): string => `sideload gpg ${what} 1, openpgp ${openpgpVersion()}`;
+/**
+ * What a record's answer depends on besides the bytes: this check's version and OpenPGP.js's (check-records.ts). The
+ * version goes up whenever what this file accepts changes, so no record made under the old rules answers.
+ */
+export const recordDomain = (what = 'check'): string => `sideload gpg ${what} 2, openpgp ${openpgpVersion()}`;
 
 /**
  * The number of keys a keyring holds, at least 1 when a record says OpenPGP.js read this keyring before (as

@@ -199,6 +199,49 @@ describeInterop('GpgVerifier against gpg', () => {
     expect(r.window?.notBefore).toBeLessThanOrEqual(Date.now());
   });
 
+  it('refuses a signature whose key has expired since it signed, as gpg (EXPKEYSIG) and so ostree do', async () => {
+    const home = await tempDir('sideload-gpg-expired-');
+    await fs.chmod(home, 0o700);
+    const then = Math.floor(Date.now() / 1000) - 3 * 86_400;
+    const at = (t: number) => ['--faked-system-time', String(t)];
+    await gpg(home, [...at(then), '--quick-gen-key', 'erin <erin@example.invalid>', 'ed25519', 'sign', '1d']);
+    const fpr = primaryFingerprint(await gpg(home, ['--list-keys', '--with-colons']));
+    const exported = new Uint8Array(
+      Buffer.from(
+        await runOk('sh', ['-c', `gpg --homedir "$0" --batch --export "$1" | base64 -w0`, home, fpr]),
+        'base64',
+      ),
+    );
+    const dir = await tempDir('sideload-gpgsig-');
+    await fs.writeFile(path.join(dir, 'data'), data);
+    const sigFile = path.join(dir, 'data.sig');
+    await gpg(home, [
+      ...at(then + 3600),
+      '--local-user',
+      `${fpr}!`,
+      '--output',
+      sigFile,
+      '--detach-sign',
+      path.join(dir, 'data'),
+    ]);
+    // gpg, now: a good signature by an expired key (gpgme's KEY_EXPIRED, which ostree counts as not valid).
+    const status = await runOk('sh', [
+      '-c',
+      'gpg --homedir "$0" --batch --status-fd 1 --verify "$1" "$2" || true',
+      home,
+      sigFile,
+      path.join(dir, 'data'),
+    ]);
+    expect(status).toContain(`[GNUPG:] EXPKEYSIG`);
+    const r = await (
+      await GpgVerifier.fromKeyrings([exported])
+    ).verify(data, [new Uint8Array(await fs.readFile(sigFile))]);
+    expect(r).toMatchObject({
+      valid: false,
+      reason: expect.stringMatching(new RegExp(`key ${fpr} expired on`)) as unknown,
+    });
+  });
+
   it("loads flatpak's <remote>.trustedkeys.gpg (with GnuPG trust packets) and verifies with it", async () => {
     const f = await flatpakEnv();
     const keyFile = path.join(f.root, 'alice.gpg');
