@@ -94,7 +94,8 @@ export async function readRecord(dir: string, name: string, now = Date.now()): P
   if (!NAME.test(name)) return null;
   try {
     if (!(await privateDirs(dir))) return null;
-    const fh = await fs.open(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const C = fs.constants;
+    const fh = await fs.open(path.join(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK); // a FIFO: no wait
     let text: string;
     try {
       const st = await fh.stat();

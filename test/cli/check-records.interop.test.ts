@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { expect, it } from 'vitest';
-import { sideload } from '../helpers/flatpak-fixtures.js';
+import { readRecord } from '../../src/sign/check-records.js';
+import { run, sideload } from '../helpers/flatpak-fixtures.js';
 import { exampleCreateArgs } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -48,4 +49,13 @@ it('a re-run answers the upstream GPG check from its record, for the same keyrin
   const off = await sideload(create, { env: { ...env, SIDELOAD_CACHE_DIR: 'off' } });
   expect(off.code, off.stderr).toBe(0);
   expect(loadsOpenpgp(off.stderr)).toBe(true);
+});
+
+it('a FIFO in the place of a record is no record, and no wait', async () => {
+  const dir = path.join(await tempDir('sideload-records-'), 'gpg-checks');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(path.dirname(dir), 0o700);
+  const name = 'a'.repeat(64);
+  expect((await run('mkfifo', [path.join(dir, name)])).code).toBe(0);
+  expect(await readRecord(dir, name)).toBeNull();
 });

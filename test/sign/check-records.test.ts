@@ -169,6 +169,22 @@ describe('recording GPG checks that passed', () => {
     expect(await names()).toEqual([name]);
   });
 
+  it('past 1,000 records the oldest go, down to 500', async () => {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const hex = (i: number) => i.toString(16).padStart(64, '0');
+    for (let i = 0; i < 1000; i++) {
+      const file = path.join(dir, hex(i));
+      await fs.writeFile(file, '{}', { mode: 0o600 });
+      await fs.utimes(file, 1_000_000 + i, 1_000_000 + i); // record i is the i-th oldest
+    }
+    await writeRecord(dir, 'f'.repeat(64), { keyId: 'A'.repeat(40), notBefore: 0, notAfter: null });
+    const left = await names();
+    expect(left).toHaveLength(500);
+    expect(left).toContain('f'.repeat(64));
+    expect(left).not.toContain(hex(500)); // the 501 oldest went
+    expect(left).toContain(hex(501));
+  });
+
   it('names a record by every part, length-prefixed', () => {
     const a = new Uint8Array([1, 2]);
     const b = new Uint8Array([3]);
