@@ -76,11 +76,13 @@ export const EPILOG = `Exit codes:
   3  ref, remote, path not found     8  network failure after retries
   4  corrupt input                   130 interrupted
                                      141 output pipe closed (as ls, git)
-Environment (README "Network", "Compression"):
+Environment (README "Network", "Compression", "GPG checks that passed are remembered"):
   SIDELOAD_HTTP_RETRIES, SIDELOAD_HTTP_BACKOFF_MS, SIDELOAD_HTTP_STALL_MS,
   SIDELOAD_HTTP_TIMEOUT_MS, SIDELOAD_HTTP_CONCURRENCY,
   SIDELOAD_HTTP_RETRY_AFTER_MAX_MS: HTTP sources
   SIDELOAD_DEFLATE=zlib: keep the system's libdeflate out
+  SIDELOAD_CACHE_DIR=DIR|off: where passed GPG checks are recorded
+    (default ~/.cache/sideload), or off
 Docs: README.md`;
 
 /**
