@@ -4,10 +4,11 @@
  * run then copies each of them again from a source holding its commit, with every object re-hashed (apply.ts).
  */
 import { CorruptError, NotFoundError } from '../errors.js';
-import { openObjectSource, verifyObject, walkCommit } from '../repo/index.js';
+import { openObjectSource, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
 import type { DriveState } from './drive-state.js';
 import type { DrivePlan, PlanEntry } from './plan.js';
 import type { Source } from './source.js';
+import { VERIFY_CONCURRENCY } from './verify-objects.js';
 
 /**
  * `repair`: the refs the run keeps whose commit the drive holds but not everything it reaches intact (an object
@@ -33,28 +34,60 @@ export async function damagedRefs(
   try {
     for (const e of kept) {
       const commit = e.commit as string;
-      let damaged = false;
-      try {
-        for await (const w of walkCommit(drive, commit, {
-          subpaths: e.subpaths,
-          ref: e.ref,
-          ...(signal ? { signal } : {}),
-        })) {
-          if (w.type !== 'file' || checked.has(w.checksum)) continue;
-          await verifyObject(drive, w.checksum, 'file', signal);
-          checked.add(w.checksum);
-        }
-      } catch (err) {
-        if (!(err instanceof CorruptError) && !(err instanceof NotFoundError)) throw err;
-        damaged = true;
-      }
-      if (!damaged) continue;
+      if (await intact(drive, commit, e, checked, signal)) continue;
       out.push({ entry: e, source: await sourceHolding(input.sources, e, commit) });
     }
   } finally {
     await drive.close();
   }
   return out;
+}
+
+/**
+ * Whether everything `commit` reaches on the drive is there and intact (within `e`'s subpaths): its metadata as the
+ * walk reads it, and each content object not in `checked` re-hashed, VERIFY_CONCURRENCY at once (as verify does);
+ * objects found intact join `checked`. Errors other than a missing or corrupt object are thrown once the checks in
+ * flight have settled.
+ */
+async function intact(
+  drive: ObjectSource,
+  commit: string,
+  e: PlanEntry,
+  checked: Set<string>,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const running = new Set<Promise<void>>();
+  let damaged = false;
+  let failed: { error: unknown } | null = null;
+  const settle = (err: unknown) => {
+    if (err instanceof CorruptError || err instanceof NotFoundError) damaged = true;
+    else failed ??= { error: err };
+  };
+  try {
+    for await (const w of walkCommit(drive, commit, {
+      subpaths: e.subpaths,
+      ref: e.ref,
+      ...(signal ? { signal } : {}),
+    })) {
+      if (damaged || failed) break;
+      if (w.type !== 'file' || checked.has(w.checksum)) continue;
+      checked.add(w.checksum); // taken back below if it is not intact
+      const sum = w.checksum;
+      const p: Promise<void> = verifyObject(drive, sum, 'file', signal)
+        .catch((err: unknown) => {
+          checked.delete(sum);
+          settle(err);
+        })
+        .finally(() => running.delete(p));
+      running.add(p);
+      if (running.size >= VERIFY_CONCURRENCY) await Promise.race(running);
+    }
+  } catch (err) {
+    settle(err);
+  }
+  await Promise.all(running);
+  if (failed) throw (failed as { error: unknown }).error;
+  return !damaged;
 }
 
 /** The run's source that planned `e`, else the first that holds its commit. */
