@@ -43,3 +43,32 @@ export async function mapLimit<T, R>(
     return r.ok;
   });
 }
+
+/**
+ * `fn` over the items of an async iterable, at most `limit` at once: the next item is taken when a slot is free, and
+ * none once `stop()` says so or an `fn` has failed. Every `fn` started settles before this returns (none is left to
+ * reject unheard). @throws the first error, of an `fn` or of the iteration itself.
+ */
+export async function forEachLimitOf<T>(
+  items: AsyncIterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<void>,
+  stop: () => boolean = () => false,
+): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failed: { error: unknown } | null = null;
+  try {
+    for await (const item of items) {
+      if (failed || stop()) break;
+      const p: Promise<void> = fn(item)
+        .catch((error: unknown) => void (failed ??= { error }))
+        .finally(() => running.delete(p));
+      running.add(p);
+      if (running.size >= limit) await Promise.race(running);
+    }
+  } catch (error) {
+    failed ??= { error };
+  }
+  await Promise.all(running);
+  if (failed) throw (failed as { error: unknown }).error;
+}

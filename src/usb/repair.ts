@@ -4,6 +4,7 @@
  * run then copies each of them again from a source holding its commit, with every object re-hashed (apply.ts).
  */
 import { CorruptError, NotFoundError } from '../errors.js';
+import { forEachLimitOf } from '../repo/for-each-limit.js';
 import { openObjectSource, verifyObject, walkCommit, type ObjectSource } from '../repo/index.js';
 import type { DriveState } from './drive-state.js';
 import type { DrivePlan, PlanEntry } from './plan.js';
@@ -56,37 +57,38 @@ async function intact(
   checked: Set<string>,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  const running = new Set<Promise<void>>();
+  const damage = (err: unknown): boolean => err instanceof CorruptError || err instanceof NotFoundError;
   let damaged = false;
-  let failed: { error: unknown } | null = null;
-  const settle = (err: unknown) => {
-    if (err instanceof CorruptError || err instanceof NotFoundError) damaged = true;
-    else failed ??= { error: err };
-  };
-  try {
+  async function* files(): AsyncGenerator<string> {
     for await (const w of walkCommit(drive, commit, {
       subpaths: e.subpaths,
       ref: e.ref,
       ...(signal ? { signal } : {}),
-    })) {
-      if (damaged || failed) break;
-      if (w.type !== 'file' || checked.has(w.checksum)) continue;
-      checked.add(w.checksum); // taken back below if it is not intact
-      const sum = w.checksum;
-      const p: Promise<void> = verifyObject(drive, sum, 'file', signal)
-        .catch((err: unknown) => {
-          checked.delete(sum);
-          settle(err);
-        })
-        .finally(() => running.delete(p));
-      running.add(p);
-      if (running.size >= VERIFY_CONCURRENCY) await Promise.race(running);
-    }
-  } catch (err) {
-    settle(err);
+    }))
+      if (w.type === 'file' && !checked.has(w.checksum)) {
+        checked.add(w.checksum); // taken back below if it is not intact
+        yield w.checksum;
+      }
   }
-  await Promise.all(running);
-  if (failed) throw (failed as { error: unknown }).error;
+  try {
+    await forEachLimitOf(
+      files(),
+      VERIFY_CONCURRENCY,
+      async (sum) => {
+        try {
+          await verifyObject(drive, sum, 'file', signal);
+        } catch (err) {
+          checked.delete(sum);
+          if (!damage(err)) throw err;
+          damaged = true;
+        }
+      },
+      () => damaged,
+    );
+  } catch (err) {
+    if (!damage(err)) throw err;
+    damaged = true; // the walk's own: a dirtree or dirmeta missing or corrupt
+  }
   return !damaged;
 }
 

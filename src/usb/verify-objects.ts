@@ -8,6 +8,7 @@ import path from 'node:path';
 import { expectFailure, SideloadError } from '../errors.js';
 import { METADATA_REF } from '../ostree/formats.js';
 import { listObjects, verifyObject, walkCommit, type LooseObject, type ObjectSource } from '../repo/index.js';
+import { forEachLimitOf } from '../repo/for-each-limit.js';
 import { recordedSubpaths, recordsRefs } from '../summary/metadata-commit.js';
 import type { ProgressCallback } from './events.js';
 import { error, warning, type Finding } from './findings.js';
@@ -79,23 +80,20 @@ export async function checkObjects(
     done++;
     if (report && (done % 256 === 0 || now() - last >= VERIFY_PROGRESS_MS)) emit(done, o.listed);
   };
-  // Every check settles here (none is left to reject unheard); the first unexpected error ends the scan.
-  const running = new Set<Promise<void>>();
-  let failed: { error: unknown } | null = null;
-  for await (const o of listObjects(repo)) {
-    count++;
-    present.add(`${o.checksum}.${o.type}`);
-    if (opts.quick) continue;
-    if (failed || opts.signal?.aborted) break;
-    const p: Promise<void> = check(o, count)
-      .catch((e: unknown) => void (failed ??= { error: e }))
-      .finally(() => running.delete(p));
-    running.add(p);
-    if (running.size >= VERIFY_CONCURRENCY) await Promise.race(running);
+  async function* listed(): AsyncGenerator<{ o: LooseObject; at: number }> {
+    for await (const o of listObjects(repo)) {
+      count++;
+      present.add(`${o.checksum}.${o.type}`);
+      if (!opts.quick) yield { o, at: count };
+    }
   }
-  await Promise.all(running);
+  await forEachLimitOf(
+    listed(),
+    VERIFY_CONCURRENCY,
+    ({ o, at }) => check(o, at),
+    () => !!opts.signal?.aborted,
+  );
   checkAbort(opts.signal);
-  if (failed) throw (failed as { error: unknown }).error;
   if (!opts.quick && count > 0) emit(count, 1);
   const findings = found.sort((a, b) => a.at - b.at).map((f) => f.finding);
   return { findings, present, count };
