@@ -37,6 +37,8 @@ export interface CopyOptions {
   readonly progressInterval?: number;
   /** Re-hash objects the destination already has, and replace corrupt ones. Default false. */
   readonly verifyExisting?: boolean;
+  /** With verifyExisting: content objects (checksums) this run has already re-hashed in the destination. */
+  readonly knownIntact?: ReadonlySet<string>;
   /**
    * Objects in flight. Default 4 × cores (IO latency and deflate in libuv's threadpool overlap). One whose read waits
    * out a retry delay gives its place to another meanwhile (at most this many more such waiting objects).
@@ -127,6 +129,7 @@ export async function copyCommit(
   const presentRead = async (checksum: string, type: ObjectType): Promise<boolean> => {
     if (!(await stager.has(checksum, type))) return false;
     if (!opts.verifyExisting || !(await stager.inDestination(checksum, type))) return true;
+    if (type === 'file' && opts.knownIntact?.has(checksum)) return true;
     try {
       if (type === 'file') await drain(await destSource().readContent(checksum, { signal }), signal);
       else if (type !== 'commitmeta' && type !== 'tombstone-commit') await destSource().readMetadata(checksum, type);

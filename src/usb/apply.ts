@@ -328,7 +328,9 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
   const signedWith =
     signKeyPublic !== null && state.summarySigPresent ? await summarySignedWith(loc.repo, signKeyPublic) : 'valid';
   const keyChanged = signedWith !== 'valid';
-  const damaged = opts.repair ? await damagedRefs({ plan, state, repo: loc.repo, sources }, opts.signal) : [];
+  const { damaged, intact } = opts.repair
+    ? await damagedRefs({ plan, state, repo: loc.repo, sources }, opts.signal)
+    : { damaged: [], intact: undefined };
   const idle =
     resigned.length === 0 && damaged.length === 0 && (await nothingToWrite(input, upstream, opts, keyChanged));
   if (!idle && keyChanged) {
@@ -427,7 +429,7 @@ export async function applyPlan(input: ApplyInput, opts: ApplyOptions): Promise<
       const r = await copyCommit(source.objectsFor?.(e.commit) ?? source.objects, staging, e.commit, {
         subpaths: e.subpaths,
         ref: e.ref,
-        ...(mend ? { verifyExisting: true } : {}),
+        ...(mend ? { verifyExisting: true, ...(intact ? { knownIntact: intact } : {}) } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (p) =>
           opts.onProgress?.({

@@ -14,7 +14,8 @@ import { VERIFY_CONCURRENCY } from './verify-objects.js';
 /**
  * `repair`: the refs the run keeps whose commit the drive holds but not everything it reaches intact (an object
  * missing, or whose bytes do not match its name), each with a source that holds the commit. Only reads the drive:
- * every object reached is re-hashed once. @throws NotFoundError for a damaged ref no source of the run holds.
+ * every object reached is re-hashed once. Also the content objects found intact, which the copy that mends a damaged
+ * ref need not hash again. @throws NotFoundError for a damaged ref no source of the run holds.
  */
 export async function damagedRefs(
   input: {
@@ -24,13 +25,16 @@ export async function damagedRefs(
     readonly sources: readonly Source[];
   },
   signal?: AbortSignal,
-): Promise<Array<{ readonly entry: PlanEntry; readonly source: Source }>> {
+): Promise<{
+  readonly damaged: Array<{ readonly entry: PlanEntry; readonly source: Source }>;
+  readonly intact: ReadonlySet<string>;
+}> {
   const kept = input.plan.entries.filter(
     (e) => (e.action === 'unchanged' || e.action === 'kept') && e.commit !== null && input.state.commits.has(e.commit),
   );
-  if (!kept.length) return [];
   const out = [];
   const checked = new Set<string>();
+  if (!kept.length) return { damaged: [], intact: checked };
   const drive = await openObjectSource(input.repo);
   try {
     for (const e of kept) {
@@ -41,7 +45,7 @@ export async function damagedRefs(
   } finally {
     await drive.close();
   }
-  return out;
+  return { damaged: out, intact: checked };
 }
 
 /**
@@ -65,16 +69,16 @@ async function intact(
       ref: e.ref,
       ...(signal ? { signal } : {}),
     }))
-      if (w.type === 'file' && !checked.has(w.checksum)) {
-        checked.add(w.checksum); // taken back below if it is not intact
-        yield w.checksum;
-      }
+      if (w.type === 'file' && !checked.has(w.checksum)) yield w.checksum;
   }
   try {
     await forEachLimitOf(
       files(),
       VERIFY_CONCURRENCY,
       async (sum) => {
+        // Marked as it starts (before the walk goes on: no second check of it), taken back if it is not intact. An
+        // object the pool took and did not run (after damage was found) is not marked.
+        checked.add(sum);
         try {
           await verifyObject(drive, sum, 'file', signal);
         } catch (err) {
