@@ -64,15 +64,21 @@ function openpgpFile(): string {
   return require.resolve('openpgp');
 }
 
-/** OpenPGP.js's version, from the package.json of the package its file is in ('unknown' when there is none). */
+/**
+ * OpenPGP.js's version, from the package.json of the package its file is in ('unknown' when there is none). Found
+ * once a process: every record name needs it (check-records.ts), a re-run's two or three checks alike.
+ */
+let version: string | undefined;
 function openpgpVersion(): string {
+  if (version !== undefined) return version;
+  version = 'unknown';
   for (let dir = path.dirname(openpgpFile()); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (!fs.existsSync(file)) continue;
     const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-    if (pkg.name === 'openpgp') return String(pkg.version);
+    if (pkg.name === 'openpgp') return (version = String(pkg.version));
   }
-  return 'unknown';
+  return version;
 }
 
 /**
